@@ -1,1 +1,25 @@
-//! placeholder
+//! `imps-core` is the IMPS service itself: sessions and login, service and
+//! capability negotiation, and (as they land) presence, lists, IM and
+//! groups. It takes typed CSP messages from `imps-wire` and answers them.
+//!
+//! It must never name HTTP, sockets, SQL or NATS: durable state goes
+//! through the [`Store`] trait, time through the [`Clock`] trait, and the
+//! transports in `impsd` deliver what it queues for each session.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod reply;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod users;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use config::CoreConfig;
+pub use error::CoreError;
+pub use service::{RequestCtx, Service};
+pub use session::{Session, SessionRegistry};
+pub use store::{MemStore, NewUser, SessionRecord, Store, StoreError, UserRecord};

@@ -1,1 +1,224 @@
-//! placeholder
+//! `impsd`: the server binary's library. It turns a [`Config`] into
+//! listeners (HTTP binding with WebSocket and HTTP CIR, TCP CIR, admin),
+//! the embedded store and the core service, and runs them until shutdown.
+//!
+//! Only this crate reads files, environment and flags; the core gets a
+//! plain `CoreConfig`.
+
+pub mod admin;
+pub mod cir;
+pub mod codec;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use imps_core::config::{CirConfig, MsisdnConfig, SpInfo};
+use imps_core::{Clock, CoreConfig, Service, Store, SystemClock};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+
+/// A running server: where it listens, and how to stop it.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub cir_addr: Option<SocketAddr>,
+    pub admin_addr: SocketAddr,
+    pub service: Arc<Service>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, and waits for the listeners to close.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Opens the store in the configured data dir.
+pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let path = cfg.store_path();
+    let store = imps_store::SqliteStore::open(&path, imps_store::SqliteOptions::default())
+        .with_context(|| format!("opening the store at {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Binds every listener and starts serving. Port 0 picks free ports (the
+/// tests do this); the chosen addresses are in the returned [`Running`].
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    start_with_clock(cfg, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let store = open_store(&cfg)?;
+
+    let http_listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let http_addr = http_listener.local_addr()?;
+    let cir_listener = if cfg.cir.tcp_listen.trim().is_empty() {
+        None
+    } else {
+        let l = TcpListener::bind(cfg.cir.tcp_listen.trim())
+            .await
+            .with_context(|| format!("binding TCP CIR {}", cfg.cir.tcp_listen))?;
+        Some(l)
+    };
+    let cir_addr = cir_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let admin_listener = TcpListener::bind(cfg.admin.listen)
+        .await
+        .with_context(|| format!("binding admin {}", cfg.admin.listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let core = core_config(&cfg, http_addr, cir_addr)?;
+    let service = Arc::new(Service::new(core, store, clock));
+    let restored = service.restore_sessions().await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (shutdown, shut_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let state = Arc::new(http::AppState {
+        service: service.clone(),
+        limits: cfg.wire_limits(),
+        metrics: metrics.clone(),
+        msisdn_header: cfg.msisdn.header.clone(),
+        trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
+    });
+    let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
+    tasks.push(tokio::spawn(serve_http(http_listener, app, shut_rx.clone())));
+
+    if let Some(l) = cir_listener {
+        let svc = service.clone();
+        let m = metrics.clone();
+        let helo = Duration::from_secs(cfg.cir.helo_timeout_secs);
+        let mut rx = shut_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = cir::serve(l, svc, m, helo) => {}
+                _ = rx.wait_for(|s| *s) => {}
+            }
+        }));
+    }
+
+    let token = if cfg.admin.token.is_empty() {
+        imps_core::ids::random_token()?
+    } else {
+        cfg.admin.token.clone()
+    };
+    write_admin_info(&cfg, admin_addr, &token)?;
+    let admin_app = admin::router(Arc::new(admin::AdminState { service: service.clone(), token }));
+    tasks.push(tokio::spawn(serve_http(admin_listener, admin_app, shut_rx.clone())));
+
+    // Keep-alive expiry, once a second.
+    {
+        let svc = service.clone();
+        let m = metrics.clone();
+        let mut rx = shut_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        for _ in 0..svc.expire_idle() {
+                            metrics::Metrics::inc(&m.sessions_expired);
+                        }
+                    }
+                    _ = rx.wait_for(|s| *s) => break,
+                }
+            }
+        }));
+    }
+
+    tracing::info!(
+        http = %http_addr, cir_tcp = ?cir_addr, admin = %admin_addr,
+        data_dir = %cfg.data_dir.display(), domain = %cfg.domain, restored_sessions = restored,
+        "impsd ready"
+    );
+    Ok(Running { http_addr, cir_addr, admin_addr, service, shutdown, tasks })
+}
+
+async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::Receiver<bool>) {
+    let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+    let res = axum::serve(listener, svc)
+        .with_graceful_shutdown(async move {
+            let _ = shut.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+fn core_config(cfg: &Config, http: SocketAddr, cir: Option<SocketAddr>) -> anyhow::Result<CoreConfig> {
+    let tcp = cir.map(|a| {
+        let host = cfg.cir.tcp_advertise_host.clone().unwrap_or_else(|| a.ip().to_string());
+        (host, a.port())
+    });
+    let http_base = cfg.cir.http.then(|| {
+        cfg.cir
+            .http_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{http}/cir"))
+    });
+    Ok(CoreConfig {
+        domain: cfg.domain.to_ascii_lowercase(),
+        keepalive_min_secs: cfg.session.keepalive_min_secs,
+        keepalive_max_secs: cfg.session.keepalive_max_secs,
+        keepalive_default_secs: cfg.session.keepalive_default_secs,
+        max_sessions_per_user: cfg.session.max_per_user,
+        max_outbox: cfg.session.max_outbox,
+        digest_login: cfg.login.digest,
+        secret_key: cfg.secret_key()?,
+        nonce_ttl_secs: cfg.login.nonce_ttl_secs,
+        msisdn: MsisdnConfig {
+            auto_login: cfg.msisdn.auto_login,
+            auto_register: cfg.msisdn.auto_register,
+            force_manual_login: cfg.msisdn.force_manual_login,
+        },
+        cir: CirConfig { tcp, http_base },
+        server_poll_min_secs: cfg.session.server_poll_min_secs,
+        max_message_size: cfg.limits.max_message_bytes,
+        disabled_functions: cfg.services.disabled.clone(),
+        sp_info: SpInfo {
+            name: cfg.sp_info.name.clone(),
+            description: cfg.sp_info.description.clone(),
+            url: cfg.sp_info.url.clone(),
+        },
+    })
+}
+
+/// Writes the admin address and token for the admin commands, readable by
+/// the owner only.
+fn write_admin_info(cfg: &Config, addr: SocketAddr, token: &str) -> anyhow::Result<()> {
+    let path = cfg.data_dir.join("admin.json");
+    let info = admin::AdminInfo { addr: addr.to_string(), token: token.to_string() };
+    let text = serde_json::to_string_pretty(&info)?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Credentials: argon2id password hashes, the CSP login digest, and the
+//! encrypted digest secret.
+//!
+//! The CSP digest is H(nonce ‖ password), so the server needs the password
+//! itself, not a one-way hash. We keep it only for accounts that opt in,
+//! encrypted with a server key (XChaCha20-Poly1305), and never log it.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use md5::Md5;
+use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
+
+use crate::CoreError;
+
+/// Hashes a password as an Argon2id PHC string. CPU-heavy: call it off
+/// the async runtime (spawn_blocking).
+pub fn hash_password(password: &str) -> Result<String, CoreError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| CoreError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CoreError::Internal(format!("argon2: {e}")))
+}
+
+/// Checks a password against a PHC string. CPU-heavy, like hashing.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Digest schemas we accept, in our order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestSchema {
+    Sha,
+    Md5,
+}
+
+impl DigestSchema {
+    pub fn parse(s: &str) -> Option<DigestSchema> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "SHA" | "SHA1" | "SHA-1" => Some(DigestSchema::Sha),
+            "MD5" => Some(DigestSchema::Md5),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestSchema::Sha => "SHA",
+            DigestSchema::Md5 => "MD5",
+        }
+    }
+}
+
+/// Base64(H(nonce ‖ password)), with both strings taken as ISO-8859-1
+/// bytes as the clients do (characters above U+00FF become '?').
+pub fn digest(schema: DigestSchema, nonce: &str, password: &str) -> String {
+    let bytes: Vec<u8> = nonce
+        .chars()
+        .chain(password.chars())
+        .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
+        .collect();
+    let raw: Vec<u8> = match schema {
+        DigestSchema::Md5 => Md5::digest(&bytes).to_vec(),
+        DigestSchema::Sha => Sha1::digest(&bytes).to_vec(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+/// Constant-time check of the DigestBytes a client sent.
+pub fn verify_digest(schema: DigestSchema, nonce: &str, password: &str, sent: &str) -> bool {
+    let want = digest(schema, nonce, password);
+    want.as_bytes().ct_eq(sent.trim().as_bytes()).into()
+}
+
+/// Encrypts a digest secret for storage: 24-byte nonce ‖ ciphertext.
+pub fn seal_secret(key: &[u8; 32], secret: &str) -> Result<Vec<u8>, CoreError> {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; 24];
+    getrandom::fill(&mut nonce).map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
+    let ct = cipher
+        .encrypt(XNonce::from_slice(&nonce), secret.as_bytes())
+        .map_err(|_| CoreError::Internal("secret encryption failed".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Decrypts a stored digest secret; `None` when the key is wrong or the
+/// blob is damaged.
+pub fn open_secret(key: &[u8; 32], blob: &[u8]) -> Option<String> {
+    if blob.len() < 24 {
+        return None;
+    }
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let pt = cipher
+        .decrypt(XNonce::from_slice(&blob[..24]), &blob[24..])
+        .ok()?;
+    String::from_utf8(pt).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("s3cret", "garbage"));
+    }
+
+    #[test]
+    fn digest_matches_known_md5() {
+        // MD5("abc") = 900150983cd24fb0d6963f7d28e17f72
+        let d = digest(DigestSchema::Md5, "a", "bc");
+        let raw = base64::engine::general_purpose::STANDARD.decode(d).unwrap();
+        assert_eq!(hex::encode(raw), "900150983cd24fb0d6963f7d28e17f72");
+        assert!(verify_digest(DigestSchema::Md5, "a", "bc", &digest(DigestSchema::Md5, "a", "bc")));
+        assert!(!verify_digest(DigestSchema::Sha, "a", "bc", &digest(DigestSchema::Md5, "a", "bc")));
+    }
+
+    #[test]
+    fn secret_seal_open() {
+        let key = [7u8; 32];
+        let blob = seal_secret(&key, "pw").unwrap();
+        assert_eq!(open_secret(&key, &blob).as_deref(), Some("pw"));
+        assert_eq!(open_secret(&[8u8; 32], &blob), None);
+        assert_eq!(open_secret(&key, &blob[..10]), None);
+    }
+}

@@ -1,0 +1,351 @@
+//! The entry point: one CSP message in, at most one CSP message out.
+//!
+//! `Service::handle` finds the session, checks that the primitive is
+//! allowed, and hands it to the handler of its service area. A handler
+//! returns the response primitive or a `CoreError`, which becomes a Status
+//! with the error's code here and only here.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use imps_wire::{Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version};
+use parking_lot::Mutex;
+
+use crate::reply::error_status;
+use crate::session::{Session, SessionRegistry, SessionSummary, function_for};
+use crate::store::SessionRecord;
+use crate::{Clock, CoreConfig, CoreError, Store};
+
+/// What the transport knows about a request besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    pub peer: Option<SocketAddr>,
+    /// The MSISDN asserted by a trusted operator gateway. The transport
+    /// sets this only for requests from a configured proxy address.
+    pub msisdn: Option<String>,
+}
+
+/// A pending digest challenge, keyed by user and ClientID.
+#[derive(Debug, Clone)]
+pub(crate) struct Challenge {
+    pub nonce: String,
+    pub schema: crate::auth::DigestSchema,
+    pub expires_ms: u64,
+}
+
+/// Most digest challenges outstanding at once; more is a flood.
+pub(crate) const MAX_CHALLENGES: usize = 100_000;
+
+pub struct Service {
+    pub(crate) cfg: CoreConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sessions: SessionRegistry,
+    pub(crate) challenges: Mutex<HashMap<(String, String), Challenge>>,
+}
+
+/// The outcome of one transaction.
+pub(crate) enum Outcome {
+    /// Answer with this primitive.
+    Reply(Element),
+    /// Answer with an empty HTTP body (a Response-mode primitive was
+    /// accepted, or a poll found nothing).
+    Nothing,
+    /// Answer with a server-originated request (a poll found one).
+    ServerRequest { tid: String, body: Element, more: bool },
+}
+
+impl Service {
+    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
+        Service {
+            cfg,
+            store,
+            clock,
+            sessions: SessionRegistry::default(),
+            challenges: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.cfg
+    }
+
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.sessions
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Handles one decoded message. `None` means an empty response body.
+    /// Only the first request transaction is answered (clients read one
+    /// transaction per response); Response-mode transactions are
+    /// acknowledgements and need no answer.
+    pub async fn handle(&self, ctx: &RequestCtx, msg: Message) -> Option<Message> {
+        let version = msg.version;
+        let session_id = msg.session_id.clone();
+        let mut answer: Option<Message> = None;
+        for tx in msg.transactions {
+            let tid = tx.id.clone();
+            let mode = tx.mode;
+            let outcome = self.handle_transaction(ctx, version, session_id.as_deref(), tx).await;
+            let reply = match outcome {
+                Outcome::Nothing => None,
+                Outcome::Reply(body) => Some(Transaction {
+                    mode: TransactionMode::Response,
+                    // A request without an ID still gets an answer; the
+                    // client matches it by arriving on the same POST.
+                    id: tid,
+                    segment_info: None,
+                    body,
+                    ext: Vec::new(),
+                }),
+                Outcome::ServerRequest { tid, body, more } => {
+                    let mut m = self.envelope(version, session_id.clone(), Transaction::request(tid, body));
+                    m.poll = Some(more);
+                    if answer.is_none() {
+                        answer = Some(m);
+                    }
+                    continue;
+                }
+            };
+            if let (Some(t), None) = (reply, &answer) {
+                let _ = mode;
+                answer = Some(self.envelope(version, session_id.clone(), t));
+            }
+        }
+        // Tell a logged-in client when something waits for it.
+        if let (Some(m), Some(sid)) = (answer.as_mut(), session_id.as_deref()) {
+            if m.poll.is_none() {
+                if let Some(s) = self.sessions.get(sid) {
+                    m.poll = Some(s.has_pending());
+                }
+            }
+        }
+        answer
+    }
+
+    fn envelope(&self, version: Version, session_id: Option<String>, tx: Transaction) -> Message {
+        let mut m = Message::single(version, session_id, tx);
+        if m.session_id.is_none() {
+            m.session_type = SessionType::Outband;
+        }
+        m
+    }
+
+    async fn handle_transaction(
+        &self,
+        ctx: &RequestCtx,
+        version: Version,
+        session_id: Option<&str>,
+        tx: Transaction,
+    ) -> Outcome {
+        let Some(kind) = tx.kind() else {
+            if tx.mode == TransactionMode::Response {
+                return Outcome::Nothing;
+            }
+            let e = CoreError::UnknownPrimitive(tx.body.name.clone());
+            tracing::info!(primitive = %tx.body.name, "unknown primitive");
+            return Outcome::Reply(error_status(&e));
+        };
+        if kind.allowed_without_session() {
+            return match kind {
+                PrimitiveKind::LoginRequest => {
+                    Outcome::Reply(self.login(ctx, version, tx.id.as_deref(), &tx.body).await)
+                }
+                PrimitiveKind::GetSPInfoRequest => Outcome::Reply(self.get_sp_info(&tx.body)),
+                _ => Outcome::Reply(error_status(&CoreError::NotImplemented(kind.name().into()))),
+            };
+        }
+        let session = match self.session_for(session_id) {
+            Ok(s) => s,
+            Err(e) => {
+                if tx.mode == TransactionMode::Response {
+                    return Outcome::Nothing;
+                }
+                tracing::debug!(primitive = kind.name(), error = %e, "request without a live session");
+                return Outcome::Reply(error_status(&e));
+            }
+        };
+        session.touch(self.now_ms());
+        if session.is_closing() && kind != PrimitiveKind::PollingRequest {
+            return Outcome::Reply(error_status(&CoreError::ForcedLogout));
+        }
+        if tx.mode == TransactionMode::Response {
+            return self.handle_client_response(&session, kind, &tx).await;
+        }
+        if let Some(code) = function_for(kind) {
+            if let Err(e) = self.check_function(&session, kind, code) {
+                return Outcome::Reply(error_status(&e));
+            }
+        }
+        match self.dispatch(&session, kind, &tx).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::info!(session = %session.id, primitive = kind.name(), code = e.status_code(), error = %e, "request failed");
+                Outcome::Reply(error_status(&e))
+            }
+        }
+    }
+
+    /// Routes a request on a live session to its service area.
+    async fn dispatch(&self, s: &Arc<Session>, kind: PrimitiveKind, tx: &Transaction) -> Result<Outcome, CoreError> {
+        use PrimitiveKind as P;
+        let body = &tx.body;
+        Ok(match kind {
+            P::LogoutRequest => Outcome::Reply(self.logout(s).await),
+            P::KeepAliveRequest => Outcome::Reply(self.keep_alive(s, body)?),
+            P::ClientCapabilityRequest => Outcome::Reply(self.client_capability(s, body)),
+            P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body)),
+            P::PollingRequest => self.poll(s),
+            P::Status => Outcome::Nothing,
+            other => return Err(CoreError::NotImplemented(other.name().into())),
+        })
+    }
+
+    /// A client's answer to something we sent (Status, MessageDelivered...).
+    async fn handle_client_response(&self, _s: &Arc<Session>, _kind: PrimitiveKind, _tx: &Transaction) -> Outcome {
+        Outcome::Nothing
+    }
+
+    fn session_for(&self, id: Option<&str>) -> Result<Arc<Session>, CoreError> {
+        let id = id.unwrap_or("");
+        if let Some(s) = self.sessions.get(id) {
+            return Ok(s);
+        }
+        if self.sessions.was_expired(id) {
+            Err(CoreError::SessionExpired)
+        } else {
+            Err(CoreError::NotLoggedIn(id.to_string()))
+        }
+    }
+
+    /// Polling-Request: one waiting server transaction, or nothing.
+    fn poll(&self, s: &Arc<Session>) -> Outcome {
+        match s.pop_outgoing() {
+            Some((tid, body, more)) => {
+                if s.is_closing() && body.name == "Disconnect" {
+                    self.end_session(&s.id, false);
+                }
+                Outcome::ServerRequest { tid, body, more }
+            }
+            None => Outcome::Nothing,
+        }
+    }
+
+    /// The next server-originated message for a push channel that carries
+    /// whole messages (WebSocket).
+    pub fn next_push(&self, s: &Session) -> Option<Message> {
+        let (tid, body, more) = s.pop_outgoing()?;
+        let disconnect = s.is_closing() && body.name == "Disconnect";
+        let mut m = Message::single(s.version, Some(s.id.clone()), Transaction::request(tid, body));
+        m.poll = Some(more);
+        if disconnect {
+            self.end_session(&s.id, false);
+        }
+        Some(m)
+    }
+
+    /// Queues a server-originated primitive for every session of a user.
+    pub fn push_to_user(&self, user: &str, body: Element) -> usize {
+        let sessions = self.sessions.of_user(user);
+        for s in &sessions {
+            s.push(body.clone(), self.cfg.max_outbox);
+        }
+        sessions.len()
+    }
+
+    /// Removes a session from memory and the store.
+    pub(crate) fn end_session(&self, id: &str, expired: bool) -> Option<Arc<Session>> {
+        let s = self.sessions.remove(id, expired, self.now_ms())?;
+        let store = self.store.clone();
+        let id = id.to_string();
+        // Forgetting a session is not something the client waits for; if
+        // it fails the session is dropped again at the next start.
+        tokio::spawn(async move {
+            if let Err(e) = store.delete_session(&id).await {
+                tracing::warn!(session = %id, error = %e, "could not delete session from store");
+            }
+        });
+        Some(s)
+    }
+
+    /// Ends sessions idle past their TTL. The server calls this every
+    /// second; tests call it after moving a fake clock.
+    pub fn expire_idle(&self) -> usize {
+        let idle = self.sessions.idle(self.now_ms());
+        for s in &idle {
+            tracing::info!(session = %s.id, user = %s.user, "session expired");
+            self.end_session(&s.id, true);
+        }
+        idle.len()
+    }
+
+    /// Server-initiated logout (admin kick): the client gets a Disconnect
+    /// by push or at its next poll, then the session is gone.
+    pub fn kick(&self, session_id: &str, reason: &str) -> bool {
+        let Some(s) = self.sessions.get(session_id) else {
+            return false;
+        };
+        s.with_state(|st| st.closing = true);
+        let body = Element::new("Disconnect").with(crate::reply::result(601, reason));
+        s.push(body, self.cfg.max_outbox);
+        tracing::info!(session = %s.id, user = %s.user, reason, "session kicked");
+        true
+    }
+
+    pub fn session_summaries(&self) -> Vec<SessionSummary> {
+        self.sessions.summaries()
+    }
+
+    /// Brings back the sessions persisted before a restart.
+    pub async fn restore_sessions(&self) -> Result<usize, CoreError> {
+        let now = self.now_ms();
+        let mut n = 0;
+        for r in self.store.sessions().await? {
+            let Some(version) = Version::parse(&r.version) else { continue };
+            let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
+            let token = crate::ids::random_token()?;
+            let s = Arc::new(Session::new(
+                r.id.clone(), r.user_id.clone(), r.client_id.clone(), client_id, version, r.cookie.clone(), token, now, r.ttl_secs,
+            ));
+            if self.sessions.insert(s, 0).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub(crate) async fn persist_session(&self, s: &Session) -> Result<(), CoreError> {
+        self.store
+            .put_session(SessionRecord {
+                id: s.id.clone(),
+                user_id: s.user.clone(),
+                client_id: s.client_key.clone(),
+                version: s.version.as_str().to_string(),
+                cookie: s.cookie.clone(),
+                ttl_secs: s.with_state(|st| st.ttl_secs),
+                created_ms: s.created_ms,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A gated primitive is refused when we do not implement its
+    /// function (501), when policy switched it off, or when the client
+    /// did not ask for it in service negotiation (506). Before any
+    /// negotiation everything available is allowed: older clients skip it.
+    fn check_function(&self, s: &Session, kind: PrimitiveKind, code: &str) -> Result<(), CoreError> {
+        if !crate::session::is_implemented(code) {
+            return Err(CoreError::NotImplemented(kind.name().into()));
+        }
+        let available = crate::session::FunctionSet::available(s.version, &self.cfg.disabled_functions);
+        let agreed = s.with_state(|st| st.agreed.as_ref().map(|a| a.contains(code)));
+        if !available.contains(code) || agreed == Some(false) {
+            return Err(CoreError::ServiceNotAgreed(code.into()));
+        }
+        Ok(())
+    }
+}

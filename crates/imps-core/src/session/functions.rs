@@ -1,0 +1,236 @@
+//! The CSP function tree (features, function groups, leaf codes), what
+//! this server implements of it, and which primitive needs which code.
+
+use std::collections::BTreeSet;
+
+use imps_wire::{Element, PrimitiveKind, Version};
+
+/// (feature, function group, code, first version).
+const TREE: &[(&str, &str, &str, Version)] = &[
+    ("FundamentalFeat", "ServiceFunc", "GETSPI", Version::V1_1),
+    ("FundamentalFeat", "ServiceFunc", "GETMAP", Version::V1_3),
+    ("FundamentalFeat", "ServiceFunc", "SGMNT", Version::V1_3),
+    ("FundamentalFeat", "SearchFunc", "SRCH", Version::V1_1),
+    ("FundamentalFeat", "SearchFunc", "STSRC", Version::V1_1),
+    ("FundamentalFeat", "SearchFunc", "ADVSR", Version::V1_3),
+    ("FundamentalFeat", "InviteFunc", "INVIT", Version::V1_1),
+    ("FundamentalFeat", "InviteFunc", "CAINV", Version::V1_1),
+    ("FundamentalFeat", "VerifyIDFunc", "VRID", Version::V1_2),
+    ("PresenceFeat", "ContListFunc", "GCLI", Version::V1_1),
+    ("PresenceFeat", "ContListFunc", "CCLI", Version::V1_1),
+    ("PresenceFeat", "ContListFunc", "DCLI", Version::V1_1),
+    ("PresenceFeat", "ContListFunc", "MCLS", Version::V1_1),
+    ("PresenceFeat", "PresenceAuthFunc", "GETWL", Version::V1_1),
+    ("PresenceFeat", "PresenceAuthFunc", "REACT", Version::V1_1),
+    ("PresenceFeat", "PresenceAuthFunc", "CAAUT", Version::V1_1),
+    ("PresenceFeat", "PresenceAuthFunc", "GETAUT", Version::V1_2),
+    ("PresenceFeat", "PresenceDeliverFunc", "GETPR", Version::V1_1),
+    ("PresenceFeat", "PresenceDeliverFunc", "UPDPR", Version::V1_1),
+    ("PresenceFeat", "AttListFunc", "CALI", Version::V1_1),
+    ("PresenceFeat", "AttListFunc", "DALI", Version::V1_1),
+    ("PresenceFeat", "AttListFunc", "GALS", Version::V1_1),
+    ("IMFeat", "IMSendFunc", "MDELIV", Version::V1_1),
+    ("IMFeat", "IMSendFunc", "FWMSG", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "SETD", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "GETLM", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "GETM", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "REJCM", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "NOTIF", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "NEWM", Version::V1_1),
+    ("IMFeat", "IMReceiveFunc", "OFFNOTIF", Version::V1_3),
+    ("IMFeat", "IMAuthFunc", "GLBLU", Version::V1_1),
+    ("IMFeat", "IMAuthFunc", "BLENT", Version::V1_1),
+    ("GroupFeat", "GroupMgmtFunc", "CREAG", Version::V1_1),
+    ("GroupFeat", "GroupMgmtFunc", "DELGR", Version::V1_1),
+    ("GroupFeat", "GroupMgmtFunc", "GETGP", Version::V1_1),
+    ("GroupFeat", "GroupMgmtFunc", "SETGP", Version::V1_1),
+    ("GroupFeat", "GroupUseFunc", "SUBGCN", Version::V1_1),
+    ("GroupFeat", "GroupUseFunc", "GRCHN", Version::V1_1),
+    ("GroupFeat", "GroupUseFunc", "EXCON", Version::V1_3),
+    ("GroupFeat", "GroupAuthFunc", "GETGM", Version::V1_1),
+    ("GroupFeat", "GroupAuthFunc", "ADDGM", Version::V1_1),
+    ("GroupFeat", "GroupAuthFunc", "RMVGM", Version::V1_1),
+    ("GroupFeat", "GroupAuthFunc", "MBRAC", Version::V1_1),
+    ("GroupFeat", "GroupAuthFunc", "REJEC", Version::V1_1),
+    ("GroupFeat", "GroupAuthFunc", "GETJU", Version::V1_2),
+];
+
+/// Codes this server implements today. A code is added here in the same
+/// change that makes its primitives work end to end.
+const IMPLEMENTED: &[&str] = &["GETSPI"];
+
+/// Whether the server implements a function code.
+pub fn is_implemented(code: &str) -> bool {
+    IMPLEMENTED.contains(&code)
+}
+
+/// The function code a primitive needs, for the primitives that are
+/// gated by service negotiation. Session management is always allowed.
+pub fn function_for(kind: PrimitiveKind) -> Option<&'static str> {
+    use PrimitiveKind as P;
+    Some(match kind {
+        P::GetSPInfoRequest => "GETSPI",
+        P::GetMapRequest => "GETMAP",
+        P::GetSegmentRequest | P::DropSegmentRequest => "SGMNT",
+        P::SearchRequest => "SRCH",
+        P::StopSearchRequest => "STSRC",
+        P::InviteRequest | P::InviteUserResponse => "INVIT",
+        P::CancelInviteRequest => "CAINV",
+        P::VerifyIdRequest => "VRID",
+        P::GetListRequest => "GCLI",
+        P::CreateListRequest => "CCLI",
+        P::DeleteListRequest => "DCLI",
+        P::ListManageRequest => "MCLS",
+        P::GetWatcherListRequest => "GETWL",
+        P::PresenceAuthUser => "REACT",
+        P::CancelAuthRequest => "CAAUT",
+        P::GetReactiveAuthStatusRequest => "GETAUT",
+        P::GetPresenceRequest | P::SubscribePresenceRequest | P::UnsubscribePresenceRequest => {
+            "GETPR"
+        }
+        P::UpdatePresenceRequest => "UPDPR",
+        P::CreateAttributeListRequest => "CALI",
+        P::DeleteAttributeListRequest => "DALI",
+        P::GetAttributeListRequest => "GALS",
+        P::SendMessageRequest => "MDELIV",
+        P::ForwardMessageRequest => "FWMSG",
+        P::SetDeliveryMethodRequest => "SETD",
+        P::GetMessageListRequest => "GETLM",
+        P::GetMessageRequest => "GETM",
+        P::RejectMessageRequest => "REJCM",
+        P::GetBlockedListRequest => "GLBLU",
+        P::BlockEntityRequest => "BLENT",
+        P::CreateGroupRequest => "CREAG",
+        P::DeleteGroupRequest => "DELGR",
+        P::GetGroupPropsRequest => "GETGP",
+        P::SetGroupPropsRequest => "SETGP",
+        P::SubscribeGroupNoticeRequest => "SUBGCN",
+        P::ExtendConversationRequest => "EXCON",
+        P::GetGroupMembersRequest => "GETGM",
+        P::AddGroupMembersRequest => "ADDGM",
+        P::RemoveGroupMembersRequest => "RMVGM",
+        P::MemberAccessRequest => "MBRAC",
+        P::RejectListRequest => "REJEC",
+        P::GetJoinedUsersRequest => "GETJU",
+        _ => return None,
+    })
+}
+
+/// A set of leaf function codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionSet(pub BTreeSet<&'static str>);
+
+impl FunctionSet {
+    /// What this server offers in `version`, less what policy switched
+    /// off. `disabled` may name codes, function groups or features.
+    pub fn available(version: Version, disabled: &[String]) -> FunctionSet {
+        let off = |name: &str| disabled.iter().any(|d| d.eq_ignore_ascii_case(name));
+        FunctionSet(
+            TREE.iter()
+                .filter(|(f, g, c, since)| {
+                    *since <= version
+                        && IMPLEMENTED.contains(c)
+                        && !off(f)
+                        && !off(g)
+                        && !off(c)
+                })
+                .map(|(_, _, c, _)| *c)
+                .collect(),
+        )
+    }
+
+    /// Every code a `Functions` element asks for. An empty feature or
+    /// group element means its whole subtree; MF/MP/MM/MG mean the whole
+    /// feature. Unknown names are ignored.
+    pub fn requested(functions: &Element, version: Version) -> FunctionSet {
+        let mut set = BTreeSet::new();
+        let feat_root = functions.child("WVCSPFeat").unwrap_or(functions);
+        for feat in &feat_root.children {
+            let whole_feature = feat.children.is_empty()
+                || feat
+                    .children
+                    .iter()
+                    .any(|c| matches!(c.name.as_str(), "MF" | "MP" | "MM" | "MG"));
+            for (f, g, c, since) in TREE {
+                if *f != feat.name || *since > version {
+                    continue;
+                }
+                let wanted = whole_feature
+                    || feat.children.iter().any(|grp| {
+                        grp.name == *g
+                            && (grp.children.is_empty() || grp.children.iter().any(|x| x.name == *c))
+                    });
+                if wanted {
+                    set.insert(*c);
+                }
+            }
+        }
+        FunctionSet(set)
+    }
+
+    pub fn contains(&self, code: &str) -> bool {
+        self.0.contains(code)
+    }
+
+    pub fn intersect(&self, other: &FunctionSet) -> FunctionSet {
+        FunctionSet(self.0.intersection(&other.0).copied().collect())
+    }
+
+    pub fn minus(&self, other: &FunctionSet) -> FunctionSet {
+        FunctionSet(self.0.difference(&other.0).copied().collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `WVCSPFeat{Feature{Group{CODE/}}}` for the codes in this set.
+    pub fn to_tree(&self) -> Element {
+        let mut root = Element::new("WVCSPFeat");
+        for (f, g, c, _) in TREE {
+            if !self.0.contains(c) {
+                continue;
+            }
+            if root.child(f).is_none() {
+                root.children.push(Element::new(*f));
+            }
+            if let Some(feat) = root.child_mut(f) {
+                if feat.child(g).is_none() {
+                    feat.children.push(Element::new(*g));
+                }
+                if let Some(grp) = feat.child_mut(g) {
+                    grp.children.push(Element::new(*c));
+                }
+            }
+        }
+        root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_feature_means_everything_below() {
+        let f = Element::new("Functions").with(
+            Element::new("WVCSPFeat")
+                .with(Element::new("FundamentalFeat"))
+                .with(Element::new("PresenceFeat").with(Element::new("ContListFunc").with(Element::new("GCLI")))),
+        );
+        let r = FunctionSet::requested(&f, Version::V1_2);
+        assert!(r.contains("GETSPI") && r.contains("SRCH") && r.contains("VRID"));
+        assert!(!r.contains("GETMAP"), "1.3 code not in 1.2");
+        assert!(r.contains("GCLI") && !r.contains("CCLI"));
+    }
+
+    #[test]
+    fn policy_narrows_available() {
+        let all = FunctionSet::available(Version::V1_3, &[]);
+        assert!(all.contains("GETSPI"));
+        let none = FunctionSet::available(Version::V1_3, &["FundamentalFeat".into()]);
+        assert!(!none.contains("GETSPI"));
+        let tree = all.to_tree();
+        assert!(tree.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"]).is_some());
+    }
+}

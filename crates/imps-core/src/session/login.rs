@@ -1,0 +1,292 @@
+//! Login (password, 4-way digest, MSISDN auto-login and auto-registration),
+//! Logout and KeepAlive.
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::Session;
+use crate::auth::{self, DigestSchema};
+use crate::reply::{ok_result, ok_status, result};
+use crate::service::{Challenge, MAX_CHALLENGES, RequestCtx, Service};
+use crate::store::{NewUser, UserRecord};
+use crate::users::{canonical_user, normalize_msisdn, wire_user};
+use crate::{CoreError, ids};
+
+/// The parts of a Login-Request we use. Clients write children in any
+/// order, so each is looked up by name.
+struct LoginRequest<'a> {
+    user_id: Option<&'a str>,
+    client_id: Option<&'a Element>,
+    password: Option<&'a str>,
+    digest_bytes: Option<&'a str>,
+    schemas: Vec<&'a str>,
+    ttl: Option<u64>,
+    cookie: &'a str,
+}
+
+impl<'a> LoginRequest<'a> {
+    fn parse(body: &'a Element) -> LoginRequest<'a> {
+        LoginRequest {
+            user_id: body.child_text("UserID").filter(|s| !s.is_empty()),
+            client_id: body.child("ClientID"),
+            password: body.child("Password").map(|p| p.text.as_str()),
+            digest_bytes: body.child_text("DigestBytes"),
+            schemas: body.children_named("DigestSchema").map(|e| e.text.trim()).collect(),
+            ttl: body.child_u64("TimeToLive"),
+            cookie: body.child_text("SessionCookie").unwrap_or(""),
+        }
+    }
+}
+
+/// How the user was identified.
+enum Identified {
+    /// By password or digest; `corrected` when the ID differs from what
+    /// the client sent (it is told the real one).
+    Credentials(UserRecord),
+    /// By network-asserted MSISDN: an existing account (auto-login) or a
+    /// new one (auto-registration).
+    Msisdn { user: UserRecord, registered: bool },
+    /// A digest challenge must be answered first.
+    Challenge(Element),
+}
+
+/// A comparable key for a ClientID: its URL, else its MSISDN.
+pub(crate) fn client_key(client_id: &Element) -> Option<String> {
+    let url = client_id.child_text("URL").filter(|s| !s.is_empty());
+    let msisdn = client_id.child_text("MSISDN").filter(|s| !s.is_empty());
+    let text = client_id.text.trim();
+    url.or(msisdn)
+        .or(if text.is_empty() { None } else { Some(text) })
+        .map(str::to_string)
+}
+
+impl Service {
+    /// Login-Request → Login-Response. Failures are answered with a
+    /// Login-Response carrying the error's Result, as clients expect.
+    pub(crate) async fn login(
+        &self,
+        ctx: &RequestCtx,
+        version: Version,
+        _tid: Option<&str>,
+        body: &Element,
+    ) -> Element {
+        match self.try_login(ctx, version, body).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::info!(user = ?body.child_text("UserID"), code = e.status_code(), error = %e, "login refused");
+                Element::new("Login-Response").with(result(e.status_code(), &e.description()))
+            }
+        }
+    }
+
+    async fn try_login(&self, ctx: &RequestCtx, version: Version, body: &Element) -> Result<Element, CoreError> {
+        let req = LoginRequest::parse(body);
+        let client_el = req
+            .client_id
+            .ok_or_else(|| CoreError::BadParameter("Login-Request without ClientID".into()))?;
+        let client = client_key(client_el)
+            .ok_or_else(|| CoreError::BadParameter("ClientID has neither URL nor MSISDN".into()))?;
+
+        let (user, told_id) = match self.identify(ctx, &req, &client).await? {
+            Identified::Challenge(resp) => return Ok(resp),
+            Identified::Credentials(u) => (u, false),
+            Identified::Msisdn { user, registered } => {
+                // GEN-19: a wrong or missing UserID is corrected; GEN-18:
+                // a new registration tells the client its ID.
+                let sent = req.user_id.and_then(|u| canonical_user(u, &self.cfg.domain).ok());
+                let tell = registered || sent.as_deref() != Some(user.id.as_str());
+                (user, tell)
+            }
+        };
+
+        let ttl = self.grant_ttl(req.ttl);
+        let now = self.now_ms();
+        let session = Arc::new(Session::new(
+            ids::random_token()?,
+            user.id.clone(),
+            client,
+            client_el.clone(),
+            version,
+            req.cookie.to_string(),
+            ids::random_token()?,
+            now,
+            ttl,
+        ));
+        self.sessions.insert(session.clone(), self.cfg.max_sessions_per_user)?;
+        if let Err(e) = self.persist_session(&session).await {
+            self.sessions.remove(&session.id, false, now);
+            return Err(e);
+        }
+        tracing::info!(session = %session.id, user = %user.id, client = %session.client_key, version = %version, "logged in");
+
+        let mut resp = Element::new("Login-Response");
+        if told_id {
+            resp = resp.with_text("UserID", wire_user(&user.id, &self.cfg.domain));
+        }
+        Ok(resp
+            .with(client_el.clone())
+            .with(ok_result())
+            .with_text("SessionID", session.id.clone())
+            .with_text("KeepAliveTime", ttl.to_string())
+            .with_text("CapabilityRequest", "T"))
+    }
+
+    async fn identify(&self, ctx: &RequestCtx, req: &LoginRequest<'_>, client: &str) -> Result<Identified, CoreError> {
+        let m = &self.cfg.msisdn;
+        if let Some(raw) = ctx.msisdn.as_deref().filter(|_| !m.force_manual_login) {
+            match normalize_msisdn(raw) {
+                Some(msisdn) => {
+                    if let Some(u) = self.store.user_by_msisdn(&msisdn).await? {
+                        if m.auto_login {
+                            tracing::info!(user = %u.id, "auto-login by network-asserted MSISDN");
+                            return Ok(Identified::Msisdn { user: u, registered: false });
+                        }
+                    } else if m.auto_register {
+                        let u = self.register_by_msisdn(&msisdn).await?;
+                        return Ok(Identified::Msisdn { user: u, registered: true });
+                    }
+                }
+                None => tracing::warn!("ignoring malformed asserted MSISDN"),
+            }
+        }
+
+        let wire_id = req
+            .user_id
+            .ok_or_else(|| CoreError::BadParameter("Login-Request without UserID".into()))?;
+        let id = canonical_user(wire_id, &self.cfg.domain)?;
+        let user = self
+            .store
+            .user(&id)
+            .await?
+            .ok_or_else(|| CoreError::UnknownUser(id.clone()))?;
+
+        if let Some(pw) = req.password {
+            let Some(hash) = user.password_hash.clone() else {
+                return Err(CoreError::InvalidPassword(id));
+            };
+            let pw = pw.to_string();
+            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
+                .await
+                .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
+            return if ok { Ok(Identified::Credentials(user)) } else { Err(CoreError::InvalidPassword(id)) };
+        }
+        if let Some(sent) = req.digest_bytes {
+            let ch = self.challenges.lock().remove(&(id.clone(), client.to_string()));
+            let ch = ch
+                .filter(|c| c.expires_ms >= self.now_ms())
+                .ok_or_else(|| CoreError::InvalidPassword(format!("{id} (no live digest challenge)")))?;
+            let secret = self.digest_secret(&user).ok_or_else(|| CoreError::InvalidPassword(id.clone()))?;
+            return if auth::verify_digest(ch.schema, &ch.nonce, &secret, sent) {
+                Ok(Identified::Credentials(user))
+            } else {
+                Err(CoreError::InvalidPassword(id))
+            };
+        }
+        if !req.schemas.is_empty() {
+            return self.challenge(&user, client, &req.schemas).map(Identified::Challenge);
+        }
+        Err(CoreError::BadParameter("Login-Request carries no Password and no DigestSchema".into()))
+    }
+
+    /// First leg of the 4-way login: pick a schema the client offered
+    /// (its preference first) and send a fresh nonce, without a SessionID.
+    fn challenge(&self, user: &UserRecord, client: &str, offered: &[&str]) -> Result<Element, CoreError> {
+        let schema = offered.iter().find_map(|s| DigestSchema::parse(s));
+        let usable = self.cfg.digest_login && self.digest_secret(user).is_some();
+        let (Some(schema), true) = (schema, usable) else {
+            return Err(CoreError::NoDigestSchema(offered.join(",")));
+        };
+        let nonce = ids::random_token()?;
+        let now = self.now_ms();
+        {
+            let mut ch = self.challenges.lock();
+            if ch.len() >= MAX_CHALLENGES {
+                ch.retain(|_, c| c.expires_ms >= now);
+                if ch.len() >= MAX_CHALLENGES {
+                    return Err(CoreError::Internal("too many pending login challenges".into()));
+                }
+            }
+            ch.insert(
+                (user.id.clone(), client.to_string()),
+                Challenge { nonce: nonce.clone(), schema, expires_ms: now + self.cfg.nonce_ttl_secs * 1000 },
+            );
+        }
+        Ok(Element::new("Login-Response")
+            .with(result(401, "Complete the authentication challenge"))
+            .with_text("Nonce", nonce)
+            .with_text("DigestSchema", schema.as_str())
+            .with_text("CapabilityRequest", "F"))
+    }
+
+    fn digest_secret(&self, user: &UserRecord) -> Option<String> {
+        let key = self.cfg.secret_key.as_ref()?;
+        auth::open_secret(key, user.digest_secret.as_deref()?)
+    }
+
+    /// REG-UC: a new account for an unknown asserted MSISDN, with a
+    /// generated unique ID that is also its friendly name.
+    async fn register_by_msisdn(&self, msisdn: &str) -> Result<UserRecord, CoreError> {
+        for _ in 0..8 {
+            let id = format!("u{}", ids::random_digits(10)?);
+            let new = NewUser {
+                id: id.clone(),
+                password_hash: None,
+                digest_secret: None,
+                msisdn: Some(msisdn.to_string()),
+                friendly_name: Some(id.clone()),
+                created_ms: self.now_ms(),
+            };
+            match self.store.create_user(new).await {
+                Ok(()) => {
+                    tracing::info!(user = %id, "auto-registered a new user by network-asserted MSISDN");
+                    return self.store.user(&id).await?.ok_or_else(|| CoreError::Internal("new user vanished".into()));
+                }
+                Err(crate::StoreError::Conflict(_)) => {
+                    // Either the ID collided (try another) or the MSISDN was
+                    // registered by a concurrent login (use that account).
+                    if let Some(u) = self.store.user_by_msisdn(msisdn).await? {
+                        return Ok(u);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Internal("could not generate a unique user ID".into()))
+    }
+
+    /// The keep-alive time granted for a requested TimeToLive.
+    fn grant_ttl(&self, asked: Option<u64>) -> u64 {
+        asked
+            .unwrap_or(self.cfg.keepalive_default_secs)
+            .clamp(self.cfg.keepalive_min_secs, self.cfg.keepalive_max_secs)
+    }
+
+    /// Logout: Status in 1.2+, Disconnect in 1.1.
+    pub(crate) async fn logout(&self, s: &Arc<Session>) -> Element {
+        self.end_session(&s.id, false);
+        tracing::info!(session = %s.id, user = %s.user, "logged out");
+        if s.version == Version::V1_1 {
+            Element::new("Disconnect").with(ok_result())
+        } else {
+            ok_status()
+        }
+    }
+
+    /// KeepAlive: refreshes the session and, when the client asks for a
+    /// new TimeToLive, grants one within our bounds.
+    pub(crate) fn keep_alive(&self, s: &Arc<Session>, body: &Element) -> Result<Element, CoreError> {
+        let asked = body.child_u64("TimeToLive");
+        let ttl = match asked {
+            Some(_) => {
+                let t = self.grant_ttl(asked);
+                s.with_state(|st| st.ttl_secs = t);
+                t
+            }
+            None => s.with_state(|st| st.ttl_secs),
+        };
+        Ok(Element::new("KeepAlive-Response")
+            .with(ok_result())
+            .with_text("KeepAliveTime", ttl.to_string()))
+    }
+}

@@ -1,0 +1,176 @@
+//! Sessions: the in-memory registry, login, and negotiation.
+//!
+//! A session's mutable state has one owner, its own mutex, held only for
+//! short non-async sections. Server-originated transactions wait in a
+//! bounded outbox; push channels (TCP CIR, HTTP CIR, WebSocket) watch the
+//! session's generation counter and the client collects with a poll.
+
+mod functions;
+mod login;
+mod negotiate;
+mod registry;
+
+pub use functions::{FunctionSet, function_for, is_implemented};
+pub use registry::{SessionRegistry, SessionSummary};
+
+use std::collections::VecDeque;
+
+use imps_wire::{Element, Version};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+/// What the client told us in ClientCapability, and what we agreed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// CIR methods the client offered, in its order of preference.
+    pub offered_cir: Vec<String>,
+    /// CIR methods agreed (a subset we serve).
+    pub agreed_cir: Vec<String>,
+    /// CFG-1: the largest message the client can take, in bytes.
+    pub max_message_size: Option<u64>,
+    pub server_poll_min_secs: Option<u64>,
+    /// `P` (push NewMessage) or `N` (notify, then get).
+    pub delivery_method: Option<String>,
+    pub client_type: Option<String>,
+    pub multi_trans: Option<u64>,
+}
+
+/// Mutable state of one session.
+#[derive(Debug)]
+pub struct SessionState {
+    pub last_seen_ms: u64,
+    pub ttl_secs: u64,
+    pub caps: Option<Capabilities>,
+    /// Functions agreed in Service negotiation; `None` until then.
+    pub agreed: Option<FunctionSet>,
+    /// Set when the server has ended the session (admin kick): the queued
+    /// Disconnect is delivered, then the session is gone.
+    pub closing: bool,
+    /// Set when the session is gone from the registry; push channels
+    /// watching it close.
+    pub ended: bool,
+    outbox: VecDeque<Element>,
+    next_tid: u64,
+    /// Notifications dropped because the outbox was full.
+    pub dropped: u64,
+}
+
+/// One logged-in session.
+#[derive(Debug)]
+pub struct Session {
+    pub id: String,
+    /// Canonical user ID.
+    pub user: String,
+    /// The ClientID as a comparable key (URL or MSISDN, as sent).
+    pub client_key: String,
+    /// The ClientID element as the client sent it, echoed where needed.
+    pub client_id: Element,
+    pub version: Version,
+    pub cookie: String,
+    /// Secret part of this session's HTTP CIR URL.
+    pub cir_token: String,
+    pub created_ms: u64,
+    state: Mutex<SessionState>,
+    wake: watch::Sender<u64>,
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: String,
+        user: String,
+        client_key: String,
+        client_id: Element,
+        version: Version,
+        cookie: String,
+        cir_token: String,
+        now_ms: u64,
+        ttl_secs: u64,
+    ) -> Session {
+        Session {
+            id,
+            user,
+            client_key,
+            client_id,
+            version,
+            cookie,
+            cir_token,
+            created_ms: now_ms,
+            state: Mutex::new(SessionState {
+                last_seen_ms: now_ms,
+                ttl_secs,
+                caps: None,
+                agreed: None,
+                closing: false,
+                ended: false,
+                outbox: VecDeque::new(),
+                next_tid: 1,
+                dropped: 0,
+            }),
+            wake: watch::channel(0).0,
+        }
+    }
+
+    /// Runs `f` with the state locked. Never hold this across an await.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    pub fn touch(&self, now_ms: u64) {
+        self.state.lock().last_seen_ms = now_ms;
+    }
+
+    /// Queues a server-originated primitive and wakes the push channels.
+    /// When the outbox is full the oldest entry is dropped: a slow client
+    /// must not grow our memory.
+    pub fn push(&self, body: Element, max_outbox: usize) {
+        {
+            let mut st = self.state.lock();
+            if st.outbox.len() >= max_outbox.max(1) {
+                st.outbox.pop_front();
+                st.dropped += 1;
+                tracing::warn!(session = %self.id, user = %self.user, "outbox full, dropped oldest notification");
+            }
+            st.outbox.push_back(body);
+        }
+        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Takes the next server-originated primitive with a fresh server
+    /// TransactionID, and whether more are waiting.
+    pub fn pop_outgoing(&self) -> Option<(String, Element, bool)> {
+        let mut st = self.state.lock();
+        let body = st.outbox.pop_front()?;
+        let tid = format!("s{}", st.next_tid);
+        st.next_tid += 1;
+        Some((tid, body, !st.outbox.is_empty()))
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.state.lock().outbox.is_empty()
+    }
+
+    /// A receiver that changes whenever something is queued.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+
+    /// Marks the session gone and wakes its push channels so they close.
+    pub(crate) fn mark_ended(&self) {
+        self.state.lock().ended = true;
+        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.state.lock().ended
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.state.lock().closing
+    }
+
+    /// The CIR line for this session: `WVCI <version> <cookie>`.
+    pub fn cir_line(&self) -> String {
+        format!("WVCI {} {}", self.version.as_str(), self.cookie)
+    }
+}

@@ -1,0 +1,132 @@
+//! GetSPInfo, ClientCapability and Service negotiation.
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::{Capabilities, FunctionSet, Session};
+use crate::service::Service;
+
+/// CIR methods we can serve, by their CSP names.
+const STCP: &str = "STCP";
+const SHTTP: &str = "SHTTP";
+
+impl Service {
+    /// GetSPInfo: who runs this service. Allowed without a session.
+    pub(crate) fn get_sp_info(&self, body: &Element) -> Element {
+        let info = &self.cfg.sp_info;
+        Element::new("GetSPInfo-Response")
+            .with_opt(body.child("ClientID").cloned())
+            .with_text("Name", info.name.clone())
+            .with_text("Description", info.description.clone())
+            .with_text("URL", info.url.clone())
+    }
+
+    /// ClientCapability: record what the client can take (CFG-1: its
+    /// largest message) and agree CIR methods we serve.
+    pub(crate) fn client_capability(&self, s: &Arc<Session>, body: &Element) -> Element {
+        let empty = Element::new("CapabilityList");
+        let list = body.child("CapabilityList").unwrap_or(&empty);
+        let offered: Vec<String> = list
+            .children_named("SupportedCIRMethod")
+            .map(|e| e.text.trim().to_ascii_uppercase())
+            .collect();
+        let agreed: Vec<String> = offered
+            .iter()
+            .filter(|m| match m.as_str() {
+                STCP => self.cfg.cir.tcp.is_some(),
+                SHTTP => self.cfg.cir.http_base.is_some(),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        // The client's limits: ParserSize and AcceptedContentLength (1.2),
+        // AcceptedPushLength (1.3). The smallest one it states binds us.
+        let max_message = ["ParserSize", "AcceptedContentLength", "AcceptedPushLength"]
+            .iter()
+            .filter_map(|n| list.child_u64(n))
+            .filter(|v| *v > 0)
+            .min()
+            .map(|v| v.min(self.cfg.max_message_size));
+        let poll_min = list
+            .child_u64("ServerPollMin")
+            .unwrap_or(0)
+            .max(self.cfg.server_poll_min_secs);
+        let caps = Capabilities {
+            offered_cir: offered,
+            agreed_cir: agreed.clone(),
+            max_message_size: max_message,
+            server_poll_min_secs: Some(poll_min),
+            delivery_method: list.child_text("InitialDeliveryMethod").map(str::to_string),
+            client_type: list.child_text("ClientType").map(str::to_string),
+            multi_trans: list.child_u64("MultiTrans"),
+        };
+        s.with_state(|st| st.caps = Some(caps));
+
+        let mut out = Element::new(if s.version == Version::V1_1 {
+            "CapabilityList"
+        } else {
+            "AgreedCapabilityList"
+        });
+        if let Some(ct) = list.child("ClientType") {
+            out = out.with(ct.clone());
+        }
+        if let Some(v) = max_message {
+            if s.version == Version::V1_3 {
+                out = out.with_text("AcceptedPushLength", v.to_string());
+            } else {
+                out = out.with_text("AcceptedContentLength", v.to_string());
+            }
+            out = out.with_text("ParserSize", v.to_string());
+        }
+        out = out
+            .with_text("InitialDeliveryMethod", list.child_text("InitialDeliveryMethod").unwrap_or("P"))
+            .with_text("MultiTrans", "1")
+            .with_text("ServerPollMin", poll_min.to_string())
+            .with_text("SupportedBearer", "HTTP");
+        for m in &agreed {
+            out = out.with_text("SupportedCIRMethod", m.clone());
+        }
+        if agreed.iter().any(|m| m == STCP) {
+            if let Some((host, port)) = &self.cfg.cir.tcp {
+                out = out.with_text("TCPAddress", host.clone()).with_text("TCPPort", port.to_string());
+            }
+        }
+        if agreed.iter().any(|m| m == SHTTP) {
+            if let Some(base) = &self.cfg.cir.http_base {
+                let url = format!("{}/{}", base.trim_end_matches('/'), s.cir_token);
+                let name = if s.version == Version::V1_3 { "CIRHTTPAddress" } else { "CIRURL" };
+                out = out.with(Element::new(name).with_text("URL", url));
+            }
+        }
+        // The list is the response's first child: Android reads the first
+        // child whatever its name.
+        Element::new("ClientCapability-Response").with(out)
+    }
+
+    /// Service negotiation. AllFunctions is always present (a reply
+    /// without it crashes Android's login); Functions lists what was asked
+    /// for but is not available.
+    pub(crate) fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
+        let available = FunctionSet::available(s.version, &self.cfg.disabled_functions);
+        let agreed = match body.child("Functions") {
+            Some(f) => {
+                let requested = FunctionSet::requested(f, s.version);
+                let missing = requested.minus(&available);
+                let agreed = requested.intersect(&available);
+                s.with_state(|st| st.agreed = Some(agreed.clone()));
+                (agreed, missing)
+            }
+            None => {
+                s.with_state(|st| st.agreed = Some(available.clone()));
+                (available.clone(), FunctionSet::default())
+            }
+        };
+        tracing::debug!(session = %s.id, agreed = ?agreed.0 .0, "service negotiated");
+        let mut resp = Element::new("Service-Response");
+        if !agreed.1.is_empty() {
+            resp = resp.with(Element::new("Functions").with(agreed.1.to_tree()));
+        }
+        resp.with(Element::new("AllFunctions").with(available.to_tree()))
+    }
+}

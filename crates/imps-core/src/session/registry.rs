@@ -1,0 +1,145 @@
+//! The table of live sessions, by ID, by user and by CIR token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::Session;
+use crate::CoreError;
+
+/// How many recently ended session IDs we remember, so that a client using
+/// one is told "expired" (600) rather than "unknown" (604).
+const EXPIRED_MEMORY: usize = 10_000;
+
+#[derive(Default)]
+struct Tables {
+    by_id: HashMap<String, Arc<Session>>,
+    by_user: HashMap<String, Vec<Arc<Session>>>,
+    by_cir: HashMap<String, Arc<Session>>,
+    expired: HashMap<String, u64>,
+}
+
+/// A row of `impsd session list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub id: String,
+    pub user: String,
+    pub client: String,
+    pub version: String,
+    pub created_ms: u64,
+    pub last_seen_ms: u64,
+}
+
+#[derive(Default)]
+pub struct SessionRegistry {
+    t: Mutex<Tables>,
+}
+
+impl SessionRegistry {
+    /// Adds a session unless the user already has one with the same
+    /// ClientID (GEN-13) or has reached `cap` sessions (GEN-16; 0 = no cap).
+    /// Earlier sessions are never touched (GEN-15).
+    pub fn insert(&self, s: Arc<Session>, cap: usize) -> Result<(), CoreError> {
+        let mut t = self.t.lock();
+        let existing = t.by_user.get(&s.user).map(Vec::as_slice).unwrap_or(&[]);
+        if existing.iter().any(|e| e.client_key == s.client_key) {
+            return Err(CoreError::ClientAlreadyLoggedIn {
+                user: s.user.clone(),
+                client: s.client_key.clone(),
+            });
+        }
+        if cap > 0 && existing.len() >= cap {
+            return Err(CoreError::SessionLimit {
+                user: s.user.clone(),
+                limit: cap,
+            });
+        }
+        t.by_id.insert(s.id.clone(), s.clone());
+        t.by_cir.insert(s.cir_token.clone(), s.clone());
+        t.by_user.entry(s.user.clone()).or_default().push(s);
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.t.lock().by_id.get(id).cloned()
+    }
+
+    pub fn by_cir_token(&self, token: &str) -> Option<Arc<Session>> {
+        self.t.lock().by_cir.get(token).cloned()
+    }
+
+    /// All live sessions of a user.
+    pub fn of_user(&self, user: &str) -> Vec<Arc<Session>> {
+        self.t.lock().by_user.get(user).cloned().unwrap_or_default()
+    }
+
+    /// Whether this ID belonged to a session that ended recently.
+    pub fn was_expired(&self, id: &str) -> bool {
+        self.t.lock().expired.contains_key(id)
+    }
+
+    /// Removes a session; `expired` remembers it for a 600 answer.
+    pub fn remove(&self, id: &str, expired: bool, now_ms: u64) -> Option<Arc<Session>> {
+        let mut t = self.t.lock();
+        let s = t.by_id.remove(id)?;
+        s.mark_ended();
+        t.by_cir.remove(&s.cir_token);
+        if let Some(v) = t.by_user.get_mut(&s.user) {
+            v.retain(|x| x.id != id);
+            if v.is_empty() {
+                t.by_user.remove(&s.user);
+            }
+        }
+        if expired {
+            if t.expired.len() >= EXPIRED_MEMORY {
+                // Forget the oldest half; an old ID then gets 604, which
+                // clients treat the same way.
+                let mut ages: Vec<u64> = t.expired.values().copied().collect();
+                ages.sort_unstable();
+                let cut = ages[ages.len() / 2];
+                t.expired.retain(|_, at| *at > cut);
+            }
+            t.expired.insert(id.to_string(), now_ms);
+        }
+        Some(s)
+    }
+
+    /// Sessions idle for longer than their TTL at `now_ms`.
+    pub fn idle(&self, now_ms: u64) -> Vec<Arc<Session>> {
+        let t = self.t.lock();
+        t.by_id
+            .values()
+            .filter(|s| {
+                s.with_state(|st| now_ms.saturating_sub(st.last_seen_ms) > st.ttl_secs * 1000)
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.t.lock().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn summaries(&self) -> Vec<SessionSummary> {
+        let t = self.t.lock();
+        let mut v: Vec<_> = t
+            .by_id
+            .values()
+            .map(|s| SessionSummary {
+                id: s.id.clone(),
+                user: s.user.clone(),
+                client: s.client_key.clone(),
+                version: s.version.as_str().to_string(),
+                created_ms: s.created_ms,
+                last_seen_ms: s.with_state(|st| st.last_seen_ms),
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.user, &a.id).cmp(&(&b.user, &b.id)));
+        v
+    }
+}

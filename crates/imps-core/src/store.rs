@@ -1,0 +1,171 @@
+//! The storage interface, in domain terms, and an in-memory store for
+//! unit tests. Backends (SQLite, later PostgreSQL) live in `imps-store` and
+//! must pass the same conformance suite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The thing already exists (a user ID or MSISDN taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed (I/O, corruption, pool exhausted).
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+/// A registered user. IDs are the canonical local part (`alice`), lower
+/// case, without `wv:` or the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    /// Argon2id PHC string; `None` for users that can only log in by MSISDN.
+    pub password_hash: Option<String>,
+    /// The digest secret (the password), encrypted with the server key.
+    /// Present only when digest login is enabled for this account.
+    pub digest_secret: Option<Vec<u8>>,
+    /// E.164 number, `+` and digits.
+    pub msisdn: Option<String>,
+    pub friendly_name: Option<String>,
+    pub created_ms: u64,
+}
+
+/// What it takes to create a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub id: String,
+    pub password_hash: Option<String>,
+    pub digest_secret: Option<Vec<u8>>,
+    pub msisdn: Option<String>,
+    pub friendly_name: Option<String>,
+    pub created_ms: u64,
+}
+
+/// A session as persisted, so that sessions survive a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// CSP version as `1.1`/`1.2`/`1.3`.
+    pub version: String,
+    pub cookie: String,
+    pub ttl_secs: u64,
+    pub created_ms: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a user; `Conflict` when the ID or MSISDN is taken.
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn user_by_msisdn(&self, msisdn: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Replaces the password hash and digest secret; false if no such user.
+    async fn set_password(
+        &self,
+        id: &str,
+        password_hash: Option<String>,
+        digest_secret: Option<Vec<u8>>,
+    ) -> Result<bool, StoreError>;
+
+    async fn put_session(&self, s: SessionRecord) -> Result<(), StoreError>;
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+    async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+}
+
+/// An in-memory store for unit tests and the conformance suite's reference.
+#[derive(Default)]
+pub struct MemStore {
+    inner: Mutex<MemInner>,
+}
+
+#[derive(Default)]
+struct MemInner {
+    users: HashMap<String, UserRecord>,
+    sessions: HashMap<String, SessionRecord>,
+}
+
+#[async_trait]
+impl Store for MemStore {
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        if g.users.contains_key(&u.id) {
+            return Err(StoreError::Conflict(format!("user {} exists", u.id)));
+        }
+        if let Some(m) = &u.msisdn {
+            if g.users.values().any(|x| x.msisdn.as_deref() == Some(m)) {
+                return Err(StoreError::Conflict(format!("msisdn {m} taken")));
+            }
+        }
+        g.users.insert(
+            u.id.clone(),
+            UserRecord {
+                id: u.id,
+                password_hash: u.password_hash,
+                digest_secret: u.digest_secret,
+                msisdn: u.msisdn,
+                friendly_name: u.friendly_name,
+                created_ms: u.created_ms,
+            },
+        );
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.inner.lock().users.get(id).cloned())
+    }
+
+    async fn user_by_msisdn(&self, msisdn: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self
+            .inner
+            .lock()
+            .users
+            .values()
+            .find(|u| u.msisdn.as_deref() == Some(msisdn))
+            .cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut v: Vec<_> = self.inner.lock().users.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+
+    async fn set_password(
+        &self,
+        id: &str,
+        password_hash: Option<String>,
+        digest_secret: Option<Vec<u8>>,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.inner.lock();
+        match g.users.get_mut(id) {
+            Some(u) => {
+                u.password_hash = password_hash;
+                u.digest_secret = digest_secret;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn put_session(&self, s: SessionRecord) -> Result<(), StoreError> {
+        self.inner.lock().sessions.insert(s.id.clone(), s);
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.lock().sessions.remove(id);
+        Ok(())
+    }
+
+    async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut v: Vec<_> = self.inner.lock().sessions.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+}

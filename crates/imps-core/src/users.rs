@@ -1,0 +1,86 @@
+//! User addresses: `wv:user@domain` on the wire, the bare lower-case user
+//! part inside the server.
+
+use crate::CoreError;
+
+/// Turns a wire UserID into the canonical local ID. Accepts `wv:`/`WV:`
+/// or no scheme, and our own domain or none; another domain is refused.
+pub fn canonical_user(wire: &str, domain: &str) -> Result<String, CoreError> {
+    let s = wire.trim();
+    let s = if s.len() >= 3 && s[..3].eq_ignore_ascii_case("wv:") {
+        &s[3..]
+    } else {
+        s
+    };
+    let (user, dom) = match s.rfind('@') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    if let Some(d) = dom {
+        if !d.eq_ignore_ascii_case(domain) {
+            return Err(CoreError::DomainNotSupported(d.to_string()));
+        }
+    }
+    let user = user.to_ascii_lowercase();
+    validate_user_part(&user)?;
+    Ok(user)
+}
+
+/// The user part rules: printable ASCII without `/`, `@`, and `+` except
+/// as the first character of an MSISDN-style ID.
+pub fn validate_user_part(user: &str) -> Result<(), CoreError> {
+    let ok = !user.is_empty()
+        && user.len() <= 64
+        && user.bytes().enumerate().all(|(i, b)| {
+            (0x21..=0x7e).contains(&b) && b != b'/' && b != b'@' && (b != b'+' || i == 0)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::BadParameter(format!("invalid user ID {user:?}")))
+    }
+}
+
+/// The wire form we always send: fully qualified.
+pub fn wire_user(id: &str, domain: &str) -> String {
+    format!("wv:{id}@{domain}")
+}
+
+/// Normalises an E.164 number: `+` and 6..15 digits, spaces and dashes
+/// removed. `None` when it is not one.
+pub fn normalize_msisdn(raw: &str) -> Option<String> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let rest = digits.strip_prefix('+').unwrap_or(&digits);
+    if (6..=15).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_digit()) {
+        Some(format!("+{rest}"))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(canonical_user("wv:Alice@localhost", "localhost").unwrap(), "alice");
+        assert_eq!(canonical_user("WV:bob", "localhost").unwrap(), "bob");
+        assert_eq!(canonical_user("carol", "LOCALHOST").unwrap(), "carol");
+        assert!(canonical_user("wv:x@other.org", "localhost").is_err());
+        assert!(canonical_user("wv:a/b", "localhost").is_err());
+        assert!(canonical_user("", "localhost").is_err());
+        assert_eq!(canonical_user("+358401234567", "localhost").unwrap(), "+358401234567");
+    }
+
+    #[test]
+    fn msisdn_forms() {
+        assert_eq!(normalize_msisdn("+358 40 123-4567").as_deref(), Some("+358401234567"));
+        assert_eq!(normalize_msisdn("358401234567").as_deref(), Some("+358401234567"));
+        assert_eq!(normalize_msisdn("abc"), None);
+        assert_eq!(normalize_msisdn("+12"), None);
+    }
+}

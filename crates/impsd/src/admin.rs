@@ -1,0 +1,92 @@
+//! The local admin endpoint used by `impsd session list|kick`. It listens
+//! on loopback only and wants the bearer token written to
+//! DATA_DIR/admin.json.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use imps_core::Service;
+use serde::{Deserialize, Serialize};
+use subtle_eq::ct_eq;
+
+pub struct AdminState {
+    pub service: Arc<Service>,
+    pub token: String,
+}
+
+/// What the server writes to DATA_DIR/admin.json for the admin commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminInfo {
+    pub addr: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub user: String,
+    pub client: String,
+    pub version: String,
+    pub created_ms: u64,
+    pub last_seen_ms: u64,
+}
+
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/admin/sessions", get(list))
+        .route("/admin/sessions/{id}/kick", post(kick))
+        .with_state(state)
+}
+
+fn authorized(st: &AdminState, headers: &HeaderMap) -> bool {
+    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    v.strip_prefix("Bearer ").is_some_and(|t| ct_eq(t.trim(), &st.token))
+}
+
+async fn list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let rows: Vec<SessionRow> = st
+        .service
+        .session_summaries()
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id,
+            user: s.user,
+            client: s.client,
+            version: s.version,
+            created_ms: s.created_ms,
+            last_seen_ms: s.last_seen_ms,
+        })
+        .collect();
+    axum::Json(rows).into_response()
+}
+
+async fn kick(State(st): State<Arc<AdminState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if st.service.kick(&id, "Disconnected by the administrator") {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// Constant-time string comparison for the token.
+mod subtle_eq {
+    pub fn ct_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}

@@ -1,0 +1,300 @@
+//! impsd's settings: a TOML file, then environment variables and flags on
+//! top. Every limit is here with a safe default; `impsd config
+//! print-default` prints this file's defaults.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTP binding (also serves HTTP CIR, WebSocket,
+    /// /healthz and /metrics).
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// The domain served: users are `wv:user@domain`.
+    pub domain: String,
+    /// Path of the CSP HTTP binding.
+    pub path: String,
+    /// Path of the WebSocket endpoint carrying CSP both ways.
+    pub ws_path: String,
+    /// Log filter (tracing syntax), e.g. "info" or "impsd=debug".
+    pub log: String,
+    pub limits: LimitsConfig,
+    pub session: SessionConfig,
+    pub login: LoginConfig,
+    pub msisdn: MsisdnSettings,
+    pub cir: CirSettings,
+    pub admin: AdminConfig,
+    pub tls: TlsConfig,
+    pub sp_info: SpInfoConfig,
+    pub services: ServicesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Deepest element nesting accepted in a CSP document.
+    pub max_depth: usize,
+    /// Most elements in one CSP document.
+    pub max_elements: usize,
+    /// Longest text value, in bytes.
+    pub max_text_bytes: usize,
+    /// Largest message we send unless the client negotiates less.
+    pub max_message_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    pub keepalive_min_secs: u64,
+    pub keepalive_max_secs: u64,
+    pub keepalive_default_secs: u64,
+    /// Most concurrent sessions per user; 0 = no limit.
+    pub max_per_user: usize,
+    /// Most server-originated transactions queued for one session; the
+    /// oldest is dropped beyond it.
+    pub max_outbox: usize,
+    /// Minimum seconds between client polls (ServerPollMin).
+    pub server_poll_min_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Offer 4-way digest login. Needs `secret_key`: digest needs the
+    /// password itself, which is kept encrypted with that key.
+    pub digest: bool,
+    /// 64 hex digits (32 bytes) that encrypt digest secrets at rest.
+    pub secret_key: Option<String>,
+    /// Seconds a digest challenge stays valid.
+    pub nonce_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MsisdnSettings {
+    /// HTTP header in which an operator gateway asserts the caller's
+    /// number.
+    pub header: String,
+    /// Addresses whose header is believed. Empty: never believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    pub auto_login: bool,
+    pub auto_register: bool,
+    /// Ignore asserted numbers: every login needs a password (GEN-20).
+    pub force_manual_login: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CirSettings {
+    /// Standalone TCP CIR listener; empty string to turn it off.
+    pub tcp_listen: String,
+    /// Host clients are told to connect to for TCP CIR; defaults to the
+    /// listener's IP.
+    pub tcp_advertise_host: Option<String>,
+    /// Seconds a TCP CIR client has to send HELO.
+    pub helo_timeout_secs: u64,
+    /// Serve HTTP CIR (GET /cir/TOKEN).
+    pub http: bool,
+    /// Base URL clients use for HTTP CIR; defaults to http://LISTEN/cir.
+    pub http_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Loopback address of the admin endpoint (session list/kick).
+    pub listen: SocketAddr,
+    /// Bearer token; when empty a random one is made at start. Either way
+    /// it is written with the address to DATA_DIR/admin.json (mode 0600)
+    /// for the admin commands.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key_file`, the HTTP binding is HTTPS.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpInfoConfig {
+    pub name: String,
+    pub description: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Function codes, function groups or features switched off by policy
+    /// (e.g. ["GroupFeat", "SRCH"]).
+    pub disabled: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./impsd-data"),
+            domain: "localhost".into(),
+            path: "/imps".into(),
+            ws_path: "/imps/ws".into(),
+            log: "info".into(),
+            limits: LimitsConfig::default(),
+            session: SessionConfig::default(),
+            login: LoginConfig::default(),
+            msisdn: MsisdnSettings::default(),
+            cir: CirSettings::default(),
+            admin: AdminConfig::default(),
+            tls: TlsConfig::default(),
+            sp_info: SpInfoConfig::default(),
+            services: ServicesConfig::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let w = imps_wire::Limits::default();
+        LimitsConfig {
+            max_body_bytes: w.max_size,
+            max_depth: w.max_depth,
+            max_elements: w.max_elements,
+            max_text_bytes: w.max_text,
+            max_message_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let c = imps_core::CoreConfig::default();
+        SessionConfig {
+            keepalive_min_secs: c.keepalive_min_secs,
+            keepalive_max_secs: c.keepalive_max_secs,
+            keepalive_default_secs: c.keepalive_default_secs,
+            max_per_user: c.max_sessions_per_user,
+            max_outbox: c.max_outbox,
+            server_poll_min_secs: c.server_poll_min_secs,
+        }
+    }
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            digest: false,
+            secret_key: None,
+            nonce_ttl_secs: 120,
+        }
+    }
+}
+
+impl Default for MsisdnSettings {
+    fn default() -> Self {
+        MsisdnSettings {
+            header: "X-MSISDN".into(),
+            trusted_proxies: Vec::new(),
+            auto_login: true,
+            auto_register: true,
+            force_manual_login: false,
+        }
+    }
+}
+
+impl Default for CirSettings {
+    fn default() -> Self {
+        CirSettings {
+            tcp_listen: "127.0.0.1:3171".into(),
+            tcp_advertise_host: None,
+            helo_timeout_secs: 300,
+            http: true,
+            http_base_url: None,
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            token: String::new(),
+        }
+    }
+}
+
+impl Default for SpInfoConfig {
+    fn default() -> Self {
+        let s = imps_core::config::SpInfo::default();
+        SpInfoConfig {
+            name: s.name,
+            description: s.description,
+            url: s.url,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys are an error, so typos are caught.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("bad config {}: {e}", path.display()))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks what serde cannot, so a bad config stops the start with a
+    /// message instead of failing later.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.login.digest && self.secret_key()?.is_none() {
+            anyhow::bail!("login.digest = true needs login.secret_key (64 hex digits)");
+        }
+        if !self.path.starts_with('/') || !self.ws_path.starts_with('/') {
+            anyhow::bail!("path and ws_path must start with '/'");
+        }
+        if self.session.keepalive_min_secs > self.session.keepalive_max_secs {
+            anyhow::bail!("session.keepalive_min_secs is above keepalive_max_secs");
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            anyhow::bail!("tls.cert_file and tls.key_file go together");
+        }
+        Ok(())
+    }
+
+    pub fn secret_key(&self) -> anyhow::Result<Option<[u8; 32]>> {
+        let Some(hexkey) = self.login.secret_key.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let raw = hex::decode(hexkey.trim()).map_err(|_| anyhow::anyhow!("login.secret_key is not hex"))?;
+        let key: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("login.secret_key must be 32 bytes (64 hex digits)"))?;
+        Ok(Some(key))
+    }
+
+    pub fn wire_limits(&self) -> imps_wire::Limits {
+        imps_wire::Limits {
+            max_size: self.limits.max_body_bytes,
+            max_depth: self.limits.max_depth,
+            max_elements: self.limits.max_elements,
+            max_text: self.limits.max_text_bytes,
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("impsd.sqlite")
+    }
+}

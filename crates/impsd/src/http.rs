@@ -1,0 +1,154 @@
+//! The CSP HTTP binding: POST a CSP message, get one back. Also HTTP CIR,
+//! the WebSocket upgrade, /healthz and /metrics. All HTTP layers are built
+//! here, in one place.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use imps_core::{RequestCtx, Service};
+use imps_wire::{Encoding, Limits, Message, SessionType, Transaction, TransactionMode, Version, WireError};
+
+use crate::codec::{encoding_of, reply_content_type, sniff_version};
+use crate::metrics::Metrics;
+
+/// What every HTTP handler shares.
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub msisdn_header: String,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) -> Router {
+    Router::new()
+        .route(path, post(csp_post))
+        .route(ws_path, get(crate::ws::upgrade))
+        .route("/cir/{token}", get(http_cir))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(st.service.sessions().len()),
+    )
+}
+
+/// HTTP CIR: 200 when something waits for the session, 204 when not.
+async fn http_cir(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> StatusCode {
+    match st.service.sessions().by_cir_token(&token) {
+        Some(s) if s.has_pending() => StatusCode::OK,
+        Some(_) => StatusCode::NO_CONTENT,
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The MSISDN header counts only when the request comes from a trusted
+/// operator gateway; from anyone else it is ignored (and logged).
+pub fn asserted_msisdn(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(st.msisdn_header.as_str())?.to_str().ok()?.trim().to_string();
+    if v.is_empty() {
+        return None;
+    }
+    if st.trusted_proxies.contains(&peer.ip()) {
+        Some(v)
+    } else {
+        tracing::warn!(%peer, "ignoring MSISDN header from an untrusted address");
+        None
+    }
+}
+
+async fn csp_post(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    Metrics::inc(&st.metrics.http_requests);
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let Some(enc) = encoding_of(ct, &body) else {
+        Metrics::inc(&st.metrics.http_bad_requests);
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a CSP content type\n");
+    };
+    let msg = match imps_wire::decode(&body, enc, &st.limits) {
+        Ok(m) => m,
+        Err(e) => return bad_body(&st, &body, enc, ct, e),
+    };
+    let ctx = RequestCtx {
+        peer: Some(peer),
+        msisdn: asserted_msisdn(&st, peer, &headers),
+    };
+    let version = msg.version;
+    Metrics::inc(&st.metrics.csp_transactions);
+    match st.service.handle(&ctx, msg).await {
+        Some(reply) => csp_response(&st, &reply, enc, ct, version),
+        None => {
+            Metrics::inc(&st.metrics.csp_empty_responses);
+            empty_ok()
+        }
+    }
+}
+
+/// An undecodable body. When it says which CSP version it is, the client
+/// gets a CSP Status 400 it can read; otherwise plain HTTP 400.
+fn bad_body(st: &AppState, body: &[u8], enc: Encoding, ct: Option<&str>, err: WireError) -> Response {
+    Metrics::inc(&st.metrics.http_bad_requests);
+    tracing::info!(error = %err, bytes = body.len(), "undecodable CSP body");
+    match sniff_version(body, enc) {
+        Some(v) => {
+            let desc = format!("Bad request: {err}");
+            let tx = Transaction {
+                mode: TransactionMode::Response,
+                id: None,
+                segment_info: None,
+                body: imps_core::reply::status(400, &desc),
+                ext: Vec::new(),
+            };
+            let mut m = Message::single(v, None, tx);
+            m.session_type = SessionType::Outband;
+            csp_response(st, &m, enc, ct, v)
+        }
+        None => plain(StatusCode::BAD_REQUEST, &format!("not a CSP document: {err}\n")),
+    }
+}
+
+fn csp_response(st: &AppState, reply: &Message, enc: Encoding, ct: Option<&str>, version: Version) -> Response {
+    match imps_wire::encode(reply, enc) {
+        Ok(bytes) => {
+            let ctype = reply_content_type(ct, enc, version);
+            let mut r = (StatusCode::OK, bytes).into_response();
+            if let Ok(v) = HeaderValue::from_str(&ctype) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let _ = st;
+            tracing::error!(error = %e, "could not encode a reply");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "could not encode the reply\n")
+        }
+    }
+}
+
+/// HTTP 200 with an explicit `Content-Length: 0`: Android rejects a
+/// chunked empty body.
+fn empty_ok() -> Response {
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}
+
+fn plain(code: StatusCode, text: &str) -> Response {
+    (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_string()).into_response()
+}
+

@@ -1,0 +1,321 @@
+//! The `impsd` command: `serve`, and admin commands that work on the data
+//! dir (users) or against the running server's admin endpoint (sessions).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use imps_core::{NewUser, Store};
+use impsd::Config;
+
+#[derive(Parser)]
+#[command(name = "impsd", version, about = "IMPS (Wireless Village) instant messaging and presence server")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Settings every subcommand takes. Precedence: flags, then environment
+/// variables, then the config file, then built-in defaults.
+#[derive(Args, Clone)]
+struct Common {
+    /// TOML config file (see `impsd config print-default`).
+    #[arg(long, env = "IMPSD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded store [default: ./impsd-data].
+    #[arg(long, env = "IMPSD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address of the HTTP binding [default: 127.0.0.1:8080].
+        #[arg(long, env = "IMPSD_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Domain served (users are wv:user@DOMAIN) [default: localhost].
+        #[arg(long, env = "IMPSD_DOMAIN")]
+        domain: Option<String>,
+        /// TCP CIR listener address, or "" to turn it off [default: 127.0.0.1:3171].
+        #[arg(long, env = "IMPSD_CIR_TCP_LISTEN")]
+        cir_tcp_listen: Option<String>,
+        /// Admin endpoint address (loopback) [default: 127.0.0.1:8081].
+        #[arg(long, env = "IMPSD_ADMIN_LISTEN")]
+        admin_listen: Option<SocketAddr>,
+    },
+    /// Manage user accounts (works while the server runs).
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Inspect and end live sessions of a running server.
+    Session {
+        #[command(subcommand)]
+        cmd: SessionCmd,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        /// User ID (the part before @domain).
+        user: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// Read the password from standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+        /// E.164 number, for MSISDN auto-login.
+        #[arg(long)]
+        msisdn: Option<String>,
+        #[arg(long)]
+        friendly_name: Option<String>,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set a user's password.
+    Passwd {
+        #[command(flatten)]
+        common: Common,
+        user: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionCmd {
+    /// List live sessions.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// End a session; its client gets a Disconnect.
+    Kick {
+        #[command(flatten)]
+        common: Common,
+        session_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print every setting with its default value.
+    PrintDefault,
+}
+
+fn load(common: &Common) -> anyhow::Result<Config> {
+    let mut cfg = match &common.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &common.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("impsd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.cmd {
+        Cmd::Serve { common, listen, domain, cir_tcp_listen, admin_listen } => {
+            let mut cfg = load(&common)?;
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if let Some(d) = domain {
+                cfg.domain = d;
+            }
+            if let Some(c) = cir_tcp_listen {
+                cfg.cir.tcp_listen = c;
+            }
+            if let Some(a) = admin_listen {
+                cfg.admin.listen = a;
+            }
+            init_logging(&cfg.log);
+            rt.block_on(serve(cfg))
+        }
+        Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
+        Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
+        Cmd::Config { cmd: ConfigCmd::PrintDefault } => {
+            print!("{}", Config::default().to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IMPSD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let running = impsd::start(cfg).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn read_password(given: Option<String>, stdin: bool) -> anyhow::Result<String> {
+    if stdin {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s)?;
+        return Ok(s.trim_end_matches(['\r', '\n']).to_string());
+    }
+    given.ok_or_else(|| anyhow::anyhow!("give --password or --password-stdin"))
+}
+
+/// Hashes a password, and seals the digest secret when digest login is on.
+fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let hash = imps_core::auth::hash_password(password)?;
+    let secret = match (cfg.login.digest, cfg.secret_key()?) {
+        (true, Some(key)) => Some(imps_core::auth::seal_secret(&key, password)?),
+        _ => None,
+    };
+    Ok((hash, secret))
+}
+
+async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add { common, user, password, password_stdin, msisdn, friendly_name } => {
+            let cfg = load(&common)?;
+            let store = impsd::open_store(&cfg)?;
+            let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
+            let msisdn = match msisdn {
+                Some(m) => Some(imps_core::users::normalize_msisdn(&m).ok_or_else(|| anyhow::anyhow!("{m:?} is not an E.164 number"))?),
+                None => None,
+            };
+            let (hash, secret) = if password.is_some() || password_stdin {
+                let pw = read_password(password, password_stdin)?;
+                let (h, s) = credentials(&cfg, &pw)?;
+                (Some(h), s)
+            } else if msisdn.is_some() {
+                (None, None)
+            } else {
+                bail!("give --password, --password-stdin or --msisdn");
+            };
+            store
+                .create_user(NewUser {
+                    id: id.clone(),
+                    password_hash: hash,
+                    digest_secret: secret,
+                    msisdn,
+                    friendly_name,
+                    created_ms: now_ms(),
+                })
+                .await
+                .with_context(|| format!("adding user {id}"))?;
+            println!("added {id}");
+            Ok(())
+        }
+        UserCmd::List { common } => {
+            let cfg = load(&common)?;
+            let store = impsd::open_store(&cfg)?;
+            for u in store.list_users().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    u.id,
+                    u.msisdn.unwrap_or_default(),
+                    u.friendly_name.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        UserCmd::Passwd { common, user, password, password_stdin } => {
+            let cfg = load(&common)?;
+            let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
+            let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
+            let pw = read_password(password, password_stdin)?;
+            let (h, s) = credentials(&cfg, &pw)?;
+            if !store.set_password(&id, Some(h), s).await? {
+                bail!("no user {id}");
+            }
+            println!("password changed for {id}");
+            Ok(())
+        }
+    }
+}
+
+async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
+    let (common, path, method) = match &cmd {
+        SessionCmd::List { common } => (common, "/admin/sessions".to_string(), "GET"),
+        SessionCmd::Kick { common, session_id } => (common, format!("/admin/sessions/{session_id}/kick"), "POST"),
+    };
+    let cfg = load(common)?;
+    let info_path = cfg.data_dir.join("admin.json");
+    let info: impsd::admin::AdminInfo = serde_json::from_str(
+        &std::fs::read_to_string(&info_path).with_context(|| format!("reading {} (is the server running?)", info_path.display()))?,
+    )?;
+    let (status, body) = admin_request(&info, method, &path).await?;
+    match cmd {
+        SessionCmd::List { .. } => {
+            if status != 200 {
+                bail!("admin endpoint answered HTTP {status}");
+            }
+            let rows: Vec<impsd::admin::SessionRow> = serde_json::from_slice(&body)?;
+            for r in rows {
+                println!("{}\t{}\t{}\t{}", r.id, r.user, r.client, r.version);
+            }
+        }
+        SessionCmd::Kick { session_id, .. } => match status {
+            204 => println!("kicked {session_id}"),
+            404 => bail!("no session {session_id}"),
+            s => bail!("admin endpoint answered HTTP {s}"),
+        },
+    }
+    Ok(())
+}
+
+async fn admin_request(info: &impsd::admin::AdminInfo, method: &str, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{}{}", info.addr, path))
+        .header("authorization", format!("Bearer {}", info.token))
+        .body(Empty::new())?;
+    let resp = client.request(req).await.context("contacting the admin endpoint")?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, body))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
