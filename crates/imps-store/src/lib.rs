@@ -1,1 +1,20 @@
-//! placeholder
+//! `imps-store` holds the durable-storage backends behind `imps_core::Store`:
+//! embedded SQLite now (the default, one file next to the server), PostgreSQL
+//! later, plus the [`conformance`] suite every backend must pass so that the
+//! core behaves the same whichever one the server is configured with.
+//!
+//! It must never decide protocol behaviour: it stores and returns what the
+//! core asks for, and reports conflicts and failures in `StoreError` terms
+//! for the core to map to IMPS status codes. It must never hold a lock
+//! across an `.await` nor block the async runtime on disk I/O: all SQLite
+//! work runs on dedicated threads fed through bounded queues.
+
+pub mod conformance;
+mod migrations;
+mod queries;
+mod rows;
+mod sqlite;
+mod worker;
+
+pub use migrations::latest_schema_version;
+pub use sqlite::{SqliteOptions, SqliteStore};

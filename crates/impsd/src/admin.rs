@@ -21,8 +21,12 @@ pub struct AdminState {
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminInfo {
+    /// The admin endpoint.
     pub addr: String,
     pub token: String,
+    /// Where the HTTP binding listens (useful when it was bound to port 0).
+    #[serde(default)]
+    pub http: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

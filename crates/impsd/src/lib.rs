@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod tls;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -98,7 +99,13 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
-    tasks.push(tokio::spawn(serve_http(http_listener, app, shut_rx.clone())));
+    match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let acceptor = tls::acceptor(cert, key)?;
+            tasks.push(tokio::spawn(tls::serve(http_listener, acceptor, app, shut_rx.clone())));
+        }
+        _ => tasks.push(tokio::spawn(serve_http(http_listener, app, shut_rx.clone()))),
+    }
 
     if let Some(l) = cir_listener {
         let svc = service.clone();
@@ -118,7 +125,7 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     } else {
         cfg.admin.token.clone()
     };
-    write_admin_info(&cfg, admin_addr, &token)?;
+    write_admin_info(&cfg, admin_addr, http_addr, &token)?;
     let admin_app = admin::router(Arc::new(admin::AdminState { service: service.clone(), token }));
     tasks.push(tokio::spawn(serve_http(admin_listener, admin_app, shut_rx.clone())));
 
@@ -171,7 +178,10 @@ fn core_config(cfg: &Config, http: SocketAddr, cir: Option<SocketAddr>) -> anyho
         cfg.cir
             .http_base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{http}/cir"))
+            .unwrap_or_else(|| {
+                let scheme = if cfg.tls.cert_file.is_some() { "https" } else { "http" };
+                format!("{scheme}://{http}/cir")
+            })
     });
     Ok(CoreConfig {
         domain: cfg.domain.to_ascii_lowercase(),
@@ -202,9 +212,9 @@ fn core_config(cfg: &Config, http: SocketAddr, cir: Option<SocketAddr>) -> anyho
 
 /// Writes the admin address and token for the admin commands, readable by
 /// the owner only.
-fn write_admin_info(cfg: &Config, addr: SocketAddr, token: &str) -> anyhow::Result<()> {
+fn write_admin_info(cfg: &Config, addr: SocketAddr, http: SocketAddr, token: &str) -> anyhow::Result<()> {
     let path = cfg.data_dir.join("admin.json");
-    let info = admin::AdminInfo { addr: addr.to_string(), token: token.to_string() };
+    let info = admin::AdminInfo { addr: addr.to_string(), token: token.to_string(), http: http.to_string() };
     let text = serde_json::to_string_pretty(&info)?;
     let tmp = path.with_extension("json.tmp");
     {

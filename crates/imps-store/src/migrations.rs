@@ -1,0 +1,179 @@
+//! Versioned schema migrations for the SQLite backend.
+//!
+//! We keep our own small runner instead of a migration crate because the
+//! whole mechanism is one table and a loop, and because it must cooperate
+//! with a second process (the admin CLI) opening the same file at the same
+//! moment: each step re-reads the version inside an IMMEDIATE transaction,
+//! so two openers never apply the same step twice.
+//!
+//! To change the schema, append one entry to [`MIGRATIONS`]. Never edit or
+//! reorder a step that has shipped: databases in the field already ran it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use imps_core::StoreError;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::rows::backend;
+
+/// One schema step: the version it brings the database to, and its SQL.
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) sql: &'static str,
+}
+
+/// Append-only, in increasing version order (a unit test checks it).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: V1_USERS_SESSIONS,
+}];
+
+const V1_USERS_SESSIONS: &str = "
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    password_hash TEXT,
+    digest_secret BLOB,
+    msisdn        TEXT UNIQUE,
+    friendly_name TEXT,
+    created_ms    INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    cookie     TEXT NOT NULL,
+    ttl_secs   INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+-- Session restore and 'sessions per user' limits look sessions up by user.
+CREATE INDEX sessions_by_user ON sessions (user_id);
+";
+
+const CREATE_BOOKKEEPING: &str = "
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_ms INTEGER NOT NULL
+);";
+
+/// The schema version this build writes; a database beyond it is refused.
+pub fn latest_schema_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// What [`migrate`] did, for the startup log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MigrationReport {
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+}
+
+/// Brings the database up to [`latest_schema_version`], one transaction
+/// per step. Refuses a database written by a newer impsd rather than
+/// guessing what its extra tables or columns mean.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<MigrationReport, StoreError> {
+    conn.execute_batch(CREATE_BOOKKEEPING)
+        .map_err(|e| backend("creating schema_migrations", e))?;
+    let from = current_version(conn)?;
+    refuse_newer(from)?;
+
+    for step in MIGRATIONS {
+        // IMMEDIATE takes the write lock before we read the version, so a
+        // concurrent opener waits (busy_timeout) and then sees our commit.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("starting migration", e))?;
+        let now = current_version(&tx)?;
+        refuse_newer(now)?;
+        if now >= step.version {
+            continue; // dropping `tx` rolls back the empty transaction
+        }
+        tx.execute_batch(step.sql)
+            .map_err(|e| backend(&format!("applying migration {}", step.version), e))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+            (step.version, now_ms()),
+        )
+        .map_err(|e| backend(&format!("recording migration {}", step.version), e))?;
+        tx.commit()
+            .map_err(|e| backend(&format!("committing migration {}", step.version), e))?;
+        tracing::info!(version = step.version, "applied schema migration");
+    }
+    Ok(MigrationReport {
+        from,
+        to: current_version(conn)?,
+    })
+}
+
+/// The highest applied version; 0 for a new, empty database.
+pub(crate) fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    let v: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| backend("reading schema version", e))?
+        .flatten();
+    match v {
+        None => Ok(0),
+        Some(v) => u32::try_from(v)
+            .map_err(|_| StoreError::Backend(format!("invalid schema version {v} in database"))),
+    }
+}
+
+fn refuse_newer(found: u32) -> Result<(), StoreError> {
+    let known = latest_schema_version();
+    if found > known {
+        return Err(StoreError::Backend(format!(
+            "database schema version {found} is newer than this build supports \
+             ({known}); it was written by a newer impsd, upgrade instead of downgrading"
+        )));
+    }
+    Ok(())
+}
+
+/// Wall-clock time for the bookkeeping column only; nothing decides on it,
+/// so a clock before 1970 is recorded as 0 rather than failing the open.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_start_at_one_and_increase_by_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                m.version as usize,
+                i + 1,
+                "migration versions must be 1, 2, 3, ..."
+            );
+        }
+    }
+
+    #[test]
+    fn migrating_twice_applies_each_step_once() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(|e| backend("open", e))?;
+        let first = migrate(&mut conn)?;
+        assert_eq!(
+            first,
+            MigrationReport {
+                from: 0,
+                to: latest_schema_version()
+            }
+        );
+        let second = migrate(&mut conn)?;
+        assert_eq!(second.from, second.to, "second run must be a no-op");
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .map_err(|e| backend("count", e))?;
+        assert_eq!(rows, i64::from(latest_schema_version()));
+        Ok(())
+    }
+}

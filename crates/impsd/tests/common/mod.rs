@@ -1,0 +1,122 @@
+//! Shared pieces of the end-to-end tests: a real impsd on loopback ports
+//! chosen by the OS, with a temporary data dir.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use imps_core::{NewUser, Store};
+use impsd::{Config, Running};
+
+/// A fixed key so tests can enable digest login.
+pub const TEST_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub cfg: Config,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.cir.tcp_listen = "127.0.0.1:0".into();
+    cfg.data_dir = dir.join("data");
+    cfg.login.digest = true;
+    cfg.login.secret_key = Some(TEST_KEY.into());
+    cfg.log = "warn".into();
+    cfg
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(f: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config(dir.path());
+        f(&mut cfg);
+        let running = impsd::start(cfg.clone()).await.expect("server starts");
+        TestServer { running: Some(running), cfg, dir }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("server running")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/imps", self.running().http_addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/imps/ws", self.running().http_addr)
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.running().http_addr
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.cfg.data_dir.clone()
+    }
+
+    /// Adds a user through a second store handle on the same file, the
+    /// way `impsd user add` does while the server runs.
+    pub async fn add_user(&self, id: &str, password: &str) {
+        self.add_user_full(id, Some(password), None).await;
+    }
+
+    pub async fn add_user_full(&self, id: &str, password: Option<&str>, msisdn: Option<&str>) {
+        let store: Arc<dyn Store> = impsd::open_store(&self.cfg).unwrap();
+        let key = self.cfg.secret_key().unwrap().unwrap();
+        let (hash, secret) = match password {
+            Some(pw) => (
+                Some(imps_core::auth::hash_password(pw).unwrap()),
+                Some(imps_core::auth::seal_secret(&key, pw).unwrap()),
+            ),
+            None => (None, None),
+        };
+        store
+            .create_user(NewUser {
+                id: id.into(),
+                password_hash: hash,
+                digest_secret: secret,
+                msisdn: msisdn.map(str::to_string),
+                friendly_name: None,
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// A raw POST, for bodies no well-behaved client would send.
+pub async fn post_raw(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Option<String>, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", content_type)
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let resp = client.request(req).await.expect("server answers");
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, ct, body)
+}
