@@ -9,6 +9,8 @@
 
 pub mod element;
 pub mod error;
+#[doc(hidden)]
+pub mod examples;
 pub mod limits;
 pub mod message;
 pub mod primitive;

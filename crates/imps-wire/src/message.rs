@@ -109,7 +109,15 @@ impl Message {
         if root.name != "WV-CSP-Message" {
             return Err(WireError::NotCsp(format!("root element is {}", root.name)));
         }
-        let version = match root.xmlns() {
+        // A prefixed root (`<wv:WV-CSP-Message xmlns:wv=...>`) declares
+        // its namespace under a prefix; use any CSP namespace declared.
+        let declared = root.xmlns().map(str::to_string).or_else(|| {
+            root.attrs
+                .iter()
+                .find(|a| a.name.starts_with("xmlns:") && Version::from_namespace(&a.value).is_some())
+                .map(|a| a.value.clone())
+        });
+        let version = match declared.as_deref() {
             Some(ns) => match Version::from_namespace(ns) {
                 Some(v) => v,
                 None => hint.ok_or_else(|| WireError::UnsupportedVersion(ns.to_string()))?,

@@ -120,3 +120,28 @@ pub async fn post_raw(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Opt
     let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
     (status, ct, body)
 }
+
+use imps_client::{Client, ClientConfig, Encoding, HttpClient, Version};
+
+/// The version/encoding pairs the end-to-end tests run in.
+pub fn combos() -> Vec<(Version, Encoding)> {
+    vec![
+        (Version::V1_2, Encoding::Xml),
+        (Version::V1_2, Encoding::Wbxml),
+        (Version::V1_3, Encoding::Xml),
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_1, Encoding::Xml),
+    ]
+}
+
+impl TestServer {
+    /// An HTTP client for this server with its own ClientID.
+    pub fn client(&self, v: Version, e: Encoding, client_id: &str) -> HttpClient {
+        Client::new(ClientConfig::new(self.url(), v, e).with_client_id(client_id)).unwrap()
+    }
+}
+
+/// The Result/Code of a response element (Result directly, or in Status).
+pub fn code_of(e: &imps_client::Element) -> Option<u16> {
+    imps_client::status_of(e).map(|(c, _)| c)
+}

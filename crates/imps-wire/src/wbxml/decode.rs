@@ -1,0 +1,424 @@
+//! WBXML bytes to an element tree.
+//!
+//! A single loop over the token stream with an explicit stack of open
+//! elements, so hostile nesting costs heap (bounded by `max_depth`), never
+//! call stack. Every length read from the input is checked against what is
+//! left of the input before it is used, and nothing is allocated from a
+//! declared length: text grows only by bytes actually present (or by the
+//! bounded expansion of tokens), and the whole tree's text is capped.
+
+use super::token::*;
+use super::{Document, opaque, tables};
+use crate::{Attr, Element, Limits, Version, WireError};
+
+/// The longest mb_u_int32 is 5 bytes (35 bits, of which 32 are used).
+const MB_MAX_BYTES: usize = 5;
+
+pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Document, WireError> {
+    if bytes.len() > limits.max_size {
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_size,
+        });
+    }
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let (version, strtbl) = header(&mut r)?;
+    let mut d = Decoder {
+        r,
+        strtbl,
+        limits,
+        table: tables::decode_table(version),
+        budget: limits.max_size,
+        used: 0,
+        elements: 0,
+    };
+    let root = d.body()?;
+    Ok(Document { root, version })
+}
+
+/// Bounds-checked cursor over the input.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn truncated(&self) -> WireError {
+        WireError::Truncated {
+            offset: self.buf.len(),
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn byte(&mut self) -> Result<u8, WireError> {
+        let b = *self.buf.get(self.pos).ok_or_else(|| self.truncated())?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// A multi-byte unsigned integer: 7 bits per byte, high bit set on all
+    /// but the last byte.
+    fn mb_u32(&mut self) -> Result<u32, WireError> {
+        let start = self.pos;
+        let mut v: u32 = 0;
+        for _ in 0..MB_MAX_BYTES {
+            let b = self.byte()?;
+            if v > (u32::MAX >> 7) {
+                return Err(malformed(start, "mb_u_int32 overflows 32 bits"));
+            }
+            v = (v << 7) | u32::from(b & 0x7F);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(malformed(start, "mb_u_int32 longer than 5 bytes"))
+    }
+
+    /// `len` bytes, when that many are left.
+    fn take(&mut self, len: u32) -> Result<&'a [u8], WireError> {
+        let len = usize::try_from(len).map_err(|_| self.truncated())?;
+        let end = self.pos.checked_add(len).ok_or_else(|| self.truncated())?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.truncated())?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// A NUL-terminated inline string (the NUL is consumed, not returned).
+    fn cstr(&mut self) -> Result<&'a [u8], WireError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| self.truncated())?;
+        self.pos += n + 1;
+        Ok(&rest[..n])
+    }
+}
+
+fn malformed(offset: usize, what: impl Into<String>) -> WireError {
+    WireError::Wbxml {
+        offset,
+        what: what.into(),
+    }
+}
+
+fn utf8(bytes: &[u8], offset: usize) -> Result<&str, WireError> {
+    std::str::from_utf8(bytes).map_err(|e| malformed(offset, format!("invalid UTF-8: {e}")))
+}
+
+/// The string starting at `offset` in the string table.
+fn table_str(strtbl: &[u8], offset: u32, at: usize) -> Result<&str, WireError> {
+    let rest = usize::try_from(offset)
+        .ok()
+        .and_then(|o| strtbl.get(o..))
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| malformed(at, format!("string table offset {offset} out of range")))?;
+    let n = rest
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| malformed(at, "string table entry is not NUL-terminated"))?;
+    utf8(&rest[..n], at)
+}
+
+/// Reads the header; returns the version named by the public id and the
+/// string table.
+fn header<'a>(r: &mut Reader<'a>) -> Result<(Option<Version>, &'a [u8]), WireError> {
+    let wbxml_version = r.byte()?;
+    // WBXML 1.0 (0x00) has no charset field, so its header reads differently.
+    if !(0x01..=0x03).contains(&wbxml_version) {
+        return Err(malformed(
+            0,
+            format!("unsupported WBXML version byte {wbxml_version:#04x}"),
+        ));
+    }
+    let public_id = r.mb_u32()?;
+    let fpi_index = if public_id == 0 {
+        Some((r.pos, r.mb_u32()?))
+    } else {
+        None
+    };
+    let charset_at = r.pos;
+    let charset = r.mb_u32()?;
+    // 0 is "unknown"; every CSP client that writes it sends UTF-8.
+    if charset != UTF8 && charset != 0 {
+        return Err(malformed(
+            charset_at,
+            format!("charset {charset} is not UTF-8"),
+        ));
+    }
+    let len = r.mb_u32()?;
+    let strtbl = r.take(len)?;
+    let version = match fpi_index {
+        Some((at, index)) => Version::from_fpi(table_str(strtbl, index, at)?),
+        None => Version::from_wbxml_public_id(public_id),
+    };
+    Ok((version, strtbl))
+}
+
+struct Decoder<'a, 'l> {
+    r: Reader<'a>,
+    strtbl: &'a [u8],
+    limits: &'l Limits,
+    table: &'static tables::DecodeTable,
+    /// Bytes of text, attribute values and LITERAL names allowed in the
+    /// whole tree: `max_size`, the bound an XML document carrying the same
+    /// text would have to meet (its markup only adds to it). Without it,
+    /// many STR_T or LITERAL references to one long string-table entry
+    /// would be the WBXML form of an entity-expansion bomb, which the
+    /// per-element `max_text` does not stop. It depends only on the tree,
+    /// not on how it was encoded, so a tree that decoded once always
+    /// decodes again after re-encoding.
+    budget: usize,
+    used: usize,
+    elements: usize,
+}
+
+impl<'a> Decoder<'a, '_> {
+    /// Charges `n` output bytes against the whole-tree budget.
+    fn spend(&mut self, n: usize) -> Result<(), WireError> {
+        self.used = self.used.saturating_add(n);
+        if self.used > self.budget {
+            return Err(WireError::TooLarge {
+                size: self.used,
+                limit: self.budget,
+            });
+        }
+        Ok(())
+    }
+
+    /// The token stream after the header: exactly one root element.
+    fn body(&mut self) -> Result<Element, WireError> {
+        let mut page: u8 = 0;
+        let mut attr_page: u8 = 0;
+        let mut stack: Vec<Element> = Vec::new();
+        loop {
+            let at = self.r.pos;
+            let tok = self.r.byte()?;
+            match tok {
+                SWITCH_PAGE => page = self.r.byte()?,
+                END => {
+                    let done = stack
+                        .pop()
+                        .ok_or_else(|| malformed(at, "END outside an element"))?;
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(done),
+                        None => return self.finish(done),
+                    }
+                }
+                ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE => {
+                    let el = stack
+                        .last_mut()
+                        .ok_or_else(|| malformed(at, "text outside the root element"))?;
+                    self.text_piece(tok, at, el)?;
+                }
+                _ if is_tag(tok) => {
+                    let mut el = self.start_tag(tok, page, stack.len(), at)?;
+                    if tok & HAS_ATTRS != 0 {
+                        self.attributes(&mut el, &mut attr_page)?;
+                        if stack.is_empty() {
+                            // Trust the root's namespace over the public id
+                            // for which table wins a clash (reference (a)).
+                            if let Some(v) = el.xmlns().and_then(Version::from_namespace) {
+                                self.table = tables::decode_table(Some(v));
+                            }
+                        }
+                    }
+                    if tok & HAS_CONTENT != 0 {
+                        stack.push(el);
+                    } else {
+                        match stack.last_mut() {
+                            Some(parent) => parent.children.push(el),
+                            None => return self.finish(el),
+                        }
+                    }
+                }
+                _ => return Err(unsupported(tok, at)),
+            }
+        }
+    }
+
+    /// After the root closes, only the end of input may follow.
+    fn finish(&self, root: Element) -> Result<Element, WireError> {
+        if self.r.at_end() {
+            Ok(root)
+        } else {
+            Err(malformed(self.r.pos, "data after the root element"))
+        }
+    }
+
+    /// Counts an element or attribute against `max_elements`. Attributes
+    /// count too: each costs as little input as an empty element, so an
+    /// attribute bomb must be bounded the same way.
+    fn count_node(&mut self) -> Result<(), WireError> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(WireError::TooManyElements {
+                limit: self.limits.max_elements,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens an element for a tag or LITERAL token; checks the count and
+    /// depth limits first.
+    fn start_tag(
+        &mut self,
+        tok: u8,
+        page: u8,
+        open: usize,
+        at: usize,
+    ) -> Result<Element, WireError> {
+        self.count_node()?;
+        if open >= self.limits.max_depth {
+            return Err(WireError::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        let name = if tok & 0x3F == LITERAL {
+            let index = self.r.mb_u32()?;
+            let name = table_str(self.strtbl, index, at)?;
+            self.spend(name.len())?;
+            name.to_string()
+        } else {
+            match self.table.tag(page, tok & 0x3F) {
+                Some(name) => name.to_string(),
+                None => format!("UnknownTag-{page:02X}-{:02X}", tok & 0x3F),
+            }
+        };
+        Ok(Element::new(name))
+    }
+
+    /// Attribute list after a tag with the attribute bit, up to its END.
+    fn attributes(&mut self, el: &mut Element, attr_page: &mut u8) -> Result<(), WireError> {
+        loop {
+            let at = self.r.pos;
+            let tok = self.r.byte()?;
+            match tok {
+                END => return Ok(()),
+                SWITCH_PAGE => *attr_page = self.r.byte()?,
+                LITERAL => {
+                    self.count_node()?;
+                    let index = self.r.mb_u32()?;
+                    let name = table_str(self.strtbl, index, at)?;
+                    self.spend(name.len())?;
+                    el.attrs.push(Attr {
+                        name: name.to_string(),
+                        value: String::new(),
+                    });
+                }
+                ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE => {
+                    let Element { name, attrs, .. } = &mut *el;
+                    let attr = attrs.last_mut().ok_or_else(|| {
+                        malformed(at, "attribute value before any attribute name")
+                    })?;
+                    self.piece(tok, at, name, &mut attr.value)?;
+                }
+                // Attribute-start tokens: 0x05-0x7F minus the global 0x40-0x44.
+                0x05..=0x3F | 0x45..=0x7F => {
+                    self.count_node()?;
+                    let prefix = (*attr_page == 0)
+                        .then(|| tables::attr_start(tok))
+                        .flatten()
+                        .ok_or_else(|| {
+                            malformed(
+                                at,
+                                format!(
+                                    "unknown attribute token {tok:#04x} on page {attr_page:#04x}"
+                                ),
+                            )
+                        })?;
+                    self.spend(prefix.len())?;
+                    el.attrs.push(Attr {
+                        name: "xmlns".to_string(),
+                        value: prefix.to_string(),
+                    });
+                }
+                _ => return Err(unsupported(tok, at)),
+            }
+        }
+    }
+
+    /// One piece of an element's text.
+    fn text_piece(&mut self, tok: u8, at: usize, el: &mut Element) -> Result<(), WireError> {
+        let Element { name, text, .. } = el;
+        self.piece(tok, at, name, text)
+    }
+
+    /// Appends one text piece (STR_I, STR_T, ENTITY, EXT_T_0, OPAQUE) to
+    /// `out`, the text of element `name` or one of its attribute values.
+    fn piece(&mut self, tok: u8, at: usize, name: &str, out: &mut String) -> Result<(), WireError> {
+        let before = out.len();
+        match tok {
+            STR_I => {
+                let s = self.r.cstr()?;
+                self.check_grow(out.len(), s.len())?;
+                out.push_str(utf8(s, at + 1)?);
+            }
+            STR_T => {
+                let offset = self.r.mb_u32()?;
+                let s = table_str(self.strtbl, offset, at)?;
+                self.check_grow(out.len(), s.len())?;
+                out.push_str(s);
+            }
+            ENTITY => {
+                let cp = self.r.mb_u32()?;
+                let c = char::from_u32(cp)
+                    .ok_or_else(|| malformed(at, format!("ENTITY {cp:#x} is not a character")))?;
+                self.check_grow(out.len(), c.len_utf8())?;
+                out.push(c);
+            }
+            EXT_T_0 => {
+                let index = self.r.mb_u32()?;
+                let s = self.table.ext(index).ok_or_else(|| {
+                    malformed(at, format!("unknown value token EXT_T_0 {index:#x}"))
+                })?;
+                self.check_grow(out.len(), s.len())?;
+                out.push_str(s);
+            }
+            _ => {
+                let len = self.r.mb_u32()?;
+                let bytes = self.r.take(len)?;
+                // Converted text is at most 4/3 of bytes present in the
+                // input, so the check can follow the growth.
+                opaque::to_text(name, bytes, out);
+                self.check_grow(before, out.len() - before)?;
+            }
+        }
+        self.spend(out.len() - before)
+    }
+
+    /// Fails when `len` + `add` exceeds `max_text`.
+    fn check_grow(&self, len: usize, add: usize) -> Result<(), WireError> {
+        if len.saturating_add(add) > self.limits.max_text {
+            return Err(WireError::TextTooLong {
+                limit: self.limits.max_text,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Tag tokens (and LITERAL variants): low 6 bits 0x04 or above 0x04.
+fn is_tag(tok: u8) -> bool {
+    tok & 0x3F >= LITERAL
+}
+
+/// Global tokens a CSP decoder does not handle: PI, EXT_I_*, EXT_T_1/2,
+/// EXT_0..2 (none of them is used by any CSP implementation; the Android
+/// parser rejects them too).
+fn unsupported(tok: u8, at: usize) -> WireError {
+    let what = match tok {
+        0x40..=0x42 => "EXT_I_n",
+        0x43 => "processing instruction (PI)",
+        0x81 | 0x82 => "EXT_T_1/EXT_T_2",
+        0xC0..=0xC2 => "EXT_n",
+        _ => "token not allowed here",
+    };
+    malformed(at, format!("unsupported token {tok:#04x}: {what}"))
+}

@@ -1,0 +1,268 @@
+//! XML bytes to an [`Element`] tree. The rules are listed in the parent
+//! module; this file is the event loop and the iterative tree builder.
+
+use quick_xml::XmlVersion;
+use quick_xml::errors::{Error as QxError, SyntaxError};
+use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use crate::{Attr, Element, Limits, WireError};
+
+pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Element, WireError> {
+    // Checked before anything else so an oversized body costs nothing.
+    if bytes.len() > limits.max_size {
+        return Err(WireError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_size,
+        });
+    }
+    // quick-xml checks UTF-8 itself, event by event, as it hands out `&str`
+    // (a BOM is skipped); a separate pass over the whole buffer would only
+    // repeat the work.
+    let mut reader = Reader::from_reader(bytes);
+    let mut tree = Builder::new(limits);
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| reader_error(e, reader.error_position(), bytes.len()))?;
+        let at = reader.buffer_position();
+        match event {
+            Event::Start(start) => tree.open(&start, at)?,
+            Event::Empty(start) => {
+                tree.open(&start, at)?;
+                tree.close()?;
+            }
+            Event::End(_) => tree.close()?,
+            Event::Text(text) => tree.text(&text.xml10_content(), at)?,
+            Event::CData(cdata) => tree.cdata(&cdata.xml10_content(), at)?,
+            Event::GeneralRef(r) => tree.reference(&r, at)?,
+            Event::Decl(decl) => check_declaration(&decl, bytes, at)?,
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(WireError::Doctype),
+            Event::Eof => return tree.finish(bytes.len()),
+        }
+    }
+}
+
+/// Maps a quick-xml error. Running out of input inside markup is reported
+/// as truncation, like running out inside an element.
+fn reader_error(e: QxError, at: u64, len: usize) -> WireError {
+    match e {
+        QxError::Syntax(SyntaxError::InvalidBangMarkup) => {
+            WireError::Xml(format!("unknown markup after `<!` near byte {at}"))
+        }
+        QxError::Syntax(_) => WireError::Truncated { offset: len },
+        QxError::Encoding(_) => {
+            WireError::Xml(format!("not UTF-8: invalid byte sequence near byte {at}"))
+        }
+        other => WireError::Xml(format!("{other} (near byte {at})")),
+    }
+}
+
+/// Accepts a declaration whose encoding is UTF-8, or any encoding when the
+/// bytes are plain ASCII (all ASCII-compatible encodings read them alike).
+fn check_declaration(decl: &BytesDecl<'_>, bytes: &[u8], at: u64) -> Result<(), WireError> {
+    let Some(encoding) = decl.encoding() else {
+        return Ok(());
+    };
+    let encoding = encoding.map_err(|e| WireError::Xml(format!("{e} (near byte {at})")))?;
+    let utf8 = ["utf-8", "utf8", "us-ascii", "ascii"]
+        .iter()
+        .any(|n| encoding.trim().eq_ignore_ascii_case(n));
+    if utf8 || bytes.is_ascii() {
+        Ok(())
+    } else {
+        Err(WireError::Xml(format!(
+            "declared encoding {encoding} is not supported; send UTF-8"
+        )))
+    }
+}
+
+/// Builds the tree from events. Open elements live on an explicit stack,
+/// so depth costs heap (bounded by `max_depth`), never call stack.
+struct Builder<'l> {
+    limits: &'l Limits,
+    open: Vec<Element>,
+    root: Option<Element>,
+    elements: usize,
+}
+
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Builder {
+            limits,
+            open: Vec::with_capacity(limits.max_depth.min(16)),
+            root: None,
+            elements: 0,
+        }
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>, at: u64) -> Result<(), WireError> {
+        if self.root.is_some() {
+            return Err(WireError::Xml(format!(
+                "second root element near byte {at}"
+            )));
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(WireError::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(WireError::TooManyElements {
+                limit: self.limits.max_elements,
+            });
+        }
+        let qname = start.name();
+        let name = qname.local_name();
+        let name: &str = name.as_ref();
+        // The local part itself may not hold a colon (`a:b:c`): it would
+        // read back as a different name.
+        if !is_name(name) || name.contains(':') {
+            return Err(WireError::Xml(format!(
+                "invalid element name {:?} near byte {at}",
+                qname.as_ref()
+            )));
+        }
+        let mut element = Element::new(name);
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| WireError::Xml(format!("{e} (near byte {at})")))?;
+            let key: &str = attr.key.as_ref();
+            if !is_name(key) {
+                return Err(WireError::Xml(format!(
+                    "invalid attribute name {key:?} near byte {at}"
+                )));
+            }
+            // Normalisation resolves only the predefined entities and
+            // character references; anything else is an error here.
+            let value = attr
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| WireError::Xml(format!("attribute {key}: {e} (near byte {at})")))?;
+            if value.len() > self.limits.max_text {
+                return Err(WireError::TextTooLong {
+                    limit: self.limits.max_text,
+                });
+            }
+            element.attrs.push(Attr {
+                name: key.to_string(),
+                value: value.into_owned(),
+            });
+        }
+        self.open.push(element);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), WireError> {
+        // quick-xml has already matched the end tag's name against the
+        // start tag, and refuses an end tag with nothing open.
+        let Some(mut element) = self.open.pop() else {
+            return Err(WireError::Xml("end tag without a start tag".into()));
+        };
+        if !element.children.is_empty() && is_xml_whitespace(&element.text) {
+            element.text = String::new();
+        }
+        // Checked on the final value: whitespace between children does not
+        // count, and memory meanwhile is bounded by `max_size`.
+        if element.text.len() > self.limits.max_text {
+            return Err(WireError::TextTooLong {
+                limit: self.limits.max_text,
+            });
+        }
+        match self.open.last_mut() {
+            Some(parent) => parent.children.push(element),
+            None => self.root = Some(element),
+        }
+        Ok(())
+    }
+
+    /// Character data. Outside the root only whitespace is allowed.
+    fn text(&mut self, text: &str, at: u64) -> Result<(), WireError> {
+        match self.open.last_mut() {
+            Some(element) => {
+                element.text.push_str(text);
+                Ok(())
+            }
+            None if is_xml_whitespace(text) => Ok(()),
+            None => Err(outside_root(at)),
+        }
+    }
+
+    /// A CDATA section is text, but even an empty one is content.
+    fn cdata(&mut self, text: &str, at: u64) -> Result<(), WireError> {
+        match self.open.last_mut() {
+            Some(element) => {
+                element.text.push_str(text);
+                Ok(())
+            }
+            None => Err(outside_root(at)),
+        }
+    }
+
+    fn reference(&mut self, r: &BytesRef<'_>, at: u64) -> Result<(), WireError> {
+        let ch = if r.is_char_ref() {
+            match r.resolve_char_ref() {
+                Ok(Some(ch)) => ch,
+                Ok(None) | Err(_) => {
+                    return Err(WireError::Xml(format!(
+                        "invalid character reference &{}; near byte {at}",
+                        r.as_ref() as &str
+                    )));
+                }
+            }
+        } else {
+            match r.as_ref() as &str {
+                "lt" => '<',
+                "gt" => '>',
+                "amp" => '&',
+                "apos" => '\'',
+                "quot" => '"',
+                other => {
+                    return Err(WireError::Xml(format!(
+                        "undefined entity &{other}; near byte {at}"
+                    )));
+                }
+            }
+        };
+        match self.open.last_mut() {
+            Some(element) => {
+                element.text.push(ch);
+                Ok(())
+            }
+            None => Err(outside_root(at)),
+        }
+    }
+
+    fn finish(mut self, len: usize) -> Result<Element, WireError> {
+        if !self.open.is_empty() {
+            return Err(WireError::Truncated { offset: len });
+        }
+        self.root
+            .take()
+            .ok_or_else(|| WireError::Xml("no root element".into()))
+    }
+}
+
+fn outside_root(at: u64) -> WireError {
+    WireError::Xml(format!("text outside the root element near byte {at}"))
+}
+
+fn is_xml_whitespace(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// A conservative XML Name check. quick-xml cuts names at whitespace but
+/// accepts almost any other byte; we refuse the ASCII characters XML does
+/// not allow in names, so every name we keep can be written back as is.
+/// Non-ASCII characters are allowed (XML allows most of them).
+fn is_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let Some(first) = bytes.next() else {
+        return false;
+    };
+    let start_ok = first.is_ascii_alphabetic() || first == b'_' || first == b':' || first >= 0x80;
+    start_ok
+        && bytes.all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
+        })
+}
