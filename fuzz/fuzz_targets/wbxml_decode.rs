@@ -32,5 +32,8 @@ fuzz_target!(|data: &[u8]| {
         ..limits
     };
     let again = decode(&bytes, &relimits).expect("our own output decodes");
-    assert_eq!(again.root, doc.root, "decode -> encode -> decode changed the tree");
+    assert_eq!(
+        again.root, doc.root,
+        "decode -> encode -> decode changed the tree"
+    );
 });

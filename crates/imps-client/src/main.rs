@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use imps_wire::{Limits, Version};
 
 #[derive(Parser)]
-#[command(name = "imps", version, about = "IMPS (Wireless Village) client and codec tools")]
+#[command(
+    name = "imps",
+    version,
+    about = "IMPS (Wireless Village) client and codec tools"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -52,12 +56,20 @@ fn run() -> anyhow::Result<()> {
             let doc = imps_wire::wbxml::decode(&bytes, &tool_limits()).context("decoding WBXML")?;
             write_output(output.as_ref(), &imps_wire::xml::encode(&doc.root))
         }
-        Cmd::Xml2wbxml { input, output, version } => {
+        Cmd::Xml2wbxml {
+            input,
+            output,
+            version,
+        } => {
             let bytes = read_input(input.as_ref())?;
             let root = imps_wire::xml::decode(&bytes, &tool_limits()).context("decoding XML")?;
             let v = match version {
-                Some(s) => Version::parse(&s).ok_or_else(|| anyhow::anyhow!("unknown version {s:?}; use 1.1, 1.2 or 1.3"))?,
-                None => root.xmlns().and_then(Version::from_namespace).unwrap_or(Version::V1_2),
+                Some(s) => Version::parse(&s)
+                    .ok_or_else(|| anyhow::anyhow!("unknown version {s:?}; use 1.1, 1.2 or 1.3"))?,
+                None => root
+                    .xmlns()
+                    .and_then(Version::from_namespace)
+                    .unwrap_or(Version::V1_2),
             };
             let out = imps_wire::wbxml::encode(&root, v).context("encoding WBXML")?;
             write_output(output.as_ref(), &out)

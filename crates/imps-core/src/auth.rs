@@ -5,8 +5,8 @@
 //! itself, not a one-way hash. We keep it only for accounts that opt in,
 //! encrypted with a server key (XChaCha20-Poly1305), and never log it.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -128,8 +128,18 @@ mod tests {
         let d = digest(DigestSchema::Md5, "a", "bc");
         let raw = base64::engine::general_purpose::STANDARD.decode(d).unwrap();
         assert_eq!(hex::encode(raw), "900150983cd24fb0d6963f7d28e17f72");
-        assert!(verify_digest(DigestSchema::Md5, "a", "bc", &digest(DigestSchema::Md5, "a", "bc")));
-        assert!(!verify_digest(DigestSchema::Sha, "a", "bc", &digest(DigestSchema::Md5, "a", "bc")));
+        assert!(verify_digest(
+            DigestSchema::Md5,
+            "a",
+            "bc",
+            &digest(DigestSchema::Md5, "a", "bc")
+        ));
+        assert!(!verify_digest(
+            DigestSchema::Sha,
+            "a",
+            "bc",
+            &digest(DigestSchema::Md5, "a", "bc")
+        ));
     }
 
     #[test]

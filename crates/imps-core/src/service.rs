@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use imps_wire::{Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version};
+use imps_wire::{
+    Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
+};
 use parking_lot::Mutex;
 
 use crate::reply::error_status;
@@ -53,7 +55,11 @@ pub(crate) enum Outcome {
     /// accepted, or a poll found nothing).
     Nothing,
     /// Answer with a server-originated request (a poll found one).
-    ServerRequest { tid: String, body: Element, more: bool },
+    ServerRequest {
+        tid: String,
+        body: Element,
+        more: bool,
+    },
 }
 
 impl Service {
@@ -90,7 +96,9 @@ impl Service {
         for tx in msg.transactions {
             let tid = tx.id.clone();
             let mode = tx.mode;
-            let outcome = self.handle_transaction(ctx, version, session_id.as_deref(), tx).await;
+            let outcome = self
+                .handle_transaction(ctx, version, session_id.as_deref(), tx)
+                .await;
             let reply = match outcome {
                 Outcome::Nothing => None,
                 Outcome::Reply(body) => Some(Transaction {
@@ -103,7 +111,8 @@ impl Service {
                     ext: Vec::new(),
                 }),
                 Outcome::ServerRequest { tid, body, more } => {
-                    let mut m = self.envelope(version, session_id.clone(), Transaction::request(tid, body));
+                    let mut m =
+                        self.envelope(version, session_id.clone(), Transaction::request(tid, body));
                     m.poll = Some(more);
                     if answer.is_none() {
                         answer = Some(m);
@@ -191,7 +200,12 @@ impl Service {
     }
 
     /// Routes a request on a live session to its service area.
-    async fn dispatch(&self, s: &Arc<Session>, kind: PrimitiveKind, tx: &Transaction) -> Result<Outcome, CoreError> {
+    async fn dispatch(
+        &self,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
+    ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let body = &tx.body;
         Ok(match kind {
@@ -206,7 +220,12 @@ impl Service {
     }
 
     /// A client's answer to something we sent (Status, MessageDelivered...).
-    async fn handle_client_response(&self, _s: &Arc<Session>, _kind: PrimitiveKind, _tx: &Transaction) -> Outcome {
+    async fn handle_client_response(
+        &self,
+        _s: &Arc<Session>,
+        _kind: PrimitiveKind,
+        _tx: &Transaction,
+    ) -> Outcome {
         Outcome::Nothing
     }
 
@@ -240,7 +259,11 @@ impl Service {
     pub fn next_push(&self, s: &Session) -> Option<Message> {
         let (tid, body, more) = s.pop_outgoing()?;
         let disconnect = s.is_closing() && body.name == "Disconnect";
-        let mut m = Message::single(s.version, Some(s.id.clone()), Transaction::request(tid, body));
+        let mut m = Message::single(
+            s.version,
+            Some(s.id.clone()),
+            Transaction::request(tid, body),
+        );
         m.poll = Some(more);
         if disconnect {
             self.end_session(&s.id, false);
@@ -305,11 +328,21 @@ impl Service {
         let now = self.now_ms();
         let mut n = 0;
         for r in self.store.sessions().await? {
-            let Some(version) = Version::parse(&r.version) else { continue };
+            let Some(version) = Version::parse(&r.version) else {
+                continue;
+            };
             let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
             let token = crate::ids::random_token()?;
             let s = Arc::new(Session::new(
-                r.id.clone(), r.user_id.clone(), r.client_id.clone(), client_id, version, r.cookie.clone(), token, now, r.ttl_secs,
+                r.id.clone(),
+                r.user_id.clone(),
+                r.client_id.clone(),
+                client_id,
+                version,
+                r.cookie.clone(),
+                token,
+                now,
+                r.ttl_secs,
             ));
             if self.sessions.insert(s, 0).is_ok() {
                 n += 1;
@@ -337,11 +370,17 @@ impl Service {
     /// function (501), when policy switched it off, or when the client
     /// did not ask for it in service negotiation (506). Before any
     /// negotiation everything available is allowed: older clients skip it.
-    fn check_function(&self, s: &Session, kind: PrimitiveKind, code: &str) -> Result<(), CoreError> {
+    fn check_function(
+        &self,
+        s: &Session,
+        kind: PrimitiveKind,
+        code: &str,
+    ) -> Result<(), CoreError> {
         if !crate::session::is_implemented(code) {
             return Err(CoreError::NotImplemented(kind.name().into()));
         }
-        let available = crate::session::FunctionSet::available(s.version, &self.cfg.disabled_functions);
+        let available =
+            crate::session::FunctionSet::available(s.version, &self.cfg.disabled_functions);
         let agreed = s.with_state(|st| st.agreed.as_ref().map(|a| a.contains(code)));
         if !available.contains(code) || agreed == Some(false) {
             return Err(CoreError::ServiceNotAgreed(code.into()));

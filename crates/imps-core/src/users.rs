@@ -67,19 +67,31 @@ mod tests {
 
     #[test]
     fn canonical_forms() {
-        assert_eq!(canonical_user("wv:Alice@localhost", "localhost").unwrap(), "alice");
+        assert_eq!(
+            canonical_user("wv:Alice@localhost", "localhost").unwrap(),
+            "alice"
+        );
         assert_eq!(canonical_user("WV:bob", "localhost").unwrap(), "bob");
         assert_eq!(canonical_user("carol", "LOCALHOST").unwrap(), "carol");
         assert!(canonical_user("wv:x@other.org", "localhost").is_err());
         assert!(canonical_user("wv:a/b", "localhost").is_err());
         assert!(canonical_user("", "localhost").is_err());
-        assert_eq!(canonical_user("+358401234567", "localhost").unwrap(), "+358401234567");
+        assert_eq!(
+            canonical_user("+358401234567", "localhost").unwrap(),
+            "+358401234567"
+        );
     }
 
     #[test]
     fn msisdn_forms() {
-        assert_eq!(normalize_msisdn("+358 40 123-4567").as_deref(), Some("+358401234567"));
-        assert_eq!(normalize_msisdn("358401234567").as_deref(), Some("+358401234567"));
+        assert_eq!(
+            normalize_msisdn("+358 40 123-4567").as_deref(),
+            Some("+358401234567")
+        );
+        assert_eq!(
+            normalize_msisdn("358401234567").as_deref(),
+            Some("+358401234567")
+        );
         assert_eq!(normalize_msisdn("abc"), None);
         assert_eq!(normalize_msisdn("+12"), None);
     }

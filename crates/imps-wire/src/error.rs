@@ -39,7 +39,10 @@ impl WireError {
     pub fn is_syntax(&self) -> bool {
         matches!(
             self,
-            WireError::Xml(_) | WireError::Truncated { .. } | WireError::Wbxml { .. } | WireError::Doctype
+            WireError::Xml(_)
+                | WireError::Truncated { .. }
+                | WireError::Wbxml { .. }
+                | WireError::Doctype
         )
     }
 }

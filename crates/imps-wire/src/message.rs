@@ -114,7 +114,9 @@ impl Message {
         let declared = root.xmlns().map(str::to_string).or_else(|| {
             root.attrs
                 .iter()
-                .find(|a| a.name.starts_with("xmlns:") && Version::from_namespace(&a.value).is_some())
+                .find(|a| {
+                    a.name.starts_with("xmlns:") && Version::from_namespace(&a.value).is_some()
+                })
                 .map(|a| a.value.clone())
         });
         let version = match declared.as_deref() {
@@ -189,7 +191,11 @@ impl Message {
         let mut session = Element::new("Session").with(sd);
         for (i, tx) in self.transactions.iter().enumerate() {
             // CSP 1.1 carries Poll in the (first) TransactionDescriptor.
-            let poll = if v == Version::V1_1 && i == 0 { self.poll } else { None };
+            let poll = if v == Version::V1_1 && i == 0 {
+                self.poll
+            } else {
+                None
+            };
             session.children.push(write_transaction(tx, v, poll));
         }
         if v != Version::V1_1 {

@@ -47,10 +47,14 @@ pub fn router(state: Arc<AdminState>) -> Router {
 }
 
 fn authorized(st: &AdminState, headers: &HeaderMap) -> bool {
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    v.strip_prefix("Bearer ").is_some_and(|t| ct_eq(t.trim(), &st.token))
+    v.strip_prefix("Bearer ")
+        .is_some_and(|t| ct_eq(t.trim(), &st.token))
 }
 
 async fn list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
@@ -73,7 +77,11 @@ async fn list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response
     axum::Json(rows).into_response()
 }
 
-async fn kick(State(st): State<Arc<AdminState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn kick(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }

@@ -15,7 +15,12 @@ use crate::metrics::Metrics;
 /// Longest line a CIR client may send.
 const MAX_LINE: usize = 512;
 
-pub async fn serve(listener: TcpListener, service: Arc<Service>, metrics: Arc<Metrics>, helo_timeout: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    helo_timeout: Duration,
+) {
     loop {
         match listener.accept().await {
             Ok((sock, peer)) => {
@@ -36,7 +41,12 @@ pub async fn serve(listener: TcpListener, service: Arc<Service>, metrics: Arc<Me
     }
 }
 
-async fn connection(sock: TcpStream, service: Arc<Service>, metrics: Arc<Metrics>, helo_timeout: Duration) -> anyhow::Result<()> {
+async fn connection(
+    sock: TcpStream,
+    service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    helo_timeout: Duration,
+) -> anyhow::Result<()> {
     let mut lines = Framed::new(sock, LinesCodec::new_with_max_length(MAX_LINE));
     let first = tokio::time::timeout(helo_timeout, lines.next())
         .await

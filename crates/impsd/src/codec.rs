@@ -47,7 +47,9 @@ pub fn standard_content_type(enc: Encoding, version: Version) -> &'static str {
 /// CSP Status can be sent in it. `None` when it does not look like CSP.
 pub fn sniff_version(body: &[u8], enc: Encoding) -> Option<Version> {
     match enc {
-        Encoding::Wbxml => body.get(1).and_then(|b| Version::from_wbxml_public_id(u32::from(*b))),
+        Encoding::Wbxml => body
+            .get(1)
+            .and_then(|b| Version::from_wbxml_public_id(u32::from(*b))),
         Encoding::Xml => {
             let head = &body[..body.len().min(4096)];
             let text = String::from_utf8_lossy(head);
@@ -62,15 +64,31 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(encoding_of(Some("application/vnd.wv.csp+wbxml"), b""), Some(Encoding::Wbxml));
-        assert_eq!(encoding_of(Some("application/vnd.wv.csp.xml; charset=utf-8"), b""), Some(Encoding::Xml));
+        assert_eq!(
+            encoding_of(Some("application/vnd.wv.csp+wbxml"), b""),
+            Some(Encoding::Wbxml)
+        );
+        assert_eq!(
+            encoding_of(Some("application/vnd.wv.csp.xml; charset=utf-8"), b""),
+            Some(Encoding::Xml)
+        );
         assert_eq!(encoding_of(None, b"  <WV"), Some(Encoding::Xml));
-        assert_eq!(encoding_of(Some("text/plain"), &[0x03, 0x11]), Some(Encoding::Wbxml));
+        assert_eq!(
+            encoding_of(Some("text/plain"), &[0x03, 0x11]),
+            Some(Encoding::Wbxml)
+        );
         assert_eq!(encoding_of(Some("text/plain"), b"hello"), None);
         assert_eq!(
-            reply_content_type(Some("application/vnd.wv.csp.xml; charset=utf-8"), Encoding::Xml, Version::V1_3),
+            reply_content_type(
+                Some("application/vnd.wv.csp.xml; charset=utf-8"),
+                Encoding::Xml,
+                Version::V1_3
+            ),
             "application/vnd.wv.csp.xml"
         );
-        assert_eq!(reply_content_type(None, Encoding::Wbxml, Version::V1_3), "application/vnd.wv.csp+wbxml");
+        assert_eq!(
+            reply_content_type(None, Encoding::Wbxml, Version::V1_3),
+            "application/vnd.wv.csp+wbxml"
+        );
     }
 }

@@ -278,7 +278,8 @@ impl Config {
         let Some(hexkey) = self.login.secret_key.as_deref().filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
-        let raw = hex::decode(hexkey.trim()).map_err(|_| anyhow::anyhow!("login.secret_key is not hex"))?;
+        let raw = hex::decode(hexkey.trim())
+            .map_err(|_| anyhow::anyhow!("login.secret_key is not hex"))?;
         let key: [u8; 32] = raw
             .try_into()
             .map_err(|_| anyhow::anyhow!("login.secret_key must be 32 bytes (64 hex digits)"))?;

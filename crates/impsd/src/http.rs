@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use imps_core::{RequestCtx, Service};
-use imps_wire::{Encoding, Limits, Message, SessionType, Transaction, TransactionMode, Version, WireError};
+use imps_wire::{
+    Encoding, Limits, Message, SessionType, Transaction, TransactionMode, Version, WireError,
+};
 
 use crate::codec::{encoding_of, reply_content_type, sniff_version};
 use crate::metrics::Metrics;
@@ -56,7 +58,12 @@ async fn http_cir(State(st): State<Arc<AppState>>, Path(token): Path<String>) ->
 /// The MSISDN header counts only when the request comes from a trusted
 /// operator gateway; from anyone else it is ignored (and logged).
 pub fn asserted_msisdn(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(st.msisdn_header.as_str())?.to_str().ok()?.trim().to_string();
+    let v = headers
+        .get(st.msisdn_header.as_str())?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
     if v.is_empty() {
         return None;
     }
@@ -75,10 +82,15 @@ async fn csp_post(
     body: Bytes,
 ) -> Response {
     Metrics::inc(&st.metrics.http_requests);
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let Some(enc) = encoding_of(ct, &body) else {
         Metrics::inc(&st.metrics.http_bad_requests);
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not a CSP content type\n");
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not a CSP content type\n",
+        );
     };
     let msg = match imps_wire::decode(&body, enc, &st.limits) {
         Ok(m) => m,
@@ -101,7 +113,13 @@ async fn csp_post(
 
 /// An undecodable body. When it says which CSP version it is, the client
 /// gets a CSP Status 400 it can read; otherwise plain HTTP 400.
-fn bad_body(st: &AppState, body: &[u8], enc: Encoding, ct: Option<&str>, err: WireError) -> Response {
+fn bad_body(
+    st: &AppState,
+    body: &[u8],
+    enc: Encoding,
+    ct: Option<&str>,
+    err: WireError,
+) -> Response {
     Metrics::inc(&st.metrics.http_bad_requests);
     tracing::info!(error = %err, bytes = body.len(), "undecodable CSP body");
     match sniff_version(body, enc) {
@@ -118,11 +136,20 @@ fn bad_body(st: &AppState, body: &[u8], enc: Encoding, ct: Option<&str>, err: Wi
             m.session_type = SessionType::Outband;
             csp_response(st, &m, enc, ct, v)
         }
-        None => plain(StatusCode::BAD_REQUEST, &format!("not a CSP document: {err}\n")),
+        None => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("not a CSP document: {err}\n"),
+        ),
     }
 }
 
-fn csp_response(st: &AppState, reply: &Message, enc: Encoding, ct: Option<&str>, version: Version) -> Response {
+fn csp_response(
+    st: &AppState,
+    reply: &Message,
+    enc: Encoding,
+    ct: Option<&str>,
+    version: Version,
+) -> Response {
     match imps_wire::encode(reply, enc) {
         Ok(bytes) => {
             let ctype = reply_content_type(ct, enc, version);
@@ -135,7 +162,10 @@ fn csp_response(st: &AppState, reply: &Message, enc: Encoding, ct: Option<&str>,
         Err(e) => {
             let _ = st;
             tracing::error!(error = %e, "could not encode a reply");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "could not encode the reply\n")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not encode the reply\n",
+            )
         }
     }
 }
@@ -144,11 +174,16 @@ fn csp_response(st: &AppState, reply: &Message, enc: Encoding, ct: Option<&str>,
 /// chunked empty body.
 fn empty_ok() -> Response {
     let mut r = StatusCode::OK.into_response();
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
 }
 
 fn plain(code: StatusCode, text: &str) -> Response {
-    (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text.to_string(),
+    )
+        .into_response()
 }
-

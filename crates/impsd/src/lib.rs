@@ -102,9 +102,18 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     match (&cfg.tls.cert_file, &cfg.tls.key_file) {
         (Some(cert), Some(key)) => {
             let acceptor = tls::acceptor(cert, key)?;
-            tasks.push(tokio::spawn(tls::serve(http_listener, acceptor, app, shut_rx.clone())));
+            tasks.push(tokio::spawn(tls::serve(
+                http_listener,
+                acceptor,
+                app,
+                shut_rx.clone(),
+            )));
         }
-        _ => tasks.push(tokio::spawn(serve_http(http_listener, app, shut_rx.clone()))),
+        _ => tasks.push(tokio::spawn(serve_http(
+            http_listener,
+            app,
+            shut_rx.clone(),
+        ))),
     }
 
     if let Some(l) = cir_listener {
@@ -126,8 +135,15 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         cfg.admin.token.clone()
     };
     write_admin_info(&cfg, admin_addr, http_addr, &token)?;
-    let admin_app = admin::router(Arc::new(admin::AdminState { service: service.clone(), token }));
-    tasks.push(tokio::spawn(serve_http(admin_listener, admin_app, shut_rx.clone())));
+    let admin_app = admin::router(Arc::new(admin::AdminState {
+        service: service.clone(),
+        token,
+    }));
+    tasks.push(tokio::spawn(serve_http(
+        admin_listener,
+        admin_app,
+        shut_rx.clone(),
+    )));
 
     // Keep-alive expiry, once a second.
     {
@@ -154,7 +170,14 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         data_dir = %cfg.data_dir.display(), domain = %cfg.domain, restored_sessions = restored,
         "impsd ready"
     );
-    Ok(Running { http_addr, cir_addr, admin_addr, service, shutdown, tasks })
+    Ok(Running {
+        http_addr,
+        cir_addr,
+        admin_addr,
+        service,
+        shutdown,
+        tasks,
+    })
 }
 
 async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::Receiver<bool>) {
@@ -169,19 +192,28 @@ async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::R
     }
 }
 
-fn core_config(cfg: &Config, http: SocketAddr, cir: Option<SocketAddr>) -> anyhow::Result<CoreConfig> {
+fn core_config(
+    cfg: &Config,
+    http: SocketAddr,
+    cir: Option<SocketAddr>,
+) -> anyhow::Result<CoreConfig> {
     let tcp = cir.map(|a| {
-        let host = cfg.cir.tcp_advertise_host.clone().unwrap_or_else(|| a.ip().to_string());
+        let host = cfg
+            .cir
+            .tcp_advertise_host
+            .clone()
+            .unwrap_or_else(|| a.ip().to_string());
         (host, a.port())
     });
     let http_base = cfg.cir.http.then(|| {
-        cfg.cir
-            .http_base_url
-            .clone()
-            .unwrap_or_else(|| {
-                let scheme = if cfg.tls.cert_file.is_some() { "https" } else { "http" };
-                format!("{scheme}://{http}/cir")
-            })
+        cfg.cir.http_base_url.clone().unwrap_or_else(|| {
+            let scheme = if cfg.tls.cert_file.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{http}/cir")
+        })
     });
     Ok(CoreConfig {
         domain: cfg.domain.to_ascii_lowercase(),
@@ -212,9 +244,18 @@ fn core_config(cfg: &Config, http: SocketAddr, cir: Option<SocketAddr>) -> anyho
 
 /// Writes the admin address and token for the admin commands, readable by
 /// the owner only.
-fn write_admin_info(cfg: &Config, addr: SocketAddr, http: SocketAddr, token: &str) -> anyhow::Result<()> {
+fn write_admin_info(
+    cfg: &Config,
+    addr: SocketAddr,
+    http: SocketAddr,
+    token: &str,
+) -> anyhow::Result<()> {
     let path = cfg.data_dir.join("admin.json");
-    let info = admin::AdminInfo { addr: addr.to_string(), token: token.to_string(), http: http.to_string() };
+    let info = admin::AdminInfo {
+        addr: addr.to_string(),
+        token: token.to_string(),
+        http: http.to_string(),
+    };
     let text = serde_json::to_string_pretty(&info)?;
     let tmp = path.with_extension("json.tmp");
     {
@@ -226,7 +267,9 @@ fn write_admin_info(cfg: &Config, addr: SocketAddr, http: SocketAddr, token: &st
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         f.write_all(text.as_bytes())?;
     }
     std::fs::rename(&tmp, &path)?;

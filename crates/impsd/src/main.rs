@@ -11,7 +11,11 @@ use imps_core::{NewUser, Store};
 use impsd::Config;
 
 #[derive(Parser)]
-#[command(name = "impsd", version, about = "IMPS (Wireless Village) instant messaging and presence server")]
+#[command(
+    name = "impsd",
+    version,
+    about = "IMPS (Wireless Village) instant messaging and presence server"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -142,9 +146,17 @@ fn main() {
 
 fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.cmd {
-        Cmd::Serve { common, listen, domain, cir_tcp_listen, admin_listen } => {
+        Cmd::Serve {
+            common,
+            listen,
+            domain,
+            cir_tcp_listen,
+            admin_listen,
+        } => {
             let mut cfg = load(&common)?;
             if let Some(l) = listen {
                 cfg.listen = l;
@@ -163,7 +175,9 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
-        Cmd::Config { cmd: ConfigCmd::PrintDefault } => {
+        Cmd::Config {
+            cmd: ConfigCmd::PrintDefault,
+        } => {
             print!("{}", Config::default().to_toml());
             Ok(())
         }
@@ -216,12 +230,22 @@ fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<V
 
 async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add { common, user, password, password_stdin, msisdn, friendly_name } => {
+        UserCmd::Add {
+            common,
+            user,
+            password,
+            password_stdin,
+            msisdn,
+            friendly_name,
+        } => {
             let cfg = load(&common)?;
             let store = impsd::open_store(&cfg)?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
             let msisdn = match msisdn {
-                Some(m) => Some(imps_core::users::normalize_msisdn(&m).ok_or_else(|| anyhow::anyhow!("{m:?} is not an E.164 number"))?),
+                Some(m) => Some(
+                    imps_core::users::normalize_msisdn(&m)
+                        .ok_or_else(|| anyhow::anyhow!("{m:?} is not an E.164 number"))?,
+                ),
                 None => None,
             };
             let (hash, secret) = if password.is_some() || password_stdin {
@@ -260,7 +284,12 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        UserCmd::Passwd { common, user, password, password_stdin } => {
+        UserCmd::Passwd {
+            common,
+            user,
+            password,
+            password_stdin,
+        } => {
             let cfg = load(&common)?;
             let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
@@ -278,13 +307,16 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
 async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
     let (common, path, method) = match &cmd {
         SessionCmd::List { common } => (common, "/admin/sessions".to_string(), "GET"),
-        SessionCmd::Kick { common, session_id } => (common, format!("/admin/sessions/{session_id}/kick"), "POST"),
+        SessionCmd::Kick { common, session_id } => {
+            (common, format!("/admin/sessions/{session_id}/kick"), "POST")
+        }
     };
     let cfg = load(common)?;
     let info_path = cfg.data_dir.join("admin.json");
-    let info: impsd::admin::AdminInfo = serde_json::from_str(
-        &std::fs::read_to_string(&info_path).with_context(|| format!("reading {} (is the server running?)", info_path.display()))?,
-    )?;
+    let info: impsd::admin::AdminInfo =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
+            format!("reading {} (is the server running?)", info_path.display())
+        })?)?;
     let (status, body) = admin_request(&info, method, &path).await?;
     match cmd {
         SessionCmd::List { .. } => {
@@ -305,7 +337,11 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn admin_request(info: &impsd::admin::AdminInfo, method: &str, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+async fn admin_request(
+    info: &impsd::admin::AdminInfo,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<(u16, Vec<u8>)> {
     use http_body_util::{BodyExt, Empty};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Empty<bytes::Bytes>>();
@@ -314,7 +350,10 @@ async fn admin_request(info: &impsd::admin::AdminInfo, method: &str, path: &str)
         .uri(format!("http://{}{}", info.addr, path))
         .header("authorization", format!("Bearer {}", info.token))
         .body(Empty::new())?;
-    let resp = client.request(req).await.context("contacting the admin endpoint")?;
+    let resp = client
+        .request(req)
+        .await
+        .context("contacting the admin endpoint")?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes().to_vec();
     Ok((status, body))

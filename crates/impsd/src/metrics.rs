@@ -25,17 +25,53 @@ impl Metrics {
     pub fn render(&self, sessions: usize) -> String {
         let mut out = String::new();
         let rows: [(&str, &str, &AtomicU64); 8] = [
-            ("impsd_http_requests_total", "CSP POSTs received", &self.http_requests),
-            ("impsd_http_bad_requests_total", "bodies that were not CSP or broke a limit", &self.http_bad_requests),
-            ("impsd_csp_transactions_total", "CSP messages handled on any transport", &self.csp_transactions),
-            ("impsd_csp_empty_responses_total", "answers with an empty body", &self.csp_empty_responses),
-            ("impsd_ws_connections_total", "WebSocket connections accepted", &self.ws_connections),
-            ("impsd_cir_tcp_connections_total", "TCP CIR connections accepted", &self.cir_tcp_connections),
-            ("impsd_cir_tcp_wakeups_total", "WVCI lines sent on TCP CIR", &self.cir_tcp_wakeups),
-            ("impsd_sessions_expired_total", "sessions ended by keep-alive expiry", &self.sessions_expired),
+            (
+                "impsd_http_requests_total",
+                "CSP POSTs received",
+                &self.http_requests,
+            ),
+            (
+                "impsd_http_bad_requests_total",
+                "bodies that were not CSP or broke a limit",
+                &self.http_bad_requests,
+            ),
+            (
+                "impsd_csp_transactions_total",
+                "CSP messages handled on any transport",
+                &self.csp_transactions,
+            ),
+            (
+                "impsd_csp_empty_responses_total",
+                "answers with an empty body",
+                &self.csp_empty_responses,
+            ),
+            (
+                "impsd_ws_connections_total",
+                "WebSocket connections accepted",
+                &self.ws_connections,
+            ),
+            (
+                "impsd_cir_tcp_connections_total",
+                "TCP CIR connections accepted",
+                &self.cir_tcp_connections,
+            ),
+            (
+                "impsd_cir_tcp_wakeups_total",
+                "WVCI lines sent on TCP CIR",
+                &self.cir_tcp_wakeups,
+            ),
+            (
+                "impsd_sessions_expired_total",
+                "sessions ended by keep-alive expiry",
+                &self.sessions_expired,
+            ),
         ];
         for (name, help, c) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(
             out,

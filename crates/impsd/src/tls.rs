@@ -26,7 +26,8 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     if certs.is_empty() {
         anyhow::bail!("no certificate in {}", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading private key {}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading private key {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -39,7 +40,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 }
 
 /// Accepts TLS connections and serves the router on each, until shutdown.
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router, mut shut: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    mut shut: watch::Receiver<bool>,
+) {
     loop {
         let (sock, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -54,7 +60,12 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router, mu
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(sock)).await {
+            let tls = match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                acceptor.accept(sock),
+            )
+            .await
+            {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -62,7 +73,9 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router, mu
                 }
                 Err(_) => return,
             };
-            let svc = TowerToHyperService::new(app.layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))));
+            let svc = TowerToHyperService::new(
+                app.layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))),
+            );
             let res = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                 .await;

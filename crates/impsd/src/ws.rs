@@ -27,7 +27,8 @@ pub async fn upgrade(
         msisdn: asserted_msisdn(&st, peer, &headers),
     };
     let max = st.limits.max_size;
-    ws.max_message_size(max).on_upgrade(move |socket| serve(st, ctx, socket))
+    ws.max_message_size(max)
+        .on_upgrade(move |socket| serve(st, ctx, socket))
 }
 
 async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
@@ -104,7 +105,8 @@ fn login_session_id(m: &Message) -> Option<String> {
 }
 
 async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), ()> {
-    let bytes = imps_wire::encode(m, enc).map_err(|e| tracing::error!(error = %e, "encode failed"))?;
+    let bytes =
+        imps_wire::encode(m, enc).map_err(|e| tracing::error!(error = %e, "encode failed"))?;
     let frame = match enc {
         Encoding::Xml => match String::from_utf8(bytes) {
             Ok(s) => WsMessage::Text(s.into()),

@@ -29,22 +29,42 @@ async fn base_ses_poll_flag_and_polling_request() {
         c.login_password("alice", "pw").await.unwrap();
         c.keep_alive(None).await.unwrap();
         assert_eq!(c.last_poll(), Some(false), "{v} {e:?}: nothing waits yet");
-        assert!(c.poll().await.unwrap().is_none(), "empty poll is an empty body");
+        assert!(
+            c.poll().await.unwrap().is_none(),
+            "empty poll is an empty body"
+        );
         srv.running().service.push_to_user("alice", notice(1));
         srv.running().service.push_to_user("alice", notice(2));
         c.keep_alive(None).await.unwrap();
-        assert_eq!(c.last_poll(), Some(true), "{v} {e:?}: Poll=T when something waits");
+        assert_eq!(
+            c.last_poll(),
+            Some(true),
+            "{v} {e:?}: Poll=T when something waits"
+        );
         let m1 = c.poll().await.unwrap().expect("first server request");
         assert_eq!(m1.poll, Some(true), "one more waits");
         let t1 = &m1.transactions[0];
         assert_eq!(t1.mode, imps_client::TransactionMode::Request);
-        assert!(t1.id.is_some(), "server requests always carry a TransactionID");
-        assert_eq!(t1.body.path(&["SystemMessageList", "SystemMessage"]).and_then(|m| m.child_text("SystemMessageID")), Some("1"));
+        assert!(
+            t1.id.is_some(),
+            "server requests always carry a TransactionID"
+        );
+        assert_eq!(
+            t1.body
+                .path(&["SystemMessageList", "SystemMessage"])
+                .and_then(|m| m.child_text("SystemMessageID")),
+            Some("1")
+        );
         let m2 = c.poll().await.unwrap().expect("second server request");
         assert_eq!(m2.poll, Some(false));
         assert_ne!(m2.transactions[0].id, t1.id);
         // The client's Status answer is an acknowledgement: empty body.
-        assert!(c.answer_status(t1.id.as_deref().unwrap()).await.unwrap().is_none());
+        assert!(
+            c.answer_status(t1.id.as_deref().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
         c.logout().await.unwrap();
     }
 }
@@ -53,23 +73,43 @@ async fn base_ses_poll_flag_and_polling_request() {
 async fn base_ses_tcp_cir_wakes_the_client() {
     let srv = TestServer::start().await;
     srv.add_user("bob", "pw").await;
-    for (v, e) in [(Version::V1_2, Encoding::Wbxml), (Version::V1_3, Encoding::Xml)] {
+    for (v, e) in [
+        (Version::V1_2, Encoding::Wbxml),
+        (Version::V1_3, Encoding::Xml),
+    ] {
         let c = srv.client(v, e, "p");
         let info = c.login_password("bob", "pw").await.unwrap();
         let agreed = c.client_capability(&["STCP"], None).await.unwrap();
         let addr = tcp_cir_addr(&agreed).expect("TCPAddress/TCPPort agreed");
-        let mut cir = TcpCir::connect(addr.as_str(), &info.session_id).await.unwrap();
+        let mut cir = TcpCir::connect(addr.as_str(), &info.session_id)
+            .await
+            .unwrap();
         cir.ping().await.unwrap();
-        assert!(cir.next_wakeup(Duration::from_millis(200)).await.unwrap().is_none());
+        assert!(
+            cir.next_wakeup(Duration::from_millis(200))
+                .await
+                .unwrap()
+                .is_none()
+        );
         srv.running().service.push_to_user("bob", notice(7));
-        let line = cir.next_wakeup(Duration::from_secs(5)).await.unwrap().expect("a WVCI line");
-        assert_eq!(line.trim(), format!("WVCI {} {}", v.as_str(), c.session_cookie()));
+        let line = cir
+            .next_wakeup(Duration::from_secs(5))
+            .await
+            .unwrap()
+            .expect("a WVCI line");
+        assert_eq!(
+            line.trim(),
+            format!("WVCI {} {}", v.as_str(), c.session_cookie())
+        );
         let m = c.poll().await.unwrap().expect("the pushed request");
         assert_eq!(m.transactions[0].body.name, "SystemMessage-Request");
         c.logout().await.unwrap();
         // The CIR socket closes with the session.
         let end = cir.next_wakeup(Duration::from_secs(5)).await;
-        assert!(matches!(end, Err(imps_client::ClientError::Closed) | Ok(None)), "{end:?}");
+        assert!(
+            matches!(end, Err(imps_client::ClientError::Closed) | Ok(None)),
+            "{end:?}"
+        );
     }
     // HELO for an unknown session: closed at once.
     let addr = srv.running().cir_addr.unwrap();
@@ -85,10 +125,17 @@ async fn base_ses_http_cir_says_when_something_waits() {
         let c = srv.client(v, Encoding::Xml, "p");
         c.login_password("carol", "pw").await.unwrap();
         let agreed = c.client_capability(&["SHTTP"], None).await.unwrap();
-        let name = if v == Version::V1_3 { "CIRHTTPAddress" } else { "CIRURL" };
+        let name = if v == Version::V1_3 {
+            "CIRHTTPAddress"
+        } else {
+            "CIRURL"
+        };
         assert!(agreed.child(name).is_some(), "{v}: {agreed:?}");
         let url = http_cir_url(&agreed).unwrap();
-        assert!(!url.contains(&c.session_id().unwrap()), "the CIR URL does not leak the SessionID");
+        assert!(
+            !url.contains(&c.session_id().unwrap()),
+            "the CIR URL does not leak the SessionID"
+        );
         assert!(!c.http_cir_check(&url).await.unwrap());
         srv.running().service.push_to_user("carol", notice(1));
         assert!(c.http_cir_check(&url).await.unwrap());
@@ -102,12 +149,19 @@ async fn base_ses_http_cir_says_when_something_waits() {
 async fn base_ses_websocket_carries_requests_and_pushes() {
     let srv = TestServer::start().await;
     srv.add_user("dave", "pw").await;
-    for (v, e) in [(Version::V1_3, Encoding::Xml), (Version::V1_2, Encoding::Wbxml), (Version::V1_3, Encoding::Wbxml)] {
+    for (v, e) in [
+        (Version::V1_3, Encoding::Xml),
+        (Version::V1_2, Encoding::Wbxml),
+        (Version::V1_3, Encoding::Wbxml),
+    ] {
         let ws = WsClient::connect(&srv.ws_url(), v, e).await.unwrap();
         ws.login_password("dave", "pw").await.unwrap();
         ws.keep_alive(None).await.unwrap();
         srv.running().service.push_to_user("dave", notice(3));
-        let m = ws.next_push(Duration::from_secs(5)).await.expect("pushed without polling");
+        let m = ws
+            .next_push(Duration::from_secs(5))
+            .await
+            .expect("pushed without polling");
         assert_eq!(m.transactions[0].body.name, "SystemMessage-Request");
         assert_eq!(m.session_id, ws.session_id());
         ws.logout().await.unwrap();
@@ -128,12 +182,21 @@ async fn base_ses_server_initiated_disconnect() {
     assert_eq!(m.transactions[0].body.name, "Disconnect");
     assert_eq!(code_of(&m.transactions[0].body), Some(601));
     let r = c.request(Element::new("KeepAlive-Request")).await.unwrap();
-    assert_eq!(code_of(&r), Some(604), "gone after the Disconnect was delivered");
+    assert_eq!(
+        code_of(&r),
+        Some(604),
+        "gone after the Disconnect was delivered"
+    );
     // Over WebSocket: pushed at once.
-    let ws = WsClient::connect(&srv.ws_url(), Version::V1_3, Encoding::Wbxml).await.unwrap();
+    let ws = WsClient::connect(&srv.ws_url(), Version::V1_3, Encoding::Wbxml)
+        .await
+        .unwrap();
     let info = ws.login_password("erin", "pw").await.unwrap();
     srv.running().service.kick(&info.session_id, "bye");
-    let m = ws.next_push(Duration::from_secs(5)).await.expect("Disconnect pushed");
+    let m = ws
+        .next_push(Duration::from_secs(5))
+        .await
+        .expect("Disconnect pushed");
     assert_eq!(m.transactions[0].body.name, "Disconnect");
 }
 
@@ -148,8 +211,17 @@ async fn base_ses_outbox_is_bounded() {
     }
     let mut got = Vec::new();
     while let Some(m) = c.poll().await.unwrap() {
-        let id = m.transactions[0].body.path(&["SystemMessageList", "SystemMessage"]).and_then(|s| s.child_text("SystemMessageID")).unwrap().to_string();
+        let id = m.transactions[0]
+            .body
+            .path(&["SystemMessageList", "SystemMessage"])
+            .and_then(|s| s.child_text("SystemMessageID"))
+            .unwrap()
+            .to_string();
         got.push(id);
     }
-    assert_eq!(got, vec!["7", "8", "9"], "the oldest are dropped, the newest kept");
+    assert_eq!(
+        got,
+        vec!["7", "8", "9"],
+        "the oldest are dropped, the newest kept"
+    );
 }

@@ -15,18 +15,34 @@ async fn base_ses_password_login_keepalive_logout_every_version_and_encoding() {
     srv.add_user("alice", "wonderland").await;
     for (v, e) in combos() {
         let c = srv.client(v, e, &format!("phone-{v}-{e:?}"));
-        let info = c.login_password("wv:alice@localhost", "wonderland").await.unwrap_or_else(|err| panic!("{v} {e:?}: {err}"));
+        let info = c
+            .login_password("wv:alice@localhost", "wonderland")
+            .await
+            .unwrap_or_else(|err| panic!("{v} {e:?}: {err}"));
         assert_eq!(info.session_id.len(), 32, "128-bit session id as hex");
         assert!(info.keepalive_secs > 0);
-        let agreed = c.client_capability(&["STCP", "SHTTP"], Some(65536)).await.unwrap();
-        assert!(agreed_cir_methods(&agreed).contains(&"STCP".to_string()), "{v} {e:?}: {agreed:?}");
+        let agreed = c
+            .client_capability(&["STCP", "SHTTP"], Some(65536))
+            .await
+            .unwrap();
+        assert!(
+            agreed_cir_methods(&agreed).contains(&"STCP".to_string()),
+            "{v} {e:?}: {agreed:?}"
+        );
         let svc = c.service_request_all().await.unwrap();
-        assert!(svc.path(&["AllFunctions", "WVCSPFeat"]).is_some(), "AllFunctions always present: {svc:?}");
+        assert!(
+            svc.path(&["AllFunctions", "WVCSPFeat"]).is_some(),
+            "AllFunctions always present: {svc:?}"
+        );
         assert_eq!(c.keep_alive(Some(120)).await.unwrap(), Some(120));
         c.logout().await.unwrap();
         // The session is gone: 604.
         let r = c.keep_alive(None).await;
-        assert_eq!(r.err().and_then(|e| e.status_code()), Some(604), "{v} {e:?}");
+        assert_eq!(
+            r.err().and_then(|e| e.status_code()),
+            Some(604),
+            "{v} {e:?}"
+        );
     }
 }
 
@@ -37,7 +53,10 @@ async fn base_ses_digest_login_four_way_sha_and_md5() {
     for (v, e) in combos() {
         for schemas in [&["SHA"][..], &["MD5"][..], &["MD4", "MD5", "SHA"][..]] {
             let c = srv.client(v, e, &format!("d-{v}-{e:?}-{}", schemas.join("")));
-            let info = c.login_digest("bob", "builder", schemas).await.unwrap_or_else(|err| panic!("{v} {e:?} {schemas:?}: {err}"));
+            let info = c
+                .login_digest("bob", "builder", schemas)
+                .await
+                .unwrap_or_else(|err| panic!("{v} {e:?} {schemas:?}: {err}"));
             assert!(!info.session_id.is_empty());
             c.logout().await.unwrap();
         }
@@ -48,7 +67,10 @@ async fn base_ses_digest_login_four_way_sha_and_md5() {
     assert_eq!(err.status_code(), Some(409));
     // Only schemas we do not know: 543.
     let c = srv.client(Version::V1_2, Encoding::Xml, "d-none");
-    let err = c.login_digest("bob", "builder", &["MD4"]).await.unwrap_err();
+    let err = c
+        .login_digest("bob", "builder", &["MD4"])
+        .await
+        .unwrap_err();
     assert_eq!(err.status_code(), Some(543));
 }
 
@@ -57,7 +79,10 @@ async fn base_ses_digest_not_offered_without_an_encrypted_secret() {
     let srv = TestServer::start_with(|c| c.login.digest = false).await;
     srv.add_user("carol", "pw").await;
     let c = srv.client(Version::V1_3, Encoding::Wbxml, "x");
-    let err = c.login_digest("carol", "pw", &["SHA", "MD5"]).await.unwrap_err();
+    let err = c
+        .login_digest("carol", "pw", &["SHA", "MD5"])
+        .await
+        .unwrap_err();
     assert_eq!(err.status_code(), Some(543));
     // Password login still works.
     c.login_password("carol", "pw").await.unwrap();
@@ -73,7 +98,10 @@ async fn base_ses_wrong_password_and_unknown_user() {
         assert_eq!(err.status_code(), Some(409), "{v} {e:?}: {err}");
         let err = c.login_password("nobody", "x").await.unwrap_err();
         assert_eq!(err.status_code(), Some(531), "{v} {e:?}: {err}");
-        let err = c.login_password("alice@other.example", "right").await.unwrap_err();
+        let err = c
+            .login_password("alice@other.example", "right")
+            .await
+            .unwrap_err();
         assert_eq!(err.status_code(), Some(516), "{v} {e:?}: {err}");
     }
 }
@@ -94,12 +122,21 @@ async fn base_ses_expired_session_gets_600_after_keepalive_time() {
     cfg.session.keepalive_min_secs = 10;
     cfg.session.keepalive_max_secs = 30;
     let clock = FakeClock::new(1_000_000);
-    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone())).await.unwrap();
-    let srv = TestServer { running: Some(running), cfg, dir };
+    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let srv = TestServer {
+        running: Some(running),
+        cfg,
+        dir,
+    };
     srv.add_user("dave", "pw").await;
     let c = srv.client(Version::V1_3, Encoding::Xml, "p");
     let info = c.login_password("dave", "pw").await.unwrap();
-    assert_eq!(info.keepalive_secs, 30, "the client asked for 600 s; the server caps it at 30");
+    assert_eq!(
+        info.keepalive_secs, 30,
+        "the client asked for 600 s; the server caps it at 30"
+    );
     // Activity inside the window keeps it alive.
     clock.advance_ms(25_000);
     assert_eq!(srv.running().service.expire_idle(), 0);
@@ -130,10 +167,23 @@ async fn base_ses_service_negotiation_narrowed_by_policy() {
     let c = srv.client(Version::V1_2, Encoding::Wbxml, "p");
     c.login_password("erin", "pw").await.unwrap();
     let resp = c.service_request_all().await.unwrap();
-    let all = resp.path(&["AllFunctions", "WVCSPFeat"]).expect("AllFunctions present even when empty");
-    assert!(all.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"]).is_none(), "policy removed GETSPI: {all:?}");
-    let missing = resp.path(&["Functions", "WVCSPFeat"]).expect("Functions lists what is not available");
-    assert!(missing.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"]).is_some(), "{missing:?}");
+    let all = resp
+        .path(&["AllFunctions", "WVCSPFeat"])
+        .expect("AllFunctions present even when empty");
+    assert!(
+        all.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"])
+            .is_none(),
+        "policy removed GETSPI: {all:?}"
+    );
+    let missing = resp
+        .path(&["Functions", "WVCSPFeat"])
+        .expect("Functions lists what is not available");
+    assert!(
+        missing
+            .path(&["FundamentalFeat", "ServiceFunc", "GETSPI"])
+            .is_some(),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +192,10 @@ async fn base_ses_unimplemented_primitive_gets_501_and_unknown_gets_400() {
     srv.add_user("fay", "pw").await;
     let c = srv.client(Version::V1_3, Encoding::Xml, "p");
     c.login_password("fay", "pw").await.unwrap();
-    let r = c.request(Element::new("GetGroupProps-Request").with_text("GroupID", "wv:x/y@localhost")).await.unwrap();
+    let r = c
+        .request(Element::new("GetGroupProps-Request").with_text("GroupID", "wv:x/y@localhost"))
+        .await
+        .unwrap();
     assert_eq!(code_of(&r), Some(501));
     let r = c.request(Element::new("Frobnicate-Request")).await.unwrap();
     assert_eq!(code_of(&r), Some(400));
@@ -156,10 +209,26 @@ async fn cfg_1_client_negotiates_its_maximum_message_size() {
         let c = srv.client(v, e, "p");
         c.login_password("gus", "pw").await.unwrap();
         let agreed = c.client_capability(&["SHTTP"], Some(2048)).await.unwrap();
-        let named = if v == Version::V1_3 { "AcceptedPushLength" } else { "AcceptedContentLength" };
-        assert_eq!(agreed.child_text(named), Some("2048"), "{v} {e:?}: {agreed:?}");
-        let s = srv.running().service.sessions().get(&c.session_id().unwrap()).unwrap();
-        assert_eq!(s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)), Some(2048));
+        let named = if v == Version::V1_3 {
+            "AcceptedPushLength"
+        } else {
+            "AcceptedContentLength"
+        };
+        assert_eq!(
+            agreed.child_text(named),
+            Some("2048"),
+            "{v} {e:?}: {agreed:?}"
+        );
+        let s = srv
+            .running()
+            .service
+            .sessions()
+            .get(&c.session_id().unwrap())
+            .unwrap();
+        assert_eq!(
+            s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)),
+            Some(2048)
+        );
         c.logout().await.unwrap();
     }
 }
@@ -168,7 +237,18 @@ async fn cfg_1_client_negotiates_its_maximum_message_size() {
 async fn base_ses_client_error_is_typed() {
     // A sanity check of the harness: a server that is not there is an
     // error, not a hang or a panic.
-    let c = imps_client::Client::new(imps_client::ClientConfig::new("http://127.0.0.1:9/imps", Version::V1_2, Encoding::Xml)).unwrap();
+    let c = imps_client::Client::new(imps_client::ClientConfig::new(
+        "http://127.0.0.1:9/imps",
+        Version::V1_2,
+        Encoding::Xml,
+    ))
+    .unwrap();
     let r = c.login_password("x", "y").await;
-    assert!(matches!(r, Err(ClientError::Transport(_) | ClientError::Io(_) | ClientError::Timeout)), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(ClientError::Transport(_) | ClientError::Io(_) | ClientError::Timeout)
+        ),
+        "{r:?}"
+    );
 }

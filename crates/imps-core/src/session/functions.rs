@@ -24,8 +24,18 @@ const TREE: &[(&str, &str, &str, Version)] = &[
     ("PresenceFeat", "PresenceAuthFunc", "REACT", Version::V1_1),
     ("PresenceFeat", "PresenceAuthFunc", "CAAUT", Version::V1_1),
     ("PresenceFeat", "PresenceAuthFunc", "GETAUT", Version::V1_2),
-    ("PresenceFeat", "PresenceDeliverFunc", "GETPR", Version::V1_1),
-    ("PresenceFeat", "PresenceDeliverFunc", "UPDPR", Version::V1_1),
+    (
+        "PresenceFeat",
+        "PresenceDeliverFunc",
+        "GETPR",
+        Version::V1_1,
+    ),
+    (
+        "PresenceFeat",
+        "PresenceDeliverFunc",
+        "UPDPR",
+        Version::V1_1,
+    ),
     ("PresenceFeat", "AttListFunc", "CALI", Version::V1_1),
     ("PresenceFeat", "AttListFunc", "DALI", Version::V1_1),
     ("PresenceFeat", "AttListFunc", "GALS", Version::V1_1),
@@ -128,11 +138,7 @@ impl FunctionSet {
         FunctionSet(
             TREE.iter()
                 .filter(|(f, g, c, since)| {
-                    *since <= version
-                        && IMPLEMENTED.contains(c)
-                        && !off(f)
-                        && !off(g)
-                        && !off(c)
+                    *since <= version && IMPLEMENTED.contains(c) && !off(f) && !off(g) && !off(c)
                 })
                 .map(|(_, _, c, _)| *c)
                 .collect(),
@@ -158,7 +164,8 @@ impl FunctionSet {
                 let wanted = whole_feature
                     || feat.children.iter().any(|grp| {
                         grp.name == *g
-                            && (grp.children.is_empty() || grp.children.iter().any(|x| x.name == *c))
+                            && (grp.children.is_empty()
+                                || grp.children.iter().any(|x| x.name == *c))
                     });
                 if wanted {
                     set.insert(*c);
@@ -216,7 +223,10 @@ mod tests {
         let f = Element::new("Functions").with(
             Element::new("WVCSPFeat")
                 .with(Element::new("FundamentalFeat"))
-                .with(Element::new("PresenceFeat").with(Element::new("ContListFunc").with(Element::new("GCLI")))),
+                .with(
+                    Element::new("PresenceFeat")
+                        .with(Element::new("ContListFunc").with(Element::new("GCLI"))),
+                ),
         );
         let r = FunctionSet::requested(&f, Version::V1_2);
         assert!(r.contains("GETSPI") && r.contains("SRCH") && r.contains("VRID"));
@@ -231,6 +241,9 @@ mod tests {
         let none = FunctionSet::available(Version::V1_3, &["FundamentalFeat".into()]);
         assert!(!none.contains("GETSPI"));
         let tree = all.to_tree();
-        assert!(tree.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"]).is_some());
+        assert!(
+            tree.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"])
+                .is_some()
+        );
     }
 }

@@ -32,7 +32,10 @@ impl<'a> LoginRequest<'a> {
             client_id: body.child("ClientID"),
             password: body.child("Password").map(|p| p.text.as_str()),
             digest_bytes: body.child_text("DigestBytes"),
-            schemas: body.children_named("DigestSchema").map(|e| e.text.trim()).collect(),
+            schemas: body
+                .children_named("DigestSchema")
+                .map(|e| e.text.trim())
+                .collect(),
             ttl: body.child_u64("TimeToLive"),
             cookie: body.child_text("SessionCookie").unwrap_or(""),
         }
@@ -80,7 +83,12 @@ impl Service {
         }
     }
 
-    async fn try_login(&self, ctx: &RequestCtx, version: Version, body: &Element) -> Result<Element, CoreError> {
+    async fn try_login(
+        &self,
+        ctx: &RequestCtx,
+        version: Version,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
         let req = LoginRequest::parse(body);
         let client_el = req
             .client_id
@@ -94,7 +102,9 @@ impl Service {
             Identified::Msisdn { user, registered } => {
                 // GEN-19: a wrong or missing UserID is corrected; GEN-18:
                 // a new registration tells the client its ID.
-                let sent = req.user_id.and_then(|u| canonical_user(u, &self.cfg.domain).ok());
+                let sent = req
+                    .user_id
+                    .and_then(|u| canonical_user(u, &self.cfg.domain).ok());
                 let tell = registered || sent.as_deref() != Some(user.id.as_str());
                 (user, tell)
             }
@@ -113,7 +123,8 @@ impl Service {
             now,
             ttl,
         ));
-        self.sessions.insert(session.clone(), self.cfg.max_sessions_per_user)?;
+        self.sessions
+            .insert(session.clone(), self.cfg.max_sessions_per_user)?;
         if let Err(e) = self.persist_session(&session).await {
             self.sessions.remove(&session.id, false, now);
             return Err(e);
@@ -132,7 +143,12 @@ impl Service {
             .with_text("CapabilityRequest", "T"))
     }
 
-    async fn identify(&self, ctx: &RequestCtx, req: &LoginRequest<'_>, client: &str) -> Result<Identified, CoreError> {
+    async fn identify(
+        &self,
+        ctx: &RequestCtx,
+        req: &LoginRequest<'_>,
+        client: &str,
+    ) -> Result<Identified, CoreError> {
         let m = &self.cfg.msisdn;
         if let Some(raw) = ctx.msisdn.as_deref().filter(|_| !m.force_manual_login) {
             match normalize_msisdn(raw) {
@@ -140,11 +156,17 @@ impl Service {
                     if let Some(u) = self.store.user_by_msisdn(&msisdn).await? {
                         if m.auto_login {
                             tracing::info!(user = %u.id, "auto-login by network-asserted MSISDN");
-                            return Ok(Identified::Msisdn { user: u, registered: false });
+                            return Ok(Identified::Msisdn {
+                                user: u,
+                                registered: false,
+                            });
                         }
                     } else if m.auto_register {
                         let u = self.register_by_msisdn(&msisdn).await?;
-                        return Ok(Identified::Msisdn { user: u, registered: true });
+                        return Ok(Identified::Msisdn {
+                            user: u,
+                            registered: true,
+                        });
                     }
                 }
                 None => tracing::warn!("ignoring malformed asserted MSISDN"),
@@ -169,14 +191,25 @@ impl Service {
             let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
                 .await
                 .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
-            return if ok { Ok(Identified::Credentials(user)) } else { Err(CoreError::InvalidPassword(id)) };
+            return if ok {
+                Ok(Identified::Credentials(user))
+            } else {
+                Err(CoreError::InvalidPassword(id))
+            };
         }
         if let Some(sent) = req.digest_bytes {
-            let ch = self.challenges.lock().remove(&(id.clone(), client.to_string()));
+            let ch = self
+                .challenges
+                .lock()
+                .remove(&(id.clone(), client.to_string()));
             let ch = ch
                 .filter(|c| c.expires_ms >= self.now_ms())
-                .ok_or_else(|| CoreError::InvalidPassword(format!("{id} (no live digest challenge)")))?;
-            let secret = self.digest_secret(&user).ok_or_else(|| CoreError::InvalidPassword(id.clone()))?;
+                .ok_or_else(|| {
+                    CoreError::InvalidPassword(format!("{id} (no live digest challenge)"))
+                })?;
+            let secret = self
+                .digest_secret(&user)
+                .ok_or_else(|| CoreError::InvalidPassword(id.clone()))?;
             return if auth::verify_digest(ch.schema, &ch.nonce, &secret, sent) {
                 Ok(Identified::Credentials(user))
             } else {
@@ -184,14 +217,23 @@ impl Service {
             };
         }
         if !req.schemas.is_empty() {
-            return self.challenge(&user, client, &req.schemas).map(Identified::Challenge);
+            return self
+                .challenge(&user, client, &req.schemas)
+                .map(Identified::Challenge);
         }
-        Err(CoreError::BadParameter("Login-Request carries no Password and no DigestSchema".into()))
+        Err(CoreError::BadParameter(
+            "Login-Request carries no Password and no DigestSchema".into(),
+        ))
     }
 
     /// First leg of the 4-way login: pick a schema the client offered
     /// (its preference first) and send a fresh nonce, without a SessionID.
-    fn challenge(&self, user: &UserRecord, client: &str, offered: &[&str]) -> Result<Element, CoreError> {
+    fn challenge(
+        &self,
+        user: &UserRecord,
+        client: &str,
+        offered: &[&str],
+    ) -> Result<Element, CoreError> {
         let schema = offered.iter().find_map(|s| DigestSchema::parse(s));
         let usable = self.cfg.digest_login && self.digest_secret(user).is_some();
         let (Some(schema), true) = (schema, usable) else {
@@ -204,12 +246,18 @@ impl Service {
             if ch.len() >= MAX_CHALLENGES {
                 ch.retain(|_, c| c.expires_ms >= now);
                 if ch.len() >= MAX_CHALLENGES {
-                    return Err(CoreError::Internal("too many pending login challenges".into()));
+                    return Err(CoreError::Internal(
+                        "too many pending login challenges".into(),
+                    ));
                 }
             }
             ch.insert(
                 (user.id.clone(), client.to_string()),
-                Challenge { nonce: nonce.clone(), schema, expires_ms: now + self.cfg.nonce_ttl_secs * 1000 },
+                Challenge {
+                    nonce: nonce.clone(),
+                    schema,
+                    expires_ms: now + self.cfg.nonce_ttl_secs * 1000,
+                },
             );
         }
         Ok(Element::new("Login-Response")
@@ -240,7 +288,11 @@ impl Service {
             match self.store.create_user(new).await {
                 Ok(()) => {
                     tracing::info!(user = %id, "auto-registered a new user by network-asserted MSISDN");
-                    return self.store.user(&id).await?.ok_or_else(|| CoreError::Internal("new user vanished".into()));
+                    return self
+                        .store
+                        .user(&id)
+                        .await?
+                        .ok_or_else(|| CoreError::Internal("new user vanished".into()));
                 }
                 Err(crate::StoreError::Conflict(_)) => {
                     // Either the ID collided (try another) or the MSISDN was
@@ -252,7 +304,9 @@ impl Service {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Internal("could not generate a unique user ID".into()))
+        Err(CoreError::Internal(
+            "could not generate a unique user ID".into(),
+        ))
     }
 
     /// The keep-alive time granted for a requested TimeToLive.
@@ -275,7 +329,11 @@ impl Service {
 
     /// KeepAlive: refreshes the session and, when the client asks for a
     /// new TimeToLive, grants one within our bounds.
-    pub(crate) fn keep_alive(&self, s: &Arc<Session>, body: &Element) -> Result<Element, CoreError> {
+    pub(crate) fn keep_alive(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
         let asked = body.child_u64("TimeToLive");
         let ttl = match asked {
             Some(_) => {

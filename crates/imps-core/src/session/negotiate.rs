@@ -80,7 +80,10 @@ impl Service {
             out = out.with_text("ParserSize", v.to_string());
         }
         out = out
-            .with_text("InitialDeliveryMethod", list.child_text("InitialDeliveryMethod").unwrap_or("P"))
+            .with_text(
+                "InitialDeliveryMethod",
+                list.child_text("InitialDeliveryMethod").unwrap_or("P"),
+            )
             .with_text("MultiTrans", "1")
             .with_text("ServerPollMin", poll_min.to_string())
             .with_text("SupportedBearer", "HTTP");
@@ -89,13 +92,19 @@ impl Service {
         }
         if agreed.iter().any(|m| m == STCP) {
             if let Some((host, port)) = &self.cfg.cir.tcp {
-                out = out.with_text("TCPAddress", host.clone()).with_text("TCPPort", port.to_string());
+                out = out
+                    .with_text("TCPAddress", host.clone())
+                    .with_text("TCPPort", port.to_string());
             }
         }
         if agreed.iter().any(|m| m == SHTTP) {
             if let Some(base) = &self.cfg.cir.http_base {
                 let url = format!("{}/{}", base.trim_end_matches('/'), s.cir_token);
-                let name = if s.version == Version::V1_3 { "CIRHTTPAddress" } else { "CIRURL" };
+                let name = if s.version == Version::V1_3 {
+                    "CIRHTTPAddress"
+                } else {
+                    "CIRURL"
+                };
                 out = out.with(Element::new(name).with_text("URL", url));
             }
         }

@@ -15,8 +15,8 @@
 //!   same meaning. Anything else becomes a LITERAL tag or an inline string,
 //!   which every decoder reads correctly.
 //!
-//! Decode lookups are direct array indexes; encode lookups are binary
-//! searches over a few hundred names. Both indexes are built once.
+//! Decode lookups are direct array indexes; encode lookups are one hash
+//! lookup per element and per text. Both indexes are built once.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -36,8 +36,9 @@ const EXT_SLOTS: usize = 256;
 /// Value tokens the encoder never emits, even when the target version has
 /// them, because decoders disagree on what they mean:
 /// * 0x3D `GROUP_ID` (access) / `History` (1.3 common);
-/// * 0x43 and 0x75 both `SMS`, and Android decodes 0x75 differently from
-///   Baraza's presence reading;
+/// * 0x43 `SMS` (access group) / 0x75 `SMS` (presence group): Baraza reads
+///   a value token by the group of the current tag page, so either token
+///   can be wrong for a given element;
 /// * 0x68 `IM` (1.1/1.2) / `AP` (1.3; Android decodes it as `AP` always);
 /// * 0x34 `DENIED` and 0x37 `ShowID`: kXML (J2ME clients) puts `ShowID` at
 ///   0x34 and has nothing at 0x37.

@@ -41,7 +41,11 @@ impl TestServer {
         let mut cfg = test_config(dir.path());
         f(&mut cfg);
         let running = impsd::start(cfg.clone()).await.expect("server starts");
-        TestServer { running: Some(running), cfg, dir }
+        TestServer {
+            running: Some(running),
+            cfg,
+            dir,
+        }
     }
 
     pub fn running(&self) -> &Running {
@@ -101,7 +105,11 @@ impl TestServer {
 }
 
 /// A raw POST, for bodies no well-behaved client would send.
-pub async fn post_raw(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Option<String>, Vec<u8>) {
+pub async fn post_raw(
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Option<String>, Vec<u8>) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<bytes::Bytes>>();
     let req = hyper::Request::builder()
@@ -117,7 +125,13 @@ pub async fn post_raw(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Opt
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, ct, body)
 }
 

@@ -1,0 +1,145 @@
+//! GEN-17..20, REG-UC, ALG-UC: login by the MSISDN an operator gateway
+//! asserts in an HTTP header, believed only from trusted addresses.
+
+mod common;
+
+use common::TestServer;
+use imps_client::{Client, ClientConfig, Encoding, Version};
+use imps_core::Store;
+
+fn msisdn_client(
+    srv: &TestServer,
+    v: Version,
+    e: Encoding,
+    client_id: &str,
+    msisdn: &str,
+) -> imps_client::HttpClient {
+    Client::new(
+        ClientConfig::new(srv.url(), v, e)
+            .with_client_id(client_id)
+            .with_header("X-MSISDN", msisdn),
+    )
+    .unwrap()
+}
+
+async fn trusted_server() -> TestServer {
+    TestServer::start_with(|c| c.msisdn.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await
+}
+
+#[tokio::test]
+async fn gen_17_18_reg_uc_unknown_msisdn_is_registered_and_told_its_user_id() {
+    let srv = trusted_server().await;
+    for (i, (v, e)) in common::combos().into_iter().enumerate() {
+        let number = format!("+35840123456{i}");
+        let c = msisdn_client(&srv, v, e, "phone", &number);
+        // The phone knows no user ID yet; it sends whatever it has.
+        let info = c
+            .login_password("new-phone", "")
+            .await
+            .unwrap_or_else(|err| panic!("{v} {e:?}: {err}"));
+        let told = info
+            .user_id
+            .clone()
+            .expect("GEN-18: the server tells the client its new UserID");
+        assert!(
+            told.starts_with("wv:u") && told.ends_with("@localhost"),
+            "{told}"
+        );
+        let id = told
+            .trim_start_matches("wv:")
+            .trim_end_matches("@localhost")
+            .to_string();
+        let store = impsd::open_store(&srv.cfg).unwrap();
+        let u = store
+            .user(&id)
+            .await
+            .unwrap()
+            .expect("GEN-17: the user is now registered");
+        assert_eq!(u.msisdn.as_deref(), Some(number.as_str()));
+        assert_eq!(
+            u.friendly_name.as_deref(),
+            Some(id.as_str()),
+            "REG-UC: friendly name defaults to the User ID"
+        );
+        c.logout().await.unwrap();
+        // Next time the same number logs in to the same account.
+        let again = msisdn_client(&srv, v, e, "phone", &number);
+        let info2 = again.login_password(&told, "").await.unwrap();
+        assert!(info2.user_id.is_none() || info2.user_id.as_deref() == Some(told.as_str()));
+        assert_eq!(srv.running().service.sessions().of_user(&id).len(), 1);
+        again.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn gen_19_alg_uc_known_msisdn_logs_in_without_password_and_corrects_user_id() {
+    let srv = trusted_server().await;
+    srv.add_user_full("alice", Some("secret"), Some("+358409999999"))
+        .await;
+    for (v, e) in common::combos() {
+        let c = msisdn_client(&srv, v, e, "phone", "+358 40 999 9999");
+        let info = c
+            .login_password("wv:someone-else@localhost", "wrong")
+            .await
+            .unwrap_or_else(|err| panic!("{v} {e:?}: {err}"));
+        assert_eq!(
+            info.user_id.as_deref(),
+            Some("wv:alice@localhost"),
+            "the wrong UserID is corrected"
+        );
+        assert_eq!(srv.running().service.sessions().of_user("alice").len(), 1);
+        c.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn gen_20_manual_login_can_be_forced() {
+    let srv = TestServer::start_with(|c| {
+        c.msisdn.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.msisdn.force_manual_login = true;
+    })
+    .await;
+    srv.add_user_full("bob", Some("pw"), Some("+358401111111"))
+        .await;
+    let c = msisdn_client(
+        &srv,
+        Version::V1_3,
+        Encoding::Wbxml,
+        "phone",
+        "+358401111111",
+    );
+    let err = c.login_password("bob", "wrong").await.unwrap_err();
+    assert_eq!(
+        err.status_code(),
+        Some(409),
+        "the header does not log anyone in"
+    );
+    let err = c.login_password("", "").await.unwrap_err();
+    assert_eq!(
+        err.status_code(),
+        Some(402),
+        "no UserID, no auto-registration"
+    );
+    c.login_password("bob", "pw").await.unwrap();
+}
+
+#[tokio::test]
+async fn msisdn_header_from_an_untrusted_address_is_ignored() {
+    // 127.0.0.1 is not in the trusted list here.
+    let srv =
+        TestServer::start_with(|c| c.msisdn.trusted_proxies = vec!["192.0.2.10".parse().unwrap()])
+            .await;
+    srv.add_user_full("carol", Some("pw"), Some("+358402222222"))
+        .await;
+    let c = msisdn_client(&srv, Version::V1_2, Encoding::Xml, "phone", "+358402222222");
+    let err = c.login_password("carol", "wrong").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(409));
+    let err = c.login_password("nobody", "").await.unwrap_err();
+    assert_eq!(
+        err.status_code(),
+        Some(531),
+        "no auto-registration from an untrusted address"
+    );
+    let store = impsd::open_store(&srv.cfg).unwrap();
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
