@@ -11,6 +11,9 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ids;
+mod im;
+mod lists;
+mod presence;
 pub mod reply;
 pub mod service;
 pub mod session;
@@ -22,4 +25,6 @@ pub use config::CoreConfig;
 pub use error::CoreError;
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
-pub use store::{MemStore, NewUser, SessionRecord, Store, StoreError, UserRecord};
+pub use store::{
+    AccountStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore, SessionRecord, Store, StoreError, UserRecord,
+};

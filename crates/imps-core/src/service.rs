@@ -212,21 +212,46 @@ impl Service {
             P::LogoutRequest => Outcome::Reply(self.logout(s).await),
             P::KeepAliveRequest => Outcome::Reply(self.keep_alive(s, body)?),
             P::ClientCapabilityRequest => Outcome::Reply(self.client_capability(s, body)),
-            P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body)),
-            P::PollingRequest => self.poll(s),
+            P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body).await),
+            P::PollingRequest => self.poll(s).await,
             P::Status => Outcome::Nothing,
-            other => return Err(CoreError::NotImplemented(other.name().into())),
+            other => {
+                self.ensure_ready(s).await;
+                if let Some(o) = self.dispatch_lists(s, other, tx).await? {
+                    return Ok(o);
+                }
+                if let Some(o) = self.dispatch_presence(s, other, tx).await? {
+                    return Ok(o);
+                }
+                if let Some(o) = self.dispatch_im(s, other, tx).await? {
+                    return Ok(o);
+                }
+                return Err(CoreError::NotImplemented(other.name().into()));
+            }
         })
     }
 
+    /// Runs the "session is ready" hooks once: after service negotiation
+    /// (SYM-13: not online before the level of service is settled), or at
+    /// the first service request of a client that skips negotiation.
+    pub(crate) async fn ensure_ready(&self, s: &Arc<Session>) {
+        let first = s.with_state(|st| !std::mem::replace(&mut st.ready, true));
+        if first {
+            self.presence_session_ready(s).await;
+            self.im_session_ready(s).await;
+        }
+    }
+
     /// A client's answer to something we sent (Status, MessageDelivered...).
-    async fn handle_client_response(
-        &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
-    ) -> Outcome {
-        Outcome::Nothing
+    async fn handle_client_response(&self, s: &Arc<Session>, kind: PrimitiveKind, tx: &Transaction) -> Outcome {
+        match self.client_response_im(s, kind, tx).await {
+            Ok(Some(o)) => o,
+            Ok(None) => Outcome::Nothing,
+            Err(e) => {
+                tracing::info!(session = %s.id, primitive = kind.name(), error = %e, "client response not accepted");
+                Outcome::Nothing
+            }
+        }
     }
 
     fn session_for(&self, id: Option<&str>) -> Result<Arc<Session>, CoreError> {
@@ -242,11 +267,11 @@ impl Service {
     }
 
     /// Polling-Request: one waiting server transaction, or nothing.
-    fn poll(&self, s: &Arc<Session>) -> Outcome {
+    async fn poll(&self, s: &Arc<Session>) -> Outcome {
         match s.pop_outgoing() {
             Some((tid, body, more)) => {
                 if s.is_closing() && body.name == "Disconnect" {
-                    self.end_session(&s.id, false);
+                    self.end_session(&s.id, false).await;
                 }
                 Outcome::ServerRequest { tid, body, more }
             }
@@ -256,17 +281,13 @@ impl Service {
 
     /// The next server-originated message for a push channel that carries
     /// whole messages (WebSocket).
-    pub fn next_push(&self, s: &Session) -> Option<Message> {
+    pub async fn next_push(&self, s: &Session) -> Option<Message> {
         let (tid, body, more) = s.pop_outgoing()?;
         let disconnect = s.is_closing() && body.name == "Disconnect";
-        let mut m = Message::single(
-            s.version,
-            Some(s.id.clone()),
-            Transaction::request(tid, body),
-        );
+        let mut m = Message::single(s.version, Some(s.id.clone()), Transaction::request(tid, body));
         m.poll = Some(more);
         if disconnect {
-            self.end_session(&s.id, false);
+            self.end_session(&s.id, false).await;
         }
         Some(m)
     }
@@ -280,28 +301,27 @@ impl Service {
         sessions.len()
     }
 
-    /// Removes a session from memory and the store.
-    pub(crate) fn end_session(&self, id: &str, expired: bool) -> Option<Arc<Session>> {
+    /// Removes a session from memory and the store, then tells the
+    /// service areas (presence goes offline, IM forgets pending pushes).
+    pub(crate) async fn end_session(&self, id: &str, expired: bool) -> Option<Arc<Session>> {
         let s = self.sessions.remove(id, expired, self.now_ms())?;
-        let store = self.store.clone();
-        let id = id.to_string();
-        // Forgetting a session is not something the client waits for; if
-        // it fails the session is dropped again at the next start.
-        tokio::spawn(async move {
-            if let Err(e) = store.delete_session(&id).await {
-                tracing::warn!(session = %id, error = %e, "could not delete session from store");
-            }
-        });
+        if let Err(e) = self.store.delete_session(id).await {
+            // The session is gone from memory; a stale row is dropped
+            // again at the next start once its TTL has passed.
+            tracing::warn!(session = %id, error = %e, "could not delete session from store");
+        }
+        self.presence_session_ended(&s).await;
+        self.im_session_ended(&s).await;
         Some(s)
     }
 
     /// Ends sessions idle past their TTL. The server calls this every
     /// second; tests call it after moving a fake clock.
-    pub fn expire_idle(&self) -> usize {
+    pub async fn expire_idle(&self) -> usize {
         let idle = self.sessions.idle(self.now_ms());
         for s in &idle {
             tracing::info!(session = %s.id, user = %s.user, "session expired");
-            self.end_session(&s.id, true);
+            self.end_session(&s.id, true).await;
         }
         idle.len()
     }

@@ -96,3 +96,20 @@ mod tests {
         assert_eq!(normalize_msisdn("+12"), None);
     }
 }
+
+impl crate::Service {
+    /// A user's friendly name when they have one (IMR-8, ADC-1).
+    pub(crate) async fn friendly_name(&self, user: &str) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .store
+            .user(user)
+            .await?
+            .and_then(|u| u.friendly_name)
+            .filter(|n| !n.is_empty()))
+    }
+
+    /// Whether a user ID is registered here.
+    pub(crate) async fn user_exists(&self, user: &str) -> Result<bool, CoreError> {
+        Ok(self.store.user(user).await?.is_some())
+    }
+}

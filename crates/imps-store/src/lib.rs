@@ -10,7 +10,10 @@
 //! work runs on dedicated threads fed through bounded queues.
 
 pub mod conformance;
+mod im;
+mod lists;
 mod migrations;
+mod presence;
 mod queries;
 mod rows;
 mod sqlite;

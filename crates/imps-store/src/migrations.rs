@@ -23,10 +23,26 @@ pub(crate) struct Migration {
 }
 
 /// Append-only, in increasing version order (a unit test checks it).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: V1_USERS_SESSIONS,
-}];
+/// Steps 2.. live in `sql/`, one file per service area, so areas can be
+/// written side by side.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: V1_USERS_SESSIONS,
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("sql/0002_lists.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("sql/0003_presence.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("sql/0004_messages.sql"),
+    },
+];
 
 const V1_USERS_SESSIONS: &str = "
 CREATE TABLE users (

@@ -3,7 +3,7 @@
 //! runs on another thread after the caller's borrow has ended.
 
 use async_trait::async_trait;
-use imps_core::{NewUser, SessionRecord, Store, StoreError, UserRecord};
+use imps_core::{AccountStore, NewUser, SessionRecord, StoreError, UserRecord};
 use rusqlite::OptionalExtension;
 
 use crate::rows::{
@@ -13,7 +13,7 @@ use crate::rows::{
 use crate::sqlite::SqliteStore;
 
 #[async_trait]
-impl Store for SqliteStore {
+impl AccountStore for SqliteStore {
     async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
         self.writer()
             .run(move |c| {

@@ -8,6 +8,7 @@
 //! power loss additionally relies on `synchronous=FULL`, which a unit test
 //! in the crate checks is set.
 
+use imps_core::AccountStore;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;

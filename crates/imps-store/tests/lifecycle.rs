@@ -2,6 +2,7 @@
 //! without losing data or re-running migrations, the admin CLI writes
 //! while the server runs, and an old impsd refuses a newer database.
 
+use imps_core::AccountStore;
 use std::path::Path;
 
 use imps_core::{NewUser, SessionRecord, Store, StoreError};

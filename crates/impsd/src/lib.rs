@@ -154,12 +154,11 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {
-                        for _ in 0..svc.expire_idle() {
-                            metrics::Metrics::inc(&m.sessions_expired);
-                        }
-                    }
+                    _ = tick.tick() => {}
                     _ = rx.wait_for(|s| *s) => break,
+                }
+                for _ in 0..svc.expire_idle().await {
+                    metrics::Metrics::inc(&m.sessions_expired);
                 }
             }
         }));

@@ -42,7 +42,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             if s.is_ended() {
                 break;
             }
-            while let Some(m) = st.service.next_push(s) {
+            while let Some(m) = st.service.next_push(s).await {
                 if send(&mut socket, &m, enc).await.is_err() {
                     return;
                 }

@@ -139,13 +139,13 @@ async fn base_ses_expired_session_gets_600_after_keepalive_time() {
     );
     // Activity inside the window keeps it alive.
     clock.advance_ms(25_000);
-    assert_eq!(srv.running().service.expire_idle(), 0);
+    assert_eq!(srv.running().service.expire_idle().await, 0);
     c.keep_alive(None).await.unwrap();
     clock.advance_ms(25_000);
-    assert_eq!(srv.running().service.expire_idle(), 0);
+    assert_eq!(srv.running().service.expire_idle().await, 0);
     // Silence past the keep-alive time ends it.
     clock.advance_ms(31_000);
-    assert_eq!(srv.running().service.expire_idle(), 1);
+    assert_eq!(srv.running().service.expire_idle().await, 1);
     let err = c.keep_alive(None).await.unwrap_err();
     assert_eq!(err.status_code(), Some(600), "{err}");
 }

@@ -318,7 +318,7 @@ impl Service {
 
     /// Logout: Status in 1.2+, Disconnect in 1.1.
     pub(crate) async fn logout(&self, s: &Arc<Session>) -> Element {
-        self.end_session(&s.id, false);
+        self.end_session(&s.id, false).await;
         tracing::info!(session = %s.id, user = %s.user, "logged out");
         if s.version == Version::V1_1 {
             Element::new("Disconnect").with(ok_result())

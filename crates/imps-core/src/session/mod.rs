@@ -49,6 +49,8 @@ pub struct SessionState {
     /// Set when the session is gone from the registry; push channels
     /// watching it close.
     pub ended: bool,
+    /// The ready hooks (presence online, offline delivery) have run.
+    pub ready: bool,
     outbox: VecDeque<Element>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
@@ -103,6 +105,7 @@ impl Session {
                 agreed: None,
                 closing: false,
                 ended: false,
+                ready: false,
                 outbox: VecDeque::new(),
                 next_tid: 1,
                 dropped: 0,

@@ -116,7 +116,7 @@ impl Service {
     /// Service negotiation. AllFunctions is always present (a reply
     /// without it crashes Android's login); Functions lists what was asked
     /// for but is not available.
-    pub(crate) fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
+    pub(crate) async fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
         let available = FunctionSet::available(s.version, &self.cfg.disabled_functions);
         let agreed = match body.child("Functions") {
             Some(f) => {
@@ -132,6 +132,7 @@ impl Service {
             }
         };
         tracing::debug!(session = %s.id, agreed = ?agreed.0 .0, "service negotiated");
+        self.ensure_ready(s).await;
         let mut resp = Element::new("Service-Response");
         if !agreed.1.is_empty() {
             resp = resp.with(Element::new("Functions").with(agreed.1.to_tree()));

@@ -2,6 +2,14 @@
 //! unit tests. Backends (SQLite, later PostgreSQL) live in `imps-store` and
 //! must pass the same conformance suite.
 
+mod im;
+mod lists;
+mod presence;
+
+pub use im::MessageStore;
+pub use lists::ListStore;
+pub use presence::PresenceStore;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -58,8 +66,16 @@ pub struct SessionRecord {
     pub created_ms: u64,
 }
 
+/// Everything the service keeps durably. One trait per area, so each area
+/// (and each backend's file for it) can grow on its own; a backend
+/// implements them all and is then a `Store`.
+pub trait Store: AccountStore + ListStore + PresenceStore + MessageStore {}
+
+impl<T: AccountStore + ListStore + PresenceStore + MessageStore> Store for T {}
+
+/// Users, credentials and sessions.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates a user; `Conflict` when the ID or MSISDN is taken.
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
@@ -81,17 +97,20 @@ pub trait Store: Send + Sync + 'static {
 /// An in-memory store for unit tests and the conformance suite's reference.
 #[derive(Default)]
 pub struct MemStore {
-    inner: Mutex<MemInner>,
+    pub(crate) inner: Mutex<MemInner>,
+    pub(crate) lists: Mutex<lists::MemLists>,
+    pub(crate) presence: Mutex<presence::MemPresence>,
+    pub(crate) im: Mutex<im::MemMessages>,
 }
 
 #[derive(Default)]
-struct MemInner {
+pub(crate) struct MemInner {
     users: HashMap<String, UserRecord>,
     sessions: HashMap<String, SessionRecord>,
 }
 
 #[async_trait]
-impl Store for MemStore {
+impl AccountStore for MemStore {
     async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
         let mut g = self.inner.lock();
         if g.users.contains_key(&u.id) {
