@@ -265,7 +265,11 @@ fn table_documents(v: Version) -> Vec<(&'static str, Element)> {
     vec![("all tags", all_tags), ("all values", all_values)]
 }
 
+/// Our test documents, the table documents, and the crate's examples.
 fn cases(v: Version) -> Vec<(String, Element)> {
+    let examples = imps_wire::examples::all(v)
+        .into_iter()
+        .map(|(n, m)| (format!("example {n}"), m.to_element()));
     documents(v)
         .into_iter()
         .map(|(n, m)| (n.to_string(), m.to_element()))
@@ -274,7 +278,17 @@ fn cases(v: Version) -> Vec<(String, Element)> {
                 .into_iter()
                 .map(|(n, e)| (n.to_string(), e)),
         )
+        .chain(examples)
         .collect()
+}
+
+/// Whether `xml2wbxml` can encode `e`: it writes no LITERALs for CSP, so
+/// every name must be in its (1.1/1.2) table, and it keeps no attributes
+/// but `xmlns`.
+fn libwbxml_can_write(e: &Element, known: &[String]) -> bool {
+    known.contains(&e.name)
+        && e.attrs.iter().all(|a| a.name == "xmlns")
+        && e.children.iter().all(|c| libwbxml_can_write(c, known))
 }
 
 #[test]
@@ -298,13 +312,30 @@ fn libwbxml_wbxml_reads_back_in_ours() {
     if !tools_present() {
         return;
     }
+    let map = spellings();
+    let known: Vec<String> = table_names("csp12-tags.tsv")
+        .into_iter()
+        .map(|n| {
+            map.iter()
+                .find(|(lib, _)| *lib == n)
+                .map_or(n, |(_, c)| c.clone())
+        })
+        .collect();
     let mut failures = Vec::new();
+    let mut skipped = Vec::new();
     for v in [Version::V1_1, Version::V1_2] {
         for (name, root) in cases(v) {
+            if !libwbxml_can_write(&root, &known) {
+                skipped.push(format!("{v} {name}"));
+                continue;
+            }
             if let Err(e) = libwbxml_to_ours(&root, v) {
                 failures.push(format!("{v} {name}: {e}"));
             }
         }
     }
+    // Documents with vendor elements or names libwbxml lacks cannot be
+    // written by xml2wbxml at all; direction (a) covers them.
+    println!("not writable by xml2wbxml, skipped: {skipped:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -75,3 +75,19 @@ fn version_specific_tokens() {
         assert_eq!(decode(&b, &Limits::default()).expect("decode").root, root);
     }
 }
+
+#[test]
+fn every_crate_example_round_trips() {
+    let mut n = 0;
+    for v in Version::ALL {
+        for (name, msg) in imps_wire::examples::all(v) {
+            let root = msg.to_element();
+            let bytes = encode(&root, v).unwrap_or_else(|e| panic!("{v} {name}: encode: {e}"));
+            let doc = decode(&bytes, &Limits::default())
+                .unwrap_or_else(|e| panic!("{v} {name}: decode: {e}"));
+            assert_eq!(doc.root, root, "{v} {name}");
+            n += 1;
+        }
+    }
+    assert!(n > 50, "only {n} examples");
+}
