@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod groups;
 pub mod ids;
 mod im;
 mod lists;
@@ -26,5 +27,5 @@ pub use error::CoreError;
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
 pub use store::{
-    AccountStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore, SessionRecord, Store, StoreError, UserRecord,
+    AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore, SessionRecord, Store, StoreError, UserRecord,
 };

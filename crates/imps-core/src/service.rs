@@ -223,6 +223,9 @@ impl Service {
                 if let Some(o) = self.dispatch_presence(s, other, tx).await? {
                     return Ok(o);
                 }
+                if let Some(o) = self.dispatch_groups(s, other, tx).await? {
+                    return Ok(o);
+                }
                 if let Some(o) = self.dispatch_im(s, other, tx).await? {
                     return Ok(o);
                 }
@@ -312,6 +315,7 @@ impl Service {
         }
         self.presence_session_ended(&s).await;
         self.im_session_ended(&s).await;
+        self.groups_session_ended(&s, expired).await;
         Some(s)
     }
 

@@ -10,6 +10,7 @@
 //! work runs on dedicated threads fed through bounded queues.
 
 pub mod conformance;
+mod groups;
 mod im;
 mod lists;
 mod migrations;

@@ -42,6 +42,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("sql/0004_messages.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("sql/0005_groups.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -2,10 +2,12 @@
 //! unit tests. Backends (SQLite, later PostgreSQL) live in `imps-store` and
 //! must pass the same conformance suite.
 
+mod groups;
 mod im;
 mod lists;
 mod presence;
 
+pub use groups::GroupStore;
 pub use im::MessageStore;
 pub use lists::ListStore;
 pub use presence::PresenceStore;
@@ -69,9 +71,9 @@ pub struct SessionRecord {
 /// Everything the service keeps durably. One trait per area, so each area
 /// (and each backend's file for it) can grow on its own; a backend
 /// implements them all and is then a `Store`.
-pub trait Store: AccountStore + ListStore + PresenceStore + MessageStore {}
+pub trait Store: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore {}
 
-impl<T: AccountStore + ListStore + PresenceStore + MessageStore> Store for T {}
+impl<T: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore> Store for T {}
 
 /// Users, credentials and sessions.
 #[async_trait]
@@ -101,6 +103,7 @@ pub struct MemStore {
     pub(crate) lists: Mutex<lists::MemLists>,
     pub(crate) presence: Mutex<presence::MemPresence>,
     pub(crate) im: Mutex<im::MemMessages>,
+    pub(crate) groups: Mutex<groups::MemGroups>,
 }
 
 #[derive(Default)]

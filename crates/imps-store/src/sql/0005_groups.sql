@@ -1,0 +1,2 @@
+-- Tables of this area. (An empty step is valid SQL for SQLite.)
+SELECT 1;
