@@ -28,6 +28,19 @@ impl Default for TidCounter {
 }
 
 impl TidCounter {
+    /// A counter that hands out `next` first (clamped into 1..=999), so a
+    /// session resumed by another process carries on its numbering.
+    pub fn starting_at(next: u16) -> TidCounter {
+        TidCounter {
+            next: next.clamp(1, MAX_TRANSACTION_ID),
+        }
+    }
+
+    /// The ID the next call to [`TidCounter::next_id`] returns.
+    pub fn peek(&self) -> u16 {
+        self.next
+    }
+
     pub fn next_id(&mut self) -> String {
         let id = self.next;
         self.next = if id >= MAX_TRANSACTION_ID { 1 } else { id + 1 };
@@ -78,11 +91,22 @@ impl<T: Transport> Client<T> {
     /// Wraps a transport. Each client gets its own random SessionCookie,
     /// kept for every login it makes, so a test can match `WVCI` lines.
     pub fn with_transport(transport: T, config: ClientConfig) -> Client<T> {
+        Self::with_transport_and_cookie(transport, config, random_cookie())
+    }
+
+    /// Like [`Client::with_transport`] with a chosen SessionCookie: a
+    /// session resumed from a saved profile keeps the cookie it logged in
+    /// with, so CIR lines still match it.
+    pub fn with_transport_and_cookie(
+        transport: T,
+        config: ClientConfig,
+        cookie: String,
+    ) -> Client<T> {
         Client {
             inner: Arc::new(Inner {
                 transport,
                 config,
-                cookie: random_cookie(),
+                cookie,
                 state: Mutex::new(State::default()),
             }),
         }
@@ -118,6 +142,16 @@ impl<T: Transport> Client<T> {
 
     pub fn next_transaction_id(&self) -> String {
         self.state().tids.next_id()
+    }
+
+    /// The TransactionID the next request will use (for saving a session).
+    pub fn peek_transaction_id(&self) -> u16 {
+        self.state().tids.peek()
+    }
+
+    /// Continues TransactionID numbering from `next` (a resumed session).
+    pub fn set_next_transaction_id(&self, next: u16) {
+        self.state().tids = TidCounter::starting_at(next);
     }
 
     /// A one-transaction message in our version, carrying the current

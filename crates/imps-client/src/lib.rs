@@ -23,6 +23,8 @@
 //! ```
 
 pub mod cir;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod digest;
@@ -31,6 +33,8 @@ pub mod http;
 pub mod ops;
 pub mod primitives;
 pub mod transport;
+#[cfg(feature = "cli")]
+pub mod tui;
 pub mod ws;
 
 pub use cir::{TcpCir, agreed_cir_methods, http_cir_url, tcp_cir_addr};

@@ -1,21 +1,28 @@
-//! `imps`: the command-line client. For now it carries the codec
-//! converters operators use to read captured traffic; the chat commands
-//! come with the client issue.
+//! `imps`: the command-line client. The codec converters operators use
+//! to read captured traffic live here; the chat commands (login, send,
+//! inbox, contacts, presence, groups, chat, ...) are `imps_client::cli`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use imps_client::cli::codes::exit;
+use imps_client::cli::{self, CliError};
 use imps_wire::{Limits, Version};
 
 #[derive(Parser)]
 #[command(
     name = "imps",
     version,
-    about = "IMPS (Wireless Village) client and codec tools"
+    about = "IMPS (Wireless Village) client and codec tools",
+    after_help = "Exit codes: 0 done, 1 local problem, 2 usage, 3 not logged in or session \
+                  expired, 4 refused by the server, 5 server failure or not implemented, \
+                  6 network, 7 unreadable answer."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -40,17 +47,67 @@ enum Cmd {
         #[arg(long)]
         version: Option<String>,
     },
+    #[command(flatten)]
+    Im(cli::Command),
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("imps: {e:#}");
-        std::process::exit(1);
+    let parsed = Cli::parse();
+    let code = match parsed.cmd {
+        Cmd::Im(cmd) => run_im(&parsed.global, cmd),
+        other => match convert(other) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("imps: {e:#}");
+                exit::LOCAL
+            }
+        },
+    };
+    std::process::exit(code);
+}
+
+/// Runs a chat command and prints its report (or error) as text or JSON.
+fn run_im(global: &cli::Global, cmd: cli::Command) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imps: starting the runtime: {e}");
+            return exit::LOCAL;
+        }
+    };
+    let result = rt.block_on(cli::run(global, cmd));
+    // Background tasks (push pumps) must not keep the process alive.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(report) => {
+            if global.json {
+                if !report.json.is_null() {
+                    println!("{}", report.json);
+                }
+            } else if !report.human.is_empty() {
+                println!("{}", report.human);
+            }
+            exit::OK
+        }
+        Err(e) => report_error(global, &e),
     }
 }
 
-fn run() -> anyhow::Result<()> {
-    match Cli::parse().cmd {
+fn report_error(global: &cli::Global, e: &CliError) -> i32 {
+    if global.json {
+        println!("{}", e.to_json());
+    }
+    eprintln!("imps: {e}");
+    e.exit_code()
+}
+
+fn convert(cmd: Cmd) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Im(_) => Ok(()),
         Cmd::Wbxml2xml { input, output } => {
             let bytes = read_input(input.as_ref())?;
             let doc = imps_wire::wbxml::decode(&bytes, &tool_limits()).context("decoding WBXML")?;

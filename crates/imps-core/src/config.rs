@@ -80,6 +80,8 @@ pub struct CoreConfig {
     /// Function codes (or whole features/groups) switched off by policy.
     pub disabled_functions: Vec<String>,
     pub sp_info: SpInfo,
+    /// Instant messaging: policies, offline storage and notification.
+    pub im: ImConfig,
 }
 
 impl Default for CoreConfig {
@@ -100,6 +102,110 @@ impl Default for CoreConfig {
             max_message_size: 1024 * 1024,
             disabled_functions: Vec::new(),
             sp_info: SpInfo::default(),
+            im: ImConfig::default(),
+        }
+    }
+}
+
+/// What happens to a message over the size limit (GEN-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OversizePolicy {
+    /// No policy is announced; the limits are plain caps.
+    None,
+    /// Refused (announced as ContentPolicy `R`).
+    Reject,
+    /// Delivered with an extra charge up to `charge_limit_bytes`
+    /// (ContentPolicy `C`, ContentPolicyLimit); refused beyond it.
+    Charge,
+}
+
+/// Instant messaging settings (BASE-IM, IMR-*, GEN-5..10).
+#[derive(Debug, Clone)]
+pub struct ImConfig {
+    /// IMR-9: keep messages for logged-out users. When off, a message to a
+    /// user with no session is refused (533).
+    pub offline_storage: bool,
+    /// GEN-5: largest text/plain message, in bytes (0 = no limit).
+    pub max_text_bytes: u64,
+    /// GEN-5: largest message of any other type, in bytes of decoded
+    /// content (0 = no limit).
+    pub max_rich_bytes: u64,
+    pub oversize_policy: OversizePolicy,
+    /// With `Charge`: the largest message delivered at all (0 = no limit).
+    pub charge_limit_bytes: u64,
+    /// GEN-8: content types accepted for delivery (`type/*` allowed);
+    /// empty = any.
+    pub content_types: Vec<String>,
+    /// Most recipient users one SendMessage may reach (contact lists
+    /// expanded).
+    pub max_recipients: usize,
+    /// Most NewMessages offered to one session and not yet acknowledged;
+    /// the rest wait in the store. Keeps IM from filling the outbox.
+    pub push_window: usize,
+    /// An offered message not acknowledged for this long is offered again
+    /// (it may have been dropped from a full outbox).
+    pub redeliver_secs: u64,
+    /// Most waiting messages of one online user kept in memory; the rest
+    /// are read from the store as these are delivered.
+    pub memory_per_user: usize,
+    /// Most MessageInfo entries in one GetMessageList-Response.
+    pub max_list_batch: usize,
+    /// How long a sender's own MessageID is remembered, to recognise a
+    /// retried SendMessage.
+    pub dedupe_window_secs: u64,
+    /// Longest Validity honoured, in seconds (0 = as asked, or forever).
+    pub max_validity_secs: u64,
+    /// IMR-11: the operator's switch for offline-message notifications.
+    pub offline_notify: bool,
+    /// IMR-10: the notification type handed to the notifier (`SMS` or
+    /// `WAPPUSH`).
+    pub offline_notify_bearer: String,
+    /// At most one notification per user in this many seconds.
+    pub offline_notify_interval_secs: u64,
+    /// Key of the opaque recipient reference in notifications (SYM-18);
+    /// `None` uses `secret_key`, else a random key per start.
+    pub notify_ref_key: Option<[u8; 32]>,
+    /// Where offline notifications go; `None` = nowhere.
+    pub notifier: Option<std::sync::Arc<dyn crate::OfflineNotifier>>,
+}
+
+impl Default for ImConfig {
+    fn default() -> Self {
+        ImConfig {
+            offline_storage: true,
+            max_text_bytes: 16 * 1024,
+            max_rich_bytes: 512 * 1024,
+            oversize_policy: OversizePolicy::Reject,
+            charge_limit_bytes: 0,
+            content_types: [
+                "text/plain",
+                "text/x-vcard",
+                "text/x-vcalendar",
+                "image/jpeg",
+                "image/gif",
+                "image/png",
+                "image/vnd.wap.wbmp",
+                "audio/amr",
+                "audio/mpeg",
+                "audio/mp4",
+                "audio/midi",
+                "video/3gpp",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            max_recipients: 100,
+            push_window: 64,
+            redeliver_secs: 30,
+            memory_per_user: 512,
+            max_list_batch: 100,
+            dedupe_window_secs: 24 * 3600,
+            max_validity_secs: 0,
+            offline_notify: true,
+            offline_notify_bearer: "SMS".into(),
+            offline_notify_interval_secs: 300,
+            notify_ref_key: None,
+            notifier: Some(std::sync::Arc::new(crate::LogNotifier)),
         }
     }
 }

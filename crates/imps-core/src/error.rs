@@ -38,6 +38,56 @@ pub enum CoreError {
     ValueNotAccepted(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    #[error("unknown presence attribute {0}")]
+    UnknownAttribute(String),
+    #[error("invalid presence value: {0}")]
+    InvalidPresenceValue(String),
+    #[error("contact list {0} does not exist")]
+    ListNotFound(String),
+    #[error("contact list {0} already exists")]
+    ListExists(String),
+    #[error("invalid or unsupported contact list property: {0}")]
+    BadListProperty(String),
+    #[error("{user} has reached the limit of {limit} contact lists")]
+    TooManyLists { user: String, limit: usize },
+    #[error("{list} would exceed the limit of {limit} entries")]
+    TooManyContacts { list: String, limit: usize },
+    #[error("no such segmented transaction {0}")]
+    UnknownSegment(String),
+    #[error("group {0} does not exist")]
+    GroupNotFound(String),
+    #[error("group {0} already exists")]
+    GroupExists(String),
+    #[error("invalid or unsupported group property: {0}")]
+    BadGroupProperty(String),
+    #[error("group {0} is already joined")]
+    AlreadyJoined(String),
+    #[error("group {0} is not joined")]
+    NotJoined(String),
+    #[error("rejected from group {0}")]
+    JoinRejected(String),
+    #[error("screen name {0} is already in use")]
+    ScreenNameInUse(String),
+    #[error("private messaging is disabled in group {0}")]
+    PrivateMessagingDisabled(String),
+    #[error("insufficient group privileges: {0}")]
+    GroupPrivileges(String),
+    #[error("group {0} has the maximum number of joined users")]
+    GroupFull(String),
+    #[error("history is not supported")]
+    HistoryNotSupported,
+    #[error("not authorized to join: {0}")]
+    UnauthorizedMembership(String),
+    #[error("invalid invitation ID {0}")]
+    InvalidInvitation(String),
+    #[error("unsupported content type {0}")]
+    ImUnsupportedMediaType(String),
+    #[error("message too large: {size} bytes, limit {limit}")]
+    ImTooLarge { size: u64, limit: u64 },
+    #[error("invalid message ID {0}")]
+    ImUnknownMessage(String),
+    #[error("message recipient {0} not logged in")]
+    ImRecipientNotLoggedIn(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -68,6 +118,35 @@ impl CoreError {
             CoreError::DomainNotSupported(_) => 516,
             CoreError::ValueNotAccepted(_) => 605,
             CoreError::Forbidden(_) => 403,
+            CoreError::UnknownAttribute(_) => 750,
+            CoreError::InvalidPresenceValue(_) => 751,
+            CoreError::ListNotFound(_) => 700,
+            CoreError::ListExists(_) => 701,
+            CoreError::BadListProperty(_) => 752,
+            CoreError::TooManyLists { .. } => 753,
+            CoreError::TooManyContacts { .. } => 754,
+            // The SegmentID names a TransactionID: an unknown one (expired,
+            // dropped, or another session's) is an invalid transaction ID.
+            CoreError::UnknownSegment(_) => 420,
+            CoreError::GroupNotFound(_) => 800,
+            CoreError::GroupExists(_) => 801,
+            CoreError::BadGroupProperty(_) => 806,
+            CoreError::AlreadyJoined(_) => 807,
+            CoreError::NotJoined(_) => 808,
+            CoreError::JoinRejected(_) => 809,
+            CoreError::ScreenNameInUse(_) => 811,
+            CoreError::PrivateMessagingDisabled(_) => 812,
+            CoreError::GroupPrivileges(_) => 816,
+            CoreError::GroupFull(_) => 817,
+            CoreError::HistoryNotSupported => 821,
+            CoreError::UnauthorizedMembership(_) => 431,
+            CoreError::InvalidInvitation(_) => 423,
+            CoreError::ImUnsupportedMediaType(_) => 415,
+            // CSP has no "too large" code for a request; the Description
+            // says what the limit is.
+            CoreError::ImTooLarge { .. } => 402,
+            CoreError::ImUnknownMessage(_) => 426,
+            CoreError::ImRecipientNotLoggedIn(_) => 533,
             CoreError::Store(StoreError::Conflict(_)) => 400,
             CoreError::Store(_) | CoreError::Internal(_) => 500,
         }

@@ -24,6 +24,8 @@ pub mod users;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::CoreError;
+pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
+pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
 pub use store::{

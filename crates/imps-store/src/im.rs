@@ -1,9 +1,286 @@
-//! SQLite tables of one service area; see `imps_core::MessageStore`.
+//! SQLite tables of instant messaging; see `imps_core::MessageStore`.
+//!
+//! Writes use the writer's group commit (`run_batched`): a SendMessage is
+//! answered only after its commit, but many sends share one fsync.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use imps_core::MessageStore;
+use imps_core::store::{
+    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage,
+    StoredMessage,
+};
+use imps_core::StoreError;
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::SqliteStore;
+use crate::rows::{backend, to_sql_int};
+
+/// Columns of a queue entry joined with its message, for `entry_from_row`.
+const ENTRY_COLUMNS: &str = "q.seq, q.msg_id, q.recipient, q.target_client, m.sender, \
+     m.delivery_report, m.created_ms, m.expires_ms, m.content_type, m.encoding, m.size, m.name, \
+     m.font_size, m.font_styles, m.font_color, m.data, m.sender_name";
+
+fn u64_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(idx)?;
+    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
+}
+
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let expires: Option<i64> = row.get(7)?;
+    let font_size: Option<String> = row.get(12)?;
+    let font_styles: Option<String> = row.get(13)?;
+    let font_color: Option<String> = row.get(14)?;
+    let font = if font_size.is_some() || font_styles.is_some() || font_color.is_some() {
+        Some(FontSpec {
+            size: font_size,
+            styles: font_styles
+                .map(|s| {
+                    s.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            color: font_color,
+        })
+    } else {
+        None
+    };
+    Ok(StoredMessage {
+        seq: u64_at(row, 0)?,
+        id: row.get(1)?,
+        recipient: row.get(2)?,
+        target_client: row.get(3)?,
+        sender: row.get(4)?,
+        sender_name: row.get(16)?,
+        delivery_report: row.get::<_, i64>(5)? != 0,
+        created_ms: u64_at(row, 6)?,
+        expires_ms: expires.and_then(|v| u64::try_from(v).ok()),
+        body: Arc::new(MessageBody {
+            content_type: row.get(8)?,
+            encoding: row.get(9)?,
+            size: u64_at(row, 10)?,
+            name: row.get(11)?,
+            font,
+            data: row.get(15)?,
+        }),
+    })
+}
+
+fn put(c: &Connection, m: &NewStoredMessage, dedupe_since_ms: u64) -> Result<PutOutcome, StoreError> {
+    let created = to_sql_int(m.created_ms, "created_ms")?;
+    if let Some(r) = &m.client_ref {
+        let seen: Option<(String, i64)> = c
+            .prepare_cached(
+                "SELECT msg_id, created_ms FROM im_send_refs WHERE sender = ?1 AND client_ref = ?2",
+            )
+            .and_then(|mut s| s.query_row((&m.sender, r), |row| Ok((row.get(0)?, row.get(1)?))).optional())
+            .map_err(|e| backend("reading send reference", e))?;
+        if let Some((id, at)) = seen {
+            if u64::try_from(at).unwrap_or(0) >= dedupe_since_ms {
+                return Ok(PutOutcome::Duplicate(id));
+            }
+        }
+        c.prepare_cached(
+            "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
+               created_ms = excluded.created_ms",
+        )
+        .and_then(|mut s| s.execute((&m.sender, r, &m.id, created)))
+        .map_err(|e| backend("storing send reference", e))?;
+    }
+    let expires = m.expires_ms.map(|v| to_sql_int(v, "expires_ms")).transpose()?;
+    let size = to_sql_int(m.body.size, "size")?;
+    let font = m.body.font.as_ref();
+    c.prepare_cached(
+        "INSERT INTO im_messages (id, sender, delivery_report, created_ms, expires_ms, content_type,
+           encoding, size, name, font_size, font_styles, font_color, data, sender_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )
+    .and_then(|mut s| {
+        s.execute(rusqlite::params![
+            &m.id,
+            &m.sender,
+            i64::from(m.delivery_report),
+            created,
+            expires,
+            &m.body.content_type,
+            &m.body.encoding,
+            size,
+            &m.body.name,
+            font.and_then(|f| f.size.as_deref()),
+            font.map(|f| f.styles.join(",")),
+            font.and_then(|f| f.color.as_deref()),
+            &m.body.data,
+            &m.sender_name,
+        ])
+    })
+    .map_err(|e| {
+        if crate::rows::is_uniqueness_violation(&e) {
+            StoreError::Conflict(format!("message {} exists", m.id))
+        } else {
+            backend(&format!("storing message {}", m.id), e)
+        }
+    })?;
+    let mut seqs = Vec::with_capacity(m.recipients.len());
+    let mut stmt = c
+        .prepare_cached("INSERT INTO im_queue (recipient, msg_id, target_client) VALUES (?1, ?2, ?3)")
+        .map_err(|e| backend("preparing queue insert", e))?;
+    for (rcpt, target) in &m.recipients {
+        stmt.execute((rcpt, &m.id, target))
+            .map_err(|e| backend(&format!("queueing message {} for {rcpt}", m.id), e))?;
+        seqs.push(u64::try_from(c.last_insert_rowid()).unwrap_or(0));
+    }
+    Ok(PutOutcome::Stored(seqs))
+}
+
+fn remove(c: &Connection, user: &str, id: &str) -> Result<Option<RemovedMessage>, StoreError> {
+    let found = c
+        .prepare_cached(
+            "SELECT q.seq, m.sender, m.delivery_report, m.content_type, m.size
+             FROM im_queue q JOIN im_messages m ON m.id = q.msg_id
+             WHERE q.recipient = ?1 AND q.msg_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row((user, id), |r| {
+                Ok((
+                    u64_at(r, 0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? != 0,
+                    r.get::<_, String>(3)?,
+                    u64_at(r, 4)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(|e| backend(&format!("finding message {id} for {user}"), e))?;
+    let Some((seq, sender, report, content_type, size)) = found else {
+        return Ok(None);
+    };
+    let seq_sql = to_sql_int(seq, "seq")?;
+    c.prepare_cached("DELETE FROM im_queue WHERE seq = ?1")
+        .and_then(|mut s| s.execute([seq_sql]))
+        .map_err(|e| backend(&format!("removing message {id} for {user}"), e))?;
+    c.prepare_cached(
+        "DELETE FROM im_messages WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM im_queue WHERE msg_id = ?1)",
+    )
+    .and_then(|mut s| s.execute([id]))
+    .map_err(|e| backend(&format!("dropping message {id}"), e))?;
+    Ok(Some(RemovedMessage {
+        seq,
+        id: id.to_string(),
+        recipient: user.to_string(),
+        sender,
+        delivery_report: report,
+        content_type,
+        size,
+    }))
+}
 
 #[async_trait]
-impl MessageStore for SqliteStore {}
+impl MessageStore for SqliteStore {
+    async fn put_message(
+        &self,
+        msg: NewStoredMessage,
+        dedupe_since_ms: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        self.writer()
+            .run_batched(move |c| put(c, &msg, dedupe_since_ms))
+            .await
+    }
+
+    async fn pending_messages(
+        &self,
+        user: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let user = user.to_owned();
+        let after = to_sql_int(after_seq, "after_seq")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read_lane()
+            .run(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM im_queue q JOIN im_messages m ON m.id = q.msg_id
+                     WHERE q.recipient = ?1 AND q.seq > ?2 ORDER BY q.seq LIMIT ?3"
+                ))
+                .and_then(|mut s| s.query_map((&user, after, limit), entry_from_row)?.collect())
+                .map_err(|e| backend(&format!("listing messages for {user}"), e))
+            })
+            .await
+    }
+
+    async fn pending_count(&self, user: &str) -> Result<u64, StoreError> {
+        let user = user.to_owned();
+        self.read_lane()
+            .run(move |c| {
+                c.prepare_cached("SELECT COUNT(*) FROM im_queue WHERE recipient = ?1")
+                    .and_then(|mut s| s.query_row([&user], |r| u64_at(r, 0)))
+                    .map_err(|e| backend(&format!("counting messages for {user}"), e))
+            })
+            .await
+    }
+
+    async fn pending_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.read_lane()
+            .run(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM im_queue q JOIN im_messages m ON m.id = q.msg_id
+                     WHERE q.recipient = ?1 AND q.msg_id = ?2"
+                ))
+                .and_then(|mut s| s.query_row((&user, &id), entry_from_row).optional())
+                .map_err(|e| backend(&format!("reading message {id} for {user}"), e))
+            })
+            .await
+    }
+
+    async fn remove_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<RemovedMessage>, StoreError> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.writer()
+            .run_batched(move |c| remove(c, &user, &id))
+            .await
+    }
+
+    async fn expired_messages(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let now = to_sql_int(now_ms, "now_ms")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read_lane()
+            .run(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM im_messages m JOIN im_queue q ON q.msg_id = m.id
+                     WHERE m.expires_ms IS NOT NULL AND m.expires_ms <= ?1
+                     ORDER BY q.seq LIMIT ?2"
+                ))
+                .and_then(|mut s| s.query_map((now, limit), entry_from_row)?.collect())
+                .map_err(|e| backend("listing expired messages", e))
+            })
+            .await
+    }
+
+    async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let before = to_sql_int(before_ms, "before_ms")?;
+        self.writer()
+            .run_batched(move |c| {
+                c.prepare_cached("DELETE FROM im_send_refs WHERE created_ms < ?1")
+                    .and_then(|mut s| s.execute([before]))
+                    .map(|n| n as u64)
+                    .map_err(|e| backend("pruning send references", e))
+            })
+            .await
+    }
+}

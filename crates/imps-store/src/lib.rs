@@ -10,6 +10,9 @@
 //! work runs on dedicated threads fed through bounded queues.
 
 pub mod conformance;
+pub mod conformance_groups;
+pub mod conformance_lists;
+pub mod conformance_presence;
 mod groups;
 mod im;
 mod lists;

@@ -43,6 +43,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/admin/sessions", get(list))
         .route("/admin/sessions/{id}/kick", post(kick))
+        .route("/admin/groups/expel", post(expel))
         .with_state(state)
 }
 
@@ -90,6 +91,49 @@ async fn kick(
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
+}
+
+/// `?group=GROUPID&user=USERID` of `impsd group expel`.
+#[derive(Debug, Deserialize)]
+pub struct ExpelQuery {
+    pub group: String,
+    pub user: String,
+}
+
+/// Expels a user from a group (PGC-12): 200, 404 for an unknown group or
+/// user, 400 for a malformed ID.
+async fn expel(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ExpelQuery>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match st.service.admin_expel(&q.group, &q.user).await {
+        Ok(was_joined) => (StatusCode::OK, if was_joined { "expelled" } else { "not joined; rejected" }).into_response(),
+        Err(e) => {
+            let status = match e.status_code() {
+                800 | 531 => StatusCode::NOT_FOUND,
+                500 => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, e.description()).into_response()
+        }
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Constant-time string comparison for the token.

@@ -32,6 +32,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub sp_info: SpInfoConfig,
     pub services: ServicesConfig,
+    pub im: ImSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +160,82 @@ impl Default for Config {
             tls: TlsConfig::default(),
             sp_info: SpInfoConfig::default(),
             services: ServicesConfig::default(),
+            im: ImSettings::default(),
+        }
+    }
+}
+
+/// Instant messaging: policies (GEN-5..10), offline storage (IMR-9) and
+/// offline notification (IMR-10, IMR-11, SYM-18).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImSettings {
+    /// Keep messages for logged-out users; off: such messages get 533.
+    pub offline_storage: bool,
+    /// Largest text/plain message in bytes (0 = no limit).
+    pub max_text_bytes: u64,
+    /// Largest message of other content types in bytes (0 = no limit).
+    pub max_rich_bytes: u64,
+    /// Over the limit: "none", "reject" or "charge".
+    pub oversize_policy: String,
+    /// With "charge": the largest message delivered at all (0 = no limit).
+    pub charge_limit_bytes: u64,
+    /// Content types accepted (`image/*` allowed); empty = any.
+    pub content_types: Vec<String>,
+    /// Most recipient users per message, contact lists expanded.
+    pub max_recipients: usize,
+    /// Most unacknowledged messages offered to one session at a time.
+    pub push_window: usize,
+    /// Offer an unacknowledged message again after this many seconds.
+    pub redeliver_secs: u64,
+    /// Waiting messages of one online user kept in memory.
+    pub memory_per_user: usize,
+    /// Most entries in one GetMessageList-Response.
+    pub max_list_batch: usize,
+    /// How long a client's own MessageID is remembered to spot a retry.
+    pub dedupe_window_secs: u64,
+    /// Longest message Validity honoured, in seconds (0 = as asked).
+    pub max_validity_secs: u64,
+    /// Offline-message notifications: "off", "log" or "webhook".
+    pub offline_notify: String,
+    /// Notification type for the gateway: "SMS" or "WAPPUSH".
+    pub offline_notify_bearer: String,
+    /// At most one notification per user per this many seconds.
+    pub offline_notify_interval_secs: u64,
+    /// Where the webhook notifier POSTs (http:// only).
+    pub webhook_url: Option<String>,
+    pub webhook_timeout_ms: u64,
+    /// Notices waiting for the webhook; more are dropped.
+    pub webhook_queue: usize,
+    /// 64 hex digits keying the opaque recipient reference; defaults to
+    /// login.secret_key, else a random key per start.
+    pub notify_ref_key: Option<String>,
+}
+
+impl Default for ImSettings {
+    fn default() -> Self {
+        let c = imps_core::config::ImConfig::default();
+        ImSettings {
+            offline_storage: c.offline_storage,
+            max_text_bytes: c.max_text_bytes,
+            max_rich_bytes: c.max_rich_bytes,
+            oversize_policy: "reject".into(),
+            charge_limit_bytes: c.charge_limit_bytes,
+            content_types: c.content_types,
+            max_recipients: c.max_recipients,
+            push_window: c.push_window,
+            redeliver_secs: c.redeliver_secs,
+            memory_per_user: c.memory_per_user,
+            max_list_batch: c.max_list_batch,
+            dedupe_window_secs: c.dedupe_window_secs,
+            max_validity_secs: c.max_validity_secs,
+            offline_notify: "log".into(),
+            offline_notify_bearer: c.offline_notify_bearer,
+            offline_notify_interval_secs: c.offline_notify_interval_secs,
+            webhook_url: None,
+            webhook_timeout_ms: 5_000,
+            webhook_queue: 1024,
+            notify_ref_key: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod notifier;
 pub mod tls;
 pub mod ws;
 
@@ -160,6 +161,8 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
                 for _ in 0..svc.expire_idle().await {
                     metrics::Metrics::inc(&m.sessions_expired);
                 }
+                // IM: offer again what stayed unacknowledged, drop expired.
+                svc.im_tick().await;
             }
         }));
     }
@@ -238,6 +241,7 @@ fn core_config(
             description: cfg.sp_info.description.clone(),
             url: cfg.sp_info.url.clone(),
         },
+        im: notifier::im_config(&cfg.im)?,
     })
 }
 

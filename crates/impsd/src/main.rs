@@ -67,6 +67,25 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ConfigCmd,
     },
+    /// Administer groups of a running server.
+    Group {
+        #[command(subcommand)]
+        cmd: GroupCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCmd {
+    /// Expel a user from a group, private conversations included (PGC-12):
+    /// the user is put out and may not join again.
+    Expel {
+        #[command(flatten)]
+        common: Common,
+        /// The GroupID (wv:owner/name@domain).
+        group: String,
+        /// The user (wv:user@domain or user).
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +194,7 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
+        Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
         Cmd::Config {
             cmd: ConfigCmd::PrintDefault,
         } => {
@@ -333,6 +353,32 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
             404 => bail!("no session {session_id}"),
             s => bail!("admin endpoint answered HTTP {s}"),
         },
+    }
+    Ok(())
+}
+
+async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
+    let GroupCmd::Expel {
+        common,
+        group,
+        user,
+    } = cmd;
+    let cfg = load(&common)?;
+    let info_path = cfg.data_dir.join("admin.json");
+    let info: impsd::admin::AdminInfo =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
+            format!("reading {} (is the server running?)", info_path.display())
+        })?)?;
+    let path = format!(
+        "/admin/groups/expel?group={}&user={}",
+        impsd::admin::query_escape(&group),
+        impsd::admin::query_escape(&user)
+    );
+    let (status, body) = admin_request(&info, "POST", &path).await?;
+    match status {
+        200 => println!("expelled {user} from {group}"),
+        404 => bail!("{}", String::from_utf8_lossy(&body)),
+        s => bail!("admin endpoint answered HTTP {s}: {}", String::from_utf8_lossy(&body)),
     }
     Ok(())
 }

@@ -1,28 +1,261 @@
 //! Groups (BASE-GRP), invitations (BASE-INV) and private group
 //! conversations (PGC-*), including messages to a group.
+//!
+//! Everything a group is (properties, members and access rights, joined
+//! users with their screen names and sessions, reject list, join passes,
+//! invitations) lives in the store: a success answer means it is on disk,
+//! and a message to a group reads its joined users from there, so the
+//! same code serves a cluster of nodes sharing one database later. Changes
+//! to one group are serialised by a per-group lock ([`group_lock`]) so a
+//! join, a leave and the deletion of an empty group never interleave.
+//!
+//! Files: `ids` (addresses and user lists on the wire), `props` (group
+//! properties, Get/SetGroupProps), `manage` (Create/DeleteGroup), `join`
+//! (Join/LeaveGroup, dropping out, screen names, age), `members`
+//! (members, access, reject list, joined users), `notice` (mapping lists,
+//! GroupChangeNotice, SubscribeGroupNotice), `message` (SendMessage to a
+//! group), `invite` (Invite, InviteUser-Response, CancelInvite), `pgc`
+//! (private groups), `extend` (ExtendConversation), `admin` (expel).
 
-use std::sync::Arc;
+mod admin;
+mod extend;
+mod ids;
+mod invite;
+mod join;
+mod manage;
+mod members;
+mod message;
+mod notice;
+mod pgc;
+mod props;
+mod time;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Weak};
 
 use imps_wire::{PrimitiveKind, Transaction};
+use parking_lot::Mutex;
 
 use crate::CoreError;
 use crate::service::{Outcome, Service};
 use crate::session::Session;
+use crate::store::{Access, GroupRecord};
+
+pub(crate) use ids::canonical_group;
+
+/// Limits and timeouts of this area, each a setting with a safe default
+/// (house rule 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupsConfig {
+    /// PGC-16/18: how long a user who dropped out of a private group
+    /// (session expired, lost network, logout without LeaveGroup) may
+    /// rejoin without a new invitation.
+    pub rejoin_timeout_secs: u64,
+    /// Most users joined to one group, whatever its MaxActiveUsers says.
+    pub max_joined_per_group: u64,
+    /// Longest screen name, in characters.
+    pub max_screen_name_chars: usize,
+    /// Most users named in one request (members, rejects, invitees).
+    pub max_users_per_request: usize,
+    /// How long an invitation without Validity waits for its answer.
+    pub invite_validity_secs: u64,
+    /// Longest group name part of a GroupID, in characters.
+    pub max_group_name_chars: usize,
+}
+
+/// The defaults, also used until the settings are wired into `CoreConfig`.
+pub const GROUPS_DEFAULTS: GroupsConfig = GroupsConfig {
+    rejoin_timeout_secs: 300,
+    max_joined_per_group: 10_000,
+    max_screen_name_chars: 64,
+    max_users_per_request: 1_000,
+    invite_validity_secs: 7 * 24 * 3600,
+    max_group_name_chars: 64,
+};
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GROUPS_DEFAULTS
+    }
+}
+
+/// What a user may do in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Owner or Admin member.
+    Admin,
+    Mod,
+    /// A User member, or someone joined to an open group.
+    User,
+    /// Not a member and not joined.
+    Outsider,
+}
+
+impl Role {
+    pub(crate) fn manages(self) -> bool {
+        matches!(self, Role::Admin | Role::Mod)
+    }
+}
+
+/// One async lock per group ID, held while a change to that group runs.
+/// Keyed by ID alone: several `Service`s in one process (tests) only ever
+/// share a lock, never data.
+static GROUP_LOCKS: LazyLock<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The lock of one group; dropped entries are swept as the table grows.
+pub(crate) fn group_lock(id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut t = GROUP_LOCKS.lock();
+    if let Some(l) = t.get(id).and_then(Weak::upgrade) {
+        return l;
+    }
+    if t.len() > 1024 {
+        t.retain(|_, w| w.strong_count() > 0);
+    }
+    let l = Arc::new(tokio::sync::Mutex::new(()));
+    t.insert(id.to_string(), Arc::downgrade(&l));
+    l
+}
 
 impl Service {
+    /// This area's settings.
+    pub(crate) fn groups_cfg(&self) -> &GroupsConfig {
+        &GROUPS_DEFAULTS
+    }
+
     /// Handles the primitives of this area; `None` when `kind` is not one.
     /// Runs before IM, so a SendMessage-Request addressed to a group is
     /// handled here and one addressed to users falls through to IM.
     pub(crate) async fn dispatch_groups(
         &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
     ) -> Result<Option<Outcome>, CoreError> {
-        Ok(None)
+        use PrimitiveKind as P;
+        let b = &tx.body;
+        let reply = match kind {
+            P::SendMessageRequest => match message::group_recipients(b) {
+                Some(r) => self.send_to_groups(s, b, r?).await?,
+                None => return Ok(None),
+            },
+            P::CreateGroupRequest => self.create_group(s, b).await?,
+            P::DeleteGroupRequest => self.delete_group(s, b).await?,
+            P::JoinGroupRequest => self.join_group_request(s, b).await?,
+            P::LeaveGroupRequest => self.leave_group_request(s, b).await?,
+            P::GetGroupPropsRequest => self.get_group_props(s, b).await?,
+            P::SetGroupPropsRequest => self.set_group_props(s, b).await?,
+            P::GetJoinedUsersRequest => self.get_joined_users(s, b).await?,
+            P::GetGroupMembersRequest => self.get_group_members(s, b).await?,
+            P::AddGroupMembersRequest => self.add_group_members(s, b).await?,
+            P::RemoveGroupMembersRequest => self.remove_group_members(s, b).await?,
+            P::MemberAccessRequest => self.member_access(s, b).await?,
+            P::RejectListRequest => self.reject_list(s, b).await?,
+            P::SubscribeGroupNoticeRequest => self.subscribe_group_notice(s, b).await?,
+            P::InviteRequest => self.invite_request(s, b).await?,
+            P::InviteUserResponse => self.invite_user_response(s, b).await?,
+            P::CancelInviteRequest => self.cancel_invite(s, b).await?,
+            P::ExtendConversationRequest => self.extend_conversation(s, b).await?,
+            _ => return Ok(None),
+        };
+        Ok(Some(Outcome::Reply(reply)))
     }
 
-    /// A session ended without a logout or a LeaveGroup (expiry, lost
-    /// network): its joined groups treat the user as dropped (PGC-16).
-    pub(crate) async fn groups_session_ended(&self, _s: &Arc<Session>, _expired: bool) {}
+    /// A session ended without a LeaveGroup: a logout, an expiry, a kick.
+    /// Its user drops out of every group joined from it; in a private
+    /// group they may rejoin within the rejoin timeout (PGC-16). A logout
+    /// counts as dropping out too: closing the client is not the
+    /// deliberate "leave this conversation" of PGC-17.
+    pub(crate) async fn groups_session_ended(&self, s: &Arc<Session>, expired: bool) {
+        let rows = match self.store.joined_by_session(&s.id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(session = %s.id, error = %e, "could not read joined groups of an ended session");
+                return;
+            }
+        };
+        for (gid, row) in rows {
+            if let Err(e) = self.depart(&gid, &row.user, join::Departure::Dropped).await {
+                tracing::warn!(session = %s.id, group = %gid, expired, error = %e, "could not drop user from group");
+            }
+        }
+    }
+
+    /// A group by canonical ID, or 800.
+    pub(crate) async fn load_group(&self, id: &str) -> Result<GroupRecord, CoreError> {
+        self.store
+            .group(id)
+            .await?
+            .ok_or_else(|| CoreError::GroupNotFound(id.to_string()))
+    }
+
+    /// The GroupID child of a request, canonical.
+    pub(crate) fn group_id_of(&self, body: &imps_wire::Element) -> Result<String, CoreError> {
+        let raw = body
+            .child_text("GroupID")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| CoreError::BadParameter("GroupID missing".into()))?;
+        canonical_group(
+            raw,
+            &self.cfg.domain,
+            self.groups_cfg().max_group_name_chars,
+        )
+    }
+
+    /// `user`'s role in `g`, from the member table and the joined rows.
+    pub(crate) async fn role_in(&self, g: &GroupRecord, user: &str) -> Result<Role, CoreError> {
+        if g.owner == user && !g.private {
+            return Ok(Role::Admin);
+        }
+        let members = self.store.members(&g.id).await?;
+        let access = members.iter().find(|(u, _)| u == user).map(|(_, a)| *a);
+        Ok(match access {
+            // The creator of a private group is its admin in the table, but
+            // nobody has powers there (PGC-10/11): everyone is a User.
+            Some(_) if g.private => Role::User,
+            Some(Access::Admin) => Role::Admin,
+            Some(Access::Mod) => Role::Mod,
+            Some(Access::User) => Role::User,
+            None => {
+                if self
+                    .store
+                    .joined(&g.id)
+                    .await?
+                    .iter()
+                    .any(|j| j.user == user)
+                {
+                    Role::User
+                } else {
+                    Role::Outsider
+                }
+            }
+        })
+    }
+
+    /// The groups a search may show: public ones with Searchable = T. A
+    /// private conversation never is (PGC-15), whatever its properties say.
+    #[allow(dead_code)] // for the search area (BASE-SRCH), not written yet
+    pub(crate) async fn searchable_groups(&self) -> Result<Vec<GroupRecord>, CoreError> {
+        Ok(self
+            .store
+            .groups()
+            .await?
+            .into_iter()
+            .filter(|g| !g.private && props::is_true(g, "Searchable"))
+            .collect())
+    }
+
+    /// A group as seen by `user`: a private group exists only for its
+    /// participants (PGC-15), everyone else gets 800 as if it did not.
+    pub(crate) async fn visible_group(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> Result<GroupRecord, CoreError> {
+        let g = self.load_group(id).await?;
+        if g.private && !self.is_participant(&g, user).await? {
+            return Err(CoreError::GroupNotFound(id.to_string()));
+        }
+        Ok(g)
+    }
 }

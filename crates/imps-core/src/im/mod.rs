@@ -1,5 +1,31 @@
-//! Instant messaging (BASE-IM, IMR-*): send, push or notify/get delivery,
-//! offline storage, delivery reports, content policies.
+//! Instant messaging (BASE-IM, IMR-*, GEN-5..10): send, push or notify/get
+//! delivery, offline storage, delivery reports, content policies.
+//!
+//! The promise: a message answered 200 is in the store, and stays there
+//! until a client of the recipient acknowledged it (MessageDelivered,
+//! GetMessage), rejected it, forwarded it, or it expired. Everything in
+//! memory (`state`) is a cache of the store that says what was offered to
+//! which session; a restart or a dropped push only means the message is
+//! offered again, never that it is lost.
+//!
+//! - `send`: SendMessage, ForwardMessage; recipient checks.
+//! - `deliver`: offering to sessions, windows, refills, redelivery,
+//!   the end of a message and its delivery report.
+//! - `receive`: MessageDelivered, SetDeliveryMethod, GetMessageList,
+//!   GetMessage, RejectMessage.
+//! - `policy`: content types and sizes, capability elements.
+//! - `message`: primitives in and out, per CSP version.
+//! - `offline`: the offline-message notifier.
+
+mod deliver;
+mod message;
+mod offline;
+mod policy;
+mod receive;
+mod send;
+mod state;
+
+pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier};
 
 use std::sync::Arc;
 
@@ -13,27 +39,53 @@ impl Service {
     /// Handles the primitives of this area; `None` when `kind` is not one.
     pub(crate) async fn dispatch_im(
         &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
     ) -> Result<Option<Outcome>, CoreError> {
-        Ok(None)
+        use PrimitiveKind as P;
+        let body = &tx.body;
+        Ok(Some(match kind {
+            P::SendMessageRequest => self.send_message(s, tx).await?,
+            P::ForwardMessageRequest => self.forward_message(s, tx).await?,
+            P::MessageDelivered => self.message_delivered(s, body).await?,
+            P::SetDeliveryMethodRequest => self.set_delivery_method(s, body)?,
+            P::GetMessageListRequest => self.get_message_list(s, body).await?,
+            P::GetMessageRequest => self.get_message(s, body).await?,
+            P::RejectMessageRequest => self.reject_message(s, body).await?,
+            _ => return Ok(None),
+        }))
     }
 
-    /// Response-mode primitives of this area from the client (the
-    /// MessageDelivered answer to a NewMessage).
+    /// Response-mode primitives of this area from the client: Android
+    /// answers a NewMessage with MessageDelivered under the NewMessage's
+    /// TransactionID. Nothing is sent back.
     pub(crate) async fn client_response_im(
         &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
     ) -> Result<Option<Outcome>, CoreError> {
-        Ok(None)
+        if kind != PrimitiveKind::MessageDelivered {
+            return Ok(None);
+        }
+        if let Err(e) = self.message_delivered(s, &tx.body).await {
+            // An acknowledgement for something already gone (another
+            // session was first, or a repeat) needs no answer.
+            tracing::debug!(session = %s.id, error = %e, "MessageDelivered not applied");
+        }
+        Ok(Some(Outcome::Nothing))
     }
 
-    /// A session is ready: deliver what waits for its user.
-    pub(crate) async fn im_session_ready(&self, _s: &Arc<Session>) {}
+    /// A session is ready: deliver what waits for its user (IMR-9), in
+    /// store order.
+    pub(crate) async fn im_session_ready(&self, s: &Arc<Session>) {
+        self.im_ready(s).await;
+    }
 
-    /// A session ended.
-    pub(crate) async fn im_session_ended(&self, _s: &Arc<Session>) {}
+    /// A session ended: what it was offered and did not acknowledge stays
+    /// in the store for the user's other or next sessions.
+    pub(crate) async fn im_session_ended(&self, s: &Arc<Session>) {
+        self.im().drop_session(&s.user, &s.id);
+    }
 }

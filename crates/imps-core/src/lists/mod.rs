@@ -1,40 +1,229 @@
 //! Contact lists, block and grant lists (BASE-LIST), add-contact in one
 //! transaction (ADC-*), and long lists in parts (GEN-1..4, see `chunking`).
+//!
+//! The server is the master copy of every list (ALG-UC): handlers read
+//! lists from the store on every request and never trust a client's copy.
+//! Other areas ask three questions of this one: [`Service::blocks`] (IM and
+//! invitations), [`Service::has_contact`] (IMR-8) and
+//! [`Service::list_members`] (presence subscriptions by list).
+
+mod add;
+mod block;
+mod chunking;
+mod contacts;
+mod ids;
+mod segment_store;
+mod upload;
 
 use std::sync::Arc;
 
-use imps_wire::{PrimitiveKind, Transaction};
+use imps_wire::{Element, PrimitiveKind, Transaction};
 
 use crate::CoreError;
 use crate::service::{Outcome, Service};
 use crate::session::Session;
 
+pub(crate) use segment_store::SegmentStore;
+
+/// Limits and timeouts of this area. Every one is a setting with a safe
+/// default (house rule 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListsConfig {
+    /// Most contact lists one user may have (753 beyond it).
+    pub max_lists_per_user: usize,
+    /// Most members in one contact list (754 beyond it).
+    pub max_contacts_per_list: usize,
+    /// Most entries in a block list, and in a grant list (754 beyond it).
+    pub max_access_entries: usize,
+    /// Longest list name, display name or nickname, in characters.
+    pub max_name_chars: usize,
+    /// How long the parts of a split reply, or of an upload in parts, are
+    /// kept (SEC-1: nothing waits forever).
+    pub segment_ttl_secs: u64,
+    /// Most split replies and uploads in parts held for one session at
+    /// once; a new one drops the session's oldest (SEC-1).
+    pub max_segment_sets_per_session: usize,
+    /// Bytes (as XML) all sessions' parts may take together; beyond it the
+    /// oldest sets are dropped (SEC-1).
+    pub max_segment_bytes_total: usize,
+    /// Most parts one upload may announce in its SegmentCount (GEN-2).
+    pub max_upload_parts: u64,
+}
+
+/// The defaults, also used until the settings are wired into `CoreConfig`.
+pub const LISTS_DEFAULTS: ListsConfig = ListsConfig {
+    max_lists_per_user: 50,
+    max_contacts_per_list: 5_000,
+    max_access_entries: 5_000,
+    max_name_chars: 100,
+    segment_ttl_secs: 300,
+    max_segment_sets_per_session: 4,
+    max_segment_bytes_total: 64 * 1024 * 1024,
+    max_upload_parts: 1_000,
+};
+
+impl Default for ListsConfig {
+    fn default() -> Self {
+        LISTS_DEFAULTS
+    }
+}
+
+/// Split replies and buffered uploads of every session of this process.
+/// Keys are unguessable tokens or (session, ID) pairs, so sharing one
+/// table between several `Service`s (tests run many) cannot mix them up.
+static SEGMENTS: std::sync::LazyLock<SegmentStore> =
+    std::sync::LazyLock::new(SegmentStore::default);
+
 impl Service {
+    /// This area's settings.
+    pub(crate) fn lists_cfg(&self) -> &ListsConfig {
+        &LISTS_DEFAULTS
+    }
+
+    /// The table of split replies and uploads in parts.
+    pub(crate) fn segments(&self) -> &SegmentStore {
+        &SEGMENTS
+    }
+
     /// Handles the primitives of this area; `None` when `kind` is not one.
     pub(crate) async fn dispatch_lists(
         &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
     ) -> Result<Option<Outcome>, CoreError> {
-        Ok(None)
+        use PrimitiveKind as P;
+        let body = &tx.body;
+        let reply = match kind {
+            P::GetListRequest => self.get_list(s).await?,
+            P::CreateListRequest => self.create_list(s, body).await?,
+            P::DeleteListRequest => self.delete_list(s, body).await?,
+            P::ListManageRequest => match upload::segment_info(tx) {
+                Some(info) => self.list_manage_part(s, body, &info).await?,
+                None => self.list_manage(s, body).await?,
+            },
+            P::GetBlockedListRequest => self.get_blocked_list(s).await?,
+            P::BlockEntityRequest => self.block_entity(s, body).await?,
+            P::GetSegmentRequest => self.get_segment(s, body)?,
+            P::DropSegmentRequest => self.drop_segment(s, body)?,
+            P::SubscribeNotificationRequest | P::UnsubscribeNotificationRequest
+                if add::only_added_to_list_type(body) =>
+            {
+                let notify = kind == P::SubscribeNotificationRequest;
+                self.store.set_added_notify(&s.user, notify).await?;
+                crate::reply::ok_status()
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(Outcome::Reply(reply)))
     }
 
     /// Whether `owner` refuses contact from `other`: `other` is on the
     /// owner's block list while it is in use, or the owner's grant list is
     /// in use and `other` is not on it. IM and invitations ask this.
-    pub(crate) async fn blocks(&self, _owner: &str, _other: &str) -> Result<bool, CoreError> {
-        Ok(false)
+    /// Both are canonical local user IDs (`alice`).
+    pub(crate) async fn blocks(&self, owner: &str, other: &str) -> Result<bool, CoreError> {
+        let a = self.store.access_check(owner, other).await?;
+        Ok((a.block_in_use && a.blocked) || (a.grant_in_use && !a.granted))
     }
 
-    /// Whether `other` is in any of `owner`'s contact lists.
-    pub(crate) async fn has_contact(&self, _owner: &str, _other: &str) -> Result<bool, CoreError> {
-        Ok(false)
+    /// Whether `other` is in any of `owner`'s contact lists (canonical
+    /// local user IDs). IM asks this for IMR-8.
+    #[allow(dead_code)] // until IM calls it
+    pub(crate) async fn has_contact(&self, owner: &str, other: &str) -> Result<bool, CoreError> {
+        Ok(self.store.is_contact(owner, other).await?)
     }
 
     /// The user IDs in one of `owner`'s contact lists (wire list ID as sent
-    /// by the client); `None` when the list does not exist.
-    pub(crate) async fn list_members(&self, _owner: &str, _list_id: &str) -> Result<Option<Vec<String>>, CoreError> {
-        Ok(None)
+    /// by the client, compared case-insensitively); `None` when the list
+    /// does not exist or is not `owner`'s. The IDs are canonical local IDs
+    /// (`bob`), in the order they were added.
+    pub(crate) async fn list_members(
+        &self,
+        owner: &str,
+        list_id: &str,
+    ) -> Result<Option<Vec<String>>, CoreError> {
+        let Ok(id) = ids::ListId::parse(list_id, &self.cfg.domain, self.lists_cfg()) else {
+            return Ok(None);
+        };
+        if id.owner != owner {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .contacts(owner, &id.name)
+            .await?
+            .map(|v| v.into_iter().map(|e| e.user_id).collect()))
+    }
+
+    /// A session ended: its split replies and uploads go with it (they
+    /// would expire anyway; this frees them at once).
+    #[allow(dead_code)] // until `Service::end_session` calls it
+    pub(crate) fn lists_session_ended(&self, s: &Session) {
+        self.segments().drop_session(&s.id);
+    }
+}
+
+/// `Property{Name, Value}`.
+pub(crate) fn property(name: &str, value: impl Into<String>) -> Element {
+    Element::new("Property")
+        .with_text("Name", name)
+        .with_text("Value", value)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::store::{AccessChange, ListStore, MemStore};
+    use crate::{CoreConfig, FakeClock, Service};
+
+    #[tokio::test]
+    async fn blocks_follows_block_and_grant_lists_in_use() {
+        let store = Arc::new(MemStore::default());
+        let svc = Service::new(
+            CoreConfig::default(),
+            store.clone(),
+            Arc::new(FakeClock::new(1)),
+        );
+        let change = |block_in_use, grant_in_use| AccessChange {
+            owner: "alice".into(),
+            block_in_use: Some(block_in_use),
+            grant_in_use: Some(grant_in_use),
+            block_add: vec!["mallory".into()],
+            grant_add: vec!["bob".into()],
+            max_entries: 10,
+            ..AccessChange::default()
+        };
+        // Nothing set: nobody is blocked.
+        assert!(!svc.blocks("alice", "mallory").await.unwrap());
+        // (block in use, grant in use) -> (mallory, bob, carol) blocked?
+        let table = [
+            ((true, false), (true, false, false)),
+            ((false, false), (false, false, false)),
+            ((false, true), (true, false, true)),
+            ((true, true), (true, false, true)),
+        ];
+        for ((b, g), (m, bob, carol)) in table {
+            assert!(store.change_access(change(b, g)).await.unwrap());
+            assert_eq!(
+                svc.blocks("alice", "mallory").await.unwrap(),
+                m,
+                "{b} {g} mallory"
+            );
+            assert_eq!(
+                svc.blocks("alice", "bob").await.unwrap(),
+                bob,
+                "{b} {g} bob"
+            );
+            assert_eq!(
+                svc.blocks("alice", "carol").await.unwrap(),
+                carol,
+                "{b} {g} carol"
+            );
+        }
+        // Only the owner's lists count.
+        assert!(!svc.blocks("carol", "alice").await.unwrap());
     }
 }

@@ -1,5 +1,25 @@
 //! Presence (BASE-PRES): attributes, Get/Update/Subscribe, notifications,
 //! proactive and reactive authorization (PRR-*), watcher lists.
+//!
+//! - `attributes`: the attributes, attribute sets, stored instances and
+//!   the per-version view of them;
+//! - `hot`: the in-memory state per owner (sharded) and its loading;
+//! - `auth`: who may see what, and the one path for changing it;
+//! - `attrlists`, `reactive`: the proactive and reactive primitives;
+//! - `publish`: UpdatePresence, GetPresence, OnlineStatus;
+//! - `subscribe`, `notify`: subscriptions and the notification fan-out;
+//! - `watchers`: GetWatcherList; `targets`: reading who a request names.
+
+mod attributes;
+mod attrlists;
+mod auth;
+mod hot;
+mod notify;
+mod publish;
+mod reactive;
+mod subscribe;
+mod targets;
+mod watchers;
 
 use std::sync::Arc;
 
@@ -13,23 +33,46 @@ impl Service {
     /// Handles the primitives of this area; `None` when `kind` is not one.
     pub(crate) async fn dispatch_presence(
         &self,
-        _s: &Arc<Session>,
-        _kind: PrimitiveKind,
-        _tx: &Transaction,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
     ) -> Result<Option<Outcome>, CoreError> {
-        Ok(None)
+        use PrimitiveKind as P;
+        let b = &tx.body;
+        let reply = match kind {
+            P::UpdatePresenceRequest => self.update_presence(s, b).await?,
+            P::GetPresenceRequest => self.get_presence(s, b).await?,
+            P::SubscribePresenceRequest => self.subscribe_presence(s, b).await?,
+            P::UnsubscribePresenceRequest => self.unsubscribe_presence(s, b).await?,
+            P::CreateAttributeListRequest => self.create_attribute_list(s, b).await?,
+            P::DeleteAttributeListRequest => self.delete_attribute_list(s, b).await?,
+            P::GetAttributeListRequest => self.get_attribute_list(s, b).await?,
+            P::PresenceAuthUser => self.presence_auth_user(s, b).await?,
+            P::CancelAuthRequest => self.cancel_auth(s, b).await?,
+            P::GetReactiveAuthStatusRequest => self.get_reactive_auth_status(s, b).await?,
+            P::GetWatcherListRequest => self.get_watcher_list(s, b).await?,
+            _ => return Ok(None),
+        };
+        Ok(Some(Outcome::Reply(reply)))
     }
 
     /// A session's level of service is settled: its user may now be shown
     /// online (SYM-13).
-    pub(crate) async fn presence_session_ready(&self, _s: &Arc<Session>) {}
+    pub(crate) async fn presence_session_ready(&self, s: &Arc<Session>) {
+        if let Err(e) = self.presence_online(s).await {
+            tracing::warn!(session = %s.id, user = %s.user, error = %e, "could not show the user online");
+        }
+    }
 
     /// A session ended; the user goes offline when it was the last one.
-    pub(crate) async fn presence_session_ended(&self, _s: &Arc<Session>) {}
+    pub(crate) async fn presence_session_ended(&self, s: &Arc<Session>) {
+        if let Err(e) = self.presence_offline(s).await {
+            tracing::warn!(session = %s.id, user = %s.user, error = %e, "could not show the user offline");
+        }
+    }
 
-    /// Proactive authorization: `owner` lets `watcher` see these
-    /// attributes (ADC-2 authorizes OnlineStatus this way).
-    pub(crate) async fn authorize(&self, _owner: &str, _watcher: &str, _attrs: &[&str]) -> Result<(), CoreError> {
-        Err(CoreError::NotImplemented("presence authorization".into()))
+    /// Owners whose presence state is in memory (for benchmarks and logs).
+    pub fn presence_owners_loaded(&self) -> usize {
+        self.presence_hot().len()
     }
 }

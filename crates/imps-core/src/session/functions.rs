@@ -67,7 +67,17 @@ const TREE: &[(&str, &str, &str, Version)] = &[
 
 /// Codes this server implements today. A code is added here in the same
 /// change that makes its primitives work end to end.
-const IMPLEMENTED: &[&str] = &["GETSPI"];
+const IMPLEMENTED: &[&str] = &[
+    "GETSPI", // lists: contact lists, block/grant lists, segmentation
+    "GCLI", "CCLI", "DCLI", "MCLS", "GLBLU", "BLENT", "SGMNT",
+    // presence: deliver, authorization, attribute lists
+    "GETPR", "UPDPR", "GETWL", "REACT", "CAAUT", "GETAUT", "CALI", "DALI", "GALS",
+    // groups and invitations
+    "INVIT", "CAINV", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM", "ADDGM",
+    "RMVGM", "MBRAC", "REJEC", "GETJU", "EXCON",
+    // instant messaging
+    "MDELIV", "FWMSG", "SETD", "GETLM", "GETM", "REJCM", "NOTIF", "NEWM", "OFFNOTIF",
+];
 
 /// Whether the server implements a function code.
 pub fn is_implemented(code: &str) -> bool {

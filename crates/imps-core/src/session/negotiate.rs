@@ -108,6 +108,10 @@ impl Service {
                 out = out.with(Element::new(name).with_text("URL", url));
             }
         }
+        // IM content policy (GEN-6, GEN-9), and what the client accepts.
+        for e in self.im_capabilities(s, list) {
+            out = out.with(e);
+        }
         // The list is the response's first child: Android reads the first
         // child whatever its name.
         Element::new("ClientCapability-Response").with(out)

@@ -1,15 +1,292 @@
 //! Messages waiting for delivery, offline storage (BASE-IM, IMR-*).
+//!
+//! A message is stored once with one queue entry per recipient user. The
+//! store hands out `seq`, a number that only grows, so that every reader
+//! can deliver a user's messages in the order they were accepted (and so
+//! each sender's messages in the order sent). A queue entry stays until the
+//! recipient's client acknowledged it (or rejected it, or it expired); the
+//! message itself goes with its last entry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::MemStore;
+use super::{MemStore, StoreError};
+
+/// Formatting of a text message (1.3 Font; IMR-1..4), kept as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FontSpec {
+    pub size: Option<String>,
+    pub styles: Vec<String>,
+    pub color: Option<String>,
+}
+
+/// What a message says, as the sender sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageBody {
+    pub content_type: String,
+    /// `BASE64` for binary content; `None` for plain text.
+    pub encoding: Option<String>,
+    /// ContentSize as declared by the sender (Android counts UTF-16 units).
+    pub size: u64,
+    /// The original file name of multimedia content (1.3; IMR-5..7).
+    pub name: Option<String>,
+    pub font: Option<FontSpec>,
+    /// ContentData, unchanged (base64 text for binary content).
+    pub data: String,
+}
+
+/// A message to store, with everyone it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStoredMessage {
+    /// The server's MessageID, unique.
+    pub id: String,
+    pub sender: String,
+    /// The sender's friendly name when sent (IMR-8), shown to recipients.
+    pub sender_name: Option<String>,
+    pub delivery_report: bool,
+    pub created_ms: u64,
+    /// Dropped undelivered after this time (Validity); `None` = never.
+    pub expires_ms: Option<u64>,
+    pub body: MessageBody,
+    /// (recipient user, ClientID it is aimed at or `None` for every
+    /// session of that user), each user at most once.
+    pub recipients: Vec<(String, Option<String>)>,
+    /// The sender's own MessageID, for recognising a retried send.
+    pub client_ref: Option<String>,
+}
+
+/// One queue entry with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub id: String,
+    pub recipient: String,
+    pub target_client: Option<String>,
+    pub sender: String,
+    pub sender_name: Option<String>,
+    pub delivery_report: bool,
+    pub created_ms: u64,
+    pub expires_ms: Option<u64>,
+    pub body: Arc<MessageBody>,
+}
+
+/// What `put_message` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; the seq of each recipient's entry, in `recipients` order.
+    Stored(Vec<u64>),
+    /// The sender already sent a message with this `client_ref` within the
+    /// dedupe window: nothing stored, here is the MessageID it got.
+    Duplicate(String),
+}
+
+/// The entry removed by `remove_message`, for the delivery report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedMessage {
+    pub seq: u64,
+    pub id: String,
+    pub recipient: String,
+    pub sender: String,
+    pub delivery_report: bool,
+    pub content_type: String,
+    pub size: u64,
+}
 
 #[async_trait]
-pub trait MessageStore: Send + Sync + 'static {}
+pub trait MessageStore: Send + Sync + 'static {
+    /// Stores a message and its queue entries in one step, unless
+    /// (sender, client_ref) was seen since `dedupe_since_ms`.
+    async fn put_message(
+        &self,
+        msg: NewStoredMessage,
+        dedupe_since_ms: u64,
+    ) -> Result<PutOutcome, StoreError>;
+
+    /// A user's entries with seq above `after_seq`, in seq order, at most
+    /// `limit`.
+    async fn pending_messages(
+        &self,
+        user: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// How many entries wait for a user.
+    async fn pending_count(&self, user: &str) -> Result<u64, StoreError>;
+
+    /// One waiting entry of a user, by MessageID.
+    async fn pending_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Removes a user's entry (delivered, rejected, forwarded, expired);
+    /// `None` when there was none.
+    async fn remove_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<RemovedMessage>, StoreError>;
+
+    /// Entries whose message expired at or before `now_ms`, oldest first.
+    async fn expired_messages(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Forgets send references older than `before_ms`; returns how many.
+    async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError>;
+}
 
 /// The in-memory tables of this area.
 #[derive(Default)]
-pub(crate) struct MemMessages {}
+pub(crate) struct MemMessages {
+    next_seq: u64,
+    /// MessageID -> (message meta, body); the recipients live in `queue`.
+    messages: HashMap<String, (NewStoredMessage, Arc<MessageBody>)>,
+    /// seq -> (recipient, MessageID, target client).
+    queue: BTreeMap<u64, (String, String, Option<String>)>,
+    /// (sender, client_ref) -> (MessageID, created_ms).
+    refs: HashMap<(String, String), (String, u64)>,
+}
+
+impl MemMessages {
+    fn entry(&self, seq: u64) -> Option<StoredMessage> {
+        let (rcpt, id, target) = self.queue.get(&seq)?;
+        let (m, body) = self.messages.get(id)?;
+        Some(StoredMessage {
+            seq,
+            id: id.clone(),
+            recipient: rcpt.clone(),
+            target_client: target.clone(),
+            sender: m.sender.clone(),
+            sender_name: m.sender_name.clone(),
+            delivery_report: m.delivery_report,
+            created_ms: m.created_ms,
+            expires_ms: m.expires_ms,
+            body: Arc::clone(body),
+        })
+    }
+
+    fn find(&self, user: &str, id: &str) -> Option<u64> {
+        self.queue
+            .iter()
+            .find(|(_, (r, i, _))| r == user && i == id)
+            .map(|(s, _)| *s)
+    }
+}
 
 #[async_trait]
-impl MessageStore for MemStore {}
+impl MessageStore for MemStore {
+    async fn put_message(
+        &self,
+        msg: NewStoredMessage,
+        dedupe_since_ms: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        let mut g = self.im.lock();
+        if let Some(r) = &msg.client_ref {
+            let key = (msg.sender.clone(), r.clone());
+            if let Some((id, at)) = g.refs.get(&key) {
+                if *at >= dedupe_since_ms {
+                    return Ok(PutOutcome::Duplicate(id.clone()));
+                }
+            }
+            g.refs.insert(key, (msg.id.clone(), msg.created_ms));
+        }
+        if g.messages.contains_key(&msg.id) {
+            return Err(StoreError::Conflict(format!("message {} exists", msg.id)));
+        }
+        let mut seqs = Vec::with_capacity(msg.recipients.len());
+        for (rcpt, target) in &msg.recipients {
+            g.next_seq += 1;
+            let seq = g.next_seq;
+            g.queue
+                .insert(seq, (rcpt.clone(), msg.id.clone(), target.clone()));
+            seqs.push(seq);
+        }
+        let body = Arc::new(msg.body.clone());
+        g.messages.insert(msg.id.clone(), (msg, body));
+        Ok(PutOutcome::Stored(seqs))
+    }
+
+    async fn pending_messages(
+        &self,
+        user: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let g = self.im.lock();
+        Ok(g.queue
+            .range(after_seq.saturating_add(1)..)
+            .filter(|(_, (r, _, _))| r == user)
+            .take(limit)
+            .filter_map(|(s, _)| g.entry(*s))
+            .collect())
+    }
+
+    async fn pending_count(&self, user: &str) -> Result<u64, StoreError> {
+        let g = self.im.lock();
+        Ok(g.queue.values().filter(|(r, _, _)| r == user).count() as u64)
+    }
+
+    async fn pending_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let g = self.im.lock();
+        Ok(g.find(user, id).and_then(|s| g.entry(s)))
+    }
+
+    async fn remove_message(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<RemovedMessage>, StoreError> {
+        let mut g = self.im.lock();
+        let Some(seq) = g.find(user, id) else {
+            return Ok(None);
+        };
+        let Some(e) = g.entry(seq) else {
+            return Ok(None);
+        };
+        g.queue.remove(&seq);
+        if !g.queue.values().any(|(_, i, _)| i == id) {
+            g.messages.remove(id);
+        }
+        Ok(Some(RemovedMessage {
+            seq,
+            id: e.id,
+            recipient: e.recipient,
+            sender: e.sender,
+            delivery_report: e.delivery_report,
+            content_type: e.body.content_type.clone(),
+            size: e.body.size,
+        }))
+    }
+
+    async fn expired_messages(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let g = self.im.lock();
+        Ok(g.queue
+            .keys()
+            .filter_map(|s| g.entry(*s))
+            .filter(|e| e.expires_ms.is_some_and(|x| x <= now_ms))
+            .take(limit)
+            .collect())
+    }
+
+    async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let mut g = self.im.lock();
+        let n = g.refs.len();
+        g.refs.retain(|_, (_, at)| *at >= before_ms);
+        Ok((n - g.refs.len()) as u64)
+    }
+}

@@ -7,10 +7,21 @@ mod im;
 mod lists;
 mod presence;
 
-pub use groups::GroupStore;
-pub use im::MessageStore;
-pub use lists::ListStore;
-pub use presence::PresenceStore;
+pub use groups::{
+    Access, Birth, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser, PassKind,
+    WelcomeNote,
+};
+pub use im::{
+    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage, StoredMessage,
+};
+pub use lists::{
+    AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome, DEFAULT_BLOCK_IN_USE,
+    DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome, ListStore,
+};
+pub use presence::{
+    AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord, ReactiveState,
+    SubscriptionRecord,
+};
 
 use std::collections::HashMap;
 

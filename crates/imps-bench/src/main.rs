@@ -1,0 +1,241 @@
+//! `imps-bench`: the project's load and codec benchmark tool.
+//!
+//! Load benchmarks (`login`, `keepalive`) drive impsd over the real HTTP
+//! binding with `imps-client`, either a server given by `--url` or one
+//! started in this process, and report operations per second with p50/p99
+//! latency. Codec tools (`gen-corpus`, `compare-codec`, `codec-mix`) set
+//! our `imps` converter against libwbxml's and summarise the criterion
+//! bench. Every run is bounded by time and by an operation count, so it
+//! always stops by itself. Results and commands go in docs/benchmarks.md.
+//!
+//! It must never reach into server internals beyond making users for the
+//! in-process server: what it measures is what a client sees.
+
+mod compare;
+mod corpus;
+mod criterion_mix;
+mod keepalive;
+mod login;
+mod report;
+mod runner;
+mod stages;
+mod target;
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use imps_client::{Encoding, Version};
+
+#[derive(Parser)]
+#[command(
+    name = "imps-bench",
+    version,
+    about = "Load and codec benchmarks for impsd"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Logins per second (login as a random user, then logout).
+    Login {
+        #[arg(long, value_enum, default_value = "digest")]
+        mode: LoginMode,
+        /// Size of the user pool.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// KeepAlive-Request or empty Polling-Request per second on open
+    /// sessions.
+    Keepalive {
+        /// Sessions logged in before the run (one per user).
+        #[arg(long, default_value_t = 100)]
+        sessions: usize,
+        #[arg(long, value_enum, default_value = "keepalive")]
+        op: SessionOp,
+        /// How the sessions log in before the run.
+        #[arg(long, value_enum, default_value = "digest")]
+        login_mode: LoginMode,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Writes large CSP documents (.xml, .doctype.xml, .wbxml) for the
+    /// codec comparison.
+    GenCorpus(corpus::GenArgs),
+    /// Times our `imps` converter against libwbxml's, alternating runs.
+    CompareCodec(compare::CompareArgs),
+    /// Summarises the criterion codec bench as throughput on the mix.
+    CodecMix(criterion_mix::MixArgs),
+}
+
+/// Flags every load benchmark takes.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Server URL (e.g. http://127.0.0.1:8080/imps). Without it impsd is
+    /// started in this process with its own users.
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long, value_enum, default_value = "xml")]
+    pub encoding: EncodingArg,
+    /// CSP version: 1.1, 1.2 or 1.3.
+    #[arg(long, default_value = "1.2")]
+    pub csp: String,
+    /// Concurrent workers [default: 16].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    #[arg(long, default_value_t = 5)]
+    pub duration_secs: u64,
+    /// Hard cap on operations, whatever the duration.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_ops: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Users are PREFIX0000, PREFIX0001...; with --url they must exist.
+    #[arg(long, default_value = "bench")]
+    pub user_prefix: String,
+    /// Password of every bench user.
+    #[arg(long, default_value = "bench-pw")]
+    pub password: String,
+}
+
+/// One operation slower than this is counted as an error.
+const OP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Common {
+    pub fn version(&self) -> anyhow::Result<Version> {
+        Version::parse(&self.csp).ok_or_else(|| {
+            anyhow::anyhow!("unknown CSP version {:?}; use 1.1, 1.2 or 1.3", self.csp)
+        })
+    }
+
+    pub fn run_spec(&self) -> runner::RunSpec {
+        runner::RunSpec {
+            duration: Duration::from_secs(self.duration_secs),
+            max_ops: self.max_ops,
+            op_timeout: OP_TIMEOUT,
+        }
+    }
+
+    /// The server to load, with `users` users.
+    pub async fn target(&self, users: usize) -> anyhow::Result<target::Target> {
+        let pw = self.password.clone();
+        match &self.url {
+            Some(url) => Ok(target::Target::external(
+                url.clone(),
+                &self.user_prefix,
+                users,
+                pw,
+            )),
+            None => target::Target::in_process(&self.user_prefix, users, pw).await,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EncodingArg {
+    Xml,
+    Wbxml,
+}
+
+impl EncodingArg {
+    pub fn wire(self) -> Encoding {
+        match self {
+            EncodingArg::Xml => Encoding::Xml,
+            EncodingArg::Wbxml => Encoding::Wbxml,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EncodingArg::Xml => "xml",
+            EncodingArg::Wbxml => "wbxml",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LoginMode {
+    Password,
+    Digest,
+}
+
+impl LoginMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginMode::Password => "password",
+            LoginMode::Digest => "digest",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SessionOp {
+    Keepalive,
+    Poll,
+}
+
+impl SessionOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionOp::Keepalive => "keepalive",
+            SessionOp::Poll => "poll",
+        }
+    }
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("imps-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Login {
+            mode,
+            users,
+            common,
+        } => {
+            let report = runtime()?.block_on(login::run(&common, mode, users))?;
+            report.print(common.json);
+        }
+        Cmd::Keepalive {
+            sessions,
+            op,
+            login_mode,
+            common,
+        } => {
+            let report = runtime()?.block_on(keepalive::run(&common, sessions, op, login_mode))?;
+            report.print(common.json);
+        }
+        Cmd::GenCorpus(args) => corpus::run(&args)?,
+        Cmd::CompareCodec(args) => compare::run(&args)?,
+        Cmd::CodecMix(args) => criterion_mix::run(&args)?,
+    }
+    Ok(())
+}
+
+/// The load benchmarks share one multi-threaded runtime with the
+/// in-process server: on a small machine client and server compete for
+/// the same cores, which docs/benchmarks.md says next to the figures.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Paths given on the command line, for the codec tools.
+pub fn must_be_dir(p: &Path) -> anyhow::Result<()> {
+    if p.is_dir() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} is not a directory", p.display())
+    }
+}

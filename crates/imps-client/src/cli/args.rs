@@ -1,0 +1,313 @@
+//! The command line of `imps` (clap derive). The binary flattens
+//! [`Command`] next to its codec converters.
+
+use clap::{Args, Subcommand};
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Profile file holding the session, or a bare name for
+    /// <config dir>/imps/NAME.json [env: IMPS_PROFILE; default: <config dir>/imps/profile.json].
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Print one JSON document (watch: one per line) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Log in and keep the session in the profile.
+    Login(LoginArgs),
+    /// End the saved session.
+    Logout,
+    /// Get an account by phone number (MSISDN), where the server allows it.
+    Register(RegisterArgs),
+    /// Send a message to a user.
+    Send(SendArgs),
+    /// Fetch waiting messages and notifications (and acknowledge them).
+    Inbox(InboxArgs),
+    /// Contact list: list (default), add, remove.
+    Contacts {
+        #[command(subcommand)]
+        cmd: Option<ContactsCmd>,
+    },
+    /// Presence: set, get, watch.
+    Presence {
+        #[command(subcommand)]
+        cmd: PresenceCmd,
+    },
+    /// Block list: list (default), add, remove.
+    Block {
+        #[command(subcommand)]
+        cmd: Option<BlockCmd>,
+    },
+    /// Groups (chat rooms): create, join, leave, send, members.
+    Group {
+        #[command(subcommand)]
+        cmd: GroupCmd,
+    },
+    /// Invitations: send, list, accept, reject.
+    Invite {
+        #[command(subcommand)]
+        cmd: InviteCmd,
+    },
+    /// Search for users or groups.
+    Search(SearchArgs),
+    /// Public profile (CSP 1.3): get, set, clear.
+    Profile {
+        #[command(subcommand)]
+        cmd: ProfileCmd,
+    },
+    /// Answer a system message (see imps inbox).
+    Answer(AnswerArgs),
+    /// Full-screen chat: contacts, presence, conversations, groups.
+    Chat(ChatArgs),
+}
+
+/// How to talk to the server.
+#[derive(Args, Debug, Clone)]
+pub struct WireArgs {
+    /// Server URL, e.g. http://127.0.0.1:8080/imps.
+    #[arg(long, env = "IMPS_SERVER")]
+    pub server: String,
+    /// Speak XML (the default).
+    #[arg(long, conflicts_with = "wbxml")]
+    pub xml: bool,
+    /// Speak WBXML.
+    #[arg(long)]
+    pub wbxml: bool,
+    /// CSP version: 1.1, 1.2 or 1.3.
+    #[arg(long, default_value = "1.2")]
+    pub csp: String,
+    /// Session lifetime to ask for, in seconds (the server may cap it).
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub wire: WireArgs,
+    /// User ID (alice, or alice@domain).
+    #[arg(long)]
+    pub user: String,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Use the 4-way digest login (the password never travels).
+    #[arg(long)]
+    pub digest: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub wire: WireArgs,
+    /// Phone number in E.164 form, e.g. +358401234567.
+    #[arg(long)]
+    pub msisdn: String,
+    /// User ID to ask for (the server may assign another).
+    #[arg(long, default_value = "")]
+    pub user: String,
+    /// Header that carries the number (the server's msisdn.header).
+    #[arg(long, default_value = "X-MSISDN")]
+    pub msisdn_header: String,
+}
+
+/// 1.3 text formatting.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FontArgs {
+    #[arg(long)]
+    pub bold: bool,
+    #[arg(long)]
+    pub italic: bool,
+    #[arg(long)]
+    pub underline: bool,
+    /// Black, Silver, Gray, White, Maroon, Red, Purple, Fuchsia, Green,
+    /// Lime, Olive, Yellow, Navy, Blue, Teal, Aqua or #rrggbb.
+    #[arg(long)]
+    pub color: Option<String>,
+    /// Tiny, Small, Medium, Big or Huge.
+    #[arg(long)]
+    pub size: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SendArgs {
+    /// Recipient user ID.
+    pub user: String,
+    /// The message.
+    pub text: String,
+    #[command(flatten)]
+    pub font: FontArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InboxArgs {
+    /// Wait up to this many seconds for something to arrive.
+    #[arg(long, default_value_t = 0)]
+    pub wait: u64,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ContactsCmd {
+    /// Show the contact lists with presence.
+    List,
+    /// Add a user to a contact list (the default one unless --list) and
+    /// let them see your presence.
+    Add {
+        user: String,
+        #[arg(long)]
+        nick: Option<String>,
+        #[arg(long)]
+        list: Option<String>,
+        /// Do not let this contact see your presence.
+        #[arg(long)]
+        no_share: bool,
+    },
+    /// Remove a user from a contact list.
+    Remove {
+        user: String,
+        #[arg(long)]
+        list: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PresenceCmd {
+    /// Publish your presence.
+    Set {
+        /// online, away, busy or offline.
+        #[arg(long)]
+        status: Option<String>,
+        /// Free text status.
+        #[arg(long)]
+        text: Option<String>,
+        /// Mood (HAPPY, SAD, ...).
+        #[arg(long)]
+        mood: Option<String>,
+        /// Nickname others see.
+        #[arg(long)]
+        alias: Option<String>,
+    },
+    /// Show presence of users (yourself when none is given).
+    Get { users: Vec<String> },
+    /// Subscribe and print presence changes as they arrive.
+    Watch {
+        /// Users to watch (your contact lists when none is given).
+        users: Vec<String>,
+        /// Stop after this many presence updates.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BlockCmd {
+    /// Show the block list.
+    List,
+    /// Block users.
+    Add { users: Vec<String> },
+    /// Unblock users.
+    Remove { users: Vec<String> },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum GroupCmd {
+    /// Create an open group and join it.
+    Create {
+        name: String,
+        #[arg(long)]
+        topic: Option<String>,
+        /// Your screen name in the group (default: your user ID).
+        #[arg(long)]
+        screen_name: Option<String>,
+    },
+    /// Join a group (ID like alice/room).
+    Join {
+        group: String,
+        #[arg(long)]
+        screen_name: Option<String>,
+    },
+    Leave {
+        group: String,
+    },
+    /// Send a message to a group.
+    Send {
+        group: String,
+        text: String,
+        #[command(flatten)]
+        font: FontArgs,
+    },
+    /// Who is in the group now.
+    Members {
+        group: String,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum InviteCmd {
+    /// Invite a user (to a group with --group, else to share presence).
+    Send {
+        user: String,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Invitations waiting for your answer.
+    List,
+    /// Accept an invitation (joins the group first).
+    Accept {
+        invite_id: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        screen_name: Option<String>,
+    },
+    Reject {
+        invite_id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// What to search: user-id, first-name, last-name, friendly-name,
+    /// email, alias, mobile, group-id, group-name, group-topic.
+    #[arg(long, default_value = "user-id")]
+    pub by: String,
+    pub text: String,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ProfileCmd {
+    /// Show public profiles (yours when no user is given).
+    Get { users: Vec<String> },
+    /// Set fields: city=Helsinki friendly-name=Alice ... (PP_ names too).
+    Set { fields: Vec<String> },
+    /// Remove your public profile.
+    Clear,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnswerArgs {
+    /// System message ID.
+    pub id: String,
+    /// Answer option ID.
+    pub option: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChatArgs {
+    /// Poll over HTTP instead of taking pushes over WebSocket.
+    #[arg(long)]
+    pub poll: bool,
+}

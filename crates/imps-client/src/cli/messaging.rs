@@ -1,0 +1,168 @@
+//! `imps send` and `imps inbox`, and the poll loop other commands share:
+//! fetch what the server queued for the session, acknowledge each item,
+//! and remember what needs an answer later (invitations, system
+//! messages).
+
+use std::time::{Duration, Instant};
+
+use imps_wire::TransactionMode;
+use serde_json::json;
+
+use crate::cli::args::{FontArgs, InboxArgs, SendArgs};
+use crate::cli::build::{self, Font, Target};
+use crate::cli::events::{self, Event};
+use crate::cli::session::{CliError, Ctx, status_error};
+use crate::cli::{Report, ids};
+
+/// At most this many transactions are fetched by one drain, so a server
+/// that keeps saying "more" cannot keep a one-shot command running.
+const MAX_DRAIN: usize = 10_000;
+
+/// How often `--wait` and `watch` poll an idle session.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(300);
+
+pub fn font(a: &FontArgs) -> Font {
+    let mut styles = Vec::new();
+    if a.bold {
+        styles.push("Bold".to_string());
+    }
+    if a.italic {
+        styles.push("Italic".to_string());
+    }
+    if a.underline {
+        styles.push("Underline".to_string());
+    }
+    Font {
+        size: a.size.clone(),
+        styles,
+        color: a.color.clone(),
+    }
+}
+
+/// Sends text to a user or group; returns the MessageID the server gave.
+pub async fn send_to(
+    ctx: &mut Ctx,
+    to: Target,
+    text: &str,
+    font: &Font,
+) -> Result<Option<String>, CliError> {
+    if !font.is_empty() && ctx.version() < crate::Version::V1_3 {
+        return Err(CliError::Local(
+            "formatting (--bold, --color, ...) needs CSP 1.3; log in with --csp 1.3".into(),
+        ));
+    }
+    let body = build::send_message(ctx.version(), &ctx.me(), &to, text, font);
+    let resp = ctx.call("send", body).await?;
+    Ok(resp.child_text("MessageID").map(str::to_string))
+}
+
+pub async fn send(mut ctx: Ctx, a: SendArgs) -> Result<Report, CliError> {
+    let to = ids::wire_user(&a.user);
+    let id = send_to(&mut ctx, Target::User(to.clone()), &a.text, &font(&a.font)).await?;
+    Ok(Report::new(
+        format!(
+            "sent to {}{}",
+            ids::display(&to),
+            id.as_deref()
+                .map(|i| format!(" (message {i})"))
+                .unwrap_or_default()
+        ),
+        json!({"to": to, "message_id": id}),
+    ))
+}
+
+/// Polls until the server has nothing more, acknowledging each request.
+/// Returns the events in arrival order; the profile is updated with what
+/// must be answered later.
+pub async fn drain(ctx: &mut Ctx) -> Result<Vec<Event>, CliError> {
+    let mut out = Vec::new();
+    for _ in 0..MAX_DRAIN {
+        let msg = ctx
+            .client
+            .poll()
+            .await
+            .map_err(|e| CliError::from_client("polling", e))?;
+        let Some(msg) = msg else { break };
+        // A refused poll comes back as a Response-mode Status.
+        for t in msg
+            .transactions
+            .iter()
+            .filter(|t| t.mode == TransactionMode::Response)
+        {
+            if let Some((code, d)) = crate::status_of(&t.body).filter(|(c, _)| *c != 200) {
+                if crate::cli::codes::is_session_gone(code) {
+                    ctx.profile.session_id = None;
+                    ctx.save()?;
+                }
+                return Err(status_error("polling", code, d));
+            }
+        }
+        let reqs = events::requests(&msg);
+        if reqs.is_empty() {
+            break;
+        }
+        for (tid, body) in reqs {
+            let (event, ack) = events::classify(body);
+            if let (Some(tid), Some(answer)) = (tid, events::ack_body(&ack)) {
+                ctx.answer(&tid, answer).await?;
+            }
+            remember(ctx, &event);
+            out.push(event);
+        }
+    }
+    ctx.save()?;
+    Ok(out)
+}
+
+/// Keeps what needs an answer later in the profile.
+fn remember(ctx: &mut Ctx, e: &Event) {
+    let p = &mut ctx.profile;
+    match e {
+        Event::Invitation(i) if !p.invites.iter().any(|x| x.invite_id == i.invite_id) => {
+            p.invites.push(i.clone())
+        }
+        Event::SystemMessage(m) if !m.options.is_empty() => {
+            p.system_messages.retain(|x| x.id != m.id);
+            p.system_messages.push(m.clone());
+        }
+        Event::GroupLeft { group, .. } => p.forget_group(group),
+        Event::Disconnect { .. } => p.session_id = None,
+        _ => {}
+    }
+}
+
+pub async fn inbox(mut ctx: Ctx, a: InboxArgs) -> Result<Report, CliError> {
+    let deadline = Instant::now() + Duration::from_secs(a.wait);
+    let mut all = Vec::new();
+    loop {
+        all.extend(drain(&mut ctx).await?);
+        if !all.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    let messages: Vec<_> = all
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    let others: Vec<_> = all
+        .iter()
+        .filter(|e| !matches!(e, Event::Message(_)))
+        .cloned()
+        .collect();
+    let human = if all.is_empty() {
+        "no new messages".to_string()
+    } else {
+        all.iter()
+            .map(events::describe)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Report::new(
+        human,
+        json!({"messages": messages, "events": others}),
+    ))
+}

@@ -1,0 +1,424 @@
+//! JoinGroup, LeaveGroup and dropping out: who may join (reject list,
+//! restricted groups, private-group passes, minimum age), screen names,
+//! and what happens to a group when its last user goes.
+//!
+//! Refusals to join: 809 on the reject list; 431 (unauthorized group
+//! membership) for a non-member of a restricted group, for a user without
+//! an invitation or rejoin pass to a private conversation (PGC-9/17/18),
+//! and for a user under the group's MinimumAge or of unknown age
+//! (PPR-10); 807 already joined; 811 screen name taken (public groups);
+//! 817 full.
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::ids::screen_name;
+use super::notice::{Change, joined_blocked, joined_list};
+use super::props::{effective, is_true, welcome_elem};
+use super::{Role, group_lock};
+use crate::CoreError;
+use crate::reply::result;
+use crate::service::Service;
+use crate::session::Session;
+use crate::store::{GroupRecord, JoinOutcome, JoinedUser, PassKind};
+
+/// Most digit suffixes tried to make a private-group screen name unique.
+const MAX_SUFFIX: u32 = 999;
+
+/// How a joined user goes.
+pub(crate) enum Departure {
+    /// LeaveGroup: on purpose (PGC-17: a private group needs a new
+    /// invitation to come back).
+    Left,
+    /// The session ended without a LeaveGroup (PGC-16).
+    Dropped,
+    /// Removed by someone else; the user gets an unsolicited
+    /// LeaveGroup-Response with this Result.
+    Removed { code: u16, why: String },
+}
+
+/// What the joiner asked for.
+pub(crate) struct JoinParams {
+    pub sname: Option<String>,
+    pub subscribe: bool,
+    pub show_id: bool,
+}
+
+impl JoinParams {
+    pub(crate) fn from_request(body: &Element) -> JoinParams {
+        let sname = body
+            .child("ScreenName")
+            .map(|sn| sn.child_text("SName").unwrap_or(sn.text.trim()))
+            .or_else(|| body.child_text("SName"))
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let show_id = body
+            .child("OwnProperties")
+            .and_then(|o| {
+                o.children_named("Property").find(|p| {
+                    p.child_text("Name")
+                        .is_some_and(|n| n.eq_ignore_ascii_case("ShowID"))
+                })
+            })
+            .and_then(|p| p.child_bool("Value"))
+            .unwrap_or(false);
+        JoinParams {
+            sname,
+            subscribe: body.child_bool("SubscribeNotification").unwrap_or(false),
+            show_id,
+        }
+    }
+}
+
+/// The result of a join.
+pub(crate) struct Joined {
+    pub row: JoinedUser,
+    /// The server chose another screen name than the one asked for, or
+    /// none was asked for (PGC-21: the client must be told).
+    pub renamed: bool,
+    /// Everyone joined now, the joiner included.
+    pub all: Vec<JoinedUser>,
+    /// Joined users the joiner blocks (private groups, PGC-14).
+    pub blocked: Vec<String>,
+}
+
+impl Service {
+    /// JoinGroup-Request.
+    pub(crate) async fn join_group_request(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let lock = group_lock(&gid);
+        let _held = lock.lock().await;
+        let g = self.load_group(&gid).await?;
+        let asked = JoinParams::from_request(body);
+        let joined = self.join_session(&g, s, asked, false).await?;
+        let want_list = body.child_bool("JoinedRequest").unwrap_or(false);
+        Ok(self.join_response(s.version, &g, &joined, want_list))
+    }
+
+    /// JoinGroup-Response: the joined list when asked for, our screen name
+    /// (always in 1.3; in older versions when the server chose it), the
+    /// welcome note (PGC-7) and, in a private group, the blocked users
+    /// present (PGC-14).
+    pub(crate) fn join_response(
+        &self,
+        v: Version,
+        g: &GroupRecord,
+        j: &Joined,
+        want_list: bool,
+    ) -> Element {
+        let domain = &self.cfg.domain;
+        let mut resp = Element::new("JoinGroup-Response");
+        if want_list {
+            let list = joined_list(v, g, &j.all, domain);
+            resp = resp.with(if v >= Version::V1_3 {
+                Element::new("Joined").with(list)
+            } else {
+                list
+            });
+        }
+        if v >= Version::V1_3 || j.renamed {
+            resp = resp.with(screen_name(&j.row.sname, &g.id));
+        }
+        resp = resp.with_opt(g.welcome.as_ref().map(welcome_elem));
+        if !j.blocked.is_empty() {
+            resp = resp.with(joined_blocked(&j.blocked, domain));
+        }
+        resp
+    }
+
+    /// Joins session `s` to `g`. The caller holds the group's lock.
+    /// Everyone else joined is told (GroupChangeNotice); the joiner too
+    /// when `notify_self` (a join the user did not ask for: PGC-2).
+    pub(crate) async fn join_session(
+        &self,
+        g: &GroupRecord,
+        s: &Arc<Session>,
+        p: JoinParams,
+        notify_self: bool,
+    ) -> Result<Joined, CoreError> {
+        let user = s.user.as_str();
+        let now = self.now_ms();
+        if self.store.rejects(&g.id).await?.iter().any(|u| u == user) {
+            return Err(CoreError::JoinRejected(g.id.clone()));
+        }
+        // A row left by a session that is gone (crash, restart) does not
+        // count: the user dropped out.
+        if let Some(old) = self
+            .store
+            .joined(&g.id)
+            .await?
+            .into_iter()
+            .find(|j| j.user == user)
+        {
+            if self.sessions.get(&old.session_id).is_some() {
+                return Err(CoreError::AlreadyJoined(g.id.clone()));
+            }
+            self.store.leave(&g.id, user).await?;
+        }
+        self.check_admission(g, user, now).await?;
+        let max = match effective(g, "MaxActiveUsers").parse::<u64>() {
+            Ok(n) if n > 0 => n.min(self.groups_cfg().max_joined_per_group),
+            _ => self.groups_cfg().max_joined_per_group,
+        };
+        let (row, renamed) = self.insert_joined(g, s, &p, max, now).await?;
+        if g.private {
+            self.store.remove_pass(&g.id, user).await?;
+        }
+        tracing::info!(group = %g.id, user, sname = %row.sname, "joined group");
+        let change = Change {
+            joined: vec![row.clone()],
+            ..Change::default()
+        };
+        self.notify_group(g, &change, (!notify_self).then_some(user))
+            .await?;
+        let all = self.store.joined(&g.id).await?;
+        let mut blocked = Vec::new();
+        if g.private {
+            for other in all.iter().filter(|o| o.user != user) {
+                if self.blocks(user, &other.user).await? {
+                    blocked.push(other.user.clone());
+                }
+            }
+        }
+        Ok(Joined {
+            row,
+            renamed,
+            all,
+            blocked,
+        })
+    }
+
+    /// Restricted groups, private-group passes (PGC-9/16/17/18) and the
+    /// minimum age (PPR-10).
+    async fn check_admission(
+        &self,
+        g: &GroupRecord,
+        user: &str,
+        now: u64,
+    ) -> Result<(), CoreError> {
+        if g.private {
+            let pass = self.store.pass(&g.id, user).await?;
+            let valid = pass
+                .as_ref()
+                .is_some_and(|p| p.until_ms.is_none_or(|t| t > now));
+            if !valid {
+                if pass.is_some() {
+                    self.store.remove_pass(&g.id, user).await?;
+                }
+                return Err(CoreError::UnauthorizedMembership(format!(
+                    "{user} needs an invitation to {}",
+                    g.id
+                )));
+            }
+        } else if effective(g, "AccessType") == "Restricted"
+            && self.role_in(g, user).await? == Role::Outsider
+        {
+            return Err(CoreError::UnauthorizedMembership(format!(
+                "{} is restricted to its members",
+                g.id
+            )));
+        }
+        let min_age = effective(g, "MinimumAge").parse::<u64>().unwrap_or(0);
+        if min_age > 0 {
+            let age = self.user_age(user).await?.ok_or_else(|| {
+                CoreError::UnauthorizedMembership(format!("{} needs a known age", g.id))
+            })?;
+            if age < min_age as i64 {
+                return Err(CoreError::UnauthorizedMembership(format!(
+                    "{} is for users of {min_age} or older",
+                    g.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A user's age in whole years from the birth year and month kept in
+    /// the group store; `None` when unknown. (Kept here until a public
+    /// profile area owns it, PPR-9/10.)
+    pub(crate) async fn user_age(&self, user: &str) -> Result<Option<i64>, CoreError> {
+        Ok(self
+            .store
+            .user_birth(user)
+            .await?
+            .map(|b| super::time::age_years(b.year, b.month, self.now_ms())))
+    }
+
+    /// Adds the joined row with a screen name: the requested one in a
+    /// public group (811 when taken); in a private group the friendly name
+    /// (else the user ID), with a digit suffix when taken (PGC-20).
+    async fn insert_joined(
+        &self,
+        g: &GroupRecord,
+        s: &Arc<Session>,
+        p: &JoinParams,
+        max: u64,
+        now: u64,
+    ) -> Result<(JoinedUser, bool), CoreError> {
+        let base = if g.private || p.sname.is_none() {
+            self.friendly_name(&s.user)
+                .await?
+                .unwrap_or_else(|| s.user.clone())
+        } else {
+            p.sname.clone().unwrap_or_default()
+        };
+        let base = self.checked_sname(&base)?;
+        let tries = if g.private { MAX_SUFFIX } else { 1 };
+        for n in 1..=tries {
+            let sname = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}{n}")
+            };
+            let row = JoinedUser {
+                user: s.user.clone(),
+                sname,
+                session_id: s.id.clone(),
+                subscribed: p.subscribe || g.private,
+                show_id: p.show_id,
+                joined_ms: now,
+            };
+            match self.store.join(&g.id, row.clone(), max).await? {
+                JoinOutcome::Joined => {
+                    let renamed = p.sname.as_deref() != Some(row.sname.as_str());
+                    return Ok((row, renamed));
+                }
+                JoinOutcome::AlreadyJoined(_) => {
+                    return Err(CoreError::AlreadyJoined(g.id.clone()));
+                }
+                JoinOutcome::Full => return Err(CoreError::GroupFull(g.id.clone())),
+                JoinOutcome::ScreenNameTaken => {}
+            }
+        }
+        Err(CoreError::ScreenNameInUse(base))
+    }
+
+    fn checked_sname(&self, raw: &str) -> Result<String, CoreError> {
+        let t = raw.trim();
+        let ok = !t.is_empty()
+            && t.chars().count() <= self.groups_cfg().max_screen_name_chars
+            && !t.chars().any(char::is_control);
+        if ok {
+            Ok(t.to_string())
+        } else {
+            Err(CoreError::BadParameter(format!(
+                "invalid screen name {raw:?}"
+            )))
+        }
+    }
+
+    /// LeaveGroup-Request.
+    pub(crate) async fn leave_group_request(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        self.visible_group(&gid, &s.user).await?;
+        match self.depart(&gid, &s.user, Departure::Left).await? {
+            Some(_) => Ok(Element::new("LeaveGroup-Response")
+                .with_text("GroupID", gid)
+                .with(result(200, "Successful"))),
+            None => Err(CoreError::NotJoined(gid)),
+        }
+    }
+
+    /// Takes `user` out of group `gid` (taking the group's lock); the
+    /// joined row removed, if there was one.
+    pub(crate) async fn depart(
+        &self,
+        gid: &str,
+        user: &str,
+        how: Departure,
+    ) -> Result<Option<JoinedUser>, CoreError> {
+        let lock = group_lock(gid);
+        let _held = lock.lock().await;
+        let Some(g) = self.store.group(gid).await? else {
+            return Ok(None);
+        };
+        self.depart_locked(&g, user, how).await
+    }
+
+    /// [`Service::depart`] for a caller holding the group's lock.
+    pub(crate) async fn depart_locked(
+        &self,
+        g: &GroupRecord,
+        user: &str,
+        how: Departure,
+    ) -> Result<Option<JoinedUser>, CoreError> {
+        let Some(row) = self.store.leave(&g.id, user).await? else {
+            return Ok(None);
+        };
+        match &how {
+            Departure::Left => {
+                if g.private {
+                    self.store.remove_pass(&g.id, user).await?;
+                }
+            }
+            Departure::Dropped => {
+                if g.private {
+                    let until = self.now_ms() + self.groups_cfg().rejoin_timeout_secs * 1000;
+                    let pass = crate::store::GroupPass {
+                        user: user.to_string(),
+                        kind: PassKind::Rejoin,
+                        until_ms: Some(until),
+                    };
+                    self.store.put_pass(&g.id, pass).await?;
+                }
+            }
+            Departure::Removed { code, why } => {
+                if g.private {
+                    self.store.remove_pass(&g.id, user).await?;
+                }
+                if let Some(sess) = self.sessions.get(&row.session_id) {
+                    let notice = Element::new("LeaveGroup-Response")
+                        .with_text("GroupID", g.id.clone())
+                        .with(result(*code, why));
+                    sess.push(notice, self.cfg.max_outbox);
+                }
+            }
+        }
+        let kind = match how {
+            Departure::Left => "left",
+            Departure::Dropped => "dropped out of",
+            Departure::Removed { .. } => "was removed from",
+        };
+        tracing::info!(group = %g.id, user, "{kind} group");
+        let change = Change {
+            left: vec![row.clone()],
+            ..Change::default()
+        };
+        self.notify_group(g, &change, None).await?;
+        self.reap_if_empty(g).await?;
+        Ok(Some(row))
+    }
+
+    /// Deletes a private group (PGC-19) or an AutoDelete group once nobody
+    /// is joined; a private group waits while someone who dropped out may
+    /// still rejoin (PGC-16).
+    pub(crate) async fn reap_if_empty(&self, g: &GroupRecord) -> Result<bool, CoreError> {
+        if !(g.private || is_true(g, "AutoDelete")) || !self.store.joined(&g.id).await?.is_empty() {
+            return Ok(false);
+        }
+        if g.private {
+            let now = self.now_ms();
+            let waiting = self
+                .store
+                .passes(&g.id)
+                .await?
+                .iter()
+                .any(|p| p.kind == PassKind::Rejoin && p.until_ms.is_none_or(|t| t > now));
+            if waiting {
+                return Ok(false);
+            }
+        }
+        self.store.delete_group(&g.id).await?;
+        tracing::info!(group = %g.id, "group deleted: nobody left in it");
+        Ok(true)
+    }
+}

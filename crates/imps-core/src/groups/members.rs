@@ -1,0 +1,362 @@
+//! Members and access rights (GetGroupMembers, AddGroupMembers,
+//! RemoveGroupMembers, MemberAccess), the reject list (RejectList), and
+//! the joined users (GetJoinedUsers). Long lists go out in parts when the
+//! session asked for a size they exceed (GEN-1, via `segment_reply`).
+//!
+//! Public groups: the owner and Admin members manage everything; Mod
+//! members manage members and rejects but grant no Admin or Mod rights.
+//! Private conversations have no managers (PGC-10/11): removing, rejecting
+//! and changing access are refused with 816 for everyone; adding members
+//! is inviting them (PGC-8); every participant may list the others
+//! (PGC-UC).
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::ids::{canonical_users, user_elem, user_ids};
+use super::invite::partial_status;
+use super::join::Departure;
+use super::manage::detailed;
+use super::notice::{joined_blocked, mapping, user_map_list};
+use super::pgc::unknown_user_detail;
+use super::props::effective;
+use super::{Role, group_lock};
+use crate::CoreError;
+use crate::service::Service;
+use crate::session::Session;
+use crate::store::{Access, GroupRecord};
+use crate::users::wire_user;
+
+impl Service {
+    /// The caller's role, refusing outsiders (808) and, when `manage`,
+    /// anyone below Mod (816).
+    async fn require(&self, g: &GroupRecord, user: &str, manage: bool) -> Result<Role, CoreError> {
+        let role = self.role_in(g, user).await?;
+        if role == Role::Outsider {
+            return Err(CoreError::NotJoined(g.id.clone()));
+        }
+        if manage && (g.private || !role.manages()) {
+            return Err(CoreError::GroupPrivileges(format!(
+                "{user} cannot manage {}",
+                g.id
+            )));
+        }
+        Ok(role)
+    }
+
+    /// GetJoinedUsers-Request (1.2+): managers get AdminMapList split by
+    /// access level, others UserMapList. In a private conversation 1.3
+    /// adds the joined users the caller blocks (PGC-14).
+    pub(crate) async fn get_joined_users(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let g = self.visible_group(&gid, &s.user).await?;
+        let role = self.require(&g, &s.user, false).await?;
+        let domain = &self.cfg.domain;
+        let joined = self.store.joined(&gid).await?;
+        let mut resp = Element::new("GetJoinedUsers-Response");
+        let paths: &[&[&str]];
+        if role.manages() && !g.private {
+            let members = self.store.members(&gid).await?;
+            let level = |u: &str| {
+                if u == g.owner {
+                    return Access::Admin;
+                }
+                members
+                    .iter()
+                    .find(|(m, _)| m == u)
+                    .map_or(Access::User, |(_, a)| *a)
+            };
+            let mut lists = [
+                Element::new("AdminMapping"),
+                Element::new("ModMapping"),
+                Element::new("UserMapping"),
+            ];
+            for j in &joined {
+                let i = match level(&j.user) {
+                    Access::Admin => 0,
+                    Access::Mod => 1,
+                    Access::User => 2,
+                };
+                lists[i].children.push(mapping(&g, j, domain));
+            }
+            let mut aml = Element::new("AdminMapList");
+            aml.children = lists.to_vec();
+            resp = resp.with(aml);
+            paths = &[
+                &["AdminMapList", "AdminMapping", "Mapping"],
+                &["AdminMapList", "ModMapping", "Mapping"],
+                &["AdminMapList", "UserMapping", "Mapping"],
+            ];
+        } else {
+            resp = resp.with(user_map_list(
+                s.version,
+                joined.iter().map(|j| mapping(&g, j, domain)).collect(),
+            ));
+            paths = &[
+                &["UserMapList", "UserMapping", "Mapping"],
+                &["UserMapList", "Mapping"],
+            ];
+        }
+        if g.private && s.version >= Version::V1_3 {
+            let mut blocked = Vec::new();
+            for j in joined.iter().filter(|j| j.user != s.user) {
+                if self.blocks(&s.user, &j.user).await? {
+                    blocked.push(j.user.clone());
+                }
+            }
+            if !blocked.is_empty() {
+                resp = resp.with(joined_blocked(&blocked, domain));
+            }
+        }
+        self.segment_reply(s, resp, paths)
+    }
+
+    /// GetGroupMembers-Request: `Admin{UserList}`, `Mod{UserList}`,
+    /// `UserList`. A private conversation lists its joined participants,
+    /// all as plain users.
+    pub(crate) async fn get_group_members(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let g = self.visible_group(&gid, &s.user).await?;
+        let domain = &self.cfg.domain;
+        let mut admin = Element::new("UserList");
+        let mut moder = Element::new("UserList");
+        let mut users = Element::new("UserList");
+        if g.private {
+            self.require(&g, &s.user, false).await?;
+            for j in self.store.joined(&gid).await? {
+                users = users.with(user_elem(&j.user, domain));
+            }
+        } else {
+            self.require(&g, &s.user, true).await?;
+            for (u, a) in self.store.members(&gid).await? {
+                let e = user_elem(&u, domain);
+                match a {
+                    Access::Admin => admin = admin.with(e),
+                    Access::Mod => moder = moder.with(e),
+                    Access::User => users = users.with(e),
+                }
+            }
+        }
+        let resp = Element::new("GetGroupMembers-Response")
+            .with(Element::new("Admin").with(admin))
+            .with(Element::new("Mod").with(moder))
+            .with(users);
+        self.segment_reply(
+            s,
+            resp,
+            &[
+                &["Admin", "UserList", "User"],
+                &["Mod", "UserList", "User"],
+                &["UserList", "User"],
+            ],
+        )
+    }
+
+    /// The users named in a member request: canonical IDs and the
+    /// failures of the rest.
+    fn named_users(&self, list: Vec<String>) -> Result<(Vec<String>, Vec<Element>), CoreError> {
+        if list.len() > self.groups_cfg().max_users_per_request {
+            return Err(CoreError::BadParameter(
+                "too many users in one request".into(),
+            ));
+        }
+        let (ok, bad) = canonical_users(&list, &self.cfg.domain);
+        Ok((ok, bad.iter().map(|b| unknown_user_detail(b)).collect()))
+    }
+
+    /// AddGroupMembers-Request (`UserList{User}` or `UserIDList{UserID}` in
+    /// any version). In a private conversation: invitations.
+    pub(crate) async fn add_group_members(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let lock = group_lock(&gid);
+        let _held = lock.lock().await;
+        let g = self.visible_group(&gid, &s.user).await?;
+        let wire = user_ids(body);
+        let (users, mut failures) = self.named_users(wire.clone())?;
+        if g.private {
+            let me = self
+                .store
+                .joined(&gid)
+                .await?
+                .into_iter()
+                .find(|j| j.user == s.user);
+            let me = me.ok_or_else(|| CoreError::NotJoined(gid.clone()))?;
+            let note = self.invitation_text(&s.user).await?;
+            failures.extend(
+                self.invite_to_group(&g, &s.user, Some(&me.sname), &users, Some(note))
+                    .await?,
+            );
+            return Ok(partial_status(failures, wire.len()));
+        }
+        self.require(&g, &s.user, true).await?;
+        let members = self.store.members(&gid).await?;
+        for u in &users {
+            if !self.user_exists(u).await? {
+                failures.push(unknown_user_detail(&wire_user(u, &self.cfg.domain)));
+            } else if !members.iter().any(|(m, _)| m == u) {
+                self.store.set_member(&gid, u, Some(Access::User)).await?;
+            }
+        }
+        Ok(partial_status(failures, wire.len()))
+    }
+
+    /// RemoveGroupMembers-Request. A removed member joined to a restricted
+    /// group is put out of it (unsolicited LeaveGroup-Response 810).
+    pub(crate) async fn remove_group_members(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let lock = group_lock(&gid);
+        let _held = lock.lock().await;
+        let g = self.visible_group(&gid, &s.user).await?;
+        if g.private {
+            return Err(CoreError::GroupPrivileges(
+                "nobody can expel from a private conversation".into(),
+            ));
+        }
+        let role = self.require(&g, &s.user, true).await?;
+        let wire = user_ids(body);
+        let (users, mut failures) = self.named_users(wire.clone())?;
+        let members = self.store.members(&gid).await?;
+        let restricted = effective(&g, "AccessType") == "Restricted";
+        for u in &users {
+            let wu = wire_user(u, &self.cfg.domain);
+            let access = members.iter().find(|(m, _)| m == u).map(|(_, a)| *a);
+            match access {
+                None => failures.push(detailed(810, "Not a group member").with_text("UserID", wu)),
+                Some(a) if *u == g.owner || (a != Access::User && role != Role::Admin) => {
+                    failures.push(
+                        detailed(816, "Insufficient group privileges").with_text("UserID", wu),
+                    );
+                }
+                Some(_) => {
+                    self.store.set_member(&gid, u, None).await?;
+                    if restricted {
+                        let why = "Removed from the group's members".to_string();
+                        self.depart_locked(&g, u, Departure::Removed { code: 810, why })
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(partial_status(failures, wire.len()))
+    }
+
+    /// MemberAccess-Request: `Admin{UserList}`, `Mod{UserList}` (Admin
+    /// callers only), `UserList` (plain members). The owner stays Admin.
+    pub(crate) async fn member_access(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let lock = group_lock(&gid);
+        let _held = lock.lock().await;
+        let g = self.visible_group(&gid, &s.user).await?;
+        if g.private {
+            return Err(CoreError::GroupPrivileges(
+                "a private conversation has no access levels".into(),
+            ));
+        }
+        let role = self.require(&g, &s.user, true).await?;
+        let mut asked = 0;
+        let mut failures = Vec::new();
+        for (el, access) in [
+            (body.child("Admin"), Access::Admin),
+            (body.child("Mod"), Access::Mod),
+            (Some(body), Access::User),
+        ] {
+            let Some(el) = el else { continue };
+            let wire = user_ids(el);
+            asked += wire.len();
+            if access != Access::User && role != Role::Admin && !wire.is_empty() {
+                return Err(CoreError::GroupPrivileges(
+                    "only an admin grants Admin or Mod".into(),
+                ));
+            }
+            let (users, bad) = self.named_users(wire)?;
+            failures.extend(bad);
+            for u in users {
+                if u == g.owner {
+                    continue;
+                }
+                if !self.user_exists(&u).await? {
+                    failures.push(unknown_user_detail(&wire_user(&u, &self.cfg.domain)));
+                    continue;
+                }
+                self.store.set_member(&gid, &u, Some(access)).await?;
+            }
+        }
+        Ok(partial_status(failures, asked.max(1)))
+    }
+
+    /// RejectList-Request: `AddList`/`RemoveList` of UserIDs, answered with
+    /// the whole list. A rejected user who is joined is put out
+    /// (unsolicited LeaveGroup-Response 809).
+    pub(crate) async fn reject_list(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let lock = group_lock(&gid);
+        let _held = lock.lock().await;
+        let g = self.visible_group(&gid, &s.user).await?;
+        if g.private {
+            return Err(CoreError::GroupPrivileges(
+                "nobody can reject from a private conversation".into(),
+            ));
+        }
+        self.require(&g, &s.user, true).await?;
+        let mut failures = Vec::new();
+        if let Some(add) = body.child("AddList") {
+            let (users, bad) = self.named_users(user_ids(add))?;
+            failures.extend(bad);
+            for u in users {
+                if u == g.owner {
+                    let wu = wire_user(&u, &self.cfg.domain);
+                    failures.push(
+                        detailed(816, "The owner cannot be rejected").with_text("UserID", wu),
+                    );
+                } else if !self.user_exists(&u).await? {
+                    failures.push(unknown_user_detail(&wire_user(&u, &self.cfg.domain)));
+                } else if self.store.set_reject(&gid, &u, true).await? {
+                    let why = "Rejected from the group".to_string();
+                    self.depart_locked(&g, &u, Departure::Removed { code: 809, why })
+                        .await?;
+                }
+            }
+        }
+        if let Some(rm) = body.child("RemoveList") {
+            let (users, bad) = self.named_users(user_ids(rm))?;
+            failures.extend(bad);
+            for u in users {
+                self.store.set_reject(&gid, &u, false).await?;
+            }
+        }
+        if !failures.is_empty() {
+            return Ok(partial_status(failures, usize::MAX));
+        }
+        let mut list = Element::new("UserList");
+        for u in self.store.rejects(&gid).await? {
+            list = list.with(user_elem(&u, &self.cfg.domain));
+        }
+        let resp = Element::new("RejectList-Response").with(list);
+        self.segment_reply(s, resp, &[&["UserList", "User"]])
+    }
+}

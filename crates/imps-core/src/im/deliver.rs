@@ -1,0 +1,348 @@
+//! Getting stored messages to sessions: offering them (NewMessage in push
+//! mode, MessageNotification in notify/get mode) within each session's
+//! window, reading more from the store as they are acknowledged, offering
+//! again what stays unacknowledged (it may have fallen out of a full
+//! outbox), and the end of a message's life (delivered, rejected,
+//! forwarded, expired) with its delivery report.
+
+use std::sync::Arc;
+
+use super::message::{delivery_report, new_message, notification};
+use super::policy::fits;
+use super::state::{ImState, SessionQ, UserQ, state_for};
+use crate::CoreError;
+use crate::service::Service;
+use crate::session::Session;
+use crate::store::{RemovedMessage, StoredMessage};
+
+/// Most expired messages dropped per sweep.
+const EXPIRY_BATCH: usize = 500;
+/// Ticks (seconds) between sweeps of expired messages and old send
+/// references.
+const SWEEP_EVERY_TICKS: u64 = 10;
+
+/// Why a message stopped waiting, as told to a sender who asked for
+/// delivery reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Delivered,
+    Rejected,
+    Forwarded,
+    Expired,
+}
+
+impl Fate {
+    fn result(self) -> (u16, &'static str) {
+        match self {
+            Fate::Delivered => (200, "Message delivered"),
+            Fate::Rejected => (538, "Message has been rejected"),
+            Fate::Forwarded => (541, "Message has been forwarded"),
+            Fate::Expired => (542, "Message has expired"),
+        }
+    }
+}
+
+/// Whether a message is for this session: not aimed at a client, or aimed
+/// at this one (IMR-UC).
+pub(crate) fn targets(m: &StoredMessage, s: &Session) -> bool {
+    m.target_client.as_deref().is_none_or(|c| c == s.client_key)
+}
+
+impl Service {
+    /// This service's IM memory.
+    pub(crate) fn im(&self) -> Arc<ImState> {
+        state_for(&self.store, || {
+            self.cfg
+                .im
+                .notify_ref_key
+                .or(self.cfg.secret_key)
+                .unwrap_or_else(|| {
+                    let mut k = [0u8; 32];
+                    // Without the OS RNG the reference is still opaque,
+                    // only not secret; log it and go on.
+                    if let Err(e) = getrandom::fill(&mut k) {
+                        tracing::warn!(error = %e, "no OS randomness for the notification key");
+                    }
+                    k
+                })
+        })
+    }
+
+    /// Offers waiting messages to each session of a user's queue, in seq
+    /// order, until its window is full. Sessions whose limits a message
+    /// exceeds are passed over for that message (GEN-7, GEN-10).
+    pub(crate) fn pump(&self, st: &ImState, q: &mut UserQ) {
+        let now = self.now_ms();
+        // Never more than half the outbox: IM alone must not push its own
+        // messages out of a session's outbox (order would suffer).
+        let window = self.cfg.im.push_window.min(self.cfg.max_outbox / 2).max(1);
+        let domain = &self.cfg.domain;
+        let UserQ { msgs, sessions, .. } = q;
+        for sq in sessions.iter_mut() {
+            if sq.offered.len() >= window {
+                continue;
+            }
+            let content = st.client_content(&sq.session.id);
+            for (seq, m) in msgs.iter() {
+                if sq.offered.len() >= window {
+                    break;
+                }
+                if sq.offered.contains_key(seq)
+                    || !targets(m, &sq.session)
+                    || fits(&sq.session, content.as_ref(), m).is_err()
+                {
+                    continue;
+                }
+                offer(sq, m, domain, self.cfg.max_outbox);
+                sq.offered.insert(*seq, now);
+            }
+        }
+    }
+
+    /// A session is ready: it joins its user's queue, which is read from
+    /// the store when it is the user's first.
+    pub(crate) async fn im_ready(&self, s: &Arc<Session>) {
+        let st = self.im();
+        st.forget_notified(&s.user);
+        let notify = s
+            .with_state(|x| x.caps.as_ref().and_then(|c| c.delivery_method.clone()))
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("N"));
+        let cap = self.cfg.im.memory_per_user.max(1);
+        let refill = st.with_user_or_new(&s.user, |q| {
+            if q.session_mut(&s.id).is_none() {
+                q.sessions.push(SessionQ {
+                    session: Arc::clone(s),
+                    notify,
+                    offered: Default::default(),
+                    fetched: Default::default(),
+                });
+            }
+            self.pump(&st, q);
+            q.wants_refill(cap)
+        });
+        if refill {
+            self.refill(&st, &s.user).await;
+        }
+    }
+
+    /// Tops a user's queue up from the store (see the invariant in
+    /// `state`), offering what it reads.
+    pub(crate) async fn refill(&self, st: &ImState, user: &str) {
+        let cap = self.cfg.im.memory_per_user.max(1);
+        loop {
+            let start = st
+                .with_user(user, |q| {
+                    if !q.wants_refill(cap) {
+                        return None;
+                    }
+                    q.refilling = true;
+                    q.skipped = false;
+                    q.removed_while_refilling.clear();
+                    Some((q.horizon.unwrap_or(0), cap - q.msgs.len().min(cap)))
+                })
+                .flatten();
+            let Some((after, room)) = start else { return };
+            let room = room.max(1);
+            let rows = self.store.pending_messages(user, after, room).await;
+            let again = st
+                .with_user(user, |q| {
+                    q.refilling = false;
+                    let rows = match rows {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::warn!(user, error = %e, "cannot read waiting messages");
+                            return false;
+                        }
+                    };
+                    let n = rows.len();
+                    let mut top = after;
+                    for r in rows {
+                        top = top.max(r.seq);
+                        if !q.removed_while_refilling.contains(&r.id)
+                            && !q.deleting.contains(&r.id)
+                            && !q.msgs.contains_key(&r.seq)
+                        {
+                            q.insert(Arc::new(r));
+                        }
+                    }
+                    q.removed_while_refilling.clear();
+                    q.horizon = if n < room && !q.skipped { None } else { Some(top) };
+                    self.pump(st, q);
+                    (n > 0 || q.skipped) && q.wants_refill(cap)
+                })
+                .unwrap_or(false);
+            if !again {
+                return;
+            }
+        }
+    }
+
+    /// Hands newly stored entries to their users' queues (online users)
+    /// and offers them.
+    pub(crate) async fn enqueue(&self, entries: Vec<StoredMessage>) {
+        let st = self.im();
+        let cap = self.cfg.im.memory_per_user.max(1);
+        for m in entries {
+            let user = m.recipient.clone();
+            let refill = st.with_user(&user, |q| {
+                q.accept_new(Arc::new(m), cap);
+                self.pump(&st, q);
+                q.wants_refill(cap)
+            });
+            match refill {
+                Some(true) => self.refill(&st, &user).await,
+                Some(false) => {}
+                None => {
+                    if self.sessions.of_user(&user).is_empty() {
+                        self.notify_offline(&user);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends a user's entry for a message: removed from the store (the
+    /// truth) first, then from memory; the sender gets a report when they
+    /// asked for one. `None` when no such entry was waiting.
+    pub(crate) async fn finish_message(
+        &self,
+        user: &str,
+        id: &str,
+        fate: Fate,
+    ) -> Result<Option<RemovedMessage>, CoreError> {
+        let removed = self.store.remove_message(user, id).await?;
+        let st = self.im();
+        let cap = self.cfg.im.memory_per_user.max(1);
+        let refill = st
+            .with_user(user, |q| {
+                q.remove(id);
+                self.pump(&st, q);
+                q.wants_refill(cap)
+            })
+            .unwrap_or(false);
+        if refill {
+            self.refill(&st, user).await;
+        }
+        if let Some(r) = removed.as_ref().filter(|r| r.delivery_report) {
+            let (code, text) = fate.result();
+            let report = delivery_report(code, text, &r.id, &r.recipient, self.now_ms(), &self.cfg.domain);
+            // Reports go to the sender's live sessions; they are not stored.
+            self.push_to_user(&r.sender, report);
+        }
+        Ok(removed)
+    }
+
+    /// The acknowledgement of a message held in memory, without waiting
+    /// for the disk: memory and the delivery report now, the store delete
+    /// in the background (a crash before it commits means the message is
+    /// offered again, under the same MessageID, never lost). `false` when
+    /// the message is not in memory: the caller asks the store.
+    pub(crate) async fn acknowledge(&self, user: &str, id: &str) -> bool {
+        let st = self.im();
+        let cap = self.cfg.im.memory_per_user.max(1);
+        let hit = st
+            .with_user(user, |q| {
+                if q.deleting.contains(id) {
+                    // A second session's acknowledgement: already done.
+                    return Some((None, false));
+                }
+                let m = q.remove(id)?;
+                q.deleting.insert(id.to_string());
+                self.pump(&st, q);
+                Some((Some(m), q.wants_refill(cap)))
+            })
+            .flatten();
+        let Some((m, refill)) = hit else {
+            return false;
+        };
+        if let Some(m) = m {
+            let (store, state) = (Arc::clone(&self.store), Arc::clone(&st));
+            let (u, i) = (user.to_string(), id.to_string());
+            let delete = async move {
+                if let Err(e) = store.remove_message(&u, &i).await {
+                    tracing::warn!(user = %u, id = %i, error = %e, "cannot remove a delivered message; it will be offered again");
+                }
+                state.with_user(&u, |q| q.deleting.remove(&i));
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn(delete);
+                }
+                Err(_) => delete.await,
+            }
+            if m.delivery_report {
+                let (code, text) = Fate::Delivered.result();
+                let report = delivery_report(code, text, &m.id, &m.recipient, self.now_ms(), &self.cfg.domain);
+                self.push_to_user(&m.sender, report);
+            }
+        }
+        if refill {
+            self.refill(&st, user).await;
+        }
+        true
+    }
+
+    /// Once a second (from the server): offer again what was offered long
+    /// ago and not acknowledged; now and then drop expired messages and
+    /// forget old send references.
+    pub async fn im_tick(&self) {
+        let st = self.im();
+        let now = self.now_ms();
+        let after = self.cfg.im.redeliver_secs.max(1) * 1000;
+        for user in st.users() {
+            st.with_user(&user, |q| {
+                let UserQ { msgs, sessions, .. } = q;
+                for sq in sessions.iter_mut().filter(|sq| !sq.notify) {
+                    let stale: Vec<u64> = sq
+                        .offered
+                        .iter()
+                        .filter(|(_, at)| now.saturating_sub(**at) >= after)
+                        .map(|(seq, _)| *seq)
+                        .collect();
+                    for seq in stale {
+                        match msgs.get(&seq) {
+                            Some(m) => {
+                                offer(sq, m, &self.cfg.domain, self.cfg.max_outbox);
+                                sq.offered.insert(seq, now);
+                            }
+                            None => {
+                                sq.offered.remove(&seq);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        if st.tick() % SWEEP_EVERY_TICKS == 0 {
+            self.sweep(now).await;
+        }
+    }
+
+    async fn sweep(&self, now: u64) {
+        match self.store.expired_messages(now, EXPIRY_BATCH).await {
+            Ok(list) => {
+                for m in list {
+                    if let Err(e) = self.finish_message(&m.recipient, &m.id, Fate::Expired).await {
+                        tracing::warn!(id = %m.id, error = %e, "cannot drop expired message");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list expired messages"),
+        }
+        let before = now.saturating_sub(self.cfg.im.dedupe_window_secs * 1000);
+        if let Err(e) = self.store.prune_message_refs(before).await {
+            tracing::warn!(error = %e, "cannot prune send references");
+        }
+    }
+}
+
+/// Queues one message for a session in its delivery mode.
+fn offer(sq: &SessionQ, m: &StoredMessage, domain: &str, max_outbox: usize) {
+    let v = sq.session.version;
+    let body = if sq.notify {
+        notification(m, v, domain)
+    } else {
+        new_message(m, v, domain)
+    };
+    sq.session.push(body, max_outbox);
+}

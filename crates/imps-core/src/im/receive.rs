@@ -1,0 +1,182 @@
+//! The recipient's side: acknowledging (MessageDelivered), notify/get
+//! (SetDeliveryMethod, GetMessageList, GetMessage) and refusing
+//! (RejectMessage).
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::deliver::{Fate, targets};
+use super::message::{message_info, new_message};
+use super::state::FETCHED_MEMORY;
+use crate::CoreError;
+use crate::reply::{ok_status, result};
+use crate::service::{Outcome, Service};
+use crate::session::{Capabilities, Session};
+
+impl Service {
+    /// MessageDelivered: the client has the message; its entry ends (first
+    /// acknowledgement wins for a user with several sessions). As a
+    /// Response (Android) it gets no answer; as a Request, Status 200, or
+    /// 426 for an ID that is not waiting for this user (unless this
+    /// session fetched it with GetMessage, which already delivered it).
+    pub(crate) async fn message_delivered(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Outcome, CoreError> {
+        let id = body
+            .child_text("MessageID")
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| CoreError::BadRequest("MessageDelivered without MessageID".into()))?;
+        if self.acknowledge(&s.user, id).await
+            || self.finish_message(&s.user, id, Fate::Delivered).await?.is_some()
+        {
+            return Ok(Outcome::Reply(ok_status()));
+        }
+        let fetched = self
+            .im()
+            .with_user(&s.user, |q| {
+                q.session_mut(&s.id)
+                    .is_some_and(|sq| sq.fetched.iter().any(|f| f == id))
+            })
+            .unwrap_or(false);
+        if fetched {
+            Ok(Outcome::Reply(ok_status()))
+        } else {
+            Err(CoreError::ImUnknownMessage(id.to_string()))
+        }
+    }
+
+    /// SetDeliveryMethod: `P` push or `N` notify/get for this session.
+    /// What was offered in the old mode is offered again in the new one.
+    pub(crate) fn set_delivery_method(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+        if body.child("GroupID").is_some() {
+            return Err(CoreError::NotImplemented("delivery method of a group".into()));
+        }
+        let method = body
+            .child_text("DeliveryMethod")
+            .map(str::to_ascii_uppercase)
+            .ok_or_else(|| CoreError::BadRequest("SetDeliveryMethod without DeliveryMethod".into()))?;
+        let notify = match method.as_str() {
+            "N" => true,
+            "P" => false,
+            other => return Err(CoreError::BadParameter(format!("DeliveryMethod {other}"))),
+        };
+        s.with_state(|st| {
+            st.caps
+                .get_or_insert_with(Capabilities::default)
+                .delivery_method = Some(method.clone());
+        });
+        let st = self.im();
+        st.with_user(&s.user, |q| {
+            if let Some(sq) = q.session_mut(&s.id) {
+                sq.notify = notify;
+                sq.offered.clear();
+            }
+            self.pump(&st, q);
+        });
+        Ok(Outcome::Reply(ok_status()))
+    }
+
+    /// GetMessageList: MessageInfo of the messages waiting for this
+    /// session, oldest first, at most MessageCount (and our batch limit).
+    /// 1.3 wraps them in MessageInfoList and adds MessageTotalCount.
+    pub(crate) async fn get_message_list(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+        if body.child("GroupID").is_some() {
+            return Err(CoreError::NotImplemented("group message history".into()));
+        }
+        let max = self.cfg.im.max_list_batch.max(1);
+        let want = body
+            .child_u64("MessageCount")
+            .map_or(max, |n| usize::try_from(n).unwrap_or(max).min(max));
+        let rows = self.store.pending_messages(&s.user, 0, max).await?;
+        let total = self.store.pending_count(&s.user).await?;
+        let infos = rows
+            .iter()
+            .filter(|m| targets(m, s))
+            .take(want)
+            .map(|m| message_info(m, s.version, &self.cfg.domain));
+        let resp = if s.version >= Version::V1_3 {
+            Element::new("GetMessageList-Response")
+                .with(infos.fold(Element::new("MessageInfoList"), Element::with))
+                .with_text("MessageTotalCount", total.to_string())
+        } else {
+            infos.fold(Element::new("GetMessageList-Response"), Element::with)
+        };
+        Ok(Outcome::Reply(resp))
+    }
+
+    /// GetMessage: one waiting message with its content. Handing it over
+    /// delivers it (the entry ends, the sender's report says so); see
+    /// docs/protocol.md for why this is the acknowledgement in notify/get.
+    pub(crate) async fn get_message(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+        let id = body
+            .child_text("MessageID")
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| CoreError::BadRequest("GetMessage-Request without MessageID".into()))?;
+        let m = self
+            .store
+            .pending_message(&s.user, id)
+            .await?
+            .filter(|m| targets(m, s))
+            .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
+        let mut resp = new_message(&m, s.version, &self.cfg.domain);
+        resp.name = "GetMessage-Response".into();
+        self.finish_message(&s.user, id, Fate::Delivered).await?;
+        self.im().with_user(&s.user, |q| {
+            if let Some(sq) = q.session_mut(&s.id) {
+                if sq.fetched.len() >= FETCHED_MEMORY {
+                    sq.fetched.pop_front();
+                }
+                sq.fetched.push_back(id.to_string());
+            }
+        });
+        Ok(Outcome::Reply(resp))
+    }
+
+    /// RejectMessage: the recipient refuses these messages; their senders
+    /// hear 538. Unknown IDs: 426 when all are, else 201 with details.
+    pub(crate) async fn reject_message(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+        let ids: Vec<String> = body
+            .children_named("MessageID")
+            .map(|e| e.text.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .collect();
+        if ids.is_empty() {
+            return Err(CoreError::BadRequest("RejectMessage-Request without MessageID".into()));
+        }
+        let mut unknown = Vec::new();
+        for id in &ids {
+            let mine = self
+                .store
+                .pending_message(&s.user, id)
+                .await?
+                .is_some_and(|m| targets(&m, s));
+            if !mine || self.finish_message(&s.user, id, Fate::Rejected).await?.is_none() {
+                unknown.push(id.clone());
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(Outcome::Reply(ok_status()));
+        }
+        if unknown.len() == ids.len() && ids.len() == 1 {
+            return Err(CoreError::ImUnknownMessage(ids[0].clone()));
+        }
+        let code = if unknown.len() == ids.len() { 426 } else { 201 };
+        let detail = unknown.iter().fold(
+            Element::new("DetailedResult")
+                .with_text("Code", "426")
+                .with_text("Description", "Invalid message ID"),
+            |d, id| d.with_text("MessageID", id.clone()),
+        );
+        let desc = if code == 426 {
+            "Invalid message ID"
+        } else {
+            "Partially successful"
+        };
+        Ok(Outcome::Reply(
+            Element::new("Status").with(result(code, desc).with(detail)),
+        ))
+    }
+}

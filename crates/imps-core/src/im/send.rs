@@ -1,0 +1,340 @@
+//! SendMessage and ForwardMessage: who a message goes to, whether each
+//! recipient can get it, storing it durably before saying yes, and handing
+//! it to the online recipients' sessions.
+//!
+//! Per recipient, in this order: the ID is ours and registered (else 531);
+//! the recipient does not block the sender (else 531 too, word for word,
+//! so a blocked sender cannot tell "blocks me" from "does not exist");
+//! a message aimed at one client needs that client online (else 533);
+//! with offline storage off, the user needs a session (else 533); and a
+//! recipient whose every session is too small for the message, or refuses
+//! its type, refuses it (GEN-7, GEN-10: 402 / 415). One recipient: its
+//! error is the answer. Several: 200 when all got it, 201 with a
+//! DetailedResult per refused recipient when some did, and when none did,
+//! their common code (or 900) with the details.
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Transaction, Version};
+
+use super::message::{self, RecipientSpec};
+use super::policy::{check_content, fits_body};
+use crate::CoreError;
+use crate::reply::result;
+use crate::service::{Outcome, Service};
+use crate::session::Session;
+use crate::store::{MessageBody, NewStoredMessage, PutOutcome, StoredMessage};
+use crate::users::{canonical_user, wire_user};
+
+/// A message on its way in.
+pub(crate) struct Outgoing {
+    pub sender: String,
+    pub body: MessageBody,
+    pub delivery_report: bool,
+    pub client_ref: Option<String>,
+    pub validity_secs: Option<u64>,
+}
+
+/// A recipient that did not get the message.
+pub(crate) struct Refusal {
+    pub wire: String,
+    pub err: CoreError,
+}
+
+/// What happened to a send. `id` is `None` when no recipient took it.
+pub(crate) struct Sent {
+    pub id: Option<String>,
+    pub refused: Vec<Refusal>,
+    pub charged: bool,
+}
+
+impl Service {
+    pub(crate) async fn send_message(&self, s: &Arc<Session>, tx: &Transaction) -> Result<Outcome, CoreError> {
+        let req = &tx.body;
+        message::check_sender(req, &s.user, &self.cfg.domain)?;
+        let body = message::body_of(req)?;
+        let info = req.child("MessageInfo");
+        let out = Outgoing {
+            sender: s.user.clone(),
+            body,
+            delivery_report: req.child_bool("DeliveryReport").unwrap_or(false),
+            client_ref: info
+                .and_then(|i| i.child_text("MessageID"))
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+            validity_secs: info.and_then(|i| i.child_u64("Validity")),
+        };
+        let rcpt = info
+            .and_then(|i| i.child("Recipient"))
+            .ok_or_else(|| CoreError::BadRequest("MessageInfo without Recipient".into()))?;
+        let sent = self.deliver_new(out, rcpt).await?;
+        Ok(Outcome::Reply(
+            Element::new("SendMessage-Response")
+                .with(sent_result(&sent))
+                .with_opt(sent.id.map(|id| Element::text("MessageID", id))),
+        ))
+    }
+
+    /// ForwardMessage: a message waiting for the requester goes to other
+    /// recipients instead, under the requester's name; the original entry
+    /// ends (the original sender's report says 541). 1.3 answers
+    /// ForwardMessage-Response with the new MessageID, older versions
+    /// Status.
+    pub(crate) async fn forward_message(&self, s: &Arc<Session>, tx: &Transaction) -> Result<Outcome, CoreError> {
+        let req = &tx.body;
+        let id = req
+            .child_text("MessageID")
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| CoreError::BadRequest("ForwardMessage-Request without MessageID".into()))?;
+        let rcpt = req
+            .child("Recipient")
+            .ok_or_else(|| CoreError::BadRequest("ForwardMessage-Request without Recipient".into()))?;
+        let original = self
+            .store
+            .pending_message(&s.user, id)
+            .await?
+            .filter(|m| super::deliver::targets(m, s))
+            .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
+        let out = Outgoing {
+            sender: s.user.clone(),
+            body: (*original.body).clone(),
+            delivery_report: false,
+            client_ref: None,
+            validity_secs: None,
+        };
+        let sent = self.deliver_new(out, rcpt).await?;
+        if sent.id.is_some() {
+            // The copy is out (durably); only now does the original end, so
+            // a crash in between repeats the message rather than losing it.
+            self.finish_message(&s.user, id, super::deliver::Fate::Forwarded)
+                .await?;
+        }
+        let res = sent_result(&sent);
+        Ok(Outcome::Reply(if s.version >= Version::V1_3 {
+            Element::new("ForwardMessage-Response")
+                .with(res)
+                .with_opt(sent.id.map(|id| Element::text("MessageID", id)))
+        } else {
+            Element::new("Status").with(res)
+        }))
+    }
+
+    /// Checks a message and its recipients, stores it, and offers it. An
+    /// error means nothing was stored.
+    pub(crate) async fn deliver_new(&self, out: Outgoing, rcpt: &Element) -> Result<Sent, CoreError> {
+        let cfg = &self.cfg.im;
+        let charged = check_content(cfg, &out.body)?;
+        let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
+        if accepted.is_empty() {
+            if refused.len() == 1 {
+                if let Some(f) = refused.pop() {
+                    return Err(f.err);
+                }
+            }
+            return Ok(Sent {
+                id: None,
+                refused,
+                charged,
+            });
+        }
+        let now = self.now_ms();
+        let validity = match (out.validity_secs, cfg.max_validity_secs) {
+            (Some(v), 0) => Some(v),
+            (Some(v), max) => Some(v.min(max)),
+            (None, 0) => None,
+            (None, max) => Some(max),
+        };
+        let id = new_message_id()?;
+        let sender_name = self.friendly_name(&out.sender).await?;
+        let msg = NewStoredMessage {
+            id: id.clone(),
+            sender: out.sender.clone(),
+            sender_name: sender_name.clone(),
+            delivery_report: out.delivery_report,
+            created_ms: now,
+            expires_ms: validity.map(|v| now.saturating_add(v.saturating_mul(1000))),
+            body: out.body,
+            recipients: accepted,
+            client_ref: out.client_ref,
+        };
+        let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
+        let recipients = msg.recipients.clone();
+        let (body, expires_ms) = (Arc::new(msg.body.clone()), msg.expires_ms);
+        match self.store.put_message(msg, since).await? {
+            PutOutcome::Duplicate(existing) => {
+                tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
+                Ok(Sent {
+                    id: Some(existing),
+                    refused,
+                    charged,
+                })
+            }
+            PutOutcome::Stored(seqs) => {
+                let entries = recipients
+                    .into_iter()
+                    .zip(seqs)
+                    .map(|((recipient, target_client), seq)| StoredMessage {
+                        seq,
+                        id: id.clone(),
+                        recipient,
+                        target_client,
+                        sender: out.sender.clone(),
+                        sender_name: sender_name.clone(),
+                        delivery_report: out.delivery_report,
+                        created_ms: now,
+                        expires_ms,
+                        body: Arc::clone(&body),
+                    })
+                    .collect();
+                self.enqueue(entries).await;
+                Ok(Sent {
+                    id: Some(id),
+                    refused,
+                    charged,
+                })
+            }
+        }
+    }
+
+    /// Expands contact lists and applies the per-recipient checks (see
+    /// the module doc). Returns (user, aimed-at client) pairs and refusals.
+    async fn resolve_recipients(
+        &self,
+        out: &Outgoing,
+        rcpt: &Element,
+    ) -> Result<(Vec<(String, Option<String>)>, Vec<Refusal>), CoreError> {
+        let domain = &self.cfg.domain;
+        let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+        let mut refused = Vec::new();
+        for spec in message::recipients(rcpt) {
+            match spec {
+                RecipientSpec::User { wire, client } => wanted.push((wire, client)),
+                RecipientSpec::ContactList(list) => match self.list_members(&out.sender, &list).await? {
+                    Some(members) => wanted.extend(members.into_iter().map(|m| (m, None))),
+                    None => refused.push(Refusal {
+                        wire: list.clone(),
+                        err: CoreError::ListNotFound(list),
+                    }),
+                },
+                RecipientSpec::Group(_) => {
+                    return Err(CoreError::NotImplemented("messages to groups".into()));
+                }
+            }
+        }
+        if wanted.is_empty() && refused.is_empty() {
+            return Err(CoreError::BadRequest("no recipient".into()));
+        }
+        let mut accepted: Vec<(String, Option<String>)> = Vec::new();
+        for (wire, client) in wanted {
+            let user = match canonical_user(&wire, domain) {
+                Ok(u) => u,
+                Err(err) => {
+                    refused.push(Refusal { wire, err });
+                    continue;
+                }
+            };
+            if accepted.iter().any(|(u, _)| *u == user) {
+                continue;
+            }
+            if accepted.len() >= self.cfg.im.max_recipients {
+                return Err(CoreError::BadParameter(format!(
+                    "more than {} recipients",
+                    self.cfg.im.max_recipients
+                )));
+            }
+            match self.check_recipient(out, &user, client.as_deref()).await? {
+                Ok(()) => accepted.push((user, client)),
+                Err(err) => refused.push(Refusal {
+                    wire: wire_user(&user, domain),
+                    err,
+                }),
+            }
+        }
+        Ok((accepted, refused))
+    }
+
+    /// The per-recipient checks. The outer error is a failure of ours;
+    /// the inner one this recipient's refusal.
+    async fn check_recipient(
+        &self,
+        out: &Outgoing,
+        user: &str,
+        client: Option<&str>,
+    ) -> Result<Result<(), CoreError>, CoreError> {
+        let st = self.im();
+        let unknown = || CoreError::UnknownUser(wire_user(user, &self.cfg.domain));
+        if !st.is_known_user(user) {
+            if !self.user_exists(user).await? {
+                return Ok(Err(unknown()));
+            }
+            st.remember_user(user);
+        }
+        if user != out.sender && self.blocks(user, &out.sender).await? {
+            return Ok(Err(unknown()));
+        }
+        let sessions: Vec<Arc<Session>> = self
+            .sessions
+            .of_user(user)
+            .into_iter()
+            .filter(|s| client.is_none_or(|c| s.client_key == c))
+            .collect();
+        if sessions.is_empty() && (client.is_some() || !self.cfg.im.offline_storage) {
+            let who = match client {
+                Some(c) => format!("{} (client {c})", wire_user(user, &self.cfg.domain)),
+                None => wire_user(user, &self.cfg.domain),
+            };
+            return Ok(Err(CoreError::ImRecipientNotLoggedIn(who)));
+        }
+        // GEN-7, GEN-10: online, and no session of theirs can take it.
+        let mut first_err = None;
+        for s in &sessions {
+            match fits_body(s, st.client_content(&s.id).as_ref(), &out.body) {
+                Ok(()) => return Ok(Ok(())),
+                Err(e) => first_err = first_err.or(Some(e)),
+            }
+        }
+        Ok(first_err.map_or(Ok(()), Err))
+    }
+}
+
+/// The Result of a send: 200, 201 with a DetailedResult per refused
+/// recipient, or (nobody took it) their common code or 900, with details.
+fn sent_result(sent: &Sent) -> Element {
+    if sent.id.is_none() {
+        let first = sent.refused.first().map(|f| f.err.status_code()).unwrap_or(900);
+        let same = sent.refused.iter().all(|f| f.err.status_code() == first);
+        let top = if same {
+            result(first, "No recipient accepted the message")
+        } else {
+            result(900, "Multiple errors")
+        };
+        return sent.refused.iter().fold(top, |r, f| r.with(detail(f)));
+    }
+    if sent.refused.is_empty() {
+        return if sent.charged {
+            result(200, "Delivered with extra charge (oversize)")
+        } else {
+            crate::reply::ok_result()
+        };
+    }
+    sent.refused
+        .iter()
+        .fold(result(201, "Partially successful"), |r, f| r.with(detail(f)))
+}
+
+fn detail(f: &Refusal) -> Element {
+    let e = Element::new("DetailedResult")
+        .with_text("Code", f.err.status_code().to_string())
+        .with_text("Description", f.err.description());
+    match &f.err {
+        CoreError::ListNotFound(l) => e.with_text("ContactList", l.clone()),
+        _ => e.with_text("UserID", f.wire.clone()),
+    }
+}
+
+/// A new server MessageID: 64 random bits.
+fn new_message_id() -> Result<String, CoreError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
+    Ok(format!("m{}", hex::encode(b)))
+}

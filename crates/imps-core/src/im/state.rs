@@ -1,0 +1,256 @@
+//! The hot delivery state of instant messaging, in memory.
+//!
+//! For every user with at least one ready session we keep the messages
+//! waiting for them (a prefix of their store queue, in seq order, at most
+//! `memory_per_user`) and, per session, which of them were offered and
+//! not yet acknowledged. The store stays the truth: this state is rebuilt
+//! from it when a session becomes ready, and losing it (a restart) only
+//! means messages are offered again.
+//!
+//! Invariant of a user's queue: `msgs` holds every waiting message with
+//! seq <= `horizon` (all of them when `horizon` is `None`); messages above
+//! the horizon are only in the store and are read in by `refill` as room
+//! frees up. A send that lands above the horizon while a refill reads is
+//! noted (`skipped`) so that refill reads again.
+//!
+//! Locks: one mutex per shard of users, never held across an await; it
+//! is taken before a session's own lock (when pushing), never after.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+
+use parking_lot::Mutex;
+
+use crate::session::Session;
+use crate::store::{StoredMessage, Store};
+
+const SHARDS: usize = 16;
+
+/// What a client said it can take (GEN-10), from its ClientCapability.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ClientContent {
+    /// Accepted content types; `None` = anything (AnyContent, or none
+    /// listed).
+    pub types: Option<Vec<String>>,
+}
+
+/// One ready session of a user, as IM sees it.
+pub(crate) struct SessionQ {
+    pub session: Arc<Session>,
+    /// Notify/get (`N`) rather than push (`P`).
+    pub notify: bool,
+    /// seq -> when it was offered, for messages not yet acknowledged.
+    pub offered: BTreeMap<u64, u64>,
+    /// MessageIDs this session fetched with GetMessage (which delivers
+    /// them), so that a MessageDelivered after it is not "unknown".
+    pub fetched: VecDeque<String>,
+}
+
+/// How many fetched MessageIDs a session remembers.
+pub(crate) const FETCHED_MEMORY: usize = 64;
+
+#[derive(Default)]
+pub(crate) struct UserQ {
+    pub msgs: BTreeMap<u64, Arc<StoredMessage>>,
+    pub by_id: HashMap<String, u64>,
+    pub horizon: Option<u64>,
+    pub refilling: bool,
+    pub skipped: bool,
+    pub removed_while_refilling: HashSet<String>,
+    /// Acknowledged messages whose store delete is still running: not to
+    /// be read back in by a refill, nor acknowledged (and reported) twice.
+    pub deleting: HashSet<String>,
+    pub sessions: Vec<SessionQ>,
+}
+
+impl UserQ {
+    pub fn insert(&mut self, m: Arc<StoredMessage>) {
+        self.by_id.insert(m.id.clone(), m.seq);
+        self.msgs.insert(m.seq, m);
+    }
+
+    /// Drops a message (acknowledged, rejected...) from memory and from
+    /// every session's offered set.
+    pub fn remove(&mut self, id: &str) -> Option<Arc<StoredMessage>> {
+        if self.refilling {
+            self.removed_while_refilling.insert(id.to_string());
+        }
+        let seq = self.by_id.remove(id)?;
+        for sq in &mut self.sessions {
+            sq.offered.remove(&seq);
+        }
+        self.msgs.remove(&seq)
+    }
+
+    /// Takes a message just stored for this user, unless it lies above
+    /// the horizon (then refill reads it later).
+    pub fn accept_new(&mut self, m: Arc<StoredMessage>, cap: usize) {
+        match self.horizon {
+            None if self.msgs.len() < cap => self.insert(m),
+            None => {
+                // Full: everything below this one is (or will be, as its
+                // send finishes) in memory; this one and later wait.
+                self.horizon = Some(m.seq.saturating_sub(1));
+                self.skipped |= self.refilling;
+            }
+            Some(h) if m.seq <= h => self.insert(m),
+            Some(_) => self.skipped |= self.refilling,
+        }
+    }
+
+    /// Whether a store read should top the queue up.
+    pub fn wants_refill(&self, cap: usize) -> bool {
+        self.horizon.is_some() && !self.refilling && self.msgs.len() <= cap / 2
+    }
+
+    pub fn session_mut(&mut self, id: &str) -> Option<&mut SessionQ> {
+        self.sessions.iter_mut().find(|q| q.session.id == id)
+    }
+}
+
+/// All of IM's memory for one service.
+pub(crate) struct ImState {
+    shards: Vec<Mutex<HashMap<String, UserQ>>>,
+    /// Users known to exist (never removed: accounts are not deleted).
+    known_users: Mutex<HashSet<String>>,
+    /// Per session: content it accepts (GEN-10).
+    client_content: Mutex<HashMap<String, ClientContent>>,
+    /// User -> when the last offline notification went out.
+    notified: Mutex<HashMap<String, u64>>,
+    notify_key: [u8; 32],
+    ticks: AtomicU64,
+}
+
+/// A bound on the known-users cache; past it the cache starts over.
+const KNOWN_USERS_MAX: usize = 200_000;
+
+impl ImState {
+    fn new(notify_key: [u8; 32]) -> ImState {
+        ImState {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            known_users: Mutex::new(HashSet::new()),
+            client_content: Mutex::new(HashMap::new()),
+            notified: Mutex::new(HashMap::new()),
+            notify_key,
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, user: &str) -> &Mutex<HashMap<String, UserQ>> {
+        // FNV-1a: cheap and stable; the shard only spreads lock traffic.
+        let h = user
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        &self.shards[(h % SHARDS as u64) as usize]
+    }
+
+    /// Runs `f` on a user's queue when they have one (a ready session).
+    pub fn with_user<R>(&self, user: &str, f: impl FnOnce(&mut UserQ) -> R) -> Option<R> {
+        self.shard(user).lock().get_mut(user).map(f)
+    }
+
+    /// Runs `f` on a user's queue, creating it (empty, everything still in
+    /// the store) when missing.
+    pub fn with_user_or_new<R>(&self, user: &str, f: impl FnOnce(&mut UserQ) -> R) -> R {
+        let mut g = self.shard(user).lock();
+        let q = g.entry(user.to_string()).or_insert_with(|| UserQ {
+            horizon: Some(0),
+            ..UserQ::default()
+        });
+        f(q)
+    }
+
+    /// Removes a session; the user's queue goes with their last session.
+    pub fn drop_session(&self, user: &str, session_id: &str) {
+        let mut g = self.shard(user).lock();
+        if let Some(q) = g.get_mut(user) {
+            q.sessions.retain(|s| s.session.id != session_id);
+            if q.sessions.is_empty() {
+                g.remove(user);
+            }
+        }
+        self.client_content.lock().remove(session_id);
+    }
+
+    /// Every user with a queue (for the periodic redelivery check).
+    pub fn users(&self) -> Vec<String> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    pub fn is_known_user(&self, user: &str) -> bool {
+        self.known_users.lock().contains(user)
+    }
+
+    pub fn remember_user(&self, user: &str) {
+        let mut g = self.known_users.lock();
+        if g.len() >= KNOWN_USERS_MAX {
+            g.clear();
+        }
+        g.insert(user.to_string());
+    }
+
+    pub fn set_client_content(&self, session_id: &str, c: ClientContent) {
+        self.client_content.lock().insert(session_id.to_string(), c);
+    }
+
+    pub fn client_content(&self, session_id: &str) -> Option<ClientContent> {
+        self.client_content.lock().get(session_id).cloned()
+    }
+
+    /// Whether an offline notification for `user` may go out now (and, if
+    /// so, notes that it did).
+    pub fn may_notify(&self, user: &str, now_ms: u64, interval_ms: u64) -> bool {
+        let mut g = self.notified.lock();
+        if let Some(at) = g.get(user) {
+            if now_ms.saturating_sub(*at) < interval_ms {
+                return false;
+            }
+        }
+        if g.len() >= KNOWN_USERS_MAX {
+            g.retain(|_, at| now_ms.saturating_sub(*at) < interval_ms);
+        }
+        g.insert(user.to_string(), now_ms);
+        true
+    }
+
+    /// The user is online again: the next offline period notifies afresh.
+    pub fn forget_notified(&self, user: &str) {
+        self.notified.lock().remove(user);
+    }
+
+    /// Counts calls; the periodic work uses it to run some jobs less often.
+    pub fn tick(&self) -> u64 {
+        self.ticks.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn notify_key(&self) -> &[u8; 32] {
+        &self.notify_key
+    }
+}
+
+type Registry = Mutex<Vec<(Weak<dyn Store>, Arc<ImState>)>>;
+
+/// IM state per service. The service struct has no slot for it, so it is
+/// found by the identity of the service's store: a live `Weak` pins the
+/// allocation, so the address cannot be reused by another store while the
+/// entry exists, and entries of dropped stores are swept here.
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+pub(crate) fn state_for(store: &Arc<dyn Store>, key: impl FnOnce() -> [u8; 32]) -> Arc<ImState> {
+    let ptr = Arc::as_ptr(store) as *const ();
+    let mut g = REGISTRY.lock();
+    if let Some((_, s)) = g
+        .iter()
+        .find(|(w, _)| w.as_ptr() as *const () == ptr && w.strong_count() > 0)
+    {
+        return Arc::clone(s);
+    }
+    g.retain(|(w, _)| w.strong_count() > 0);
+    let s = Arc::new(ImState::new(key()));
+    g.push((Arc::downgrade(store), Arc::clone(&s)));
+    s
+}

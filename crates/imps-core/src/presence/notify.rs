@@ -1,0 +1,219 @@
+//! PresenceNotification-Request to watchers: the fan-out of one change,
+//! rendered once per (version, visible attributes, size limit) and queued
+//! on every session of each watcher. A session that negotiated a maximum
+//! message size (CFG-1) gets the update in as many notifications as it
+//! takes (GEN-1), each under its limit, never splitting one attribute's
+//! instances, so it ends up with the whole picture.
+
+use std::collections::HashMap;
+
+use imps_wire::{Element, Encoding, Message, Transaction, Version};
+
+use super::attributes::{AttrSet, OnlineView, render};
+use super::hot::OwnerState;
+use crate::service::Service;
+use crate::session::Session;
+use crate::users::wire_user;
+
+/// Room left for what the transport adds after we measure (the Poll flag,
+/// a longer TransactionID).
+const SIZE_MARGIN: usize = 64;
+
+/// A server TransactionID as long as any we hand out in practice.
+const TID_PLACEHOLDER: &str = "s4294967295";
+
+/// Bodies already built in one fan-out, keyed by what decides their shape.
+#[derive(Default)]
+pub(crate) struct RenderCache {
+    bodies: HashMap<(Version, AttrSet, Option<u64>), Vec<Element>>,
+    /// Report removed attributes (a change), not only present ones.
+    cleared: bool,
+}
+
+impl RenderCache {
+    /// For telling watchers about a change: removals included.
+    pub(crate) fn for_changes() -> RenderCache {
+        RenderCache {
+            cleared: true,
+            ..RenderCache::default()
+        }
+    }
+}
+
+/// `Presence{UserID, PresenceSubList}`: both always present, Android
+/// dereferences them without checking.
+pub(crate) fn presence_elem(owner_wire: &str, list: Element) -> Element {
+    Element::new("Presence")
+        .with_text("UserID", owner_wire)
+        .with(list)
+}
+
+fn notification(presences: impl IntoIterator<Item = Element>) -> Element {
+    let mut e = Element::new("PresenceNotification-Request");
+    e.children.extend(presences);
+    e
+}
+
+/// Bytes of `body` sent to this session as a whole message, in XML (WBXML
+/// is never larger, so this bounds both encodings).
+fn message_len(s: &Session, body: &Element) -> usize {
+    let mut m = Message::single(
+        s.version,
+        Some(s.id.clone()),
+        Transaction::request(TID_PLACEHOLDER, body.clone()),
+    );
+    m.poll = Some(true);
+    imps_wire::encode(&m, Encoding::Xml).map_or(usize::MAX, |b| b.len()) + SIZE_MARGIN
+}
+
+/// One notification when it fits (or no limit was negotiated), else the
+/// attributes packed greedily into as many as needed. An attribute alone
+/// larger than the limit still goes, alone: losing it would leave the
+/// client with a wrong picture, and no smaller form exists.
+fn split(s: &Session, owner_wire: &str, list: Element, max: Option<u64>) -> Vec<Element> {
+    let whole = notification([presence_elem(owner_wire, list.clone())]);
+    let Some(max) = max.and_then(|m| usize::try_from(m).ok()) else {
+        return vec![whole];
+    };
+    if message_len(s, &whole) <= max {
+        return vec![whole];
+    }
+    // Group the instances of each attribute: they travel together.
+    let mut groups: Vec<Vec<Element>> = Vec::new();
+    for c in list.children {
+        match groups.last_mut() {
+            Some(g) if g.first().is_some_and(|f| f.name == c.name) => g.push(c),
+            _ => groups.push(vec![c]),
+        }
+    }
+    let mut out = Vec::new();
+    let mut cur = Element::new("PresenceSubList");
+    for g in groups {
+        let mut next = cur.clone();
+        next.children.extend(g.iter().cloned());
+        let fits = message_len(s, &notification([presence_elem(owner_wire, next.clone())])) <= max;
+        if fits || cur.children.is_empty() {
+            cur = next;
+        } else {
+            out.push(notification([presence_elem(
+                owner_wire,
+                std::mem::replace(&mut cur, Element::new("PresenceSubList")),
+            )]));
+            cur.children.extend(g);
+        }
+    }
+    if !cur.children.is_empty() {
+        out.push(notification([presence_elem(owner_wire, cur)]));
+    }
+    out
+}
+
+impl Service {
+    /// Queues the attributes in `mask` of `owner` for every session of
+    /// `watcher`. The caller decided that the watcher may see them.
+    pub(crate) fn push_presence(
+        &self,
+        watcher: &str,
+        owner: &str,
+        st: &OwnerState,
+        online: &OnlineView,
+        mask: AttrSet,
+        cache: &mut RenderCache,
+    ) {
+        if mask.is_empty() {
+            return;
+        }
+        let owner_wire = wire_user(owner, &self.cfg.domain);
+        let cleared = cache.cleared;
+        for s in self.sessions.of_user(watcher) {
+            let max = s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size));
+            let key = (s.version, mask, max);
+            let bodies = cache.bodies.entry(key).or_insert_with(|| {
+                let list = render(&st.doc, online, s.version, mask, cleared);
+                if list.children.is_empty() {
+                    return Vec::new();
+                }
+                split(&s, &owner_wire, list, max)
+            });
+            for b in bodies.iter() {
+                s.push(b.clone(), self.cfg.max_outbox);
+            }
+        }
+    }
+
+    /// Tells every subscribed watcher about the attributes in `changed`
+    /// that they subscribed to and may see. One pass over the watchers,
+    /// no store access besides the owner's contact lists when a grant
+    /// names one.
+    pub(crate) async fn fan_out(&self, owner: &str, st: &OwnerState, changed: AttrSet) -> usize {
+        if changed.is_empty() || st.watchers.is_empty() {
+            return 0;
+        }
+        let view = self.list_view(owner, &st.grants).await;
+        let online = self.online_view(owner, st.invisible);
+        let mut cache = RenderCache::for_changes();
+        let mut told = 0;
+        for (watcher, w) in &st.watchers {
+            if !w.active {
+                continue;
+            }
+            let mask = Self::visible_to(owner, st, watcher, &view)
+                .intersect(w.attrs)
+                .intersect(changed);
+            if !mask.is_empty() {
+                self.push_presence(watcher, owner, st, &online, mask, &mut cache);
+                told += 1;
+            }
+        }
+        told
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(v: Version) -> Session {
+        Session::new(
+            "0123456789abcdef0123456789abcdef".into(),
+            "bob".into(),
+            "c".into(),
+            Element::new("ClientID").with_text("URL", "c"),
+            v,
+            "cookie".into(),
+            "tok".into(),
+            0,
+            60,
+        )
+    }
+
+    #[test]
+    fn split_keeps_every_attribute_and_each_part_fits() {
+        let mut list = Element::new("PresenceSubList");
+        for (i, name) in ["StatusText", "Alias", "StatusMood", "PreferredLanguage"]
+            .iter()
+            .enumerate()
+        {
+            list.children.push(
+                Element::new(*name)
+                    .with_text("Qualifier", "T")
+                    .with_text("PresenceValue", "x".repeat(600 + i)),
+            );
+        }
+        let s = session(Version::V1_2);
+        let parts = split(&s, "wv:alice@localhost", list.clone(), Some(1500));
+        assert!(parts.len() >= 3, "{}", parts.len());
+        let mut names = Vec::new();
+        for p in &parts {
+            assert!(message_len(&s, p) <= 1500);
+            let pl = p.path(&["Presence", "PresenceSubList"]).unwrap();
+            assert_eq!(
+                p.path(&["Presence", "UserID"]).unwrap().text,
+                "wv:alice@localhost"
+            );
+            names.extend(pl.children.iter().map(|c| c.name.clone()));
+        }
+        assert_eq!(names.len(), 4);
+        assert_eq!(split(&s, "wv:alice@localhost", list, None).len(), 1);
+    }
+}

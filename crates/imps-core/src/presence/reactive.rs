@@ -1,0 +1,205 @@
+//! Reactive authorization (PRR-5): a subscription from a user the owner
+//! has not authorized at all asks the owner, who accepts or denies; until
+//! then the watcher gets nothing.
+//!
+//! The question reaches the owner's 1.1/1.2 sessions as
+//! PresenceAuth-Request, answered with PresenceAuth-User. CSP 1.3 dropped
+//! those primitives from its token table, so 1.3 sessions get
+//! Notification-Request with type ANU ("authorization needed - user") and
+//! the owner answers with CreateAttributeList for that user (or with
+//! PresenceAuth-User, which is accepted in every version). An owner who is
+//! offline is asked when a session of theirs becomes ready.
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use super::attributes::AttrSet;
+use super::hot::OwnerState;
+use super::targets::Targets;
+use crate::CoreError;
+use crate::reply::{ok_result, ok_status};
+use crate::service::Service;
+use crate::session::Session;
+use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
+use crate::users::{canonical_user, wire_user};
+
+/// The question to the owner, in the form their session's version knows.
+fn auth_request(v: Version, watcher_wire: &str, attrs: Option<AttrSet>) -> Element {
+    let list = attrs.map(|a| a.to_name_list(v));
+    if v >= Version::V1_3 {
+        Element::new("Notification-Request")
+            .with_text("NotificationType", "ANU")
+            .with(Element::new("UserIDList").with_text("UserID", watcher_wire))
+            .with_opt(list)
+    } else {
+        Element::new("PresenceAuth-Request")
+            .with_text("UserID", watcher_wire)
+            .with_opt(list)
+    }
+}
+
+impl Service {
+    /// Queues the question about `r` on one session of the owner.
+    pub(crate) fn ask_owner(&self, s: &Session, r: &ReactiveRecord) {
+        let attrs = r.attrs.as_deref().map(AttrSet::from_names);
+        let body = auth_request(s.version, &wire_user(&r.watcher, &self.cfg.domain), attrs);
+        s.push(body, self.cfg.max_outbox);
+    }
+
+    /// Records a pending request from `watcher` and asks the owner's
+    /// sessions. `attrs` = what was subscribed to (`None` = all).
+    pub(crate) async fn raise_reactive(
+        &self,
+        owner: &str,
+        st: &mut OwnerState,
+        watcher: &str,
+        attrs: Option<AttrSet>,
+    ) -> Result<(), CoreError> {
+        let rec = ReactiveRecord {
+            watcher: watcher.to_string(),
+            state: ReactiveState::Pending,
+            attrs: attrs.map(AttrSet::names),
+            updated_ms: self.now_ms(),
+        };
+        self.store
+            .update_presence_auth(
+                owner,
+                AuthChange {
+                    put_reactive: vec![rec.clone()],
+                    ..AuthChange::default()
+                },
+            )
+            .await?;
+        for s in self.sessions.of_user(owner) {
+            self.ask_owner(&s, &rec);
+        }
+        st.reactive.insert(watcher.to_string(), rec);
+        Ok(())
+    }
+
+    /// PresenceAuth-User{UserID, Acceptance, PresenceSubList?}: the owner's
+    /// answer. Accepting grants the attributes named, else those asked for,
+    /// else all; location only when the owner's answer names it (PRR-UC).
+    /// Denying is an explicit empty attribute list for that user.
+    pub(crate) async fn presence_auth_user(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let raw = body
+            .child_text("UserID")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| CoreError::BadParameter("PresenceAuth-User without UserID".into()))?;
+        let watcher = canonical_user(raw, &self.cfg.domain)?;
+        let accept = body
+            .child_bool("Acceptance")
+            .ok_or_else(|| CoreError::BadParameter("Acceptance must be T or F".into()))?;
+        let named = AttrSet::from_request(body.child("PresenceSubList"))?;
+        let cell = self.owner_cell(&s.user).await?;
+        let mut st = cell.lock().await;
+        let requested = st
+            .reactive
+            .get(&watcher)
+            .and_then(|r| r.attrs.as_deref().map(AttrSet::from_names));
+        let view = self.list_view(&s.user, &st.grants).await;
+        let current = st.grants.effective(&watcher, &view).unwrap_or_default();
+        let (grant, state) = if accept {
+            let add = named.unwrap_or_else(|| {
+                requested
+                    .unwrap_or_else(AttrSet::all)
+                    .intersect(AttrSet::all_but_location())
+            });
+            (current.union(add), ReactiveState::Granted)
+        } else {
+            (AttrSet::EMPTY, ReactiveState::Denied)
+        };
+        let change = AuthChange {
+            put_grants: vec![GrantRecord {
+                subject: GrantSubject::User(watcher.clone()),
+                attrs: grant.names(),
+            }],
+            put_reactive: vec![ReactiveRecord {
+                watcher: watcher.clone(),
+                state,
+                attrs: requested.map(AttrSet::names),
+                updated_ms: self.now_ms(),
+            }],
+            ..AuthChange::default()
+        };
+        self.change_auth(&s.user, &mut st, change).await?;
+        Ok(ok_status())
+    }
+
+    /// CancelAuth-Request{UserID, PresenceSubList?}: the owner withdraws the
+    /// attributes named (all when none) from a user.
+    pub(crate) async fn cancel_auth(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let t = Targets::parse(body);
+        if t.users.is_empty() {
+            return Err(CoreError::BadParameter(
+                "CancelAuth-Request without UserID".into(),
+            ));
+        }
+        let named = AttrSet::from_request(body.child("PresenceSubList"))?;
+        let cell = self.owner_cell(&s.user).await?;
+        let mut st = cell.lock().await;
+        let view = self.list_view(&s.user, &st.grants).await;
+        let mut change = AuthChange::default();
+        for raw in &t.users {
+            let watcher = canonical_user(raw, &self.cfg.domain)?;
+            let current = st.grants.effective(&watcher, &view).unwrap_or_default();
+            let left = named.map_or(AttrSet::EMPTY, |n| current.minus(n));
+            change.put_grants.push(GrantRecord {
+                subject: GrantSubject::User(watcher.clone()),
+                attrs: left.names(),
+            });
+            if let Some(r) = st.reactive.get(&watcher) {
+                change.put_reactive.push(ReactiveRecord {
+                    state: ReactiveState::Denied,
+                    updated_ms: self.now_ms(),
+                    ..r.clone()
+                });
+            }
+        }
+        self.change_auth(&s.user, &mut st, change).await?;
+        Ok(ok_status())
+    }
+
+    /// GetReactiveAuthStatus-Request (1.2): where the requests to this
+    /// owner stand, for the users named or for all.
+    pub(crate) async fn get_reactive_auth_status(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let t = Targets::parse(body);
+        let only: Vec<String> = t
+            .users
+            .iter()
+            .filter_map(|u| canonical_user(u, &self.cfg.domain).ok())
+            .collect();
+        let cell = self.owner_cell(&s.user).await?;
+        let st = cell.lock().await;
+        let mut recs: Vec<&ReactiveRecord> = st
+            .reactive
+            .values()
+            .filter(|r| only.is_empty() || only.contains(&r.watcher))
+            .collect();
+        recs.sort_by(|a, b| a.watcher.cmp(&b.watcher));
+        let mut list = Element::new("ReactiveAuthStatusList");
+        for r in recs {
+            list.children.push(
+                Element::new("ReactiveAuthStatus")
+                    .with_text("UserID", wire_user(&r.watcher, &self.cfg.domain))
+                    .with_text("ReactiveAuthState", r.state.as_str()),
+            );
+        }
+        Ok(Element::new("GetReactiveAuthStatus-Response")
+            .with(ok_result())
+            .with(list))
+    }
+}

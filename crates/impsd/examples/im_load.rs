@@ -1,0 +1,363 @@
+//! Instant-messaging load: delivered messages per second end to end, and
+//! delivery latency at fractions of the peak rate.
+//!
+//! ```text
+//! cargo run --release -p impsd --example im_load -- [--users 100] [--secs 10]
+//!     [--window 8] [--fractions 0.5,0.9] [--xml] [--rate N]
+//! ```
+//!
+//! An impsd runs in this process on its own Tokio runtime (2 workers)
+//! with a temporary data dir (SQLite, synchronous=FULL, group commit);
+//! the load runs on another runtime (2 workers). Every user has one
+//! WebSocket session (CSP 1.3, WBXML unless --xml): it sends
+//! SendMessage-Requests on it and takes the NewMessages pushed to it,
+//! answering each with MessageDelivered as Android does. A message's
+//! latency is from just before its SendMessage-Request is written until
+//! its NewMessage arrives at the recipient (one clock: same process).
+//!
+//! Phase 1 finds the peak: every user keeps `--window` sends in flight,
+//! for `--secs`; the rate of delivered messages is the peak. Phase 2
+//! sends open-loop (each user at a fixed pace) at each fraction of that
+//! peak (or at `--rate`) for `--secs`, and reports p50/p99.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use imps_client::{Element, Encoding, Version, WsClient, status_of};
+use imps_core::{NewUser, Store};
+use samples::Lat;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Users, each sending and receiving on one WebSocket session.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+    /// Sends in flight per user while finding the peak.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// Fractions of the peak for the latency runs.
+    #[arg(long, default_value = "0.5,0.9", value_delimiter = ',')]
+    fractions: Vec<f64>,
+    /// Use XML instead of WBXML.
+    #[arg(long)]
+    xml: bool,
+    /// Skip the peak search and run the latency phase at this total rate.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Bytes of text per message.
+    #[arg(long, default_value_t = 40)]
+    text: usize,
+}
+
+/// Latency samples, in microseconds.
+mod samples {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct Lat(Mutex<Vec<u32>>);
+
+    impl Lat {
+        pub fn push(&self, us: u32) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(us);
+            }
+        }
+
+        pub fn take(&self) -> Vec<u32> {
+            self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    refused: AtomicU64,
+    errors: AtomicU64,
+    delivered: AtomicU64,
+    lat: Lat,
+}
+
+fn user(i: usize) -> String {
+    format!("load{i:04}")
+}
+
+fn send_body(to: usize, t0: &Instant, pad: &str) -> Element {
+    let stamp = t0.elapsed().as_micros();
+    Element::new("SendMessage-Request")
+        .with_text("DeliveryReport", "F")
+        .with(
+            Element::new("MessageInfo")
+                .with_text("ContentType", "text/plain")
+                .with(Element::new("Recipient").with(
+                    Element::new("User").with_text("UserID", format!("wv:{}@localhost", user(to))),
+                )),
+        )
+        .with_text("ContentData", format!("{stamp} {pad}"))
+}
+
+/// Takes pushes on one session: acknowledges NewMessages and records
+/// their latency.
+async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let Some(m) = ws.next_push(Duration::from_millis(200)).await else {
+            if ws.is_closed() {
+                return;
+            }
+            continue;
+        };
+        let Some(t) = m.transactions.into_iter().next() else { continue };
+        let Some(tid) = t.id.as_deref() else { continue };
+        if t.body.name != "NewMessage" {
+            let _ = ws.answer_status(tid).await;
+            continue;
+        }
+        let now = t0.elapsed().as_micros();
+        if let Some(sent) = t
+            .body
+            .child_text("ContentData")
+            .and_then(|d| d.split(' ').next())
+            .and_then(|s| s.parse::<u128>().ok())
+        {
+            c.lat.push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
+        }
+        c.delivered.fetch_add(1, Ordering::Relaxed);
+        let id = t
+            .body
+            .path(&["MessageInfo", "MessageID"])
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let _ = ws
+            .answer(tid, Element::new("MessageDelivered").with_text("MessageID", id))
+            .await;
+    }
+}
+
+async fn one_send(ws: &WsClient, to: usize, t0: &Instant, pad: &str, c: &Counters) {
+    c.sent.fetch_add(1, Ordering::Relaxed);
+    match ws.request(send_body(to, t0, pad)).await {
+        Ok(r) if status_of(&r).map(|s| s.0) == Some(200) => {
+            c.acked.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(_) => {
+            c.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(_) => {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+struct Phase {
+    name: String,
+    offered_rate: Option<f64>,
+    delivered_per_sec: f64,
+    acked_per_sec: f64,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    refused: u64,
+    errors: u64,
+}
+
+impl Phase {
+    fn print(&self) {
+        println!(
+            "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}",
+            self.name,
+            self.offered_rate.map_or("max".to_string(), |r| format!("{r:.0}")),
+            self.acked_per_sec,
+            self.delivered_per_sec,
+            self.p50,
+            self.p99,
+            self.max,
+            self.refused,
+            self.errors
+        );
+    }
+}
+
+/// Runs one phase: `rate` None = closed loop with `window` in flight per
+/// user; Some(r) = open loop at r msg/s in total.
+async fn phase(
+    name: &str,
+    clients: &[WsClient],
+    rate: Option<f64>,
+    window: usize,
+    secs: u64,
+    t0: Instant,
+    pad: Arc<String>,
+) -> Phase {
+    let c = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let n = clients.len();
+    let mut rx_tasks = Vec::new();
+    for ws in clients {
+        rx_tasks.push(tokio::spawn(receiver(ws.clone(), t0, c.clone(), stop.clone())));
+    }
+    // Warm-up second, not measured.
+    let run_for = Duration::from_secs(secs + 1);
+    let start = Instant::now();
+    let mut tx_tasks = Vec::new();
+    for (i, ws) in clients.iter().enumerate() {
+        let per_user = rate.map(|r| r / n as f64);
+        for lane in 0..(if per_user.is_some() { 1 } else { window }) {
+            let (ws, c, pad, stop) = (ws.clone(), c.clone(), pad.clone(), stop.clone());
+            tx_tasks.push(tokio::spawn(async move {
+                let mut k = i * 7 + lane;
+                match per_user {
+                    None => {
+                        while start.elapsed() < run_for && !stop.load(Ordering::Relaxed) {
+                            k += 1;
+                            let to = (i + 1 + k % (n - 1)) % n;
+                            one_send(&ws, to, &t0, &pad, &c).await;
+                        }
+                    }
+                    Some(r) => {
+                        let gap = Duration::from_secs_f64(1.0 / r.max(0.001));
+                        // Spread the users' clocks over one gap.
+                        let mut next = start + gap.mul_f64(i as f64 / n as f64);
+                        while next.duration_since(start) < run_for {
+                            tokio::time::sleep_until(next.into()).await;
+                            k += 1;
+                            let to = (i + 1 + k % (n - 1)) % n;
+                            let (ws, c, pad) = (ws.clone(), c.clone(), pad.clone());
+                            tokio::spawn(async move { one_send(&ws, to, &t0, &pad, &c).await });
+                            next += gap;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    // Measure from the end of warm-up to the end of the phase.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (d0, a0) = (c.delivered.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    c.lat.take();
+    let m0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let el = m0.elapsed().as_secs_f64();
+    let (d1, a1) = (c.delivered.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    let mut lat = c.lat.take();
+    for t in tx_tasks {
+        let _ = t.await;
+    }
+    // Let in-flight deliveries land before the next phase.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in rx_tasks {
+        let _ = t.await;
+    }
+    lat.sort_unstable();
+    Phase {
+        name: name.to_string(),
+        offered_rate: rate,
+        delivered_per_sec: (d1 - d0) as f64 / el,
+        acked_per_sec: (a1 - a0) as f64 / el,
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+        max: lat.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0),
+        refused: c.refused.load(Ordering::Relaxed),
+        errors: c.errors.load(Ordering::Relaxed),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.users >= 2, "--users must be at least 2");
+    let dir = tempfile::tempdir()?;
+    let mut cfg = impsd::Config::default();
+    cfg.listen = "127.0.0.1:0".parse()?;
+    cfg.admin.listen = "127.0.0.1:0".parse()?;
+    cfg.cir.tcp_listen = String::new();
+    cfg.data_dir = dir.path().join("data");
+    cfg.log = "warn".into();
+    cfg.im.offline_notify = "off".into();
+    cfg.session.max_per_user = 2;
+
+    // The server on its own runtime, as if it were its own process.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("impsd")
+        .enable_all()
+        .build()?;
+    let running = server_rt.block_on(impsd::start(cfg.clone()))?;
+    let addr = running.http_addr;
+    let load_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load")
+        .enable_all()
+        .build()?;
+    load_rt.block_on(async move {
+        let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
+        let hash = imps_core::auth::hash_password("pw")?;
+        for i in 0..args.users {
+            store
+                .create_user(NewUser {
+                    id: user(i),
+                    password_hash: Some(hash.clone()),
+                    digest_secret: None,
+                    msisdn: None,
+                    friendly_name: None,
+                    created_ms: 0,
+                })
+                .await?;
+        }
+        let enc = if args.xml { Encoding::Xml } else { Encoding::Wbxml };
+        let ws_url = format!("ws://{addr}/imps/ws");
+        let mut clients = Vec::new();
+        for i in 0..args.users {
+            let ws = WsClient::connect(&ws_url, Version::V1_3, enc).await?;
+            ws.login_password(&user(i), "pw").await?;
+            ws.client_capability(&[], None).await?;
+            ws.service_request_all().await?;
+            clients.push(ws);
+        }
+        println!(
+            "im_load: {} users on WebSocket, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
+            args.users, enc, args.text, args.secs
+        );
+        let t0 = Instant::now();
+        let pad = Arc::new("x".repeat(args.text.saturating_sub(12)));
+        let peak = match args.rate {
+            Some(r) => r,
+            None => {
+                let p = phase("peak", &clients, None, args.window, args.secs, t0, pad.clone()).await;
+                p.print();
+                p.delivered_per_sec
+            }
+        };
+        let fractions = if args.rate.is_some() { vec![1.0] } else { args.fractions.clone() };
+        for f in fractions {
+            let rate = peak * f;
+            let p = phase(
+                &format!("{:.0}% peak", f * 100.0),
+                &clients,
+                Some(rate),
+                1,
+                args.secs,
+                t0,
+                pad.clone(),
+            )
+            .await;
+            p.print();
+        }
+        anyhow::Ok(())
+    })?;
+    server_rt.block_on(running.shutdown());
+    Ok(())
+}

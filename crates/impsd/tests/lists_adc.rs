@@ -1,0 +1,351 @@
+//! Adding a contact (ADC-1..3, ADC-UC) over the real protocol.
+
+mod common;
+mod lists_common;
+
+use std::time::Duration;
+
+use common::{TestServer, code_of};
+use imps_client::{Element, Encoding, HttpClient, Message, Version};
+use lists_common::*;
+
+/// Every server-originated request waiting for `c`, answered with Status.
+async fn drain(c: &HttpClient) -> Vec<Element> {
+    let mut out = Vec::new();
+    while let Some(m) = c.poll().await.unwrap() {
+        let Some(t) = m.transactions.into_iter().next() else {
+            break;
+        };
+        if let Some(id) = &t.id {
+            c.answer_status(id).await.unwrap();
+        }
+        out.push(t.body);
+    }
+    out
+}
+
+fn atcl(notices: &[Element]) -> Vec<&Element> {
+    notices
+        .iter()
+        .filter(|n| {
+            n.name == "Notification-Request" && n.child_text("NotificationType") == Some("ATCL")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn adc_1_nickname_defaults_to_friendly_name_then_user_id_or_msisdn() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", Some("Bob Builder"), None).await;
+    add_user(&srv, "carol", None, None).await;
+    add_user(&srv, "dave", None, Some("+358401234567")).await;
+    for (v, e) in common::combos() {
+        let c = login(&srv, v, e, "alice", "phone").await;
+        let f = list_id("alice", "f");
+        create_list(&c, &f, vec![], &[]).await;
+        let req = add_request(
+            &f,
+            vec![
+                nick(None, "bob"),
+                nick(Some(""), "carol"),
+                Element::text("UserID", uid("+358401234567")),
+                Element::text("UserID", uid("+358409999999")),
+                nick(Some("Chosen"), "dave"),
+            ],
+            true,
+        );
+        let resp = c.request(req).await.unwrap();
+        assert_eq!(code_of(&resp), Some(200), "{v} {e:?}: {resp:?}");
+        assert_eq!(
+            nicks(&resp),
+            [
+                // Friendly name from the profile.
+                ("Bob Builder".to_string(), uid("bob")),
+                // No friendly name: the User ID.
+                (uid("carol"), uid("carol")),
+                // Added by number: the registered user behind it, and the
+                // number as the name (dave has no friendly name) -- then
+                // renamed by the explicit entry that follows.
+                ("Chosen".to_string(), uid("dave")),
+                // A number nobody has registered yet can still be added.
+                ("+358409999999".to_string(), uid("+358409999999")),
+            ],
+            "{v} {e:?}"
+        );
+        c.request(Element::new("DeleteList-Request").with_text("ContactList", &f))
+            .await
+            .unwrap();
+        c.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn adc_1_msisdn_becomes_the_nickname_when_no_friendly_name() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "dave", None, Some("+358401234567")).await;
+    let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    let f = list_id("alice", "f");
+    create_list(&c, &f, vec![], &[]).await;
+    let req = add_request(
+        &f,
+        vec![Element::text("UserID", "wv:+358401234567@localhost")],
+        true,
+    );
+    let resp = c.request(req).await.unwrap();
+    assert_eq!(nicks(&resp), [("+358401234567".to_string(), uid("dave"))]);
+}
+
+#[tokio::test]
+async fn adc_2_add_grant_and_authorize_in_one_transaction() {
+    let srv = TestServer::start().await;
+    for u in ["alice", "bob", "carol"] {
+        add_user(&srv, u, None, None).await;
+    }
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let alice = login(&srv, Version::V1_3, e, "alice", "phone").await;
+        alice.service_request_all().await.unwrap();
+        let f = list_id("alice", "friends");
+        create_list(&alice, &f, vec![], &[]).await;
+        let req = add_request(&f, vec![nick(Some("Bob"), "bob")], true)
+            .with_text("AuthorizeAndGrant", "T");
+        let resp = alice.request(req).await.unwrap();
+        assert_eq!(code_of(&resp), Some(200), "{e:?}: {resp:?}");
+        // 1. on the contact list,
+        assert_eq!(nicks(&resp), [("Bob".to_string(), uid("bob"))]);
+        // 2. on the grant list,
+        let blocked = alice
+            .request(Element::new("GetBlockedList-Request"))
+            .await
+            .unwrap();
+        let granted: Vec<String> = blocked
+            .path(&["GrantList", "EntityList"])
+            .map(|l| l.children_named("UserID").map(|u| u.text.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(granted, [uid("bob")], "{blocked:?}");
+        // 3. and allowed to see alice's OnlineStatus; carol is not.
+        let ask = Element::new("GetPresence-Request")
+            .with(Element::new("UserIDList").with_text("UserID", uid("alice")))
+            .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")));
+        let bob = login(&srv, Version::V1_3, e, "bob", "phone").await;
+        let seen = bob.request(ask.clone()).await.unwrap();
+        assert!(
+            seen.path(&["Presence", "PresenceSubList", "OnlineStatus"])
+                .is_some(),
+            "{e:?}: bob should see alice's OnlineStatus: {seen:?}"
+        );
+        let carol = login(&srv, Version::V1_3, e, "carol", "phone").await;
+        let unseen = carol.request(ask).await.unwrap();
+        assert!(
+            unseen
+                .path(&["Presence", "PresenceSubList", "OnlineStatus"])
+                .is_none(),
+            "{e:?}: carol was not authorized: {unseen:?}"
+        );
+        alice
+            .request(Element::new("DeleteList-Request").with_text("ContactList", &f))
+            .await
+            .unwrap();
+        for c in [&alice, &bob, &carol] {
+            c.logout().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn adc_3_added_user_is_notified_unless_opted_out() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", Some("Alice A."), None).await;
+    add_user(&srv, "bob", None, None).await;
+    add_user(&srv, "carol", None, None).await;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let bob = login(&srv, Version::V1_3, e, "bob", "phone").await;
+        let bob_old = login(&srv, Version::V1_2, e, "bob", "old-phone").await;
+        drain(&bob).await;
+        let alice = login(&srv, Version::V1_2, Encoding::Xml, "alice", "phone").await;
+        let f = list_id("alice", "secret-list-name");
+        create_list(&alice, &f, vec![nick(Some("B"), "bob")], &[]).await;
+
+        let got = drain(&bob).await;
+        let notices = atcl(&got);
+        assert_eq!(notices.len(), 1, "{e:?}: {got:?}");
+        let user = notices[0]
+            .path(&["UserList", "User"])
+            .expect("UserList/User");
+        assert_eq!(user.child_text("UserID"), Some(uid("alice").as_str()));
+        assert_eq!(user.child_text("FriendlyName"), Some("Alice A."));
+        let text = String::from_utf8(imps_wire::xml::encode(notices[0])).unwrap();
+        assert!(
+            !text.contains("secret-list-name"),
+            "never the list ID: {text}"
+        );
+        // A 1.2 session has no Notification-Request: nothing for it.
+        assert!(atcl(&drain(&bob_old).await).is_empty());
+
+        // Already a member: no second notice.
+        alice
+            .request(add_request(&f, vec![nick(Some("Bobby"), "bob")], false))
+            .await
+            .unwrap();
+        assert!(atcl(&drain(&bob).await).is_empty());
+
+        // Opted out: added to another list, nothing arrives.
+        let types = Element::new("NotificationTypeList").with_text("NotificationType", "ATCL");
+        let off = Element::new("UnsubscribeNotification-Request").with(types.clone());
+        assert_eq!(code_of(&bob.request(off).await.unwrap()), Some(200));
+        let g = list_id("alice", "g");
+        create_list(&alice, &g, vec![], &[]).await;
+        alice
+            .request(add_request(&g, vec![nick(None, "bob")], false))
+            .await
+            .unwrap();
+        assert!(atcl(&drain(&bob).await).is_empty(), "{e:?}: opted out");
+        let on = Element::new("SubscribeNotification-Request").with(types);
+        assert_eq!(code_of(&bob.request(on).await.unwrap()), Some(200));
+
+        // Someone bob blocks cannot notify him either.
+        let block = Element::new("BlockEntity-Request")
+            .with_text("BlockListInUse", "T")
+            .with(
+                Element::new("BlockList")
+                    .with(Element::new("AddList").with_text("UserID", uid("carol"))),
+            );
+        assert_eq!(code_of(&bob.request(block).await.unwrap()), Some(200));
+        let carol = login(&srv, Version::V1_3, e, "carol", "phone").await;
+        let h = list_id("carol", "h");
+        create_list(&carol, &h, vec![nick(None, "bob")], &[]).await;
+        assert!(atcl(&drain(&bob).await).is_empty(), "{e:?}: blocked adder");
+        let unblock = Element::new("BlockEntity-Request").with(
+            Element::new("BlockList")
+                .with(Element::new("RemoveList").with_text("UserID", uid("carol"))),
+        );
+        bob.request(unblock).await.unwrap();
+
+        // Subscribed again: the next add is announced.
+        let k = list_id("carol", "k");
+        create_list(&carol, &k, vec![nick(None, "bob")], &[]).await;
+        let got = drain(&bob).await;
+        let notices = atcl(&got);
+        assert_eq!(notices.len(), 1, "{got:?}");
+        let user = notices[0].path(&["UserList", "User"]).unwrap();
+        assert_eq!(user.child_text("UserID"), Some(uid("carol").as_str()));
+        assert!(
+            user.child("FriendlyName").is_none(),
+            "carol has no friendly name"
+        );
+
+        for l in [&f, &g] {
+            alice
+                .request(Element::new("DeleteList-Request").with_text("ContactList", l.as_str()))
+                .await
+                .unwrap();
+        }
+        for l in [&h, &k] {
+            carol
+                .request(Element::new("DeleteList-Request").with_text("ContactList", l.as_str()))
+                .await
+                .unwrap();
+        }
+        for c in [&alice, &bob, &bob_old, &carol] {
+            c.logout().await.unwrap();
+        }
+    }
+}
+
+/// ADC-3 over the WebSocket push channel: the notice arrives unasked.
+#[tokio::test]
+async fn adc_3_notice_is_pushed_over_websocket() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let bob = imps_client::WsClient::connect(&srv.ws_url(), Version::V1_3, Encoding::Wbxml)
+        .await
+        .unwrap();
+    bob.login_password("bob", PW).await.unwrap();
+    bob.service_request_all().await.unwrap();
+    while bob.next_push(Duration::from_millis(100)).await.is_some() {}
+    let alice = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    create_list(&alice, &list_id("alice", "f"), vec![nick(None, "bob")], &[]).await;
+    let mut found = None;
+    while let Some(m) = bob.next_push(Duration::from_secs(5)).await {
+        let m: Message = m;
+        let body = &m.transactions[0].body;
+        if body.name == "Notification-Request" {
+            found = Some(body.clone());
+            break;
+        }
+    }
+    let n = found.expect("an ATCL notice");
+    assert_eq!(n.child_text("NotificationType"), Some("ATCL"));
+    assert_eq!(
+        n.path(&["UserList", "User", "UserID"])
+            .map(|u| u.text.as_str()),
+        Some(uid("alice").as_str())
+    );
+}
+
+#[tokio::test]
+async fn adc_uc_add_from_the_watcher_list_and_by_msisdn() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", Some("Bob"), Some("+358401111111")).await;
+    add_user(&srv, "carol", None, Some("+358402222222")).await;
+    let alice = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    alice.service_request_all().await.unwrap();
+    let bob = login(&srv, Version::V1_3, Encoding::Xml, "bob", "phone").await;
+    bob.service_request_all().await.unwrap();
+    // Bob watches alice, so he is on her watcher list ...
+    let sub = Element::new("SubscribePresence-Request")
+        .with(Element::new("UserIDList").with_text("UserID", uid("alice")))
+        .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")));
+    let resp = bob.request(sub).await.unwrap();
+    assert_eq!(code_of(&resp), Some(200), "{resp:?}");
+    let watchers = alice
+        .request(Element::new("GetWatcherList-Request"))
+        .await
+        .unwrap();
+    let watcher_ids: Vec<String> = watchers
+        .children_named("Watcher")
+        .filter_map(|w| {
+            w.child_text("UserID")
+                .or_else(|| w.path(&["User", "UserID"]).map(|u| u.text.trim()))
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(
+        watcher_ids
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&uid("bob"))),
+        "{watchers:?}"
+    );
+    // ... and she adds him from there: an ordinary ListManage add of the
+    // UserID the watcher list showed.
+    let f = list_id("alice", "f");
+    create_list(&alice, &f, vec![], &[]).await;
+    let from_watchers: Vec<Element> = watcher_ids
+        .iter()
+        .map(|w| Element::text("UserID", w.clone()))
+        .collect();
+    let resp = alice
+        .request(add_request(&f, from_watchers, true))
+        .await
+        .unwrap();
+    assert_eq!(code_of(&resp), Some(200), "{resp:?}");
+    // By MSISDN (E.164, as a search would have found it).
+    let resp = alice
+        .request(add_request(
+            &f,
+            vec![Element::text("UserID", "wv:+358402222222@localhost")],
+            true,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        nicks(&resp),
+        [
+            ("Bob".to_string(), uid("bob")),
+            ("+358402222222".to_string(), uid("carol")),
+        ]
+    );
+}

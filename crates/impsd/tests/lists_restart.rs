@@ -1,0 +1,151 @@
+//! Lists, block and grant lists and the ADC-3 opt-out survive a SIGKILL of
+//! the real binary: every acknowledged change was on disk.
+
+mod common;
+mod lists_common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::code_of;
+use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
+use lists_common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_impsd");
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("impsd.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog = \"warn\"\n[cir]\ntcp_listen = \"\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts impsd and waits for admin.json, which it writes once bound.
+fn spawn(cfg: &Path, data: &Path) -> (Child, String) {
+    let _ = std::fs::remove_file(data.join("admin.json"));
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("admin.json")) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            return (
+                child,
+                format!("http://{}/imps", v["http"].as_str().unwrap()),
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn add_user_cli(cfg: &Path, id: &str) {
+    let out = Command::new(BIN)
+        .args(["user", "add", id, "--password", PW, "--config"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn client(url: &str, v: Version, e: Encoding, id: &str) -> HttpClient {
+    let c = Client::new(ClientConfig::new(url, v, e).with_client_id(id)).unwrap();
+    c.login_password("alice", PW).await.unwrap();
+    c
+}
+
+#[tokio::test]
+async fn base_list_lists_blocks_and_grants_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let data = dir.path().join("data");
+    let (mut child, url) = spawn(&cfg, &data);
+    for u in ["alice", "bob", "carol"] {
+        add_user_cli(&cfg, u);
+    }
+    let c = client(&url, Version::V1_3, Encoding::Wbxml, "phone").await;
+    let f = list_id("alice", "Friends");
+    let r = create_list(
+        &c,
+        &f,
+        vec![nick(Some("Bob"), "bob")],
+        &[("DisplayName", "Pals")],
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(200));
+    let work = list_id("alice", "work");
+    create_list(&c, &work, vec![], &[("Default", "T")]).await;
+    let add =
+        add_request(&work, vec![nick(None, "carol")], false).with_text("AuthorizeAndGrant", "T");
+    assert_eq!(code_of(&c.request(add).await.unwrap()), Some(200));
+    let block = Element::new("BlockEntity-Request")
+        .with_text("BlockListInUse", "T")
+        .with(
+            Element::new("BlockList")
+                .with(Element::new("AddList").with_text("UserID", uid("mallory"))),
+        );
+    assert_eq!(code_of(&c.request(block).await.unwrap()), Some(200));
+    let types = Element::new("NotificationTypeList").with_text("NotificationType", "ATCL");
+    let off = Element::new("UnsubscribeNotification-Request").with(types);
+    assert_eq!(code_of(&c.request(off).await.unwrap()), Some(200));
+
+    child.kill().unwrap(); // SIGKILL, right after the last acknowledgement
+    child.wait().unwrap();
+    let (mut child, url) = spawn(&cfg, &data);
+
+    let c = client(&url, Version::V1_2, Encoding::Xml, "laptop").await;
+    let (ids, default, _) = get_lists(&c).await;
+    assert_eq!(ids, [f.clone()]);
+    assert_eq!(default.as_deref(), Some(work.as_str()));
+    let resp = c.request(receive_request(&f)).await.unwrap();
+    assert_eq!(nicks(&resp), [("Bob".to_string(), uid("bob"))]);
+    assert_eq!(
+        prop(resp.child("ContactListProperties").unwrap(), "DisplayName"),
+        Some("Pals")
+    );
+    assert_eq!(members(&c, &work).await, [(uid("carol"), uid("carol"))]);
+    let got = c
+        .request(Element::new("GetBlockedList-Request"))
+        .await
+        .unwrap();
+    assert_eq!(entity_users(got.child("BlockList")), [uid("mallory")]);
+    assert_eq!(
+        entity_users(got.child("GrantList")),
+        [uid("carol")],
+        "ADC-2's grant"
+    );
+    assert_eq!(
+        got.path(&["BlockList", "InUse"]).map(|e| e.text.as_str()),
+        Some("T")
+    );
+    let store = imps_store::SqliteStore::open(
+        &data.join("impsd.sqlite"),
+        imps_store::SqliteOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        !imps_core::ListStore::added_notify(&store, "alice")
+            .await
+            .unwrap(),
+        "the opt-out too"
+    );
+    store.close().await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

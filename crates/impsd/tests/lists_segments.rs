@@ -1,0 +1,401 @@
+//! Long lists in parts over the real protocol: GEN-1 (download), GEN-2
+//! (upload), GEN-4 (WebSocket too), SEC-1, IOP-1, with the size a client
+//! negotiated (CFG-1).
+
+mod common;
+mod lists_common;
+
+use std::sync::Arc;
+
+use common::{TestServer, code_of, test_config};
+use imps_client::{Element, Encoding, Transaction, Version, WsClient};
+use imps_core::FakeClock;
+use imps_core::store::AccessChange;
+use lists_common::*;
+
+const LIMIT: u64 = 2048;
+const LONG: usize = 5_000;
+
+fn long_members() -> Vec<(String, Option<String>)> {
+    (0..LONG)
+        .map(|i| {
+            (
+                format!("user{i:04}"),
+                (i % 3 == 0).then(|| format!("Friend number {i}")),
+            )
+        })
+        .collect()
+}
+
+/// (Name, UserID) pairs a whole, unsplit reply for `long_members` has.
+fn expected_nicks() -> Vec<(String, String)> {
+    long_members()
+        .into_iter()
+        .map(|(u, n)| (n.unwrap_or_else(|| uid(&u)), uid(&u)))
+        .collect()
+}
+
+async fn server_with_long_list() -> TestServer {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    seed_list(&srv, "alice", "big", &long_members()).await;
+    srv
+}
+
+/// Reads a reply in parts and checks each part fits the limit.
+async fn fetch_nicks<T: imps_client::Transport>(
+    c: &imps_client::Client<T>,
+    what: &str,
+) -> (Vec<(String, String)>, usize) {
+    let (bodies, sizes, token) = fetch_all(c, receive_request(&list_id("alice", "big"))).await;
+    assert!(
+        token.is_some(),
+        "{what}: a 5,000-entry list must come in parts"
+    );
+    for (i, s) in sizes.iter().enumerate() {
+        assert!(
+            *s as u64 <= LIMIT,
+            "{what}: part {} is {s} bytes, above {LIMIT}",
+            i + 1
+        );
+    }
+    for b in &bodies {
+        assert_eq!(
+            b.name, "ListManage-Response",
+            "{what}: every part is the original primitive"
+        );
+    }
+    assert_eq!(code_of(&bodies[0]), Some(200));
+    let all: Vec<(String, String)> = bodies.iter().flat_map(nicks).collect();
+    let largest = sizes.iter().max().copied().unwrap_or(0);
+    eprintln!("{what}: {} parts, largest {largest} bytes", bodies.len());
+    (all, bodies.len())
+}
+
+#[tokio::test]
+async fn gen_1_long_contact_list_fetched_in_parts() {
+    let srv = server_with_long_list().await;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let c = login(&srv, Version::V1_3, e, "alice", "phone").await;
+        c.service_request_all().await.unwrap();
+        negotiate_size(&c, LIMIT).await;
+        let (all, parts) = fetch_nicks(&c, &format!("{e:?}")).await;
+        assert!(parts > 10, "{parts} parts");
+        assert_eq!(
+            all,
+            expected_nicks(),
+            "{e:?}: the parts join into the whole list, in order"
+        );
+        c.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn gen_1_long_block_and_grant_lists_fetched_in_parts() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let blocked: Vec<String> = (0..3_000).map(|i| format!("spam{i:04}")).collect();
+    let granted: Vec<String> = (0..1_000).map(|i| format!("ok{i:04}")).collect();
+    let ok = store(&srv)
+        .change_access(AccessChange {
+            owner: "alice".into(),
+            block_in_use: Some(true),
+            grant_in_use: Some(false),
+            block_add: blocked.clone(),
+            grant_add: granted.clone(),
+            max_entries: 10_000,
+            ..AccessChange::default()
+        })
+        .await
+        .unwrap();
+    assert!(ok);
+    let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    negotiate_size(&c, LIMIT).await;
+    let (bodies, sizes, token) = fetch_all(&c, Element::new("GetBlockedList-Request")).await;
+    assert!(token.is_some() && bodies.len() > 2);
+    assert!(sizes.iter().all(|s| *s as u64 <= LIMIT), "{sizes:?}");
+    let users = |which: &str| -> Vec<String> {
+        bodies
+            .iter()
+            .filter_map(|b| b.path(&[which, "EntityList"]))
+            .flat_map(|l| l.children_named("UserID").map(|u| u.text.clone()))
+            .collect()
+    };
+    let want = |v: &[String]| -> Vec<String> { v.iter().map(|u| uid(u)).collect() };
+    assert_eq!(users("BlockList"), want(&blocked));
+    assert_eq!(users("GrantList"), want(&granted));
+    for b in &bodies {
+        assert_eq!(
+            b.child_text("BlockListInUse"),
+            Some("T"),
+            "each part is a whole answer"
+        );
+    }
+}
+
+fn upload_part(
+    list: &str,
+    users: &[String],
+    upload_id: &str,
+    count: u64,
+    k: u64,
+) -> (Element, Element) {
+    let members = users
+        .iter()
+        .map(|u| Element::text("UserID", uid(u)))
+        .collect();
+    let body = add_request(list, members, k == count);
+    let info = Element::new("SegmentInfo")
+        .with_text("SegmentCount", count.to_string())
+        .with(
+            Element::new("SegmentID")
+                .with_text("TransactionID", upload_id)
+                .with_text("SegmentReference", k.to_string()),
+        );
+    (body, info)
+}
+
+#[tokio::test]
+async fn gen_2_contact_list_uploaded_in_parts() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let users: Vec<String> = (0..300).map(|i| format!("pal{i:03}")).collect();
+    seed_users(&srv, users.clone()).await;
+    for (e, in_body) in [
+        (Encoding::Xml, false),
+        (Encoding::Wbxml, false),
+        (Encoding::Xml, true),
+    ] {
+        let c = login(&srv, Version::V1_3, e, "alice", "phone").await;
+        let list = list_id("alice", "uploaded");
+        create_list(&c, &list, vec![], &[]).await;
+        let chunks: Vec<&[String]> = users.chunks(100).collect();
+        // Parts out of order: 2, 1, then 3 completes the upload.
+        for (n, k) in [2u64, 1, 3].into_iter().enumerate() {
+            let (mut body, info) = upload_part(&list, chunks[k as usize - 1], "up-1", 3, k);
+            let descriptor = if in_body {
+                body = body.with(info);
+                None
+            } else {
+                Some(info)
+            };
+            let (tx, _): (Transaction, usize) = exchange(&c, body, descriptor).await;
+            if n < 2 {
+                assert_eq!(
+                    code_of(&tx.body),
+                    Some(202),
+                    "{e:?} part {k}: {:?}",
+                    tx.body
+                );
+                // Nothing is applied before the last part.
+                assert!(members(&c, &list).await.is_empty(), "{e:?}: applied early");
+            } else {
+                assert_eq!(code_of(&tx.body), Some(200), "{e:?}: {:?}", tx.body);
+            }
+        }
+        let got: Vec<String> = members(&c, &list)
+            .await
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
+        let want: Vec<String> = users.iter().map(|u| uid(u)).collect();
+        assert_eq!(got, want, "{e:?}: all parts, in part order");
+        // An abandoned upload is dropped and never applied.
+        let (body, info) = upload_part(&list, &["ghost-never".to_string()], "up-2", 2, 1);
+        let (tx, _) = exchange(&c, body, Some(info)).await;
+        assert_eq!(code_of(&tx.body), Some(202));
+        assert_eq!(
+            code_of(&c.request(drop_segment("up-2")).await.unwrap()),
+            Some(200)
+        );
+        let (body, info) = upload_part(&list, &[], "up-2", 2, 2);
+        let (tx, _) = exchange(&c, body, Some(info)).await;
+        assert_eq!(
+            code_of(&tx.body),
+            Some(202),
+            "a new upload began: part 1 was dropped"
+        );
+        c.request(Element::new("DeleteList-Request").with_text("ContactList", &list))
+            .await
+            .unwrap();
+        c.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn gen_2_upload_bounds() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let c = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let list = list_id("alice", "f");
+    create_list(&c, &list, vec![], &[]).await;
+    let too_many_parts = imps_core::LISTS_DEFAULTS.max_upload_parts + 1;
+    let (body, info) = upload_part(&list, &[], "x", too_many_parts, 1);
+    assert_eq!(
+        code_of(&exchange(&c, body, Some(info)).await.0.body),
+        Some(402)
+    );
+    let (body, info) = upload_part(&list, &[], "x", 3, 4);
+    assert_eq!(
+        code_of(&exchange(&c, body, Some(info)).await.0.body),
+        Some(402),
+        "reference out of range"
+    );
+    // Another user's list is refused at the first part.
+    let (body, info) = upload_part(&list_id("bob", "f"), &[], "y", 2, 1);
+    assert_eq!(
+        code_of(&exchange(&c, body, Some(info)).await.0.body),
+        Some(700)
+    );
+}
+
+#[tokio::test]
+async fn gen_4_parts_over_websocket_too() {
+    let srv = server_with_long_list().await;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let c = WsClient::connect(&srv.ws_url(), Version::V1_3, e)
+            .await
+            .unwrap();
+        c.login_password("alice", PW).await.unwrap();
+        negotiate_size(&c, LIMIT).await;
+        let (all, _) = fetch_nicks(&c, &format!("WebSocket {e:?}")).await;
+        assert_eq!(all, expected_nicks());
+        c.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sec_1_other_sessions_cannot_read_or_drop_parts() {
+    let srv = server_with_long_list().await;
+    let a = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    negotiate_size(&a, LIMIT).await;
+    let (tx, _) = exchange(&a, receive_request(&list_id("alice", "big")), None).await;
+    let (token, count) = segment_key(&segment_info_of(&tx).expect("split"));
+    assert!(count > 2);
+    assert_eq!(
+        token.len(),
+        32,
+        "a 128-bit random token, not the client's TransactionID"
+    );
+
+    // The same user on another client, and another user: 420 both ways.
+    let other_client = login(&srv, Version::V1_3, Encoding::Xml, "alice", "laptop").await;
+    let bob = login(&srv, Version::V1_3, Encoding::Wbxml, "bob", "phone").await;
+    for intruder in [&other_client, &bob] {
+        let r = intruder.request(get_segment(&token, 2)).await.unwrap();
+        assert_eq!(code_of(&r), Some(420), "{r:?}");
+        let r = intruder.request(drop_segment(&token)).await.unwrap();
+        assert_eq!(code_of(&r), Some(420));
+    }
+    // The owner still reads them; a wrong reference is 402.
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, 2)).await.unwrap()),
+        Some(200)
+    );
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, count + 1)).await.unwrap()),
+        Some(402)
+    );
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, 0)).await.unwrap()),
+        Some(402)
+    );
+    // Dropped, they are gone.
+    assert_eq!(
+        code_of(&a.request(drop_segment(&token)).await.unwrap()),
+        Some(200)
+    );
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, 2)).await.unwrap()),
+        Some(420)
+    );
+
+    // Bounded per session: the oldest set goes when a new one comes.
+    let max = imps_core::LISTS_DEFAULTS.max_segment_sets_per_session;
+    let mut tokens = Vec::new();
+    for _ in 0..=max {
+        let (tx, _) = exchange(&a, receive_request(&list_id("alice", "big")), None).await;
+        tokens.push(segment_key(&segment_info_of(&tx).unwrap()).0);
+    }
+    assert_eq!(
+        code_of(&a.request(get_segment(&tokens[0], 1)).await.unwrap()),
+        Some(420)
+    );
+    assert_eq!(
+        code_of(&a.request(get_segment(&tokens[max], 1)).await.unwrap()),
+        Some(200)
+    );
+}
+
+#[tokio::test]
+async fn sec_1_parts_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = test_config(dir.path());
+    let clock = FakeClock::new(1_700_000_000_000);
+    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let srv = TestServer {
+        running: Some(running),
+        cfg,
+        dir,
+    };
+    add_user(&srv, "alice", None, None).await;
+    seed_list(&srv, "alice", "big", &long_members()).await;
+    let a = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    negotiate_size(&a, LIMIT).await;
+    let (tx, _) = exchange(&a, receive_request(&list_id("alice", "big")), None).await;
+    let (token, _) = segment_key(&segment_info_of(&tx).unwrap());
+    let ttl_ms = imps_core::LISTS_DEFAULTS.segment_ttl_secs * 1000;
+    clock.advance_ms(ttl_ms - 1_000);
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, 2)).await.unwrap()),
+        Some(200)
+    );
+    clock.advance_ms(2_000);
+    assert_eq!(
+        code_of(&a.request(get_segment(&token, 2)).await.unwrap()),
+        Some(420),
+        "expired"
+    );
+}
+
+#[tokio::test]
+async fn iop_1_clients_that_cannot_ask_for_parts_get_the_whole_list() {
+    let srv = server_with_long_list().await;
+    // 1.2 (even one that states a small parser), and 1.3 without a size.
+    for (v, e, size) in [
+        (Version::V1_2, Encoding::Xml, Some(LIMIT)),
+        (Version::V1_2, Encoding::Wbxml, None),
+        (Version::V1_3, Encoding::Xml, None),
+    ] {
+        let c = login(&srv, v, e, "alice", "phone").await;
+        if let Some(n) = size {
+            negotiate_size(&c, n).await;
+        }
+        let (tx, _) = exchange(&c, receive_request(&list_id("alice", "big")), None).await;
+        assert!(segment_info_of(&tx).is_none(), "{v} {e:?}: no parts");
+        assert_eq!(
+            nicks(&tx.body),
+            expected_nicks(),
+            "{v} {e:?}: the whole list in one reply"
+        );
+        c.logout().await.unwrap();
+    }
+    // A 1.3 client that did not agree SGMNT gets it whole as well.
+    let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    let only_lists = Element::new("Service-Request")
+        .with(
+            Element::new("Functions").with(
+                Element::new("WVCSPFeat")
+                    .with(Element::new("PresenceFeat").with(Element::new("ContListFunc"))),
+            ),
+        )
+        .with_text("AllFunctionsRequest", "F");
+    c.request(only_lists).await.unwrap();
+    negotiate_size(&c, LIMIT).await;
+    let (tx, _) = exchange(&c, receive_request(&list_id("alice", "big")), None).await;
+    assert!(segment_info_of(&tx).is_none());
+    assert_eq!(nicks(&tx.body).len(), LONG);
+}

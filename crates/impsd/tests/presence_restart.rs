@@ -1,0 +1,192 @@
+//! Presence state survives a SIGKILL of the real binary: stored
+//! attributes, attribute lists (proactive grants), a pending reactive
+//! request and subscriptions (BASE-PRES, PRR-5).
+
+mod common;
+mod presence_common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::code_of;
+use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
+use presence_common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_impsd");
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("impsd.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog = \"warn\"\n[cir]\ntcp_listen = \"\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts impsd and waits for admin.json, which it writes once bound.
+fn spawn(cfg: &Path, data: &Path) -> (Child, String) {
+    let _ = std::fs::remove_file(data.join("admin.json"));
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("admin.json")) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            return (
+                child,
+                format!("http://{}/imps", v["http"].as_str().unwrap()),
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn add_user(cfg: &Path, id: &str) {
+    let out = Command::new(BIN)
+        .args(["user", "add", id, "--password", PW, "--config"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn login(url: &str, user: &str, client: &str) -> HttpClient {
+    let c =
+        Client::new(ClientConfig::new(url, Version::V1_2, Encoding::Wbxml).with_client_id(client))
+            .unwrap();
+    c.login_password(user, PW).await.unwrap();
+    c.service_request_all().await.unwrap();
+    c
+}
+
+#[tokio::test]
+async fn base_pres_attributes_grants_and_subscriptions_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let data = dir.path().join("data");
+    let (mut child, url) = spawn(&cfg, &data);
+    for u in ["alice", "bob", "carol"] {
+        add_user(&cfg, u);
+    }
+    let v = Version::V1_2;
+    let alice = login(&url, "alice", "phone").await;
+    let bob = login(&url, "bob", "phone").await;
+    let carol = login(&url, "carol", "phone").await;
+    let geo = Element::new("GeoLocation")
+        .with_text("Qualifier", "T")
+        .with_text("Latitude", "60.17")
+        .with_text("Longitude", "24.94");
+    assert_eq!(
+        update(
+            &alice,
+            vec![
+                attr("StatusText", "before"),
+                attr("Alias", "Ali"),
+                geo.clone()
+            ]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        grant(
+            &alice,
+            v,
+            &["bob"],
+            &["OnlineStatus", "StatusText", "GeoLocation"]
+        )
+        .await,
+        200
+    );
+    let def = Element::new("CreateAttributeList-Request")
+        .with(names(&["Alias"]))
+        .with_text("DefaultList", "T");
+    assert_eq!(code_of(&alice.request(def).await.unwrap()), Some(200));
+    assert_eq!(subscribe(&bob, v, &["alice"], None).await, 200);
+    // Carol has only the default list (Alias): no question to Alice.
+    assert_eq!(subscribe(&carol, v, &["alice"], None).await, 200);
+    // A user with no list at all leaves a pending question.
+    let undecided = Element::new("DeleteAttributeList-Request").with_text("DefaultList", "T");
+    assert_eq!(code_of(&alice.request(undecided).await.unwrap()), Some(200));
+    let fresh =
+        Client::new(ClientConfig::new(url.clone(), v, Encoding::Xml).with_client_id("x")).unwrap();
+    add_user(&cfg, "dave");
+    fresh.login_password("dave", PW).await.unwrap();
+    assert_eq!(subscribe(&fresh, v, &["alice"], None).await, 200);
+    let def = Element::new("CreateAttributeList-Request")
+        .with(names(&["Alias"]))
+        .with_text("DefaultList", "T");
+    assert_eq!(code_of(&alice.request(def).await.unwrap()), Some(200));
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (mut child, url) = spawn(&cfg, &data);
+
+    // Bob, in a new session, sees what he was granted, stored before the kill.
+    let bob = login(&url, "bob", "laptop").await;
+    let list = get_presence(&bob, v, "alice").await;
+    assert_eq!(value_of(&list, "StatusText"), Some("before"));
+    assert_eq!(list.child("GeoLocation"), Some(&geo));
+    assert!(
+        list.child("Alias").is_none(),
+        "his own list wins over the default list"
+    );
+    let carol = login(&url, "carol", "laptop").await;
+    let list = get_presence(&carol, v, "alice").await;
+    assert_eq!(
+        value_of(&list, "Alias"),
+        Some("Ali"),
+        "the default list survived"
+    );
+    assert!(list.child("StatusText").is_none());
+    drain(&bob).await;
+    // His subscription survived: Alice coming online reaches him unasked.
+    let alice = login(&url, "alice", "laptop").await;
+    let n = drain(&bob).await;
+    assert_eq!(
+        last_notified(&n, "alice", "OnlineStatus").and_then(|o| o.child_text("PresenceValue")),
+        Some("T")
+    );
+    assert_eq!(update(&alice, vec![attr("StatusText", "after")]).await, 200);
+    assert_eq!(notified_attrs(&drain(&bob).await, "alice"), ["StatusText"]);
+    // The pending question about Dave is asked again at Alice's login.
+    let asked = drain(&alice).await;
+    let q: Vec<_> = asked
+        .iter()
+        .filter(|r| r.name == "PresenceAuth-Request")
+        .collect();
+    assert_eq!(q.len(), 1, "{asked:?}");
+    assert_eq!(q[0].child_text("UserID"), Some("wv:dave@localhost"));
+    // The attribute lists are all there.
+    let r = alice
+        .request(Element::new("GetAttributeList-Request"))
+        .await
+        .unwrap();
+    assert!(
+        r.path(&["DefaultAttributeList", "PresenceSubList", "Alias"])
+            .is_some(),
+        "{r:?}"
+    );
+    let bobs = r
+        .children_named("Presence")
+        .find(|p| p.child_text("UserID") == Some("wv:bob@localhost"))
+        .unwrap();
+    assert!(bobs.path(&["PresenceSubList", "GeoLocation"]).is_some());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
