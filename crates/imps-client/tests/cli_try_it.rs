@@ -27,13 +27,21 @@ fn doc_commands() -> Vec<String> {
         .collect()
 }
 
-/// `impsd` from the same target dir as `imps`, built (or found fresh) by
+/// `impsd` from the same target dir as `imps`: the one a workspace build made,
+/// else built now by
 /// cargo in the same profile: a test can only name its own package's
 /// binaries, and a stale server would test the wrong thing.
 fn impsd_binary() -> PathBuf {
     let imps = Path::new(IMPS);
     let dir = imps.parent().expect("bin dir");
     let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+    // In a workspace test run (`cargo test --workspace`, as CI does) cargo
+    // has just built impsd into the same directory. Building it again from
+    // inside a test would wait for the build lock the outer cargo holds.
+    let built = dir.join("impsd");
+    if built.exists() {
+        return built;
+    }
     let target = dir.parent().expect("target dir");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
