@@ -46,7 +46,10 @@ if [ "${busy:-0}" -gt 0 ]; then echo "WARNING: $busy compiler processes running;
 echo "libwbxml: $(dpkg-query -W -f='${Version}' libwbxml2-utils 2>/dev/null || echo unknown)"
 
 echo "== build"
-[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release -p imps-client --bin imps -p imps-bench
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release -p imps-client --bin imps -p imps-bench
+  cargo build --release -p imps-wire --example write_bench_corpus
+fi
 mkdir -p "$OUT"
 stages=()
 if pkg-config --exists libwbxml2 2>/dev/null && command -v cc >/dev/null 2>&1; then
@@ -59,7 +62,9 @@ fi
 
 echo "== corpus ($CORPUS)"
 rm -rf "$CORPUS" "$SCALING"
-cargo run --release -q -p imps-wire --example write_bench_corpus -- "$CORPUS" 1.2 --doctype
+# Run the built example directly: `cargo run` would wait for the build
+# lock whenever anything else is building.
+"$TARGET/release/examples/write_bench_corpus" "$CORPUS" 1.2 --doctype
 "$BENCH" gen-corpus "$CORPUS" --csp 1.2
 
 echo "== ours vs libwbxml ($RUNS runs each, alternating)"

@@ -172,14 +172,7 @@ async fn cli_presence_set_get_and_watch() {
             let a = srv.person("alice");
             tokio::spawn(async move {
                 a.imps(
-                    &[
-                        "--json",
-                        "presence",
-                        "watch",
-                        "bob",
-                        "--timeout",
-                        "5",
-                    ],
+                    &["--json", "presence", "watch", "bob", "--timeout", "5"],
                     None,
                 )
                 .await

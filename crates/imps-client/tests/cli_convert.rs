@@ -14,22 +14,41 @@ fn xml2wbxml_and_back_by_file_and_pipe() {
     let xml = dir.path().join("login.xml");
     let wbxml = dir.path().join("login.wbxml");
     std::fs::write(&xml, LOGIN_12).unwrap();
-    let st = Command::new(BIN).arg("xml2wbxml").arg(&xml).arg("-o").arg(&wbxml).status().unwrap();
+    let st = Command::new(BIN)
+        .arg("xml2wbxml")
+        .arg(&xml)
+        .arg("-o")
+        .arg(&wbxml)
+        .status()
+        .unwrap();
     assert!(st.success());
     let bytes = std::fs::read(&wbxml).unwrap();
     assert_eq!(bytes[0], 0x03, "WBXML 1.3");
     assert_eq!(bytes[1], 0x11, "CSP 1.2 public id, from the namespace");
-    assert!(bytes.len() < LOGIN_12.len() / 2, "WBXML is compact: {} bytes", bytes.len());
+    assert!(
+        bytes.len() < LOGIN_12.len() / 2,
+        "WBXML is compact: {} bytes",
+        bytes.len()
+    );
 
     // Back through a pipe.
-    let mut child = Command::new(BIN).arg("wbxml2xml").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("wbxml2xml")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), LOGIN_12);
 
     // An explicit version wins over the namespace.
-    let out = Command::new(BIN).args(["xml2wbxml", "--version", "1.3"]).arg(&xml).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["xml2wbxml", "--version", "1.3"])
+        .arg(&xml)
+        .output()
+        .unwrap();
     assert_eq!(out.stdout[1], 0x12);
 }
 
@@ -38,11 +57,23 @@ fn converters_refuse_garbage_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk");
     std::fs::write(&junk, b"\x03\x11\x6a\x00\xff\xff\xff").unwrap();
-    let out = Command::new(BIN).arg("wbxml2xml").arg(&junk).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("wbxml2xml")
+        .arg(&junk)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("decoding WBXML"));
-    let out = Command::new(BIN).arg("xml2wbxml").arg(&junk).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("xml2wbxml")
+        .arg(&junk)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    let out = Command::new(BIN).args(["xml2wbxml", "--version", "9.9"]).arg(&junk).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["xml2wbxml", "--version", "9.9"])
+        .arg(&junk)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }

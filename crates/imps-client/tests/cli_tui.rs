@@ -134,9 +134,7 @@ fn cli_tui_screen_snapshot_with_presence_unread_and_formatting() {
     let buf = t.backend().buffer();
     let (x, y) = (0..buf.area.height)
         .flat_map(|y| (0..buf.area.width - 3).map(move |x| (x, y)))
-        .find(|&(x, y)| {
-            (0..3).map(|i| buf[(x + i, y)].symbol()).collect::<String>() == "tea"
-        })
+        .find(|&(x, y)| (0..3).map(|i| buf[(x + i, y)].symbol()).collect::<String>() == "tea")
         .expect("the formatted message is on screen");
     let cell = &buf[(x, y)];
     assert_eq!(cell.fg, Color::LightRed);

@@ -82,6 +82,10 @@ pub struct CoreConfig {
     pub sp_info: SpInfo,
     /// Instant messaging: policies, offline storage and notification.
     pub im: ImConfig,
+    /// Contact, block and grant lists; lists in parts.
+    pub lists: crate::lists::ListsConfig,
+    /// Groups, invitations and private group conversations.
+    pub groups: crate::groups::GroupsConfig,
 }
 
 impl Default for CoreConfig {
@@ -103,6 +107,8 @@ impl Default for CoreConfig {
             disabled_functions: Vec::new(),
             sp_info: SpInfo::default(),
             im: ImConfig::default(),
+            lists: crate::lists::ListsConfig::default(),
+            groups: crate::groups::GroupsConfig::default(),
         }
     }
 }

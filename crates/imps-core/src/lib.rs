@@ -25,9 +25,11 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::CoreError;
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
+pub use groups::{GROUPS_DEFAULTS, GroupsConfig};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
 pub use store::{
-    AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore, SessionRecord, Store, StoreError, UserRecord,
+    AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore,
+    SessionRecord, Store, StoreError, UserRecord,
 };

@@ -101,15 +101,20 @@ impl Service {
                 .await;
             let reply = match outcome {
                 Outcome::Nothing => None,
-                Outcome::Reply(body) => Some(Transaction {
-                    mode: TransactionMode::Response,
-                    // A request without an ID still gets an answer; the
-                    // client matches it by arriving on the same POST.
-                    id: tid,
-                    segment_info: None,
-                    body,
-                    ext: Vec::new(),
-                }),
+                Outcome::Reply(mut body) => {
+                    // Areas that split a reply (GEN-1) put SegmentInfo in
+                    // the body; on the wire it belongs in the descriptor.
+                    let segment_info = take_child(&mut body, "SegmentInfo");
+                    Some(Transaction {
+                        mode: TransactionMode::Response,
+                        // A request without an ID still gets an answer; the
+                        // client matches it by arriving on the same POST.
+                        id: tid,
+                        segment_info,
+                        body,
+                        ext: Vec::new(),
+                    })
+                }
                 Outcome::ServerRequest { tid, body, more } => {
                     let mut m =
                         self.envelope(version, session_id.clone(), Transaction::request(tid, body));
@@ -242,11 +247,17 @@ impl Service {
         if first {
             self.presence_session_ready(s).await;
             self.im_session_ready(s).await;
+            self.groups_session_ready(s).await;
         }
     }
 
     /// A client's answer to something we sent (Status, MessageDelivered...).
-    async fn handle_client_response(&self, s: &Arc<Session>, kind: PrimitiveKind, tx: &Transaction) -> Outcome {
+    async fn handle_client_response(
+        &self,
+        s: &Arc<Session>,
+        kind: PrimitiveKind,
+        tx: &Transaction,
+    ) -> Outcome {
         match self.client_response_im(s, kind, tx).await {
             Ok(Some(o)) => o,
             Ok(None) => Outcome::Nothing,
@@ -287,7 +298,11 @@ impl Service {
     pub async fn next_push(&self, s: &Session) -> Option<Message> {
         let (tid, body, more) = s.pop_outgoing()?;
         let disconnect = s.is_closing() && body.name == "Disconnect";
-        let mut m = Message::single(s.version, Some(s.id.clone()), Transaction::request(tid, body));
+        let mut m = Message::single(
+            s.version,
+            Some(s.id.clone()),
+            Transaction::request(tid, body),
+        );
         m.poll = Some(more);
         if disconnect {
             self.end_session(&s.id, false).await;
@@ -313,6 +328,7 @@ impl Service {
             // again at the next start once its TTL has passed.
             tracing::warn!(session = %id, error = %e, "could not delete session from store");
         }
+        self.lists_session_ended(&s);
         self.presence_session_ended(&s).await;
         self.im_session_ended(&s).await;
         self.groups_session_ended(&s, expired).await;
@@ -411,4 +427,10 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Removes and returns the last child named `name`.
+fn take_child(body: &mut Element, name: &str) -> Option<Element> {
+    let i = body.children.iter().rposition(|c| c.name == name)?;
+    Some(body.children.remove(i))
 }

@@ -13,13 +13,53 @@ use proptest::prelude::*;
 
 /// Child names that handlers look for, so random trees hit real paths.
 const NAMES: &[&str] = &[
-    "UserID", "ClientID", "URL", "MSISDN", "Password", "DigestBytes", "DigestSchema", "TimeToLive",
-    "SessionCookie", "CapabilityList", "SupportedCIRMethod", "ParserSize", "Functions", "WVCSPFeat",
-    "FundamentalFeat", "PresenceFeat", "ContactList", "NickList", "NickName", "Name", "User",
-    "PresenceSubList", "OnlineStatus", "Qualifier", "PresenceValue", "MessageInfo", "Recipient",
-    "Sender", "ContentType", "ContentSize", "ContentData", "MessageID", "GroupID", "AddNickList",
-    "RemoveNickList", "BlockList", "GrantList", "AddList", "RemoveList", "InUse", "UserIDList",
-    "ContactListIDList", "DefaultList", "Property", "Value", "SegmentID", "SegmentReference",
+    "UserID",
+    "ClientID",
+    "URL",
+    "MSISDN",
+    "Password",
+    "DigestBytes",
+    "DigestSchema",
+    "TimeToLive",
+    "SessionCookie",
+    "CapabilityList",
+    "SupportedCIRMethod",
+    "ParserSize",
+    "Functions",
+    "WVCSPFeat",
+    "FundamentalFeat",
+    "PresenceFeat",
+    "ContactList",
+    "NickList",
+    "NickName",
+    "Name",
+    "User",
+    "PresenceSubList",
+    "OnlineStatus",
+    "Qualifier",
+    "PresenceValue",
+    "MessageInfo",
+    "Recipient",
+    "Sender",
+    "ContentType",
+    "ContentSize",
+    "ContentData",
+    "MessageID",
+    "GroupID",
+    "AddNickList",
+    "RemoveNickList",
+    "BlockList",
+    "GrantList",
+    "AddList",
+    "RemoveList",
+    "InUse",
+    "UserIDList",
+    "ContactListIDList",
+    "DefaultList",
+    "Property",
+    "Value",
+    "SegmentID",
+    "SegmentReference",
 ];
 
 fn leaf_text() -> impl Strategy<Value = String> {
@@ -37,21 +77,29 @@ fn leaf_text() -> impl Strategy<Value = String> {
 fn tree(depth: u32) -> BoxedStrategy<Element> {
     let leaf = (prop::sample::select(NAMES), leaf_text()).prop_map(|(n, t)| Element::text(n, t));
     leaf.prop_recursive(depth, 64, 6, |inner| {
-        (prop::sample::select(NAMES), prop::collection::vec(inner, 0..6)).prop_map(|(n, kids)| {
-            let mut e = Element::new(n);
-            e.children = kids;
-            e
-        })
+        (
+            prop::sample::select(NAMES),
+            prop::collection::vec(inner, 0..6),
+        )
+            .prop_map(|(n, kids)| {
+                let mut e = Element::new(n);
+                e.children = kids;
+                e
+            })
     })
     .boxed()
 }
 
 fn primitive() -> impl Strategy<Value = Element> {
-    (prop::sample::select(PrimitiveKind::ALL), prop::collection::vec(tree(4), 0..6)).prop_map(|(k, kids)| {
-        let mut e = Element::new(k.name());
-        e.children = kids;
-        e
-    })
+    (
+        prop::sample::select(PrimitiveKind::ALL),
+        prop::collection::vec(tree(4), 0..6),
+    )
+        .prop_map(|(k, kids)| {
+            let mut e = Element::new(k.name());
+            e.children = kids;
+            e
+        })
 }
 
 fn has_code(e: &Element) -> bool {
@@ -86,7 +134,11 @@ async fn service() -> (Arc<Service>, String) {
         })
         .await
         .unwrap();
-    let svc = Arc::new(Service::new(CoreConfig::default(), store, Arc::new(FakeClock::new(1))));
+    let svc = Arc::new(Service::new(
+        CoreConfig::default(),
+        store,
+        Arc::new(FakeClock::new(1)),
+    ));
     let login = Element::new("Login-Request")
         .with_text("UserID", "alice")
         .with(Element::new("ClientID").with_text("URL", "prop"));
@@ -95,10 +147,17 @@ async fn service() -> (Arc<Service>, String) {
         msisdn: Some("+358401234567".into()),
     };
     let m = svc
-        .handle(&ctx, Message::single(Version::V1_3, None, Transaction::request("1", login)))
+        .handle(
+            &ctx,
+            Message::single(Version::V1_3, None, Transaction::request("1", login)),
+        )
         .await
         .unwrap();
-    let sid = m.transactions[0].body.child_text("SessionID").unwrap().to_string();
+    let sid = m.transactions[0]
+        .body
+        .child_text("SessionID")
+        .unwrap()
+        .to_string();
     (svc, sid)
 }
 

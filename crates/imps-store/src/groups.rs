@@ -6,13 +6,15 @@
 mod rows;
 
 use async_trait::async_trait;
-use imps_core::store::{Access, Birth, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser};
+use imps_core::store::{
+    Access, Birth, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser,
+};
 use imps_core::{GroupStore, StoreError};
 use rusqlite::OptionalExtension;
 
 use self::rows::{
-    INVITE_COLUMNS, JOINED_COLUMNS, changed, invite_from_row, joined_from_row, opt_int, pass_from_row,
-    read_all, read_group, write_props,
+    INVITE_COLUMNS, JOINED_COLUMNS, changed, invite_from_row, joined_from_row, opt_int,
+    pass_from_row, read_all, read_group, write_props,
 };
 use crate::SqliteStore;
 use crate::rows::{backend, is_uniqueness_violation, to_sql_int};

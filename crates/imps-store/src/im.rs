@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use imps_core::StoreError;
 use imps_core::store::{
     FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage,
     StoredMessage,
 };
-use imps_core::StoreError;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::SqliteStore;
@@ -68,14 +68,21 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-fn put(c: &Connection, m: &NewStoredMessage, dedupe_since_ms: u64) -> Result<PutOutcome, StoreError> {
+fn put(
+    c: &Connection,
+    m: &NewStoredMessage,
+    dedupe_since_ms: u64,
+) -> Result<PutOutcome, StoreError> {
     let created = to_sql_int(m.created_ms, "created_ms")?;
     if let Some(r) = &m.client_ref {
         let seen: Option<(String, i64)> = c
             .prepare_cached(
                 "SELECT msg_id, created_ms FROM im_send_refs WHERE sender = ?1 AND client_ref = ?2",
             )
-            .and_then(|mut s| s.query_row((&m.sender, r), |row| Ok((row.get(0)?, row.get(1)?))).optional())
+            .and_then(|mut s| {
+                s.query_row((&m.sender, r), |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
             .map_err(|e| backend("reading send reference", e))?;
         if let Some((id, at)) = seen {
             if u64::try_from(at).unwrap_or(0) >= dedupe_since_ms {
@@ -90,7 +97,10 @@ fn put(c: &Connection, m: &NewStoredMessage, dedupe_since_ms: u64) -> Result<Put
         .and_then(|mut s| s.execute((&m.sender, r, &m.id, created)))
         .map_err(|e| backend("storing send reference", e))?;
     }
-    let expires = m.expires_ms.map(|v| to_sql_int(v, "expires_ms")).transpose()?;
+    let expires = m
+        .expires_ms
+        .map(|v| to_sql_int(v, "expires_ms"))
+        .transpose()?;
     let size = to_sql_int(m.body.size, "size")?;
     let font = m.body.font.as_ref();
     c.prepare_cached(
@@ -125,7 +135,9 @@ fn put(c: &Connection, m: &NewStoredMessage, dedupe_since_ms: u64) -> Result<Put
     })?;
     let mut seqs = Vec::with_capacity(m.recipients.len());
     let mut stmt = c
-        .prepare_cached("INSERT INTO im_queue (recipient, msg_id, target_client) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO im_queue (recipient, msg_id, target_client) VALUES (?1, ?2, ?3)",
+        )
         .map_err(|e| backend("preparing queue insert", e))?;
     for (rcpt, target) in &m.recipients {
         stmt.execute((rcpt, &m.id, target))
@@ -206,7 +218,10 @@ impl MessageStore for SqliteStore {
                     "SELECT {ENTRY_COLUMNS} FROM im_queue q JOIN im_messages m ON m.id = q.msg_id
                      WHERE q.recipient = ?1 AND q.seq > ?2 ORDER BY q.seq LIMIT ?3"
                 ))
-                .and_then(|mut s| s.query_map((&user, after, limit), entry_from_row)?.collect())
+                .and_then(|mut s| {
+                    s.query_map((&user, after, limit), entry_from_row)?
+                        .collect()
+                })
                 .map_err(|e| backend(&format!("listing messages for {user}"), e))
             })
             .await

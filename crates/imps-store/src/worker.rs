@@ -156,7 +156,6 @@ pub(crate) fn spawn_single(
     Ok((Lane { tx }, handle))
 }
 
-
 /// Runs the jobs of one batch in one transaction, each in its own
 /// savepoint, commits, then completes every job with its own outcome.
 fn run_batch(conn: &Connection, batch: Vec<BatchedFn>) {
@@ -309,8 +308,8 @@ mod tests {
         let c = Connection::open(dir.path().join("t.db")).map_err(be)?;
         c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (k INTEGER PRIMARY KEY)")
             .map_err(be)?;
-        let (lane, handle) = spawn_single("test-writer", c, 1024)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let (lane, handle) =
+            spawn_single("test-writer", c, 1024).map_err(|e| StoreError::Backend(e.to_string()))?;
         let lane = Arc::new(lane);
         let mut tasks = Vec::new();
         for k in 0..400i64 {

@@ -69,7 +69,10 @@ mod samples {
         }
 
         pub fn take(&self) -> Vec<u32> {
-            self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+            self.0
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default()
         }
     }
 }
@@ -112,7 +115,9 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
             }
             continue;
         };
-        let Some(t) = m.transactions.into_iter().next() else { continue };
+        let Some(t) = m.transactions.into_iter().next() else {
+            continue;
+        };
         let Some(tid) = t.id.as_deref() else { continue };
         if t.body.name != "NewMessage" {
             let _ = ws.answer_status(tid).await;
@@ -125,7 +130,8 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
             .and_then(|d| d.split(' ').next())
             .and_then(|s| s.parse::<u128>().ok())
         {
-            c.lat.push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
+            c.lat
+                .push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
         }
         c.delivered.fetch_add(1, Ordering::Relaxed);
         let id = t
@@ -134,7 +140,10 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
             .map(|e| e.text.clone())
             .unwrap_or_default();
         let _ = ws
-            .answer(tid, Element::new("MessageDelivered").with_text("MessageID", id))
+            .answer(
+                tid,
+                Element::new("MessageDelivered").with_text("MessageID", id),
+            )
             .await;
     }
 }
@@ -179,7 +188,8 @@ impl Phase {
         println!(
             "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}",
             self.name,
-            self.offered_rate.map_or("max".to_string(), |r| format!("{r:.0}")),
+            self.offered_rate
+                .map_or("max".to_string(), |r| format!("{r:.0}")),
             self.acked_per_sec,
             self.delivered_per_sec,
             self.p50,
@@ -207,7 +217,12 @@ async fn phase(
     let n = clients.len();
     let mut rx_tasks = Vec::new();
     for ws in clients {
-        rx_tasks.push(tokio::spawn(receiver(ws.clone(), t0, c.clone(), stop.clone())));
+        rx_tasks.push(tokio::spawn(receiver(
+            ws.clone(),
+            t0,
+            c.clone(),
+            stop.clone(),
+        )));
     }
     // Warm-up second, not measured.
     let run_for = Duration::from_secs(secs + 1);
@@ -246,12 +261,18 @@ async fn phase(
     }
     // Measure from the end of warm-up to the end of the phase.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (d0, a0) = (c.delivered.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    let (d0, a0) = (
+        c.delivered.load(Ordering::Relaxed),
+        c.acked.load(Ordering::Relaxed),
+    );
     c.lat.take();
     let m0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let el = m0.elapsed().as_secs_f64();
-    let (d1, a1) = (c.delivered.load(Ordering::Relaxed), c.acked.load(Ordering::Relaxed));
+    let (d1, a1) = (
+        c.delivered.load(Ordering::Relaxed),
+        c.acked.load(Ordering::Relaxed),
+    );
     let mut lat = c.lat.take();
     for t in tx_tasks {
         let _ = t.await;
@@ -317,7 +338,11 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        let enc = if args.xml { Encoding::Xml } else { Encoding::Wbxml };
+        let enc = if args.xml {
+            Encoding::Xml
+        } else {
+            Encoding::Wbxml
+        };
         let ws_url = format!("ws://{addr}/imps/ws");
         let mut clients = Vec::new();
         for i in 0..args.users {
@@ -336,12 +361,25 @@ fn main() -> anyhow::Result<()> {
         let peak = match args.rate {
             Some(r) => r,
             None => {
-                let p = phase("peak", &clients, None, args.window, args.secs, t0, pad.clone()).await;
+                let p = phase(
+                    "peak",
+                    &clients,
+                    None,
+                    args.window,
+                    args.secs,
+                    t0,
+                    pad.clone(),
+                )
+                .await;
                 p.print();
                 p.delivered_per_sec
             }
         };
-        let fractions = if args.rate.is_some() { vec![1.0] } else { args.fractions.clone() };
+        let fractions = if args.rate.is_some() {
+            vec![1.0]
+        } else {
+            args.fractions.clone()
+        };
         for f in fractions {
             let rate = peak * f;
             let p = phase(

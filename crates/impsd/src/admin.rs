@@ -111,7 +111,15 @@ async fn expel(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     match st.service.admin_expel(&q.group, &q.user).await {
-        Ok(was_joined) => (StatusCode::OK, if was_joined { "expelled" } else { "not joined; rejected" }).into_response(),
+        Ok(was_joined) => (
+            StatusCode::OK,
+            if was_joined {
+                "expelled"
+            } else {
+                "not joined; rejected"
+            },
+        )
+            .into_response(),
         Err(e) => {
             let status = match e.status_code() {
                 800 | 531 => StatusCode::NOT_FOUND,

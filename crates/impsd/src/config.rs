@@ -33,6 +33,8 @@ pub struct Config {
     pub sp_info: SpInfoConfig,
     pub services: ServicesConfig,
     pub im: ImSettings,
+    pub lists: ListsSettings,
+    pub groups: GroupsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +163,8 @@ impl Default for Config {
             sp_info: SpInfoConfig::default(),
             services: ServicesConfig::default(),
             im: ImSettings::default(),
+            lists: ListsSettings::default(),
+            groups: GroupsSettings::default(),
         }
     }
 }
@@ -236,6 +240,110 @@ impl Default for ImSettings {
             webhook_timeout_ms: 5_000,
             webhook_queue: 1024,
             notify_ref_key: None,
+        }
+    }
+}
+
+/// Contact, block and grant lists, and lists in parts (GEN-1..4, SEC-1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListsSettings {
+    /// Most contact lists one user may have (753 beyond it).
+    pub max_lists_per_user: usize,
+    /// Most members in one contact list (754 beyond it).
+    pub max_contacts_per_list: usize,
+    /// Most entries in a block list, and in a grant list.
+    pub max_access_entries: usize,
+    /// Longest list name, display name or nickname, in characters.
+    pub max_name_chars: usize,
+    /// How long the parts of a split reply or upload are kept.
+    pub segment_ttl_secs: u64,
+    /// Most split replies and uploads held for one session at once.
+    pub max_segment_sets_per_session: usize,
+    /// Bytes all sessions' parts may take together.
+    pub max_segment_bytes_total: usize,
+    /// Most parts one upload may announce.
+    pub max_upload_parts: u64,
+}
+
+impl Default for ListsSettings {
+    fn default() -> Self {
+        ListsSettings::from(imps_core::LISTS_DEFAULTS)
+    }
+}
+
+impl From<imps_core::ListsConfig> for ListsSettings {
+    fn from(c: imps_core::ListsConfig) -> Self {
+        ListsSettings {
+            max_lists_per_user: c.max_lists_per_user,
+            max_contacts_per_list: c.max_contacts_per_list,
+            max_access_entries: c.max_access_entries,
+            max_name_chars: c.max_name_chars,
+            segment_ttl_secs: c.segment_ttl_secs,
+            max_segment_sets_per_session: c.max_segment_sets_per_session,
+            max_segment_bytes_total: c.max_segment_bytes_total,
+            max_upload_parts: c.max_upload_parts,
+        }
+    }
+}
+
+impl From<&ListsSettings> for imps_core::ListsConfig {
+    fn from(s: &ListsSettings) -> Self {
+        imps_core::ListsConfig {
+            max_lists_per_user: s.max_lists_per_user,
+            max_contacts_per_list: s.max_contacts_per_list,
+            max_access_entries: s.max_access_entries,
+            max_name_chars: s.max_name_chars,
+            segment_ttl_secs: s.segment_ttl_secs,
+            max_segment_sets_per_session: s.max_segment_sets_per_session,
+            max_segment_bytes_total: s.max_segment_bytes_total,
+            max_upload_parts: s.max_upload_parts,
+        }
+    }
+}
+
+/// Groups, invitations and private group conversations (PGC-16/18).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupsSettings {
+    /// How long a user who dropped out of a private group may rejoin
+    /// without a new invitation.
+    pub rejoin_timeout_secs: u64,
+    /// Most users joined to one group, whatever its MaxActiveUsers says.
+    pub max_joined_per_group: u64,
+    /// Longest screen name, in characters.
+    pub max_screen_name_chars: usize,
+    /// Most users named in one request (members, rejects, invitees).
+    pub max_users_per_request: usize,
+    /// How long an invitation without Validity waits for its answer.
+    pub invite_validity_secs: u64,
+    /// Longest group name part of a GroupID, in characters.
+    pub max_group_name_chars: usize,
+}
+
+impl Default for GroupsSettings {
+    fn default() -> Self {
+        let c = imps_core::GROUPS_DEFAULTS;
+        GroupsSettings {
+            rejoin_timeout_secs: c.rejoin_timeout_secs,
+            max_joined_per_group: c.max_joined_per_group,
+            max_screen_name_chars: c.max_screen_name_chars,
+            max_users_per_request: c.max_users_per_request,
+            invite_validity_secs: c.invite_validity_secs,
+            max_group_name_chars: c.max_group_name_chars,
+        }
+    }
+}
+
+impl From<&GroupsSettings> for imps_core::GroupsConfig {
+    fn from(s: &GroupsSettings) -> Self {
+        imps_core::GroupsConfig {
+            rejoin_timeout_secs: s.rejoin_timeout_secs,
+            max_joined_per_group: s.max_joined_per_group,
+            max_screen_name_chars: s.max_screen_name_chars,
+            max_users_per_request: s.max_users_per_request,
+            invite_validity_secs: s.invite_validity_secs,
+            max_group_name_chars: s.max_group_name_chars,
         }
     }
 }

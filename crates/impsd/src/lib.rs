@@ -242,6 +242,8 @@ fn core_config(
             url: cfg.sp_info.url.clone(),
         },
         im: notifier::im_config(&cfg.im)?,
+        lists: (&cfg.lists).into(),
+        groups: (&cfg.groups).into(),
     })
 }
 

@@ -378,7 +378,10 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
     match status {
         200 => println!("expelled {user} from {group}"),
         404 => bail!("{}", String::from_utf8_lossy(&body)),
-        s => bail!("admin endpoint answered HTTP {s}: {}", String::from_utf8_lossy(&body)),
+        s => bail!(
+            "admin endpoint answered HTTP {s}: {}",
+            String::from_utf8_lossy(&body)
+        ),
     }
     Ok(())
 }

@@ -30,7 +30,11 @@ pub struct WebhookNotifier {
 impl WebhookNotifier {
     /// Starts the sending task; needs a Tokio runtime. Only `http://`
     /// URLs: the gateway is expected on the operator's own network.
-    pub fn start(url: &str, timeout: Duration, queue: usize) -> anyhow::Result<Arc<WebhookNotifier>> {
+    pub fn start(
+        url: &str,
+        timeout: Duration,
+        queue: usize,
+    ) -> anyhow::Result<Arc<WebhookNotifier>> {
         let uri: hyper::Uri = url
             .parse()
             .with_context(|| format!("im.webhook_url {url:?} is not a URL"))?;
@@ -117,9 +121,9 @@ pub fn im_config(s: &ImSettings) -> anyhow::Result<ImConfig> {
         None => None,
         Some(k) => {
             let raw = hex::decode(k.trim()).context("im.notify_ref_key is not hex")?;
-            let key: [u8; 32] = raw
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("im.notify_ref_key must be 32 bytes (64 hex digits)"))?;
+            let key: [u8; 32] = raw.try_into().map_err(|_| {
+                anyhow::anyhow!("im.notify_ref_key must be 32 bytes (64 hex digits)")
+            })?;
             Some(key)
         }
     };

@@ -30,7 +30,9 @@ async fn base_im_send_and_receive_by_push_over_http() {
         assert_eq!(info(&m).child_text("ContentType"), Some("text/plain"));
         assert!(info(&m).child("DateTime").is_some());
         assert_eq!(
-            info(&m).path(&["Recipient", "User", "UserID"]).map(|u| u.text.as_str()),
+            info(&m)
+                .path(&["Recipient", "User", "UserID"])
+                .map(|u| u.text.as_str()),
             Some(uid("bob").as_str())
         );
         ack(&bob, &tid, &id).await;
@@ -104,7 +106,10 @@ async fn base_im_send_to_several_users() {
         assert_eq!(code_of(&resp), Some(531), "{resp:?}");
         assert!(resp.child_text("MessageID").is_none());
         // A single unknown recipient: 531.
-        let resp = alice.request(text_to("alice", &["nobody"], "x")).await.unwrap();
+        let resp = alice
+            .request(text_to("alice", &["nobody"], "x"))
+            .await
+            .unwrap();
         assert_eq!(code_of(&resp), Some(531));
         for c in [alice, bob, carol] {
             c.logout().await.unwrap();
@@ -130,7 +135,11 @@ async fn base_im_send_to_a_contact_list() {
         };
         let create = Element::new("CreateList-Request")
             .with_text("ContactList", list.clone())
-            .with(Element::new("NickList").with(nick("bob")).with(nick("carol")));
+            .with(
+                Element::new("NickList")
+                    .with(nick("bob"))
+                    .with(nick("carol")),
+            );
         let resp = alice.request(create).await.unwrap();
         assert_eq!(code_of(&resp), Some(200), "{v} {e:?}: {resp:?}");
         let req = send_request(
@@ -142,7 +151,10 @@ async fn base_im_send_to_a_contact_list() {
         let id = send_ok(&alice, req).await;
         for c in [&bob, &carol] {
             let m = receive(c).await;
-            assert_eq!((msg_id(&m), content(&m)), (id.clone(), "to my friends".into()));
+            assert_eq!(
+                (msg_id(&m), content(&m)),
+                (id.clone(), "to my friends".into())
+            );
         }
         // A list that does not exist: 700.
         let req = send_request(
@@ -175,18 +187,30 @@ async fn base_im_notify_and_get() {
         for id in [&id1, &id2] {
             let (tid, n) = expect(&bob, "MessageNotification").await;
             assert_eq!(&msg_id(&n), id);
-            assert!(n.child("ContentData").is_none(), "a notification has no content");
+            assert!(
+                n.child("ContentData").is_none(),
+                "a notification has no content"
+            );
             bob.answer_status(&tid).await.unwrap();
         }
-        let list = bob.request(Element::new("GetMessageList-Request")).await.unwrap();
+        let list = bob
+            .request(Element::new("GetMessageList-Request"))
+            .await
+            .unwrap();
         assert_eq!(list.name, "GetMessageList-Response", "{list:?}");
         let infos: Vec<&Element> = if v >= Version::V1_3 {
             assert_eq!(list.child_text("MessageTotalCount"), Some("2"));
-            list.child("MessageInfoList").unwrap().children_named("MessageInfo").collect()
+            list.child("MessageInfoList")
+                .unwrap()
+                .children_named("MessageInfo")
+                .collect()
         } else {
             list.children_named("MessageInfo").collect()
         };
-        let ids: Vec<&str> = infos.iter().filter_map(|i| i.child_text("MessageID")).collect();
+        let ids: Vec<&str> = infos
+            .iter()
+            .filter_map(|i| i.child_text("MessageID"))
+            .collect();
         assert_eq!(ids, [id1.as_str(), id2.as_str()], "oldest first");
         // MessageCount limits the batch.
         let one = bob
@@ -216,7 +240,11 @@ async fn base_im_notify_and_get() {
             .request(Element::new("MessageDelivered").with_text("MessageID", id1.clone()))
             .await
             .unwrap();
-        assert_eq!(code_of(&delivered), Some(200), "MessageDelivered after GetMessage");
+        assert_eq!(
+            code_of(&delivered),
+            Some(200),
+            "MessageDelivered after GetMessage"
+        );
         let unknown = bob
             .request(Element::new("MessageDelivered").with_text("MessageID", "m-nope"))
             .await
@@ -227,7 +255,10 @@ async fn base_im_notify_and_get() {
             .await
             .unwrap();
         assert_eq!(content(&got2), "second");
-        let empty = bob.request(Element::new("GetMessageList-Request")).await.unwrap();
+        let empty = bob
+            .request(Element::new("GetMessageList-Request"))
+            .await
+            .unwrap();
         if v >= Version::V1_3 {
             assert_eq!(empty.child_text("MessageTotalCount"), Some("0"));
         } else {
@@ -246,7 +277,8 @@ async fn base_im_set_delivery_method_switches_push_and_notify() {
     for (v, e) in common::combos() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let bob = online(&srv, v, e, "bob", "phone").await;
-        let set = |m: &str| Element::new("SetDeliveryMethod-Request").with_text("DeliveryMethod", m);
+        let set =
+            |m: &str| Element::new("SetDeliveryMethod-Request").with_text("DeliveryMethod", m);
         assert_eq!(code_of(&bob.request(set("N")).await.unwrap()), Some(200));
         let id = send_ok(&alice, text_to("alice", &["bob"], "notify me")).await;
         let (tid, n) = expect(&bob, "MessageNotification").await;
@@ -272,7 +304,11 @@ async fn base_im_reject_message_and_delivery_reports() {
         let bob = srv.client(v, e, "phone");
         online_with(&bob, "bob", caps("N")).await;
         // Delivered: the sender who asked hears 200 with the time.
-        let id = send_ok(&alice, send_request("alice", to_users(&["bob"]), "report me", true)).await;
+        let id = send_ok(
+            &alice,
+            send_request("alice", to_users(&["bob"]), "report me", true),
+        )
+        .await;
         let (tid, _) = expect(&bob, "MessageNotification").await;
         bob.answer_status(&tid).await.unwrap();
         let got = bob
@@ -285,12 +321,18 @@ async fn base_im_reject_message_and_delivery_reports() {
         assert!(report.child("DeliveryTime").is_some());
         assert_eq!(msg_id(&report), id);
         assert_eq!(
-            info(&report).path(&["Recipient", "User", "UserID"]).map(|u| u.text.clone()),
+            info(&report)
+                .path(&["Recipient", "User", "UserID"])
+                .map(|u| u.text.clone()),
             Some(uid("bob"))
         );
         alice.answer_status(&rtid).await.unwrap();
         // Rejected: 538 to the sender; the message is gone for bob.
-        let id = send_ok(&alice, send_request("alice", to_users(&["bob"]), "reject me", true)).await;
+        let id = send_ok(
+            &alice,
+            send_request("alice", to_users(&["bob"]), "reject me", true),
+        )
+        .await;
         let (tid, _) = expect(&bob, "MessageNotification").await;
         bob.answer_status(&tid).await.unwrap();
         let r = bob
@@ -339,7 +381,11 @@ async fn base_im_forward_message() {
         let bob = srv.client(v, e, "phone");
         online_with(&bob, "bob", caps("N")).await;
         let carol = online(&srv, v, e, "carol", "phone").await;
-        let id = send_ok(&alice, send_request("alice", to_users(&["bob"]), "pass it on", true)).await;
+        let id = send_ok(
+            &alice,
+            send_request("alice", to_users(&["bob"]), "pass it on", true),
+        )
+        .await;
         let (tid, _) = expect(&bob, "MessageNotification").await;
         bob.answer_status(&tid).await.unwrap();
         let fwd = Element::new("ForwardMessage-Request")
@@ -349,14 +395,22 @@ async fn base_im_forward_message() {
         assert_eq!(code_of(&resp), Some(200), "{v} {e:?}: {resp:?}");
         let new_id = if v >= Version::V1_3 {
             assert_eq!(resp.name, "ForwardMessage-Response");
-            Some(resp.child_text("MessageID").expect("new MessageID").to_string())
+            Some(
+                resp.child_text("MessageID")
+                    .expect("new MessageID")
+                    .to_string(),
+            )
         } else {
             assert_eq!(resp.name, "Status");
             None
         };
         let m = receive(&carol).await;
         assert_eq!(content(&m), "pass it on");
-        assert_eq!(sender_id(&m), uid("bob"), "forwarded under the forwarder's name");
+        assert_eq!(
+            sender_id(&m),
+            uid("bob"),
+            "forwarded under the forwarder's name"
+        );
         if let Some(n) = new_id {
             assert_eq!(msg_id(&m), n);
         }
@@ -372,7 +426,6 @@ async fn base_im_forward_message() {
 }
 
 #[tokio::test]
-#[ignore = "a second MessageDelivered for the same ID answers 200, not 426: being fixed with the IM issue"]
 async fn base_im_message_delivered_as_a_request() {
     let srv = TestServer::start().await;
     add_user(&srv, "alice", None, None).await;

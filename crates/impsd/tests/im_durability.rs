@@ -20,8 +20,8 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use imps_client::{ClientConfig, Element, Encoding, Version, WsClient, status_of};
@@ -68,7 +68,10 @@ fn spawn(cfg: &Path, data: &Path) -> Child {
         .unwrap();
     let start = Instant::now();
     while !data.join("admin.json").exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "impsd did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -113,7 +116,9 @@ async fn connect(url: &str, v: Version, e: Encoding, session: &str) -> WsClient 
             c.set_session_id(Some(session.to_string()));
             match c.service_request_all().await {
                 Ok(_) => return c,
-                Err(imps_client::ClientError::Status { code, .. }) => panic!("session lost: {code}"),
+                Err(imps_client::ClientError::Status { code, .. }) => {
+                    panic!("session lost: {code}")
+                }
                 Err(_) => {}
             }
         }
@@ -150,7 +155,8 @@ async fn run_user(
     let mut ws = connect(&url, v, e, &session).await;
     let mut next = 0usize;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut sending: Option<tokio::task::JoinHandle<Result<Element, imps_client::ClientError>>> = None;
+    let mut sending: Option<tokio::task::JoinHandle<Result<Element, imps_client::ClientError>>> =
+        None;
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -300,7 +306,10 @@ async fn base_im_acknowledged_messages_survive_sigkill_exactly_once_in_order() {
     let mut kills = 0;
     for p in points {
         while (tally.acked.lock().unwrap().len() as u64) < p {
-            assert!(started.elapsed() < Duration::from_secs(100), "load stalled before kill {kills}");
+            assert!(
+                started.elapsed() < Duration::from_secs(100),
+                "load stalled before kill {kills}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.next() % 50)).await;
@@ -390,9 +399,16 @@ async fn base_im_acknowledged_messages_survive_sigkill_exactly_once_in_order() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(kills, KILLS);
-    assert_eq!(acked.len(), USERS * PER_USER, "every send answered 200 in the end");
+    assert_eq!(
+        acked.len(),
+        USERS * PER_USER,
+        "every send answered 200 in the end"
+    );
     assert_eq!(lost, 0, "lost messages");
-    assert_eq!(twice_by_content, 0, "a message delivered twice under different IDs");
+    assert_eq!(
+        twice_by_content, 0,
+        "a message delivered twice under different IDs"
+    );
     assert_eq!(unacked_arrivals, 0, "delivered but never answered 200");
     assert_eq!(wrong_recipient, 0);
     assert_eq!(out_of_order, 0, "per-sender order");

@@ -91,7 +91,10 @@ fn picture(to: &str) -> (Element, String) {
                 .with_text("ContentSize", bytes.len().to_string())
                 .with_text("ContentName", "holiday photo.jpg")
                 .with(to_users(&[to]))
-                .with(Element::new("Sender").with(Element::new("User").with_text("UserID", uid("alice")))),
+                .with(
+                    Element::new("Sender")
+                        .with(Element::new("User").with_text("UserID", uid("alice"))),
+                ),
         )
         .with_text("ContentData", b64.clone());
     (req, b64)
@@ -101,7 +104,9 @@ fn base64_encode(b: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -192,25 +197,42 @@ async fn imr_8_sender_identified_by_user_id_and_friendly_name() {
             // From here on alice is one of bob's contacts.
             let create = Element::new("CreateList-Request")
                 .with_text("ContactList", "wv:bob/friends@localhost")
-                .with(Element::new("NickList").with(
-                    Element::new("NickName").with_text("Name", "Al").with_text("UserID", uid("alice")),
-                ));
-            assert_eq!(common::code_of(&bob.request(create).await.unwrap()), Some(200));
+                .with(
+                    Element::new("NickList").with(
+                        Element::new("NickName")
+                            .with_text("Name", "Al")
+                            .with_text("UserID", uid("alice")),
+                    ),
+                );
+            assert_eq!(
+                common::code_of(&bob.request(create).await.unwrap()),
+                Some(200)
+            );
         }
         send_ok(&alice, text_to("alice", &["bob"], "from alice")).await;
         let m = receive(&bob).await;
         let user = info(&m).path(&["Sender", "User"]).unwrap();
         assert_eq!(user.child_text("UserID"), Some(uid("alice").as_str()));
         if v >= Version::V1_3 {
-            assert_eq!(user.child_text("FriendlyName"), Some("Alice Liddell"), "{v} {e:?}");
+            assert_eq!(
+                user.child_text("FriendlyName"),
+                Some("Alice Liddell"),
+                "{v} {e:?}"
+            );
         } else {
-            assert!(user.child("FriendlyName").is_none(), "no 1.3 element for {v}");
+            assert!(
+                user.child("FriendlyName").is_none(),
+                "no 1.3 element for {v}"
+            );
         }
         send_ok(&dave, text_to("dave", &["bob"], "from dave")).await;
         let m = receive(&bob).await;
         let user = info(&m).path(&["Sender", "User"]).unwrap();
         assert_eq!(user.child_text("UserID"), Some(uid("dave").as_str()));
-        assert!(user.child("FriendlyName").is_none(), "User ID alone without a name");
+        assert!(
+            user.child("FriendlyName").is_none(),
+            "User ID alone without a name"
+        );
         bob.logout().await.unwrap();
     }
 }
@@ -236,7 +258,11 @@ async fn imr_9_offline_messages_delivered_at_next_login_in_order() {
         let carol = online(&srv, v, e, "carol", "phone").await;
         let mut expected = Vec::new();
         for i in 0..6 {
-            let (c, who) = if i % 3 == 2 { (&carol, "carol") } else { (&alice, "alice") };
+            let (c, who) = if i % 3 == 2 {
+                (&carol, "carol")
+            } else {
+                (&alice, "alice")
+            };
             let text = format!("{who} {i}");
             send_ok(c, text_to(who, &["bob"], &text)).await;
             expected.push((uid(who), text));

@@ -51,7 +51,8 @@ async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
                         }
                     }
                     let body: Vec<u8> = buf.drain(..head_end + len).skip(head_end).collect();
-                    let _ = tx.send(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
+                    let _ =
+                        tx.send(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
                     if sock
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                         .await
@@ -66,8 +67,14 @@ async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
     (url, rx)
 }
 
-async fn next_notice(rx: &mut mpsc::UnboundedReceiver<serde_json::Value>, secs: u64) -> Option<serde_json::Value> {
-    tokio::time::timeout(Duration::from_secs(secs), rx.recv()).await.ok().flatten()
+async fn next_notice(
+    rx: &mut mpsc::UnboundedReceiver<serde_json::Value>,
+    secs: u64,
+) -> Option<serde_json::Value> {
+    tokio::time::timeout(Duration::from_secs(secs), rx.recv())
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn server_with_webhook(url: String, bearer: &str, interval: u64) -> TestServer {
@@ -144,10 +151,20 @@ async fn sym_18_offline_notification_carries_no_sensitive_data() {
     let srv = server_with_webhook(url, "SMS", 0).await;
     add_user(&srv, "alice", Some("Alice Liddell"), Some("+358401111111")).await;
     add_user(&srv, "bob", Some("Bobby Tables"), Some("+358402222222")).await;
-    add_user(&srv, "+447700900123", Some("Carol Number"), Some("+447700900123")).await;
+    add_user(
+        &srv,
+        "+447700900123",
+        Some("Carol Number"),
+        Some("+447700900123"),
+    )
+    .await;
     let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
     let mut refs = Vec::new();
-    for (to, text) in [("bob", "secret plans"), ("bob", "more secrets"), ("+447700900123", "top secret")] {
+    for (to, text) in [
+        ("bob", "secret plans"),
+        ("bob", "more secrets"),
+        ("+447700900123", "top secret"),
+    ] {
         send_ok(&alice, text_to("alice", &[to], text)).await;
         let n = next_notice(&mut rx, 5).await.expect("a notification");
         // The reference is checked on its own below: hex digits could
@@ -156,14 +173,30 @@ async fn sym_18_offline_notification_carries_no_sensitive_data() {
         rest.as_object_mut().unwrap().remove("recipient");
         let raw = rest.to_string().to_ascii_lowercase();
         for secret in [
-            "alice", "liddell", "bob", "tables", "carol", "358", "447700900123", "secret", "plans", "localhost",
+            "alice",
+            "liddell",
+            "bob",
+            "tables",
+            "carol",
+            "358",
+            "447700900123",
+            "secret",
+            "plans",
+            "localhost",
         ] {
             assert!(!raw.contains(secret), "{secret:?} leaked in {raw}");
         }
         let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["bearer", "recipient", "type", "waiting"], "nothing else");
+        assert_eq!(
+            keys,
+            ["bearer", "recipient", "type", "waiting"],
+            "nothing else"
+        );
         let r = n["recipient"].as_str().unwrap().to_string();
-        assert!(r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()), "{r}");
+        assert!(
+            r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{r}"
+        );
         refs.push(r);
     }
     assert_eq!(refs[0], refs[1], "stable for one recipient");

@@ -21,7 +21,10 @@ fn media(from: &str, to: &str, ct: &str, bytes: usize) -> Element {
                 .with_text("ContentEncoding", "BASE64")
                 .with_text("ContentSize", (bytes / 3 * 3).to_string())
                 .with(to_users(&[to]))
-                .with(Element::new("Sender").with(Element::new("User").with_text("UserID", uid(from)))),
+                .with(
+                    Element::new("Sender")
+                        .with(Element::new("User").with_text("UserID", uid(from))),
+                ),
         )
         .with_text("ContentData", b64)
 }
@@ -31,12 +34,19 @@ async fn agreed(c: &imps_client::HttpClient, list: Element) -> Element {
         .request(Element::new("ClientCapability-Request").with(list))
         .await
         .unwrap();
-    resp.children.into_iter().next().expect("the agreed list first")
+    resp.children
+        .into_iter()
+        .next()
+        .expect("the agreed list first")
 }
 
 fn accepted_types(list: &Element) -> Vec<String> {
     list.children_named("AcceptedContentType")
-        .map(|e| e.child_text("ContentType").unwrap_or(e.text.trim()).to_string())
+        .map(|e| {
+            e.child_text("ContentType")
+                .unwrap_or(e.text.trim())
+                .to_string()
+        })
         .collect()
 }
 
@@ -45,7 +55,11 @@ async fn gen_3_an_instant_message_is_never_split() {
     let srv = TestServer::start().await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
-    for (v, e) in [(Version::V1_3, Encoding::Wbxml), (Version::V1_3, Encoding::Xml), (Version::V1_2, Encoding::Xml)] {
+    for (v, e) in [
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_3, Encoding::Xml),
+        (Version::V1_2, Encoding::Xml),
+    ] {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let bob = online(&srv, v, e, "bob", "phone").await;
         let req = media("alice", "bob", "image/png", 300_000);
@@ -56,7 +70,11 @@ async fn gen_3_an_instant_message_is_never_split() {
         let t = &m.transactions[0];
         assert!(t.segment_info.is_none(), "not segmented");
         assert_eq!(t.body.name, "NewMessage");
-        assert_eq!(content(&t.body), data, "{v} {e:?}: whole, in one transaction");
+        assert_eq!(
+            content(&t.body),
+            data,
+            "{v} {e:?}: whole, in one transaction"
+        );
         ack(&bob, t.id.as_deref().unwrap(), &msg_id(&t.body)).await;
         alice.logout().await.unwrap();
         bob.logout().await.unwrap();
@@ -76,14 +94,23 @@ async fn gen_5_text_and_rich_content_limited_separately() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let bob = online(&srv, v, e, "bob", "phone").await;
         send_ok(&alice, text_to("alice", &["bob"], &"a".repeat(100))).await;
-        let r = alice.request(text_to("alice", &["bob"], &"a".repeat(101))).await.unwrap();
+        let r = alice
+            .request(text_to("alice", &["bob"], &"a".repeat(101)))
+            .await
+            .unwrap();
         assert_eq!(code_of(&r), Some(402), "{v} {e:?}: text over 100");
         // 900 bytes of image pass although far over the text limit.
         send_ok(&alice, media("alice", "bob", "image/jpeg", 900)).await;
-        let r = alice.request(media("alice", "bob", "image/jpeg", 1200)).await.unwrap();
+        let r = alice
+            .request(media("alice", "bob", "image/jpeg", 1200))
+            .await
+            .unwrap();
         assert_eq!(code_of(&r), Some(402), "rich content over 1000");
         assert_eq!(content(&receive(&bob).await).len(), 100);
-        assert_eq!(info(&receive(&bob).await).child_text("ContentType"), Some("image/jpeg"));
+        assert_eq!(
+            info(&receive(&bob).await).child_text("ContentType"),
+            Some("image/jpeg")
+        );
         expect_none(&bob, "NewMessage").await;
         alice.logout().await.unwrap();
         bob.logout().await.unwrap();
@@ -103,7 +130,11 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
         let c = srv.client(Version::V1_3, e, "phone");
         c.login_password("alice", PW).await.unwrap();
         let list = agreed(&c, caps("P")).await;
-        assert_eq!(list.child_text("AcceptedTextContentLength"), Some("100"), "{list:?}");
+        assert_eq!(
+            list.child_text("AcceptedTextContentLength"),
+            Some("100"),
+            "{list:?}"
+        );
         let jpeg = list
             .children_named("AcceptedContentType")
             .find(|a| a.child_text("ContentType") == Some("image/jpeg"))
@@ -121,7 +152,10 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
     .await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
-    for (v, e) in [(Version::V1_3, Encoding::Wbxml), (Version::V1_2, Encoding::Xml)] {
+    for (v, e) in [
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_2, Encoding::Xml),
+    ] {
         let alice = srv.client(v, e, "phone");
         let list = online_with(&alice, "alice", caps("P")).await;
         if v >= Version::V1_3 {
@@ -134,12 +168,18 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
             assert_eq!(png.child_text("ContentPolicyLimit"), Some("2000"));
         }
         let bob = online(&srv, v, e, "bob", "phone").await;
-        let r = alice.request(media("alice", "bob", "image/png", 1500)).await.unwrap();
+        let r = alice
+            .request(media("alice", "bob", "image/png", 1500))
+            .await
+            .unwrap();
         let (code, desc) = imps_client::status_of(&r).unwrap();
         assert_eq!(code, 200, "{v} {e:?}: over the limit, delivered");
         assert!(desc.contains("charge"), "{desc}");
         receive(&bob).await;
-        let r = alice.request(media("alice", "bob", "image/png", 2400)).await.unwrap();
+        let r = alice
+            .request(media("alice", "bob", "image/png", 2400))
+            .await
+            .unwrap();
         assert_eq!(code_of(&r), Some(402), "over the charge limit");
         alice.logout().await.unwrap();
         bob.logout().await.unwrap();
@@ -154,8 +194,18 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
     let c = srv.client(Version::V1_3, Encoding::Xml, "phone");
     let list = online_with(&c, "alice", caps("P")).await;
     let list = list.children.first().unwrap();
-    assert!(list.children_named("AcceptedContentType").all(|a| a.child("ContentPolicy").is_none()));
-    assert_eq!(code_of(&c.request(media("alice", "alice", "image/png", 1200)).await.unwrap()), Some(402));
+    assert!(
+        list.children_named("AcceptedContentType")
+            .all(|a| a.child("ContentPolicy").is_none())
+    );
+    assert_eq!(
+        code_of(
+            &c.request(media("alice", "alice", "image/png", 1200))
+                .await
+                .unwrap()
+        ),
+        Some(402)
+    );
 }
 
 /// GEN-7: the recipient's own maximum (CFG-1) counts too: a message none
@@ -166,7 +216,10 @@ async fn gen_7_recipient_maximum_message_size_is_respected() {
     let srv = TestServer::start().await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
-    for (v, e) in [(Version::V1_3, Encoding::Xml), (Version::V1_2, Encoding::Wbxml)] {
+    for (v, e) in [
+        (Version::V1_3, Encoding::Xml),
+        (Version::V1_2, Encoding::Wbxml),
+    ] {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let phone = srv.client(v, e, "phone");
         let small = caps("P")
@@ -175,8 +228,15 @@ async fn gen_7_recipient_maximum_message_size_is_respected() {
         online_with(&phone, "bob", small).await;
         send_ok(&alice, text_to("alice", &["bob"], "short")).await;
         receive(&phone).await;
-        let r = alice.request(media("alice", "bob", "image/png", 6000)).await.unwrap();
-        assert_eq!(code_of(&r), Some(402), "{v} {e:?}: too big for bob's phone: {r:?}");
+        let r = alice
+            .request(media("alice", "bob", "image/png", 6000))
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(&r),
+            Some(402),
+            "{v} {e:?}: too big for bob's phone: {r:?}"
+        );
         let desktop = online(&srv, v, e, "bob", "desktop").await;
         send_ok(&alice, media("alice", "bob", "image/png", 6000)).await;
         receive(&desktop).await;
@@ -189,17 +249,26 @@ async fn gen_7_recipient_maximum_message_size_is_respected() {
 
 #[tokio::test]
 async fn gen_8_server_restricts_content_types() {
-    let srv = TestServer::start_with(|c| c.im.content_types = vec!["text/plain".into(), "image/*".into()]).await;
+    let srv = TestServer::start_with(|c| {
+        c.im.content_types = vec!["text/plain".into(), "image/*".into()]
+    })
+    .await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
     for (v, e) in common::combos() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let bob = online(&srv, v, e, "bob", "phone").await;
-        let r = alice.request(media("alice", "bob", "audio/amr", 300)).await.unwrap();
+        let r = alice
+            .request(media("alice", "bob", "audio/amr", 300))
+            .await
+            .unwrap();
         assert_eq!(code_of(&r), Some(415), "{v} {e:?}");
         send_ok(&alice, media("alice", "bob", "image/png", 300)).await;
         send_ok(&alice, text_to("alice", &["bob"], "text is fine")).await;
-        assert_eq!(info(&receive(&bob).await).child_text("ContentType"), Some("image/png"));
+        assert_eq!(
+            info(&receive(&bob).await).child_text("ContentType"),
+            Some("image/png")
+        );
         assert_eq!(content(&receive(&bob).await), "text is fine");
         alice.logout().await.unwrap();
         bob.logout().await.unwrap();
@@ -208,7 +277,11 @@ async fn gen_8_server_restricts_content_types() {
 
 #[tokio::test]
 async fn gen_9_allowed_content_types_are_announced() {
-    let types = vec!["text/plain".to_string(), "image/jpeg".to_string(), "audio/amr".to_string()];
+    let types = vec![
+        "text/plain".to_string(),
+        "image/jpeg".to_string(),
+        "audio/amr".to_string(),
+    ];
     let t = types.clone();
     let srv = TestServer::start_with(move |c| c.im.content_types = t).await;
     add_user(&srv, "alice", None, None).await;
@@ -218,7 +291,10 @@ async fn gen_9_allowed_content_types_are_announced() {
         let list = agreed(&c, caps("P")).await;
         assert_eq!(accepted_types(&list), types, "{v} {e:?}: {list:?}");
         if v < Version::V1_3 {
-            assert!(list.children_named("AcceptedContentType").all(|a| a.children.is_empty()));
+            assert!(
+                list.children_named("AcceptedContentType")
+                    .all(|a| a.children.is_empty())
+            );
         }
         c.logout().await.unwrap();
     }
@@ -235,12 +311,16 @@ async fn gen_10_recipient_supported_content_types_are_respected() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let bob = srv.client(v, e, "phone");
         let text_only = if v >= Version::V1_3 {
-            caps("P").with(Element::new("AcceptedContentType").with_text("ContentType", "text/plain"))
+            caps("P")
+                .with(Element::new("AcceptedContentType").with_text("ContentType", "text/plain"))
         } else {
             caps("P").with_text("AcceptedContentType", "text/plain")
         };
         online_with(&bob, "bob", text_only).await;
-        let r = alice.request(media("alice", "bob", "image/jpeg", 300)).await.unwrap();
+        let r = alice
+            .request(media("alice", "bob", "image/jpeg", 300))
+            .await
+            .unwrap();
         assert_eq!(code_of(&r), Some(415), "{v} {e:?}: {r:?}");
         send_ok(&alice, text_to("alice", &["bob"], "words only")).await;
         assert_eq!(content(&receive(&bob).await), "words only");

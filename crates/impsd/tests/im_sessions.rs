@@ -24,7 +24,10 @@ async fn imr_uc_messages_are_pushed_not_polled() {
     let srv = TestServer::start().await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
-    for (v, e) in [(Version::V1_3, Encoding::Wbxml), (Version::V1_2, Encoding::Xml)] {
+    for (v, e) in [
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_2, Encoding::Xml),
+    ] {
         let alice = online_ws(&srv, v, e, "alice").await;
         let bob = online_ws(&srv, v, e, "bob").await;
         let id = send_ok(&alice, text_to("alice", &["bob"], "push")).await;
@@ -72,20 +75,34 @@ async fn imr_uc_message_aimed_at_one_client_goes_to_that_client_only() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let phone = online(&srv, v, e, "bob", "phone").await;
         let desktop = online(&srv, v, e, "bob", "desktop").await;
-        let id = send_ok(&alice, send_request("alice", aimed_at("bob", "desktop"), "desk only", false)).await;
+        let id = send_ok(
+            &alice,
+            send_request("alice", aimed_at("bob", "desktop"), "desk only", false),
+        )
+        .await;
         let m = receive(&desktop).await;
         assert_eq!((msg_id(&m), content(&m)), (id, "desk only".into()));
         expect_none(&phone, "NewMessage").await;
         // Aimed at a client that is not online: refused, not stored.
         let resp = alice
-            .request(send_request("alice", aimed_at("bob", "tablet"), "nobody home", false))
+            .request(send_request(
+                "alice",
+                aimed_at("bob", "tablet"),
+                "nobody home",
+                false,
+            ))
             .await
             .unwrap();
         assert_eq!(code_of(&resp), Some(533), "{v} {e:?}: {resp:?}");
         phone.logout().await.unwrap();
         desktop.logout().await.unwrap();
         let resp = alice
-            .request(send_request("alice", aimed_at("bob", "desktop"), "gone", false))
+            .request(send_request(
+                "alice",
+                aimed_at("bob", "desktop"),
+                "gone",
+                false,
+            ))
             .await
             .unwrap();
         assert_eq!(code_of(&resp), Some(533), "the client logged out");
@@ -112,7 +129,11 @@ async fn imr_uc_offline_message_delivered_to_the_next_sessions() {
         for c in [&phone, &desktop] {
             let (t1, m1) = expect(c, "NewMessage").await;
             let (t2, m2) = expect(c, "NewMessage").await;
-            assert_eq!((msg_id(&m1), msg_id(&m2)), (id1.clone(), id2.clone()), "in order");
+            assert_eq!(
+                (msg_id(&m1), msg_id(&m2)),
+                (id1.clone(), id2.clone()),
+                "in order"
+            );
             ack(c, &t1, &id1).await;
             ack(c, &t2, &id2).await;
         }
@@ -131,7 +152,10 @@ async fn imr_uc_without_offline_storage_messages_to_offline_users_are_refused() 
     add_user(&srv, "bob", None, None).await;
     for (v, e) in common::combos() {
         let alice = online(&srv, v, e, "alice", "phone").await;
-        let resp = alice.request(text_to("alice", &["bob"], "anyone?")).await.unwrap();
+        let resp = alice
+            .request(text_to("alice", &["bob"], "anyone?"))
+            .await
+            .unwrap();
         assert_eq!(code_of(&resp), Some(533), "{v} {e:?}: {resp:?}");
         let bob = online(&srv, v, e, "bob", "phone").await;
         expect_none(&bob, "NewMessage").await;
@@ -155,7 +179,9 @@ async fn imr_uc_message_from_a_non_contact_carries_the_friendly_name() {
         send_ok(&alice, text_to("alice", &["bob"], "hello stranger")).await;
         let m = receive(&bob).await;
         assert_eq!(
-            info(&m).path(&["Sender", "User", "FriendlyName"]).map(|f| f.text.as_str()),
+            info(&m)
+                .path(&["Sender", "User", "FriendlyName"])
+                .map(|f| f.text.as_str()),
             Some("Alice from work")
         );
         alice.logout().await.unwrap();
@@ -179,11 +205,21 @@ async fn im_blocked_sender_is_answered_as_for_an_unknown_user() {
                 .with_text("InUse", "T")
                 .with(Element::new("AddList").with_text("UserID", uid("mallory"))),
         );
-        assert_eq!(code_of(&bob.request(block).await.unwrap()), Some(200), "{v} {e:?}");
+        assert_eq!(
+            code_of(&bob.request(block).await.unwrap()),
+            Some(200),
+            "{v} {e:?}"
+        );
         let mallory = online(&srv, v, e, "mallory", "phone").await;
         let carol = online(&srv, v, e, "carol", "phone").await;
-        let to_bob = mallory.request(text_to("mallory", &["bob"], "let me in")).await.unwrap();
-        let to_nobody = mallory.request(text_to("mallory", &["nobody"], "let me in")).await.unwrap();
+        let to_bob = mallory
+            .request(text_to("mallory", &["bob"], "let me in"))
+            .await
+            .unwrap();
+        let to_nobody = mallory
+            .request(text_to("mallory", &["nobody"], "let me in"))
+            .await
+            .unwrap();
         let shape = |r: &Element| {
             let (code, desc) = imps_client::status_of(r).unwrap();
             (code, desc.replace("bob", "X").replace("nobody", "X"))
@@ -201,7 +237,10 @@ async fn im_blocked_sender_is_answered_as_for_an_unknown_user() {
         expect_none(&bob, "NewMessage").await;
         // Offline bob: still the same answer (nothing stored).
         bob.logout().await.unwrap();
-        let offline = mallory.request(text_to("mallory", &["bob"], "later?")).await.unwrap();
+        let offline = mallory
+            .request(text_to("mallory", &["bob"], "later?"))
+            .await
+            .unwrap();
         assert_eq!(shape(&offline), shape(&to_nobody));
         let bob = online(&srv, v, e, "bob", "phone").await;
         expect_none(&bob, "NewMessage").await;

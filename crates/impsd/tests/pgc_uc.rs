@@ -298,7 +298,6 @@ async fn pgc_uc_any_participant_lists_all_members() {
 }
 
 #[tokio::test]
-#[ignore = "needs Service::ensure_ready to call groups_session_ready (service.rs)"]
 async fn base_inv_invitation_waits_for_an_offline_invitee() {
     let srv = server().await;
     let (v, e) = (Version::V1_2, Encoding::Xml);

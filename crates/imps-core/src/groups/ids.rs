@@ -24,10 +24,10 @@ pub(crate) fn canonical_group(
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };
-    if let Some(d) = dom {
-        if !d.eq_ignore_ascii_case(domain) {
-            return Err(CoreError::DomainNotSupported(d.to_string()));
-        }
+    if let Some(d) = dom
+        && !d.eq_ignore_ascii_case(domain)
+    {
+        return Err(CoreError::DomainNotSupported(d.to_string()));
     }
     let Some((user, name)) = rest.split_once('/') else {
         return Err(CoreError::BadParameter(format!(
@@ -122,6 +122,7 @@ pub(crate) fn screen_name(sname: &str, group: &str) -> Element {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

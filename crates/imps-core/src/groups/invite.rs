@@ -266,17 +266,17 @@ impl Service {
             );
         }
         // PGC-14: an invitee is told who they block is in the conversation.
-        if let Some(g) = &rec.group_id {
-            if let Some(grp) = self.store.group(g).await?.filter(|g| g.private) {
-                let mut blocked = Vec::new();
-                for j in self.store.joined(&grp.id).await? {
-                    if self.blocks(&rec.invitee, &j.user).await? {
-                        blocked.push(j.user);
-                    }
+        if let Some(g) = &rec.group_id
+            && let Some(grp) = self.store.group(g).await?.filter(|g| g.private)
+        {
+            let mut blocked = Vec::new();
+            for j in self.store.joined(&grp.id).await? {
+                if self.blocks(&rec.invitee, &j.user).await? {
+                    blocked.push(j.user);
                 }
-                if !blocked.is_empty() {
-                    b = b.with(joined_blocked(&blocked, domain));
-                }
+            }
+            if !blocked.is_empty() {
+                b = b.with(joined_blocked(&blocked, domain));
             }
         }
         Ok(b)
@@ -284,7 +284,6 @@ impl Service {
 
     /// Pushes the invitations that waited for this user to come online.
     /// To be called from the service's "session ready" hooks.
-    #[allow(dead_code)] // until `Service::ensure_ready` calls it
     pub(crate) async fn groups_session_ready(&self, s: &Arc<Session>) {
         let pending = match self.store.pending_invites(&s.user).await {
             Ok(p) => p,
@@ -396,10 +395,10 @@ impl Service {
         let Some(gid) = &rec.group_id else {
             return Ok(());
         };
-        if let Some(p) = self.store.pass(gid, &rec.invitee).await? {
-            if p.kind == PassKind::Invited {
-                self.store.remove_pass(gid, &rec.invitee).await?;
-            }
+        if let Some(p) = self.store.pass(gid, &rec.invitee).await?
+            && p.kind == PassKind::Invited
+        {
+            self.store.remove_pass(gid, &rec.invitee).await?;
         }
         Ok(())
     }

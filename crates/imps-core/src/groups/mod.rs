@@ -63,7 +63,7 @@ pub struct GroupsConfig {
     pub max_group_name_chars: usize,
 }
 
-/// The defaults, also used until the settings are wired into `CoreConfig`.
+/// The defaults.
 pub const GROUPS_DEFAULTS: GroupsConfig = GroupsConfig {
     rejoin_timeout_secs: 300,
     max_joined_per_group: 10_000,
@@ -120,7 +120,7 @@ pub(crate) fn group_lock(id: &str) -> Arc<tokio::sync::Mutex<()>> {
 impl Service {
     /// This area's settings.
     pub(crate) fn groups_cfg(&self) -> &GroupsConfig {
-        &GROUPS_DEFAULTS
+        &self.cfg.groups
     }
 
     /// Handles the primitives of this area; `None` when `kind` is not one.

@@ -19,6 +19,9 @@ use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupRecord, WelcomeNote};
 
+/// Group properties by canonical name.
+pub(crate) type Props = Vec<(String, String)>;
+
 /// Longest text property (Name, Topic, DisplayName) in characters.
 const MAX_TEXT_PROP: usize = 256;
 /// Oldest minimum age we accept, in years.
@@ -122,7 +125,7 @@ fn check(name: &str, value: &str) -> Result<Option<(String, String)>, CoreError>
 /// The note is `None` when absent.
 pub(crate) fn parse_group_properties(
     el: &Element,
-) -> Result<(Vec<(String, String)>, Option<WelcomeNote>), CoreError> {
+) -> Result<(Props, Option<WelcomeNote>), CoreError> {
     let mut props: Vec<(String, String)> = Vec::new();
     for p in el.children_named("Property") {
         let name = p.child_text("Name").unwrap_or("");

@@ -42,6 +42,7 @@ pub(crate) fn age_years(year: u16, month: u8, now_ms: u64) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

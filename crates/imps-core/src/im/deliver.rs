@@ -42,6 +42,17 @@ impl Fate {
     }
 }
 
+/// What `acknowledge` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ack {
+    /// Delivered now.
+    Done,
+    /// Delivered before (its delete is still running).
+    Already,
+    /// Not in memory; the store knows.
+    NotHeld,
+}
+
 /// Whether a message is for this session: not aimed at a client, or aimed
 /// at this one (IMR-UC).
 pub(crate) fn targets(m: &StoredMessage, s: &Session) -> bool {
@@ -89,7 +100,7 @@ impl Service {
                 }
                 if sq.offered.contains_key(seq)
                     || !targets(m, &sq.session)
-                    || fits(&sq.session, content.as_ref(), m).is_err()
+                    || fits(&sq.session, content.as_deref(), m).is_err()
                 {
                     continue;
                 }
@@ -166,7 +177,11 @@ impl Service {
                         }
                     }
                     q.removed_while_refilling.clear();
-                    q.horizon = if n < room && !q.skipped { None } else { Some(top) };
+                    q.horizon = if n < room && !q.skipped {
+                        None
+                    } else {
+                        Some(top)
+                    };
                     self.pump(st, q);
                     (n > 0 || q.skipped) && q.wants_refill(cap)
                 })
@@ -225,7 +240,14 @@ impl Service {
         }
         if let Some(r) = removed.as_ref().filter(|r| r.delivery_report) {
             let (code, text) = fate.result();
-            let report = delivery_report(code, text, &r.id, &r.recipient, self.now_ms(), &self.cfg.domain);
+            let report = delivery_report(
+                code,
+                text,
+                &r.id,
+                &r.recipient,
+                self.now_ms(),
+                &self.cfg.domain,
+            );
             // Reports go to the sender's live sessions; they are not stored.
             self.push_to_user(&r.sender, report);
         }
@@ -235,15 +257,15 @@ impl Service {
     /// The acknowledgement of a message held in memory, without waiting
     /// for the disk: memory and the delivery report now, the store delete
     /// in the background (a crash before it commits means the message is
-    /// offered again, under the same MessageID, never lost). `false` when
-    /// the message is not in memory: the caller asks the store.
-    pub(crate) async fn acknowledge(&self, user: &str, id: &str) -> bool {
+    /// offered again, under the same MessageID, never lost). `NotHeld`
+    /// when the message is not in memory: the caller asks the store.
+    pub(crate) async fn acknowledge(&self, user: &str, id: &str) -> Ack {
         let st = self.im();
         let cap = self.cfg.im.memory_per_user.max(1);
         let hit = st
             .with_user(user, |q| {
                 if q.deleting.contains(id) {
-                    // A second session's acknowledgement: already done.
+                    // Acknowledged already (by another session, or twice).
                     return Some((None, false));
                 }
                 let m = q.remove(id)?;
@@ -253,8 +275,9 @@ impl Service {
             })
             .flatten();
         let Some((m, refill)) = hit else {
-            return false;
+            return Ack::NotHeld;
         };
+        let outcome = if m.is_some() { Ack::Done } else { Ack::Already };
         if let Some(m) = m {
             let (store, state) = (Arc::clone(&self.store), Arc::clone(&st));
             let (u, i) = (user.to_string(), id.to_string());
@@ -272,14 +295,21 @@ impl Service {
             }
             if m.delivery_report {
                 let (code, text) = Fate::Delivered.result();
-                let report = delivery_report(code, text, &m.id, &m.recipient, self.now_ms(), &self.cfg.domain);
+                let report = delivery_report(
+                    code,
+                    text,
+                    &m.id,
+                    &m.recipient,
+                    self.now_ms(),
+                    &self.cfg.domain,
+                );
                 self.push_to_user(&m.sender, report);
             }
         }
         if refill {
             self.refill(&st, user).await;
         }
-        true
+        outcome
     }
 
     /// Once a second (from the server): offer again what was offered long
@@ -322,7 +352,10 @@ impl Service {
         match self.store.expired_messages(now, EXPIRY_BATCH).await {
             Ok(list) => {
                 for m in list {
-                    if let Err(e) = self.finish_message(&m.recipient, &m.id, Fate::Expired).await {
+                    if let Err(e) = self
+                        .finish_message(&m.recipient, &m.id, Fate::Expired)
+                        .await
+                    {
                         tracing::warn!(id = %m.id, error = %e, "cannot drop expired message");
                     }
                 }

@@ -60,7 +60,10 @@ pub(crate) fn body_of(req: &Element) -> Result<MessageBody, CoreError> {
     let info = req
         .child("MessageInfo")
         .ok_or_else(|| CoreError::BadRequest("SendMessage-Request without MessageInfo".into()))?;
-    let data = req.child("ContentData").map(|d| d.text.clone()).unwrap_or_default();
+    let data = req
+        .child("ContentData")
+        .map(|d| d.text.clone())
+        .unwrap_or_default();
     let content_type = info
         .child_text("ContentType")
         .filter(|t| !t.is_empty())
@@ -108,7 +111,12 @@ pub(crate) fn body_of(req: &Element) -> Result<MessageBody, CoreError> {
 /// Bytes of content a base64 text stands for (whitespace ignored).
 pub(crate) fn decoded_len(b64: &str) -> u64 {
     let n = b64.bytes().filter(|b| !b.is_ascii_whitespace()).count() as u64;
-    let pad = b64.trim_end().bytes().rev().take_while(|b| *b == b'=').count() as u64;
+    let pad = b64
+        .trim_end()
+        .bytes()
+        .rev()
+        .take_while(|b| *b == b'=')
+        .count() as u64;
     (n / 4 * 3 + (n % 4).saturating_sub(1)).saturating_sub(pad.min(2))
 }
 
@@ -200,11 +208,10 @@ pub(crate) fn delivery_report(
         .with(crate::reply::result(code, description))
         .with_text("DeliveryTime", date_time(at_ms))
         .with(
-            Element::new("MessageInfo")
-                .with_text("MessageID", id)
-                .with(Element::new("Recipient").with(
-                    Element::new("User").with_text("UserID", wire_user(recipient, domain)),
-                )),
+            Element::new("MessageInfo").with_text("MessageID", id).with(
+                Element::new("Recipient")
+                    .with(Element::new("User").with_text("UserID", wire_user(recipient, domain))),
+            ),
         )
 }
 

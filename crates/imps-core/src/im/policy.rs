@@ -23,7 +23,11 @@ pub(crate) const ENVELOPE_BYTES: u64 = 1024;
 
 /// `type/subtype` in lower case, parameters dropped.
 pub(crate) fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Whether `ct` is in `allowed` (entries may be `type/*` or `*/*`).
@@ -69,11 +73,19 @@ pub(crate) fn check_content(cfg: &ImConfig, body: &MessageBody) -> Result<bool, 
 
 /// Whether a session can take this message: its negotiated maximum size
 /// and, when it listed them, its accepted content types (GEN-7, GEN-10).
-pub(crate) fn fits(s: &Session, content: Option<&ClientContent>, m: &StoredMessage) -> Result<(), CoreError> {
+pub(crate) fn fits(
+    s: &Session,
+    content: Option<&ClientContent>,
+    m: &StoredMessage,
+) -> Result<(), CoreError> {
     fits_body(s, content, &m.body)
 }
 
-pub(crate) fn fits_body(s: &Session, content: Option<&ClientContent>, b: &MessageBody) -> Result<(), CoreError> {
+pub(crate) fn fits_body(
+    s: &Session,
+    content: Option<&ClientContent>,
+    b: &MessageBody,
+) -> Result<(), CoreError> {
     if let Some(types) = content.and_then(|c| c.types.as_ref()) {
         if !type_in(types, &b.content_type) {
             return Err(CoreError::ImUnsupportedMediaType(b.content_type.clone()));
@@ -194,13 +206,19 @@ mod tests {
             max_rich_bytes: 3,
             ..ImConfig::default()
         };
-        assert_eq!(check_content(&cfg, &body("text/plain", "abcd", false)).ok(), Some(false));
+        assert_eq!(
+            check_content(&cfg, &body("text/plain", "abcd", false)).ok(),
+            Some(false)
+        );
         assert!(check_content(&cfg, &body("text/plain", "abcde", false)).is_err());
         // "TWFuTQ==" is 4 bytes: over the rich limit of 3.
         assert!(check_content(&cfg, &body("image/png", "TWFuTQ==", true)).is_err());
         cfg.oversize_policy = OversizePolicy::Charge;
         cfg.charge_limit_bytes = 5;
-        assert_eq!(check_content(&cfg, &body("text/plain", "abcde", false)).ok(), Some(true));
+        assert_eq!(
+            check_content(&cfg, &body("text/plain", "abcde", false)).ok(),
+            Some(true)
+        );
         assert!(check_content(&cfg, &body("text/plain", "abcdef", false)).is_err());
         assert!(matches!(
             check_content(&cfg, &body("application/x-evil", "a", false)),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use imps_wire::{Element, Version};
 
-use super::deliver::{Fate, targets};
+use super::deliver::{Ack, Fate, targets};
 use super::message::{message_info, new_message};
 use super::state::FETCHED_MEMORY;
 use crate::CoreError;
@@ -29,9 +29,15 @@ impl Service {
             .child_text("MessageID")
             .filter(|i| !i.is_empty())
             .ok_or_else(|| CoreError::BadRequest("MessageDelivered without MessageID".into()))?;
-        if self.acknowledge(&s.user, id).await
-            || self.finish_message(&s.user, id, Fate::Delivered).await?.is_some()
-        {
+        let delivered = match self.acknowledge(&s.user, id).await {
+            Ack::Done => true,
+            Ack::Already => false,
+            Ack::NotHeld => self
+                .finish_message(&s.user, id, Fate::Delivered)
+                .await?
+                .is_some(),
+        };
+        if delivered {
             return Ok(Outcome::Reply(ok_status()));
         }
         let fetched = self
@@ -50,14 +56,22 @@ impl Service {
 
     /// SetDeliveryMethod: `P` push or `N` notify/get for this session.
     /// What was offered in the old mode is offered again in the new one.
-    pub(crate) fn set_delivery_method(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+    pub(crate) fn set_delivery_method(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Outcome, CoreError> {
         if body.child("GroupID").is_some() {
-            return Err(CoreError::NotImplemented("delivery method of a group".into()));
+            return Err(CoreError::NotImplemented(
+                "delivery method of a group".into(),
+            ));
         }
         let method = body
             .child_text("DeliveryMethod")
             .map(str::to_ascii_uppercase)
-            .ok_or_else(|| CoreError::BadRequest("SetDeliveryMethod without DeliveryMethod".into()))?;
+            .ok_or_else(|| {
+                CoreError::BadRequest("SetDeliveryMethod without DeliveryMethod".into())
+            })?;
         let notify = match method.as_str() {
             "N" => true,
             "P" => false,
@@ -82,7 +96,11 @@ impl Service {
     /// GetMessageList: MessageInfo of the messages waiting for this
     /// session, oldest first, at most MessageCount (and our batch limit).
     /// 1.3 wraps them in MessageInfoList and adds MessageTotalCount.
-    pub(crate) async fn get_message_list(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+    pub(crate) async fn get_message_list(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Outcome, CoreError> {
         if body.child("GroupID").is_some() {
             return Err(CoreError::NotImplemented("group message history".into()));
         }
@@ -110,7 +128,11 @@ impl Service {
     /// GetMessage: one waiting message with its content. Handing it over
     /// delivers it (the entry ends, the sender's report says so); see
     /// docs/protocol.md for why this is the acknowledgement in notify/get.
-    pub(crate) async fn get_message(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+    pub(crate) async fn get_message(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Outcome, CoreError> {
         let id = body
             .child_text("MessageID")
             .filter(|i| !i.is_empty())
@@ -137,14 +159,20 @@ impl Service {
 
     /// RejectMessage: the recipient refuses these messages; their senders
     /// hear 538. Unknown IDs: 426 when all are, else 201 with details.
-    pub(crate) async fn reject_message(&self, s: &Arc<Session>, body: &Element) -> Result<Outcome, CoreError> {
+    pub(crate) async fn reject_message(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Outcome, CoreError> {
         let ids: Vec<String> = body
             .children_named("MessageID")
             .map(|e| e.text.trim().to_string())
             .filter(|i| !i.is_empty())
             .collect();
         if ids.is_empty() {
-            return Err(CoreError::BadRequest("RejectMessage-Request without MessageID".into()));
+            return Err(CoreError::BadRequest(
+                "RejectMessage-Request without MessageID".into(),
+            ));
         }
         let mut unknown = Vec::new();
         for id in &ids {
@@ -153,7 +181,12 @@ impl Service {
                 .pending_message(&s.user, id)
                 .await?
                 .is_some_and(|m| targets(&m, s));
-            if !mine || self.finish_message(&s.user, id, Fate::Rejected).await?.is_none() {
+            if !mine
+                || self
+                    .finish_message(&s.user, id, Fate::Rejected)
+                    .await?
+                    .is_none()
+            {
                 unknown.push(id.clone());
             }
         }

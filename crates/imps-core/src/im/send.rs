@@ -49,7 +49,11 @@ pub(crate) struct Sent {
 }
 
 impl Service {
-    pub(crate) async fn send_message(&self, s: &Arc<Session>, tx: &Transaction) -> Result<Outcome, CoreError> {
+    pub(crate) async fn send_message(
+        &self,
+        s: &Arc<Session>,
+        tx: &Transaction,
+    ) -> Result<Outcome, CoreError> {
         let req = &tx.body;
         message::check_sender(req, &s.user, &self.cfg.domain)?;
         let body = message::body_of(req)?;
@@ -80,15 +84,21 @@ impl Service {
     /// ends (the original sender's report says 541). 1.3 answers
     /// ForwardMessage-Response with the new MessageID, older versions
     /// Status.
-    pub(crate) async fn forward_message(&self, s: &Arc<Session>, tx: &Transaction) -> Result<Outcome, CoreError> {
+    pub(crate) async fn forward_message(
+        &self,
+        s: &Arc<Session>,
+        tx: &Transaction,
+    ) -> Result<Outcome, CoreError> {
         let req = &tx.body;
         let id = req
             .child_text("MessageID")
             .filter(|i| !i.is_empty())
-            .ok_or_else(|| CoreError::BadRequest("ForwardMessage-Request without MessageID".into()))?;
-        let rcpt = req
-            .child("Recipient")
-            .ok_or_else(|| CoreError::BadRequest("ForwardMessage-Request without Recipient".into()))?;
+            .ok_or_else(|| {
+                CoreError::BadRequest("ForwardMessage-Request without MessageID".into())
+            })?;
+        let rcpt = req.child("Recipient").ok_or_else(|| {
+            CoreError::BadRequest("ForwardMessage-Request without Recipient".into())
+        })?;
         let original = self
             .store
             .pending_message(&s.user, id)
@@ -121,7 +131,11 @@ impl Service {
 
     /// Checks a message and its recipients, stores it, and offers it. An
     /// error means nothing was stored.
-    pub(crate) async fn deliver_new(&self, out: Outgoing, rcpt: &Element) -> Result<Sent, CoreError> {
+    pub(crate) async fn deliver_new(
+        &self,
+        out: Outgoing,
+        rcpt: &Element,
+    ) -> Result<Sent, CoreError> {
         let cfg = &self.cfg.im;
         let charged = check_content(cfg, &out.body)?;
         let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
@@ -145,7 +159,7 @@ impl Service {
             (None, max) => Some(max),
         };
         let id = new_message_id()?;
-        let sender_name = self.friendly_name(&out.sender).await?;
+        let sender_name = self.sender_name(&out.sender).await?;
         let msg = NewStoredMessage {
             id: id.clone(),
             sender: out.sender.clone(),
@@ -209,13 +223,15 @@ impl Service {
         for spec in message::recipients(rcpt) {
             match spec {
                 RecipientSpec::User { wire, client } => wanted.push((wire, client)),
-                RecipientSpec::ContactList(list) => match self.list_members(&out.sender, &list).await? {
-                    Some(members) => wanted.extend(members.into_iter().map(|m| (m, None))),
-                    None => refused.push(Refusal {
-                        wire: list.clone(),
-                        err: CoreError::ListNotFound(list),
-                    }),
-                },
+                RecipientSpec::ContactList(list) => {
+                    match self.list_members(&out.sender, &list).await? {
+                        Some(members) => wanted.extend(members.into_iter().map(|m| (m, None))),
+                        None => refused.push(Refusal {
+                            wire: list.clone(),
+                            err: CoreError::ListNotFound(list),
+                        }),
+                    }
+                }
                 RecipientSpec::Group(_) => {
                     return Err(CoreError::NotImplemented("messages to groups".into()));
                 }
@@ -288,7 +304,7 @@ impl Service {
         // GEN-7, GEN-10: online, and no session of theirs can take it.
         let mut first_err = None;
         for s in &sessions {
-            match fits_body(s, st.client_content(&s.id).as_ref(), &out.body) {
+            match fits_body(s, st.client_content(&s.id).as_deref(), &out.body) {
                 Ok(()) => return Ok(Ok(())),
                 Err(e) => first_err = first_err.or(Some(e)),
             }
@@ -297,11 +313,33 @@ impl Service {
     }
 }
 
+/// How long a sender's friendly name is reused without reading it again:
+/// a renamed user shows the new name within this time.
+const NAME_CACHE_MS: u64 = 5_000;
+
+impl Service {
+    /// The sender's friendly name (IMR-8), from a short-lived cache.
+    async fn sender_name(&self, user: &str) -> Result<Option<String>, CoreError> {
+        let st = self.im();
+        let now = self.now_ms();
+        if let Some(n) = st.cached_name(user, now, NAME_CACHE_MS) {
+            return Ok(n);
+        }
+        let n = self.friendly_name(user).await?;
+        st.cache_name(user, n.clone(), now);
+        Ok(n)
+    }
+}
+
 /// The Result of a send: 200, 201 with a DetailedResult per refused
 /// recipient, or (nobody took it) their common code or 900, with details.
 fn sent_result(sent: &Sent) -> Element {
     if sent.id.is_none() {
-        let first = sent.refused.first().map(|f| f.err.status_code()).unwrap_or(900);
+        let first = sent
+            .refused
+            .first()
+            .map(|f| f.err.status_code())
+            .unwrap_or(900);
         let same = sent.refused.iter().all(|f| f.err.status_code() == first);
         let top = if same {
             result(first, "No recipient accepted the message")
@@ -319,7 +357,9 @@ fn sent_result(sent: &Sent) -> Element {
     }
     sent.refused
         .iter()
-        .fold(result(201, "Partially successful"), |r, f| r.with(detail(f)))
+        .fold(result(201, "Partially successful"), |r, f| {
+            r.with(detail(f))
+        })
 }
 
 fn detail(f: &Refusal) -> Element {

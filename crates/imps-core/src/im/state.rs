@@ -23,7 +23,7 @@ use std::sync::{Arc, LazyLock, Weak};
 use parking_lot::Mutex;
 
 use crate::session::Session;
-use crate::store::{StoredMessage, Store};
+use crate::store::{Store, StoredMessage};
 
 const SHARDS: usize = 16;
 
@@ -115,7 +115,10 @@ pub(crate) struct ImState {
     /// Users known to exist (never removed: accounts are not deleted).
     known_users: Mutex<HashSet<String>>,
     /// Per session: content it accepts (GEN-10).
-    client_content: Mutex<HashMap<String, ClientContent>>,
+    client_content: Mutex<HashMap<String, Arc<ClientContent>>>,
+    /// Sender -> (friendly name, when read): IMR-8 on the send path
+    /// without a store read per message.
+    names: Mutex<HashMap<String, (Option<String>, u64)>>,
     /// User -> when the last offline notification went out.
     notified: Mutex<HashMap<String, u64>>,
     notify_key: [u8; 32],
@@ -131,6 +134,7 @@ impl ImState {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             known_users: Mutex::new(HashSet::new()),
             client_content: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashMap::new()),
             notify_key,
             ticks: AtomicU64::new(0),
@@ -139,9 +143,9 @@ impl ImState {
 
     fn shard(&self, user: &str) -> &Mutex<HashMap<String, UserQ>> {
         // FNV-1a: cheap and stable; the shard only spreads lock traffic.
-        let h = user
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let h = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         &self.shards[(h % SHARDS as u64) as usize]
     }
 
@@ -194,11 +198,28 @@ impl ImState {
     }
 
     pub fn set_client_content(&self, session_id: &str, c: ClientContent) {
-        self.client_content.lock().insert(session_id.to_string(), c);
+        self.client_content
+            .lock()
+            .insert(session_id.to_string(), Arc::new(c));
     }
 
-    pub fn client_content(&self, session_id: &str) -> Option<ClientContent> {
+    pub fn client_content(&self, session_id: &str) -> Option<Arc<ClientContent>> {
         self.client_content.lock().get(session_id).cloned()
+    }
+
+    /// A friendly name read less than `max_age_ms` ago.
+    pub fn cached_name(&self, user: &str, now_ms: u64, max_age_ms: u64) -> Option<Option<String>> {
+        let g = self.names.lock();
+        let (name, at) = g.get(user)?;
+        (now_ms.saturating_sub(*at) < max_age_ms).then(|| name.clone())
+    }
+
+    pub fn cache_name(&self, user: &str, name: Option<String>, now_ms: u64) {
+        let mut g = self.names.lock();
+        if g.len() >= KNOWN_USERS_MAX {
+            g.clear();
+        }
+        g.insert(user.to_string(), (name, now_ms));
     }
 
     /// Whether an offline notification for `user` may go out now (and, if

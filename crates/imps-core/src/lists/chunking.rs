@@ -22,8 +22,8 @@
 //! is transport-independent (GEN-4): it happens on the element tree, before
 //! any encoding. Instant messages are never split (GEN-3): `NEVER_SPLIT`.
 //!
-//! `SegmentInfo` belongs in the TransactionDescriptor; until the service
-//! moves it there, the reply carries it as the body's last child.
+//! `SegmentInfo` belongs in the TransactionDescriptor: the area puts it
+//! as the body's last child and `Service::handle` moves it there.
 
 use imps_wire::{Element, Message, Transaction, Version};
 

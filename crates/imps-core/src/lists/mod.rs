@@ -50,7 +50,7 @@ pub struct ListsConfig {
     pub max_upload_parts: u64,
 }
 
-/// The defaults, also used until the settings are wired into `CoreConfig`.
+/// The defaults.
 pub const LISTS_DEFAULTS: ListsConfig = ListsConfig {
     max_lists_per_user: 50,
     max_contacts_per_list: 5_000,
@@ -77,7 +77,7 @@ static SEGMENTS: std::sync::LazyLock<SegmentStore> =
 impl Service {
     /// This area's settings.
     pub(crate) fn lists_cfg(&self) -> &ListsConfig {
-        &LISTS_DEFAULTS
+        &self.cfg.lists
     }
 
     /// The table of split replies and uploads in parts.
@@ -158,7 +158,6 @@ impl Service {
 
     /// A session ended: its split replies and uploads go with it (they
     /// would expire anyway; this frees them at once).
-    #[allow(dead_code)] // until `Service::end_session` calls it
     pub(crate) fn lists_session_ended(&self, s: &Session) {
         self.segments().drop_session(&s.id);
     }

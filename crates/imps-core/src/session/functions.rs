@@ -74,8 +74,7 @@ const IMPLEMENTED: &[&str] = &[
     "GETPR", "UPDPR", "GETWL", "REACT", "CAAUT", "GETAUT", "CALI", "DALI", "GALS",
     // groups and invitations
     "INVIT", "CAINV", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM", "ADDGM",
-    "RMVGM", "MBRAC", "REJEC", "GETJU", "EXCON",
-    // instant messaging
+    "RMVGM", "MBRAC", "REJEC", "GETJU", "EXCON", // instant messaging
     "MDELIV", "FWMSG", "SETD", "GETLM", "GETM", "REJCM", "NOTIF", "NEWM", "OFFNOTIF",
 ];
 

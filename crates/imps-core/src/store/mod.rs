@@ -8,19 +8,20 @@ mod lists;
 mod presence;
 
 pub use groups::{
-    Access, Birth, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser, PassKind,
-    WelcomeNote,
+    Access, Birth, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser,
+    PassKind, WelcomeNote,
 };
 pub use im::{
-    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage, StoredMessage,
+    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage,
+    StoredMessage,
 };
 pub use lists::{
-    AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome, DEFAULT_BLOCK_IN_USE,
-    DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome, ListStore,
+    AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome,
+    DEFAULT_BLOCK_IN_USE, DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome, ListStore,
 };
 pub use presence::{
-    AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord, ReactiveState,
-    SubscriptionRecord,
+    AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord,
+    ReactiveState, SubscriptionRecord,
 };
 
 use std::collections::HashMap;

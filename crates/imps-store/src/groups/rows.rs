@@ -21,7 +21,8 @@ pub(super) fn opt_int(v: Option<u64>, field: &str) -> Result<Option<i64>, StoreE
     v.map(|v| to_sql_int(v, field)).transpose()
 }
 
-pub(super) const JOINED_COLUMNS: &str = "user_id, sname, session_id, subscribed, show_id, joined_ms";
+pub(super) const JOINED_COLUMNS: &str =
+    "user_id, sname, session_id, subscribed, show_id, joined_ms";
 
 pub(super) fn joined_from_row(row: &Row<'_>) -> rusqlite::Result<JoinedUser> {
     Ok(JoinedUser {

@@ -23,12 +23,25 @@ pub fn store(srv: &TestServer) -> Arc<dyn Store> {
 
 /// A user with password `pw`, optionally a friendly name and an MSISDN.
 pub async fn add_user(srv: &TestServer, id: &str, friendly: Option<&str>, msisdn: Option<&str>) {
-    add_user_hashed(srv, id, &imps_core::auth::hash_password(PW).unwrap(), friendly, msisdn).await;
+    add_user_hashed(
+        srv,
+        id,
+        &imps_core::auth::hash_password(PW).unwrap(),
+        friendly,
+        msisdn,
+    )
+    .await;
 }
 
 /// Like [`add_user`] with a precomputed argon2 hash (argon2 is slow on
 /// purpose: tests with many users hash once).
-pub async fn add_user_hashed(srv: &TestServer, id: &str, hash: &str, friendly: Option<&str>, msisdn: Option<&str>) {
+pub async fn add_user_hashed(
+    srv: &TestServer,
+    id: &str,
+    hash: &str,
+    friendly: Option<&str>,
+    msisdn: Option<&str>,
+) {
     store(srv)
         .create_user(NewUser {
             id: id.into(),
@@ -65,7 +78,13 @@ pub async fn online_with<T: Transport>(c: &Client<T>, user: &str, caps: Element)
     agreed
 }
 
-pub async fn online(srv: &TestServer, v: Version, e: Encoding, user: &str, client: &str) -> HttpClient {
+pub async fn online(
+    srv: &TestServer,
+    v: Version,
+    e: Encoding,
+    user: &str,
+    client: &str,
+) -> HttpClient {
     let c = srv.client(v, e, client);
     online_with(&c, user, caps("P")).await;
     c
@@ -94,7 +113,10 @@ pub fn send_request(from: &str, recipient: Element, text: &str, report: bool) ->
                 .with_text("ContentType", "text/plain")
                 .with_text("ContentSize", text.encode_utf16().count().to_string())
                 .with(recipient)
-                .with(Element::new("Sender").with(Element::new("User").with_text("UserID", uid(from)))),
+                .with(
+                    Element::new("Sender")
+                        .with(Element::new("User").with_text("UserID", uid(from))),
+                ),
         )
         .with_text("ContentData", text)
 }
@@ -116,7 +138,9 @@ pub async fn send_ok<T: Transport>(c: &Client<T>, req: Element) -> String {
     let resp = c.request(req).await.unwrap();
     assert_eq!(resp.name, "SendMessage-Response", "{resp:?}");
     assert_eq!(code_of(&resp), Some(200), "{resp:?}");
-    resp.child_text("MessageID").expect("a MessageID").to_string()
+    resp.child_text("MessageID")
+        .expect("a MessageID")
+        .to_string()
 }
 
 /// The next server-originated request over HTTP (polling), waiting up to
@@ -140,8 +164,13 @@ pub async fn next_request(c: &HttpClient, secs: u64) -> Option<(String, Element)
 pub async fn expect(c: &HttpClient, name: &str) -> (String, Element) {
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
-        let left = end.saturating_duration_since(Instant::now()).as_secs().max(1);
-        let Some((tid, body)) = next_request(c, left).await else { break };
+        let left = end
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .max(1);
+        let Some((tid, body)) = next_request(c, left).await else {
+            break;
+        };
         if body.name == name {
             return (tid, body);
         }
@@ -154,7 +183,12 @@ pub async fn expect(c: &HttpClient, name: &str) -> (String, Element) {
 pub async fn expect_ws(c: &WsClient, name: &str) -> (String, Element) {
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
-        let Some(m) = c.next_push(end.saturating_duration_since(Instant::now())).await else { break };
+        let Some(m) = c
+            .next_push(end.saturating_duration_since(Instant::now()))
+            .await
+        else {
+            break;
+        };
         let t = m.transactions.into_iter().next().unwrap();
         let tid = t.id.expect("server requests carry an ID");
         if t.body.name == name {
@@ -177,10 +211,16 @@ pub async fn expect_none(c: &HttpClient, name: &str) {
 /// NewMessage's TransactionID. No answer comes back.
 pub async fn ack<T: Transport>(c: &Client<T>, tid: &str, id: &str) {
     let r = c
-        .answer(tid, Element::new("MessageDelivered").with_text("MessageID", id))
+        .answer(
+            tid,
+            Element::new("MessageDelivered").with_text("MessageID", id),
+        )
         .await
         .unwrap();
-    assert!(r.is_none() || r.as_ref().is_some_and(|m| m.transactions.is_empty()), "{r:?}");
+    assert!(
+        r.is_none() || r.as_ref().is_some_and(|m| m.transactions.is_empty()),
+        "{r:?}"
+    );
 }
 
 pub fn info(m: &Element) -> &Element {
@@ -188,7 +228,10 @@ pub fn info(m: &Element) -> &Element {
 }
 
 pub fn msg_id(m: &Element) -> String {
-    info(m).child_text("MessageID").expect("MessageID").to_string()
+    info(m)
+        .child_text("MessageID")
+        .expect("MessageID")
+        .to_string()
 }
 
 pub fn sender_id(m: &Element) -> String {
@@ -199,7 +242,9 @@ pub fn sender_id(m: &Element) -> String {
 }
 
 pub fn content(m: &Element) -> String {
-    m.child("ContentData").map(|c| c.text.clone()).unwrap_or_default()
+    m.child("ContentData")
+        .map(|c| c.text.clone())
+        .unwrap_or_default()
 }
 
 /// Receives one NewMessage (HTTP), acknowledges it, returns it.

@@ -266,12 +266,15 @@ pub async fn exchange<T: Transport>(
     (tx, size)
 }
 
-/// SegmentInfo of an answer, wherever the server put it (descriptor or,
-/// until the service moves it, the body).
+/// SegmentInfo of an answer: in the TransactionDescriptor, never in the
+/// body (a body copy would be a protocol error).
 pub fn segment_info_of(tx: &Transaction) -> Option<Element> {
-    tx.segment_info
-        .clone()
-        .or_else(|| tx.body.child("SegmentInfo").cloned())
+    assert!(
+        tx.body.child("SegmentInfo").is_none(),
+        "SegmentInfo must be in the TransactionDescriptor, not in {}",
+        tx.body.name
+    );
+    tx.segment_info.clone()
 }
 
 /// (TransactionID, SegmentCount) of a SegmentInfo.
