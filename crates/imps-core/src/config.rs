@@ -71,6 +71,10 @@ pub struct CoreConfig {
     pub secret_key: Option<[u8; 32]>,
     /// How long a digest challenge stays valid, in seconds.
     pub nonce_ttl_secs: u64,
+    /// Most argon2 password checks running at once. Each takes tens of
+    /// megabytes and a core for a while; more logins wait their turn
+    /// rather than all hashing at once (memory stays bounded).
+    pub max_password_checks: usize,
     pub msisdn: MsisdnConfig,
     pub cir: CirConfig,
     /// Minimum seconds between polls we ask of clients (ServerPollMin).
@@ -100,6 +104,7 @@ impl Default for CoreConfig {
             digest_login: false,
             secret_key: None,
             nonce_ttl_secs: 120,
+            max_password_checks: default_password_checks(),
             msisdn: MsisdnConfig::default(),
             cir: CirConfig::default(),
             server_poll_min_secs: 30,
@@ -214,4 +219,9 @@ impl Default for ImConfig {
             notifier: Some(std::sync::Arc::new(crate::LogNotifier)),
         }
     }
+}
+
+/// One password check per core: more would only queue inside the pool.
+pub fn default_password_checks() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

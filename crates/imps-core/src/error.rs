@@ -74,6 +74,10 @@ pub enum CoreError {
     GroupPrivileges(String),
     #[error("group {0} has the maximum number of joined users")]
     GroupFull(String),
+    #[error("{user} has reached the limit of {limit} groups")]
+    TooManyGroups { user: String, limit: u64 },
+    #[error("the server has reached its limit of {0} groups")]
+    ServerGroupLimit(u64),
     #[error("history is not supported")]
     HistoryNotSupported,
     #[error("not authorized to join: {0}")]
@@ -137,6 +141,8 @@ impl CoreError {
             CoreError::ScreenNameInUse(_) => 811,
             CoreError::PrivateMessagingDisabled(_) => 812,
             CoreError::GroupPrivileges(_) => 816,
+            CoreError::TooManyGroups { .. } => 814,
+            CoreError::ServerGroupLimit(_) => 815,
             CoreError::GroupFull(_) => 817,
             CoreError::HistoryNotSupported => 821,
             CoreError::UnauthorizedMembership(_) => 431,

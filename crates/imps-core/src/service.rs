@@ -45,6 +45,10 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sessions: SessionRegistry,
     pub(crate) challenges: Mutex<HashMap<(String, String), Challenge>>,
+    /// Presence state per owner, in memory (see `presence::hot`).
+    pub(crate) presence: crate::presence::Hot,
+    /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
+    pub(crate) password_checks: tokio::sync::Semaphore,
 }
 
 /// The outcome of one transaction.
@@ -64,12 +68,15 @@ pub(crate) enum Outcome {
 
 impl Service {
     pub fn new(cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
+        let password_checks = tokio::sync::Semaphore::new(cfg.max_password_checks.max(1));
         Service {
+            password_checks,
             cfg,
             store,
             clock,
             sessions: SessionRegistry::default(),
             challenges: Mutex::new(HashMap::new()),
+            presence: crate::presence::Hot::new(),
         }
     }
 
@@ -343,6 +350,8 @@ impl Service {
             tracing::info!(session = %s.id, user = %s.user, "session expired");
             self.end_session(&s.id, true).await;
         }
+        // Group join passes run out on the same clock (PGC-18/19).
+        self.groups_tick().await;
         idle.len()
     }
 
@@ -367,6 +376,7 @@ impl Service {
     pub async fn restore_sessions(&self) -> Result<usize, CoreError> {
         let now = self.now_ms();
         let mut n = 0;
+        let mut restored = Vec::new();
         for r in self.store.sessions().await? {
             let Some(version) = Version::parse(&r.version) else {
                 continue;
@@ -384,9 +394,18 @@ impl Service {
                 now,
                 r.ttl_secs,
             ));
-            if self.sessions.insert(s, 0).is_ok() {
+            if self.sessions.insert(s.clone(), 0).is_ok() {
                 n += 1;
+                restored.push(s);
             }
+        }
+        // The ready hooks ran before the restart but their effects lived in
+        // memory: show these users online again, and re-offer what waits
+        // for them. Negotiation state is not persisted, so every restored
+        // session counts as settled (it logged in before the restart). All
+        // sessions are back first, so watchers among them are told too.
+        for s in &restored {
+            self.ensure_ready(s).await;
         }
         Ok(n)
     }

@@ -262,6 +262,95 @@ pub async fn groups_passes(store: &dyn Store) {
     assert!(ok(store.remove_pass(&g.id, "bob").await, "remove_pass"));
     assert_eq!(ok(store.pass(&g.id, "bob").await, "pass"), None);
     assert!(!ok(store.remove_pass(&g.id, "bob").await, "remove_pass"));
+    groups_expired_passes_and_counts(store).await;
+}
+
+/// Passes that have run out, oldest first and bounded; group counts.
+pub async fn groups_expired_passes_and_counts(store: &dyn Store) {
+    let before = ok(store.count_groups(None).await, "count_groups");
+    let mut a = group("wv:zed/one@localhost", "zed");
+    a.private = true;
+    let b = group("wv:zed/two@localhost", "zed");
+    ok(store.create_group(a.clone()).await, "create_group");
+    ok(store.create_group(b.clone()).await, "create_group");
+    assert_eq!(
+        ok(store.count_groups(None).await, "count_groups"),
+        before + 2
+    );
+    assert_eq!(ok(store.count_groups(Some("zed")).await, "count_groups"), 2);
+    assert_eq!(
+        ok(store.count_groups(Some("nobody")).await, "count_groups"),
+        0
+    );
+    let pass = |user: &str, kind, until_ms| GroupPass {
+        user: user.into(),
+        kind,
+        until_ms,
+    };
+    let t = 2_000_000_000_000u64;
+    ok(
+        store
+            .put_pass(&a.id, pass("u1", PassKind::Rejoin, Some(t + 30)))
+            .await,
+        "put_pass",
+    );
+    ok(
+        store
+            .put_pass(&a.id, pass("u2", PassKind::Invited, Some(t + 10)))
+            .await,
+        "put_pass",
+    );
+    ok(
+        store
+            .put_pass(&a.id, pass("u3", PassKind::Invited, None))
+            .await,
+        "put_pass",
+    );
+    ok(
+        store
+            .put_pass(&b.id, pass("u4", PassKind::Rejoin, Some(t + 20)))
+            .await,
+        "put_pass",
+    );
+    ok(
+        store
+            .put_pass(&b.id, pass("u5", PassKind::Rejoin, Some(t + 99)))
+            .await,
+        "put_pass",
+    );
+    let got = ok(store.expired_passes(t + 30, 10).await, "expired_passes");
+    let got: Vec<(&str, &str)> = got
+        .iter()
+        .filter(|(g, _)| g.starts_with("wv:zed/"))
+        .map(|(g, p)| (g.as_str(), p.user.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (a.id.as_str(), "u2"),
+            (b.id.as_str(), "u4"),
+            (a.id.as_str(), "u1")
+        ],
+        "expired at or before now, oldest first, never the open-ended"
+    );
+    assert_eq!(
+        ok(store.expired_passes(t + 30, 1).await, "expired_passes").len(),
+        1
+    );
+    assert!(
+        ok(store.expired_passes(t, 10).await, "expired_passes")
+            .iter()
+            .all(|(g, _)| !g.starts_with("wv:zed/"))
+    );
+    assert!(ok(store.delete_group(&a.id).await, "delete_group"));
+    assert!(ok(store.delete_group(&b.id).await, "delete_group"));
+    assert_eq!(ok(store.count_groups(Some("zed")).await, "count_groups"), 0);
+    assert!(
+        ok(store.expired_passes(t + 1_000, 10).await, "expired_passes")
+            .iter()
+            .all(|(g, _)| !g.starts_with("wv:zed/")),
+        "passes go with their group"
+    );
 }
 
 pub async fn groups_invites(store: &dyn Store) {

@@ -343,6 +343,46 @@ impl GroupStore for SqliteStore {
             .await
     }
 
+    async fn expired_passes(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, GroupPass)>, StoreError> {
+        let now = to_sql_int(now_ms, "now_ms")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read_lane()
+            .run(move |c| {
+                read_all(
+                    c,
+                    "SELECT user_id, kind, until_ms, group_id FROM group_passes
+                     WHERE until_ms IS NOT NULL AND until_ms <= ?1
+                     ORDER BY until_ms, group_id, user_id LIMIT ?2",
+                    (now, limit),
+                    |row| Ok((row.get::<_, String>(3)?, pass_from_row(row)?)),
+                    "reading expired group passes",
+                )
+            })
+            .await
+    }
+
+    async fn count_groups(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        let owner = owner.map(str::to_owned);
+        self.read_lane()
+            .run(move |c| {
+                let n: i64 = match &owner {
+                    Some(o) => c
+                        .prepare_cached("SELECT count(*) FROM chat_groups WHERE owner = ?1")
+                        .and_then(|mut s| s.query_row([o], |r| r.get(0))),
+                    None => c
+                        .prepare_cached("SELECT count(*) FROM chat_groups")
+                        .and_then(|mut s| s.query_row([], |r| r.get(0))),
+                }
+                .map_err(|e| backend("counting groups", e))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn put_invite(&self, inv: InviteRecord) -> Result<(), StoreError> {
         self.writer()
             .run_batched(move |c| {

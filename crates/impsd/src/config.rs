@@ -77,6 +77,8 @@ pub struct LoginConfig {
     pub secret_key: Option<String>,
     /// Seconds a digest challenge stays valid.
     pub nonce_ttl_secs: u64,
+    /// Most password (argon2) checks at once; 0 = one per core.
+    pub max_password_checks: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,6 +321,10 @@ pub struct GroupsSettings {
     pub invite_validity_secs: u64,
     /// Longest group name part of a GroupID, in characters.
     pub max_group_name_chars: usize,
+    /// Most groups one user may own, private conversations included (814).
+    pub max_groups_per_user: u64,
+    /// Most groups on the server (815).
+    pub max_groups_total: u64,
 }
 
 impl Default for GroupsSettings {
@@ -331,6 +337,8 @@ impl Default for GroupsSettings {
             max_users_per_request: c.max_users_per_request,
             invite_validity_secs: c.invite_validity_secs,
             max_group_name_chars: c.max_group_name_chars,
+            max_groups_per_user: c.max_groups_per_user,
+            max_groups_total: c.max_groups_total,
         }
     }
 }
@@ -344,6 +352,8 @@ impl From<&GroupsSettings> for imps_core::GroupsConfig {
             max_users_per_request: s.max_users_per_request,
             invite_validity_secs: s.invite_validity_secs,
             max_group_name_chars: s.max_group_name_chars,
+            max_groups_per_user: s.max_groups_per_user,
+            max_groups_total: s.max_groups_total,
         }
     }
 }
@@ -381,6 +391,7 @@ impl Default for LoginConfig {
             digest: false,
             secret_key: None,
             nonce_ttl_secs: 120,
+            max_password_checks: 0,
         }
     }
 }

@@ -44,6 +44,15 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Nothing new can be acknowledged now; let the deletes of what was
+        // acknowledged reach the disk (bounded: a stuck store must not
+        // hang the stop forever).
+        if tokio::time::timeout(Duration::from_secs(10), self.service.settle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopped before every delivered message was removed from the store; those will be offered again");
+        }
     }
 }
 
@@ -227,6 +236,10 @@ fn core_config(
         digest_login: cfg.login.digest,
         secret_key: cfg.secret_key()?,
         nonce_ttl_secs: cfg.login.nonce_ttl_secs,
+        max_password_checks: match cfg.login.max_password_checks {
+            0 => imps_core::config::default_password_checks(),
+            n => n,
+        },
         msisdn: MsisdnConfig {
             auto_login: cfg.msisdn.auto_login,
             auto_register: cfg.msisdn.auto_register,

@@ -7,7 +7,7 @@ mod groups_common;
 
 use common::{TestServer, code_of, combos};
 use groups_common::*;
-use imps_client::{Element, Version};
+use imps_client::Version;
 
 async fn server() -> TestServer {
     let srv = TestServer::start().await;
@@ -384,5 +384,96 @@ async fn base_grp_get_joined_users() {
         for c in [&alice, &bob, &dave] {
             c.logout().await.unwrap();
         }
+    }
+}
+
+#[tokio::test]
+async fn base_grp_group_limits_814_815_817() {
+    let srv = TestServer::start_with(|c| {
+        c.groups.max_groups_per_user = 2;
+        c.groups.max_groups_total = 3;
+        c.groups.max_joined_per_group = 2;
+    })
+    .await;
+    users(&srv, &["alice", "bob", "carol"]).await;
+    let alice = login(
+        &srv,
+        Version::V1_3,
+        imps_client::Encoding::Wbxml,
+        "alice",
+        "a",
+    )
+    .await;
+    let bob = login(&srv, Version::V1_1, imps_client::Encoding::Xml, "bob", "b").await;
+    let carol = login(
+        &srv,
+        Version::V1_2,
+        imps_client::Encoding::Xml,
+        "carol",
+        "c",
+    )
+    .await;
+    let (a1, a2, a3) = (
+        gid("alice", "one"),
+        gid("alice", "two"),
+        gid("alice", "three"),
+    );
+    expect_code(&alice, create_req(&a1, &[], Some("Alice")), 200, "first").await;
+    expect_code(
+        &alice,
+        create_req(&a2, &[("MaxActiveUsers", "50")], Some("Alice")),
+        200,
+        "second",
+    )
+    .await;
+    // The user's limit: 814, for a public group and a private one alike.
+    expect_code(&alice, create_req(&a3, &[], None), 814, "third").await;
+    expect_code(&alice, create_private_req(&["bob"], true), 814, "private").await;
+    assert!(store(&srv).group(&a3).await.unwrap().is_none());
+    // The server's limit: 815 for anyone once three groups exist.
+    let b1 = gid("bob", "one");
+    expect_code(&bob, create_req(&b1, &[], None), 200, "bob's first").await;
+    expect_code(
+        &bob,
+        create_req(&gid("bob", "two"), &[], None),
+        815,
+        "server full",
+    )
+    .await;
+    expect_code(
+        &carol,
+        create_private_req(&["bob"], false),
+        815,
+        "server full",
+    )
+    .await;
+    // A deleted group frees its place.
+    expect_code(&alice, group_req("DeleteGroup-Request", &a1), 200, "delete").await;
+    expect_code(
+        &bob,
+        create_req(&gid("bob", "two"), &[], None),
+        200,
+        "room again",
+    )
+    .await;
+    // The server's cap on joined users beats a larger MaxActiveUsers: 817.
+    expect_named(
+        &bob,
+        join_req(&a2, Some("Bob"), false),
+        "JoinGroup-Response",
+        "join",
+    )
+    .await;
+    expect_code(&carol, join_req(&a2, Some("Carol"), false), 817, "full").await;
+    expect_named(&bob, leave_req(&a2), "LeaveGroup-Response", "leave").await;
+    expect_named(
+        &carol,
+        join_req(&a2, Some("Carol"), false),
+        "JoinGroup-Response",
+        "room",
+    )
+    .await;
+    for c in [&alice, &bob, &carol] {
+        c.logout().await.unwrap();
     }
 }

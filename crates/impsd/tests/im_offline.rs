@@ -202,3 +202,138 @@ async fn sym_18_offline_notification_carries_no_sensitive_data() {
     assert_eq!(refs[0], refs[1], "stable for one recipient");
     assert_ne!(refs[0], refs[2], "different for another");
 }
+
+/// Runs the real impsd binary with `offline_notify = mode` and logging at
+/// info, sends one message to a logged-out user, and returns the lines
+/// the server logged about offline notifications.
+async fn log_notifier_lines(mode: &str) -> Vec<String> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    const BIN: &str = env!("CARGO_BIN_EXE_impsd");
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    let cfg_path = dir.path().join("impsd.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nlog = \"info\"\n\
+             [cir]\ntcp_listen = \"\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             [im]\noffline_notify = \"{mode}\"\noffline_notify_interval_secs = 0\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let cfg = impsd::Config::from_file(&cfg_path).unwrap();
+    {
+        let store = impsd::open_store(&cfg).unwrap();
+        let hash = imps_core::auth::hash_password(PW).unwrap();
+        for (id, name, msisdn) in [
+            ("alice", "Alice Liddell", "+358401111111"),
+            ("bob", "Bobby Tables", "+358402222222"),
+        ] {
+            store
+                .create_user(imps_core::NewUser {
+                    id: id.into(),
+                    password_hash: Some(hash.clone()),
+                    digest_secret: None,
+                    msisdn: Some(msisdn.into()),
+                    friendly_name: Some(name.into()),
+                    created_ms: 0,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg_path)
+        .env_remove("IMPSD_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    while !data.join("admin.json").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let alice = imps_client::Client::new(
+        imps_client::ClientConfig::new(
+            format!("http://127.0.0.1:{port}/imps"),
+            Version::V1_3,
+            Encoding::Wbxml,
+        )
+        .with_client_id("phone"),
+    )
+    .unwrap();
+    online_with(&alice, "alice", caps("P")).await;
+    send_ok(&alice, text_to("alice", &["bob"], "secret plans")).await;
+    let mut found = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until && found.is_empty() {
+        while let Ok(line) = rx.try_recv() {
+            if line.contains("offline message notification") {
+                found.push(line);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    found
+}
+
+/// IMR-11 and SYM-18 with the log notifier (the default, for operators
+/// without a gateway): one line per notice, with the type, the bearer,
+/// the opaque reference and the count, and nothing naming anyone; with
+/// `off` there is no such line.
+#[tokio::test]
+async fn imr_11_log_notifier_writes_an_anonymous_line_and_can_be_switched_off() {
+    let lines = log_notifier_lines("log").await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = lines[0].to_ascii_lowercase();
+    assert!(line.contains("imps-offline-message"), "{line}");
+    assert!(line.contains("waiting=1"), "{line}");
+    let reference = line
+        .split("recipient_ref=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("");
+    assert!(
+        reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line}"
+    );
+    // The fields after the message (the timestamp before it could hold
+    // any digits).
+    let rest = line
+        .split("offline message notification")
+        .nth(1)
+        .unwrap_or("")
+        .replace(reference, "");
+    for secret in [
+        "alice", "liddell", "bob", "tables", "358", "secret", "plans",
+    ] {
+        assert!(!rest.contains(secret), "{secret:?} leaked in {line}");
+    }
+    assert!(log_notifier_lines("off").await.is_empty());
+}

@@ -259,3 +259,122 @@ async fn im_blocked_sender_is_answered_as_for_an_unknown_user() {
         }
     }
 }
+
+/// GEN-11, 12, 14, 15 as IM sees them: a user with three sessions under
+/// three ClientIDs gets an untargeted message in each; a session that
+/// logs in later does not take messages away from the earlier ones, and
+/// a message aimed at one ClientID tells the sessions apart.
+#[tokio::test]
+async fn gen_11_12_14_15_im_reaches_each_of_several_sessions() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for (v, e) in [
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_2, Encoding::Xml),
+    ] {
+        let alice = online(&srv, v, e, "alice", "phone").await;
+        let phone = online(&srv, v, e, "bob", "phone").await;
+        let id = send_ok(&alice, text_to("alice", &["bob"], "before")).await;
+        let (t, m) = expect(&phone, "NewMessage").await;
+        assert_eq!(msg_id(&m), id);
+        ack(&phone, &t, &id).await;
+        // Two more sessions arrive (GEN-14); the first keeps working (GEN-15).
+        let laptop = online(&srv, Version::V1_3, Encoding::Xml, "bob", "laptop").await;
+        let app = online(&srv, Version::V1_2, Encoding::Wbxml, "bob", "app").await;
+        let id = send_ok(&alice, text_to("alice", &["bob"], "after")).await;
+        let mut tids = Vec::new();
+        for c in [&phone, &laptop, &app] {
+            let (t, m) = expect(c, "NewMessage").await;
+            assert_eq!((msg_id(&m), content(&m)), (id.clone(), "after".into()));
+            tids.push(t);
+        }
+        for (c, t) in [&phone, &laptop, &app].into_iter().zip(&tids) {
+            ack(c, t, &id).await;
+        }
+        // GEN-12: the ClientIDs differ, so each can be addressed alone.
+        for (target, text) in [("laptop", "to laptop"), ("app", "to app")] {
+            send_ok(
+                &alice,
+                send_request("alice", aimed_at("bob", target), text, false),
+            )
+            .await;
+        }
+        assert_eq!(content(&receive(&laptop).await), "to laptop");
+        assert_eq!(content(&receive(&app).await), "to app");
+        expect_none(&phone, "NewMessage").await;
+        expect_none(&laptop, "NewMessage").await;
+        for c in [alice, phone, laptop, app] {
+            c.logout().await.unwrap();
+        }
+    }
+}
+
+/// GEN-13 as IM sees it: a second login with a ClientID already in use is
+/// refused, and messages aimed at that ClientID still reach the first
+/// session, never the refused one.
+#[tokio::test]
+async fn gen_13_refused_duplicate_client_id_leaves_messages_with_the_first_session() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for (v, e) in [
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_2, Encoding::Xml),
+    ] {
+        let alice = online(&srv, v, e, "alice", "phone").await;
+        let first = online(&srv, v, e, "bob", "phone").await;
+        let second = srv.client(v, e, "phone");
+        let err = second.login_password("bob", "pw").await.unwrap_err();
+        assert_eq!(err.status_code(), Some(603), "{v} {e:?}: {err}");
+        let id = send_ok(
+            &alice,
+            send_request("alice", aimed_at("bob", "phone"), "still yours", false),
+        )
+        .await;
+        let m = receive(&first).await;
+        assert_eq!((msg_id(&m), content(&m)), (id, "still yours".into()));
+        first.logout().await.unwrap();
+        alice.logout().await.unwrap();
+    }
+}
+
+/// GEN-16 as IM sees it: with at most two sessions per user the third
+/// login is refused; messages go to the two admitted sessions, and after
+/// one leaves, the newcomer can log in and is reached.
+#[tokio::test]
+async fn gen_16_session_cap_and_message_delivery() {
+    let srv = TestServer::start_with(|c| c.session.max_per_user = 2).await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    let c1 = online(&srv, v, e, "bob", "c1").await;
+    let c2 = online(&srv, Version::V1_2, Encoding::Xml, "bob", "c2").await;
+    let c3 = srv.client(v, e, "c3");
+    let err = c3.login_password("bob", "pw").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(603), "{err}");
+    let id = send_ok(&alice, text_to("alice", &["bob"], "two of you")).await;
+    for c in [&c1, &c2] {
+        let (t, m) = expect(c, "NewMessage").await;
+        assert_eq!(msg_id(&m), id);
+        ack(c, &t, &id).await;
+    }
+    // Aimed at the refused client: it is not online, so 533.
+    let resp = alice
+        .request(send_request("alice", aimed_at("bob", "c3"), "c3?", false))
+        .await
+        .unwrap();
+    assert_eq!(code_of(&resp), Some(533), "{resp:?}");
+    c1.logout().await.unwrap();
+    online_with(&c3, "bob", caps("P")).await;
+    send_ok(
+        &alice,
+        send_request("alice", aimed_at("bob", "c3"), "now c3", false),
+    )
+    .await;
+    assert_eq!(content(&receive(&c3).await), "now c3");
+    for c in [alice, c2, c3] {
+        c.logout().await.unwrap();
+    }
+}

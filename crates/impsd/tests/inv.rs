@@ -270,3 +270,50 @@ async fn base_inv_refusals() {
         bob.logout().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn base_inv_invitations_from_a_blocked_user_are_not_delivered() {
+    let srv = server().await;
+    block(&srv, "bob", &["alice"]).await;
+    for (i, (v, e)) in combos().into_iter().enumerate() {
+        let w = format!("{v} {e:?}");
+        let alice = login(&srv, v, e, "alice", "a").await;
+        let carol = login(&srv, v, e, "carol", "c").await;
+        // Bob is offline: nothing may be kept for him either.
+        let pr = format!("pr{i}");
+        let sc = format!("sc{i}");
+        let presence = invite_req(&pr, "PR", &["bob", "carol"], None, Some("watch me"));
+        expect_code(&alice, presence, 200, &format!("{w}: answered as if sent")).await;
+        let shared = invite_req(&sc, "SC", &["bob"], None, Some("photos"))
+            .with(Element::new("URLList").with_text("URL", "http://example.com/album/1"));
+        expect_code(&alice, shared, 200, &w).await;
+        let to_carol = drain_named(&carol, "InviteUser-Request").await;
+        assert_eq!(to_carol.len(), 1, "{w}: Carol blocks nobody");
+        assert_eq!(to_carol[0].child_text("InviteID"), Some(pr.as_str()));
+        let bob = login(&srv, v, e, "bob", "b").await;
+        bob.service_request_all().await.unwrap();
+        assert!(
+            drain_named(&bob, "InviteUser-Request").await.is_empty(),
+            "{w}: nothing waited for Bob"
+        );
+        // There is no invitation for him to answer.
+        expect_code(&bob, invite_answer(&sc, true, "alice", None), 423, &w).await;
+        // Online now, he still gets nothing from her, but Carol's reaches him.
+        let again = invite_req(&format!("again{i}"), "IM", &["bob"], None, None);
+        expect_code(&alice, again, 200, &w).await;
+        let from_carol = invite_req(&format!("carol{i}"), "IM", &["bob"], None, None);
+        expect_code(&carol, from_carol, 200, &w).await;
+        let got = drain_named(&bob, "InviteUser-Request").await;
+        assert_eq!(got.len(), 1, "{w}: {got:?}");
+        assert_eq!(
+            got[0]
+                .path(&["Sender", "User", "UserID"])
+                .map(|u| u.text.as_str()),
+            Some(uid("carol").as_str()),
+            "{w}"
+        );
+        for c in [&alice, &bob, &carol] {
+            c.logout().await.unwrap();
+        }
+    }
+}

@@ -349,3 +349,96 @@ async fn adc_uc_add_from_the_watcher_list_and_by_msisdn() {
         ]
     );
 }
+
+/// Runs SQL on the running server's database with the sqlite3 shell (a
+/// second connection, as an operator would), waiting for its write lock.
+fn sqlite(srv: &TestServer, sql: &str) {
+    let db = srv.data_dir().join("impsd.sqlite");
+    assert!(db.exists(), "no database at {}", db.display());
+    let out = std::process::Command::new("sqlite3")
+        .args(["-bail", "-cmd", ".timeout 10000"])
+        .arg(&db)
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 shell is needed to inject a store failure");
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ADC-2 is all or nothing: when the OnlineStatus authorization cannot be
+/// written (here the real store refuses presence grants), the contact list
+/// and grant list changes of the same request are undone, the added user
+/// is not told, and the client gets the error. Once the store works again
+/// the same request does all three.
+#[tokio::test]
+async fn adc_2_failed_authorization_undoes_the_whole_add() {
+    let srv = TestServer::start().await;
+    for u in ["alice", "bob", "carol"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let v = Version::V1_3;
+    let alice = login(&srv, v, Encoding::Xml, "alice", "phone").await;
+    alice.service_request_all().await.unwrap();
+    let bob = login(&srv, v, Encoding::Wbxml, "bob", "phone").await;
+    bob.service_request_all().await.unwrap();
+    drain(&bob).await;
+    let f = list_id("alice", "friends");
+    create_list(&alice, &f, vec![nick(Some("Carol"), "carol")], &[]).await;
+    let grants = async || {
+        let r = alice
+            .request(Element::new("GetBlockedList-Request"))
+            .await
+            .unwrap();
+        entity_users(r.child("GrantList"))
+    };
+    let sees_online = async || {
+        let ask = Element::new("GetPresence-Request")
+            .with(Element::new("UserIDList").with_text("UserID", uid("alice")))
+            .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")));
+        let r = bob.request(ask).await.unwrap();
+        r.path(&["Presence", "PresenceSubList", "OnlineStatus"])
+            .is_some()
+    };
+    let add =
+        add_request(&f, vec![nick(Some("Bob"), "bob")], true).with_text("AuthorizeAndGrant", "T");
+
+    sqlite(
+        &srv,
+        "CREATE TRIGGER adc2_no_insert BEFORE INSERT ON presence_grants \
+         BEGIN SELECT RAISE(ABORT, 'injected'); END;\n\
+         CREATE TRIGGER adc2_no_update BEFORE UPDATE ON presence_grants \
+         BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+    );
+    let resp = alice.request(add.clone()).await.unwrap();
+    assert_eq!(code_of(&resp), Some(500), "{resp:?}");
+    assert_eq!(
+        members(&alice, &f).await,
+        [("Carol".to_string(), uid("carol"))],
+        "bob was taken off the list again, carol stayed"
+    );
+    assert!(grants().await.is_empty(), "bob is not on the grant list");
+    assert!(!sees_online().await, "bob was not authorized");
+    assert!(atcl(&drain(&bob).await).is_empty(), "bob was not told");
+
+    sqlite(
+        &srv,
+        "DROP TRIGGER adc2_no_insert; DROP TRIGGER adc2_no_update;",
+    );
+    let resp = alice.request(add).await.unwrap();
+    assert_eq!(code_of(&resp), Some(200), "{resp:?}");
+    let mut now = members(&alice, &f).await;
+    now.sort();
+    assert_eq!(
+        now,
+        [
+            ("Bob".to_string(), uid("bob")),
+            ("Carol".to_string(), uid("carol"))
+        ]
+    );
+    assert_eq!(grants().await, [uid("bob")]);
+    assert!(sees_online().await);
+    assert_eq!(atcl(&drain(&bob).await).len(), 1);
+}

@@ -399,3 +399,212 @@ async fn iop_1_clients_that_cannot_ask_for_parts_get_the_whole_list() {
     assert!(segment_info_of(&tx).is_none());
     assert_eq!(nicks(&tx.body).len(), LONG);
 }
+
+/// A SendMessage-Request with a text/plain body from `from` to `to`.
+fn text_message(from: &str, to: &str, text: &str) -> Element {
+    Element::new("SendMessage-Request")
+        .with_text("DeliveryReport", "F")
+        .with(
+            Element::new("MessageInfo")
+                .with_text("ContentType", "text/plain")
+                .with_text("ContentSize", text.len().to_string())
+                .with(
+                    Element::new("Recipient")
+                        .with(Element::new("User").with_text("UserID", uid(to))),
+                )
+                .with(
+                    Element::new("Sender")
+                        .with(Element::new("User").with_text("UserID", uid(from))),
+                ),
+        )
+        .with_text("ContentData", text)
+}
+
+/// GEN-3: in a session that gets long lists in parts (2 KB negotiated), an
+/// instant message is never cut: one that fits arrives whole in a single
+/// NewMessage with no SegmentInfo, and one too big for the recipient is
+/// refused to the sender with 402 instead of being split; nothing of it
+/// reaches the recipient.
+#[tokio::test]
+async fn gen_3_instant_messages_are_never_split() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let many: Vec<(String, Option<String>)> =
+        (0..200).map(|i| (format!("user{i:04}"), None)).collect();
+    seed_list(&srv, "bob", "many", &many).await;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let alice = login(&srv, Version::V1_3, e, "alice", "desk").await;
+        alice.service_request_all().await.unwrap();
+        let bob = login(&srv, Version::V1_3, e, "bob", "phone").await;
+        bob.service_request_all().await.unwrap();
+        negotiate_size(&bob, LIMIT).await;
+        // This session does get long replies in parts...
+        let (_, _, token) = fetch_all(&bob, receive_request(&list_id("bob", "many"))).await;
+        assert!(token.is_some(), "{e:?}: the 200-entry list comes in parts");
+        // ...but a message near its limit comes whole, in one NewMessage.
+        // Each round's text is its own, so a leftover cannot pass for it.
+        let text: String = format!("{e:?}:")
+            .chars()
+            .chain(('a'..='z').cycle())
+            .take(1000)
+            .collect();
+        let r = alice
+            .request(text_message("alice", "bob", &text))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{e:?}: {r:?}");
+        let m = bob.poll().await.unwrap().expect("the NewMessage");
+        assert_eq!(m.transactions.len(), 1);
+        let t = &m.transactions[0];
+        assert_eq!(t.body.name, "NewMessage", "{e:?}: {:?}", t.body);
+        assert!(
+            t.segment_info.is_none(),
+            "{e:?}: no SegmentInfo on a message"
+        );
+        assert!(t.body.child("SegmentInfo").is_none());
+        assert_eq!(t.body.child_text("ContentData"), Some(text.as_str()));
+        assert!(
+            imps_wire::encode(&m, e).unwrap().len() as u64 <= LIMIT,
+            "{e:?}: it fits bob's limit as one message"
+        );
+        let id = t
+            .body
+            .path(&["MessageInfo", "MessageID"])
+            .unwrap()
+            .text
+            .clone();
+        // Acknowledged as phones do: MessageDelivered in Response mode.
+        let tid = t.id.clone().expect("a TransactionID");
+        bob.answer(
+            &tid,
+            Element::new("MessageDelivered").with_text("MessageID", id),
+        )
+        .await
+        .unwrap();
+        // Too big for bob's 2 KB: refused, not split.
+        let big: String = ('a'..='z').cycle().take(3 * LIMIT as usize).collect();
+        let r = alice
+            .request(text_message("alice", "bob", &big))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(402), "{e:?}: {r:?}");
+        while let Some(m) = bob.poll().await.unwrap() {
+            let t = &m.transactions[0];
+            assert_ne!(t.body.name, "NewMessage", "{e:?}: nothing of it arrives");
+            assert!(t.segment_info.is_none());
+        }
+        alice.logout().await.unwrap();
+        bob.logout().await.unwrap();
+    }
+}
+
+/// CFG-1: each session's parts follow the size that session negotiated:
+/// two 1.3 sessions of one user, one at 2 KB and one at 8 KB, read the
+/// same 5,000-entry list; every message fits its own session's limit, the
+/// larger limit needs fewer parts, and both join into the whole list.
+#[tokio::test]
+async fn cfg_1_parts_follow_each_sessions_own_negotiated_size() {
+    let srv = server_with_long_list().await;
+    let mut counts = Vec::new();
+    for (client, limit) in [("phone", 2048u64), ("tablet", 8192u64)] {
+        let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", client).await;
+        c.service_request_all().await.unwrap();
+        negotiate_size(&c, limit).await;
+        let (bodies, sizes, token) = fetch_all(&c, receive_request(&list_id("alice", "big"))).await;
+        assert!(token.is_some(), "{client}: in parts");
+        assert!(
+            sizes.iter().all(|s| *s as u64 <= limit),
+            "{client}: {sizes:?} above {limit}"
+        );
+        let all: Vec<(String, String)> = bodies.iter().flat_map(nicks).collect();
+        assert_eq!(all, expected_nicks(), "{client}");
+        counts.push(bodies.len());
+    }
+    assert!(
+        counts[1] * 3 < counts[0],
+        "8 KB needs far fewer parts than 2 KB: {counts:?}"
+    );
+}
+
+/// GEN-1 + GEN-2 with the numbers: a 2 KB client reads a
+/// 5,000-entry list in parts, then uploads the same entries to a new list
+/// in parts (every message it sends is at most 2 KB too), and reading the
+/// new list back gives the same 5,000 entries.
+#[tokio::test]
+async fn gen_2_five_thousand_entries_fetched_then_uploaded_in_2k_parts() {
+    let srv = server_with_long_list().await;
+    seed_users(&srv, long_members().into_iter().map(|(u, _)| u)).await;
+    let e = Encoding::Wbxml;
+    let c = login(&srv, Version::V1_3, e, "alice", "phone").await;
+    c.service_request_all().await.unwrap();
+    negotiate_size(&c, LIMIT).await;
+    let (fetched, _) = fetch_nicks(&c, "download").await;
+    assert_eq!(fetched, expected_nicks());
+
+    let copy = list_id("alice", "copy");
+    create_list(&c, &copy, vec![], &[]).await;
+    // Cut the entries into parts whose whole message fits 2 KB.
+    let part_msg = |entries: &[(String, String)], k: u64, count: u64| {
+        let mut add = Element::new("AddNickList");
+        add.children = entries
+            .iter()
+            .map(|(n, u)| {
+                Element::new("NickName")
+                    .with_text("Name", n.clone())
+                    .with_text("UserID", u.clone())
+            })
+            .collect();
+        let body = Element::new("ListManage-Request")
+            .with_text("ContactList", &copy)
+            .with(add)
+            .with_text("ReceiveList", "F");
+        let info = Element::new("SegmentInfo")
+            .with_text("SegmentCount", count.to_string())
+            .with(
+                Element::new("SegmentID")
+                    .with_text("TransactionID", "copy-upload")
+                    .with_text("SegmentReference", k.to_string()),
+            );
+        let mut tx = Transaction::request("65535", body);
+        tx.segment_info = Some(info);
+        tx
+    };
+    let mut parts: Vec<&[(String, String)]> = Vec::new();
+    let mut start = 0;
+    while start < fetched.len() {
+        let mut end = start + 1;
+        while end < fetched.len() {
+            let m = c.message(part_msg(&fetched[start..=end], 999, 999));
+            if imps_wire::encode(&m, e).unwrap().len() as u64 > LIMIT {
+                break;
+            }
+            end += 1;
+        }
+        parts.push(&fetched[start..end]);
+        start = end;
+    }
+    let count = parts.len() as u64;
+    assert!(count > 100, "{count} parts");
+    for (i, p) in parts.iter().enumerate() {
+        let k = i as u64 + 1;
+        let mut tx = part_msg(p, k, count);
+        tx.id = Some(c.next_transaction_id());
+        let m = c.message(tx);
+        assert!(imps_wire::encode(&m, e).unwrap().len() as u64 <= LIMIT);
+        let answer = c.send_raw(&m).await.unwrap().expect("an answer");
+        let code = code_of(&answer.transactions[0].body);
+        let want = if k < count { 202 } else { 200 };
+        assert_eq!(code, Some(want), "part {k} of {count}");
+    }
+    eprintln!("upload: {count} parts");
+    let (bodies, sizes, token) = fetch_all(&c, receive_request(&copy)).await;
+    assert!(token.is_some());
+    assert!(sizes.iter().all(|s| *s as u64 <= LIMIT));
+    let back: Vec<(String, String)> = bodies.iter().flat_map(nicks).collect();
+    assert_eq!(
+        back, fetched,
+        "the uploaded copy is the whole list, in order"
+    );
+    c.logout().await.unwrap();
+}

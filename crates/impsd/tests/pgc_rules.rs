@@ -373,6 +373,75 @@ async fn pgc_19_the_group_goes_when_the_last_participant_leaves() {
 }
 
 #[tokio::test]
+async fn pgc_19_a_group_whose_participants_all_dropped_out_goes_when_the_windows_close() {
+    let (srv, clock) = clocked().await;
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = srv.client(v, e, "a");
+    let ttl = alice
+        .login_password("alice", PW)
+        .await
+        .unwrap()
+        .keepalive_secs;
+    let bob = login(&srv, v, e, "bob", "b").await;
+    let carol = login(&srv, v, e, "carol", "c").await;
+    let g = create_private(&alice, v, &["bob", "carol"]).await;
+    accept(&bob, &g).await;
+    // Carol was invited but never joins: her invitation alone does not
+    // keep the conversation.
+    invitation(&carol, &g).await;
+    // A second conversation in which Bob stays: it must survive.
+    let kept = create_private(&alice, v, &["bob"]).await;
+    accept(&bob, &kept).await;
+    // Everyone loses the network; only Bob comes back, to `kept`, and
+    // keeps his session alive from then on.
+    clock.advance_ms((ttl + 5) * 1000);
+    assert_eq!(srv.running().service.expire_idle().await, 3);
+    assert!(
+        store(&srv).group(&g).await.unwrap().is_some(),
+        "the rejoin windows are open"
+    );
+    let bob = login(&srv, v, e, "bob", "b2").await;
+    expect_named(
+        &bob,
+        join_req(&kept, None, false),
+        "JoinGroup-Response",
+        "rejoin",
+    )
+    .await;
+    // Just before the windows close nothing goes.
+    clock.advance_ms(REJOIN_MS - 10_000);
+    bob.keep_alive(None).await.unwrap();
+    assert_eq!(srv.running().service.expire_idle().await, 0);
+    assert!(store(&srv).group(&g).await.unwrap().is_some());
+    let passes = store(&srv).passes(&g).await.unwrap();
+    assert!(
+        passes.iter().any(|p| p.user == "alice"),
+        "Alice may still rejoin: {passes:?}"
+    );
+    // Then the last window closes: the conversation is deleted.
+    clock.advance_ms(20_000);
+    bob.keep_alive(None).await.unwrap();
+    assert_eq!(srv.running().service.expire_idle().await, 0);
+    assert!(
+        store(&srv).group(&g).await.unwrap().is_none(),
+        "deleted once nobody may come back"
+    );
+    assert!(store(&srv).passes(&g).await.unwrap().is_empty());
+    let k = store(&srv).group(&kept).await.unwrap();
+    assert!(k.is_some(), "Bob is still in the other one");
+    assert!(
+        store(&srv).pass(&kept, "alice").await.unwrap().is_none(),
+        "Alice's closed window is dropped"
+    );
+    // Alice comes back too late: the group is gone for her.
+    let alice = login(&srv, v, e, "alice", "a2").await;
+    expect_code(&alice, join_req(&g, None, false), 800, "gone").await;
+    expect_code(&alice, join_req(&kept, None, false), 431, "window closed").await;
+    alice.logout().await.unwrap();
+    bob.logout().await.unwrap();
+}
+
+#[tokio::test]
 async fn pgc_20_screen_names_are_made_unique() {
     let srv = server().await;
     add_user(&srv, "sam1", Some("Sam")).await;

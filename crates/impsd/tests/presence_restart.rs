@@ -190,3 +190,65 @@ async fn base_pres_attributes_grants_and_subscriptions_survive_sigkill() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A client object that carries on a session from before the restart.
+fn resume(url: &str, client: &str, session_id: String) -> HttpClient {
+    let c = Client::new(
+        ClientConfig::new(url, Version::V1_2, Encoding::Wbxml).with_client_id(client),
+    )
+    .unwrap();
+    c.set_session_id(Some(session_id));
+    c
+}
+
+#[tokio::test]
+async fn sym_13_restored_sessions_are_online_again_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let data = dir.path().join("data");
+    let (mut child, url) = spawn(&cfg, &data);
+    for u in ["alice", "bob", "carol"] {
+        add_user(&cfg, u);
+    }
+    let v = Version::V1_2;
+    let alice = login(&url, "alice", "phone").await;
+    let bob = login(&url, "bob", "phone").await;
+    assert_eq!(
+        grant(&alice, v, &["bob", "carol"], &["OnlineStatus"]).await,
+        200
+    );
+    assert_eq!(subscribe(&bob, v, &["alice"], None).await, 200);
+    drain(&bob).await;
+    let alice_sid = alice.session_id().unwrap();
+    let bob_sid = bob.session_id().unwrap();
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (mut child, url) = spawn(&cfg, &data);
+
+    // Alice sends nothing after the restart; her restored session alone
+    // makes her online again. Carol, in a new session, sees it at once.
+    let carol = login(&url, "carol", "phone").await;
+    let seen = get_presence(&carol, v, "alice").await;
+    assert_eq!(is_online(&seen), Some(true), "{seen:?}");
+    // Bob's restored session is told without asking first.
+    let bob = resume(&url, "phone", bob_sid);
+    let n = drain(&bob).await;
+    assert_eq!(
+        last_notified(&n, "alice", "OnlineStatus").and_then(|o| o.child_text("PresenceValue")),
+        Some("T"),
+        "{n:?}"
+    );
+    // The restored session still ends properly: offline reaches Bob.
+    let alice = resume(&url, "phone", alice_sid);
+    alice.logout().await.unwrap();
+    let n = drain(&bob).await;
+    assert_eq!(
+        last_notified(&n, "alice", "OnlineStatus").and_then(|o| o.child_text("PresenceValue")),
+        Some("F"),
+        "{n:?}"
+    );
+    assert_eq!(is_online(&get_presence(&carol, v, "alice").await), Some(false));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

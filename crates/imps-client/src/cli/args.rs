@@ -148,6 +148,13 @@ pub struct InboxArgs {
     /// Wait up to this many seconds for something to arrive.
     #[arg(long, default_value_t = 0)]
     pub wait: u64,
+    /// Only list the messages waiting on the server (GetMessageList),
+    /// without fetching or acknowledging them.
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: show at most this many.
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -172,6 +179,8 @@ pub enum ContactsCmd {
         #[arg(long)]
         list: Option<String>,
     },
+    /// Delete a whole contact list (its ID, or a name of one of yours).
+    DeleteList { list: String },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -203,6 +212,13 @@ pub enum PresenceCmd {
         /// Stop after this many seconds.
         #[arg(long)]
         timeout: Option<u64>,
+    },
+    /// Answer a user who asked to see your presence (see imps inbox):
+    /// let them see it, or with --deny refuse.
+    Authorize {
+        user: String,
+        #[arg(long)]
+        deny: bool,
     },
 }
 
@@ -247,6 +263,10 @@ pub enum GroupCmd {
     Members {
         group: String,
     },
+    /// Delete a group you administer (its members are told).
+    Delete {
+        group: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -271,6 +291,17 @@ pub enum InviteCmd {
     },
     Reject {
         invite_id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Withdraw an invitation you sent (from everyone it went to, or from
+    /// --user only).
+    Cancel {
+        invite_id: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         note: Option<String>,
     },

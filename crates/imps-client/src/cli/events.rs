@@ -19,6 +19,17 @@ pub enum Event {
         presence: Vec<PresenceView>,
     },
     Invitation(PendingInvite),
+    /// The inviter withdrew an invitation (CancelInviteUser-Request).
+    InviteCancelled {
+        invite_id: String,
+        from: String,
+        group: Option<String>,
+    },
+    /// Someone asks to see our presence (PresenceAuth-Request up to 1.2,
+    /// Notification-Request of type ANU in 1.3).
+    PresenceAuth {
+        user: String,
+    },
     /// The answer to an invitation we sent.
     InviteAnswer {
         invite_id: String,
@@ -80,6 +91,42 @@ pub fn classify(body: &Element) -> (Event, Ack) {
             Ack::Status,
         ),
         "InviteUser-Request" => (Event::Invitation(read::invitation(body)), Ack::Status),
+        "CancelInviteUser-Request" => (
+            Event::InviteCancelled {
+                invite_id: body.child_text("InviteID").unwrap_or("").to_string(),
+                from: body
+                    .path(&["Sender", "User", "UserID"])
+                    .map(|u| u.text.clone())
+                    .unwrap_or_default(),
+                group: body
+                    .child_text("GroupID")
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_string),
+            },
+            Ack::Status,
+        ),
+        "PresenceAuth-Request" => (
+            Event::PresenceAuth {
+                user: body.child_text("UserID").unwrap_or("").to_string(),
+            },
+            Ack::Status,
+        ),
+        "Notification-Request"
+            if body
+                .child_text("NotificationType")
+                .is_some_and(|t| t.eq_ignore_ascii_case("ANU")) =>
+        {
+            (
+                Event::PresenceAuth {
+                    user: body
+                        .path(&["UserIDList", "UserID"])
+                        .or_else(|| body.child("UserID"))
+                        .map(|u| u.text.clone())
+                        .unwrap_or_default(),
+                },
+                Ack::Status,
+            )
+        }
         "Invite-Response" => (
             Event::InviteAnswer {
                 invite_id: body.child_text("InviteID").unwrap_or("").to_string(),
@@ -206,6 +253,14 @@ pub fn describe(e: &Event) -> String {
                 i.invite_id
             )
         }
+        Event::InviteCancelled {
+            invite_id, from, ..
+        } => format!("{} withdrew invitation {invite_id}", display(from)),
+        Event::PresenceAuth { user } => format!(
+            "{} asks to see your presence; answer: imps presence authorize {} [--deny]",
+            display(user),
+            display(user)
+        ),
         Event::InviteAnswer {
             invite_id,
             accepted,

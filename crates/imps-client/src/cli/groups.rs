@@ -124,6 +124,17 @@ pub async fn group(mut ctx: Ctx, cmd: GroupCmd) -> Result<Report, CliError> {
             };
             Ok(Report::new(human, json!({"group": id, "members": members})))
         }
+        GroupCmd::Delete { group } => {
+            let id = ids::wire_group(&group);
+            ctx.call("deleting the group", build::delete_group(&id))
+                .await?;
+            ctx.profile.forget_group(&id);
+            ctx.save()?;
+            Ok(Report::new(
+                format!("deleted group {}", ids::display(&id)),
+                json!({"group": id}),
+            ))
+        }
     }
 }
 
@@ -177,6 +188,31 @@ pub async fn invite(mut ctx: Ctx, cmd: InviteCmd) -> Result<Report, CliError> {
             screen_name,
         } => answer(ctx, &invite_id, true, note, screen_name).await,
         InviteCmd::Reject { invite_id, note } => answer(ctx, &invite_id, false, note, None).await,
+        InviteCmd::Cancel {
+            invite_id,
+            user,
+            group,
+            note,
+        } => {
+            let to = user.map(|u| ids::wire_user(&u));
+            let group = group.map(|g| ids::wire_group(&g));
+            let body = build::cancel_invite(
+                &invite_id,
+                &ctx.me(),
+                to.as_deref(),
+                group.as_deref(),
+                note.as_deref(),
+            );
+            ctx.call("cancelling the invitation", body).await?;
+            let whom = to
+                .as_deref()
+                .map(|t| format!(" for {}", ids::display(t)))
+                .unwrap_or_default();
+            Ok(Report::new(
+                format!("withdrew invitation {invite_id}{whom}"),
+                json!({"invite_id": invite_id, "to": to}),
+            ))
+        }
     }
 }
 

@@ -125,13 +125,60 @@ fn remember(ctx: &mut Ctx, e: &Event) {
             p.system_messages.retain(|x| x.id != m.id);
             p.system_messages.push(m.clone());
         }
+        Event::InviteCancelled { invite_id, .. } => p.invites.retain(|i| &i.invite_id != invite_id),
+        Event::PresenceAuth { user }
+            if !user.is_empty()
+                && !p
+                    .auth_requests
+                    .iter()
+                    .any(|u| ids::user_key(u) == ids::user_key(user)) =>
+        {
+            p.auth_requests.push(user.clone())
+        }
         Event::GroupLeft { group, .. } => p.forget_group(group),
         Event::Disconnect { .. } => p.session_id = None,
         _ => {}
     }
 }
 
+/// `imps inbox --list`: what waits on the server (GetMessageList), without
+/// taking it. The server answers at most `count` (and its own batch
+/// limit); 1.3 says how many wait in all.
+async fn list_waiting(mut ctx: Ctx, count: Option<u64>) -> Result<Report, CliError> {
+    let resp = ctx
+        .call(
+            "listing waiting messages",
+            build::get_message_list(None, count),
+        )
+        .await?;
+    let (infos, total) = crate::cli::read::message_list(&resp);
+    let mut human: Vec<String> = infos
+        .iter()
+        .map(|m| {
+            let who = m.from_name.clone().unwrap_or_else(|| ids::display(&m.from));
+            let when = m.date_time.as_deref().unwrap_or("");
+            format!("{}  from {who}  {when}", m.message_id)
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    match total {
+        Some(t) if t as usize > infos.len() => {
+            human.push(format!("({} of {t} shown)", infos.len()))
+        }
+        _ if infos.is_empty() => human.push("no messages waiting".into()),
+        _ => {}
+    }
+    Ok(Report::new(
+        human.join("\n"),
+        json!({"waiting": infos, "total": total}),
+    ))
+}
+
 pub async fn inbox(mut ctx: Ctx, a: InboxArgs) -> Result<Report, CliError> {
+    if a.list {
+        return list_waiting(ctx, a.count).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
     let mut all = Vec::new();
     loop {

@@ -55,6 +55,9 @@ pub struct Profile {
     pub invites: Vec<PendingInvite>,
     #[serde(default)]
     pub system_messages: Vec<PendingSystemMessage>,
+    /// Users who asked to see our presence and wait for our answer.
+    #[serde(default)]
+    pub auth_requests: Vec<String>,
 }
 
 impl Profile {

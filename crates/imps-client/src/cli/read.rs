@@ -88,6 +88,18 @@ pub fn incoming(body: &Element) -> Incoming {
     }
 }
 
+/// GetMessageList-Response: the MessageInfo of each waiting message (no
+/// content), directly (1.1/1.2) or in MessageInfoList (1.3), and the
+/// server's MessageTotalCount when it sends one.
+pub fn message_list(body: &Element) -> (Vec<Incoming>, Option<u64>) {
+    let holder = body.child("MessageInfoList").unwrap_or(body);
+    let infos = holder
+        .children_named("MessageInfo")
+        .map(incoming)
+        .collect::<Vec<_>>();
+    (infos, body.child_u64("MessageTotalCount"))
+}
+
 /// One user's presence, reduced to what a person looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PresenceView {

@@ -30,15 +30,21 @@ pub async fn members(ctx: &mut Ctx, list: &str) -> Result<Vec<Contact>, CliError
     Ok(read::contacts(&resp))
 }
 
+/// A list the user named: a full ID (`alice/friends`) or the name of
+/// one of ours (`friends`).
+fn named_list(ctx: &Ctx, l: &str) -> String {
+    if l.contains('/') {
+        ids::wire_group(l)
+    } else {
+        ids::new_group_id(&ctx.me(), l)
+    }
+}
+
 /// The list to change: the one asked for, else the default list, else
 /// the first, else a new default list we create.
 async fn target_list(ctx: &mut Ctx, asked: Option<String>) -> Result<String, CliError> {
     if let Some(l) = asked {
-        return Ok(if l.contains('/') {
-            ids::wire_group(&l)
-        } else {
-            ids::new_group_id(&ctx.me(), &l)
-        });
+        return Ok(named_list(ctx, &l));
     }
     let (all, default) = lists(ctx).await?;
     if let Some(l) = default.or_else(|| all.into_iter().next()) {
@@ -187,6 +193,15 @@ pub async fn contacts(mut ctx: Ctx, cmd: Option<ContactsCmd>) -> Result<Report, 
                 json!({"list": list, "user": who}),
             ))
         }
+        ContactsCmd::DeleteList { list } => {
+            let list = named_list(&ctx, &list);
+            ctx.call("deleting the contact list", build::delete_list(&list))
+                .await?;
+            Ok(Report::new(
+                format!("deleted contact list {}", ids::display(&list)),
+                json!({"list": list}),
+            ))
+        }
     }
 }
 
@@ -262,6 +277,22 @@ pub async fn presence(mut ctx: Ctx, cmd: PresenceCmd, json_out: bool) -> Result<
             count,
             timeout,
         } => watch(&mut ctx, users, count, timeout, json_out).await,
+        PresenceCmd::Authorize { user, deny } => {
+            let who = ids::wire_user(&user);
+            let wbxml = ctx.profile.csp_encoding() == crate::Encoding::Wbxml;
+            let body = build::presence_auth_answer(ctx.version(), wbxml, &who, !deny);
+            ctx.call("answering the presence request", body).await?;
+            let key = ids::user_key(&who);
+            ctx.profile
+                .auth_requests
+                .retain(|u| ids::user_key(u) != key);
+            ctx.save()?;
+            let verb = if deny { "refused" } else { "allowed" };
+            Ok(Report::new(
+                format!("{verb} {} to see your presence", ids::display(&who)),
+                json!({"user": who, "accepted": !deny}),
+            ))
+        }
     }
 }
 

@@ -17,6 +17,15 @@ use crate::cli::read::{Incoming, PresenceView};
 /// Most lines kept per conversation; older ones scroll away for good.
 pub const MAX_LINES: usize = 500;
 
+/// The colour names CSP 1.3 Font takes (besides `#rrggbb`).
+const COLOURS: &[&str] = &[
+    "Black", "Silver", "Gray", "White", "Maroon", "Red", "Purple", "Fuchsia", "Green", "Lime",
+    "Olive", "Yellow", "Navy", "Blue", "Teal", "Aqua",
+];
+
+/// Font sizes CSP 1.3 names.
+const SIZES: &[&str] = &["Tiny", "Small", "Medium", "Big", "Huge"];
+
 /// Something that happened.
 #[derive(Debug, Clone)]
 pub enum AppEvent {
@@ -32,12 +41,33 @@ pub enum AppEvent {
 /// Something to tell the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { to: Target, text: String },
-    Ack { tid: String, ack: Ack },
-    AnswerInvite { invite: PendingInvite, accept: bool },
-    AnswerSystem { id: String, option: String },
-    Join { group: String },
-    Leave { group: String },
+    Send {
+        to: Target,
+        text: String,
+        font: Font,
+    },
+    Ack {
+        tid: String,
+        ack: Ack,
+    },
+    AnswerInvite {
+        invite: PendingInvite,
+        accept: bool,
+    },
+    AnswerSystem {
+        id: String,
+        option: String,
+    },
+    AnswerPresenceAuth {
+        user: String,
+        accept: bool,
+    },
+    Join {
+        group: String,
+    },
+    Leave {
+        group: String,
+    },
 }
 
 /// A conversation: with a user, or in a group.
@@ -88,6 +118,8 @@ pub struct ContactRow {
 pub enum Prompt {
     Invite(PendingInvite),
     System(PendingSystemMessage),
+    /// A user asks to see our presence.
+    PresenceAuth(String),
 }
 
 /// A row of the sidebar.
@@ -112,6 +144,8 @@ pub struct App {
     pub selected: usize,
     pub status: String,
     pub quit: bool,
+    /// Formatting for what we send (IMR-1..4), set with `/style`.
+    pub style: Font,
 }
 
 impl App {
@@ -268,6 +302,21 @@ impl App {
             Event::Message(m) => self.receive(&m),
             Event::Presence { presence } => presence.iter().for_each(|p| self.set_presence(p)),
             Event::Invitation(i) => self.prompts.push_back(Prompt::Invite(i)),
+            Event::InviteCancelled { ref invite_id, .. } => {
+                self.prompts
+                    .retain(|p| !matches!(p, Prompt::Invite(i) if &i.invite_id == invite_id));
+                self.status = events::describe(&e);
+            }
+            Event::PresenceAuth { user } => {
+                let key = ids::user_key(&user);
+                let asked = self
+                    .prompts
+                    .iter()
+                    .any(|p| matches!(p, Prompt::PresenceAuth(u) if ids::user_key(u) == key));
+                if !user.is_empty() && !asked {
+                    self.prompts.push_back(Prompt::PresenceAuth(user));
+                }
+            }
             Event::SystemMessage(m) => {
                 if m.options.is_empty() {
                     self.status = format!("system: {}", m.text);
@@ -338,6 +387,18 @@ impl App {
                 invite: i.clone(),
                 accept: false,
             }),
+            (Prompt::PresenceAuth(u), KeyCode::Char('a' | 'y')) => {
+                Some(Action::AnswerPresenceAuth {
+                    user: u.clone(),
+                    accept: true,
+                })
+            }
+            (Prompt::PresenceAuth(u), KeyCode::Char('d' | 'n' | 'r')) => {
+                Some(Action::AnswerPresenceAuth {
+                    user: u.clone(),
+                    accept: false,
+                })
+            }
             (Prompt::System(m), KeyCode::Char(c)) => {
                 let Some(d) = c.to_digit(10).map(|d| d as usize) else {
                     return Vec::new();
@@ -419,10 +480,11 @@ impl App {
             ConvKey::User(_) => Target::User(address.clone()),
             ConvKey::Group(_) => Target::Group(address.clone()),
         };
+        let font = self.style.clone();
         let line = ChatLine {
             from: self.me.clone(),
             text: text.to_string(),
-            font: None,
+            font: (!font.is_empty()).then(|| font.clone()),
             mine: true,
             notice: false,
         };
@@ -430,15 +492,65 @@ impl App {
         vec![Action::Send {
             to,
             text: text.to_string(),
+            font,
         }]
     }
 
-    /// `/quit`, `/msg USER`, `/join GROUP`, `/leave`.
+    /// `/style bold italic underline red size=big` sets the formatting of
+    /// what we send from now on; `/style` alone (or `off`) clears it.
+    fn set_style(&mut self, arg: &str) {
+        let mut font = Font::default();
+        for w in arg.split_whitespace() {
+            let lw = w.to_ascii_lowercase();
+            match lw.as_str() {
+                "off" | "none" | "plain" => font = Font::default(),
+                "bold" | "b" => font.styles.push("Bold".into()),
+                "italic" | "i" => font.styles.push("Italic".into()),
+                "underline" | "u" => font.styles.push("Underline".into()),
+                _ => {
+                    if let Some(sz) = lw.strip_prefix("size=") {
+                        match SIZES.iter().find(|s| s.eq_ignore_ascii_case(sz)) {
+                            Some(s) => font.size = Some((*s).to_string()),
+                            None => {
+                                self.status =
+                                    format!("unknown size {sz}; use {}", SIZES.join(", "));
+                                return;
+                            }
+                        }
+                    } else if let Some(c) = COLOURS.iter().find(|c| c.eq_ignore_ascii_case(w)) {
+                        font.color = Some((*c).to_string());
+                    } else if w.starts_with('#')
+                        && w.len() == 7
+                        && w[1..].chars().all(|c| c.is_ascii_hexdigit())
+                    {
+                        font.color = Some(w.to_string());
+                    } else {
+                        self.status = format!(
+                            "unknown style {w}; use bold, italic, underline, a colour, size=..., off"
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+        self.status = if font.is_empty() {
+            "plain text".to_string()
+        } else {
+            let mut parts = font.styles.clone();
+            parts.extend(font.color.clone());
+            parts.extend(font.size.clone());
+            format!("sending as {} (CSP 1.3)", parts.join(" "))
+        };
+        self.style = font;
+    }
+
+    /// `/quit`, `/msg USER`, `/join GROUP`, `/leave`, `/style ...`.
     fn command(&mut self, cmd: &str) -> Vec<Action> {
         let (name, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
         let arg = arg.trim();
         match (name, arg) {
             ("quit" | "q", _) => self.quit = true,
+            ("style", a) => self.set_style(a),
             ("msg", a) if !a.is_empty() => self.open_conversation(a),
             ("join", a) if !a.is_empty() => {
                 let g = ids::wire_group(a.trim_start_matches('#'));
@@ -458,8 +570,9 @@ impl App {
                 self.status = "/leave works in a group".into();
             }
             _ => {
-                self.status =
-                    format!("unknown command /{name}; try /msg USER, /join GROUP, /leave, /quit")
+                self.status = format!(
+                    "unknown command /{name}; try /msg USER, /join GROUP, /leave, /style, /quit"
+                )
             }
         }
         Vec::new()

@@ -52,6 +52,9 @@ pub async fn load(ctx: &mut Ctx, app: &mut App) {
     for m in ctx.profile.system_messages.clone() {
         app.prompts.push_back(Prompt::System(m));
     }
+    for u in ctx.profile.auth_requests.clone() {
+        app.prompts.push_back(Prompt::PresenceAuth(u));
+    }
     if let Some(p) = problems.first() {
         app.status = p.clone();
     }
@@ -153,9 +156,24 @@ pub async fn worker(mut ctx: Ctx, mut rx: mpsc::Receiver<Action>, tx: mpsc::Send
 
 async fn perform(ctx: &mut Ctx, a: Action) -> Result<Option<String>, CliError> {
     match a {
-        Action::Send { to, text } => {
-            messaging::send_to(ctx, to, &text, &Default::default()).await?;
+        Action::Send { to, text, font } => {
+            messaging::send_to(ctx, to, &text, &font).await?;
             Ok(None)
+        }
+        Action::AnswerPresenceAuth { user, accept } => {
+            let wbxml = ctx.profile.csp_encoding() == crate::Encoding::Wbxml;
+            let body = build::presence_auth_answer(ctx.version(), wbxml, &user, accept);
+            ctx.call("answering the presence request", body).await?;
+            let key = ids::user_key(&user);
+            ctx.profile
+                .auth_requests
+                .retain(|u| ids::user_key(u) != key);
+            ctx.save()?;
+            Ok(Some(format!(
+                "{} {} to see your presence",
+                if accept { "allowed" } else { "refused" },
+                ids::display(&user)
+            )))
         }
         Action::Ack { tid, ack } => {
             if let Some(body) = events::ack_body(&ack) {

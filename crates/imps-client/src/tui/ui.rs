@@ -208,6 +208,14 @@ fn draw_prompt(f: &mut Frame, p: &Prompt, area: Rect, waiting: usize) {
             v.push(Line::from("[Esc] later"));
             (" system message ", v)
         }
+        Prompt::PresenceAuth(user) => (
+            " presence request ",
+            vec![
+                Line::from(format!("{} asks to see your presence", ids::display(user))),
+                Line::from(""),
+                Line::from("[a] allow   [d] deny   [Esc] later"),
+            ],
+        ),
     };
     if waiting > 1 {
         body.push(Line::from(format!("({} more waiting)", waiting - 1)));

@@ -67,10 +67,7 @@ impl Service {
         }
         let lock = group_lock(&gid);
         let _held = lock.lock().await;
-        match self.store.create_group(g.clone()).await {
-            Err(StoreError::Conflict(_)) => return Err(CoreError::GroupExists(gid)),
-            other => other?,
-        }
+        self.create_within_quota(g.clone()).await?;
         tracing::info!(group = %gid, owner = %s.user, access = effective(&g, "AccessType"), "group created");
         if !body.child_bool("JoinGroup").unwrap_or(false) {
             return Ok(ok_status());
@@ -124,6 +121,38 @@ impl Service {
         self.store.delete_group(&gid).await?;
         tracing::info!(group = %gid, by = %s.user, "group deleted");
         Ok(ok_status())
+    }
+}
+
+/// Held while a group is counted and created, so two creations never
+/// both take the last place (not a valid group ID: no clash).
+const CREATE_LOCK: &str = "\u{0}create";
+
+impl Service {
+    /// Stores a new group unless that would pass the server's limit
+    /// (815) or its owner's (814); 801 when the ID is taken.
+    pub(crate) async fn create_within_quota(&self, g: GroupRecord) -> Result<(), CoreError> {
+        let lock = group_lock(CREATE_LOCK);
+        let _held = lock.lock().await;
+        let cfg = self.groups_cfg();
+        let total = self.store.count_groups(None).await?;
+        if total >= cfg.max_groups_total {
+            tracing::warn!(owner = %g.owner, total, "group refused: server limit reached");
+            return Err(CoreError::ServerGroupLimit(cfg.max_groups_total));
+        }
+        let owned = self.store.count_groups(Some(&g.owner)).await?;
+        if owned >= cfg.max_groups_per_user {
+            tracing::info!(owner = %g.owner, owned, "group refused: user limit reached");
+            return Err(CoreError::TooManyGroups {
+                user: g.owner.clone(),
+                limit: cfg.max_groups_per_user,
+            });
+        }
+        let id = g.id.clone();
+        match self.store.create_group(g).await {
+            Err(StoreError::Conflict(_)) => Err(CoreError::GroupExists(id)),
+            other => Ok(other?),
+        }
     }
 }
 

@@ -61,6 +61,11 @@ pub struct GroupsConfig {
     pub invite_validity_secs: u64,
     /// Longest group name part of a GroupID, in characters.
     pub max_group_name_chars: usize,
+    /// Most groups one user may own (public ones and the private
+    /// conversations they started); 814 past it.
+    pub max_groups_per_user: u64,
+    /// Most groups on the server; 815 past it.
+    pub max_groups_total: u64,
 }
 
 /// The defaults.
@@ -71,6 +76,8 @@ pub const GROUPS_DEFAULTS: GroupsConfig = GroupsConfig {
     max_users_per_request: 1_000,
     invite_validity_secs: 7 * 24 * 3600,
     max_group_name_chars: 64,
+    max_groups_per_user: 100,
+    max_groups_total: 1_000_000,
 };
 
 impl Default for GroupsConfig {
@@ -96,6 +103,9 @@ impl Role {
         matches!(self, Role::Admin | Role::Mod)
     }
 }
+
+/// Most expired passes one tick handles; the rest wait for the next.
+const PASS_SWEEP_BATCH: usize = 256;
 
 /// One async lock per group ID, held while a change to that group runs.
 /// Keyed by ID alone: several `Service`s in one process (tests) only ever
@@ -179,6 +189,64 @@ impl Service {
                 tracing::warn!(session = %s.id, group = %gid, expired, error = %e, "could not drop user from group");
             }
         }
+    }
+
+    /// Drops join passes that have run out (invitations to a private
+    /// group, rejoin windows) and deletes the private groups that only an
+    /// open rejoin window was keeping (PGC-16/18/19): a conversation
+    /// whose participants all dropped out goes once the last window
+    /// closes. Runs with the session expiry, once a second; returns how
+    /// many groups it deleted.
+    pub(crate) async fn groups_tick(&self) -> usize {
+        let now = self.now_ms();
+        let expired = match self.store.expired_passes(now, PASS_SWEEP_BATCH).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list expired group passes");
+                return 0;
+            }
+        };
+        let mut touched: Vec<String> = Vec::new();
+        for (gid, pass) in expired {
+            let lock = group_lock(&gid);
+            let _held = lock.lock().await;
+            // Re-read under the lock: a new invitation may have replaced it.
+            let still = match self.store.pass(&gid, &pass.user).await {
+                Ok(p) => p.is_some_and(|p| p.until_ms.is_some_and(|t| t <= now)),
+                Err(e) => {
+                    tracing::warn!(group = %gid, error = %e, "could not read a group pass");
+                    continue;
+                }
+            };
+            if still {
+                if let Err(e) = self.store.remove_pass(&gid, &pass.user).await {
+                    tracing::warn!(group = %gid, error = %e, "could not drop an expired group pass");
+                    continue;
+                }
+                tracing::debug!(group = %gid, user = %pass.user, "group pass ran out");
+            }
+            if !touched.contains(&gid) {
+                touched.push(gid);
+            }
+        }
+        let mut deleted = 0;
+        for gid in touched {
+            let lock = group_lock(&gid);
+            let _held = lock.lock().await;
+            let res = match self.store.group(&gid).await {
+                Ok(Some(g)) if g.private => self.reap_if_empty(&g).await,
+                Ok(_) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+            match res {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(group = %gid, error = %e, "could not check an emptied group");
+                }
+            }
+        }
+        deleted
     }
 
     /// A group by canonical ID, or 800.

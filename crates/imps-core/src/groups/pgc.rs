@@ -28,7 +28,7 @@ use super::props::merge;
 use crate::CoreError;
 use crate::service::Service;
 use crate::session::Session;
-use crate::store::{GroupPass, GroupRecord, PassKind, StoreError, WelcomeNote};
+use crate::store::{GroupPass, GroupRecord, PassKind, WelcomeNote};
 
 /// The properties every private conversation has, whatever was asked.
 const FIXED: &[(&str, &str)] = &[
@@ -125,10 +125,7 @@ impl Service {
             welcome: note,
             created_ms: self.now_ms(),
         };
-        match self.store.create_group(g.clone()).await {
-            Err(StoreError::Conflict(_)) => return Err(CoreError::GroupExists(gid)),
-            other => other?,
-        }
+        self.create_within_quota(g.clone()).await?;
         self.store
             .put_pass(
                 &gid,

@@ -281,11 +281,13 @@ impl Service {
         if let Some(m) = m {
             let (store, state) = (Arc::clone(&self.store), Arc::clone(&st));
             let (u, i) = (user.to_string(), id.to_string());
+            st.delete_started();
             let delete = async move {
                 if let Err(e) = store.remove_message(&u, &i).await {
                     tracing::warn!(user = %u, id = %i, error = %e, "cannot remove a delivered message; it will be offered again");
                 }
                 state.with_user(&u, |q| q.deleting.remove(&i));
+                state.delete_finished();
             };
             match tokio::runtime::Handle::try_current() {
                 Ok(h) => {
@@ -378,4 +380,14 @@ fn offer(sq: &SessionQ, m: &StoredMessage, domain: &str, max_outbox: usize) {
         new_message(m, v, domain)
     };
     sq.session.push(body, max_outbox);
+}
+
+impl Service {
+    /// Waits for the store deletes of acknowledged messages still running
+    /// in the background, so a clean stop does not offer them again after
+    /// the next start. (A crash still may: they are repeats under the same
+    /// MessageID, which clients drop.)
+    pub async fn settle(&self) {
+        self.im().deletes_settled().await;
+    }
 }

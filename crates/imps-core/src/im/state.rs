@@ -123,6 +123,10 @@ pub(crate) struct ImState {
     notified: Mutex<HashMap<String, u64>>,
     notify_key: [u8; 32],
     ticks: AtomicU64,
+    /// Acknowledged messages whose store delete is still running, and a
+    /// wake-up for whoever waits for them to finish (a clean shutdown).
+    background_deletes: std::sync::atomic::AtomicUsize,
+    deletes_done: tokio::sync::Notify,
 }
 
 /// A bound on the known-users cache; past it the cache starts over.
@@ -138,6 +142,8 @@ impl ImState {
             notified: Mutex::new(HashMap::new()),
             notify_key,
             ticks: AtomicU64::new(0),
+            background_deletes: std::sync::atomic::AtomicUsize::new(0),
+            deletes_done: tokio::sync::Notify::new(),
         }
     }
 
@@ -274,4 +280,39 @@ pub(crate) fn state_for(store: &Arc<dyn Store>, key: impl FnOnce() -> [u8; 32]) 
     let s = Arc::new(ImState::new(key()));
     g.push((Arc::downgrade(store), Arc::clone(&s)));
     s
+}
+
+impl ImState {
+    /// Counts a store delete that runs in the background.
+    pub fn delete_started(&self) {
+        self.background_deletes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn delete_finished(&self) {
+        if self
+            .background_deletes
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.deletes_done.notify_waiters();
+        }
+    }
+
+    /// Waits until no background delete is running.
+    pub async fn deletes_settled(&self) {
+        loop {
+            let woken = self.deletes_done.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self
+                .background_deletes
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                return;
+            }
+            woken.await;
+        }
+    }
 }

@@ -170,7 +170,8 @@ impl Service {
             return Ok(body);
         }
         let overhead = envelope_overhead(s);
-        if xml_len(&body) + overhead <= max {
+        let v = s.version;
+        if wire_len(&body, v) + overhead <= max {
             return Ok(body);
         }
         let (skeleton, holes, items) = take_items(body.clone(), list_paths);
@@ -179,11 +180,11 @@ impl Service {
         }
         let token = crate::ids::random_token()?;
         let wrapper = get_segment_response(skeleton.clone(), &token, MAX_NUMBER, MAX_NUMBER);
-        let budget = max.saturating_sub(overhead + xml_len(&wrapper));
+        let budget = max.saturating_sub(overhead + wire_len(&wrapper, v));
         let mut parts: Vec<Vec<(usize, Element)>> = vec![Vec::new()];
         let mut used = 0;
         for (i, item) in items {
-            let size = xml_len(&item);
+            let size = wire_len(&item, v);
             let full = parts.last().is_some_and(|p| !p.is_empty()) && used + size > budget;
             if full {
                 parts.push(Vec::new());
@@ -238,6 +239,18 @@ fn get_segment_response(part: Element, token: &str, count: u64, reference: u64) 
         .with(ok_result())
         .with(Element::new("SegmentContent").with(part))
         .with(segment_info(token, count, reference))
+}
+
+/// An element's size as XML on the wire: the message encoder gives every
+/// PresenceSubList the presence namespace (an xmlns attribute), which a
+/// bare element's encoding does not show.
+fn wire_len(e: &Element, v: Version) -> usize {
+    fn sub_lists(e: &Element) -> usize {
+        usize::from(e.name == "PresenceSubList" && e.xmlns().is_none())
+            + e.children.iter().map(sub_lists).sum::<usize>()
+    }
+    let attr = " xmlns=\"\"".len() + v.pa_ns().len();
+    xml_len(e) + sub_lists(e) * attr
 }
 
 /// Bytes the envelope adds around a reply body for this session, as XML

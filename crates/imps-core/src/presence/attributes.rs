@@ -392,6 +392,7 @@ pub(crate) fn render(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -201,6 +201,8 @@ impl Service {
                     .with(set.to_name_list(s.version)),
             );
         }
-        Ok(resp)
+        drop(st);
+        // GEN-1 (attribute lists): in parts for a small 1.3 client.
+        self.segment_reply(s, resp, &[&["Presence"]])
     }
 }

@@ -2,14 +2,20 @@
 //! and who may see what, in memory behind one async mutex per owner, in a
 //! sharded map so owners never contend with each other.
 //!
-//! An owner's entry is loaded from the store on first use and then kept;
-//! every change writes the store first (acknowledge after durability) and
-//! then the entry, while the entry is locked, so memory never runs ahead of
-//! the disk and notifications about one owner leave in order. A presence
+//! An owner's entry is loaded from the store on first use and then kept
+//! while it matters: once a shard holds more than its share of
+//! `MAX_OWNERS_LOADED`, entries nobody is using and whose owner shows
+//! offline are dropped (they are reloaded from the store when needed; only
+//! the "who looked without subscribing" memory of 1.3 watcher lists goes
+//! with them). Owners shown online stay, so memory follows the online
+//! users, not everyone ever looked at. Every change writes the store first
+//! (acknowledge after durability) and then the entry, while the entry is
+//! locked, so memory never runs ahead of the disk and notifications about
+//! one owner leave in order. A presence
 //! change costs one store write whatever the number of watchers.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -17,10 +23,14 @@ use super::attributes::{AttrSet, OnlineView, PresenceDoc};
 use super::auth::Grants;
 use crate::CoreError;
 use crate::service::Service;
-use crate::store::{ReactiveRecord, Store};
+use crate::store::ReactiveRecord;
 
 /// Number of shards of the owner map; a power of two.
 const SHARDS: usize = 64;
+
+/// Owner entries kept in memory before idle ones are dropped (see the
+/// module doc); owners shown online are never dropped.
+pub(crate) const MAX_OWNERS_LOADED: usize = 100_000;
 
 /// Most users remembered per owner as having looked at their presence
 /// without subscribing (1.3 watcher status PRESENCE_ACCESS).
@@ -52,19 +62,35 @@ pub(crate) struct OwnerState {
 
 pub(crate) type OwnerCell = tokio::sync::Mutex<OwnerState>;
 
-/// The sharded owner map of one service.
+/// One shard: its entries, and how many times entries were dropped from
+/// it (a load that raced with a drop starts again, so a stale copy read
+/// before the drop never becomes the entry).
+#[derive(Default)]
+struct Shard {
+    map: HashMap<String, Arc<OwnerCell>>,
+    drops: u64,
+}
+
+/// The sharded owner map of one service (a field of `Service`).
 pub(crate) struct Hot {
-    shards: Vec<Mutex<HashMap<String, Arc<OwnerCell>>>>,
+    shards: Vec<Mutex<Shard>>,
+    /// Entries a shard keeps before dropping idle ones.
+    per_shard: usize,
 }
 
 impl Hot {
-    fn new() -> Hot {
+    pub(crate) fn new() -> Hot {
+        Hot::with_limit(MAX_OWNERS_LOADED)
+    }
+
+    pub(crate) fn with_limit(max_owners: usize) -> Hot {
         Hot {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: max_owners.div_ceil(SHARDS).max(1),
         }
     }
 
-    fn shard(&self, user: &str) -> &Mutex<HashMap<String, Arc<OwnerCell>>> {
+    fn shard(&self, user: &str) -> &Mutex<Shard> {
         // FNV-1a: cheap, and an attacker choosing user IDs can at worst put
         // them in one shard, which is still correct.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -74,54 +100,78 @@ impl Hot {
         &self.shards[(h as usize) & (SHARDS - 1)]
     }
 
-    fn get(&self, user: &str) -> Option<Arc<OwnerCell>> {
-        self.shard(user).lock().get(user).cloned()
+    /// The entry, or the shard's drop count to hand back to
+    /// `insert_if_absent` after loading.
+    fn get(&self, user: &str) -> Result<Arc<OwnerCell>, u64> {
+        let sh = self.shard(user).lock();
+        sh.map.get(user).cloned().ok_or(sh.drops)
     }
 
     /// Keeps the first entry loaded for a user: a concurrent loader's copy
-    /// is dropped, so all changes go through one entry.
-    fn insert_if_absent(&self, user: &str, st: OwnerState) -> Arc<OwnerCell> {
-        self.shard(user)
-            .lock()
-            .entry(user.to_string())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(st)))
-            .clone()
+    /// is dropped, so all changes go through one entry. `None` when
+    /// entries were dropped from the shard since `drops` was read: the
+    /// copy may predate a change, so the caller loads again.
+    fn insert_if_absent(&self, user: &str, st: OwnerState, drops: u64) -> Option<Arc<OwnerCell>> {
+        let mut sh = self.shard(user).lock();
+        if let Some(c) = sh.map.get(user) {
+            return Some(c.clone());
+        }
+        if sh.drops != drops {
+            return None;
+        }
+        if sh.map.len() >= self.per_shard {
+            let before = sh.map.len();
+            sh.map.retain(|_, c| !idle(c));
+            if sh.map.len() < before {
+                sh.drops += 1;
+            }
+        }
+        let cell = Arc::new(tokio::sync::Mutex::new(st));
+        sh.map.insert(user.to_string(), cell.clone());
+        Some(cell)
     }
 
     /// Owners loaded (for the benchmark and logs).
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.lock().map.len()).sum()
     }
 }
 
-/// The hot state of each live service, found by its store. The service
-/// struct belongs to another area's file; this table lets presence keep
-/// its state beside it until the service carries a field for it. An entry
-/// whose store is gone belongs to a dropped service and is pruned.
-static BY_SERVICE: LazyLock<Mutex<ServiceTable>> = LazyLock::new(|| Mutex::new(Vec::new()));
-
-type ServiceTable = Vec<(Weak<dyn Store>, Arc<Hot>)>;
+/// Whether an entry may be dropped: nobody holds it (only the map does,
+/// and handing it out needs the shard lock we hold), and it shows its
+/// owner offline without an "appear offline" wish, which is exactly what
+/// a reload from the store gives.
+fn idle(c: &Arc<OwnerCell>) -> bool {
+    if Arc::strong_count(c) != 1 {
+        return false;
+    }
+    c.try_lock()
+        .is_ok_and(|st| st.announced.clients.is_empty() && !st.invisible)
+}
 
 impl Service {
     /// This service's hot presence state.
-    pub(crate) fn presence_hot(&self) -> Arc<Hot> {
-        let mut t = BY_SERVICE.lock();
-        t.retain(|(w, _)| w.strong_count() > 0);
-        let me = Arc::downgrade(&self.store);
-        if let Some((_, hot)) = t.iter().find(|(w, _)| Weak::ptr_eq(w, &me)) {
-            return hot.clone();
-        }
-        let hot = Arc::new(Hot::new());
-        t.push((me, hot.clone()));
-        hot
+    pub(crate) fn presence_hot(&self) -> &Hot {
+        &self.presence
     }
 
     /// The owner's entry, loaded from the store on first use.
     pub(crate) async fn owner_cell(&self, user: &str) -> Result<Arc<OwnerCell>, CoreError> {
         let hot = self.presence_hot();
-        if let Some(c) = hot.get(user) {
-            return Ok(c);
+        loop {
+            let drops = match hot.get(user) {
+                Ok(c) => return Ok(c),
+                Err(drops) => drops,
+            };
+            let st = self.load_owner(user).await?;
+            if let Some(c) = hot.insert_if_absent(user, st, drops) {
+                return Ok(c);
+            }
         }
+    }
+
+    /// An owner's state as the store has it.
+    async fn load_owner(&self, user: &str) -> Result<OwnerState, CoreError> {
         let doc = match self.store.presence_doc(user).await? {
             Some(bytes) => PresenceDoc::decode(&bytes, user),
             None => PresenceDoc::default(),
@@ -157,7 +207,7 @@ impl Service {
                 .collect(),
             accessed: BTreeSet::new(),
         };
-        Ok(hot.insert_if_absent(user, st))
+        Ok(st)
     }
 
     /// Who the user is online as right now: the ClientIDs of their ready
@@ -177,5 +227,46 @@ impl Service {
         clients.sort_by(|a, b| a.0.cmp(&b.0));
         clients.dedup_by(|a, b| a.0 == b.0);
         OnlineView { clients }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::MemStore;
+    use crate::{CoreConfig, FakeClock};
+
+    #[tokio::test]
+    async fn idle_offline_owners_are_dropped_held_or_online_ones_stay() {
+        let mut svc = Service::new(
+            CoreConfig::default(),
+            Arc::new(MemStore::default()),
+            Arc::new(FakeClock::new(1)),
+        );
+        svc.presence = Hot::with_limit(SHARDS);
+        let held = svc.owner_cell("held").await.unwrap();
+        let shown = svc.owner_cell("shown").await.unwrap();
+        shown.lock().await.announced.clients =
+            vec![("phone".into(), imps_wire::Element::new("ClientID"))];
+        drop(shown);
+        for i in 0..2_000 {
+            svc.owner_cell(&format!("u{i}")).await.unwrap();
+        }
+        // One idle entry per shard at most, plus the two kept ones.
+        assert!(
+            svc.presence_hot().len() <= SHARDS + 2,
+            "{}",
+            svc.presence_hot().len()
+        );
+        let again = svc.owner_cell("held").await.unwrap();
+        assert!(Arc::ptr_eq(&held, &again), "a held entry is never replaced");
+        let shown = svc.owner_cell("shown").await.unwrap();
+        assert!(
+            !shown.lock().await.announced.clients.is_empty(),
+            "online stays"
+        );
     }
 }

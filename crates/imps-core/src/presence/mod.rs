@@ -21,6 +21,8 @@ mod subscribe;
 mod targets;
 mod watchers;
 
+pub(crate) use hot::Hot;
+
 use std::sync::Arc;
 
 use imps_wire::{PrimitiveKind, Transaction};

@@ -103,7 +103,9 @@ impl Service {
         let mut resp = Element::new("GetPresence-Response")
             .with(outcome_result(&r.failures, !r.users.is_empty()));
         resp.children.extend(presences);
-        Ok(resp)
+        // GEN-1 (presence updates): a small 1.3 client gets it in parts,
+        // one or more users' Presence per part.
+        self.segment_reply(s, resp, &[&["Presence"]])
     }
 
     /// A session became ready: its user may now show online, and questions

@@ -198,8 +198,15 @@ impl Service {
                     .with_text("ReactiveAuthState", r.state.as_str()),
             );
         }
-        Ok(Element::new("GetReactiveAuthStatus-Response")
+        drop(st);
+        let resp = Element::new("GetReactiveAuthStatus-Response")
             .with(ok_result())
-            .with(list))
+            .with(list);
+        // GEN-1 (authorization list): in parts for a small 1.3 client.
+        self.segment_reply(
+            s,
+            resp,
+            &[&["ReactiveAuthStatusList", "ReactiveAuthStatus"]],
+        )
     }
 }

@@ -81,6 +81,7 @@ impl Service {
                 }
             }
         }
-        Ok(resp)
+        // GEN-1 (watcher list): in parts for a small 1.3 client.
+        self.segment_reply(s, resp, &[&["Watcher"]])
     }
 }

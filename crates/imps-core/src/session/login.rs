@@ -188,6 +188,11 @@ impl Service {
                 return Err(CoreError::InvalidPassword(id));
             };
             let pw = pw.to_string();
+            let _permit = self
+                .password_checks
+                .acquire()
+                .await
+                .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
             let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
                 .await
                 .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;

@@ -73,6 +73,15 @@ pub trait GroupStore: Send + Sync + 'static {
     async fn pass(&self, group: &str, user: &str) -> Result<Option<GroupPass>, StoreError>;
     async fn remove_pass(&self, group: &str, user: &str) -> Result<bool, StoreError>;
     async fn passes(&self, group: &str) -> Result<Vec<GroupPass>, StoreError>;
+    /// Up to `limit` passes whose `until_ms` is at or before `now_ms`, as
+    /// (group, pass), oldest deadline first.
+    async fn expired_passes(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, GroupPass)>, StoreError>;
+    /// How many groups exist (`owner: None`) or are owned by `owner`.
+    async fn count_groups(&self, owner: Option<&str>) -> Result<u64, StoreError>;
 
     /// Stores an invitation, replacing one with the same (ID, invitee).
     async fn put_invite(&self, inv: InviteRecord) -> Result<(), StoreError>;
@@ -344,6 +353,34 @@ impl GroupStore for MemStore {
             .unwrap_or_default();
         v.sort_by(|a, b| a.user.cmp(&b.user));
         Ok(v)
+    }
+
+    async fn expired_passes(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, GroupPass)>, StoreError> {
+        let t = self.groups.lock();
+        let mut v: Vec<(String, GroupPass)> = t
+            .passes
+            .iter()
+            .flat_map(|(g, l)| {
+                l.iter()
+                    .filter(|p| p.until_ms.is_some_and(|u| u <= now_ms))
+                    .map(move |p| (g.clone(), p.clone()))
+            })
+            .collect();
+        v.sort_by(|a, b| (a.1.until_ms, &a.0, &a.1.user).cmp(&(b.1.until_ms, &b.0, &b.1.user)));
+        v.truncate(limit);
+        Ok(v)
+    }
+
+    async fn count_groups(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        let t = self.groups.lock();
+        Ok(t.groups
+            .values()
+            .filter(|g| owner.is_none_or(|o| g.owner == o))
+            .count() as u64)
     }
 
     async fn put_invite(&self, inv: InviteRecord) -> Result<(), StoreError> {
