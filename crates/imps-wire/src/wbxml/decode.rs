@@ -9,7 +9,7 @@
 
 use super::token::*;
 use super::{Document, opaque, tables};
-use crate::{Attr, Element, Limits, Version, WireError};
+use crate::{Attr, Element, Limits, Name, Version, WireError};
 
 /// The longest mb_u_int32 is 5 bytes (35 bits, of which 32 are used).
 const MB_MAX_BYTES: usize = 5;
@@ -196,23 +196,31 @@ impl<'a> Decoder<'a, '_> {
     fn body(&mut self) -> Result<Element, WireError> {
         let mut page: u8 = 0;
         let mut attr_page: u8 = 0;
-        let mut stack: Vec<Element> = Vec::new();
+        // Open elements, each with where its children start in `done`:
+        // finished elements wait there until their parent closes and takes
+        // them in one exactly sized allocation, instead of each parent
+        // growing its own vector one child at a time.
+        let mut stack: Vec<(Element, usize)> = Vec::new();
+        let mut done: Vec<Element> = Vec::new();
         loop {
             let at = self.r.pos;
             let tok = self.r.byte()?;
             match tok {
                 SWITCH_PAGE => page = self.r.byte()?,
                 END => {
-                    let done = stack
+                    let (mut el, first) = stack
                         .pop()
                         .ok_or_else(|| malformed(at, "END outside an element"))?;
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(done),
-                        None => return self.finish(done),
+                    if done.len() > first {
+                        el.children = done.drain(first..).collect();
                     }
+                    if stack.is_empty() {
+                        return self.finish(el);
+                    }
+                    done.push(el);
                 }
                 ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE => {
-                    let el = stack
+                    let (el, _) = stack
                         .last_mut()
                         .ok_or_else(|| malformed(at, "text outside the root element"))?;
                     self.text_piece(tok, at, el)?;
@@ -230,12 +238,11 @@ impl<'a> Decoder<'a, '_> {
                         }
                     }
                     if tok & HAS_CONTENT != 0 {
-                        stack.push(el);
+                        stack.push((el, done.len()));
+                    } else if stack.is_empty() {
+                        return self.finish(el);
                     } else {
-                        match stack.last_mut() {
-                            Some(parent) => parent.children.push(el),
-                            None => return self.finish(el),
-                        }
+                        done.push(el);
                     }
                 }
                 _ => return Err(unsupported(tok, at)),
@@ -284,11 +291,11 @@ impl<'a> Decoder<'a, '_> {
             let index = self.r.mb_u32()?;
             let name = table_str(self.strtbl, index, at)?;
             self.spend(name.len())?;
-            name.to_string()
+            Name::new(name)
         } else {
             match self.table.tag(page, tok & 0x3F) {
-                Some(name) => name.to_string(),
-                None => format!("UnknownTag-{page:02X}-{:02X}", tok & 0x3F),
+                Some(name) => Name::from_static(name),
+                None => Name::from(format!("UnknownTag-{page:02X}-{:02X}", tok & 0x3F)),
             }
         };
         Ok(Element::new(name))
@@ -308,7 +315,7 @@ impl<'a> Decoder<'a, '_> {
                     let name = table_str(self.strtbl, index, at)?;
                     self.spend(name.len())?;
                     el.attrs.push(Attr {
-                        name: name.to_string(),
+                        name: Name::new(name),
                         value: String::new(),
                     });
                 }
@@ -335,7 +342,7 @@ impl<'a> Decoder<'a, '_> {
                         })?;
                     self.spend(prefix.len())?;
                     el.attrs.push(Attr {
-                        name: "xmlns".to_string(),
+                        name: Name::from_static("xmlns"),
                         value: prefix.to_string(),
                     });
                 }

@@ -102,6 +102,25 @@ fn index(v: Version) -> usize {
     }
 }
 
+/// Every element name of CSP 1.1-1.3 (and `xmlns`), for
+/// [`crate::Name::new`]: a name found here is kept as the static string,
+/// so decoding allocates nothing for it.
+static KNOWN_NAMES: LazyLock<FastMap<()>> = LazyLock::new(|| {
+    let mut m = FastMap::default();
+    for v in Version::ALL {
+        for &(_, _, name) in raw_tags(v) {
+            m.insert(name, ());
+        }
+    }
+    m.insert("xmlns", ());
+    m
+});
+
+/// The static copy of `name` when it is a known CSP name.
+pub(crate) fn known_name(name: &str) -> Option<&'static str> {
+    KNOWN_NAMES.get_key_value(name).map(|(k, ())| *k)
+}
+
 /// Token to name, for one order of preference between the versions.
 pub(crate) struct DecodeTable {
     tags: [[Option<&'static str>; TOKENS_PER_PAGE]; PAGES],

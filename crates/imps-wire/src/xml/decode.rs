@@ -6,7 +6,9 @@ use quick_xml::errors::{Error as QxError, SyntaxError};
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
-use crate::{Attr, Element, Limits, WireError};
+use std::borrow::Cow;
+
+use crate::{Attr, Element, Limits, Name, WireError};
 
 pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Element, WireError> {
     // Checked before anything else so an oversized body costs nothing.
@@ -33,8 +35,8 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Element, WireError
                 tree.close()?;
             }
             Event::End(_) => tree.close()?,
-            Event::Text(text) => tree.text(&text.xml10_content(), at)?,
-            Event::CData(cdata) => tree.cdata(&cdata.xml10_content(), at)?,
+            Event::Text(text) => tree.text(text.xml10_content(), at)?,
+            Event::CData(cdata) => tree.cdata(cdata.xml10_content(), at)?,
             Event::GeneralRef(r) => tree.reference(&r, at)?,
             Event::Decl(decl) => check_declaration(&decl, bytes, at)?,
             Event::Comment(_) | Event::PI(_) => {}
@@ -80,18 +82,45 @@ fn check_declaration(decl: &BytesDecl<'_>, bytes: &[u8], at: u64) -> Result<(), 
 
 /// Builds the tree from events. Open elements live on an explicit stack,
 /// so depth costs heap (bounded by `max_depth`), never call stack.
-struct Builder<'l> {
+///
+/// Two things keep allocation down: an open element's text stays borrowed
+/// from the input until a second piece or an entity forces a copy, and is
+/// owned once, exactly sized, when the element closes (whitespace between
+/// children is then dropped without ever being copied); and finished
+/// elements wait in `done` until their parent closes and takes them in one
+/// exactly sized vector, instead of each parent growing its own.
+struct Builder<'a, 'l> {
     limits: &'l Limits,
-    open: Vec<Element>,
+    open: Vec<Open<'a>>,
+    done: Vec<Element>,
     root: Option<Element>,
     elements: usize,
 }
 
-impl<'l> Builder<'l> {
+/// An element being read: its text so far and where its children start
+/// in `done`.
+struct Open<'a> {
+    element: Element,
+    text: Cow<'a, str>,
+    first: usize,
+}
+
+impl<'a> Open<'a> {
+    fn push_text(&mut self, piece: Cow<'a, str>) {
+        if self.text.is_empty() {
+            self.text = piece;
+        } else {
+            self.text.to_mut().push_str(&piece);
+        }
+    }
+}
+
+impl<'a, 'l> Builder<'a, 'l> {
     fn new(limits: &'l Limits) -> Self {
         Builder {
             limits,
             open: Vec::with_capacity(limits.max_depth.min(16)),
+            done: Vec::new(),
             root: None,
             elements: 0,
         }
@@ -125,7 +154,7 @@ impl<'l> Builder<'l> {
                 qname.as_ref()
             )));
         }
-        let mut element = Element::new(name);
+        let mut element = Element::new(Name::new(name));
         for attr in start.attributes() {
             let attr = attr.map_err(|e| WireError::Xml(format!("{e} (near byte {at})")))?;
             let key: &str = attr.key.as_ref();
@@ -145,54 +174,68 @@ impl<'l> Builder<'l> {
                 });
             }
             element.attrs.push(Attr {
-                name: key.to_string(),
+                name: Name::new(key),
                 value: value.into_owned(),
             });
         }
-        self.open.push(element);
+        self.open.push(Open {
+            element,
+            text: Cow::Borrowed(""),
+            first: self.done.len(),
+        });
         Ok(())
     }
 
     fn close(&mut self) -> Result<(), WireError> {
         // quick-xml has already matched the end tag's name against the
         // start tag, and refuses an end tag with nothing open.
-        let Some(mut element) = self.open.pop() else {
+        let Some(Open {
+            mut element,
+            text,
+            first,
+        }) = self.open.pop()
+        else {
             return Err(WireError::Xml("end tag without a start tag".into()));
         };
-        if !element.children.is_empty() && is_xml_whitespace(&element.text) {
-            element.text = String::new();
+        let has_children = self.done.len() > first;
+        if !(has_children && is_xml_whitespace(&text)) {
+            // Checked on the final value: whitespace between children does
+            // not count, and memory meanwhile is bounded by `max_size`.
+            if text.len() > self.limits.max_text {
+                return Err(WireError::TextTooLong {
+                    limit: self.limits.max_text,
+                });
+            }
+            element.text = text.into_owned();
         }
-        // Checked on the final value: whitespace between children does not
-        // count, and memory meanwhile is bounded by `max_size`.
-        if element.text.len() > self.limits.max_text {
-            return Err(WireError::TextTooLong {
-                limit: self.limits.max_text,
-            });
+        if has_children {
+            element.children = self.done.drain(first..).collect();
         }
-        match self.open.last_mut() {
-            Some(parent) => parent.children.push(element),
-            None => self.root = Some(element),
+        if self.open.is_empty() {
+            self.root = Some(element);
+        } else {
+            self.done.push(element);
         }
         Ok(())
     }
 
     /// Character data. Outside the root only whitespace is allowed.
-    fn text(&mut self, text: &str, at: u64) -> Result<(), WireError> {
+    fn text(&mut self, text: Cow<'a, str>, at: u64) -> Result<(), WireError> {
         match self.open.last_mut() {
-            Some(element) => {
-                element.text.push_str(text);
+            Some(open) => {
+                open.push_text(text);
                 Ok(())
             }
-            None if is_xml_whitespace(text) => Ok(()),
+            None if is_xml_whitespace(&text) => Ok(()),
             None => Err(outside_root(at)),
         }
     }
 
     /// A CDATA section is text, but even an empty one is content.
-    fn cdata(&mut self, text: &str, at: u64) -> Result<(), WireError> {
+    fn cdata(&mut self, text: Cow<'a, str>, at: u64) -> Result<(), WireError> {
         match self.open.last_mut() {
-            Some(element) => {
-                element.text.push_str(text);
+            Some(open) => {
+                open.push_text(text);
                 Ok(())
             }
             None => Err(outside_root(at)),
@@ -225,8 +268,8 @@ impl<'l> Builder<'l> {
             }
         };
         match self.open.last_mut() {
-            Some(element) => {
-                element.text.push(ch);
+            Some(open) => {
+                open.text.to_mut().push(ch);
                 Ok(())
             }
             None => Err(outside_root(at)),
