@@ -92,13 +92,34 @@ impl<'a> Reader<'a> {
     /// A NUL-terminated inline string (the NUL is consumed, not returned).
     fn cstr(&mut self) -> Result<&'a [u8], WireError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let n = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| self.truncated())?;
+        let n = find_nul(rest).ok_or_else(|| self.truncated())?;
         self.pos += n + 1;
         Ok(&rest[..n])
     }
+}
+
+/// Index of the first NUL byte, eight bytes at a time (a word has a zero
+/// byte when `(w - 0x01..01) & !w & 0x80..80` is not zero). Inline strings
+/// are most of a text-heavy document, so this scan matters.
+fn find_nul(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            return c.iter().position(|&b| b == 0).map(|i| base + i);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0)
+        .map(|i| base + i)
 }
 
 fn malformed(offset: usize, what: impl Into<String>) -> WireError {
@@ -119,10 +140,8 @@ fn table_str(strtbl: &[u8], offset: u32, at: usize) -> Result<&str, WireError> {
         .and_then(|o| strtbl.get(o..))
         .filter(|r| !r.is_empty())
         .ok_or_else(|| malformed(at, format!("string table offset {offset} out of range")))?;
-    let n = rest
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or_else(|| malformed(at, "string table entry is not NUL-terminated"))?;
+    let n =
+        find_nul(rest).ok_or_else(|| malformed(at, "string table entry is not NUL-terminated"))?;
     utf8(&rest[..n], at)
 }
 
@@ -428,4 +447,27 @@ fn unsupported(tok: u8, at: usize) -> WireError {
         _ => "token not allowed here",
     };
     malformed(at, format!("unsupported token {tok:#04x}: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_nul;
+
+    #[test]
+    fn find_nul_agrees_with_a_plain_scan() {
+        // Every length up to three words, NUL at every place or nowhere,
+        // with bytes around it that trip naive word tricks (0x80, 0x01, 0xFF).
+        for len in 0..24 {
+            for nul in (0..len).map(Some).chain([None]) {
+                let mut v: Vec<u8> = (0..len).map(|i| [0x80, 0x01, 0xFF, b'a'][i % 4]).collect();
+                if let Some(i) = nul {
+                    v[i] = 0;
+                    if i + 1 < len {
+                        v[i + 1] = 0;
+                    }
+                }
+                assert_eq!(find_nul(&v), v.iter().position(|&b| b == 0), "{v:?}");
+            }
+        }
+    }
 }

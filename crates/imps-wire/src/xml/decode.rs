@@ -8,6 +8,7 @@ use quick_xml::reader::Reader;
 
 use std::borrow::Cow;
 
+use crate::wbxml::known_name;
 use crate::{Attr, Element, Limits, Name, WireError};
 
 pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Element, WireError> {
@@ -146,15 +147,41 @@ impl<'a, 'l> Builder<'a, 'l> {
         let qname = start.name();
         let name = qname.local_name();
         let name: &str = name.as_ref();
-        // The local part itself may not hold a colon (`a:b:c`): it would
-        // read back as a different name.
-        if !is_name(name) || name.contains(':') {
-            return Err(WireError::Xml(format!(
-                "invalid element name {:?} near byte {at}",
-                qname.as_ref()
-            )));
+        let name = match known_name(name) {
+            // Every CSP name is a valid XML name without a colon.
+            Some(known) => Name::from_static(known),
+            None => {
+                // The local part itself may not hold a colon (`a:b:c`): it
+                // would read back as a different name.
+                if !is_name(name) || name.contains(':') {
+                    return Err(WireError::Xml(format!(
+                        "invalid element name {:?} near byte {at}",
+                        qname.as_ref()
+                    )));
+                }
+                Name::from(name.to_owned())
+            }
+        };
+        let mut element = Element::new(name);
+        // Most elements have no attributes: skip the iterator for them.
+        if !is_xml_whitespace(start.attributes_raw()) {
+            self.attributes(start, at, &mut element)?;
         }
-        let mut element = Element::new(Name::new(name));
+        self.open.push(Open {
+            element,
+            text: Cow::Borrowed(""),
+            first: self.done.len(),
+        });
+        Ok(())
+    }
+
+    /// The attributes of a start tag.
+    fn attributes(
+        &self,
+        start: &BytesStart<'_>,
+        at: u64,
+        element: &mut Element,
+    ) -> Result<(), WireError> {
         for attr in start.attributes() {
             let attr = attr.map_err(|e| WireError::Xml(format!("{e} (near byte {at})")))?;
             let key: &str = attr.key.as_ref();
@@ -178,11 +205,6 @@ impl<'a, 'l> Builder<'a, 'l> {
                 value: value.into_owned(),
             });
         }
-        self.open.push(Open {
-            element,
-            text: Cow::Borrowed(""),
-            first: self.done.len(),
-        });
         Ok(())
     }
 
