@@ -384,13 +384,13 @@ impl<'a> Decoder<'a, '_> {
             STR_I => {
                 let s = self.r.cstr()?;
                 self.check_grow(out.len(), s.len())?;
-                out.push_str(utf8(s, at + 1)?);
+                append(out, utf8(s, at + 1)?);
             }
             STR_T => {
                 let offset = self.r.mb_u32()?;
                 let s = table_str(self.strtbl, offset, at)?;
                 self.check_grow(out.len(), s.len())?;
-                out.push_str(s);
+                append(out, s);
             }
             ENTITY => {
                 let cp = self.r.mb_u32()?;
@@ -405,7 +405,7 @@ impl<'a> Decoder<'a, '_> {
                     malformed(at, format!("unknown value token EXT_T_0 {index:#x}"))
                 })?;
                 self.check_grow(out.len(), s.len())?;
-                out.push_str(s);
+                append(out, s);
             }
             _ => {
                 let len = self.r.mb_u32()?;
@@ -427,6 +427,16 @@ impl<'a> Decoder<'a, '_> {
             });
         }
         Ok(())
+    }
+}
+
+/// Appends a text piece. Most elements have one piece, so the first is
+/// copied into an exactly sized string, without the growth path.
+fn append(out: &mut String, piece: &str) {
+    if out.is_empty() {
+        *out = piece.to_owned();
+    } else {
+        out.push_str(piece);
     }
 }
 
