@@ -129,8 +129,30 @@ fn malformed(offset: usize, what: impl Into<String>) -> WireError {
     }
 }
 
+/// Text at least this long is validated by simdutf8 (64 bytes a step with
+/// SIMD); shorter text by std, which is as quick there and needs no call
+/// through simdutf8's CPU dispatch.
+const SIMD_UTF8_MIN: usize = 64;
+
+/// Validates text as UTF-8.
+#[inline]
 fn utf8(bytes: &[u8], offset: usize) -> Result<&str, WireError> {
-    std::str::from_utf8(bytes).map_err(|e| malformed(offset, format!("invalid UTF-8: {e}")))
+    let ok = if bytes.len() < SIMD_UTF8_MIN {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        simdutf8::basic::from_utf8(bytes).ok()
+    };
+    ok.ok_or_else(|| bad_utf8(bytes, offset))
+}
+
+/// The error for text that is not UTF-8, with std's account of where.
+#[cold]
+fn bad_utf8(bytes: &[u8], offset: usize) -> WireError {
+    let what = match std::str::from_utf8(bytes) {
+        Err(e) => format!("invalid UTF-8: {e}"),
+        Ok(_) => "invalid UTF-8".to_string(),
+    };
+    malformed(offset, what)
 }
 
 /// The string starting at `offset` in the string table.
@@ -180,6 +202,44 @@ fn header<'a>(r: &mut Reader<'a>) -> Result<(Option<Version>, &'a [u8]), WireErr
     Ok((version, strtbl))
 }
 
+/// The decoder's two work vectors, kept per thread between decodes so a
+/// document does not pay for allocating and growing them each time. They
+/// are empty between decodes, and what a thread keeps is bounded: room for
+/// `SCRATCH_KEEP` elements each (about 100 KB), shrunk to that after a
+/// larger document.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<(Element, usize)>,
+    done: Vec<Element>,
+}
+
+/// Room for this many elements per scratch vector is kept between decodes.
+const SCRATCH_KEEP: usize = 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { stack: Vec::new(), done: Vec::new() })
+    };
+}
+
+impl Scratch {
+    fn take() -> Scratch {
+        SCRATCH.try_with(|s| s.take()).unwrap_or_default()
+    }
+
+    /// Empties the vectors (an error leaves elements in them), bounds what
+    /// they keep, and leaves them for the next decode on this thread.
+    fn put_back(mut self) {
+        self.stack.clear();
+        self.done.clear();
+        if self.done.capacity() > SCRATCH_KEEP || self.stack.capacity() > SCRATCH_KEEP {
+            self.stack.shrink_to(SCRATCH_KEEP);
+            self.done.shrink_to(SCRATCH_KEEP);
+        }
+        let _ = SCRATCH.try_with(|s| s.set(self));
+    }
+}
+
 struct Decoder<'a, 'l> {
     r: Reader<'a>,
     strtbl: &'a [u8],
@@ -213,14 +273,23 @@ impl<'a> Decoder<'a, '_> {
 
     /// The token stream after the header: exactly one root element.
     fn body(&mut self) -> Result<Element, WireError> {
-        let mut page: u8 = 0;
-        let mut attr_page: u8 = 0;
         // Open elements, each with where its children start in `done`:
         // finished elements wait there until their parent closes and takes
         // them in one exactly sized allocation, instead of each parent
         // growing its own vector one child at a time.
-        let mut stack: Vec<(Element, usize)> = Vec::new();
-        let mut done: Vec<Element> = Vec::new();
+        let mut scratch = Scratch::take();
+        let result = self.tokens(&mut scratch.stack, &mut scratch.done);
+        scratch.put_back();
+        result
+    }
+
+    fn tokens(
+        &mut self,
+        stack: &mut Vec<(Element, usize)>,
+        done: &mut Vec<Element>,
+    ) -> Result<Element, WireError> {
+        let mut page: u8 = 0;
+        let mut attr_page: u8 = 0;
         loop {
             let at = self.r.pos;
             let tok = self.r.byte()?;
@@ -231,7 +300,7 @@ impl<'a> Decoder<'a, '_> {
                         .pop()
                         .ok_or_else(|| malformed(at, "END outside an element"))?;
                     if done.len() > first {
-                        el.children = done.drain(first..).collect();
+                        el.children = done.split_off(first);
                     }
                     if stack.is_empty() {
                         return self.finish(el);
@@ -461,7 +530,60 @@ fn unsupported(tok: u8, at: usize) -> WireError {
 
 #[cfg(test)]
 mod tests {
-    use super::find_nul;
+    use super::{SCRATCH, SCRATCH_KEEP, find_nul, utf8};
+    use crate::{Element, Limits, Version, wbxml};
+
+    #[test]
+    fn utf8_agrees_with_std_on_both_sides_of_the_simd_length() {
+        // Mixed ASCII and multi-byte text, cut at every length around the
+        // 64-byte switch, then spoiled at several places: a stray
+        // continuation byte, a truncated sequence, an overlong form.
+        let text = "grüße 👋 Lorem ipsum <dolor> sit amet & ".repeat(6);
+        for len in (0..=text.len()).filter(|&n| text.is_char_boundary(n)) {
+            let good = &text.as_bytes()[..len];
+            assert_eq!(utf8(good, 0).ok(), std::str::from_utf8(good).ok());
+            for (at, bad) in [(0, 0x80u8), (len / 2, 0xC3), (len.saturating_sub(1), 0xC0)] {
+                let mut v = good.to_vec();
+                if at < v.len() {
+                    v[at] = bad;
+                }
+                match (utf8(&v, 7), std::str::from_utf8(&v)) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(e), Err(std_e)) => {
+                        assert!(e.to_string().contains(&std_e.to_string()), "{e}")
+                    }
+                    (a, b) => panic!("len {len} at {at}: ours {a:?}, std {b:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scratch_is_left_empty_and_bounded() {
+        let mut root = Element::new("WV-CSP-Message");
+        for i in 0..3 * SCRATCH_KEEP {
+            root = root.with(Element::text("UserID", format!("u{i}")));
+        }
+        let bytes = wbxml::encode(&root, Version::V1_2).expect("encode");
+        let limits = Limits {
+            max_elements: 10 * SCRATCH_KEEP,
+            ..Limits::default()
+        };
+        // A large document, then the same cut short (fails with elements
+        // still open and waiting), then the whole one again: the failed
+        // decode leaves nothing behind that shows up in the next tree.
+        assert_eq!(wbxml::decode(&bytes, &limits).expect("decode").root, root);
+        assert!(wbxml::decode(&bytes[..bytes.len() / 2], &limits).is_err());
+        let kept = SCRATCH.with(|s| {
+            let v = s.take();
+            let kept = (v.stack.len(), v.done.len(), v.done.capacity());
+            s.set(v);
+            kept
+        });
+        assert_eq!((kept.0, kept.1), (0, 0));
+        assert!(kept.2 <= SCRATCH_KEEP, "{kept:?}");
+        assert_eq!(wbxml::decode(&bytes, &limits).expect("decode").root, root);
+    }
 
     #[test]
     fn find_nul_agrees_with_a_plain_scan() {

@@ -231,7 +231,7 @@ impl<'a, 'l> Builder<'a, 'l> {
             element.text = text.into_owned();
         }
         if has_children {
-            element.children = self.done.drain(first..).collect();
+            element.children = self.done.split_off(first);
         }
         if self.open.is_empty() {
             self.root = Some(element);
