@@ -211,14 +211,21 @@ fn header<'a>(r: &mut Reader<'a>) -> Result<(Option<Version>, &'a [u8]), WireErr
 struct Scratch {
     stack: Vec<(Element, usize)>,
     done: Vec<Element>,
+    value: String,
 }
 
 /// Room for this many elements per scratch vector is kept between decodes.
 const SCRATCH_KEEP: usize = 1024;
+/// Bytes of the attribute value buffer kept between decodes.
+const VALUE_KEEP: usize = 256;
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch { stack: Vec::new(), done: Vec::new() })
+        std::cell::Cell::new(Scratch {
+            stack: Vec::new(),
+            done: Vec::new(),
+            value: String::new(),
+        })
     };
 }
 
@@ -232,6 +239,8 @@ impl Scratch {
     fn put_back(mut self) {
         self.stack.clear();
         self.done.clear();
+        self.value.clear();
+        self.value.shrink_to(VALUE_KEEP);
         if self.done.capacity() > SCRATCH_KEEP || self.stack.capacity() > SCRATCH_KEEP {
             self.stack.shrink_to(SCRATCH_KEEP);
             self.done.shrink_to(SCRATCH_KEEP);
@@ -278,16 +287,13 @@ impl<'a> Decoder<'a, '_> {
         // them in one exactly sized allocation, instead of each parent
         // growing its own vector one child at a time.
         let mut scratch = Scratch::take();
-        let result = self.tokens(&mut scratch.stack, &mut scratch.done);
+        let result = self.tokens(&mut scratch);
         scratch.put_back();
         result
     }
 
-    fn tokens(
-        &mut self,
-        stack: &mut Vec<(Element, usize)>,
-        done: &mut Vec<Element>,
-    ) -> Result<Element, WireError> {
+    fn tokens(&mut self, scratch: &mut Scratch) -> Result<Element, WireError> {
+        let Scratch { stack, done, value } = scratch;
         let mut page: u8 = 0;
         let mut attr_page: u8 = 0;
         loop {
@@ -316,7 +322,7 @@ impl<'a> Decoder<'a, '_> {
                 _ if is_tag(tok) => {
                     let mut el = self.start_tag(tok, page, stack.len(), at)?;
                     if tok & HAS_ATTRS != 0 {
-                        self.attributes(&mut el, &mut attr_page)?;
+                        self.attributes(&mut el, &mut attr_page, value)?;
                         if stack.is_empty() {
                             // Trust the root's namespace over the public id
                             // for which table wins a clash (reference (a)).
@@ -390,14 +396,26 @@ impl<'a> Decoder<'a, '_> {
     }
 
     /// Attribute list after a tag with the attribute bit, up to its END.
-    fn attributes(&mut self, el: &mut Element, attr_page: &mut u8) -> Result<(), WireError> {
+    /// The value of the attribute being read is built in `value` (kept
+    /// between decodes) and copied into the attribute once, exactly sized,
+    /// when the next attribute or the END comes.
+    fn attributes(
+        &mut self,
+        el: &mut Element,
+        attr_page: &mut u8,
+        value: &mut String,
+    ) -> Result<(), WireError> {
         loop {
             let at = self.r.pos;
             let tok = self.r.byte()?;
             match tok {
-                END => return Ok(()),
+                END => {
+                    end_value(el, value);
+                    return Ok(());
+                }
                 SWITCH_PAGE => *attr_page = self.r.byte()?,
                 LITERAL => {
+                    end_value(el, value);
                     self.count_node()?;
                     let index = self.r.mb_u32()?;
                     let name = table_str(self.strtbl, index, at)?;
@@ -408,14 +426,14 @@ impl<'a> Decoder<'a, '_> {
                     });
                 }
                 ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE => {
-                    let Element { name, attrs, .. } = &mut *el;
-                    let attr = attrs.last_mut().ok_or_else(|| {
-                        malformed(at, "attribute value before any attribute name")
-                    })?;
-                    self.piece(tok, at, name, &mut attr.value)?;
+                    if el.attrs.is_empty() {
+                        return Err(malformed(at, "attribute value before any attribute name"));
+                    }
+                    self.piece(tok, at, &el.name, value)?;
                 }
                 // Attribute-start tokens: 0x05-0x7F minus the global 0x40-0x44.
                 0x05..=0x3F | 0x45..=0x7F => {
+                    end_value(el, value);
                     self.count_node()?;
                     let prefix = (*attr_page == 0)
                         .then(|| tables::attr_start(tok))
@@ -431,8 +449,9 @@ impl<'a> Decoder<'a, '_> {
                     self.spend(prefix.len())?;
                     el.attrs.push(Attr {
                         name: Name::from_static("xmlns"),
-                        value: prefix.to_string(),
+                        value: String::new(),
                     });
+                    value.push_str(prefix);
                 }
                 _ => return Err(unsupported(tok, at)),
             }
@@ -499,10 +518,21 @@ impl<'a> Decoder<'a, '_> {
     }
 }
 
+/// Moves an attribute value built in `value` into the last attribute.
+fn end_value(el: &mut Element, value: &mut String) {
+    if let Some(attr) = el.attrs.last_mut()
+        && !value.is_empty()
+    {
+        attr.value = value.as_str().to_owned();
+        value.clear();
+    }
+}
+
 /// Appends a text piece. Most elements have one piece, so the first is
-/// copied into an exactly sized string, without the growth path.
+/// copied into an exactly sized string, without the growth path (a string
+/// that already has room, as the attribute value buffer, is appended to).
 fn append(out: &mut String, piece: &str) {
-    if out.is_empty() {
+    if out.capacity() == 0 {
         *out = piece.to_owned();
     } else {
         out.push_str(piece);
