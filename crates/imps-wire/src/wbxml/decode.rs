@@ -49,6 +49,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The next byte, not consumed.
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     fn at_end(&self) -> bool {
         self.pos >= self.buf.len()
     }
@@ -330,6 +335,21 @@ impl<'a> Decoder<'a, '_> {
                         }
                     }
                     if tok & HAS_CONTENT != 0 {
+                        // Most elements are leaves with one text piece:
+                        // those skip the trip through `stack`.
+                        if self.r.peek().is_some_and(is_text) {
+                            let at = self.r.pos;
+                            let piece = self.r.byte()?;
+                            self.text_piece(piece, at, &mut el)?;
+                            if self.r.peek() == Some(END) {
+                                self.r.pos += 1;
+                                if stack.is_empty() {
+                                    return self.finish(el);
+                                }
+                                done.push(el);
+                                continue;
+                            }
+                        }
                         stack.push((el, done.len()));
                     } else if stack.is_empty() {
                         return self.finish(el);
@@ -535,6 +555,11 @@ fn append(out: &mut String, piece: &str) {
     } else {
         out.push_str(piece);
     }
+}
+
+/// Tokens that carry a piece of text.
+fn is_text(tok: u8) -> bool {
+    matches!(tok, ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE)
 }
 
 /// Tag tokens (and LITERAL variants): low 6 bits 0x04 or above 0x04.
