@@ -7,6 +7,7 @@ use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use crate::wbxml::known_name;
 use crate::{Attr, Element, Limits, Name, WireError};
@@ -121,7 +122,7 @@ impl<'a, 'l> Builder<'a, 'l> {
         Builder {
             limits,
             open: Vec::with_capacity(limits.max_depth.min(16)),
-            done: Vec::new(),
+            done: DONE.try_with(Cell::take).unwrap_or_default(),
             root: None,
             elements: 0,
         }
@@ -308,6 +309,27 @@ impl<'a, 'l> Builder<'a, 'l> {
     }
 }
 
+/// Room for this many finished elements is kept per thread between
+/// decodes (about 100 KB at most).
+const DONE_KEEP: usize = 1024;
+
+thread_local! {
+    /// The `done` vector of the last decode on this thread, empty, so the
+    /// next one does not allocate and grow it again.
+    static DONE: Cell<Vec<Element>> = const { Cell::new(Vec::new()) };
+}
+
+impl Drop for Builder<'_, '_> {
+    fn drop(&mut self) {
+        let mut done = std::mem::take(&mut self.done);
+        done.clear();
+        if done.capacity() > DONE_KEEP {
+            done.shrink_to(DONE_KEEP);
+        }
+        let _ = DONE.try_with(|d| d.set(done));
+    }
+}
+
 fn outside_root(at: u64) -> WireError {
     WireError::Xml(format!("text outside the root element near byte {at}"))
 }
@@ -330,4 +352,36 @@ fn is_name(name: &str) -> bool {
         && bytes.all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DONE, DONE_KEEP};
+    use crate::{Element, Limits, xml};
+
+    #[test]
+    fn kept_done_vector_is_left_empty_and_bounded() {
+        let mut root = Element::new("WV-CSP-Message");
+        for i in 0..3 * DONE_KEEP {
+            root = root.with(Element::text("UserID", format!("u{i}")));
+        }
+        let bytes = xml::encode(&root);
+        let limits = Limits {
+            max_elements: 10 * DONE_KEEP,
+            ..Limits::default()
+        };
+        // Whole, cut short (fails with finished elements waiting), whole
+        // again: nothing of the failed decode shows up in the next tree.
+        assert_eq!(xml::decode(&bytes, &limits).expect("decode"), root);
+        assert!(xml::decode(&bytes[..bytes.len() / 2], &limits).is_err());
+        let kept = DONE.with(|d| {
+            let v = d.take();
+            let kept = (v.len(), v.capacity());
+            d.set(v);
+            kept
+        });
+        assert_eq!(kept.0, 0);
+        assert!(kept.1 <= DONE_KEEP, "{kept:?}");
+        assert_eq!(xml::decode(&bytes, &limits).expect("decode"), root);
+    }
 }
