@@ -323,8 +323,10 @@ impl Drop for Builder<'_, '_> {
     fn drop(&mut self) {
         let mut done = std::mem::take(&mut self.done);
         done.clear();
+        // Freed rather than shrunk past the bound: see the WBXML decoder's
+        // `Scratch` for why (glibc's mmap'd blocks).
         if done.capacity() > DONE_KEEP {
-            done.shrink_to(DONE_KEEP);
+            done = Vec::new();
         }
         let _ = DONE.try_with(|d| d.set(done));
     }
