@@ -167,7 +167,7 @@ impl Service {
             if tx.mode == TransactionMode::Response {
                 return Outcome::Nothing;
             }
-            let e = CoreError::UnknownPrimitive(tx.body.name.clone());
+            let e = CoreError::UnknownPrimitive(tx.body.name.to_string());
             tracing::info!(primitive = %tx.body.name, "unknown primitive");
             return Outcome::Reply(error_status(&e));
         };

@@ -5,24 +5,156 @@
 //! on local names) and keep unknown and vendor elements, so a message
 //! round-trips even when we do not understand all of it.
 
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+use std::ops::Deref;
+
+/// An element or attribute name. Names the CSP token tables know (every
+/// element of CSP 1.1-1.3, and `xmlns`) point at those static strings, so
+/// decoding a document allocates nothing for them; any other name (vendor
+/// extensions, `UnknownTag-PP-TT`) is owned. It reads like a `&str`:
+/// `as_str()`, deref, comparison with `str`/`String`, `Display`.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Cow<'static, str>);
+
+impl Name {
+    /// A name borrowed from a static string (no lookup, no allocation).
+    pub const fn from_static(name: &'static str) -> Name {
+        Name(Cow::Borrowed(name))
+    }
+
+    /// The static copy when `name` is a known CSP name, else an owned copy.
+    pub fn new(name: &str) -> Name {
+        match crate::wbxml::known_name(name) {
+            Some(s) => Name(Cow::Borrowed(s)),
+            None => Name(Cow::Owned(name.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
+        Name::new(name)
+    }
+}
+
+impl From<&String> for Name {
+    fn from(name: &String) -> Name {
+        Name::new(name)
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Name {
+        Name(Cow::Owned(name))
+    }
+}
+
+impl From<&Name> for Name {
+    fn from(name: &Name) -> Name {
+        name.clone()
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.into_string()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
 /// One attribute. In CSP only `xmlns` is used in practice; others are kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attr {
-    pub name: String,
+    pub name: Name,
     pub value: String,
 }
 
 /// A CSP element: a name, attributes, and either text or children.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Element {
-    pub name: String,
+    pub name: Name,
     pub attrs: Vec<Attr>,
     pub text: String,
     pub children: Vec<Element>,
 }
 
 impl Element {
-    pub fn new(name: impl Into<String>) -> Element {
+    pub fn new(name: impl Into<Name>) -> Element {
         Element {
             name: name.into(),
             ..Element::default()
@@ -30,7 +162,7 @@ impl Element {
     }
 
     /// A leaf element with text.
-    pub fn text(name: impl Into<String>, text: impl Into<String>) -> Element {
+    pub fn text(name: impl Into<Name>, text: impl Into<String>) -> Element {
         Element {
             name: name.into(),
             text: text.into(),
@@ -69,7 +201,7 @@ impl Element {
             a.value = value;
         } else {
             self.attrs.push(Attr {
-                name: name.to_string(),
+                name: Name::new(name),
                 value,
             });
         }

@@ -18,7 +18,7 @@ pub mod version;
 pub mod wbxml;
 pub mod xml;
 
-pub use element::{Attr, Element};
+pub use element::{Attr, Element, Name};
 pub use error::WireError;
 pub use limits::Limits;
 pub use message::{Encoding, Message, SessionType, Transaction, TransactionMode};

@@ -99,7 +99,7 @@ fn spellings() -> Vec<(String, String)> {
 
 fn to_libwbxml_spelling(e: &mut Element, map: &[(String, String)]) {
     if let Some((lib, _)) = map.iter().find(|(_, canon)| *canon == e.name) {
-        e.name = lib.clone();
+        e.name = lib.into();
     }
     e.children
         .iter_mut()
@@ -286,7 +286,7 @@ fn cases(v: Version) -> Vec<(String, Element)> {
 /// every name must be in its (1.1/1.2) table, and it keeps no attributes
 /// but `xmlns`.
 fn libwbxml_can_write(e: &Element, known: &[String]) -> bool {
-    known.contains(&e.name)
+    known.iter().any(|k| *k == e.name)
         && e.attrs.iter().all(|a| a.name == "xmlns")
         && e.children.iter().all(|c| libwbxml_can_write(c, known))
 }

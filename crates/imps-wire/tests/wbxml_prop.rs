@@ -81,7 +81,7 @@ fn attrs() -> impl Strategy<Value = Vec<Attr>> {
     let attr_name = prop::sample::select(vec!["xmlns", "xmlns:xsi", "id", "x"]);
     prop::collection::vec(
         (attr_name, attr_value()).prop_map(|(name, value)| Attr {
-            name: name.to_string(),
+            name: name.into(),
             value,
         }),
         0..3,
@@ -90,7 +90,7 @@ fn attrs() -> impl Strategy<Value = Vec<Attr>> {
 
 fn tree() -> impl Strategy<Value = Element> {
     let leaf = (name(), attrs(), text()).prop_map(|(name, attrs, text)| Element {
-        name,
+        name: name.into(),
         attrs,
         text,
         children: Vec::new(),
@@ -98,7 +98,7 @@ fn tree() -> impl Strategy<Value = Element> {
     leaf.prop_recursive(6, 64, 6, |inner| {
         (name(), attrs(), text(), prop::collection::vec(inner, 0..6)).prop_map(
             |(name, attrs, text, children)| Element {
-                name,
+                name: name.into(),
                 attrs,
                 text,
                 children,

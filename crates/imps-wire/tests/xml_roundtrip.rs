@@ -213,7 +213,7 @@ fn attrs() -> impl Strategy<Value = Vec<Attr>> {
 fn element() -> impl Strategy<Value = Element> {
     let name = prop::sample::select(NAMES.to_vec());
     let leaf = (name.clone(), attrs(), text()).prop_map(|(n, attrs, text)| Element {
-        name: n.to_string(),
+        name: n.into(),
         attrs,
         text,
         children: Vec::new(),
@@ -221,7 +221,7 @@ fn element() -> impl Strategy<Value = Element> {
     leaf.prop_recursive(4, 48, 5, move |inner| {
         (name.clone(), attrs(), prop::collection::vec(inner, 1..5)).prop_map(
             |(n, attrs, children)| Element {
-                name: n.to_string(),
+                name: n.into(),
                 attrs,
                 text: String::new(),
                 children,
@@ -237,7 +237,7 @@ fn body() -> impl Strategy<Value = Element> {
         text().prop_map(|t| (t, Vec::new())),
     ];
     (kind, content).prop_map(|(k, (text, children))| Element {
-        name: k.name().to_string(),
+        name: k.name().into(),
         attrs: Vec::new(),
         text,
         children,

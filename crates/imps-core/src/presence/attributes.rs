@@ -149,7 +149,7 @@ impl AttrSet {
         let mut set = AttrSet::EMPTY;
         for c in &list.children {
             let a = Attr::from_name(&c.name)
-                .ok_or_else(|| CoreError::UnknownAttribute(c.name.clone()))?;
+                .ok_or_else(|| CoreError::UnknownAttribute(c.name.to_string()))?;
             set.insert(a);
         }
         Ok(if set.is_empty() { None } else { Some(set) })
@@ -227,7 +227,7 @@ impl Update {
         };
         for c in &list.children {
             let attr = Attr::from_name(&c.name)
-                .ok_or_else(|| CoreError::UnknownAttribute(c.name.clone()))?;
+                .ok_or_else(|| CoreError::UnknownAttribute(c.name.to_string()))?;
             let client = client_id_key(c);
             let has_value = !c.text.trim().is_empty()
                 || c.children

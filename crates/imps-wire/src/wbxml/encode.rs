@@ -85,7 +85,7 @@ fn mb_u32(out: &mut Vec<u8>, v: u32) {
 
 fn encode_error(el: &Element, what: &str) -> WireError {
     WireError::Encode {
-        element: el.name.clone(),
+        element: el.name.to_string(),
         what: what.to_string(),
     }
 }

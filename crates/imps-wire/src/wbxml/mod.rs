@@ -34,6 +34,8 @@ mod encode;
 mod opaque;
 mod tables;
 
+pub(crate) use tables::known_name;
+
 use crate::{Element, Limits, Version, WireError};
 
 /// A decoded WBXML document: the root and the version its public id names.

@@ -102,6 +102,79 @@ fn index(v: Version) -> usize {
     }
 }
 
+/// Every element name of CSP 1.1-1.3 (and `xmlns`), for
+/// [`crate::Name::new`]: a name found here is kept as the static string,
+/// so decoding allocates nothing for it. An open-addressing table hashed on
+/// the length and the first and last eight bytes: one multiply and usually
+/// one compare per lookup, which the XML decoder does for every element.
+/// The keys are fixed, so a hostile name can only miss.
+struct KnownNames {
+    slots: Vec<Option<&'static str>>,
+}
+
+/// Slots in [`KnownNames`]: a power of two, several times the ~450 names.
+const KNOWN_SLOTS: usize = 4096;
+
+impl KnownNames {
+    fn slot(name: &[u8]) -> usize {
+        let n = name.len();
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(w)
+        };
+        let (a, b) = if n >= 8 {
+            (word(&name[..8]), word(&name[n - 8..]))
+        } else {
+            (word(name), 0)
+        };
+        let h = (a.rotate_left(23) ^ b ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 52) as usize & (KNOWN_SLOTS - 1)
+    }
+
+    fn build() -> KnownNames {
+        let mut t = KnownNames {
+            slots: vec![None; KNOWN_SLOTS],
+        };
+        let all = Version::ALL
+            .into_iter()
+            .flat_map(|v| raw_tags(v).iter().map(|&(_, _, name)| name))
+            .chain(["xmlns"]);
+        for name in all {
+            let mut i = Self::slot(name.as_bytes());
+            loop {
+                match t.slots[i] {
+                    Some(k) if k == name => break,
+                    Some(_) => i = (i + 1) & (KNOWN_SLOTS - 1),
+                    None => {
+                        t.slots[i] = Some(name);
+                        break;
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn get(&self, name: &str) -> Option<&'static str> {
+        let mut i = Self::slot(name.as_bytes());
+        loop {
+            let k = self.slots[i]?;
+            if k == name {
+                return Some(k);
+            }
+            i = (i + 1) & (KNOWN_SLOTS - 1);
+        }
+    }
+}
+
+static KNOWN_NAMES: LazyLock<KnownNames> = LazyLock::new(KnownNames::build);
+
+/// The static copy of `name` when it is a known CSP name.
+pub(crate) fn known_name(name: &str) -> Option<&'static str> {
+    KNOWN_NAMES.get(name)
+}
+
 /// Token to name, for one order of preference between the versions.
 pub(crate) struct DecodeTable {
     tags: [[Option<&'static str>; TOKENS_PER_PAGE]; PAGES],
@@ -285,6 +358,27 @@ pub(crate) fn is_date(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_names_find_every_tag_and_nothing_else() {
+        for v in Version::ALL {
+            for &(_, _, name) in raw_tags(v) {
+                assert_eq!(known_name(name), Some(name));
+                // A name that only shares the hashed bytes is not found.
+                let longer = format!("{name}x");
+                if !Version::ALL
+                    .iter()
+                    .any(|w| raw_tags(*w).iter().any(|t| t.2 == longer))
+                {
+                    assert_eq!(known_name(&longer), None, "{longer}");
+                }
+            }
+        }
+        assert_eq!(known_name("xmlns"), Some("xmlns"));
+        for s in ["", "x", "NotACspElement", "Presence-Sub-List"] {
+            assert_eq!(known_name(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn generated_name_lists_are_sorted_for_binary_search() {

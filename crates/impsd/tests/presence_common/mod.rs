@@ -212,7 +212,7 @@ pub fn notified_attrs(reqs: &[Element], owner: &str) -> Vec<String> {
         for p in n.children_named("Presence") {
             if p.child_text("UserID") == Some(wire(owner).as_str()) {
                 if let Some(l) = p.child("PresenceSubList") {
-                    v.extend(l.children.iter().map(|c| c.name.clone()));
+                    v.extend(l.children.iter().map(|c| c.name.to_string()));
                 }
             }
         }
