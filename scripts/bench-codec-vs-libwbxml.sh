@@ -47,7 +47,8 @@ echo "libwbxml: $(dpkg-query -W -f='${Version}' libwbxml2-utils 2>/dev/null || e
 
 echo "== build"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cargo build --release -p imps-client --bin imps -p imps-bench
+  cargo build --release -p imps-client --bin imps
+  cargo build --release -p imps-bench
   cargo build --release -p imps-wire --example write_bench_corpus
 fi
 mkdir -p "$OUT"

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use imps_core::{NewUser, Store};
+use imps_core::NewUser;
 use imps_store::{SqliteOptions, SqliteStore};
 
 const DB_ENV: &str = "IMPS_STORE_DURABILITY_DB";

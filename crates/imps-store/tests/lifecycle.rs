@@ -5,7 +5,7 @@
 use imps_core::AccountStore;
 use std::path::Path;
 
-use imps_core::{NewUser, SessionRecord, Store, StoreError};
+use imps_core::{NewUser, SessionRecord, StoreError};
 use imps_store::{SqliteOptions, SqliteStore, latest_schema_version};
 use rusqlite::Connection;
 

@@ -5,7 +5,6 @@ mod common;
 
 use common::TestServer;
 use imps_client::{Client, ClientConfig, Encoding, Version};
-use imps_core::Store;
 
 fn msisdn_client(
     srv: &TestServer,
