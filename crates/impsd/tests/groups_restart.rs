@@ -7,9 +7,7 @@
 mod common;
 mod groups_common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::code_of;
 use groups_common::{
@@ -18,69 +16,9 @@ use groups_common::{
 };
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 
-const BIN: &str = env!("CARGO_BIN_EXE_impsd");
+use common::{real_config as write_config, spawn_real as spawn, impsd_cli as admin};
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("impsd.toml");
-    let text = format!(
-        r#"listen = "127.0.0.1:0"
-data_dir = "{data}"
-log = "warn"
-[login]
-digest = true
-secret_key = "{key}"
-[cir]
-tcp_listen = "127.0.0.1:0"
-[admin]
-listen = "127.0.0.1:0"
-"#,
-        data = dir.join("data").display(),
-        key = common::TEST_KEY
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn spawn(cfg: &Path, data: &Path) -> (Child, String) {
-    let _ = std::fs::remove_file(data.join("admin.json"));
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(data.join("admin.json")) {
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            return (
-                child,
-                format!("http://{}/imps", v["http"].as_str().unwrap()),
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "impsd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn admin(cfg: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "impsd {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+const BIN: &str = common::IMPSD_BIN;
 
 fn client(url: &str, id: &str) -> HttpClient {
     Client::new(ClientConfig::new(url, Version::V1_2, Encoding::Xml).with_client_id(id)).unwrap()

@@ -6,51 +6,15 @@ mod common;
 mod presence_common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::code_of;
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 use presence_common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_impsd");
+use common::{real_config as write_config, spawn_real as spawn};
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("impsd.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlog = \"warn\"\n[cir]\ntcp_listen = \"\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
-        dir.join("data").display()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Starts impsd and waits for admin.json, which it writes once bound.
-fn spawn(cfg: &Path, data: &Path) -> (Child, String) {
-    let _ = std::fs::remove_file(data.join("admin.json"));
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(data.join("admin.json")) {
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-            return (
-                child,
-                format!("http://{}/imps", v["http"].as_str().unwrap()),
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "impsd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+const BIN: &str = common::IMPSD_BIN;
 
 fn add_user(cfg: &Path, id: &str) {
     let out = Command::new(BIN)

@@ -159,3 +159,75 @@ impl TestServer {
 pub fn code_of(e: &imps_client::Element) -> Option<u16> {
     imps_client::status_of(e).map(|(c, _)| c)
 }
+
+/// The real impsd binary, for tests that SIGKILL and restart it.
+pub const IMPSD_BIN: &str = env!("CARGO_BIN_EXE_impsd");
+
+/// Writes a config for the real binary under `dir`: every port chosen by
+/// the OS, data in `dir/data`, digest login on with `TEST_KEY`.
+pub fn real_config(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("impsd.toml");
+    let text = format!(
+        r#"listen = "127.0.0.1:0"
+data_dir = "{data}"
+log = "warn"
+[login]
+digest = true
+secret_key = "{key}"
+[cir]
+tcp_listen = "127.0.0.1:0"
+[admin]
+listen = "127.0.0.1:0"
+"#,
+        data = dir.join("data").display(),
+        key = TEST_KEY
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts the real binary and waits for admin.json, which it writes once
+/// bound; returns the child and the CSP URL.
+pub fn spawn_real(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, String) {
+    use std::time::{Duration, Instant};
+    let _ = std::fs::remove_file(data.join("admin.json"));
+    let child = std::process::Command::new(IMPSD_BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("admin.json")) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            return (
+                child,
+                format!("http://{}/imps", v["http"].as_str().unwrap()),
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs an impsd command (`user add ...`, `session kick ...`) against the
+/// config, asserting success; returns its standard output.
+pub fn impsd_cli(cfg: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(IMPSD_BIN)
+        .args(args)
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "impsd {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
