@@ -223,6 +223,161 @@ async fn gen_2_contact_list_uploaded_in_parts() {
     }
 }
 
+/// SegmentInfo of part `k` of `count` of upload `upload_id`.
+fn upload_info(upload_id: &str, count: u64, k: u64) -> Element {
+    Element::new("SegmentInfo")
+        .with_text("SegmentCount", count.to_string())
+        .with(
+            Element::new("SegmentID")
+                .with_text("TransactionID", upload_id)
+                .with_text("SegmentReference", k.to_string()),
+        )
+}
+
+/// A 1.3-form BlockEntity-Request adding `users` to the block list, with
+/// BlockListInUse when `in_use` is given.
+fn block_entity_13(users: &[String], in_use: Option<bool>) -> Element {
+    let mut add = Element::new("AddList");
+    for u in users {
+        add = add.with_text("UserID", uid(u));
+    }
+    let mut req = Element::new("BlockEntity-Request").with(Element::new("BlockList").with(add));
+    if let Some(b) = in_use {
+        req = req.with_text("BlockListInUse", if b { "T" } else { "F" });
+    }
+    req
+}
+
+/// The whole GetBlockedList answer, fetched in parts when it is split:
+/// (blocked, granted, BlockListInUse / InUse of the block list).
+async fn blocked_list<T: imps_client::Transport>(
+    c: &imps_client::Client<T>,
+) -> (Vec<String>, Vec<String>, Option<String>) {
+    let (bodies, _, _) = fetch_all(c, Element::new("GetBlockedList-Request")).await;
+    let mut blocked = Vec::new();
+    let mut granted = Vec::new();
+    let mut in_use = None;
+    for b in &bodies {
+        assert_eq!(b.name, "GetBlockedList-Response", "{b:?}");
+        blocked.extend(entity_users(b.child("BlockList")));
+        granted.extend(entity_users(b.child("GrantList")));
+        in_use = b
+            .child_text("BlockListInUse")
+            .or_else(|| b.path(&["BlockList", "InUse"]).map(|e| e.text.as_str()))
+            .map(str::to_string);
+    }
+    (blocked, granted, in_use)
+}
+
+#[tokio::test]
+async fn gen_2_block_and_grant_lists_uploaded_in_parts() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let users: Vec<String> = (0..300).map(|i| format!("blk{i:03}")).collect();
+    seed_users(&srv, users.clone()).await;
+    let want: Vec<String> = users.iter().map(|u| uid(u)).collect();
+    let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    negotiate_size(&c, LIMIT).await;
+    let other = login(&srv, Version::V1_3, Encoding::Xml, "alice", "laptop").await;
+    let chunks: Vec<&[String]> = users.chunks(100).collect();
+    // The in-use flag, turned the other way from how it starts, rides on
+    // part 3 only, which is sent first.
+    let (_, _, start) = blocked_list(&c).await;
+    let start = start.expect("BlockListInUse");
+    let flip = start != "T";
+    let flipped = if flip { "T" } else { "F" };
+    let part = |k: u64| block_entity_13(chunks[k as usize - 1], (k == 3).then_some(flip));
+    for k in [3u64, 1] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("blk-up", 3, k))).await;
+        assert_eq!(tx.body.name, "Status", "{:?}", tx.body);
+        assert_eq!(code_of(&tx.body), Some(202), "part {k}: {:?}", tx.body);
+        let (blocked, _, in_use) = blocked_list(&c).await;
+        assert!(
+            blocked.is_empty(),
+            "applied early: {} entries",
+            blocked.len()
+        );
+        assert_eq!(in_use, Some(start.clone()), "flag applied early");
+    }
+    // The same upload ID from another session of the same user is another
+    // upload: its part cannot complete this one.
+    let (tx, _) = exchange(&other, part(2), Some(upload_info("blk-up", 3, 2))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    assert!(
+        blocked_list(&c).await.0.is_empty(),
+        "completed from another session"
+    );
+    // Nor can a contact-list part under the same ID.
+    let list = list_id("alice", "l");
+    create_list(&c, &list, vec![], &[]).await;
+    let (body, info) = upload_part(&list, &users[..1], "blk-up", 3, 2);
+    let (tx, _) = exchange(&c, body, Some(info)).await;
+    assert_eq!(code_of(&tx.body), Some(402), "{:?}", tx.body);
+    assert!(blocked_list(&c).await.0.is_empty());
+    // That refusal dropped the upload; send it again, in another order,
+    // with the SegmentInfo in the body for one part.
+    for k in [2u64, 3] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("blk-up", 3, k))).await;
+        assert_eq!(code_of(&tx.body), Some(202), "part {k}: {:?}", tx.body);
+    }
+    assert!(blocked_list(&c).await.0.is_empty());
+    let (tx, _) = exchange(&c, part(1).with(upload_info("blk-up", 3, 1)), None).await;
+    assert_eq!(tx.body.name, "Status", "{:?}", tx.body);
+    assert_eq!(code_of(&tx.body), Some(200), "{:?}", tx.body);
+    let (blocked, granted, in_use) = blocked_list(&c).await;
+    assert_eq!(blocked, want, "all parts, in part order");
+    assert!(granted.is_empty());
+    assert_eq!(
+        in_use.as_deref(),
+        Some(flipped),
+        "the flag of part 3 was kept"
+    );
+    // The other session's lone part was never applied either.
+    assert_eq!(blocked_list(&other).await.0.len(), 300);
+
+    // 1.2 form: grant list in two parts (InUse in part 1 only), and a
+    // RemoveList taking 100 off the block list in part 2.
+    let old = login(&srv, Version::V1_2, Encoding::Xml, "alice", "old").await;
+    let strs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let p1 = block_entity_12(true, &[], Some(true), &strs[..150]);
+    let mut remove = Element::new("RemoveList");
+    for u in &users[..100] {
+        remove = remove.with_text("UserID", uid(u));
+    }
+    let mut grant2 = Element::new("AddList");
+    for u in &users[150..] {
+        grant2 = grant2.with_text("UserID", uid(u));
+    }
+    let p2 = Element::new("BlockEntity-Request")
+        .with(Element::new("BlockList").with(remove))
+        .with(Element::new("GrantList").with(grant2));
+    let (tx, _) = exchange(&old, p2, Some(upload_info("g", 2, 2))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    assert!(blocked_list(&old).await.1.is_empty(), "applied early");
+    let (tx, _) = exchange(&old, p1, Some(upload_info("g", 2, 1))).await;
+    assert_eq!(code_of(&tx.body), Some(200), "{:?}", tx.body);
+    let (blocked, granted, in_use) = blocked_list(&old).await;
+    assert_eq!(blocked, want[100..].to_vec());
+    assert_eq!(granted, want);
+    assert_eq!(in_use.as_deref(), Some("T"));
+    let (_, _, _) = (c.logout().await, other.logout().await, old.logout().await);
+
+    // The entry limit holds over the parts together: 754, nothing applied.
+    let srv = TestServer::start_with(|cfg| cfg.lists.max_access_entries = 250).await;
+    add_user(&srv, "alice", None, None).await;
+    let c = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    for k in [1u64, 2] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("big", 3, k))).await;
+        assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    }
+    let (tx, _) = exchange(&c, part(3), Some(upload_info("big", 3, 3))).await;
+    assert_eq!(code_of(&tx.body), Some(754), "{:?}", tx.body);
+    assert!(blocked_list(&c).await.0.is_empty());
+    // The refused upload is gone: its ID starts afresh.
+    let (tx, _) = exchange(&c, part(1), Some(upload_info("big", 3, 1))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+}
+
 #[tokio::test]
 async fn gen_2_upload_bounds() {
     let srv = TestServer::start().await;

@@ -103,7 +103,10 @@ impl Service {
                 None => self.list_manage(s, body).await?,
             },
             P::GetBlockedListRequest => self.get_blocked_list(s).await?,
-            P::BlockEntityRequest => self.block_entity(s, body).await?,
+            P::BlockEntityRequest => match upload::segment_info(tx) {
+                Some(info) => self.block_entity_part(s, body, &info).await?,
+                None => self.block_entity(s, body).await?,
+            },
             P::GetSegmentRequest => self.get_segment(s, body)?,
             P::DropSegmentRequest => self.drop_segment(s, body)?,
             P::SubscribeNotificationRequest | P::UnsubscribeNotificationRequest

@@ -30,10 +30,17 @@ pub(crate) struct UploadPart {
 
 /// One upload in parts (GEN-2), buffered until every part is in.
 pub(crate) struct Upload {
+    /// The primitive being uploaded (`ListManage-Request`, ...): a part
+    /// of another primitive under the same ID is refused.
+    pub kind: &'static str,
+    /// The list the upload changes (the contact list; fixed for block and
+    /// grant lists).
     pub list: String,
     pub count: u64,
     pub parts: BTreeMap<u64, Element>,
     pub entries: usize,
+    /// Counts the entries one part adds (bounded by `check`).
+    counter: fn(&Element) -> usize,
     seq: u64,
     expires_ms: u64,
     bytes: usize,
@@ -230,11 +237,9 @@ impl SegmentStore {
         let Some(u) = g.uploads.get_mut(&key) else {
             return Err(CoreError::Internal("upload vanished".into()));
         };
-        let entries = part.child("AddNickList").map_or(0, |l| l.children.len());
+        let entries = (u.counter)(&part);
         if let Some(old) = u.parts.insert(reference, part) {
-            u.entries = u
-                .entries
-                .saturating_sub(old.child("AddNickList").map_or(0, |l| l.children.len()));
+            u.entries = u.entries.saturating_sub((u.counter)(&old));
             u.bytes = u.bytes.saturating_sub(xml_len(&old));
         }
         u.entries += entries;
@@ -253,12 +258,19 @@ impl SegmentStore {
 }
 
 impl Upload {
-    pub(crate) fn new(list: String, count: u64) -> Upload {
+    pub(crate) fn new(
+        kind: &'static str,
+        list: String,
+        count: u64,
+        counter: fn(&Element) -> usize,
+    ) -> Upload {
         Upload {
+            kind,
             list,
             count,
             parts: BTreeMap::new(),
             entries: 0,
+            counter,
             seq: 0,
             expires_ms: 0,
             bytes: 0,

@@ -1,22 +1,36 @@
 //! Uploading a long list in parts (GEN-2).
 //!
 //! A client adds more members than fit in one message by sending several
-//! ListManage-Requests for the same list, each with part of the AddNickList
-//! and `SegmentInfo{SegmentCount N, SegmentID{TransactionID U,
+//! requests of the same kind, each with part of the entries and
+//! `SegmentInfo{SegmentCount N, SegmentID{TransactionID U,
 //! SegmentReference k}}`, in the TransactionDescriptor (as for replies) or
 //! as a child of the request. U is any ID the client picks for the upload;
 //! it is scoped to the session. Parts may come in any order; a part sent
-//! again replaces the earlier one. Until all N are in, each part is
-//! answered `ListManage-Response{Result 202}` and nothing is applied; the
-//! part that completes the set is answered like a single ListManage of the
-//! whole list, applied in one store transaction. The other children
-//! (RemoveNickList, ContactListProperties, ReceiveList, AuthorizeAndGrant)
-//! may ride on any part; a later part's copy wins.
+//! again replaces the earlier one. Until all N are in, nothing is applied
+//! and each part is answered with Result 202; the part that completes the
+//! set is answered like the whole request, applied in one store
+//! transaction. Two primitives may be uploaded this way:
 //!
-//! Bounds (SEC-1): N is at most `max_upload_parts`; the members buffered
-//! may not exceed the list limit (754 at once, the upload dropped);
-//! uploads count against the session's segment sets and expire like them;
-//! DropSegment-Request{SegmentID{U}} abandons one.
+//! * ListManage-Request (contact lists): the AddNickLists of the parts are
+//!   concatenated; the other children (RemoveNickList,
+//!   ContactListProperties, ReceiveList, AuthorizeAndGrant) may ride on any
+//!   part, a later part's copy winning. A waiting part gets
+//!   `ListManage-Response{Result 202}`.
+//! * BlockEntity-Request (block and grant lists, 1.2 and 1.3 forms): the
+//!   AddList and RemoveList entries under BlockList and GrantList are
+//!   concatenated; the in-use flags (InUse, BlockListInUse,
+//!   GrantListInUse) may ride on any part, a later part's copy winning. A
+//!   waiting part gets `Status{Result 202}`, BlockEntity having no
+//!   response primitive of its own.
+//!
+//! A part of one primitive cannot complete an upload begun with another.
+//!
+//! Bounds (SEC-1): N is at most `max_upload_parts`; the entries buffered
+//! may not exceed the list limit (`max_contacts_per_list`, or
+//! `max_access_entries` for each of the block and grant lists: 754 at
+//! once, the upload dropped); uploads count against the session's segment
+//! sets and expire like them; DropSegment-Request{SegmentID{U}} abandons
+//! one.
 
 use imps_wire::{Element, Transaction};
 
@@ -40,43 +54,121 @@ fn without_info(body: &Element) -> Element {
     b
 }
 
-/// One ListManage-Request from the parts, in order.
-fn merge(parts: Vec<Element>) -> Element {
-    let mut out = Element::new("ListManage-Request");
-    let mut add = Element::new("AddNickList");
-    for part in parts {
-        for c in part.children {
-            match c.name.as_str() {
-                "AddNickList" => add.children.extend(c.children),
-                "ContactList" if out.child("ContactList").is_some() => {}
-                _ => {
-                    out.children.retain(|x| x.name != c.name);
-                    out.children.push(c);
-                }
+/// How the parts of one primitive are put back together.
+struct Rules {
+    /// Containers whose entries are concatenated, in part order.
+    concat: &'static [&'static str],
+    /// Containers merged child by child with these same rules.
+    nested: &'static [&'static str],
+}
+
+const LIST_MANAGE: Rules = Rules {
+    concat: &["AddNickList"],
+    nested: &[],
+};
+
+const BLOCK_ENTITY: Rules = Rules {
+    concat: &["AddList", "RemoveList"],
+    nested: &["BlockList", "GrantList"],
+};
+
+/// Merges one part's children into `out`: entry containers are
+/// concatenated, nested lists merged, and any other child (a flag, a
+/// property) replaces an earlier copy, so a flag sent in any part is kept
+/// and a later part's copy wins.
+fn merge_into(out: &mut Element, part: Element, rules: &Rules) {
+    for c in part.children {
+        let name = c.name.as_str();
+        let at = out.children.iter().position(|x| x.name == c.name);
+        if rules.nested.contains(&name) {
+            let i = at.unwrap_or_else(|| {
+                out.children.push(Element::new(c.name.clone()));
+                out.children.len() - 1
+            });
+            merge_into(&mut out.children[i], c, rules);
+        } else if let Some(i) = at {
+            if rules.concat.contains(&name) {
+                out.children[i].children.extend(c.children);
+            } else {
+                out.children[i] = c;
             }
+        } else {
+            out.children.push(c);
         }
     }
-    if !add.children.is_empty() {
-        out.children.push(add);
+}
+
+/// One request named `name` from the parts, in order.
+fn merge(name: &str, parts: Vec<Element>, rules: &Rules) -> Element {
+    let mut out = Element::new(name);
+    for part in parts {
+        merge_into(&mut out, part, rules);
     }
     out
 }
 
+/// Entries a ListManage part adds.
+fn contact_entries(part: &Element) -> usize {
+    part.child("AddNickList").map_or(0, |l| l.children.len())
+}
+
+/// Entries a BlockEntity part adds to the block list and the grant list.
+fn access_entries_of(part: &Element) -> (usize, usize) {
+    let adds = |list: &str| {
+        part.child(list)
+            .and_then(|l| l.child("AddList"))
+            .map_or(0, |a| a.children.len())
+    };
+    (adds("BlockList"), adds("GrantList"))
+}
+
+fn access_entries(part: &Element) -> usize {
+    let (b, g) = access_entries_of(part);
+    b + g
+}
+
+/// Where one received part leaves its upload.
+enum Step {
+    /// SegmentCount 1: the part is the whole request.
+    Whole(Element),
+    /// Buffered; (this part, of count).
+    Pending(u64, u64),
+    /// The last part came in: every part, in order.
+    Complete(Vec<Element>),
+}
+
+/// What is being uploaded.
+struct Kind<L, C> {
+    primitive: &'static str,
+    /// Names the list the upload changes; called once the part is known to
+    /// be split.
+    list: L,
+    counter: fn(&Element) -> usize,
+    /// Refuses an upload whose buffered entries are over the limit.
+    limit: C,
+}
+
 impl Service {
-    /// A ListManage-Request carrying SegmentInfo.
-    pub(crate) async fn list_manage_part(
+    /// Checks one part's SegmentInfo and buffers it (GEN-2). Shared by
+    /// every primitive that may be uploaded in parts.
+    fn buffer_part<L, C>(
         &self,
         s: &Session,
         body: &Element,
         info: &Element,
-    ) -> Result<Element, CoreError> {
+        kind: Kind<L, C>,
+    ) -> Result<Step, CoreError>
+    where
+        L: FnOnce() -> Result<String, CoreError>,
+        C: FnOnce(&Upload) -> Result<(), CoreError>,
+    {
         let cfg = self.lists_cfg();
         let count = info
             .child_u64("SegmentCount")
             .ok_or_else(|| CoreError::BadRequest("SegmentInfo without SegmentCount".into()))?;
         let part = without_info(body);
         if count <= 1 {
-            return self.list_manage(s, &part).await;
+            return Ok(Step::Whole(part));
         }
         if count > cfg.max_upload_parts {
             return Err(CoreError::BadParameter(format!(
@@ -97,24 +189,16 @@ impl Service {
             .ok_or_else(|| {
                 CoreError::BadParameter(format!("SegmentReference not in 1..={count}"))
             })?;
-        let wire = body.child_text("ContactList").ok_or_else(|| {
-            CoreError::BadRequest("ListManage-Request without ContactList".into())
-        })?;
-        let id = self.own_list(s, wire)?;
-        let max = cfg.max_contacts_per_list;
+        let list = (kind.list)()?;
+        let primitive = kind.primitive;
+        let limit = kind.limit;
         let check = |u: &Upload| {
-            if u.count != count || u.list != id.name {
+            if u.kind != primitive || u.count != count || u.list != list {
                 return Err(CoreError::BadParameter(format!(
                     "part {reference} of upload {upload_id} does not match its first part"
                 )));
             }
-            if u.entries > max {
-                return Err(CoreError::TooManyContacts {
-                    list: id.wire.clone(),
-                    limit: max,
-                });
-            }
-            Ok(())
+            limit(u)
         };
         let done = self.segments().upload_part(
             UploadPart {
@@ -122,22 +206,106 @@ impl Service {
                 reference,
                 body: part,
             },
-            Upload::new(id.name.clone(), count),
+            Upload::new(primitive, list.clone(), count, kind.counter),
             check,
             self.now_ms(),
             cfg,
         )?;
-        match done {
-            None => Ok(Element::new("ListManage-Response").with(result(
-                202,
-                &format!("Part {reference} of {count} accepted; nothing applied yet"),
-            ))),
+        Ok(match done {
+            None => Step::Pending(reference, count),
             Some(parts) => {
-                tracing::debug!(session = %s.id, list = %id.wire, count, "upload in parts complete");
-                self.list_manage(s, &merge(parts)).await
+                tracing::debug!(session = %s.id, primitive, list = %list, count, "upload in parts complete");
+                Step::Complete(parts)
+            }
+        })
+    }
+
+    /// A ListManage-Request carrying SegmentInfo.
+    pub(crate) async fn list_manage_part(
+        &self,
+        s: &Session,
+        body: &Element,
+        info: &Element,
+    ) -> Result<Element, CoreError> {
+        let max = self.lists_cfg().max_contacts_per_list;
+        let kind = Kind {
+            primitive: "ListManage-Request",
+            list: || {
+                let wire = body.child_text("ContactList").ok_or_else(|| {
+                    CoreError::BadRequest("ListManage-Request without ContactList".into())
+                })?;
+                Ok(self.own_list(s, wire)?.name)
+            },
+            counter: contact_entries,
+            limit: |u: &Upload| {
+                if u.entries > max {
+                    return Err(CoreError::TooManyContacts {
+                        list: body
+                            .child_text("ContactList")
+                            .unwrap_or_default()
+                            .to_string(),
+                        limit: max,
+                    });
+                }
+                Ok(())
+            },
+        };
+        match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => self.list_manage(s, &part).await,
+            Step::Pending(k, n) => Ok(Element::new("ListManage-Response").with(pending(k, n))),
+            Step::Complete(parts) => {
+                self.list_manage(s, &merge("ListManage-Request", parts, &LIST_MANAGE))
+                    .await
             }
         }
     }
+
+    /// A BlockEntity-Request carrying SegmentInfo: block and grant lists
+    /// in parts. A part still waiting for others is answered with a
+    /// Status of 202; the last one like the whole request.
+    pub(crate) async fn block_entity_part(
+        &self,
+        s: &Session,
+        body: &Element,
+        info: &Element,
+    ) -> Result<Element, CoreError> {
+        let max = self.lists_cfg().max_access_entries;
+        let kind = Kind {
+            primitive: "BlockEntity-Request",
+            list: || Ok("block and grant lists".to_string()),
+            counter: access_entries,
+            limit: |u: &Upload| {
+                let (b, g) = u
+                    .parts
+                    .values()
+                    .map(access_entries_of)
+                    .fold((0, 0), |(b, g), (pb, pg)| (b + pb, g + pg));
+                if b > max || g > max {
+                    return Err(CoreError::TooManyContacts {
+                        list: "block or grant list".into(),
+                        limit: max,
+                    });
+                }
+                Ok(())
+            },
+        };
+        match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => self.block_entity(s, &part).await,
+            Step::Pending(k, n) => Ok(Element::new("Status").with(pending(k, n))),
+            Step::Complete(parts) => {
+                self.block_entity(s, &merge("BlockEntity-Request", parts, &BLOCK_ENTITY))
+                    .await
+            }
+        }
+    }
+}
+
+/// The Result of a part buffered while others are missing.
+fn pending(reference: u64, count: u64) -> Element {
+    result(
+        202,
+        &format!("Part {reference} of {count} accepted; nothing applied yet"),
+    )
 }
 
 #[cfg(test)]
@@ -157,11 +325,52 @@ mod tests {
                 .with(add)
                 .with_text("ReceiveList", receive)
         };
-        let m = merge(vec![part(&["x", "y"], "F"), part(&["z"], "T")]);
+        let m = merge(
+            "ListManage-Request",
+            vec![part(&["x", "y"], "F"), part(&["z"], "T")],
+            &LIST_MANAGE,
+        );
         let add = m.child("AddNickList").unwrap();
         let got: Vec<&str> = add.children.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(got, ["x", "y", "z"]);
         assert_eq!(m.child_text("ReceiveList"), Some("T"));
         assert_eq!(m.children_named("ContactList").count(), 1);
+    }
+
+    #[test]
+    fn block_parts_concatenate_entries_and_keep_flags_from_any_part() {
+        let ids = |name: &str, users: &[&str]| {
+            let mut l = Element::new(name);
+            for u in users {
+                l = l.with_text("UserID", *u);
+            }
+            l
+        };
+        let p1 = Element::new("BlockEntity-Request")
+            .with(Element::new("BlockList").with(ids("AddList", &["a", "b"])))
+            .with_text("BlockListInUse", "T");
+        let p2 = Element::new("BlockEntity-Request")
+            .with(
+                Element::new("BlockList")
+                    .with(ids("AddList", &["c"]))
+                    .with(ids("RemoveList", &["z"])),
+            )
+            .with(Element::new("GrantList").with(ids("AddList", &["g"])));
+        let p3 = Element::new("BlockEntity-Request")
+            .with(Element::new("GrantList").with(ids("AddList", &["h"])))
+            .with_text("GrantListInUse", "F");
+        let m = merge("BlockEntity-Request", vec![p1, p2, p3], &BLOCK_ENTITY);
+        let users = |path: &[&str]| -> Vec<String> {
+            m.path(path)
+                .map(|l| l.children.iter().map(|c| c.text.clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(users(&["BlockList", "AddList"]), ["a", "b", "c"]);
+        assert_eq!(users(&["BlockList", "RemoveList"]), ["z"]);
+        assert_eq!(users(&["GrantList", "AddList"]), ["g", "h"]);
+        assert_eq!(m.child_text("BlockListInUse"), Some("T"));
+        assert_eq!(m.child_text("GrantListInUse"), Some("F"));
+        assert_eq!(m.children_named("BlockList").count(), 1);
+        assert_eq!(access_entries_of(&m), (3, 2));
     }
 }
