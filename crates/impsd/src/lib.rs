@@ -51,7 +51,9 @@ impl Running {
             .await
             .is_err()
         {
-            tracing::warn!("stopped before every delivered message was removed from the store; those will be offered again");
+            tracing::warn!(
+                "stopped before every delivered message was removed from the store; those will be offered again"
+            );
         }
     }
 }

@@ -16,7 +16,7 @@ use groups_common::{
 };
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 
-use common::{real_config as write_config, spawn_real as spawn, impsd_cli as admin};
+use common::{impsd_cli as admin, real_config as write_config, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 

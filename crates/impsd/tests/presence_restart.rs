@@ -157,10 +157,9 @@ async fn base_pres_attributes_grants_and_subscriptions_survive_sigkill() {
 
 /// A client object that carries on a session from before the restart.
 fn resume(url: &str, client: &str, session_id: String) -> HttpClient {
-    let c = Client::new(
-        ClientConfig::new(url, Version::V1_2, Encoding::Wbxml).with_client_id(client),
-    )
-    .unwrap();
+    let c =
+        Client::new(ClientConfig::new(url, Version::V1_2, Encoding::Wbxml).with_client_id(client))
+            .unwrap();
     c.set_session_id(Some(session_id));
     c
 }
@@ -212,7 +211,10 @@ async fn sym_13_restored_sessions_are_online_again_after_sigkill() {
         Some("F"),
         "{n:?}"
     );
-    assert_eq!(is_online(&get_presence(&carol, v, "alice").await), Some(false));
+    assert_eq!(
+        is_online(&get_presence(&carol, v, "alice").await),
+        Some(false)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use imps_client::{Client, ClientConfig, Encoding, Version};
 
-use common::{real_config as write_config, spawn_real as spawn, impsd_cli as admin};
+use common::{impsd_cli as admin, real_config as write_config, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 
