@@ -1,8 +1,9 @@
 //! `imps-bench`: the project's load and codec benchmark tool.
 //!
-//! Load benchmarks (`login`, `keepalive`) drive impsd over the real HTTP
-//! binding with `imps-client`, either a server given by `--url` or one
-//! started in this process, and report operations per second with p50/p99
+//! Load benchmarks (`login`, `keepalive` over the real HTTP binding, `im`
+//! over WebSocket) drive impsd with `imps-client`, either a server given
+//! by `--url`, one started as a child process, or one started in this
+//! process, and report operations per second with p50/p99
 //! latency. Codec tools (`gen-corpus`, `compare-codec`, `codec-mix`) set
 //! our `imps` converter against libwbxml's and summarise the criterion
 //! bench. Every run is bounded by time and by an operation count, so it
@@ -14,6 +15,7 @@
 mod compare;
 mod corpus;
 mod criterion_mix;
+mod im;
 mod keepalive;
 mod login;
 mod report;
@@ -64,6 +66,9 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Instant messages delivered per second end to end over WebSocket,
+    /// and p50/p99 delivery latency at fractions of the peak.
+    Im(im::ImArgs),
     /// Writes large CSP documents (.xml, .doctype.xml, .wbxml) for the
     /// codec comparison.
     GenCorpus(corpus::GenArgs),
@@ -215,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = runtime()?.block_on(keepalive::run(&common, sessions, op, login_mode))?;
             report.print(common.json);
         }
+        Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,
         Cmd::CompareCodec(args) => compare::run(&args)?,
         Cmd::CodecMix(args) => criterion_mix::run(&args)?,

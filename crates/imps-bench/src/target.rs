@@ -25,6 +25,31 @@ pub struct Target {
     pub password: String,
     /// Kept so the in-process server and its data live for the whole run.
     server: Option<(impsd::Running, tempfile::TempDir)>,
+    /// A server started as a child process, and its data dir.
+    child: Option<(std::process::Child, tempfile::TempDir)>,
+}
+
+/// The config both self-started kinds of server use: loopback, a temporary
+/// data dir, digest login with a fixed key, no TCP CIR listener.
+fn bench_config(dir: &tempfile::TempDir) -> anyhow::Result<impsd::Config> {
+    let mut cfg = impsd::Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.path().join("data"),
+        log: "warn".into(),
+        ..impsd::Config::default()
+    };
+    cfg.admin.listen = "127.0.0.1:0".parse()?;
+    // No client here uses TCP CIR; one listener less.
+    cfg.cir.tcp_listen = String::new();
+    cfg.login.digest = true;
+    cfg.login.secret_key = Some(BENCH_SECRET_KEY.into());
+    Ok(cfg)
+}
+
+/// A loopback port free now (the child binds it a moment later).
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }
 
 impl Target {
@@ -38,6 +63,7 @@ impl Target {
             users: Arc::new(users),
             password,
             server: None,
+            child: None,
         }
     }
 
@@ -47,18 +73,19 @@ impl Target {
         count: usize,
         password: String,
     ) -> anyhow::Result<Target> {
+        Target::in_process_with(prefix, count, password, |_| {}).await
+    }
+
+    /// Like [`Target::in_process`], with the config adjusted by `tweak`.
+    pub async fn in_process_with(
+        prefix: &str,
+        count: usize,
+        password: String,
+        tweak: impl FnOnce(&mut impsd::Config),
+    ) -> anyhow::Result<Target> {
         let dir = tempfile::tempdir().context("creating a temp data dir")?;
-        let mut cfg = impsd::Config {
-            listen: "127.0.0.1:0".parse()?,
-            data_dir: dir.path().join("data"),
-            log: "warn".into(),
-            ..impsd::Config::default()
-        };
-        cfg.admin.listen = "127.0.0.1:0".parse()?;
-        // No client here uses TCP CIR; one listener less.
-        cfg.cir.tcp_listen = String::new();
-        cfg.login.digest = true;
-        cfg.login.secret_key = Some(BENCH_SECRET_KEY.into());
+        let mut cfg = bench_config(&dir)?;
+        tweak(&mut cfg);
         let running = impsd::start(cfg.clone())
             .await
             .context("starting impsd in-process")?;
@@ -69,11 +96,81 @@ impl Target {
             users: Arc::new(users),
             password,
             server: Some((running, dir)),
+            child: None,
         })
+    }
+
+    /// Starts the impsd binary `bin` as a child process (so server and
+    /// load do not share a process, only the machine), with its users made
+    /// in its store before it starts.
+    pub async fn child_process(
+        bin: &std::path::Path,
+        prefix: &str,
+        count: usize,
+        password: String,
+        tweak: impl FnOnce(&mut impsd::Config),
+    ) -> anyhow::Result<Target> {
+        let dir = tempfile::tempdir().context("creating a temp data dir")?;
+        let mut cfg = bench_config(&dir)?;
+        cfg.listen = format!("127.0.0.1:{}", free_port()?).parse()?;
+        cfg.admin.listen = format!("127.0.0.1:{}", free_port()?).parse()?;
+        tweak(&mut cfg);
+        let users = create_users(&cfg, prefix, count, &password).await?;
+        let cfg_path = dir.path().join("impsd.toml");
+        std::fs::write(&cfg_path, cfg.to_toml()).context("writing the child's config")?;
+        let mut child = std::process::Command::new(bin)
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg_path)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        // Ready when it accepts connections; give up after 20 s.
+        let t0 = Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(cfg.listen).await.is_ok() {
+                break;
+            }
+            if let Some(st) = child.try_wait()? {
+                anyhow::bail!("{} exited at start: {st}", bin.display());
+            }
+            if t0.elapsed().as_secs() > 20 {
+                let _ = child.kill();
+                anyhow::bail!(
+                    "{} did not listen on {} within 20 s",
+                    bin.display(),
+                    cfg.listen
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(Target {
+            url: format!("http://{}{}", cfg.listen, cfg.path),
+            users: Arc::new(users),
+            password,
+            server: None,
+            child: Some((child, dir)),
+        })
+    }
+
+    /// The WebSocket endpoint beside the HTTP binding (`ws_path` of the
+    /// default config, on the same host and port).
+    pub fn ws_url(&self) -> String {
+        let base = self
+            .url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        format!("{}/ws", base.trim_end_matches('/'))
     }
 
     pub fn in_process_server(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Whether the server was started by this run (in process or as a
+    /// child), so its figures include nothing but this run's load.
+    pub fn own_server(&self) -> bool {
+        self.server.is_some() || self.child.is_some()
     }
 
     /// A client config for this target; `client_id` is set per session.
@@ -92,6 +189,12 @@ impl Target {
     pub async fn close(self) {
         if let Some((running, dir)) = self.server {
             running.shutdown().await;
+            drop(dir);
+        }
+        if let Some((mut child, dir)) = self.child {
+            // A benchmark's data is thrown away: no need for a clean stop.
+            let _ = child.kill();
+            let _ = child.wait();
             drop(dir);
         }
     }

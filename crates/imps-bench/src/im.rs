@@ -1,36 +1,36 @@
-//! Instant-messaging load: delivered messages per second end to end, and
+//! `imps-bench im`: instant messages delivered per second end to end, and
 //! delivery latency at fractions of the peak rate.
 //!
-//! ```text
-//! cargo run --release -p impsd --example im_load -- [--users 100] [--secs 10]
-//!     [--window 8] [--fractions 0.5,0.9] [--xml] [--rate N]
-//! ```
+//! Every user has one WebSocket session (CSP 1.3, WBXML unless `--xml`):
+//! it sends SendMessage-Requests on it and takes the NewMessages pushed to
+//! it, answering each with MessageDelivered as Android does. A message's
+//! latency runs from just before its SendMessage-Request is written until
+//! its NewMessage arrives at the recipient; sender and recipient are both
+//! in this process, so one clock measures it.
 //!
-//! An impsd runs in this process on its own Tokio runtime (2 workers)
-//! with a temporary data dir (SQLite, synchronous=FULL, group commit);
-//! the load runs on another runtime (2 workers). Every user has one
-//! WebSocket session (CSP 1.3, WBXML unless --xml): it sends
-//! SendMessage-Requests on it and takes the NewMessages pushed to it,
-//! answering each with MessageDelivered as Android does. A message's
-//! latency is from just before its SendMessage-Request is written until
-//! its NewMessage arrives at the recipient (one clock: same process).
+//! Phase 1 finds the peak: every user keeps `--window` sends in flight for
+//! `--secs`; the rate of delivered messages is the peak. Phase 2 sends
+//! open loop (each user at a fixed pace) at each fraction of that peak (or
+//! at `--rate`) for `--secs`, and reports p50/p99.
 //!
-//! Phase 1 finds the peak: every user keeps `--window` sends in flight,
-//! for `--secs`; the rate of delivered messages is the peak. Phase 2
-//! sends open-loop (each user at a fixed pace) at each fraction of that
-//! peak (or at `--rate`) for `--secs`, and reports p50/p99.
+//! The server is the one at `--url`, or the impsd binary given by
+//! `--server-bin` started as a child process (the honest set-up: server
+//! and load share the machine but not a process), or else an impsd in this
+//! process.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::Args;
 use imps_client::{Element, Encoding, Version, WsClient, status_of};
-use imps_core::{NewUser, Store};
 use samples::Lat;
 
-#[derive(Parser, Debug)]
-struct Args {
+use crate::target::Target;
+
+#[derive(Args, Debug)]
+pub struct ImArgs {
     /// Users, each sending and receiving on one WebSocket session.
     #[arg(long, default_value_t = 100)]
     users: usize,
@@ -52,6 +52,17 @@ struct Args {
     /// Bytes of text per message.
     #[arg(long, default_value_t = 40)]
     text: usize,
+    /// HTTP URL of a running server (its WebSocket is at URL/ws); its
+    /// users PREFIX0000... must exist with --password.
+    #[arg(long, conflicts_with = "server_bin")]
+    url: Option<String>,
+    /// Start this impsd binary as a child process for the run.
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    #[arg(long, default_value = "imload")]
+    user_prefix: String,
+    #[arg(long, default_value = "bench-pw")]
+    password: String,
 }
 
 /// Latency samples, in microseconds.
@@ -87,20 +98,18 @@ struct Counters {
     lat: Lat,
 }
 
-fn user(i: usize) -> String {
-    format!("load{i:04}")
-}
-
-fn send_body(to: usize, t0: &Instant, pad: &str) -> Element {
+fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
     let stamp = t0.elapsed().as_micros();
     Element::new("SendMessage-Request")
         .with_text("DeliveryReport", "F")
         .with(
             Element::new("MessageInfo")
                 .with_text("ContentType", "text/plain")
-                .with(Element::new("Recipient").with(
-                    Element::new("User").with_text("UserID", format!("wv:{}@localhost", user(to))),
-                )),
+                .with(
+                    Element::new("Recipient").with(
+                        Element::new("User").with_text("UserID", format!("wv:{to}@localhost")),
+                    ),
+                ),
         )
         .with_text("ContentData", format!("{stamp} {pad}"))
 }
@@ -148,7 +157,7 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
     }
 }
 
-async fn one_send(ws: &WsClient, to: usize, t0: &Instant, pad: &str, c: &Counters) {
+async fn one_send(ws: &WsClient, to: &str, t0: &Instant, pad: &str, c: &Counters) {
     c.sent.fetch_add(1, Ordering::Relaxed);
     match ws.request(send_body(to, t0, pad)).await {
         Ok(r) if status_of(&r).map(|s| s.0) == Some(200) => {
@@ -203,9 +212,11 @@ impl Phase {
 
 /// Runs one phase: `rate` None = closed loop with `window` in flight per
 /// user; Some(r) = open loop at r msg/s in total.
+#[allow(clippy::too_many_arguments)]
 async fn phase(
     name: &str,
     clients: &[WsClient],
+    users: &Arc<Vec<String>>,
     rate: Option<f64>,
     window: usize,
     secs: u64,
@@ -232,13 +243,14 @@ async fn phase(
         let per_user = rate.map(|r| r / n as f64);
         for lane in 0..(if per_user.is_some() { 1 } else { window }) {
             let (ws, c, pad, stop) = (ws.clone(), c.clone(), pad.clone(), stop.clone());
+            let users = Arc::clone(users);
             tx_tasks.push(tokio::spawn(async move {
                 let mut k = i * 7 + lane;
                 match per_user {
                     None => {
                         while start.elapsed() < run_for && !stop.load(Ordering::Relaxed) {
                             k += 1;
-                            let to = (i + 1 + k % (n - 1)) % n;
+                            let to = &users[(i + 1 + k % (n - 1)) % n];
                             one_send(&ws, to, &t0, &pad, &c).await;
                         }
                     }
@@ -249,9 +261,9 @@ async fn phase(
                         while next.duration_since(start) < run_for {
                             tokio::time::sleep_until(next.into()).await;
                             k += 1;
-                            let to = (i + 1 + k % (n - 1)) % n;
+                            let to = users[(i + 1 + k % (n - 1)) % n].clone();
                             let (ws, c, pad) = (ws.clone(), c.clone(), pad.clone());
-                            tokio::spawn(async move { one_send(&ws, to, &t0, &pad, &c).await });
+                            tokio::spawn(async move { one_send(&ws, &to, &t0, &pad, &c).await });
                             next += gap;
                         }
                     }
@@ -297,105 +309,90 @@ async fn phase(
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    anyhow::ensure!(args.users >= 2, "--users must be at least 2");
-    let dir = tempfile::tempdir()?;
-    let mut cfg = impsd::Config::default();
-    cfg.listen = "127.0.0.1:0".parse()?;
-    cfg.admin.listen = "127.0.0.1:0".parse()?;
-    cfg.cir.tcp_listen = String::new();
-    cfg.data_dir = dir.path().join("data");
-    cfg.log = "warn".into();
+/// The server settings of this benchmark: offline notices off (every
+/// recipient is online anyway), two sessions per user.
+fn tweak(cfg: &mut impsd::Config) {
     cfg.im.offline_notify = "off".into();
     cfg.session.max_per_user = 2;
+}
 
-    // The server on its own runtime, as if it were its own process.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("impsd")
-        .enable_all()
-        .build()?;
-    let running = server_rt.block_on(impsd::start(cfg.clone()))?;
-    let addr = running.http_addr;
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("load")
-        .enable_all()
-        .build()?;
-    load_rt.block_on(async move {
-        let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
-        let hash = imps_core::auth::hash_password("pw")?;
-        for i in 0..args.users {
-            store
-                .create_user(NewUser {
-                    id: user(i),
-                    password_hash: Some(hash.clone()),
-                    digest_secret: None,
-                    msisdn: None,
-                    friendly_name: None,
-                    created_ms: 0,
-                })
-                .await?;
+pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.users >= 2, "--users must be at least 2");
+    let pw = args.password.clone();
+    let target = match (&args.url, &args.server_bin) {
+        (Some(url), _) => Target::external(url.clone(), &args.user_prefix, args.users, pw),
+        (None, Some(bin)) => {
+            Target::child_process(bin, &args.user_prefix, args.users, pw, tweak).await?
         }
-        let enc = if args.xml {
-            Encoding::Xml
-        } else {
-            Encoding::Wbxml
-        };
-        let ws_url = format!("ws://{addr}/imps/ws");
-        let mut clients = Vec::new();
-        for i in 0..args.users {
-            let ws = WsClient::connect(&ws_url, Version::V1_3, enc).await?;
-            ws.login_password(&user(i), "pw").await?;
-            ws.client_capability(&[], None).await?;
-            ws.service_request_all().await?;
-            clients.push(ws);
-        }
-        println!(
-            "im_load: {} users on WebSocket, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
-            args.users, enc, args.text, args.secs
-        );
-        let t0 = Instant::now();
-        let pad = Arc::new("x".repeat(args.text.saturating_sub(12)));
-        let peak = match args.rate {
-            Some(r) => r,
-            None => {
-                let p = phase(
-                    "peak",
-                    &clients,
-                    None,
-                    args.window,
-                    args.secs,
-                    t0,
-                    pad.clone(),
-                )
-                .await;
-                p.print();
-                p.delivered_per_sec
-            }
-        };
-        let fractions = if args.rate.is_some() {
-            vec![1.0]
-        } else {
-            args.fractions.clone()
-        };
-        for f in fractions {
-            let rate = peak * f;
+        (None, None) => Target::in_process_with(&args.user_prefix, args.users, pw, tweak).await?,
+    };
+    let enc = if args.xml {
+        Encoding::Xml
+    } else {
+        Encoding::Wbxml
+    };
+    let ws_url = target.ws_url();
+    let mut clients = Vec::new();
+    for u in target.users.iter() {
+        let ws = WsClient::connect(&ws_url, Version::V1_3, enc).await?;
+        ws.login_password(u, &target.password).await?;
+        ws.client_capability(&[], None).await?;
+        ws.service_request_all().await?;
+        clients.push(ws);
+    }
+    let server = match (&args.url, &args.server_bin) {
+        (Some(u), _) => format!("external server {u}"),
+        (None, Some(b)) => format!("child process {}", b.display()),
+        (None, None) => "in-process server".to_string(),
+    };
+    println!(
+        "imps-bench im: {server}; {} users on WebSocket, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
+        args.users, enc, args.text, args.secs
+    );
+    let t0 = Instant::now();
+    let pad = Arc::new("x".repeat(args.text.saturating_sub(12)));
+    let users = Arc::clone(&target.users);
+    let peak = match args.rate {
+        Some(r) => r,
+        None => {
             let p = phase(
-                &format!("{:.0}% peak", f * 100.0),
+                "peak",
                 &clients,
-                Some(rate),
-                1,
+                &users,
+                None,
+                args.window,
                 args.secs,
                 t0,
                 pad.clone(),
             )
             .await;
             p.print();
+            p.delivered_per_sec
         }
-        anyhow::Ok(())
-    })?;
-    server_rt.block_on(running.shutdown());
+    };
+    let fractions = if args.rate.is_some() {
+        vec![1.0]
+    } else {
+        args.fractions.clone()
+    };
+    for f in fractions {
+        let rate = peak * f;
+        let p = phase(
+            &format!("{:.0}% peak", f * 100.0),
+            &clients,
+            &users,
+            Some(rate),
+            1,
+            args.secs,
+            t0,
+            pad.clone(),
+        )
+        .await;
+        p.print();
+    }
+    for ws in &clients {
+        let _ = ws.close().await;
+    }
+    target.close().await;
     Ok(())
 }
