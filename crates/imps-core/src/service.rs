@@ -49,6 +49,8 @@ pub struct Service {
     pub(crate) presence: crate::presence::Hot,
     /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
     pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Recent block/grant answers (see `lists::AccessCache`).
+    pub(crate) access: crate::lists::AccessCache,
 }
 
 /// The outcome of one transaction.
@@ -77,6 +79,7 @@ impl Service {
             sessions: SessionRegistry::default(),
             challenges: Mutex::new(HashMap::new()),
             presence: crate::presence::Hot::new(),
+            access: crate::lists::AccessCache::default(),
         }
     }
 

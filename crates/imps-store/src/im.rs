@@ -191,6 +191,29 @@ fn remove(c: &Connection, user: &str, id: &str) -> Result<Option<RemovedMessage>
     }))
 }
 
+/// Drops delivered entries without reading them first (the core knows
+/// what they were), and each message once no entry needs it.
+fn remove_many(c: &Connection, entries: &[(String, String)]) -> Result<(), StoreError> {
+    let mut del_q = c
+        .prepare_cached("DELETE FROM im_queue WHERE recipient = ?1 AND msg_id = ?2")
+        .map_err(|e| backend("preparing queue delete", e))?;
+    let mut del_m = c
+        .prepare_cached(
+            "DELETE FROM im_messages WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM im_queue WHERE msg_id = ?1)",
+        )
+        .map_err(|e| backend("preparing message delete", e))?;
+    for (user, id) in entries {
+        del_q
+            .execute((user, id))
+            .map_err(|e| backend(&format!("removing message {id} for {user}"), e))?;
+        del_m
+            .execute([id])
+            .map_err(|e| backend(&format!("dropping message {id}"), e))?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn put_message(
@@ -267,6 +290,13 @@ impl MessageStore for SqliteStore {
             .await
     }
 
+    async fn remove_delivered(&self, entries: &[(String, String)]) -> Result<(), StoreError> {
+        let entries = entries.to_vec();
+        self.writer()
+            .run_batched(move |c| remove_many(c, &entries))
+            .await
+    }
+
     async fn expired_messages(
         &self,
         now_ms: u64,
@@ -297,5 +327,90 @@ impl MessageStore for SqliteStore {
                     .map_err(|e| backend("pruning send references", e))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteOptions;
+    use imps_core::MemStore;
+
+    fn msg(id: &str, to: &[&str]) -> NewStoredMessage {
+        NewStoredMessage {
+            id: id.to_string(),
+            sender: "ann".into(),
+            sender_name: None,
+            delivery_report: false,
+            created_ms: 1,
+            expires_ms: None,
+            body: MessageBody {
+                content_type: "text/plain".into(),
+                encoding: None,
+                size: 2,
+                name: None,
+                font: None,
+                data: "hi".into(),
+            },
+            recipients: to.iter().map(|u| (u.to_string(), None)).collect(),
+            client_ref: None,
+        }
+    }
+
+    /// Batched removal takes exactly the named entries, skips ones that
+    /// are gone, and drops a message with its last entry: the same on
+    /// SQLite as on the trait's one-by-one default (MemStore).
+    async fn remove_delivered_takes_what_it_names(store: &dyn MessageStore) {
+        for (id, to) in [
+            ("m1", &["bob", "cat"][..]),
+            ("m2", &["bob"][..]),
+            ("m3", &["cat"][..]),
+        ] {
+            assert!(matches!(
+                store.put_message(msg(id, to), 0).await,
+                Ok(PutOutcome::Stored(_))
+            ));
+        }
+        let done = [
+            ("bob".to_string(), "m1".to_string()),
+            ("bob".to_string(), "m2".to_string()),
+            ("bob".to_string(), "m9".to_string()),
+            ("cat".to_string(), "m3".to_string()),
+        ];
+        assert_eq!(store.remove_delivered(&done).await, Ok(()));
+        let ids = |v: Vec<StoredMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.pending_messages("bob", 0, 10).await.unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(store.pending_messages("cat", 0, 10).await.unwrap()),
+            vec!["m1"]
+        );
+        // m1 is still needed by cat; removing cat's entry drops it.
+        assert!(store.pending_message("cat", "m1").await.unwrap().is_some());
+        assert_eq!(
+            store.remove_delivered(&[("cat".into(), "m1".into())]).await,
+            Ok(())
+        );
+        assert_eq!(store.pending_count("cat").await, Ok(0));
+    }
+
+    #[tokio::test]
+    async fn remove_delivered_on_sqlite_and_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite =
+            SqliteStore::open(&dir.path().join("im.db"), SqliteOptions::default()).unwrap();
+        remove_delivered_takes_what_it_names(&sqlite).await;
+        let left: i64 = sqlite
+            .writer()
+            .run(|c| {
+                c.query_row("SELECT COUNT(*) FROM im_messages", [], |r| r.get(0))
+                    .map_err(|e| backend("count", e))
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "every message went with its last entry");
+        remove_delivered_takes_what_it_names(&MemStore::default()).await;
     }
 }

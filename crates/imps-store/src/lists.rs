@@ -450,23 +450,31 @@ impl ListStore for SqliteStore {
         let (owner, other) = (owner.to_owned(), other.to_owned());
         self.read_lane()
             .run(move |c| {
-                let tx = begin(c)?;
-                let (block_in_use, grant_in_use, _) = prefs(&tx, &owner)?;
-                let on = |kind: &str| {
-                    tx.prepare_cached(
-                        "SELECT 1 FROM access_entries WHERE owner = ?1 AND kind = ?2 AND user_id = ?3",
-                    )
-                    .and_then(|mut s| s.exists((&owner, kind, &other)))
-                    .map_err(|e| backend("checking an access list", e))
-                };
-                let blocked = on("B")?;
-                let granted = on("G")?;
-                Ok(AccessCheck {
-                    block_in_use,
-                    grant_in_use,
-                    blocked,
-                    granted,
+                // One statement, so one consistent read without a
+                // transaction of its own: IM asks this for every message.
+                c.prepare_cached(
+                    "SELECT (SELECT block_in_use FROM list_prefs WHERE owner = ?1),
+                            (SELECT grant_in_use FROM list_prefs WHERE owner = ?1),
+                            EXISTS (SELECT 1 FROM access_entries
+                                    WHERE owner = ?1 AND kind = 'B' AND user_id = ?2),
+                            EXISTS (SELECT 1 FROM access_entries
+                                    WHERE owner = ?1 AND kind = 'G' AND user_id = ?2)",
+                )
+                .and_then(|mut s| {
+                    s.query_row((&owner, &other), |r| {
+                        Ok(AccessCheck {
+                            block_in_use: r
+                                .get::<_, Option<bool>>(0)?
+                                .unwrap_or(DEFAULT_BLOCK_IN_USE),
+                            grant_in_use: r
+                                .get::<_, Option<bool>>(1)?
+                                .unwrap_or(DEFAULT_GRANT_IN_USE),
+                            blocked: r.get(2)?,
+                            granted: r.get(3)?,
+                        })
+                    })
                 })
+                .map_err(|e| backend("checking the access lists", e))
             })
             .await
     }

@@ -162,9 +162,13 @@ fn run_batch(conn: &Connection, batch: Vec<BatchedFn>) {
     let sql_err = |what: &str, e: rusqlite::Error| {
         StoreError::Backend(format!("sqlite: group commit: {what}: {e}"))
     };
+    // The control statements run once or twice per job: prepared once and
+    // kept in the connection's cache, not parsed again every time.
+    let exec =
+        |sql: &str| -> rusqlite::Result<()> { conn.prepare_cached(sql)?.execute([]).map(|_| ()) };
     // IMMEDIATE takes the write lock now, so another process holding it
     // makes us wait out the busy timeout here rather than fail at COMMIT.
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec("BEGIN IMMEDIATE") {
         // Run nothing; every caller gets the failure.
         let err = sql_err("begin", e);
         for f in batch {
@@ -175,18 +179,18 @@ fn run_batch(conn: &Connection, batch: Vec<BatchedFn>) {
     }
     let mut completers = Vec::with_capacity(batch.len());
     for f in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec("SAVEPOINT job") {
             let (_, complete) = f(None);
             complete(Err(sql_err("savepoint", e)));
             continue;
         }
         let (ok, complete) = f(Some(conn));
         let end = if ok {
-            "RELEASE job"
+            exec("RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             // The transaction is in an unknown state: give up on all of
             // it, including this job.
             completers.push(complete);
@@ -199,9 +203,7 @@ fn run_batch(conn: &Connection, batch: Vec<BatchedFn>) {
         }
         completers.push(complete);
     }
-    let commit = conn
-        .execute_batch("COMMIT")
-        .map_err(|e| sql_err("commit", e));
+    let commit = exec("COMMIT").map_err(|e| sql_err("commit", e));
     if commit.is_err() && !conn.is_autocommit() {
         // A failed COMMIT may leave the transaction open; close it so the
         // next batch starts clean.

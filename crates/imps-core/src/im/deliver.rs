@@ -279,21 +279,18 @@ impl Service {
         };
         let outcome = if m.is_some() { Ack::Done } else { Ack::Already };
         if let Some(m) = m {
-            let (store, state) = (Arc::clone(&self.store), Arc::clone(&st));
-            let (u, i) = (user.to_string(), id.to_string());
+            // The store delete joins the others waiting; the first one
+            // into an empty queue starts a task that removes them all in
+            // one store call (one commit for a whole burst of acks).
             st.delete_started();
-            let delete = async move {
-                if let Err(e) = store.remove_message(&u, &i).await {
-                    tracing::warn!(user = %u, id = %i, error = %e, "cannot remove a delivered message; it will be offered again");
+            if st.queue_delete(user, id) {
+                let reaper = reap(Arc::clone(&self.store), Arc::clone(&st));
+                match tokio::runtime::Handle::try_current() {
+                    Ok(h) => {
+                        h.spawn(reaper);
+                    }
+                    Err(_) => reaper.await,
                 }
-                state.with_user(&u, |q| q.deleting.remove(&i));
-                state.delete_finished();
-            };
-            match tokio::runtime::Handle::try_current() {
-                Ok(h) => {
-                    h.spawn(delete);
-                }
-                Err(_) => delete.await,
             }
             if m.delivery_report {
                 let (code, text) = Fate::Delivered.result();
@@ -367,6 +364,28 @@ impl Service {
         let before = now.saturating_sub(self.cfg.im.dedupe_window_secs * 1000);
         if let Err(e) = self.store.prune_message_refs(before).await {
             tracing::warn!(error = %e, "cannot prune send references");
+        }
+    }
+}
+
+/// Most acknowledged messages removed in one store call.
+const REAP_BATCH: usize = 1024;
+
+/// Removes acknowledged messages from the store until none wait, a batch
+/// at a time. A failed batch is only logged: its messages stay stored and
+/// are offered again after a restart, under the same MessageIDs.
+async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
+    loop {
+        let batch = st.take_deletes(REAP_BATCH);
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = store.remove_delivered(&batch).await {
+            tracing::warn!(count = batch.len(), error = %e, "cannot remove delivered messages; they will be offered again");
+        }
+        for (u, i) in &batch {
+            st.with_user(u, |q| q.deleting.remove(i));
+            st.delete_finished();
         }
     }
 }

@@ -127,6 +127,8 @@ pub(crate) struct ImState {
     /// wake-up for whoever waits for them to finish (a clean shutdown).
     background_deletes: std::sync::atomic::AtomicUsize,
     deletes_done: tokio::sync::Notify,
+    /// Acknowledged (user, MessageID) waiting for their store delete.
+    to_delete: Mutex<Vec<(String, String)>>,
 }
 
 /// A bound on the known-users cache; past it the cache starts over.
@@ -144,6 +146,7 @@ impl ImState {
             ticks: AtomicU64::new(0),
             background_deletes: std::sync::atomic::AtomicUsize::new(0),
             deletes_done: tokio::sync::Notify::new(),
+            to_delete: Mutex::new(Vec::new()),
         }
     }
 
@@ -296,6 +299,24 @@ impl ImState {
             == 1
         {
             self.deletes_done.notify_waiters();
+        }
+    }
+
+    /// Queues a store delete; true when the queue was empty, so the
+    /// caller must start a task to drain it.
+    pub fn queue_delete(&self, user: &str, id: &str) -> bool {
+        let mut q = self.to_delete.lock();
+        q.push((user.to_string(), id.to_string()));
+        q.len() == 1
+    }
+
+    /// Up to `max` queued deletes, oldest first.
+    pub fn take_deletes(&self, max: usize) -> Vec<(String, String)> {
+        let mut q = self.to_delete.lock();
+        if q.len() <= max {
+            std::mem::take(&mut *q)
+        } else {
+            q.drain(..max).collect()
         }
     }
 

@@ -172,7 +172,11 @@ impl Service {
         change.max_contacts = cfg.max_contacts_per_list;
         change.max_grants = cfg.max_access_entries;
         let added: Vec<String> = change.add.iter().map(|e| e.user_id.clone()).collect();
-        let (newly_added, newly_granted) = match self.store.change_contact_list(change).await? {
+        let changed = self.store.change_contact_list(change).await;
+        // The grant list may have changed (ADC-2): cached answers about
+        // this owner may be out of date, whatever the outcome.
+        self.access.invalidate(&id.owner);
+        let (newly_added, newly_granted) = match changed? {
             ListChangeOutcome::NoSuchList => return Err(CoreError::ListNotFound(id.wire.clone())),
             ListChangeOutcome::TooManyContacts => {
                 return Err(CoreError::TooManyContacts {
@@ -210,7 +214,9 @@ impl Service {
             max_grants: usize::MAX,
             ..ListChange::default()
         };
-        if let Err(e) = self.store.change_contact_list(undo).await {
+        let undone = self.store.change_contact_list(undo).await;
+        self.access.invalidate(&id.owner);
+        if let Err(e) = undone {
             tracing::error!(owner = %id.owner, list = %id.name, error = %e,
                 "could not undo a failed add-contact; the list keeps the new members");
         }

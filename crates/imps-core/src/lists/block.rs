@@ -112,7 +112,17 @@ impl Service {
             || !change.block_remove.is_empty()
             || !change.grant_add.is_empty()
             || !change.grant_remove.is_empty();
-        if something && !self.store.change_access(change).await? {
+        let applied = if something {
+            let owner = change.owner.clone();
+            let r = self.store.change_access(change).await;
+            // Whatever the outcome, cached answers about this owner may
+            // be out of date now.
+            self.access.invalidate(&owner);
+            r?
+        } else {
+            true
+        };
+        if !applied {
             return Err(CoreError::TooManyContacts {
                 list: "block or grant list".into(),
                 limit: self.lists_cfg().max_access_entries,

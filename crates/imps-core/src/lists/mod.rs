@@ -7,6 +7,7 @@
 //! invitations), [`Service::has_contact`] (IMR-8) and
 //! [`Service::list_members`] (presence subscriptions by list).
 
+mod access_cache;
 mod add;
 mod block;
 mod chunking;
@@ -14,6 +15,8 @@ mod contacts;
 mod ids;
 mod segment_store;
 mod upload;
+
+pub(crate) use access_cache::AccessCache;
 
 use std::sync::Arc;
 
@@ -125,9 +128,17 @@ impl Service {
     /// owner's block list while it is in use, or the owner's grant list is
     /// in use and `other` is not on it. IM and invitations ask this.
     /// Both are canonical local user IDs (`alice`).
+    /// Answers come from the access cache when it has a fresh one.
     pub(crate) async fn blocks(&self, owner: &str, other: &str) -> Result<bool, CoreError> {
+        let now = self.now_ms();
+        if let Some(refuses) = self.access.get(owner, other, now) {
+            return Ok(refuses);
+        }
+        let generation = self.access.generation(owner);
         let a = self.store.access_check(owner, other).await?;
-        Ok((a.block_in_use && a.blocked) || (a.grant_in_use && !a.granted))
+        let refuses = (a.block_in_use && a.blocked) || (a.grant_in_use && !a.granted);
+        self.access.put(owner, other, generation, refuses, now);
+        Ok(refuses)
     }
 
     /// Whether `other` is in any of `owner`'s contact lists (canonical
@@ -184,10 +195,11 @@ mod tests {
     #[tokio::test]
     async fn blocks_follows_block_and_grant_lists_in_use() {
         let store = Arc::new(MemStore::default());
+        let clock = FakeClock::new(1);
         let svc = Service::new(
             CoreConfig::default(),
             store.clone(),
-            Arc::new(FakeClock::new(1)),
+            Arc::new(clock.clone()),
         );
         let change = |block_in_use, grant_in_use| AccessChange {
             owner: "alice".into(),
@@ -208,7 +220,10 @@ mod tests {
             ((true, true), (true, false, true)),
         ];
         for ((b, g), (m, bob, carol)) in table {
+            // Changed behind the service's back: the cached answers stand
+            // until they age out.
             assert!(store.change_access(change(b, g)).await.unwrap());
+            clock.advance_ms(super::access_cache::MAX_AGE_MS);
             assert_eq!(
                 svc.blocks("alice", "mallory").await.unwrap(),
                 m,
@@ -227,5 +242,13 @@ mod tests {
         }
         // Only the owner's lists count.
         assert!(!svc.blocks("carol", "alice").await.unwrap());
+        // A change through the service is seen at once (it invalidates).
+        assert!(store.change_access(change(false, false)).await.unwrap());
+        clock.advance_ms(super::access_cache::MAX_AGE_MS);
+        assert!(!svc.blocks("alice", "mallory").await.unwrap());
+        assert!(store.change_access(change(true, false)).await.unwrap());
+        assert!(!svc.blocks("alice", "mallory").await.unwrap(), "cached");
+        svc.access.invalidate("alice");
+        assert!(svc.blocks("alice", "mallory").await.unwrap());
     }
 }

@@ -131,6 +131,18 @@ pub trait MessageStore: Send + Sync + 'static {
         id: &str,
     ) -> Result<Option<RemovedMessage>, StoreError>;
 
+    /// Removes many delivered entries (user, MessageID) at once, for the
+    /// acknowledgements that the core batches; entries already gone are
+    /// skipped. All or nothing: on `Err` none is removed (they will be
+    /// offered again, under the same MessageID). A backend should do this
+    /// in one transaction; this default removes them one by one.
+    async fn remove_delivered(&self, entries: &[(String, String)]) -> Result<(), StoreError> {
+        for (user, id) in entries {
+            self.remove_message(user, id).await?;
+        }
+        Ok(())
+    }
+
     /// Entries whose message expired at or before `now_ms`, oldest first.
     async fn expired_messages(
         &self,
