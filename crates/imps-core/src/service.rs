@@ -442,9 +442,9 @@ impl Service {
             return Err(CoreError::NotImplemented(kind.name().into()));
         }
         let available =
-            crate::session::FunctionSet::available(s.version, &self.cfg.disabled_functions);
+            crate::session::FunctionSet::offers(s.version, &self.cfg.disabled_functions, code);
         let agreed = s.with_state(|st| st.agreed.as_ref().map(|a| a.contains(code)));
-        if !available.contains(code) || agreed == Some(false) {
+        if !available || agreed == Some(false) {
             return Err(CoreError::ServiceNotAgreed(code.into()));
         }
         Ok(())

@@ -200,7 +200,12 @@ fn configure_writer(
     } else {
         "NORMAL"
     };
-    conn.pragma_update(None, "synchronous", sync).map_err(fail)
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(fail)?;
+    // Statement journals (one per savepoint of a group commit, see
+    // `worker`) in memory rather than in temporary files.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(fail)
 }
 
 fn configure_reader(conn: &Connection, opts: &SqliteOptions) -> rusqlite::Result<()> {

@@ -10,6 +10,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::SinkExt;
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
@@ -37,7 +38,9 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     let mut enc = Encoding::Xml;
     let mut wake: Option<tokio::sync::watch::Receiver<u64>> = None;
     loop {
-        // Deliver everything waiting before blocking again.
+        // Deliver everything waiting before blocking again. Frames are
+        // queued and written together: one flush (one write, mostly) for
+        // a reply and the pushes that came with it.
         if let Some(s) = &bound {
             if s.is_ended() {
                 break;
@@ -48,26 +51,30 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 }
             }
         }
+        if socket.flush().await.is_err() {
+            return;
+        }
         let frame = tokio::select! {
             f = socket.recv() => f,
-            changed = async {
-                match wake.as_mut() {
-                    Some(w) => w.changed().await.is_ok(),
-                    None => std::future::pending().await,
-                }
-            } => {
+            changed = changed(&mut wake) => {
                 if !changed { break; }
                 continue;
             }
         };
-        let (bytes, frame_enc) = match frame {
-            Some(Ok(WsMessage::Text(t))) => (t.as_bytes().to_vec(), Encoding::Xml),
-            Some(Ok(WsMessage::Binary(b))) => (b.to_vec(), Encoding::Wbxml),
+        // Decoded straight from the frame's buffer.
+        let decoded = match &frame {
+            Some(Ok(WsMessage::Text(t))) => {
+                enc = Encoding::Xml;
+                imps_wire::decode(t.as_bytes(), enc, &st.limits)
+            }
+            Some(Ok(WsMessage::Binary(b))) => {
+                enc = Encoding::Wbxml;
+                imps_wire::decode(b, enc, &st.limits)
+            }
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
             Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
         };
-        enc = frame_enc;
-        let msg = match imps_wire::decode(&bytes, enc, &st.limits) {
+        let msg = match decoded {
             Ok(m) => m,
             Err(e) => {
                 tracing::info!(error = %e, "undecodable WebSocket frame; closing");
@@ -77,7 +84,33 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         };
         Metrics::inc(&st.metrics.csp_transactions);
         let sid = msg.session_id.clone();
-        let reply = st.service.handle(&ctx, msg).await;
+        // While the request is handled (a SendMessage waits for its
+        // commit), pushes for this socket's session still go out.
+        let handling = st.service.handle(&ctx, msg);
+        tokio::pin!(handling);
+        let reply = loop {
+            tokio::select! {
+                biased;
+                r = &mut handling => break r,
+                changed = changed(&mut wake) => {
+                    if !changed {
+                        // The session ended; finish the request only.
+                        wake = None;
+                        continue;
+                    }
+                    if let Some(s) = &bound {
+                        while let Some(m) = st.service.next_push(s).await {
+                            if send(&mut socket, &m, enc).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    if socket.flush().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
         // Bind to the session the client uses, or the one it just got.
         let new_sid = sid.or_else(|| reply.as_ref().and_then(login_session_id));
         if let Some(id) = new_sid {
@@ -97,6 +130,15 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     let _ = socket.send(WsMessage::Close(None)).await;
 }
 
+/// Waits for the bound session's wake-up; false when its sender is gone
+/// (the session ended). Never returns while no session is bound.
+async fn changed(wake: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match wake.as_mut() {
+        Some(w) => w.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
 fn login_session_id(m: &Message) -> Option<String> {
     let body: &Element = &m.transactions.first()?.body;
     (body.name == "Login-Response")
@@ -114,5 +156,6 @@ async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), 
         },
         Encoding::Wbxml => WsMessage::Binary(bytes.into()),
     };
-    socket.send(frame).await.map_err(|_| ())
+    // Queued only; the serve loop flushes before it waits for input.
+    socket.feed(frame).await.map_err(|_| ())
 }

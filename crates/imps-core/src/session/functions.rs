@@ -154,6 +154,20 @@ impl FunctionSet {
         )
     }
 
+    /// Whether [`FunctionSet::available`] would hold `code`, without
+    /// building the set (asked once per transaction).
+    pub fn offers(version: Version, disabled: &[String], code: &str) -> bool {
+        let off = |name: &str| disabled.iter().any(|d| d.eq_ignore_ascii_case(name));
+        TREE.iter().any(|(f, g, c, since)| {
+            *c == code
+                && *since <= version
+                && IMPLEMENTED.contains(c)
+                && !off(f)
+                && !off(g)
+                && !off(c)
+        })
+    }
+
     /// Every code a `Functions` element asks for. An empty feature or
     /// group element means its whole subtree; MF/MP/MM/MG mean the whole
     /// feature. Unknown names are ignored.
@@ -254,5 +268,26 @@ mod tests {
             tree.path(&["FundamentalFeat", "ServiceFunc", "GETSPI"])
                 .is_some()
         );
+    }
+
+    #[test]
+    fn offers_agrees_with_the_available_set() {
+        let policies: [Vec<String>; 3] = [
+            vec![],
+            vec!["IMSendFunc".into(), "GETMAP".into()],
+            vec!["PresenceFeat".into()],
+        ];
+        for v in Version::ALL {
+            for off in &policies {
+                let set = FunctionSet::available(v, off);
+                for (_, _, code, _) in TREE {
+                    assert_eq!(
+                        FunctionSet::offers(v, off, code),
+                        set.contains(code),
+                        "{v:?} {off:?} {code}"
+                    );
+                }
+            }
+        }
     }
 }
