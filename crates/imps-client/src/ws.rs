@@ -25,6 +25,9 @@ use crate::http::header_map;
 use crate::transport::Transport;
 use crate::{ClientError, Result};
 
+/// Bytes read from the socket at a time.
+const WS_READ_BUFFER: usize = 8 * 1024;
+
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Waiters = Mutex<HashMap<String, oneshot::Sender<Message>>>;
 
@@ -134,9 +137,13 @@ impl Client<WsTransport> {
         })?;
         req.headers_mut().extend(header_map(&config.extra_headers)?);
         let max = config.limits.max_size;
+        // A small read buffer: tungstenite zero-fills the whole free part
+        // of it before every read, and CSP frames are small; a larger
+        // frame grows it as needed.
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(max))
-            .max_frame_size(Some(max));
+            .max_frame_size(Some(max))
+            .read_buffer_size(WS_READ_BUFFER);
         let connecting = tokio_tungstenite::connect_async_with_config(req, Some(ws_config), true);
         let (socket, _) = tokio::time::timeout(config.timeout, connecting)
             .await

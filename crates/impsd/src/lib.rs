@@ -194,7 +194,15 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
 }
 
 async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::Receiver<bool>) {
+    use axum::serve::ListenerExt;
     let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle delay: replies and pushes are small frames that must go
+    // out at once (with it, a push could wait ~40 ms for an ACK).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let res = axum::serve(listener, svc)
         .with_graceful_shutdown(async move {
             let _ = shut.wait_for(|s| *s).await;

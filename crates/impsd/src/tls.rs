@@ -57,6 +57,10 @@ pub async fn serve(
             },
             _ = shut.wait_for(|s| *s) => return,
         };
+        // No Nagle delay, as on the plain listener.
+        if let Err(e) = sock.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {

@@ -28,7 +28,11 @@ pub async fn upgrade(
         msisdn: asserted_msisdn(&st, peer, &headers),
     };
     let max = st.limits.max_size;
+    // A small read buffer: tungstenite zero-fills all of its free space
+    // before every read (128 KiB by default), and CSP frames are small; a
+    // larger frame grows it as needed.
     ws.max_message_size(max)
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve(st, ctx, socket))
 }
 
