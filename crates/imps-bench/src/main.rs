@@ -194,6 +194,11 @@ impl SessionOp {
     }
 }
 
+/// The same allocator as the server, so the load generator spends as
+/// little of the shared CPU as it can.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(e) = run(Cli::parse()) {
         eprintln!("imps-bench: {e:#}");

@@ -414,3 +414,9 @@ fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// mimalloc instead of glibc malloc: the server allocates and frees many
+/// small short-lived buffers (elements, frames) across threads, which
+/// glibc's arenas handle noticeably slower (docs/benchmarks.md, section 4).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
