@@ -49,6 +49,8 @@ pub struct Service {
     pub(crate) presence: crate::presence::Hot,
     /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
     pub(crate) password_checks: tokio::sync::Semaphore,
+    /// Where GetMap's maps come from; `None` when GETMAP is off.
+    pub(crate) map: Option<Arc<dyn crate::map::MapProvider>>,
 }
 
 /// The outcome of one transaction.
@@ -67,10 +69,20 @@ pub(crate) enum Outcome {
 }
 
 impl Service {
-    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
+    pub fn new(mut cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
         let password_checks = tokio::sync::Semaphore::new(cfg.max_password_checks.max(1));
+        // Settings that fail `MapConfig::validate` leave maps off (the
+        // binary validates them before it gets here).
+        let map = cfg.map.provider().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "map settings unusable; GETMAP is off");
+            None
+        });
+        if map.is_none() {
+            cfg.disabled_functions.push("GETMAP".into());
+        }
         Service {
             password_checks,
+            map,
             cfg,
             store,
             clock,
@@ -78,6 +90,14 @@ impl Service {
             challenges: Mutex::new(HashMap::new()),
             presence: crate::presence::Hot::new(),
         }
+    }
+
+    /// Replaces where maps come from (a provider of the operator's own);
+    /// GETMAP is offered from then on.
+    pub fn with_map_provider(mut self, p: Arc<dyn crate::map::MapProvider>) -> Service {
+        self.map = Some(p);
+        self.cfg.disabled_functions.retain(|d| d != "GETMAP");
+        self
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -239,6 +259,9 @@ impl Service {
                     return Ok(o);
                 }
                 if let Some(o) = self.dispatch_im(s, other, tx).await? {
+                    return Ok(o);
+                }
+                if let Some(o) = self.dispatch_map(s, other, tx).await? {
                     return Ok(o);
                 }
                 return Err(CoreError::NotImplemented(other.name().into()));
@@ -435,7 +458,8 @@ impl Service {
         kind: PrimitiveKind,
         code: &str,
     ) -> Result<(), CoreError> {
-        if !crate::session::is_implemented(code) {
+        // GETMAP switched off in the map settings is not implemented here.
+        if !crate::session::is_implemented(code) || (code == "GETMAP" && self.map.is_none()) {
             return Err(CoreError::NotImplemented(kind.name().into()));
         }
         let available =
