@@ -137,6 +137,11 @@ async fn prr_2_builtin_map_is_a_png_with_the_marker_at_the_position() {
         ));
         assert_ne!(elsewhere.rgb, exact.rgb, "{e:?}");
     }
+    // GETMAP is a 1.3 function: a 1.2 session was never offered it.
+    let ids = users(&srv, "v12", &["old"]).await;
+    let old = online(&srv, Version::V1_2, Encoding::Xml, &ids[0], "phone").await;
+    let r = map_of_value(&old, "60.1699", "24.9384", None).await;
+    assert_eq!(code_of(&r), Some(506), "{r:?}");
     // The size is a setting.
     let srv = TestServer::start_with(|c| {
         c.map.width = 240;
@@ -258,6 +263,24 @@ async fn prr_4_map_by_user_id_needs_location_authorization() {
             "{e:?}: nothing tells a location exists"
         );
         assert_eq!(map_of_user(&dave, a).await, dave_before);
+        // Bob's map counts as a look at alice's presence; dave's refused
+        // attempts do not.
+        let r = alice
+            .request(Element::new("GetWatcherList-Request"))
+            .await
+            .unwrap();
+        let watchers: Vec<(&str, &str)> = r
+            .children_named("Watcher")
+            .filter_map(|w| Some((w.child_text("UserID")?, w.child_text("WatcherStatus")?)))
+            .collect();
+        assert!(
+            watchers.contains(&(wire(b).as_str(), "PRESENCE_ACCESS")),
+            "{e:?}: {watchers:?}"
+        );
+        assert!(
+            watchers.iter().all(|(u, _)| *u != wire(d)),
+            "{e:?}: {watchers:?}"
+        );
         // Alice withdraws bob's location grant.
         assert_eq!(grant(&alice, V, &[b], &["OnlineStatus"]).await, 200);
         assert_eq!(code_of(&map_of_user(&bob, a).await), Some(403), "{e:?}");
