@@ -160,6 +160,8 @@ impl CoreError {
             // GetMap by UserID: authorized, but nothing to draw.
             CoreError::NoLocation(_) => 404,
             CoreError::Map(crate::map::MapError::Coordinate(_)) => 402,
+            // Not even the smallest map fits the client's message size.
+            CoreError::Map(crate::map::MapError::TooLarge { .. }) => 432,
             CoreError::Map(_) => 500,
             CoreError::Store(StoreError::Conflict(_)) => 400,
             CoreError::Store(_) | CoreError::Internal(_) => 500,

@@ -394,3 +394,58 @@ async fn prr_2_off_mode_gives_501_and_getmap_is_not_offered() {
         );
     }
 }
+
+#[tokio::test]
+async fn prr_2_map_fits_the_negotiated_message_size() {
+    let srv = TestServer::start_with(|c| {
+        c.map.width = 1024;
+        c.map.height = 768;
+    })
+    .await;
+    for e in ENCODINGS {
+        let ids = users(&srv, &tag(V, e), &["ann", "tim"]).await;
+        let ann = online(&srv, V, e, &ids[0], "phone").await;
+        let full = png_bytes(&map_of_value(&ann, "60.1699", "24.9384", Some("250")).await);
+        let big = decode(&full);
+        assert_eq!((big.width, big.height), (1024, 768), "{e:?}");
+        assert!(
+            full.len() > 2048,
+            "{e:?}: the full map is {} bytes",
+            full.len()
+        );
+        // A client that takes 2 KB messages (CFG-1) gets a smaller map of
+        // the same shape, whole, with the marker in the middle.
+        let tim = login_only(&srv, V, e, &ids[1], "phone").await;
+        tim.client_capability(&["SHTTP"], Some(2048)).await.unwrap();
+        tim.service_request_all().await.unwrap();
+        let r = map_of_value(&tim, "60.1699", "24.9384", Some("250")).await;
+        // The whole message as the server sent it, envelope included.
+        let sent = imps_client::Message::single(
+            V,
+            tim.session_id(),
+            imps_client::Transaction::response(Some("0".repeat(16)), r.clone()),
+        );
+        let len = encoded_len(&sent, e);
+        assert!(len <= 2048, "{e:?}: {len} bytes");
+        let small = decode(&png_bytes(&r));
+        assert!(
+            small.width < 1024 && small.width >= 16,
+            "{e:?}: {}",
+            small.width
+        );
+        assert!(
+            (small.width * 768).abs_diff(small.height * 1024) <= 1024,
+            "{e:?}: same shape, {}x{}",
+            small.width,
+            small.height
+        );
+        assert_eq!(small.pixel(small.width / 2, small.height / 2), MARKER);
+        assert!(small.count(ACCURACY) > 0);
+        // One that takes almost nothing gets 432 instead of a cut image.
+        let ids = users(&srv, &format!("t{}", tag(V, e)), &["min"]).await;
+        let min = login_only(&srv, V, e, &ids[0], "phone").await;
+        min.client_capability(&["SHTTP"], Some(700)).await.unwrap();
+        let r = map_of_value(&min, "60.1699", "24.9384", Some("250")).await;
+        assert_eq!(code_of(&r), Some(432), "{e:?}: {r:?}");
+    }
+}

@@ -36,6 +36,9 @@ pub const MAX_SIDE: u32 = 1024;
 pub const MAX_ZOOM: u8 = 20;
 /// Largest accuracy radius accepted, in metres (about half the equator).
 pub const MAX_ACCURACY_M: f64 = 20_000_000.0;
+/// Bytes of a GetMap-Response and its envelope around ContentData, with
+/// room to spare (a session ID, a TransactionID, namespaces).
+const RESPONSE_OVERHEAD: u64 = 640;
 /// Longest URL template accepted.
 pub const MAX_TEMPLATE_CHARS: usize = 2048;
 
@@ -195,7 +198,9 @@ pub enum MapReply {
 /// Produces the map of a position. Implementations must not block for
 /// long: the call runs on the request's task.
 pub trait MapProvider: Send + Sync {
-    fn map_for(&self, at: &GeoPoint) -> Result<MapReply, MapError>;
+    /// `max_bytes`: the most image bytes the client can take (CFG-1), when
+    /// it said; an image must fit in it (`MapError::TooLarge` otherwise).
+    fn map_for(&self, at: &GeoPoint, max_bytes: Option<usize>) -> Result<MapReply, MapError>;
 }
 
 #[derive(Debug, Error)]
@@ -209,6 +214,9 @@ pub enum MapError {
     /// The image could not be written.
     #[error("map image: {0}")]
     Render(String),
+    /// Even the smallest image is larger than the client takes.
+    #[error("the smallest map is {size} bytes; the client takes {limit}")]
+    TooLarge { size: usize, limit: usize },
 }
 
 /// Metres one pixel spans at `lat` on zoom level `z` (spherical Mercator,
@@ -289,7 +297,14 @@ impl Service {
                 GeoPoint::from_element(geo)?
             }
         };
-        let reply = provider.map_for(&at)?;
+        // CFG-1: the image, as base64 in its response, fits what the
+        // client said it takes.
+        let max_bytes = s
+            .with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size))
+            .map(|m| {
+                usize::try_from(m.saturating_sub(RESPONSE_OVERHEAD) / 4 * 3).unwrap_or(usize::MAX)
+            });
+        let reply = provider.map_for(&at, max_bytes)?;
         let resp = Element::new("GetMap-Response").with(result(200, "Successful"));
         Ok(match reply {
             MapReply::Image { content_type, data } => {

@@ -112,12 +112,32 @@ impl Builtin {
 }
 
 impl MapProvider for Builtin {
-    fn map_for(&self, at: &GeoPoint) -> Result<MapReply, MapError> {
-        let px = self.draw(at);
-        Ok(MapReply::Image {
-            content_type: "image/png".into(),
-            data: self.encode(&px)?,
-        })
+    /// The configured size, or, when that is more than the client takes,
+    /// the largest of a series of smaller sizes (3/4 of the side each
+    /// step, same shape to the pixel) that fits.
+    fn map_for(&self, at: &GeoPoint, max_bytes: Option<usize>) -> Result<MapReply, MapError> {
+        let mut b = self.clone();
+        let mut scale = 1.0_f64;
+        loop {
+            let data = b.encode(&b.draw(at))?;
+            let limit = max_bytes.unwrap_or(usize::MAX);
+            if data.len() <= limit {
+                return Ok(MapReply::Image {
+                    content_type: "image/png".into(),
+                    data,
+                });
+            }
+            if b.width.min(b.height) <= MIN_SIDE {
+                return Err(MapError::TooLarge {
+                    size: data.len(),
+                    limit,
+                });
+            }
+            scale *= 0.75;
+            let side = |v: u32| ((f64::from(v) * scale).round() as u32).max(MIN_SIDE);
+            b.width = side(self.width);
+            b.height = side(self.height);
+        }
     }
 }
 
@@ -300,7 +320,8 @@ mod tests {
     #[test]
     fn png_is_written() {
         let b = Builtin::new(40, 30, 3).unwrap();
-        let MapReply::Image { content_type, data } = b.map_for(&at(-33.9, 151.2, None)).unwrap()
+        let MapReply::Image { content_type, data } =
+            b.map_for(&at(-33.9, 151.2, None), None).unwrap()
         else {
             panic!("an image");
         };

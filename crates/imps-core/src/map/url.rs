@@ -117,7 +117,8 @@ impl UrlTemplate {
 }
 
 impl MapProvider for UrlTemplate {
-    fn map_for(&self, at: &GeoPoint) -> Result<MapReply, MapError> {
+    /// A URL is short; `max_bytes` is for images.
+    fn map_for(&self, at: &GeoPoint, _max_bytes: Option<usize>) -> Result<MapReply, MapError> {
         Ok(MapReply::Url(self.fill(at)))
     }
 }
