@@ -92,11 +92,21 @@ impl Service {
         }
     }
 
-    /// Replaces where maps come from (a provider of the operator's own);
-    /// GETMAP is offered from then on.
+    /// Replaces where maps come from (a provider of the operator's own).
+    /// GETMAP is offered from then on unless policy switched it off.
     pub fn with_map_provider(mut self, p: Arc<dyn crate::map::MapProvider>) -> Service {
+        if self.map.is_none() {
+            // Only the entry `new` added for "maps off": the last one.
+            if let Some(i) = self
+                .cfg
+                .disabled_functions
+                .iter()
+                .rposition(|d| d == "GETMAP")
+            {
+                self.cfg.disabled_functions.remove(i);
+            }
+        }
         self.map = Some(p);
-        self.cfg.disabled_functions.retain(|d| d != "GETMAP");
         self
     }
 

@@ -370,6 +370,51 @@ mod tests {
         assert!(r <= 0.4 * 144.0 && r > 0.2 * 144.0, "radius {r} at {z}");
     }
 
+    struct Fixed;
+
+    impl MapProvider for Fixed {
+        fn map_for(&self, at: &GeoPoint, _: Option<usize>) -> Result<MapReply, MapError> {
+            Ok(MapReply::Url(format!(
+                "geo:{},{}",
+                at.latitude, at.longitude
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_operator_provider_plugs_in() {
+        use crate::session::FunctionSet;
+        use crate::{CoreConfig, FakeClock, MemStore};
+        use imps_wire::Version;
+        let svc = |cfg: CoreConfig| {
+            Service::new(
+                cfg,
+                Arc::new(MemStore::default()),
+                Arc::new(FakeClock::new(1)),
+            )
+        };
+        let mut off = CoreConfig::default();
+        off.map.mode = MapMode::Off;
+        let s = svc(off.clone());
+        assert!(s.map.is_none());
+        assert!(
+            !FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+        );
+        let s = svc(off.clone()).with_map_provider(Arc::new(Fixed));
+        assert!(
+            FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+        );
+        let at = GeoPoint::new(1.5, 2.0, None).unwrap();
+        let got = s.map.as_ref().unwrap().map_for(&at, None).unwrap();
+        assert_eq!(got, MapReply::Url("geo:1.5,2".into()));
+        // Policy still wins over a plugged-in provider.
+        off.disabled_functions = vec!["GETMAP".into()];
+        let s = svc(off).with_map_provider(Arc::new(Fixed));
+        assert!(
+            !FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+        );
+    }
+
     #[test]
     fn config_is_validated() {
         assert!(MAP_DEFAULTS.validate().is_ok());
