@@ -365,6 +365,11 @@ async fn prr_2_url_mode_answers_with_the_templated_url() {
     cfg.map.url_template = "https://maps.example/static?q={query}".into();
     let err = impsd::start(cfg).await.err().expect("refused");
     assert!(err.to_string().contains("url_template"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config(dir.path());
+    cfg.map.provider = "google".into();
+    let err = impsd::start(cfg).await.err().expect("refused");
+    assert!(err.to_string().contains("map.provider"), "{err}");
 }
 
 #[tokio::test]
