@@ -90,6 +90,8 @@ pub struct CoreConfig {
     pub lists: crate::lists::ListsConfig,
     /// Groups, invitations and private group conversations.
     pub groups: crate::groups::GroupsConfig,
+    /// GetMap: built-in image, URL template, or off (PRR-2..4).
+    pub map: crate::map::MapConfig,
 }
 
 impl Default for CoreConfig {
@@ -114,6 +116,7 @@ impl Default for CoreConfig {
             im: ImConfig::default(),
             lists: crate::lists::ListsConfig::default(),
             groups: crate::groups::GroupsConfig::default(),
+            map: crate::map::MapConfig::default(),
         }
     }
 }

@@ -92,6 +92,10 @@ pub enum CoreError {
     ImUnknownMessage(String),
     #[error("message recipient {0} not logged in")]
     ImRecipientNotLoggedIn(String),
+    #[error("no location published by {0}")]
+    NoLocation(String),
+    #[error(transparent)]
+    Map(#[from] crate::map::MapError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -153,6 +157,12 @@ impl CoreError {
             CoreError::ImTooLarge { .. } => 402,
             CoreError::ImUnknownMessage(_) => 426,
             CoreError::ImRecipientNotLoggedIn(_) => 533,
+            // GetMap by UserID: authorized, but nothing to draw.
+            CoreError::NoLocation(_) => 404,
+            CoreError::Map(crate::map::MapError::Coordinate(_)) => 402,
+            // Not even the smallest map fits the client's message size.
+            CoreError::Map(crate::map::MapError::TooLarge { .. }) => 432,
+            CoreError::Map(_) => 500,
             CoreError::Store(StoreError::Conflict(_)) => 400,
             CoreError::Store(_) | CoreError::Internal(_) => 500,
         }
@@ -161,7 +171,11 @@ impl CoreError {
     /// The Description sent with the code: short and free of secrets.
     pub fn description(&self) -> String {
         match self {
-            CoreError::Store(_) | CoreError::Internal(_) => "Internal server error".into(),
+            CoreError::Store(_)
+            | CoreError::Internal(_)
+            | CoreError::Map(crate::map::MapError::Render(_) | crate::map::MapError::Config(_)) => {
+                "Internal server error".into()
+            }
             CoreError::InvalidPassword(_) => "Invalid password".into(),
             other => other.to_string(),
         }

@@ -14,6 +14,7 @@ mod groups;
 pub mod ids;
 mod im;
 mod lists;
+pub mod map;
 mod presence;
 pub mod reply;
 pub mod service;
@@ -27,6 +28,7 @@ pub use error::CoreError;
 pub use groups::{GROUPS_DEFAULTS, GroupsConfig};
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
+pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
 pub use store::{

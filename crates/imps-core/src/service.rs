@@ -51,6 +51,8 @@ pub struct Service {
     pub(crate) password_checks: tokio::sync::Semaphore,
     /// Recent block/grant answers (see `lists::AccessCache`).
     pub(crate) access: crate::lists::AccessCache,
+    /// Where GetMap's maps come from; `None` when GETMAP is off.
+    pub(crate) map: Option<Arc<dyn crate::map::MapProvider>>,
 }
 
 /// The outcome of one transaction.
@@ -69,10 +71,20 @@ pub(crate) enum Outcome {
 }
 
 impl Service {
-    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
+    pub fn new(mut cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
         let password_checks = tokio::sync::Semaphore::new(cfg.max_password_checks.max(1));
+        // Settings that fail `MapConfig::validate` leave maps off (the
+        // binary validates them before it gets here).
+        let map = cfg.map.provider().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "map settings unusable; GETMAP is off");
+            None
+        });
+        if map.is_none() {
+            cfg.disabled_functions.push("GETMAP".into());
+        }
         Service {
             password_checks,
+            map,
             cfg,
             store,
             clock,
@@ -81,6 +93,24 @@ impl Service {
             presence: crate::presence::Hot::new(),
             access: crate::lists::AccessCache::default(),
         }
+    }
+
+    /// Replaces where maps come from (a provider of the operator's own).
+    /// GETMAP is offered from then on unless policy switched it off.
+    pub fn with_map_provider(mut self, p: Arc<dyn crate::map::MapProvider>) -> Service {
+        if self.map.is_none() {
+            // Only the entry `new` added for "maps off": the last one.
+            if let Some(i) = self
+                .cfg
+                .disabled_functions
+                .iter()
+                .rposition(|d| d == "GETMAP")
+            {
+                self.cfg.disabled_functions.remove(i);
+            }
+        }
+        self.map = Some(p);
+        self
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -242,6 +272,9 @@ impl Service {
                     return Ok(o);
                 }
                 if let Some(o) = self.dispatch_im(s, other, tx).await? {
+                    return Ok(o);
+                }
+                if let Some(o) = self.dispatch_map(s, other, tx).await? {
                     return Ok(o);
                 }
                 return Err(CoreError::NotImplemented(other.name().into()));
@@ -438,7 +471,8 @@ impl Service {
         kind: PrimitiveKind,
         code: &str,
     ) -> Result<(), CoreError> {
-        if !crate::session::is_implemented(code) {
+        // GETMAP switched off in the map settings is not implemented here.
+        if !crate::session::is_implemented(code) || (code == "GETMAP" && self.map.is_none()) {
             return Err(CoreError::NotImplemented(kind.name().into()));
         }
         let available =

@@ -35,6 +35,7 @@ pub struct Config {
     pub im: ImSettings,
     pub lists: ListsSettings,
     pub groups: GroupsSettings,
+    pub map: MapSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,6 +168,7 @@ impl Default for Config {
             im: ImSettings::default(),
             lists: ListsSettings::default(),
             groups: GroupsSettings::default(),
+            map: MapSettings::default(),
         }
     }
 }
@@ -358,6 +360,60 @@ impl From<&GroupsSettings> for imps_core::GroupsConfig {
     }
 }
 
+/// GetMap (PRR-2..4): where location maps come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapSettings {
+    /// "builtin" (a PNG drawn by the server, no network), "url" (a link
+    /// built from `url_template`) or "off" (GETMAP not offered).
+    pub provider: String,
+    /// Image size in pixels (16..=1024); also `{width}`/`{height}`.
+    pub width: u32,
+    pub height: u32,
+    /// Zoom level (0..=20, slippy-map scale) for an exact position; lower
+    /// when an accuracy circle must fit.
+    pub zoom: u8,
+    /// With provider = "url", e.g.
+    /// "https://maps.example/static?lat={lat}&lon={lon}&zoom={zoom}".
+    /// Placeholders: {lat} {lon} {zoom} {width} {height} {accuracy}.
+    pub url_template: String,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        let c = imps_core::MAP_DEFAULTS;
+        MapSettings {
+            provider: "builtin".into(),
+            width: c.width,
+            height: c.height,
+            zoom: c.zoom,
+            url_template: c.url_template,
+        }
+    }
+}
+
+impl TryFrom<&MapSettings> for imps_core::MapConfig {
+    type Error = anyhow::Error;
+
+    fn try_from(s: &MapSettings) -> anyhow::Result<Self> {
+        let mode = match s.provider.trim().to_ascii_lowercase().as_str() {
+            "builtin" => imps_core::MapMode::Builtin,
+            "url" => imps_core::MapMode::Url,
+            "off" => imps_core::MapMode::Off,
+            other => anyhow::bail!("map.provider {other:?}: use \"builtin\", \"url\" or \"off\""),
+        };
+        let c = imps_core::MapConfig {
+            mode,
+            width: s.width,
+            height: s.height,
+            zoom: s.zoom,
+            url_template: s.url_template.trim().to_string(),
+        };
+        c.validate().map_err(anyhow::Error::msg)?;
+        Ok(c)
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         let w = imps_wire::Limits::default();
@@ -467,6 +523,7 @@ impl Config {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             anyhow::bail!("tls.cert_file and tls.key_file go together");
         }
+        imps_core::MapConfig::try_from(&self.map)?;
         Ok(())
     }
 

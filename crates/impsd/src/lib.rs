@@ -267,6 +267,7 @@ fn core_config(
         im: notifier::im_config(&cfg.im)?,
         lists: (&cfg.lists).into(),
         groups: (&cfg.groups).into(),
+        map: (&cfg.map).try_into()?,
     })
 }
 

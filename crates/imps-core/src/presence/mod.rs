@@ -14,6 +14,7 @@ mod attributes;
 mod attrlists;
 mod auth;
 mod hot;
+mod location;
 mod notify;
 mod publish;
 mod reactive;

@@ -76,6 +76,8 @@ const IMPLEMENTED: &[&str] = &[
     "INVIT", "CAINV", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM", "ADDGM",
     "RMVGM", "MBRAC", "REJEC", "GETJU", "EXCON", // instant messaging
     "MDELIV", "FWMSG", "SETD", "GETLM", "GETM", "REJCM", "NOTIF", "NEWM", "OFFNOTIF",
+    // maps (unless the map settings switch GETMAP off)
+    "GETMAP",
 ];
 
 /// Whether the server implements a function code.
