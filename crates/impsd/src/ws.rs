@@ -36,11 +36,69 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(st, ctx, socket))
 }
 
+/// Most requests read ahead and held while an earlier one is handled;
+/// past it the socket is not read (back-pressure on the client).
+const MAX_HELD: usize = 64;
+
+/// What one frame from the client turned out to be.
+enum Incoming {
+    Csp(Message, Encoding),
+    /// Ping, pong: nothing to do.
+    Nothing,
+    /// Closed, failed or undecodable: the connection ends.
+    End,
+}
+
+fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Incoming {
+    // Decoded straight from the frame's buffer.
+    let (decoded, enc) = match &frame {
+        Some(Ok(WsMessage::Text(t))) => (
+            imps_wire::decode(t.as_bytes(), Encoding::Xml, &st.limits),
+            Encoding::Xml,
+        ),
+        Some(Ok(WsMessage::Binary(b))) => (
+            imps_wire::decode(b, Encoding::Wbxml, &st.limits),
+            Encoding::Wbxml,
+        ),
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Incoming::Nothing,
+        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Incoming::End,
+    };
+    match decoded {
+        Ok(m) => {
+            Metrics::inc(&st.metrics.csp_transactions);
+            Incoming::Csp(m, enc)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "undecodable WebSocket frame; closing");
+            Metrics::inc(&st.metrics.http_bad_requests);
+            Incoming::End
+        }
+    }
+}
+
+/// Whether a message only answers transactions the server pushed
+/// (MessageDelivered or Status in Response mode). Such answers are
+/// handled at once, even while one of the client's own requests is
+/// still running: they do not depend on it, and the server's delivery
+/// window waits for them.
+fn is_answer(m: &Message) -> bool {
+    !m.transactions.is_empty()
+        && m.transactions
+            .iter()
+            .all(|t| t.mode == imps_wire::TransactionMode::Response)
+}
+
 async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     Metrics::inc(&st.metrics.ws_connections);
     let mut bound: Option<Arc<Session>> = None;
     let mut enc = Encoding::Xml;
     let mut wake: Option<tokio::sync::watch::Receiver<u64>> = None;
+    // Requests read while another was handled, in arrival order: a
+    // client's own requests are handled one at a time, in order (its
+    // messages keep their order), but its answers to pushes are not held
+    // up behind them.
+    let mut held: std::collections::VecDeque<(Message, Encoding)> = Default::default();
+    let mut closing = false;
     loop {
         // Deliver everything waiting before blocking again. Frames are
         // queued and written together: one flush (one write, mostly) for
@@ -49,47 +107,36 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             if s.is_ended() {
                 break;
             }
-            while let Some(m) = st.service.next_push(s).await {
-                if send(&mut socket, &m, enc).await.is_err() {
-                    return;
-                }
+            if drain_pushes(&st, s, &mut socket, enc).await.is_err() {
+                return;
             }
         }
         if socket.flush().await.is_err() {
             return;
         }
-        let frame = tokio::select! {
-            f = socket.recv() => f,
-            changed = changed(&mut wake) => {
-                if !changed { break; }
-                continue;
+        let (msg, frame_enc) = match held.pop_front() {
+            Some(next) => next,
+            None if closing => break,
+            None => {
+                let frame = tokio::select! {
+                    f = socket.recv() => f,
+                    changed = changed(&mut wake) => {
+                        if !changed { break; }
+                        continue;
+                    }
+                };
+                match incoming(&st, frame) {
+                    Incoming::Csp(m, e) => (m, e),
+                    Incoming::Nothing => continue,
+                    Incoming::End => break,
+                }
             }
         };
-        // Decoded straight from the frame's buffer.
-        let decoded = match &frame {
-            Some(Ok(WsMessage::Text(t))) => {
-                enc = Encoding::Xml;
-                imps_wire::decode(t.as_bytes(), enc, &st.limits)
-            }
-            Some(Ok(WsMessage::Binary(b))) => {
-                enc = Encoding::Wbxml;
-                imps_wire::decode(b, enc, &st.limits)
-            }
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-        };
-        let msg = match decoded {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::info!(error = %e, "undecodable WebSocket frame; closing");
-                Metrics::inc(&st.metrics.http_bad_requests);
-                break;
-            }
-        };
-        Metrics::inc(&st.metrics.csp_transactions);
+        enc = frame_enc;
         let sid = msg.session_id.clone();
         // While the request is handled (a SendMessage waits for its
-        // commit), pushes for this socket's session still go out.
+        // commit), pushes for this socket's session still go out and
+        // answers to them are taken.
         let handling = st.service.handle(&ctx, msg);
         tokio::pin!(handling);
         let reply = loop {
@@ -103,14 +150,26 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         continue;
                     }
                     if let Some(s) = &bound {
-                        while let Some(m) = st.service.next_push(s).await {
-                            if send(&mut socket, &m, enc).await.is_err() {
-                                return;
-                            }
+                        if drain_pushes(&st, s, &mut socket, enc).await.is_err() {
+                            return;
                         }
                     }
                     if socket.flush().await.is_err() {
                         return;
+                    }
+                }
+                f = socket.recv(), if !closing && held.len() < MAX_HELD => {
+                    match incoming(&st, f) {
+                        Incoming::Csp(m, e) if is_answer(&m) => {
+                            if let Some(r) = st.service.handle(&ctx, m).await {
+                                if send(&mut socket, &r, e).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Incoming::Csp(m, e) => held.push_back((m, e)),
+                        Incoming::Nothing => {}
+                        Incoming::End => closing = true,
                     }
                 }
             }
@@ -141,6 +200,19 @@ async fn changed(wake: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
         Some(w) => w.changed().await.is_ok(),
         None => std::future::pending().await,
     }
+}
+
+/// Sends every push waiting for the session (queued, not flushed).
+async fn drain_pushes(
+    st: &AppState,
+    s: &Arc<Session>,
+    socket: &mut WebSocket,
+    enc: Encoding,
+) -> Result<(), ()> {
+    while let Some(m) = st.service.next_push(s).await {
+        send(socket, &m, enc).await?;
+    }
+    Ok(())
 }
 
 fn login_session_id(m: &Message) -> Option<String> {

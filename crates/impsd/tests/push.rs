@@ -225,3 +225,89 @@ async fn base_ses_outbox_is_bounded() {
         "the oldest are dropped, the newest kept"
     );
 }
+
+/// One side of `base_im_websocket_pipelined_sends_keep_order_both_ways`:
+/// fires `n` SendMessages at once on `ws` to `to`, and takes what is
+/// pushed, acknowledging each NewMessage; returns the texts received.
+async fn pipelined_side(ws: WsClient, to: &str, tag: &str, n: usize) -> Vec<String> {
+    let sends = (0..n).map(|i| {
+        let body = Element::new("SendMessage-Request")
+            .with_text("DeliveryReport", "F")
+            .with(
+                Element::new("MessageInfo")
+                    .with_text("ContentType", "text/plain")
+                    .with(Element::new("Recipient").with(
+                        Element::new("User").with_text("UserID", format!("wv:{to}@localhost")),
+                    )),
+            )
+            .with_text("ContentData", format!("{tag} {i}"));
+        let ws = &ws;
+        async move { ws.request(body).await }
+    });
+    let receive = async {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let Some(m) = ws.next_push(Duration::from_secs(10)).await else {
+                break;
+            };
+            let t = &m.transactions[0];
+            let tid = t.id.clone().unwrap_or_default();
+            if t.body.name != "NewMessage" {
+                let _ = ws.answer_status(&tid).await;
+                continue;
+            }
+            got.push(
+                t.body
+                    .child_text("ContentData")
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            let id = t
+                .body
+                .path(&["MessageInfo", "MessageID"])
+                .map(|e| e.text.clone())
+                .unwrap_or_default();
+            ws.answer(
+                &tid,
+                Element::new("MessageDelivered").with_text("MessageID", id),
+            )
+            .await
+            .unwrap();
+        }
+        got
+    };
+    let (replies, got) = tokio::join!(futures_util::future::join_all(sends), receive);
+    for r in replies {
+        assert_eq!(code_of(&r.unwrap()), Some(200));
+    }
+    got
+}
+
+/// Many sends in flight on one WebSocket, both ways at once: the server
+/// handles a client's requests in order (so its messages arrive in the
+/// order sent) while taking its answers to pushes in between.
+#[tokio::test]
+async fn base_im_websocket_pipelined_sends_keep_order_both_ways() {
+    let srv = TestServer::start().await;
+    srv.add_user("pipe-a", "pw").await;
+    srv.add_user("pipe-b", "pw").await;
+    let connect = |user: &'static str| {
+        let url = srv.ws_url();
+        async move {
+            let ws = WsClient::connect(&url, Version::V1_3, Encoding::Wbxml)
+                .await
+                .unwrap();
+            ws.login_password(user, "pw").await.unwrap();
+            ws
+        }
+    };
+    let (a, b) = (connect("pipe-a").await, connect("pipe-b").await);
+    const N: usize = 300;
+    let (at_a, at_b) = tokio::join!(
+        pipelined_side(a, "pipe-b", "a", N),
+        pipelined_side(b, "pipe-a", "b", N)
+    );
+    let expect = |tag: &str| (0..N).map(|i| format!("{tag} {i}")).collect::<Vec<_>>();
+    assert_eq!(at_b, expect("a"), "a's messages at b, in order");
+    assert_eq!(at_a, expect("b"), "b's messages at a, in order");
+}
