@@ -299,12 +299,16 @@ async fn gen_2_group_lists_uploaded_in_parts() {
     assert!(members(&alice, &other_g).await.2.is_empty());
 
     // Access levels in two parts from a 1.2 client (UserList{User}):
-    // Admin for fan000..049 in part 1, Mod for fan050..099 in part 2.
+    // Admin for fan000..049 and Mod for fan050..099, half of each level
+    // in each part.
     let old = login(&srv, Version::V1_2, Encoding::Xml, "alice", "old").await;
-    let p1 = group_req("MemberAccess-Request", &g)
-        .with(Element::new("Admin").with(user_list(&refs[..50], false)));
-    let p2 = group_req("MemberAccess-Request", &g)
-        .with(Element::new("Mod").with(user_list(&refs[50..100], false)));
+    let access = |admins: &[&str], mods: &[&str]| {
+        group_req("MemberAccess-Request", &g)
+            .with(Element::new("Admin").with(user_list(admins, false)))
+            .with(Element::new("Mod").with(user_list(mods, false)))
+    };
+    let p1 = access(&refs[..25], &refs[50..75]);
+    let p2 = access(&refs[25..50], &refs[75..100]);
     let r = send_part(&old, p2, "acc", 2, 2).await;
     assert_eq!(code_of(&r), Some(202), "{r:?}");
     assert_eq!(members(&alice, &g).await.0, owner, "applied early");

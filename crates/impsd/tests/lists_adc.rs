@@ -478,7 +478,10 @@ async fn adc_uc_add_from_a_group_member_list() {
     }
     let v = Version::V1_3;
     for e in [Encoding::Xml, Encoding::Wbxml] {
-        let g = format!("wv:olga/club{}@localhost", if e == Encoding::Xml { "x" } else { "w" });
+        let g = format!(
+            "wv:olga/club{}@localhost",
+            if e == Encoding::Xml { "x" } else { "w" }
+        );
         let olga = login(&srv, v, e, "olga", "phone").await;
         olga.service_request_all().await.unwrap();
         let create = Element::new("CreateGroup-Request")
@@ -575,7 +578,10 @@ async fn adc_uc_add_from_a_group_member_list() {
         assert!(!sees(&others[1]).await, "{e:?}: carol is not");
         // Bob is told he was added (ATCL), carol is not.
         assert_eq!(atcl(&drain(&others[0]).await).len(), 1, "{e:?}: bob told");
-        assert!(atcl(&drain(&others[1]).await).is_empty(), "{e:?}: carol not");
+        assert!(
+            atcl(&drain(&others[1]).await).is_empty(),
+            "{e:?}: carol not"
+        );
         alice.logout().await.unwrap();
         olga.logout().await.unwrap();
         for c in others {

@@ -555,4 +555,47 @@ mod tests {
         assert_eq!(m.children_named("BlockList").count(), 1);
         assert_eq!(access_entries_of(&m), (3, 2));
     }
+
+    #[test]
+    fn attribute_and_group_parts_keep_every_entry() {
+        let a1 = Element::new("CreateAttributeList-Request")
+            .with_text("UserID", "a")
+            .with_text("UserID", "b")
+            .with(Element::new("ContactListIDList").with_text("ContactList", "l1"));
+        let a2 = Element::new("CreateAttributeList-Request")
+            .with_text("UserID", "c")
+            .with(Element::new("ContactListIDList").with_text("ContactList", "l2"))
+            .with(Element::new("PresenceSubList"));
+        assert_eq!(attribute_entries(&a1) + attribute_entries(&a2), 5);
+        let m = merge("CreateAttributeList-Request", vec![a1, a2], &ATTRIBUTE_LIST);
+        let users: Vec<&str> = m
+            .children_named("UserID")
+            .map(|u| u.text.as_str())
+            .collect();
+        assert_eq!(users, ["a", "b", "c"]);
+        assert_eq!(m.path(&["ContactListIDList"]).unwrap().children.len(), 2);
+        assert!(m.child("PresenceSubList").is_some());
+
+        let ids = |users: &[&str]| {
+            let mut l = Element::new("UserList");
+            for u in users {
+                l = l.with(Element::new("User").with_text("UserID", *u));
+            }
+            l
+        };
+        let g1 = Element::new("MemberAccess-Request")
+            .with_text("GroupID", "g")
+            .with(Element::new("Admin").with(ids(&["a"])))
+            .with(ids(&["u1"]));
+        let g2 = Element::new("MemberAccess-Request")
+            .with_text("GroupID", "g")
+            .with(Element::new("Admin").with(ids(&["b"])))
+            .with(Element::new("Mod").with(ids(&["m"])));
+        assert_eq!(member_entries(&g1) + member_entries(&g2), 4);
+        let m = merge("MemberAccess-Request", vec![g1, g2], &GROUP_MEMBERS);
+        assert_eq!(m.path(&["Admin", "UserList"]).unwrap().children.len(), 2);
+        assert_eq!(m.path(&["Mod", "UserList"]).unwrap().children.len(), 1);
+        assert_eq!(m.child("UserList").unwrap().children.len(), 1);
+        assert_eq!(m.children_named("GroupID").count(), 1);
+    }
 }
