@@ -442,3 +442,167 @@ async fn adc_2_failed_authorization_undoes_the_whole_add() {
     assert!(sees_online().await);
     assert_eq!(atcl(&drain(&bob).await).len(), 1);
 }
+
+/// `JoinGroup-Request` with a screen name, showing the joiner's User ID
+/// to the others (OwnProperties ShowID) or not.
+fn join_group(group: &str, sname: &str, show_id: bool) -> Element {
+    Element::new("JoinGroup-Request")
+        .with_text("GroupID", group)
+        .with(
+            Element::new("ScreenName")
+                .with_text("SName", sname)
+                .with_text("GroupID", group),
+        )
+        .with(
+            Element::new("OwnProperties").with(
+                Element::new("Property")
+                    .with_text("Name", "ShowID")
+                    .with_text("Value", if show_id { "T" } else { "F" }),
+            ),
+        )
+        .with_text("JoinedRequest", "F")
+        .with_text("SubscribeNotification", "F")
+}
+
+/// ADC-UC, adding from a group: alice joins a group, reads its joined
+/// users, and adds the one whose User ID the list shows with the 1.3
+/// add-contact-in-one-transaction (ListManage with AuthorizeAndGrant),
+/// taking the User ID and screen name from the group list. The user who
+/// hid their ID cannot be picked that way. The contact list, the grant
+/// list and the OnlineStatus authorization all follow.
+#[tokio::test]
+async fn adc_uc_add_from_a_group_member_list() {
+    let srv = TestServer::start().await;
+    for u in ["olga", "alice", "bob", "carol"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let v = Version::V1_3;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let g = format!(
+            "wv:olga/club{}@localhost",
+            if e == Encoding::Xml { "x" } else { "w" }
+        );
+        let olga = login(&srv, v, e, "olga", "phone").await;
+        olga.service_request_all().await.unwrap();
+        let create = Element::new("CreateGroup-Request")
+            .with_text("GroupID", &g)
+            .with(
+                Element::new("GroupProperties").with(
+                    Element::new("Property")
+                        .with_text("Name", "Name")
+                        .with_text("Value", "Club"),
+                ),
+            )
+            .with_text("JoinGroup", "F");
+        let r = olga.request(create).await.unwrap();
+        assert_eq!(code_of(&r), Some(200), "{e:?}: {r:?}");
+        let mut others = Vec::new();
+        for (who, sname, show) in [("bob", "Bobby", true), ("carol", "Cee", false)] {
+            let c = login(&srv, v, e, who, "phone").await;
+            c.service_request_all().await.unwrap();
+            let r = c.request(join_group(&g, sname, show)).await.unwrap();
+            assert_eq!(r.name, "JoinGroup-Response", "{e:?} {who}: {r:?}");
+            others.push(c);
+        }
+        let alice = login(&srv, v, e, "alice", "phone").await;
+        alice.service_request_all().await.unwrap();
+        let r = alice.request(join_group(&g, "Al", false)).await.unwrap();
+        assert_eq!(r.name, "JoinGroup-Response", "{e:?}: {r:?}");
+        let joined = alice
+            .request(Element::new("GetJoinedUsers-Request").with_text("GroupID", &g))
+            .await
+            .unwrap();
+        assert_eq!(joined.name, "GetJoinedUsers-Response", "{e:?}: {joined:?}");
+        let mappings: Vec<&Element> = joined
+            .path(&["UserMapList", "UserMapping"])
+            .map(|m| m.children_named("Mapping").collect())
+            .unwrap_or_default();
+        let snames: Vec<&str> = mappings
+            .iter()
+            .filter_map(|m| m.child_text("SName"))
+            .collect();
+        assert!(
+            ["Bobby", "Cee", "Al"].iter().all(|s| snames.contains(s)),
+            "{e:?}: {joined:?}"
+        );
+        // Only the user who chose to show it has a User ID on the list.
+        let shown: Vec<(String, String)> = mappings
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.child_text("SName")?.to_string(),
+                    m.child_text("UserID")?.to_string(),
+                ))
+            })
+            .filter(|(s, _)| s != "Al")
+            .collect();
+        assert_eq!(shown.len(), 1, "{e:?}: {joined:?}");
+        let (sname, user) = shown[0].clone();
+        assert_eq!(sname, "Bobby");
+        assert!(user.eq_ignore_ascii_case(&uid("bob")), "{e:?}: {user}");
+
+        // The add in one transaction, with what the group list showed.
+        let f = list_id("alice", &format!("group-friends-{e:?}").to_lowercase());
+        create_list(&alice, &f, vec![], &[]).await;
+        let entry = Element::new("NickName")
+            .with_text("Name", &sname)
+            .with_text("UserID", &user);
+        let add = add_request(&f, vec![entry], true).with_text("AuthorizeAndGrant", "T");
+        let resp = alice.request(add).await.unwrap();
+        assert_eq!(code_of(&resp), Some(200), "{e:?}: {resp:?}");
+        assert_eq!(nicks(&resp), [("Bobby".to_string(), uid("bob"))], "{e:?}");
+        assert_eq!(
+            members(&alice, &f).await,
+            [("Bobby".to_string(), uid("bob"))],
+            "{e:?}: on the contact list, read back"
+        );
+        let blocked = alice
+            .request(Element::new("GetBlockedList-Request"))
+            .await
+            .unwrap();
+        assert_eq!(
+            entity_users(blocked.child("GrantList")),
+            [uid("bob")],
+            "{e:?}: on the grant list: {blocked:?}"
+        );
+        // Bob may see alice's OnlineStatus now; carol, not added, may not.
+        let ask = Element::new("GetPresence-Request")
+            .with(Element::new("UserIDList").with_text("UserID", uid("alice")))
+            .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")));
+        let sees = async |c: &HttpClient| {
+            let r = c.request(ask.clone()).await.unwrap();
+            r.path(&["Presence", "PresenceSubList", "OnlineStatus"])
+                .is_some()
+        };
+        assert!(sees(&others[0]).await, "{e:?}: bob is authorized");
+        assert!(!sees(&others[1]).await, "{e:?}: carol is not");
+        // Bob is told he was added (ATCL), carol is not.
+        assert_eq!(atcl(&drain(&others[0]).await).len(), 1, "{e:?}: bob told");
+        assert!(
+            atcl(&drain(&others[1]).await).is_empty(),
+            "{e:?}: carol not"
+        );
+        alice.logout().await.unwrap();
+        olga.logout().await.unwrap();
+        for c in others {
+            c.logout().await.unwrap();
+        }
+        // Start the next round from empty lists.
+        let cleanup = login(&srv, v, e, "alice", "cleanup").await;
+        cleanup
+            .request(Element::new("DeleteList-Request").with_text("ContactList", &f))
+            .await
+            .unwrap();
+        let r = cleanup
+            .request(
+                Element::new("BlockEntity-Request").with(
+                    Element::new("GrantList")
+                        .with(Element::new("RemoveList").with_text("UserID", uid("bob"))),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{r:?}");
+        cleanup.logout().await.unwrap();
+    }
+}

@@ -763,3 +763,184 @@ async fn gen_2_five_thousand_entries_fetched_then_uploaded_in_2k_parts() {
     );
     c.logout().await.unwrap();
 }
+
+/// A CreateAttributeList-Request granting `attrs`, naming `users` in the
+/// 1.3 form (`UserIDList`) or, with `bare`, as 1.2 `UserID` children.
+fn attribute_list_part(users: &[String], attrs: Option<&[&str]>, bare: bool) -> Element {
+    let mut req = Element::new("CreateAttributeList-Request");
+    if let Some(attrs) = attrs {
+        let mut sub = Element::new("PresenceSubList");
+        for a in attrs {
+            sub = sub.with(Element::new(*a));
+        }
+        req = req.with(sub);
+    }
+    if bare {
+        for u in users {
+            req = req.with_text("UserID", uid(u));
+        }
+    } else {
+        let mut l = Element::new("UserIDList");
+        for u in users {
+            l = l.with_text("UserID", uid(u));
+        }
+        req = req.with(l);
+    }
+    req
+}
+
+/// The whole attribute list (fetched in parts when split): each user's
+/// and each contact list's attribute names, in answer order, and the
+/// number of parts. Every part must fit in [`LIMIT`] when `limited`.
+async fn attribute_lists<T: imps_client::Transport>(
+    c: &imps_client::Client<T>,
+    limited: bool,
+) -> (
+    Vec<(String, Vec<String>)>,
+    Vec<(String, Vec<String>)>,
+    usize,
+) {
+    let (bodies, sizes, _) = fetch_all(c, Element::new("GetAttributeList-Request")).await;
+    assert!(
+        !limited || sizes.iter().all(|s| *s as u64 <= LIMIT),
+        "{sizes:?}"
+    );
+    let mut users = Vec::new();
+    let mut lists = Vec::new();
+    for b in &bodies {
+        assert_eq!(b.name, "GetAttributeList-Response", "{b:?}");
+        for p in b.children_named("Presence") {
+            let attrs: Vec<String> = p
+                .child("PresenceSubList")
+                .map(|s| s.children.iter().map(|a| a.name.to_string()).collect())
+                .unwrap_or_default();
+            if let Some(u) = p.child_text("UserID") {
+                users.push((u.to_string(), attrs));
+            } else if let Some(l) = p.child_text("ContactList") {
+                lists.push((l.to_string(), attrs));
+            }
+        }
+    }
+    (users, lists, bodies.len())
+}
+
+#[tokio::test]
+async fn gen_2_attribute_list_uploaded_in_parts() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let users: Vec<String> = (0..300).map(|i| format!("fan{i:03}")).collect();
+    seed_users(&srv, users.clone()).await;
+    let c = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    negotiate_size(&c, LIMIT).await;
+    let other = login(&srv, Version::V1_3, Encoding::Xml, "alice", "laptop").await;
+    let friends = list_id("alice", "friends");
+    create_list(&c, &friends, vec![], &[]).await;
+    let chunks: Vec<&[String]> = users.chunks(100).collect();
+    let granted = ["OnlineStatus", "StatusText", "UserAvailability"];
+    // The PresenceSubList rides on part 3 only, sent first; part 2 also
+    // names a contact list.
+    let part = |k: u64| {
+        let mut p =
+            attribute_list_part(chunks[k as usize - 1], (k == 3).then_some(&granted), false);
+        if k == 2 {
+            p = p.with(Element::new("ContactListIDList").with_text("ContactList", &friends));
+        }
+        p
+    };
+    for k in [3u64, 1] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("attr-up", 3, k))).await;
+        assert_eq!(tx.body.name, "Status", "{:?}", tx.body);
+        assert_eq!(code_of(&tx.body), Some(202), "part {k}: {:?}", tx.body);
+        let (u, l, _) = attribute_lists(&c, true).await;
+        assert!(u.is_empty() && l.is_empty(), "applied early: {u:?} {l:?}");
+    }
+    // Part 2 from another session of the same user, under the same ID, is
+    // another upload and completes nothing.
+    let (tx, _) = exchange(&other, part(2), Some(upload_info("attr-up", 3, 2))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    assert!(
+        attribute_lists(&c, true).await.0.is_empty(),
+        "completed from another session"
+    );
+    // A part of another primitive under the same ID: 402, upload dropped.
+    let (tx, _) = exchange(
+        &c,
+        block_entity_13(&users[..1], None),
+        Some(upload_info("attr-up", 3, 2)),
+    )
+    .await;
+    assert_eq!(code_of(&tx.body), Some(402), "{:?}", tx.body);
+    assert!(attribute_lists(&c, true).await.0.is_empty());
+    assert!(
+        blocked_list(&c).await.0.is_empty(),
+        "the stray part was not applied either"
+    );
+    // Sent again: 2 and 3 first, then 1 with its SegmentInfo in the body.
+    for k in [2u64, 3] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("attr-up", 3, k))).await;
+        assert_eq!(code_of(&tx.body), Some(202), "part {k}: {:?}", tx.body);
+    }
+    assert!(
+        attribute_lists(&c, true).await.0.is_empty(),
+        "dropped parts came back"
+    );
+    let (tx, _) = exchange(&c, part(1).with(upload_info("attr-up", 3, 1)), None).await;
+    assert_eq!(tx.body.name, "Status", "{:?}", tx.body);
+    assert_eq!(code_of(&tx.body), Some(200), "{:?}", tx.body);
+    let (got, lists, parts) = attribute_lists(&c, true).await;
+    assert!(parts > 1, "the 300-user list comes back in parts too");
+    let mut want_attrs: Vec<String> = granted.iter().map(|a| a.to_string()).collect();
+    want_attrs.sort();
+    let mut ids: Vec<String> = got.iter().map(|(u, _)| u.clone()).collect();
+    ids.sort();
+    let want: Vec<String> = users.iter().map(|u| uid(u)).collect();
+    assert_eq!(ids, want, "every user of every part, once");
+    for (u, attrs) in &got {
+        let mut a = attrs.clone();
+        a.sort();
+        assert_eq!(a, want_attrs, "{u}");
+    }
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(lists[0].0.eq_ignore_ascii_case(&friends), "{lists:?}");
+    // The other session's lone part was never applied: the same users
+    // have the attributes of the completed upload only.
+    assert_eq!(attribute_lists(&other, false).await.0, got);
+
+    // 1.2 form: bare UserIDs in two parts; the PresenceSubList of part 2
+    // replaces the lists of the first 100 users.
+    let old = login(&srv, Version::V1_2, Encoding::Xml, "alice", "old").await;
+    let p1 = attribute_list_part(&users[..50], None, true);
+    let p2 = attribute_list_part(&users[50..100], Some(&["StatusText"]), true)
+        .with_text("DefaultList", "F");
+    let (tx, _) = exchange(&old, p2, Some(upload_info("old-up", 2, 2))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    let (tx, _) = exchange(&old, p1, Some(upload_info("old-up", 2, 1))).await;
+    assert_eq!(code_of(&tx.body), Some(200), "{:?}", tx.body);
+    let (got, _, _) = attribute_lists(&c, true).await;
+    for (u, attrs) in &got {
+        let n = users.iter().position(|x| uid(x) == *u).unwrap();
+        if n < 100 {
+            assert_eq!(attrs, &["StatusText".to_string()], "{u}");
+        } else {
+            assert_eq!(attrs.len(), 3, "{u}: untouched");
+        }
+    }
+    let (_, _, _) = (c.logout().await, other.logout().await, old.logout().await);
+
+    // The limit holds over the parts together: 754, nothing applied, the
+    // upload gone.
+    let srv = TestServer::start_with(|cfg| cfg.lists.max_access_entries = 250).await;
+    add_user(&srv, "alice", None, None).await;
+    seed_users(&srv, users.clone()).await;
+    let c = login(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let part = |k: u64| attribute_list_part(chunks[k as usize - 1], Some(&granted), false);
+    for k in [1u64, 2] {
+        let (tx, _) = exchange(&c, part(k), Some(upload_info("big", 3, k))).await;
+        assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    }
+    let (tx, _) = exchange(&c, part(3), Some(upload_info("big", 3, 3))).await;
+    assert_eq!(code_of(&tx.body), Some(754), "{:?}", tx.body);
+    assert!(attribute_lists(&c, true).await.0.is_empty());
+    let (tx, _) = exchange(&c, part(3), Some(upload_info("big", 3, 3))).await;
+    assert_eq!(code_of(&tx.body), Some(202), "a new upload: {:?}", tx.body);
+}

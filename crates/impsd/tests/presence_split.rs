@@ -221,3 +221,193 @@ async fn gen_1_get_presence_and_attribute_list_in_parts_for_a_2k_client() {
         plain.logout().await.unwrap();
     }
 }
+
+/// A second handle on the running server's store, for setup that is not
+/// under test (many watchers, many pending requests).
+fn store(srv: &TestServer) -> std::sync::Arc<dyn imps_core::Store> {
+    impsd::open_store(&srv.cfg).unwrap()
+}
+
+/// GEN-1 (watcher list) for a 1.3 client that negotiated 2 KB: 150
+/// current and former subscribers (written into the store before the
+/// owner's state is loaded) and two watchers made through the protocol
+/// (a live subscription, a GetPresence without one) come back in parts
+/// that each fit; their union is the whole list a client without a size
+/// limit gets in one answer, and WatcherCount is the total.
+#[tokio::test]
+async fn gen_1_watcher_list_fetched_in_parts() {
+    use imps_core::store::SubscriptionRecord;
+    let srv = TestServer::start().await;
+    let v = Version::V1_3;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let t = tag(v, e);
+        let owner = users(&srv, &t, &["alice"]).await.remove(0);
+        let labels: Vec<String> = (0..150).map(|i| format!("w{i:03}_")).collect();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let seeded = users(&srv, &t, &refs).await;
+        let live = users(&srv, &t, &["subscriber", "reader"]).await;
+        let subs = seeded
+            .iter()
+            .enumerate()
+            .map(|(i, w)| SubscriptionRecord {
+                owner: owner.clone(),
+                watcher: w.clone(),
+                attrs: None,
+                active: i % 3 != 0,
+                updated_ms: 1,
+            })
+            .collect();
+        store(&srv).put_subscriptions(subs).await.unwrap();
+        let alice = online(&srv, v, e, &owner, "phone").await;
+        alice.client_capability(&[], Some(2048)).await.unwrap();
+        let whole = online(&srv, v, e, &owner, "laptop").await;
+        assert_eq!(
+            grant(&alice, v, &[&live[0], &live[1]], &["OnlineStatus"]).await,
+            200
+        );
+        let sub = online(&srv, v, e, &live[0], "phone").await;
+        assert_eq!(subscribe(&sub, v, &[&owner], None).await, 200);
+        let reader = online(&srv, v, e, &live[1], "phone").await;
+        get_presence(&reader, v, &owner).await;
+
+        let mut want: Vec<(String, String)> = seeded
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let status = if i % 3 != 0 { "CURRENT" } else { "FORMER" };
+                (wire(w), format!("{status}_SUBSCRIBER"))
+            })
+            .collect();
+        want.push((wire(&live[0]), "CURRENT_SUBSCRIBER".into()));
+        want.push((wire(&live[1]), "PRESENCE_ACCESS".into()));
+        want.sort();
+        let watchers = |parts: &[Element]| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = parts
+                .iter()
+                .inspect(|p| assert_eq!(p.name, "GetWatcherList-Response", "{p:?}"))
+                .flat_map(|p| p.children_named("Watcher"))
+                .map(|w| {
+                    (
+                        w.child_text("UserID").unwrap_or_default().to_string(),
+                        w.child_text("WatcherStatus")
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let (parts, sizes) = fetch_parts(&alice, Element::new("GetWatcherList-Request")).await;
+        assert!(parts.len() > 5, "{e:?}: {} part(s)", parts.len());
+        assert!(sizes.iter().all(|s| *s <= 2048), "{e:?}: {sizes:?}");
+        assert_eq!(parts[0].child_u64("WatcherCount"), Some(152), "{e:?}");
+        let got = watchers(&parts);
+        assert_eq!(got, want, "{e:?}: every watcher once, none lost");
+        assert!(
+            parts
+                .iter()
+                .flat_map(|p| p.children_named("Watcher"))
+                .all(|w| w.child_text("FriendlyName").is_some()),
+            "{e:?}: each entry whole, FriendlyName included"
+        );
+        let (one, _) = fetch_parts(&whole, Element::new("GetWatcherList-Request")).await;
+        assert_eq!(one.len(), 1, "{e:?}: no size asked, one answer");
+        assert_eq!(watchers(&one), got, "{e:?}");
+        for c in [alice, whole, sub, reader] {
+            c.logout().await.unwrap();
+        }
+    }
+}
+
+/// GEN-1 (authorization list) for a 1.3 client that negotiated 2 KB: 150
+/// reactive authorization records (pending, granted, denied; written into
+/// the store before the owner's state is loaded) and one request made
+/// through the protocol (a subscription by a user the owner has not
+/// authorized) come back from GetReactiveAuthStatus in parts that each
+/// fit; their union is the whole list, each state intact.
+#[tokio::test]
+async fn gen_1_reactive_auth_status_fetched_in_parts() {
+    use imps_core::store::{AuthChange, ReactiveRecord, ReactiveState};
+    let srv = TestServer::start().await;
+    let v = Version::V1_3;
+    for e in [Encoding::Xml, Encoding::Wbxml] {
+        let t = tag(v, e);
+        let owner = users(&srv, &t, &["alice"]).await.remove(0);
+        let labels: Vec<String> = (0..150).map(|i| format!("asker{i:03}_")).collect();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let seeded = users(&srv, &t, &refs).await;
+        let stranger = users(&srv, &t, &["stranger"]).await.remove(0);
+        let state = |i: usize| match i % 5 {
+            0 => ReactiveState::Granted,
+            1 => ReactiveState::Denied,
+            _ => ReactiveState::Pending,
+        };
+        let change = AuthChange {
+            put_reactive: seeded
+                .iter()
+                .enumerate()
+                .map(|(i, w)| ReactiveRecord {
+                    watcher: w.clone(),
+                    state: state(i),
+                    attrs: None,
+                    updated_ms: 1,
+                })
+                .collect(),
+            ..AuthChange::default()
+        };
+        store(&srv)
+            .update_presence_auth(&owner, change)
+            .await
+            .unwrap();
+        let alice = online(&srv, v, e, &owner, "phone").await;
+        alice.client_capability(&[], Some(2048)).await.unwrap();
+        let whole = online(&srv, v, e, &owner, "laptop").await;
+        let s = online(&srv, v, e, &stranger, "phone").await;
+        assert_eq!(subscribe(&s, v, &[&owner], None).await, 200);
+
+        let mut want: Vec<(String, String)> = seeded
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (wire(w), state(i).as_str().to_string()))
+            .collect();
+        want.push((wire(&stranger), "PENDING".into()));
+        want.sort();
+        let states = |parts: &[Element]| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = parts
+                .iter()
+                .inspect(|p| {
+                    assert_eq!(p.name, "GetReactiveAuthStatus-Response", "{p:?}");
+                    assert_eq!(
+                        p.path(&["Result", "Code"]).map(|c| c.text.as_str()),
+                        Some("200")
+                    );
+                })
+                .filter_map(|p| p.child("ReactiveAuthStatusList"))
+                .flat_map(|l| l.children_named("ReactiveAuthStatus"))
+                .map(|r| {
+                    (
+                        r.child_text("UserID").unwrap_or_default().to_string(),
+                        r.child_text("ReactiveAuthState")
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let ask = Element::new("GetReactiveAuthStatus-Request");
+        let (parts, sizes) = fetch_parts(&alice, ask.clone()).await;
+        assert!(parts.len() > 2, "{e:?}: {} part(s)", parts.len());
+        assert!(sizes.iter().all(|s| *s <= 2048), "{e:?}: {sizes:?}");
+        let got = states(&parts);
+        assert_eq!(got, want, "{e:?}: every request once, state intact");
+        let (one, _) = fetch_parts(&whole, ask).await;
+        assert_eq!(one.len(), 1, "{e:?}: no size asked, one answer");
+        assert_eq!(states(&one), got, "{e:?}");
+        for c in [alice, whole, s] {
+            c.logout().await.unwrap();
+        }
+    }
+}

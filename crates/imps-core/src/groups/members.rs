@@ -45,6 +45,28 @@ impl Service {
         Ok(role)
     }
 
+    /// Whether the caller may edit the member, access or reject list of
+    /// the group `body` names, as the handlers below decide it: managers
+    /// of a public group; in a private conversation only adding members
+    /// (inviting, `private_adds`) by a participant. Asked on every part
+    /// of an upload in parts (GEN-2); returns the canonical GroupID.
+    pub(crate) async fn may_edit_group_list(
+        &self,
+        s: &Session,
+        body: &Element,
+        private_adds: bool,
+    ) -> Result<String, CoreError> {
+        let gid = self.group_id_of(body)?;
+        let g = self.visible_group(&gid, &s.user).await?;
+        if g.private && !private_adds {
+            return Err(CoreError::GroupPrivileges(
+                "a private conversation has no managers".into(),
+            ));
+        }
+        self.require(&g, &s.user, !g.private).await?;
+        Ok(gid)
+    }
+
     /// GetJoinedUsers-Request (1.2+): managers get AdminMapList split by
     /// access level, others UserMapList. In a private conversation 1.3
     /// adds the joined users the caller blocks (PGC-14).

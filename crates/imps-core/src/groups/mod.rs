@@ -37,6 +37,7 @@ use imps_wire::{PrimitiveKind, Transaction};
 use parking_lot::Mutex;
 
 use crate::CoreError;
+use crate::lists::{GroupList, segment_info};
 use crate::service::{Outcome, Service};
 use crate::session::Session;
 use crate::store::{Access, GroupRecord};
@@ -157,10 +158,21 @@ impl Service {
             P::SetGroupPropsRequest => self.set_group_props(s, b).await?,
             P::GetJoinedUsersRequest => self.get_joined_users(s, b).await?,
             P::GetGroupMembersRequest => self.get_group_members(s, b).await?,
-            P::AddGroupMembersRequest => self.add_group_members(s, b).await?,
+            P::AddGroupMembersRequest | P::MemberAccessRequest | P::RejectListRequest => {
+                let which = match kind {
+                    P::AddGroupMembersRequest => GroupList::AddMembers,
+                    P::MemberAccessRequest => GroupList::Access,
+                    _ => GroupList::Rejects,
+                };
+                match (segment_info(tx), which) {
+                    // GEN-2: the list in parts.
+                    (Some(info), _) => self.group_list_part(s, which, b, &info).await?,
+                    (None, GroupList::AddMembers) => self.add_group_members(s, b).await?,
+                    (None, GroupList::Access) => self.member_access(s, b).await?,
+                    (None, GroupList::Rejects) => self.reject_list(s, b).await?,
+                }
+            }
             P::RemoveGroupMembersRequest => self.remove_group_members(s, b).await?,
-            P::MemberAccessRequest => self.member_access(s, b).await?,
-            P::RejectListRequest => self.reject_list(s, b).await?,
             P::SubscribeGroupNoticeRequest => self.subscribe_group_notice(s, b).await?,
             P::InviteRequest => self.invite_request(s, b).await?,
             P::InviteUserResponse => self.invite_user_response(s, b).await?,

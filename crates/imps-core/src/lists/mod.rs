@@ -27,6 +27,7 @@ use crate::service::{Outcome, Service};
 use crate::session::Session;
 
 pub(crate) use segment_store::SegmentStore;
+pub(crate) use upload::{GroupList, segment_info};
 
 /// Limits and timeouts of this area. Every one is a setting with a safe
 /// default (house rule 5).

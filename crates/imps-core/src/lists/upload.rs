@@ -8,8 +8,8 @@
 //! it is scoped to the session. Parts may come in any order; a part sent
 //! again replaces the earlier one. Until all N are in, nothing is applied
 //! and each part is answered with Result 202; the part that completes the
-//! set is answered like the whole request, applied in one store
-//! transaction. Two primitives may be uploaded this way:
+//! set is merged back into one request and answered like that request
+//! sent whole. These primitives may be uploaded this way:
 //!
 //! * ListManage-Request (contact lists): the AddNickLists of the parts are
 //!   concatenated; the other children (RemoveNickList,
@@ -22,15 +22,31 @@
 //!   GrantListInUse) may ride on any part, a later part's copy winning. A
 //!   waiting part gets `Status{Result 202}`, BlockEntity having no
 //!   response primitive of its own.
+//! * CreateAttributeList-Request (attribute lists): the entries of
+//!   UserIDList and ContactListIDList are concatenated, bare UserID and
+//!   ContactList children (1.1/1.2) are all kept; PresenceSubList,
+//!   DefaultList and the 1.3 notify flags may ride on any part, a later
+//!   part's copy winning. A waiting part gets `Status{Result 202}`.
+//! * AddGroupMembers-Request and MemberAccess-Request (a group's member
+//!   and access list) and RejectList-Request (its reject list): the
+//!   entries of UserList / UserIDList (also under Admin and Mod) and of
+//!   AddList / RemoveList are concatenated, bare User and UserID children
+//!   all kept. Every part names the same GroupID; the caller's right to
+//!   edit the list is checked on every part. A waiting part gets
+//!   `Status{Result 202}`.
 //!
-//! A part of one primitive cannot complete an upload begun with another.
+//! A part of one primitive, or naming another list or group, cannot
+//! complete an upload begun with another (402, the upload dropped).
 //!
 //! Bounds (SEC-1): N is at most `max_upload_parts`; the entries buffered
-//! may not exceed the list limit (`max_contacts_per_list`, or
-//! `max_access_entries` for each of the block and grant lists: 754 at
-//! once, the upload dropped); uploads count against the session's segment
-//! sets and expire like them; DropSegment-Request{SegmentID{U}} abandons
-//! one.
+//! may not exceed the list limit (`max_contacts_per_list`;
+//! `max_access_entries` for each of the block and grant lists and for the
+//! users and contact lists of an attribute list; `[groups]
+//! max_users_per_request` for a group list): 754 at once, the upload
+//! dropped; uploads count against the session's segment sets and expire
+//! like them; DropSegment-Request{SegmentID{U}} abandons one.
+
+use std::sync::Arc;
 
 use imps_wire::{Element, Transaction};
 
@@ -60,25 +76,55 @@ struct Rules {
     concat: &'static [&'static str],
     /// Containers merged child by child with these same rules.
     nested: &'static [&'static str],
+    /// Entries that may appear many times as direct children: every copy
+    /// of every part is kept, in part order.
+    repeated: &'static [&'static str],
 }
 
 const LIST_MANAGE: Rules = Rules {
     concat: &["AddNickList"],
     nested: &[],
+    repeated: &[],
 };
 
 const BLOCK_ENTITY: Rules = Rules {
     concat: &["AddList", "RemoveList"],
     nested: &["BlockList", "GrantList"],
+    repeated: &[],
+};
+
+/// CreateAttributeList: 1.3 lists, and the bare 1.1/1.2 forms.
+const ATTRIBUTE_LIST: Rules = Rules {
+    concat: &["UserIDList", "ContactListIDList"],
+    nested: &[],
+    repeated: &["UserID", "ContactList", "User"],
+};
+
+/// AddGroupMembers and MemberAccess (Admin{UserList}, Mod{UserList},
+/// UserList), in the list forms of every version.
+const GROUP_MEMBERS: Rules = Rules {
+    concat: &["UserList", "UserIDList"],
+    nested: &["Admin", "Mod"],
+    repeated: &["User", "UserID"],
+};
+
+const REJECT_LIST: Rules = Rules {
+    concat: &["AddList", "RemoveList"],
+    nested: &[],
+    repeated: &[],
 };
 
 /// Merges one part's children into `out`: entry containers are
-/// concatenated, nested lists merged, and any other child (a flag, a
-/// property) replaces an earlier copy, so a flag sent in any part is kept
-/// and a later part's copy wins.
+/// concatenated, nested lists merged, repeated entries all kept, and any
+/// other child (a flag, a property) replaces an earlier copy, so a flag
+/// sent in any part is kept and a later part's copy wins.
 fn merge_into(out: &mut Element, part: Element, rules: &Rules) {
     for c in part.children {
         let name = c.name.as_str();
+        if rules.repeated.contains(&name) {
+            out.children.push(c);
+            continue;
+        }
         let at = out.children.iter().position(|x| x.name == c.name);
         if rules.nested.contains(&name) {
             let i = at.unwrap_or_else(|| {
@@ -105,6 +151,73 @@ fn merge(name: &str, parts: Vec<Element>, rules: &Rules) -> Element {
         merge_into(&mut out, part, rules);
     }
     out
+}
+
+/// Entries one part names under `rules`: the children of its entry
+/// containers (nested ones included) and its repeated entries.
+fn listed(part: &Element, rules: &Rules) -> usize {
+    part.children
+        .iter()
+        .map(|c| {
+            let name = c.name.as_str();
+            if rules.repeated.contains(&name) {
+                1
+            } else if rules.nested.contains(&name) {
+                listed(c, rules)
+            } else if rules.concat.contains(&name) {
+                c.children.len()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+fn attribute_entries(part: &Element) -> usize {
+    listed(part, &ATTRIBUTE_LIST)
+}
+
+fn member_entries(part: &Element) -> usize {
+    listed(part, &GROUP_MEMBERS)
+}
+
+fn reject_entries(part: &Element) -> usize {
+    listed(part, &REJECT_LIST)
+}
+
+/// The group lists that may be uploaded in parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupList {
+    /// AddGroupMembers-Request.
+    AddMembers,
+    /// MemberAccess-Request.
+    Access,
+    /// RejectList-Request.
+    Rejects,
+}
+
+impl GroupList {
+    fn primitive(self) -> &'static str {
+        match self {
+            GroupList::AddMembers => "AddGroupMembers-Request",
+            GroupList::Access => "MemberAccess-Request",
+            GroupList::Rejects => "RejectList-Request",
+        }
+    }
+
+    fn rules(self) -> &'static Rules {
+        match self {
+            GroupList::AddMembers | GroupList::Access => &GROUP_MEMBERS,
+            GroupList::Rejects => &REJECT_LIST,
+        }
+    }
+
+    fn counter(self) -> fn(&Element) -> usize {
+        match self {
+            GroupList::AddMembers | GroupList::Access => member_entries,
+            GroupList::Rejects => reject_entries,
+        }
+    }
 }
 
 /// Entries a ListManage part adds.
@@ -298,6 +411,75 @@ impl Service {
             }
         }
     }
+
+    /// A CreateAttributeList-Request carrying SegmentInfo: an attribute
+    /// list naming more users or contact lists than fit in one message.
+    pub(crate) async fn create_attribute_list_part(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+        info: &Element,
+    ) -> Result<Element, CoreError> {
+        let max = self.lists_cfg().max_access_entries;
+        let kind = Kind {
+            primitive: "CreateAttributeList-Request",
+            list: || Ok("attribute lists".to_string()),
+            counter: attribute_entries,
+            limit: |u: &Upload| over_limit(u, max, "attribute list"),
+        };
+        match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => self.create_attribute_list(s, &part).await,
+            Step::Pending(k, n) => Ok(Element::new("Status").with(pending(k, n))),
+            Step::Complete(parts) => {
+                let whole = merge("CreateAttributeList-Request", parts, &ATTRIBUTE_LIST);
+                self.create_attribute_list(s, &whole).await
+            }
+        }
+    }
+
+    /// A group member, access or reject list request carrying
+    /// SegmentInfo. Every part must name the same group and come from
+    /// someone who may edit that list (checked before buffering, so a
+    /// caller who may not learns it at the first part).
+    pub(crate) async fn group_list_part(
+        &self,
+        s: &Arc<Session>,
+        which: GroupList,
+        body: &Element,
+        info: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self
+            .may_edit_group_list(s, body, which == GroupList::AddMembers)
+            .await?;
+        let max = self.groups_cfg().max_users_per_request;
+        let kind = Kind {
+            primitive: which.primitive(),
+            list: || Ok(gid),
+            counter: which.counter(),
+            limit: |u: &Upload| over_limit(u, max, "group list"),
+        };
+        let req = match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => part,
+            Step::Pending(k, n) => return Ok(Element::new("Status").with(pending(k, n))),
+            Step::Complete(parts) => merge(which.primitive(), parts, which.rules()),
+        };
+        match which {
+            GroupList::AddMembers => self.add_group_members(s, &req).await,
+            GroupList::Access => self.member_access(s, &req).await,
+            GroupList::Rejects => self.reject_list(s, &req).await,
+        }
+    }
+}
+
+/// 754 when the entries buffered so far are over `max`.
+fn over_limit(u: &Upload, max: usize, list: &str) -> Result<(), CoreError> {
+    if u.entries > max {
+        return Err(CoreError::TooManyContacts {
+            list: list.into(),
+            limit: max,
+        });
+    }
+    Ok(())
 }
 
 /// The Result of a part buffered while others are missing.
@@ -372,5 +554,48 @@ mod tests {
         assert_eq!(m.child_text("GrantListInUse"), Some("F"));
         assert_eq!(m.children_named("BlockList").count(), 1);
         assert_eq!(access_entries_of(&m), (3, 2));
+    }
+
+    #[test]
+    fn attribute_and_group_parts_keep_every_entry() {
+        let a1 = Element::new("CreateAttributeList-Request")
+            .with_text("UserID", "a")
+            .with_text("UserID", "b")
+            .with(Element::new("ContactListIDList").with_text("ContactList", "l1"));
+        let a2 = Element::new("CreateAttributeList-Request")
+            .with_text("UserID", "c")
+            .with(Element::new("ContactListIDList").with_text("ContactList", "l2"))
+            .with(Element::new("PresenceSubList"));
+        assert_eq!(attribute_entries(&a1) + attribute_entries(&a2), 5);
+        let m = merge("CreateAttributeList-Request", vec![a1, a2], &ATTRIBUTE_LIST);
+        let users: Vec<&str> = m
+            .children_named("UserID")
+            .map(|u| u.text.as_str())
+            .collect();
+        assert_eq!(users, ["a", "b", "c"]);
+        assert_eq!(m.path(&["ContactListIDList"]).unwrap().children.len(), 2);
+        assert!(m.child("PresenceSubList").is_some());
+
+        let ids = |users: &[&str]| {
+            let mut l = Element::new("UserList");
+            for u in users {
+                l = l.with(Element::new("User").with_text("UserID", *u));
+            }
+            l
+        };
+        let g1 = Element::new("MemberAccess-Request")
+            .with_text("GroupID", "g")
+            .with(Element::new("Admin").with(ids(&["a"])))
+            .with(ids(&["u1"]));
+        let g2 = Element::new("MemberAccess-Request")
+            .with_text("GroupID", "g")
+            .with(Element::new("Admin").with(ids(&["b"])))
+            .with(Element::new("Mod").with(ids(&["m"])));
+        assert_eq!(member_entries(&g1) + member_entries(&g2), 4);
+        let m = merge("MemberAccess-Request", vec![g1, g2], &GROUP_MEMBERS);
+        assert_eq!(m.path(&["Admin", "UserList"]).unwrap().children.len(), 2);
+        assert_eq!(m.path(&["Mod", "UserList"]).unwrap().children.len(), 1);
+        assert_eq!(m.child("UserList").unwrap().children.len(), 1);
+        assert_eq!(m.children_named("GroupID").count(), 1);
     }
 }

@@ -47,7 +47,10 @@ impl Service {
             P::GetPresenceRequest => self.get_presence(s, b).await?,
             P::SubscribePresenceRequest => self.subscribe_presence(s, b).await?,
             P::UnsubscribePresenceRequest => self.unsubscribe_presence(s, b).await?,
-            P::CreateAttributeListRequest => self.create_attribute_list(s, b).await?,
+            P::CreateAttributeListRequest => match crate::lists::segment_info(tx) {
+                Some(info) => self.create_attribute_list_part(s, b, &info).await?,
+                None => self.create_attribute_list(s, b).await?,
+            },
             P::DeleteAttributeListRequest => self.delete_attribute_list(s, b).await?,
             P::GetAttributeListRequest => self.get_attribute_list(s, b).await?,
             P::PresenceAuthUser => self.presence_auth_user(s, b).await?,
