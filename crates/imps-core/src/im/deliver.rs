@@ -94,10 +94,11 @@ impl Service {
                 continue;
             }
             let content = st.client_content(&sq.session.id);
-            for (seq, m) in msgs.iter() {
+            for (seq, m) in msgs.range(sq.cursor..) {
                 if sq.offered.len() >= window {
                     break;
                 }
+                sq.cursor = seq + 1;
                 if sq.offered.contains_key(seq)
                     || !targets(m, &sq.session)
                     || fits(&sq.session, content.as_deref(), m).is_err()
@@ -125,6 +126,7 @@ impl Service {
                     session: Arc::clone(s),
                     notify,
                     offered: Default::default(),
+                    cursor: 0,
                     fetched: Default::default(),
                 });
             }

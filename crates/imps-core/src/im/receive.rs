@@ -87,6 +87,7 @@ impl Service {
             if let Some(sq) = q.session_mut(&s.id) {
                 sq.notify = notify;
                 sq.offered.clear();
+                sq.cursor = 0;
             }
             self.pump(&st, q);
         });

@@ -42,6 +42,11 @@ pub(crate) struct SessionQ {
     pub notify: bool,
     /// seq -> when it was offered, for messages not yet acknowledged.
     pub offered: BTreeMap<u64, u64>,
+    /// `pump` has considered every message below this seq for this
+    /// session (offered it, or found it not for this session), so it
+    /// starts here: with a long backlog each pump costs the window, not
+    /// the backlog. Lowered when a message below it comes into memory.
+    pub cursor: u64,
     /// MessageIDs this session fetched with GetMessage (which delivers
     /// them), so that a MessageDelivered after it is not "unknown".
     pub fetched: VecDeque<String>,
@@ -66,6 +71,9 @@ pub(crate) struct UserQ {
 
 impl UserQ {
     pub fn insert(&mut self, m: Arc<StoredMessage>) {
+        for sq in &mut self.sessions {
+            sq.cursor = sq.cursor.min(m.seq);
+        }
         self.by_id.insert(m.id.clone(), m.seq);
         self.msgs.insert(m.seq, m);
     }
