@@ -98,6 +98,8 @@ pub enum CoreError {
     Map(#[from] crate::map::MapError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("busy: {0}")]
+    Busy(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -136,6 +138,7 @@ impl CoreError {
             // The SegmentID names a TransactionID: an unknown one (expired,
             // dropped, or another session's) is an invalid transaction ID.
             CoreError::UnknownSegment(_) => 420,
+            CoreError::Busy(_) => 503,
             CoreError::GroupNotFound(_) => 800,
             CoreError::GroupExists(_) => 801,
             CoreError::BadGroupProperty(_) => 806,

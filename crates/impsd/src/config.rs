@@ -268,6 +268,8 @@ pub struct ListsSettings {
     pub max_segment_bytes_total: usize,
     /// Most parts one upload may announce.
     pub max_upload_parts: u64,
+    /// Bytes one upload in parts may buffer.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for ListsSettings {
@@ -287,6 +289,7 @@ impl From<imps_core::ListsConfig> for ListsSettings {
             max_segment_sets_per_session: c.max_segment_sets_per_session,
             max_segment_bytes_total: c.max_segment_bytes_total,
             max_upload_parts: c.max_upload_parts,
+            max_upload_bytes: c.max_upload_bytes,
         }
     }
 }
@@ -302,6 +305,7 @@ impl From<&ListsSettings> for imps_core::ListsConfig {
             max_segment_sets_per_session: s.max_segment_sets_per_session,
             max_segment_bytes_total: s.max_segment_bytes_total,
             max_upload_parts: s.max_upload_parts,
+            max_upload_bytes: s.max_upload_bytes,
         }
     }
 }

@@ -102,13 +102,45 @@ async fn csp_post(
     };
     let version = msg.version;
     Metrics::inc(&st.metrics.csp_transactions);
-    match st.service.handle(&ctx, msg).await {
-        Some(reply) => csp_response(&st, &reply, enc, ct, version),
-        None => {
+    match handle_to_end(&st.service, &ctx, msg).await {
+        Ok(Some(reply)) => csp_response(&st, &reply, enc, ct, version),
+        Ok(None) => {
             Metrics::inc(&st.metrics.csp_empty_responses);
             empty_ok()
         }
+        Err(HandlerFailed) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request failed inside the server\n",
+        ),
     }
+}
+
+/// A handler that panicked; it has been logged.
+#[derive(Debug)]
+pub struct HandlerFailed;
+
+/// Handles one CSP message to the end, whatever happens to the caller.
+///
+/// A transport's future is dropped when its client goes away (an HTTP
+/// client that disconnects, a WebSocket whose write fails). Dropping a
+/// handler half-way would leave work the store has already committed
+/// without its follow-up: a stored message never queued for its online
+/// recipient, a block-list change whose cache entry is never invalidated.
+/// So the handler runs as a task of its own, and the caller only waits for
+/// its answer.
+pub async fn handle_to_end(
+    service: &Arc<Service>,
+    ctx: &RequestCtx,
+    msg: Message,
+) -> Result<Option<Message>, HandlerFailed> {
+    let service = service.clone();
+    let ctx = ctx.clone();
+    tokio::spawn(async move { service.handle(&ctx, msg).await })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a CSP handler panicked or was cancelled");
+            HandlerFailed
+        })
 }
 
 /// An undecodable body. When it says which CSP version it is, the client

@@ -14,7 +14,7 @@ use futures_util::SinkExt;
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
-use crate::http::{AppState, asserted_msisdn};
+use crate::http::{AppState, HandlerFailed, asserted_msisdn, handle_to_end};
 use crate::metrics::Metrics;
 
 pub async fn upgrade(
@@ -37,12 +37,15 @@ pub async fn upgrade(
 }
 
 /// Most requests read ahead and held while an earlier one is handled;
-/// past it the socket is not read (back-pressure on the client).
+/// past it, or past one maximum-size message's worth of held frames
+/// (`limits.max_size`), the socket is not read (back-pressure on the
+/// client). So a connection holds at most about two messages' worth.
 const MAX_HELD: usize = 64;
 
 /// What one frame from the client turned out to be.
 enum Incoming {
-    Csp(Message, Encoding),
+    /// A decoded message, its encoding and the frame's size in bytes.
+    Csp(Message, Encoding, usize),
     /// Ping, pong: nothing to do.
     Nothing,
     /// Closed, failed or undecodable: the connection ends.
@@ -51,14 +54,16 @@ enum Incoming {
 
 fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Incoming {
     // Decoded straight from the frame's buffer.
-    let (decoded, enc) = match &frame {
+    let (decoded, enc, size) = match &frame {
         Some(Ok(WsMessage::Text(t))) => (
             imps_wire::decode(t.as_bytes(), Encoding::Xml, &st.limits),
             Encoding::Xml,
+            t.len(),
         ),
         Some(Ok(WsMessage::Binary(b))) => (
             imps_wire::decode(b, Encoding::Wbxml, &st.limits),
             Encoding::Wbxml,
+            b.len(),
         ),
         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Incoming::Nothing,
         Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Incoming::End,
@@ -66,7 +71,7 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
     match decoded {
         Ok(m) => {
             Metrics::inc(&st.metrics.csp_transactions);
-            Incoming::Csp(m, enc)
+            Incoming::Csp(m, enc, size)
         }
         Err(e) => {
             tracing::info!(error = %e, "undecodable WebSocket frame; closing");
@@ -97,7 +102,8 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     // client's own requests are handled one at a time, in order (its
     // messages keep their order), but its answers to pushes are not held
     // up behind them.
-    let mut held: std::collections::VecDeque<(Message, Encoding)> = Default::default();
+    let mut held: std::collections::VecDeque<(Message, Encoding, usize)> = Default::default();
+    let mut held_bytes = 0usize;
     let mut closing = false;
     loop {
         // Deliver everything waiting before blocking again. Frames are
@@ -115,7 +121,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             return;
         }
         let (msg, frame_enc) = match held.pop_front() {
-            Some(next) => next,
+            Some((m, e, size)) => {
+                held_bytes -= size;
+                (m, e)
+            }
             None if closing => break,
             None => {
                 let frame = tokio::select! {
@@ -126,7 +135,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     }
                 };
                 match incoming(&st, frame) {
-                    Incoming::Csp(m, e) => (m, e),
+                    Incoming::Csp(m, e, _) => (m, e),
                     Incoming::Nothing => continue,
                     Incoming::End => break,
                 }
@@ -136,13 +145,17 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         let sid = msg.session_id.clone();
         // While the request is handled (a SendMessage waits for its
         // commit), pushes for this socket's session still go out and
-        // answers to them are taken.
-        let handling = st.service.handle(&ctx, msg);
+        // answers to them are taken. The handler runs to its end even if
+        // this connection fails meanwhile (`handle_to_end`).
+        let handling = handle_to_end(&st.service, &ctx, msg);
         tokio::pin!(handling);
         let reply = loop {
             tokio::select! {
                 biased;
-                r = &mut handling => break r,
+                r = &mut handling => match r {
+                    Ok(r) => break r,
+                    Err(HandlerFailed) => return,
+                },
                 changed = changed(&mut wake) => {
                     if !changed {
                         // The session ended; finish the request only.
@@ -158,16 +171,25 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         return;
                     }
                 }
-                f = socket.recv(), if !closing && held.len() < MAX_HELD => {
+                f = socket.recv(), if !closing && held.len() < MAX_HELD
+                    && held_bytes < st.limits.max_size =>
+                {
                     match incoming(&st, f) {
-                        Incoming::Csp(m, e) if is_answer(&m) => {
-                            if let Some(r) = st.service.handle(&ctx, m).await {
-                                if send(&mut socket, &r, e).await.is_err() {
-                                    return;
+                        Incoming::Csp(m, e, _) if is_answer(&m) => {
+                            match handle_to_end(&st.service, &ctx, m).await {
+                                Ok(Some(r)) => {
+                                    if send(&mut socket, &r, e).await.is_err() {
+                                        return;
+                                    }
                                 }
+                                Ok(None) => {}
+                                Err(HandlerFailed) => return,
                             }
                         }
-                        Incoming::Csp(m, e) => held.push_back((m, e)),
+                        Incoming::Csp(m, e, size) => {
+                            held_bytes += size;
+                            held.push_back((m, e, size));
+                        }
                         Incoming::Nothing => {}
                         Incoming::End => closing = true,
                     }

@@ -493,3 +493,34 @@ async fn base_im_sender_is_the_session_user() {
     send_ok(&alice, req).await;
     assert_eq!(sender_id(&receive(&bob).await), uid("alice"));
 }
+
+/// A transport whose client goes away drops its future; the request must
+/// still run to its end. Here the caller gives up right after the first
+/// poll, when the message is on its way to the disk: it is still queued
+/// for bob, who is online, and not left in the store until his next login.
+#[tokio::test]
+async fn base_im_send_whose_caller_went_away_is_still_delivered() {
+    use imps_wire::{Message, Transaction};
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    let bob = online(&srv, v, e, "bob", "phone").await;
+    let msg = Message::single(
+        v,
+        alice.session_id(),
+        Transaction::request("gone-1", text_to("alice", &["bob"], "caller gone")),
+    );
+    let ctx = imps_core::RequestCtx::default();
+    let service = &srv.running().service;
+    let first_poll = tokio::time::timeout(
+        std::time::Duration::ZERO,
+        impsd::http::handle_to_end(service, &ctx, msg),
+    )
+    .await;
+    assert!(first_poll.is_err(), "the commit takes longer than one poll");
+    let (tid, m) = expect(&bob, "NewMessage").await;
+    assert_eq!(content(&m), "caller gone");
+    ack(&bob, &tid, &msg_id(&m)).await;
+}

@@ -514,6 +514,33 @@ async fn sec_1_parts_expire() {
         Some(420),
         "expired"
     );
+    // An upload lives while its parts keep coming within the TTL; after a
+    // longer pause its next part hears 420 (start again) rather than
+    // quietly opening an upload that lacks the earlier parts.
+    let users: Vec<String> = (0..6).map(|i| format!("pal{i}")).collect();
+    seed_users(&srv, users.clone()).await;
+    let list = list_id("alice", "up");
+    create_list(&a, &list, vec![], &[]).await;
+    let chunks: Vec<&[String]> = users.chunks(2).collect();
+    let send = |id: &'static str, k: u64| {
+        let (body, info) = upload_part(&list, chunks[k as usize - 1], id, 3, k);
+        exchange(&a, body, Some(info))
+    };
+    let (tx, _) = send("slow", 1).await;
+    assert_eq!(code_of(&tx.body), Some(202), "{:?}", tx.body);
+    clock.advance_ms(ttl_ms - 1_000);
+    let (tx, _) = send("slow", 2).await;
+    assert_eq!(code_of(&tx.body), Some(202), "alive while parts come");
+    clock.advance_ms(ttl_ms + 1_000);
+    let (tx, _) = send("slow", 3).await;
+    assert_eq!(code_of(&tx.body), Some(420), "{:?}", tx.body);
+    assert!(members(&a, &list).await.is_empty(), "nothing applied");
+    for k in 1..=3 {
+        let (tx, _) = send("again", k).await;
+        let want = if k < 3 { 202 } else { 200 };
+        assert_eq!(code_of(&tx.body), Some(want), "{:?}", tx.body);
+    }
+    assert_eq!(members(&a, &list).await.len(), 6);
 }
 
 #[tokio::test]

@@ -52,6 +52,9 @@ pub struct ListsConfig {
     pub max_segment_bytes_total: usize,
     /// Most parts one upload may announce in its SegmentCount (GEN-2).
     pub max_upload_parts: u64,
+    /// Bytes (as XML) one upload in parts may buffer; the part that goes
+    /// over it is answered 402 and the upload dropped.
+    pub max_upload_bytes: usize,
 }
 
 /// The defaults.
@@ -64,6 +67,7 @@ pub const LISTS_DEFAULTS: ListsConfig = ListsConfig {
     max_segment_sets_per_session: 4,
     max_segment_bytes_total: 64 * 1024 * 1024,
     max_upload_parts: 1_000,
+    max_upload_bytes: 8 * 1024 * 1024,
 };
 
 impl Default for ListsConfig {

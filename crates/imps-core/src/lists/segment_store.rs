@@ -43,6 +43,8 @@ pub(crate) struct Upload {
     counter: fn(&Element) -> usize,
     seq: u64,
     expires_ms: u64,
+    /// How long it lives without a new part.
+    ttl_ms: u64,
     bytes: usize,
 }
 
@@ -52,6 +54,11 @@ struct Inner {
     sets: HashMap<String, Set>,
     /// (session, client's TransactionID) -> upload
     uploads: HashMap<(String, String), Upload>,
+    /// Uploads the server gave up on (expired, evicted, refused), until
+    /// they would have expired: a later part of one is answered 420 so the
+    /// client starts again, instead of silently opening an upload that
+    /// can never complete. (session, ID) -> (expires_ms, seq).
+    gone: HashMap<(String, String), (u64, u64)>,
     bytes: usize,
     seq: u64,
 }
@@ -66,14 +73,42 @@ impl Inner {
             }
             keep
         });
-        self.uploads.retain(|_, u| {
+        let mut expired = Vec::new();
+        self.uploads.retain(|k, u| {
             let keep = u.expires_ms > now_ms;
             if !keep {
                 freed += u.bytes;
+                expired.push((k.clone(), u.ttl_ms));
             }
             keep
         });
         self.bytes = self.bytes.saturating_sub(freed);
+        self.gone.retain(|_, (expires, _)| *expires > now_ms);
+        for (key, ttl_ms) in expired {
+            self.mark_gone(key, now_ms.saturating_add(ttl_ms));
+        }
+    }
+
+    /// Remembers an upload given up on until `until_ms`; each session
+    /// keeps at most as many of these as it may hold uploads.
+    fn mark_gone(&mut self, key: (String, String), until_ms: u64) {
+        self.seq += 1;
+        let seq = self.seq;
+        let session = key.0.clone();
+        self.gone.insert(key, (until_ms, seq));
+        loop {
+            let mine = self.gone.iter().filter(|((s, _), _)| *s == session);
+            if mine.clone().count() <= GONE_PER_SESSION {
+                break;
+            }
+            let Some(oldest) = mine
+                .min_by_key(|(_, (_, seq))| *seq)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.gone.remove(&oldest);
+        }
     }
 
     /// The oldest set or upload, of one session or of all.
@@ -102,8 +137,17 @@ impl Inner {
         self.bytes = self.bytes.saturating_sub(freed);
     }
 
+    /// Removes an upload to make room for others; its later parts get 420.
+    fn evict(&mut self, victim: (u64, bool, String, String), now_ms: u64, cfg: &ListsConfig) {
+        let upload = (!victim.1).then(|| (victim.2.clone(), victim.3.clone()));
+        self.remove(victim);
+        if let Some(key) = upload {
+            self.mark_gone(key, now_ms.saturating_add(ttl_ms(cfg)));
+        }
+    }
+
     /// Makes room for one more set of `bytes` for `session` (SEC-1).
-    fn make_room(&mut self, session: &str, bytes: usize, cfg: &ListsConfig) {
+    fn make_room(&mut self, session: &str, bytes: usize, now_ms: u64, cfg: &ListsConfig) {
         loop {
             let held = self.sets.values().filter(|s| s.session == session).count()
                 + self.uploads.keys().filter(|(s, _)| s == session).count();
@@ -111,18 +155,57 @@ impl Inner {
                 break;
             }
             match self.oldest(Some(session)) {
-                Some(v) => self.remove(v),
+                Some(v) => self.evict(v, now_ms, cfg),
                 None => break,
             }
         }
         while self.bytes + bytes > cfg.max_segment_bytes_total {
             match self.oldest(None) {
-                Some(v) => self.remove(v),
+                Some(v) => self.evict(v, now_ms, cfg),
                 None => break,
             }
         }
         self.seq += 1;
     }
+
+    /// Frees shared budget for `growth` more bytes of upload `key`, taking
+    /// the oldest other sets and uploads first, never `key` itself; false
+    /// when even that is not enough.
+    fn room_for_growth(
+        &mut self,
+        key: &(String, String),
+        growth: usize,
+        now_ms: u64,
+        cfg: &ListsConfig,
+    ) -> bool {
+        while self.bytes + growth > cfg.max_segment_bytes_total {
+            let victim = self
+                .sets
+                .iter()
+                .map(|(k, s)| (s.seq, true, k.clone(), String::new()))
+                .chain(
+                    self.uploads
+                        .iter()
+                        .filter(|(k, _)| *k != key)
+                        .map(|((sess, id), u)| (u.seq, false, sess.clone(), id.clone())),
+                )
+                .min();
+            match victim {
+                Some(v) => self.evict(v, now_ms, cfg),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Given-up uploads remembered per session; the oldest are forgotten
+/// first (their later parts then open a new upload that never completes,
+/// as before this memory existed).
+const GONE_PER_SESSION: usize = 16;
+
+fn ttl_ms(cfg: &ListsConfig) -> u64 {
+    cfg.segment_ttl_secs.saturating_mul(1000)
 }
 
 /// Split replies and buffered uploads, by session.
@@ -143,7 +226,7 @@ impl SegmentStore {
         let bytes = parts.iter().map(xml_len).sum();
         let mut g = self.inner.lock();
         g.purge(now_ms);
-        g.make_room(session, bytes, cfg);
+        g.make_room(session, bytes, now_ms, cfg);
         let seq = g.seq;
         g.bytes += bytes;
         g.sets.insert(
@@ -151,7 +234,7 @@ impl SegmentStore {
             Set {
                 session: session.to_string(),
                 seq,
-                expires_ms: now_ms.saturating_add(cfg.segment_ttl_secs.saturating_mul(1000)),
+                expires_ms: now_ms.saturating_add(ttl_ms(cfg)),
                 parts,
                 bytes,
             },
@@ -193,11 +276,12 @@ impl SegmentStore {
             return true;
         }
         let key = (session.to_string(), id.to_string());
+        let forgotten = g.gone.remove(&key).is_some();
         if g.uploads.contains_key(&key) {
             g.remove((0, false, key.0, key.1));
             return true;
         }
-        false
+        forgotten
     }
 
     pub(crate) fn drop_session(&self, session: &str) {
@@ -205,12 +289,15 @@ impl SegmentStore {
         while let Some(v) = g.oldest(Some(session)) {
             g.remove(v);
         }
+        g.gone.retain(|(s, _), _| s != session);
     }
 
     /// Adds one part of an upload. Returns the parts in order once all
     /// `count` are in (and forgets the upload), `None` while some are
     /// missing. `check` sees the upload after the part was added and may
-    /// refuse it, which drops the whole upload.
+    /// refuse it, which drops the whole upload. Every part is held to the
+    /// upload's own byte bound and to the shared budget; an upload the
+    /// server gave up on answers its later parts with 420.
     pub(crate) fn upload_part(
         &self,
         part: UploadPart,
@@ -227,26 +314,60 @@ impl SegmentStore {
         let bytes = xml_len(&part);
         let mut g = self.inner.lock();
         g.purge(now_ms);
+        if g.gone.contains_key(&key) {
+            return Err(CoreError::UnknownSegment(format!(
+                "upload {} expired or was dropped; send it again under a new ID",
+                key.1
+            )));
+        }
         if !g.uploads.contains_key(&key) {
-            g.make_room(&key.0, bytes, cfg);
+            g.make_room(&key.0, 0, now_ms, cfg);
             let mut u = fresh;
             u.seq = g.seq;
-            u.expires_ms = now_ms.saturating_add(cfg.segment_ttl_secs.saturating_mul(1000));
+            u.ttl_ms = ttl_ms(cfg);
             g.uploads.insert(key.clone(), u);
+        }
+        // The bounds, before anything is kept: the upload's own size, then
+        // the shared budget (other sets may give way, this upload not).
+        let (old_bytes, held) = match g.uploads.get(&key) {
+            Some(u) => (u.parts.get(&reference).map_or(0, xml_len), u.bytes),
+            None => return Err(CoreError::Internal("upload vanished".into())),
+        };
+        let after = held.saturating_sub(old_bytes) + bytes;
+        // A refusal drops the upload. After a 402 the ID may start afresh
+        // (as after a mismatched part); after a 503 the client may simply
+        // retry the part, which must not quietly open a new upload that
+        // lacks the earlier parts, so the ID is remembered as gone.
+        if after > cfg.max_upload_bytes {
+            g.remove((0, false, key.0.clone(), key.1.clone()));
+            return Err(CoreError::BadParameter(format!(
+                "upload {} would hold {after} bytes, above the limit of {}",
+                key.1, cfg.max_upload_bytes
+            )));
+        }
+        if !g.room_for_growth(&key, bytes.saturating_sub(old_bytes), now_ms, cfg) {
+            g.remove((0, false, key.0.clone(), key.1.clone()));
+            let e = CoreError::Busy(format!(
+                "no room to buffer upload {}; send it again later under a new ID",
+                key.1
+            ));
+            g.mark_gone(key, now_ms.saturating_add(ttl_ms(cfg)));
+            return Err(e);
         }
         let Some(u) = g.uploads.get_mut(&key) else {
             return Err(CoreError::Internal("upload vanished".into()));
         };
+        // A live upload stays as long as parts keep coming.
+        u.expires_ms = now_ms.saturating_add(ttl_ms(cfg));
         let entries = (u.counter)(&part);
         if let Some(old) = u.parts.insert(reference, part) {
             u.entries = u.entries.saturating_sub((u.counter)(&old));
-            u.bytes = u.bytes.saturating_sub(xml_len(&old));
         }
         u.entries += entries;
-        u.bytes += bytes;
+        u.bytes = after;
         let verdict = check(u);
         let complete = u.parts.len() as u64 == u.count;
-        g.bytes += bytes;
+        g.bytes = g.bytes.saturating_sub(old_bytes) + bytes;
         if verdict.is_err() || complete {
             let done = g.uploads.remove(&key);
             g.bytes = g.bytes.saturating_sub(done.as_ref().map_or(0, |u| u.bytes));
@@ -254,6 +375,12 @@ impl SegmentStore {
             return Ok(done.map(|u| u.parts.into_values().collect()));
         }
         Ok(None)
+    }
+
+    /// Bytes held by all sessions' parts together (for tests).
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        self.inner.lock().bytes
     }
 }
 
@@ -273,6 +400,7 @@ impl Upload {
             counter,
             seq: 0,
             expires_ms: 0,
+            ttl_ms: 0,
             bytes: 0,
         }
     }
@@ -319,5 +447,121 @@ mod tests {
         store.insert_set("t4".into(), "s1", parts(), 0, &cfg);
         store.drop_session("s1");
         assert!(store.part("s1", "t4", 1, 0).is_err());
+    }
+
+    fn part_of(session: &str, id: &str, reference: u64, text: &str) -> UploadPart {
+        UploadPart {
+            key: (session.into(), id.into()),
+            reference,
+            body: Element::new("ListManage-Request").with_text("ContactList", text),
+        }
+    }
+
+    fn fresh(count: u64) -> Upload {
+        Upload::new("ListManage-Request", "l".into(), count, |_| 1)
+    }
+
+    fn add(
+        store: &SegmentStore,
+        p: UploadPart,
+        count: u64,
+        now: u64,
+        cfg: &ListsConfig,
+    ) -> Result<Option<Vec<Element>>, CoreError> {
+        store.upload_part(p, fresh(count), |_| Ok(()), now, cfg)
+    }
+
+    #[test]
+    fn sec_1_a_part_sent_again_is_counted_once() {
+        let store = SegmentStore::default();
+        let cfg = ListsConfig::default();
+        for _ in 0..50 {
+            add(
+                &store,
+                part_of("s1", "u1", 1, &"x".repeat(1000)),
+                3,
+                0,
+                &cfg,
+            )
+            .unwrap();
+        }
+        let one = store.held_bytes();
+        assert!((1000..2000).contains(&one), "{one}");
+        add(&store, part_of("s1", "u1", 2, "y"), 3, 0, &cfg).unwrap();
+        assert!(store.drop_id("s1", "u1", 0));
+        assert_eq!(store.held_bytes(), 0, "nothing left counted after the drop");
+        add(&store, part_of("s1", "u2", 1, "a"), 2, 0, &cfg).unwrap();
+        let done = add(&store, part_of("s1", "u2", 2, "b"), 2, 0, &cfg).unwrap();
+        assert_eq!(done.map(|p| p.len()), Some(2));
+        assert_eq!(
+            store.held_bytes(),
+            0,
+            "nothing left counted after completion"
+        );
+    }
+
+    #[test]
+    fn sec_1_every_part_is_held_to_the_budgets() {
+        let store = SegmentStore::default();
+        let cfg = ListsConfig {
+            max_segment_bytes_total: 10_000,
+            max_upload_bytes: 6_000,
+            ..ListsConfig::default()
+        };
+        let big = "x".repeat(2_500);
+        // One upload may not outgrow its own bound: 402, and it is gone.
+        add(&store, part_of("s1", "u1", 1, &big), 5, 0, &cfg).unwrap();
+        add(&store, part_of("s1", "u1", 2, &big), 5, 0, &cfg).unwrap();
+        let e = add(&store, part_of("s1", "u1", 3, &big), 5, 0, &cfg).unwrap_err();
+        assert_eq!(e.status_code(), 402, "{e}");
+        assert_eq!(store.held_bytes(), 0);
+        assert!(
+            add(&store, part_of("s1", "u1", 1, "small"), 5, 0, &cfg).is_ok(),
+            "after a 402 the ID starts afresh"
+        );
+        assert!(store.drop_id("s1", "u1", 0));
+        // The shared budget holds on later parts too: older uploads of
+        // other sessions give way, the growing one does not.
+        for s in ["a", "b", "c"] {
+            add(&store, part_of(s, "u", 1, &big), 5, 0, &cfg).unwrap();
+        }
+        add(&store, part_of("d", "u", 1, &big), 5, 0, &cfg).unwrap();
+        assert!(store.held_bytes() <= 10_000, "{}", store.held_bytes());
+        let e = add(&store, part_of("a", "u", 2, "more"), 5, 0, &cfg).unwrap_err();
+        assert_eq!(e.status_code(), 420, "the evicted upload says so: {e}");
+        add(&store, part_of("d", "u", 2, &big), 5, 0, &cfg).unwrap();
+        assert!(store.held_bytes() <= 10_000, "{}", store.held_bytes());
+        // An upload alone bigger than the shared budget: 503, and a retry
+        // of the part is told to start again under a new ID.
+        let tight = ListsConfig {
+            max_segment_bytes_total: 4_000,
+            ..cfg
+        };
+        let store = SegmentStore::default();
+        add(&store, part_of("s1", "u9", 1, &big), 5, 0, &tight).unwrap();
+        let e = add(&store, part_of("s1", "u9", 2, &big), 5, 0, &tight).unwrap_err();
+        assert_eq!(e.status_code(), 503, "{e}");
+        assert_eq!(store.held_bytes(), 0);
+        let e = add(&store, part_of("s1", "u9", 2, &big), 5, 0, &tight).unwrap_err();
+        assert_eq!(e.status_code(), 420, "{e}");
+    }
+
+    #[test]
+    fn sec_1_an_upload_lives_while_parts_come_and_says_when_it_expired() {
+        let store = SegmentStore::default();
+        let cfg = ListsConfig {
+            segment_ttl_secs: 10,
+            ..ListsConfig::default()
+        };
+        // Each part comes within the TTL of the one before: still alive.
+        for (i, t) in [(1, 0), (2, 8_000), (3, 16_000)] {
+            add(&store, part_of("s1", "u1", i, "p"), 4, t, &cfg).unwrap();
+        }
+        // Then a pause longer than the TTL: the last part hears 420.
+        let e = add(&store, part_of("s1", "u1", 4, "p"), 4, 40_000, &cfg).unwrap_err();
+        assert_eq!(e.status_code(), 420, "{e}");
+        // Dropping the ID clears the memory; the ID may be used afresh.
+        assert!(store.drop_id("s1", "u1", 40_000));
+        assert!(add(&store, part_of("s1", "u1", 1, "p"), 2, 40_000, &cfg).is_ok());
     }
 }
