@@ -335,3 +335,36 @@ async fn gen_10_recipient_supported_content_types_are_respected() {
         }
     }
 }
+
+/// A session passed over for a message it could not take (GEN-10) is
+/// offered it once it negotiates again and now accepts it, while the
+/// message still waits (another session has not acknowledged it yet).
+#[tokio::test]
+async fn gen_10_a_session_that_negotiates_again_gets_what_it_was_passed_over_for() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    let text_only = || {
+        caps("P").with(Element::new("AcceptedContentType").with_text("ContentType", "text/plain"))
+    };
+    let phone = srv.client(v, e, "phone");
+    online_with(&phone, "bob", text_only()).await;
+    let desktop = srv.client(v, e, "desktop");
+    online_with(&desktop, "bob", caps("P").with_text("AnyContent", "T")).await;
+    let id = send_ok(&alice, media("alice", "bob", "image/jpeg", 300)).await;
+    let (_tid, m) = expect(&desktop, "NewMessage").await;
+    assert_eq!(msg_id(&m), id);
+    expect_none(&phone, "NewMessage").await;
+    let agreed = phone
+        .request(
+            Element::new("ClientCapability-Request").with(caps("P").with_text("AnyContent", "T")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(agreed.name, "ClientCapability-Response", "{agreed:?}");
+    let (tid, m) = expect(&phone, "NewMessage").await;
+    assert_eq!(msg_id(&m), id);
+    ack(&phone, &tid, &id).await;
+}

@@ -173,7 +173,16 @@ impl Service {
     /// client accepts (GEN-10) and returns the IM policy elements to add
     /// to the agreed list (GEN-6, GEN-9).
     pub(crate) fn im_capabilities(&self, s: &Arc<Session>, list: &Element) -> Vec<Element> {
-        self.im().set_client_content(&s.id, client_content(list));
+        let st = self.im();
+        st.set_client_content(&s.id, client_content(list));
+        // A session that negotiates again may now take messages it was
+        // passed over for (too big, wrong type): look at the queue anew.
+        st.with_user(&s.user, |q| {
+            if let Some(sq) = q.session_mut(&s.id) {
+                sq.cursor = 0;
+            }
+            self.pump(&st, q);
+        });
         capability_elements(&self.cfg.im, s.version)
     }
 }
