@@ -386,7 +386,7 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
             tracing::warn!(count = batch.len(), error = %e, "cannot remove delivered messages; they will be offered again");
         }
         for (u, i) in &batch {
-            st.with_user(u, |q| q.deleting.remove(i));
+            st.delete_done(u, i);
             st.delete_finished();
         }
     }

@@ -137,6 +137,11 @@ pub(crate) struct ImState {
     deletes_done: tokio::sync::Notify,
     /// Acknowledged (user, MessageID) waiting for their store delete.
     to_delete: Mutex<Vec<(String, String)>>,
+    /// The `deleting` sets of queues that went with their user's last
+    /// session before the deletes committed: a queue made again for that
+    /// user starts from it, so a quick reconnect is not offered what was
+    /// acknowledged just before. Taken after a shard lock, never before.
+    orphan_deletes: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 /// A bound on the known-users cache; past it the cache starts over.
@@ -155,6 +160,7 @@ impl ImState {
             background_deletes: std::sync::atomic::AtomicUsize::new(0),
             deletes_done: tokio::sync::Notify::new(),
             to_delete: Mutex::new(Vec::new()),
+            orphan_deletes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -177,6 +183,7 @@ impl ImState {
         let mut g = self.shard(user).lock();
         let q = g.entry(user.to_string()).or_insert_with(|| UserQ {
             horizon: Some(0),
+            deleting: self.orphan_deletes.lock().remove(user).unwrap_or_default(),
             ..UserQ::default()
         });
         f(q)
@@ -188,7 +195,11 @@ impl ImState {
         if let Some(q) = g.get_mut(user) {
             q.sessions.retain(|s| s.session.id != session_id);
             if q.sessions.is_empty() {
-                g.remove(user);
+                if let Some(q) = g.remove(user).filter(|q| !q.deleting.is_empty()) {
+                    self.orphan_deletes
+                        .lock()
+                        .insert(user.to_string(), q.deleting);
+                }
             }
         }
         self.client_content.lock().remove(session_id);
@@ -318,6 +329,21 @@ impl ImState {
         q.len() == 1
     }
 
+    /// A queued delete has committed (or failed): no queue need remember
+    /// it any more.
+    pub fn delete_done(&self, user: &str, id: &str) {
+        {
+            let mut o = self.orphan_deletes.lock();
+            if let Some(ids) = o.get_mut(user) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    o.remove(user);
+                }
+            }
+        }
+        self.with_user(user, |q| q.deleting.remove(id));
+    }
+
     /// Up to `max` queued deletes, oldest first.
     pub fn take_deletes(&self, max: usize) -> Vec<(String, String)> {
         let mut q = self.to_delete.lock();
@@ -343,5 +369,34 @@ impl ImState {
             }
             woken.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user who acknowledges, logs out and comes back before the store
+    /// delete commits must not be offered the message again: the new
+    /// queue starts knowing it is being deleted.
+    #[test]
+    fn acknowledged_messages_stay_acknowledged_across_a_quick_reconnect() {
+        let st = ImState::new([0; 32]);
+        st.with_user_or_new("bob", |q| {
+            q.deleting.insert("m1".into());
+        });
+        st.drop_session("bob", "gone");
+        assert!(
+            st.with_user("bob", |_| ()).is_none(),
+            "queue gone with the session"
+        );
+        let seeded = st.with_user_or_new("bob", |q| q.deleting.contains("m1"));
+        assert!(seeded, "a new queue remembers the delete in flight");
+        st.delete_done("bob", "m1");
+        assert!(
+            st.with_user("bob", |q| q.deleting.is_empty())
+                .unwrap_or(false)
+        );
+        assert!(st.orphan_deletes.lock().is_empty());
     }
 }
