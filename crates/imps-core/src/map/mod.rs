@@ -304,7 +304,11 @@ impl Service {
             .map(|m| {
                 usize::try_from(m.saturating_sub(RESPONSE_OVERHEAD) / 4 * 3).unwrap_or(usize::MAX)
             });
-        let reply = provider.map_for(&at, max_bytes)?;
+        // Drawing and compressing can take milliseconds for a large map
+        // (several tries to fit a small client): off the async threads.
+        let reply = tokio::task::spawn_blocking(move || provider.map_for(&at, max_bytes))
+            .await
+            .map_err(|e| CoreError::Internal(format!("map drawing failed: {e}")))??;
         let resp = Element::new("GetMap-Response").with(result(200, "Successful"));
         Ok(match reply {
             MapReply::Image { content_type, data } => {

@@ -127,7 +127,8 @@ impl MapProvider for Builtin {
                     data,
                 });
             }
-            if b.width.min(b.height) <= MIN_SIDE {
+            // Give up only when neither side can shrink any more.
+            if b.width.max(b.height) <= MIN_SIDE {
                 return Err(MapError::TooLarge {
                     size: data.len(),
                     limit,
@@ -315,6 +316,20 @@ mod tests {
         let zero = b.draw(&at(0.0, 0.0, None));
         assert_eq!(zero[88], GRID_MAJOR);
         assert_eq!(zero[72 * 176], GRID_MAJOR);
+    }
+
+    #[test]
+    fn a_long_thin_map_shrinks_along_its_long_side_to_fit() {
+        let b = Builtin::new(1024, MIN_SIDE, 15).unwrap();
+        let whole = match b.map_for(&at(60.17, 24.94, None), None).unwrap() {
+            MapReply::Image { data, .. } => data.len(),
+            other => panic!("{other:?}"),
+        };
+        let limit = whole * 2 / 3;
+        match b.map_for(&at(60.17, 24.94, None), Some(limit)) {
+            Ok(MapReply::Image { data, .. }) => assert!(data.len() <= limit),
+            other => panic!("a narrower map fits {limit} bytes: {other:?}"),
+        }
     }
 
     #[test]
