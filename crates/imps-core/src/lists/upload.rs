@@ -82,7 +82,7 @@ struct Rules {
 }
 
 const LIST_MANAGE: Rules = Rules {
-    concat: &["AddNickList"],
+    concat: &["AddNickList", "RemoveNickList"],
     nested: &[],
     repeated: &[],
 };
@@ -165,7 +165,17 @@ fn listed(part: &Element, rules: &Rules) -> usize {
             } else if rules.nested.contains(&name) {
                 listed(c, rules)
             } else if rules.concat.contains(&name) {
-                c.children.len()
+                // An entry may itself be a list (AddList{UserIDList{...}}).
+                c.children
+                    .iter()
+                    .map(|e| {
+                        if matches!(e.name.as_str(), "UserIDList" | "UserList") {
+                            e.children.len()
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
             } else {
                 0
             }
@@ -220,17 +230,22 @@ impl GroupList {
     }
 }
 
-/// Entries a ListManage part adds.
+/// Entries a ListManage part adds (every AddNickList it carries: the
+/// merge keeps them all).
 fn contact_entries(part: &Element) -> usize {
-    part.child("AddNickList").map_or(0, |l| l.children.len())
+    part.children_named("AddNickList")
+        .map(|l| l.children.len())
+        .sum()
 }
 
-/// Entries a BlockEntity part adds to the block list and the grant list.
+/// Entries a BlockEntity part adds to the block list and the grant list,
+/// over every copy of each container, as the merge joins them.
 fn access_entries_of(part: &Element) -> (usize, usize) {
     let adds = |list: &str| {
-        part.child(list)
-            .and_then(|l| l.child("AddList"))
-            .map_or(0, |a| a.children.len())
+        part.children_named(list)
+            .flat_map(|l| l.children_named("AddList"))
+            .map(|a| a.children.len())
+            .sum()
     };
     (adds("BlockList"), adds("GrantList"))
 }
@@ -494,6 +509,54 @@ fn pending(reference: u64, count: u64) -> Element {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removals_are_joined_and_every_copy_of_a_list_is_counted() {
+        let part = |add: &[&str], remove: &[&str]| {
+            let list = |name: &str, users: &[&str]| {
+                users
+                    .iter()
+                    .fold(Element::new(name), |l, u| l.with_text("UserID", *u))
+            };
+            Element::new("ListManage-Request")
+                .with_text("ContactList", "wv:a/b")
+                .with(list("AddNickList", add))
+                .with(list("AddNickList", add))
+                .with(list("RemoveNickList", remove))
+        };
+        let p1 = part(&["x"], &["r1", "r2"]);
+        assert_eq!(contact_entries(&p1), 2, "both AddNickLists count");
+        let m = merge(
+            "ListManage-Request",
+            vec![p1, part(&["y"], &["r3"])],
+            &LIST_MANAGE,
+        );
+        let removed: Vec<_> = m
+            .child("RemoveNickList")
+            .unwrap()
+            .children
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        assert_eq!(removed, ["r1", "r2", "r3"], "no part's removals are lost");
+        let block = Element::new("BlockEntity-Request")
+            .with(Element::new("BlockList").with(Element::new("AddList").with_text("UserID", "a")))
+            .with(Element::new("BlockList").with(Element::new("AddList").with_text("UserID", "b")));
+        assert_eq!(access_entries_of(&block), (2, 0));
+        let rejects = Element::new("RejectList-Request").with(
+            Element::new("AddList").with(
+                Element::new("UserIDList")
+                    .with_text("UserID", "a")
+                    .with_text("UserID", "b")
+                    .with_text("UserID", "c"),
+            ),
+        );
+        assert_eq!(
+            reject_entries(&rejects),
+            3,
+            "a nested list counts its entries"
+        );
+    }
 
     #[test]
     fn parts_merge_in_order_and_later_flags_win() {
