@@ -14,7 +14,7 @@ use futures_util::SinkExt;
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
-use crate::http::{AppState, HandlerFailed, asserted_msisdn, handle_to_end};
+use crate::http::{AppState, asserted_msisdn};
 use crate::metrics::Metrics;
 
 pub async fn upgrade(
@@ -145,18 +145,20 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         let sid = msg.session_id.clone();
         // While the request is handled (a SendMessage waits for its
         // commit), pushes for this socket's session still go out and
-        // answers to them are taken. The handler runs to its end even if
-        // this connection fails meanwhile (`handle_to_end`).
-        let handling = handle_to_end(&st.service, &ctx, msg);
+        // answers to them are taken. If the socket fails meanwhile, the
+        // request is still finished before the connection is left: a
+        // handler dropped half-way would leave committed work without its
+        // follow-up (a stored message never queued for its recipient).
+        // Awaited here rather than spawned, so the message path has no
+        // task per request.
+        let handling = st.service.handle(&ctx, msg);
         tokio::pin!(handling);
+        let mut dead = false;
         let reply = loop {
             tokio::select! {
                 biased;
-                r = &mut handling => match r {
-                    Ok(r) => break r,
-                    Err(HandlerFailed) => return,
-                },
-                changed = changed(&mut wake) => {
+                r = &mut handling => break r,
+                changed = changed(&mut wake), if !dead => {
                     if !changed {
                         // The session ended; finish the request only.
                         wake = None;
@@ -164,26 +166,19 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     }
                     if let Some(s) = &bound {
                         if drain_pushes(&st, s, &mut socket, enc).await.is_err() {
-                            return;
+                            dead = true;
+                            continue;
                         }
                     }
-                    if socket.flush().await.is_err() {
-                        return;
-                    }
+                    dead = socket.flush().await.is_err();
                 }
-                f = socket.recv(), if !closing && held.len() < MAX_HELD
+                f = socket.recv(), if !dead && !closing && held.len() < MAX_HELD
                     && held_bytes < st.limits.max_size =>
                 {
                     match incoming(&st, f) {
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
-                            match handle_to_end(&st.service, &ctx, m).await {
-                                Ok(Some(r)) => {
-                                    if send(&mut socket, &r, e).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Ok(None) => {}
-                                Err(HandlerFailed) => return,
+                            if let Some(r) = st.service.handle(&ctx, m).await {
+                                dead = send(&mut socket, &r, e).await.is_err();
                             }
                         }
                         Incoming::Csp(m, e, size) => {
@@ -196,6 +191,9 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 }
             }
         };
+        if dead {
+            return;
+        }
         // Bind to the session the client uses, or the one it just got.
         let new_sid = sid.or_else(|| reply.as_ref().and_then(login_session_id));
         if let Some(id) = new_sid {
