@@ -51,6 +51,10 @@ pub struct LimitsConfig {
     pub max_text_bytes: usize,
     /// Largest message we send unless the client negotiates less.
     pub max_message_bytes: u64,
+    /// Seconds a WebSocket write may wait for a client that does not read;
+    /// past it the connection is closed (its session stays, and what it
+    /// had not acknowledged is offered again).
+    pub ws_write_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -427,6 +431,7 @@ impl Default for LimitsConfig {
             max_elements: w.max_elements,
             max_text_bytes: w.max_text,
             max_message_bytes: 1024 * 1024,
+            ws_write_timeout_secs: 30,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub msisdn_header: String,
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long a WebSocket write may wait for its client.
+    pub ws_write_timeout: std::time::Duration,
 }
 
 pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) -> Router {

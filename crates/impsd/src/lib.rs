@@ -109,6 +109,7 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
         metrics: metrics.clone(),
         msisdn_header: cfg.msisdn.header.clone(),
         trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
+        ws_write_timeout: Duration::from_secs(cfg.limits.ws_write_timeout_secs.max(1)),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     match (&cfg.tls.cert_file, &cfg.tls.key_file) {

@@ -109,15 +109,13 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // Deliver everything waiting before blocking again. Frames are
         // queued and written together: one flush (one write, mostly) for
         // a reply and the pushes that came with it.
-        if let Some(s) = &bound {
-            if s.is_ended() {
-                break;
-            }
-            if drain_pushes(&st, s, &mut socket, enc).await.is_err() {
-                return;
-            }
+        if bound.as_ref().is_some_and(|s| s.is_ended()) {
+            break;
         }
-        if socket.flush().await.is_err() {
+        if push_out(&st, bound.as_ref(), &mut socket, enc)
+            .await
+            .is_err()
+        {
             return;
         }
         let (msg, frame_enc) = match held.pop_front() {
@@ -164,13 +162,9 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         wake = None;
                         continue;
                     }
-                    if let Some(s) = &bound {
-                        if drain_pushes(&st, s, &mut socket, enc).await.is_err() {
-                            dead = true;
-                            continue;
-                        }
-                    }
-                    dead = socket.flush().await.is_err();
+                    // Bounded by the write timeout: while this waits, the
+                    // request in hand is not polled.
+                    dead = push_out(&st, bound.as_ref(), &mut socket, enc).await.is_err();
                 }
                 f = socket.recv(), if !dead && !closing && held.len() < MAX_HELD
                     && held_bytes < st.limits.max_size =>
@@ -178,7 +172,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     match incoming(&st, f) {
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
                             if let Some(r) = st.service.handle(&ctx, m).await {
-                                dead = send(&mut socket, &r, e).await.is_err();
+                                dead = within(&st, send(&mut socket, &r, e)).await.is_err();
                             }
                         }
                         Incoming::Csp(m, e, size) => {
@@ -205,12 +199,51 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             }
         }
         if let Some(r) = reply {
-            if send(&mut socket, &r, enc).await.is_err() {
+            if within(&st, send(&mut socket, &r, enc)).await.is_err() {
                 return;
             }
         }
     }
-    let _ = socket.send(WsMessage::Close(None)).await;
+    let _ = within(&st, async {
+        socket.send(WsMessage::Close(None)).await.map_err(|_| ())
+    })
+    .await;
+}
+
+/// Sends every push waiting for the bound session, then flushes, within
+/// the write timeout.
+async fn push_out(
+    st: &AppState,
+    bound: Option<&Arc<Session>>,
+    socket: &mut WebSocket,
+    enc: Encoding,
+) -> Result<(), ()> {
+    within(st, async {
+        if let Some(s) = bound {
+            drain_pushes(st, s, socket, enc).await?;
+        }
+        socket.flush().await.map_err(|_| ())
+    })
+    .await
+}
+
+/// A write to a client that does not read must not hold the connection
+/// (and the request it is handling) forever: past `ws_write_timeout` the
+/// connection is given up.
+async fn within(
+    st: &AppState,
+    write: impl std::future::Future<Output = Result<(), ()>>,
+) -> Result<(), ()> {
+    match tokio::time::timeout(st.ws_write_timeout, write).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::info!(
+                timeout_secs = st.ws_write_timeout.as_secs(),
+                "WebSocket client stopped reading; closing"
+            );
+            Err(())
+        }
+    }
 }
 
 /// Waits for the bound session's wake-up; false when its sender is gone

@@ -524,3 +524,117 @@ async fn base_im_send_whose_caller_went_away_is_still_delivered() {
     assert_eq!(content(&m), "caller gone");
     ack(&bob, &tid, &msg_id(&m)).await;
 }
+
+/// A WebSocket transport that reads the socket only while it waits for
+/// the answer to its own request: a client that stops reading as soon as
+/// it has nothing to ask.
+type RawWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct LazyWs {
+    ws: std::sync::Arc<tokio::sync::Mutex<RawWs>>,
+}
+
+impl imps_client::Transport for LazyWs {
+    async fn send(
+        &self,
+        msg: &imps_client::Message,
+    ) -> imps_client::Result<Option<imps_client::Message>> {
+        use futures_util::{SinkExt, StreamExt};
+        use imps_client::ClientError;
+        use tokio_tungstenite::tungstenite::Message as Frame;
+        let err = |e: String| ClientError::Transport(e);
+        let xml = String::from_utf8(imps_wire::encode(msg, Encoding::Xml)?)
+            .map_err(|e| err(e.to_string()))?;
+        let mut ws = self.ws.lock().await;
+        ws.send(Frame::text(xml))
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let Some(id) = msg.transactions.first().and_then(|t| t.id.clone()) else {
+            return Ok(None);
+        };
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .map_err(|_| ClientError::Timeout)?;
+            let Some(Ok(Frame::Text(t))) = frame else {
+                return Err(err(format!("unexpected frame {frame:?}")));
+            };
+            let m = imps_wire::decode(t.as_bytes(), Encoding::Xml, &Default::default())?;
+            let answers = m.transactions.first().is_some_and(|t| {
+                t.mode == imps_client::TransactionMode::Response && t.id.as_deref() == Some(&id)
+            });
+            if answers {
+                return Ok(Some(m));
+            }
+        }
+    }
+}
+
+/// A WebSocket client that stops reading cannot hold its connection, and
+/// the request in hand, forever: past `ws_write_timeout_secs` the server
+/// gives the connection up. What it could not deliver waits for the
+/// user's other sessions and next logins.
+#[tokio::test]
+async fn base_im_websocket_client_that_stops_reading_is_given_up() {
+    use futures_util::StreamExt;
+    let srv = TestServer::start_with(|c| c.limits.ws_write_timeout_secs = 1).await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let (socket, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
+    let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
+    let lazy = LazyWs { ws: raw.clone() };
+    let config = imps_client::ClientConfig::new(&srv.ws_url(), v, e);
+    let bob = imps_client::Client::with_transport(lazy, config);
+    online_with(&bob, "bob", caps("P")).await;
+    // Far more than the socket buffers hold (a few MB on loopback): 60
+    // pictures of 300 KB, within the push window of 64.
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        let req = Element::new("SendMessage-Request")
+            .with_text("DeliveryReport", "F")
+            .with(
+                Element::new("MessageInfo")
+                    .with_text("ContentType", "image/png")
+                    .with_text("ContentEncoding", "BASE64")
+                    .with(to_users(&["bob"]))
+                    .with(
+                        Element::new("Sender")
+                            .with(Element::new("User").with_text("UserID", uid("alice"))),
+                    ),
+            )
+            .with_text("ContentData", format!("{n:04}") + &"QUJD".repeat(100_000));
+        ids.push(send_ok(&alice, req).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Bob reads again: what the server had written is there, then the end.
+    let mut ws = raw.lock().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut frames = 0;
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => break false,
+            Ok(None | Some(Err(_))) => break true,
+            Ok(Some(Ok(f))) if f.is_close() => break true,
+            Ok(Some(Ok(_))) => frames += 1,
+        }
+    };
+    assert!(ended, "the connection stayed open after {frames} frames");
+    assert!(frames < 60, "{frames} frames: the client was never stuck");
+    // Nothing is lost: a new session of bob's gets every picture.
+    let again = online(&srv, v, e, "bob", "desktop").await;
+    let mut got = Vec::new();
+    for _ in 0..60 {
+        let (tid, m) = expect(&again, "NewMessage").await;
+        let id = msg_id(&m);
+        ack(&again, &tid, &id).await;
+        got.push(id);
+    }
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+}
