@@ -597,21 +597,8 @@ async fn base_im_websocket_client_that_stops_reading_is_given_up() {
     // pictures of 300 KB, within the push window of 64.
     let alice = online(&srv, v, e, "alice", "phone").await;
     let mut ids = Vec::new();
-    for n in 0..60 {
-        let req = Element::new("SendMessage-Request")
-            .with_text("DeliveryReport", "F")
-            .with(
-                Element::new("MessageInfo")
-                    .with_text("ContentType", "image/png")
-                    .with_text("ContentEncoding", "BASE64")
-                    .with(to_users(&["bob"]))
-                    .with(
-                        Element::new("Sender")
-                            .with(Element::new("User").with_text("UserID", uid("alice"))),
-                    ),
-            )
-            .with_text("ContentData", format!("{n:04}") + &"QUJD".repeat(100_000));
-        ids.push(send_ok(&alice, req).await);
+    for _ in 0..60 {
+        ids.push(send_ok(&alice, media("alice", "bob", "image/png", 300_000)).await);
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     // Bob reads again: what the server had written is there, then the end.

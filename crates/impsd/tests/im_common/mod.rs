@@ -273,3 +273,23 @@ pub fn details(resp: &Element) -> Vec<(u16, Vec<String>)> {
         })
         .collect()
 }
+
+/// A SendMessage-Request carrying `bytes` of BASE64 content of type `ct`.
+pub fn media(from: &str, to: &str, ct: &str, bytes: usize) -> Element {
+    // Any base64 text will do: 4 characters per 3 bytes.
+    let b64 = "QUJD".repeat(bytes / 3);
+    Element::new("SendMessage-Request")
+        .with_text("DeliveryReport", "F")
+        .with(
+            Element::new("MessageInfo")
+                .with_text("ContentType", ct)
+                .with_text("ContentEncoding", "BASE64")
+                .with_text("ContentSize", (bytes / 3 * 3).to_string())
+                .with(to_users(&[to]))
+                .with(
+                    Element::new("Sender")
+                        .with(Element::new("User").with_text("UserID", uid(from))),
+                ),
+        )
+        .with_text("ContentData", b64)
+}
