@@ -380,7 +380,7 @@ mod tests {
     /// delete commits must not be offered the message again: the new
     /// queue starts knowing it is being deleted.
     #[test]
-    fn acknowledged_messages_stay_acknowledged_across_a_quick_reconnect() {
+    fn base_im_acknowledged_messages_stay_acknowledged_across_a_quick_reconnect() {
         let st = ImState::new([0; 32]);
         st.with_user_or_new("bob", |q| {
             q.deleting.insert("m1".into());

@@ -511,7 +511,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn removals_are_joined_and_every_copy_of_a_list_is_counted() {
+    fn gen_2_removals_are_joined_and_every_copy_of_a_list_is_counted() {
         let part = |add: &[&str], remove: &[&str]| {
             let list = |name: &str, users: &[&str]| {
                 users

@@ -319,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_thin_map_shrinks_along_its_long_side_to_fit() {
+    fn prr_2_a_long_thin_map_shrinks_along_its_long_side_to_fit() {
         let b = Builtin::new(1024, MIN_SIDE, 15).unwrap();
         let whole = match b.map_for(&at(60.17, 24.94, None), None).unwrap() {
             MapReply::Image { data, .. } => data.len(),
