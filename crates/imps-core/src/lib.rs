@@ -17,6 +17,7 @@ mod lists;
 pub mod map;
 mod presence;
 pub mod reply;
+pub mod router;
 pub mod service;
 pub mod session;
 pub mod store;
@@ -29,6 +30,7 @@ pub use groups::{GROUPS_DEFAULTS, GroupsConfig};
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
+pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};
 pub use store::{

@@ -15,6 +15,7 @@ use imps_wire::{
 use parking_lot::Mutex;
 
 use crate::reply::error_status;
+use crate::router::Router;
 use crate::session::{Session, SessionRegistry, SessionSummary, function_for};
 use crate::store::SessionRecord;
 use crate::{Clock, CoreConfig, CoreError, Store};
@@ -43,7 +44,9 @@ pub struct Service {
     pub(crate) cfg: CoreConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sessions: SessionRegistry,
+    pub(crate) sessions: Arc<SessionRegistry>,
+    /// The only way to queue into a session (see `router`).
+    pub(crate) router: Arc<dyn Router>,
     pub(crate) challenges: Mutex<HashMap<(String, String), Challenge>>,
     /// Presence state per owner, in memory (see `presence::hot`).
     pub(crate) presence: crate::presence::Hot,
@@ -53,6 +56,12 @@ pub struct Service {
     pub(crate) access: crate::lists::AccessCache,
     /// Where GetMap's maps come from; `None` when GETMAP is off.
     pub(crate) map: Option<Arc<dyn crate::map::MapProvider>>,
+    /// IM queues, acknowledgements and background deletes (see `im::state`).
+    pub(crate) im_state: Arc<crate::im::ImState>,
+    /// Split replies and uploads in parts (see `lists::segment_store`).
+    pub(crate) segments: crate::lists::SegmentStore,
+    /// One lock per group while a change to it runs.
+    pub(crate) group_locks: crate::groups::GroupLocks,
 }
 
 /// The outcome of one transaction.
@@ -82,13 +91,23 @@ impl Service {
         if map.is_none() {
             cfg.disabled_functions.push("GETMAP".into());
         }
+        let sessions = Arc::new(SessionRegistry::default());
+        let router: Arc<dyn Router> = Arc::new(crate::router::LocalRouter::new(
+            Arc::clone(&sessions),
+            cfg.max_outbox,
+        ));
+        let im_state = Arc::new(crate::im::ImState::new(crate::im::notify_key(&cfg)));
         Service {
+            im_state,
+            segments: crate::lists::SegmentStore::default(),
+            group_locks: crate::groups::GroupLocks::default(),
             password_checks,
             map,
             cfg,
             store,
             clock,
-            sessions: SessionRegistry::default(),
+            sessions,
+            router,
             challenges: Mutex::new(HashMap::new()),
             presence: crate::presence::Hot::new(),
             access: crate::lists::AccessCache::default(),
@@ -171,12 +190,11 @@ impl Service {
             }
         }
         // Tell a logged-in client when something waits for it.
-        if let (Some(m), Some(sid)) = (answer.as_mut(), session_id.as_deref()) {
-            if m.poll.is_none() {
-                if let Some(s) = self.sessions.get(sid) {
-                    m.poll = Some(s.has_pending());
-                }
-            }
+        if let (Some(m), Some(sid)) = (answer.as_mut(), session_id.as_deref())
+            && m.poll.is_none()
+            && let Some(s) = self.sessions.get(sid)
+        {
+            m.poll = Some(s.has_pending());
         }
         answer
     }
@@ -230,10 +248,10 @@ impl Service {
         if tx.mode == TransactionMode::Response {
             return self.handle_client_response(&session, kind, &tx).await;
         }
-        if let Some(code) = function_for(kind) {
-            if let Err(e) = self.check_function(&session, kind, code) {
-                return Outcome::Reply(error_status(&e));
-            }
+        if let Some(code) = function_for(kind)
+            && let Err(e) = self.check_function(&session, kind, code)
+        {
+            return Outcome::Reply(error_status(&e));
         }
         match self.dispatch(&session, kind, &tx).await {
             Ok(o) => o,
@@ -244,7 +262,7 @@ impl Service {
         }
     }
 
-    /// Routes a request on a live session to its service area.
+    /// Routes a request on a live session to the area that owns it.
     async fn dispatch(
         &self,
         s: &Arc<Session>,
@@ -253,32 +271,32 @@ impl Service {
     ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let body = &tx.body;
-        Ok(match kind {
-            P::LogoutRequest => Outcome::Reply(self.logout(s).await),
-            P::KeepAliveRequest => Outcome::Reply(self.keep_alive(s, body)?),
-            P::ClientCapabilityRequest => Outcome::Reply(self.client_capability(s, body)),
-            P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body).await),
-            P::PollingRequest => self.poll(s).await,
-            P::Status => Outcome::Nothing,
-            other => {
-                self.ensure_ready(s).await;
-                if let Some(o) = self.dispatch_lists(s, other, tx).await? {
-                    return Ok(o);
-                }
-                if let Some(o) = self.dispatch_presence(s, other, tx).await? {
-                    return Ok(o);
-                }
-                if let Some(o) = self.dispatch_groups(s, other, tx).await? {
-                    return Ok(o);
-                }
-                if let Some(o) = self.dispatch_im(s, other, tx).await? {
-                    return Ok(o);
-                }
-                if let Some(o) = self.dispatch_map(s, other, tx).await? {
-                    return Ok(o);
-                }
-                return Err(CoreError::NotImplemented(other.name().into()));
-            }
+        let area = area_of(kind);
+        if area != Area::Session {
+            self.ensure_ready(s).await;
+        }
+        Ok(match area {
+            Area::Session => match kind {
+                P::LogoutRequest => Outcome::Reply(self.logout(s).await),
+                P::KeepAliveRequest => Outcome::Reply(self.keep_alive(s, body)?),
+                P::ClientCapabilityRequest => Outcome::Reply(self.client_capability(s, body)),
+                P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body).await),
+                P::PollingRequest => self.poll(s).await,
+                // A Status sent as a request acknowledges nothing we track.
+                _ => Outcome::Nothing,
+            },
+            Area::Lists => self.handle_lists(s, kind, tx).await?,
+            Area::Presence => self.handle_presence(s, kind, tx).await?,
+            Area::Groups => self.handle_groups(s, kind, tx).await?,
+            Area::Im => self.handle_im(s, kind, tx).await?,
+            Area::Map => self.handle_map(s, tx).await?,
+            // Whether a message goes to groups or to users is decided
+            // here, once, from its recipients.
+            Area::Messaging => match crate::groups::group_recipients(body) {
+                Some(targets) => Outcome::Reply(self.send_to_groups(s, body, targets?).await?),
+                None => self.send_message(s, tx).await?,
+            },
+            Area::None => return Err(CoreError::NotImplemented(kind.name().into())),
         })
     }
 
@@ -355,11 +373,12 @@ impl Service {
 
     /// Queues a server-originated primitive for every session of a user.
     pub fn push_to_user(&self, user: &str, body: Element) -> usize {
-        let sessions = self.sessions.of_user(user);
-        for s in &sessions {
-            s.push(body.clone(), self.cfg.max_outbox);
-        }
-        sessions.len()
+        self.router.to_user(user, body)
+    }
+
+    /// The router this service delivers through.
+    pub fn router(&self) -> &Arc<dyn Router> {
+        &self.router
     }
 
     /// Removes a session from memory and the store, then tells the
@@ -399,7 +418,7 @@ impl Service {
         };
         s.with_state(|st| st.closing = true);
         let body = Element::new("Disconnect").with(crate::reply::result(601, reason));
-        s.push(body, self.cfg.max_outbox);
+        self.router.to_session(&s.id, body);
         tracing::info!(session = %s.id, user = %s.user, reason, "session kicked");
         true
     }
@@ -482,6 +501,84 @@ impl Service {
             return Err(CoreError::ServiceNotAgreed(code.into()));
         }
         Ok(())
+    }
+}
+
+/// The service area that answers a request primitive on a live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Area {
+    /// Session upkeep: logout, keep-alive, negotiation, polling.
+    Session,
+    Lists,
+    Presence,
+    Im,
+    Groups,
+    Map,
+    /// SendMessage-Request: to groups or to users, by its recipients.
+    Messaging,
+    /// Not a request we serve on a session (a response primitive, or an
+    /// area not built yet).
+    None,
+}
+
+/// The one table from request primitive to owning area. A newcomer looks
+/// here first; each area's `handle_*` then names the function.
+pub(crate) fn area_of(kind: PrimitiveKind) -> Area {
+    use PrimitiveKind as P;
+    match kind {
+        P::LogoutRequest
+        | P::KeepAliveRequest
+        | P::ClientCapabilityRequest
+        | P::ServiceRequest
+        | P::PollingRequest
+        | P::Status => Area::Session,
+        P::GetListRequest
+        | P::CreateListRequest
+        | P::DeleteListRequest
+        | P::ListManageRequest
+        | P::GetBlockedListRequest
+        | P::BlockEntityRequest
+        | P::GetSegmentRequest
+        | P::DropSegmentRequest
+        | P::SubscribeNotificationRequest
+        | P::UnsubscribeNotificationRequest => Area::Lists,
+        P::UpdatePresenceRequest
+        | P::GetPresenceRequest
+        | P::SubscribePresenceRequest
+        | P::UnsubscribePresenceRequest
+        | P::CreateAttributeListRequest
+        | P::DeleteAttributeListRequest
+        | P::GetAttributeListRequest
+        | P::PresenceAuthUser
+        | P::CancelAuthRequest
+        | P::GetReactiveAuthStatusRequest
+        | P::GetWatcherListRequest => Area::Presence,
+        P::SendMessageRequest => Area::Messaging,
+        P::ForwardMessageRequest
+        | P::MessageDelivered
+        | P::SetDeliveryMethodRequest
+        | P::GetMessageListRequest
+        | P::GetMessageRequest
+        | P::RejectMessageRequest => Area::Im,
+        P::CreateGroupRequest
+        | P::DeleteGroupRequest
+        | P::JoinGroupRequest
+        | P::LeaveGroupRequest
+        | P::GetGroupPropsRequest
+        | P::SetGroupPropsRequest
+        | P::GetJoinedUsersRequest
+        | P::GetGroupMembersRequest
+        | P::AddGroupMembersRequest
+        | P::MemberAccessRequest
+        | P::RejectListRequest
+        | P::RemoveGroupMembersRequest
+        | P::SubscribeGroupNoticeRequest
+        | P::InviteRequest
+        | P::InviteUserResponse
+        | P::CancelInviteRequest
+        | P::ExtendConversationRequest => Area::Groups,
+        P::GetMapRequest => Area::Map,
+        _ => Area::None,
     }
 }
 

@@ -16,10 +16,10 @@ pub fn canonical_user(wire: &str, domain: &str) -> Result<String, CoreError> {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };
-    if let Some(d) = dom {
-        if !d.eq_ignore_ascii_case(domain) {
-            return Err(CoreError::DomainNotSupported(d.to_string()));
-        }
+    if let Some(d) = dom
+        && !d.eq_ignore_ascii_case(domain)
+    {
+        return Err(CoreError::DomainNotSupported(d.to_string()));
     }
     let user = user.to_ascii_lowercase();
     validate_user_part(&user)?;
@@ -61,6 +61,23 @@ pub fn normalize_msisdn(raw: &str) -> Option<String> {
     }
 }
 
+impl crate::Service {
+    /// A user's friendly name when they have one (IMR-8, ADC-1).
+    pub(crate) async fn friendly_name(&self, user: &str) -> Result<Option<String>, CoreError> {
+        Ok(self
+            .store
+            .user(user)
+            .await?
+            .and_then(|u| u.friendly_name)
+            .filter(|n| !n.is_empty()))
+    }
+
+    /// Whether a user ID is registered here.
+    pub(crate) async fn user_exists(&self, user: &str) -> Result<bool, CoreError> {
+        Ok(self.store.user(user).await?.is_some())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,22 +111,5 @@ mod tests {
         );
         assert_eq!(normalize_msisdn("abc"), None);
         assert_eq!(normalize_msisdn("+12"), None);
-    }
-}
-
-impl crate::Service {
-    /// A user's friendly name when they have one (IMR-8, ADC-1).
-    pub(crate) async fn friendly_name(&self, user: &str) -> Result<Option<String>, CoreError> {
-        Ok(self
-            .store
-            .user(user)
-            .await?
-            .and_then(|u| u.friendly_name)
-            .filter(|n| !n.is_empty()))
-    }
-
-    /// Whether a user ID is registered here.
-    pub(crate) async fn user_exists(&self, user: &str) -> Result<bool, CoreError> {
-        Ok(self.store.user(user).await?.is_some())
     }
 }

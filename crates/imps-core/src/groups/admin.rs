@@ -4,7 +4,6 @@
 //! invitation or rejoin pass, and is put on the group's reject list so a
 //! participant's new invitation does not bring them back.
 
-use super::group_lock;
 use super::join::Departure;
 use crate::CoreError;
 use crate::service::Service;
@@ -24,7 +23,7 @@ impl Service {
         if !self.user_exists(&user).await? {
             return Err(CoreError::UnknownUser(user));
         }
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.load_group(&gid).await?;
         // Reject first, so the group cannot be reaped as empty before the

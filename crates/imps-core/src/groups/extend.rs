@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use imps_wire::Element;
 
-use super::group_lock;
 use super::ids::{canonical_users, user_ids};
 use super::join::JoinParams;
 use super::notice::{Change, notice_body};
@@ -67,7 +66,7 @@ impl Service {
         let g = self
             .new_private_group(&s.user, None, Vec::new(), welcome)
             .await?;
-        let lock = group_lock(&g.id);
+        let lock = self.group_locks.get(&g.id);
         let _held = lock.lock().await;
         let me = self
             .join_session(&g, s, JoinParams::from_request(body), false)
@@ -100,10 +99,9 @@ impl Service {
                         joined: j.all.clone(),
                         ..Change::default()
                     };
-                    ps.push(
-                        notice_body(ps.version, &g, &change, &domain),
-                        self.cfg.max_outbox,
-                    );
+                    self.router.to_session_shaped(&ps.id, &mut |r| {
+                        vec![notice_body(r.version, &g, &change, &domain)]
+                    });
                 }
                 None => {
                     let note = self.invitation_text(&s.user).await?;

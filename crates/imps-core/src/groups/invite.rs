@@ -219,7 +219,7 @@ impl Service {
         pres: Option<Element>,
     ) -> Result<(), CoreError> {
         let body = self.invite_user_request(rec, pres).await?;
-        if self.push_to_user(&rec.invitee, body) > 0 {
+        if self.router.to_user(&rec.invitee, body) > 0 {
             self.store
                 .mark_invite_delivered(&rec.invite_id, &rec.invitee)
                 .await?;
@@ -333,7 +333,7 @@ impl Service {
         if let Some(sn) = body.child("ScreenName") {
             resp = resp.with(sn.clone());
         }
-        self.push_to_user(&rec.inviter, resp);
+        self.router.to_user(&rec.inviter, resp);
         if !accepted {
             self.withdraw_pass(&rec).await?;
         }
@@ -384,7 +384,7 @@ impl Service {
                         .as_ref()
                         .map(|g| Element::text("GroupID", g.clone())),
                 );
-            self.push_to_user(&rec.invitee, cancel);
+            self.router.to_user(&rec.invitee, cancel);
         }
         Ok(ok_status())
     }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use imps_wire::{Element, Version};
 
+use super::Role;
 use super::ids::screen_name;
 use super::notice::{Change, joined_blocked, joined_list};
 use super::props::{effective, is_true, welcome_elem};
-use super::{Role, group_lock};
 use crate::CoreError;
 use crate::reply::result;
 use crate::service::Service;
@@ -91,7 +91,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.load_group(&gid).await?;
         let asked = JoinParams::from_request(body);
@@ -336,7 +336,7 @@ impl Service {
         user: &str,
         how: Departure,
     ) -> Result<Option<JoinedUser>, CoreError> {
-        let lock = group_lock(gid);
+        let lock = self.group_locks.get(gid);
         let _held = lock.lock().await;
         let Some(g) = self.store.group(gid).await? else {
             return Ok(None);
@@ -375,12 +375,10 @@ impl Service {
                 if g.private {
                     self.store.remove_pass(&g.id, user).await?;
                 }
-                if let Some(sess) = self.sessions.get(&row.session_id) {
-                    let notice = Element::new("LeaveGroup-Response")
-                        .with_text("GroupID", g.id.clone())
-                        .with(result(*code, why));
-                    sess.push(notice, self.cfg.max_outbox);
-                }
+                let notice = Element::new("LeaveGroup-Response")
+                    .with_text("GroupID", g.id.clone())
+                    .with(result(*code, why));
+                self.router.to_session(&row.session_id, notice);
             }
         }
         let kind = match how {

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use imps_wire::Element;
 
+use super::Role;
 use super::ids::{group_owner_part, screen_name};
 use super::join::JoinParams;
 use super::props::{effective, parse_group_properties};
-use super::{Role, group_lock};
 use crate::CoreError;
 use crate::reply::{ok_status, result};
 use crate::service::Service;
@@ -65,7 +65,7 @@ impl Service {
             let name = name.rsplit_once('@').map_or(name, |(n, _)| n).to_string();
             super::props::merge(&mut g.props, &[("Name".into(), name)]);
         }
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         self.create_within_quota(g.clone()).await?;
         tracing::info!(group = %gid, owner = %s.user, access = effective(&g, "AccessType"), "group created");
@@ -93,7 +93,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -111,12 +111,10 @@ impl Service {
             if j.session_id == s.id {
                 continue;
             }
-            if let Some(sess) = self.sessions.get(&j.session_id) {
-                let notice = Element::new("LeaveGroup-Response")
-                    .with_text("GroupID", gid.clone())
-                    .with(result(800, "Group deleted"));
-                sess.push(notice, self.cfg.max_outbox);
-            }
+            let notice = Element::new("LeaveGroup-Response")
+                .with_text("GroupID", gid.clone())
+                .with(result(800, "Group deleted"));
+            self.router.to_session(&j.session_id, notice);
         }
         self.store.delete_group(&gid).await?;
         tracing::info!(group = %gid, by = %s.user, "group deleted");
@@ -132,7 +130,7 @@ impl Service {
     /// Stores a new group unless that would pass the server's limit
     /// (815) or its owner's (814); 801 when the ID is taken.
     pub(crate) async fn create_within_quota(&self, g: GroupRecord) -> Result<(), CoreError> {
-        let lock = group_lock(CREATE_LOCK);
+        let lock = self.group_locks.get(CREATE_LOCK);
         let _held = lock.lock().await;
         let cfg = self.groups_cfg();
         let total = self.store.count_groups(None).await?;

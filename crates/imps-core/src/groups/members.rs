@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use imps_wire::{Element, Version};
 
+use super::Role;
 use super::ids::{canonical_users, user_elem, user_ids};
 use super::invite::partial_status;
 use super::join::Departure;
@@ -21,7 +22,6 @@ use super::manage::detailed;
 use super::notice::{joined_blocked, mapping, user_map_list};
 use super::pgc::unknown_user_detail;
 use super::props::effective;
-use super::{Role, group_lock};
 use crate::CoreError;
 use crate::service::Service;
 use crate::session::Session;
@@ -203,7 +203,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         let wire = user_ids(body);
@@ -243,7 +243,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -287,7 +287,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -336,7 +336,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {

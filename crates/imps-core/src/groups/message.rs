@@ -152,13 +152,7 @@ impl Service {
     /// Queues `msg` for the session a user joined from; false when that
     /// session is gone (it dropped out and its row waits for cleanup).
     fn push_joined(&self, j: &JoinedUser, msg: Element) -> bool {
-        match self.sessions.get(&j.session_id) {
-            Some(sess) => {
-                sess.push(msg, self.cfg.max_outbox);
-                true
-            }
-            None => false,
-        }
+        self.router.to_session(&j.session_id, msg)
     }
 
     /// `NewMessage{MessageInfo{...}, ContentData}` from the request's

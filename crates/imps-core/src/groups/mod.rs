@@ -31,7 +31,7 @@ mod props;
 mod time;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, Weak};
 
 use imps_wire::{PrimitiveKind, Transaction};
 use parking_lot::Mutex;
@@ -43,6 +43,7 @@ use crate::session::Session;
 use crate::store::{Access, GroupRecord};
 
 pub(crate) use ids::canonical_group;
+pub(crate) use message::group_recipients;
 
 /// Limits and timeouts of this area, each a setting with a safe default
 /// (house rule 5).
@@ -109,23 +110,26 @@ impl Role {
 const PASS_SWEEP_BATCH: usize = 256;
 
 /// One async lock per group ID, held while a change to that group runs.
-/// Keyed by ID alone: several `Service`s in one process (tests) only ever
-/// share a lock, never data.
-static GROUP_LOCKS: LazyLock<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Entries whose lock nobody holds any more are swept as the table grows.
+#[derive(Default)]
+pub(crate) struct GroupLocks {
+    t: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
 
-/// The lock of one group; dropped entries are swept as the table grows.
-pub(crate) fn group_lock(id: &str) -> Arc<tokio::sync::Mutex<()>> {
-    let mut t = GROUP_LOCKS.lock();
-    if let Some(l) = t.get(id).and_then(Weak::upgrade) {
-        return l;
+impl GroupLocks {
+    /// The lock of one group.
+    pub(crate) fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut t = self.t.lock();
+        if let Some(l) = t.get(id).and_then(Weak::upgrade) {
+            return l;
+        }
+        if t.len() > 1024 {
+            t.retain(|_, w| w.strong_count() > 0);
+        }
+        let l = Arc::new(tokio::sync::Mutex::new(()));
+        t.insert(id.to_string(), Arc::downgrade(&l));
+        l
     }
-    if t.len() > 1024 {
-        t.retain(|_, w| w.strong_count() > 0);
-    }
-    let l = Arc::new(tokio::sync::Mutex::new(()));
-    t.insert(id.to_string(), Arc::downgrade(&l));
-    l
 }
 
 impl Service {
@@ -134,22 +138,16 @@ impl Service {
         &self.cfg.groups
     }
 
-    /// Handles the primitives of this area; `None` when `kind` is not one.
-    /// Runs before IM, so a SendMessage-Request addressed to a group is
-    /// handled here and one addressed to users falls through to IM.
-    pub(crate) async fn dispatch_groups(
+    /// Handles the requests of this area (`service::area_of` sends them).
+    pub(crate) async fn handle_groups(
         &self,
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
-    ) -> Result<Option<Outcome>, CoreError> {
+    ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let b = &tx.body;
         let reply = match kind {
-            P::SendMessageRequest => match message::group_recipients(b) {
-                Some(r) => self.send_to_groups(s, b, r?).await?,
-                None => return Ok(None),
-            },
             P::CreateGroupRequest => self.create_group(s, b).await?,
             P::DeleteGroupRequest => self.delete_group(s, b).await?,
             P::JoinGroupRequest => self.join_group_request(s, b).await?,
@@ -178,9 +176,9 @@ impl Service {
             P::InviteUserResponse => self.invite_user_response(s, b).await?,
             P::CancelInviteRequest => self.cancel_invite(s, b).await?,
             P::ExtendConversationRequest => self.extend_conversation(s, b).await?,
-            _ => return Ok(None),
+            other => return Err(CoreError::NotImplemented(other.name().into())),
         };
-        Ok(Some(Outcome::Reply(reply)))
+        Ok(Outcome::Reply(reply))
     }
 
     /// A session ended without a LeaveGroup: a logout, an expiry, a kick.
@@ -220,7 +218,7 @@ impl Service {
         };
         let mut touched: Vec<String> = Vec::new();
         for (gid, pass) in expired {
-            let lock = group_lock(&gid);
+            let lock = self.group_locks.get(&gid);
             let _held = lock.lock().await;
             // Re-read under the lock: a new invitation may have replaced it.
             let still = match self.store.pass(&gid, &pass.user).await {
@@ -243,7 +241,7 @@ impl Service {
         }
         let mut deleted = 0;
         for gid in touched {
-            let lock = group_lock(&gid);
+            let lock = self.group_locks.get(&gid);
             let _held = lock.lock().await;
             let res = match self.store.group(&gid).await {
                 Ok(Some(g)) if g.private => self.reap_if_empty(&g).await,

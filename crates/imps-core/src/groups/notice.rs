@@ -108,31 +108,29 @@ impl Service {
             if !(r.subscribed || g.private) || Some(r.user.as_str()) == exclude {
                 continue;
             }
-            let Some(sess) = self.sessions.get(&r.session_id) else {
-                continue;
-            };
-            let v = sess.version;
-            let idx = match v {
-                Version::V1_1 => 0,
-                Version::V1_2 => 1,
-                Version::V1_3 => 2,
-            };
-            let base = by_version[idx]
-                .get_or_insert_with(|| notice_body(v, g, change, domain))
-                .clone();
-            let mut body = base;
-            if g.private && !change.joined.is_empty() {
-                let mut blocked = Vec::new();
+            let mut blocked = Vec::new();
+            if g.private {
                 for j in &change.joined {
                     if j.user != r.user && self.blocks(&r.user, &j.user).await? {
                         blocked.push(j.user.clone());
                     }
                 }
+            }
+            self.router.to_session_shaped(&r.session_id, &mut |s| {
+                let v = s.version;
+                let idx = match v {
+                    Version::V1_1 => 0,
+                    Version::V1_2 => 1,
+                    Version::V1_3 => 2,
+                };
+                let mut body = by_version[idx]
+                    .get_or_insert_with(|| notice_body(v, g, change, domain))
+                    .clone();
                 if !blocked.is_empty() {
                     body = body.with(joined_blocked(&blocked, domain));
                 }
-            }
-            sess.push(body, self.cfg.max_outbox);
+                vec![body]
+            });
         }
         Ok(())
     }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use imps_wire::Element;
 
-use super::group_lock;
 use super::ids::{canonical_users, user_ids};
 use super::join::JoinParams;
 use super::manage::{created_status, detail};
@@ -52,7 +51,7 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let generated = gid.is_none();
         let g = self.new_private_group(&s.user, gid, props, note).await?;
-        let lock = group_lock(&g.id);
+        let lock = self.group_locks.get(&g.id);
         let _held = lock.lock().await;
         let mut failures = Vec::new();
         let mut sname = None;

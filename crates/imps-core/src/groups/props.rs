@@ -232,7 +232,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = super::group_lock(&gid);
+        let lock = self.group_locks.get(&gid);
         let _held = lock.lock().await;
         let mut g = self.visible_group(&gid, &s.user).await?;
         if let Some(own) = body.child("OwnProperties") {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use super::message::{delivery_report, new_message, notification};
 use super::policy::fits;
-use super::state::{ImState, SessionQ, UserQ, state_for};
+use super::state::{ImState, SessionQ, UserQ};
 use crate::CoreError;
+use crate::router::Router;
 use crate::service::Service;
 use crate::session::Session;
 use crate::store::{RemovedMessage, StoredMessage};
@@ -62,21 +63,7 @@ pub(crate) fn targets(m: &StoredMessage, s: &Session) -> bool {
 impl Service {
     /// This service's IM memory.
     pub(crate) fn im(&self) -> Arc<ImState> {
-        state_for(&self.store, || {
-            self.cfg
-                .im
-                .notify_ref_key
-                .or(self.cfg.secret_key)
-                .unwrap_or_else(|| {
-                    let mut k = [0u8; 32];
-                    // Without the OS RNG the reference is still opaque,
-                    // only not secret; log it and go on.
-                    if let Err(e) = getrandom::fill(&mut k) {
-                        tracing::warn!(error = %e, "no OS randomness for the notification key");
-                    }
-                    k
-                })
-        })
+        Arc::clone(&self.im_state)
     }
 
     /// Offers waiting messages to each session of a user's queue, in seq
@@ -105,7 +92,7 @@ impl Service {
                 {
                     continue;
                 }
-                offer(sq, m, domain, self.cfg.max_outbox);
+                offer(self.router.as_ref(), sq, m, domain);
                 sq.offered.insert(*seq, now);
             }
         }
@@ -210,7 +197,7 @@ impl Service {
                 Some(true) => self.refill(&st, &user).await,
                 Some(false) => {}
                 None => {
-                    if self.sessions.of_user(&user).is_empty() {
+                    if !self.router.is_online(&user) {
                         self.notify_offline(&user);
                     }
                 }
@@ -251,7 +238,7 @@ impl Service {
                 &self.cfg.domain,
             );
             // Reports go to the sender's live sessions; they are not stored.
-            self.push_to_user(&r.sender, report);
+            self.router.to_user(&r.sender, report);
         }
         Ok(removed)
     }
@@ -304,7 +291,7 @@ impl Service {
                     self.now_ms(),
                     &self.cfg.domain,
                 );
-                self.push_to_user(&m.sender, report);
+                self.router.to_user(&m.sender, report);
             }
         }
         if refill {
@@ -333,7 +320,7 @@ impl Service {
                     for seq in stale {
                         match msgs.get(&seq) {
                             Some(m) => {
-                                offer(sq, m, &self.cfg.domain, self.cfg.max_outbox);
+                                offer(self.router.as_ref(), sq, m, &self.cfg.domain);
                                 sq.offered.insert(seq, now);
                             }
                             None => {
@@ -344,7 +331,7 @@ impl Service {
                 }
             });
         }
-        if st.tick() % SWEEP_EVERY_TICKS == 0 {
+        if st.tick().is_multiple_of(SWEEP_EVERY_TICKS) {
             self.sweep(now).await;
         }
     }
@@ -393,14 +380,14 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
 }
 
 /// Queues one message for a session in its delivery mode.
-fn offer(sq: &SessionQ, m: &StoredMessage, domain: &str, max_outbox: usize) {
+fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) {
     let v = sq.session.version;
     let body = if sq.notify {
         notification(m, v, domain)
     } else {
         new_message(m, v, domain)
     };
-    sq.session.push(body, max_outbox);
+    router.to_session(&sq.session.id, body);
 }
 
 impl Service {

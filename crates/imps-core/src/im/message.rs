@@ -73,10 +73,10 @@ pub(crate) fn body_of(req: &Element) -> Result<MessageBody, CoreError> {
         .child_text("ContentEncoding")
         .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("None"))
         .map(str::to_ascii_uppercase);
-    if let Some(e) = &encoding {
-        if e != "BASE64" {
-            return Err(CoreError::BadParameter(format!("ContentEncoding {e}")));
-        }
+    if let Some(e) = &encoding
+        && e != "BASE64"
+    {
+        return Err(CoreError::BadParameter(format!("ContentEncoding {e}")));
     }
     let size = info.child_u64("ContentSize").unwrap_or_else(|| {
         if encoding.is_some() {

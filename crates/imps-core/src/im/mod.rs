@@ -26,6 +26,21 @@ mod send;
 mod state;
 
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier};
+pub(crate) use state::ImState;
+
+/// The key that makes notify/get references opaque: the IM setting, else
+/// the server's secret, else a random one for this run.
+pub(crate) fn notify_key(cfg: &crate::CoreConfig) -> [u8; 32] {
+    cfg.im.notify_ref_key.or(cfg.secret_key).unwrap_or_else(|| {
+        let mut k = [0u8; 32];
+        // Without the OS RNG the reference is still opaque, only not
+        // secret; log it and go on.
+        if let Err(e) = getrandom::fill(&mut k) {
+            tracing::warn!(error = %e, "no OS randomness for the notification key");
+        }
+        k
+    })
+}
 
 use std::sync::Arc;
 
@@ -36,25 +51,24 @@ use crate::service::{Outcome, Service};
 use crate::session::Session;
 
 impl Service {
-    /// Handles the primitives of this area; `None` when `kind` is not one.
-    pub(crate) async fn dispatch_im(
+    /// Handles the requests of this area (`service::area_of` sends them).
+    pub(crate) async fn handle_im(
         &self,
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
-    ) -> Result<Option<Outcome>, CoreError> {
+    ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let body = &tx.body;
-        Ok(Some(match kind {
-            P::SendMessageRequest => self.send_message(s, tx).await?,
+        Ok(match kind {
             P::ForwardMessageRequest => self.forward_message(s, tx).await?,
             P::MessageDelivered => self.message_delivered(s, body).await?,
             P::SetDeliveryMethodRequest => self.set_delivery_method(s, body)?,
             P::GetMessageListRequest => self.get_message_list(s, body).await?,
             P::GetMessageRequest => self.get_message(s, body).await?,
             P::RejectMessageRequest => self.reject_message(s, body).await?,
-            _ => return Ok(None),
-        }))
+            other => return Err(CoreError::NotImplemented(other.name().into())),
+        })
     }
 
     /// Response-mode primitives of this area from the client: Android

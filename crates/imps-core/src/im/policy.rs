@@ -86,10 +86,10 @@ pub(crate) fn fits_body(
     content: Option<&ClientContent>,
     b: &MessageBody,
 ) -> Result<(), CoreError> {
-    if let Some(types) = content.and_then(|c| c.types.as_ref()) {
-        if !type_in(types, &b.content_type) {
-            return Err(CoreError::ImUnsupportedMediaType(b.content_type.clone()));
-        }
+    if let Some(types) = content.and_then(|c| c.types.as_ref())
+        && !type_in(types, &b.content_type)
+    {
+        return Err(CoreError::ImUnsupportedMediaType(b.content_type.clone()));
     }
     let max = s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size));
     let size = b.data.len() as u64 + ENVELOPE_BYTES;

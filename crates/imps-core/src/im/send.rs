@@ -140,10 +140,10 @@ impl Service {
         let charged = check_content(cfg, &out.body)?;
         let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
         if accepted.is_empty() {
-            if refused.len() == 1 {
-                if let Some(f) = refused.pop() {
-                    return Err(f.err);
-                }
+            if refused.len() == 1
+                && let Some(f) = refused.pop()
+            {
+                return Err(f.err);
             }
             return Ok(Sent {
                 id: None,

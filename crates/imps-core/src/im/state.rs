@@ -17,13 +17,13 @@
 //! is taken before a session's own lock (when pushing), never after.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
 
 use parking_lot::Mutex;
 
 use crate::session::Session;
-use crate::store::{Store, StoredMessage};
+use crate::store::StoredMessage;
 
 const SHARDS: usize = 16;
 
@@ -148,7 +148,7 @@ pub(crate) struct ImState {
 const KNOWN_USERS_MAX: usize = 200_000;
 
 impl ImState {
-    fn new(notify_key: [u8; 32]) -> ImState {
+    pub(crate) fn new(notify_key: [u8; 32]) -> ImState {
         ImState {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             known_users: Mutex::new(HashSet::new()),
@@ -194,12 +194,12 @@ impl ImState {
         let mut g = self.shard(user).lock();
         if let Some(q) = g.get_mut(user) {
             q.sessions.retain(|s| s.session.id != session_id);
-            if q.sessions.is_empty() {
-                if let Some(q) = g.remove(user).filter(|q| !q.deleting.is_empty()) {
-                    self.orphan_deletes
-                        .lock()
-                        .insert(user.to_string(), q.deleting);
-                }
+            if q.sessions.is_empty()
+                && let Some(q) = g.remove(user).filter(|q| !q.deleting.is_empty())
+            {
+                self.orphan_deletes
+                    .lock()
+                    .insert(user.to_string(), q.deleting);
             }
         }
         self.client_content.lock().remove(session_id);
@@ -254,10 +254,10 @@ impl ImState {
     /// so, notes that it did).
     pub fn may_notify(&self, user: &str, now_ms: u64, interval_ms: u64) -> bool {
         let mut g = self.notified.lock();
-        if let Some(at) = g.get(user) {
-            if now_ms.saturating_sub(*at) < interval_ms {
-                return false;
-            }
+        if let Some(at) = g.get(user)
+            && now_ms.saturating_sub(*at) < interval_ms
+        {
+            return false;
         }
         if g.len() >= KNOWN_USERS_MAX {
             g.retain(|_, at| now_ms.saturating_sub(*at) < interval_ms);
@@ -279,29 +279,6 @@ impl ImState {
     pub fn notify_key(&self) -> &[u8; 32] {
         &self.notify_key
     }
-}
-
-type Registry = Mutex<Vec<(Weak<dyn Store>, Arc<ImState>)>>;
-
-/// IM state per service. The service struct has no slot for it, so it is
-/// found by the identity of the service's store: a live `Weak` pins the
-/// allocation, so the address cannot be reused by another store while the
-/// entry exists, and entries of dropped stores are swept here.
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Mutex::new(Vec::new()));
-
-pub(crate) fn state_for(store: &Arc<dyn Store>, key: impl FnOnce() -> [u8; 32]) -> Arc<ImState> {
-    let ptr = Arc::as_ptr(store) as *const ();
-    let mut g = REGISTRY.lock();
-    if let Some((_, s)) = g
-        .iter()
-        .find(|(w, _)| w.as_ptr() as *const () == ptr && w.strong_count() > 0)
-    {
-        return Arc::clone(s);
-    }
-    g.retain(|(w, _)| w.strong_count() > 0);
-    let s = Arc::new(ImState::new(key()));
-    g.push((Arc::downgrade(store), Arc::clone(&s)));
-    s
 }
 
 impl ImState {

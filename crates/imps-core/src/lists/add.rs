@@ -15,6 +15,7 @@ use imps_wire::{Element, Version};
 
 use super::ids::{ListId, NickInput};
 use crate::CoreError;
+use crate::router::Recipient;
 use crate::service::Service;
 use crate::session::Session;
 use crate::store::{ContactEntry, ListChange, ListChangeOutcome};
@@ -242,14 +243,9 @@ impl Service {
         let body = Element::new("Notification-Request")
             .with_text("NotificationType", ATCL)
             .with(Element::new("UserList").with(user));
+        let v13 = |s: &Recipient<'_>| s.version == Version::V1_3;
         for u in added.iter().filter(|u| u.as_str() != adder) {
-            let sessions: Vec<_> = self
-                .sessions
-                .of_user(u)
-                .into_iter()
-                .filter(|s| s.version == Version::V1_3)
-                .collect();
-            if sessions.is_empty() {
+            if !self.router.reaches(u, &mut |s| v13(s)) {
                 continue;
             }
             let notify = self.store.added_notify(u).await.map_err(CoreError::from);
@@ -261,9 +257,13 @@ impl Service {
                 }
             };
             if wanted {
-                for s in sessions {
-                    s.push(body.clone(), self.cfg.max_outbox);
-                }
+                self.router.to_user_shaped(u, &mut |s| {
+                    if v13(s) {
+                        vec![body.clone()]
+                    } else {
+                        Vec::new()
+                    }
+                });
             }
         }
     }

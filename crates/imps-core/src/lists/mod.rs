@@ -76,12 +76,6 @@ impl Default for ListsConfig {
     }
 }
 
-/// Split replies and buffered uploads of every session of this process.
-/// Keys are unguessable tokens or (session, ID) pairs, so sharing one
-/// table between several `Service`s (tests run many) cannot mix them up.
-static SEGMENTS: std::sync::LazyLock<SegmentStore> =
-    std::sync::LazyLock::new(SegmentStore::default);
-
 impl Service {
     /// This area's settings.
     pub(crate) fn lists_cfg(&self) -> &ListsConfig {
@@ -90,16 +84,16 @@ impl Service {
 
     /// The table of split replies and uploads in parts.
     pub(crate) fn segments(&self) -> &SegmentStore {
-        &SEGMENTS
+        &self.segments
     }
 
-    /// Handles the primitives of this area; `None` when `kind` is not one.
-    pub(crate) async fn dispatch_lists(
+    /// Handles the requests of this area (`service::area_of` sends them).
+    pub(crate) async fn handle_lists(
         &self,
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
-    ) -> Result<Option<Outcome>, CoreError> {
+    ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let body = &tx.body;
         let reply = match kind {
@@ -124,9 +118,9 @@ impl Service {
                 self.store.set_added_notify(&s.user, notify).await?;
                 crate::reply::ok_status()
             }
-            _ => return Ok(None),
+            other => return Err(CoreError::NotImplemented(other.name().into())),
         };
-        Ok(Some(Outcome::Reply(reply)))
+        Ok(Outcome::Reply(reply))
     }
 
     /// Whether `owner` refuses contact from `other`: `other` is on the

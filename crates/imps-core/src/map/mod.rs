@@ -16,7 +16,7 @@ mod url;
 
 use std::sync::Arc;
 
-use imps_wire::{Element, PrimitiveKind, Transaction};
+use imps_wire::{Element, Transaction};
 use thiserror::Error;
 
 pub use render::{ACCURACY_RGB, Builtin, MARKER_RGB, PALETTE};
@@ -241,17 +241,13 @@ pub(crate) fn fit_zoom(max_zoom: u8, at: &GeoPoint, width: u32, height: u32) -> 
 }
 
 impl Service {
-    /// Handles GetMap-Request; `None` for other primitives.
-    pub(crate) async fn dispatch_map(
+    /// Handles GetMap-Request, the one request of this area.
+    pub(crate) async fn handle_map(
         &self,
         s: &Arc<Session>,
-        kind: PrimitiveKind,
         tx: &Transaction,
-    ) -> Result<Option<Outcome>, CoreError> {
-        if kind != PrimitiveKind::GetMapRequest {
-            return Ok(None);
-        }
-        Ok(Some(Outcome::Reply(self.get_map(s, &tx.body).await?)))
+    ) -> Result<Outcome, CoreError> {
+        Ok(Outcome::Reply(self.get_map(s, &tx.body).await?))
     }
 
     /// GetMap-Request{UserID | PresenceSubList{GeoLocation}} →

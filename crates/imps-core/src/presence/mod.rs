@@ -33,13 +33,13 @@ use crate::service::{Outcome, Service};
 use crate::session::Session;
 
 impl Service {
-    /// Handles the primitives of this area; `None` when `kind` is not one.
-    pub(crate) async fn dispatch_presence(
+    /// Handles the requests of this area (`service::area_of` sends them).
+    pub(crate) async fn handle_presence(
         &self,
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
-    ) -> Result<Option<Outcome>, CoreError> {
+    ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let b = &tx.body;
         let reply = match kind {
@@ -57,9 +57,9 @@ impl Service {
             P::CancelAuthRequest => self.cancel_auth(s, b).await?,
             P::GetReactiveAuthStatusRequest => self.get_reactive_auth_status(s, b).await?,
             P::GetWatcherListRequest => self.get_watcher_list(s, b).await?,
-            _ => return Ok(None),
+            other => return Err(CoreError::NotImplemented(other.name().into())),
         };
-        Ok(Some(Outcome::Reply(reply)))
+        Ok(Outcome::Reply(reply))
     }
 
     /// A session's level of service is settled: its user may now be shown

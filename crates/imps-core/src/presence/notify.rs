@@ -11,8 +11,8 @@ use imps_wire::{Element, Encoding, Message, Transaction, Version};
 
 use super::attributes::{AttrSet, OnlineView, render};
 use super::hot::OwnerState;
+use crate::router::Recipient;
 use crate::service::Service;
-use crate::session::Session;
 use crate::users::wire_user;
 
 /// Room left for what the transport adds after we measure (the Poll flag,
@@ -56,10 +56,10 @@ fn notification(presences: impl IntoIterator<Item = Element>) -> Element {
 
 /// Bytes of `body` sent to this session as a whole message, in XML (WBXML
 /// is never larger, so this bounds both encodings).
-fn message_len(s: &Session, body: &Element) -> usize {
+fn message_len(s: &Recipient<'_>, body: &Element) -> usize {
     let mut m = Message::single(
         s.version,
-        Some(s.id.clone()),
+        Some(s.session_id.to_string()),
         Transaction::request(TID_PLACEHOLDER, body.clone()),
     );
     m.poll = Some(true);
@@ -70,7 +70,7 @@ fn message_len(s: &Session, body: &Element) -> usize {
 /// attributes packed greedily into as many as needed. An attribute alone
 /// larger than the limit still goes, alone: losing it would leave the
 /// client with a wrong picture, and no smaller form exists.
-fn split(s: &Session, owner_wire: &str, list: Element, max: Option<u64>) -> Vec<Element> {
+fn split(s: &Recipient<'_>, owner_wire: &str, list: Element, max: Option<u64>) -> Vec<Element> {
     let whole = notification([presence_elem(owner_wire, list.clone())]);
     let Some(max) = max.and_then(|m| usize::try_from(m).ok()) else {
         return vec![whole];
@@ -125,20 +125,21 @@ impl Service {
         }
         let owner_wire = wire_user(owner, &self.cfg.domain);
         let cleared = cache.cleared;
-        for s in self.sessions.of_user(watcher) {
-            let max = s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size));
+        self.router.to_user_shaped(watcher, &mut |s| {
+            let max = s.max_message_size;
             let key = (s.version, mask, max);
-            let bodies = cache.bodies.entry(key).or_insert_with(|| {
-                let list = render(&st.doc, online, s.version, mask, cleared);
-                if list.children.is_empty() {
-                    return Vec::new();
-                }
-                split(&s, &owner_wire, list, max)
-            });
-            for b in bodies.iter() {
-                s.push(b.clone(), self.cfg.max_outbox);
-            }
-        }
+            cache
+                .bodies
+                .entry(key)
+                .or_insert_with(|| {
+                    let list = render(&st.doc, online, s.version, mask, cleared);
+                    if list.children.is_empty() {
+                        return Vec::new();
+                    }
+                    split(s, &owner_wire, list, max)
+                })
+                .clone()
+        });
     }
 
     /// Tells every subscribed watcher about the attributes in `changed`
@@ -174,18 +175,14 @@ impl Service {
 mod tests {
     use super::*;
 
-    fn session(v: Version) -> Session {
-        Session::new(
-            "0123456789abcdef0123456789abcdef".into(),
-            "bob".into(),
-            "c".into(),
-            Element::new("ClientID").with_text("URL", "c"),
-            v,
-            "cookie".into(),
-            "tok".into(),
-            0,
-            60,
-        )
+    fn session(v: Version) -> Recipient<'static> {
+        Recipient {
+            session_id: "0123456789abcdef0123456789abcdef",
+            user: "bob",
+            client_key: "c",
+            version: v,
+            max_message_size: None,
+        }
     }
 
     #[test]

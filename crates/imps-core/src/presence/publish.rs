@@ -119,7 +119,7 @@ impl Service {
         }
         for r in st.reactive.values() {
             if r.state == crate::store::ReactiveState::Pending {
-                self.ask_owner(s, r);
+                self.ask_owner(&s.id, r);
             }
         }
         Ok(())

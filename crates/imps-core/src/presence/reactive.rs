@@ -19,6 +19,7 @@ use super::hot::OwnerState;
 use super::targets::Targets;
 use crate::CoreError;
 use crate::reply::{ok_result, ok_status};
+use crate::router::Recipient;
 use crate::service::Service;
 use crate::session::Session;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
@@ -40,11 +41,20 @@ fn auth_request(v: Version, watcher_wire: &str, attrs: Option<AttrSet>) -> Eleme
 }
 
 impl Service {
-    /// Queues the question about `r` on one session of the owner.
-    pub(crate) fn ask_owner(&self, s: &Session, r: &ReactiveRecord) {
+    /// The question about `r`, shaped for one session of the owner.
+    fn owner_question(&self, s: &Recipient<'_>, r: &ReactiveRecord) -> Vec<Element> {
         let attrs = r.attrs.as_deref().map(AttrSet::from_names);
-        let body = auth_request(s.version, &wire_user(&r.watcher, &self.cfg.domain), attrs);
-        s.push(body, self.cfg.max_outbox);
+        vec![auth_request(
+            s.version,
+            &wire_user(&r.watcher, &self.cfg.domain),
+            attrs,
+        )]
+    }
+
+    /// Asks one session of the owner about `r`.
+    pub(crate) fn ask_owner(&self, session_id: &str, r: &ReactiveRecord) {
+        self.router
+            .to_session_shaped(session_id, &mut |s| self.owner_question(s, r));
     }
 
     /// Records a pending request from `watcher` and asks the owner's
@@ -71,9 +81,8 @@ impl Service {
                 },
             )
             .await?;
-        for s in self.sessions.of_user(owner) {
-            self.ask_owner(&s, &rec);
-        }
+        self.router
+            .to_user_shaped(owner, &mut |s| self.owner_question(s, &rec));
         st.reactive.insert(watcher.to_string(), rec);
         Ok(())
     }

@@ -125,8 +125,9 @@ impl Session {
 
     /// Queues a server-originated primitive and wakes the push channels.
     /// When the outbox is full the oldest entry is dropped: a slow client
-    /// must not grow our memory.
-    pub fn push(&self, body: Element, max_outbox: usize) {
+    /// must not grow our memory. Only the router calls this (a test in
+    /// `router` checks); areas go through `Router`.
+    pub(crate) fn enqueue(&self, body: Element, max_outbox: usize) {
         {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {

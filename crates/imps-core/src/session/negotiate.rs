@@ -90,23 +90,23 @@ impl Service {
         for m in &agreed {
             out = out.with_text("SupportedCIRMethod", m.clone());
         }
-        if agreed.iter().any(|m| m == STCP) {
-            if let Some((host, port)) = &self.cfg.cir.tcp {
-                out = out
-                    .with_text("TCPAddress", host.clone())
-                    .with_text("TCPPort", port.to_string());
-            }
+        if agreed.iter().any(|m| m == STCP)
+            && let Some((host, port)) = &self.cfg.cir.tcp
+        {
+            out = out
+                .with_text("TCPAddress", host.clone())
+                .with_text("TCPPort", port.to_string());
         }
-        if agreed.iter().any(|m| m == SHTTP) {
-            if let Some(base) = &self.cfg.cir.http_base {
-                let url = format!("{}/{}", base.trim_end_matches('/'), s.cir_token);
-                let name = if s.version == Version::V1_3 {
-                    "CIRHTTPAddress"
-                } else {
-                    "CIRURL"
-                };
-                out = out.with(Element::new(name).with_text("URL", url));
-            }
+        if agreed.iter().any(|m| m == SHTTP)
+            && let Some(base) = &self.cfg.cir.http_base
+        {
+            let url = format!("{}/{}", base.trim_end_matches('/'), s.cir_token);
+            let name = if s.version == Version::V1_3 {
+                "CIRHTTPAddress"
+            } else {
+                "CIRURL"
+            };
+            out = out.with(Element::new(name).with_text("URL", url));
         }
         // IM content policy (GEN-6, GEN-9), and what the client accepts.
         for e in self.im_capabilities(s, list) {

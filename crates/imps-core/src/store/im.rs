@@ -202,10 +202,10 @@ impl MessageStore for MemStore {
         let mut g = self.im.lock();
         if let Some(r) = &msg.client_ref {
             let key = (msg.sender.clone(), r.clone());
-            if let Some((id, at)) = g.refs.get(&key) {
-                if *at >= dedupe_since_ms {
-                    return Ok(PutOutcome::Duplicate(id.clone()));
-                }
+            if let Some((id, at)) = g.refs.get(&key)
+                && *at >= dedupe_since_ms
+            {
+                return Ok(PutOutcome::Duplicate(id.clone()));
             }
             g.refs.insert(key, (msg.id.clone(), msg.created_ms));
         }

@@ -131,10 +131,10 @@ impl AccountStore for MemStore {
         if g.users.contains_key(&u.id) {
             return Err(StoreError::Conflict(format!("user {} exists", u.id)));
         }
-        if let Some(m) = &u.msisdn {
-            if g.users.values().any(|x| x.msisdn.as_deref() == Some(m)) {
-                return Err(StoreError::Conflict(format!("msisdn {m} taken")));
-            }
+        if let Some(m) = &u.msisdn
+            && g.users.values().any(|x| x.msisdn.as_deref() == Some(m))
+        {
+            return Err(StoreError::Conflict(format!("msisdn {m} taken")));
         }
         g.users.insert(
             u.id.clone(),

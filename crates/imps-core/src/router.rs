@@ -1,0 +1,240 @@
+//! The router: the one way a service area reaches sessions other than the
+//! one whose request it is handling.
+//!
+//! Areas never queue into a session themselves. They hand the router a
+//! server-originated primitive for a user (every session of that user) or
+//! for one session, or a `shape` function that builds the primitive for
+//! each session from what the router tells it about that session (its CSP
+//! version and its size limit), since a notification may look different
+//! in 1.1 and 1.3. The shape sees plain data, not the session, so a router
+//! that forwards to another node or another domain can run it where the
+//! event starts and ship the bodies.
+//!
+//! [`LocalRouter`] serves the sessions of this process: it owns the write
+//! side of their outboxes and their drop policy (a full outbox drops its
+//! oldest entry; a slow client must not grow our memory).
+
+use std::sync::Arc;
+
+use imps_wire::{Element, Version};
+
+use crate::session::{Session, SessionRegistry};
+
+/// What a router tells a shape function about one receiving session.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub session_id: &'a str,
+    pub user: &'a str,
+    /// The ClientID as a comparable key.
+    pub client_key: &'a str,
+    pub version: Version,
+    /// CFG-1: the largest message the client takes, when it said.
+    pub max_message_size: Option<u64>,
+}
+
+/// Builds the primitives one session gets; empty to pass it over.
+pub type Shape<'s> = dyn FnMut(&Recipient<'_>) -> Vec<Element> + Send + 's;
+
+/// Delivery of server-originated primitives to sessions.
+pub trait Router: Send + Sync + 'static {
+    /// Queues what `shape` builds for each live session of `user`.
+    /// Returns how many sessions got at least one primitive.
+    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize;
+
+    /// Queues what `shape` builds for one session; false when the session
+    /// is gone or `shape` built nothing for it.
+    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool;
+
+    /// Whether `user` has a live session that `pred` accepts.
+    fn reaches(&self, user: &str, pred: &mut dyn FnMut(&Recipient<'_>) -> bool) -> bool;
+
+    /// Queues the same primitive for every live session of `user`.
+    fn to_user(&self, user: &str, body: Element) -> usize {
+        self.to_user_shaped(user, &mut |_| vec![body.clone()])
+    }
+
+    /// Queues a primitive for one session; false when it is gone.
+    fn to_session(&self, session_id: &str, body: Element) -> bool {
+        let mut body = Some(body);
+        self.to_session_shaped(session_id, &mut |_| body.take().into_iter().collect())
+    }
+
+    /// Whether `user` has any live session.
+    fn is_online(&self, user: &str) -> bool {
+        self.reaches(user, &mut |_| true)
+    }
+}
+
+/// The router of one process: sessions are in its registry.
+pub struct LocalRouter {
+    sessions: Arc<SessionRegistry>,
+    max_outbox: usize,
+}
+
+impl LocalRouter {
+    /// `max_outbox`: the most primitives a session's outbox holds before
+    /// the oldest is dropped.
+    pub fn new(sessions: Arc<SessionRegistry>, max_outbox: usize) -> LocalRouter {
+        LocalRouter {
+            sessions,
+            max_outbox: max_outbox.max(1),
+        }
+    }
+
+    fn queue(&self, s: &Session, shape: &mut Shape<'_>) -> bool {
+        let bodies = shape(&recipient(s));
+        let any = !bodies.is_empty();
+        for b in bodies {
+            s.enqueue(b, self.max_outbox);
+        }
+        any
+    }
+}
+
+fn recipient(s: &Session) -> Recipient<'_> {
+    Recipient {
+        session_id: &s.id,
+        user: &s.user,
+        client_key: &s.client_key,
+        version: s.version,
+        max_message_size: s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)),
+    }
+}
+
+impl Router for LocalRouter {
+    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
+        self.sessions
+            .of_user(user)
+            .iter()
+            .filter(|s| self.queue(s, shape))
+            .count()
+    }
+
+    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool {
+        match self.sessions.get(session_id) {
+            Some(s) => self.queue(&s, shape),
+            None => false,
+        }
+    }
+
+    fn reaches(&self, user: &str, pred: &mut dyn FnMut(&Recipient<'_>) -> bool) -> bool {
+        self.sessions
+            .of_user(user)
+            .iter()
+            .any(|s| pred(&recipient(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, user: &str, client: &str, v: Version) -> Arc<Session> {
+        Arc::new(Session::new(
+            id.into(),
+            user.into(),
+            client.into(),
+            Element::new("ClientID"),
+            v,
+            "c".into(),
+            format!("t-{id}"),
+            0,
+            60,
+        ))
+    }
+
+    fn setup(max_outbox: usize) -> (Arc<SessionRegistry>, LocalRouter) {
+        let reg = Arc::new(SessionRegistry::default());
+        for s in [
+            session("a1", "alice", "phone", Version::V1_1),
+            session("a2", "alice", "desk", Version::V1_3),
+            session("b1", "bob", "phone", Version::V1_3),
+        ] {
+            reg.insert(s, 0).expect("insert");
+        }
+        let r = LocalRouter::new(Arc::clone(&reg), max_outbox);
+        (reg, r)
+    }
+
+    fn drain(reg: &SessionRegistry, id: &str) -> Vec<String> {
+        let s = reg.get(id).expect("session");
+        std::iter::from_fn(|| s.pop_outgoing().map(|(_, b, _)| b.name.to_string())).collect()
+    }
+
+    #[test]
+    fn to_user_reaches_every_session_of_that_user_only() {
+        let (reg, r) = setup(10);
+        assert_eq!(r.to_user("alice", Element::new("X")), 2);
+        assert_eq!(drain(&reg, "a1"), ["X"]);
+        assert_eq!(drain(&reg, "a2"), ["X"]);
+        assert!(drain(&reg, "b1").is_empty());
+        assert_eq!(r.to_user("nobody", Element::new("X")), 0);
+    }
+
+    #[test]
+    fn shape_sees_each_session_and_may_pass_one_over() {
+        let (reg, r) = setup(10);
+        let n = r.to_user_shaped("alice", &mut |rc| {
+            if rc.version == Version::V1_3 {
+                vec![Element::new(format!("For-{}", rc.client_key))]
+            } else {
+                Vec::new()
+            }
+        });
+        assert_eq!(n, 1);
+        assert!(drain(&reg, "a1").is_empty());
+        assert_eq!(drain(&reg, "a2"), ["For-desk"]);
+    }
+
+    #[test]
+    fn to_session_is_false_for_a_gone_session() {
+        let (reg, r) = setup(10);
+        assert!(r.to_session("b1", Element::new("Y")));
+        assert_eq!(drain(&reg, "b1"), ["Y"]);
+        reg.remove("b1", false, 0);
+        assert!(!r.to_session("b1", Element::new("Y")));
+        assert!(!r.is_online("bob"));
+        assert!(r.reaches("alice", &mut |rc| rc.version == Version::V1_1));
+    }
+
+    #[test]
+    fn a_full_outbox_drops_its_oldest_entry() {
+        let (reg, r) = setup(2);
+        for name in ["One", "Two", "Three"] {
+            r.to_session("b1", Element::new(name));
+        }
+        assert_eq!(drain(&reg, "b1"), ["Two", "Three"]);
+        assert_eq!(
+            reg.get("b1").expect("session").with_state(|st| st.dropped),
+            1
+        );
+    }
+
+    /// Nothing but the router queues into a session: every call of
+    /// `Session::enqueue` in this crate's sources is in this file.
+    #[test]
+    fn only_the_router_queues_into_sessions() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut dirs = vec![src];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("read src").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs")
+                    && !p.ends_with("router.rs")
+                    && std::fs::read_to_string(&p)
+                        .expect("read file")
+                        .contains(".enqueue(")
+                {
+                    offenders.push(p.display().to_string());
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "queue through the router: {offenders:?}"
+        );
+    }
+}
