@@ -4,6 +4,7 @@
 //! program cannot drift apart. The only change is the address: the
 //! page's 127.0.0.1:8080 becomes a free port here (by replacing the text
 //! and by IMPSD_LISTEN, which `impsd serve` reads).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,7 @@
 //! reviewed snapshots in tests/snapshots/, and a message another client
 //! sends appears in the open conversation within a second, pushed over
 //! the WebSocket into the app's own event loop.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod cli_common;
 

@@ -84,10 +84,10 @@ fn put(
                     .optional()
             })
             .map_err(|e| backend("reading send reference", e))?;
-        if let Some((id, at)) = seen {
-            if u64::try_from(at).unwrap_or(0) >= dedupe_since_ms {
-                return Ok(PutOutcome::Duplicate(id));
-            }
+        if let Some((id, at)) = seen
+            && u64::try_from(at).unwrap_or(0) >= dedupe_since_ms
+        {
+            return Ok(PutOutcome::Duplicate(id));
         }
         c.prepare_cached(
             "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES (?1, ?2, ?3, ?4)

@@ -7,6 +7,7 @@
 //!
 //! For the encode stages FILE is the input of the matching decode (XML for
 //! wbxml_encode, WBXML for xml_encode); it is decoded once, untimed.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 use imps_wire::{Limits, Version, wbxml, xml};
 

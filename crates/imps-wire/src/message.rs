@@ -221,10 +221,8 @@ fn read_transaction(mut t: Element) -> Result<(Transaction, Option<bool>), WireE
     if let Some(d) = t.take_child("TransactionDescriptor") {
         for c in d.children {
             match c.name.as_str() {
-                "TransactionMode" => {
-                    if c.text.trim().eq_ignore_ascii_case("response") {
-                        mode = TransactionMode::Response;
-                    }
+                "TransactionMode" if c.text.trim().eq_ignore_ascii_case("response") => {
+                    mode = TransactionMode::Response;
                 }
                 "TransactionID" => id = Some(c.text.trim().to_string()),
                 "SegmentInfo" => segment_info = Some(c),

@@ -190,18 +190,17 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         }
         // Bind to the session the client uses, or the one it just got.
         let new_sid = sid.or_else(|| reply.as_ref().and_then(login_session_id));
-        if let Some(id) = new_sid {
-            if bound.as_ref().map(|b| b.id != id).unwrap_or(true) {
-                if let Some(s) = st.service.sessions().get(&id) {
-                    wake = Some(s.subscribe());
-                    bound = Some(s);
-                }
-            }
+        if let Some(id) = new_sid
+            && bound.as_ref().map(|b| b.id != id).unwrap_or(true)
+            && let Some(s) = st.service.sessions().get(&id)
+        {
+            wake = Some(s.subscribe());
+            bound = Some(s);
         }
-        if let Some(r) = reply {
-            if within(&st, send(&mut socket, &r, enc)).await.is_err() {
-                return;
-            }
+        if let Some(r) = reply
+            && within(&st, send(&mut socket, &r, enc)).await.is_err()
+        {
+            return;
         }
     }
     let _ = within(&st, async {

@@ -3,6 +3,7 @@
 //! joined users come back; a user who dropped out of a private
 //! conversation before the crash may still rejoin (PGC-16), one who left
 //! may not (PGC-17). And the administrator's `impsd group expel` (PGC-12).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod groups_common;

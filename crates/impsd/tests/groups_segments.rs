@@ -2,6 +2,7 @@
 //! its member list and its reject list, each fetched in parts by a 1.3
 //! client that negotiated a small message size (GEN-1); the member,
 //! access and reject lists uploaded in parts (GEN-2).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod groups_common;

@@ -1,5 +1,6 @@
 //! Bad bodies get an error answer (a CSP Status when the version can be
 //! told, else plain HTTP) and the server keeps serving.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 

@@ -590,7 +590,7 @@ async fn base_im_websocket_client_that_stops_reading_is_given_up() {
         .unwrap();
     let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
     let lazy = LazyWs { ws: raw.clone() };
-    let config = imps_client::ClientConfig::new(&srv.ws_url(), v, e);
+    let config = imps_client::ClientConfig::new(srv.ws_url(), v, e);
     let bob = imps_client::Client::with_transport(lazy, config);
     online_with(&bob, "bob", caps("P")).await;
     // Far more than the socket buffers hold (a few MB on loopback): 60

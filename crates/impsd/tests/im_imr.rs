@@ -1,6 +1,7 @@
 //! IMR-1..9: formatting carried unchanged, multimedia with its original
 //! file name, the sender's identity, offline storage and delivery at the
 //! next login in order. (IMR-10/11 are in im_offline.rs.)
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod im_common;

@@ -1,6 +1,7 @@
 //! IMR-10, IMR-11, SYM-18: the offline-message notification. The server
 //! is configured with the webhook notifier pointing at a tiny HTTP server
 //! in the test, which records what it is sent.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod im_common;

@@ -2,6 +2,7 @@
 //! apart), the oversize policy, accepted content types, telling the
 //! client in the AgreedCapabilityList, and honouring what the recipient's
 //! own client can take.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod im_common;

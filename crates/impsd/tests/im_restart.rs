@@ -1,6 +1,7 @@
 //! Nothing acknowledged is lost: messages stay in the store until the
 //! recipient's client acknowledged them, across a server restart and
 //! across a push that fell out of a full outbox.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod im_common;

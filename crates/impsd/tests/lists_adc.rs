@@ -1,4 +1,5 @@
 //! Adding a contact (ADC-1..3, ADC-UC) over the real protocol.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod lists_common;

@@ -2,6 +2,7 @@
 //! (administrator expulsion, no whispers, blocked users, never
 //! searchable, dropping out and rejoining with a fake clock, leaving,
 //! deletion, screen names).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod groups_common;

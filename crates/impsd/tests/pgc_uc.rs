@@ -3,6 +3,7 @@
 //! private group conversation) and 5.8 (participate in one), generated
 //! name, topic and invitation text, invitations from a blocked user, and
 //! every participant seeing every other.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod groups_common;

@@ -1,6 +1,7 @@
 //! Presence and contact lists: subscribing to and getting the presence of
 //! a whole contact list, and attribute lists granted to a contact list
 //! (BASE-PRES, PRR-5). The lists themselves are the lists area's.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod presence_common;

@@ -1,6 +1,7 @@
 //! Presence state survives a SIGKILL of the real binary: stored
 //! attributes, attribute lists (proactive grants), a pending reactive
 //! request and subscriptions (BASE-PRES, PRR-5).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod presence_common;

@@ -1,6 +1,7 @@
 //! Presence notifications split for a client with a small negotiated
 //! message size (GEN-1 presence updates, CFG-1): each part fits, nothing
 //! is lost, and a client that negotiated nothing gets one notification.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 mod presence_common;

@@ -1,5 +1,6 @@
 //! Server-originated transactions: the Poll flag, TCP CIR, HTTP CIR,
 //! WebSocket push, and the server-initiated Disconnect.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 

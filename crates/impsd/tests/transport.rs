@@ -1,4 +1,5 @@
 //! The HTTP binding itself: content types, keep-alive, HTTP/2, TLS.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 mod common;
 

@@ -54,10 +54,10 @@ fn random_hex() -> String {
 /// have expired long ago).
 async fn drop_old(path: &std::path::Path) -> Option<Profile> {
     let old = profile::load(path).ok().flatten()?;
-    if old.session_id.is_some() {
-        if let Ok(c) = client_for(&old, &[]) {
-            let _ = c.logout().await;
-        }
+    if old.session_id.is_some()
+        && let Ok(c) = client_for(&old, &[])
+    {
+        let _ = c.logout().await;
     }
     Some(old)
 }
@@ -238,10 +238,8 @@ pub async fn register(path: PathBuf, a: RegisterArgs) -> Result<Report, CliError
 /// else `$IMPS_PASSWORD`, else standard input when it is not a
 /// terminal, else asked on the terminal without echo.
 fn read_password(stdin: bool) -> Result<String, CliError> {
-    if !stdin {
-        if let Ok(p) = std::env::var("IMPS_PASSWORD") {
-            return Ok(p);
-        }
+    if !stdin && let Ok(p) = std::env::var("IMPS_PASSWORD") {
+        return Ok(p);
     }
     if stdin || !std::io::stdin().is_terminal() {
         let mut s = String::new();

@@ -423,6 +423,53 @@ pub fn system_message_user(id: &str, option: &str) -> Element {
     )
 }
 
+pub fn delete_list(list: &str) -> Element {
+    Element::new("DeleteList-Request").with_text("ContactList", list)
+}
+
+pub fn delete_group(group_id: &str) -> Element {
+    Element::new("DeleteGroup-Request").with_text("GroupID", group_id)
+}
+
+/// CancelInvite-Request withdrawing `invite_id` from `to` (everyone the
+/// invitation went to when `None`).
+pub fn cancel_invite(
+    invite_id: &str,
+    me: &str,
+    to: Option<&str>,
+    group: Option<&str>,
+    note: Option<&str>,
+) -> Element {
+    let mut e = Element::new("CancelInvite-Request")
+        .with_text("InviteID", invite_id)
+        .with(Element::new("Sender").with(user(me)));
+    if let Some(u) = to {
+        e = e.with(Element::new("Recipient").with(user(u)));
+    }
+    if let Some(n) = note {
+        e = e.with_text("InviteNote", n);
+    }
+    if let Some(g) = group {
+        e = e.with_text("GroupID", g);
+    }
+    e
+}
+
+/// The answer to a reactive presence authorization request. Up to 1.2
+/// (and 1.3 over XML) PresenceAuth-User; 1.3's WBXML table has no token
+/// for it, so there the answer is an attribute list for that user: the
+/// shared attributes to accept, none to deny.
+pub fn presence_auth_answer(v: Version, wbxml: bool, watcher: &str, accept: bool) -> Element {
+    if v >= Version::V1_3 && wbxml {
+        let attrs: &[&str] = if accept { SHARED_ATTRIBUTES } else { &[] };
+        create_attribute_list(v, &[watcher.to_string()], attrs)
+    } else {
+        Element::new("PresenceAuth-User")
+            .with_text("UserID", watcher)
+            .with_text("Acceptance", if accept { "T" } else { "F" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,52 +518,5 @@ mod tests {
         );
         let m = send_message(Version::V1_2, "wv:alice", &to, "hi", &f);
         assert!(m.path(&["MessageInfo", "Font"]).is_none());
-    }
-}
-
-pub fn delete_list(list: &str) -> Element {
-    Element::new("DeleteList-Request").with_text("ContactList", list)
-}
-
-pub fn delete_group(group_id: &str) -> Element {
-    Element::new("DeleteGroup-Request").with_text("GroupID", group_id)
-}
-
-/// CancelInvite-Request withdrawing `invite_id` from `to` (everyone the
-/// invitation went to when `None`).
-pub fn cancel_invite(
-    invite_id: &str,
-    me: &str,
-    to: Option<&str>,
-    group: Option<&str>,
-    note: Option<&str>,
-) -> Element {
-    let mut e = Element::new("CancelInvite-Request")
-        .with_text("InviteID", invite_id)
-        .with(Element::new("Sender").with(user(me)));
-    if let Some(u) = to {
-        e = e.with(Element::new("Recipient").with(user(u)));
-    }
-    if let Some(n) = note {
-        e = e.with_text("InviteNote", n);
-    }
-    if let Some(g) = group {
-        e = e.with_text("GroupID", g);
-    }
-    e
-}
-
-/// The answer to a reactive presence authorization request. Up to 1.2
-/// (and 1.3 over XML) PresenceAuth-User; 1.3's WBXML table has no token
-/// for it, so there the answer is an attribute list for that user: the
-/// shared attributes to accept, none to deny.
-pub fn presence_auth_answer(v: Version, wbxml: bool, watcher: &str, accept: bool) -> Element {
-    if v >= Version::V1_3 && wbxml {
-        let attrs: &[&str] = if accept { SHARED_ATTRIBUTES } else { &[] };
-        create_attribute_list(v, &[watcher.to_string()], attrs)
-    } else {
-        Element::new("PresenceAuth-User")
-            .with_text("UserID", watcher)
-            .with_text("Acceptance", if accept { "T" } else { "F" })
     }
 }

@@ -171,10 +171,10 @@ pub fn contact_lists(body: &Element) -> (Vec<String>, Option<String>) {
         .filter(|s| !s.is_empty())
         .collect();
     let default = text_of(body.child("DefaultContactList"));
-    if let Some(d) = &default {
-        if !lists.iter().any(|l| l.eq_ignore_ascii_case(d)) {
-            lists.insert(0, d.clone());
-        }
+    if let Some(d) = &default
+        && !lists.iter().any(|l| l.eq_ignore_ascii_case(d))
+    {
+        lists.insert(0, d.clone());
     }
     (lists, default)
 }

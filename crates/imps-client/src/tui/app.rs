@@ -415,10 +415,9 @@ impl App {
         };
         self.prompts.pop_front();
         if let (Prompt::Invite(i), Some(Action::AnswerInvite { accept: true, .. })) = (&p, &action)
+            && let Some(g) = &i.group
         {
-            if let Some(g) = &i.group {
-                self.add_room(g);
-            }
+            self.add_room(g);
         }
         action.into_iter().collect()
     }

@@ -105,10 +105,10 @@ pub async fn run(ctx: Ctx, args: ChatArgs) -> Result<Report, CliError> {
     let keys = tokio::spawn(async move {
         let mut stream = crossterm::event::EventStream::new();
         while let Some(Ok(ev)) = stream.next().await {
-            if let crossterm::event::Event::Key(k) = ev {
-                if ev_tx.send(AppEvent::Key(k)).await.is_err() {
-                    return;
-                }
+            if let crossterm::event::Event::Key(k) = ev
+                && ev_tx.send(AppEvent::Key(k)).await.is_err()
+            {
+                return;
             }
         }
     });

@@ -1,6 +1,7 @@
 //! Shared by the `imps` CLI tests: a real impsd started in this process
 //! on loopback ports the OS picks, with a temporary data dir, and a way
 //! to run the `imps` binary as one user (its own profile and config dir).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ impl Server {
         Self::start_with(|_| {}).await
     }
 
+    #[allow(clippy::field_reassign_with_default)] // one setting a line reads best here
     pub async fn start_with(f: impl FnOnce(&mut impsd::Config)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = impsd::Config::default();

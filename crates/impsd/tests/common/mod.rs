@@ -1,5 +1,6 @@
 //! Shared pieces of the end-to-end tests: a real impsd on loopback ports
 //! chosen by the OS, with a temporary data dir.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
 }
 
+#[allow(clippy::field_reassign_with_default)] // one setting a line reads best here
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::default();
     cfg.listen = "127.0.0.1:0".parse().unwrap();
@@ -188,6 +190,7 @@ listen = "127.0.0.1:0"
 
 /// Starts the real binary and waits for admin.json, which it writes once
 /// bound; returns the child and the CSP URL.
+#[allow(clippy::zombie_processes)] // the caller owns the child and kills it
 pub fn spawn_real(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, String) {
     use std::time::{Duration, Instant};
     let _ = std::fs::remove_file(data.join("admin.json"));

@@ -3,6 +3,7 @@
 //! phone sends them, readers for what comes back, and store shortcuts for
 //! setup that is not under test (users with friendly names, block lists,
 //! birth dates).
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Helpers shared by the instant-messaging end-to-end tests (im*.rs):
 //! users, sessions made ready the way a phone does it, the IM primitives
 //! as clients send them, and readers for what the server pushes.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::sync::Arc;

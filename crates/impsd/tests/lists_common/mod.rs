@@ -1,6 +1,7 @@
 //! Helpers shared by the lists end-to-end tests (lists*.rs): the list
 //! primitives as a phone would send them, readers for the answers, and
 //! fast seeding through a second store handle.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Helpers shared by the presence end-to-end tests: building presence
 //! requests the way each CSP version writes them, and reading what the
 //! server pushes back.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 #![allow(dead_code)]
 
 use std::sync::{Arc, LazyLock};
@@ -210,10 +211,10 @@ pub fn notified_attrs(reqs: &[Element], owner: &str) -> Vec<String> {
     let mut v = Vec::new();
     for n in notifications(reqs) {
         for p in n.children_named("Presence") {
-            if p.child_text("UserID") == Some(wire(owner).as_str()) {
-                if let Some(l) = p.child("PresenceSubList") {
-                    v.extend(l.children.iter().map(|c| c.name.to_string()));
-                }
+            if p.child_text("UserID") == Some(wire(owner).as_str())
+                && let Some(l) = p.child("PresenceSubList")
+            {
+                v.extend(l.children.iter().map(|c| c.name.to_string()));
             }
         }
     }
@@ -235,10 +236,10 @@ pub fn last_notified<'a>(reqs: &'a [Element], owner: &str, attr: &str) -> Option
     let mut last = None;
     for n in notifications(reqs) {
         for p in n.children_named("Presence") {
-            if p.child_text("UserID") == Some(wire(owner).as_str()) {
-                if let Some(a) = p.child("PresenceSubList").and_then(|l| l.child(attr)) {
-                    last = Some(a);
-                }
+            if p.child_text("UserID") == Some(wire(owner).as_str())
+                && let Some(a) = p.child("PresenceSubList").and_then(|l| l.child(attr))
+            {
+                last = Some(a);
             }
         }
     }
