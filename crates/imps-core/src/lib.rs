@@ -20,6 +20,7 @@ pub mod reply;
 pub mod router;
 pub mod service;
 pub mod session;
+pub mod stats;
 pub mod store;
 pub mod users;
 

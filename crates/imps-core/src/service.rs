@@ -13,6 +13,7 @@ use imps_wire::{
     Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
 };
 use parking_lot::Mutex;
+use tracing::Instrument;
 
 use crate::reply::error_status;
 use crate::router::Router;
@@ -62,6 +63,8 @@ pub struct Service {
     pub(crate) segments: crate::lists::SegmentStore,
     /// One lock per group while a change to it runs.
     pub(crate) group_locks: crate::groups::GroupLocks,
+    /// Per-primitive counts and latencies (`/metrics`).
+    pub(crate) stats: crate::stats::TransactionStats,
 }
 
 /// The outcome of one transaction.
@@ -101,6 +104,7 @@ impl Service {
             im_state,
             segments: crate::lists::SegmentStore::default(),
             group_locks: crate::groups::GroupLocks::default(),
+            stats: crate::stats::TransactionStats::default(),
             password_checks,
             map,
             cfg,
@@ -207,7 +211,49 @@ impl Service {
         m
     }
 
+    /// One transaction in a span of its own (primitive, transaction ID,
+    /// session, user, and the status code it was answered with), counted
+    /// and timed per primitive (`stats`).
     async fn handle_transaction(
+        &self,
+        ctx: &RequestCtx,
+        version: Version,
+        session_id: Option<&str>,
+        tx: Transaction,
+    ) -> Outcome {
+        let kind = tx.kind();
+        let span = tracing::info_span!(
+            "tx",
+            primitive = %tx.body.name,
+            tid = tx.id.as_deref().unwrap_or(""),
+            session = session_id.unwrap_or(""),
+            user = tracing::field::Empty,
+            code = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let outcome = self
+            .transaction_in_span(ctx, version, session_id, tx)
+            .instrument(span.clone())
+            .await;
+        let code = match &outcome {
+            Outcome::Reply(body) => reply_code(body),
+            _ => None,
+        };
+        if let Some(c) = code {
+            span.record("code", c);
+        }
+        if let Some(k) = kind {
+            self.stats.record(k, started.elapsed(), code);
+        }
+        outcome
+    }
+
+    /// Per-primitive counts and latencies since the start.
+    pub fn transaction_stats(&self) -> &crate::stats::TransactionStats {
+        &self.stats
+    }
+
+    async fn transaction_in_span(
         &self,
         ctx: &RequestCtx,
         version: Version,
@@ -241,6 +287,7 @@ impl Service {
                 return Outcome::Reply(error_status(&e));
             }
         };
+        tracing::Span::current().record("user", session.user.as_str());
         session.touch(self.now_ms());
         if session.is_closing() && kind != PrimitiveKind::PollingRequest {
             return Outcome::Reply(error_status(&CoreError::ForcedLogout));
@@ -580,6 +627,13 @@ pub(crate) fn area_of(kind: PrimitiveKind) -> Area {
         P::GetMapRequest => Area::Map,
         _ => Area::None,
     }
+}
+
+/// The status code a reply carries in its Result, if any.
+fn reply_code(body: &Element) -> Option<u16> {
+    body.child("Result")
+        .and_then(|r| r.child_u64("Code"))
+        .and_then(|c| u16::try_from(c).ok())
 }
 
 /// Removes and returns the last child named `name`.

@@ -13,9 +13,14 @@ use imps_core::Service;
 use serde::{Deserialize, Serialize};
 use subtle_eq::ct_eq;
 
+use crate::logging::LogControl;
+
 pub struct AdminState {
     pub service: Arc<Service>,
     pub token: String,
+    /// Changes the log filter; `None` when the embedding program installed
+    /// its own logging (tests).
+    pub log: Option<Arc<dyn LogControl>>,
 }
 
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
@@ -44,6 +49,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/sessions", get(list))
         .route("/admin/sessions/{id}/kick", post(kick))
         .route("/admin/groups/expel", post(expel))
+        .route("/admin/log", get(log_show).post(log_set))
         .with_state(state)
 }
 
@@ -128,6 +134,47 @@ async fn expel(
             };
             (status, e.description()).into_response()
         }
+    }
+}
+
+/// `?filter=...` of `impsd log`.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    pub filter: String,
+}
+
+/// The log filter in force: 200 with the filter, 501 when this process's
+/// logging cannot be changed from here.
+async fn log_show(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match &st.log {
+        Some(l) => (StatusCode::OK, l.current()).into_response(),
+        None => StatusCode::NOT_IMPLEMENTED.into_response(),
+    }
+}
+
+/// Replaces the log filter: 200 with the new filter, 400 (and the parse
+/// error) for a filter that does not parse, 501 as for `log_show`.
+async fn log_set(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some(l) = &st.log else {
+        return StatusCode::NOT_IMPLEMENTED.into_response();
+    };
+    match l.set(&q.filter) {
+        Ok(()) => {
+            let now = l.current();
+            tracing::warn!(filter = %now, "log filter changed by the administrator");
+            (StatusCode::OK, now).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
     }
 }
 

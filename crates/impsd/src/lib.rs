@@ -10,6 +10,7 @@ pub mod cir;
 pub mod codec;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod notifier;
 pub mod tls;
@@ -73,6 +74,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 }
 
 pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    start_full(cfg, clock, None).await
+}
+
+/// As [`start_with_clock`], with the handle that lets the admin endpoint
+/// change the log filter (the binary passes the one `logging::init` made).
+pub async fn start_full(
+    cfg: Config,
+    clock: Arc<dyn Clock>,
+    log: Option<Arc<dyn logging::LogControl>>,
+) -> anyhow::Result<Running> {
     cfg.validate()?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
@@ -151,6 +162,7 @@ pub async fn start_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),
         token,
+        log,
     }));
     tasks.push(tokio::spawn(serve_http(
         admin_listener,

@@ -72,6 +72,14 @@ enum Cmd {
         #[command(subcommand)]
         cmd: GroupCmd,
     },
+    /// Show the log filter of a running server, or replace it
+    /// (e.g. `impsd log info,imps_core::im=debug`).
+    Log {
+        #[command(flatten)]
+        common: Common,
+        /// The new filter, in the syntax of IMPSD_LOG.
+        filter: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,12 +197,13 @@ fn real_main() -> anyhow::Result<()> {
             if let Some(a) = admin_listen {
                 cfg.admin.listen = a;
             }
-            init_logging(&cfg.log);
-            rt.block_on(serve(cfg))
+            let log = impsd::logging::init(&cfg.log);
+            rt.block_on(serve(cfg, log))
         }
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
         Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
+        Cmd::Log { common, filter } => rt.block_on(log_cmd(&common, filter)),
         Cmd::Config {
             cmd: ConfigCmd::PrintDefault,
         } => {
@@ -204,21 +213,8 @@ fn real_main() -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IMPSD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    // Logs go to stderr, coloured only on a terminal.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let running = impsd::start(cfg).await?;
+async fn serve(cfg: Config, log: Arc<dyn impsd::logging::LogControl>) -> anyhow::Result<()> {
+    let running = impsd::start_full(cfg, Arc::new(imps_core::SystemClock), Some(log)).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -353,6 +349,30 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
             404 => bail!("no session {session_id}"),
             s => bail!("admin endpoint answered HTTP {s}"),
         },
+    }
+    Ok(())
+}
+
+async fn log_cmd(common: &Common, filter: Option<String>) -> anyhow::Result<()> {
+    let cfg = load(common)?;
+    let info_path = cfg.data_dir.join("admin.json");
+    let info: impsd::admin::AdminInfo =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
+            format!("reading {} (is the server running?)", info_path.display())
+        })?)?;
+    let (status, body) = match &filter {
+        None => admin_request(&info, "GET", "/admin/log").await?,
+        Some(f) => {
+            let path = format!("/admin/log?filter={}", impsd::admin::query_escape(f));
+            admin_request(&info, "POST", &path).await?
+        }
+    };
+    let text = String::from_utf8_lossy(&body);
+    match status {
+        200 => println!("{text}"),
+        400 => bail!("filter refused: {text}"),
+        501 => bail!("this server's log filter cannot be changed at run time"),
+        s => bail!("admin endpoint answered HTTP {s}"),
     }
     Ok(())
 }

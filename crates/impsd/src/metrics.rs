@@ -4,6 +4,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use imps_core::stats::{BUCKETS_US, PrimitiveFigures};
+
 #[derive(Default)]
 pub struct Metrics {
     pub http_requests: AtomicU64,
@@ -21,8 +23,9 @@ impl Metrics {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Renders every counter plus the live session gauge.
-    pub fn render(&self, sessions: usize) -> String {
+    /// Renders every counter, the live session gauge, and per-primitive
+    /// transaction counts and latency histograms.
+    pub fn render(&self, sessions: usize, per_primitive: &[PrimitiveFigures]) -> String {
         let mut out = String::new();
         let rows: [(&str, &str, &AtomicU64); 8] = [
             (
@@ -77,6 +80,82 @@ impl Metrics {
             out,
             "# HELP impsd_sessions live sessions\n# TYPE impsd_sessions gauge\nimpsd_sessions {sessions}"
         );
+        render_primitives(&mut out, per_primitive);
         out
+    }
+}
+
+/// `impsd_csp_primitive_*`: counts, failures and a latency histogram per
+/// request primitive, labelled with its CSP name.
+fn render_primitives(out: &mut String, rows: &[PrimitiveFigures]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# HELP impsd_csp_primitive_failed_total transactions answered with a status outside 2xx\n# TYPE impsd_csp_primitive_failed_total counter"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "impsd_csp_primitive_failed_total{{primitive=\"{}\"}} {}",
+            r.kind.name(),
+            r.failed
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP impsd_csp_primitive_seconds time to handle a transaction, by primitive\n# TYPE impsd_csp_primitive_seconds histogram"
+    );
+    for r in rows {
+        let name = r.kind.name();
+        let mut cumulative = 0u64;
+        for (bound, n) in BUCKETS_US.iter().zip(&r.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "impsd_csp_primitive_seconds_bucket{{primitive=\"{name}\",le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
+        }
+        let _ = writeln!(
+            out,
+            "impsd_csp_primitive_seconds_bucket{{primitive=\"{name}\",le=\"+Inf\"}} {}\n\
+             impsd_csp_primitive_seconds_sum{{primitive=\"{name}\"}} {}\n\
+             impsd_csp_primitive_seconds_count{{primitive=\"{name}\"}} {}",
+            r.count,
+            r.sum_us as f64 / 1e6,
+            r.count
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imps_core::stats::TransactionStats;
+    use imps_wire::PrimitiveKind;
+    use std::time::Duration;
+
+    #[test]
+    fn per_primitive_histogram_is_cumulative_and_labelled() {
+        let stats = TransactionStats::default();
+        let k = PrimitiveKind::GetPresenceRequest;
+        stats.record(k, Duration::from_micros(200), Some(200));
+        stats.record(k, Duration::from_millis(3), Some(531));
+        let text = Metrics::default().render(0, &stats.snapshot());
+        assert!(text.contains(
+            "impsd_csp_primitive_failed_total{primitive=\"GetPresence-Request\"} 1"
+        ));
+        assert!(text.contains(
+            "impsd_csp_primitive_seconds_bucket{primitive=\"GetPresence-Request\",le=\"0.00025\"} 1"
+        ));
+        assert!(text.contains(
+            "impsd_csp_primitive_seconds_bucket{primitive=\"GetPresence-Request\",le=\"0.005\"} 2"
+        ));
+        assert!(text.contains(
+            "impsd_csp_primitive_seconds_count{primitive=\"GetPresence-Request\"} 2"
+        ));
+        assert!(!text.contains("Login-Request"), "unseen primitives are left out");
     }
 }
