@@ -72,8 +72,15 @@ mod tests {
         let c = ReloadFilter::new(handle);
         assert_eq!(c.current(), "info");
         c.set("warn,imps_core::im=debug").expect("valid filter");
-        assert!(c.current().contains("imps_core::im=debug"), "{}", c.current());
+        assert!(
+            c.current().contains("imps_core::im=debug"),
+            "{}",
+            c.current()
+        );
         assert!(c.set("imps_core=notalevel").is_err());
-        assert!(c.current().contains("imps_core::im=debug"), "old filter stays");
+        assert!(
+            c.current().contains("imps_core::im=debug"),
+            "old filter stays"
+        );
     }
 }

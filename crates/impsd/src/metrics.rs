@@ -144,18 +144,21 @@ mod tests {
         stats.record(k, Duration::from_micros(200), Some(200));
         stats.record(k, Duration::from_millis(3), Some(531));
         let text = Metrics::default().render(0, &stats.snapshot());
-        assert!(text.contains(
-            "impsd_csp_primitive_failed_total{primitive=\"GetPresence-Request\"} 1"
-        ));
+        assert!(
+            text.contains("impsd_csp_primitive_failed_total{primitive=\"GetPresence-Request\"} 1")
+        );
         assert!(text.contains(
             "impsd_csp_primitive_seconds_bucket{primitive=\"GetPresence-Request\",le=\"0.00025\"} 1"
         ));
         assert!(text.contains(
             "impsd_csp_primitive_seconds_bucket{primitive=\"GetPresence-Request\",le=\"0.005\"} 2"
         ));
-        assert!(text.contains(
-            "impsd_csp_primitive_seconds_count{primitive=\"GetPresence-Request\"} 2"
-        ));
-        assert!(!text.contains("Login-Request"), "unseen primitives are left out");
+        assert!(
+            text.contains("impsd_csp_primitive_seconds_count{primitive=\"GetPresence-Request\"} 2")
+        );
+        assert!(
+            !text.contains("Login-Request"),
+            "unseen primitives are left out"
+        );
     }
 }

@@ -25,19 +25,17 @@ async fn metrics_count_and_time_each_primitive_and_the_log_filter_changes_at_run
     let (mut child, url) = spawn_real(&cfg, &data);
     impsd_cli(&cfg, &["user", "add", "alice", "--password", "pw"]);
 
-    let c = Client::new(
-        ClientConfig::new(&url, Version::V1_3, Encoding::Xml).with_client_id("phone"),
-    )
-    .unwrap();
+    let c =
+        Client::new(ClientConfig::new(&url, Version::V1_3, Encoding::Xml).with_client_id("phone"))
+            .unwrap();
     c.login_password("alice", "pw").await.unwrap();
     for _ in 0..3 {
         c.keep_alive(None).await.unwrap();
     }
     // A wrong password: counted as a failed Login-Request.
-    let other = Client::new(
-        ClientConfig::new(&url, Version::V1_3, Encoding::Xml).with_client_id("laptop"),
-    )
-    .unwrap();
+    let other =
+        Client::new(ClientConfig::new(&url, Version::V1_3, Encoding::Xml).with_client_id("laptop"))
+            .unwrap();
     assert!(other.login_password("alice", "wrong").await.is_err());
 
     let metrics = get_text(&url.replace("/imps", "/metrics")).await;
