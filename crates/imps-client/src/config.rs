@@ -76,25 +76,13 @@ impl ClientConfig {
 /// `.xml` to the `+xml` structured suffix; clients send what their version
 /// says, so we do too.
 pub fn content_type(version: Version, encoding: Encoding) -> &'static str {
-    match (version, encoding) {
-        (Version::V1_3, Encoding::Xml) => "application/vnd.wv.csp+xml",
-        (Version::V1_3, Encoding::Wbxml) => "application/vnd.wv.csp+wbxml",
-        (_, Encoding::Xml) => "application/vnd.wv.csp.xml",
-        (_, Encoding::Wbxml) => "application/vnd.wv.csp.wbxml",
-    }
+    imps_wire::csp::content_type::content_type(encoding, version)
 }
 
 /// Which encoding a Content-Type names, if any. "wbxml" is checked first
 /// because it contains "xml".
 pub fn encoding_of_content_type(ct: &str) -> Option<Encoding> {
-    let ct = ct.to_ascii_lowercase();
-    if ct.contains("wbxml") {
-        Some(Encoding::Wbxml)
-    } else if ct.contains("xml") {
-        Some(Encoding::Xml)
-    } else {
-        None
-    }
+    imps_wire::csp::content_type::encoding_for(ct)
 }
 
 #[cfg(test)]

@@ -1,18 +1,14 @@
 //! Choosing the encoding of a request and the Content-Type of its answer.
 
+use imps_wire::csp::content_type;
 use imps_wire::{Encoding, Version};
 
 /// The encoding named by a Content-Type, trusting "wbxml" before "xml"
 /// (clients mix the 1.2 and 1.3 spellings for any version), else sniffed
 /// from the first byte.
 pub fn encoding_of(content_type: Option<&str>, body: &[u8]) -> Option<Encoding> {
-    if let Some(ct) = content_type.map(str::to_ascii_lowercase) {
-        if ct.contains("wbxml") {
-            return Some(Encoding::Wbxml);
-        }
-        if ct.contains("xml") {
-            return Some(Encoding::Xml);
-        }
+    if let Some(enc) = content_type.and_then(content_type::encoding_for) {
+        return Some(enc);
     }
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     match first {
@@ -25,22 +21,14 @@ pub fn encoding_of(content_type: Option<&str>, body: &[u8]) -> Option<Encoding> 
 /// The reply's Content-Type: the request's own form when it named a CSP
 /// type, else the standard one for the version.
 pub fn reply_content_type(request_ct: Option<&str>, enc: Encoding, version: Version) -> String {
-    if let Some(ct) = request_ct {
-        let l = ct.to_ascii_lowercase();
-        if l.starts_with("application/vnd.wv.csp") {
-            return ct.split(';').next().unwrap_or(ct).trim().to_string();
-        }
+    if let Some(ct) = request_ct.filter(|ct| content_type::is_csp(ct)) {
+        return content_type::media_type(ct).to_string();
     }
     standard_content_type(enc, version).to_string()
 }
 
 pub fn standard_content_type(enc: Encoding, version: Version) -> &'static str {
-    match (enc, version) {
-        (Encoding::Xml, Version::V1_3) => "application/vnd.wv.csp+xml",
-        (Encoding::Wbxml, Version::V1_3) => "application/vnd.wv.csp+wbxml",
-        (Encoding::Xml, _) => "application/vnd.wv.csp.xml",
-        (Encoding::Wbxml, _) => "application/vnd.wv.csp.wbxml",
-    }
+    content_type::content_type(enc, version)
 }
 
 /// A best guess at the version of a document we could not decode, so a

@@ -74,6 +74,7 @@ use crate::{Element, PrimitiveKind, Version, WireError};
 
 pub mod common;
 pub mod content_type;
+pub mod digest;
 pub mod im;
 pub mod presence;
 pub mod session;
