@@ -312,7 +312,7 @@ async fn phase(
 /// The server settings of this benchmark: offline notices off (every
 /// recipient is online anyway), two sessions per user.
 fn tweak(cfg: &mut impsd::Config) {
-    cfg.im.offline_notify = "off".into();
+    cfg.im.offline_notify = imps_core::config::OfflineNotify::Off;
     cfg.session.max_per_user = 2;
 }
 

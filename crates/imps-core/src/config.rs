@@ -1,5 +1,93 @@
 //! Settings of the IMPS service. Plain data: the binary fills it from its
 //! config file, environment and flags; the core never reads those itself.
+//!
+//! The area settings ([`ImConfig`], [`SpInfo`], and `ListsConfig`,
+//! `GroupsConfig`, `MapConfig` in their areas) are read straight from the
+//! binary's TOML sections: each is `serde` data whose `Default` is the one
+//! place its defaults are written. Choices are enums whose names in the
+//! file are matched ignoring case and surrounding blanks.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Serde for a unit enum read as one of a few names (ignoring case and
+/// surrounding blanks) and written as its canonical name. The error names
+/// the setting and the names allowed.
+macro_rules! setting_enum {
+    ($ty:ident, $key:literal, $case:ident, $hint:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The name of this choice in the config file.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                let name = text.trim();
+                $(
+                    if name.eq_ignore_ascii_case($name) {
+                        return Ok($ty::$variant);
+                    }
+                )+
+                Err(serde::de::Error::custom(format!(
+                    concat!($key, " {:?}: use ", $hint),
+                    name.$case()
+                )))
+            }
+        }
+    };
+}
+pub(crate) use setting_enum;
+
+/// Reads a string setting without its surrounding blanks.
+pub(crate) fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(String::deserialize(d)?.trim().to_string())
+}
+
+/// A 32-byte key given as 64 hex digits; empty or absent is `None`. The
+/// message names the setting (`name`) at fault.
+pub fn parse_key(name: &str, hexkey: Option<&str>) -> Result<Option<[u8; 32]>, String> {
+    let Some(hexkey) = hexkey.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let raw = hex::decode(hexkey.trim()).map_err(|_| format!("{name} is not hex"))?;
+    let key: [u8; 32] = raw
+        .try_into()
+        .map_err(|_| format!("{name} must be 32 bytes (64 hex digits)"))?;
+    Ok(Some(key))
+}
+
+/// Serde for `ImConfig::notify_ref_key`: 64 hex digits in the file.
+mod notify_ref_key {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(key: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(k) => s.serialize_some(&hex::encode(k)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        parse_key("im.notify_ref_key", text.as_deref()).map_err(serde::de::Error::custom)
+    }
+}
 
 /// How the server reaches a session's client besides the HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,11 +121,16 @@ impl Default for MsisdnConfig {
     }
 }
 
-/// Service provider information returned by GetSPInfo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Service provider information returned by GetSPInfo (the `[sp_info]`
+/// section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SpInfo {
+    /// The service provider's name.
     pub name: String,
+    /// A line describing the service.
     pub description: String,
+    /// The service provider's web page.
     pub url: String,
 }
 
@@ -133,8 +226,45 @@ pub enum OversizePolicy {
     Charge,
 }
 
-/// Instant messaging settings (BASE-IM, IMR-*, GEN-5..10).
-#[derive(Debug, Clone)]
+setting_enum! {
+    OversizePolicy, "im.oversize_policy", to_ascii_lowercase, "none, reject or charge",
+    { None => "none", Reject => "reject", Charge => "charge" }
+}
+
+/// Where offline-message notifications go (IMR-10, IMR-11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineNotify {
+    /// None are sent: the operator's switch (IMR-11).
+    Off,
+    /// To the log, by the [`crate::LogNotifier`].
+    Log,
+    /// POSTed to `webhook_url` by the binary's webhook notifier.
+    Webhook,
+}
+
+setting_enum! {
+    OfflineNotify, "im.offline_notify", to_ascii_lowercase, "off, log or webhook",
+    { Off => "off", Log => "log", Webhook => "webhook" }
+}
+
+/// The notification type handed to the notifier (IMR-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyBearer {
+    /// A text message.
+    Sms,
+    /// A WAP Push.
+    WapPush,
+}
+
+setting_enum! {
+    NotifyBearer, "im.offline_notify_bearer", to_ascii_uppercase, "SMS or WAPPUSH",
+    { Sms => "SMS", WapPush => "WAPPUSH" }
+}
+
+/// Instant messaging settings (BASE-IM, IMR-*, GEN-5..10): the `[im]`
+/// section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImConfig {
     /// IMR-9: keep messages for logged-out users. When off, a message to a
     /// user with no session is refused (533).
@@ -144,6 +274,7 @@ pub struct ImConfig {
     /// GEN-5: largest message of any other type, in bytes of decoded
     /// content (0 = no limit).
     pub max_rich_bytes: u64,
+    /// What happens to a message over the limits.
     pub oversize_policy: OversizePolicy,
     /// With `Charge`: the largest message delivered at all (0 = no limit).
     pub charge_limit_bytes: u64,
@@ -169,17 +300,28 @@ pub struct ImConfig {
     pub dedupe_window_secs: u64,
     /// Longest Validity honoured, in seconds (0 = as asked, or forever).
     pub max_validity_secs: u64,
-    /// IMR-11: the operator's switch for offline-message notifications.
-    pub offline_notify: bool,
-    /// IMR-10: the notification type handed to the notifier (`SMS` or
-    /// `WAPPUSH`).
-    pub offline_notify_bearer: String,
+    /// IMR-11: where offline-message notifications go; `Off` is the
+    /// operator's switch. Anything but `Off` hands notices to `notifier`.
+    pub offline_notify: OfflineNotify,
+    /// IMR-10: the notification type handed to the notifier.
+    pub offline_notify_bearer: NotifyBearer,
     /// At most one notification per user in this many seconds.
     pub offline_notify_interval_secs: u64,
-    /// Key of the opaque recipient reference in notifications (SYM-18);
-    /// `None` uses `secret_key`, else a random key per start.
+    /// With `OfflineNotify::Webhook`: where the binary's notifier POSTs
+    /// (http:// only). The core only carries it.
+    pub webhook_url: Option<String>,
+    /// How long the webhook notifier waits for the gateway, in ms.
+    pub webhook_timeout_ms: u64,
+    /// Notices waiting for the webhook; more are dropped.
+    pub webhook_queue: usize,
+    /// Key of the opaque recipient reference in notifications (SYM-18),
+    /// 64 hex digits in the file; `None` uses `secret_key`, else a random
+    /// key per start.
+    #[serde(with = "notify_ref_key", skip_serializing_if = "Option::is_none")]
     pub notify_ref_key: Option<[u8; 32]>,
-    /// Where offline notifications go; `None` = nowhere.
+    /// Where offline notifications go unless `offline_notify` is `Off`;
+    /// `None` = nowhere. Not a setting: the binary puts its notifier here.
+    #[serde(skip)]
     pub notifier: Option<std::sync::Arc<dyn crate::OfflineNotifier>>,
 }
 
@@ -215,9 +357,12 @@ impl Default for ImConfig {
             max_list_batch: 100,
             dedupe_window_secs: 24 * 3600,
             max_validity_secs: 0,
-            offline_notify: true,
-            offline_notify_bearer: "SMS".into(),
+            offline_notify: OfflineNotify::Log,
+            offline_notify_bearer: NotifyBearer::Sms,
             offline_notify_interval_secs: 300,
+            webhook_url: None,
+            webhook_timeout_ms: 5_000,
+            webhook_queue: 1024,
             notify_ref_key: None,
             notifier: Some(std::sync::Arc::new(crate::LogNotifier)),
         }
@@ -227,4 +372,47 @@ impl Default for ImConfig {
 /// One password check per core: more would only queue inside the pool.
 pub fn default_password_checks() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::value::{Error, StrDeserializer};
+
+    fn read<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+        T::deserialize(StrDeserializer::<Error>::new(text)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn choices_ignore_case_and_blanks_and_name_the_setting() {
+        assert_eq!(
+            read::<OversizePolicy>(" Charge "),
+            Ok(OversizePolicy::Charge)
+        );
+        assert_eq!(read::<OfflineNotify>("WEBHOOK"), Ok(OfflineNotify::Webhook));
+        assert_eq!(read::<NotifyBearer>("wapPush"), Ok(NotifyBearer::WapPush));
+        assert_eq!(
+            read::<OversizePolicy>("Maybe"),
+            Err("im.oversize_policy \"maybe\": use none, reject or charge".into())
+        );
+        assert_eq!(
+            read::<NotifyBearer>("mms"),
+            Err("im.offline_notify_bearer \"MMS\": use SMS or WAPPUSH".into())
+        );
+        assert_eq!(NotifyBearer::WapPush.to_string(), "WAPPUSH");
+        assert_eq!(OfflineNotify::Log.as_str(), "log");
+    }
+
+    #[test]
+    fn keys_are_64_hex_digits() {
+        assert_eq!(parse_key("k", None), Ok(None));
+        assert_eq!(parse_key("k", Some("")), Ok(None));
+        assert_eq!(
+            parse_key("k", Some("01")),
+            Err("k must be 32 bytes (64 hex digits)".into())
+        );
+        assert_eq!(parse_key("k", Some("xy")), Err("k is not hex".into()));
+        let hex = format!(" {} ", "ab".repeat(32));
+        assert_eq!(parse_key("k", Some(&hex)), Ok(Some([0xab; 32])));
+    }
 }

@@ -16,8 +16,10 @@ use crate::migrations;
 use crate::rows::backend;
 use crate::worker::{self, Lane};
 
-/// How to open the database. Every field has a safe default.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to open the database. Every field has a safe default. impsd reads
+/// it as the `[store]` section of its config file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SqliteOptions {
     /// `synchronous=FULL`: fsync on every commit, so a success returned to
     /// a client survives power loss, not only a crash of impsd. `false`

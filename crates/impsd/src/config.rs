@@ -1,10 +1,20 @@
 //! impsd's settings: a TOML file, then environment variables and flags on
-//! top. Every limit is here with a safe default; `impsd config
-//! print-default` prints this file's defaults.
+//! top. Every limit is a setting with a safe default; `impsd config
+//! print-default` prints them all, each with a line saying what it does.
+//!
+//! The sections of the core's areas (`[im]`, `[lists]`, `[groups]`,
+//! `[map]`, `[sp_info]`) and of the store (`[store]`) are the core's and
+//! the store's own config types, read straight from the file: their
+//! defaults are written once, in those types. The other sections are
+//! impsd's. [`Config::validate`] is the one check of everything serde
+//! cannot check.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
+use imps_core::{CoreConfig, GroupsConfig, ListsConfig, MapConfig};
+use imps_store::SqliteOptions;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,12 +40,14 @@ pub struct Config {
     pub cir: CirSettings,
     pub admin: AdminConfig,
     pub tls: TlsConfig,
-    pub sp_info: SpInfoConfig,
+    pub sp_info: SpInfo,
     pub services: ServicesConfig,
-    pub im: ImSettings,
-    pub lists: ListsSettings,
-    pub groups: GroupsSettings,
-    pub map: MapSettings,
+    pub im: ImConfig,
+    pub lists: ListsConfig,
+    pub groups: GroupsConfig,
+    pub map: MapConfig,
+    /// The embedded SQLite store.
+    pub store: SqliteOptions,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,8 +72,11 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
+    /// Shortest keep-alive time granted to a session, in seconds.
     pub keepalive_min_secs: u64,
+    /// Longest keep-alive time granted to a session, in seconds.
     pub keepalive_max_secs: u64,
+    /// Keep-alive time granted when the client asks for none, in seconds.
     pub keepalive_default_secs: u64,
     /// Most concurrent sessions per user; 0 = no limit.
     pub max_per_user: usize,
@@ -94,7 +109,9 @@ pub struct MsisdnSettings {
     pub header: String,
     /// Addresses whose header is believed. Empty: never believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// A known asserted number logs in without a password.
     pub auto_login: bool,
+    /// An unknown asserted number gets a new account.
     pub auto_register: bool,
     /// Ignore asserted numbers: every login needs a password (GEN-20).
     pub force_manual_login: bool,
@@ -132,15 +149,8 @@ pub struct AdminConfig {
 pub struct TlsConfig {
     /// PEM certificate chain; with `key_file`, the HTTP binding is HTTPS.
     pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
     pub key_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SpInfoConfig {
-    pub name: String,
-    pub description: String,
-    pub url: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -156,7 +166,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./impsd-data"),
-            domain: "localhost".into(),
+            domain: CoreConfig::default().domain,
             path: "/imps".into(),
             ws_path: "/imps/ws".into(),
             log: "info".into(),
@@ -167,258 +177,14 @@ impl Default for Config {
             cir: CirSettings::default(),
             admin: AdminConfig::default(),
             tls: TlsConfig::default(),
-            sp_info: SpInfoConfig::default(),
+            sp_info: SpInfo::default(),
             services: ServicesConfig::default(),
-            im: ImSettings::default(),
-            lists: ListsSettings::default(),
-            groups: GroupsSettings::default(),
-            map: MapSettings::default(),
+            im: ImConfig::default(),
+            lists: ListsConfig::default(),
+            groups: GroupsConfig::default(),
+            map: MapConfig::default(),
+            store: SqliteOptions::default(),
         }
-    }
-}
-
-/// Instant messaging: policies (GEN-5..10), offline storage (IMR-9) and
-/// offline notification (IMR-10, IMR-11, SYM-18).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImSettings {
-    /// Keep messages for logged-out users; off: such messages get 533.
-    pub offline_storage: bool,
-    /// Largest text/plain message in bytes (0 = no limit).
-    pub max_text_bytes: u64,
-    /// Largest message of other content types in bytes (0 = no limit).
-    pub max_rich_bytes: u64,
-    /// Over the limit: "none", "reject" or "charge".
-    pub oversize_policy: String,
-    /// With "charge": the largest message delivered at all (0 = no limit).
-    pub charge_limit_bytes: u64,
-    /// Content types accepted (`image/*` allowed); empty = any.
-    pub content_types: Vec<String>,
-    /// Most recipient users per message, contact lists expanded.
-    pub max_recipients: usize,
-    /// Most unacknowledged messages offered to one session at a time.
-    pub push_window: usize,
-    /// Offer an unacknowledged message again after this many seconds.
-    pub redeliver_secs: u64,
-    /// Waiting messages of one online user kept in memory.
-    pub memory_per_user: usize,
-    /// Most entries in one GetMessageList-Response.
-    pub max_list_batch: usize,
-    /// How long a client's own MessageID is remembered to spot a retry.
-    pub dedupe_window_secs: u64,
-    /// Longest message Validity honoured, in seconds (0 = as asked).
-    pub max_validity_secs: u64,
-    /// Offline-message notifications: "off", "log" or "webhook".
-    pub offline_notify: String,
-    /// Notification type for the gateway: "SMS" or "WAPPUSH".
-    pub offline_notify_bearer: String,
-    /// At most one notification per user per this many seconds.
-    pub offline_notify_interval_secs: u64,
-    /// Where the webhook notifier POSTs (http:// only).
-    pub webhook_url: Option<String>,
-    pub webhook_timeout_ms: u64,
-    /// Notices waiting for the webhook; more are dropped.
-    pub webhook_queue: usize,
-    /// 64 hex digits keying the opaque recipient reference; defaults to
-    /// login.secret_key, else a random key per start.
-    pub notify_ref_key: Option<String>,
-}
-
-impl Default for ImSettings {
-    fn default() -> Self {
-        let c = imps_core::config::ImConfig::default();
-        ImSettings {
-            offline_storage: c.offline_storage,
-            max_text_bytes: c.max_text_bytes,
-            max_rich_bytes: c.max_rich_bytes,
-            oversize_policy: "reject".into(),
-            charge_limit_bytes: c.charge_limit_bytes,
-            content_types: c.content_types,
-            max_recipients: c.max_recipients,
-            push_window: c.push_window,
-            redeliver_secs: c.redeliver_secs,
-            memory_per_user: c.memory_per_user,
-            max_list_batch: c.max_list_batch,
-            dedupe_window_secs: c.dedupe_window_secs,
-            max_validity_secs: c.max_validity_secs,
-            offline_notify: "log".into(),
-            offline_notify_bearer: c.offline_notify_bearer,
-            offline_notify_interval_secs: c.offline_notify_interval_secs,
-            webhook_url: None,
-            webhook_timeout_ms: 5_000,
-            webhook_queue: 1024,
-            notify_ref_key: None,
-        }
-    }
-}
-
-/// Contact, block and grant lists, and lists in parts (GEN-1..4, SEC-1).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ListsSettings {
-    /// Most contact lists one user may have (753 beyond it).
-    pub max_lists_per_user: usize,
-    /// Most members in one contact list (754 beyond it).
-    pub max_contacts_per_list: usize,
-    /// Most entries in a block list, and in a grant list.
-    pub max_access_entries: usize,
-    /// Longest list name, display name or nickname, in characters.
-    pub max_name_chars: usize,
-    /// How long the parts of a split reply or upload are kept.
-    pub segment_ttl_secs: u64,
-    /// Most split replies and uploads held for one session at once.
-    pub max_segment_sets_per_session: usize,
-    /// Bytes all sessions' parts may take together.
-    pub max_segment_bytes_total: usize,
-    /// Most parts one upload may announce.
-    pub max_upload_parts: u64,
-    /// Bytes one upload in parts may buffer.
-    pub max_upload_bytes: usize,
-}
-
-impl Default for ListsSettings {
-    fn default() -> Self {
-        ListsSettings::from(imps_core::LISTS_DEFAULTS)
-    }
-}
-
-impl From<imps_core::ListsConfig> for ListsSettings {
-    fn from(c: imps_core::ListsConfig) -> Self {
-        ListsSettings {
-            max_lists_per_user: c.max_lists_per_user,
-            max_contacts_per_list: c.max_contacts_per_list,
-            max_access_entries: c.max_access_entries,
-            max_name_chars: c.max_name_chars,
-            segment_ttl_secs: c.segment_ttl_secs,
-            max_segment_sets_per_session: c.max_segment_sets_per_session,
-            max_segment_bytes_total: c.max_segment_bytes_total,
-            max_upload_parts: c.max_upload_parts,
-            max_upload_bytes: c.max_upload_bytes,
-        }
-    }
-}
-
-impl From<&ListsSettings> for imps_core::ListsConfig {
-    fn from(s: &ListsSettings) -> Self {
-        imps_core::ListsConfig {
-            max_lists_per_user: s.max_lists_per_user,
-            max_contacts_per_list: s.max_contacts_per_list,
-            max_access_entries: s.max_access_entries,
-            max_name_chars: s.max_name_chars,
-            segment_ttl_secs: s.segment_ttl_secs,
-            max_segment_sets_per_session: s.max_segment_sets_per_session,
-            max_segment_bytes_total: s.max_segment_bytes_total,
-            max_upload_parts: s.max_upload_parts,
-            max_upload_bytes: s.max_upload_bytes,
-        }
-    }
-}
-
-/// Groups, invitations and private group conversations (PGC-16/18).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GroupsSettings {
-    /// How long a user who dropped out of a private group may rejoin
-    /// without a new invitation.
-    pub rejoin_timeout_secs: u64,
-    /// Most users joined to one group, whatever its MaxActiveUsers says.
-    pub max_joined_per_group: u64,
-    /// Longest screen name, in characters.
-    pub max_screen_name_chars: usize,
-    /// Most users named in one request (members, rejects, invitees).
-    pub max_users_per_request: usize,
-    /// How long an invitation without Validity waits for its answer.
-    pub invite_validity_secs: u64,
-    /// Longest group name part of a GroupID, in characters.
-    pub max_group_name_chars: usize,
-    /// Most groups one user may own, private conversations included (814).
-    pub max_groups_per_user: u64,
-    /// Most groups on the server (815).
-    pub max_groups_total: u64,
-}
-
-impl Default for GroupsSettings {
-    fn default() -> Self {
-        let c = imps_core::GROUPS_DEFAULTS;
-        GroupsSettings {
-            rejoin_timeout_secs: c.rejoin_timeout_secs,
-            max_joined_per_group: c.max_joined_per_group,
-            max_screen_name_chars: c.max_screen_name_chars,
-            max_users_per_request: c.max_users_per_request,
-            invite_validity_secs: c.invite_validity_secs,
-            max_group_name_chars: c.max_group_name_chars,
-            max_groups_per_user: c.max_groups_per_user,
-            max_groups_total: c.max_groups_total,
-        }
-    }
-}
-
-impl From<&GroupsSettings> for imps_core::GroupsConfig {
-    fn from(s: &GroupsSettings) -> Self {
-        imps_core::GroupsConfig {
-            rejoin_timeout_secs: s.rejoin_timeout_secs,
-            max_joined_per_group: s.max_joined_per_group,
-            max_screen_name_chars: s.max_screen_name_chars,
-            max_users_per_request: s.max_users_per_request,
-            invite_validity_secs: s.invite_validity_secs,
-            max_group_name_chars: s.max_group_name_chars,
-            max_groups_per_user: s.max_groups_per_user,
-            max_groups_total: s.max_groups_total,
-        }
-    }
-}
-
-/// GetMap (PRR-2..4): where location maps come from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MapSettings {
-    /// "builtin" (a PNG drawn by the server, no network), "url" (a link
-    /// built from `url_template`) or "off" (GETMAP not offered).
-    pub provider: String,
-    /// Image size in pixels (16..=1024); also `{width}`/`{height}`.
-    pub width: u32,
-    pub height: u32,
-    /// Zoom level (0..=20, slippy-map scale) for an exact position; lower
-    /// when an accuracy circle must fit.
-    pub zoom: u8,
-    /// With provider = "url", e.g.
-    /// "https://maps.example/static?lat={lat}&lon={lon}&zoom={zoom}".
-    /// Placeholders: {lat} {lon} {zoom} {width} {height} {accuracy}.
-    pub url_template: String,
-}
-
-impl Default for MapSettings {
-    fn default() -> Self {
-        let c = imps_core::MAP_DEFAULTS;
-        MapSettings {
-            provider: "builtin".into(),
-            width: c.width,
-            height: c.height,
-            zoom: c.zoom,
-            url_template: c.url_template,
-        }
-    }
-}
-
-impl TryFrom<&MapSettings> for imps_core::MapConfig {
-    type Error = anyhow::Error;
-
-    fn try_from(s: &MapSettings) -> anyhow::Result<Self> {
-        let mode = match s.provider.trim().to_ascii_lowercase().as_str() {
-            "builtin" => imps_core::MapMode::Builtin,
-            "url" => imps_core::MapMode::Url,
-            "off" => imps_core::MapMode::Off,
-            other => anyhow::bail!("map.provider {other:?}: use \"builtin\", \"url\" or \"off\""),
-        };
-        let c = imps_core::MapConfig {
-            mode,
-            width: s.width,
-            height: s.height,
-            zoom: s.zoom,
-            url_template: s.url_template.trim().to_string(),
-        };
-        c.validate().map_err(anyhow::Error::msg)?;
-        Ok(c)
     }
 }
 
@@ -430,7 +196,7 @@ impl Default for LimitsConfig {
             max_depth: w.max_depth,
             max_elements: w.max_elements,
             max_text_bytes: w.max_text,
-            max_message_bytes: 1024 * 1024,
+            max_message_bytes: CoreConfig::default().max_message_size,
             ws_write_timeout_secs: 30,
         }
     }
@@ -438,7 +204,7 @@ impl Default for LimitsConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        let c = imps_core::CoreConfig::default();
+        let c = CoreConfig::default();
         SessionConfig {
             keepalive_min_secs: c.keepalive_min_secs,
             keepalive_max_secs: c.keepalive_max_secs,
@@ -452,10 +218,11 @@ impl Default for SessionConfig {
 
 impl Default for LoginConfig {
     fn default() -> Self {
+        let c = CoreConfig::default();
         LoginConfig {
-            digest: false,
+            digest: c.digest_login,
             secret_key: None,
-            nonce_ttl_secs: 120,
+            nonce_ttl_secs: c.nonce_ttl_secs,
             max_password_checks: 0,
         }
     }
@@ -463,12 +230,13 @@ impl Default for LoginConfig {
 
 impl Default for MsisdnSettings {
     fn default() -> Self {
+        let c = imps_core::config::MsisdnConfig::default();
         MsisdnSettings {
             header: "X-MSISDN".into(),
             trusted_proxies: Vec::new(),
-            auto_login: true,
-            auto_register: true,
-            force_manual_login: false,
+            auto_login: c.auto_login,
+            auto_register: c.auto_register,
+            force_manual_login: c.force_manual_login,
         }
     }
 }
@@ -494,17 +262,6 @@ impl Default for AdminConfig {
     }
 }
 
-impl Default for SpInfoConfig {
-    fn default() -> Self {
-        let s = imps_core::config::SpInfo::default();
-        SpInfoConfig {
-            name: s.name,
-            description: s.description,
-            url: s.url,
-        }
-    }
-}
-
 impl Config {
     /// Reads a TOML file; unknown keys are an error, so typos are caught.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Config> {
@@ -517,10 +274,43 @@ impl Config {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// Every setting with its default value, each under a comment line
+    /// saying what it does (`impsd config print-default`). Settings unset
+    /// by default are shown commented out, with an example value.
+    pub fn print_default() -> anyhow::Result<String> {
+        let table = toml::Table::try_from(Config::default())?;
+        let mut out = String::from(
+            "# impsd configuration: every setting with its default value.\n\
+             # Keep only what you change; unknown keys are an error.\n\n",
+        );
+        let mut section: Option<&toml::Table> = Some(&table);
+        for &(path, what, example) in EXPLAIN {
+            if let Some(name) = path.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                section = table.get(name).and_then(toml::Value::as_table);
+                out.push_str(&format!("\n# {what}\n[{name}]\n"));
+                continue;
+            }
+            let key = path.rsplit('.').next().unwrap_or(path);
+            out.push_str(&format!("# {what}\n"));
+            match section.and_then(|t| t.get(key)) {
+                Some(value) => {
+                    let mut one = toml::Table::new();
+                    one.insert(key.to_string(), value.clone());
+                    out.push_str(&toml::to_string_pretty(&one)?);
+                }
+                None => out.push_str(&format!("# {key} = {example}\n")),
+            }
+        }
+        Ok(out)
+    }
+
     /// Checks what serde cannot, so a bad config stops the start with a
-    /// message instead of failing later.
+    /// message instead of failing later. The one check of the whole
+    /// config: what passes here, [`crate::start`] turns into the core's
+    /// settings without further checks.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.login.digest && self.secret_key()?.is_none() {
+        let secret_key = self.secret_key()?;
+        if self.login.digest && secret_key.is_none() {
             anyhow::bail!("login.digest = true needs login.secret_key (64 hex digits)");
         }
         if !self.path.starts_with('/') || !self.ws_path.starts_with('/') {
@@ -532,20 +322,17 @@ impl Config {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             anyhow::bail!("tls.cert_file and tls.key_file go together");
         }
-        imps_core::MapConfig::try_from(&self.map)?;
+        if self.im.offline_notify == OfflineNotify::Webhook {
+            crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
+        }
+        self.map.validate().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
+    /// `login.secret_key` as bytes; `None` when unset or empty.
     pub fn secret_key(&self) -> anyhow::Result<Option<[u8; 32]>> {
-        let Some(hexkey) = self.login.secret_key.as_deref().filter(|s| !s.is_empty()) else {
-            return Ok(None);
-        };
-        let raw = hex::decode(hexkey.trim())
-            .map_err(|_| anyhow::anyhow!("login.secret_key is not hex"))?;
-        let key: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("login.secret_key must be 32 bytes (64 hex digits)"))?;
-        Ok(Some(key))
+        imps_core::config::parse_key("login.secret_key", self.login.secret_key.as_deref())
+            .map_err(anyhow::Error::msg)
     }
 
     pub fn wire_limits(&self) -> imps_wire::Limits {
@@ -559,5 +346,317 @@ impl Config {
 
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("impsd.sqlite")
+    }
+}
+
+/// What `print_default` prints: in order, each section (`[name]`) and
+/// setting (dotted path) with its one-line explanation, and for a setting
+/// unset by default an example value (shown commented out). The test
+/// below checks that this table and the settings match one for one.
+#[rustfmt::skip]
+const EXPLAIN: &[(&str, &str, &str)] = &[
+    ("listen", "Address of the HTTP binding (also HTTP CIR, WebSocket, /healthz, /metrics); flag --listen.", ""),
+    ("data_dir", "Directory of the embedded store; flag --data-dir, env IMPSD_DATA_DIR.", ""),
+    ("domain", "The domain served: users are wv:user@domain; flag --domain.", ""),
+    ("path", "Path of the CSP HTTP binding.", ""),
+    ("ws_path", "Path of the WebSocket endpoint carrying CSP both ways.", ""),
+    ("log", "Log filter (tracing syntax), e.g. \"info\" or \"impsd=debug\"; env IMPSD_LOG wins.", ""),
+    ("[limits]", "Limits on what clients send and how long they may stall us.", ""),
+    ("limits.max_body_bytes", "Largest request body, in bytes.", ""),
+    ("limits.max_depth", "Deepest element nesting accepted in a CSP document.", ""),
+    ("limits.max_elements", "Most elements in one CSP document.", ""),
+    ("limits.max_text_bytes", "Longest text value in a CSP document, in bytes.", ""),
+    ("limits.max_message_bytes", "Largest message we send unless the client negotiates less.", ""),
+    ("limits.ws_write_timeout_secs", "Seconds a WebSocket write may wait for a client that does not read; then it is closed.", ""),
+    ("[session]", "Sessions and keep-alive.", ""),
+    ("session.keepalive_min_secs", "Shortest keep-alive time granted to a session, in seconds.", ""),
+    ("session.keepalive_max_secs", "Longest keep-alive time granted to a session, in seconds.", ""),
+    ("session.keepalive_default_secs", "Keep-alive time granted when the client asks for none, in seconds.", ""),
+    ("session.max_per_user", "Most concurrent sessions per user; 0 = no limit.", ""),
+    ("session.max_outbox", "Most server-originated transactions queued for one session; the oldest is dropped beyond it.", ""),
+    ("session.server_poll_min_secs", "Minimum seconds between client polls (ServerPollMin).", ""),
+    ("[login]", "Password and digest login.", ""),
+    ("login.digest", "Offer 4-way digest login; needs secret_key (the password is kept encrypted with it).", ""),
+    ("login.secret_key", "64 hex digits (32 bytes) that encrypt digest secrets at rest, e.g. from `openssl rand -hex 32`.", "\"\""),
+    ("login.nonce_ttl_secs", "Seconds a digest challenge stays valid.", ""),
+    ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core.", ""),
+    ("[msisdn]", "Network-asserted numbers: auto-login and auto-registration (GEN-17..20).", ""),
+    ("msisdn.header", "HTTP header in which an operator gateway asserts the caller's number.", ""),
+    ("msisdn.trusted_proxies", "Addresses whose header is believed; empty = never believed.", ""),
+    ("msisdn.auto_login", "A known asserted number logs in without a password.", ""),
+    ("msisdn.auto_register", "An unknown asserted number gets a new account.", ""),
+    ("msisdn.force_manual_login", "Ignore asserted numbers: every login needs a password (GEN-20).", ""),
+    ("[cir]", "Communication initiation requests: how the server wakes a client up.", ""),
+    ("cir.tcp_listen", "Standalone TCP CIR listener; \"\" turns it off; flag --cir-tcp-listen.", ""),
+    ("cir.tcp_advertise_host", "Host clients are told to connect to for TCP CIR; default: the listener's IP.", "\"imps.example.com\""),
+    ("cir.helo_timeout_secs", "Seconds a TCP CIR client has to send HELO.", ""),
+    ("cir.http", "Serve HTTP CIR (GET /cir/TOKEN).", ""),
+    ("cir.http_base_url", "Base URL clients use for HTTP CIR; default: http://LISTEN/cir.", "\"https://imps.example.com/cir\""),
+    ("[admin]", "The admin endpoint used by the impsd session/group/log commands.", ""),
+    ("admin.listen", "Loopback address of the admin endpoint; flag --admin-listen.", ""),
+    ("admin.token", "Bearer token; empty = a random one per start. Written to DATA_DIR/admin.json (mode 0600).", ""),
+    ("[tls]", "HTTPS for the HTTP binding.", ""),
+    ("tls.cert_file", "PEM certificate chain; with key_file, the HTTP binding is HTTPS.", "\"/etc/impsd/cert.pem\""),
+    ("tls.key_file", "PEM private key of cert_file.", "\"/etc/impsd/key.pem\""),
+    ("[sp_info]", "Service provider information returned by GetSPInfo.", ""),
+    ("sp_info.name", "The service provider's name.", ""),
+    ("sp_info.description", "A line describing the service.", ""),
+    ("sp_info.url", "The service provider's web page.", ""),
+    ("[services]", "Services switched off by policy.", ""),
+    ("services.disabled", "Function codes, function groups or features switched off, e.g. [\"GroupFeat\", \"SRCH\"].", ""),
+    ("[im]", "Instant messaging: policies (GEN-5..10), offline storage and notification (IMR-9..11).", ""),
+    ("im.offline_storage", "Keep messages for logged-out users; off: such messages get 533.", ""),
+    ("im.max_text_bytes", "Largest text/plain message in bytes (0 = no limit).", ""),
+    ("im.max_rich_bytes", "Largest message of other content types in bytes (0 = no limit).", ""),
+    ("im.oversize_policy", "Over the limit: \"none\", \"reject\" or \"charge\".", ""),
+    ("im.charge_limit_bytes", "With \"charge\": the largest message delivered at all (0 = no limit).", ""),
+    ("im.content_types", "Content types accepted (image/* allowed); empty = any.", ""),
+    ("im.max_recipients", "Most recipient users per message, contact lists expanded.", ""),
+    ("im.push_window", "Most unacknowledged messages offered to one session at a time.", ""),
+    ("im.redeliver_secs", "Offer an unacknowledged message again after this many seconds.", ""),
+    ("im.memory_per_user", "Waiting messages of one online user kept in memory.", ""),
+    ("im.max_list_batch", "Most entries in one GetMessageList-Response.", ""),
+    ("im.dedupe_window_secs", "How long a client's own MessageID is remembered to spot a retry, in seconds.", ""),
+    ("im.max_validity_secs", "Longest message Validity honoured, in seconds (0 = as asked).", ""),
+    ("im.offline_notify", "Offline-message notifications: \"off\", \"log\" or \"webhook\".", ""),
+    ("im.offline_notify_bearer", "Notification type for the gateway: \"SMS\" or \"WAPPUSH\".", ""),
+    ("im.offline_notify_interval_secs", "At most one notification per user per this many seconds.", ""),
+    ("im.webhook_url", "Where the webhook notifier POSTs (http:// only); needed by offline_notify = \"webhook\".", "\"http://gateway.example:8000/notify\""),
+    ("im.webhook_timeout_ms", "How long the webhook notifier waits for the gateway, in milliseconds.", ""),
+    ("im.webhook_queue", "Notices waiting for the webhook; more are dropped.", ""),
+    ("im.notify_ref_key", "64 hex digits keying the opaque recipient reference; default: login.secret_key, else random per start.", "\"\""),
+    ("[lists]", "Contact, block and grant lists, and lists in parts (GEN-1..4, SEC-1).", ""),
+    ("lists.max_lists_per_user", "Most contact lists one user may have (753 beyond it).", ""),
+    ("lists.max_contacts_per_list", "Most members in one contact list (754 beyond it).", ""),
+    ("lists.max_access_entries", "Most entries in a block list, and in a grant list.", ""),
+    ("lists.max_name_chars", "Longest list name, display name or nickname, in characters.", ""),
+    ("lists.segment_ttl_secs", "How long the parts of a split reply or upload are kept, in seconds.", ""),
+    ("lists.max_segment_sets_per_session", "Most split replies and uploads held for one session at once.", ""),
+    ("lists.max_segment_bytes_total", "Bytes all sessions' parts may take together.", ""),
+    ("lists.max_upload_parts", "Most parts one upload may announce.", ""),
+    ("lists.max_upload_bytes", "Bytes one upload in parts may buffer.", ""),
+    ("[groups]", "Groups, invitations and private group conversations (PGC-16/18).", ""),
+    ("groups.rejoin_timeout_secs", "How long a user who dropped out of a private group may rejoin without a new invitation.", ""),
+    ("groups.max_joined_per_group", "Most users joined to one group, whatever its MaxActiveUsers says.", ""),
+    ("groups.max_screen_name_chars", "Longest screen name, in characters.", ""),
+    ("groups.max_users_per_request", "Most users named in one request (members, rejects, invitees).", ""),
+    ("groups.invite_validity_secs", "How long an invitation without Validity waits for its answer, in seconds.", ""),
+    ("groups.max_group_name_chars", "Longest group name part of a GroupID, in characters.", ""),
+    ("groups.max_groups_per_user", "Most groups one user may own, private conversations included (814).", ""),
+    ("groups.max_groups_total", "Most groups on the server (815).", ""),
+    ("[map]", "GetMap (PRR-2..4): where location maps come from.", ""),
+    ("map.provider", "\"builtin\" (a PNG drawn here, no network), \"url\" (a link from url_template) or \"off\".", ""),
+    ("map.width", "Image width in pixels (16..=1024); also {width} in url_template.", ""),
+    ("map.height", "Image height in pixels (16..=1024); also {height} in url_template.", ""),
+    ("map.zoom", "Zoom level (0..=20) for an exact position; lower when an accuracy circle must fit.", ""),
+    ("map.url_template", "With provider = \"url\": {lat} {lon} {zoom} {width} {height} {accuracy} are filled in.", ""),
+    ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
+    ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
+    ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),
+    ("store.queue_capacity", "Length of each job queue (writer, readers); a full queue makes callers wait.", ""),
+    ("store.read_connections", "Read-only connections serving reads beside the writer; 0 = reads go through the writer.", ""),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Dotted paths of every setting, and `[section]` for each section.
+    fn paths(table: &toml::Table) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (k, v) in table {
+            match v {
+                toml::Value::Table(t) => {
+                    out.insert(format!("[{k}]"));
+                    out.extend(t.keys().map(|sub| format!("{k}.{sub}")));
+                }
+                _ => {
+                    out.insert(k.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The default config with every optional setting given a value, so
+    /// that it shows every setting there is.
+    fn full() -> Config {
+        let mut c = Config::default();
+        c.login.secret_key = Some("00".repeat(32));
+        c.cir.tcp_advertise_host = Some("h".into());
+        c.cir.http_base_url = Some("http://h/cir".into());
+        c.tls.cert_file = Some("c.pem".into());
+        c.tls.key_file = Some("k.pem".into());
+        c.im.webhook_url = Some("http://h/".into());
+        c.im.notify_ref_key = Some([1; 32]);
+        c
+    }
+
+    #[test]
+    fn every_setting_has_one_explanation() {
+        let all = paths(&toml::Table::try_from(full()).unwrap());
+        let explained: Vec<&str> = EXPLAIN.iter().map(|e| e.0).collect();
+        let unique: BTreeSet<String> = explained.iter().map(|p| p.to_string()).collect();
+        assert_eq!(unique.len(), explained.len(), "a path explained twice");
+        assert_eq!(unique, all, "EXPLAIN and the settings differ");
+        // Each setting is listed under its own section, and unset ones
+        // (only those) come with an example.
+        let default = paths(&toml::Table::try_from(Config::default()).unwrap());
+        let mut section = "";
+        for &(path, what, example) in EXPLAIN {
+            assert!(!what.is_empty() && !what.contains('\n'), "{path}");
+            if let Some(name) = path.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                section = name;
+                continue;
+            }
+            let prefix = path.rsplit_once('.').map_or("", |(s, _)| s);
+            assert_eq!(prefix, section, "{path} is not under [{section}]");
+            assert_eq!(default.contains(path), example.is_empty(), "{path}");
+        }
+    }
+
+    #[test]
+    fn print_default_parses_back_to_the_defaults() {
+        let text = Config::print_default().unwrap();
+        let parsed: Config = toml::from_str(&text).unwrap();
+        assert_eq!(parsed.to_toml(), Config::default().to_toml());
+        parsed.validate().unwrap();
+        // Every setting line has its explanation right above it.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains(" = ") && !l.starts_with(['#', ' ']) {
+                assert!(i > 0 && lines[i - 1].starts_with("# "), "{l}");
+            }
+        }
+        // The examples of unset settings, uncommented, are valid too.
+        let mut uncommented = text.clone();
+        for &(path, _, example) in EXPLAIN.iter().filter(|e| !e.2.is_empty()) {
+            let key = path.rsplit('.').next().unwrap();
+            let line = format!("# {key} = {example}\n");
+            assert!(uncommented.contains(&line), "{line}");
+            uncommented = uncommented.replacen(&line, &format!("{key} = {example}\n"), 1);
+        }
+        let with_examples: Config = toml::from_str(&uncommented).unwrap();
+        assert_eq!(
+            with_examples.cir.tcp_advertise_host.as_deref(),
+            Some("imps.example.com")
+        );
+        assert!(with_examples.tls.cert_file.is_some());
+        with_examples.validate().unwrap();
+    }
+
+    #[test]
+    fn choices_read_as_before() {
+        let c: Config = toml::from_str(
+            "[im]\noversize_policy = \"Charge\"\noffline_notify = \"OFF\"\n\
+             offline_notify_bearer = \"wappush\"\n\
+             notify_ref_key = \"0101010101010101010101010101010101010101010101010101010101010101\"\n\
+             [map]\nprovider = \" URL \"\nurl_template = \"  https://m.example/?a={lat},{lon} \"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.im.oversize_policy,
+            imps_core::config::OversizePolicy::Charge
+        );
+        assert_eq!(c.im.offline_notify, OfflineNotify::Off);
+        assert_eq!(
+            c.im.offline_notify_bearer,
+            imps_core::config::NotifyBearer::WapPush
+        );
+        assert_eq!(c.im.notify_ref_key, Some([1; 32]));
+        assert_eq!(c.map.mode, imps_core::MapMode::Url);
+        assert_eq!(c.map.url_template, "https://m.example/?a={lat},{lon}");
+        c.validate().unwrap();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back.to_toml(), c.to_toml());
+
+        for (text, needle) in [
+            (
+                "[im]\noversize_policy = \"maybe\"",
+                "im.oversize_policy \"maybe\": use none, reject or charge",
+            ),
+            (
+                "[im]\noffline_notify = \"sms\"",
+                "im.offline_notify \"sms\": use off, log or webhook",
+            ),
+            (
+                "[im]\noffline_notify_bearer = \"mms\"",
+                "im.offline_notify_bearer \"MMS\": use SMS or WAPPUSH",
+            ),
+            (
+                "[im]\nnotify_ref_key = \"xyz\"",
+                "im.notify_ref_key is not hex",
+            ),
+            (
+                "[im]\nnotify_ref_key = \"abcd\"",
+                "im.notify_ref_key must be 32 bytes (64 hex digits)",
+            ),
+            (
+                "[map]\nprovider = \"google\"",
+                "map.provider \"google\": use \"builtin\", \"url\" or \"off\"",
+            ),
+            ("[store]\nqueue = 3", "unknown field `queue`"),
+            ("[lists]\nmax_lists = 3", "unknown field `max_lists`"),
+            ("[im]\nwebhook = 3", "unknown field `webhook`"),
+        ] {
+            let err = toml::from_str::<Config>(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn validate_checks_every_section() {
+        let bad = |f: fn(&mut Config), needle: &str| {
+            let mut c = Config::default();
+            f(&mut c);
+            let err = c.validate().expect_err(needle).to_string();
+            assert!(err.contains(needle), "{err}");
+        };
+        bad(
+            |c| c.login.secret_key = Some("zz".into()),
+            "login.secret_key is not hex",
+        );
+        bad(
+            |c| c.login.digest = true,
+            "login.digest = true needs login.secret_key",
+        );
+        bad(|c| c.path = "imps".into(), "must start with '/'");
+        bad(
+            |c| c.session.keepalive_min_secs = 99_999,
+            "keepalive_min_secs",
+        );
+        bad(|c| c.tls.cert_file = Some("c.pem".into()), "go together");
+        bad(|c| c.map.width = 4, "map.width");
+        bad(|c| c.map.mode = imps_core::MapMode::Url, "map.url_template");
+        bad(
+            |c| c.im.offline_notify = OfflineNotify::Webhook,
+            "needs im.webhook_url",
+        );
+        bad(
+            |c| {
+                c.im.offline_notify = OfflineNotify::Webhook;
+                c.im.webhook_url = Some("https://gw.example/".into());
+            },
+            "must be an http:// URL",
+        );
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn store_section_reaches_the_store_options() {
+        let c: Config = toml::from_str(
+            "[store]\nsynchronous_full = false\nbusy_timeout_ms = 250\nread_connections = 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.store,
+            SqliteOptions {
+                synchronous_full: false,
+                busy_timeout_ms: 250,
+                read_connections: 0,
+                ..SqliteOptions::default()
+            }
+        );
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use imps_core::config::{CirConfig, MsisdnConfig, SpInfo};
+use imps_core::config::{CirConfig, ImConfig, MsisdnConfig};
 use imps_core::{Clock, CoreConfig, Service, Store, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -59,10 +59,11 @@ impl Running {
     }
 }
 
-/// Opens the store in the configured data dir.
+/// Opens the store in the configured data dir, with the `[store]`
+/// settings (the server and the admin commands alike).
 pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let path = cfg.store_path();
-    let store = imps_store::SqliteStore::open(&path, imps_store::SqliteOptions::default())
+    let store = imps_store::SqliteStore::open(&path, cfg.store.clone())
         .with_context(|| format!("opening the store at {}", path.display()))?;
     Ok(Arc::new(store))
 }
@@ -226,6 +227,8 @@ async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::R
     }
 }
 
+/// The core's settings from a config [`Config::validate`] passed: a
+/// translation, no checks of its own.
 fn core_config(
     cfg: &Config,
     http: SocketAddr,
@@ -272,15 +275,14 @@ fn core_config(
         server_poll_min_secs: cfg.session.server_poll_min_secs,
         max_message_size: cfg.limits.max_message_bytes,
         disabled_functions: cfg.services.disabled.clone(),
-        sp_info: SpInfo {
-            name: cfg.sp_info.name.clone(),
-            description: cfg.sp_info.description.clone(),
-            url: cfg.sp_info.url.clone(),
+        sp_info: cfg.sp_info.clone(),
+        im: ImConfig {
+            notifier: notifier::notifier(&cfg.im)?,
+            ..cfg.im.clone()
         },
-        im: notifier::im_config(&cfg.im)?,
-        lists: (&cfg.lists).into(),
-        groups: (&cfg.groups).into(),
-        map: (&cfg.map).try_into()?,
+        lists: cfg.lists.clone(),
+        groups: cfg.groups.clone(),
+        map: cfg.map.clone(),
     })
 }
 

@@ -149,7 +149,8 @@ enum SessionCmd {
 
 #[derive(Subcommand)]
 enum ConfigCmd {
-    /// Print every setting with its default value.
+    /// Print every setting with its default value and a line on what it
+    /// does.
     PrintDefault,
 }
 
@@ -207,7 +208,7 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::Config {
             cmd: ConfigCmd::PrintDefault,
         } => {
-            print!("{}", Config::default().to_toml());
+            print!("{}", Config::print_default()?);
             Ok(())
         }
     }

@@ -1,5 +1,5 @@
 //! Offline-message notifiers the core cannot have (it does no HTTP), and
-//! the translation of the `[im]` settings into the core's `ImConfig`.
+//! the choice of notifier from the `[im]` settings.
 //!
 //! The webhook notifier POSTs each notice as JSON to an operator's gateway
 //! (which turns it into an SMS or WAP Push: IMR-10). The core hands a
@@ -15,11 +15,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use imps_core::config::{ImConfig, OversizePolicy};
+use imps_core::config::{ImConfig, OfflineNotify};
 use imps_core::{LogNotifier, OfflineNotice, OfflineNotifier};
 use tokio::sync::mpsc;
-
-use crate::config::ImSettings;
 
 /// POSTs notices to a URL from a background task.
 #[derive(Debug)]
@@ -35,12 +33,7 @@ impl WebhookNotifier {
         timeout: Duration,
         queue: usize,
     ) -> anyhow::Result<Arc<WebhookNotifier>> {
-        let uri: hyper::Uri = url
-            .parse()
-            .with_context(|| format!("im.webhook_url {url:?} is not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            anyhow::bail!("im.webhook_url must be an http:// URL");
-        }
+        let uri = webhook_uri(Some(url))?;
         let (tx, mut rx) = mpsc::channel::<OfflineNotice>(queue.max(1));
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         tokio::spawn(async move {
@@ -85,66 +78,31 @@ impl OfflineNotifier for WebhookNotifier {
     }
 }
 
-/// The core's IM settings from the `[im]` section. Starts the webhook
-/// task when one is configured, so it needs a Tokio runtime.
-pub fn im_config(s: &ImSettings) -> anyhow::Result<ImConfig> {
-    let oversize_policy = match s.oversize_policy.to_ascii_lowercase().as_str() {
-        "none" => OversizePolicy::None,
-        "reject" => OversizePolicy::Reject,
-        "charge" => OversizePolicy::Charge,
-        other => anyhow::bail!("im.oversize_policy {other:?}: use none, reject or charge"),
-    };
-    let (offline_notify, notifier): (bool, Option<Arc<dyn OfflineNotifier>>) =
-        match s.offline_notify.to_ascii_lowercase().as_str() {
-            "off" => (false, None),
-            "log" => (true, Some(Arc::new(LogNotifier))),
-            "webhook" => {
-                let url = s
-                    .webhook_url
-                    .as_deref()
-                    .filter(|u| !u.is_empty())
-                    .context("im.offline_notify = \"webhook\" needs im.webhook_url")?;
-                let n = WebhookNotifier::start(
-                    url,
-                    Duration::from_millis(s.webhook_timeout_ms.max(1)),
-                    s.webhook_queue,
-                )?;
-                (true, Some(n))
-            }
-            other => anyhow::bail!("im.offline_notify {other:?}: use off, log or webhook"),
-        };
-    let bearer = s.offline_notify_bearer.to_ascii_uppercase();
-    if bearer != "SMS" && bearer != "WAPPUSH" {
-        anyhow::bail!("im.offline_notify_bearer {bearer:?}: use SMS or WAPPUSH");
+/// `im.webhook_url`, checked: given, a URL, and http:// only.
+/// [`crate::Config::validate`] calls it for `offline_notify = "webhook"`.
+pub fn webhook_uri(url: Option<&str>) -> anyhow::Result<hyper::Uri> {
+    let url = url
+        .filter(|u| !u.is_empty())
+        .context("im.offline_notify = \"webhook\" needs im.webhook_url")?;
+    let uri: hyper::Uri = url
+        .parse()
+        .with_context(|| format!("im.webhook_url {url:?} is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        anyhow::bail!("im.webhook_url must be an http:// URL");
     }
-    let notify_ref_key = match s.notify_ref_key.as_deref().filter(|k| !k.is_empty()) {
-        None => None,
-        Some(k) => {
-            let raw = hex::decode(k.trim()).context("im.notify_ref_key is not hex")?;
-            let key: [u8; 32] = raw.try_into().map_err(|_| {
-                anyhow::anyhow!("im.notify_ref_key must be 32 bytes (64 hex digits)")
-            })?;
-            Some(key)
-        }
-    };
-    Ok(ImConfig {
-        offline_storage: s.offline_storage,
-        max_text_bytes: s.max_text_bytes,
-        max_rich_bytes: s.max_rich_bytes,
-        oversize_policy,
-        charge_limit_bytes: s.charge_limit_bytes,
-        content_types: s.content_types.clone(),
-        max_recipients: s.max_recipients,
-        push_window: s.push_window,
-        redeliver_secs: s.redeliver_secs,
-        memory_per_user: s.memory_per_user,
-        max_list_batch: s.max_list_batch,
-        dedupe_window_secs: s.dedupe_window_secs,
-        max_validity_secs: s.max_validity_secs,
-        offline_notify,
-        offline_notify_bearer: bearer,
-        offline_notify_interval_secs: s.offline_notify_interval_secs,
-        notify_ref_key,
-        notifier,
+    Ok(uri)
+}
+
+/// The notifier `im.offline_notify` asks for. Starts the webhook task
+/// when one is configured, so it needs a Tokio runtime.
+pub fn notifier(im: &ImConfig) -> anyhow::Result<Option<Arc<dyn OfflineNotifier>>> {
+    Ok(match im.offline_notify {
+        OfflineNotify::Off => None,
+        OfflineNotify::Log => Some(Arc::new(LogNotifier)),
+        OfflineNotify::Webhook => Some(WebhookNotifier::start(
+            im.webhook_url.as_deref().unwrap_or_default(),
+            Duration::from_millis(im.webhook_timeout_ms.max(1)),
+            im.webhook_queue,
+        )?),
     })
 }

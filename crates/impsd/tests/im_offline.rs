@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::TestServer;
 use im_common::*;
 use imps_client::{Encoding, Version};
+use imps_core::config::{NotifyBearer, OfflineNotify};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -79,9 +80,12 @@ async fn next_notice(
 }
 
 async fn server_with_webhook(url: String, bearer: &str, interval: u64) -> TestServer {
-    let bearer = bearer.to_string();
+    let bearer = match bearer {
+        "SMS" => NotifyBearer::Sms,
+        _ => NotifyBearer::WapPush,
+    };
     TestServer::start_with(move |c| {
-        c.im.offline_notify = "webhook".into();
+        c.im.offline_notify = OfflineNotify::Webhook;
         c.im.webhook_url = Some(url);
         c.im.offline_notify_bearer = bearer;
         c.im.offline_notify_interval_secs = interval;
@@ -124,7 +128,7 @@ async fn imr_10_offline_notification_type_for_sms_and_wap_push() {
 async fn imr_11_home_domain_notifies_and_the_operator_can_switch_it_off() {
     let (url, mut rx) = gateway().await;
     let srv = TestServer::start_with(move |c| {
-        c.im.offline_notify = "off".into();
+        c.im.offline_notify = OfflineNotify::Off;
         c.im.webhook_url = Some(url);
     })
     .await;

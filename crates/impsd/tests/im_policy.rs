@@ -128,7 +128,7 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
     // Deliver with extra charge up to a hard limit.
     let srv = TestServer::start_with(|c| {
         c.im.max_rich_bytes = 1000;
-        c.im.oversize_policy = "charge".into();
+        c.im.oversize_policy = imps_core::config::OversizePolicy::Charge;
         c.im.charge_limit_bytes = 2000;
     })
     .await;
@@ -169,7 +169,7 @@ async fn gen_6_limits_and_oversize_policy_are_announced_and_applied() {
     // No policy: no ContentPolicy element; the limit is a plain cap.
     let srv = TestServer::start_with(|c| {
         c.im.max_rich_bytes = 1000;
-        c.im.oversize_policy = "none".into();
+        c.im.oversize_policy = imps_core::config::OversizePolicy::None;
     })
     .await;
     add_user(&srv, "alice", None, None).await;

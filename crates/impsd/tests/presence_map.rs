@@ -319,7 +319,7 @@ async fn prr_4_map_by_user_id_needs_location_authorization() {
 async fn prr_2_url_mode_answers_with_the_templated_url() {
     let template = "https://maps.example/static?lat={lat}&lon={lon}&zoom={zoom}";
     let srv = TestServer::start_with(|c| {
-        c.map.provider = "url".into();
+        c.map.mode = imps_core::MapMode::Url;
         c.map.url_template = template.into();
     })
     .await;
@@ -361,20 +361,19 @@ async fn prr_2_url_mode_answers_with_the_templated_url() {
     // A template without {lat} or {lon} stops the start.
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config(dir.path());
-    cfg.map.provider = "url".into();
+    cfg.map.mode = imps_core::MapMode::Url;
     cfg.map.url_template = "https://maps.example/static?q={query}".into();
     let err = impsd::start(cfg).await.err().expect("refused");
     assert!(err.to_string().contains("url_template"), "{err}");
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = common::test_config(dir.path());
-    cfg.map.provider = "google".into();
-    let err = impsd::start(cfg).await.err().expect("refused");
+    // An unknown provider is refused when the file is read.
+    let err =
+        toml::from_str::<impsd::Config>("[map]\nprovider = \"google\"\n").expect_err("refused");
     assert!(err.to_string().contains("map.provider"), "{err}");
 }
 
 #[tokio::test]
 async fn prr_2_off_mode_gives_501_and_getmap_is_not_offered() {
-    let srv = TestServer::start_with(|c| c.map.provider = "off".into()).await;
+    let srv = TestServer::start_with(|c| c.map.mode = imps_core::MapMode::Off).await;
     for e in ENCODINGS {
         let ids = users(&srv, &tag(V, e), &["ann"]).await;
         let ann = login_only(&srv, V, e, &ids[0], "phone").await;

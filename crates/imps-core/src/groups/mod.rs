@@ -46,8 +46,9 @@ pub(crate) use ids::canonical_group;
 pub(crate) use message::group_recipients;
 
 /// Limits and timeouts of this area, each a setting with a safe default
-/// (house rule 5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (house rule 5): the `[groups]` section, defaults in [`GROUPS_DEFAULTS`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GroupsConfig {
     /// PGC-16/18: how long a user who dropped out of a private group
     /// (session expired, lost network, logout without LeaveGroup) may

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
+use crate::config::OfflineNotify;
 use crate::service::Service;
 
 /// One offline notification. Deliberately nothing that identifies a
@@ -72,7 +73,11 @@ impl Service {
     /// is read and the notifier called from a spawned task.
     pub(crate) fn notify_offline(&self, user: &str) {
         let cfg = &self.cfg.im;
-        let Some(notifier) = cfg.notifier.clone().filter(|_| cfg.offline_notify) else {
+        let Some(notifier) = cfg
+            .notifier
+            .clone()
+            .filter(|_| cfg.offline_notify != OfflineNotify::Off)
+        else {
             return;
         };
         let state = self.im();
@@ -82,7 +87,7 @@ impl Service {
         }
         let notice = OfflineNotice {
             kind: "imps-offline-message",
-            bearer: cfg.offline_notify_bearer.clone(),
+            bearer: cfg.offline_notify_bearer.to_string(),
             recipient_ref: hmac_sha1_hex(state.notify_key(), user.as_bytes()),
             waiting: 0,
         };

@@ -30,8 +30,10 @@ pub(crate) use segment_store::SegmentStore;
 pub(crate) use upload::{GroupList, segment_info};
 
 /// Limits and timeouts of this area. Every one is a setting with a safe
-/// default (house rule 5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// default (house rule 5): the `[lists]` section, defaults in
+/// [`LISTS_DEFAULTS`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ListsConfig {
     /// Most contact lists one user may have (753 beyond it).
     pub max_lists_per_user: usize,

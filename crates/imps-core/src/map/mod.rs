@@ -53,9 +53,17 @@ pub enum MapMode {
     Url,
 }
 
-/// Map settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+crate::config::setting_enum! {
+    MapMode, "map.provider", to_ascii_lowercase, "\"builtin\", \"url\" or \"off\"",
+    { Off => "off", Builtin => "builtin", Url => "url" }
+}
+
+/// Map settings: the `[map]` section, defaults in [`MAP_DEFAULTS`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MapConfig {
+    /// Where maps come from; `provider` in the file.
+    #[serde(rename = "provider")]
     pub mode: MapMode,
     /// Image size of the built-in renderer, also offered to URL templates
     /// as `{width}` and `{height}`.
@@ -67,6 +75,8 @@ pub struct MapConfig {
     /// With `MapMode::Url`: e.g.
     /// `https://maps.example/static?lat={lat}&lon={lon}&zoom={zoom}`.
     /// Placeholders: {lat} {lon} {zoom} {width} {height} {accuracy}.
+    /// Read from the file without surrounding blanks.
+    #[serde(deserialize_with = "crate::config::trimmed")]
     pub url_template: String,
 }
 
