@@ -127,7 +127,7 @@ impl Session {
     /// When the outbox is full the oldest entry is dropped: a slow client
     /// must not grow our memory. Only the router calls this (a test in
     /// `router` checks); areas go through `Router`.
-    pub(crate) fn enqueue(&self, body: Element, max_outbox: usize) {
+    pub(crate) fn router_enqueue(&self, body: Element, max_outbox: usize) {
         {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {
