@@ -23,6 +23,7 @@ pub mod session;
 pub mod stats;
 pub mod store;
 pub mod users;
+pub mod workers;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;

@@ -65,6 +65,8 @@ pub struct Service {
     pub(crate) group_locks: crate::groups::GroupLocks,
     /// Per-primitive counts and latencies (`/metrics`).
     pub(crate) stats: crate::stats::TransactionStats,
+    /// What the background work did (`workers`).
+    pub(crate) worker_counts: crate::workers::WorkerCounts,
 }
 
 /// The outcome of one transaction.
@@ -105,6 +107,7 @@ impl Service {
             segments: crate::lists::SegmentStore::default(),
             group_locks: crate::groups::GroupLocks::default(),
             stats: crate::stats::TransactionStats::default(),
+            worker_counts: crate::workers::WorkerCounts::default(),
             password_checks,
             map,
             cfg,

@@ -44,10 +44,8 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
 async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(
-            st.service.sessions().len(),
-            &st.service.transaction_stats().snapshot(),
-        ),
+        st.metrics
+            .render(&crate::metrics::CoreFigures::of(&st.service)),
     )
 }
 

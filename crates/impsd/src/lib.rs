@@ -36,6 +36,7 @@ pub struct Running {
     pub service: Arc<Service>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    workers: imps_core::workers::Workers,
 }
 
 impl Running {
@@ -45,13 +46,10 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
-        // Nothing new can be acknowledged now; let the deletes of what was
-        // acknowledged reach the disk (bounded: a stuck store must not
-        // hang the stop forever).
-        if tokio::time::timeout(Duration::from_secs(10), self.service.settle())
-            .await
-            .is_err()
-        {
+        // Nothing new can be acknowledged now: stop the areas' periodic
+        // work and let the deletes of what was acknowledged reach the disk
+        // (bounded: a stuck store must not hang the stop forever).
+        if !self.workers.stop(Duration::from_secs(10)).await {
             tracing::warn!(
                 "stopped before every delivered message was removed from the store; those will be offered again"
             );
@@ -171,26 +169,9 @@ pub async fn start_full(
         shut_rx.clone(),
     )));
 
-    // Keep-alive expiry, once a second.
-    {
-        let svc = service.clone();
-        let m = metrics.clone();
-        let mut rx = shut_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = rx.wait_for(|s| *s) => break,
-                }
-                for _ in 0..svc.expire_idle().await {
-                    metrics::Metrics::inc(&m.sessions_expired);
-                }
-                // IM: offer again what stayed unacknowledged, drop expired.
-                svc.im_tick().await;
-            }
-        }));
-    }
+    // The areas' periodic work (keep-alive expiry, group passes, IM
+    // redelivery and expiry), once a second until the stop.
+    let workers = service.start(Duration::from_secs(1));
 
     tracing::info!(
         http = %http_addr, cir_tcp = ?cir_addr, admin = %admin_addr,
@@ -204,6 +185,7 @@ pub async fn start_full(
         service,
         shutdown,
         tasks,
+        workers,
     })
 }
 

@@ -15,7 +15,29 @@ pub struct Metrics {
     pub ws_connections: AtomicU64,
     pub cir_tcp_connections: AtomicU64,
     pub cir_tcp_wakeups: AtomicU64,
-    pub sessions_expired: AtomicU64,
+}
+
+/// What the core reports, read at one moment for one rendering.
+#[derive(Debug, Default)]
+pub struct CoreFigures {
+    /// Live sessions.
+    pub sessions: usize,
+    /// Sessions ended by keep-alive expiry since the start.
+    pub sessions_expired: u64,
+    pub per_primitive: Vec<PrimitiveFigures>,
+}
+
+impl CoreFigures {
+    pub fn of(service: &imps_core::Service) -> CoreFigures {
+        CoreFigures {
+            sessions: service.sessions().len(),
+            sessions_expired: service
+                .worker_counts()
+                .sessions_expired
+                .load(Ordering::Relaxed),
+            per_primitive: service.transaction_stats().snapshot(),
+        }
+    }
 }
 
 impl Metrics {
@@ -25,9 +47,9 @@ impl Metrics {
 
     /// Renders every counter, the live session gauge, and per-primitive
     /// transaction counts and latency histograms.
-    pub fn render(&self, sessions: usize, per_primitive: &[PrimitiveFigures]) -> String {
+    pub fn render(&self, core: &CoreFigures) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &AtomicU64); 8] = [
+        let rows: [(&str, &str, &AtomicU64); 7] = [
             (
                 "impsd_http_requests_total",
                 "CSP POSTs received",
@@ -63,11 +85,6 @@ impl Metrics {
                 "WVCI lines sent on TCP CIR",
                 &self.cir_tcp_wakeups,
             ),
-            (
-                "impsd_sessions_expired_total",
-                "sessions ended by keep-alive expiry",
-                &self.sessions_expired,
-            ),
         ];
         for (name, help, c) in rows {
             let _ = writeln!(
@@ -78,9 +95,15 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP impsd_sessions live sessions\n# TYPE impsd_sessions gauge\nimpsd_sessions {sessions}"
+            "# HELP impsd_sessions_expired_total sessions ended by keep-alive expiry\n# TYPE impsd_sessions_expired_total counter\nimpsd_sessions_expired_total {}",
+            core.sessions_expired
         );
-        render_primitives(&mut out, per_primitive);
+        let _ = writeln!(
+            out,
+            "# HELP impsd_sessions live sessions\n# TYPE impsd_sessions gauge\nimpsd_sessions {}",
+            core.sessions
+        );
+        render_primitives(&mut out, &core.per_primitive);
         out
     }
 }
@@ -143,7 +166,10 @@ mod tests {
         let k = PrimitiveKind::GetPresenceRequest;
         stats.record(k, Duration::from_micros(200), Some(200));
         stats.record(k, Duration::from_millis(3), Some(531));
-        let text = Metrics::default().render(0, &stats.snapshot());
+        let text = Metrics::default().render(&CoreFigures {
+            per_primitive: stats.snapshot(),
+            ..CoreFigures::default()
+        });
         assert!(
             text.contains("impsd_csp_primitive_failed_total{primitive=\"GetPresence-Request\"} 1")
         );
