@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use imps_client::{Element, Encoding, Version, WsClient, status_of};
+use imps_wire::csp;
 use samples::Lat;
 
 use crate::target::Target;
@@ -98,20 +99,25 @@ struct Counters {
     lat: Lat,
 }
 
+/// The CSP version the load runs in.
+const VERSION: Version = Version::V1_3;
+
 fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
     let stamp = t0.elapsed().as_micros();
-    Element::new("SendMessage-Request")
-        .with_text("DeliveryReport", "F")
-        .with(
-            Element::new("MessageInfo")
-                .with_text("ContentType", "text/plain")
-                .with(
-                    Element::new("Recipient").with(
-                        Element::new("User").with_text("UserID", format!("wv:{to}@localhost")),
-                    ),
-                ),
-        )
-        .with_text("ContentData", format!("{stamp} {pad}"))
+    csp::SendMessageRequest {
+        delivery_report: Some(false),
+        message_info: csp::MessageInfo {
+            content_type: Some("text/plain".into()),
+            recipient: Some(csp::Recipient {
+                users: vec![csp::User::new(format!("wv:{to}@localhost"))],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        content_data: Some(format!("{stamp} {pad}")),
+        other: Vec::new(),
+    }
+    .to_element(VERSION)
 }
 
 /// Takes pushes on one session: acknowledges NewMessages and records
@@ -128,14 +134,14 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
             continue;
         };
         let Some(tid) = t.id.as_deref() else { continue };
-        if t.body.name != "NewMessage" {
+        let Ok(msg) = csp::NewMessage::from_element(&t.body, VERSION) else {
             let _ = ws.answer_status(tid).await;
             continue;
-        }
+        };
         let now = t0.elapsed().as_micros();
-        if let Some(sent) = t
-            .body
-            .child_text("ContentData")
+        if let Some(sent) = msg
+            .content_data
+            .as_deref()
             .and_then(|d| d.split(' ').next())
             .and_then(|s| s.parse::<u128>().ok())
         {
@@ -143,17 +149,11 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
                 .push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
         }
         c.delivered.fetch_add(1, Ordering::Relaxed);
-        let id = t
-            .body
-            .path(&["MessageInfo", "MessageID"])
-            .map(|e| e.text.clone())
-            .unwrap_or_default();
-        let _ = ws
-            .answer(
-                tid,
-                Element::new("MessageDelivered").with_text("MessageID", id),
-            )
-            .await;
+        let ack = csp::MessageDelivered {
+            message_id: msg.message_info.message_id.unwrap_or_default(),
+            other: Vec::new(),
+        };
+        let _ = ws.answer(tid, ack.to_element(VERSION)).await;
     }
 }
 
@@ -334,7 +334,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
     let ws_url = target.ws_url();
     let mut clients = Vec::new();
     for u in target.users.iter() {
-        let ws = WsClient::connect(&ws_url, Version::V1_3, enc).await?;
+        let ws = WsClient::connect(&ws_url, VERSION, enc).await?;
         ws.login_password(u, &target.password).await?;
         ws.client_capability(&[], None).await?;
         ws.service_request_all().await?;

@@ -4,6 +4,7 @@
 //! Font). Addresses arrive already in wire form (see `ids`).
 
 use imps_wire::Element;
+use imps_wire::csp;
 
 use crate::Version;
 
@@ -47,10 +48,6 @@ fn user(id: &str) -> Element {
     Element::new("User").with_text("UserID", id)
 }
 
-fn group(id: &str) -> Element {
-    Element::new("Group").with_text("GroupID", id)
-}
-
 fn property(name: &str, value: &str) -> Element {
     Element::new("Property")
         .with_text("Name", name)
@@ -68,27 +65,47 @@ fn screen_name(sname: &str, group: &str) -> Element {
 /// Font goes only into 1.3, where MessageInfo has it.
 pub fn send_message(v: Version, me: &str, to: &Target, text: &str, font: &Font) -> Element {
     let recipient = match to {
-        Target::User(u) => Element::new("Recipient").with(user(u)),
-        Target::Group(g) => Element::new("Recipient").with(group(g)),
+        Target::User(u) => csp::Recipient {
+            users: vec![csp::User::new(u.as_str())],
+            ..Default::default()
+        },
+        Target::Group(g) => csp::Recipient {
+            groups: vec![csp::Group {
+                target: csp::GroupRef::Id(g.clone()),
+                other: Vec::new(),
+            }],
+            ..Default::default()
+        },
     };
-    let mut info = Element::new("MessageInfo")
-        .with_text("ContentType", "text/plain")
-        .with_text("ContentSize", text.len().to_string())
-        .with(recipient)
-        .with(Element::new("Sender").with(user(me)));
-    if v >= Version::V1_3 && !font.is_empty() {
-        info = info.with(font.element());
+    csp::SendMessageRequest {
+        delivery_report: Some(false),
+        message_info: csp::MessageInfo {
+            content_type: Some("text/plain".into()),
+            content_size: Some(text.len() as u64),
+            recipient: Some(recipient),
+            sender: Some(csp::Sender {
+                party: csp::Party::User(csp::User::new(me)),
+                other: Vec::new(),
+            }),
+            // Only 1.3 has Font (the typed message writes it for 1.3 only).
+            font: (!font.is_empty()).then(|| font.element()),
+            ..Default::default()
+        },
+        content_data: Some(text.to_string()),
+        other: Vec::new(),
     }
-    Element::new("SendMessage-Request")
-        .with_text("DeliveryReport", "F")
-        .with(info)
-        .with_text("ContentData", text)
+    .to_element(v)
 }
 
 /// The acknowledgement of a NewMessage (sent in Response mode under the
 /// NewMessage's TransactionID).
 pub fn message_delivered(message_id: &str) -> Element {
-    Element::new("MessageDelivered").with_text("MessageID", message_id)
+    csp::MessageDelivered {
+        message_id: message_id.to_string(),
+        other: Vec::new(),
+    }
+    // MessageDelivered has one shape in every version.
+    .to_element(Version::V1_3)
 }
 
 pub fn get_message_list(group: Option<&str>, count: Option<u64>) -> Element {

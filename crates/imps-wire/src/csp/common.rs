@@ -225,6 +225,16 @@ pub struct User {
 }
 
 impl User {
+    /// A user named by ID alone.
+    pub fn new(user_id: impl Into<String>) -> User {
+        User {
+            user_id: user_id.into(),
+            ..User::default()
+        }
+    }
+}
+
+impl User {
     pub const NAME: &'static str = "User";
 
     /// A user by ID alone.
