@@ -329,11 +329,7 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
         }
     };
     let cfg = load(common)?;
-    let info_path = cfg.data_dir.join("admin.json");
-    let info: impsd::admin::AdminInfo =
-        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
-            format!("reading {} (is the server running?)", info_path.display())
-        })?)?;
+    let info = admin_info(&cfg)?;
     let (status, body) = admin_request(&info, method, &path).await?;
     match cmd {
         SessionCmd::List { .. } => {
@@ -356,11 +352,7 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
 
 async fn log_cmd(common: &Common, filter: Option<String>) -> anyhow::Result<()> {
     let cfg = load(common)?;
-    let info_path = cfg.data_dir.join("admin.json");
-    let info: impsd::admin::AdminInfo =
-        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
-            format!("reading {} (is the server running?)", info_path.display())
-        })?)?;
+    let info = admin_info(&cfg)?;
     let (status, body) = match &filter {
         None => admin_request(&info, "GET", "/admin/log").await?,
         Some(f) => {
@@ -385,11 +377,7 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
         user,
     } = cmd;
     let cfg = load(&common)?;
-    let info_path = cfg.data_dir.join("admin.json");
-    let info: impsd::admin::AdminInfo =
-        serde_json::from_str(&std::fs::read_to_string(&info_path).with_context(|| {
-            format!("reading {} (is the server running?)", info_path.display())
-        })?)?;
+    let info = admin_info(&cfg)?;
     let path = format!(
         "/admin/groups/expel?group={}&user={}",
         impsd::admin::query_escape(&group),
@@ -405,6 +393,14 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Where the running server's admin endpoint is, and its token.
+fn admin_info(cfg: &Config) -> anyhow::Result<impsd::admin::AdminInfo> {
+    let path = cfg.data_dir.join("admin.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (is the server running?)", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
 }
 
 async fn admin_request(
