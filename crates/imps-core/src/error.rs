@@ -184,3 +184,183 @@ impl CoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod table {
+    use super::*;
+    use crate::map::MapError;
+
+    fn s() -> String {
+        "x".into()
+    }
+
+    /// Every error the core can return, with the code a client gets. The
+    /// `match` below stops compiling when a variant is added without a row.
+    fn rows() -> Vec<(CoreError, u16)> {
+        use CoreError as E;
+        vec![
+            (E::BadRequest(s()), 400),
+            (E::BadParameter(s()), 402),
+            (E::InvalidPassword(s()), 409),
+            (E::UnknownUser(s()), 531),
+            (E::NotLoggedIn(s()), 604),
+            (E::SessionExpired, 600),
+            (E::ForcedLogout, 601),
+            (
+                E::ClientAlreadyLoggedIn {
+                    user: s(),
+                    client: s(),
+                },
+                603,
+            ),
+            (
+                E::SessionLimit {
+                    user: s(),
+                    limit: 1,
+                },
+                603,
+            ),
+            (E::NoDigestSchema(s()), 543),
+            (E::NotImplemented(s()), 501),
+            (E::ServiceNotAgreed(s()), 506),
+            (E::UnknownPrimitive(s()), 400),
+            (E::DomainNotSupported(s()), 516),
+            (E::ValueNotAccepted(s()), 605),
+            (E::Forbidden(s()), 403),
+            (E::UnknownAttribute(s()), 750),
+            (E::InvalidPresenceValue(s()), 751),
+            (E::ListNotFound(s()), 700),
+            (E::ListExists(s()), 701),
+            (E::BadListProperty(s()), 752),
+            (
+                E::TooManyLists {
+                    user: s(),
+                    limit: 1,
+                },
+                753,
+            ),
+            (
+                E::TooManyContacts {
+                    list: s(),
+                    limit: 1,
+                },
+                754,
+            ),
+            (E::UnknownSegment(s()), 420),
+            (E::GroupNotFound(s()), 800),
+            (E::GroupExists(s()), 801),
+            (E::BadGroupProperty(s()), 806),
+            (E::AlreadyJoined(s()), 807),
+            (E::NotJoined(s()), 808),
+            (E::JoinRejected(s()), 809),
+            (E::ScreenNameInUse(s()), 811),
+            (E::PrivateMessagingDisabled(s()), 812),
+            (E::GroupPrivileges(s()), 816),
+            (E::GroupFull(s()), 817),
+            (
+                E::TooManyGroups {
+                    user: s(),
+                    limit: 1,
+                },
+                814,
+            ),
+            (E::ServerGroupLimit(1), 815),
+            (E::HistoryNotSupported, 821),
+            (E::UnauthorizedMembership(s()), 431),
+            (E::InvalidInvitation(s()), 423),
+            (E::ImUnsupportedMediaType(s()), 415),
+            (E::ImTooLarge { size: 2, limit: 1 }, 402),
+            (E::ImUnknownMessage(s()), 426),
+            (E::ImRecipientNotLoggedIn(s()), 533),
+            (E::NoLocation(s()), 404),
+            (E::Map(MapError::Coordinate(s())), 402),
+            (E::Map(MapError::TooLarge { size: 2, limit: 1 }), 432),
+            (E::Map(MapError::Config(s())), 500),
+            (E::Map(MapError::Render(s())), 500),
+            (E::Store(StoreError::Conflict(s())), 400),
+            (E::Store(StoreError::Backend(s())), 500),
+            (E::Busy(s()), 503),
+            (E::Internal(s()), 500),
+        ]
+    }
+
+    #[allow(dead_code)]
+    fn every_variant_has_a_row(e: &CoreError) {
+        use CoreError as E;
+        match e {
+            E::BadRequest(_)
+            | E::BadParameter(_)
+            | E::InvalidPassword(_)
+            | E::UnknownUser(_)
+            | E::NotLoggedIn(_)
+            | E::SessionExpired
+            | E::ForcedLogout
+            | E::ClientAlreadyLoggedIn { .. }
+            | E::SessionLimit { .. }
+            | E::NoDigestSchema(_)
+            | E::NotImplemented(_)
+            | E::ServiceNotAgreed(_)
+            | E::UnknownPrimitive(_)
+            | E::DomainNotSupported(_)
+            | E::ValueNotAccepted(_)
+            | E::Forbidden(_)
+            | E::UnknownAttribute(_)
+            | E::InvalidPresenceValue(_)
+            | E::ListNotFound(_)
+            | E::ListExists(_)
+            | E::BadListProperty(_)
+            | E::TooManyLists { .. }
+            | E::TooManyContacts { .. }
+            | E::UnknownSegment(_)
+            | E::GroupNotFound(_)
+            | E::GroupExists(_)
+            | E::BadGroupProperty(_)
+            | E::AlreadyJoined(_)
+            | E::NotJoined(_)
+            | E::JoinRejected(_)
+            | E::ScreenNameInUse(_)
+            | E::PrivateMessagingDisabled(_)
+            | E::GroupPrivileges(_)
+            | E::GroupFull(_)
+            | E::TooManyGroups { .. }
+            | E::ServerGroupLimit(_)
+            | E::HistoryNotSupported
+            | E::UnauthorizedMembership(_)
+            | E::InvalidInvitation(_)
+            | E::ImUnsupportedMediaType(_)
+            | E::ImTooLarge { .. }
+            | E::ImUnknownMessage(_)
+            | E::ImRecipientNotLoggedIn(_)
+            | E::NoLocation(_)
+            | E::Map(
+                MapError::Coordinate(_)
+                | MapError::TooLarge { .. }
+                | MapError::Config(_)
+                | MapError::Render(_),
+            )
+            | E::Store(StoreError::Conflict(_) | StoreError::Backend(_))
+            | E::Busy(_)
+            | E::Internal(_) => {}
+        }
+    }
+
+    #[test]
+    fn every_error_maps_to_its_csp_status_code() {
+        for (e, code) in rows() {
+            assert_eq!(e.status_code(), code, "{e:?}");
+            // The Status a client sees carries that code, and a
+            // description that never leaks internals.
+            let st = crate::reply::error_status(&e);
+            assert_eq!(
+                st.path(&["Result", "Code"]).map(|c| c.text.as_str()),
+                Some(code.to_string().as_str()),
+                "{e:?}"
+            );
+            let desc = e.description();
+            assert!(!desc.is_empty(), "{e:?}");
+            if code == 500 {
+                assert_eq!(desc, "Internal server error", "{e:?}");
+            }
+        }
+    }
+}
