@@ -232,8 +232,10 @@ impl Service {
                         }),
                     }
                 }
+                // A SendMessage to groups never comes here (dispatch sends
+                // it to the groups area); a ForwardMessage to a group does.
                 RecipientSpec::Group(_) => {
-                    return Err(CoreError::NotImplemented("messages to groups".into()));
+                    return Err(CoreError::NotImplemented("forwarding to a group".into()));
                 }
             }
         }
