@@ -168,6 +168,12 @@ pub struct CoreConfig {
     /// megabytes and a core for a while; more logins wait their turn
     /// rather than all hashing at once (memory stays bounded).
     pub max_password_checks: usize,
+    /// Most digest challenges outstanding at once; past it (after dropping
+    /// expired ones) a login that asks for one gets 503.
+    pub max_challenges: usize,
+    /// How many recently ended session IDs are remembered, so a client
+    /// using one is told "expired" (600) rather than "unknown" (604).
+    pub expired_memory: usize,
     pub msisdn: MsisdnConfig,
     pub cir: CirConfig,
     /// Minimum seconds between polls we ask of clients (ServerPollMin).
@@ -200,6 +206,8 @@ impl Default for CoreConfig {
             secret_key: None,
             nonce_ttl_secs: 120,
             max_password_checks: default_password_checks(),
+            max_challenges: 100_000,
+            expired_memory: 10_000,
             msisdn: MsisdnConfig::default(),
             cir: CirConfig::default(),
             server_poll_min_secs: 30,

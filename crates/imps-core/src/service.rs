@@ -38,9 +38,6 @@ pub(crate) struct Challenge {
     pub expires_ms: u64,
 }
 
-/// Most digest challenges outstanding at once; more is a flood.
-pub(crate) const MAX_CHALLENGES: usize = 100_000;
-
 pub struct Service {
     pub(crate) cfg: CoreConfig,
     pub(crate) store: Arc<dyn Store>,
@@ -96,7 +93,7 @@ impl Service {
         if map.is_none() {
             cfg.disabled_functions.push("GETMAP".into());
         }
-        let sessions = Arc::new(SessionRegistry::default());
+        let sessions = Arc::new(SessionRegistry::new(cfg.expired_memory));
         let router: Arc<dyn Router> = Arc::new(crate::router::LocalRouter::new(
             Arc::clone(&sessions),
             cfg.max_outbox,

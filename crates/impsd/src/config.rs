@@ -85,6 +85,8 @@ pub struct SessionConfig {
     pub max_outbox: usize,
     /// Minimum seconds between client polls (ServerPollMin).
     pub server_poll_min_secs: u64,
+    /// Ended session IDs remembered, so a client using one gets 600.
+    pub expired_memory: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +101,8 @@ pub struct LoginConfig {
     pub nonce_ttl_secs: u64,
     /// Most password (argon2) checks at once; 0 = one per core.
     pub max_password_checks: usize,
+    /// Most digest challenges outstanding at once (503 beyond it).
+    pub max_challenges: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,6 +216,7 @@ impl Default for SessionConfig {
             max_per_user: c.max_sessions_per_user,
             max_outbox: c.max_outbox,
             server_poll_min_secs: c.server_poll_min_secs,
+            expired_memory: c.expired_memory,
         }
     }
 }
@@ -224,6 +229,7 @@ impl Default for LoginConfig {
             secret_key: None,
             nonce_ttl_secs: c.nonce_ttl_secs,
             max_password_checks: 0,
+            max_challenges: c.max_challenges,
         }
     }
 }
@@ -375,11 +381,13 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("session.max_per_user", "Most concurrent sessions per user; 0 = no limit.", ""),
     ("session.max_outbox", "Most server-originated transactions queued for one session; the oldest is dropped beyond it.", ""),
     ("session.server_poll_min_secs", "Minimum seconds between client polls (ServerPollMin).", ""),
+    ("session.expired_memory", "Ended session IDs remembered, so a client using one is told 600 (expired) rather than 604.", ""),
     ("[login]", "Password and digest login.", ""),
     ("login.digest", "Offer 4-way digest login; needs secret_key (the password is kept encrypted with it).", ""),
     ("login.secret_key", "64 hex digits (32 bytes) that encrypt digest secrets at rest, e.g. from `openssl rand -hex 32`.", "\"\""),
     ("login.nonce_ttl_secs", "Seconds a digest challenge stays valid.", ""),
     ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core.", ""),
+    ("login.max_challenges", "Most digest challenges outstanding at once; a login asking for more gets 503.", ""),
     ("[msisdn]", "Network-asserted numbers: auto-login and auto-registration (GEN-17..20).", ""),
     ("msisdn.header", "HTTP header in which an operator gateway asserts the caller's number.", ""),
     ("msisdn.trusted_proxies", "Addresses whose header is believed; empty = never believed.", ""),

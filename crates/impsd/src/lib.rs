@@ -244,6 +244,8 @@ fn core_config(
         digest_login: cfg.login.digest,
         secret_key: cfg.secret_key()?,
         nonce_ttl_secs: cfg.login.nonce_ttl_secs,
+        max_challenges: cfg.login.max_challenges,
+        expired_memory: cfg.session.expired_memory,
         max_password_checks: match cfg.login.max_password_checks {
             0 => imps_core::config::default_password_checks(),
             n => n,

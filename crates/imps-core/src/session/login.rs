@@ -8,7 +8,7 @@ use imps_wire::{Element, Version};
 use super::Session;
 use crate::auth::{self, DigestSchema};
 use crate::reply::{ok_result, ok_status, result};
-use crate::service::{Challenge, MAX_CHALLENGES, RequestCtx, Service};
+use crate::service::{Challenge, RequestCtx, Service};
 use crate::store::{NewUser, UserRecord};
 use crate::users::{canonical_user, normalize_msisdn, wire_user};
 use crate::{CoreError, ids};
@@ -248,12 +248,15 @@ impl Service {
         let now = self.now_ms();
         {
             let mut ch = self.challenges.lock();
-            if ch.len() >= MAX_CHALLENGES {
+            let cap = self.cfg.max_challenges.max(1);
+            if ch.len() >= cap {
                 ch.retain(|_, c| c.expires_ms >= now);
-                if ch.len() >= MAX_CHALLENGES {
-                    return Err(CoreError::Internal(
-                        "too many pending login challenges".into(),
-                    ));
+                if ch.len() >= cap {
+                    tracing::warn!(
+                        cap,
+                        "digest challenges at their limit; login refused with 503"
+                    );
+                    return Err(CoreError::Busy("too many pending login challenges".into()));
                 }
             }
             ch.insert(

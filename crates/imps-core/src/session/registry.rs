@@ -8,8 +8,8 @@ use parking_lot::Mutex;
 use super::Session;
 use crate::CoreError;
 
-/// How many recently ended session IDs we remember, so that a client using
-/// one is told "expired" (600) rather than "unknown" (604).
+/// How many recently ended session IDs a registry made by `default`
+/// remembers (`CoreConfig::expired_memory` for the service's).
 const EXPIRED_MEMORY: usize = 10_000;
 
 #[derive(Default)]
@@ -31,12 +31,27 @@ pub struct SessionSummary {
     pub last_seen_ms: u64,
 }
 
-#[derive(Default)]
 pub struct SessionRegistry {
     t: Mutex<Tables>,
+    /// Ended session IDs remembered for a 600 answer.
+    expired_memory: usize,
+}
+
+impl Default for SessionRegistry {
+    fn default() -> Self {
+        SessionRegistry::new(EXPIRED_MEMORY)
+    }
 }
 
 impl SessionRegistry {
+    /// A registry that remembers up to `expired_memory` ended session IDs.
+    pub fn new(expired_memory: usize) -> SessionRegistry {
+        SessionRegistry {
+            t: Mutex::default(),
+            expired_memory: expired_memory.max(1),
+        }
+    }
+
     /// Adds a session unless the user already has one with the same
     /// ClientID (GEN-13) or has reached `cap` sessions (GEN-16; 0 = no cap).
     /// Earlier sessions are never touched (GEN-15).
@@ -92,7 +107,7 @@ impl SessionRegistry {
             }
         }
         if expired {
-            if t.expired.len() >= EXPIRED_MEMORY {
+            if t.expired.len() >= self.expired_memory {
                 // Forget the oldest half; an old ID then gets 604, which
                 // clients treat the same way.
                 let mut ages: Vec<u64> = t.expired.values().copied().collect();
@@ -141,5 +156,44 @@ impl SessionRegistry {
             .collect();
         v.sort_by(|a, b| (&a.user, &a.id).cmp(&(&b.user, &b.id)));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str) -> Arc<Session> {
+        Arc::new(Session::new(
+            id.into(),
+            format!("user-{id}"),
+            "phone".into(),
+            imps_wire::Element::new("ClientID"),
+            imps_wire::Version::V1_3,
+            "cookie".into(),
+            format!("tok-{id}"),
+            0,
+            60,
+        ))
+    }
+
+    #[test]
+    fn expired_ids_are_remembered_up_to_the_setting() {
+        let r = SessionRegistry::new(2);
+        for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
+            r.insert(session(id), 0).expect("insert");
+            r.remove(id, true, i as u64 + 1);
+        }
+        // Full at two: the older half went before the third was noted.
+        assert!(!r.was_expired("s1"));
+        assert!(!r.was_expired("s2"));
+        assert!(r.was_expired("s3"));
+
+        let roomy = SessionRegistry::default();
+        for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
+            roomy.insert(session(id), 0).expect("insert");
+            roomy.remove(id, true, i as u64 + 1);
+        }
+        assert!(["s1", "s2", "s3"].iter().all(|id| roomy.was_expired(id)));
     }
 }
