@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use imps_client::{Client, ClientConfig, Element, Encoding, Version, WsClient};
 use imps_core::{NewUser, Store};
+use imps_wire::csp;
 
 const LOGIN_CONCURRENCY: usize = 16;
 const GROUP: &str = "wv:sender/bench@localhost";
@@ -39,20 +40,27 @@ fn list(name: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|| default.to_vec())
 }
 
+/// The sender's SendMessage-Request to the group (the sender speaks 1.2).
 fn message(seq: usize, sent_ns: u128) -> Element {
     let text = format!("{seq} {sent_ns}");
-    Element::new("SendMessage-Request")
-        .with_text("DeliveryReport", "F")
-        .with(
-            Element::new("MessageInfo")
-                .with_text("ContentType", "text/plain")
-                .with_text("ContentSize", text.len().to_string())
-                .with(
-                    Element::new("Recipient")
-                        .with(Element::new("Group").with_text("GroupID", GROUP)),
-                ),
-        )
-        .with_text("ContentData", text)
+    csp::SendMessageRequest {
+        delivery_report: Some(false),
+        message_info: csp::MessageInfo {
+            content_type: Some("text/plain".into()),
+            content_size: Some(text.len() as u64),
+            recipient: Some(csp::Recipient {
+                groups: vec![csp::Group {
+                    target: csp::GroupRef::Id(GROUP.into()),
+                    other: Vec::new(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        content_data: Some(text),
+        other: Vec::new(),
+    }
+    .to_element(Version::V1_2)
 }
 
 struct Report {
