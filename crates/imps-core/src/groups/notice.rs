@@ -108,6 +108,14 @@ impl Service {
             if !(r.subscribed || g.private) || Some(r.user.as_str()) == exclude {
                 continue;
             }
+            // A row whose session is gone (it dropped out; the row waits
+            // for cleanup) gets nothing: skip the block checks for it.
+            if !self
+                .router
+                .reaches(&r.user, &mut |s| s.session_id == r.session_id)
+            {
+                continue;
+            }
             let mut blocked = Vec::new();
             if g.private {
                 for j in &change.joined {
