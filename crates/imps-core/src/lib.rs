@@ -7,6 +7,7 @@
 //! transports in `impsd` deliver what it queues for each session.
 
 pub mod auth;
+mod base;
 pub mod clock;
 pub mod config;
 pub mod error;

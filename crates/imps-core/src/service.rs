@@ -5,20 +5,23 @@
 //! returns the response primitive or a `CoreError`, which becomes a Status
 //! with the error's code here and only here.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use imps_wire::{
     Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
 };
-use parking_lot::Mutex;
 use tracing::Instrument;
 
+use crate::base::Base;
+use crate::groups::GroupsService;
+use crate::im::ImService;
+use crate::lists::{ListsService, PresenceGrants};
+use crate::map::MapService;
+use crate::presence::PresenceService;
 use crate::reply::error_status;
 use crate::router::Router;
-use crate::session::{Session, SessionRegistry, SessionSummary, function_for};
-use crate::store::SessionRecord;
+use crate::session::{Session, SessionRegistry, SessionService, SessionSummary, function_for};
 use crate::{Clock, CoreConfig, CoreError, Store};
 
 /// What the transport knows about a request besides its bytes.
@@ -30,36 +33,18 @@ pub struct RequestCtx {
     pub msisdn: Option<String>,
 }
 
-/// A pending digest challenge, keyed by user and ClientID.
-#[derive(Debug, Clone)]
-pub(crate) struct Challenge {
-    pub nonce: String,
-    pub schema: crate::auth::DigestSchema,
-    pub expires_ms: u64,
-}
-
+/// The server: one service per area, built here and only here, and the
+/// dispatch between them and the sessions. Each area owns its state; what
+/// they share (settings, store, clock, sessions, router) is in `Base` (`base.rs`).
 pub struct Service {
-    pub(crate) cfg: CoreConfig,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sessions: Arc<SessionRegistry>,
-    /// The only way to queue into a session (see `router`).
-    pub(crate) router: Arc<dyn Router>,
-    pub(crate) challenges: Mutex<HashMap<(String, String), Challenge>>,
-    /// Presence state per owner, in memory (see `presence::hot`).
-    pub(crate) presence: crate::presence::Hot,
-    /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
-    pub(crate) password_checks: tokio::sync::Semaphore,
-    /// Recent block/grant answers (see `lists::AccessCache`).
-    pub(crate) access: crate::lists::AccessCache,
-    /// Where GetMap's maps come from; `None` when GETMAP is off.
-    pub(crate) map: Option<Arc<dyn crate::map::MapProvider>>,
-    /// IM queues, acknowledgements and background deletes (see `im::state`).
-    pub(crate) im_state: Arc<crate::im::ImState>,
-    /// Split replies and uploads in parts (see `lists::segment_store`).
-    pub(crate) segments: crate::lists::SegmentStore,
-    /// One lock per group while a change to it runs.
-    pub(crate) group_locks: crate::groups::GroupLocks,
+    pub(crate) base: Arc<Base>,
+    /// Login, logout, keep-alive, negotiation (`session`).
+    pub(crate) session: Arc<SessionService>,
+    pub(crate) lists: Arc<ListsService>,
+    pub(crate) presence: Arc<PresenceService>,
+    pub(crate) im: Arc<ImService>,
+    pub(crate) groups: Arc<GroupsService>,
+    pub(crate) map: Arc<MapService>,
     /// Per-primitive counts and latencies (`/metrics`).
     pub(crate) stats: crate::stats::TransactionStats,
     /// What the background work did (`workers`).
@@ -82,15 +67,26 @@ pub(crate) enum Outcome {
 }
 
 impl Service {
-    pub fn new(mut cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
-        let password_checks = tokio::sync::Semaphore::new(cfg.max_password_checks.max(1));
+    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Service {
         // Settings that fail `MapConfig::validate` leave maps off (the
         // binary validates them before it gets here).
-        let map = cfg.map.provider().unwrap_or_else(|e| {
+        let provider = cfg.map.provider().unwrap_or_else(|e| {
             tracing::error!(error = %e, "map settings unusable; GETMAP is off");
             None
         });
-        if map.is_none() {
+        Service::build(cfg, store, clock, provider)
+    }
+
+    /// Builds every area once, lower areas first: lists, then presence,
+    /// IM and groups (which ask lists), then map (which asks presence) and
+    /// session (which asks IM for its capabilities).
+    fn build(
+        mut cfg: CoreConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        provider: Option<Arc<dyn crate::map::MapProvider>>,
+    ) -> Service {
+        if provider.is_none() {
             cfg.disabled_functions.push("GETMAP".into());
         }
         let sessions = Arc::new(SessionRegistry::new(cfg.expired_memory));
@@ -98,54 +94,62 @@ impl Service {
             Arc::clone(&sessions),
             cfg.max_outbox,
         ));
-        let im_state = Arc::new(crate::im::ImState::new(crate::im::notify_key(&cfg)));
-        Service {
-            im_state,
-            segments: crate::lists::SegmentStore::default(),
-            group_locks: crate::groups::GroupLocks::default(),
-            stats: crate::stats::TransactionStats::default(),
-            worker_counts: crate::workers::WorkerCounts::default(),
-            password_checks,
-            map,
+        let base = Arc::new(Base {
             cfg,
             store,
             clock,
             sessions,
             router,
-            challenges: Mutex::new(HashMap::new()),
-            presence: crate::presence::Hot::new(),
-            access: crate::lists::AccessCache::default(),
+        });
+        let lists = Arc::new(ListsService::new(Arc::clone(&base)));
+        let presence = Arc::new(PresenceService::new(Arc::clone(&base), Arc::clone(&lists)));
+        let im = Arc::new(ImService::new(Arc::clone(&base), Arc::clone(&lists)));
+        let groups = Arc::new(GroupsService::new(Arc::clone(&base), Arc::clone(&lists)));
+        let map = Arc::new(MapService::new(
+            Arc::clone(&base),
+            provider,
+            Arc::clone(&presence),
+        ));
+        let session = Arc::new(SessionService::new(Arc::clone(&base), Arc::clone(&im)));
+        Service {
+            base,
+            session,
+            lists,
+            presence,
+            im,
+            groups,
+            map,
+            stats: crate::stats::TransactionStats::default(),
+            worker_counts: crate::workers::WorkerCounts::default(),
         }
     }
 
     /// Replaces where maps come from (a provider of the operator's own).
-    /// GETMAP is offered from then on unless policy switched it off.
-    pub fn with_map_provider(mut self, p: Arc<dyn crate::map::MapProvider>) -> Service {
-        if self.map.is_none() {
-            // Only the entry `new` added for "maps off": the last one.
-            if let Some(i) = self
-                .cfg
-                .disabled_functions
-                .iter()
-                .rposition(|d| d == "GETMAP")
-            {
-                self.cfg.disabled_functions.remove(i);
+    /// GETMAP is offered from then on unless policy switched it off. Call
+    /// it before the service is used: the areas are built again.
+    pub fn with_map_provider(self, p: Arc<dyn crate::map::MapProvider>) -> Service {
+        let mut cfg = self.base.cfg.clone();
+        if !self.map.is_on() {
+            // Only the entry `build` added for "maps off": the last one.
+            if let Some(i) = cfg.disabled_functions.iter().rposition(|d| d == "GETMAP") {
+                cfg.disabled_functions.remove(i);
             }
         }
-        self.map = Some(p);
-        self
+        let store = Arc::clone(&self.base.store);
+        let clock = Arc::clone(&self.base.clock);
+        Service::build(cfg, store, clock, Some(p))
     }
 
     pub fn config(&self) -> &CoreConfig {
-        &self.cfg
+        &self.base.cfg
     }
 
     pub fn sessions(&self) -> &SessionRegistry {
-        &self.sessions
+        &self.base.sessions
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.base.clock.now_ms()
     }
 
     /// Handles one decoded message. `None` means an empty response body.
@@ -196,7 +200,7 @@ impl Service {
         // Tell a logged-in client when something waits for it.
         if let (Some(m), Some(sid)) = (answer.as_mut(), session_id.as_deref())
             && m.poll.is_none()
-            && let Some(s) = self.sessions.get(sid)
+            && let Some(s) = self.base.sessions.get(sid)
         {
             m.poll = Some(s.has_pending());
         }
@@ -270,10 +274,14 @@ impl Service {
         };
         if kind.allowed_without_session() {
             return match kind {
-                PrimitiveKind::LoginRequest => {
-                    Outcome::Reply(self.login(ctx, version, tx.id.as_deref(), &tx.body).await)
+                PrimitiveKind::LoginRequest => Outcome::Reply(
+                    self.session
+                        .login(ctx, version, tx.id.as_deref(), &tx.body)
+                        .await,
+                ),
+                PrimitiveKind::GetSPInfoRequest => {
+                    Outcome::Reply(self.session.get_sp_info(&tx.body))
                 }
-                PrimitiveKind::GetSPInfoRequest => Outcome::Reply(self.get_sp_info(&tx.body)),
                 _ => Outcome::Reply(error_status(&CoreError::NotImplemented(kind.name().into()))),
             };
         }
@@ -288,7 +296,7 @@ impl Service {
             }
         };
         tracing::Span::current().record("user", session.user.as_str());
-        session.touch(self.now_ms());
+        session.touch(self.base.now_ms());
         if session.is_closing() && kind != PrimitiveKind::PollingRequest {
             return Outcome::Reply(error_status(&CoreError::ForcedLogout));
         }
@@ -324,24 +332,39 @@ impl Service {
         }
         Ok(match area {
             Area::Session => match kind {
-                P::LogoutRequest => Outcome::Reply(self.logout(s).await),
-                P::KeepAliveRequest => Outcome::Reply(self.keep_alive(s, body)?),
-                P::ClientCapabilityRequest => Outcome::Reply(self.client_capability(s, body)),
-                P::ServiceRequest => Outcome::Reply(self.service_negotiation(s, body).await),
+                P::LogoutRequest => {
+                    self.end_session(&s.id, false).await;
+                    Outcome::Reply(self.session.logout_reply(s))
+                }
+                P::KeepAliveRequest => Outcome::Reply(self.session.keep_alive(s, body)?),
+                P::ClientCapabilityRequest => {
+                    Outcome::Reply(self.session.client_capability(s, body))
+                }
+                P::ServiceRequest => {
+                    let reply = self.session.service_negotiation(s, body);
+                    // SYM-13: online once the level of service is settled.
+                    self.ensure_ready(s).await;
+                    Outcome::Reply(reply)
+                }
                 P::PollingRequest => self.poll(s).await,
                 // A Status sent as a request acknowledges nothing we track.
                 _ => Outcome::Nothing,
             },
-            Area::Lists => self.handle_lists(s, kind, tx).await?,
-            Area::Presence => self.handle_presence(s, kind, tx).await?,
-            Area::Groups => self.handle_groups(s, kind, tx).await?,
-            Area::Im => self.handle_im(s, kind, tx).await?,
-            Area::Map => self.handle_map(s, tx).await?,
+            Area::Lists => {
+                let grants: &dyn PresenceGrants = &*self.presence;
+                self.lists.handle_lists(s, kind, tx, grants).await?
+            }
+            Area::Presence => self.presence.handle_presence(s, kind, tx).await?,
+            Area::Groups => self.groups.handle_groups(s, kind, tx).await?,
+            Area::Im => self.im.handle_im(s, kind, tx).await?,
+            Area::Map => self.map.handle_map(s, tx).await?,
             // Whether a message goes to groups or to users is decided
             // here, once, from its recipients.
             Area::Messaging => match crate::groups::group_recipients(body) {
-                Some(targets) => Outcome::Reply(self.send_to_groups(s, body, targets?).await?),
-                None => self.send_message(s, tx).await?,
+                Some(targets) => {
+                    Outcome::Reply(self.groups.send_to_groups(s, body, targets?).await?)
+                }
+                None => self.im.send_message(s, tx).await?,
             },
             Area::None => return Err(CoreError::NotImplemented(kind.name().into())),
         })
@@ -353,9 +376,9 @@ impl Service {
     pub(crate) async fn ensure_ready(&self, s: &Arc<Session>) {
         let first = s.with_state(|st| !std::mem::replace(&mut st.ready, true));
         if first {
-            self.presence_session_ready(s).await;
-            self.im_session_ready(s).await;
-            self.groups_session_ready(s).await;
+            self.presence.presence_session_ready(s).await;
+            self.im.im_session_ready(s).await;
+            self.groups.groups_session_ready(s).await;
         }
     }
 
@@ -366,7 +389,7 @@ impl Service {
         kind: PrimitiveKind,
         tx: &Transaction,
     ) -> Outcome {
-        match self.client_response_im(s, kind, tx).await {
+        match self.im.client_response_im(s, kind, tx).await {
             Ok(Some(o)) => o,
             Ok(None) => Outcome::Nothing,
             Err(e) => {
@@ -378,10 +401,10 @@ impl Service {
 
     fn session_for(&self, id: Option<&str>) -> Result<Arc<Session>, CoreError> {
         let id = id.unwrap_or("");
-        if let Some(s) = self.sessions.get(id) {
+        if let Some(s) = self.base.sessions.get(id) {
             return Ok(s);
         }
-        if self.sessions.was_expired(id) {
+        if self.base.sessions.was_expired(id) {
             Err(CoreError::SessionExpired)
         } else {
             Err(CoreError::NotLoggedIn(id.to_string()))
@@ -420,66 +443,89 @@ impl Service {
 
     /// Queues a server-originated primitive for every session of a user.
     pub fn push_to_user(&self, user: &str, body: Element) -> usize {
-        self.router.to_user(user, body)
+        self.base.router.to_user(user, body)
+    }
+
+    /// IM's periodic work: offers unacknowledged messages again and drops
+    /// expired ones (the workers call it; tests call it after moving a
+    /// fake clock).
+    pub async fn im_tick(&self) {
+        self.im.im_tick().await;
+    }
+
+    /// Waits until the IM store deletes of acknowledged messages are done.
+    pub async fn settle(&self) {
+        self.im.settle().await;
+    }
+
+    /// Owners whose presence state is in memory (for benchmarks and logs).
+    pub fn presence_owners_loaded(&self) -> usize {
+        self.presence.presence_owners_loaded()
+    }
+
+    /// Admin: takes `user` out of `group` (members, joined users);
+    /// whether they were in it.
+    pub async fn admin_expel(&self, group: &str, user: &str) -> Result<bool, CoreError> {
+        self.groups.admin_expel(group, user).await
     }
 
     /// The router this service delivers through.
     pub fn router(&self) -> &Arc<dyn Router> {
-        &self.router
+        &self.base.router
     }
 
     /// Removes a session from memory and the store, then tells the
     /// service areas (presence goes offline, IM forgets pending pushes).
     pub(crate) async fn end_session(&self, id: &str, expired: bool) -> Option<Arc<Session>> {
-        let s = self.sessions.remove(id, expired, self.now_ms())?;
-        if let Err(e) = self.store.delete_session(id).await {
+        let s = self.base.sessions.remove(id, expired, self.base.now_ms())?;
+        if let Err(e) = self.base.store.delete_session(id).await {
             // The session is gone from memory; a stale row is dropped
             // again at the next start once its TTL has passed.
             tracing::warn!(session = %id, error = %e, "could not delete session from store");
         }
-        self.lists_session_ended(&s);
-        self.presence_session_ended(&s).await;
-        self.im_session_ended(&s).await;
-        self.groups_session_ended(&s, expired).await;
+        self.lists.lists_session_ended(&s);
+        self.presence.presence_session_ended(&s).await;
+        self.im.im_session_ended(&s).await;
+        self.groups.groups_session_ended(&s, expired).await;
         Some(s)
     }
 
     /// Ends sessions idle past their TTL. The server calls this every
     /// second; tests call it after moving a fake clock.
     pub async fn expire_idle(&self) -> usize {
-        let idle = self.sessions.idle(self.now_ms());
+        let idle = self.base.sessions.idle(self.base.now_ms());
         for s in &idle {
             tracing::info!(session = %s.id, user = %s.user, "session expired");
             self.end_session(&s.id, true).await;
         }
         // Group join passes run out on the same clock (PGC-18/19).
-        self.groups_tick().await;
+        self.groups.groups_tick().await;
         idle.len()
     }
 
     /// Server-initiated logout (admin kick): the client gets a Disconnect
     /// by push or at its next poll, then the session is gone.
     pub fn kick(&self, session_id: &str, reason: &str) -> bool {
-        let Some(s) = self.sessions.get(session_id) else {
+        let Some(s) = self.base.sessions.get(session_id) else {
             return false;
         };
         s.with_state(|st| st.closing = true);
         let body = Element::new("Disconnect").with(crate::reply::result(601, reason));
-        self.router.to_session(&s.id, body);
+        self.base.router.to_session(&s.id, body);
         tracing::info!(session = %s.id, user = %s.user, reason, "session kicked");
         true
     }
 
     pub fn session_summaries(&self) -> Vec<SessionSummary> {
-        self.sessions.summaries()
+        self.base.sessions.summaries()
     }
 
     /// Brings back the sessions persisted before a restart.
     pub async fn restore_sessions(&self) -> Result<usize, CoreError> {
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         let mut n = 0;
         let mut restored = Vec::new();
-        for r in self.store.sessions().await? {
+        for r in self.base.store.sessions().await? {
             let Some(version) = Version::parse(&r.version) else {
                 continue;
             };
@@ -496,7 +542,7 @@ impl Service {
                 now,
                 r.ttl_secs,
             ));
-            if self.sessions.insert(s.clone(), 0).is_ok() {
+            if self.base.sessions.insert(s.clone(), 0).is_ok() {
                 n += 1;
                 restored.push(s);
             }
@@ -512,21 +558,6 @@ impl Service {
         Ok(n)
     }
 
-    pub(crate) async fn persist_session(&self, s: &Session) -> Result<(), CoreError> {
-        self.store
-            .put_session(SessionRecord {
-                id: s.id.clone(),
-                user_id: s.user.clone(),
-                client_id: s.client_key.clone(),
-                version: s.version.as_str().to_string(),
-                cookie: s.cookie.clone(),
-                ttl_secs: s.with_state(|st| st.ttl_secs),
-                created_ms: s.created_ms,
-            })
-            .await?;
-        Ok(())
-    }
-
     /// A gated primitive is refused when we do not implement its
     /// function (501), when policy switched it off, or when the client
     /// did not ask for it in service negotiation (506). Before any
@@ -538,11 +569,11 @@ impl Service {
         code: &str,
     ) -> Result<(), CoreError> {
         // GETMAP switched off in the map settings is not implemented here.
-        if !crate::session::is_implemented(code) || (code == "GETMAP" && self.map.is_none()) {
+        if !crate::session::is_implemented(code) || (code == "GETMAP" && !self.map.is_on()) {
             return Err(CoreError::NotImplemented(kind.name().into()));
         }
         let available =
-            crate::session::FunctionSet::offers(s.version, &self.cfg.disabled_functions, code);
+            crate::session::FunctionSet::offers(s.version, &self.base.cfg.disabled_functions, code);
         let agreed = s.with_state(|st| st.agreed.as_ref().map(|a| a.contains(code)));
         if !available || agreed == Some(false) {
             return Err(CoreError::ServiceNotAgreed(code.into()));

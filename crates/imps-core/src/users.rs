@@ -61,7 +61,8 @@ pub fn normalize_msisdn(raw: &str) -> Option<String> {
     }
 }
 
-impl crate::Service {
+/// Questions about accounts that every area asks.
+impl crate::base::Base {
     /// A user's friendly name when they have one (IMR-8, ADC-1).
     pub(crate) async fn friendly_name(&self, user: &str) -> Result<Option<String>, CoreError> {
         Ok(self

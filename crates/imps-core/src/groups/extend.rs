@@ -14,6 +14,7 @@
 //! is carried over (PGC-4). The answer is
 //! `ExtendConversation-Response{ExtendConversationID, GroupID, Result}`.
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -25,19 +26,18 @@ use super::pgc::unknown_user_detail;
 use super::props::parse_welcome_note;
 use crate::CoreError;
 use crate::reply::result;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupPass, PassKind};
 use crate::users::canonical_user;
 
-impl Service {
+impl GroupsService {
     /// ExtendConversation-Request.
     pub(crate) async fn extend_conversation(
         &self,
         s: &Arc<Session>,
         body: &Element,
     ) -> Result<Element, CoreError> {
-        let domain = self.cfg.domain.clone();
+        let domain = self.base.cfg.domain.clone();
         let ecid = body
             .child_text("ExtendConversationID")
             .unwrap_or("")
@@ -46,7 +46,7 @@ impl Service {
             .child("ExtendConversationUser")
             .ok_or_else(|| CoreError::BadParameter("ExtendConversationUser missing".into()))?;
         let partner = canonical_user(partner_el.child_text("UserID").unwrap_or(""), &domain)?;
-        if partner == s.user || !self.user_exists(&partner).await? {
+        if partner == s.user || !self.base.user_exists(&partner).await? {
             return Err(CoreError::UnknownUser(partner));
         }
         let client = partner_el
@@ -66,7 +66,7 @@ impl Service {
         let g = self
             .new_private_group(&s.user, None, Vec::new(), welcome)
             .await?;
-        let lock = self.group_locks.get(&g.id);
+        let lock = self.locks.get(&g.id);
         let _held = lock.lock().await;
         let me = self
             .join_session(&g, s, JoinParams::from_request(body), false)
@@ -74,8 +74,8 @@ impl Service {
 
         // The other 1:1 user, silently (unless they block the requester:
         // then nothing happens to them, as with any invitation, PGC-UC).
-        if !self.blocks(&partner, &s.user).await? {
-            let sessions = self.sessions.of_user(&partner);
+        if !self.lists.blocks(&partner, &s.user).await? {
+            let sessions = self.base.sessions.of_user(&partner);
             let chosen = sessions
                 .iter()
                 .find(|x| client.as_deref() == Some(x.client_key.as_str()))
@@ -88,7 +88,7 @@ impl Service {
                         kind: PassKind::Invited,
                         until_ms: None,
                     };
-                    self.store.put_pass(&g.id, pass).await?;
+                    self.base.store.put_pass(&g.id, pass).await?;
                     let params = JoinParams {
                         sname: None,
                         subscribe: true,
@@ -99,7 +99,7 @@ impl Service {
                         joined: j.all.clone(),
                         ..Change::default()
                     };
-                    self.router.to_session_shaped(&ps.id, &mut |r| {
+                    self.base.router.to_session_shaped(&ps.id, &mut |r| {
                         vec![notice_body(r.version, &g, &change, &domain)]
                     });
                 }

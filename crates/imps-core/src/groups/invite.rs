@@ -13,6 +13,7 @@
 //! invitee is online: an invitation to a user with no session is kept and
 //! pushed when one becomes ready (`groups_session_ready`).
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -23,7 +24,6 @@ use super::notice::joined_blocked;
 use super::pgc::unknown_user_detail;
 use crate::CoreError;
 use crate::reply::{ok_status, result};
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupPass, GroupRecord, InviteRecord, PassKind};
 use crate::users::canonical_user;
@@ -44,7 +44,7 @@ pub(crate) struct InviteSpec<'a> {
     pub validity_secs: Option<u64>,
 }
 
-impl Service {
+impl GroupsService {
     /// Invite-Request.
     pub(crate) async fn invite_request(
         &self,
@@ -87,6 +87,7 @@ impl Service {
             // Only someone inside may invite others in (PGC-8 gives that
             // right to every participant).
             let me = self
+                .base
                 .store
                 .joined(&g.id)
                 .await?
@@ -119,7 +120,7 @@ impl Service {
             pres: body.child("PresenceSubList").cloned(),
             validity_secs: body.child_u64("Validity"),
         };
-        let (invitees, bad) = canonical_users(&wire, &self.cfg.domain);
+        let (invitees, bad) = canonical_users(&wire, &self.base.cfg.domain);
         let mut failures: Vec<Element> = bad.iter().map(|b| unknown_user_detail(b)).collect();
         failures.extend(self.send_invites(&spec, &invitees).await?);
         Ok(partial_status(failures, wire.len()))
@@ -156,8 +157,8 @@ impl Service {
         spec: &InviteSpec<'_>,
         invitees: &[String],
     ) -> Result<Vec<Element>, CoreError> {
-        let domain = &self.cfg.domain;
-        let now = self.now_ms();
+        let domain = &self.base.cfg.domain;
+        let now = self.base.now_ms();
         let validity = spec
             .validity_secs
             .unwrap_or(self.groups_cfg().invite_validity_secs);
@@ -167,13 +168,13 @@ impl Service {
             if invitee == spec.inviter {
                 continue;
             }
-            if !self.user_exists(invitee).await? {
+            if !self.base.user_exists(invitee).await? {
                 failures.push(unknown_user_detail(&crate::users::wire_user(
                     invitee, domain,
                 )));
                 continue;
             }
-            if self.blocks(invitee, spec.inviter).await? {
+            if self.lists.blocks(invitee, spec.inviter).await? {
                 tracing::info!(
                     inviter = spec.inviter,
                     invitee,
@@ -194,16 +195,16 @@ impl Service {
                 expires_ms: Some(expires),
                 delivered: false,
             };
-            self.store.put_invite(rec.clone()).await?;
+            self.base.store.put_invite(rec.clone()).await?;
             if let Some(g) = spec.group.filter(|g| g.private) {
-                let joined = self.store.joined(&g.id).await?;
+                let joined = self.base.store.joined(&g.id).await?;
                 if !joined.iter().any(|j| &j.user == invitee) {
                     let pass = GroupPass {
                         user: invitee.clone(),
                         kind: PassKind::Invited,
                         until_ms: Some(expires),
                     };
-                    self.store.put_pass(&g.id, pass).await?;
+                    self.base.store.put_pass(&g.id, pass).await?;
                 }
             }
             self.deliver_invite(&rec, spec.pres.clone()).await?;
@@ -219,8 +220,9 @@ impl Service {
         pres: Option<Element>,
     ) -> Result<(), CoreError> {
         let body = self.invite_user_request(rec, pres).await?;
-        if self.router.to_user(&rec.invitee, body) > 0 {
-            self.store
+        if self.base.router.to_user(&rec.invitee, body) > 0 {
+            self.base
+                .store
                 .mark_invite_delivered(&rec.invite_id, &rec.invitee)
                 .await?;
         }
@@ -232,7 +234,7 @@ impl Service {
         rec: &InviteRecord,
         pres: Option<Element>,
     ) -> Result<Element, CoreError> {
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         let mut b = Element::new("InviteUser-Request")
             .with_text("InviteID", rec.invite_id.clone())
             .with_text("InviteType", rec.kind.clone())
@@ -262,16 +264,16 @@ impl Service {
         if let Some(exp) = rec.expires_ms {
             b = b.with_text(
                 "Validity",
-                (exp.saturating_sub(self.now_ms()) / 1000).to_string(),
+                (exp.saturating_sub(self.base.now_ms()) / 1000).to_string(),
             );
         }
         // PGC-14: an invitee is told who they block is in the conversation.
         if let Some(g) = &rec.group_id
-            && let Some(grp) = self.store.group(g).await?.filter(|g| g.private)
+            && let Some(grp) = self.base.store.group(g).await?.filter(|g| g.private)
         {
             let mut blocked = Vec::new();
-            for j in self.store.joined(&grp.id).await? {
-                if self.blocks(&rec.invitee, &j.user).await? {
+            for j in self.base.store.joined(&grp.id).await? {
+                if self.lists.blocks(&rec.invitee, &j.user).await? {
                     blocked.push(j.user);
                 }
             }
@@ -285,17 +287,18 @@ impl Service {
     /// Pushes the invitations that waited for this user to come online.
     /// To be called from the service's "session ready" hooks.
     pub(crate) async fn groups_session_ready(&self, s: &Arc<Session>) {
-        let pending = match self.store.pending_invites(&s.user).await {
+        let pending = match self.base.store.pending_invites(&s.user).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(user = %s.user, error = %e, "could not read pending invitations");
                 return;
             }
         };
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         for rec in pending {
             let res = if rec.expires_ms.is_some_and(|t| t <= now) {
-                self.store
+                self.base
+                    .store
                     .delete_invite(&rec.invite_id, &rec.invitee)
                     .await
                     .map(|_| ())
@@ -318,12 +321,13 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let invite_id = body.child_text("InviteID").unwrap_or("").to_string();
         let rec = self
+            .base
             .store
             .invite(&invite_id, &s.user)
             .await?
             .ok_or_else(|| CoreError::InvalidInvitation(invite_id.clone()))?;
         let accepted = body.child_bool("Acceptance").unwrap_or(false);
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         let mut resp = Element::new("Invite-Response")
             .with_text("InviteID", invite_id.clone())
             .with_text("Acceptance", bool_str(accepted))
@@ -333,11 +337,11 @@ impl Service {
         if let Some(sn) = body.child("ScreenName") {
             resp = resp.with(sn.clone());
         }
-        self.router.to_user(&rec.inviter, resp);
+        self.base.router.to_user(&rec.inviter, resp);
         if !accepted {
             self.withdraw_pass(&rec).await?;
         }
-        self.store.delete_invite(&invite_id, &s.user).await?;
+        self.base.store.delete_invite(&invite_id, &s.user).await?;
         tracing::info!(invite = %invite_id, invitee = %s.user, inviter = %rec.inviter, accepted, "invitation answered");
         Ok(ok_status())
     }
@@ -356,9 +360,10 @@ impl Service {
             .map(user_ids)
             .unwrap_or_default()
             .iter()
-            .filter_map(|w| canonical_user(w, &self.cfg.domain).ok())
+            .filter_map(|w| canonical_user(w, &self.base.cfg.domain).ok())
             .collect();
         let recs: Vec<InviteRecord> = self
+            .base
             .store
             .invites_from(&s.user, &invite_id)
             .await?
@@ -368,9 +373,10 @@ impl Service {
         if recs.is_empty() {
             return Err(CoreError::InvalidInvitation(invite_id));
         }
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         for rec in &recs {
-            self.store
+            self.base
+                .store
                 .delete_invite(&rec.invite_id, &rec.invitee)
                 .await?;
             self.withdraw_pass(rec).await?;
@@ -384,7 +390,7 @@ impl Service {
                         .as_ref()
                         .map(|g| Element::text("GroupID", g.clone())),
                 );
-            self.router.to_user(&rec.invitee, cancel);
+            self.base.router.to_user(&rec.invitee, cancel);
         }
         Ok(ok_status())
     }
@@ -395,10 +401,10 @@ impl Service {
         let Some(gid) = &rec.group_id else {
             return Ok(());
         };
-        if let Some(p) = self.store.pass(gid, &rec.invitee).await?
+        if let Some(p) = self.base.store.pass(gid, &rec.invitee).await?
             && p.kind == PassKind::Invited
         {
-            self.store.remove_pass(gid, &rec.invitee).await?;
+            self.base.store.remove_pass(gid, &rec.invitee).await?;
         }
         Ok(())
     }

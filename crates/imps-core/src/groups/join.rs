@@ -9,6 +9,7 @@
 //! (PPR-10); 807 already joined; 811 screen name taken (public groups);
 //! 817 full.
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -19,7 +20,6 @@ use super::notice::{Change, joined_blocked, joined_list};
 use super::props::{effective, is_true, welcome_elem};
 use crate::CoreError;
 use crate::reply::result;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupRecord, JoinOutcome, JoinedUser, PassKind};
 
@@ -83,7 +83,7 @@ pub(crate) struct Joined {
     pub blocked: Vec<String>,
 }
 
-impl Service {
+impl GroupsService {
     /// JoinGroup-Request.
     pub(crate) async fn join_group_request(
         &self,
@@ -91,7 +91,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.load_group(&gid).await?;
         let asked = JoinParams::from_request(body);
@@ -111,7 +111,7 @@ impl Service {
         j: &Joined,
         want_list: bool,
     ) -> Element {
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         let mut resp = Element::new("JoinGroup-Response");
         if want_list {
             let list = joined_list(v, g, &j.all, domain);
@@ -142,23 +142,31 @@ impl Service {
         notify_self: bool,
     ) -> Result<Joined, CoreError> {
         let user = s.user.as_str();
-        let now = self.now_ms();
-        if self.store.rejects(&g.id).await?.iter().any(|u| u == user) {
+        let now = self.base.now_ms();
+        if self
+            .base
+            .store
+            .rejects(&g.id)
+            .await?
+            .iter()
+            .any(|u| u == user)
+        {
             return Err(CoreError::JoinRejected(g.id.clone()));
         }
         // A row left by a session that is gone (crash, restart) does not
         // count: the user dropped out.
         if let Some(old) = self
+            .base
             .store
             .joined(&g.id)
             .await?
             .into_iter()
             .find(|j| j.user == user)
         {
-            if self.sessions.get(&old.session_id).is_some() {
+            if self.base.sessions.get(&old.session_id).is_some() {
                 return Err(CoreError::AlreadyJoined(g.id.clone()));
             }
-            self.store.leave(&g.id, user).await?;
+            self.base.store.leave(&g.id, user).await?;
         }
         self.check_admission(g, user, now).await?;
         let max = match effective(g, "MaxActiveUsers").parse::<u64>() {
@@ -167,7 +175,7 @@ impl Service {
         };
         let (row, renamed) = self.insert_joined(g, s, &p, max, now).await?;
         if g.private {
-            self.store.remove_pass(&g.id, user).await?;
+            self.base.store.remove_pass(&g.id, user).await?;
         }
         tracing::info!(group = %g.id, user, sname = %row.sname, "joined group");
         let change = Change {
@@ -176,11 +184,11 @@ impl Service {
         };
         self.notify_group(g, &change, (!notify_self).then_some(user))
             .await?;
-        let all = self.store.joined(&g.id).await?;
+        let all = self.base.store.joined(&g.id).await?;
         let mut blocked = Vec::new();
         if g.private {
             for other in all.iter().filter(|o| o.user != user) {
-                if self.blocks(user, &other.user).await? {
+                if self.lists.blocks(user, &other.user).await? {
                     blocked.push(other.user.clone());
                 }
             }
@@ -202,13 +210,13 @@ impl Service {
         now: u64,
     ) -> Result<(), CoreError> {
         if g.private {
-            let pass = self.store.pass(&g.id, user).await?;
+            let pass = self.base.store.pass(&g.id, user).await?;
             let valid = pass
                 .as_ref()
                 .is_some_and(|p| p.until_ms.is_none_or(|t| t > now));
             if !valid {
                 if pass.is_some() {
-                    self.store.remove_pass(&g.id, user).await?;
+                    self.base.store.remove_pass(&g.id, user).await?;
                 }
                 return Err(CoreError::UnauthorizedMembership(format!(
                     "{user} needs an invitation to {}",
@@ -243,10 +251,11 @@ impl Service {
     /// profile area owns it, PPR-9/10.)
     pub(crate) async fn user_age(&self, user: &str) -> Result<Option<i64>, CoreError> {
         Ok(self
+            .base
             .store
             .user_birth(user)
             .await?
-            .map(|b| super::time::age_years(b.year, b.month, self.now_ms())))
+            .map(|b| super::time::age_years(b.year, b.month, self.base.now_ms())))
     }
 
     /// Adds the joined row with a screen name: the requested one in a
@@ -261,7 +270,8 @@ impl Service {
         now: u64,
     ) -> Result<(JoinedUser, bool), CoreError> {
         let base = if g.private || p.sname.is_none() {
-            self.friendly_name(&s.user)
+            self.base
+                .friendly_name(&s.user)
                 .await?
                 .unwrap_or_else(|| s.user.clone())
         } else {
@@ -283,7 +293,7 @@ impl Service {
                 show_id: p.show_id,
                 joined_ms: now,
             };
-            match self.store.join(&g.id, row.clone(), max).await? {
+            match self.base.store.join(&g.id, row.clone(), max).await? {
                 JoinOutcome::Joined => {
                     let renamed = p.sname.as_deref() != Some(row.sname.as_str());
                     return Ok((row, renamed));
@@ -336,49 +346,49 @@ impl Service {
         user: &str,
         how: Departure,
     ) -> Result<Option<JoinedUser>, CoreError> {
-        let lock = self.group_locks.get(gid);
+        let lock = self.locks.get(gid);
         let _held = lock.lock().await;
-        let Some(g) = self.store.group(gid).await? else {
+        let Some(g) = self.base.store.group(gid).await? else {
             return Ok(None);
         };
         self.depart_locked(&g, user, how).await
     }
 
-    /// [`Service::depart`] for a caller holding the group's lock.
+    /// [`GroupsService::depart`] for a caller holding the group's lock.
     pub(crate) async fn depart_locked(
         &self,
         g: &GroupRecord,
         user: &str,
         how: Departure,
     ) -> Result<Option<JoinedUser>, CoreError> {
-        let Some(row) = self.store.leave(&g.id, user).await? else {
+        let Some(row) = self.base.store.leave(&g.id, user).await? else {
             return Ok(None);
         };
         match &how {
             Departure::Left => {
                 if g.private {
-                    self.store.remove_pass(&g.id, user).await?;
+                    self.base.store.remove_pass(&g.id, user).await?;
                 }
             }
             Departure::Dropped => {
                 if g.private {
-                    let until = self.now_ms() + self.groups_cfg().rejoin_timeout_secs * 1000;
+                    let until = self.base.now_ms() + self.groups_cfg().rejoin_timeout_secs * 1000;
                     let pass = crate::store::GroupPass {
                         user: user.to_string(),
                         kind: PassKind::Rejoin,
                         until_ms: Some(until),
                     };
-                    self.store.put_pass(&g.id, pass).await?;
+                    self.base.store.put_pass(&g.id, pass).await?;
                 }
             }
             Departure::Removed { code, why } => {
                 if g.private {
-                    self.store.remove_pass(&g.id, user).await?;
+                    self.base.store.remove_pass(&g.id, user).await?;
                 }
                 let notice = Element::new("LeaveGroup-Response")
                     .with_text("GroupID", g.id.clone())
                     .with(result(*code, why));
-                self.router.to_session(&row.session_id, notice);
+                self.base.router.to_session(&row.session_id, notice);
             }
         }
         let kind = match how {
@@ -400,12 +410,15 @@ impl Service {
     /// is joined; a private group waits while someone who dropped out may
     /// still rejoin (PGC-16).
     pub(crate) async fn reap_if_empty(&self, g: &GroupRecord) -> Result<bool, CoreError> {
-        if !(g.private || is_true(g, "AutoDelete")) || !self.store.joined(&g.id).await?.is_empty() {
+        if !(g.private || is_true(g, "AutoDelete"))
+            || !self.base.store.joined(&g.id).await?.is_empty()
+        {
             return Ok(false);
         }
         if g.private {
-            let now = self.now_ms();
+            let now = self.base.now_ms();
             let waiting = self
+                .base
                 .store
                 .passes(&g.id)
                 .await?
@@ -415,7 +428,7 @@ impl Service {
                 return Ok(false);
             }
         }
-        self.store.delete_group(&g.id).await?;
+        self.base.store.delete_group(&g.id).await?;
         tracing::info!(group = %g.id, "group deleted: nobody left in it");
         Ok(true)
     }

@@ -6,6 +6,7 @@
 //! `DetailedResult{Code 200, GroupID, ScreenName}` of that Status: the
 //! CSP Result structure has exactly these slots.
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -16,11 +17,10 @@ use super::join::JoinParams;
 use super::props::{effective, parse_group_properties};
 use crate::CoreError;
 use crate::reply::{ok_status, result};
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupRecord, StoreError};
 
-impl Service {
+impl GroupsService {
     /// CreateGroup-Request. A GroupID must be `wv:<creator>/<name>@domain`
     /// (806 otherwise, as in the field: nobody creates groups in another
     /// user's name space); 801 when it exists. A property `Type = Private`
@@ -58,14 +58,14 @@ impl Service {
             private: false,
             props,
             welcome: note,
-            created_ms: self.now_ms(),
+            created_ms: self.base.now_ms(),
         };
         if g.prop("Name").is_none() {
             let name = gid.split_once('/').map_or("", |(_, n)| n);
             let name = name.rsplit_once('@').map_or(name, |(n, _)| n).to_string();
             super::props::merge(&mut g.props, &[("Name".into(), name)]);
         }
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         self.create_within_quota(g.clone()).await?;
         tracing::info!(group = %gid, owner = %s.user, access = effective(&g, "AccessType"), "group created");
@@ -93,7 +93,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -107,16 +107,16 @@ impl Service {
                 s.user
             )));
         }
-        for j in self.store.joined(&gid).await? {
+        for j in self.base.store.joined(&gid).await? {
             if j.session_id == s.id {
                 continue;
             }
             let notice = Element::new("LeaveGroup-Response")
                 .with_text("GroupID", gid.clone())
                 .with(result(800, "Group deleted"));
-            self.router.to_session(&j.session_id, notice);
+            self.base.router.to_session(&j.session_id, notice);
         }
-        self.store.delete_group(&gid).await?;
+        self.base.store.delete_group(&gid).await?;
         tracing::info!(group = %gid, by = %s.user, "group deleted");
         Ok(ok_status())
     }
@@ -126,19 +126,19 @@ impl Service {
 /// both take the last place (not a valid group ID: no clash).
 const CREATE_LOCK: &str = "\u{0}create";
 
-impl Service {
+impl GroupsService {
     /// Stores a new group unless that would pass the server's limit
     /// (815) or its owner's (814); 801 when the ID is taken.
     pub(crate) async fn create_within_quota(&self, g: GroupRecord) -> Result<(), CoreError> {
-        let lock = self.group_locks.get(CREATE_LOCK);
+        let lock = self.locks.get(CREATE_LOCK);
         let _held = lock.lock().await;
         let cfg = self.groups_cfg();
-        let total = self.store.count_groups(None).await?;
+        let total = self.base.store.count_groups(None).await?;
         if total >= cfg.max_groups_total {
             tracing::warn!(owner = %g.owner, total, "group refused: server limit reached");
             return Err(CoreError::ServerGroupLimit(cfg.max_groups_total));
         }
-        let owned = self.store.count_groups(Some(&g.owner)).await?;
+        let owned = self.base.store.count_groups(Some(&g.owner)).await?;
         if owned >= cfg.max_groups_per_user {
             tracing::info!(owner = %g.owner, owned, "group refused: user limit reached");
             return Err(CoreError::TooManyGroups {
@@ -147,7 +147,7 @@ impl Service {
             });
         }
         let id = g.id.clone();
-        match self.store.create_group(g).await {
+        match self.base.store.create_group(g).await {
             Err(StoreError::Conflict(_)) => Err(CoreError::GroupExists(id)),
             other => Ok(other?),
         }

@@ -10,6 +10,7 @@
 //! is inviting them (PGC-8); every participant may list the others
 //! (PGC-UC).
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -23,12 +24,11 @@ use super::notice::{joined_blocked, mapping, user_map_list};
 use super::pgc::unknown_user_detail;
 use super::props::effective;
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{Access, GroupRecord};
 use crate::users::wire_user;
 
-impl Service {
+impl GroupsService {
     /// The caller's role, refusing outsiders (808) and, when `manage`,
     /// anyone below Mod (816).
     async fn require(&self, g: &GroupRecord, user: &str, manage: bool) -> Result<Role, CoreError> {
@@ -78,12 +78,12 @@ impl Service {
         let gid = self.group_id_of(body)?;
         let g = self.visible_group(&gid, &s.user).await?;
         let role = self.require(&g, &s.user, false).await?;
-        let domain = &self.cfg.domain;
-        let joined = self.store.joined(&gid).await?;
+        let domain = &self.base.cfg.domain;
+        let joined = self.base.store.joined(&gid).await?;
         let mut resp = Element::new("GetJoinedUsers-Response");
         let paths: &[&[&str]];
         if role.manages() && !g.private {
-            let members = self.store.members(&gid).await?;
+            let members = self.base.store.members(&gid).await?;
             let level = |u: &str| {
                 if u == g.owner {
                     return Access::Admin;
@@ -127,7 +127,7 @@ impl Service {
         if g.private && s.version >= Version::V1_3 {
             let mut blocked = Vec::new();
             for j in joined.iter().filter(|j| j.user != s.user) {
-                if self.blocks(&s.user, &j.user).await? {
+                if self.lists.blocks(&s.user, &j.user).await? {
                     blocked.push(j.user.clone());
                 }
             }
@@ -135,7 +135,7 @@ impl Service {
                 resp = resp.with(joined_blocked(&blocked, domain));
             }
         }
-        self.segment_reply(s, resp, paths)
+        self.lists.segment_reply(s, resp, paths)
     }
 
     /// GetGroupMembers-Request: `Admin{UserList}`, `Mod{UserList}`,
@@ -148,18 +148,18 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
         let g = self.visible_group(&gid, &s.user).await?;
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         let mut admin = Element::new("UserList");
         let mut moder = Element::new("UserList");
         let mut users = Element::new("UserList");
         if g.private {
             self.require(&g, &s.user, false).await?;
-            for j in self.store.joined(&gid).await? {
+            for j in self.base.store.joined(&gid).await? {
                 users = users.with(user_elem(&j.user, domain));
             }
         } else {
             self.require(&g, &s.user, true).await?;
-            for (u, a) in self.store.members(&gid).await? {
+            for (u, a) in self.base.store.members(&gid).await? {
                 let e = user_elem(&u, domain);
                 match a {
                     Access::Admin => admin = admin.with(e),
@@ -172,7 +172,7 @@ impl Service {
             .with(Element::new("Admin").with(admin))
             .with(Element::new("Mod").with(moder))
             .with(users);
-        self.segment_reply(
+        self.lists.segment_reply(
             s,
             resp,
             &[
@@ -191,7 +191,7 @@ impl Service {
                 "too many users in one request".into(),
             ));
         }
-        let (ok, bad) = canonical_users(&list, &self.cfg.domain);
+        let (ok, bad) = canonical_users(&list, &self.base.cfg.domain);
         Ok((ok, bad.iter().map(|b| unknown_user_detail(b)).collect()))
     }
 
@@ -203,13 +203,14 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         let wire = user_ids(body);
         let (users, mut failures) = self.named_users(wire.clone())?;
         if g.private {
             let me = self
+                .base
                 .store
                 .joined(&gid)
                 .await?
@@ -224,12 +225,15 @@ impl Service {
             return Ok(partial_status(failures, wire.len()));
         }
         self.require(&g, &s.user, true).await?;
-        let members = self.store.members(&gid).await?;
+        let members = self.base.store.members(&gid).await?;
         for u in &users {
-            if !self.user_exists(u).await? {
-                failures.push(unknown_user_detail(&wire_user(u, &self.cfg.domain)));
+            if !self.base.user_exists(u).await? {
+                failures.push(unknown_user_detail(&wire_user(u, &self.base.cfg.domain)));
             } else if !members.iter().any(|(m, _)| m == u) {
-                self.store.set_member(&gid, u, Some(Access::User)).await?;
+                self.base
+                    .store
+                    .set_member(&gid, u, Some(Access::User))
+                    .await?;
             }
         }
         Ok(partial_status(failures, wire.len()))
@@ -243,7 +247,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -254,10 +258,10 @@ impl Service {
         let role = self.require(&g, &s.user, true).await?;
         let wire = user_ids(body);
         let (users, mut failures) = self.named_users(wire.clone())?;
-        let members = self.store.members(&gid).await?;
+        let members = self.base.store.members(&gid).await?;
         let restricted = effective(&g, "AccessType") == "Restricted";
         for u in &users {
-            let wu = wire_user(u, &self.cfg.domain);
+            let wu = wire_user(u, &self.base.cfg.domain);
             let access = members.iter().find(|(m, _)| m == u).map(|(_, a)| *a);
             match access {
                 None => failures.push(detailed(810, "Not a group member").with_text("UserID", wu)),
@@ -267,7 +271,7 @@ impl Service {
                     );
                 }
                 Some(_) => {
-                    self.store.set_member(&gid, u, None).await?;
+                    self.base.store.set_member(&gid, u, None).await?;
                     if restricted {
                         let why = "Removed from the group's members".to_string();
                         self.depart_locked(&g, u, Departure::Removed { code: 810, why })
@@ -287,7 +291,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -317,11 +321,11 @@ impl Service {
                 if u == g.owner {
                     continue;
                 }
-                if !self.user_exists(&u).await? {
-                    failures.push(unknown_user_detail(&wire_user(&u, &self.cfg.domain)));
+                if !self.base.user_exists(&u).await? {
+                    failures.push(unknown_user_detail(&wire_user(&u, &self.base.cfg.domain)));
                     continue;
                 }
-                self.store.set_member(&gid, &u, Some(access)).await?;
+                self.base.store.set_member(&gid, &u, Some(access)).await?;
             }
         }
         Ok(partial_status(failures, asked.max(1)))
@@ -336,7 +340,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         if g.private {
@@ -351,13 +355,13 @@ impl Service {
             failures.extend(bad);
             for u in users {
                 if u == g.owner {
-                    let wu = wire_user(&u, &self.cfg.domain);
+                    let wu = wire_user(&u, &self.base.cfg.domain);
                     failures.push(
                         detailed(816, "The owner cannot be rejected").with_text("UserID", wu),
                     );
-                } else if !self.user_exists(&u).await? {
-                    failures.push(unknown_user_detail(&wire_user(&u, &self.cfg.domain)));
-                } else if self.store.set_reject(&gid, &u, true).await? {
+                } else if !self.base.user_exists(&u).await? {
+                    failures.push(unknown_user_detail(&wire_user(&u, &self.base.cfg.domain)));
+                } else if self.base.store.set_reject(&gid, &u, true).await? {
                     let why = "Rejected from the group".to_string();
                     self.depart_locked(&g, &u, Departure::Removed { code: 809, why })
                         .await?;
@@ -368,17 +372,17 @@ impl Service {
             let (users, bad) = self.named_users(user_ids(rm))?;
             failures.extend(bad);
             for u in users {
-                self.store.set_reject(&gid, &u, false).await?;
+                self.base.store.set_reject(&gid, &u, false).await?;
             }
         }
         if !failures.is_empty() {
             return Ok(partial_status(failures, usize::MAX));
         }
         let mut list = Element::new("UserList");
-        for u in self.store.rejects(&gid).await? {
-            list = list.with(user_elem(&u, &self.cfg.domain));
+        for u in self.base.store.rejects(&gid).await? {
+            list = list.with(user_elem(&u, &self.base.cfg.domain));
         }
         let resp = Element::new("RejectList-Response").with(list);
-        self.segment_reply(s, resp, &[&["UserList", "User"]])
+        self.lists.segment_reply(s, resp, &[&["UserList", "User"]])
     }
 }

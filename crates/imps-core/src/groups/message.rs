@@ -10,6 +10,7 @@
 //! Recipient mixing users and groups is refused (402): the two go
 //! different ways and one answer could not say what happened to each.
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -19,7 +20,6 @@ use super::manage::detail;
 use super::props::is_true;
 use super::time::csp_datetime;
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::JoinedUser;
 
@@ -60,7 +60,7 @@ pub(crate) fn group_recipients(body: &Element) -> Option<Result<Vec<Target>, Cor
     Some(Ok(out))
 }
 
-impl Service {
+impl GroupsService {
     /// Delivers to every group target; SendMessage-Response with one
     /// MessageID. With several groups, failures are DetailedResults (201).
     pub(crate) async fn send_to_groups(
@@ -109,9 +109,9 @@ impl Service {
             Target::Group(g) => (g.as_str(), None),
             Target::Whisper { group, sname } => (group.as_str(), Some(sname.as_str())),
         };
-        let gid = super::canonical_group(raw, &self.cfg.domain, max_name)?;
+        let gid = super::canonical_group(raw, &self.base.cfg.domain, max_name)?;
         let g = self.visible_group(&gid, &s.user).await?;
-        let joined = self.store.joined(&gid).await?;
+        let joined = self.base.store.joined(&gid).await?;
         let me = joined
             .iter()
             .find(|j| j.user == s.user)
@@ -152,7 +152,7 @@ impl Service {
     /// Queues `msg` for the session a user joined from; false when that
     /// session is gone (it dropped out and its row waits for cleanup).
     fn push_joined(&self, j: &JoinedUser, msg: Element) -> bool {
-        self.router.to_session(&j.session_id, msg)
+        self.base.router.to_session(&j.session_id, msg)
     }
 
     /// `NewMessage{MessageInfo{...}, ContentData}` from the request's
@@ -182,7 +182,7 @@ impl Service {
             .with_opt(text("ContentName").map(|e| Element::text("ContentName", e)))
             .with(recipient)
             .with(sender)
-            .with_text("DateTime", csp_datetime(self.now_ms()));
+            .with_text("DateTime", csp_datetime(self.base.now_ms()));
         if let Some(font) = info.and_then(|i| i.child("Font")) {
             mi = mi.with(font.clone());
         }

@@ -6,7 +6,7 @@
 //! invitations) lives in the store: a success answer means it is on disk,
 //! and a message to a group reads its joined users from there, so the
 //! same code serves a cluster of nodes sharing one database later. Changes
-//! to one group are serialised by a per-group lock ([`group_lock`]) so a
+//! to one group are serialised by a per-group lock (`GroupLocks`) so a
 //! join, a leave and the deletion of an empty group never interleave.
 //!
 //! Files: `ids` (addresses and user lists on the wire), `props` (group
@@ -33,12 +33,13 @@ mod time;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use imps_wire::{PrimitiveKind, Transaction};
+use imps_wire::{Element, PrimitiveKind, Transaction};
 use parking_lot::Mutex;
 
 use crate::CoreError;
-use crate::lists::{GroupList, segment_info};
-use crate::service::{Outcome, Service};
+use crate::base::Base;
+use crate::lists::{Assembled, GroupList, ListsService, segment_info};
+use crate::service::Outcome;
 use crate::session::Session;
 use crate::store::{Access, GroupRecord};
 
@@ -133,10 +134,53 @@ impl GroupLocks {
     }
 }
 
-impl Service {
+/// The groups area: groups, invitations, private conversations and
+/// messages to a group. It asks lists whether a user blocks another.
+pub(crate) struct GroupsService {
+    pub(crate) base: Arc<Base>,
+    pub(crate) lists: Arc<ListsService>,
+    /// One lock per group while a change to it runs.
+    locks: GroupLocks,
+}
+
+impl GroupsService {
+    pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> GroupsService {
+        GroupsService {
+            base,
+            lists,
+            locks: GroupLocks::default(),
+        }
+    }
+
+    /// A group member, access or reject list in parts (GEN-2). Every part
+    /// must come from someone who may edit that list (checked before
+    /// buffering, so a caller who may not learns it at the first part);
+    /// lists keeps the parts.
+    async fn group_list_part(
+        &self,
+        s: &Arc<Session>,
+        which: GroupList,
+        body: &Element,
+        info: &Element,
+    ) -> Result<Element, CoreError> {
+        let gid = self
+            .may_edit_group_list(s, body, which == GroupList::AddMembers)
+            .await?;
+        let max = self.groups_cfg().max_users_per_request;
+        let req = match self.lists.group_list_part(s, which, gid, max, body, info)? {
+            Assembled::Whole(req) => req,
+            Assembled::Pending(answer) => return Ok(answer),
+        };
+        match which {
+            GroupList::AddMembers => self.add_group_members(s, &req).await,
+            GroupList::Access => self.member_access(s, &req).await,
+            GroupList::Rejects => self.reject_list(s, &req).await,
+        }
+    }
+
     /// This area's settings.
     pub(crate) fn groups_cfg(&self) -> &GroupsConfig {
-        &self.cfg.groups
+        &self.base.cfg.groups
     }
 
     /// Handles the requests of this area (`service::area_of` sends them).
@@ -188,7 +232,7 @@ impl Service {
     /// counts as dropping out too: closing the client is not the
     /// deliberate "leave this conversation" of PGC-17.
     pub(crate) async fn groups_session_ended(&self, s: &Arc<Session>, expired: bool) {
-        let rows = match self.store.joined_by_session(&s.id).await {
+        let rows = match self.base.store.joined_by_session(&s.id).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(session = %s.id, error = %e, "could not read joined groups of an ended session");
@@ -209,8 +253,8 @@ impl Service {
     /// closes. Runs with the session expiry, once a second; returns how
     /// many groups it deleted.
     pub(crate) async fn groups_tick(&self) -> usize {
-        let now = self.now_ms();
-        let expired = match self.store.expired_passes(now, PASS_SWEEP_BATCH).await {
+        let now = self.base.now_ms();
+        let expired = match self.base.store.expired_passes(now, PASS_SWEEP_BATCH).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "could not list expired group passes");
@@ -219,10 +263,10 @@ impl Service {
         };
         let mut touched: Vec<String> = Vec::new();
         for (gid, pass) in expired {
-            let lock = self.group_locks.get(&gid);
+            let lock = self.locks.get(&gid);
             let _held = lock.lock().await;
             // Re-read under the lock: a new invitation may have replaced it.
-            let still = match self.store.pass(&gid, &pass.user).await {
+            let still = match self.base.store.pass(&gid, &pass.user).await {
                 Ok(p) => p.is_some_and(|p| p.until_ms.is_some_and(|t| t <= now)),
                 Err(e) => {
                     tracing::warn!(group = %gid, error = %e, "could not read a group pass");
@@ -230,7 +274,7 @@ impl Service {
                 }
             };
             if still {
-                if let Err(e) = self.store.remove_pass(&gid, &pass.user).await {
+                if let Err(e) = self.base.store.remove_pass(&gid, &pass.user).await {
                     tracing::warn!(group = %gid, error = %e, "could not drop an expired group pass");
                     continue;
                 }
@@ -242,9 +286,9 @@ impl Service {
         }
         let mut deleted = 0;
         for gid in touched {
-            let lock = self.group_locks.get(&gid);
+            let lock = self.locks.get(&gid);
             let _held = lock.lock().await;
-            let res = match self.store.group(&gid).await {
+            let res = match self.base.store.group(&gid).await {
                 Ok(Some(g)) if g.private => self.reap_if_empty(&g).await,
                 Ok(_) => Ok(false),
                 Err(e) => Err(e.into()),
@@ -262,7 +306,8 @@ impl Service {
 
     /// A group by canonical ID, or 800.
     pub(crate) async fn load_group(&self, id: &str) -> Result<GroupRecord, CoreError> {
-        self.store
+        self.base
+            .store
             .group(id)
             .await?
             .ok_or_else(|| CoreError::GroupNotFound(id.to_string()))
@@ -276,7 +321,7 @@ impl Service {
             .ok_or_else(|| CoreError::BadParameter("GroupID missing".into()))?;
         canonical_group(
             raw,
-            &self.cfg.domain,
+            &self.base.cfg.domain,
             self.groups_cfg().max_group_name_chars,
         )
     }
@@ -286,7 +331,7 @@ impl Service {
         if g.owner == user && !g.private {
             return Ok(Role::Admin);
         }
-        let members = self.store.members(&g.id).await?;
+        let members = self.base.store.members(&g.id).await?;
         let access = members.iter().find(|(u, _)| u == user).map(|(_, a)| *a);
         Ok(match access {
             // The creator of a private group is its admin in the table, but
@@ -297,6 +342,7 @@ impl Service {
             Some(Access::User) => Role::User,
             None => {
                 if self
+                    .base
                     .store
                     .joined(&g.id)
                     .await?
@@ -316,6 +362,7 @@ impl Service {
     #[allow(dead_code)] // for the search area (BASE-SRCH), not written yet
     pub(crate) async fn searchable_groups(&self) -> Result<Vec<GroupRecord>, CoreError> {
         Ok(self
+            .base
             .store
             .groups()
             .await?

@@ -12,6 +12,7 @@
 //! were all invited by ID; otherwise only the screen name (Android then
 //! uses the screen name as the ID).
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::element::bool_str;
@@ -19,7 +20,6 @@ use imps_wire::{Element, Version};
 
 use super::ids::{screen_name, user_elem};
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupRecord, JoinedUser};
 use crate::users::wire_user;
@@ -90,7 +90,7 @@ pub(crate) struct Change {
     pub props: Option<Element>,
 }
 
-impl Service {
+impl GroupsService {
     /// Pushes a GroupChangeNotice to every joined user who subscribed (in a
     /// private conversation to every participant: PGC-5), except
     /// `exclude`. In a private conversation a participant who blocks one
@@ -101,8 +101,8 @@ impl Service {
         change: &Change,
         exclude: Option<&str>,
     ) -> Result<(), CoreError> {
-        let domain = &self.cfg.domain;
-        let rows = self.store.joined(&g.id).await?;
+        let domain = &self.base.cfg.domain;
+        let rows = self.base.store.joined(&g.id).await?;
         let mut by_version: [Option<Element>; 3] = [None, None, None];
         for r in &rows {
             if !(r.subscribed || g.private) || Some(r.user.as_str()) == exclude {
@@ -111,6 +111,7 @@ impl Service {
             // A row whose session is gone (it dropped out; the row waits
             // for cleanup) gets nothing: skip the block checks for it.
             if !self
+                .base
                 .router
                 .reaches(&r.user, &mut |s| s.session_id == r.session_id)
             {
@@ -119,12 +120,12 @@ impl Service {
             let mut blocked = Vec::new();
             if g.private {
                 for j in &change.joined {
-                    if j.user != r.user && self.blocks(&r.user, &j.user).await? {
+                    if j.user != r.user && self.lists.blocks(&r.user, &j.user).await? {
                         blocked.push(j.user.clone());
                     }
                 }
             }
-            self.router.to_session_shaped(&r.session_id, &mut |s| {
+            self.base.router.to_session_shaped(&r.session_id, &mut |s| {
                 let v = s.version;
                 let idx = match v {
                     Version::V1_1 => 0,
@@ -165,7 +166,7 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
         let g = self.visible_group(&gid, &s.user).await?;
-        let joined = self.store.joined(&g.id).await?;
+        let joined = self.base.store.joined(&g.id).await?;
         let me = joined
             .iter()
             .find(|j| j.user == s.user)
@@ -178,7 +179,8 @@ impl Service {
             "G" => me.subscribed,
             "S" | "U" => {
                 let on = kind == "S";
-                self.store
+                self.base
+                    .store
                     .set_joined_flags(&gid, &s.user, Some(on), None)
                     .await?;
                 on

@@ -16,6 +16,7 @@
 //! (PGC-16). Nobody has powers over others inside (PGC-10/11); only the
 //! server administrator can expel (PGC-12, `admin`).
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -25,7 +26,6 @@ use super::join::JoinParams;
 use super::manage::{created_status, detail};
 use super::props::merge;
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupPass, GroupRecord, PassKind, WelcomeNote};
 
@@ -38,7 +38,7 @@ const FIXED: &[(&str, &str)] = &[
     ("AutoDelete", "T"),
 ];
 
-impl Service {
+impl GroupsService {
     /// Creates a private conversation owned by `s.user`, joins the creator
     /// (unless JoinGroup is F) and invites the users named in `body`.
     pub(crate) async fn create_private(
@@ -51,7 +51,7 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let generated = gid.is_none();
         let g = self.new_private_group(&s.user, gid, props, note).await?;
-        let lock = self.group_locks.get(&g.id);
+        let lock = self.locks.get(&g.id);
         let _held = lock.lock().await;
         let mut failures = Vec::new();
         let mut sname = None;
@@ -64,7 +64,7 @@ impl Service {
                 Err(e) => failures.push(detail(&e, &g.id)),
             }
         }
-        let (wanted, bad) = canonical_users(&user_ids(body), &self.cfg.domain);
+        let (wanted, bad) = canonical_users(&user_ids(body), &self.base.cfg.domain);
         failures.extend(bad.iter().map(|b| unknown_user_detail(b)));
         let note = self.invitation_text(&s.user).await?;
         let sent = self
@@ -94,7 +94,7 @@ impl Service {
                 format!(
                     "wv:{creator}/pgc-{}@{}",
                     &token[..16],
-                    self.cfg.domain.to_lowercase()
+                    self.base.cfg.domain.to_lowercase()
                 )
             }
         };
@@ -122,10 +122,11 @@ impl Service {
             private: true,
             props,
             welcome: note,
-            created_ms: self.now_ms(),
+            created_ms: self.base.now_ms(),
         };
         self.create_within_quota(g.clone()).await?;
-        self.store
+        self.base
+            .store
             .put_pass(
                 &gid,
                 GroupPass {
@@ -146,6 +147,7 @@ impl Service {
         user: &str,
     ) -> Result<bool, CoreError> {
         if self
+            .base
             .store
             .joined(&g.id)
             .await?
@@ -154,8 +156,9 @@ impl Service {
         {
             return Ok(true);
         }
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         Ok(self
+            .base
             .store
             .pass(&g.id, user)
             .await?
@@ -165,6 +168,7 @@ impl Service {
     /// Friendly name, else the user ID: what others see of a participant.
     pub(crate) async fn display_name(&self, user: &str) -> Result<String, CoreError> {
         Ok(self
+            .base
             .friendly_name(user)
             .await?
             .unwrap_or_else(|| user.to_string()))

@@ -7,6 +7,7 @@
 //! no property for it. Unknown properties are ignored, not refused, so a
 //! client's vendor property does not fail its whole request.
 
+use super::GroupsService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -15,7 +16,6 @@ use imps_wire::element::bool_str;
 use super::Role;
 use crate::CoreError;
 use crate::reply::ok_status;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{GroupRecord, WelcomeNote};
 
@@ -201,7 +201,7 @@ pub(crate) fn group_properties_elem(g: &GroupRecord, active: Option<usize>) -> E
     el.with_opt(g.welcome.as_ref().map(welcome_elem))
 }
 
-impl Service {
+impl GroupsService {
     /// GetGroupProps-Request: anyone may read a public group's properties
     /// (they are what a search shows); a private group's only its
     /// participants (PGC-15). OwnProperties when the reader is joined.
@@ -212,7 +212,7 @@ impl Service {
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
         let g = self.visible_group(&gid, &s.user).await?;
-        let joined = self.store.joined(&gid).await?;
+        let joined = self.base.store.joined(&gid).await?;
         let mut resp = Element::new("GetGroupProps-Response")
             .with(group_properties_elem(&g, Some(joined.len())));
         if let Some(me) = joined.iter().find(|j| j.user == s.user) {
@@ -232,7 +232,7 @@ impl Service {
         body: &Element,
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
-        let lock = self.group_locks.get(&gid);
+        let lock = self.locks.get(&gid);
         let _held = lock.lock().await;
         let mut g = self.visible_group(&gid, &s.user).await?;
         if let Some(own) = body.child("OwnProperties") {
@@ -244,6 +244,7 @@ impl Service {
                 })
                 .and_then(|p| p.child_bool("Value"));
             if !self
+                .base
                 .store
                 .set_joined_flags(&gid, &s.user, None, show)
                 .await?
@@ -275,7 +276,7 @@ impl Service {
         if note.is_some() {
             g.welcome = note;
         }
-        if !self.store.update_group(g.clone()).await? {
+        if !self.base.store.update_group(g.clone()).await? {
             return Err(CoreError::GroupNotFound(gid));
         }
         let mut changed = Element::new("GroupProperties");

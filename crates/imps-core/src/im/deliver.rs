@@ -5,6 +5,7 @@
 //! outbox), and the end of a message's life (delivered, rejected,
 //! forwarded, expired) with its delivery report.
 
+use super::ImService;
 use std::sync::Arc;
 
 use super::message::{delivery_report, new_message, notification};
@@ -12,7 +13,6 @@ use super::policy::fits;
 use super::state::{ImState, SessionQ, UserQ};
 use crate::CoreError;
 use crate::router::Router;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{RemovedMessage, StoredMessage};
 
@@ -60,21 +60,27 @@ pub(crate) fn targets(m: &StoredMessage, s: &Session) -> bool {
     m.target_client.as_deref().is_none_or(|c| c == s.client_key)
 }
 
-impl Service {
+impl ImService {
     /// This service's IM memory.
     pub(crate) fn im(&self) -> Arc<ImState> {
-        Arc::clone(&self.im_state)
+        Arc::clone(&self.state)
     }
 
     /// Offers waiting messages to each session of a user's queue, in seq
     /// order, until its window is full. Sessions whose limits a message
     /// exceeds are passed over for that message (GEN-7, GEN-10).
     pub(crate) fn pump(&self, st: &ImState, q: &mut UserQ) {
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         // Never more than half the outbox: IM alone must not push its own
         // messages out of a session's outbox (order would suffer).
-        let window = self.cfg.im.push_window.min(self.cfg.max_outbox / 2).max(1);
-        let domain = &self.cfg.domain;
+        let window = self
+            .base
+            .cfg
+            .im
+            .push_window
+            .min(self.base.cfg.max_outbox / 2)
+            .max(1);
+        let domain = &self.base.cfg.domain;
         let UserQ { msgs, sessions, .. } = q;
         for sq in sessions.iter_mut() {
             if sq.offered.len() >= window {
@@ -92,7 +98,7 @@ impl Service {
                 {
                     continue;
                 }
-                offer(self.router.as_ref(), sq, m, domain);
+                offer(self.base.router.as_ref(), sq, m, domain);
                 sq.offered.insert(*seq, now);
             }
         }
@@ -106,7 +112,7 @@ impl Service {
         let notify = s
             .with_state(|x| x.caps.as_ref().and_then(|c| c.delivery_method.clone()))
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("N"));
-        let cap = self.cfg.im.memory_per_user.max(1);
+        let cap = self.base.cfg.im.memory_per_user.max(1);
         let refill = st.with_user_or_new(&s.user, |q| {
             if q.session_mut(&s.id).is_none() {
                 q.sessions.push(SessionQ {
@@ -128,7 +134,7 @@ impl Service {
     /// Tops a user's queue up from the store (see the invariant in
     /// `state`), offering what it reads.
     pub(crate) async fn refill(&self, st: &ImState, user: &str) {
-        let cap = self.cfg.im.memory_per_user.max(1);
+        let cap = self.base.cfg.im.memory_per_user.max(1);
         loop {
             let start = st
                 .with_user(user, |q| {
@@ -143,7 +149,7 @@ impl Service {
                 .flatten();
             let Some((after, room)) = start else { return };
             let room = room.max(1);
-            let rows = self.store.pending_messages(user, after, room).await;
+            let rows = self.base.store.pending_messages(user, after, room).await;
             let again = st
                 .with_user(user, |q| {
                     q.refilling = false;
@@ -185,7 +191,7 @@ impl Service {
     /// and offers them.
     pub(crate) async fn enqueue(&self, entries: Vec<StoredMessage>) {
         let st = self.im();
-        let cap = self.cfg.im.memory_per_user.max(1);
+        let cap = self.base.cfg.im.memory_per_user.max(1);
         for m in entries {
             let user = m.recipient.clone();
             let refill = st.with_user(&user, |q| {
@@ -197,7 +203,7 @@ impl Service {
                 Some(true) => self.refill(&st, &user).await,
                 Some(false) => {}
                 None => {
-                    if !self.router.is_online(&user) {
+                    if !self.base.router.is_online(&user) {
                         self.notify_offline(&user);
                     }
                 }
@@ -214,9 +220,9 @@ impl Service {
         id: &str,
         fate: Fate,
     ) -> Result<Option<RemovedMessage>, CoreError> {
-        let removed = self.store.remove_message(user, id).await?;
+        let removed = self.base.store.remove_message(user, id).await?;
         let st = self.im();
-        let cap = self.cfg.im.memory_per_user.max(1);
+        let cap = self.base.cfg.im.memory_per_user.max(1);
         let refill = st
             .with_user(user, |q| {
                 q.remove(id);
@@ -234,11 +240,11 @@ impl Service {
                 text,
                 &r.id,
                 &r.recipient,
-                self.now_ms(),
-                &self.cfg.domain,
+                self.base.now_ms(),
+                &self.base.cfg.domain,
             );
             // Reports go to the sender's live sessions; they are not stored.
-            self.router.to_user(&r.sender, report);
+            self.base.router.to_user(&r.sender, report);
         }
         Ok(removed)
     }
@@ -250,7 +256,7 @@ impl Service {
     /// when the message is not in memory: the caller asks the store.
     pub(crate) async fn acknowledge(&self, user: &str, id: &str) -> Ack {
         let st = self.im();
-        let cap = self.cfg.im.memory_per_user.max(1);
+        let cap = self.base.cfg.im.memory_per_user.max(1);
         let hit = st
             .with_user(user, |q| {
                 if q.deleting.contains(id) {
@@ -273,7 +279,7 @@ impl Service {
             // one store call (one commit for a whole burst of acks).
             st.delete_started();
             if st.queue_delete(user, id) {
-                let reaper = reap(Arc::clone(&self.store), Arc::clone(&st));
+                let reaper = reap(Arc::clone(&self.base.store), Arc::clone(&st));
                 match tokio::runtime::Handle::try_current() {
                     Ok(h) => {
                         h.spawn(reaper);
@@ -288,10 +294,10 @@ impl Service {
                     text,
                     &m.id,
                     &m.recipient,
-                    self.now_ms(),
-                    &self.cfg.domain,
+                    self.base.now_ms(),
+                    &self.base.cfg.domain,
                 );
-                self.router.to_user(&m.sender, report);
+                self.base.router.to_user(&m.sender, report);
             }
         }
         if refill {
@@ -303,10 +309,10 @@ impl Service {
     /// Once a second (from the server): offer again what was offered long
     /// ago and not acknowledged; now and then drop expired messages and
     /// forget old send references.
-    pub async fn im_tick(&self) {
+    pub(crate) async fn im_tick(&self) {
         let st = self.im();
-        let now = self.now_ms();
-        let after = self.cfg.im.redeliver_secs.max(1) * 1000;
+        let now = self.base.now_ms();
+        let after = self.base.cfg.im.redeliver_secs.max(1) * 1000;
         for user in st.users() {
             st.with_user(&user, |q| {
                 let UserQ { msgs, sessions, .. } = q;
@@ -320,7 +326,7 @@ impl Service {
                     for seq in stale {
                         match msgs.get(&seq) {
                             Some(m) => {
-                                offer(self.router.as_ref(), sq, m, &self.cfg.domain);
+                                offer(self.base.router.as_ref(), sq, m, &self.base.cfg.domain);
                                 sq.offered.insert(seq, now);
                             }
                             None => {
@@ -337,7 +343,7 @@ impl Service {
     }
 
     async fn sweep(&self, now: u64) {
-        match self.store.expired_messages(now, EXPIRY_BATCH).await {
+        match self.base.store.expired_messages(now, EXPIRY_BATCH).await {
             Ok(list) => {
                 for m in list {
                     if let Err(e) = self
@@ -350,8 +356,8 @@ impl Service {
             }
             Err(e) => tracing::warn!(error = %e, "cannot list expired messages"),
         }
-        let before = now.saturating_sub(self.cfg.im.dedupe_window_secs * 1000);
-        if let Err(e) = self.store.prune_message_refs(before).await {
+        let before = now.saturating_sub(self.base.cfg.im.dedupe_window_secs * 1000);
+        if let Err(e) = self.base.store.prune_message_refs(before).await {
             tracing::warn!(error = %e, "cannot prune send references");
         }
     }
@@ -390,12 +396,12 @@ fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) {
     router.to_session(&sq.session.id, body);
 }
 
-impl Service {
+impl ImService {
     /// Waits for the store deletes of acknowledged messages still running
     /// in the background, so a clean stop does not offer them again after
     /// the next start. (A crash still may: they are repeats under the same
     /// MessageID, which clients drop.)
-    pub async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         self.im().deletes_settled().await;
     }
 }

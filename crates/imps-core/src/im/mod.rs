@@ -26,7 +26,7 @@ mod send;
 mod state;
 
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier};
-pub(crate) use state::ImState;
+use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else
 /// the server's secret, else a random one for this run.
@@ -47,10 +47,25 @@ use std::sync::Arc;
 use imps_wire::{PrimitiveKind, Transaction};
 
 use crate::CoreError;
-use crate::service::{Outcome, Service};
+use crate::base::Base;
+use crate::lists::ListsService;
+use crate::service::Outcome;
 use crate::session::Session;
 
-impl Service {
+/// The IM area. It asks lists whether a recipient blocks the sender.
+pub(crate) struct ImService {
+    pub(crate) base: Arc<Base>,
+    pub(crate) lists: Arc<ListsService>,
+    /// Queues, acknowledgements and background deletes.
+    state: Arc<ImState>,
+}
+
+impl ImService {
+    pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> ImService {
+        let state = Arc::new(ImState::new(notify_key(&base.cfg)));
+        ImService { base, lists, state }
+    }
+
     /// Handles the requests of this area (`service::area_of` sends them).
     pub(crate) async fn handle_im(
         &self,

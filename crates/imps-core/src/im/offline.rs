@@ -9,13 +9,13 @@
 //! (IMR-10). The core never does the delivery itself (no HTTP here): the
 //! log notifier lives here, the webhook one in impsd.
 
+use super::ImService;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
 use crate::config::OfflineNotify;
-use crate::service::Service;
 
 /// One offline notification. Deliberately nothing that identifies a
 /// person to whoever sees it on the way (SYM-18).
@@ -67,12 +67,12 @@ pub(crate) fn hmac_sha1_hex(key: &[u8], msg: &[u8]) -> String {
     hex::encode(outer.finalize())
 }
 
-impl Service {
+impl ImService {
     /// Tells the notifier that messages wait for `user`, at most once per
     /// `offline_notify_interval_secs`. Runs off the send path: the count
     /// is read and the notifier called from a spawned task.
     pub(crate) fn notify_offline(&self, user: &str) {
-        let cfg = &self.cfg.im;
+        let cfg = &self.base.cfg.im;
         let Some(notifier) = cfg
             .notifier
             .clone()
@@ -81,7 +81,7 @@ impl Service {
             return;
         };
         let state = self.im();
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         if !state.may_notify(user, now, cfg.offline_notify_interval_secs * 1000) {
             return;
         }
@@ -91,7 +91,7 @@ impl Service {
             recipient_ref: hmac_sha1_hex(state.notify_key(), user.as_bytes()),
             waiting: 0,
         };
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.base.store);
         let user = user.to_string();
         let send = async move {
             let waiting = match store.pending_count(&user).await {

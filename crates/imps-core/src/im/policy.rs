@@ -5,6 +5,7 @@
 //! content types) are honoured too: a message is offered only to sessions
 //! that can take it.
 
+use super::ImService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -13,7 +14,6 @@ use super::message::content_bytes;
 use super::state::ClientContent;
 use crate::CoreError;
 use crate::config::{ImConfig, OversizePolicy};
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{MessageBody, StoredMessage};
 
@@ -168,7 +168,7 @@ pub(crate) fn capability_elements(cfg: &ImConfig, v: Version) -> Vec<Element> {
     out
 }
 
-impl Service {
+impl ImService {
     /// Called from ClientCapability negotiation: notes what content the
     /// client accepts (GEN-10) and returns the IM policy elements to add
     /// to the agreed list (GEN-6, GEN-9).
@@ -183,7 +183,7 @@ impl Service {
             }
             self.pump(&st, q);
         });
-        capability_elements(&self.cfg.im, s.version)
+        capability_elements(&self.base.cfg.im, s.version)
     }
 }
 

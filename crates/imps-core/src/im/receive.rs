@@ -2,6 +2,7 @@
 //! (SetDeliveryMethod, GetMessageList, GetMessage) and refusing
 //! (RejectMessage).
 
+use super::ImService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -11,10 +12,10 @@ use super::message::{message_info, new_message};
 use super::state::FETCHED_MEMORY;
 use crate::CoreError;
 use crate::reply::{ok_status, result};
-use crate::service::{Outcome, Service};
+use crate::service::Outcome;
 use crate::session::{Capabilities, Session};
 
-impl Service {
+impl ImService {
     /// MessageDelivered: the client has the message; its entry ends (first
     /// acknowledgement wins for a user with several sessions). As a
     /// Response (Android) it gets no answer; as a Request, Status 200, or
@@ -105,17 +106,17 @@ impl Service {
         if body.child("GroupID").is_some() {
             return Err(CoreError::NotImplemented("group message history".into()));
         }
-        let max = self.cfg.im.max_list_batch.max(1);
+        let max = self.base.cfg.im.max_list_batch.max(1);
         let want = body
             .child_u64("MessageCount")
             .map_or(max, |n| usize::try_from(n).unwrap_or(max).min(max));
-        let rows = self.store.pending_messages(&s.user, 0, max).await?;
-        let total = self.store.pending_count(&s.user).await?;
+        let rows = self.base.store.pending_messages(&s.user, 0, max).await?;
+        let total = self.base.store.pending_count(&s.user).await?;
         let infos = rows
             .iter()
             .filter(|m| targets(m, s))
             .take(want)
-            .map(|m| message_info(m, s.version, &self.cfg.domain));
+            .map(|m| message_info(m, s.version, &self.base.cfg.domain));
         let resp = if s.version >= Version::V1_3 {
             Element::new("GetMessageList-Response")
                 .with(infos.fold(Element::new("MessageInfoList"), Element::with))
@@ -139,12 +140,13 @@ impl Service {
             .filter(|i| !i.is_empty())
             .ok_or_else(|| CoreError::BadRequest("GetMessage-Request without MessageID".into()))?;
         let m = self
+            .base
             .store
             .pending_message(&s.user, id)
             .await?
             .filter(|m| targets(m, s))
             .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
-        let mut resp = new_message(&m, s.version, &self.cfg.domain);
+        let mut resp = new_message(&m, s.version, &self.base.cfg.domain);
         resp.name = "GetMessage-Response".into();
         self.finish_message(&s.user, id, Fate::Delivered).await?;
         self.im().with_user(&s.user, |q| {
@@ -178,6 +180,7 @@ impl Service {
         let mut unknown = Vec::new();
         for id in &ids {
             let mine = self
+                .base
                 .store
                 .pending_message(&s.user, id)
                 .await?

@@ -13,6 +13,7 @@
 //! DetailedResult per refused recipient when some did, and when none did,
 //! their common code (or 900) with the details.
 
+use super::ImService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Transaction, Version};
@@ -21,7 +22,7 @@ use super::message::{self, RecipientSpec};
 use super::policy::{check_content, fits_body};
 use crate::CoreError;
 use crate::reply::result;
-use crate::service::{Outcome, Service};
+use crate::service::Outcome;
 use crate::session::Session;
 use crate::store::{MessageBody, NewStoredMessage, PutOutcome, StoredMessage};
 use crate::users::{canonical_user, wire_user};
@@ -48,14 +49,14 @@ pub(crate) struct Sent {
     pub charged: bool,
 }
 
-impl Service {
+impl ImService {
     pub(crate) async fn send_message(
         &self,
         s: &Arc<Session>,
         tx: &Transaction,
     ) -> Result<Outcome, CoreError> {
         let req = &tx.body;
-        message::check_sender(req, &s.user, &self.cfg.domain)?;
+        message::check_sender(req, &s.user, &self.base.cfg.domain)?;
         let body = message::body_of(req)?;
         let info = req.child("MessageInfo");
         let out = Outgoing {
@@ -100,6 +101,7 @@ impl Service {
             CoreError::BadRequest("ForwardMessage-Request without Recipient".into())
         })?;
         let original = self
+            .base
             .store
             .pending_message(&s.user, id)
             .await?
@@ -136,7 +138,7 @@ impl Service {
         out: Outgoing,
         rcpt: &Element,
     ) -> Result<Sent, CoreError> {
-        let cfg = &self.cfg.im;
+        let cfg = &self.base.cfg.im;
         let charged = check_content(cfg, &out.body)?;
         let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
         if accepted.is_empty() {
@@ -151,14 +153,14 @@ impl Service {
                 charged,
             });
         }
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         let validity = match (out.validity_secs, cfg.max_validity_secs) {
             (Some(v), 0) => Some(v),
             (Some(v), max) => Some(v.min(max)),
             (None, 0) => None,
             (None, max) => Some(max),
         };
-        let id = new_message_id(self.now_ms())?;
+        let id = new_message_id(self.base.now_ms())?;
         let sender_name = self.sender_name(&out.sender).await?;
         let msg = NewStoredMessage {
             id: id.clone(),
@@ -174,7 +176,7 @@ impl Service {
         let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
         let recipients = msg.recipients.clone();
         let (body, expires_ms) = (Arc::new(msg.body.clone()), msg.expires_ms);
-        match self.store.put_message(msg, since).await? {
+        match self.base.store.put_message(msg, since).await? {
             PutOutcome::Duplicate(existing) => {
                 tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
                 Ok(Sent {
@@ -217,14 +219,14 @@ impl Service {
         out: &Outgoing,
         rcpt: &Element,
     ) -> Result<(Vec<(String, Option<String>)>, Vec<Refusal>), CoreError> {
-        let domain = &self.cfg.domain;
+        let domain = &self.base.cfg.domain;
         let mut wanted: Vec<(String, Option<String>)> = Vec::new();
         let mut refused = Vec::new();
         for spec in message::recipients(rcpt) {
             match spec {
                 RecipientSpec::User { wire, client } => wanted.push((wire, client)),
                 RecipientSpec::ContactList(list) => {
-                    match self.list_members(&out.sender, &list).await? {
+                    match self.lists.list_members(&out.sender, &list).await? {
                         Some(members) => wanted.extend(members.into_iter().map(|m| (m, None))),
                         None => refused.push(Refusal {
                             wire: list.clone(),
@@ -254,10 +256,10 @@ impl Service {
             if accepted.iter().any(|(u, _)| *u == user) {
                 continue;
             }
-            if accepted.len() >= self.cfg.im.max_recipients {
+            if accepted.len() >= self.base.cfg.im.max_recipients {
                 return Err(CoreError::BadParameter(format!(
                     "more than {} recipients",
-                    self.cfg.im.max_recipients
+                    self.base.cfg.im.max_recipients
                 )));
             }
             match self.check_recipient(out, &user, client.as_deref()).await? {
@@ -280,26 +282,27 @@ impl Service {
         client: Option<&str>,
     ) -> Result<Result<(), CoreError>, CoreError> {
         let st = self.im();
-        let unknown = || CoreError::UnknownUser(wire_user(user, &self.cfg.domain));
+        let unknown = || CoreError::UnknownUser(wire_user(user, &self.base.cfg.domain));
         if !st.is_known_user(user) {
-            if !self.user_exists(user).await? {
+            if !self.base.user_exists(user).await? {
                 return Ok(Err(unknown()));
             }
             st.remember_user(user);
         }
-        if user != out.sender && self.blocks(user, &out.sender).await? {
+        if user != out.sender && self.lists.blocks(user, &out.sender).await? {
             return Ok(Err(unknown()));
         }
         let sessions: Vec<Arc<Session>> = self
+            .base
             .sessions
             .of_user(user)
             .into_iter()
             .filter(|s| client.is_none_or(|c| s.client_key == c))
             .collect();
-        if sessions.is_empty() && (client.is_some() || !self.cfg.im.offline_storage) {
+        if sessions.is_empty() && (client.is_some() || !self.base.cfg.im.offline_storage) {
             let who = match client {
-                Some(c) => format!("{} (client {c})", wire_user(user, &self.cfg.domain)),
-                None => wire_user(user, &self.cfg.domain),
+                Some(c) => format!("{} (client {c})", wire_user(user, &self.base.cfg.domain)),
+                None => wire_user(user, &self.base.cfg.domain),
             };
             return Ok(Err(CoreError::ImRecipientNotLoggedIn(who)));
         }
@@ -319,15 +322,15 @@ impl Service {
 /// a renamed user shows the new name within this time.
 const NAME_CACHE_MS: u64 = 5_000;
 
-impl Service {
+impl ImService {
     /// The sender's friendly name (IMR-8), from a short-lived cache.
     async fn sender_name(&self, user: &str) -> Result<Option<String>, CoreError> {
         let st = self.im();
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         if let Some(n) = st.cached_name(user, now, NAME_CACHE_MS) {
             return Ok(n);
         }
-        let n = self.friendly_name(user).await?;
+        let n = self.base.friendly_name(user).await?;
         st.cache_name(user, n.clone(), now);
         Ok(n)
     }

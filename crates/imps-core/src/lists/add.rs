@@ -9,6 +9,7 @@
 //! the list and to the grant list are taken off again) and the request
 //! fails with the authorization's error.
 
+use super::{ListsService, PresenceGrants};
 use std::collections::{BTreeMap, HashMap};
 
 use imps_wire::{Element, Version};
@@ -16,7 +17,6 @@ use imps_wire::{Element, Version};
 use super::ids::{ListId, NickInput};
 use crate::CoreError;
 use crate::router::Recipient;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{ContactEntry, ListChange, ListChangeOutcome};
 use crate::users::{canonical_user, wire_user};
@@ -96,7 +96,7 @@ pub(crate) fn only_added_to_list_type(body: &Element) -> bool {
     types.peek().is_some() && types.all(|t| t.text.trim().eq_ignore_ascii_case(ATCL))
 }
 
-impl Service {
+impl ListsService {
     /// Turns the members a request names into store entries. Unknown users
     /// and malformed IDs go to `failures` (531, 402, 516). A registered
     /// user keeps their ID; an MSISDN-style ID (`wv:+358...`) is the user
@@ -111,7 +111,7 @@ impl Service {
         let mut out: Vec<ContactEntry> = Vec::with_capacity(inputs.len());
         let mut seen: HashMap<String, usize> = HashMap::with_capacity(inputs.len());
         for input in inputs {
-            let id = match canonical_user(&input.wire, &self.cfg.domain) {
+            let id = match canonical_user(&input.wire, &self.base.cfg.domain) {
                 Ok(id) => id,
                 Err(e) => {
                     failures.push(&e, &input.wire);
@@ -119,9 +119,9 @@ impl Service {
                 }
             };
             // One read per entry: the record gives the friendly name too.
-            let (user, msisdn, friendly) = match self.store.user(&id).await? {
+            let (user, msisdn, friendly) = match self.base.store.user(&id).await? {
                 Some(u) => (u.id, None, u.friendly_name),
-                None if id.starts_with('+') => match self.store.user_by_msisdn(&id).await? {
+                None if id.starts_with('+') => match self.base.store.user_by_msisdn(&id).await? {
                     Some(u) => (u.id, Some(id), u.friendly_name),
                     None => (id.clone(), Some(id), None),
                 },
@@ -165,6 +165,7 @@ impl Service {
         id: &ListId,
         mut change: ListChange,
         authorize_and_grant: bool,
+        grants: &dyn PresenceGrants,
     ) -> Result<(), CoreError> {
         let cfg = self.lists_cfg();
         change.owner = id.owner.clone();
@@ -173,7 +174,7 @@ impl Service {
         change.max_contacts = cfg.max_contacts_per_list;
         change.max_grants = cfg.max_access_entries;
         let added: Vec<String> = change.add.iter().map(|e| e.user_id.clone()).collect();
-        let changed = self.store.change_contact_list(change).await;
+        let changed = self.base.store.change_contact_list(change).await;
         // The grant list may have changed (ADC-2): cached answers about
         // this owner may be out of date, whatever the outcome.
         self.access.invalidate(&id.owner);
@@ -192,7 +193,7 @@ impl Service {
         };
         if authorize_and_grant {
             for u in added.iter().filter(|u| **u != s.user) {
-                if let Err(e) = self.authorize(&s.user, u, &[ONLINE_STATUS]).await {
+                if let Err(e) = grants.authorize(&s.user, u, &[ONLINE_STATUS]).await {
                     tracing::info!(user = %s.user, contact = %u, error = %e,
                         "OnlineStatus authorization failed; undoing the contact and grant list changes");
                     self.undo_add(id, newly_added, newly_granted).await;
@@ -215,7 +216,7 @@ impl Service {
             max_grants: usize::MAX,
             ..ListChange::default()
         };
-        let undone = self.store.change_contact_list(undo).await;
+        let undone = self.base.store.change_contact_list(undo).await;
         self.access.invalidate(&id.owner);
         if let Err(e) = undone {
             tracing::error!(owner = %id.owner, list = %id.name, error = %e,
@@ -232,8 +233,9 @@ impl Service {
         if added.is_empty() {
             return;
         }
-        let mut user = Element::new("User").with_text("UserID", wire_user(adder, &self.cfg.domain));
-        match self.friendly_name(adder).await {
+        let mut user =
+            Element::new("User").with_text("UserID", wire_user(adder, &self.base.cfg.domain));
+        match self.base.friendly_name(adder).await {
             Ok(Some(name)) => user = user.with_text("FriendlyName", name),
             Ok(None) => {}
             Err(e) => {
@@ -245,10 +247,15 @@ impl Service {
             .with(Element::new("UserList").with(user));
         let v13 = |s: &Recipient<'_>| s.version == Version::V1_3;
         for u in added.iter().filter(|u| u.as_str() != adder) {
-            if !self.router.reaches(u, &mut |s| v13(s)) {
+            if !self.base.router.reaches(u, &mut |s| v13(s)) {
                 continue;
             }
-            let notify = self.store.added_notify(u).await.map_err(CoreError::from);
+            let notify = self
+                .base
+                .store
+                .added_notify(u)
+                .await
+                .map_err(CoreError::from);
             let wanted = match (notify, self.blocks(u, adder).await) {
                 (Ok(notify), Ok(blocked)) => notify && !blocked,
                 (Err(e), _) | (_, Err(e)) => {
@@ -257,7 +264,7 @@ impl Service {
                 }
             };
             if wanted {
-                self.router.to_user_shaped(u, &mut |s| {
+                self.base.router.to_user_shaped(u, &mut |s| {
                     if v13(s) {
                         vec![body.clone()]
                     } else {

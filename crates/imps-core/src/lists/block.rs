@@ -10,12 +10,12 @@
 //! Only users can be listed; other entities (groups, screen names, lists,
 //! applications) are refused per entry with 501 in a DetailedResult.
 
+use super::ListsService;
 use imps_wire::{Element, Version, element::bool_str};
 
 use super::add::Failures;
 use super::ids::user_ids;
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::AccessChange;
 use crate::users::{canonical_user, wire_user};
@@ -23,14 +23,14 @@ use crate::users::{canonical_user, wire_user};
 /// Entity kinds an AddList/RemoveList may hold besides UserID.
 const OTHER_ENTITIES: [&str; 4] = ["ScreenName", "GroupID", "ContactList", "ApplicationID"];
 
-impl Service {
+impl ListsService {
     pub(crate) async fn get_blocked_list(&self, s: &Session) -> Result<Element, CoreError> {
-        let a = self.store.access_lists(&s.user).await?;
+        let a = self.base.store.access_lists(&s.user).await?;
         let entities = |users: &[String]| {
             let mut e = Element::new("EntityList");
             e.children = users
                 .iter()
-                .map(|u| Element::text("UserID", wire_user(u, &self.cfg.domain)))
+                .map(|u| Element::text("UserID", wire_user(u, &self.base.cfg.domain)))
                 .collect();
             e
         };
@@ -89,7 +89,7 @@ impl Service {
             }
             let mut out = Vec::new();
             for u in user_ids(part) {
-                match canonical_user(&u, &self.cfg.domain) {
+                match canonical_user(&u, &self.base.cfg.domain) {
                     Ok(id) => out.push(id),
                     Err(e) => failures.push(&e, &u),
                 }
@@ -114,7 +114,7 @@ impl Service {
             || !change.grant_remove.is_empty();
         let applied = if something {
             let owner = change.owner.clone();
-            let r = self.store.change_access(change).await;
+            let r = self.base.store.change_access(change).await;
             // Whatever the outcome, cached answers about this owner may
             // be out of date now.
             self.access.invalidate(&owner);

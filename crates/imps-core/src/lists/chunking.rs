@@ -25,11 +25,11 @@
 //! `SegmentInfo` belongs in the TransactionDescriptor: the area puts it
 //! as the body's last child and `Service::handle` moves it there.
 
+use super::ListsService;
 use imps_wire::{Element, Message, Transaction, Version};
 
 use crate::CoreError;
 use crate::reply::{ok_result, ok_status};
-use crate::service::Service;
 use crate::session::{FunctionSet, Session, is_implemented};
 
 use super::segment_store::xml_len;
@@ -134,14 +134,14 @@ fn fill(
     e
 }
 
-impl Service {
+impl ListsService {
     /// The largest message this session may get, when it may get a reply
     /// in parts at all (IOP-1): CSP 1.3, a negotiated size, SGMNT usable.
     fn segment_limit(&self, s: &Session) -> Option<usize> {
         if s.version != Version::V1_3 || !is_implemented("SGMNT") {
             return None;
         }
-        if !FunctionSet::available(s.version, &self.cfg.disabled_functions).contains("SGMNT") {
+        if !FunctionSet::available(s.version, &self.base.cfg.disabled_functions).contains("SGMNT") {
             return None;
         }
         let (max, agreed) = s.with_state(|st| {
@@ -209,7 +209,7 @@ impl Service {
         let first = first.with(segment_info(&token, count, 1));
         tracing::debug!(session = %s.id, primitive = %first.name, count, max, "reply split into parts");
         self.segments()
-            .insert_set(token, &s.id, parts, self.now_ms(), self.lists_cfg());
+            .insert_set(token, &s.id, parts, self.base.now_ms(), self.lists_cfg());
         Ok(first)
     }
 
@@ -220,14 +220,14 @@ impl Service {
             .ok_or_else(|| CoreError::BadRequest("SegmentID without SegmentReference".into()))?;
         let (part, count) = self
             .segments()
-            .part(&s.id, &token, reference, self.now_ms())?;
+            .part(&s.id, &token, reference, self.base.now_ms())?;
         Ok(get_segment_response(part, &token, count, reference))
     }
 
     /// DropSegment-Request: forget a split reply, or an unfinished upload.
     pub(crate) fn drop_segment(&self, s: &Session, body: &Element) -> Result<Element, CoreError> {
         let (token, _) = segment_id(body)?;
-        if !self.segments().drop_id(&s.id, &token, self.now_ms()) {
+        if !self.segments().drop_id(&s.id, &token, self.base.now_ms()) {
             return Err(CoreError::UnknownSegment(token));
         }
         Ok(ok_status())

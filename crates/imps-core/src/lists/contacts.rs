@@ -10,6 +10,7 @@
 //! NickName has both children (Android dereferences them), Name being the
 //! UserID when the member has no nickname.
 
+use super::{ListsService, PresenceGrants};
 use imps_wire::{Element, Version, element::bool_str};
 
 use super::add::Failures;
@@ -17,7 +18,6 @@ use super::ids::{ListId, nick_entries, user_ids};
 use super::property;
 use crate::CoreError;
 use crate::reply::ok_status;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{ContactListRecord, CreateListOutcome, ListChange};
 use crate::users::{canonical_user, wire_user};
@@ -29,11 +29,11 @@ struct Props {
     default: Option<bool>,
 }
 
-impl Service {
+impl ListsService {
     /// Parses a list ID of the session's own user; another user's list
     /// reads as one that does not exist (700).
     pub(crate) fn own_list(&self, s: &Session, wire: &str) -> Result<ListId, CoreError> {
-        let id = ListId::parse(wire, &self.cfg.domain, self.lists_cfg())?;
+        let id = ListId::parse(wire, &self.base.cfg.domain, self.lists_cfg())?;
         if id.owner != s.user {
             return Err(CoreError::ListNotFound(wire.to_string()));
         }
@@ -68,7 +68,7 @@ impl Service {
     }
 
     pub(crate) async fn get_list(&self, s: &Session) -> Result<Element, CoreError> {
-        let lists = self.store.contact_lists(&s.user).await?;
+        let lists = self.base.store.contact_lists(&s.user).await?;
         let ids: Vec<Element> = lists
             .iter()
             .filter(|l| s.version == Version::V1_1 || !l.is_default)
@@ -101,7 +101,7 @@ impl Service {
         let wire = body.child_text("ContactList").ok_or_else(|| {
             CoreError::BadRequest("CreateList-Request without ContactList".into())
         })?;
-        let id = ListId::parse(wire, &self.cfg.domain, cfg)?;
+        let id = ListId::parse(wire, &self.base.cfg.domain, cfg)?;
         if id.owner != s.user {
             return Err(CoreError::Forbidden(format!(
                 "{wire} belongs to another user"
@@ -117,6 +117,7 @@ impl Service {
         // The first list a user makes is their default unless they say
         // otherwise: clients expect a DefaultContactList to exist.
         let has_default = self
+            .base
             .store
             .contact_lists(&s.user)
             .await?
@@ -128,10 +129,11 @@ impl Service {
             wire_id: id.wire.clone(),
             display_name: Some(props.display_name.unwrap_or_else(|| id.written_name())),
             is_default: props.default.unwrap_or(!has_default),
-            created_ms: self.now_ms(),
+            created_ms: self.base.now_ms(),
         };
         let added: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
         let outcome = self
+            .base
             .store
             .create_contact_list(
                 record.clone(),
@@ -177,7 +179,12 @@ impl Service {
             CoreError::BadRequest("DeleteList-Request without ContactList".into())
         })?;
         let id = self.own_list(s, wire)?;
-        if !self.store.delete_contact_list(&id.owner, &id.name).await? {
+        if !self
+            .base
+            .store
+            .delete_contact_list(&id.owner, &id.name)
+            .await?
+        {
             return Err(CoreError::ListNotFound(id.wire));
         }
         Ok(ok_status())
@@ -188,6 +195,7 @@ impl Service {
         &self,
         s: &Session,
         body: &Element,
+        grants: &dyn PresenceGrants,
     ) -> Result<Element, CoreError> {
         let cfg = self.lists_cfg();
         let wire = body.child_text("ContactList").ok_or_else(|| {
@@ -209,7 +217,7 @@ impl Service {
             .map(user_ids)
             .unwrap_or_default()
         {
-            match canonical_user(&u, &self.cfg.domain) {
+            match canonical_user(&u, &self.base.cfg.domain) {
                 Ok(id) => remove.push(id),
                 Err(e) => failures.push(&e, &u),
             }
@@ -226,7 +234,7 @@ impl Service {
             || change.display_name.is_some()
             || change.default.is_some();
         if changes {
-            self.change_list(s, &id, change, authorize_and_grant)
+            self.change_list(s, &id, change, authorize_and_grant, grants)
                 .await?;
         }
         let mut resp = Element::new("ListManage-Response").with(failures.result(changes));
@@ -238,6 +246,7 @@ impl Service {
         }
         // Read after the write: the answer shows what the store holds.
         let record = self
+            .base
             .store
             .contact_lists(&id.owner)
             .await?
@@ -245,6 +254,7 @@ impl Service {
             .find(|l| l.name == id.name)
             .ok_or_else(|| CoreError::ListNotFound(id.wire.clone()))?;
         let members = self
+            .base
             .store
             .contacts(&id.owner, &id.name)
             .await?
@@ -253,7 +263,7 @@ impl Service {
         nicks.children = members
             .into_iter()
             .map(|m| {
-                let uid = wire_user(&m.user_id, &self.cfg.domain);
+                let uid = wire_user(&m.user_id, &self.base.cfg.domain);
                 Element::new("NickName")
                     .with_text("Name", m.nickname.unwrap_or_else(|| uid.clone()))
                     .with_text("UserID", uid)
@@ -265,6 +275,7 @@ impl Service {
 
     async fn has_list(&self, id: &ListId) -> Result<bool, CoreError> {
         Ok(self
+            .base
             .store
             .contact_lists(&id.owner)
             .await?

@@ -3,9 +3,9 @@
 //!
 //! The server is the master copy of every list (ALG-UC): handlers read
 //! lists from the store on every request and never trust a client's copy.
-//! Other areas ask three questions of this one: [`Service::blocks`] (IM and
-//! invitations), [`Service::has_contact`] (IMR-8) and
-//! [`Service::list_members`] (presence subscriptions by list).
+//! Other areas ask three questions of this one: [`ListsService::blocks`] (IM and
+//! invitations), [`ListsService::has_contact`] (IMR-8) and
+//! [`ListsService::list_members`] (presence subscriptions by list).
 
 mod access_cache;
 mod add;
@@ -23,11 +23,12 @@ use std::sync::Arc;
 use imps_wire::{Element, PrimitiveKind, Transaction};
 
 use crate::CoreError;
-use crate::service::{Outcome, Service};
+use crate::base::Base;
+use crate::service::Outcome;
 use crate::session::Session;
 
 pub(crate) use segment_store::SegmentStore;
-pub(crate) use upload::{GroupList, segment_info};
+pub(crate) use upload::{Assembled, GroupList, segment_info};
 
 /// Limits and timeouts of this area. Every one is a setting with a safe
 /// default (house rule 5): the `[lists]` section, defaults in
@@ -78,10 +79,39 @@ impl Default for ListsConfig {
     }
 }
 
-impl Service {
+/// What lists needs from presence: ADC-2 authorizes each added contact
+/// to see the adder's OnlineStatus. Presence implements it and the service
+/// passes it in with each request, so lists does not depend on presence
+/// (presence asks lists for the members of contact lists).
+#[async_trait::async_trait]
+pub(crate) trait PresenceGrants: Send + Sync {
+    /// Lets `watcher` see `attrs` of `owner`'s presence.
+    async fn authorize(&self, owner: &str, watcher: &str, attrs: &[&str]) -> Result<(), CoreError>;
+}
+
+/// The lists area. Besides its own requests it answers the questions
+/// other areas ask (`blocks`, `has_contact`, `list_members`) and keeps the
+/// parts of split replies and uploads for every area (GEN-1).
+pub(crate) struct ListsService {
+    pub(crate) base: Arc<Base>,
+    /// Recent block/grant answers.
+    access: AccessCache,
+    /// Split replies and uploads in parts.
+    segments: SegmentStore,
+}
+
+impl ListsService {
+    pub(crate) fn new(base: Arc<Base>) -> ListsService {
+        ListsService {
+            base,
+            access: AccessCache::default(),
+            segments: SegmentStore::default(),
+        }
+    }
+
     /// This area's settings.
     pub(crate) fn lists_cfg(&self) -> &ListsConfig {
-        &self.cfg.lists
+        &self.base.cfg.lists
     }
 
     /// The table of split replies and uploads in parts.
@@ -95,6 +125,7 @@ impl Service {
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
+        grants: &dyn PresenceGrants,
     ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let body = &tx.body;
@@ -103,8 +134,8 @@ impl Service {
             P::CreateListRequest => self.create_list(s, body).await?,
             P::DeleteListRequest => self.delete_list(s, body).await?,
             P::ListManageRequest => match upload::segment_info(tx) {
-                Some(info) => self.list_manage_part(s, body, &info).await?,
-                None => self.list_manage(s, body).await?,
+                Some(info) => self.list_manage_part(s, body, &info, grants).await?,
+                None => self.list_manage(s, body, grants).await?,
             },
             P::GetBlockedListRequest => self.get_blocked_list(s).await?,
             P::BlockEntityRequest => match upload::segment_info(tx) {
@@ -117,7 +148,7 @@ impl Service {
                 if add::only_added_to_list_type(body) =>
             {
                 let notify = kind == P::SubscribeNotificationRequest;
-                self.store.set_added_notify(&s.user, notify).await?;
+                self.base.store.set_added_notify(&s.user, notify).await?;
                 crate::reply::ok_status()
             }
             other => return Err(CoreError::NotImplemented(other.name().into())),
@@ -131,12 +162,12 @@ impl Service {
     /// Both are canonical local user IDs (`alice`).
     /// Answers come from the access cache when it has a fresh one.
     pub(crate) async fn blocks(&self, owner: &str, other: &str) -> Result<bool, CoreError> {
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         if let Some(refuses) = self.access.get(owner, other, now) {
             return Ok(refuses);
         }
         let generation = self.access.generation(owner);
-        let a = self.store.access_check(owner, other).await?;
+        let a = self.base.store.access_check(owner, other).await?;
         let refuses = (a.block_in_use && a.blocked) || (a.grant_in_use && !a.granted);
         self.access.put(owner, other, generation, refuses, now);
         Ok(refuses)
@@ -146,7 +177,7 @@ impl Service {
     /// local user IDs). IM asks this for IMR-8.
     #[allow(dead_code)] // until IM calls it
     pub(crate) async fn has_contact(&self, owner: &str, other: &str) -> Result<bool, CoreError> {
-        Ok(self.store.is_contact(owner, other).await?)
+        Ok(self.base.store.is_contact(owner, other).await?)
     }
 
     /// The user IDs in one of `owner`'s contact lists (wire list ID as sent
@@ -158,13 +189,14 @@ impl Service {
         owner: &str,
         list_id: &str,
     ) -> Result<Option<Vec<String>>, CoreError> {
-        let Ok(id) = ids::ListId::parse(list_id, &self.cfg.domain, self.lists_cfg()) else {
+        let Ok(id) = ids::ListId::parse(list_id, &self.base.cfg.domain, self.lists_cfg()) else {
             return Ok(None);
         };
         if id.owner != owner {
             return Ok(None);
         }
         Ok(self
+            .base
             .store
             .contacts(owner, &id.name)
             .await?
@@ -212,7 +244,7 @@ mod tests {
             ..AccessChange::default()
         };
         // Nothing set: nobody is blocked.
-        assert!(!svc.blocks("alice", "mallory").await.unwrap());
+        assert!(!svc.lists.blocks("alice", "mallory").await.unwrap());
         // (block in use, grant in use) -> (mallory, bob, carol) blocked?
         let table = [
             ((true, false), (true, false, false)),
@@ -226,30 +258,33 @@ mod tests {
             assert!(store.change_access(change(b, g)).await.unwrap());
             clock.advance_ms(super::access_cache::MAX_AGE_MS);
             assert_eq!(
-                svc.blocks("alice", "mallory").await.unwrap(),
+                svc.lists.blocks("alice", "mallory").await.unwrap(),
                 m,
                 "{b} {g} mallory"
             );
             assert_eq!(
-                svc.blocks("alice", "bob").await.unwrap(),
+                svc.lists.blocks("alice", "bob").await.unwrap(),
                 bob,
                 "{b} {g} bob"
             );
             assert_eq!(
-                svc.blocks("alice", "carol").await.unwrap(),
+                svc.lists.blocks("alice", "carol").await.unwrap(),
                 carol,
                 "{b} {g} carol"
             );
         }
         // Only the owner's lists count.
-        assert!(!svc.blocks("carol", "alice").await.unwrap());
+        assert!(!svc.lists.blocks("carol", "alice").await.unwrap());
         // A change through the service is seen at once (it invalidates).
         assert!(store.change_access(change(false, false)).await.unwrap());
         clock.advance_ms(super::access_cache::MAX_AGE_MS);
-        assert!(!svc.blocks("alice", "mallory").await.unwrap());
+        assert!(!svc.lists.blocks("alice", "mallory").await.unwrap());
         assert!(store.change_access(change(true, false)).await.unwrap());
-        assert!(!svc.blocks("alice", "mallory").await.unwrap(), "cached");
-        svc.access.invalidate("alice");
-        assert!(svc.blocks("alice", "mallory").await.unwrap());
+        assert!(
+            !svc.lists.blocks("alice", "mallory").await.unwrap(),
+            "cached"
+        );
+        svc.lists.access.invalidate("alice");
+        assert!(svc.lists.blocks("alice", "mallory").await.unwrap());
     }
 }

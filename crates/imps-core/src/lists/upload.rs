@@ -46,14 +46,13 @@
 //! dropped; uploads count against the session's segment sets and expire
 //! like them; DropSegment-Request{SegmentID{U}} abandons one.
 
-use std::sync::Arc;
+use super::{ListsService, PresenceGrants};
 
 use imps_wire::{Element, Transaction};
 
 use super::segment_store::{Upload, UploadPart};
 use crate::CoreError;
 use crate::reply::result;
-use crate::service::Service;
 use crate::session::Session;
 
 /// The request's SegmentInfo, from the descriptor or the body.
@@ -276,7 +275,7 @@ struct Kind<L, C> {
     limit: C,
 }
 
-impl Service {
+impl ListsService {
     /// Checks one part's SegmentInfo and buffers it (GEN-2). Shared by
     /// every primitive that may be uploaded in parts.
     fn buffer_part<L, C>(
@@ -336,7 +335,7 @@ impl Service {
             },
             Upload::new(primitive, list.clone(), count, kind.counter),
             check,
-            self.now_ms(),
+            self.base.now_ms(),
             cfg,
         )?;
         Ok(match done {
@@ -354,6 +353,7 @@ impl Service {
         s: &Session,
         body: &Element,
         info: &Element,
+        grants: &dyn PresenceGrants,
     ) -> Result<Element, CoreError> {
         let max = self.lists_cfg().max_contacts_per_list;
         let kind = Kind {
@@ -379,10 +379,10 @@ impl Service {
             },
         };
         match self.buffer_part(s, body, info, kind)? {
-            Step::Whole(part) => self.list_manage(s, &part).await,
+            Step::Whole(part) => self.list_manage(s, &part, grants).await,
             Step::Pending(k, n) => Ok(Element::new("ListManage-Response").with(pending(k, n))),
             Step::Complete(parts) => {
-                self.list_manage(s, &merge("ListManage-Request", parts, &LIST_MANAGE))
+                self.list_manage(s, &merge("ListManage-Request", parts, &LIST_MANAGE), grants)
                     .await
             }
         }
@@ -427,14 +427,15 @@ impl Service {
         }
     }
 
-    /// A CreateAttributeList-Request carrying SegmentInfo: an attribute
-    /// list naming more users or contact lists than fit in one message.
-    pub(crate) async fn create_attribute_list_part(
+    /// One part of a CreateAttributeList-Request (presence asks): an
+    /// attribute list naming more users or contact lists than fit in one
+    /// message.
+    pub(crate) fn attribute_list_part(
         &self,
-        s: &Arc<Session>,
+        s: &Session,
         body: &Element,
         info: &Element,
-    ) -> Result<Element, CoreError> {
+    ) -> Result<Assembled, CoreError> {
         let max = self.lists_cfg().max_access_entries;
         let kind = Kind {
             primitive: "CreateAttributeList-Request",
@@ -442,48 +443,50 @@ impl Service {
             counter: attribute_entries,
             limit: |u: &Upload| over_limit(u, max, "attribute list"),
         };
-        match self.buffer_part(s, body, info, kind)? {
-            Step::Whole(part) => self.create_attribute_list(s, &part).await,
-            Step::Pending(k, n) => Ok(Element::new("Status").with(pending(k, n))),
+        Ok(match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => Assembled::Whole(part),
+            Step::Pending(k, n) => Assembled::Pending(Element::new("Status").with(pending(k, n))),
             Step::Complete(parts) => {
-                let whole = merge("CreateAttributeList-Request", parts, &ATTRIBUTE_LIST);
-                self.create_attribute_list(s, &whole).await
+                Assembled::Whole(merge("CreateAttributeList-Request", parts, &ATTRIBUTE_LIST))
             }
-        }
+        })
     }
 
-    /// A group member, access or reject list request carrying
-    /// SegmentInfo. Every part must name the same group and come from
-    /// someone who may edit that list (checked before buffering, so a
-    /// caller who may not learns it at the first part).
-    pub(crate) async fn group_list_part(
+    /// One part of a group member, access or reject list request (groups
+    /// asks, after checking that the caller may edit list `group`). Every
+    /// part must name the same group; `max` users in all.
+    pub(crate) fn group_list_part(
         &self,
-        s: &Arc<Session>,
+        s: &Session,
         which: GroupList,
+        group: String,
+        max: usize,
         body: &Element,
         info: &Element,
-    ) -> Result<Element, CoreError> {
-        let gid = self
-            .may_edit_group_list(s, body, which == GroupList::AddMembers)
-            .await?;
-        let max = self.groups_cfg().max_users_per_request;
+    ) -> Result<Assembled, CoreError> {
         let kind = Kind {
             primitive: which.primitive(),
-            list: || Ok(gid),
+            list: || Ok(group),
             counter: which.counter(),
             limit: |u: &Upload| over_limit(u, max, "group list"),
         };
-        let req = match self.buffer_part(s, body, info, kind)? {
-            Step::Whole(part) => part,
-            Step::Pending(k, n) => return Ok(Element::new("Status").with(pending(k, n))),
-            Step::Complete(parts) => merge(which.primitive(), parts, which.rules()),
-        };
-        match which {
-            GroupList::AddMembers => self.add_group_members(s, &req).await,
-            GroupList::Access => self.member_access(s, &req).await,
-            GroupList::Rejects => self.reject_list(s, &req).await,
-        }
+        Ok(match self.buffer_part(s, body, info, kind)? {
+            Step::Whole(part) => Assembled::Whole(part),
+            Step::Pending(k, n) => Assembled::Pending(Element::new("Status").with(pending(k, n))),
+            Step::Complete(parts) => {
+                Assembled::Whole(merge(which.primitive(), parts, which.rules()))
+            }
+        })
     }
+}
+
+/// Where a part of another area's upload leaves it.
+pub(crate) enum Assembled {
+    /// The whole request (it was not split, or this was its last part):
+    /// the owning area handles it as if it came in one message.
+    Whole(Element),
+    /// Buffered while others are missing: answer with this.
+    Pending(Element),
 }
 
 /// 754 when the entries buffered so far are over `max`.

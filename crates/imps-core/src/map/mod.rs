@@ -23,8 +23,10 @@ pub use render::{ACCURACY_RGB, Builtin, MARKER_RGB, PALETTE};
 pub use url::UrlTemplate;
 
 use crate::CoreError;
+use crate::base::Base;
+use crate::presence::PresenceService;
 use crate::reply::result;
-use crate::service::{Outcome, Service};
+use crate::service::Outcome;
 use crate::session::Session;
 use crate::users::canonical_user;
 
@@ -250,7 +252,32 @@ pub(crate) fn fit_zoom(max_zoom: u8, at: &GeoPoint, width: u32, height: u32) -> 
     z
 }
 
-impl Service {
+/// The map area (GETMAP). It asks presence where a user is.
+pub(crate) struct MapService {
+    pub(crate) base: Arc<Base>,
+    presence: Arc<PresenceService>,
+    /// Where maps come from; `None` when GETMAP is off.
+    provider: Option<Arc<dyn MapProvider>>,
+}
+
+impl MapService {
+    pub(crate) fn new(
+        base: Arc<Base>,
+        provider: Option<Arc<dyn MapProvider>>,
+        presence: Arc<PresenceService>,
+    ) -> MapService {
+        MapService {
+            base,
+            presence,
+            provider,
+        }
+    }
+
+    /// Whether maps are on.
+    pub(crate) fn is_on(&self) -> bool {
+        self.provider.is_some()
+    }
+
     /// Handles GetMap-Request, the one request of this area.
     pub(crate) async fn handle_map(
         &self,
@@ -264,7 +291,7 @@ impl Service {
     /// GetMap-Response{Result, Map{ContentType, ContentEncoding,
     /// ContentData} | URL}.
     async fn get_map(&self, s: &Arc<Session>, body: &Element) -> Result<Element, CoreError> {
-        let Some(provider) = self.map.clone() else {
+        let Some(provider) = self.provider.clone() else {
             return Err(CoreError::NotImplemented("GetMap-Request".into()));
         };
         let user = body
@@ -284,11 +311,11 @@ impl Service {
                 ));
             }
             (Some(raw), None) => {
-                let owner = canonical_user(raw, &self.cfg.domain)?;
-                if !self.user_exists(&owner).await? {
+                let owner = canonical_user(raw, &self.base.cfg.domain)?;
+                if !self.base.user_exists(&owner).await? {
                     return Err(CoreError::UnknownUser(raw.to_string()));
                 }
-                let geo = self.geolocation_for(&s.user, &owner).await?;
+                let geo = self.presence.geolocation_for(&s.user, &owner).await?;
                 // A published value that cannot be drawn is, for the map,
                 // no location (the requester may see it with GetPresence).
                 GeoPoint::from_element(&geo).map_err(|e| {
@@ -394,7 +421,7 @@ mod tests {
     #[tokio::test]
     async fn an_operator_provider_plugs_in() {
         use crate::session::FunctionSet;
-        use crate::{CoreConfig, FakeClock, MemStore};
+        use crate::{CoreConfig, FakeClock, MemStore, Service};
         use imps_wire::Version;
         let svc = |cfg: CoreConfig| {
             Service::new(
@@ -406,22 +433,25 @@ mod tests {
         let mut off = CoreConfig::default();
         off.map.mode = MapMode::Off;
         let s = svc(off.clone());
-        assert!(s.map.is_none());
+        assert!(!s.map.is_on());
         assert!(
-            !FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+            !FunctionSet::available(Version::V1_3, &s.base.cfg.disabled_functions)
+                .contains("GETMAP")
         );
         let s = svc(off.clone()).with_map_provider(Arc::new(Fixed));
         assert!(
-            FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+            FunctionSet::available(Version::V1_3, &s.base.cfg.disabled_functions)
+                .contains("GETMAP")
         );
         let at = GeoPoint::new(1.5, 2.0, None).unwrap();
-        let got = s.map.as_ref().unwrap().map_for(&at, None).unwrap();
+        let got = s.map.provider.as_ref().unwrap().map_for(&at, None).unwrap();
         assert_eq!(got, MapReply::Url("geo:1.5,2".into()));
         // Policy still wins over a plugged-in provider.
         off.disabled_functions = vec!["GETMAP".into()];
         let s = svc(off).with_map_provider(Arc::new(Fixed));
         assert!(
-            !FunctionSet::available(Version::V1_3, &s.cfg.disabled_functions).contains("GETMAP")
+            !FunctionSet::available(Version::V1_3, &s.base.cfg.disabled_functions)
+                .contains("GETMAP")
         );
     }
 

@@ -6,6 +6,7 @@
 //! 1.3's DefaultNotify/UserNotify/ContactListNotify are accepted and not
 //! acted on.
 
+use super::PresenceService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -14,19 +15,21 @@ use super::attributes::AttrSet;
 use super::targets::{Failure, Targets, outcome_result};
 use crate::CoreError;
 use crate::reply::ok_result;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
 use crate::users::{canonical_user, wire_user};
 
 /// The subjects a request names; users that cannot be read become
 /// failures.
-fn subjects(svc: &Service, body: &Element) -> (Vec<String>, Vec<String>, bool, Vec<Failure>) {
+fn subjects(
+    svc: &PresenceService,
+    body: &Element,
+) -> (Vec<String>, Vec<String>, bool, Vec<Failure>) {
     let t = Targets::parse(body);
     let mut users = Vec::new();
     let mut failures = Vec::new();
     for raw in &t.users {
-        match canonical_user(raw, &svc.cfg.domain) {
+        match canonical_user(raw, &svc.base.cfg.domain) {
             Ok(u) if !users.contains(&u) => users.push(u),
             Ok(_) => {}
             Err(e) => failures.push(Failure {
@@ -41,7 +44,7 @@ fn subjects(svc: &Service, body: &Element) -> (Vec<String>, Vec<String>, bool, V
     (users, t.lists, default, failures)
 }
 
-impl Service {
+impl PresenceService {
     /// CreateAttributeList-Request: sets the attribute list of each user,
     /// contact list and (DefaultList T) everyone named. An empty
     /// PresenceSubList is an explicit "nothing". A pending reactive
@@ -58,12 +61,12 @@ impl Service {
         let (users, lists, default, mut failures) = subjects(self, body);
         let mut change = AuthChange::default();
         for u in &users {
-            if !self.user_exists(u).await? {
+            if !self.base.user_exists(u).await? {
                 failures.push(Failure {
                     code: 531,
                     description: "Unknown user".into(),
                     kind: "UserID",
-                    id: wire_user(u, &self.cfg.domain),
+                    id: wire_user(u, &self.base.cfg.domain),
                 });
                 continue;
             }
@@ -73,7 +76,7 @@ impl Service {
             });
         }
         for l in &lists {
-            if self.list_members(&s.user, l).await?.is_none() {
+            if self.lists.list_members(&s.user, l).await?.is_none() {
                 failures.push(Failure {
                     code: 700,
                     description: "Contact list does not exist".into(),
@@ -116,7 +119,7 @@ impl Service {
                 };
                 change.put_reactive.push(ReactiveRecord {
                     state,
-                    updated_ms: self.now_ms(),
+                    updated_ms: self.base.now_ms(),
                     ..r.clone()
                 });
             }
@@ -185,7 +188,7 @@ impl Service {
             let set = st.grants.users.get(u).copied().unwrap_or_default();
             resp = resp.with(
                 Element::new("Presence")
-                    .with_text("UserID", wire_user(u, &self.cfg.domain))
+                    .with_text("UserID", wire_user(u, &self.base.cfg.domain))
                     .with(set.to_name_list(s.version)),
             );
         }
@@ -203,6 +206,6 @@ impl Service {
         }
         drop(st);
         // GEN-1 (attribute lists): in parts for a small 1.3 client.
-        self.segment_reply(s, resp, &[&["Presence"]])
+        self.lists.segment_reply(s, resp, &[&["Presence"]])
     }
 }

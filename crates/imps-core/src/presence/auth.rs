@@ -9,12 +9,12 @@
 //! Address, FreeTextLocation) is granted only where a list names it; a
 //! grant of "all attributes" leaves it out.
 
+use super::PresenceService;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::attributes::{Attr, AttrSet};
 use super::hot::OwnerState;
 use crate::CoreError;
-use crate::service::Service;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
 use crate::users::canonical_user;
 
@@ -88,16 +88,16 @@ impl ListView {
     }
 }
 
-impl Service {
+impl PresenceService {
     /// Fetches the members of `owner`'s lists named in `grants`. A list
     /// that cannot be read counts as empty: failing closed discloses nothing.
     pub(crate) async fn list_view(&self, owner: &str, grants: &Grants) -> ListView {
         let mut view = ListView::default();
         for id in grants.lists.keys() {
-            let members = match self.list_members(owner, id).await {
+            let members = match self.lists.list_members(owner, id).await {
                 Ok(Some(m)) => m
                     .iter()
-                    .filter_map(|u| canonical_user(u, &self.cfg.domain).ok())
+                    .filter_map(|u| canonical_user(u, &self.base.cfg.domain).ok())
                     .collect(),
                 Ok(None) => HashSet::new(),
                 Err(e) => {
@@ -155,7 +155,8 @@ impl Service {
             .map(|(u, _)| (u.clone(), Self::visible_to(owner, st, u, &view)))
             .collect();
 
-        self.store
+        self.base
+            .store
             .update_presence_auth(owner, change.clone())
             .await?;
         st.grants = after;
@@ -216,11 +217,19 @@ impl Service {
         {
             change.put_reactive.push(ReactiveRecord {
                 state: ReactiveState::Granted,
-                updated_ms: self.now_ms(),
+                updated_ms: self.base.now_ms(),
                 ..r.clone()
             });
         }
         self.change_auth(owner, &mut st, change).await
+    }
+}
+
+/// ADC-2: lists authorizes an added contact through this.
+#[async_trait::async_trait]
+impl crate::lists::PresenceGrants for PresenceService {
+    async fn authorize(&self, owner: &str, watcher: &str, attrs: &[&str]) -> Result<(), CoreError> {
+        PresenceService::authorize(self, owner, watcher, attrs).await
     }
 }
 

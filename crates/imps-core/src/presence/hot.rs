@@ -14,6 +14,7 @@
 //! one owner leave in order. A presence
 //! change costs one store write whatever the number of watchers.
 
+use super::PresenceService;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -22,7 +23,6 @@ use parking_lot::Mutex;
 use super::attributes::{AttrSet, OnlineView, PresenceDoc};
 use super::auth::Grants;
 use crate::CoreError;
-use crate::service::Service;
 use crate::store::ReactiveRecord;
 
 /// Number of shards of the owner map; a power of two.
@@ -49,7 +49,7 @@ pub(crate) struct Watch {
 pub(crate) struct OwnerState {
     pub doc: PresenceDoc,
     /// What watchers were last told about OnlineStatus; the truth is
-    /// computed from the live sessions (`Service::online_view`).
+    /// computed from the live sessions (`PresenceService::online_view`).
     pub announced: OnlineView,
     /// The owner's client asked to appear offline (OnlineStatus F).
     pub invisible: bool,
@@ -71,7 +71,7 @@ struct Shard {
     drops: u64,
 }
 
-/// The sharded owner map of one service (a field of `Service`).
+/// The sharded owner map of one service (a field of `PresenceService`).
 pub(crate) struct Hot {
     shards: Vec<Mutex<Shard>>,
     /// Entries a shard keeps before dropping idle ones.
@@ -149,10 +149,10 @@ fn idle(c: &Arc<OwnerCell>) -> bool {
         .is_ok_and(|st| st.announced.clients.is_empty() && !st.invisible)
 }
 
-impl Service {
+impl PresenceService {
     /// This service's hot presence state.
     pub(crate) fn presence_hot(&self) -> &Hot {
-        &self.presence
+        &self.hot
     }
 
     /// The owner's entry, loaded from the store on first use.
@@ -172,12 +172,12 @@ impl Service {
 
     /// An owner's state as the store has it.
     async fn load_owner(&self, user: &str) -> Result<OwnerState, CoreError> {
-        let doc = match self.store.presence_doc(user).await? {
+        let doc = match self.base.store.presence_doc(user).await? {
             Some(bytes) => PresenceDoc::decode(&bytes, user),
             None => PresenceDoc::default(),
         };
-        let subs = self.store.subscriptions_to(user).await?;
-        let auth = self.store.presence_auth(user).await?;
+        let subs = self.base.store.subscriptions_to(user).await?;
+        let auth = self.base.store.presence_auth(user).await?;
         let watchers = subs
             .into_iter()
             .map(|s| {
@@ -218,6 +218,7 @@ impl Service {
             return OnlineView::default();
         }
         let mut clients: Vec<_> = self
+            .base
             .sessions
             .of_user(user)
             .into_iter()
@@ -241,12 +242,13 @@ mod tests {
 
     #[tokio::test]
     async fn idle_offline_owners_are_dropped_held_or_online_ones_stay() {
-        let mut svc = Service::new(
+        let all = crate::Service::new(
             CoreConfig::default(),
             Arc::new(MemStore::default()),
             Arc::new(FakeClock::new(1)),
         );
-        svc.presence = Hot::with_limit(SHARDS);
+        let mut svc = PresenceService::new(Arc::clone(&all.base), Arc::clone(&all.lists));
+        svc.hot = Hot::with_limit(SHARDS);
         let held = svc.owner_cell("held").await.unwrap();
         let shown = svc.owner_cell("shown").await.unwrap();
         shown.lock().await.announced.clients =

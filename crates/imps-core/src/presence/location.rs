@@ -2,14 +2,14 @@
 //! requester may see it, by the same rules as GetPresence (location is
 //! granted only where an attribute list names it, PRR-UC).
 
+use super::PresenceService;
 use imps_wire::Element;
 
 use super::attributes::Attr;
 use super::hot::MAX_ACCESS_MEMORY;
 use crate::CoreError;
-use crate::service::Service;
 
-impl Service {
+impl PresenceService {
     /// The latest published GeoLocation of `owner` that `requester` may
     /// see. Not authorized is 403 whether or not there is a location, so
     /// nothing about it leaks; authorized without a location is 404.

@@ -22,17 +22,36 @@ mod subscribe;
 mod targets;
 mod watchers;
 
-pub(crate) use hot::Hot;
+use hot::Hot;
 
 use std::sync::Arc;
 
 use imps_wire::{PrimitiveKind, Transaction};
 
 use crate::CoreError;
-use crate::service::{Outcome, Service};
+use crate::base::Base;
+use crate::lists::{Assembled, ListsService};
+use crate::service::Outcome;
 use crate::session::Session;
 
-impl Service {
+/// The presence area. Its owners' state is held in memory (`hot`); it
+/// asks lists for the members of contact lists.
+pub(crate) struct PresenceService {
+    pub(crate) base: Arc<Base>,
+    pub(crate) lists: Arc<ListsService>,
+    /// Presence state per owner, in memory.
+    hot: Hot,
+}
+
+impl PresenceService {
+    pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> PresenceService {
+        PresenceService {
+            base,
+            lists,
+            hot: Hot::new(),
+        }
+    }
+
     /// Handles the requests of this area (`service::area_of` sends them).
     pub(crate) async fn handle_presence(
         &self,
@@ -48,7 +67,11 @@ impl Service {
             P::SubscribePresenceRequest => self.subscribe_presence(s, b).await?,
             P::UnsubscribePresenceRequest => self.unsubscribe_presence(s, b).await?,
             P::CreateAttributeListRequest => match crate::lists::segment_info(tx) {
-                Some(info) => self.create_attribute_list_part(s, b, &info).await?,
+                // GEN-2: the list in parts; lists keeps them.
+                Some(info) => match self.lists.attribute_list_part(s, b, &info)? {
+                    Assembled::Whole(req) => self.create_attribute_list(s, &req).await?,
+                    Assembled::Pending(answer) => answer,
+                },
                 None => self.create_attribute_list(s, b).await?,
             },
             P::DeleteAttributeListRequest => self.delete_attribute_list(s, b).await?,
@@ -78,7 +101,7 @@ impl Service {
     }
 
     /// Owners whose presence state is in memory (for benchmarks and logs).
-    pub fn presence_owners_loaded(&self) -> usize {
+    pub(crate) fn presence_owners_loaded(&self) -> usize {
         self.presence_hot().len()
     }
 }

@@ -5,6 +5,7 @@
 //! takes (GEN-1), each under its limit, never splitting one attribute's
 //! instances, so it ends up with the whole picture.
 
+use super::PresenceService;
 use std::collections::HashMap;
 
 use imps_wire::{Element, Encoding, Message, Transaction, Version};
@@ -12,7 +13,6 @@ use imps_wire::{Element, Encoding, Message, Transaction, Version};
 use super::attributes::{AttrSet, OnlineView, render};
 use super::hot::OwnerState;
 use crate::router::Recipient;
-use crate::service::Service;
 use crate::users::wire_user;
 
 /// Room left for what the transport adds after we measure (the Poll flag,
@@ -108,7 +108,7 @@ fn split(s: &Recipient<'_>, owner_wire: &str, list: Element, max: Option<u64>) -
     out
 }
 
-impl Service {
+impl PresenceService {
     /// Queues the attributes in `mask` of `owner` for every session of
     /// `watcher`. The caller decided that the watcher may see them.
     pub(crate) fn push_presence(
@@ -123,9 +123,9 @@ impl Service {
         if mask.is_empty() {
             return;
         }
-        let owner_wire = wire_user(owner, &self.cfg.domain);
+        let owner_wire = wire_user(owner, &self.base.cfg.domain);
         let cleared = cache.cleared;
-        self.router.to_user_shaped(watcher, &mut |s| {
+        self.base.router.to_user_shaped(watcher, &mut |s| {
             let max = s.max_message_size;
             let key = (s.version, mask, max);
             cache

@@ -8,6 +8,7 @@
 //! T or its last session ends; a client's T never shows a user online
 //! without a ready session.
 
+use super::PresenceService;
 use std::sync::Arc;
 
 use imps_wire::Element;
@@ -18,11 +19,10 @@ use super::notify::presence_elem;
 use super::targets::{Targets, outcome_result};
 use crate::CoreError;
 use crate::reply::ok_status;
-use crate::service::Service;
 use crate::session::Session;
 use crate::users::wire_user;
 
-impl Service {
+impl PresenceService {
     /// UpdatePresence-Request{PresenceSubList}: validates every attribute
     /// first (750 unknown, 751 no Qualifier), stores the result in one
     /// write, then tells the watchers what changed.
@@ -40,8 +40,9 @@ impl Service {
         let mut doc = st.doc.clone();
         let mut changed = doc.apply(&up);
         if !changed.is_empty() {
-            self.store
-                .put_presence_doc(&s.user, doc.encode(), self.now_ms())
+            self.base
+                .store
+                .put_presence_doc(&s.user, doc.encode(), self.base.now_ms())
                 .await?;
             st.doc = doc;
         }
@@ -92,7 +93,7 @@ impl Service {
             let mask = Self::visible_to(owner, &st, &s.user, &view).intersect(wanted);
             let online = self.online_view(owner, st.invisible);
             presences.push(presence_elem(
-                &wire_user(owner, &self.cfg.domain),
+                &wire_user(owner, &self.base.cfg.domain),
                 render(&st.doc, &online, s.version, mask, false),
             ));
             let subscribed = st.watchers.get(&s.user).is_some_and(|w| w.active);
@@ -105,7 +106,7 @@ impl Service {
         resp.children.extend(presences);
         // GEN-1 (presence updates): a small 1.3 client gets it in parts,
         // one or more users' Presence per part.
-        self.segment_reply(s, resp, &[&["Presence"]])
+        self.lists.segment_reply(s, resp, &[&["Presence"]])
     }
 
     /// A session became ready: its user may now show online, and questions
@@ -130,7 +131,7 @@ impl Service {
     pub(crate) async fn presence_offline(&self, s: &Arc<Session>) -> Result<(), CoreError> {
         let cell = self.owner_cell(&s.user).await?;
         let mut st = cell.lock().await;
-        if self.sessions.of_user(&s.user).is_empty() {
+        if self.base.sessions.of_user(&s.user).is_empty() {
             st.invisible = false;
         }
         if self.sync_online(&s.user, &mut st) {

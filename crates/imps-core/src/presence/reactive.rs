@@ -10,6 +10,7 @@
 //! PresenceAuth-User, which is accepted in every version). An owner who is
 //! offline is asked when a session of theirs becomes ready.
 
+use super::PresenceService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -20,7 +21,6 @@ use super::targets::Targets;
 use crate::CoreError;
 use crate::reply::{ok_result, ok_status};
 use crate::router::Recipient;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
 use crate::users::{canonical_user, wire_user};
@@ -40,20 +40,21 @@ fn auth_request(v: Version, watcher_wire: &str, attrs: Option<AttrSet>) -> Eleme
     }
 }
 
-impl Service {
+impl PresenceService {
     /// The question about `r`, shaped for one session of the owner.
     fn owner_question(&self, s: &Recipient<'_>, r: &ReactiveRecord) -> Vec<Element> {
         let attrs = r.attrs.as_deref().map(AttrSet::from_names);
         vec![auth_request(
             s.version,
-            &wire_user(&r.watcher, &self.cfg.domain),
+            &wire_user(&r.watcher, &self.base.cfg.domain),
             attrs,
         )]
     }
 
     /// Asks one session of the owner about `r`.
     pub(crate) fn ask_owner(&self, session_id: &str, r: &ReactiveRecord) {
-        self.router
+        self.base
+            .router
             .to_session_shaped(session_id, &mut |s| self.owner_question(s, r));
     }
 
@@ -70,9 +71,10 @@ impl Service {
             watcher: watcher.to_string(),
             state: ReactiveState::Pending,
             attrs: attrs.map(AttrSet::names),
-            updated_ms: self.now_ms(),
+            updated_ms: self.base.now_ms(),
         };
-        self.store
+        self.base
+            .store
             .update_presence_auth(
                 owner,
                 AuthChange {
@@ -81,7 +83,8 @@ impl Service {
                 },
             )
             .await?;
-        self.router
+        self.base
+            .router
             .to_user_shaped(owner, &mut |s| self.owner_question(s, &rec));
         st.reactive.insert(watcher.to_string(), rec);
         Ok(())
@@ -100,7 +103,7 @@ impl Service {
             .child_text("UserID")
             .filter(|u| !u.is_empty())
             .ok_or_else(|| CoreError::BadParameter("PresenceAuth-User without UserID".into()))?;
-        let watcher = canonical_user(raw, &self.cfg.domain)?;
+        let watcher = canonical_user(raw, &self.base.cfg.domain)?;
         let accept = body
             .child_bool("Acceptance")
             .ok_or_else(|| CoreError::BadParameter("Acceptance must be T or F".into()))?;
@@ -132,7 +135,7 @@ impl Service {
                 watcher: watcher.clone(),
                 state,
                 attrs: requested.map(AttrSet::names),
-                updated_ms: self.now_ms(),
+                updated_ms: self.base.now_ms(),
             }],
             ..AuthChange::default()
         };
@@ -159,7 +162,7 @@ impl Service {
         let view = self.list_view(&s.user, &st.grants).await;
         let mut change = AuthChange::default();
         for raw in &t.users {
-            let watcher = canonical_user(raw, &self.cfg.domain)?;
+            let watcher = canonical_user(raw, &self.base.cfg.domain)?;
             let current = st.grants.effective(&watcher, &view).unwrap_or_default();
             let left = named.map_or(AttrSet::EMPTY, |n| current.minus(n));
             change.put_grants.push(GrantRecord {
@@ -169,7 +172,7 @@ impl Service {
             if let Some(r) = st.reactive.get(&watcher) {
                 change.put_reactive.push(ReactiveRecord {
                     state: ReactiveState::Denied,
-                    updated_ms: self.now_ms(),
+                    updated_ms: self.base.now_ms(),
                     ..r.clone()
                 });
             }
@@ -189,7 +192,7 @@ impl Service {
         let only: Vec<String> = t
             .users
             .iter()
-            .filter_map(|u| canonical_user(u, &self.cfg.domain).ok())
+            .filter_map(|u| canonical_user(u, &self.base.cfg.domain).ok())
             .collect();
         let cell = self.owner_cell(&s.user).await?;
         let st = cell.lock().await;
@@ -203,7 +206,7 @@ impl Service {
         for r in recs {
             list.children.push(
                 Element::new("ReactiveAuthStatus")
-                    .with_text("UserID", wire_user(&r.watcher, &self.cfg.domain))
+                    .with_text("UserID", wire_user(&r.watcher, &self.base.cfg.domain))
                     .with_text("ReactiveAuthState", r.state.as_str()),
             );
         }
@@ -212,7 +215,7 @@ impl Service {
             .with(ok_result())
             .with(list);
         // GEN-1 (authorization list): in parts for a small 1.3 client.
-        self.segment_reply(
+        self.lists.segment_reply(
             s,
             resp,
             &[&["ReactiveAuthStatusList", "ReactiveAuthStatus"]],

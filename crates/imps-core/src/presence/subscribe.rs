@@ -9,6 +9,7 @@
 //! current values of what they may see; an owner who has authorized the
 //! watcher nothing at all is asked (see `reactive`).
 
+use super::PresenceService;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -19,11 +20,10 @@ use super::hot::Watch;
 use super::notify::RenderCache;
 use super::targets::{Targets, outcome_result};
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::store::SubscriptionRecord;
 
-impl Service {
+impl PresenceService {
     pub(crate) async fn subscribe_presence(
         &self,
         s: &Arc<Session>,
@@ -38,7 +38,7 @@ impl Service {
         let asked = AttrSet::from_request(body.child("PresenceSubList"))?;
         let attrs = asked.unwrap_or_else(AttrSet::all);
         let r = self.resolve_targets(&s.user, &t, true).await?;
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         // Durable first, all targets in one transaction.
         let recs = r
             .users
@@ -51,7 +51,7 @@ impl Service {
                 updated_ms: now,
             })
             .collect();
-        self.store.put_subscriptions(recs).await?;
+        self.base.store.put_subscriptions(recs).await?;
         for owner in &r.users {
             let cell = self.owner_cell(owner).await?;
             let mut st = cell.lock().await;
@@ -96,6 +96,7 @@ impl Service {
         }
         let r = self.resolve_targets(&s.user, &t, true).await?;
         let current: HashSet<String> = self
+            .base
             .store
             .subscriptions_of(&s.user)
             .await?
@@ -103,7 +104,7 @@ impl Service {
             .filter(|x| x.active)
             .map(|x| x.owner)
             .collect();
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         let ended: Vec<SubscriptionRecord> = r
             .users
             .iter()
@@ -116,7 +117,7 @@ impl Service {
                 updated_ms: now,
             })
             .collect();
-        self.store.put_subscriptions(ended.clone()).await?;
+        self.base.store.put_subscriptions(ended.clone()).await?;
         for rec in &ended {
             let cell = self.owner_cell(&rec.owner).await?;
             let mut st = cell.lock().await;

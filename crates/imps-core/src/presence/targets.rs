@@ -6,11 +6,11 @@
 //! become DetailedResult entries of a 201 (or of the one failure code when
 //! nothing could be served).
 
+use super::PresenceService;
 use imps_wire::Element;
 
 use crate::CoreError;
 use crate::reply::result;
-use crate::service::Service;
 use crate::users::canonical_user;
 
 /// The raw targets of a request, as sent.
@@ -96,7 +96,7 @@ impl Resolved {
     }
 }
 
-impl Service {
+impl PresenceService {
     /// Canonical IDs of the users named and of the members of the
     /// requester's contact lists named. Unknown users are 531, unknown
     /// lists 700. With `expand_lists` false, lists are not looked at.
@@ -108,8 +108,8 @@ impl Service {
     ) -> Result<Resolved, CoreError> {
         let mut r = Resolved::default();
         for raw in &t.users {
-            match canonical_user(raw, &self.cfg.domain) {
-                Ok(u) if self.user_exists(&u).await? => r.add(u),
+            match canonical_user(raw, &self.base.cfg.domain) {
+                Ok(u) if self.base.user_exists(&u).await? => r.add(u),
                 Ok(_) => r.failures.push(Failure {
                     code: 531,
                     description: "Unknown user".into(),
@@ -126,10 +126,10 @@ impl Service {
         }
         if expand_lists {
             for list in &t.lists {
-                match self.list_members(requester, list).await? {
+                match self.lists.list_members(requester, list).await? {
                     Some(members) => {
                         for m in members {
-                            if let Ok(u) = canonical_user(&m, &self.cfg.domain) {
+                            if let Ok(u) = canonical_user(&m, &self.base.cfg.domain) {
                                 r.add(u);
                             }
                         }

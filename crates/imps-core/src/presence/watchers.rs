@@ -6,12 +6,12 @@
 //! entries returned; WatcherCount stays the total. HistoryPeriod is not
 //! acted on: former subscribers are kept until they subscribe again.
 
+use super::PresenceService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
 
 use crate::CoreError;
-use crate::service::Service;
 use crate::session::Session;
 use crate::users::wire_user;
 
@@ -19,7 +19,7 @@ const CURRENT: &str = "CURRENT_SUBSCRIBER";
 const FORMER: &str = "FORMER_SUBSCRIBER";
 const ACCESS: &str = "PRESENCE_ACCESS";
 
-impl Service {
+impl PresenceService {
     pub(crate) async fn get_watcher_list(
         &self,
         s: &Arc<Session>,
@@ -58,23 +58,27 @@ impl Service {
             Version::V1_1 => {
                 for (w, _) in &entries {
                     resp = resp.with(
-                        Element::new("User").with_text("UserID", wire_user(w, &self.cfg.domain)),
+                        Element::new("User")
+                            .with_text("UserID", wire_user(w, &self.base.cfg.domain)),
                     );
                 }
             }
             Version::V1_2 => {
                 for (w, _) in &entries {
-                    resp = resp.with(Element::new("Watcher").with(
-                        Element::new("User").with_text("UserID", wire_user(w, &self.cfg.domain)),
-                    ));
+                    resp = resp.with(
+                        Element::new("Watcher").with(
+                            Element::new("User")
+                                .with_text("UserID", wire_user(w, &self.base.cfg.domain)),
+                        ),
+                    );
                 }
             }
             _ => {
                 resp = resp.with_text("WatcherCount", total.to_string());
                 for (w, status) in &entries {
-                    let mut e =
-                        Element::new("Watcher").with_text("UserID", wire_user(w, &self.cfg.domain));
-                    if let Some(name) = self.friendly_name(w).await? {
+                    let mut e = Element::new("Watcher")
+                        .with_text("UserID", wire_user(w, &self.base.cfg.domain));
+                    if let Some(name) = self.base.friendly_name(w).await? {
                         e = e.with_text("FriendlyName", name);
                     }
                     resp = resp.with(e.with_text("WatcherStatus", *status));
@@ -82,6 +86,6 @@ impl Service {
             }
         }
         // GEN-1 (watcher list): in parts for a small 1.3 client.
-        self.segment_reply(s, resp, &[&["Watcher"]])
+        self.lists.segment_reply(s, resp, &[&["Watcher"]])
     }
 }

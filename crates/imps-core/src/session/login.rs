@@ -1,6 +1,7 @@
 //! Login (password, 4-way digest, MSISDN auto-login and auto-registration),
 //! Logout and KeepAlive.
 
+use super::SessionService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
@@ -8,8 +9,8 @@ use imps_wire::{Element, Version};
 use super::Session;
 use crate::auth::{self, DigestSchema};
 use crate::reply::{ok_result, ok_status, result};
-use crate::service::{Challenge, RequestCtx, Service};
-use crate::store::{NewUser, UserRecord};
+use crate::service::RequestCtx;
+use crate::store::{NewUser, SessionRecord, UserRecord};
 use crate::users::{canonical_user, normalize_msisdn, wire_user};
 use crate::{CoreError, ids};
 
@@ -64,7 +65,15 @@ pub(crate) fn client_key(client_id: &Element) -> Option<String> {
         .map(str::to_string)
 }
 
-impl Service {
+/// A pending digest challenge.
+#[derive(Debug, Clone)]
+pub(crate) struct Challenge {
+    pub nonce: String,
+    pub schema: DigestSchema,
+    pub expires_ms: u64,
+}
+
+impl SessionService {
     /// Login-Request → Login-Response. Failures are answered with a
     /// Login-Response carrying the error's Result, as clients expect.
     pub(crate) async fn login(
@@ -104,14 +113,14 @@ impl Service {
                 // a new registration tells the client its ID.
                 let sent = req
                     .user_id
-                    .and_then(|u| canonical_user(u, &self.cfg.domain).ok());
+                    .and_then(|u| canonical_user(u, &self.base.cfg.domain).ok());
                 let tell = registered || sent.as_deref() != Some(user.id.as_str());
                 (user, tell)
             }
         };
 
         let ttl = self.grant_ttl(req.ttl);
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         let session = Arc::new(Session::new(
             ids::random_token()?,
             user.id.clone(),
@@ -123,17 +132,18 @@ impl Service {
             now,
             ttl,
         ));
-        self.sessions
-            .insert(session.clone(), self.cfg.max_sessions_per_user)?;
+        self.base
+            .sessions
+            .insert(session.clone(), self.base.cfg.max_sessions_per_user)?;
         if let Err(e) = self.persist_session(&session).await {
-            self.sessions.remove(&session.id, false, now);
+            self.base.sessions.remove(&session.id, false, now);
             return Err(e);
         }
         tracing::info!(session = %session.id, user = %user.id, client = %session.client_key, version = %version, "logged in");
 
         let mut resp = Element::new("Login-Response");
         if told_id {
-            resp = resp.with_text("UserID", wire_user(&user.id, &self.cfg.domain));
+            resp = resp.with_text("UserID", wire_user(&user.id, &self.base.cfg.domain));
         }
         Ok(resp
             .with(client_el.clone())
@@ -149,11 +159,11 @@ impl Service {
         req: &LoginRequest<'_>,
         client: &str,
     ) -> Result<Identified, CoreError> {
-        let m = &self.cfg.msisdn;
+        let m = &self.base.cfg.msisdn;
         if let Some(raw) = ctx.msisdn.as_deref().filter(|_| !m.force_manual_login) {
             match normalize_msisdn(raw) {
                 Some(msisdn) => {
-                    if let Some(u) = self.store.user_by_msisdn(&msisdn).await? {
+                    if let Some(u) = self.base.store.user_by_msisdn(&msisdn).await? {
                         if m.auto_login {
                             tracing::info!(user = %u.id, "auto-login by network-asserted MSISDN");
                             return Ok(Identified::Msisdn {
@@ -176,8 +186,9 @@ impl Service {
         let wire_id = req
             .user_id
             .ok_or_else(|| CoreError::BadParameter("Login-Request without UserID".into()))?;
-        let id = canonical_user(wire_id, &self.cfg.domain)?;
+        let id = canonical_user(wire_id, &self.base.cfg.domain)?;
         let user = self
+            .base
             .store
             .user(&id)
             .await?
@@ -208,7 +219,7 @@ impl Service {
                 .lock()
                 .remove(&(id.clone(), client.to_string()));
             let ch = ch
-                .filter(|c| c.expires_ms >= self.now_ms())
+                .filter(|c| c.expires_ms >= self.base.now_ms())
                 .ok_or_else(|| {
                     CoreError::InvalidPassword(format!("{id} (no live digest challenge)"))
                 })?;
@@ -240,15 +251,15 @@ impl Service {
         offered: &[&str],
     ) -> Result<Element, CoreError> {
         let schema = offered.iter().find_map(|s| DigestSchema::parse(s));
-        let usable = self.cfg.digest_login && self.digest_secret(user).is_some();
+        let usable = self.base.cfg.digest_login && self.digest_secret(user).is_some();
         let (Some(schema), true) = (schema, usable) else {
             return Err(CoreError::NoDigestSchema(offered.join(",")));
         };
         let nonce = ids::random_token()?;
-        let now = self.now_ms();
+        let now = self.base.now_ms();
         {
             let mut ch = self.challenges.lock();
-            let cap = self.cfg.max_challenges.max(1);
+            let cap = self.base.cfg.max_challenges.max(1);
             if ch.len() >= cap {
                 ch.retain(|_, c| c.expires_ms >= now);
                 if ch.len() >= cap {
@@ -264,7 +275,7 @@ impl Service {
                 Challenge {
                     nonce: nonce.clone(),
                     schema,
-                    expires_ms: now + self.cfg.nonce_ttl_secs * 1000,
+                    expires_ms: now + self.base.cfg.nonce_ttl_secs * 1000,
                 },
             );
         }
@@ -276,7 +287,7 @@ impl Service {
     }
 
     fn digest_secret(&self, user: &UserRecord) -> Option<String> {
-        let key = self.cfg.secret_key.as_ref()?;
+        let key = self.base.cfg.secret_key.as_ref()?;
         auth::open_secret(key, user.digest_secret.as_deref()?)
     }
 
@@ -291,12 +302,13 @@ impl Service {
                 digest_secret: None,
                 msisdn: Some(msisdn.to_string()),
                 friendly_name: Some(id.clone()),
-                created_ms: self.now_ms(),
+                created_ms: self.base.now_ms(),
             };
-            match self.store.create_user(new).await {
+            match self.base.store.create_user(new).await {
                 Ok(()) => {
                     tracing::info!(user = %id, "auto-registered a new user by network-asserted MSISDN");
                     return self
+                        .base
                         .store
                         .user(&id)
                         .await?
@@ -305,7 +317,7 @@ impl Service {
                 Err(crate::StoreError::Conflict(_)) => {
                     // Either the ID collided (try another) or the MSISDN was
                     // registered by a concurrent login (use that account).
-                    if let Some(u) = self.store.user_by_msisdn(msisdn).await? {
+                    if let Some(u) = self.base.store.user_by_msisdn(msisdn).await? {
                         return Ok(u);
                     }
                 }
@@ -319,14 +331,15 @@ impl Service {
 
     /// The keep-alive time granted for a requested TimeToLive.
     fn grant_ttl(&self, asked: Option<u64>) -> u64 {
-        asked
-            .unwrap_or(self.cfg.keepalive_default_secs)
-            .clamp(self.cfg.keepalive_min_secs, self.cfg.keepalive_max_secs)
+        asked.unwrap_or(self.base.cfg.keepalive_default_secs).clamp(
+            self.base.cfg.keepalive_min_secs,
+            self.base.cfg.keepalive_max_secs,
+        )
     }
 
-    /// Logout: Status in 1.2+, Disconnect in 1.1.
-    pub(crate) async fn logout(&self, s: &Arc<Session>) -> Element {
-        self.end_session(&s.id, false).await;
+    /// The answer to a Logout (the service has ended the session): Status
+    /// in 1.2+, Disconnect in 1.1.
+    pub(crate) fn logout_reply(&self, s: &Session) -> Element {
         tracing::info!(session = %s.id, user = %s.user, "logged out");
         if s.version == Version::V1_1 {
             Element::new("Disconnect").with(ok_result())
@@ -354,5 +367,22 @@ impl Service {
         Ok(Element::new("KeepAlive-Response")
             .with(ok_result())
             .with_text("KeepAliveTime", ttl.to_string()))
+    }
+
+    /// Writes a new session to the store so it outlives a restart.
+    async fn persist_session(&self, s: &Session) -> Result<(), CoreError> {
+        self.base
+            .store
+            .put_session(SessionRecord {
+                id: s.id.clone(),
+                user_id: s.user.clone(),
+                client_id: s.client_key.clone(),
+                version: s.version.as_str().to_string(),
+                cookie: s.cookie.clone(),
+                ttl_secs: s.with_state(|st| st.ttl_secs),
+                created_ms: s.created_ms,
+            })
+            .await?;
+        Ok(())
     }
 }

@@ -13,6 +13,35 @@ mod registry;
 pub use functions::{FunctionSet, function_for, is_implemented};
 pub use registry::{SessionRegistry, SessionSummary};
 
+/// The session area: login (with its digest challenges), logout,
+/// keep-alive, capability and service negotiation. Starting and ending a
+/// session's life in the other areas is the service's job
+/// (`Service::ensure_ready`, `Service::end_session`). It asks IM which
+/// content it accepts (ClientCapability).
+pub(crate) struct SessionService {
+    pub(crate) base: std::sync::Arc<crate::base::Base>,
+    im: std::sync::Arc<crate::im::ImService>,
+    /// Pending digest challenges, keyed by user and ClientID.
+    challenges: Mutex<std::collections::HashMap<(String, String), login::Challenge>>,
+    /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
+    password_checks: tokio::sync::Semaphore,
+}
+
+impl SessionService {
+    pub(crate) fn new(
+        base: std::sync::Arc<crate::base::Base>,
+        im: std::sync::Arc<crate::im::ImService>,
+    ) -> SessionService {
+        let password_checks = tokio::sync::Semaphore::new(base.cfg.max_password_checks.max(1));
+        SessionService {
+            base,
+            im,
+            challenges: Mutex::new(std::collections::HashMap::new()),
+            password_checks,
+        }
+    }
+}
+
 use std::collections::VecDeque;
 
 use imps_wire::{Element, Version};

@@ -1,20 +1,20 @@
 //! GetSPInfo, ClientCapability and Service negotiation.
 
+use super::SessionService;
 use std::sync::Arc;
 
 use imps_wire::{Element, Version};
 
 use super::{Capabilities, FunctionSet, Session};
-use crate::service::Service;
 
 /// CIR methods we can serve, by their CSP names.
 const STCP: &str = "STCP";
 const SHTTP: &str = "SHTTP";
 
-impl Service {
+impl SessionService {
     /// GetSPInfo: who runs this service. Allowed without a session.
     pub(crate) fn get_sp_info(&self, body: &Element) -> Element {
-        let info = &self.cfg.sp_info;
+        let info = &self.base.cfg.sp_info;
         Element::new("GetSPInfo-Response")
             .with_opt(body.child("ClientID").cloned())
             .with_text("Name", info.name.clone())
@@ -34,8 +34,8 @@ impl Service {
         let agreed: Vec<String> = offered
             .iter()
             .filter(|m| match m.as_str() {
-                STCP => self.cfg.cir.tcp.is_some(),
-                SHTTP => self.cfg.cir.http_base.is_some(),
+                STCP => self.base.cfg.cir.tcp.is_some(),
+                SHTTP => self.base.cfg.cir.http_base.is_some(),
                 _ => false,
             })
             .cloned()
@@ -47,11 +47,11 @@ impl Service {
             .filter_map(|n| list.child_u64(n))
             .filter(|v| *v > 0)
             .min()
-            .map(|v| v.min(self.cfg.max_message_size));
+            .map(|v| v.min(self.base.cfg.max_message_size));
         let poll_min = list
             .child_u64("ServerPollMin")
             .unwrap_or(0)
-            .max(self.cfg.server_poll_min_secs);
+            .max(self.base.cfg.server_poll_min_secs);
         let caps = Capabilities {
             offered_cir: offered,
             agreed_cir: agreed.clone(),
@@ -91,14 +91,14 @@ impl Service {
             out = out.with_text("SupportedCIRMethod", m.clone());
         }
         if agreed.iter().any(|m| m == STCP)
-            && let Some((host, port)) = &self.cfg.cir.tcp
+            && let Some((host, port)) = &self.base.cfg.cir.tcp
         {
             out = out
                 .with_text("TCPAddress", host.clone())
                 .with_text("TCPPort", port.to_string());
         }
         if agreed.iter().any(|m| m == SHTTP)
-            && let Some(base) = &self.cfg.cir.http_base
+            && let Some(base) = &self.base.cfg.cir.http_base
         {
             let url = format!("{}/{}", base.trim_end_matches('/'), s.cir_token);
             let name = if s.version == Version::V1_3 {
@@ -109,7 +109,7 @@ impl Service {
             out = out.with(Element::new(name).with_text("URL", url));
         }
         // IM content policy (GEN-6, GEN-9), and what the client accepts.
-        for e in self.im_capabilities(s, list) {
+        for e in self.im.im_capabilities(s, list) {
             out = out.with(e);
         }
         // The list is the response's first child: Android reads the first
@@ -120,8 +120,9 @@ impl Service {
     /// Service negotiation. AllFunctions is always present (a reply
     /// without it crashes Android's login); Functions lists what was asked
     /// for but is not available.
-    pub(crate) async fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
-        let available = FunctionSet::available(s.version, &self.cfg.disabled_functions);
+    /// The service runs the session's ready hooks once this is answered.
+    pub(crate) fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
+        let available = FunctionSet::available(s.version, &self.base.cfg.disabled_functions);
         let agreed = match body.child("Functions") {
             Some(f) => {
                 let requested = FunctionSet::requested(f, s.version);
@@ -136,7 +137,6 @@ impl Service {
             }
         };
         tracing::debug!(session = %s.id, agreed = ?agreed.0 .0, "service negotiated");
-        self.ensure_ready(s).await;
         let mut resp = Element::new("Service-Response");
         if !agreed.1.is_empty() {
             resp = resp.with(Element::new("Functions").with(agreed.1.to_tree()));
