@@ -415,7 +415,7 @@ impl Service {
     async fn poll(&self, s: &Arc<Session>) -> Outcome {
         match s.pop_outgoing() {
             Some((tid, body, more)) => {
-                if s.is_closing() && body.name == "Disconnect" {
+                if s.is_closing() && body.name == PrimitiveKind::Disconnect.name() {
                     self.end_session(&s.id, false).await;
                 }
                 Outcome::ServerRequest { tid, body, more }
@@ -428,7 +428,7 @@ impl Service {
     /// whole messages (WebSocket).
     pub async fn next_push(&self, s: &Session) -> Option<Message> {
         let (tid, body, more) = s.pop_outgoing()?;
-        let disconnect = s.is_closing() && body.name == "Disconnect";
+        let disconnect = s.is_closing() && body.name == PrimitiveKind::Disconnect.name();
         let mut m = Message::single(
             s.version,
             Some(s.id.clone()),
@@ -510,7 +510,11 @@ impl Service {
             return false;
         };
         s.with_state(|st| st.closing = true);
-        let body = Element::new("Disconnect").with(crate::reply::result(601, reason));
+        let body = imps_wire::csp::Disconnect {
+            result: crate::reply::csp_result(601, reason),
+            other: Vec::new(),
+        }
+        .to_element(s.version);
         self.base.router.to_session(&s.id, body);
         tracing::info!(session = %s.id, user = %s.user, reason, "session kicked");
         true

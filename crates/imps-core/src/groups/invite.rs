@@ -436,5 +436,5 @@ pub(crate) fn partial_status(failures: Vec<Element>, asked: usize) -> Element {
     for f in failures {
         r = r.with(f);
     }
-    Element::new("Status").with(r)
+    crate::reply::status_with(r)
 }

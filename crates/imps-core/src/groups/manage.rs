@@ -189,7 +189,7 @@ pub(crate) fn created_status(
     for f in failures {
         r = r.with(f);
     }
-    Element::new("Status").with(r)
+    crate::reply::status_with(r)
 }
 
 /// `DetailedResult{Code, Description}`, to which the items it is about

@@ -389,9 +389,9 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
 fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) {
     let v = sq.session.version;
     let body = if sq.notify {
-        notification(m, v, domain)
+        notification(m, domain).to_element(v)
     } else {
-        new_message(m, v, domain)
+        new_message(m, domain).to_element(v)
     };
     router.to_session(&sq.session.id, body);
 }

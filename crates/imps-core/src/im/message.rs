@@ -3,7 +3,10 @@
 //! MessageNotification, GetMessage-Response, GetMessageList-Response,
 //! DeliveryReport-Request), shaped for the reader's CSP version.
 
-use imps_wire::{Element, Version};
+use imps_wire::Element;
+use imps_wire::csp::{
+    ClientId, MessageInfo, MessageNotification, NewMessage, Party, Recipient, Sender, User,
+};
 
 use crate::CoreError;
 use crate::store::{FontSpec, MessageBody, StoredMessage};
@@ -128,70 +131,67 @@ pub(crate) fn content_bytes(body: &MessageBody) -> u64 {
     }
 }
 
-/// `User{UserID[, FriendlyName (1.3)]}`.
-fn user_element(id: &str, name: Option<&str>, v: Version, domain: &str) -> Element {
-    let mut u = Element::new("User").with_text("UserID", wire_user(id, domain));
-    if let (Some(n), true) = (name, v >= Version::V1_3) {
-        u = u.with_text("FriendlyName", n);
-    }
-    u
-}
-
 /// MessageInfo of a stored message as the recipient's version reads it.
 /// The sender is shown by User ID and, to 1.3 readers, Friendly Name
-/// (IMR-8); 1.3-only elements (ContentName, Font) are left out for older
-/// readers, which keep the text.
-pub(crate) fn message_info(m: &StoredMessage, v: Version, domain: &str) -> Element {
+/// (IMR-8); 1.3-only elements (FriendlyName, ContentName, Font) are left
+/// out for older readers by the typed message itself.
+pub(crate) fn message_info(m: &StoredMessage, domain: &str) -> MessageInfo {
     let b = &m.body;
-    let mut info = Element::new("MessageInfo")
-        .with_text("MessageID", m.id.clone())
-        .with_text("ContentType", b.content_type.clone());
-    if let Some(e) = &b.encoding {
-        info = info.with_text("ContentEncoding", e.clone());
+    let mut recipient = User::id(wire_user(&m.recipient, domain));
+    recipient.client_id = m.target_client.clone().map(ClientId::url);
+    let mut sender = User::id(wire_user(&m.sender, domain));
+    sender.friendly_name = m.sender_name.clone();
+    MessageInfo {
+        message_id: Some(m.id.clone()),
+        content_type: Some(b.content_type.clone()),
+        content_encoding: b.encoding.clone(),
+        content_size: Some(b.size),
+        content_name: b.name.clone(),
+        recipient: Some(Recipient {
+            users: vec![recipient],
+            ..Recipient::default()
+        }),
+        sender: Some(Sender {
+            party: Party::User(sender),
+            other: Vec::new(),
+        }),
+        date_time: Some(date_time(m.created_ms)),
+        font: b.font.as_ref().map(font_element),
+        ..MessageInfo::default()
     }
-    info = info.with_text("ContentSize", b.size.to_string());
-    if let (Some(n), true) = (&b.name, v >= Version::V1_3) {
-        info = info.with_text("ContentName", n.clone());
+}
+
+/// `Font{Size?, Style*, Color?}` (1.3; the typed MessageInfo keeps it as a
+/// tree).
+fn font_element(f: &FontSpec) -> Element {
+    let mut font = Element::new("Font");
+    if let Some(s) = &f.size {
+        font = font.with_text("Size", s.clone());
     }
-    let mut rcpt = user_element(&m.recipient, None, v, domain);
-    if let Some(c) = &m.target_client {
-        rcpt = rcpt.with(Element::new("ClientID").with_text("URL", c.clone()));
+    for s in &f.styles {
+        font = font.with_text("Style", s.clone());
     }
-    info = info
-        .with(Element::new("Recipient").with(rcpt))
-        .with(Element::new("Sender").with(user_element(
-            &m.sender,
-            m.sender_name.as_deref(),
-            v,
-            domain,
-        )))
-        .with_text("DateTime", date_time(m.created_ms));
-    if let (Some(f), true) = (&b.font, v >= Version::V1_3) {
-        let mut font = Element::new("Font");
-        if let Some(s) = &f.size {
-            font = font.with_text("Size", s.clone());
-        }
-        for s in &f.styles {
-            font = font.with_text("Style", s.clone());
-        }
-        if let Some(c) = &f.color {
-            font = font.with_text("Color", c.clone());
-        }
-        info = info.with(font);
+    if let Some(c) = &f.color {
+        font = font.with_text("Color", c.clone());
     }
-    info
+    font
 }
 
 /// The pushed NewMessage.
-pub(crate) fn new_message(m: &StoredMessage, v: Version, domain: &str) -> Element {
-    Element::new("NewMessage")
-        .with(message_info(m, v, domain))
-        .with_text("ContentData", m.body.data.clone())
+pub(crate) fn new_message(m: &StoredMessage, domain: &str) -> NewMessage {
+    NewMessage {
+        message_info: message_info(m, domain),
+        content_data: Some(m.body.data.clone()),
+        other: Vec::new(),
+    }
 }
 
 /// The notify/get announcement.
-pub(crate) fn notification(m: &StoredMessage, v: Version, domain: &str) -> Element {
-    Element::new("MessageNotification").with(message_info(m, v, domain))
+pub(crate) fn notification(m: &StoredMessage, domain: &str) -> MessageNotification {
+    MessageNotification {
+        message_info: message_info(m, domain),
+        other: Vec::new(),
+    }
 }
 
 /// A DeliveryReport-Request telling the sender what became of a message

@@ -5,7 +5,8 @@
 use super::ImService;
 use std::sync::Arc;
 
-use imps_wire::{Element, Version};
+use imps_wire::Element;
+use imps_wire::csp::{GetMessageListResponse, GetMessageResponse};
 
 use super::deliver::{Ack, Fate, targets};
 use super::message::{message_info, new_message};
@@ -116,15 +117,15 @@ impl ImService {
             .iter()
             .filter(|m| targets(m, s))
             .take(want)
-            .map(|m| message_info(m, s.version, &self.base.cfg.domain));
-        let resp = if s.version >= Version::V1_3 {
-            Element::new("GetMessageList-Response")
-                .with(infos.fold(Element::new("MessageInfoList"), Element::with))
-                .with_text("MessageTotalCount", total.to_string())
-        } else {
-            infos.fold(Element::new("GetMessageList-Response"), Element::with)
+            .map(|m| message_info(m, &self.base.cfg.domain))
+            .collect();
+        // MessageTotalCount is 1.3; the typed message leaves it out before.
+        let resp = GetMessageListResponse {
+            messages: infos,
+            message_total_count: Some(total),
+            other: Vec::new(),
         };
-        Ok(Outcome::Reply(resp))
+        Ok(Outcome::Reply(resp.to_element(s.version)))
     }
 
     /// GetMessage: one waiting message with its content. Handing it over
@@ -146,8 +147,13 @@ impl ImService {
             .await?
             .filter(|m| targets(m, s))
             .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
-        let mut resp = new_message(&m, s.version, &self.base.cfg.domain);
-        resp.name = "GetMessage-Response".into();
+        let msg = new_message(&m, &self.base.cfg.domain);
+        let resp = GetMessageResponse {
+            message_info: msg.message_info,
+            content_data: msg.content_data,
+            other: msg.other,
+        }
+        .to_element(s.version);
         self.finish_message(&s.user, id, Fate::Delivered).await?;
         self.im().with_user(&s.user, |q| {
             if let Some(sq) = q.session_mut(&s.id) {
@@ -212,8 +218,8 @@ impl ImService {
         } else {
             "Partially successful"
         };
-        Ok(Outcome::Reply(
-            Element::new("Status").with(result(code, desc).with(detail)),
-        ))
+        Ok(Outcome::Reply(crate::reply::status_with(
+            result(code, desc).with(detail),
+        )))
     }
 }

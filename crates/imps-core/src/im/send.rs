@@ -127,7 +127,7 @@ impl ImService {
                 .with(res)
                 .with_opt(sent.id.map(|id| Element::text("MessageID", id)))
         } else {
-            Element::new("Status").with(res)
+            crate::reply::status_with(res)
         }))
     }
 

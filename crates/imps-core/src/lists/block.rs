@@ -128,6 +128,6 @@ impl ListsService {
                 limit: self.lists_cfg().max_access_entries,
             });
         }
-        Ok(Element::new("Status").with(failures.result(something)))
+        Ok(crate::reply::status_with(failures.result(something)))
     }
 }

@@ -166,7 +166,7 @@ impl ListsService {
                 .with_text("ContactList", record.wire_id.clone())
                 .with(list_properties(&record))
         } else {
-            Element::new("Status").with(result)
+            crate::reply::status_with(result)
         })
     }
 

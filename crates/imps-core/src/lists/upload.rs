@@ -419,7 +419,7 @@ impl ListsService {
         };
         match self.buffer_part(s, body, info, kind)? {
             Step::Whole(part) => self.block_entity(s, &part).await,
-            Step::Pending(k, n) => Ok(Element::new("Status").with(pending(k, n))),
+            Step::Pending(k, n) => Ok(crate::reply::status_with(pending(k, n))),
             Step::Complete(parts) => {
                 self.block_entity(s, &merge("BlockEntity-Request", parts, &BLOCK_ENTITY))
                     .await
@@ -445,7 +445,7 @@ impl ListsService {
         };
         Ok(match self.buffer_part(s, body, info, kind)? {
             Step::Whole(part) => Assembled::Whole(part),
-            Step::Pending(k, n) => Assembled::Pending(Element::new("Status").with(pending(k, n))),
+            Step::Pending(k, n) => Assembled::Pending(crate::reply::status_with(pending(k, n))),
             Step::Complete(parts) => {
                 Assembled::Whole(merge("CreateAttributeList-Request", parts, &ATTRIBUTE_LIST))
             }
@@ -472,7 +472,7 @@ impl ListsService {
         };
         Ok(match self.buffer_part(s, body, info, kind)? {
             Step::Whole(part) => Assembled::Whole(part),
-            Step::Pending(k, n) => Assembled::Pending(Element::new("Status").with(pending(k, n))),
+            Step::Pending(k, n) => Assembled::Pending(crate::reply::status_with(pending(k, n))),
             Step::Complete(parts) => {
                 Assembled::Whole(merge(which.primitive(), parts, which.rules()))
             }

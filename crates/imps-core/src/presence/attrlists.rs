@@ -126,7 +126,7 @@ impl PresenceService {
         }
         let any_ok = !change.put_grants.is_empty();
         self.change_auth(&s.user, &mut st, change).await?;
-        Ok(Element::new("Status").with(outcome_result(&failures, any_ok)))
+        Ok(crate::reply::status_with(outcome_result(&failures, any_ok)))
     }
 
     /// DeleteAttributeList-Request: removes the attribute lists of the
@@ -159,7 +159,7 @@ impl PresenceService {
         let cell = self.owner_cell(&s.user).await?;
         let mut st = cell.lock().await;
         self.change_auth(&s.user, &mut st, change).await?;
-        Ok(Element::new("Status").with(outcome_result(&failures, any_ok)))
+        Ok(crate::reply::status_with(outcome_result(&failures, any_ok)))
     }
 
     /// GetAttributeList-Request: the lists named, or all of them when the

@@ -8,6 +8,7 @@
 use super::PresenceService;
 use std::collections::HashMap;
 
+use imps_wire::csp::{Presence, PresenceNotificationRequest};
 use imps_wire::{Element, Encoding, Message, Transaction, Version};
 
 use super::attributes::{AttrSet, OnlineView, render};
@@ -41,17 +42,18 @@ impl RenderCache {
 }
 
 /// `Presence{UserID, PresenceSubList}`: both always present, Android
-/// dereferences them without checking.
+/// dereferences them without checking. The same shape in every version.
 pub(crate) fn presence_elem(owner_wire: &str, list: Element) -> Element {
-    Element::new("Presence")
-        .with_text("UserID", owner_wire)
-        .with(list)
+    Presence::new(owner_wire, list).to_element(Version::V1_3)
 }
 
-fn notification(presences: impl IntoIterator<Item = Element>) -> Element {
-    let mut e = Element::new("PresenceNotification-Request");
-    e.children.extend(presences);
-    e
+/// A PresenceNotification-Request carrying one owner's attributes.
+fn notification(v: Version, owner_wire: &str, list: Element) -> Element {
+    PresenceNotificationRequest {
+        presences: vec![Presence::new(owner_wire, list)],
+        other: Vec::new(),
+    }
+    .to_element(v)
 }
 
 /// Bytes of `body` sent to this session as a whole message, in XML (WBXML
@@ -71,7 +73,7 @@ fn message_len(s: &Recipient<'_>, body: &Element) -> usize {
 /// larger than the limit still goes, alone: losing it would leave the
 /// client with a wrong picture, and no smaller form exists.
 fn split(s: &Recipient<'_>, owner_wire: &str, list: Element, max: Option<u64>) -> Vec<Element> {
-    let whole = notification([presence_elem(owner_wire, list.clone())]);
+    let whole = notification(s.version, owner_wire, list.clone());
     let Some(max) = max.and_then(|m| usize::try_from(m).ok()) else {
         return vec![whole];
     };
@@ -91,19 +93,20 @@ fn split(s: &Recipient<'_>, owner_wire: &str, list: Element, max: Option<u64>) -
     for g in groups {
         let mut next = cur.clone();
         next.children.extend(g.iter().cloned());
-        let fits = message_len(s, &notification([presence_elem(owner_wire, next.clone())])) <= max;
+        let fits = message_len(s, &notification(s.version, owner_wire, next.clone())) <= max;
         if fits || cur.children.is_empty() {
             cur = next;
         } else {
-            out.push(notification([presence_elem(
+            out.push(notification(
+                s.version,
                 owner_wire,
                 std::mem::replace(&mut cur, Element::new("PresenceSubList")),
-            )]));
+            ));
             cur.children.extend(g);
         }
     }
     if !cur.children.is_empty() {
-        out.push(notification([presence_elem(owner_wire, cur)]));
+        out.push(notification(s.version, owner_wire, cur));
     }
     out
 }

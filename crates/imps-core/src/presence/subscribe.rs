@@ -80,7 +80,10 @@ impl PresenceService {
                 &mut RenderCache::default(),
             );
         }
-        Ok(Element::new("Status").with(outcome_result(&r.failures, !r.users.is_empty())))
+        Ok(crate::reply::status_with(outcome_result(
+            &r.failures,
+            !r.users.is_empty(),
+        )))
     }
 
     pub(crate) async fn unsubscribe_presence(
@@ -129,6 +132,9 @@ impl PresenceService {
                 },
             );
         }
-        Ok(Element::new("Status").with(outcome_result(&r.failures, !r.users.is_empty())))
+        Ok(crate::reply::status_with(outcome_result(
+            &r.failures,
+            !r.users.is_empty(),
+        )))
     }
 }

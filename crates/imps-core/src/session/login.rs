@@ -4,11 +4,12 @@
 use super::SessionService;
 use std::sync::Arc;
 
+use imps_wire::csp::{ClientId, Disconnect, KeepAliveResponse, LoginResponse};
 use imps_wire::{Element, Version};
 
 use super::Session;
 use crate::auth::{self, DigestSchema};
-use crate::reply::{ok_result, ok_status, result};
+use crate::reply::{csp_result, ok_status};
 use crate::service::RequestCtx;
 use crate::store::{NewUser, SessionRecord, UserRecord};
 use crate::users::{canonical_user, normalize_msisdn, wire_user};
@@ -24,10 +25,12 @@ struct LoginRequest<'a> {
     schemas: Vec<&'a str>,
     ttl: Option<u64>,
     cookie: &'a str,
+    /// The CSP version the answer is written in.
+    version: Version,
 }
 
 impl<'a> LoginRequest<'a> {
-    fn parse(body: &'a Element) -> LoginRequest<'a> {
+    fn parse(body: &'a Element, version: Version) -> LoginRequest<'a> {
         LoginRequest {
             user_id: body.child_text("UserID").filter(|s| !s.is_empty()),
             client_id: body.child("ClientID"),
@@ -39,6 +42,7 @@ impl<'a> LoginRequest<'a> {
                 .collect(),
             ttl: body.child_u64("TimeToLive"),
             cookie: body.child_text("SessionCookie").unwrap_or(""),
+            version,
         }
     }
 }
@@ -87,7 +91,11 @@ impl SessionService {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::info!(user = ?body.child_text("UserID"), code = e.status_code(), error = %e, "login refused");
-                Element::new("Login-Response").with(result(e.status_code(), &e.description()))
+                LoginResponse {
+                    result: csp_result(e.status_code(), &e.description()),
+                    ..LoginResponse::default()
+                }
+                .to_element(version)
             }
         }
     }
@@ -98,7 +106,7 @@ impl SessionService {
         version: Version,
         body: &Element,
     ) -> Result<Element, CoreError> {
-        let req = LoginRequest::parse(body);
+        let req = LoginRequest::parse(body, version);
         let client_el = req
             .client_id
             .ok_or_else(|| CoreError::BadParameter("Login-Request without ClientID".into()))?;
@@ -141,16 +149,22 @@ impl SessionService {
         }
         tracing::info!(session = %session.id, user = %user.id, client = %session.client_key, version = %version, "logged in");
 
-        let mut resp = Element::new("Login-Response");
-        if told_id {
-            resp = resp.with_text("UserID", wire_user(&user.id, &self.base.cfg.domain));
+        let mut resp = LoginResponse {
+            user_id: told_id.then(|| wire_user(&user.id, &self.base.cfg.domain)),
+            client_id: Some(ClientId::default()),
+            result: csp_result(200, "Successful"),
+            session_id: Some(session.id.clone()),
+            keep_alive_time: Some(ttl),
+            capability_request: Some(true),
+            ..LoginResponse::default()
         }
-        Ok(resp
-            .with(client_el.clone())
-            .with(ok_result())
-            .with_text("SessionID", session.id.clone())
-            .with_text("KeepAliveTime", ttl.to_string())
-            .with_text("CapabilityRequest", "T"))
+        .to_element(version);
+        // The ClientID goes back exactly as the client wrote it (old
+        // clients put the identifier straight into it).
+        if let Some(c) = resp.children.iter_mut().find(|c| c.name == ClientId::NAME) {
+            *c = client_el.clone();
+        }
+        Ok(resp)
     }
 
     async fn identify(
@@ -234,7 +248,7 @@ impl SessionService {
         }
         if !req.schemas.is_empty() {
             return self
-                .challenge(&user, client, &req.schemas)
+                .challenge(&user, client, &req.schemas, req.version)
                 .map(Identified::Challenge);
         }
         Err(CoreError::BadParameter(
@@ -249,6 +263,7 @@ impl SessionService {
         user: &UserRecord,
         client: &str,
         offered: &[&str],
+        version: Version,
     ) -> Result<Element, CoreError> {
         let schema = offered.iter().find_map(|s| DigestSchema::parse(s));
         let usable = self.base.cfg.digest_login && self.digest_secret(user).is_some();
@@ -279,11 +294,14 @@ impl SessionService {
                 },
             );
         }
-        Ok(Element::new("Login-Response")
-            .with(result(401, "Complete the authentication challenge"))
-            .with_text("Nonce", nonce)
-            .with_text("DigestSchema", schema.as_str())
-            .with_text("CapabilityRequest", "F"))
+        Ok(LoginResponse {
+            result: csp_result(401, "Complete the authentication challenge"),
+            nonce: Some(nonce),
+            digest_schema: Some(schema.as_str().to_string()),
+            capability_request: Some(false),
+            ..LoginResponse::default()
+        }
+        .to_element(version))
     }
 
     fn digest_secret(&self, user: &UserRecord) -> Option<String> {
@@ -342,7 +360,11 @@ impl SessionService {
     pub(crate) fn logout_reply(&self, s: &Session) -> Element {
         tracing::info!(session = %s.id, user = %s.user, "logged out");
         if s.version == Version::V1_1 {
-            Element::new("Disconnect").with(ok_result())
+            Disconnect {
+                result: csp_result(200, "Successful"),
+                other: Vec::new(),
+            }
+            .to_element(s.version)
         } else {
             ok_status()
         }
@@ -364,9 +386,12 @@ impl SessionService {
             }
             None => s.with_state(|st| st.ttl_secs),
         };
-        Ok(Element::new("KeepAlive-Response")
-            .with(ok_result())
-            .with_text("KeepAliveTime", ttl.to_string()))
+        Ok(KeepAliveResponse {
+            result: csp_result(200, "Successful"),
+            keep_alive_time: Some(ttl),
+            other: Vec::new(),
+        }
+        .to_element(s.version))
     }
 
     /// Writes a new session to the store so it outlives a restart.
