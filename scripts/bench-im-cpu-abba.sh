@@ -2,7 +2,8 @@
 # Usage: BENCH=.../imps-bench BASE_BIN=.../impsd HEAD_BIN=.../impsd RATE=4000 SECS=8 scripts/bench-im-cpu-abba.sh
 # ABBA: one load tool, two impsd builds, fixed rate. Server CPU (utime+stime
 # from /proc) over the measured phase: the last SECS seconds before the
-# phase's result line appears.
+# phase's result line appears. The server's pid is the one imps-bench
+# prints when it has started it ("impsd pid N serving ...").
 set -u
 BENCH=${BENCH:?path of the imps-bench binary}
 declare -A BIN=([base]=${BASE_BIN:?old impsd binary} [head]=${HEAD_BIN:?new impsd binary})
@@ -11,11 +12,11 @@ tck=$(getconf CLK_TCK)
 for side in ${ORDER:-base head head base base head head base}; do
   bin=${BIN[$side]}
   out=${TMPDIR:-/tmp}/abba-$side-$RANDOM.log
-  $BENCH im --server-bin "$bin" --users 100 --secs "$SECS" --rate "$RATE" > "$out" 2>&1 &
+  $BENCH im --impsd "$bin" --users 100 --secs "$SECS" --rate "$RATE" > "$out" 2>&1 &
   bpid=$!
   pid=""; ts=(); cs=(); done_at=""
   while kill -0 $bpid 2>/dev/null; do
-    [ -z "$pid" ] && pid=$(pgrep -f "^$bin " | head -1)
+    [ -z "$pid" ] && pid=$(sed -n 's/^impsd pid \([0-9][0-9]*\) serving .*/\1/p' "$out" | head -1)
     if [ -n "$pid" ] && [ -r /proc/$pid/stat ]; then
       c=$(awk '{print $14+$15}' /proc/$pid/stat 2>/dev/null)
       if [ -n "$c" ]; then ts+=("$(date +%s.%N)"); cs+=("$c"); fi

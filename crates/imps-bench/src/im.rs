@@ -13,10 +13,10 @@
 //! open loop (each user at a fixed pace) at each fraction of that peak (or
 //! at `--rate`) for `--secs`, and reports p50/p99.
 //!
-//! The server is the one at `--url`, or the impsd binary given by
-//! `--server-bin` started as a child process (the honest set-up: server
-//! and load share the machine but not a process), or else an impsd in this
-//! process.
+//! The server is the one at `--url`, or else the impsd binary (`--impsd`,
+//! by default the one beside this executable) started as a child process:
+//! server and load share the machine but not a process. For a started
+//! server each phase also reports its CPU time over the measured seconds.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use imps_client::{Element, Encoding, Version, WsClient, status_of};
 use imps_wire::csp;
 use samples::Lat;
 
-use crate::target::Target;
+use crate::target::{Settings, Target, toml_str};
 
 #[derive(Args, Debug)]
 pub struct ImArgs {
@@ -55,11 +55,12 @@ pub struct ImArgs {
     text: usize,
     /// HTTP URL of a running server (its WebSocket is at URL/ws); its
     /// users PREFIX0000... must exist with --password.
-    #[arg(long, conflicts_with = "server_bin")]
+    #[arg(long, conflicts_with = "impsd")]
     url: Option<String>,
-    /// Start this impsd binary as a child process for the run.
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
+    /// The impsd binary to start for the run [default: `impsd` beside
+    /// this executable]. `--server-bin` is its older name.
+    #[arg(long, value_name = "PATH", alias = "server-bin")]
+    impsd: Option<PathBuf>,
     #[arg(long, default_value = "imload")]
     user_prefix: String,
     #[arg(long, default_value = "bench-pw")]
@@ -190,12 +191,17 @@ struct Phase {
     max: f64,
     refused: u64,
     errors: u64,
+    /// CPU time of a started server over the measured seconds.
+    server_cpu: Option<Duration>,
 }
 
 impl Phase {
     fn print(&self) {
+        let cpu = self.server_cpu.map_or(String::new(), |c| {
+            format!("  server cpu {:.2} s", c.as_secs_f64())
+        });
         println!(
-            "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}",
+            "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}{cpu}",
             self.name,
             self.offered_rate
                 .map_or("max".to_string(), |r| format!("{r:.0}")),
@@ -215,6 +221,7 @@ impl Phase {
 #[allow(clippy::too_many_arguments)]
 async fn phase(
     name: &str,
+    target: &Target,
     clients: &[WsClient],
     users: &Arc<Vec<String>>,
     rate: Option<f64>,
@@ -278,9 +285,11 @@ async fn phase(
         c.acked.load(Ordering::Relaxed),
     );
     c.lat.take();
+    let cpu0 = target.server_cpu();
     let m0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let el = m0.elapsed().as_secs_f64();
+    let server_cpu = target.server_cpu_since(cpu0);
     let (d1, a1) = (
         c.delivered.load(Ordering::Relaxed),
         c.acked.load(Ordering::Relaxed),
@@ -306,25 +315,31 @@ async fn phase(
         max: lat.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0),
         refused: c.refused.load(Ordering::Relaxed),
         errors: c.errors.load(Ordering::Relaxed),
+        server_cpu,
     }
 }
 
 /// The server settings of this benchmark: offline notices off (every
 /// recipient is online anyway), two sessions per user.
-fn tweak(cfg: &mut impsd::Config) {
-    cfg.im.offline_notify = imps_core::config::OfflineNotify::Off;
-    cfg.session.max_per_user = 2;
+fn settings() -> Settings {
+    Settings::default()
+        .set("im", "offline_notify", toml_str("off"))
+        .set("session", "max_per_user", "2".into())
 }
 
 pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.users >= 2, "--users must be at least 2");
     let pw = args.password.clone();
-    let target = match (&args.url, &args.server_bin) {
-        (Some(url), _) => Target::external(url.clone(), &args.user_prefix, args.users, pw),
-        (None, Some(bin)) => {
-            Target::child_process(bin, &args.user_prefix, args.users, pw, tweak).await?
+    let (target, server) = match &args.url {
+        Some(url) => (
+            Target::external(url.clone(), &args.user_prefix, args.users, pw),
+            format!("external server {url}"),
+        ),
+        None => {
+            let bin = crate::target::impsd_path(args.impsd.as_deref())?;
+            let t = Target::spawn(&bin, &args.user_prefix, args.users, pw, &settings()).await?;
+            (t, format!("child process {}", bin.display()))
         }
-        (None, None) => Target::in_process_with(&args.user_prefix, args.users, pw, tweak).await?,
     };
     let enc = if args.xml {
         Encoding::Xml
@@ -340,11 +355,6 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         ws.service_request_all().await?;
         clients.push(ws);
     }
-    let server = match (&args.url, &args.server_bin) {
-        (Some(u), _) => format!("external server {u}"),
-        (None, Some(b)) => format!("child process {}", b.display()),
-        (None, None) => "in-process server".to_string(),
-    };
     println!(
         "imps-bench im: {server}; {} users on WebSocket, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
         args.users, enc, args.text, args.secs
@@ -357,6 +367,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         None => {
             let p = phase(
                 "peak",
+                &target,
                 &clients,
                 &users,
                 None,
@@ -379,6 +390,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         let rate = peak * f;
         let p = phase(
             &format!("{:.0}% peak", f * 100.0),
+            &target,
             &clients,
             &users,
             Some(rate),

@@ -106,7 +106,9 @@ pub async fn run(
     );
 
     let spec: RunSpec = common.run_spec();
+    let cpu0 = target.server_cpu();
     let (stats, workers) = runner::run(&spec, workers).await?;
+    let server_cpu = target.server_cpu_since(cpu0);
     logout_all(workers).await;
 
     let params = json!({
@@ -116,7 +118,7 @@ pub async fn run(
         "sessions": sessions,
         "concurrency": concurrency,
         "duration_secs": common.duration_secs,
-        "server": if target.in_process_server() { "in-process" } else { "external" },
+        "server": target.kind(),
     });
     target.close().await;
     let bench = match op {
@@ -127,6 +129,7 @@ pub async fn run(
         bench: bench.into(),
         params,
         stats,
+        server_cpu,
     })
 }
 

@@ -76,7 +76,9 @@ pub async fn run(common: &Common, mode: LoginMode, users: usize) -> anyhow::Resu
         });
     }
     let spec = common.run_spec();
+    let cpu0 = target.server_cpu();
     let (stats, _) = runner::run(&spec, workers).await?;
+    let server_cpu = target.server_cpu_since(cpu0);
     let params = json!({
         "mode": mode.name(),
         "encoding": common.encoding.name(),
@@ -84,12 +86,13 @@ pub async fn run(common: &Common, mode: LoginMode, users: usize) -> anyhow::Resu
         "users": users,
         "concurrency": concurrency,
         "duration_secs": common.duration_secs,
-        "server": if target.in_process_server() { "in-process" } else { "external" },
+        "server": target.kind(),
     });
     target.close().await;
     Ok(Report {
         bench: "login".into(),
         params,
         stats,
+        server_cpu,
     })
 }

@@ -2,15 +2,18 @@
 //!
 //! Load benchmarks (`login`, `keepalive` over the real HTTP binding, `im`
 //! over WebSocket) drive impsd with `imps-client`, either a server given
-//! by `--url`, one started as a child process, or one started in this
-//! process, and report operations per second with p50/p99
-//! latency. Codec tools (`gen-corpus`, `compare-codec`, `codec-mix`) set
-//! our `imps` converter against libwbxml's and summarise the criterion
-//! bench. Every run is bounded by time and by an operation count, so it
-//! always stops by itself. Results and commands go in docs/benchmarks.md.
+//! by `--url` or the impsd binary (`--impsd`) started as a child process
+//! for the run, and report operations per second with p50/p99 latency
+//! (and, for a server it started, the server's CPU time). Codec tools
+//! (`gen-corpus`, `compare-codec`, `codec-mix`) set our `imps` converter
+//! against libwbxml's and summarise the criterion bench. Every run is
+//! bounded by time and by an operation count, so it always stops by
+//! itself. Results and commands go in docs/benchmarks.md.
 //!
-//! It must never reach into server internals beyond making users for the
-//! in-process server: what it measures is what a client sees.
+//! It links the client and the codec only, never the server: it starts
+//! impsd, makes its users and reads its addresses the way an operator
+//! would (command line, config file, DATA_DIR/admin.json), so what it
+//! measures is the server as it is run and what a client sees.
 
 mod compare;
 mod corpus;
@@ -23,7 +26,7 @@ mod runner;
 mod stages;
 mod target;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -81,10 +84,14 @@ enum Cmd {
 /// Flags every load benchmark takes.
 #[derive(Args, Clone)]
 pub struct Common {
-    /// Server URL (e.g. http://127.0.0.1:8080/imps). Without it impsd is
-    /// started in this process with its own users.
-    #[arg(long)]
+    /// Server URL (e.g. http://127.0.0.1:8080/imps). Without it the impsd
+    /// binary is started as a child process with its own users.
+    #[arg(long, conflicts_with = "impsd")]
     pub url: Option<String>,
+    /// The impsd binary to start [default: `impsd` beside this
+    /// executable].
+    #[arg(long, value_name = "PATH")]
+    pub impsd: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "xml")]
     pub encoding: EncodingArg,
     /// CSP version: 1.1, 1.2 or 1.3.
@@ -137,7 +144,11 @@ impl Common {
                 users,
                 pw,
             )),
-            None => target::Target::in_process(&self.user_prefix, users, pw).await,
+            None => {
+                let bin = target::impsd_path(self.impsd.as_deref())?;
+                let extra = target::Settings::default();
+                target::Target::spawn(&bin, &self.user_prefix, users, pw, &extra).await
+            }
         }
     }
 }
@@ -233,9 +244,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The load benchmarks share one multi-threaded runtime with the
-/// in-process server: on a small machine client and server compete for
-/// the same cores, which docs/benchmarks.md says next to the figures.
+/// The load benchmarks' runtime. The server is another process, but on a
+/// small machine both compete for the same cores, which
+/// docs/benchmarks.md says next to the figures.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()

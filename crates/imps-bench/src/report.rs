@@ -1,5 +1,7 @@
 //! One benchmark's result, as a line for people or JSON for scripts.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::runner::RunStats;
@@ -11,6 +13,9 @@ pub struct Report {
     /// Settings that shape the figures (mode, encoding, concurrency...).
     pub params: Value,
     pub stats: RunStats,
+    /// CPU time (user + system) of a server started for the run, over the
+    /// measured run; `None` for an external server.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Report {
@@ -31,6 +36,7 @@ impl Report {
                 "mean": h.mean(),
             },
             "first_error": s.first_error,
+            "server_cpu_secs": self.server_cpu.map(|c| c.as_secs_f64()),
         })
     }
 
@@ -49,6 +55,18 @@ impl Report {
             ms(h.value_at_quantile(0.99)),
             ms(h.max()),
         );
+        if let Some(cpu) = self.server_cpu {
+            let secs = s.elapsed.as_secs_f64();
+            out.push_str(&format!(
+                "\n  server cpu {:.2} s ({:.0}% of one core)",
+                cpu.as_secs_f64(),
+                if secs > 0.0 {
+                    100.0 * cpu.as_secs_f64() / secs
+                } else {
+                    0.0
+                }
+            ));
+        }
         if let Some(e) = &s.first_error {
             out.push_str(&format!("\n  first error: {e}"));
         }

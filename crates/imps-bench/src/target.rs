@@ -1,21 +1,179 @@
 //! What a load benchmark talks to: a server given by `--url`, whose users
-//! were created beforehand, or an impsd started in this process on
-//! loopback ports with a temporary data dir and users made for the run.
+//! were created beforehand, or the impsd binary started as a child process
+//! for the run, the way an operator runs it: a generated TOML config in a
+//! temporary dir, listeners on ports the OS picks, users made with
+//! `impsd user add-many`. The bench links no server code; it sees the
+//! server only through its command line, its files and the wire.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use imps_client::{ClientConfig, Encoding, HttpTransport, Version};
-use imps_core::{NewUser, Store};
 
-/// The digest-secret key of the in-process server. Fixed because the data
-/// dir is thrown away after the run; a real server has its own.
+/// The digest-secret key of a server started for the run. Fixed because
+/// its data dir is thrown away afterwards; a real server has its own.
 const BENCH_SECRET_KEY: &str = "6262626262626262626262626262626262626262626262626262626262626262";
 
-/// Users are `PREFIX0000`, `PREFIX0001`, ...
+/// How long the child may take to start, and to stop after SIGTERM.
+const START_LIMIT: Duration = Duration::from_secs(20);
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Users are `PREFIX0000`, `PREFIX0001`, ... (as `impsd user add-many`
+/// names them).
 pub fn user_name(prefix: &str, i: usize) -> String {
     format!("{prefix}{i:04}")
+}
+
+/// Settings of a server started for the run, written into its TOML
+/// config: section -> `key = value` lines (values already in TOML
+/// syntax). The empty section is the top level.
+#[derive(Clone, Default)]
+pub struct Settings(BTreeMap<&'static str, Vec<(&'static str, String)>>);
+
+impl Settings {
+    /// What every started server gets: loopback, every listener on a port
+    /// the OS picks, digest login with a fixed key, no TCP CIR listener
+    /// (no client here uses it), warnings only in the log.
+    pub fn base(data_dir: &Path) -> Settings {
+        Settings::default()
+            .set("", "listen", toml_str("127.0.0.1:0"))
+            .set("", "data_dir", toml_str(&data_dir.display().to_string()))
+            .set("", "log", toml_str("warn"))
+            .set("admin", "listen", toml_str("127.0.0.1:0"))
+            .set("cir", "tcp_listen", toml_str(""))
+            .set("login", "digest", "true".into())
+            .set("login", "secret_key", toml_str(BENCH_SECRET_KEY))
+    }
+
+    /// Sets `section.key` to `value` (TOML syntax), replacing an earlier
+    /// value.
+    pub fn set(mut self, section: &'static str, key: &'static str, value: String) -> Settings {
+        let lines = self.0.entry(section).or_default();
+        lines.retain(|(k, _)| *k != key);
+        lines.push((key, value));
+        self
+    }
+
+    /// Every setting of `other` on top of these.
+    fn with(mut self, other: &Settings) -> Settings {
+        for (section, lines) in &other.0 {
+            for (key, value) in lines {
+                self = self.set(section, key, value.clone());
+            }
+        }
+        self
+    }
+
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        if let Some(top) = self.0.get("") {
+            for (k, v) in top {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        for (section, lines) in self.0.iter().filter(|(s, _)| !s.is_empty()) {
+            out.push_str(&format!("\n[{section}]\n"));
+            for (k, v) in lines {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// `s` as a TOML basic string.
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The impsd binary to start: the one given, else `impsd` beside this
+/// executable (both are built into the same target dir).
+pub fn impsd_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let me = std::env::current_exe().context("finding this executable")?;
+    let beside = me.with_file_name("impsd");
+    anyhow::ensure!(
+        beside.is_file(),
+        "no impsd beside {} (build it with `cargo build --release -p impsd`, or give --impsd PATH)",
+        me.display()
+    );
+    Ok(beside)
+}
+
+/// A started impsd process, its temp dir and the addresses it bound.
+struct ChildServer {
+    bin: PathBuf,
+    child: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl ChildServer {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGTERM, then wait (bounded) for a clean exit; SIGKILL after that.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(None) = child.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let t0 = Instant::now();
+            loop {
+                match child.try_wait() {
+                    Ok(Some(st)) => {
+                        if !st.success() {
+                            eprintln!("{} exited with {st} on SIGTERM", self.bin.display());
+                        }
+                        break;
+                    }
+                    Ok(None) if t0.elapsed() < STOP_LIMIT => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    _ => {
+                        eprintln!(
+                            "{} did not stop within {STOP_LIMIT:?}; killed",
+                            self.bin.display()
+                        );
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+        drop(self.dir.take());
+    }
+}
+
+impl Drop for ChildServer {
+    /// On an error path (or a panic) the server must not outlive the run.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Where the benchmark sends its requests, and the users it may log in as.
@@ -23,133 +181,68 @@ pub struct Target {
     pub url: String,
     pub users: Arc<Vec<String>>,
     pub password: String,
-    /// Kept so the in-process server and its data live for the whole run.
-    server: Option<(impsd::Running, tempfile::TempDir)>,
-    /// A server started as a child process, and its data dir.
-    child: Option<(std::process::Child, tempfile::TempDir)>,
-}
-
-/// The config both self-started kinds of server use: loopback, a temporary
-/// data dir, digest login with a fixed key, no TCP CIR listener.
-fn bench_config(dir: &tempfile::TempDir) -> anyhow::Result<impsd::Config> {
-    let mut cfg = impsd::Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().join("data"),
-        log: "warn".into(),
-        ..impsd::Config::default()
-    };
-    cfg.admin.listen = "127.0.0.1:0".parse()?;
-    // No client here uses TCP CIR; one listener less.
-    cfg.cir.tcp_listen = String::new();
-    cfg.login.digest = true;
-    cfg.login.secret_key = Some(BENCH_SECRET_KEY.into());
-    Ok(cfg)
-}
-
-/// A loopback port free now (the child binds it a moment later).
-fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    /// A server started as a child process for this run.
+    child: Option<ChildServer>,
 }
 
 impl Target {
     /// Uses a running server. Its users must exist already, named as
     /// [`user_name`] makes them, all with `password` (e.g. made with
-    /// `impsd user add`).
+    /// `impsd user add-many`).
     pub fn external(url: String, prefix: &str, count: usize, password: String) -> Target {
         let users = (0..count).map(|i| user_name(prefix, i)).collect();
         Target {
             url,
             users: Arc::new(users),
             password,
-            server: None,
             child: None,
         }
     }
 
-    /// Starts impsd in this process and creates `count` users.
-    pub async fn in_process(
+    /// Starts the impsd binary `bin` as a child process with a config made
+    /// of [`Settings::base`] and `extra`, after creating `count` users
+    /// with `impsd user add-many` in its data dir.
+    pub async fn spawn(
+        bin: &Path,
         prefix: &str,
         count: usize,
         password: String,
+        extra: &Settings,
     ) -> anyhow::Result<Target> {
-        Target::in_process_with(prefix, count, password, |_| {}).await
-    }
+        let dir = tempfile::tempdir().context("creating a temp dir for impsd")?;
+        let data = dir.path().join("data");
+        let cfg_path = dir.path().join("impsd.toml");
+        let settings = Settings::base(&data).with(extra);
+        std::fs::write(&cfg_path, settings.to_toml()).context("writing impsd's config")?;
 
-    /// Like [`Target::in_process`], with the config adjusted by `tweak`.
-    pub async fn in_process_with(
-        prefix: &str,
-        count: usize,
-        password: String,
-        tweak: impl FnOnce(&mut impsd::Config),
-    ) -> anyhow::Result<Target> {
-        let dir = tempfile::tempdir().context("creating a temp data dir")?;
-        let mut cfg = bench_config(&dir)?;
-        tweak(&mut cfg);
-        let running = impsd::start(cfg.clone())
-            .await
-            .context("starting impsd in-process")?;
-        let users = create_users(&cfg, prefix, count, &password).await?;
-        let url = format!("http://{}{}", running.http_addr, cfg.path);
+        add_users(bin, &cfg_path, prefix, count, &password)?;
+        let users = (0..count).map(|i| user_name(prefix, i)).collect();
+
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut server = ChildServer {
+            bin: bin.to_path_buf(),
+            child: Some(child),
+            dir: Some(dir),
+        };
+        let http = wait_for_addresses(&mut server, &data).await?;
+        let url = format!("http://{http}/imps");
+        eprintln!(
+            "impsd pid {} serving {url} ({})",
+            server.pid().unwrap_or(0),
+            bin.display()
+        );
         Ok(Target {
             url,
             users: Arc::new(users),
             password,
-            server: Some((running, dir)),
-            child: None,
-        })
-    }
-
-    /// Starts the impsd binary `bin` as a child process (so server and
-    /// load do not share a process, only the machine), with its users made
-    /// in its store before it starts.
-    pub async fn child_process(
-        bin: &std::path::Path,
-        prefix: &str,
-        count: usize,
-        password: String,
-        tweak: impl FnOnce(&mut impsd::Config),
-    ) -> anyhow::Result<Target> {
-        let dir = tempfile::tempdir().context("creating a temp data dir")?;
-        let mut cfg = bench_config(&dir)?;
-        cfg.listen = format!("127.0.0.1:{}", free_port()?).parse()?;
-        cfg.admin.listen = format!("127.0.0.1:{}", free_port()?).parse()?;
-        tweak(&mut cfg);
-        let users = create_users(&cfg, prefix, count, &password).await?;
-        let cfg_path = dir.path().join("impsd.toml");
-        std::fs::write(&cfg_path, cfg.to_toml()).context("writing the child's config")?;
-        let mut child = std::process::Command::new(bin)
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg_path)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        // Ready when it accepts connections; give up after 20 s.
-        let t0 = Instant::now();
-        loop {
-            if tokio::net::TcpStream::connect(cfg.listen).await.is_ok() {
-                break;
-            }
-            if let Some(st) = child.try_wait()? {
-                anyhow::bail!("{} exited at start: {st}", bin.display());
-            }
-            if t0.elapsed().as_secs() > 20 {
-                let _ = child.kill();
-                anyhow::bail!(
-                    "{} did not listen on {} within 20 s",
-                    bin.display(),
-                    cfg.listen
-                );
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        Ok(Target {
-            url: format!("http://{}{}", cfg.listen, cfg.path),
-            users: Arc::new(users),
-            password,
-            server: None,
-            child: Some((child, dir)),
+            child: Some(server),
         })
     }
 
@@ -163,14 +256,25 @@ impl Target {
         format!("{}/ws", base.trim_end_matches('/'))
     }
 
-    pub fn in_process_server(&self) -> bool {
-        self.server.is_some()
+    /// "child-process" or "external", for the report.
+    pub fn kind(&self) -> &'static str {
+        if self.child.is_some() {
+            "child-process"
+        } else {
+            "external"
+        }
     }
 
-    /// Whether the server was started by this run (in process or as a
-    /// child), so its figures include nothing but this run's load.
-    pub fn own_server(&self) -> bool {
-        self.server.is_some() || self.child.is_some()
+    /// CPU time (user + system) the started server has used so far;
+    /// `None` for an external server.
+    pub fn server_cpu(&self) -> Option<Duration> {
+        proc_cpu(self.child.as_ref()?.pid()?)
+    }
+
+    /// Server CPU time used since `start` (a [`Target::server_cpu`]
+    /// reading).
+    pub fn server_cpu_since(&self, start: Option<Duration>) -> Option<Duration> {
+        Some(self.server_cpu()?.saturating_sub(start?))
     }
 
     /// A client config for this target; `client_id` is set per session.
@@ -185,56 +289,197 @@ impl Target {
         Ok(HttpTransport::new(&self.client_config(v, e))?)
     }
 
-    /// Stops the in-process server, if any, and removes its data.
+    /// Stops the started server, if any (SIGTERM, then waits), and
+    /// removes its data.
     pub async fn close(self) {
-        if let Some((running, dir)) = self.server {
-            running.shutdown().await;
-            drop(dir);
-        }
-        if let Some((mut child, dir)) = self.child {
-            // A benchmark's data is thrown away: no need for a clean stop.
-            let _ = child.kill();
-            let _ = child.wait();
-            drop(dir);
+        if let Some(mut server) = self.child {
+            let _ = tokio::task::spawn_blocking(move || server.stop()).await;
         }
     }
 }
 
-/// Creates the users through a second store handle, as `impsd user add`
-/// does. Argon2 is slow on purpose, so the password is hashed (and its
-/// digest secret sealed) once and the same strings are stored for all.
-async fn create_users(
-    cfg: &impsd::Config,
+/// Makes the users with `impsd user add-many`, or, with an impsd built
+/// before that command existed (an old build in an A/B comparison), with
+/// one `impsd user add` per user, a few at a time.
+fn add_users(
+    bin: &Path,
+    cfg: &Path,
     prefix: &str,
     count: usize,
     password: &str,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let store: Arc<dyn Store> = impsd::open_store(cfg)?;
-    let key = cfg
-        .secret_key()?
-        .context("the bench config has a secret key")?;
-    let hash = imps_core::auth::hash_password(password)?;
-    let secret = imps_core::auth::seal_secret(&key, password)?;
-    let mut users = Vec::with_capacity(count);
-    for i in 0..count {
-        let id = user_name(prefix, i);
-        store
-            .create_user(NewUser {
-                id: id.clone(),
-                password_hash: Some(hash.clone()),
-                digest_secret: Some(secret.clone()),
-                msisdn: None,
-                friendly_name: None,
-                created_ms: 0,
-            })
-            .await
-            .with_context(|| format!("creating user {id}"))?;
-        users.push(id);
+    let count_s = count.to_string();
+    let out = run_impsd(
+        bin,
+        cfg,
+        &["user", "add-many", "--prefix", prefix, "--count", &count_s],
+        password,
+    )?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        anyhow::ensure!(
+            err.contains("unrecognized subcommand"),
+            "{} user add-many failed ({}): {}",
+            bin.display(),
+            out.status,
+            err.trim()
+        );
+        eprintln!(
+            "{} has no `user add-many`; adding {count} users one by one",
+            bin.display()
+        );
+        add_users_one_by_one(bin, cfg, prefix, count, password)?;
     }
     eprintln!(
         "created {count} users in {:.2} s",
         t0.elapsed().as_secs_f64()
     );
-    Ok(users)
+    Ok(())
+}
+
+fn add_users_one_by_one(
+    bin: &Path,
+    cfg: &Path,
+    prefix: &str,
+    count: usize,
+    password: &str,
+) -> anyhow::Result<()> {
+    let lanes = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..lanes)
+            .map(|lane| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for i in (lane..count).step_by(lanes) {
+                        let user = user_name(prefix, i);
+                        let out = run_impsd(bin, cfg, &["user", "add", &user], password)?;
+                        anyhow::ensure!(
+                            out.status.success(),
+                            "{} user add {user} failed: {}",
+                            bin.display(),
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        );
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a user-adding thread panicked"))?
+        })
+    })
+}
+
+/// Runs `impsd ARGS --password-stdin --config CFG`, the password on
+/// standard input.
+fn run_impsd(
+    bin: &Path,
+    cfg: &Path,
+    args: &[&str],
+    password: &str,
+) -> anyhow::Result<std::process::Output> {
+    let mut proc = Command::new(bin)
+        .args(args)
+        .arg("--password-stdin")
+        .arg("--config")
+        .arg(cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} {}", bin.display(), args.join(" ")))?;
+    if let Some(mut stdin) = proc.stdin.take() {
+        // An impsd that refuses the arguments may exit before reading.
+        let _ = writeln!(stdin, "{password}");
+    }
+    Ok(proc.wait_with_output()?)
+}
+
+/// Waits until the child has written DATA/admin.json, which holds the
+/// address its HTTP binding got; gives up if it exits or takes too long.
+async fn wait_for_addresses(server: &mut ChildServer, data: &Path) -> anyhow::Result<String> {
+    let admin = data.join("admin.json");
+    let t0 = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&admin)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(http) = v.get("http").and_then(|h| h.as_str())
+            && !http.is_empty()
+        {
+            return Ok(http.to_string());
+        }
+        if let Some(child) = server.child.as_mut()
+            && let Some(st) = child.try_wait()?
+        {
+            anyhow::bail!("{} exited at start: {st}", server.bin.display());
+        }
+        anyhow::ensure!(
+            t0.elapsed() < START_LIMIT,
+            "{} did not write {} within {START_LIMIT:?}",
+            server.bin.display(),
+            admin.display()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// utime + stime of process `pid`, from /proc/PID/stat.
+pub fn proc_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu(&stat, clock_ticks()?)
+}
+
+/// Fields 14 and 15 (utime, stime, in clock ticks) of a /proc/PID/stat
+/// line. The command name (field 2) is in parentheses and may hold
+/// spaces, so fields are counted from its closing parenthesis.
+fn parse_stat_cpu(stat: &str, ticks_per_sec: u64) -> Option<Duration> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // `rest` starts at field 3 (state): utime is field 14, index 11 here.
+    let mut fields = rest.split_ascii_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime + stime;
+    Some(Duration::from_secs_f64(ticks as f64 / ticks_per_sec as f64))
+}
+
+fn clock_ticks() -> Option<u64> {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => Some(t as u64),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_render_sections_and_later_values_win() {
+        let s = Settings::base(Path::new("/tmp/x \"y\""))
+            .with(&Settings::default().set("im", "offline_notify", toml_str("off")))
+            .set("", "log", toml_str("error"));
+        let text = s.to_toml();
+        assert!(text.starts_with("listen = \"127.0.0.1:0\"\n"), "{text}");
+        assert!(text.contains("data_dir = \"/tmp/x \\\"y\\\"\"\n"), "{text}");
+        assert!(text.contains("log = \"error\"\n"), "{text}");
+        assert!(!text.contains("\"warn\""), "{text}");
+        assert!(
+            text.contains("\n[im]\noffline_notify = \"off\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("\n[cir]\ntcp_listen = \"\"\n"), "{text}");
+    }
+
+    #[test]
+    fn reads_cpu_from_a_stat_line_with_spaces_in_the_name() {
+        let line = "42 (im pd) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 9 0 1 2 3";
+        assert_eq!(parse_stat_cpu(line, 100), Some(Duration::from_millis(3800)));
+        assert_eq!(parse_stat_cpu("garbage", 100), None);
+    }
+
+    #[test]
+    fn reads_its_own_cpu() {
+        assert!(proc_cpu(std::process::id()).is_some());
+    }
 }

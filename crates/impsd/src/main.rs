@@ -115,6 +115,28 @@ enum UserCmd {
         #[arg(long)]
         friendly_name: Option<String>,
     },
+    /// Create COUNT users PREFIX0000, PREFIX0001, ... (at least four
+    /// digits), all with the same password: test and load-test accounts.
+    /// The password is hashed once and the result stored for every user,
+    /// so a thousand users take about as long as one.
+    AddMany {
+        #[command(flatten)]
+        common: Common,
+        /// Start of every user ID.
+        #[arg(long)]
+        prefix: String,
+        /// How many users.
+        #[arg(long)]
+        count: usize,
+        /// Number of the first user.
+        #[arg(long, default_value_t = 0)]
+        start: usize,
+        #[arg(long)]
+        password: Option<String>,
+        /// Read the password from standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// List users.
     List {
         #[command(flatten)]
@@ -286,6 +308,41 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("adding user {id}"))?;
             println!("added {id}");
+            Ok(())
+        }
+        UserCmd::AddMany {
+            common,
+            prefix,
+            count,
+            start,
+            password,
+            password_stdin,
+        } => {
+            let cfg = load(&common)?;
+            let store = impsd::open_store(&cfg)?;
+            let pw = read_password(password, password_stdin)?;
+            let (hash, secret) = credentials(&cfg, &pw)?;
+            let created_ms = now_ms();
+            let mut last = None;
+            for i in start..start.saturating_add(count) {
+                let id = imps_core::users::canonical_user(&format!("{prefix}{i:04}"), &cfg.domain)?;
+                store
+                    .create_user(NewUser {
+                        id: id.clone(),
+                        password_hash: Some(hash.clone()),
+                        digest_secret: secret.clone(),
+                        msisdn: None,
+                        friendly_name: None,
+                        created_ms,
+                    })
+                    .await
+                    .with_context(|| format!("adding user {id}"))?;
+                last = Some(id);
+            }
+            match last {
+                Some(last) => println!("added {count} users, up to {last}"),
+                None => println!("added 0 users"),
+            }
             Ok(())
         }
         UserCmd::List { common } => {

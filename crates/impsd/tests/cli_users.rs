@@ -1,0 +1,193 @@
+//! `impsd user add-many`: numbered accounts made in one process, as the
+//! load tool makes its users, and usable for both kinds of login.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use imps_client::{Client, ClientConfig, Encoding, Version};
+
+const IMPSD: &str = env!("CARGO_BIN_EXE_impsd");
+
+/// A config in `dir`: its own data dir, every listener on a port the OS
+/// picks, digest login on.
+fn write_config(dir: &Path) -> PathBuf {
+    let cfg = dir.join("impsd.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n\
+         data_dir = {:?}\n\
+         log = \"warn\"\n\
+         [login]\n\
+         digest = true\n\
+         secret_key = \"{}\"\n\
+         [admin]\n\
+         listen = \"127.0.0.1:0\"\n\
+         [cir]\n\
+         tcp_listen = \"\"\n",
+        dir.join("data").display().to_string(),
+        "5a".repeat(32),
+    );
+    std::fs::write(&cfg, text).expect("writing the config");
+    cfg
+}
+
+fn impsd(cfg: &Path, args: &[&str]) -> Output {
+    Command::new(IMPSD)
+        .args(args)
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .expect("running impsd")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "impsd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn add_many_makes_numbered_users_and_refuses_existing_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path());
+    let said = ok(&impsd(
+        &cfg,
+        &[
+            "user",
+            "add-many",
+            "--prefix",
+            "Load",
+            "--count",
+            "3",
+            "--password",
+            "pw",
+        ],
+    ));
+    assert!(said.contains("added 3 users, up to load0002"), "{said}");
+    let more = ok(&impsd(
+        &cfg,
+        &[
+            "user",
+            "add-many",
+            "--prefix",
+            "load",
+            "--count",
+            "2",
+            "--start",
+            "9999",
+            "--password",
+            "pw",
+        ],
+    ));
+    assert!(more.contains("up to load10000"), "{more}");
+
+    let listed = ok(&impsd(&cfg, &["user", "list"]));
+    let mut ids: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        ["load0000", "load0001", "load0002", "load10000", "load9999"]
+    );
+
+    // An ID that exists already is an error that names it.
+    let again = impsd(
+        &cfg,
+        &[
+            "user",
+            "add-many",
+            "--prefix",
+            "load",
+            "--count",
+            "1",
+            "--start",
+            "2",
+            "--password",
+            "pw",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("load0002"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// Kills the server when the test ends, passed or not.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn add_many_users_log_in_with_password_and_digest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path());
+    let mut child = Command::new(IMPSD);
+    child.arg("user").arg("add-many").arg("--config").arg(&cfg);
+    child.args(["--prefix", "u", "--count", "2", "--password-stdin"]);
+    child.stdin(std::process::Stdio::piped());
+    child.stdout(std::process::Stdio::piped());
+    child.stderr(std::process::Stdio::piped());
+    let mut proc = child.spawn().expect("spawning impsd user add-many");
+    {
+        use std::io::Write;
+        let mut stdin = proc.stdin.take().expect("stdin");
+        stdin.write_all(b"s3cret\n").expect("writing the password");
+    }
+    ok(&proc.wait_with_output().expect("add-many"));
+
+    let server = Server(
+        Command::new(IMPSD)
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawning impsd serve"),
+    );
+    let admin = dir.path().join("data").join("admin.json");
+    let t0 = Instant::now();
+    let http = loop {
+        if let Ok(text) = std::fs::read_to_string(&admin)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(h) = v["http"].as_str()
+        {
+            break h.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "impsd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let url = format!("http://{http}/imps");
+    let client = |id: &str| {
+        Client::new(ClientConfig::new(url.clone(), Version::V1_2, Encoding::Xml).with_client_id(id))
+            .expect("client")
+    };
+
+    let a = client("WV:cli-users-a");
+    a.login_password("u0000", "s3cret")
+        .await
+        .expect("password login");
+    a.logout().await.expect("logout");
+    let b = client("WV:cli-users-b");
+    b.login_digest("u0001", "s3cret", &["SHA"])
+        .await
+        .expect("digest login");
+    b.logout().await.expect("logout");
+    let c = client("WV:cli-users-c");
+    assert!(c.login_password("u0001", "wrong").await.is_err());
+    drop(server);
+}
