@@ -30,8 +30,11 @@ async fn ask_challenge(srv: &TestServer, client: &str) -> Message {
 
 #[tokio::test]
 async fn login_challenges_past_max_challenges_get_503() {
-    let srv = TestServer::start_with(|c| c.login.max_challenges = 2).await;
-    srv.add_user("bob", "builder").await;
+    let srv = TestServer::builder()
+        .config(|c| c.login.max_challenges = 2)
+        .user("bob", "builder")
+        .start()
+        .await;
     for client in ["phone", "tablet"] {
         let m = ask_challenge(&srv, client).await;
         let r = LoginResponse::from_element(&m.transactions[0].body, m.version).unwrap();

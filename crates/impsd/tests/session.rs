@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{TestServer, code_of, combos};
 use imps_client::{ClientError, Element, Encoding, Version, agreed_cir_methods};
 use imps_core::FakeClock;
@@ -117,20 +115,16 @@ async fn base_ses_request_without_session_gets_604() {
 
 #[tokio::test]
 async fn base_ses_expired_session_gets_600_after_keepalive_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = common::test_config(dir.path());
-    cfg.session.keepalive_min_secs = 10;
-    cfg.session.keepalive_max_secs = 30;
     let clock = FakeClock::new(1_000_000);
-    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let srv = TestServer {
-        running: Some(running),
-        cfg,
-        dir,
-    };
-    srv.add_user("dave", "pw").await;
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.session.keepalive_min_secs = 10;
+            c.session.keepalive_max_secs = 30;
+        })
+        .fake_clock(clock.clone())
+        .user("dave", "pw")
+        .start()
+        .await;
     let c = srv.client(Version::V1_3, Encoding::Xml, "p");
     let info = c.login_password("dave", "pw").await.unwrap();
     assert_eq!(

@@ -10,13 +10,10 @@ use std::time::{Duration, Instant};
 use imps_client::{Client, Element, Encoding, HttpClient, Transport, Version, WsClient};
 use imps_core::{NewUser, Store};
 
-use crate::common::{TestServer, code_of};
+pub use crate::common::uid;
+use crate::common::{Backoff, TestServer, code_of};
 
 pub const PW: &str = "pw";
-
-pub fn uid(user: &str) -> String {
-    format!("wv:{user}@localhost")
-}
 
 pub fn store(srv: &TestServer) -> Arc<dyn Store> {
     impsd::open_store(&srv.cfg).unwrap()
@@ -144,19 +141,18 @@ pub async fn send_ok<T: Transport>(c: &Client<T>, req: Element) -> String {
         .to_string()
 }
 
-/// The next server-originated request over HTTP (polling), waiting up to
-/// `secs` for one to appear.
+/// The next server-originated request over HTTP (polling with a short
+/// growing pause), waiting up to `secs` for one to appear.
 pub async fn next_request(c: &HttpClient, secs: u64) -> Option<(String, Element)> {
-    let end = Instant::now() + Duration::from_secs(secs);
+    let mut backoff = Backoff::new(Duration::from_secs(secs));
     loop {
         if let Some(m) = c.poll().await.unwrap() {
             let t = m.transactions.into_iter().next().unwrap();
             return Some((t.id.expect("server requests carry an ID"), t.body));
         }
-        if Instant::now() >= end {
+        if !backoff.wait().await {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
