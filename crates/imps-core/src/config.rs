@@ -191,6 +191,8 @@ pub struct CoreConfig {
     pub groups: crate::groups::GroupsConfig,
     /// GetMap: built-in image, URL template, or off (PRR-2..4).
     pub map: crate::map::MapConfig,
+    /// Presence: memory bounds.
+    pub presence: crate::presence::PresenceConfig,
 }
 
 impl Default for CoreConfig {
@@ -218,6 +220,7 @@ impl Default for CoreConfig {
             lists: crate::lists::ListsConfig::default(),
             groups: crate::groups::GroupsConfig::default(),
             map: crate::map::MapConfig::default(),
+            presence: crate::presence::PresenceConfig::default(),
         }
     }
 }
@@ -303,6 +306,15 @@ pub struct ImConfig {
     pub memory_per_user: usize,
     /// Most MessageInfo entries in one GetMessageList-Response.
     pub max_list_batch: usize,
+    /// Users IM remembers in each of its memories (users with stored
+    /// messages, recent friendly names, recent offline notices); past it
+    /// that memory starts over.
+    pub known_users_max: usize,
+    /// Expired messages ended per sweep; the rest wait for the next one.
+    pub expiry_batch: usize,
+    /// A sweep for expired messages runs every this many background
+    /// passes (one a second).
+    pub expiry_sweep_passes: u64,
     /// How long a sender's own MessageID is remembered, to recognise a
     /// retried SendMessage.
     pub dedupe_window_secs: u64,
@@ -363,6 +375,9 @@ impl Default for ImConfig {
             redeliver_secs: 30,
             memory_per_user: 512,
             max_list_batch: 100,
+            known_users_max: 200_000,
+            expiry_batch: 500,
+            expiry_sweep_passes: 10,
             dedupe_window_secs: 24 * 3600,
             max_validity_secs: 0,
             offline_notify: OfflineNotify::Log,

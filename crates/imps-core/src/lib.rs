@@ -33,6 +33,7 @@ pub use groups::{GROUPS_DEFAULTS, GroupsConfig};
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
+pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};
 pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
 pub use session::{Session, SessionRegistry};

@@ -3,7 +3,7 @@
 //! print-default` prints them all, each with a line saying what it does.
 //!
 //! The sections of the core's areas (`[im]`, `[lists]`, `[groups]`,
-//! `[map]`, `[sp_info]`) and of the store (`[store]`) are the core's and
+//! `[map]`, `[presence]`, `[sp_info]`) and of the store (`[store]`) are the core's and
 //! the store's own config types, read straight from the file: their
 //! defaults are written once, in those types. The other sections are
 //! impsd's. [`Config::validate`] is the one check of everything serde
@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
-use imps_core::{CoreConfig, GroupsConfig, ListsConfig, MapConfig};
+use imps_core::{CoreConfig, GroupsConfig, ListsConfig, MapConfig, PresenceConfig};
 use imps_store::SqliteOptions;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,7 @@ pub struct Config {
     pub lists: ListsConfig,
     pub groups: GroupsConfig,
     pub map: MapConfig,
+    pub presence: PresenceConfig,
     /// The embedded SQLite store.
     pub store: SqliteOptions,
 }
@@ -187,6 +188,7 @@ impl Default for Config {
             lists: ListsConfig::default(),
             groups: GroupsConfig::default(),
             map: MapConfig::default(),
+            presence: PresenceConfig::default(),
             store: SqliteOptions::default(),
         }
     }
@@ -424,6 +426,9 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("im.redeliver_secs", "Offer an unacknowledged message again after this many seconds.", ""),
     ("im.memory_per_user", "Waiting messages of one online user kept in memory.", ""),
     ("im.max_list_batch", "Most entries in one GetMessageList-Response.", ""),
+    ("im.known_users_max", "Users kept in each of IM's memories (stored messages, names, notices); past it that memory starts over.", ""),
+    ("im.expiry_batch", "Expired messages ended per sweep; the rest wait for the next.", ""),
+    ("im.expiry_sweep_passes", "Sweep for expired messages every this many background passes (one a second).", ""),
     ("im.dedupe_window_secs", "How long a client's own MessageID is remembered to spot a retry, in seconds.", ""),
     ("im.max_validity_secs", "Longest message Validity honoured, in seconds (0 = as asked).", ""),
     ("im.offline_notify", "Offline-message notifications: \"off\", \"log\" or \"webhook\".", ""),
@@ -443,6 +448,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("lists.max_segment_bytes_total", "Bytes all sessions' parts may take together.", ""),
     ("lists.max_upload_parts", "Most parts one upload may announce.", ""),
     ("lists.max_upload_bytes", "Bytes one upload in parts may buffer.", ""),
+    ("lists.access_cache_entries", "Block/grant answers remembered (IM asks for every message); past it the cache starts over.", ""),
+    ("lists.access_cache_ms", "How long a remembered block/grant answer is used, in ms (a change by another process shows after this).", ""),
     ("[groups]", "Groups, invitations and private group conversations (PGC-16/18).", ""),
     ("groups.rejoin_timeout_secs", "How long a user who dropped out of a private group may rejoin without a new invitation.", ""),
     ("groups.max_joined_per_group", "Most users joined to one group, whatever its MaxActiveUsers says.", ""),
@@ -458,6 +465,9 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("map.height", "Image height in pixels (16..=1024); also {height} in url_template.", ""),
     ("map.zoom", "Zoom level (0..=20) for an exact position; lower when an accuracy circle must fit.", ""),
     ("map.url_template", "With provider = \"url\": {lat} {lon} {zoom} {width} {height} {accuracy} are filled in.", ""),
+    ("[presence]", "Presence: memory bounds.", ""),
+    ("presence.max_owners_loaded", "Users whose presence is kept in memory; past it idle ones are dropped and read again when asked for.", ""),
+    ("presence.max_access_memory", "Users remembered per owner as having looked without subscribing (1.3 PRESENCE_ACCESS).", ""),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
     ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),

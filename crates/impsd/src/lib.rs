@@ -267,6 +267,7 @@ fn core_config(
         lists: cfg.lists.clone(),
         groups: cfg.groups.clone(),
         map: cfg.map.clone(),
+        presence: cfg.presence.clone(),
     })
 }
 

@@ -16,12 +16,6 @@ use crate::router::Router;
 use crate::session::Session;
 use crate::store::{RemovedMessage, StoredMessage};
 
-/// Most expired messages dropped per sweep.
-const EXPIRY_BATCH: usize = 500;
-/// Ticks (seconds) between sweeps of expired messages and old send
-/// references.
-const SWEEP_EVERY_TICKS: u64 = 10;
-
 /// Why a message stopped waiting, as told to a sender who asked for
 /// delivery reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,13 +331,21 @@ impl ImService {
                 }
             });
         }
-        if st.tick().is_multiple_of(SWEEP_EVERY_TICKS) {
+        if st
+            .tick()
+            .is_multiple_of(self.base.cfg.im.expiry_sweep_passes.max(1))
+        {
             self.sweep(now).await;
         }
     }
 
     async fn sweep(&self, now: u64) {
-        match self.base.store.expired_messages(now, EXPIRY_BATCH).await {
+        match self
+            .base
+            .store
+            .expired_messages(now, self.base.cfg.im.expiry_batch.max(1))
+            .await
+        {
             Ok(list) => {
                 for m in list {
                     if let Err(e) = self

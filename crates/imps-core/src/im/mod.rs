@@ -62,7 +62,10 @@ pub(crate) struct ImService {
 
 impl ImService {
     pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> ImService {
-        let state = Arc::new(ImState::new(notify_key(&base.cfg)));
+        let state = Arc::new(ImState::new(
+            notify_key(&base.cfg),
+            base.cfg.im.known_users_max,
+        ));
         ImService { base, lists, state }
     }
 

@@ -122,6 +122,9 @@ pub(crate) struct ImState {
     shards: Vec<Mutex<HashMap<String, UserQ>>>,
     /// Users known to exist (never removed: accounts are not deleted).
     known_users: Mutex<HashSet<String>>,
+    /// Bound on each per-user memory (known users, names, notices); past
+    /// it that memory starts over (`im.known_users_max`).
+    users_max: usize,
     /// Per session: content it accepts (GEN-10).
     client_content: Mutex<HashMap<String, Arc<ClientContent>>>,
     /// Sender -> (friendly name, when read): IMR-8 on the send path
@@ -144,12 +147,10 @@ pub(crate) struct ImState {
     orphan_deletes: Mutex<HashMap<String, HashSet<String>>>,
 }
 
-/// A bound on the known-users cache; past it the cache starts over.
-const KNOWN_USERS_MAX: usize = 200_000;
-
 impl ImState {
-    pub(crate) fn new(notify_key: [u8; 32]) -> ImState {
+    pub(crate) fn new(notify_key: [u8; 32], users_max: usize) -> ImState {
         ImState {
+            users_max: users_max.max(1),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             known_users: Mutex::new(HashSet::new()),
             client_content: Mutex::new(HashMap::new()),
@@ -219,7 +220,7 @@ impl ImState {
 
     pub fn remember_user(&self, user: &str) {
         let mut g = self.known_users.lock();
-        if g.len() >= KNOWN_USERS_MAX {
+        if g.len() >= self.users_max {
             g.clear();
         }
         g.insert(user.to_string());
@@ -244,7 +245,7 @@ impl ImState {
 
     pub fn cache_name(&self, user: &str, name: Option<String>, now_ms: u64) {
         let mut g = self.names.lock();
-        if g.len() >= KNOWN_USERS_MAX {
+        if g.len() >= self.users_max {
             g.clear();
         }
         g.insert(user.to_string(), (name, now_ms));
@@ -259,7 +260,7 @@ impl ImState {
         {
             return false;
         }
-        if g.len() >= KNOWN_USERS_MAX {
+        if g.len() >= self.users_max {
             g.retain(|_, at| now_ms.saturating_sub(*at) < interval_ms);
         }
         g.insert(user.to_string(), now_ms);
@@ -358,7 +359,7 @@ mod tests {
     /// queue starts knowing it is being deleted.
     #[test]
     fn base_im_acknowledged_messages_stay_acknowledged_across_a_quick_reconnect() {
-        let st = ImState::new([0; 32]);
+        let st = ImState::new([0; 32], 1_000);
         st.with_user_or_new("bob", |q| {
             q.deleting.insert("m1".into());
         });

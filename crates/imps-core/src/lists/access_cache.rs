@@ -6,18 +6,13 @@
 //! service calls [`AccessCache::invalidate`] once the store has it, which
 //! also bumps the owner's generation: an answer read from the store while
 //! a change was under way is then not kept (it may predate the change).
-//! Answers also age out after [`MAX_AGE_MS`], which bounds how long a
+//! Answers also age out (`lists.access_cache_ms`), which bounds how long a
 //! change made behind this service's back (another process on the same
 //! store) goes unseen.
 
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
-
-/// How long an answer is kept.
-pub(crate) const MAX_AGE_MS: u64 = 10_000;
-/// Most answers kept in all; past it the cache starts over.
-const MAX_ENTRIES: usize = 200_000;
 
 #[derive(Default)]
 struct Owner {
@@ -26,9 +21,12 @@ struct Owner {
     answers: HashMap<String, (bool, u64)>,
 }
 
-#[derive(Default)]
 pub(crate) struct AccessCache {
     inner: Mutex<Inner>,
+    /// How long an answer is kept.
+    max_age_ms: u64,
+    /// Most answers kept in all; past it the cache starts over.
+    max_entries: usize,
 }
 
 #[derive(Default)]
@@ -38,11 +36,19 @@ struct Inner {
 }
 
 impl AccessCache {
+    pub fn new(max_entries: usize, max_age_ms: u64) -> AccessCache {
+        AccessCache {
+            inner: Mutex::default(),
+            max_age_ms,
+            max_entries,
+        }
+    }
+
     /// A fresh answer, if one is kept.
     pub fn get(&self, owner: &str, other: &str, now_ms: u64) -> Option<bool> {
         let g = self.inner.lock();
         let (refuses, at) = *g.owners.get(owner)?.answers.get(other)?;
-        (now_ms.saturating_sub(at) < MAX_AGE_MS).then_some(refuses)
+        (now_ms.saturating_sub(at) < self.max_age_ms).then_some(refuses)
     }
 
     /// The owner's generation, taken before reading the store.
@@ -58,7 +64,7 @@ impl AccessCache {
     /// changed since `generation` was taken.
     pub fn put(&self, owner: &str, other: &str, generation: u64, refuses: bool, now_ms: u64) {
         let mut g = self.inner.lock();
-        if g.entries >= MAX_ENTRIES {
+        if g.entries >= self.max_entries {
             // Keep the generations (they guard reads in flight), drop
             // the answers.
             for o in g.owners.values_mut() {
@@ -97,19 +103,19 @@ mod tests {
 
     #[test]
     fn answers_are_kept_until_invalidated_or_old() {
-        let c = AccessCache::default();
+        let c = AccessCache::new(100, 10_000);
         let g = c.generation("ann");
         c.put("ann", "bob", g, true, 1_000);
         assert_eq!(c.get("ann", "bob", 1_500), Some(true));
         assert_eq!(c.get("ann", "cat", 1_500), None);
-        assert_eq!(c.get("ann", "bob", 1_000 + MAX_AGE_MS), None);
+        assert_eq!(c.get("ann", "bob", 1_000 + 10_000), None);
         c.invalidate("ann");
         assert_eq!(c.get("ann", "bob", 1_500), None);
     }
 
     #[test]
     fn a_read_that_raced_a_change_is_not_kept() {
-        let c = AccessCache::default();
+        let c = AccessCache::new(100, 10_000);
         let g = c.generation("ann");
         // The store read runs; meanwhile ann blocks bob.
         c.invalidate("ann");

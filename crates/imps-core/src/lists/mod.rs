@@ -58,6 +58,13 @@ pub struct ListsConfig {
     /// Bytes (as XML) one upload in parts may buffer; the part that goes
     /// over it is answered 402 and the upload dropped.
     pub max_upload_bytes: usize,
+    /// Most remembered block/grant answers (IM asks for every message);
+    /// past it the cache starts over.
+    pub access_cache_entries: usize,
+    /// How long a remembered block/grant answer is used, in ms: bounds how
+    /// long a change made by another process on the same store goes
+    /// unseen.
+    pub access_cache_ms: u64,
 }
 
 /// The defaults.
@@ -71,6 +78,8 @@ pub const LISTS_DEFAULTS: ListsConfig = ListsConfig {
     max_segment_bytes_total: 64 * 1024 * 1024,
     max_upload_parts: 1_000,
     max_upload_bytes: 8 * 1024 * 1024,
+    access_cache_entries: 200_000,
+    access_cache_ms: 10_000,
 };
 
 impl Default for ListsConfig {
@@ -102,9 +111,11 @@ pub(crate) struct ListsService {
 
 impl ListsService {
     pub(crate) fn new(base: Arc<Base>) -> ListsService {
+        let l = &base.cfg.lists;
+        let access = AccessCache::new(l.access_cache_entries, l.access_cache_ms);
         ListsService {
             base,
-            access: AccessCache::default(),
+            access,
             segments: SegmentStore::default(),
         }
     }
@@ -256,7 +267,7 @@ mod tests {
             // Changed behind the service's back: the cached answers stand
             // until they age out.
             assert!(store.change_access(change(b, g)).await.unwrap());
-            clock.advance_ms(super::access_cache::MAX_AGE_MS);
+            clock.advance_ms(super::LISTS_DEFAULTS.access_cache_ms);
             assert_eq!(
                 svc.lists.blocks("alice", "mallory").await.unwrap(),
                 m,
@@ -277,7 +288,7 @@ mod tests {
         assert!(!svc.lists.blocks("carol", "alice").await.unwrap());
         // A change through the service is seen at once (it invalidates).
         assert!(store.change_access(change(false, false)).await.unwrap());
-        clock.advance_ms(super::access_cache::MAX_AGE_MS);
+        clock.advance_ms(super::LISTS_DEFAULTS.access_cache_ms);
         assert!(!svc.lists.blocks("alice", "mallory").await.unwrap());
         assert!(store.change_access(change(true, false)).await.unwrap());
         assert!(

@@ -4,7 +4,7 @@
 //!
 //! An owner's entry is loaded from the store on first use and then kept
 //! while it matters: once a shard holds more than its share of
-//! `MAX_OWNERS_LOADED`, entries nobody is using and whose owner shows
+//! `presence.max_owners_loaded`, entries nobody is using and whose owner shows
 //! offline are dropped (they are reloaded from the store when needed; only
 //! the "who looked without subscribing" memory of 1.3 watcher lists goes
 //! with them). Owners shown online stay, so memory follows the online
@@ -27,14 +27,6 @@ use crate::store::ReactiveRecord;
 
 /// Number of shards of the owner map; a power of two.
 const SHARDS: usize = 64;
-
-/// Owner entries kept in memory before idle ones are dropped (see the
-/// module doc); owners shown online are never dropped.
-pub(crate) const MAX_OWNERS_LOADED: usize = 100_000;
-
-/// Most users remembered per owner as having looked at their presence
-/// without subscribing (1.3 watcher status PRESENCE_ACCESS).
-pub(crate) const MAX_ACCESS_MEMORY: usize = 1_000;
 
 /// One watcher's subscription as the owner's entry keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,10 +71,6 @@ pub(crate) struct Hot {
 }
 
 impl Hot {
-    pub(crate) fn new() -> Hot {
-        Hot::with_limit(MAX_OWNERS_LOADED)
-    }
-
     pub(crate) fn with_limit(max_owners: usize) -> Hot {
         Hot {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),

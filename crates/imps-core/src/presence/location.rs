@@ -6,7 +6,6 @@ use super::PresenceService;
 use imps_wire::Element;
 
 use super::attributes::Attr;
-use super::hot::MAX_ACCESS_MEMORY;
 use crate::CoreError;
 
 impl PresenceService {
@@ -38,7 +37,10 @@ impl PresenceService {
         // Looking at someone's location is looking at their presence (1.3
         // watcher lists show it as PRESENCE_ACCESS).
         let subscribed = st.watchers.get(requester).is_some_and(|w| w.active);
-        if owner != requester && !subscribed && st.accessed.len() < MAX_ACCESS_MEMORY {
+        if owner != requester
+            && !subscribed
+            && st.accessed.len() < self.base.cfg.presence.max_access_memory
+        {
             st.accessed.insert(requester.to_string());
         }
         Ok(geo)

@@ -24,6 +24,32 @@ mod watchers;
 
 use hot::Hot;
 
+/// Memory bounds of this area: the `[presence]` section, defaults in
+/// [`PRESENCE_DEFAULTS`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceConfig {
+    /// Owners whose presence is kept in memory before idle ones (nobody
+    /// online, nobody watching) are dropped; they are read again from the
+    /// store when asked for.
+    pub max_owners_loaded: usize,
+    /// Most users remembered per owner as having looked at their presence
+    /// without subscribing (1.3 watcher status PRESENCE_ACCESS).
+    pub max_access_memory: usize,
+}
+
+/// The defaults.
+pub const PRESENCE_DEFAULTS: PresenceConfig = PresenceConfig {
+    max_owners_loaded: 100_000,
+    max_access_memory: 1_000,
+};
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PRESENCE_DEFAULTS
+    }
+}
+
 use std::sync::Arc;
 
 use imps_wire::{PrimitiveKind, Transaction};
@@ -45,11 +71,8 @@ pub(crate) struct PresenceService {
 
 impl PresenceService {
     pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> PresenceService {
-        PresenceService {
-            base,
-            lists,
-            hot: Hot::new(),
-        }
+        let hot = Hot::with_limit(base.cfg.presence.max_owners_loaded);
+        PresenceService { base, lists, hot }
     }
 
     /// Handles the requests of this area (`service::area_of` sends them).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use imps_wire::Element;
 
 use super::attributes::{Attr, AttrSet, Update, render};
-use super::hot::{MAX_ACCESS_MEMORY, OwnerState};
+use super::hot::OwnerState;
 use super::notify::presence_elem;
 use super::targets::{Targets, outcome_result};
 use crate::CoreError;
@@ -97,7 +97,10 @@ impl PresenceService {
                 render(&st.doc, &online, s.version, mask, false),
             ));
             let subscribed = st.watchers.get(&s.user).is_some_and(|w| w.active);
-            if *owner != s.user && !subscribed && st.accessed.len() < MAX_ACCESS_MEMORY {
+            if *owner != s.user
+                && !subscribed
+                && st.accessed.len() < self.base.cfg.presence.max_access_memory
+            {
                 st.accessed.insert(s.user.clone());
             }
         }
