@@ -246,3 +246,55 @@ async fn base_ses_client_error_is_typed() {
         "{r:?}"
     );
 }
+
+/// Issue 13: a Service-Request whose WVCSPFeat is empty asks for every
+/// feature (an empty feature element means its whole subtree), so the
+/// session may then send messages and read presence instead of getting
+/// 506 for each.
+#[tokio::test]
+async fn quirk_empty_wvcspfeat_agrees_to_every_feature() {
+    let srv = TestServer::start().await;
+    srv.add_user("gil", "pw").await;
+    srv.add_user("hal", "pw").await;
+    for (v, e) in combos() {
+        let c = srv.client(v, e, &format!("q-{v}-{e:?}"));
+        c.login_password("gil", "pw").await.unwrap();
+        let req = Element::new("Service-Request")
+            .with(Element::new("Functions").with(Element::new("WVCSPFeat")))
+            .with_text("AllFunctionsRequest", "T");
+        let resp = c.request(req).await.unwrap();
+        assert_eq!(resp.name, "Service-Response", "{v} {e:?}: {resp:?}");
+        assert!(
+            resp.path(&["AllFunctions", "WVCSPFeat", "IMFeat"])
+                .is_some(),
+            "{v} {e:?}: {resp:?}"
+        );
+        let r = c
+            .request(
+                Element::new("GetPresence-Request")
+                    .with(Element::new("User").with_text("UserID", "wv:hal")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{v} {e:?} GetPresence: {r:?}");
+        let r = c
+            .request(
+                Element::new("SendMessage-Request")
+                    .with_text("DeliveryReport", "F")
+                    .with(
+                        Element::new("MessageInfo")
+                            .with_text("ContentType", "text/plain")
+                            .with_text("ContentSize", "2")
+                            .with(
+                                Element::new("Recipient")
+                                    .with(Element::new("User").with_text("UserID", "wv:hal")),
+                            ),
+                    )
+                    .with_text("ContentData", "hi"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{v} {e:?} SendMessage: {r:?}");
+        c.logout().await.unwrap();
+    }
+}

@@ -171,11 +171,20 @@ impl FunctionSet {
     }
 
     /// Every code a `Functions` element asks for. An empty feature or
-    /// group element means its whole subtree; MF/MP/MM/MG mean the whole
-    /// feature. Unknown names are ignored.
+    /// group element means its whole subtree, and so does an empty
+    /// `WVCSPFeat` (or an empty `Functions`): every feature. MF/MP/MM/MG
+    /// mean the whole feature. Unknown names are ignored.
     pub fn requested(functions: &Element, version: Version) -> FunctionSet {
-        let mut set = BTreeSet::new();
         let feat_root = functions.child("WVCSPFeat").unwrap_or(functions);
+        if feat_root.children.is_empty() {
+            return FunctionSet(
+                TREE.iter()
+                    .filter(|(_, _, _, since)| *since <= version)
+                    .map(|(_, _, c, _)| *c)
+                    .collect(),
+            );
+        }
+        let mut set = BTreeSet::new();
         for feat in &feat_root.children {
             let whole_feature = feat.children.is_empty()
                 || feat
@@ -257,6 +266,20 @@ mod tests {
         assert!(r.contains("GETSPI") && r.contains("SRCH") && r.contains("VRID"));
         assert!(!r.contains("GETMAP"), "1.3 code not in 1.2");
         assert!(r.contains("GCLI") && !r.contains("CCLI"));
+    }
+
+    #[test]
+    fn an_empty_wvcspfeat_asks_for_every_feature() {
+        for f in [
+            Element::new("Functions").with(Element::new("WVCSPFeat")),
+            Element::new("Functions"),
+        ] {
+            let r = FunctionSet::requested(&f, Version::V1_3);
+            assert!(r.contains("GETSPI") && r.contains("UPDPR") && r.contains("NEWM"));
+            assert!(r.contains("CREAG") && r.contains("GETMAP"), "{r:?}");
+        }
+        let r = FunctionSet::requested(&Element::new("Functions"), Version::V1_1);
+        assert!(!r.contains("GETMAP"), "1.3 code not in 1.1");
     }
 
     #[test]
