@@ -158,7 +158,8 @@ pub struct CoreConfig {
     /// Most server-originated transactions waiting for one session; when
     /// full the oldest waiting notification is dropped (and logged).
     pub max_outbox: usize,
-    /// Offer 4-way digest login (needs `secret_key`).
+    /// Offer 4-way digest login (usable for a user whose digest secret
+    /// was sealed with `secret_key`).
     pub digest_login: bool,
     /// 32-byte key that encrypts digest secrets at rest.
     pub secret_key: Option<[u8; 32]>,
@@ -204,7 +205,7 @@ impl Default for CoreConfig {
             keepalive_default_secs: 600,
             max_sessions_per_user: 8,
             max_outbox: 1024,
-            digest_login: false,
+            digest_login: true,
             secret_key: None,
             nonce_ttl_secs: 120,
             max_password_checks: default_password_checks(),

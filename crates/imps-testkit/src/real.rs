@@ -197,7 +197,7 @@ impl RealServer {
     fn spawn(&mut self) {
         let data = self.cfg.data_dir.clone();
         let _ = std::fs::remove_file(data.join("admin.json"));
-        let log = self.dir.path().join("impsd.stderr");
+        let log = self.log_path();
         let stderr = std::fs::File::create(&log).expect("log file created");
         let mut child = Command::new(&self.bin)
             .args(["serve", "--config"])
@@ -274,6 +274,11 @@ impl RealServer {
     }
 
     /// The binary it runs.
+    /// Where the binary's standard error (its log) goes.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("impsd.stderr")
+    }
+
     pub fn bin(&self) -> &Path {
         &self.bin
     }

@@ -208,7 +208,7 @@ impl TestServer {
     /// A user row: the password's argon2 hash, and its digest secret
     /// sealed with the configured key when there is one.
     fn new_user(&self, id: &str, password: Option<(&str, &str)>, msisdn: Option<&str>) -> NewUser {
-        let key = self.cfg.secret_key().expect("login.secret_key parses");
+        let key = self.cfg.digest_key().expect("the digest key is readable");
         let (hash, secret) = match password {
             Some((hash, pw)) => (
                 Some(hash.to_string()),

@@ -317,10 +317,9 @@ impl Config {
     /// config: what passes here, [`crate::start`] turns into the core's
     /// settings without further checks.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let secret_key = self.secret_key()?;
-        if self.login.digest && secret_key.is_none() {
-            anyhow::bail!("login.digest = true needs login.secret_key (64 hex digits)");
-        }
+        // Parsed here so a bad key stops the start; with none, digest
+        // login uses the key file in the data dir (`digest_key`).
+        self.secret_key()?;
         if !self.path.starts_with('/') || !self.ws_path.starts_with('/') {
             anyhow::bail!("path and ws_path must start with '/'");
         }
@@ -335,6 +334,22 @@ impl Config {
         }
         self.map.validate().map_err(anyhow::Error::msg)?;
         Ok(())
+    }
+
+    /// The key that seals digest secrets: `login.secret_key` when set;
+    /// else, with digest login on, the key in `DATA_DIR/secret.key`, made
+    /// there (mode 0600) the first time it is needed, so digest login
+    /// works on a fresh install and the server and the admin commands
+    /// share one key. `None` when digest login is off and no key is set.
+    /// The key is never logged.
+    pub fn digest_key(&self) -> anyhow::Result<Option<[u8; 32]>> {
+        if let Some(k) = self.secret_key()? {
+            return Ok(Some(k));
+        }
+        if !self.login.digest {
+            return Ok(None);
+        }
+        load_or_make_key(&self.data_dir.join(KEY_FILE)).map(Some)
     }
 
     /// `login.secret_key` as bytes; `None` when unset or empty.
@@ -385,8 +400,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("session.server_poll_min_secs", "Minimum seconds between client polls (ServerPollMin).", ""),
     ("session.expired_memory", "Ended session IDs remembered, so a client using one is told 600 (expired) rather than 604.", ""),
     ("[login]", "Password and digest login.", ""),
-    ("login.digest", "Offer 4-way digest login; needs secret_key (the password is kept encrypted with it).", ""),
-    ("login.secret_key", "64 hex digits (32 bytes) that encrypt digest secrets at rest, e.g. from `openssl rand -hex 32`.", "\"\""),
+    ("login.digest", "Offer 4-way digest login (MD5 and SHA); the password is kept encrypted with the key below.", ""),
+    ("login.secret_key", "64 hex digits (32 bytes) that encrypt digest secrets at rest; empty = DATA_DIR/secret.key, made at first start (mode 0600).", "\"\""),
     ("login.nonce_ttl_secs", "Seconds a digest challenge stays valid.", ""),
     ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core.", ""),
     ("login.max_challenges", "Most digest challenges outstanding at once; a login asking for more gets 503.", ""),
@@ -474,6 +489,50 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.queue_capacity", "Length of each job queue (writer, readers); a full queue makes callers wait.", ""),
     ("store.read_connections", "Read-only connections serving reads beside the writer; 0 = reads go through the writer.", ""),
 ];
+
+/// The generated digest key's file name in the data dir.
+pub const KEY_FILE: &str = "secret.key";
+
+/// Reads the key file, or makes it (32 random bytes as hex, owner-only)
+/// when there is none. Two processes starting at once both end up
+/// reading the one that was written first.
+fn load_or_make_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read = |path: &std::path::Path| -> anyhow::Result<[u8; 32]> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        imps_core::config::parse_key(&path.display().to_string(), Some(text.trim()))
+            .map_err(anyhow::Error::msg)?
+            .ok_or_else(|| anyhow::anyhow!("{} is empty", path.display()))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness for the key: {e}"))?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match made {
+        Ok(mut f) => {
+            f.write_all(format!("{hex}\n").as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            tracing::info!(file = %path.display(), "made a digest login key (login.secret_key was not set)");
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(anyhow::anyhow!("creating {}: {e}", path.display())),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -634,10 +693,6 @@ mod tests {
         bad(
             |c| c.login.secret_key = Some("zz".into()),
             "login.secret_key is not hex",
-        );
-        bad(
-            |c| c.login.digest = true,
-            "login.digest = true needs login.secret_key",
         );
         bad(|c| c.path = "imps".into(), "must start with '/'");
         bad(

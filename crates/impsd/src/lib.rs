@@ -242,7 +242,7 @@ fn core_config(
         max_sessions_per_user: cfg.session.max_per_user,
         max_outbox: cfg.session.max_outbox,
         digest_login: cfg.login.digest,
-        secret_key: cfg.secret_key()?,
+        secret_key: cfg.digest_key()?,
         nonce_ttl_secs: cfg.login.nonce_ttl_secs,
         max_challenges: cfg.login.max_challenges,
         expired_memory: cfg.session.expired_memory,
