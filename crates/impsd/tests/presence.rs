@@ -158,7 +158,8 @@ async fn base_pres_subscribe_notify_unsubscribe() {
         assert_eq!(pres[0].path(&["Presence", "UserID"]).unwrap().text, wire(a));
         assert_eq!(value_of(list, "StatusText"), Some("one"));
         assert_eq!(is_online(list), Some(true));
-        // A change: only what changed is sent.
+        // A change: the whole presence bob may see comes again (clients
+        // rebuild a contact from each notification; issue 13).
         assert_eq!(
             update(
                 &alice,
@@ -168,7 +169,10 @@ async fn base_pres_subscribe_notify_unsubscribe() {
             200
         );
         let next = drain(&bob).await;
-        assert_eq!(notified_attrs(&next, a), ["StatusText"], "{v} {e:?}");
+        let mut got = notified_attrs(&next, a);
+        got.dedup();
+        got.sort();
+        assert_eq!(got, ["Alias", "OnlineStatus", "StatusText"], "{v} {e:?}");
         assert_eq!(
             last_notified(&next, a, "StatusText").and_then(|x| x.child_text("PresenceValue")),
             Some("two")
@@ -192,6 +196,50 @@ async fn base_pres_subscribe_notify_unsubscribe() {
             notifications(&drain(&bob).await).is_empty(),
             "{v} {e:?}: nothing after unsubscribe"
         );
+    }
+}
+
+/// Issue 13: a watcher whose contact changes only their status text must
+/// still see them online and available: every notification carries the
+/// whole presence the watcher may see, not only what changed.
+#[tokio::test]
+async fn quirk_status_text_change_keeps_the_contact_online() {
+    let srv = TestServer::start().await;
+    for (v, e) in common::combos() {
+        let ids = users(&srv, &format!("q{}", tag(v, e)), &["alice", "bob"]).await;
+        let (a, b) = (ids[0].as_str(), ids[1].as_str());
+        let alice = online(&srv, v, e, a, "phone").await;
+        let bob = online(&srv, v, e, b, "phone").await;
+        let avail = Element::new("UserAvailability")
+            .with_text("Qualifier", "T")
+            .with_text("PresenceValue", "AVAILABLE");
+        assert_eq!(update(&alice, vec![avail]).await, 200, "{v} {e:?}");
+        assert_eq!(
+            grant(
+                &alice,
+                v,
+                &[b],
+                &["OnlineStatus", "UserAvailability", "StatusText"]
+            )
+            .await,
+            200
+        );
+        assert_eq!(subscribe(&bob, v, &[a], None).await, 200, "{v} {e:?}");
+        drain(&bob).await;
+        assert_eq!(update(&alice, vec![attr("StatusText", "lunch")]).await, 200);
+        let n = drain(&bob).await;
+        let pres = notifications(&n);
+        assert_eq!(pres.len(), 1, "{v} {e:?}: {n:?}");
+        // Read the way the client does: this one notification is all it
+        // knows about alice now.
+        let list = pres[0].path(&["Presence", "PresenceSubList"]).unwrap();
+        assert_eq!(is_online(list), Some(true), "{v} {e:?}: {list:?}");
+        assert_eq!(
+            value_of(list, "UserAvailability"),
+            Some("AVAILABLE"),
+            "{v} {e:?}"
+        );
+        assert_eq!(value_of(list, "StatusText"), Some("lunch"), "{v} {e:?}");
     }
 }
 

@@ -66,7 +66,7 @@ async fn base_pres_fan_out_to_1000_subscribers() {
             let n = drain(c).await;
             last_notified(&n, "alice", "StatusText").and_then(|s| s.child_text("PresenceValue"))
                 == Some("to everyone")
-                && notified_attrs(&n, "alice") == ["StatusText"]
+                && notified_attrs(&n, "alice").contains(&"OnlineStatus".to_string())
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -74,7 +74,7 @@ async fn base_pres_fan_out_to_1000_subscribers() {
     assert_eq!(
         got.iter().filter(|ok| **ok).count(),
         WATCHERS,
-        "every subscriber got exactly the change"
+        "every subscriber got the change with the rest of what they may see"
     );
     eprintln!("all {WATCHERS} notified, checked in {:?}", t.elapsed());
 }

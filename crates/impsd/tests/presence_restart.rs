@@ -128,7 +128,16 @@ async fn base_pres_attributes_grants_and_subscriptions_survive_sigkill() {
         Some("T")
     );
     assert_eq!(update(&alice, vec![attr("StatusText", "after")]).await, 200);
-    assert_eq!(notified_attrs(&drain(&bob).await, "alice"), ["StatusText"]);
+    let n = drain(&bob).await;
+    assert_eq!(
+        last_notified(&n, "alice", "StatusText").and_then(|s| s.child_text("PresenceValue")),
+        Some("after")
+    );
+    // A snapshot (issue 13): alice is still shown online in it.
+    assert_eq!(
+        last_notified(&n, "alice", "OnlineStatus").and_then(|o| o.child_text("PresenceValue")),
+        Some("T")
+    );
     // The pending question about Dave is asked again at Alice's login.
     let asked = drain(&alice).await;
     let q: Vec<_> = asked

@@ -350,15 +350,15 @@ fn online_elem(value: bool, client: Option<&Element>) -> Element {
 
 /// The `PresenceSubList` a reader of version `v` sees: the attributes in
 /// `mask`, in schema order; 1.3 readers get every instance, older readers
-/// the latest one without ClientID. With `cleared`, an attribute in
-/// `mask` that has no value any more is sent as `<Attr><Qualifier>F`, so
-/// a watcher told about a change learns that it was removed.
+/// the latest one without ClientID. An attribute in both `mask` and
+/// `cleared` that has no value any more is sent as `<Attr><Qualifier>F`,
+/// so a watcher told about a change learns that it was removed.
 pub(crate) fn render(
     doc: &PresenceDoc,
     online: &OnlineView,
     v: Version,
     mask: AttrSet,
-    cleared: bool,
+    cleared: AttrSet,
 ) -> Element {
     let mut list = Element::new("PresenceSubList");
     for a in mask.iter().filter(|a| a.since() <= v) {
@@ -383,7 +383,7 @@ pub(crate) fn render(
                     .retain(|c| !CLIENT_INFO_13_ONLY.contains(&c.name.as_str()));
             }
             list.children.push(e);
-        } else if cleared && doc.of(a).next().is_none() {
+        } else if cleared.contains(a) && doc.of(a).next().is_none() {
             list.children
                 .push(Element::new(a.name()).with_text("Qualifier", "F"));
         }
@@ -435,9 +435,9 @@ mod tests {
             "same values again change nothing"
         );
         let online = OnlineView::default();
-        let v13 = render(&doc, &online, Version::V1_3, AttrSet::all(), false);
+        let v13 = render(&doc, &online, Version::V1_3, AttrSet::all(), AttrSet::EMPTY);
         assert_eq!(v13.children_named("FreeTextLocation").count(), 2);
-        let v12 = render(&doc, &online, Version::V1_2, AttrSet::all(), false);
+        let v12 = render(&doc, &online, Version::V1_2, AttrSet::all(), AttrSet::EMPTY);
         let only: Vec<_> = v12.children_named("FreeTextLocation").collect();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].child_text("PresenceValue"), Some("office"));

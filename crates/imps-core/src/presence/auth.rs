@@ -174,9 +174,11 @@ impl PresenceService {
                 continue;
             };
             let new = Self::visible_to(owner, st, &watcher, &view);
-            let gained = new.minus(old).intersect(w.attrs);
-            if !gained.is_empty() {
-                self.push_presence(&watcher, owner, st, &online, gained, &mut cache);
+            // What became visible comes with the rest of what the watcher
+            // may see: each notification is a snapshot (see `fan_out`).
+            if !new.minus(old).intersect(w.attrs).is_empty() {
+                let visible = new.intersect(w.attrs);
+                self.push_presence(&watcher, owner, st, &online, visible, &mut cache);
             }
         }
         Ok(())

@@ -27,15 +27,16 @@ const TID_PLACEHOLDER: &str = "s4294967295";
 #[derive(Default)]
 pub(crate) struct RenderCache {
     bodies: HashMap<(Version, AttrSet, Option<u64>), Vec<Element>>,
-    /// Report removed attributes (a change), not only present ones.
-    cleared: bool,
+    /// Attributes that changed: those without a value any more are
+    /// reported as removed.
+    cleared: AttrSet,
 }
 
 impl RenderCache {
     /// For telling watchers about a change: removals included.
-    pub(crate) fn for_changes() -> RenderCache {
+    pub(crate) fn for_changes(changed: AttrSet) -> RenderCache {
         RenderCache {
-            cleared: true,
+            cleared: changed,
             ..RenderCache::default()
         }
     }
@@ -145,26 +146,29 @@ impl PresenceService {
         });
     }
 
-    /// Tells every subscribed watcher about the attributes in `changed`
-    /// that they subscribed to and may see. One pass over the watchers,
-    /// no store access besides the owner's contact lists when a grant
-    /// names one.
+    /// Tells every subscribed watcher who may see something in `changed`
+    /// the owner's whole presence as they may see it: every attribute they
+    /// subscribed to and are allowed, not only what changed. Clients
+    /// rebuild a contact's presence from each notification (a missing
+    /// OnlineStatus reads as offline), so each one is a snapshot; removed
+    /// attributes among `changed` come as Qualifier F. Rendered once per
+    /// (version, visible set, size limit), not per watcher. One pass over
+    /// the watchers, no store access besides the owner's contact lists
+    /// when a grant names one.
     pub(crate) async fn fan_out(&self, owner: &str, st: &OwnerState, changed: AttrSet) -> usize {
         if changed.is_empty() || st.watchers.is_empty() {
             return 0;
         }
         let view = self.list_view(owner, &st.grants).await;
         let online = self.online_view(owner, st.invisible);
-        let mut cache = RenderCache::for_changes();
+        let mut cache = RenderCache::for_changes(changed);
         let mut told = 0;
         for (watcher, w) in &st.watchers {
             if !w.active {
                 continue;
             }
-            let mask = Self::visible_to(owner, st, watcher, &view)
-                .intersect(w.attrs)
-                .intersect(changed);
-            if !mask.is_empty() {
+            let mask = Self::visible_to(owner, st, watcher, &view).intersect(w.attrs);
+            if !mask.intersect(changed).is_empty() {
                 self.push_presence(watcher, owner, st, &online, mask, &mut cache);
                 told += 1;
             }

@@ -94,7 +94,7 @@ impl PresenceService {
             let online = self.online_view(owner, st.invisible);
             presences.push(presence_elem(
                 &wire_user(owner, &self.base.cfg.domain),
-                render(&st.doc, &online, s.version, mask, false),
+                render(&st.doc, &online, s.version, mask, AttrSet::EMPTY),
             ));
             let subscribed = st.watchers.get(&s.user).is_some_and(|w| w.active);
             if *owner != s.user
