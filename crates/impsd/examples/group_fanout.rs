@@ -69,8 +69,24 @@ struct Report {
     login: Duration,
     send: Duration,
     total: Duration,
+    /// Process CPU from the first send to the last arrival.
+    cpu: Duration,
     delivered: u64,
     latencies: Vec<u64>,
+}
+
+/// CPU time of this whole process (server and in-process clients) so far,
+/// from /proc/self/stat (utime + stime, in USER_HZ = 100 per second).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn pct(sorted: &[u64], p: f64) -> f64 {
@@ -203,6 +219,7 @@ async fn run(n: usize, messages: usize, inflight: usize) -> anyhow::Result<Repor
     }
 
     let t = Instant::now();
+    let cpu0 = cpu_time();
     let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..messages)
         .map(|seq| {
             let sender = sender.clone();
@@ -226,6 +243,7 @@ async fn run(n: usize, messages: usize, inflight: usize) -> anyhow::Result<Repor
         latencies.extend(r.await?);
     }
     let total = t.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
     running.shutdown().await;
     latencies.sort_unstable();
     Ok(Report {
@@ -234,6 +252,7 @@ async fn run(n: usize, messages: usize, inflight: usize) -> anyhow::Result<Repor
         login,
         send,
         total,
+        cpu,
         delivered: delivered.load(Ordering::Relaxed),
         latencies,
     })
@@ -245,9 +264,9 @@ async fn main() -> anyhow::Result<()> {
     let counts = list("--messages", &[2000, 300]);
     let inflight = arg("--inflight").and_then(|s| s.parse().ok()).unwrap_or(8);
     println!(
-        "| members | messages | logins+joins s | in msg/s | out msg/s | delivered | p50 ms | p99 ms | max ms |"
+        "| members | messages | logins+joins s | in msg/s | out msg/s | delivered | p50 ms | p99 ms | max ms | cpu ms per 1,000 delivered |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, n) in sizes.iter().enumerate() {
         let m = counts
             .get(i)
@@ -257,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
         let r = run(*n, m, inflight).await?;
         let expected = (r.n * r.messages) as u64;
         println!(
-            "| {} | {} | {:.1} | {:.0} | {:.0} | {}/{} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {:.1} | {:.0} | {:.0} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} |",
             r.n,
             r.messages,
             r.login.as_secs_f64(),
@@ -268,6 +287,7 @@ async fn main() -> anyhow::Result<()> {
             pct(&r.latencies, 0.5),
             pct(&r.latencies, 0.99),
             pct(&r.latencies, 1.0),
+            r.cpu.as_secs_f64() * 1e6 / r.delivered.max(1) as f64,
         );
     }
     Ok(())

@@ -73,6 +73,22 @@ struct Report {
     rss_per_sub_bytes: f64,
     rounds: Vec<Duration>,
     answer: Vec<Duration>,
+    /// Process CPU over all rounds (update, fan-out, clients reading).
+    cpu_rounds: Duration,
+}
+
+/// CPU time of this whole process (server and in-process clients) so far,
+/// from /proc/self/stat (utime + stime, in USER_HZ = 100 per second).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 async fn run(n: usize, rounds: usize, extra: usize) -> anyhow::Result<Report> {
@@ -200,6 +216,7 @@ async fn run(n: usize, rounds: usize, extra: usize) -> anyhow::Result<Report> {
 
     let mut times = Vec::new();
     let mut answer = Vec::new();
+    let cpu0 = cpu_time();
     for r in 0..rounds {
         let text = format!("round {r}");
         let waiters: Vec<_> = subs
@@ -232,6 +249,7 @@ async fn run(n: usize, rounds: usize, extra: usize) -> anyhow::Result<Report> {
         }
         times.push(last - t0);
     }
+    let cpu_rounds = cpu_time().saturating_sub(cpu0);
     running.shutdown().await;
     Ok(Report {
         n,
@@ -241,6 +259,7 @@ async fn run(n: usize, rounds: usize, extra: usize) -> anyhow::Result<Report> {
             / (n * (1 + extra)) as f64,
         rounds: times,
         answer,
+        cpu_rounds,
     })
 }
 
@@ -307,14 +326,14 @@ async fn bench() -> anyhow::Result<()> {
         i += 1;
     }
     println!(
-        "subscribers\tlogin_s\tsubscribe_s\tupdate_answer_ms(median)\tlast_notified_ms(min/median/max)\trss_per_subscription_bytes"
+        "subscribers\tlogin_s\tsubscribe_s\tupdate_answer_ms(median)\tlast_notified_ms(min/median/max)\trss_per_subscription_bytes\tcpu_ms_per_round"
     );
     for n in ns {
         let r = run(n, rounds.max(1), extra).await?;
         let min = r.rounds.iter().min().copied().unwrap_or_default();
         let max = r.rounds.iter().max().copied().unwrap_or_default();
         println!(
-            "{}\t{:.1}\t{:.2}\t{:.2}\t{:.2}/{:.2}/{:.2}\t{:.0}",
+            "{}\t{:.1}\t{:.2}\t{:.2}\t{:.2}/{:.2}/{:.2}\t{:.0}\t{:.1}",
             r.n,
             r.login.as_secs_f64(),
             r.subscribe.as_secs_f64(),
@@ -322,7 +341,8 @@ async fn bench() -> anyhow::Result<()> {
             min.as_secs_f64() * 1e3,
             median(r.rounds.clone()).as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3,
-            r.rss_per_sub_bytes
+            r.rss_per_sub_bytes,
+            r.cpu_rounds.as_secs_f64() * 1e3 / rounds.max(1) as f64
         );
     }
     Ok(())
