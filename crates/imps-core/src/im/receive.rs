@@ -6,7 +6,9 @@ use super::ImService;
 use std::sync::Arc;
 
 use imps_wire::Element;
-use imps_wire::csp::{GetMessageListResponse, GetMessageResponse};
+use imps_wire::csp::{
+    GetMessageListResponse, GetMessageRequest, GetMessageResponse, MessageDelivered,
+};
 
 use super::deliver::{Ack, Fate, targets};
 use super::message::{message_info, new_message};
@@ -27,10 +29,8 @@ impl ImService {
         s: &Arc<Session>,
         body: &Element,
     ) -> Result<Outcome, CoreError> {
-        let id = body
-            .child_text("MessageID")
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| CoreError::BadRequest("MessageDelivered without MessageID".into()))?;
+        let req = MessageDelivered::from_element(body, s.version).map_err(bad_request)?;
+        let id = non_empty_id(&req.message_id, "MessageDelivered")?;
         let delivered = match self.acknowledge(&s.user, id).await {
             Ack::Done => true,
             Ack::Already => false,
@@ -136,10 +136,8 @@ impl ImService {
         s: &Arc<Session>,
         body: &Element,
     ) -> Result<Outcome, CoreError> {
-        let id = body
-            .child_text("MessageID")
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| CoreError::BadRequest("GetMessage-Request without MessageID".into()))?;
+        let req = GetMessageRequest::from_element(body, s.version).map_err(bad_request)?;
+        let id = non_empty_id(&req.message_id, "GetMessage-Request")?;
         let m = self
             .base
             .store
@@ -222,4 +220,21 @@ impl ImService {
             result(code, desc).with(detail),
         )))
     }
+}
+
+/// A request the typed reader refuses (a MessageID holding elements, or
+/// none) is a bad request: 400.
+fn bad_request(e: imps_wire::WireError) -> CoreError {
+    CoreError::BadRequest(e.to_string())
+}
+
+/// The MessageID as sent, without surrounding blanks; 400 when empty.
+fn non_empty_id<'a>(id: &'a str, primitive: &str) -> Result<&'a str, CoreError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(CoreError::BadRequest(format!(
+            "{primitive} without MessageID"
+        )));
+    }
+    Ok(id)
 }
