@@ -38,7 +38,42 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                refuse_announced_oversize(req, next, max_body)
+            },
+        ))
         .with_state(state)
+}
+
+/// A request whose Content-Length is over `max_body` gets 413 from its
+/// headers alone, before any of the body is read (the body limit above
+/// would read up to the limit first, at the client's pace), and the
+/// connection is closed.
+async fn refuse_announced_oversize(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    max_body: usize,
+) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > max_body as u64 => {
+            tracing::info!(
+                announced = n,
+                max_body,
+                "request body over the limit; refused unread"
+            );
+            let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        _ => next.run(req).await,
+    }
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
