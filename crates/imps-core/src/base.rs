@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::router::Router;
-use crate::session::SessionRegistry;
+use crate::session::{Session, SessionRegistry};
 use crate::{Clock, CoreConfig, Store};
 
 pub(crate) struct Base {
@@ -24,5 +24,24 @@ pub(crate) struct Base {
 impl Base {
     pub(crate) fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Writes a live session's durable part again after it changed (its
+    /// delivery method), so that a restart brings it back as it is now. A
+    /// failure is logged: the session goes on, only a restart would miss
+    /// the change. A session that ended meanwhile is deleted again, so the
+    /// write cannot bring back a row its end removed.
+    pub(crate) async fn resave_session(&self, s: &Session) {
+        if s.is_ended() {
+            return;
+        }
+        if let Err(e) = self.store.put_session(s.record()).await {
+            tracing::warn!(session = %s.id, error = %e, "could not store the session's new settings");
+        }
+        if s.is_ended()
+            && let Err(e) = self.store.delete_session(&s.id).await
+        {
+            tracing::warn!(session = %s.id, error = %e, "could not delete an ended session");
+        }
     }
 }

@@ -338,7 +338,7 @@ impl Service {
                 }
                 P::KeepAliveRequest => Outcome::Reply(self.session.keep_alive(s, body)?),
                 P::ClientCapabilityRequest => {
-                    Outcome::Reply(self.session.client_capability(s, body))
+                    Outcome::Reply(self.session.client_capability(s, body).await)
                 }
                 P::ServiceRequest => {
                     let reply = self.session.service_negotiation(s, body);
@@ -546,6 +546,14 @@ impl Service {
                 now,
                 r.ttl_secs,
             ));
+            if let Some(m) = r.delivery_method {
+                s.with_state(|st| {
+                    st.caps = Some(crate::session::Capabilities {
+                        delivery_method: Some(m),
+                        ..Default::default()
+                    })
+                });
+            }
             if self.base.sessions.insert(s.clone(), 0).is_ok() {
                 n += 1;
                 restored.push(s);
@@ -553,8 +561,9 @@ impl Service {
         }
         // The ready hooks ran before the restart but their effects lived in
         // memory: show these users online again, and re-offer what waits
-        // for them. Negotiation state is not persisted, so every restored
-        // session counts as settled (it logged in before the restart). All
+        // for them. Of the negotiation only the delivery method is stored
+        // (push or notify/get, restored above); every restored session
+        // counts as settled (it logged in before the restart). All
         // sessions are back first, so watchers among them are told too.
         for s in &restored {
             self.ensure_ready(s).await;

@@ -54,6 +54,7 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         cookie: cookie.to_owned(),
         ttl_secs: 1_800,
         created_ms: 1_700_000_000_456,
+        delivery_method: None,
     }
 }
 
@@ -308,6 +309,7 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         cookie: "new-cookie".into(),
         ttl_secs: 60,
         version: "1.2".into(),
+        delivery_method: Some("N".into()),
         ..session("replace-1", "carol", "x")
     };
     assert_eq!(

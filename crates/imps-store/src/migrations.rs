@@ -46,6 +46,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("sql/0005_groups.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("sql/0006_session_delivery.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

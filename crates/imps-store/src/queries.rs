@@ -106,11 +106,12 @@ impl AccountStore for SqliteStore {
                 // Upsert: a session re-persisted (new TTL, cookie) replaces
                 // the old row instead of conflicting with it.
                 c.prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                        client_id = excluded.client_id, version = excluded.version,
                        cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
-                       created_ms = excluded.created_ms"
+                       created_ms = excluded.created_ms,
+                       delivery_method = excluded.delivery_method"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -121,6 +122,7 @@ impl AccountStore for SqliteStore {
                         &s.cookie,
                         ttl_secs,
                         created_ms,
+                        &s.delivery_method,
                     ))
                 })
                 .map(|_| ())

@@ -53,6 +53,7 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             cookie: "c".into(),
             ttl_secs: 600,
             created_ms: 5,
+            delivery_method: None,
         })
         .await?;
     store.close().await?;

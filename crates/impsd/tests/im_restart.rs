@@ -98,3 +98,44 @@ async fn base_im_push_dropped_from_a_full_outbox_is_offered_again() {
     }
     assert_eq!(got, ids, "all delivered, in order");
 }
+
+/// Issue 14 (2): a session that chose notify/get (InitialDeliveryMethod N
+/// in its ClientCapability, or SetDeliveryMethod N later) keeps that
+/// choice across a restart: after it, new messages are announced with
+/// MessageNotification, not pushed as NewMessage (a client that also
+/// fetches with GetMessage would get each message twice).
+#[tokio::test]
+async fn base_im_notify_get_sessions_stay_notify_get_after_a_restart() {
+    let mut srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    add_user(&srv, "carol", None, None).await;
+    // bob chose notify/get at capability time, carol switched later.
+    let bob = srv.client(Version::V1_2, Encoding::Xml, "bob-phone");
+    online_with(&bob, "bob", caps("N")).await;
+    let carol = online(&srv, Version::V1_3, Encoding::Wbxml, "carol", "carol-phone").await;
+    let set = Element::new("SetDeliveryMethod-Request").with_text("DeliveryMethod", "N");
+    assert_eq!(
+        common::code_of(&carol.request(set).await.unwrap()),
+        Some(200)
+    );
+
+    // The same port after the restart, so bob's and carol's clients reach
+    // their sessions, carried over by the restart, where they were.
+    srv.cfg.listen = srv.http_addr();
+    restart(&mut srv).await;
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "alice-phone").await;
+    send_ok(
+        &alice,
+        text_to("alice", &["bob", "carol"], "after the restart"),
+    )
+    .await;
+    for (who, c) in [("bob", &bob), ("carol", &carol)] {
+        let (tid, body) = next_request(c, 10)
+            .await
+            .unwrap_or_else(|| panic!("{who}: nothing announced"));
+        assert_eq!(body.name, "MessageNotification", "{who}: {body:?}");
+        c.answer_status(&tid).await.unwrap();
+        expect_none(c, "NewMessage").await;
+    }
+}

@@ -81,7 +81,7 @@ impl ImService {
         Ok(match kind {
             P::ForwardMessageRequest => self.forward_message(s, tx).await?,
             P::MessageDelivered => self.message_delivered(s, body).await?,
-            P::SetDeliveryMethodRequest => self.set_delivery_method(s, body)?,
+            P::SetDeliveryMethodRequest => self.set_delivery_method(s, body).await?,
             P::GetMessageListRequest => self.get_message_list(s, body).await?,
             P::GetMessageRequest => self.get_message(s, body).await?,
             P::RejectMessageRequest => self.reject_message(s, body).await?,

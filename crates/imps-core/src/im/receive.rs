@@ -58,7 +58,7 @@ impl ImService {
 
     /// SetDeliveryMethod: `P` push or `N` notify/get for this session.
     /// What was offered in the old mode is offered again in the new one.
-    pub(crate) fn set_delivery_method(
+    pub(crate) async fn set_delivery_method(
         &self,
         s: &Arc<Session>,
         body: &Element,
@@ -93,6 +93,9 @@ impl ImService {
             }
             self.pump(&st, q);
         });
+        // Kept with the session, so a restart does not turn it back into
+        // a push session.
+        self.base.resave_session(s).await;
         Ok(Outcome::Reply(ok_status()))
     }
 

@@ -11,7 +11,7 @@ use super::Session;
 use crate::auth::{self, DigestSchema};
 use crate::reply::{csp_result, ok_status};
 use crate::service::RequestCtx;
-use crate::store::{NewUser, SessionRecord, UserRecord};
+use crate::store::{NewUser, UserRecord};
 use crate::users::{canonical_user, normalize_msisdn, wire_user};
 use crate::{CoreError, ids};
 
@@ -396,18 +396,7 @@ impl SessionService {
 
     /// Writes a new session to the store so it outlives a restart.
     async fn persist_session(&self, s: &Session) -> Result<(), CoreError> {
-        self.base
-            .store
-            .put_session(SessionRecord {
-                id: s.id.clone(),
-                user_id: s.user.clone(),
-                client_id: s.client_key.clone(),
-                version: s.version.as_str().to_string(),
-                cookie: s.cookie.clone(),
-                ttl_secs: s.with_state(|st| st.ttl_secs),
-                created_ms: s.created_ms,
-            })
-            .await?;
+        self.base.store.put_session(s.record()).await?;
         Ok(())
     }
 }

@@ -143,6 +143,24 @@ impl Session {
         }
     }
 
+    /// The durable part of this session: what a restart brings back.
+    pub(crate) fn record(&self) -> crate::store::SessionRecord {
+        let (ttl_secs, delivery_method) = self.with_state(|st| {
+            let method = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
+            (st.ttl_secs, method)
+        });
+        crate::store::SessionRecord {
+            id: self.id.clone(),
+            user_id: self.user.clone(),
+            client_id: self.client_key.clone(),
+            version: self.version.as_str().to_string(),
+            cookie: self.cookie.clone(),
+            ttl_secs,
+            created_ms: self.created_ms,
+            delivery_method,
+        }
+    }
+
     /// Runs `f` with the state locked. Never hold this across an await.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> R {
         f(&mut self.state.lock())

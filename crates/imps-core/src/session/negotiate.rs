@@ -24,7 +24,9 @@ impl SessionService {
 
     /// ClientCapability: record what the client can take (CFG-1: its
     /// largest message) and agree CIR methods we serve.
-    pub(crate) fn client_capability(&self, s: &Arc<Session>, body: &Element) -> Element {
+    /// A delivery method it states is stored with the session, so a
+    /// restart keeps it.
+    pub(crate) async fn client_capability(&self, s: &Arc<Session>, body: &Element) -> Element {
         let empty = Element::new("CapabilityList");
         let list = body.child("CapabilityList").unwrap_or(&empty);
         let offered: Vec<String> = list
@@ -61,7 +63,11 @@ impl SessionService {
             client_type: list.child_text("ClientType").map(str::to_string),
             multi_trans: list.child_u64("MultiTrans"),
         };
+        let states_method = caps.delivery_method.is_some();
         s.with_state(|st| st.caps = Some(caps));
+        if states_method {
+            self.base.resave_session(s).await;
+        }
 
         let mut out = Element::new(if s.version == Version::V1_1 {
             "CapabilityList"

@@ -78,6 +78,9 @@ pub struct SessionRecord {
     pub cookie: String,
     pub ttl_secs: u64,
     pub created_ms: u64,
+    /// How the client takes messages, as it last chose (`P` push, `N`
+    /// notify/get); `None` when it never said (push).
+    pub delivery_method: Option<String>,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area
