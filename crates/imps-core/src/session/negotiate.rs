@@ -24,7 +24,7 @@ impl SessionService {
 
     /// ClientCapability: record what the client can take (CFG-1: its
     /// largest message) and agree CIR methods we serve.
-    /// A delivery method it states is stored with the session, so a
+    /// A change of delivery method is stored with the session, so a
     /// restart keeps it.
     pub(crate) async fn client_capability(&self, s: &Arc<Session>, body: &Element) -> Element {
         let empty = Element::new("CapabilityList");
@@ -63,9 +63,13 @@ impl SessionService {
             client_type: list.child_text("ClientType").map(str::to_string),
             multi_trans: list.child_u64("MultiTrans"),
         };
-        let states_method = caps.delivery_method.is_some();
-        s.with_state(|st| st.caps = Some(caps));
-        if states_method {
+        let new_method = caps.delivery_method.clone();
+        let old_method = s.with_state(|st| {
+            let old = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
+            st.caps = Some(caps);
+            old
+        });
+        if new_method != old_method {
             self.base.resave_session(s).await;
         }
 
