@@ -443,13 +443,12 @@ impl ListsService {
             counter: attribute_entries,
             limit: |u: &Upload| over_limit(u, max, "attribute list"),
         };
-        Ok(match self.buffer_part(s, body, info, kind)? {
-            Step::Whole(part) => Assembled::Whole(part),
-            Step::Pending(k, n) => Assembled::Pending(crate::reply::status_with(pending(k, n))),
-            Step::Complete(parts) => {
-                Assembled::Whole(merge("CreateAttributeList-Request", parts, &ATTRIBUTE_LIST))
-            }
-        })
+        let step = self.buffer_part(s, body, info, kind)?;
+        Ok(assembled(
+            step,
+            "CreateAttributeList-Request",
+            &ATTRIBUTE_LIST,
+        ))
     }
 
     /// One part of a group member, access or reject list request (groups
@@ -470,13 +469,18 @@ impl ListsService {
             counter: which.counter(),
             limit: |u: &Upload| over_limit(u, max, "group list"),
         };
-        Ok(match self.buffer_part(s, body, info, kind)? {
-            Step::Whole(part) => Assembled::Whole(part),
-            Step::Pending(k, n) => Assembled::Pending(crate::reply::status_with(pending(k, n))),
-            Step::Complete(parts) => {
-                Assembled::Whole(merge(which.primitive(), parts, which.rules()))
-            }
-        })
+        let step = self.buffer_part(s, body, info, kind)?;
+        Ok(assembled(step, which.primitive(), which.rules()))
+    }
+}
+
+/// What the owning area gets for one part: the whole request once every
+/// part is in (merged by `rules`), else the 202 answer for this part.
+fn assembled(step: Step, primitive: &str, rules: &Rules) -> Assembled {
+    match step {
+        Step::Whole(part) => Assembled::Whole(part),
+        Step::Pending(k, n) => Assembled::Pending(crate::reply::status_with(pending(k, n))),
+        Step::Complete(parts) => Assembled::Whole(merge(primitive, parts, rules)),
     }
 }
 
