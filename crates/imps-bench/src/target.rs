@@ -38,9 +38,11 @@ pub struct Settings(BTreeMap<&'static str, Vec<(&'static str, String)>>);
 impl Settings {
     /// What every started server gets: loopback, every listener on a port
     /// the OS picks, digest login with a fixed key, no TCP CIR listener
-    /// (no client here uses it), warnings only in the log.
+    /// (no client here uses it), warnings only in the log, and no per-sender
+    /// rate limit (a load test's users send far faster than people do).
     pub fn base(data_dir: &Path) -> Settings {
         Settings::default()
+            .set("im", "send_rate_per_sec", "0".into())
             .set("", "listen", toml_str("127.0.0.1:0"))
             .set("", "data_dir", toml_str(&data_dir.display().to_string()))
             .set("", "log", toml_str("warn"))
@@ -465,7 +467,7 @@ mod tests {
         assert!(text.contains("log = \"error\"\n"), "{text}");
         assert!(!text.contains("\"warn\""), "{text}");
         assert!(
-            text.contains("\n[im]\noffline_notify = \"off\"\n"),
+            text.contains("\n[im]\nsend_rate_per_sec = 0\noffline_notify = \"off\"\n"),
             "{text}"
         );
         assert!(text.contains("\n[cir]\ntcp_listen = \"\"\n"), "{text}");

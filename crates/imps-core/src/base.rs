@@ -19,11 +19,24 @@ pub(crate) struct Base {
     pub(crate) sessions: Arc<SessionRegistry>,
     /// The only way to reach another session (see `router`).
     pub(crate) router: Arc<dyn Router>,
+    /// How fast each user may send, over every area that takes messages.
+    pub(crate) send_rate: crate::rate::SendRate,
 }
 
 impl Base {
     pub(crate) fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Takes one message of `sender`'s send rate; refused with the time
+    /// the next one fits.
+    pub(crate) fn charge_send(&self, sender: &str) -> Result<(), crate::CoreError> {
+        self.send_rate
+            .take(sender, self.now_ms())
+            .map_err(|retry_ms| {
+                tracing::info!(sender, retry_ms, "send refused: over the sender's rate");
+                crate::CoreError::SendingTooFast { retry_ms }
+            })
     }
 
     /// Writes a live session's durable part again after it changed (its

@@ -321,6 +321,18 @@ pub struct ImConfig {
     pub dedupe_window_secs: u64,
     /// Longest Validity honoured, in seconds (0 = as asked, or forever).
     pub max_validity_secs: u64,
+    /// Most messages waiting for one recipient (0 = no limit); a message
+    /// past it is refused for that recipient with 507 and not stored.
+    pub offline_quota_messages: u64,
+    /// Most bytes of content waiting for one recipient (0 = no limit).
+    pub offline_quota_bytes: u64,
+    /// Messages a second one user may send on average, one-to-one and to
+    /// groups together (0 = no limit); past it a send gets 503.
+    pub send_rate_per_sec: u32,
+    /// Messages one user may send at once after a quiet spell.
+    pub send_burst: u32,
+    /// Most senders whose rate is tracked at once (bounded memory).
+    pub send_rate_senders_max: usize,
     /// IMR-11: where offline-message notifications go; `Off` is the
     /// operator's switch. Anything but `Off` hands notices to `notifier`.
     pub offline_notify: OfflineNotify,
@@ -381,6 +393,11 @@ impl Default for ImConfig {
             expiry_sweep_passes: 10,
             dedupe_window_secs: 24 * 3600,
             max_validity_secs: 0,
+            offline_quota_messages: 1_000,
+            offline_quota_bytes: 16 * 1024 * 1024,
+            send_rate_per_sec: 20,
+            send_burst: 100,
+            send_rate_senders_max: 100_000,
             offline_notify: OfflineNotify::Log,
             offline_notify_bearer: NotifyBearer::Sms,
             offline_notify_interval_secs: 300,

@@ -92,6 +92,12 @@ pub enum CoreError {
     ImUnknownMessage(String),
     #[error("message recipient {0} not logged in")]
     ImRecipientNotLoggedIn(String),
+    /// The recipient's queue holds as much as the offline quota allows.
+    #[error("message queue of {0} is full")]
+    ImQueueFull(String),
+    /// The sender's rate limit: the next message fits in `retry_ms`.
+    #[error("sending too fast; try again in {} s", retry_ms.div_ceil(1000))]
+    SendingTooFast { retry_ms: u64 },
     #[error("no location published by {0}")]
     NoLocation(String),
     #[error(transparent)]
@@ -160,6 +166,9 @@ impl CoreError {
             CoreError::ImTooLarge { .. } => 402,
             CoreError::ImUnknownMessage(_) => 426,
             CoreError::ImRecipientNotLoggedIn(_) => 533,
+            CoreError::ImQueueFull(_) => 507,
+            // A temporary refusal: 1.3 adds TryAgainTimeout.
+            CoreError::SendingTooFast { .. } => 503,
             // GetMap by UserID: authorized, but nothing to draw.
             CoreError::NoLocation(_) => 404,
             CoreError::Map(crate::map::MapError::Coordinate(_)) => 402,
@@ -168,6 +177,15 @@ impl CoreError {
             CoreError::Map(_) => 500,
             CoreError::Store(StoreError::Conflict(_)) => 400,
             CoreError::Store(_) | CoreError::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds after which a temporary refusal may be retried (1.3 writes
+    /// it as TryAgainTimeout).
+    pub fn try_again_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::SendingTooFast { retry_ms } => Some(retry_ms.div_ceil(1000).max(1)),
+            _ => None,
         }
     }
 
@@ -272,6 +290,8 @@ mod table {
             (E::ImTooLarge { size: 2, limit: 1 }, 402),
             (E::ImUnknownMessage(s()), 426),
             (E::ImRecipientNotLoggedIn(s()), 533),
+            (E::ImQueueFull(s()), 507),
+            (E::SendingTooFast { retry_ms: 1 }, 503),
             (E::NoLocation(s()), 404),
             (E::Map(MapError::Coordinate(s())), 402),
             (E::Map(MapError::TooLarge { size: 2, limit: 1 }), 432),
@@ -331,6 +351,8 @@ mod table {
             | E::ImTooLarge { .. }
             | E::ImUnknownMessage(_)
             | E::ImRecipientNotLoggedIn(_)
+            | E::ImQueueFull(_)
+            | E::SendingTooFast { .. }
             | E::NoLocation(_)
             | E::Map(
                 MapError::Coordinate(_)

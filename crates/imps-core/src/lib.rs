@@ -17,6 +17,7 @@ mod im;
 mod lists;
 pub mod map;
 mod presence;
+mod rate;
 pub mod reply;
 pub mod router;
 pub mod service;

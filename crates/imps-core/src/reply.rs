@@ -50,3 +50,17 @@ pub fn ok_status() -> Element {
 pub fn error_status(err: &CoreError) -> Element {
     status(err.status_code(), &err.description())
 }
+
+/// The Status a session of version `v` sees for an error: in 1.3 a
+/// temporary refusal carries TryAgainTimeout.
+pub fn error_status_for(err: &CoreError, v: Version) -> Element {
+    let mut result = csp_result(err.status_code(), &err.description());
+    if v >= Version::V1_3 {
+        result.try_again_timeout = err.try_again_secs();
+    }
+    Status {
+        result,
+        ..Status::default()
+    }
+    .to_element(v)
+}

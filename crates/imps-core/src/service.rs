@@ -94,7 +94,13 @@ impl Service {
             Arc::clone(&sessions),
             cfg.max_outbox,
         ));
+        let send_rate = crate::rate::SendRate::new(crate::rate::RateSettings {
+            per_sec: cfg.im.send_rate_per_sec,
+            burst: cfg.im.send_burst,
+            max_senders: cfg.im.send_rate_senders_max,
+        });
         let base = Arc::new(Base {
+            send_rate,
             cfg,
             store,
             clock,
@@ -103,7 +109,11 @@ impl Service {
         });
         let lists = Arc::new(ListsService::new(Arc::clone(&base)));
         let presence = Arc::new(PresenceService::new(Arc::clone(&base), Arc::clone(&lists)));
-        let im = Arc::new(ImService::new(Arc::clone(&base), Arc::clone(&lists)));
+        let im = Arc::new(ImService::new(
+            Arc::clone(&base),
+            Arc::clone(&lists),
+            Arc::clone(&presence),
+        ));
         let groups = Arc::new(GroupsService::new(Arc::clone(&base), Arc::clone(&lists)));
         let map = Arc::new(MapService::new(
             Arc::clone(&base),
@@ -312,7 +322,7 @@ impl Service {
             Ok(o) => o,
             Err(e) => {
                 tracing::info!(session = %session.id, primitive = kind.name(), code = e.status_code(), error = %e, "request failed");
-                Outcome::Reply(error_status(&e))
+                Outcome::Reply(crate::reply::error_status_for(&e, session.version))
             }
         }
     }

@@ -74,6 +74,7 @@ fn put(
     dedupe_since_ms: u64,
 ) -> Result<PutOutcome, StoreError> {
     let created = to_sql_int(m.created_ms, "created_ms")?;
+    let bytes = to_sql_int(m.entry_bytes(), "bytes")?;
     if let Some(r) = &m.client_ref {
         let seen: Option<(String, i64)> = c
             .prepare_cached(
@@ -89,6 +90,29 @@ fn put(
         {
             return Ok(PutOutcome::Duplicate(id));
         }
+    }
+    if let Some(q) = m.quota {
+        // In the writer's transaction: no other put can slip in between
+        // the count and the insert.
+        let mut held = c
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM im_queue WHERE recipient = ?1",
+            )
+            .map_err(|e| backend("preparing quota count", e))?;
+        let mut over = Vec::new();
+        for (rcpt, _) in &m.recipients {
+            let (n, b) = held
+                .query_row([rcpt], |r| Ok((u64_at(r, 0)?, u64_at(r, 1)?)))
+                .map_err(|e| backend(&format!("counting the queue of {rcpt}"), e))?;
+            if !q.admits(n, b, m.entry_bytes()) {
+                over.push(rcpt.clone());
+            }
+        }
+        if !over.is_empty() {
+            return Ok(PutOutcome::OverQuota(over));
+        }
+    }
+    if let Some(r) = &m.client_ref {
         c.prepare_cached(
             "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
@@ -136,11 +160,11 @@ fn put(
     let mut seqs = Vec::with_capacity(m.recipients.len());
     let mut stmt = c
         .prepare_cached(
-            "INSERT INTO im_queue (recipient, msg_id, target_client) VALUES (?1, ?2, ?3)",
+            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(|e| backend("preparing queue insert", e))?;
     for (rcpt, target) in &m.recipients {
-        stmt.execute((rcpt, &m.id, target))
+        stmt.execute((rcpt, &m.id, target, bytes))
             .map_err(|e| backend(&format!("queueing message {} for {rcpt}", m.id), e))?;
         seqs.push(u64::try_from(c.last_insert_rowid()).unwrap_or(0));
     }
@@ -335,6 +359,7 @@ mod tests {
     use super::*;
     use crate::SqliteOptions;
     use imps_core::MemStore;
+    use imps_core::store::RecipientQuota;
 
     fn msg(id: &str, to: &[&str]) -> NewStoredMessage {
         NewStoredMessage {
@@ -354,7 +379,66 @@ mod tests {
             },
             recipients: to.iter().map(|u| (u.to_string(), None)).collect(),
             client_ref: None,
+            quota: None,
         }
+    }
+
+    /// A put that would take any recipient past the quota stores nothing
+    /// for anyone; room made by a delivery lets the next one in.
+    async fn quota_refuses_whole_puts(store: &dyn MessageStore) {
+        let q = Some(RecipientQuota {
+            max_messages: 2,
+            max_bytes: 5,
+        });
+        let put = |id: &str, to: &[&str]| {
+            let mut m = msg(id, to);
+            m.quota = q;
+            m
+        };
+        for id in ["q1", "q2"] {
+            assert!(matches!(
+                store.put_message(put(id, &["dan"]), 0).await,
+                Ok(PutOutcome::Stored(_))
+            ));
+        }
+        // dan holds 2 messages (4 bytes): a third is over the count.
+        assert_eq!(
+            store.put_message(put("q3", &["eve", "dan"]), 0).await,
+            Ok(PutOutcome::OverQuota(vec!["dan".to_string()]))
+        );
+        assert_eq!(
+            store.pending_count("eve").await,
+            Ok(0),
+            "nothing half-stored"
+        );
+        assert_eq!(store.pending_count("dan").await, Ok(2));
+        // Over the bytes: 4 held + 2 > 5 with room for a third message.
+        let mut big = put("q4", &["dan"]);
+        big.quota = Some(RecipientQuota {
+            max_messages: 10,
+            max_bytes: 5,
+        });
+        assert_eq!(
+            store.put_message(big, 0).await,
+            Ok(PutOutcome::OverQuota(vec!["dan".to_string()]))
+        );
+        assert_eq!(
+            store.remove_delivered(&[("dan".into(), "q1".into())]).await,
+            Ok(())
+        );
+        assert!(matches!(
+            store.put_message(put("q5", &["eve", "dan"]), 0).await,
+            Ok(PutOutcome::Stored(s)) if s.len() == 2
+        ));
+    }
+
+    #[tokio::test]
+    async fn quota_on_sqlite_and_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite =
+            SqliteStore::open(&dir.path().join("im.db"), SqliteOptions::default()).unwrap();
+        quota_refuses_whole_puts(&sqlite).await;
+        quota_refuses_whole_puts(&MemStore::default()).await;
     }
 
     /// Batched removal takes exactly the named entries, skips ones that

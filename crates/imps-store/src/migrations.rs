@@ -50,6 +50,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("sql/0006_session_delivery.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("sql/0007_im_quota.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -171,8 +171,8 @@ async fn base_im_send_to_a_contact_list() {
 }
 
 /// Notify/get: MessageNotification instead of the message, then the
-/// client lists and fetches. GetMessage delivers; MessageDelivered after
-/// it is still fine; an unknown ID is 426.
+/// client lists and fetches. GetMessage hands the content over and
+/// MessageDelivered ends the message; an unknown ID is 426.
 #[tokio::test]
 async fn base_im_notify_and_get() {
     let srv = TestServer::start().await;
@@ -223,7 +223,8 @@ async fn base_im_notify_and_get() {
             one.children_named("MessageInfo").count()
         };
         assert_eq!(n, 1);
-        // GetMessage hands over the content and delivers it.
+        // GetMessage hands over the content; the message stays until the
+        // client says it has it (issue 14, item 1).
         let got = bob
             .request(Element::new("GetMessage-Request").with_text("MessageID", id1.clone()))
             .await
@@ -231,11 +232,6 @@ async fn base_im_notify_and_get() {
         assert_eq!(got.name, "GetMessage-Response", "{got:?}");
         assert_eq!(content(&got), "first");
         assert_eq!(sender_id(&got), uid("alice"));
-        let again = bob
-            .request(Element::new("GetMessage-Request").with_text("MessageID", id1.clone()))
-            .await
-            .unwrap();
-        assert_eq!(code_of(&again), Some(426));
         let delivered = bob
             .request(Element::new("MessageDelivered").with_text("MessageID", id1.clone()))
             .await
@@ -244,6 +240,20 @@ async fn base_im_notify_and_get() {
             code_of(&delivered),
             Some(200),
             "MessageDelivered after GetMessage"
+        );
+        let again = bob
+            .request(Element::new("GetMessage-Request").with_text("MessageID", id1.clone()))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&again), Some(426));
+        let repeated = bob
+            .request(Element::new("MessageDelivered").with_text("MessageID", id1.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(&repeated),
+            Some(200),
+            "a repeated acknowledgement of a fetched message"
         );
         let unknown = bob
             .request(Element::new("MessageDelivered").with_text("MessageID", "m-nope"))
@@ -255,6 +265,11 @@ async fn base_im_notify_and_get() {
             .await
             .unwrap();
         assert_eq!(content(&got2), "second");
+        let delivered = bob
+            .request(Element::new("MessageDelivered").with_text("MessageID", id2.clone()))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&delivered), Some(200));
         let empty = bob
             .request(Element::new("GetMessageList-Request"))
             .await
@@ -267,6 +282,77 @@ async fn base_im_notify_and_get() {
         bob.logout().await.unwrap();
         alice.logout().await.unwrap();
     }
+}
+
+/// Notify/get with a lost answer (issue 14, item 1): GetMessage does not
+/// end a message's life, so a GetMessage-Response that never reaches the
+/// client loses nothing: the message is still listed, can be fetched
+/// again, also by the user's next session, and only MessageDelivered ends
+/// it. After that every GetMessage answers 426 at once, never the message.
+#[tokio::test]
+async fn base_im_get_message_keeps_the_message_until_message_delivered() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for (v, e) in common::combos() {
+        let alice = online(&srv, v, e, "alice", "phone").await;
+        let bob = srv.client(v, e, "phone");
+        online_with(&bob, "bob", caps("N")).await;
+        let id = send_ok(&alice, text_to("alice", &["bob"], "keep me")).await;
+        let (tid, _) = expect(&bob, "MessageNotification").await;
+        bob.answer_status(&tid).await.unwrap();
+        let get = || Element::new("GetMessage-Request").with_text("MessageID", id.clone());
+        // The first answer is "lost": the client never saw it.
+        let lost = bob.request(get()).await.unwrap();
+        assert_eq!(content(&lost), "keep me", "{v} {e:?}");
+        let list = bob
+            .request(Element::new("GetMessageList-Request"))
+            .await
+            .unwrap();
+        assert_eq!(
+            message_ids(&list),
+            [id.clone()],
+            "still waiting after GetMessage"
+        );
+        assert_eq!(content(&bob.request(get()).await.unwrap()), "keep me");
+        // The session ends without acknowledging: the next one gets it.
+        bob.logout().await.unwrap();
+        let bob = srv.client(v, e, "phone2");
+        online_with(&bob, "bob", caps("N")).await;
+        let (tid, n) = expect(&bob, "MessageNotification").await;
+        assert_eq!(msg_id(&n), id);
+        bob.answer_status(&tid).await.unwrap();
+        assert_eq!(content(&bob.request(get()).await.unwrap()), "keep me");
+        let d = bob
+            .request(Element::new("MessageDelivered").with_text("MessageID", id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&d), Some(200));
+        // Over: 426 every time, straight after the acknowledgement too.
+        for _ in 0..5 {
+            assert_eq!(code_of(&bob.request(get()).await.unwrap()), Some(426));
+        }
+        let list = bob
+            .request(Element::new("GetMessageList-Request"))
+            .await
+            .unwrap();
+        assert!(message_ids(&list).is_empty(), "{list:?}");
+        bob.logout().await.unwrap();
+        alice.logout().await.unwrap();
+    }
+}
+
+/// Every MessageID anywhere below `e` (GetMessageList-Response nests
+/// them differently per version).
+fn message_ids(e: &Element) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &e.children {
+        if c.name == "MessageID" {
+            out.push(c.text.clone());
+        }
+        out.extend(message_ids(c));
+    }
+    out
 }
 
 #[tokio::test]
@@ -316,6 +402,12 @@ async fn base_im_reject_message_and_delivery_reports() {
             .await
             .unwrap();
         assert_eq!(content(&got), "report me");
+        expect_none(&alice, "DeliveryReport-Request").await;
+        let d = bob
+            .request(Element::new("MessageDelivered").with_text("MessageID", id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&d), Some(200));
         let (rtid, report) = expect(&alice, "DeliveryReport-Request").await;
         assert_eq!(code_of(&report), Some(200), "{v} {e:?}: {report:?}");
         assert!(report.child("DeliveryTime").is_some());
@@ -358,7 +450,10 @@ async fn base_im_reject_message_and_delivery_reports() {
         let id = send_ok(&alice, text_to("alice", &["bob"], "quiet")).await;
         let (tid, _) = expect(&bob, "MessageNotification").await;
         bob.answer_status(&tid).await.unwrap();
-        bob.request(Element::new("GetMessage-Request").with_text("MessageID", id))
+        bob.request(Element::new("GetMessage-Request").with_text("MessageID", id.clone()))
+            .await
+            .unwrap();
+        bob.request(Element::new("MessageDelivered").with_text("MessageID", id))
             .await
             .unwrap();
         expect_none(&alice, "DeliveryReport-Request").await;
@@ -581,7 +676,12 @@ impl imps_client::Transport for LazyWs {
 #[tokio::test]
 async fn base_im_websocket_client_that_stops_reading_is_given_up() {
     use futures_util::StreamExt;
-    let srv = TestServer::start_with(|c| c.limits.ws_write_timeout_secs = 1).await;
+    // 18 MB for bob: more than the default offline quota in bytes.
+    let srv = TestServer::start_with(|c| {
+        c.limits.ws_write_timeout_secs = 1;
+        c.im.offline_quota_bytes = 0;
+    })
+    .await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
     let (v, e) = (Version::V1_3, Encoding::Xml);

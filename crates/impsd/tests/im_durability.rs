@@ -51,6 +51,9 @@ listen = "127.0.0.1:0"
 [im]
 redeliver_secs = 2
 offline_notify = "off"
+# Retries after each kill come on top of 100 sends per user; this test is
+# about durability, not the sender rate (tests/im_limits.rs covers it).
+send_rate_per_sec = 0
 "#,
         data = dir.join("data").display(),
     );

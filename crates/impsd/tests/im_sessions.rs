@@ -18,6 +18,16 @@ fn aimed_at(user: &str, client: &str) -> Element {
     )
 }
 
+/// The user of `c` lets everyone see their OnlineStatus (a DefaultList).
+/// Only a sender who may see it learns from a 533 that a client is not
+/// online (PRI-1).
+async fn show_online_to_all<T: imps_client::Transport>(c: &imps_client::Client<T>) {
+    let req = Element::new("CreateAttributeList-Request")
+        .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")))
+        .with_text("DefaultList", "T");
+    assert_eq!(code_of(&c.request(req).await.unwrap()), Some(200));
+}
+
 /// Pushed over the WebSocket the moment it is sent; no poll involved.
 #[tokio::test]
 async fn imr_uc_messages_are_pushed_not_polled() {
@@ -75,6 +85,7 @@ async fn imr_uc_message_aimed_at_one_client_goes_to_that_client_only() {
         let alice = online(&srv, v, e, "alice", "phone").await;
         let phone = online(&srv, v, e, "bob", "phone").await;
         let desktop = online(&srv, v, e, "bob", "desktop").await;
+        show_online_to_all(&phone).await;
         let id = send_ok(
             &alice,
             send_request("alice", aimed_at("bob", "desktop"), "desk only", false),
@@ -110,6 +121,68 @@ async fn imr_uc_message_aimed_at_one_client_goes_to_that_client_only() {
         expect_none(&desktop, "NewMessage").await;
         desktop.logout().await.unwrap();
         alice.logout().await.unwrap();
+    }
+}
+
+/// PRI-1: a sender who may not see bob's OnlineStatus gets the same
+/// answer for a message aimed at one of bob's clients whether that client
+/// is online or not, so it reveals nothing. The message then waits for
+/// that client. Once bob lets the sender see OnlineStatus, a client that
+/// is not online is answered 533 again.
+#[tokio::test]
+async fn pri_1_message_aimed_at_a_client_reveals_nothing_without_online_status() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for (v, e) in common::combos() {
+        let alice = online(&srv, v, e, "alice", "phone").await;
+        let desktop = online(&srv, v, e, "bob", "desktop").await;
+        let online_answer = alice
+            .request(send_request(
+                "alice",
+                aimed_at("bob", "desktop"),
+                "to the desk",
+                false,
+            ))
+            .await
+            .unwrap();
+        let offline_answer = alice
+            .request(send_request(
+                "alice",
+                aimed_at("bob", "tablet"),
+                "to the tablet",
+                false,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&online_answer), Some(200), "{v} {e:?}");
+        assert_eq!(
+            code_of(&offline_answer),
+            code_of(&online_answer),
+            "{v} {e:?}: the answer must not tell whether the tablet is online"
+        );
+        let m = receive(&desktop).await;
+        assert_eq!(content(&m), "to the desk");
+        expect_none(&desktop, "NewMessage").await;
+        // The tablet comes online later and finds its message.
+        let tablet = online(&srv, v, e, "bob", "tablet").await;
+        let m = receive(&tablet).await;
+        assert_eq!(content(&m), "to the tablet");
+        // With OnlineStatus visible the sender may be told.
+        show_online_to_all(&tablet).await;
+        let told = alice
+            .request(send_request("alice", aimed_at("bob", "laptop"), "x", false))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&told), Some(533), "{v} {e:?}: {told:?}");
+        for c in [alice, desktop, tablet] {
+            c.logout().await.unwrap();
+        }
+        // The DefaultList stays for the next combination: start over.
+        let bob = online(&srv, v, e, "bob", "reset").await;
+        let del = Element::new("DeleteAttributeList-Request").with_text("DefaultList", "T");
+        assert_eq!(code_of(&bob.request(del).await.unwrap()), Some(200));
+        bob.logout().await.unwrap();
     }
 }
 
@@ -360,7 +433,9 @@ async fn gen_16_session_cap_and_message_delivery() {
         assert_eq!(msg_id(&m), id);
         ack(c, &t, &id).await;
     }
-    // Aimed at the refused client: it is not online, so 533.
+    // Aimed at the refused client: it is not online, so 533 (alice may
+    // see bob's OnlineStatus).
+    show_online_to_all(&c1).await;
     let resp = alice
         .request(send_request("alice", aimed_at("bob", "c3"), "c3?", false))
         .await

@@ -69,6 +69,7 @@ impl GroupsService {
         body: &Element,
         targets: Vec<Target>,
     ) -> Result<Element, CoreError> {
+        self.base.charge_send(&s.user)?;
         let message_id = crate::ids::random_token()?;
         let single = targets.len() == 1;
         let mut failures = Vec::new();

@@ -384,6 +384,7 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
             st.delete_done(u, i);
             st.delete_finished();
         }
+        st.batch_finished();
     }
 }
 

@@ -49,24 +49,36 @@ use imps_wire::{PrimitiveKind, Transaction};
 use crate::CoreError;
 use crate::base::Base;
 use crate::lists::ListsService;
+use crate::presence::PresenceService;
 use crate::service::Outcome;
 use crate::session::Session;
 
-/// The IM area. It asks lists whether a recipient blocks the sender.
+/// The IM area. It asks lists whether a recipient blocks the sender, and
+/// presence whether the sender may know a recipient is online (PRI-1).
 pub(crate) struct ImService {
     pub(crate) base: Arc<Base>,
     pub(crate) lists: Arc<ListsService>,
+    pub(crate) presence: Arc<PresenceService>,
     /// Queues, acknowledgements and background deletes.
     state: Arc<ImState>,
 }
 
 impl ImService {
-    pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> ImService {
+    pub(crate) fn new(
+        base: Arc<Base>,
+        lists: Arc<ListsService>,
+        presence: Arc<PresenceService>,
+    ) -> ImService {
         let state = Arc::new(ImState::new(
             notify_key(&base.cfg),
             base.cfg.im.known_users_max,
         ));
-        ImService { base, lists, state }
+        ImService {
+            base,
+            lists,
+            presence,
+            state,
+        }
     }
 
     /// Handles the requests of this area (`service::area_of` sends them).

@@ -23,7 +23,8 @@ impl ImService {
     /// acknowledgement wins for a user with several sessions). As a
     /// Response (Android) it gets no answer; as a Request, Status 200, or
     /// 426 for an ID that is not waiting for this user (unless this
-    /// session fetched it with GetMessage, which already delivered it).
+    /// session fetched it with GetMessage and so may repeat its
+    /// acknowledgement).
     pub(crate) async fn message_delivered(
         &self,
         s: &Arc<Session>,
@@ -114,11 +115,17 @@ impl ImService {
         let want = body
             .child_u64("MessageCount")
             .map_or(max, |n| usize::try_from(n).unwrap_or(max).min(max));
+        // Messages acknowledged a moment ago may still be in the store:
+        // let their deletes commit first (briefly; past the limit they
+        // are left out of the list, and the total may still count them).
+        let st = self.im();
+        st.user_deletes_settled(&s.user, std::time::Duration::from_secs(2))
+            .await;
         let rows = self.base.store.pending_messages(&s.user, 0, max).await?;
         let total = self.base.store.pending_count(&s.user).await?;
         let infos = rows
             .iter()
-            .filter(|m| targets(m, s))
+            .filter(|m| targets(m, s) && !st.is_acknowledged(&s.user, &m.id))
             .take(want)
             .map(|m| message_info(m, &self.base.cfg.domain))
             .collect();
@@ -132,8 +139,12 @@ impl ImService {
     }
 
     /// GetMessage: one waiting message with its content. Handing it over
-    /// delivers it (the entry ends, the sender's report says so); see
-    /// docs/protocol.md for why this is the acknowledgement in notify/get.
+    /// does not end the message's life: an answer lost on the way must
+    /// not lose the message (issue 14). MessageDelivered, RejectMessage
+    /// or expiry ends it; until then GetMessageList lists it and
+    /// GetMessage returns it again, to this session or another. Once it
+    /// is acknowledged, GetMessage answers 426, also while the store
+    /// delete is still running in the background.
     pub(crate) async fn get_message(
         &self,
         s: &Arc<Session>,
@@ -141,6 +152,10 @@ impl ImService {
     ) -> Result<Outcome, CoreError> {
         let req = GetMessageRequest::from_element(body, s.version).map_err(bad_request)?;
         let id = non_empty_id(&req.message_id, "GetMessage-Request")?;
+        let st = self.im();
+        if st.is_acknowledged(&s.user, id) {
+            return Err(CoreError::ImUnknownMessage(id.to_string()));
+        }
         let m = self
             .base
             .store
@@ -148,6 +163,10 @@ impl ImService {
             .await?
             .filter(|m| targets(m, s))
             .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
+        // An acknowledgement may have come in while the store was read.
+        if st.is_acknowledged(&s.user, id) {
+            return Err(CoreError::ImUnknownMessage(id.to_string()));
+        }
         let msg = new_message(&m, &self.base.cfg.domain);
         let resp = GetMessageResponse {
             message_info: msg.message_info,
@@ -155,13 +174,14 @@ impl ImService {
             other: msg.other,
         }
         .to_element(s.version);
-        self.finish_message(&s.user, id, Fate::Delivered).await?;
-        self.im().with_user(&s.user, |q| {
+        st.with_user(&s.user, |q| {
             if let Some(sq) = q.session_mut(&s.id) {
-                if sq.fetched.len() >= FETCHED_MEMORY {
-                    sq.fetched.pop_front();
+                if !sq.fetched.iter().any(|f| f == id) {
+                    if sq.fetched.len() >= FETCHED_MEMORY {
+                        sq.fetched.pop_front();
+                    }
+                    sq.fetched.push_back(id.to_string());
                 }
-                sq.fetched.push_back(id.to_string());
             }
         });
         Ok(Outcome::Reply(resp))

@@ -5,7 +5,9 @@
 //! Per recipient, in this order: the ID is ours and registered (else 531);
 //! the recipient does not block the sender (else 531 too, word for word,
 //! so a blocked sender cannot tell "blocks me" from "does not exist");
-//! a message aimed at one client needs that client online (else 533);
+//! a message aimed at one client needs that client online (else 533),
+//! unless the sender may not see the recipient's OnlineStatus: then it is
+//! checked as if aimed at the user and waits for that client (PRI-1);
 //! with offline storage off, the user needs a session (else 533); and a
 //! recipient whose every session is too small for the message, or refuses
 //! its type, refuses it (GEN-7, GEN-10: 402 / 415). One recipient: its
@@ -24,7 +26,7 @@ use crate::CoreError;
 use crate::reply::result;
 use crate::service::Outcome;
 use crate::session::Session;
-use crate::store::{MessageBody, NewStoredMessage, PutOutcome, StoredMessage};
+use crate::store::{MessageBody, NewStoredMessage, PutOutcome, RecipientQuota, StoredMessage};
 use crate::users::{canonical_user, wire_user};
 
 /// A message on its way in.
@@ -58,6 +60,7 @@ impl ImService {
         let req = &tx.body;
         message::check_sender(req, &s.user, &self.base.cfg.domain)?;
         let body = message::body_of(req)?;
+        self.base.charge_send(&s.user)?;
         let info = req.child("MessageInfo");
         let out = Outgoing {
             sender: s.user.clone(),
@@ -107,6 +110,7 @@ impl ImService {
             .await?
             .filter(|m| super::deliver::targets(m, s))
             .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
+        self.base.charge_send(&s.user)?;
         let out = Outgoing {
             sender: s.user.clone(),
             body: (*original.body).clone(),
@@ -162,54 +166,89 @@ impl ImService {
         };
         let id = new_message_id(self.base.now_ms())?;
         let sender_name = self.sender_name(&out.sender).await?;
-        let msg = NewStoredMessage {
-            id: id.clone(),
-            sender: out.sender.clone(),
-            sender_name: sender_name.clone(),
-            delivery_report: out.delivery_report,
-            created_ms: now,
-            expires_ms: validity.map(|v| now.saturating_add(v.saturating_mul(1000))),
-            body: out.body,
-            recipients: accepted,
-            client_ref: out.client_ref,
-        };
+        let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
+            RecipientQuota {
+                max_messages: cfg.offline_quota_messages,
+                max_bytes: cfg.offline_quota_bytes,
+            },
+        );
         let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
-        let recipients = msg.recipients.clone();
-        let (body, expires_ms) = (Arc::new(msg.body.clone()), msg.expires_ms);
-        match self.base.store.put_message(msg, since).await? {
-            PutOutcome::Duplicate(existing) => {
-                tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
-                Ok(Sent {
-                    id: Some(existing),
-                    refused,
-                    charged,
-                })
+        let expires_ms = validity.map(|v| now.saturating_add(v.saturating_mul(1000)));
+        let body = Arc::new(out.body);
+        let mut recipients = accepted;
+        // A recipient whose queue is full is refused (507) and the put is
+        // tried again without them: the store takes a message whole or
+        // not at all.
+        let seqs = loop {
+            let msg = NewStoredMessage {
+                id: id.clone(),
+                sender: out.sender.clone(),
+                sender_name: sender_name.clone(),
+                delivery_report: out.delivery_report,
+                created_ms: now,
+                expires_ms,
+                body: (*body).clone(),
+                recipients: recipients.clone(),
+                client_ref: out.client_ref.clone(),
+                quota,
+            };
+            match self.base.store.put_message(msg, since).await? {
+                PutOutcome::Duplicate(existing) => {
+                    tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
+                    return Ok(Sent {
+                        id: Some(existing),
+                        refused,
+                        charged,
+                    });
+                }
+                PutOutcome::OverQuota(full) => {
+                    tracing::info!(sender = %out.sender, recipients = ?full, "message refused: recipient queue full");
+                    recipients.retain(|(u, _)| !full.contains(u));
+                    for u in full {
+                        let wire = wire_user(&u, &self.base.cfg.domain);
+                        refused.push(Refusal {
+                            err: CoreError::ImQueueFull(wire.clone()),
+                            wire,
+                        });
+                    }
+                    if recipients.is_empty() {
+                        if refused.len() == 1
+                            && let Some(f) = refused.pop()
+                        {
+                            return Err(f.err);
+                        }
+                        return Ok(Sent {
+                            id: None,
+                            refused,
+                            charged,
+                        });
+                    }
+                }
+                PutOutcome::Stored(seqs) => break seqs,
             }
-            PutOutcome::Stored(seqs) => {
-                let entries = recipients
-                    .into_iter()
-                    .zip(seqs)
-                    .map(|((recipient, target_client), seq)| StoredMessage {
-                        seq,
-                        id: id.clone(),
-                        recipient,
-                        target_client,
-                        sender: out.sender.clone(),
-                        sender_name: sender_name.clone(),
-                        delivery_report: out.delivery_report,
-                        created_ms: now,
-                        expires_ms,
-                        body: Arc::clone(&body),
-                    })
-                    .collect();
-                self.enqueue(entries).await;
-                Ok(Sent {
-                    id: Some(id),
-                    refused,
-                    charged,
-                })
-            }
-        }
+        };
+        let entries = recipients
+            .into_iter()
+            .zip(seqs)
+            .map(|((recipient, target_client), seq)| StoredMessage {
+                seq,
+                id: id.clone(),
+                recipient,
+                target_client,
+                sender: out.sender.clone(),
+                sender_name: sender_name.clone(),
+                delivery_report: out.delivery_report,
+                created_ms: now,
+                expires_ms,
+                body: Arc::clone(&body),
+            })
+            .collect();
+        self.enqueue(entries).await;
+        Ok(Sent {
+            id: Some(id),
+            refused,
+            charged,
+        })
     }
 
     /// Expands contact lists and applies the per-recipient checks (see
@@ -292,6 +331,20 @@ impl ImService {
         if user != out.sender && self.lists.blocks(user, &out.sender).await? {
             return Ok(Err(unknown()));
         }
+        // PRI-1: a sender who may not know whether the recipient is online
+        // must not learn it from a message aimed at one client. Such a
+        // message is answered like one aimed at the user, and waits for
+        // that client (or its expiry) in the store.
+        let client = match client {
+            Some(_) if !self.presence.may_see_online(user, &out.sender).await? => {
+                tracing::debug!(
+                    recipient = user,
+                    "client-aimed message answered as user-aimed (sender may not see OnlineStatus)"
+                );
+                None
+            }
+            other => other,
+        };
         let sessions: Vec<Arc<Session>> = self
             .base
             .sessions

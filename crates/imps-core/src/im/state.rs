@@ -47,8 +47,8 @@ pub(crate) struct SessionQ {
     /// starts here: with a long backlog each pump costs the window, not
     /// the backlog. Lowered when a message below it comes into memory.
     pub cursor: u64,
-    /// MessageIDs this session fetched with GetMessage (which delivers
-    /// them), so that a MessageDelivered after it is not "unknown".
+    /// MessageIDs this session fetched with GetMessage, so that a repeated
+    /// MessageDelivered for one of them is not "unknown".
     pub fetched: VecDeque<String>,
 }
 
@@ -138,6 +138,9 @@ pub(crate) struct ImState {
     /// wake-up for whoever waits for them to finish (a clean shutdown).
     background_deletes: std::sync::atomic::AtomicUsize,
     deletes_done: tokio::sync::Notify,
+    /// Woken after every batch of background deletes (commit and
+    /// bookkeeping both done).
+    batch_done: tokio::sync::Notify,
     /// Acknowledged (user, MessageID) waiting for their store delete.
     to_delete: Mutex<Vec<(String, String)>>,
     /// The `deleting` sets of queues that went with their user's last
@@ -160,6 +163,7 @@ impl ImState {
             ticks: AtomicU64::new(0),
             background_deletes: std::sync::atomic::AtomicUsize::new(0),
             deletes_done: tokio::sync::Notify::new(),
+            batch_done: tokio::sync::Notify::new(),
             to_delete: Mutex::new(Vec::new()),
             orphan_deletes: Mutex::new(HashMap::new()),
         }
@@ -307,6 +311,21 @@ impl ImState {
         q.len() == 1
     }
 
+    /// Whether this user's message was acknowledged and its store delete
+    /// has not committed yet (the store still holds it, but it is over).
+    pub fn is_acknowledged(&self, user: &str, id: &str) -> bool {
+        if self
+            .orphan_deletes
+            .lock()
+            .get(user)
+            .is_some_and(|ids| ids.contains(id))
+        {
+            return true;
+        }
+        self.with_user(user, |q| q.deleting.contains(id))
+            .unwrap_or(false)
+    }
+
     /// A queued delete has committed (or failed): no queue need remember
     /// it any more.
     pub fn delete_done(&self, user: &str, id: &str) {
@@ -330,6 +349,37 @@ impl ImState {
         } else {
             q.drain(..max).collect()
         }
+    }
+
+    /// A batch of background deletes is over.
+    pub fn batch_finished(&self) {
+        self.batch_done.notify_waiters();
+    }
+
+    /// Waits (at most `limit`) until no acknowledged message of `user` is
+    /// still waiting for its store delete, so that what the store lists
+    /// next is what is really waiting. False when the limit passed.
+    pub async fn user_deletes_settled(&self, user: &str, limit: std::time::Duration) -> bool {
+        let wait = async {
+            loop {
+                let woken = self.batch_done.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                let busy = self
+                    .orphan_deletes
+                    .lock()
+                    .get(user)
+                    .is_some_and(|ids| !ids.is_empty())
+                    || self
+                        .with_user(user, |q| !q.deleting.is_empty())
+                        .unwrap_or(false);
+                if !busy {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
     }
 
     /// Waits until no background delete is running.

@@ -112,6 +112,26 @@ impl PresenceService {
         self.lists.segment_reply(s, resp, &[&["Presence"]])
     }
 
+    /// Whether `watcher` may learn that `owner` is online (PRI-1): they
+    /// may see the owner's OnlineStatus and the owner does not appear
+    /// offline. IM asks before it answers a message aimed at one client.
+    pub(crate) async fn may_see_online(
+        &self,
+        owner: &str,
+        watcher: &str,
+    ) -> Result<bool, CoreError> {
+        if owner == watcher {
+            return Ok(true);
+        }
+        let cell = self.owner_cell(owner).await?;
+        let st = cell.lock().await;
+        if st.invisible {
+            return Ok(false);
+        }
+        let view = self.list_view(owner, &st.grants).await;
+        Ok(Self::visible_to(owner, &st, watcher, &view).contains(Attr::OnlineStatus))
+    }
+
     /// A session became ready: its user may now show online, and questions
     /// waiting for this owner (reactive requests) are asked on it.
     pub(crate) async fn presence_online(&self, s: &Arc<Session>) -> Result<(), CoreError> {

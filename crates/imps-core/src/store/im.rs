@@ -55,6 +55,34 @@ pub struct NewStoredMessage {
     pub recipients: Vec<(String, Option<String>)>,
     /// The sender's own MessageID, for recognising a retried send.
     pub client_ref: Option<String>,
+    /// What each recipient's queue may hold with this message in it;
+    /// `None` = no limit.
+    pub quota: Option<RecipientQuota>,
+}
+
+/// The most one recipient's queue may hold (issue 14: offline quota).
+/// 0 = no limit on that measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecipientQuota {
+    pub max_messages: u64,
+    /// Bytes of content (ContentData as stored).
+    pub max_bytes: u64,
+}
+
+impl RecipientQuota {
+    /// Whether a queue holding `messages` entries of `bytes` in all can
+    /// take one more of `add` bytes.
+    pub fn admits(&self, messages: u64, bytes: u64, add: u64) -> bool {
+        (self.max_messages == 0 || messages < self.max_messages)
+            && (self.max_bytes == 0 || bytes.saturating_add(add) <= self.max_bytes)
+    }
+}
+
+impl NewStoredMessage {
+    /// The bytes of content one queue entry of this message counts.
+    pub fn entry_bytes(&self) -> u64 {
+        self.body.data.len() as u64
+    }
 }
 
 /// One queue entry with its message.
@@ -80,6 +108,9 @@ pub enum PutOutcome {
     /// The sender already sent a message with this `client_ref` within the
     /// dedupe window: nothing stored, here is the MessageID it got.
     Duplicate(String),
+    /// These recipients' queues are full (`NewStoredMessage::quota`):
+    /// nothing stored, for anyone.
+    OverQuota(Vec<String>),
 }
 
 /// The entry removed by `remove_message`, for the delivery report.
@@ -207,7 +238,33 @@ impl MessageStore for MemStore {
             {
                 return Ok(PutOutcome::Duplicate(id.clone()));
             }
-            g.refs.insert(key, (msg.id.clone(), msg.created_ms));
+        }
+        if let Some(q) = msg.quota {
+            let add = msg.entry_bytes();
+            let over: Vec<String> = msg
+                .recipients
+                .iter()
+                .filter(|(rcpt, _)| {
+                    let (n, bytes) = g.queue.values().filter(|(r, _, _)| r == rcpt).fold(
+                        (0u64, 0u64),
+                        |(n, b), (_, id, _)| {
+                            let len = g.messages.get(id).map_or(0, |(_, body)| body.data.len());
+                            (n + 1, b + len as u64)
+                        },
+                    );
+                    !q.admits(n, bytes, add)
+                })
+                .map(|(r, _)| r.clone())
+                .collect();
+            if !over.is_empty() {
+                return Ok(PutOutcome::OverQuota(over));
+            }
+        }
+        if let Some(r) = &msg.client_ref {
+            g.refs.insert(
+                (msg.sender.clone(), r.clone()),
+                (msg.id.clone(), msg.created_ms),
+            );
         }
         if g.messages.contains_key(&msg.id) {
             return Err(StoreError::Conflict(format!("message {} exists", msg.id)));

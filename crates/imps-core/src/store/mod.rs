@@ -12,8 +12,8 @@ pub use groups::{
     PassKind, WelcomeNote,
 };
 pub use im::{
-    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage,
-    StoredMessage,
+    FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RecipientQuota,
+    RemovedMessage, StoredMessage,
 };
 pub use lists::{
     AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome,
