@@ -362,7 +362,13 @@ impl Service {
             },
             Area::Lists => {
                 let grants: &dyn PresenceGrants = &*self.presence;
-                self.lists.handle_lists(s, kind, tx, grants).await?
+                let out = self.lists.handle_lists(s, kind, tx, grants).await;
+                if kind == P::BlockEntityRequest {
+                    // Whatever part of the change was applied, presence
+                    // reads the block list again (issue 14, item 10).
+                    self.presence.block_list_changed(&s.user).await;
+                }
+                out?
             }
             Area::Presence => self.presence.handle_presence(s, kind, tx).await?,
             Area::Groups => self.groups.handle_groups(s, kind, tx).await?,

@@ -488,6 +488,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("[presence]", "Presence: memory bounds.", ""),
     ("presence.max_owners_loaded", "Users whose presence is kept in memory; past it idle ones are dropped and read again when asked for.", ""),
     ("presence.max_access_memory", "Users remembered per owner as having looked without subscribing (1.3 PRESENCE_ACCESS).", ""),
+    ("presence.block_hides_presence", "Blocking a user also hides all presence from them (false = pure CSP: blocking only stops messages).", ""),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
     ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),

@@ -231,7 +231,7 @@ async fn pgc_6_private_rules_apply_to_an_extended_conversation() {
         expect_code(
             &dave,
             join_req(&g, None, false),
-            431,
+            800,
             &format!("{w}: PGC-9"),
         )
         .await;
@@ -361,7 +361,7 @@ async fn pgc_9_only_invited_users_may_join() {
         let alice = login(&srv, v, e, "alice", "a").await;
         let dave = login(&srv, v, e, "dave", "d").await;
         let g = create_private(&alice, v, &["bob"]).await;
-        expect_code(&dave, join_req(&g, Some("Dave"), false), 431, &w).await;
+        expect_code(&dave, join_req(&g, Some("Dave"), false), 800, &w).await;
         // To anyone outside, the conversation does not exist (PGC-15).
         expect_code(&dave, group_req("GetGroupProps-Request", &g), 800, &w).await;
         expect_code(&dave, group_message(&g, "hello?"), 800, &w).await;

@@ -2,11 +2,11 @@
 //! restricted groups, private-group passes, minimum age), screen names,
 //! and what happens to a group when its last user goes.
 //!
-//! Refusals to join: 809 on the reject list; 431 (unauthorized group
-//! membership) for a non-member of a restricted group, for a user without
-//! an invitation or rejoin pass to a private conversation (PGC-9/17/18),
-//! and for a user under the group's MinimumAge or of unknown age
-//! (PPR-10); 807 already joined; 811 screen name taken (public groups);
+//! Refusals to join: 809 on the reject list; 800 (as for a group that
+//! does not exist) for a user without an invitation or rejoin pass to a
+//! private conversation (PGC-9/17/18); 431 (unauthorized group
+//! membership) for a non-member of a restricted group, and for a user
+//! under the group's MinimumAge or of unknown age (PPR-10); 807 already joined; 811 screen name taken (public groups);
 //! 817 full.
 
 use super::GroupsService;
@@ -143,6 +143,11 @@ impl GroupsService {
     ) -> Result<Joined, CoreError> {
         let user = s.user.as_str();
         let now = self.base.now_ms();
+        // Nothing about a private conversation (not even its reject list)
+        // shows to someone who is not in it and not invited.
+        if g.private && !self.is_participant(g, user).await? {
+            return Err(CoreError::GroupNotFound(g.id.clone()));
+        }
         if self
             .base
             .store
@@ -218,10 +223,12 @@ impl GroupsService {
                 if pass.is_some() {
                     self.base.store.remove_pass(&g.id, user).await?;
                 }
-                return Err(CoreError::UnauthorizedMembership(format!(
-                    "{user} needs an invitation to {}",
-                    g.id
-                )));
+                // Not invited (or no longer: left, or the rejoin window
+                // closed): a private conversation answers exactly like a
+                // group that does not exist, as every other request about
+                // it does (`visible_group`), so joining cannot probe for
+                // one (issue 14).
+                return Err(CoreError::GroupNotFound(g.id.clone()));
             }
         } else if effective(g, "AccessType") == "Restricted"
             && self.role_in(g, user).await? == Role::Outsider

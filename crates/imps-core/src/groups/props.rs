@@ -204,7 +204,10 @@ pub(crate) fn group_properties_elem(g: &GroupRecord, active: Option<usize>) -> E
 impl GroupsService {
     /// GetGroupProps-Request: anyone may read a public group's properties
     /// (they are what a search shows); a private group's only its
-    /// participants (PGC-15). OwnProperties when the reader is joined.
+    /// participants (PGC-15). A restricted group that searches do not
+    /// show tells an outsider only that it exists and is restricted (issue
+    /// 14): its name, topic and welcome note are for its members.
+    /// OwnProperties when the reader is joined.
     pub(crate) async fn get_group_props(
         &self,
         s: &Arc<Session>,
@@ -212,6 +215,13 @@ impl GroupsService {
     ) -> Result<Element, CoreError> {
         let gid = self.group_id_of(body)?;
         let g = self.visible_group(&gid, &s.user).await?;
+        if effective(&g, "AccessType").eq_ignore_ascii_case("Restricted")
+            && !is_true(&g, "Searchable")
+            && self.role_in(&g, &s.user).await? == Role::Outsider
+        {
+            return Ok(Element::new("GetGroupProps-Response")
+                .with(Element::new("GroupProperties").with(property("AccessType", "Restricted"))));
+        }
         let joined = self.base.store.joined(&gid).await?;
         let mut resp = Element::new("GetGroupProps-Response")
             .with(group_properties_elem(&g, Some(joined.len())));

@@ -121,6 +121,9 @@ impl PresenceService {
         if watcher == owner {
             return AttrSet::all();
         }
+        if st.blocked.contains(watcher) {
+            return AttrSet::default();
+        }
         st.grants.effective(watcher, lists).unwrap_or_default()
     }
 

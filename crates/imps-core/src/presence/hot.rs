@@ -15,7 +15,7 @@
 //! change costs one store write whatever the number of watchers.
 
 use super::PresenceService;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -50,6 +50,9 @@ pub(crate) struct OwnerState {
     pub reactive: HashMap<String, ReactiveRecord>,
     /// Users who read this presence without subscribing, since the start.
     pub accessed: BTreeSet<String>,
+    /// Users on the owner's block list (in use) who therefore see nothing
+    /// (`block_hides_presence`); empty when that setting is off.
+    pub blocked: HashSet<String>,
 }
 
 pub(crate) type OwnerCell = tokio::sync::Mutex<OwnerState>;
@@ -194,8 +197,40 @@ impl PresenceService {
                 .map(|r| (r.watcher.clone(), r))
                 .collect(),
             accessed: BTreeSet::new(),
+            blocked: self.blocked_by(user).await?,
         };
         Ok(st)
+    }
+
+    /// The users `owner` blocks, as far as presence is concerned.
+    pub(crate) async fn blocked_by(&self, owner: &str) -> Result<HashSet<String>, CoreError> {
+        if !self.base.cfg.presence.block_hides_presence {
+            return Ok(HashSet::new());
+        }
+        let a = self.base.store.access_lists(owner).await?;
+        Ok(if a.block_in_use {
+            a.blocked.into_iter().collect()
+        } else {
+            HashSet::new()
+        })
+    }
+
+    /// The owner's block list changed: an owner held in memory reads it
+    /// again. Nothing is sent to a newly blocked watcher (as for any
+    /// withdrawn authorization); they simply hear nothing more.
+    pub(crate) async fn block_list_changed(&self, owner: &str) {
+        let Ok(cell) = self.presence_hot().get(owner) else {
+            return;
+        };
+        let mut st = cell.lock().await;
+        match self.blocked_by(owner).await {
+            Ok(b) => st.blocked = b,
+            Err(e) => {
+                // Failing closed is not possible without the list; keep
+                // the old one and say so.
+                tracing::warn!(owner, error = %e, "could not read the block list for presence");
+            }
+        }
     }
 
     /// Who the user is online as right now: the ClientIDs of their ready

@@ -36,12 +36,19 @@ pub struct PresenceConfig {
     /// Most users remembered per owner as having looked at their presence
     /// without subscribing (1.3 watcher status PRESENCE_ACCESS).
     pub max_access_memory: usize,
+    /// Blocking a user (block list in use) also withdraws their presence
+    /// authorization: they see nothing of the owner's presence while
+    /// blocked, whatever attribute list would grant. A deliberate
+    /// extension (issue 14); `false` gives pure CSP, where blocking is an
+    /// IM function only.
+    pub block_hides_presence: bool,
 }
 
 /// The defaults.
 pub const PRESENCE_DEFAULTS: PresenceConfig = PresenceConfig {
     max_owners_loaded: 100_000,
     max_access_memory: 1_000,
+    block_hides_presence: true,
 };
 
 impl Default for PresenceConfig {
