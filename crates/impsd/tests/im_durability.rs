@@ -51,6 +51,8 @@ listen = "127.0.0.1:0"
 [im]
 redeliver_secs = 2
 offline_notify = "off"
+[limits]
+max_connections_per_address = 0
 "#,
         data = dir.join("data").display(),
     );
