@@ -38,8 +38,10 @@ pub struct Settings(BTreeMap<&'static str, Vec<(&'static str, String)>>);
 impl Settings {
     /// What every started server gets: loopback, every listener on a port
     /// the OS picks, digest login with a fixed key, no TCP CIR listener
-    /// (no client here uses it), warnings only in the log, and no per-sender
-    /// rate limit (a load test's users send far faster than people do).
+    /// (no client here uses it), warnings only in the log, no per-sender
+    /// rate limit (a load test's users send far faster than people do) and
+    /// no cap per client address (every simulated client comes from
+    /// loopback).
     pub fn base(data_dir: &Path) -> Settings {
         Settings::default()
             .set("im", "send_rate_per_sec", "0".into())
@@ -50,6 +52,7 @@ impl Settings {
             .set("cir", "tcp_listen", toml_str(""))
             .set("login", "digest", "true".into())
             .set("login", "secret_key", toml_str(BENCH_SECRET_KEY))
+            .set("limits", "max_connections_per_address", "0".into())
     }
 
     /// Sets `section.key` to `value` (TOML syntax), replacing an earlier

@@ -49,12 +49,12 @@ impl Base {
             return;
         }
         if let Err(e) = self.store.put_session(s.record()).await {
-            tracing::warn!(session = %s.id, error = %e, "could not store the session's new settings");
+            tracing::warn!(session = %crate::ids::log_tag(&s.id), error = %e, "could not store the session's new settings");
         }
         if s.is_ended()
             && let Err(e) = self.store.delete_session(&s.id).await
         {
-            tracing::warn!(session = %s.id, error = %e, "could not delete an ended session");
+            tracing::warn!(session = %crate::ids::log_tag(&s.id), error = %e, "could not delete an ended session");
         }
     }
 }

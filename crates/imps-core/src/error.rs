@@ -14,7 +14,7 @@ pub enum CoreError {
     InvalidPassword(String),
     #[error("unknown user {0}")]
     UnknownUser(String),
-    #[error("not logged in (session {0:?} unknown or expired)")]
+    #[error("not logged in (session {} unknown or expired)", crate::ids::log_tag(.0))]
     NotLoggedIn(String),
     #[error("session expired")]
     SessionExpired,

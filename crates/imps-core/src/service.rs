@@ -240,7 +240,7 @@ impl Service {
             "tx",
             primitive = %tx.body.name,
             tid = tx.id.as_deref().unwrap_or(""),
-            session = session_id.unwrap_or(""),
+            session = %crate::ids::log_tag(session_id.unwrap_or("")),
             user = tracing::field::Empty,
             code = tracing::field::Empty,
         );
@@ -321,7 +321,7 @@ impl Service {
         match self.dispatch(&session, kind, &tx).await {
             Ok(o) => o,
             Err(e) => {
-                tracing::info!(session = %session.id, primitive = kind.name(), code = e.status_code(), error = %e, "request failed");
+                tracing::info!(session = %crate::ids::log_tag(&session.id), primitive = kind.name(), code = e.status_code(), error = %e, "request failed");
                 Outcome::Reply(crate::reply::error_status_for(&e, session.version))
             }
         }
@@ -409,7 +409,7 @@ impl Service {
             Ok(Some(o)) => o,
             Ok(None) => Outcome::Nothing,
             Err(e) => {
-                tracing::info!(session = %s.id, primitive = kind.name(), error = %e, "client response not accepted");
+                tracing::info!(session = %crate::ids::log_tag(&s.id), primitive = kind.name(), error = %e, "client response not accepted");
                 Outcome::Nothing
             }
         }
@@ -497,7 +497,7 @@ impl Service {
         if let Err(e) = self.base.store.delete_session(id).await {
             // The session is gone from memory; a stale row is dropped
             // again at the next start once its TTL has passed.
-            tracing::warn!(session = %id, error = %e, "could not delete session from store");
+            tracing::warn!(session = %crate::ids::log_tag(id), error = %e, "could not delete session from store");
         }
         self.lists.lists_session_ended(&s);
         self.presence.presence_session_ended(&s).await;
@@ -511,7 +511,7 @@ impl Service {
     pub async fn expire_idle(&self) -> usize {
         let idle = self.base.sessions.idle(self.base.now_ms());
         for s in &idle {
-            tracing::info!(session = %s.id, user = %s.user, "session expired");
+            tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, "session expired");
             self.end_session(&s.id, true).await;
         }
         // Group join passes run out on the same clock (PGC-18/19).
@@ -532,7 +532,7 @@ impl Service {
         }
         .to_element(s.version);
         self.base.router.to_session(&s.id, body);
-        tracing::info!(session = %s.id, user = %s.user, reason, "session kicked");
+        tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, reason, "session kicked");
         true
     }
 

@@ -1,6 +1,10 @@
 //! Standalone TCP CIR: the client says `HELO <SessionID>`, we say `OK`,
 //! then write `WVCI <version> <cookie>` whenever something waits for it.
 //! `PING` gets `OK`. The socket closes when the session ends.
+//!
+//! Its timeouts are CIR's own: `cir.helo_timeout_secs` until HELO, then
+//! the session's keep-alive (a CIR channel is silent by design while
+//! nothing waits). It counts toward the connection caps of `conn.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +24,22 @@ pub async fn serve(
     service: Arc<Service>,
     metrics: Arc<Metrics>,
     helo_timeout: Duration,
+    gate: Arc<crate::conn::Gate>,
 ) {
     loop {
         match listener.accept().await {
             Ok((sock, peer)) => {
+                // Under the same caps as the HTTP connections; over them,
+                // closed at once.
+                let Some(admitted) = gate.admit(peer) else {
+                    tracing::debug!(%peer, "TCP CIR connection over the cap; closed");
+                    continue;
+                };
                 Metrics::inc(&metrics.cir_tcp_connections);
                 let service = service.clone();
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
+                    let _admitted = admitted;
                     if let Err(e) = connection(sock, service, metrics, helo_timeout).await {
                         tracing::debug!(%peer, error = %e, "TCP CIR connection ended");
                     }

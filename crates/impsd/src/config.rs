@@ -68,6 +68,26 @@ pub struct LimitsConfig {
     /// past it the connection is closed (its session stays, and what it
     /// had not acknowledged is offered again).
     pub ws_write_timeout_secs: u64,
+    /// Most client connections open at once (HTTP, HTTPS, WebSocket and
+    /// TCP CIR together); one more is closed as soon as it is accepted.
+    /// Also kept below the process's open-file limit.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; 0 = no
+    /// limit.
+    pub max_connections_per_address: usize,
+    /// Milliseconds a new connection has to deliver its first request's
+    /// headers (TLS handshake included). A keep-alive connection's next
+    /// request head has the longer of this and `idle_timeout_ms`.
+    pub header_timeout_ms: u64,
+    /// Milliseconds a request body has to arrive in full, plus one second
+    /// for every `min_body_rate` bytes received; past it, 408.
+    pub body_timeout_ms: u64,
+    /// Bytes per second that extend the body time, so a large body on a
+    /// slow but steady link is not cut off; 0 = no extension.
+    pub min_body_rate: u64,
+    /// Milliseconds an HTTP connection, or a WebSocket not bound to a
+    /// session, may go without traffic before it is closed.
+    pub idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +224,12 @@ impl Default for LimitsConfig {
             max_text_bytes: w.max_text,
             max_message_bytes: CoreConfig::default().max_message_size,
             ws_write_timeout_secs: 30,
+            max_connections: 10_000,
+            max_connections_per_address: 64,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            min_body_rate: 1024,
+            idle_timeout_ms: 120_000,
         }
     }
 }
@@ -326,6 +352,19 @@ impl Config {
         if self.session.keepalive_min_secs > self.session.keepalive_max_secs {
             anyhow::bail!("session.keepalive_min_secs is above keepalive_max_secs");
         }
+        let l = &self.limits;
+        if l.max_connections == 0 {
+            anyhow::bail!("limits.max_connections must be at least 1");
+        }
+        for (name, v) in [
+            ("header_timeout_ms", l.header_timeout_ms),
+            ("body_timeout_ms", l.body_timeout_ms),
+            ("idle_timeout_ms", l.idle_timeout_ms),
+        ] {
+            if v == 0 {
+                anyhow::bail!("limits.{name} must be above 0");
+            }
+        }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             anyhow::bail!("tls.cert_file and tls.key_file go together");
         }
@@ -391,6 +430,12 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("limits.max_text_bytes", "Longest text value in a CSP document, in bytes.", ""),
     ("limits.max_message_bytes", "Largest message we send unless the client negotiates less.", ""),
     ("limits.ws_write_timeout_secs", "Seconds a WebSocket write may wait for a client that does not read; then it is closed.", ""),
+    ("limits.max_connections", "Most client connections at once (HTTP, WebSocket, TCP CIR); more are closed at accept. Kept below the open-file limit.", ""),
+    ("limits.max_connections_per_address", "Most connections at once from one client IP address; more are closed at accept; 0 = no limit.", ""),
+    ("limits.header_timeout_ms", "Milliseconds a new connection has to deliver its first request's headers, TLS handshake included; then it is dropped.", ""),
+    ("limits.body_timeout_ms", "Milliseconds a request body has to arrive, plus 1 s per min_body_rate bytes received; then 408 and close.", ""),
+    ("limits.min_body_rate", "Bytes per second that extend body_timeout_ms for a large body on a slow, steady link; 0 = no extension.", ""),
+    ("limits.idle_timeout_ms", "Milliseconds an HTTP connection (keep-alive included), or a WebSocket without a session, may go without traffic; then closed.", ""),
     ("[session]", "Sessions and keep-alive.", ""),
     ("session.keepalive_min_secs", "Shortest keep-alive time granted to a session, in seconds.", ""),
     ("session.keepalive_max_secs", "Longest keep-alive time granted to a session, in seconds.", ""),
@@ -706,6 +751,11 @@ mod tests {
             "keepalive_min_secs",
         );
         bad(|c| c.tls.cert_file = Some("c.pem".into()), "go together");
+        bad(|c| c.limits.max_connections = 0, "limits.max_connections");
+        bad(
+            |c| c.limits.header_timeout_ms = 0,
+            "limits.header_timeout_ms",
+        );
         bad(|c| c.map.width = 4, "map.width");
         bad(|c| c.map.mode = imps_core::MapMode::Url, "map.url_template");
         bad(

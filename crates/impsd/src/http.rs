@@ -4,9 +4,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,70 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// How long a WebSocket write may wait for its client.
     pub ws_write_timeout: std::time::Duration,
+    /// How long a request body may take to arrive.
+    pub body_time: BodyTime,
+    /// How long a WebSocket not bound to a session may stay silent.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// How long a request body may take: `base`, plus one second for every
+/// `rate` bytes received (none when `rate` is 0). A body trickling in
+/// below the rate runs out of time; a large one on a slow but steady link
+/// does not.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTime {
+    pub base: Duration,
+    pub rate: u64,
+}
+
+impl BodyTime {
+    pub fn from_limits(l: &crate::config::LimitsConfig) -> BodyTime {
+        BodyTime {
+            base: Duration::from_millis(l.body_timeout_ms.max(1)),
+            rate: l.min_body_rate,
+        }
+    }
+
+    /// The time allowed once `received` bytes are in.
+    fn allowed(&self, received: usize) -> Duration {
+        match self.rate {
+            0 => self.base,
+            r => self.base + Duration::from_secs_f64(received as f64 / r as f64),
+        }
+    }
+}
+
+/// Why a request body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
+    #[error("request body too slow")]
+    TooSlow,
+    #[error("request body unreadable: {0}")]
+    Broken(axum::Error),
+}
+
+/// Reads a request body of at most `max` bytes within `time`.
+pub async fn read_body(body: Body, max: usize, time: BodyTime) -> Result<Bytes, BodyError> {
+    use futures_util::StreamExt;
+    let started = tokio::time::Instant::now();
+    let mut frames = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        let deadline = started + time.allowed(buf.len());
+        match tokio::time::timeout_at(deadline, frames.next()).await {
+            Err(_) => return Err(BodyError::TooSlow),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => return Err(BodyError::Broken(e)),
+            Ok(Some(Ok(chunk))) => {
+                if buf.len() + chunk.len() > max {
+                    return Err(BodyError::TooLarge(max));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
 }
 
 pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) -> Router {
@@ -117,9 +182,25 @@ async fn csp_post(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     Metrics::inc(&st.metrics.http_requests);
+    let body = match read_body(body, st.limits.max_size, st.body_time).await {
+        Ok(b) => b,
+        Err(e) => {
+            Metrics::inc(&st.metrics.http_bad_requests);
+            tracing::info!(%peer, error = %e, "request body not read; closing");
+            let code = match e {
+                BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                BodyError::TooSlow => StatusCode::REQUEST_TIMEOUT,
+                BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+            };
+            let mut r = plain(code, &format!("{e}\n"));
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+    };
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());

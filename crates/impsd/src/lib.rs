@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cir;
 pub mod codec;
 pub mod config;
+pub mod conn;
 pub mod http;
 pub mod logging;
 pub mod metrics;
@@ -120,24 +121,28 @@ pub async fn start_full(
         msisdn_header: cfg.msisdn.header.clone(),
         trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
         ws_write_timeout: Duration::from_secs(cfg.limits.ws_write_timeout_secs.max(1)),
+        body_time: http::BodyTime::from_limits(&cfg.limits),
+        idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
-    match (&cfg.tls.cert_file, &cfg.tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let acceptor = tls::acceptor(cert, key)?;
-            tasks.push(tokio::spawn(tls::serve(
-                http_listener,
-                acceptor,
-                app,
-                shut_rx.clone(),
-            )));
-        }
-        _ => tasks.push(tokio::spawn(serve_http(
-            http_listener,
-            app,
-            shut_rx.clone(),
-        ))),
-    }
+    // One set of caps for every client connection, TCP CIR included:
+    // they all take descriptors from the same process.
+    let gate = conn::Gate::new(
+        cfg.limits.max_connections,
+        cfg.limits.max_connections_per_address,
+    );
+    let acceptor = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    tasks.push(tokio::spawn(conn::serve(
+        http_listener,
+        acceptor,
+        app,
+        gate.clone(),
+        conn::Timeouts::from_limits(&cfg.limits),
+        shut_rx.clone(),
+    )));
 
     if let Some(l) = cir_listener {
         let svc = service.clone();
@@ -146,7 +151,7 @@ pub async fn start_full(
         let mut rx = shut_rx.clone();
         tasks.push(tokio::spawn(async move {
             tokio::select! {
-                _ = cir::serve(l, svc, m, helo) => {}
+                _ = cir::serve(l, svc, m, helo, gate) => {}
                 _ = rx.wait_for(|s| *s) => {}
             }
         }));
@@ -163,6 +168,8 @@ pub async fn start_full(
         token,
         log,
     }));
+    // The admin endpoint listens on loopback for the operator only: it
+    // is not under the client caps.
     tasks.push(tokio::spawn(serve_http(
         admin_listener,
         admin_app,

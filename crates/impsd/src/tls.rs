@@ -1,20 +1,14 @@
 //! HTTPS for the HTTP binding, with rustls on the ring provider (one
 //! provider only: two make rustls panic at start). HTTP/1.1 and HTTP/2 are
-//! offered by ALPN.
+//! offered by ALPN. Connections are
+//! accepted and served in `conn.rs`, the same way as plain ones.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 /// Builds the TLS acceptor from PEM files.
@@ -37,55 +31,4 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
         .context("TLS certificate and key do not match")?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(cfg)))
-}
-
-/// Accepts TLS connections and serves the router on each, until shutdown.
-pub async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: Router,
-    mut shut: watch::Receiver<bool>,
-) {
-    loop {
-        let (sock, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "TLS accept failed");
-                    continue;
-                }
-            },
-            _ = shut.wait_for(|s| *s) => return,
-        };
-        // No Nagle delay, as on the plain listener.
-        if let Err(e) = sock.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                acceptor.accept(sock),
-            )
-            .await
-            {
-                Ok(Ok(t)) => t,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let svc = TowerToHyperService::new(
-                app.layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))),
-            );
-            let res = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                .await;
-            if let Err(e) = res {
-                tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
-            }
-        });
-    }
 }

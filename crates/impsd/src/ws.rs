@@ -131,6 +131,14 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         if !changed { break; }
                         continue;
                     }
+                    // Until it carries a session, a socket silent for
+                    // the idle timeout is closed; once it does, the
+                    // session's keep-alive rules it (it closes when the
+                    // session ends).
+                    _ = tokio::time::sleep(st.idle_timeout), if bound.is_none() => {
+                        tracing::debug!("WebSocket without a session idle; closing");
+                        break;
+                    }
                 };
                 match incoming(&st, frame) {
                     Incoming::Csp(m, e, _) => (m, e),

@@ -54,6 +54,8 @@ offline_notify = "off"
 # Retries after each kill come on top of 100 sends per user; this test is
 # about durability, not the sender rate (tests/im_limits.rs covers it).
 send_rate_per_sec = 0
+[limits]
+max_connections_per_address = 0
 "#,
         data = dir.join("data").display(),
     );

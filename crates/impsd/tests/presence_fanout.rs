@@ -18,7 +18,12 @@ const CONCURRENCY: usize = 32;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn base_pres_fan_out_to_1000_subscribers() {
-    let srv = TestServer::start_with(|c| c.session.max_outbox = 64).await;
+    let srv = TestServer::start_with(|c| {
+        c.session.max_outbox = 64;
+        // Every watcher keeps a connection, all from 127.0.0.1.
+        c.limits.max_connections_per_address = 0;
+    })
+    .await;
     let mut ids: Vec<String> = (0..WATCHERS).map(|i| format!("w{i:04}")).collect();
     ids.push("alice".into());
     seed_users(&srv, &ids).await;

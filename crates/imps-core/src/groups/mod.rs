@@ -235,13 +235,13 @@ impl GroupsService {
         let rows = match self.base.store.joined_by_session(&s.id).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(session = %s.id, error = %e, "could not read joined groups of an ended session");
+                tracing::warn!(session = %crate::ids::log_tag(&s.id), error = %e, "could not read joined groups of an ended session");
                 return;
             }
         };
         for (gid, row) in rows {
             if let Err(e) = self.depart(&gid, &row.user, join::Departure::Dropped).await {
-                tracing::warn!(session = %s.id, group = %gid, expired, error = %e, "could not drop user from group");
+                tracing::warn!(session = %crate::ids::log_tag(&s.id), group = %gid, expired, error = %e, "could not drop user from group");
             }
         }
     }

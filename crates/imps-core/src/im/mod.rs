@@ -116,7 +116,7 @@ impl ImService {
         if let Err(e) = self.message_delivered(s, &tx.body).await {
             // An acknowledgement for something already gone (another
             // session was first, or a repeat) needs no answer.
-            tracing::debug!(session = %s.id, error = %e, "MessageDelivered not applied");
+            tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %e, "MessageDelivered not applied");
         }
         Ok(Some(Outcome::Nothing))
     }

@@ -207,7 +207,7 @@ impl ListsService {
             return Ok(body);
         };
         let first = first.with(segment_info(&token, count, 1));
-        tracing::debug!(session = %s.id, primitive = %first.name, count, max, "reply split into parts");
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive = %first.name, count, max, "reply split into parts");
         self.segments()
             .insert_set(token, &s.id, parts, self.base.now_ms(), self.lists_cfg());
         Ok(first)

@@ -341,7 +341,7 @@ impl ListsService {
         Ok(match done {
             None => Step::Pending(reference, count),
             Some(parts) => {
-                tracing::debug!(session = %s.id, primitive, list = %list, count, "upload in parts complete");
+                tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive, list = %list, count, "upload in parts complete");
                 Step::Complete(parts)
             }
         })

@@ -119,14 +119,14 @@ impl PresenceService {
     /// online (SYM-13).
     pub(crate) async fn presence_session_ready(&self, s: &Arc<Session>) {
         if let Err(e) = self.presence_online(s).await {
-            tracing::warn!(session = %s.id, user = %s.user, error = %e, "could not show the user online");
+            tracing::warn!(session = %crate::ids::log_tag(&s.id), user = %s.user, error = %e, "could not show the user online");
         }
     }
 
     /// A session ended; the user goes offline when it was the last one.
     pub(crate) async fn presence_session_ended(&self, s: &Arc<Session>) {
         if let Err(e) = self.presence_offline(s).await {
-            tracing::warn!(session = %s.id, user = %s.user, error = %e, "could not show the user offline");
+            tracing::warn!(session = %crate::ids::log_tag(&s.id), user = %s.user, error = %e, "could not show the user offline");
         }
     }
 

@@ -147,7 +147,7 @@ impl SessionService {
             self.base.sessions.remove(&session.id, false, now);
             return Err(e);
         }
-        tracing::info!(session = %session.id, user = %user.id, client = %session.client_key, version = %version, "logged in");
+        tracing::info!(session = %crate::ids::log_tag(&session.id), user = %user.id, client = %session.client_key, version = %version, "logged in");
 
         let mut resp = LoginResponse {
             user_id: told_id.then(|| wire_user(&user.id, &self.base.cfg.domain)),
@@ -358,7 +358,7 @@ impl SessionService {
     /// The answer to a Logout (the service has ended the session): Status
     /// in 1.2+, Disconnect in 1.1.
     pub(crate) fn logout_reply(&self, s: &Session) -> Element {
-        tracing::info!(session = %s.id, user = %s.user, "logged out");
+        tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, "logged out");
         if s.version == Version::V1_1 {
             Disconnect {
                 result: csp_result(200, "Successful"),

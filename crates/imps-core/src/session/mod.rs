@@ -180,7 +180,7 @@ impl Session {
             if st.outbox.len() >= max_outbox.max(1) {
                 st.outbox.pop_front();
                 st.dropped += 1;
-                tracing::warn!(session = %self.id, user = %self.user, "outbox full, dropped oldest notification");
+                tracing::warn!(session = %crate::ids::log_tag(&self.id), user = %self.user, "outbox full, dropped oldest notification");
             }
             st.outbox.push_back(body);
         }

@@ -146,7 +146,7 @@ impl SessionService {
                 (available.clone(), FunctionSet::default())
             }
         };
-        tracing::debug!(session = %s.id, agreed = ?agreed.0 .0, "service negotiated");
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), agreed = ?agreed.0 .0, "service negotiated");
         let mut resp = Element::new("Service-Response");
         if !agreed.1.is_empty() {
             resp = resp.with(Element::new("Functions").with(agreed.1.to_tree()));
