@@ -100,6 +100,10 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("busy: {0}")]
     Busy(String),
+    /// Too many failed logins for the user ID or from the address: refused
+    /// until the lockout ends, without checking the credentials.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    LoginThrottled { retry_after_secs: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -139,6 +143,10 @@ impl CoreError {
             // dropped, or another session's) is an invalid transaction ID.
             CoreError::UnknownSegment(_) => 420,
             CoreError::Busy(_) => 503,
+            // CSP has no code of its own for a temporary refusal of a
+            // login; 503 says "not now" and, in 1.3, the Result's
+            // TryAgainTimeout says when (docs/protocol.md, Login).
+            CoreError::LoginThrottled { .. } => 503,
             CoreError::GroupNotFound(_) => 800,
             CoreError::GroupExists(_) => 801,
             CoreError::BadGroupProperty(_) => 806,
@@ -181,6 +189,15 @@ impl CoreError {
             }
             CoreError::InvalidPassword(_) => "Invalid password".into(),
             other => other.to_string(),
+        }
+    }
+
+    /// Seconds after which the client may try again (the 1.3 Result's
+    /// TryAgainTimeout), for the errors that have one.
+    pub fn try_again_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::LoginThrottled { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }
@@ -280,6 +297,12 @@ mod table {
             (E::Store(StoreError::Conflict(s())), 400),
             (E::Store(StoreError::Backend(s())), 500),
             (E::Busy(s()), 503),
+            (
+                E::LoginThrottled {
+                    retry_after_secs: 1,
+                },
+                503,
+            ),
             (E::Internal(s()), 500),
         ]
     }
@@ -340,6 +363,7 @@ mod table {
             )
             | E::Store(StoreError::Conflict(_) | StoreError::Backend(_))
             | E::Busy(_)
+            | E::LoginThrottled { .. }
             | E::Internal(_) => {}
         }
     }
