@@ -118,7 +118,9 @@ impl CoreError {
             CoreError::InvalidPassword(_) => 409,
             // Answering 409 for an unknown user too would hide which IDs
             // exist; but clients and operators need to tell the two apart,
-            // and CSP has a code for it.
+            // and CSP has a code for it. The operator may choose 409
+            // (`login.hide_unknown_users`, applied in session/login.rs);
+            // the cost is the same either way (a dummy hash is checked).
             CoreError::UnknownUser(_) => 531,
             CoreError::NotLoggedIn(_) => 604,
             CoreError::SessionExpired => 600,

@@ -159,9 +159,9 @@ async fn admin_passwd_keep_sessions_keeps_them() {
         "new",
         "--keep-sessions",
     ]);
-    assert!(out.contains("sessions kept"), "{out}");
     assert_eq!(keep_alive_code(&alice).await, Some(200));
     assert!(srv.cli(&["session", "list"]).contains(&info.session_id));
+    assert!(out.contains("sessions kept"), "{out}");
     srv.restart();
     assert_eq!(
         keep_alive_code(&resumed(&srv, &info.session_id)).await,
