@@ -168,3 +168,42 @@ async fn admin_passwd_keep_sessions_keeps_them() {
         Some(200)
     );
 }
+
+#[tokio::test]
+async fn admin_kick_wakes_a_tcp_cir_client_which_then_collects_the_disconnect() {
+    let srv = RealServer::builder(impsd_bin!()).start();
+    srv.add_user("alice", "pw");
+    let c = client(&srv, "phone");
+    let info = c.login_password("alice", "pw").await.expect("login");
+    let agreed = c
+        .client_capability(&["STCP"], None)
+        .await
+        .expect("capabilities");
+    let addr = imps_client::tcp_cir_addr(&agreed).expect("TCP CIR agreed");
+    let mut cir = imps_client::TcpCir::connect(addr.as_str(), &info.session_id)
+        .await
+        .expect("CIR connects");
+    cir.ping().await.expect("CIR answers");
+
+    srv.cli(&["session", "kick", &info.session_id]);
+    // Ended already (its ClientID is free), yet the client is woken...
+    client(&srv, "phone")
+        .login_password("alice", "pw")
+        .await
+        .expect("the ClientID is free");
+    let line = cir
+        .next_wakeup(Duration::from_secs(10))
+        .await
+        .expect("CIR open")
+        .expect("a WVCI line");
+    assert!(line.starts_with("WVCI"), "{line}");
+    // ...polls, gets the Disconnect, and then the CIR socket closes.
+    polled_disconnect(&c).await;
+    // (Closed, not a timeout: the server ended the connection.)
+    let end = cir.next_wakeup(Duration::from_secs(30)).await;
+    assert!(
+        matches!(end, Err(imps_client::ClientError::Closed)),
+        "{end:?}"
+    );
+    assert_eq!(keep_alive_code(&c).await, Some(604));
+}
