@@ -172,6 +172,11 @@ pub struct CoreConfig {
     /// Most digest challenges outstanding at once; past it (after dropping
     /// expired ones) a login that asks for one gets 503.
     pub max_challenges: usize,
+    /// Answer a login naming an unknown user exactly as a wrong password
+    /// (409) instead of 531.
+    pub hide_unknown_users: bool,
+    /// Failed-login counting and lockouts.
+    pub login_throttle: crate::session::LoginThrottleConfig,
     /// How many recently ended session IDs are remembered, so a client
     /// using one is told "expired" (600) rather than "unknown" (604).
     pub expired_memory: usize,
@@ -210,6 +215,8 @@ impl Default for CoreConfig {
             nonce_ttl_secs: 120,
             max_password_checks: default_password_checks(),
             max_challenges: 100_000,
+            hide_unknown_users: false,
+            login_throttle: crate::session::LoginThrottleConfig::default(),
             expired_memory: 10_000,
             msisdn: MsisdnConfig::default(),
             cir: CirConfig::default(),

@@ -106,6 +106,10 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("busy: {0}")]
     Busy(String),
+    /// Too many failed logins for the user ID or from the address: refused
+    /// until the lockout ends, without checking the credentials.
+    #[error("too many failed logins; try again in {retry_after_secs} s")]
+    LoginThrottled { retry_after_secs: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -120,7 +124,9 @@ impl CoreError {
             CoreError::InvalidPassword(_) => 409,
             // Answering 409 for an unknown user too would hide which IDs
             // exist; but clients and operators need to tell the two apart,
-            // and CSP has a code for it.
+            // and CSP has a code for it. The operator may choose 409
+            // (`login.hide_unknown_users`, applied in session/login.rs);
+            // the cost is the same either way (a dummy hash is checked).
             CoreError::UnknownUser(_) => 531,
             CoreError::NotLoggedIn(_) => 604,
             CoreError::SessionExpired => 600,
@@ -145,6 +151,10 @@ impl CoreError {
             // dropped, or another session's) is an invalid transaction ID.
             CoreError::UnknownSegment(_) => 420,
             CoreError::Busy(_) => 503,
+            // CSP has no code of its own for a temporary refusal of a
+            // login; 503 says "not now" and, in 1.3, the Result's
+            // TryAgainTimeout says when (docs/protocol.md, Login).
+            CoreError::LoginThrottled { .. } => 503,
             CoreError::GroupNotFound(_) => 800,
             CoreError::GroupExists(_) => 801,
             CoreError::BadGroupProperty(_) => 806,
@@ -180,15 +190,6 @@ impl CoreError {
         }
     }
 
-    /// Seconds after which a temporary refusal may be retried (1.3 writes
-    /// it as TryAgainTimeout).
-    pub fn try_again_secs(&self) -> Option<u64> {
-        match self {
-            CoreError::SendingTooFast { retry_ms } => Some(retry_ms.div_ceil(1000).max(1)),
-            _ => None,
-        }
-    }
-
     /// The Description sent with the code: short and free of secrets.
     pub fn description(&self) -> String {
         match self {
@@ -199,6 +200,16 @@ impl CoreError {
             }
             CoreError::InvalidPassword(_) => "Invalid password".into(),
             other => other.to_string(),
+        }
+    }
+
+    /// Seconds after which the client may try again (the 1.3 Result's
+    /// TryAgainTimeout), for the errors that have one.
+    pub fn try_again_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::LoginThrottled { retry_after_secs } => Some(*retry_after_secs),
+            CoreError::SendingTooFast { retry_ms } => Some(retry_ms.div_ceil(1000).max(1)),
+            _ => None,
         }
     }
 }
@@ -300,6 +311,12 @@ mod table {
             (E::Store(StoreError::Conflict(s())), 400),
             (E::Store(StoreError::Backend(s())), 500),
             (E::Busy(s()), 503),
+            (
+                E::LoginThrottled {
+                    retry_after_secs: 1,
+                },
+                503,
+            ),
             (E::Internal(s()), 500),
         ]
     }
@@ -362,6 +379,7 @@ mod table {
             )
             | E::Store(StoreError::Conflict(_) | StoreError::Backend(_))
             | E::Busy(_)
+            | E::LoginThrottled { .. }
             | E::Internal(_) => {}
         }
     }

@@ -37,7 +37,7 @@ pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};
 pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
-pub use session::{Session, SessionRegistry};
+pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};
 pub use store::{
     AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore,
     SessionRecord, Store, StoreError, UserRecord,

@@ -417,7 +417,12 @@ impl Service {
 
     fn session_for(&self, id: Option<&str>) -> Result<Arc<Session>, CoreError> {
         let id = id.unwrap_or("");
+        // A kicked session is still found until its Disconnect is
+        // collected; being closing, it only answers a poll.
         if let Some(s) = self.base.sessions.get(id) {
+            return Ok(s);
+        }
+        if let Some(s) = self.base.sessions.parting(id) {
             return Ok(s);
         }
         if self.base.sessions.was_expired(id) {
@@ -432,7 +437,7 @@ impl Service {
         match s.pop_outgoing() {
             Some((tid, body, more)) => {
                 if s.is_closing() && body.name == PrimitiveKind::Disconnect.name() {
-                    self.end_session(&s.id, false).await;
+                    self.disconnect_collected(&s.id).await;
                 }
                 Outcome::ServerRequest { tid, body, more }
             }
@@ -452,9 +457,17 @@ impl Service {
         );
         m.poll = Some(more);
         if disconnect {
-            self.end_session(&s.id, false).await;
+            self.disconnect_collected(&s.id).await;
         }
         Some(m)
+    }
+
+    /// A kicked session's Disconnect has gone out: the session ends for
+    /// good (its push channels close).
+    async fn disconnect_collected(&self, id: &str) {
+        if self.base.sessions.finish_parting(id).is_none() {
+            self.end_session(id, false).await;
+        }
     }
 
     /// Queues a server-originated primitive for every session of a user.
@@ -494,16 +507,23 @@ impl Service {
     /// service areas (presence goes offline, IM forgets pending pushes).
     pub(crate) async fn end_session(&self, id: &str, expired: bool) -> Option<Arc<Session>> {
         let s = self.base.sessions.remove(id, expired, self.base.now_ms())?;
+        self.session_ended(&s, expired).await;
+        Some(s)
+    }
+
+    /// What ending a session means beyond the registry: its store row
+    /// goes, and every area lets go of it.
+    async fn session_ended(&self, s: &Arc<Session>, expired: bool) {
+        let id = s.id.as_str();
         if let Err(e) = self.base.store.delete_session(id).await {
             // The session is gone from memory; a stale row is dropped
             // again at the next start once its TTL has passed.
             tracing::warn!(session = %crate::ids::log_tag(id), error = %e, "could not delete session from store");
         }
-        self.lists.lists_session_ended(&s);
-        self.presence.presence_session_ended(&s).await;
-        self.im.im_session_ended(&s).await;
-        self.groups.groups_session_ended(&s, expired).await;
-        Some(s)
+        self.lists.lists_session_ended(s);
+        self.presence.presence_session_ended(s).await;
+        self.im.im_session_ended(s).await;
+        self.groups.groups_session_ended(s, expired).await;
     }
 
     /// Ends sessions idle past their TTL. The server calls this every
@@ -514,26 +534,74 @@ impl Service {
             tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, "session expired");
             self.end_session(&s.id, true).await;
         }
+        // Kicked sessions whose Disconnect nobody came for.
+        for id in self.base.sessions.parting_overdue(self.base.now_ms()) {
+            self.base.sessions.finish_parting(&id);
+        }
         // Group join passes run out on the same clock (PGC-18/19).
         self.groups.groups_tick().await;
         idle.len()
     }
 
-    /// Server-initiated logout (admin kick): the client gets a Disconnect
-    /// by push or at its next poll, then the session is gone.
-    pub fn kick(&self, session_id: &str, reason: &str) -> bool {
+    /// Server-initiated logout (admin kick, password change). The session
+    /// ends now: its ClientID is free for a new login, it is gone from the
+    /// session list and the store, and the areas let go of it (presence
+    /// offline, groups left). Its client is told by a Disconnect (601):
+    /// pushed at once over WebSocket, announced by CIR, or collected by
+    /// the next Polling-Request; until then other requests on it get 601,
+    /// after it 604. Nothing queued before the Disconnect is delivered. A
+    /// Disconnect nobody collects is given up after the session's
+    /// keep-alive time.
+    pub async fn kick(&self, session_id: &str, reason: &str) -> bool {
         let Some(s) = self.base.sessions.get(session_id) else {
             return false;
         };
         s.with_state(|st| st.closing = true);
+        s.clear_outbox();
         let body = imps_wire::csp::Disconnect {
             result: crate::reply::csp_result(601, reason),
             other: Vec::new(),
         }
         .to_element(s.version);
+        // Queued while the session is still routable, then taken out.
         self.base.router.to_session(&s.id, body);
+        let ttl_ms = s.with_state(|st| st.ttl_secs).saturating_mul(1000);
+        let deadline = self.base.now_ms().saturating_add(ttl_ms);
+        let Some(parted) = self
+            .base
+            .sessions
+            .part(&s.id, deadline, self.base.cfg.expired_memory)
+        else {
+            // Ended meanwhile by its own Logout or expiry.
+            return true;
+        };
+        self.session_ended(&parted, false).await;
         tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, reason, "session kicked");
         true
+    }
+
+    /// Kicks every live session of `user` (canonical ID); how many.
+    pub async fn kick_user(&self, user: &str, reason: &str) -> usize {
+        let mut n = 0;
+        for s in self.base.sessions.of_user(user) {
+            if self.kick(&s.id, reason).await {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Password checks made against the dummy hash (logins naming an
+    /// unknown user, or a user without a password) since the start.
+    pub fn dummy_password_checks(&self) -> u64 {
+        self.session
+            .dummy_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// User IDs and addresses the login throttle is tracking.
+    pub fn login_throttle_tracked(&self) -> usize {
+        self.session.throttle.tracked()
     }
 
     pub fn session_summaries(&self) -> Vec<SessionSummary> {

@@ -48,6 +48,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/admin/sessions", get(list))
         .route("/admin/sessions/{id}/kick", post(kick))
+        .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
         .route("/admin/log", get(log_show).post(log_set))
         .with_state(state)
@@ -92,11 +93,29 @@ async fn kick(
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if st.service.kick(&id, "Disconnected by the administrator") {
+    if st
+        .service
+        .kick(&id, "Disconnected by the administrator")
+        .await
+    {
         StatusCode::NO_CONTENT.into_response()
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
+}
+
+/// Ends every live session of a user (canonical ID), as `impsd user
+/// passwd` asks: 200 with how many were ended.
+async fn end_user_sessions(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let n = st.service.kick_user(&user, "Password changed").await;
+    (StatusCode::OK, n.to_string()).into_response()
 }
 
 /// `?group=GROUPID&user=USERID` of `impsd group expel`.

@@ -13,7 +13,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
-use imps_core::{CoreConfig, GroupsConfig, ListsConfig, MapConfig, PresenceConfig};
+use imps_core::{
+    CoreConfig, GroupsConfig, ListsConfig, LoginThrottleConfig, MapConfig, PresenceConfig,
+};
 use imps_store::SqliteOptions;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +38,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub session: SessionConfig,
     pub login: LoginConfig,
+    /// Failed-login counting and lockouts (the core's own type).
+    pub login_throttle: LoginThrottleConfig,
     pub msisdn: MsisdnSettings,
     pub cir: CirSettings,
     pub admin: AdminConfig,
@@ -124,6 +128,8 @@ pub struct LoginConfig {
     pub max_password_checks: usize,
     /// Most digest challenges outstanding at once (503 beyond it).
     pub max_challenges: usize,
+    /// Answer an unknown user exactly as a wrong password (409, not 531).
+    pub hide_unknown_users: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,6 +204,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             session: SessionConfig::default(),
             login: LoginConfig::default(),
+            login_throttle: LoginThrottleConfig::default(),
             msisdn: MsisdnSettings::default(),
             cir: CirSettings::default(),
             admin: AdminConfig::default(),
@@ -258,6 +265,7 @@ impl Default for LoginConfig {
             nonce_ttl_secs: c.nonce_ttl_secs,
             max_password_checks: 0,
             max_challenges: c.max_challenges,
+            hide_unknown_users: c.hide_unknown_users,
         }
     }
 }
@@ -450,6 +458,15 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("login.nonce_ttl_secs", "Seconds a digest challenge stays valid.", ""),
     ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core.", ""),
     ("login.max_challenges", "Most digest challenges outstanding at once; a login asking for more gets 503.", ""),
+    ("login.hide_unknown_users", "Answer a login naming an unknown user exactly as a wrong password (409) instead of 531.", ""),
+    ("[login_throttle]", "Failed-login lockouts per user ID and per source address; a locked login gets 503 (1.3: with TryAgainTimeout).", ""),
+    ("login_throttle.enabled", "Count failed logins and lock out past the limits below.", ""),
+    ("login_throttle.user_free_failures", "Failed logins for one user ID (existing or not) before it is locked out.", ""),
+    ("login_throttle.address_free_failures", "Failed logins from one address (IPv6: its /64) before it is locked out; gateway traffic with a trusted MSISDN header is not counted here.", ""),
+    ("login_throttle.base_lockout_ms", "The first lockout, in milliseconds; each further failure doubles it.", ""),
+    ("login_throttle.max_lockout_secs", "The longest lockout, in seconds.", ""),
+    ("login_throttle.window_secs", "Failures are forgotten this many seconds after the last one or the end of its lockout.", ""),
+    ("login_throttle.max_tracked", "Most user IDs and addresses tracked; past it the one with the oldest failure is forgotten.", ""),
     ("[msisdn]", "Network-asserted numbers: auto-login and auto-registration (GEN-17..20).", ""),
     ("msisdn.header", "HTTP header in which an operator gateway asserts the caller's number.", ""),
     ("msisdn.trusted_proxies", "Addresses whose header is believed; empty = never believed.", ""),

@@ -252,6 +252,8 @@ fn core_config(
         secret_key: cfg.digest_key()?,
         nonce_ttl_secs: cfg.login.nonce_ttl_secs,
         max_challenges: cfg.login.max_challenges,
+        hide_unknown_users: cfg.login.hide_unknown_users,
+        login_throttle: cfg.login_throttle.clone(),
         expired_memory: cfg.session.expired_memory,
         max_password_checks: match cfg.login.max_password_checks {
             0 => imps_core::config::default_password_checks(),

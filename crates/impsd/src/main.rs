@@ -142,7 +142,9 @@ enum UserCmd {
         #[command(flatten)]
         common: Common,
     },
-    /// Set a user's password.
+    /// Set a user's password. The user's sessions end (a running server
+    /// disconnects them, and none is restored at the next start) unless
+    /// --keep-sessions is given.
     Passwd {
         #[command(flatten)]
         common: Common,
@@ -151,6 +153,9 @@ enum UserCmd {
         password: Option<String>,
         #[arg(long)]
         password_stdin: bool,
+        /// Leave the user's sessions logged in.
+        #[arg(long)]
+        keep_sessions: bool,
     },
 }
 
@@ -363,6 +368,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             user,
             password,
             password_stdin,
+            keep_sessions,
         } => {
             let cfg = load(&common)?;
             let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
@@ -372,10 +378,53 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             if !store.set_password(&id, Some(h), s).await? {
                 bail!("no user {id}");
             }
-            println!("password changed for {id}");
+            if keep_sessions {
+                println!("password changed for {id}; sessions kept");
+                return Ok(());
+            }
+            let ended = end_sessions_of(&cfg, &store, &id).await?;
+            println!("password changed for {id}; {ended} sessions ended");
             Ok(())
         }
     }
+}
+
+/// Ends `id`'s sessions after a password change: a running server is
+/// asked to disconnect them (found through DATA_DIR/admin.json; a server
+/// that does not answer is taken as not running), then whatever session
+/// rows of the user are left in the store are deleted, so a restart
+/// brings none back. How many sessions were ended.
+async fn end_sessions_of(cfg: &Config, store: &Arc<dyn Store>, id: &str) -> anyhow::Result<usize> {
+    let mut live = 0;
+    let mut refused = None;
+    if let Ok(info) = admin_info(cfg) {
+        let path = format!(
+            "/admin/users/{}/end-sessions",
+            impsd::admin::query_escape(id)
+        );
+        match admin_request(&info, "POST", &path).await {
+            Ok((200, body)) => {
+                live = String::from_utf8_lossy(&body).trim().parse().unwrap_or(0);
+            }
+            Ok((status, _)) => refused = Some(status),
+            // Nobody listens: the server is not running.
+            Err(_) => {}
+        }
+    }
+    let mut stored = 0;
+    for r in store.sessions().await? {
+        if r.user_id == id {
+            store.delete_session(&r.id).await?;
+            stored += 1;
+        }
+    }
+    if let Some(status) = refused {
+        bail!(
+            "password changed for {id} and its stored sessions removed, but the running server \
+             answered HTTP {status}: its live sessions stay until they end"
+        );
+    }
+    Ok(live.max(stored))
 }
 
 async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {

@@ -176,7 +176,12 @@ async fn base_ses_server_initiated_disconnect() {
     // Over HTTP: the Disconnect waits for the next poll; other requests get 601.
     let c = srv.client(Version::V1_2, Encoding::Xml, "p");
     let info = c.login_password("erin", "pw").await.unwrap();
-    assert!(srv.running().service.kick(&info.session_id, "maintenance"));
+    assert!(
+        srv.running()
+            .service
+            .kick(&info.session_id, "maintenance")
+            .await
+    );
     let r = c.request(Element::new("KeepAlive-Request")).await.unwrap();
     assert_eq!(code_of(&r), Some(601));
     let m = c.poll().await.unwrap().expect("Disconnect");
@@ -193,7 +198,7 @@ async fn base_ses_server_initiated_disconnect() {
         .await
         .unwrap();
     let info = ws.login_password("erin", "pw").await.unwrap();
-    srv.running().service.kick(&info.session_id, "bye");
+    srv.running().service.kick(&info.session_id, "bye").await;
     let m = ws
         .next_push(Duration::from_secs(5))
         .await

@@ -90,9 +90,19 @@ impl SessionService {
         match self.try_login(ctx, version, body).await {
             Ok(resp) => resp,
             Err(e) => {
-                tracing::info!(user = ?body.child_text("UserID"), code = e.status_code(), error = %e, "login refused");
+                tracing::info!(user = ?body.child_text("UserID"), peer = ?ctx.peer, code = e.status_code(), error = %e, "login refused");
+                // The operator's choice: an unknown user is answered
+                // exactly as a wrong password is.
+                let e = match e {
+                    CoreError::UnknownUser(id) if self.base.cfg.hide_unknown_users => {
+                        CoreError::InvalidPassword(id)
+                    }
+                    e => e,
+                };
+                let mut result = csp_result(e.status_code(), &e.description());
+                result.try_again_timeout = e.try_again_secs();
                 LoginResponse {
-                    result: csp_result(e.status_code(), &e.description()),
+                    result,
                     ..LoginResponse::default()
                 }
                 .to_element(version)
@@ -201,16 +211,45 @@ impl SessionService {
             .user_id
             .ok_or_else(|| CoreError::BadParameter("Login-Request without UserID".into()))?;
         let id = canonical_user(wire_id, &self.base.cfg.domain)?;
-        let user = self
-            .base
-            .store
-            .user(&id)
-            .await?
-            .ok_or_else(|| CoreError::UnknownUser(id.clone()))?;
+        // A request through a trusted operator gateway (its MSISDN header
+        // believed) comes from the gateway's address, shared by many
+        // subscribers: it is counted per user only.
+        let peer = ctx.peer.map(|p| p.ip()).filter(|_| ctx.msisdn.is_none());
+        self.throttle.check(&id, peer, self.base.now_ms())?;
+        let user = self.base.store.user(&id).await?;
+        let outcome = self.authenticate(req, &id, user, client, peer).await;
+        match &outcome {
+            Ok(Identified::Credentials(_)) => self.throttle.succeeded(&id),
+            Err(CoreError::InvalidPassword(_) | CoreError::UnknownUser(_)) => {
+                self.throttle.failed(&id, peer, self.base.now_ms());
+            }
+            _ => {}
+        }
+        outcome
+    }
 
+    /// Checks the credentials of a password or digest login. An unknown
+    /// user costs what a wrong password costs: the password is checked
+    /// against a dummy hash, so timing does not tell which IDs exist.
+    async fn authenticate(
+        &self,
+        req: &LoginRequest<'_>,
+        id: &str,
+        user: Option<UserRecord>,
+        client: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Identified, CoreError> {
+        let unknown = || CoreError::UnknownUser(id.to_string());
         if let Some(pw) = req.password {
-            let Some(hash) = user.password_hash.clone() else {
-                return Err(CoreError::InvalidPassword(id));
+            let real = user.as_ref().and_then(|u| u.password_hash.clone());
+            let has_real = real.is_some();
+            let hash = match real {
+                Some(h) => h,
+                None => {
+                    self.dummy_checks
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.dummy_hash().await?
+                }
             };
             let pw = pw.to_string();
             let _permit = self
@@ -218,20 +257,24 @@ impl SessionService {
                 .acquire()
                 .await
                 .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
+            // Guesses queued behind the permit are checked again: the
+            // lockout may have begun while they waited.
+            self.throttle.check(id, peer, self.base.now_ms())?;
             let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
                 .await
                 .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
-            return if ok {
-                Ok(Identified::Credentials(user))
-            } else {
-                Err(CoreError::InvalidPassword(id))
+            return match user {
+                Some(u) if ok && has_real => Ok(Identified::Credentials(u)),
+                Some(_) => Err(CoreError::InvalidPassword(id.to_string())),
+                None => Err(unknown()),
             };
         }
         if let Some(sent) = req.digest_bytes {
             let ch = self
                 .challenges
                 .lock()
-                .remove(&(id.clone(), client.to_string()));
+                .remove(&(id.to_string(), client.to_string()));
+            let user = user.ok_or_else(unknown)?;
             let ch = ch
                 .filter(|c| c.expires_ms >= self.base.now_ms())
                 .ok_or_else(|| {
@@ -239,16 +282,24 @@ impl SessionService {
                 })?;
             let secret = self
                 .digest_secret(&user)
-                .ok_or_else(|| CoreError::InvalidPassword(id.clone()))?;
+                .ok_or_else(|| CoreError::InvalidPassword(id.to_string()))?;
             return if auth::verify_digest(ch.schema, &ch.nonce, &secret, sent) {
                 Ok(Identified::Credentials(user))
             } else {
-                Err(CoreError::InvalidPassword(id))
+                Err(CoreError::InvalidPassword(id.to_string()))
             };
         }
         if !req.schemas.is_empty() {
+            // With unknown users hidden, an unknown ID gets a challenge
+            // like an account with digest on; its answer then fails as a
+            // wrong password would.
+            let has_secret = match &user {
+                Some(u) => self.digest_secret(u).is_some(),
+                None if self.base.cfg.hide_unknown_users => true,
+                None => return Err(unknown()),
+            };
             return self
-                .challenge(&user, client, &req.schemas, req.version)
+                .challenge(id, has_secret, client, &req.schemas, req.version)
                 .map(Identified::Challenge);
         }
         Err(CoreError::BadParameter(
@@ -256,17 +307,32 @@ impl SessionService {
         ))
     }
 
+    /// The argon2 hash an unknown user's password is checked against,
+    /// made once (of a random password, so nothing matches it).
+    async fn dummy_hash(&self) -> Result<String, CoreError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let pw = ids::random_token()?;
+                tokio::task::spawn_blocking(move || auth::hash_password(&pw))
+                    .await
+                    .map_err(|e| CoreError::Internal(format!("dummy hash task: {e}")))?
+            })
+            .await
+            .cloned()
+    }
+
     /// First leg of the 4-way login: pick a schema the client offered
     /// (its preference first) and send a fresh nonce, without a SessionID.
     fn challenge(
         &self,
-        user: &UserRecord,
+        user_id: &str,
+        has_secret: bool,
         client: &str,
         offered: &[&str],
         version: Version,
     ) -> Result<Element, CoreError> {
         let schema = offered.iter().find_map(|s| DigestSchema::parse(s));
-        let usable = self.base.cfg.digest_login && self.digest_secret(user).is_some();
+        let usable = self.base.cfg.digest_login && has_secret;
         let (Some(schema), true) = (schema, usable) else {
             return Err(CoreError::NoDigestSchema(offered.join(",")));
         };
@@ -286,7 +352,7 @@ impl SessionService {
                 }
             }
             ch.insert(
-                (user.id.clone(), client.to_string()),
+                (user_id.to_string(), client.to_string()),
                 Challenge {
                     nonce: nonce.clone(),
                     schema,

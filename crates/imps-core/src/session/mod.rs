@@ -9,9 +9,11 @@ mod functions;
 mod login;
 mod negotiate;
 mod registry;
+mod throttle;
 
 pub use functions::{FunctionSet, function_for, is_implemented};
 pub use registry::{SessionRegistry, SessionSummary};
+pub use throttle::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig};
 
 /// The session area: login (with its digest challenges), logout,
 /// keep-alive, capability and service negotiation. Starting and ending a
@@ -25,6 +27,12 @@ pub(crate) struct SessionService {
     challenges: Mutex<std::collections::HashMap<(String, String), login::Challenge>>,
     /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
     password_checks: tokio::sync::Semaphore,
+    /// Failed logins per user and per address (`CoreConfig::login_throttle`).
+    pub(crate) throttle: throttle::LoginThrottle,
+    /// What an unknown user's password is checked against, made at first need.
+    dummy_hash: tokio::sync::OnceCell<String>,
+    /// Password checks made against the dummy hash.
+    pub(crate) dummy_checks: std::sync::atomic::AtomicU64,
 }
 
 impl SessionService {
@@ -33,11 +41,15 @@ impl SessionService {
         im: std::sync::Arc<crate::im::ImService>,
     ) -> SessionService {
         let password_checks = tokio::sync::Semaphore::new(base.cfg.max_password_checks.max(1));
+        let throttle = throttle::LoginThrottle::new(base.cfg.login_throttle.clone());
         SessionService {
             base,
             im,
             challenges: Mutex::new(std::collections::HashMap::new()),
             password_checks,
+            throttle,
+            dummy_hash: tokio::sync::OnceCell::new(),
+            dummy_checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -185,6 +197,13 @@ impl Session {
             st.outbox.push_back(body);
         }
         self.wake.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Drops what waits in the outbox (a kicked session: its Disconnect
+    /// is queued next, and nothing queued before it is delivered; IM
+    /// offers unacknowledged messages again as for any ended session).
+    pub(crate) fn clear_outbox(&self) {
+        self.state.lock().outbox.clear();
     }
 
     /// Takes the next server-originated primitive with a fresh server

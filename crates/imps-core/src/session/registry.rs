@@ -18,6 +18,9 @@ struct Tables {
     by_user: HashMap<String, Vec<Arc<Session>>>,
     by_cir: HashMap<String, Arc<Session>>,
     expired: HashMap<String, u64>,
+    /// Kicked sessions whose Disconnect has not been collected yet, with
+    /// the time they are given up at.
+    parting: HashMap<String, (Arc<Session>, u64)>,
 }
 
 /// A row of `impsd session list`.
@@ -118,6 +121,65 @@ impl SessionRegistry {
             t.expired.insert(id.to_string(), now_ms);
         }
         Some(s)
+    }
+
+    /// Takes a kicked session out of the live tables: its ClientID is free,
+    /// it is no longer listed or counted, nothing new is routed to it. It
+    /// stays findable by ID ([`SessionRegistry::parting`]) and CIR token,
+    /// and is not marked ended, so that its push channel or its next poll
+    /// still collects the Disconnect; [`SessionRegistry::finish_parting`]
+    /// then ends it, at the latest at `deadline_ms`. At most `cap` wait at
+    /// once; past it the one due first is ended at once.
+    pub fn part(&self, id: &str, deadline_ms: u64, cap: usize) -> Option<Arc<Session>> {
+        let mut t = self.t.lock();
+        let s = t.by_id.remove(id)?;
+        if let Some(v) = t.by_user.get_mut(&s.user) {
+            v.retain(|x| x.id != id);
+            if v.is_empty() {
+                t.by_user.remove(&s.user);
+            }
+        }
+        while t.parting.len() >= cap.max(1) {
+            let Some(first) = t
+                .parting
+                .iter()
+                .min_by_key(|(_, (_, due))| *due)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((old, _)) = t.parting.remove(&first) {
+                t.by_cir.remove(&old.cir_token);
+                old.mark_ended();
+            }
+        }
+        t.parting.insert(id.to_string(), (s.clone(), deadline_ms));
+        Some(s)
+    }
+
+    /// A kicked session whose Disconnect waits.
+    pub fn parting(&self, id: &str) -> Option<Arc<Session>> {
+        self.t.lock().parting.get(id).map(|(s, _)| s.clone())
+    }
+
+    /// Ends a kicked session for good (its Disconnect was collected, or
+    /// nobody came for it): its push channels close.
+    pub fn finish_parting(&self, id: &str) -> Option<Arc<Session>> {
+        let mut t = self.t.lock();
+        let (s, _) = t.parting.remove(id)?;
+        t.by_cir.remove(&s.cir_token);
+        s.mark_ended();
+        Some(s)
+    }
+
+    /// Kicked sessions whose Disconnect was not collected by `now_ms`.
+    pub fn parting_overdue(&self, now_ms: u64) -> Vec<String> {
+        let t = self.t.lock();
+        t.parting
+            .iter()
+            .filter(|(_, (_, due))| *due <= now_ms)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Sessions idle for longer than their TTL at `now_ms`.
