@@ -21,9 +21,9 @@
 #      TIMEOUT (per-input seconds, default 10), RSS_LIMIT_MB (default 2048),
 #      NICE (default 10).
 #
-# Builds with the stable toolchain: `cargo fuzz` needs nightly-only rustc
-# flags (-Zsanitizer, and cargo-fuzz passes -Z flags even with
-# --sanitizer none), so RUSTC_BOOTSTRAP=1 lets stable accept them. See
+# Builds with the stable toolchain: with --sanitizer none cargo-fuzz passes
+# only stable -C flags; a sanitizer adds -Zsanitizer, which stable rustc
+# takes only with RUSTC_BOOTSTRAP=1, so the build always sets it. See
 # fuzz/README.md.
 #
 # Exit status: 0 when no target found a crash, 1 when one did, 2 on a
