@@ -7,10 +7,11 @@ use crate::CoreError;
 /// or no scheme, and our own domain or none; another domain is refused.
 pub fn canonical_user(wire: &str, domain: &str) -> Result<String, CoreError> {
     let s = wire.trim();
-    let s = if s.len() >= 3 && s[..3].eq_ignore_ascii_case("wv:") {
-        &s[3..]
-    } else {
-        s
+    // `get`: byte 3 may fall inside a character (`wvÞ...`), which a
+    // plain slice would panic on (found by the fuzz campaign).
+    let s = match s.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("wv:") => &s[3..],
+        _ => s,
     };
     let (user, dom) = match s.rfind('@') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
@@ -82,6 +83,17 @@ impl crate::base::Base {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A multi-byte character across byte 3 is an invalid ID, not a panic
+    /// (fuzz regression: `wvÞlice`).
+    #[test]
+    fn canonical_user_survives_a_character_across_the_scheme() {
+        for id in ["wvÞlice", "wvÞlice@examcom", "wÞ", "Þ", "wv:Þ", "ÞÞÞÞ@x"] {
+            assert!(canonical_user(id, "localhost").is_err(), "{id}");
+        }
+        assert_eq!(canonical_user("WV:Bob", "localhost").unwrap(), "bob");
+        assert_eq!(canonical_user("bob@LOCALHOST", "localhost").unwrap(), "bob");
+    }
 
     #[test]
     fn canonical_forms() {

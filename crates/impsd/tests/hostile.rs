@@ -113,3 +113,29 @@ async fn base_ses_hostile_bodies_get_errors_and_the_server_keeps_serving() {
     let c = srv.client(Version::V1_2, Encoding::Xml, "after");
     c.login_password("alice", "pw").await.unwrap();
 }
+
+/// Fuzz regression: a UserID with a multi-byte character across byte 3
+/// (`wvÞlice`) panicked in the ID parser, so HTTP answered 500 and a
+/// WebSocket connection died. It is an invalid ID: a CSP error, and the
+/// server goes on.
+#[tokio::test]
+async fn base_ses_multibyte_user_id_is_an_error_not_a_crash() {
+    let srv = TestServer::start().await;
+    srv.add_user("alice", "pw").await;
+    for (v, e) in common::combos() {
+        let c = srv.client(v, e, "odd");
+        let err = c.login_password("wvÞlice", "pw").await.unwrap_err();
+        let code = err.status_code();
+        assert!(
+            matches!(code, Some(400..=999)),
+            "{v} {e:?}: a CSP status, not a transport failure: {err}"
+        );
+        let ws = imps_client::WsClient::connect(&srv.ws_url(), v, e)
+            .await
+            .unwrap();
+        assert!(ws.login_password("wvÞlice@examcom", "pw").await.is_err());
+        // The same connection still serves a good login.
+        ws.login_password("alice", "pw").await.unwrap();
+        ws.logout().await.unwrap();
+    }
+}
