@@ -24,10 +24,10 @@
 //! inside a handler task is caught by `handle_to_end` and counts too), no
 //! hang (`-timeout`), bounded memory (`-rss_limit_mb`).
 //!
-//! Known bugs outside this crate, reported and not fixed yet, would stop
-//! every run within seconds; inputs that reach one are skipped (see
-//! `known_bug`), so a campaign explores the rest. `FUZZ_KNOWN_BUGS=1`
-//! turns the skipping off, to check whether one is fixed.
+//! Known bugs outside this crate, once found, are fixed rather than
+//! skipped; the first one (`canonical_user` slicing inside a multi-byte
+//! character) has a regression seed,
+//! `seeds/regression-canonical-user-char-boundary.{xml,wbxml}`.
 //!
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none http_request corpus/http_request seeds
 
@@ -44,7 +44,7 @@ use axum::http::{Request, StatusCode, header};
 use imps_core::config::MsisdnConfig;
 use imps_core::{CoreConfig, RequestCtx, Service, SystemClock};
 use imps_store::{SqliteOptions, SqliteStore};
-use imps_wire::{Element, Encoding, Limits, Message, SessionType, Version, examples};
+use imps_wire::{Encoding, Limits, Message, SessionType, Version, examples};
 use impsd::http::{AppState, handle_to_end};
 use impsd::metrics::Metrics;
 use libfuzzer_sys::fuzz_target;
@@ -211,38 +211,8 @@ impl Harness {
     }
 }
 
-/// Whether the input reaches a known, reported bug outside the fuzz crate
-/// (skipped unless `FUZZ_KNOWN_BUGS=1`):
-///
-/// 1. `imps_core::users::canonical_user` slices `s[..3]` to look for a
-///    `wv:` prefix, which panics when byte 3 of the trimmed user ID is
-///    inside a multi-byte character (`wvÞlice@localhost` in a
-///    Login-Request, no session needed). Regression seed:
-///    `seeds/regression-canonical-user-char-boundary.wbxml`. Any text or
-///    attribute value of the document that would trip it counts.
-fn known_bug(data: &[u8], limits: &Limits) -> bool {
-    static KEEP: OnceLock<bool> = OnceLock::new();
-    if *KEEP.get_or_init(|| std::env::var_os("FUZZ_KNOWN_BUGS").is_some_and(|v| v == "1")) {
-        return false;
-    }
-    fn bad_user(s: &str) -> bool {
-        let t = s.trim();
-        t.len() >= 3 && !t.is_char_boundary(3)
-    }
-    fn walk(e: &Element) -> bool {
-        bad_user(&e.text)
-            || e.attrs.iter().any(|a| bad_user(&a.value))
-            || e.children.iter().any(walk)
-    }
-    imps_wire::xml::decode(data, limits).is_ok_and(|root| walk(&root))
-        || imps_wire::wbxml::decode(data, limits).is_ok_and(|doc| walk(&doc.root))
-}
-
 fuzz_target!(|data: &[u8]| {
     let h = harness();
-    if known_bug(data, &h.limits) {
-        return;
-    }
     h.rt.block_on(async {
         h.post(data, Some("application/vnd.wv.csp.xml")).await;
         h.post(data, Some("application/vnd.wv.csp+wbxml")).await;

@@ -3,6 +3,7 @@
 //! group that does not exist; a restricted group that searches do not
 //! show tells an outsider only that it exists and is restricted.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 mod common;
 mod groups_common;
 

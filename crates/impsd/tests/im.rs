@@ -311,7 +311,7 @@ async fn base_im_get_message_keeps_the_message_until_message_delivered() {
             .unwrap();
         assert_eq!(
             message_ids(&list),
-            [id.clone()],
+            std::slice::from_ref(&id),
             "still waiting after GetMessage"
         );
         assert_eq!(content(&bob.request(get()).await.unwrap()), "keep me");

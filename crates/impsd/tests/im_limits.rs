@@ -2,6 +2,7 @@
 //! and a rate limit per sender (a token bucket), each refusal with its
 //! status code and nothing of a refused message stored.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 mod common;
 mod im_common;
 

@@ -25,7 +25,10 @@ async fn show_online_to_all<T: imps_client::Transport>(c: &imps_client::Client<T
     let req = Element::new("CreateAttributeList-Request")
         .with(Element::new("PresenceSubList").with(Element::new("OnlineStatus")))
         .with_text("DefaultList", "T");
-    assert_eq!(code_of(&c.request(req).await.unwrap()), Some(200));
+    assert_eq!(
+        code_of(&c.request(req).await.expect("CreateAttributeList answered")),
+        Some(200)
+    );
 }
 
 /// Pushed over the WebSocket the moment it is sent; no poll involved.

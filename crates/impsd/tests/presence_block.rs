@@ -2,6 +2,7 @@
 //! authorization (`presence.block_hides_presence`, on by default), a
 //! deliberate extension; off, blocking is an IM function only (pure CSP).
 
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 mod common;
 mod presence_common;
 

@@ -175,13 +175,13 @@ impl ImService {
         }
         .to_element(s.version);
         st.with_user(&s.user, |q| {
-            if let Some(sq) = q.session_mut(&s.id) {
-                if !sq.fetched.iter().any(|f| f == id) {
-                    if sq.fetched.len() >= FETCHED_MEMORY {
-                        sq.fetched.pop_front();
-                    }
-                    sq.fetched.push_back(id.to_string());
+            if let Some(sq) = q.session_mut(&s.id)
+                && !sq.fetched.iter().any(|f| f == id)
+            {
+                if sq.fetched.len() >= FETCHED_MEMORY {
+                    sq.fetched.pop_front();
                 }
+                sq.fetched.push_back(id.to_string());
             }
         });
         Ok(Outcome::Reply(resp))
