@@ -310,7 +310,11 @@ impl ImService {
         for user in st.users() {
             st.with_user(&user, |q| {
                 let UserQ { msgs, sessions, .. } = q;
-                for sq in sessions.iter_mut().filter(|sq| !sq.notify) {
+                // Notify/get sessions too: GetMessage does not end a
+                // message, so one whose GetMessage-Response was lost is
+                // announced again, and it does not hold a place in the
+                // session's window for ever.
+                for sq in sessions.iter_mut() {
                     let stale: Vec<u64> = sq
                         .offered
                         .iter()
