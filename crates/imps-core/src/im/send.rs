@@ -146,16 +146,7 @@ impl ImService {
         let charged = check_content(cfg, &out.body)?;
         let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
         if accepted.is_empty() {
-            if refused.len() == 1
-                && let Some(f) = refused.pop()
-            {
-                return Err(f.err);
-            }
-            return Ok(Sent {
-                id: None,
-                refused,
-                charged,
-            });
+            return nobody_took(refused, charged);
         }
         let now = self.base.now_ms();
         let validity = match (out.validity_secs, cfg.max_validity_secs) {
@@ -212,16 +203,7 @@ impl ImService {
                         });
                     }
                     if recipients.is_empty() {
-                        if refused.len() == 1
-                            && let Some(f) = refused.pop()
-                        {
-                            return Err(f.err);
-                        }
-                        return Ok(Sent {
-                            id: None,
-                            refused,
-                            charged,
-                        });
+                        return nobody_took(refused, charged);
                     }
                 }
                 PutOutcome::Stored(seqs) => break seqs,
@@ -387,6 +369,21 @@ impl ImService {
         st.cache_name(user, n.clone(), now);
         Ok(n)
     }
+}
+
+/// No recipient took the message: with one recipient its refusal is the
+/// answer, with several the details go into the Result.
+fn nobody_took(mut refused: Vec<Refusal>, charged: bool) -> Result<Sent, CoreError> {
+    if refused.len() == 1
+        && let Some(f) = refused.pop()
+    {
+        return Err(f.err);
+    }
+    Ok(Sent {
+        id: None,
+        refused,
+        charged,
+    })
 }
 
 /// The Result of a send: 200, 201 with a DetailedResult per refused
