@@ -103,6 +103,8 @@ fn harness() -> &'static Harness {
             msisdn_header: "x-msisdn".into(),
             trusted_proxies: Vec::new(),
             ws_write_timeout: Duration::from_secs(5),
+            body_time: impsd::http::BodyTime::from_limits(&impsd::config::LimitsConfig::default()),
+            idle_timeout: Duration::from_secs(120),
         });
         let app = impsd::http::router(state, PATH, "/imps/ws", MAX_BODY);
         let rt = tokio::runtime::Builder::new_current_thread()
