@@ -30,7 +30,7 @@ pub mod workers;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::CoreError;
-pub use groups::{GROUPS_DEFAULTS, GroupsConfig};
+pub use groups::{GROUPS_DEFAULTS, GroupsConfig, MemberListPolicy};
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};

@@ -30,6 +30,8 @@ pub struct Recipient<'a> {
     pub version: Version,
     /// CFG-1: the largest message the client takes, when it said.
     pub max_message_size: Option<u64>,
+    /// How the client reads IDs and member lists (issue 13).
+    pub style: crate::session::ClientStyle,
 }
 
 /// Builds the primitives one session gets; empty to pass it over.
@@ -98,6 +100,7 @@ fn recipient(s: &Session) -> Recipient<'_> {
         client_key: &s.client_key,
         version: s.version,
         max_message_size: s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)),
+        style: s.style(),
     }
 }
 

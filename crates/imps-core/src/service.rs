@@ -207,14 +207,28 @@ impl Service {
                 answer = Some(self.envelope(version, session_id.clone(), t));
             }
         }
-        // Tell a logged-in client when something waits for it.
         if let (Some(m), Some(sid)) = (answer.as_mut(), session_id.as_deref())
-            && m.poll.is_none()
             && let Some(s) = self.base.sessions.get(sid)
         {
-            m.poll = Some(s.has_pending());
+            // Tell a logged-in client when something waits for it.
+            if m.poll.is_none() {
+                m.poll = Some(s.has_pending());
+            }
+            self.in_client_form(&s, m);
         }
         answer
+    }
+
+    /// Writes the addresses of an outgoing message the way the session's
+    /// client writes them (issue 13): the areas build them fully
+    /// qualified, and this is the one place they are shortened, for every
+    /// answer and every server-originated primitive alike.
+    fn in_client_form(&self, s: &Session, m: &mut Message) {
+        if s.style().bare_ids {
+            for t in &mut m.transactions {
+                crate::users::localize_ids(&mut t.body, &self.base.cfg.domain);
+            }
+        }
     }
 
     fn envelope(&self, version: Version, session_id: Option<String>, tx: Transaction) -> Message {
@@ -439,6 +453,7 @@ impl Service {
                 if s.is_closing() && body.name == PrimitiveKind::Disconnect.name() {
                     self.disconnect_collected(&s.id).await;
                 }
+                // `handle` writes the addresses in the client's form.
                 Outcome::ServerRequest { tid, body, more }
             }
             None => Outcome::Nothing,
@@ -456,6 +471,7 @@ impl Service {
             Transaction::request(tid, body),
         );
         m.poll = Some(more);
+        self.in_client_form(s, &mut m);
         if disconnect {
             self.disconnect_collected(&s.id).await;
         }
@@ -630,6 +646,12 @@ impl Service {
                 now,
                 r.ttl_secs,
             ));
+            s.with_state(|st| {
+                st.style = crate::session::ClientStyle {
+                    bare_ids: r.bare_ids,
+                    flat_member_lists: r.flat_member_lists,
+                }
+            });
             if let Some(m) = r.delivery_method {
                 s.with_state(|st| {
                     st.caps = Some(crate::session::Capabilities {

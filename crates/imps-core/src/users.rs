@@ -1,6 +1,8 @@
 //! User addresses: `wv:user@domain` on the wire, the bare lower-case user
 //! part inside the server.
 
+use imps_wire::Element;
+
 use crate::CoreError;
 
 /// Turns a wire UserID into the canonical local ID. Accepts `wv:`/`WV:`
@@ -42,9 +44,49 @@ pub fn validate_user_part(user: &str) -> Result<(), CoreError> {
     }
 }
 
-/// The wire form we always send: fully qualified.
+/// The wire form areas build: fully qualified. A session that writes
+/// addresses without a domain gets them shortened on the way out
+/// ([`localize_ids`]).
 pub fn wire_user(id: &str, domain: &str) -> String {
     format!("wv:{id}@{domain}")
+}
+
+/// Whether a Login-Request's UserID is an address without a domain
+/// (`wv:alice`, `WV:alice`): such a client builds every address that way
+/// and compares them as strings (issue 13). A plain login name (`alice`)
+/// is not an address and says nothing about how the client writes them.
+pub fn is_bare_address(wire: &str) -> bool {
+    let s = wire.trim();
+    matches!(s.get(..3), Some(p) if p.eq_ignore_ascii_case("wv:")) && !s.contains('@')
+}
+
+/// Elements whose text is an IMPS address (user, group or contact list).
+const ADDRESS_ELEMENTS: [&str; 6] = [
+    "UserID",
+    "GroupID",
+    "ContactList",
+    "DefaultContactList",
+    "ValidUserID",
+    "UnrecognizedUserID",
+];
+
+/// Drops `@domain` from every address of our own domain in `el`, for a
+/// session that writes addresses without a domain. Addresses of other
+/// domains keep theirs. Only address elements are touched: message text
+/// that happens to hold an address is the sender's and stays as sent.
+pub fn localize_ids(el: &mut Element, domain: &str) {
+    if ADDRESS_ELEMENTS.contains(&el.name.as_str()) {
+        let t = el.text.trim_end();
+        if let Some(at) = t.rfind('@')
+            && t[at + 1..].eq_ignore_ascii_case(domain)
+        {
+            el.text.truncate(at);
+        }
+        return;
+    }
+    for c in &mut el.children {
+        localize_ids(c, domain);
+    }
 }
 
 /// Normalises an E.164 number: `+` and 6..15 digits, spaces and dashes
@@ -83,6 +125,46 @@ impl crate::base::Base {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_scheme_without_a_domain_is_a_bare_address() {
+        assert!(is_bare_address("wv:alice"));
+        assert!(is_bare_address(" WV:Alice "));
+        assert!(!is_bare_address("wv:alice@localhost"));
+        assert!(!is_bare_address("alice"));
+        assert!(!is_bare_address("alice@localhost"));
+        assert!(!is_bare_address("wvÞlice"));
+    }
+
+    #[test]
+    fn localize_drops_only_our_domain_and_only_in_addresses() {
+        let mut e = Element::new("NewMessage")
+            .with(
+                Element::new("MessageInfo")
+                    .with(Element::new("Sender").with(
+                        Element::new("User").with_text("UserID", "wv:bob@LocalHost"),
+                    ))
+                    .with(Element::new("Recipient").with(
+                        Element::new("Group").with_text("GroupID", "wv:alice/room@localhost"),
+                    ))
+                    .with_text("ContactList", "wv:alice/friends@localhost")
+                    .with_text("UserID", "wv:carol@elsewhere.example"),
+            )
+            .with_text("ContentData", "mail wv:bob@localhost");
+        localize_ids(&mut e, "localhost");
+        let info = e.child("MessageInfo").unwrap();
+        assert_eq!(
+            info.path(&["Sender", "User", "UserID"]).unwrap().text,
+            "wv:bob"
+        );
+        assert_eq!(
+            info.path(&["Recipient", "Group", "GroupID"]).unwrap().text,
+            "wv:alice/room"
+        );
+        assert_eq!(info.child_text("ContactList"), Some("wv:alice/friends"));
+        assert_eq!(info.child_text("UserID"), Some("wv:carol@elsewhere.example"));
+        assert_eq!(e.child_text("ContentData"), Some("mail wv:bob@localhost"));
+    }
 
     /// A multi-byte character across byte 3 is an invalid ID, not a panic
     /// (fuzz regression: `wvÞlice`).

@@ -55,6 +55,8 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         ttl_secs: 1_800,
         created_ms: 1_700_000_000_456,
         delivery_method: None,
+        bare_ids: false,
+        flat_member_lists: false,
     }
 }
 
@@ -310,6 +312,8 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         ttl_secs: 60,
         version: "1.2".into(),
         delivery_method: Some("N".into()),
+        bare_ids: true,
+        flat_member_lists: true,
         ..session("replace-1", "carol", "x")
     };
     assert_eq!(

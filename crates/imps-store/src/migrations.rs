@@ -54,6 +54,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("sql/0007_im_quota.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("sql/0008_session_style.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -106,12 +106,14 @@ impl AccountStore for SqliteStore {
                 // Upsert: a session re-persisted (new TTL, cookie) replaces
                 // the old row instead of conflicting with it.
                 c.prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                        client_id = excluded.client_id, version = excluded.version,
                        cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
                        created_ms = excluded.created_ms,
-                       delivery_method = excluded.delivery_method"
+                       delivery_method = excluded.delivery_method,
+                       bare_ids = excluded.bare_ids,
+                       flat_member_lists = excluded.flat_member_lists"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -123,6 +125,8 @@ impl AccountStore for SqliteStore {
                         ttl_secs,
                         created_ms,
                         &s.delivery_method,
+                        s.bare_ids,
+                        s.flat_member_lists,
                     ))
                 })
                 .map(|_| ())

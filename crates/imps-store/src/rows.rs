@@ -10,7 +10,8 @@ use rusqlite::{ErrorCode, Row, ffi};
 pub(crate) const USER_COLUMNS: &str =
     "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 pub(crate) const SESSION_COLUMNS: &str =
-    "id, user_id, client_id, version, cookie, ttl_secs, created_ms, delivery_method";
+    "id, user_id, client_id, version, cookie, ttl_secs, created_ms, delivery_method, bare_ids,
+     flat_member_lists";
 
 /// Any failure we do not classify: keep rusqlite's text and say what we
 /// were doing, so a log reader can tell a full disk from a locked file.
@@ -74,5 +75,7 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         ttl_secs: from_sql_int(row, 5)?,
         created_ms: from_sql_int(row, 6)?,
         delivery_method: row.get(7)?,
+        bare_ids: row.get(8)?,
+        flat_member_lists: row.get(9)?,
     })
 }

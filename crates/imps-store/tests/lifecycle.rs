@@ -54,6 +54,8 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             ttl_secs: 600,
             created_ms: 5,
             delivery_method: None,
+            bare_ids: false,
+            flat_member_lists: false,
         })
         .await?;
     store.close().await?;

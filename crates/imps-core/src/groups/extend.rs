@@ -100,7 +100,7 @@ impl GroupsService {
                         ..Change::default()
                     };
                     self.base.router.to_session_shaped(&ps.id, &mut |r| {
-                        vec![notice_body(r.version, &g, &change, &domain)]
+                        vec![notice_body(self.member_lists_for(r), &g, &change, &domain)]
                     });
                 }
                 None => {

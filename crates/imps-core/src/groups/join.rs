@@ -16,7 +16,7 @@ use imps_wire::{Element, Version};
 
 use super::Role;
 use super::ids::screen_name;
-use super::notice::{Change, joined_blocked, joined_list};
+use super::notice::{Change, MemberLists, joined_blocked, joined_list};
 use super::props::{effective, is_true, welcome_elem};
 use crate::CoreError;
 use crate::reply::result;
@@ -97,7 +97,7 @@ impl GroupsService {
         let asked = JoinParams::from_request(body);
         let joined = self.join_session(&g, s, asked, false).await?;
         let want_list = body.child_bool("JoinedRequest").unwrap_or(false);
-        Ok(self.join_response(s.version, &g, &joined, want_list))
+        Ok(self.join_response(s, &g, &joined, want_list))
     }
 
     /// JoinGroup-Response: the joined list when asked for, our screen name
@@ -106,16 +106,20 @@ impl GroupsService {
     /// present (PGC-14).
     pub(crate) fn join_response(
         &self,
-        v: Version,
+        s: &Session,
         g: &GroupRecord,
         j: &Joined,
         want_list: bool,
     ) -> Element {
+        let v = s.version;
         let domain = &self.base.cfg.domain;
         let mut resp = Element::new("JoinGroup-Response");
         if want_list {
-            let list = joined_list(v, g, &j.all, domain);
-            resp = resp.with(if v >= Version::V1_3 {
+            let shape = self.member_lists(s);
+            let list = joined_list(shape, g, &j.all, domain);
+            // The flat shape goes straight under the response, where the
+            // Android engine looks for it in every version.
+            resp = resp.with(if v >= Version::V1_3 && shape != MemberLists::Flat {
                 Element::new("Joined").with(list)
             } else {
                 list

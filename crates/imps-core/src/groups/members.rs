@@ -116,7 +116,7 @@ impl GroupsService {
             ];
         } else {
             resp = resp.with(user_map_list(
-                s.version,
+                self.member_lists(s),
                 joined.iter().map(|j| mapping(&g, j, domain)).collect(),
             ));
             paths = &[

@@ -70,6 +70,23 @@ pub struct GroupsConfig {
     pub max_groups_per_user: u64,
     /// Most groups on the server; 815 past it.
     pub max_groups_total: u64,
+    /// The shape of joined-user lists (issue 13, docs/protocol.md).
+    pub member_lists: MemberListPolicy,
+}
+
+/// Which shape joined-user lists take in JoinGroup-Response,
+/// GroupChangeNotice and GetJoinedUsers-Response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberListPolicy {
+    /// `UserMapList{Mapping*}` in 1.2 and for a client whose
+    /// ClientCapability shows the Android engine; the spec shape for the
+    /// rest (1.1 `UserList{ScreenName*}`, 1.3 wrapped in `UserMapping`).
+    Auto,
+    /// The shape each version's schema names, for every client.
+    Spec,
+    /// `UserMapList{Mapping*}` for every client and version.
+    Flat,
 }
 
 /// The defaults.
@@ -82,6 +99,7 @@ pub const GROUPS_DEFAULTS: GroupsConfig = GroupsConfig {
     max_group_name_chars: 64,
     max_groups_per_user: 100,
     max_groups_total: 1_000_000,
+    member_lists: MemberListPolicy::Auto,
 };
 
 impl Default for GroupsConfig {

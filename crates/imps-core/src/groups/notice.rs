@@ -1,11 +1,13 @@
 //! Joined-user lists on the wire, GroupChangeNotice, SubscribeGroupNotice.
 //!
-//! The list of joined users has three shapes: 1.1 `UserList{ScreenName*}`,
-//! 1.2 `UserMapList{Mapping*}`, 1.3 `UserMapList{UserMapping{Mapping*}}`.
-//! The 1.2 shape is not the one the 1.2 schema names (which wraps the
-//! mappings in `UserMapping`): the Android engine, the 1.2 client seen in
-//! the field, reads the children of `UserMapList` as mappings and fails
-//! the join on the wrapper. We write what it reads, in every 1.2 answer.
+//! The list of joined users has three shapes ([`MemberLists`]): 1.1
+//! `UserList{ScreenName*}`, the flat `UserMapList{Mapping*}`, and 1.3's
+//! `UserMapList{UserMapping{Mapping*}}`. The flat shape is not one a schema
+//! names (1.2's also wraps the mappings in `UserMapping`), but it is the
+//! one the Android engine reads in every version: it takes the children of
+//! `UserMapList` as mappings, finds nothing in the spec shapes, and throws
+//! inside a GroupChangeNotice. Which session gets which shape is decided in
+//! [`MemberLists::for_client`] (docs/protocol.md, issue 13).
 //!
 //! A mapping carries the UserID only when the user lets it be seen (own
 //! property ShowID = T) or in a private conversation, whose participants
@@ -18,11 +20,59 @@ use std::sync::Arc;
 use imps_wire::element::bool_str;
 use imps_wire::{Element, Version};
 
+use super::MemberListPolicy;
 use super::ids::{screen_name, user_elem};
 use crate::CoreError;
-use crate::session::Session;
+use crate::session::{ClientStyle, Session};
 use crate::store::{GroupRecord, JoinedUser};
 use crate::users::wire_user;
+
+/// The shape of a joined-user list one session reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberLists {
+    /// 1.1: `UserList{ScreenName*}`.
+    ScreenNames,
+    /// `UserMapList{Mapping*}`, directly under a JoinGroup-Response.
+    Flat,
+    /// 1.3: `UserMapList{UserMapping{Mapping*}}`, under `Joined`.
+    Wrapped,
+}
+
+impl MemberLists {
+    /// What the operator's policy gives a client of version `v`.
+    pub(crate) fn for_client(policy: MemberListPolicy, v: Version, style: ClientStyle) -> Self {
+        let spec = match v {
+            Version::V1_1 => MemberLists::ScreenNames,
+            Version::V1_2 | Version::V1_3 => MemberLists::Wrapped,
+        };
+        match policy {
+            MemberListPolicy::Spec => spec,
+            MemberListPolicy::Flat => MemberLists::Flat,
+            // 1.2: the Android engine is the 1.2 client seen in the field.
+            MemberListPolicy::Auto if v == Version::V1_2 || style.flat_member_lists => {
+                MemberLists::Flat
+            }
+            MemberListPolicy::Auto => spec,
+        }
+    }
+
+    /// Index for caching one body per shape.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl GroupsService {
+    /// The shape session `s` reads.
+    pub(crate) fn member_lists(&self, s: &Session) -> MemberLists {
+        MemberLists::for_client(self.base.cfg.groups.member_lists, s.version, s.style())
+    }
+
+    /// The shape a router recipient reads.
+    pub(crate) fn member_lists_for(&self, r: &crate::router::Recipient<'_>) -> MemberLists {
+        MemberLists::for_client(self.base.cfg.groups.member_lists, r.version, r.style)
+    }
+}
 
 /// `Mapping{SName, UserID?}` for one joined user.
 pub(crate) fn mapping(g: &GroupRecord, j: &JoinedUser, domain: &str) -> Element {
@@ -32,10 +82,10 @@ pub(crate) fn mapping(g: &GroupRecord, j: &JoinedUser, domain: &str) -> Element 
         .with_opt(show.then(|| Element::text("UserID", wire_user(&j.user, domain))))
 }
 
-/// `UserMapList` in the shape of `version` (see the module doc).
-pub(crate) fn user_map_list(version: Version, mappings: Vec<Element>) -> Element {
+/// `UserMapList` in `shape` (a 1.1 client asking for one gets it flat).
+pub(crate) fn user_map_list(shape: MemberLists, mappings: Vec<Element>) -> Element {
     let mut l = Element::new("UserMapList");
-    if version >= Version::V1_3 {
+    if shape == MemberLists::Wrapped {
         let mut m = Element::new("UserMapping");
         m.children = mappings;
         l = l.with(m);
@@ -55,21 +105,17 @@ pub(crate) fn screen_name_list(g: &GroupRecord, rows: &[JoinedUser]) -> Element 
     l
 }
 
-/// The joined users as the version's list: 1.1 `UserList`, later
-/// `UserMapList`.
+/// The joined users as a list of `shape`.
 pub(crate) fn joined_list(
-    version: Version,
+    shape: MemberLists,
     g: &GroupRecord,
     rows: &[JoinedUser],
     domain: &str,
 ) -> Element {
-    if version == Version::V1_1 {
+    if shape == MemberLists::ScreenNames {
         screen_name_list(g, rows)
     } else {
-        user_map_list(
-            version,
-            rows.iter().map(|j| mapping(g, j, domain)).collect(),
-        )
+        user_map_list(shape, rows.iter().map(|j| mapping(g, j, domain)).collect())
     }
 }
 
@@ -103,7 +149,7 @@ impl GroupsService {
     ) -> Result<(), CoreError> {
         let domain = &self.base.cfg.domain;
         let rows = self.base.store.joined(&g.id).await?;
-        let mut by_version: [Option<Element>; 3] = [None, None, None];
+        let mut by_shape: [Option<Element>; 3] = [None, None, None];
         for r in &rows {
             if !(r.subscribed || g.private) || Some(r.user.as_str()) == exclude {
                 continue;
@@ -126,14 +172,9 @@ impl GroupsService {
                 }
             }
             self.base.router.to_session_shaped(&r.session_id, &mut |s| {
-                let v = s.version;
-                let idx = match v {
-                    Version::V1_1 => 0,
-                    Version::V1_2 => 1,
-                    Version::V1_3 => 2,
-                };
-                let mut body = by_version[idx]
-                    .get_or_insert_with(|| notice_body(v, g, change, domain))
+                let shape = self.member_lists_for(s);
+                let mut body = by_shape[shape.index()]
+                    .get_or_insert_with(|| notice_body(shape, g, change, domain))
                     .clone();
                 if !blocked.is_empty() {
                     body = body.with(joined_blocked(&blocked, domain));
@@ -191,10 +232,15 @@ impl GroupsService {
     }
 }
 
-pub(crate) fn notice_body(v: Version, g: &GroupRecord, change: &Change, domain: &str) -> Element {
+pub(crate) fn notice_body(
+    shape: MemberLists,
+    g: &GroupRecord,
+    change: &Change,
+    domain: &str,
+) -> Element {
     let mut n = Element::new("GroupChangeNotice").with_text("GroupID", g.id.clone());
     if !change.joined.is_empty() {
-        n = n.with(Element::new("Joined").with(joined_list(v, g, &change.joined, domain)));
+        n = n.with(Element::new("Joined").with(joined_list(shape, g, &change.joined, domain)));
     }
     if !change.left.is_empty() {
         n = n.with(Element::new("Left").with(screen_name_list(g, &change.left)));

@@ -189,6 +189,7 @@ mod tests {
             client_key: "c",
             version: v,
             max_message_size: None,
+            style: Default::default(),
         }
     }
 

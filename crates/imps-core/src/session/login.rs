@@ -12,7 +12,7 @@ use crate::auth::{self, DigestSchema};
 use crate::reply::{csp_result, ok_status};
 use crate::service::RequestCtx;
 use crate::store::{NewUser, UserRecord};
-use crate::users::{canonical_user, normalize_msisdn, wire_user};
+use crate::users::{canonical_user, is_bare_address, normalize_msisdn, wire_user};
 use crate::{CoreError, ids};
 
 /// The parts of a Login-Request we use. Clients write children in any
@@ -150,6 +150,10 @@ impl SessionService {
             now,
             ttl,
         ));
+        // Issue 13: a client that wrote its own address without a domain
+        // gets every address of ours back that way.
+        let bare_ids = req.user_id.is_some_and(is_bare_address);
+        session.with_state(|st| st.style.bare_ids = bare_ids);
         self.base
             .sessions
             .insert(session.clone(), self.base.cfg.max_sessions_per_user)?;
@@ -160,7 +164,13 @@ impl SessionService {
         tracing::info!(session = %crate::ids::log_tag(&session.id), user = %user.id, client = %session.client_key, version = %version, "logged in");
 
         let mut resp = LoginResponse {
-            user_id: told_id.then(|| wire_user(&user.id, &self.base.cfg.domain)),
+            user_id: told_id.then(|| {
+                if bare_ids {
+                    format!("wv:{}", user.id)
+                } else {
+                    wire_user(&user.id, &self.base.cfg.domain)
+                }
+            }),
             client_id: Some(ClientId::default()),
             result: csp_result(200, "Successful"),
             session_id: Some(session.id.clone()),

@@ -76,12 +76,25 @@ pub struct Capabilities {
     pub multi_trans: Option<u64>,
 }
 
+/// How a client reads what we send, learned from its own requests
+/// (issue 13). Kept with the session across a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStyle {
+    /// It logged in with an address without a domain (`wv:alice`): IDs of
+    /// our domain go to it without `@domain`, in every primitive.
+    pub bare_ids: bool,
+    /// Its engine reads a joined-user list as `UserMapList{Mapping*}` in
+    /// every CSP version (the Android engine; seen in its ClientCapability).
+    pub flat_member_lists: bool,
+}
+
 /// Mutable state of one session.
 #[derive(Debug)]
 pub struct SessionState {
     pub last_seen_ms: u64,
     pub ttl_secs: u64,
     pub caps: Option<Capabilities>,
+    pub style: ClientStyle,
     /// Functions agreed in Service negotiation; `None` until then.
     pub agreed: Option<FunctionSet>,
     /// Set when the server has ended the session (admin kick): the queued
@@ -143,6 +156,7 @@ impl Session {
                 last_seen_ms: now_ms,
                 ttl_secs,
                 caps: None,
+                style: ClientStyle::default(),
                 agreed: None,
                 closing: false,
                 ended: false,
@@ -157,9 +171,9 @@ impl Session {
 
     /// The durable part of this session: what a restart brings back.
     pub(crate) fn record(&self) -> crate::store::SessionRecord {
-        let (ttl_secs, delivery_method) = self.with_state(|st| {
+        let (ttl_secs, delivery_method, style) = self.with_state(|st| {
             let method = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
-            (st.ttl_secs, method)
+            (st.ttl_secs, method, st.style)
         });
         crate::store::SessionRecord {
             id: self.id.clone(),
@@ -170,7 +184,13 @@ impl Session {
             ttl_secs,
             created_ms: self.created_ms,
             delivery_method,
+            bare_ids: style.bare_ids,
+            flat_member_lists: style.flat_member_lists,
         }
+    }
+
+    pub fn style(&self) -> ClientStyle {
+        self.state.lock().style
     }
 
     /// Runs `f` with the state locked. Never hold this across an await.

@@ -81,6 +81,10 @@ pub struct SessionRecord {
     /// How the client takes messages, as it last chose (`P` push, `N`
     /// notify/get); `None` when it never said (push).
     pub delivery_method: Option<String>,
+    /// How the client reads IDs and member lists (issue 13; see
+    /// `session::ClientStyle`).
+    pub bare_ids: bool,
+    pub flat_member_lists: bool,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area

@@ -267,6 +267,26 @@ impl EncodeTable {
                 );
             }
         }
+        // 1.1 lacks some elements a 1.1 session may still be sent (the
+        // flat joined-user list `UserMapList{Mapping}` for the Android
+        // engine). Their 1.2 token is free in 1.1 and means the same in
+        // every decoder we know: libwbxml and kXML read 1.1 and 1.2 with
+        // one table, Android with its 1.3 one. A LITERAL, which Android
+        // does not read, would be the only other way.
+        if v == Version::V1_1 {
+            for &(page, token, name) in TAGS_12 {
+                let free = !TAGS_11.iter().any(|&(p, t, _)| p == page && t == token);
+                if free && !elements.contains_key(name) && TAGS_13.contains(&(page, token, name)) {
+                    elements.insert(
+                        name,
+                        ElementCode {
+                            tag: Some((page, token)),
+                            int: false,
+                        },
+                    );
+                }
+            }
+        }
         // Exactly the Android encoder's integer list: the Android decoder
         // silently drops an OPAQUE integer on any other element (SearchID).
         for &name in INT_ENCODE {
@@ -430,6 +450,22 @@ mod tests {
         assert_eq!(e12.ext("SHTTP"), None);
         assert_eq!(encode_table(Version::V1_3).ext("SHTTP"), Some(0xA5));
         assert_eq!(encode_table(Version::V1_1).ext("GRANTED"), None);
+    }
+
+    #[test]
+    fn elements_new_in_1_2_get_their_1_2_token_in_1_1() {
+        let e11 = encode_table(Version::V1_1);
+        // Not in the 1.1 table; the flat joined-user list needs them.
+        assert!(!TAGS_11.iter().any(|t| t.2 == "UserMapList"));
+        assert_eq!(e11.tag("UserMapList"), Some((0x07, 0x2A)));
+        assert_eq!(e11.tag("Mapping"), Some((0x07, 0x28)));
+        // 1.1's own elements keep their tokens; 1.3-only ones stay out.
+        assert_eq!(e11.tag("UserList"), encode_table(Version::V1_2).tag("UserList"));
+        assert_eq!(e11.tag("SystemMessage"), None);
+        // No 1.1 token is taken over by a borrowed one.
+        for &(p, t, name) in TAGS_11 {
+            assert!(e11.tag(name) == Some((p, t)) || e11.tag(name).is_none(), "{name}");
+        }
     }
 
     #[test]
