@@ -649,7 +649,7 @@ impl Service {
             s.with_state(|st| {
                 st.style = crate::session::ClientStyle {
                     bare_ids: r.bare_ids,
-                    flat_member_lists: r.flat_member_lists,
+                    android_engine: r.android_engine,
                 }
             });
             if let Some(m) = r.delivery_method {

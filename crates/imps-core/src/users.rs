@@ -141,9 +141,10 @@ mod tests {
         let mut e = Element::new("NewMessage")
             .with(
                 Element::new("MessageInfo")
-                    .with(Element::new("Sender").with(
-                        Element::new("User").with_text("UserID", "wv:bob@LocalHost"),
-                    ))
+                    .with(
+                        Element::new("Sender")
+                            .with(Element::new("User").with_text("UserID", "wv:bob@LocalHost")),
+                    )
                     .with(Element::new("Recipient").with(
                         Element::new("Group").with_text("GroupID", "wv:alice/room@localhost"),
                     ))
@@ -162,7 +163,10 @@ mod tests {
             "wv:alice/room"
         );
         assert_eq!(info.child_text("ContactList"), Some("wv:alice/friends"));
-        assert_eq!(info.child_text("UserID"), Some("wv:carol@elsewhere.example"));
+        assert_eq!(
+            info.child_text("UserID"),
+            Some("wv:carol@elsewhere.example")
+        );
         assert_eq!(e.child_text("ContentData"), Some("mail wv:bob@localhost"));
     }
 

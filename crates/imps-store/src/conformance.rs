@@ -56,7 +56,7 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         created_ms: 1_700_000_000_456,
         delivery_method: None,
         bare_ids: false,
-        flat_member_lists: false,
+        android_engine: false,
     }
 }
 
@@ -313,7 +313,7 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         version: "1.2".into(),
         delivery_method: Some("N".into()),
         bare_ids: true,
-        flat_member_lists: true,
+        android_engine: true,
         ..session("replace-1", "carol", "x")
     };
     assert_eq!(

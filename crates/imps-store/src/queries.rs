@@ -113,7 +113,7 @@ impl AccountStore for SqliteStore {
                        created_ms = excluded.created_ms,
                        delivery_method = excluded.delivery_method,
                        bare_ids = excluded.bare_ids,
-                       flat_member_lists = excluded.flat_member_lists"
+                       android_engine = excluded.android_engine"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -126,7 +126,7 @@ impl AccountStore for SqliteStore {
                         created_ms,
                         &s.delivery_method,
                         s.bare_ids,
-                        s.flat_member_lists,
+                        s.android_engine,
                     ))
                 })
                 .map(|_| ())

@@ -11,7 +11,7 @@ pub(crate) const USER_COLUMNS: &str =
     "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 pub(crate) const SESSION_COLUMNS: &str =
     "id, user_id, client_id, version, cookie, ttl_secs, created_ms, delivery_method, bare_ids,
-     flat_member_lists";
+     android_engine";
 
 /// Any failure we do not classify: keep rusqlite's text and say what we
 /// were doing, so a log reader can tell a full disk from a locked file.
@@ -76,6 +76,6 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         created_ms: from_sql_int(row, 6)?,
         delivery_method: row.get(7)?,
         bare_ids: row.get(8)?,
-        flat_member_lists: row.get(9)?,
+        android_engine: row.get(9)?,
     })
 }

@@ -55,7 +55,7 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             created_ms: 5,
             delivery_method: None,
             bare_ids: false,
-            flat_member_lists: false,
+            android_engine: false,
         })
         .await?;
     store.close().await?;

@@ -299,7 +299,10 @@ fn android_members(resp: &Element) -> Option<Vec<String>> {
         l.children
             .iter()
             .map(|c| {
-                assert_eq!(c.name, "Mapping", "Android reads every child as a Mapping: {resp:?}");
+                assert_eq!(
+                    c.name, "Mapping",
+                    "Android reads every child as a Mapping: {resp:?}"
+                );
                 c.child_text("SName").unwrap().to_string()
             })
             .collect(),
@@ -369,8 +372,9 @@ async fn quirk_member_lists_the_android_engine_reads_in_every_version() {
                 let flat = android || v == Version::V1_2;
                 let tag = format!("{v} {e:?} android={android}");
                 if flat {
-                    let mut members = android_members(&r)
-                        .unwrap_or_else(|| panic!("{tag}: no UserMapList under the response: {r:?}"));
+                    let mut members = android_members(&r).unwrap_or_else(|| {
+                        panic!("{tag}: no UserMapList under the response: {r:?}")
+                    });
                     members.sort();
                     assert_eq!(members, ["Joiner", "Owner"], "{tag}");
                     assert_eq!(first.name, "UserMapList", "{tag}: {notice:?}");
@@ -380,7 +384,9 @@ async fn quirk_member_lists_the_android_engine_reads_in_every_version() {
                         "{tag}: every child of Joined's list is a Mapping: {notice:?}"
                     );
                 } else if v == Version::V1_1 {
-                    let l = r.child("UserList").unwrap_or_else(|| panic!("{tag}: {r:?}"));
+                    let l = r
+                        .child("UserList")
+                        .unwrap_or_else(|| panic!("{tag}: {r:?}"));
                     assert!(l.children.iter().all(|c| c.name == "ScreenName"), "{tag}");
                     assert_eq!(first.name, "UserList", "{tag}: {notice:?}");
                 } else {
@@ -406,7 +412,12 @@ async fn quirk_member_list_shape_is_an_operator_setting() {
         let srv = TestServer::start_with(|c| c.groups.member_lists = policy).await;
         add_user(&srv, "owner", None, None).await;
         let o = srv.client(Version::V1_3, Encoding::Xml, "owner-phone");
-        online_with(&o, "owner", if android { android_caps() } else { caps("P") }).await;
+        online_with(
+            &o,
+            "owner",
+            if android { android_caps() } else { caps("P") },
+        )
+        .await;
         let room = "wv:owner/room@localhost";
         let r = o
             .request(

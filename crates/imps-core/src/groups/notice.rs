@@ -49,7 +49,7 @@ impl MemberLists {
             MemberListPolicy::Spec => spec,
             MemberListPolicy::Flat => MemberLists::Flat,
             // 1.2: the Android engine is the 1.2 client seen in the field.
-            MemberListPolicy::Auto if v == Version::V1_2 || style.flat_member_lists => {
+            MemberListPolicy::Auto if v == Version::V1_2 || style.android_engine => {
                 MemberLists::Flat
             }
             MemberListPolicy::Auto => spec,

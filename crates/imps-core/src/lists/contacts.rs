@@ -3,7 +3,9 @@
 //! Shapes per version: GetList-Response is `ContactList*` in 1.1 and 1.2
 //! and `ContactListIDList{ContactList*}` in 1.3, followed by
 //! `DefaultContactList`; from 1.2 on the default list appears only there,
-//! as the reference server does (Android reads both places). CreateList is
+//! as the reference server does. The Android engine reads only direct
+//! `ContactList` children and `DefaultContactList`, so a 1.3 session on it
+//! gets the 1.2 shape (issue 13). CreateList is
 //! answered with Status up to 1.2 and CreateList-Response in 1.3.
 //! ListManage-Response carries `NickList{NickName{Name, UserID}*}` and
 //! `ContactListProperties` when the client asked with ReceiveList T; every
@@ -75,7 +77,10 @@ impl ListsService {
             .map(|l| Element::text("ContactList", l.wire_id.clone()))
             .collect();
         let mut resp = Element::new("GetList-Response");
-        let path: &[&str] = if s.version == Version::V1_3 {
+        // The Android engine reads only ContactList children of the
+        // response (and DefaultContactList), in 1.3 too.
+        let wrapped = s.version == Version::V1_3 && !s.style().android_engine;
+        let path: &[&str] = if wrapped {
             if !ids.is_empty() {
                 let mut wrap = Element::new("ContactListIDList");
                 wrap.children = ids;

@@ -7,8 +7,10 @@
 //! those primitives from its token table, so 1.3 sessions get
 //! Notification-Request with type ANU ("authorization needed - user") and
 //! the owner answers with CreateAttributeList for that user (or with
-//! PresenceAuth-User, which is accepted in every version). An owner who is
-//! offline is asked when a session of theirs becomes ready.
+//! PresenceAuth-User, which is accepted in every version). A 1.3 session
+//! on the Android engine, which knows no other question, is asked with
+//! PresenceAuth-Request (issue 13). An owner who is offline is asked when a
+//! session of theirs becomes ready.
 
 use super::PresenceService;
 use std::sync::Arc;
@@ -26,9 +28,16 @@ use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, Reacti
 use crate::users::{canonical_user, wire_user};
 
 /// The question to the owner, in the form their session's version knows.
-fn auth_request(v: Version, watcher_wire: &str, attrs: Option<AttrSet>) -> Element {
+/// The Android engine handles only PresenceAuth-Request, in 1.3 too (its
+/// 1.3 token table still has it), so an owner on it is asked that way.
+fn auth_request(
+    v: Version,
+    android_engine: bool,
+    watcher_wire: &str,
+    attrs: Option<AttrSet>,
+) -> Element {
     let list = attrs.map(|a| a.to_name_list(v));
-    if v >= Version::V1_3 {
+    if v >= Version::V1_3 && !android_engine {
         Element::new("Notification-Request")
             .with_text("NotificationType", "ANU")
             .with(Element::new("UserIDList").with_text("UserID", watcher_wire))
@@ -46,6 +55,7 @@ impl PresenceService {
         let attrs = r.attrs.as_deref().map(AttrSet::from_names);
         vec![auth_request(
             s.version,
+            s.style.android_engine,
             &wire_user(&r.watcher, &self.base.cfg.domain),
             attrs,
         )]

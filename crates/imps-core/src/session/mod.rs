@@ -83,9 +83,11 @@ pub struct ClientStyle {
     /// It logged in with an address without a domain (`wv:alice`): IDs of
     /// our domain go to it without `@domain`, in every primitive.
     pub bare_ids: bool,
-    /// Its engine reads a joined-user list as `UserMapList{Mapping*}` in
-    /// every CSP version (the Android engine; seen in its ClientCapability).
-    pub flat_member_lists: bool,
+    /// Its ClientCapability showed the Android engine, which reads some
+    /// primitives only in their 1.2 shape whatever the version: joined-user
+    /// lists as `UserMapList{Mapping*}`, GetList-Response with the lists
+    /// directly under it, reactive authorization as PresenceAuth-Request.
+    pub android_engine: bool,
 }
 
 /// Mutable state of one session.
@@ -185,7 +187,7 @@ impl Session {
             created_ms: self.created_ms,
             delivery_method,
             bare_ids: style.bare_ids,
-            flat_member_lists: style.flat_member_lists,
+            android_engine: style.android_engine,
         }
     }
 

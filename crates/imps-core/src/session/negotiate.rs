@@ -63,15 +63,15 @@ impl SessionService {
             client_type: list.child_text("ClientType").map(str::to_string),
             multi_trans: list.child_u64("MultiTrans"),
         };
-        let flat = writes_android_engine_lists(s.version, list);
+        let android = shows_android_engine(s.version, list);
         let new_method = caps.delivery_method.clone();
-        let (old_method, old_flat) = s.with_state(|st| {
+        let (old_method, old_android) = s.with_state(|st| {
             let old = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
             st.caps = Some(caps);
-            let old_flat = std::mem::replace(&mut st.style.flat_member_lists, flat);
-            (old, old_flat)
+            let was = std::mem::replace(&mut st.style.android_engine, android);
+            (old, was)
         });
-        if new_method != old_method || flat != old_flat {
+        if new_method != old_method || android != old_android {
             self.base.resave_session(s).await;
         }
 
@@ -157,13 +157,12 @@ impl SessionService {
     }
 }
 
-/// Whether a CapabilityList shows the Android engine, which reads
-/// joined-user lists as `UserMapList{Mapping*}` in every version (issue
-/// 13). It writes one capability list for every version, so a 1.3 list
-/// with the 1.2-only `AcceptedContentLength`, or a 1.1 list offering the
-/// 1.2 CIR methods `SSMS`/`SHTTP`, gives it away. 1.2 needs no test: every
-/// 1.2 client gets the flat lists.
-pub(crate) fn writes_android_engine_lists(v: Version, list: &Element) -> bool {
+/// Whether a CapabilityList shows the Android engine (issue 13). It
+/// writes one capability list for every version, so a 1.3 list with the
+/// 1.2-only `AcceptedContentLength`, or a 1.1 list offering the 1.2 CIR
+/// methods `SSMS`/`SHTTP`, gives it away. In 1.2 nothing does, and nothing
+/// needs to: the engine's shapes are the 1.2 ones.
+pub(crate) fn shows_android_engine(v: Version, list: &Element) -> bool {
     match v {
         Version::V1_3 => list.child("AcceptedContentLength").is_some(),
         Version::V1_1 => list.children_named("SupportedCIRMethod").any(|m| {

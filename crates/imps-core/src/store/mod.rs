@@ -84,7 +84,7 @@ pub struct SessionRecord {
     /// How the client reads IDs and member lists (issue 13; see
     /// `session::ClientStyle`).
     pub bare_ids: bool,
-    pub flat_member_lists: bool,
+    pub android_engine: bool,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area

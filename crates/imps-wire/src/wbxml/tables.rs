@@ -460,11 +460,17 @@ mod tests {
         assert_eq!(e11.tag("UserMapList"), Some((0x07, 0x2A)));
         assert_eq!(e11.tag("Mapping"), Some((0x07, 0x28)));
         // 1.1's own elements keep their tokens; 1.3-only ones stay out.
-        assert_eq!(e11.tag("UserList"), encode_table(Version::V1_2).tag("UserList"));
+        assert_eq!(
+            e11.tag("UserList"),
+            encode_table(Version::V1_2).tag("UserList")
+        );
         assert_eq!(e11.tag("SystemMessage"), None);
         // No 1.1 token is taken over by a borrowed one.
         for &(p, t, name) in TAGS_11 {
-            assert!(e11.tag(name) == Some((p, t)) || e11.tag(name).is_none(), "{name}");
+            assert!(
+                e11.tag(name) == Some((p, t)) || e11.tag(name).is_none(),
+                "{name}"
+            );
         }
     }
 
