@@ -246,27 +246,69 @@ fn agreed_capability_list() -> S<Element> {
         .boxed()
 }
 
-fn system_message_list() -> S<Element> {
-    (text(), text())
-        .prop_map(|(id, t)| {
-            Element::new("SystemMessageList").with(
-                Element::new("SystemMessage")
-                    .with_text("SystemMessageID", id)
-                    .with_text("SystemMessageText", t),
-            )
+fn answer_option() -> S<AnswerOption> {
+    (num(), text(), others())
+        .prop_map(|(id, text, other)| AnswerOption { id, text, other })
+        .boxed()
+}
+
+fn verification_mechanism() -> S<VerificationMechanism> {
+    (opt_text(), opt_text(), others())
+        .prop_map(|(in_text, url, other)| VerificationMechanism {
+            in_text,
+            url,
+            other,
         })
         .boxed()
 }
 
-fn system_message_response_list() -> S<Element> {
-    (text(), num())
-        .prop_map(|(id, choice)| {
-            Element::new("SystemMessageResponseList").with(
-                Element::new("SystemMessageResponse")
-                    .with_text("SystemMessageID", id)
-                    .with_text("ChosenOptionID", choice.to_string()),
-            )
-        })
+fn system_message() -> S<SystemMessage> {
+    (
+        text(),
+        opt_bool(),
+        text(),
+        prop::collection::vec(answer_option(), 0..4),
+        prop::option::of(verification_mechanism()),
+        others(),
+    )
+        .prop_map(
+            |(id, requires_response, text, answer_options, verification, other)| SystemMessage {
+                id,
+                requires_response,
+                text,
+                answer_options,
+                verification,
+                other,
+            },
+        )
+        .boxed()
+}
+
+fn system_message_list() -> S<SystemMessageList> {
+    (prop::collection::vec(system_message(), 0..3), others())
+        .prop_map(|(messages, other)| SystemMessageList { messages, other })
+        .boxed()
+}
+
+fn system_message_response() -> S<SystemMessageResponse> {
+    (text(), opt_num(), opt_text(), others())
+        .prop_map(
+            |(id, chosen_option_id, verification_key, other)| SystemMessageResponse {
+                id,
+                chosen_option_id,
+                verification_key,
+                other,
+            },
+        )
+        .boxed()
+}
+
+fn system_message_response_list() -> S<SystemMessageResponseList> {
+    (
+        prop::collection::vec(system_message_response(), 0..3),
+        others(),
+    )
+        .prop_map(|(responses, other)| SystemMessageResponseList { responses, other })
         .boxed()
 }
 
@@ -824,6 +866,24 @@ fn presence_notification_request() -> S<PresenceNotificationRequest> {
         .boxed()
 }
 
+fn system_message_request() -> S<SystemMessageRequest> {
+    (system_message_list(), others())
+        .prop_map(|(system_message_list, other)| SystemMessageRequest {
+            system_message_list,
+            other,
+        })
+        .boxed()
+}
+
+fn system_message_user() -> S<SystemMessageUser> {
+    (system_message_response_list(), others())
+        .prop_map(|(system_message_response_list, other)| SystemMessageUser {
+            system_message_response_list,
+            other,
+        })
+        .boxed()
+}
+
 fn polling_request() -> S<PollingRequest> {
     others().prop_map(|other| PollingRequest { other }).boxed()
 }
@@ -874,6 +934,43 @@ primitive_props! {
     get_presence_request_round_trips => |_| get_presence_request();
     get_presence_response_round_trips => get_presence_response;
     presence_notification_request_round_trips => |_| presence_notification_request();
+    system_message_request_round_trips => |_| system_message_request();
+    system_message_user_round_trips => |_| system_message_user();
+}
+
+// The 1.3 system-message primitives, in 1.3 only (the generic props
+// above pick a random version and skip the ones before 1.3), and the
+// login forms that carry their lists.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn system_message_request_round_trips_in_1_3(value in system_message_request()) {
+        primitive_round_trip(&value, Version::V1_3)?;
+    }
+
+    #[test]
+    fn system_message_user_round_trips_in_1_3(value in system_message_user()) {
+        primitive_round_trip(&value, Version::V1_3)?;
+    }
+
+    #[test]
+    fn login_response_with_system_messages_round_trips_in_1_3(
+        mut value in login_response(Version::V1_3),
+        list in system_message_list(),
+    ) {
+        value.result.system_message_list = Some(list);
+        primitive_round_trip(&value, Version::V1_3)?;
+    }
+
+    #[test]
+    fn login_request_with_system_message_answers_round_trips_in_1_3(
+        mut value in login_request(Version::V1_3),
+        list in system_message_response_list(),
+    ) {
+        value.system_message_response_list = Some(list);
+        primitive_round_trip(&value, Version::V1_3)?;
+    }
 }
 
 /// `name => (strategy(v), Type)`: the shared structures, carried as the
@@ -903,6 +1000,12 @@ structure_props! {
     recipient_round_trips => recipient, Recipient;
     message_info_round_trips => message_info, MessageInfo;
     presence_round_trips => |_| presence(), Presence;
+    answer_option_round_trips => |_| answer_option(), AnswerOption;
+    verification_mechanism_round_trips => |_| verification_mechanism(), VerificationMechanism;
+    system_message_round_trips => |_| system_message(), SystemMessage;
+    system_message_list_round_trips => |_| system_message_list(), SystemMessageList;
+    system_message_response_round_trips => |_| system_message_response(), SystemMessageResponse;
+    system_message_response_list_round_trips => |_| system_message_response_list(), SystemMessageResponseList;
 }
 
 // ---------------------------------------------------------------------
@@ -962,6 +1065,23 @@ const TREE_NAMES: &[&str] = &[
     "Font",
     "ExtBlockETEM",
     "Acceptance",
+    "SystemMessageList",
+    "SystemMessage",
+    "SystemMessageID",
+    "RequiresResponse",
+    "SystemMessageText",
+    "AnswerOptions",
+    "AnswerOption",
+    "AnswerOptionID",
+    "AnswerOptionText",
+    "AnswerOptionsText",
+    "VerificationMechanism",
+    "InText",
+    "SystemMessageResponseList",
+    "SystemMessageResponse",
+    "ChosenOptionID",
+    "VerificationKey",
+    "TryAgainTimeout",
     "Vendor",
 ];
 
@@ -984,11 +1104,39 @@ fn tree_text() -> S<String> {
     .boxed()
 }
 
+/// The system-message names only (plus two others), so that random
+/// trees under those types read successfully often enough to test
+/// stability, not only the errors.
+const SYSMSG_TREE_NAMES: &[&str] = &[
+    "SystemMessageList",
+    "SystemMessage",
+    "SystemMessageID",
+    "RequiresResponse",
+    "SystemMessageText",
+    "AnswerOptions",
+    "AnswerOption",
+    "AnswerOptionID",
+    "AnswerOptionText",
+    "AnswerOptionsText",
+    "VerificationMechanism",
+    "InText",
+    "URL",
+    "SystemMessageResponseList",
+    "SystemMessageResponse",
+    "ChosenOptionID",
+    "VerificationKey",
+    "Vendor",
+];
+
 fn tree() -> S<Element> {
-    let leaf = (select(TREE_NAMES.to_vec()), tree_text()).prop_map(|(n, t)| Element::text(n, t));
-    leaf.prop_recursive(4, 48, 6, |inner| {
+    tree_of(TREE_NAMES)
+}
+
+fn tree_of(names: &'static [&'static str]) -> S<Element> {
+    let leaf = (select(names.to_vec()), tree_text()).prop_map(|(n, t)| Element::text(n, t));
+    leaf.prop_recursive(4, 48, 6, move |inner| {
         (
-            select(TREE_NAMES.to_vec()),
+            select(names.to_vec()),
             tree_text(),
             prop::collection::vec(inner, 0..6),
         )
@@ -1023,6 +1171,106 @@ fn stable<T: Debug>(
     Ok(())
 }
 
+fn sysmsg_children_under(name: &'static str) -> S<Element> {
+    prop::collection::vec(tree_of(SYSMSG_TREE_NAMES), 0..8)
+        .prop_map(move |cs| el(name, cs))
+        .boxed()
+}
+
+/// Shuffles the children of `e` and of every element under it, and puts
+/// the `junk` elements in at random places.
+fn scramble(e: &mut Element, seed: &mut u64, junk: &mut Vec<Element>) {
+    let mut next = || {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    };
+    let n = e.children.len();
+    for i in (1..n).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        e.children.swap(i, j);
+    }
+    if next() % 4 == 0
+        && let Some(j) = junk.pop()
+    {
+        let at = (next() % (e.children.len() as u64 + 1)) as usize;
+        e.children.insert(at, j);
+    }
+    for c in &mut e.children {
+        scramble(c, seed, junk);
+    }
+}
+
+/// A valid element, scrambled: its children (at every level) in a random
+/// order, and sometimes random system-message trees put in.
+fn scrambled(valid: S<Element>) -> S<(Element, bool)> {
+    (
+        valid,
+        any::<u64>(),
+        prop::collection::vec(tree_of(SYSMSG_TREE_NAMES), 0..3),
+    )
+        .prop_map(|(mut e, seed, mut junk)| {
+            let clean = junk.is_empty();
+            scramble(&mut e, &mut (seed | 1), &mut junk);
+            (e, clean)
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_system_message_trees_are_stable(
+        request in sysmsg_children_under("SystemMessage-Request"),
+        user in sysmsg_children_under("SystemMessage-User"),
+        message in sysmsg_children_under("SystemMessage"),
+        login in sysmsg_children_under("Login-Response"),
+        v in version(),
+    ) {
+        stable(&request, v, SystemMessageRequest::to_element, SystemMessageRequest::from_element)?;
+        stable(&user, v, SystemMessageUser::to_element, SystemMessageUser::from_element)?;
+        stable(&message, v, SystemMessage::to_element, SystemMessage::from_element)?;
+        // A Login-Response needs a Result: give it one, with a random list
+        // in it half the time.
+        let mut login = login;
+        let mut res = Element::new("Result").with_text("Code", "200");
+        if request.children.len() % 2 == 0 {
+            res.children.extend(request.children.iter().take(2).cloned());
+        }
+        login.children.insert(0, res);
+        stable(&login, v, LoginResponse::to_element, LoginResponse::from_element)?;
+    }
+
+    /// Valid messages with their children in any order read (Android does
+    /// not keep the schema order), and with junk put in they never panic
+    /// and stay stable.
+    #[test]
+    fn scrambled_system_messages_read_in_any_order(
+        (request, clean_request) in scrambled(system_message_request().prop_map(|r| r.to_element(V13)).boxed()),
+        (user, clean_user) in scrambled(system_message_user().prop_map(|u| u.to_element(V13)).boxed()),
+        (login, clean_login) in scrambled(
+            (login_response(V13), system_message_list())
+                .prop_map(|(mut r, l)| {
+                    r.result.system_message_list = Some(l);
+                    r.to_element(V13)
+                })
+                .boxed(),
+        ),
+    ) {
+        let r = SystemMessageRequest::from_element(&request, V13);
+        prop_assert!(!clean_request || r.is_ok(), "{:?}", r);
+        let u = SystemMessageUser::from_element(&user, V13);
+        prop_assert!(!clean_user || u.is_ok(), "{:?}", u);
+        let l = LoginResponse::from_element(&login, V13);
+        prop_assert!(!clean_login || l.as_ref().is_ok_and(|l| l.system_message_list().is_some()), "{:?}", l);
+        stable(&request, V13, SystemMessageRequest::to_element, SystemMessageRequest::from_element)?;
+        stable(&user, V13, SystemMessageUser::to_element, SystemMessageUser::from_element)?;
+        stable(&login, V13, LoginResponse::to_element, LoginResponse::from_element)?;
+    }
+}
+
 macro_rules! stable_props {
     ($($test:ident => $ty:ident, $name:expr;)*) => {
         proptest! {
@@ -1052,6 +1300,12 @@ stable_props! {
     random_message_info => MessageInfo, "MessageInfo";
     random_recipient => Recipient, "Recipient";
     random_sender => Sender, "Sender";
+    random_result => CspResult, "Result";
+    random_system_message_request => SystemMessageRequest, "SystemMessage-Request";
+    random_system_message_user => SystemMessageUser, "SystemMessage-User";
+    random_system_message => SystemMessage, "SystemMessage";
+    random_answer_option => AnswerOption, "AnswerOption";
+    random_system_message_response => SystemMessageResponse, "SystemMessageResponse";
 }
 
 // ---------------------------------------------------------------------
@@ -1837,6 +2091,8 @@ fn primitive_trait_names_every_kind() {
     check::<GetPresenceRequest>();
     check::<GetPresenceResponse>();
     check::<PresenceNotificationRequest>();
+    check::<SystemMessageRequest>();
+    check::<SystemMessageUser>();
 }
 
 #[test]
@@ -1859,4 +2115,533 @@ fn content_types() {
         Some(Encoding::Xml)
     );
     assert_eq!(encoding_for("application/vnd.wv.csp.sms"), None);
+}
+
+// ---------------------------------------------------------------------
+// System messages (1.3, issue 15).
+
+const V13: Version = Version::V1_3;
+
+/// The example of `name` in 1.3, as its transaction body.
+fn example_body(name: &str) -> Element {
+    imps_wire::examples::all(V13)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no example {name}"))
+        .1
+        .transactions
+        .remove(0)
+        .body
+}
+
+/// A system message with every child the structure has.
+fn full_system_message() -> SystemMessage {
+    SystemMessage {
+        id: "terms-3".into(),
+        requires_response: Some(true),
+        text: "Messages cost 0.05 EUR. Accept?".into(),
+        answer_options: vec![
+            AnswerOption::new(1, "Accept"),
+            AnswerOption::new(2, "Decline"),
+        ],
+        verification: Some(VerificationMechanism {
+            in_text: Some("code 4711".into()),
+            url: Some("http://example.com/terms".into()),
+            other: Vec::new(),
+        }),
+        other: Vec::new(),
+    }
+}
+
+fn full_system_message_response() -> SystemMessageResponse {
+    SystemMessageResponse {
+        verification_key: Some("4711".into()),
+        ..SystemMessageResponse::new("terms-3", Some(1))
+    }
+}
+
+#[test]
+fn system_message_request_reads_the_example_and_writes_it_back() {
+    let e = example_body("SystemMessage-Request");
+    let r = SystemMessageRequest::from_element(&e, V13).expect("system message request");
+    let m = &r.system_message_list.messages;
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].id, "sys-1");
+    assert!(m[0].response_required());
+    assert_eq!(m[0].text, "The terms of service have changed.");
+    assert_eq!(
+        m[0].answer_options,
+        [
+            AnswerOption::new(1, "Accept"),
+            AnswerOption::new(2, "Decline")
+        ]
+    );
+    assert_eq!(m[0].option(2).map(|o| o.text.as_str()), Some("Decline"));
+    assert!(m[0].option(3).is_none() && m[0].verification.is_none());
+    assert_eq!(r.to_element(V13), e);
+
+    let e = example_body("SystemMessage-User");
+    let u = SystemMessageUser::from_element(&e, V13).expect("system message user");
+    assert_eq!(
+        u.system_message_response_list.responses,
+        [SystemMessageResponse::new("sys-1", Some(1))]
+    );
+    assert_eq!(u.to_element(V13), e);
+}
+
+#[test]
+fn system_message_elements_in_any_order_and_unknown_children() {
+    let e = xml_body(
+        V13,
+        "<SystemMessage-Request><Vendor>v</Vendor><SystemMessageList><SystemMessage>\
+         <AnswerOptions><AnswerOption><AnswerOptionText>Yes</AnswerOptionText>\
+         <AnswerOptionID> 7 </AnswerOptionID><Extra>e</Extra></AnswerOption>\
+         <Stray/></AnswerOptions>\
+         <SystemMessageText>Hi</SystemMessageText><RequiresResponse>true</RequiresResponse>\
+         <VerificationMechanism><URL>http://x</URL></VerificationMechanism>\
+         <SystemMessageID>m1</SystemMessageID><Note>n</Note></SystemMessage>\
+         <ListNote>l</ListNote></SystemMessageList></SystemMessage-Request>",
+    );
+    let r = SystemMessageRequest::from_element(&e, V13).expect("out of order");
+    let m = &r.system_message_list.messages[0];
+    assert_eq!((m.id.as_str(), m.text.as_str()), ("m1", "Hi"));
+    assert_eq!(m.requires_response, Some(true));
+    assert_eq!(m.answer_options.len(), 1);
+    assert_eq!(
+        (m.answer_options[0].id, m.answer_options[0].text.as_str()),
+        (7, "Yes")
+    );
+    assert_eq!(m.answer_options[0].other, [Element::text("Extra", "e")]);
+    assert_eq!(
+        m.verification.as_ref().and_then(|v| v.url.as_deref()),
+        Some("http://x")
+    );
+    assert_eq!(m.other, [Element::text("Note", "n")]);
+    assert_eq!(
+        r.system_message_list.other,
+        [Element::text("ListNote", "l")]
+    );
+    assert_eq!(r.other, [Element::text("Vendor", "v")]);
+    // Written in schema order, unknown children last; the stray child of
+    // AnswerOptions is not kept.
+    let written = r.to_element(V13);
+    let names =
+        |e: &Element| -> Vec<String> { e.children.iter().map(|c| c.name.to_string()).collect() };
+    let msg = written
+        .path(&["SystemMessageList", "SystemMessage"])
+        .expect("message");
+    assert_eq!(
+        names(msg),
+        [
+            "SystemMessageID",
+            "RequiresResponse",
+            "SystemMessageText",
+            "AnswerOptions",
+            "VerificationMechanism",
+            "Note"
+        ]
+    );
+    assert_eq!(
+        names(msg.child("AnswerOptions").expect("options")),
+        ["AnswerOption"]
+    );
+    assert_eq!(
+        SystemMessageRequest::from_element(&written, V13).expect("again"),
+        r
+    );
+}
+
+#[test]
+fn system_message_lenient_forms() {
+    // Bare AnswerOptions (no wrapper), two wrappers, and Android's
+    // AnswerOptionsText spelling: all read, written in one wrapper.
+    let opt = |id: &str, name: &str, t: &str| {
+        Element::new("AnswerOption")
+            .with_text("AnswerOptionID", id)
+            .with_text(name, t)
+    };
+    let e = Element::new("SystemMessage")
+        .with_text("SystemMessageID", "m")
+        .with_text("SystemMessageText", "t")
+        .with(opt("1", "AnswerOptionText", "a"))
+        .with(Element::new("AnswerOptions").with(opt("2", "AnswerOptionsText", "b")))
+        .with(Element::new("AnswerOptions").with(opt("3", "AnswerOptionText", "c")));
+    let m = SystemMessage::from_element(&e, V13).expect("lenient");
+    let ids: Vec<u64> = m.answer_options.iter().map(|o| o.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(m.answer_options[1].text, "b");
+    let w = m.to_element(V13);
+    assert_eq!(w.children_named("AnswerOptions").count(), 1);
+    assert!(w.child("AnswerOption").is_none());
+    let texts: Vec<&str> = w
+        .path(&["AnswerOptions"])
+        .into_iter()
+        .flat_map(|o| o.children.iter())
+        .flat_map(|o| o.children.iter())
+        .map(|c| c.name.as_ref())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "AnswerOptionID",
+            "AnswerOptionText",
+            "AnswerOptionID",
+            "AnswerOptionText",
+            "AnswerOptionID",
+            "AnswerOptionText"
+        ]
+    );
+    // No options: no wrapper at all; an empty wrapper reads as none.
+    let m = SystemMessage::new("m", "t");
+    assert!(m.to_element(V13).child("AnswerOptions").is_none());
+    assert!(!m.response_required());
+    let e = m.to_element(V13).with(Element::new("AnswerOptions"));
+    assert_eq!(
+        SystemMessage::from_element(&e, V13).expect("empty wrapper"),
+        m
+    );
+
+    // Bare messages and answers directly in the primitives.
+    let e =
+        Element::new("SystemMessage-Request").with(SystemMessage::new("a", "x").to_element(V13));
+    let r = SystemMessageRequest::from_element(&e, V13).expect("bare message");
+    assert_eq!(
+        r.system_message_list.messages,
+        [SystemMessage::new("a", "x")]
+    );
+    let e = Element::new("SystemMessage-User")
+        .with(
+            SystemMessageResponseList::new(vec![SystemMessageResponse::new("a", Some(1))])
+                .to_element(V13),
+        )
+        .with(SystemMessageResponse::new("b", None).to_element(V13));
+    let u = SystemMessageUser::from_element(&e, V13).expect("bare answer");
+    let ids: Vec<&str> = u
+        .system_message_response_list
+        .responses
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    // An answer without a chosen option (an acknowledgement), and a
+    // second ChosenOptionID kept as an unknown child.
+    let e = Element::new("SystemMessageResponse")
+        .with_text("SystemMessageID", "a")
+        .with_text("ChosenOptionID", "1")
+        .with_text("ChosenOptionID", "2");
+    let r = SystemMessageResponse::from_element(&e, V13).expect("two choices");
+    assert_eq!(r.chosen_option_id, Some(1));
+    assert_eq!(r.other, [Element::text("ChosenOptionID", "2")]);
+    assert_eq!(r.to_element(V13), e);
+    let ack = SystemMessageResponse::new("a", None);
+    assert_eq!(
+        ack.to_element(V13),
+        Element::new("SystemMessageResponse").with_text("SystemMessageID", "a")
+    );
+}
+
+#[test]
+fn system_message_hostile() {
+    let msg = |extra: Element| {
+        Element::new("SystemMessage")
+            .with_text("SystemMessageID", "m")
+            .with_text("SystemMessageText", "t")
+            .with(extra)
+    };
+    let opt = |id: &str| {
+        Element::new("AnswerOptions").with(
+            Element::new("AnswerOption")
+                .with_text("AnswerOptionID", id)
+                .with_text("AnswerOptionText", "x"),
+        )
+    };
+    for v in V {
+        // IDs that are not numbers, negative, or too large: errors.
+        for bad in ["x", "-1", "18446744073709551616", "", "1.5", "0x10"] {
+            assert!(
+                is_structure_err(SystemMessage::from_element(&msg(opt(bad)), v)),
+                "{bad:?}"
+            );
+            let r = Element::new("SystemMessageResponse")
+                .with_text("SystemMessageID", "m")
+                .with_text("ChosenOptionID", bad);
+            assert!(
+                is_structure_err(SystemMessageResponse::from_element(&r, v)),
+                "{bad:?}"
+            );
+        }
+        // The largest ID is fine, and so is surrounding space.
+        let m = SystemMessage::from_element(&msg(opt(" 18446744073709551615 ")), v).expect("max");
+        assert_eq!(m.answer_options[0].id, u64::MAX);
+        // Missing required children.
+        let no_id = Element::new("SystemMessage").with_text("SystemMessageText", "t");
+        assert!(is_structure_err(SystemMessage::from_element(&no_id, v)));
+        let no_text = Element::new("SystemMessage").with_text("SystemMessageID", "m");
+        assert!(is_structure_err(SystemMessage::from_element(&no_text, v)));
+        let no_option_text = msg(Element::new("AnswerOptions")
+            .with(Element::new("AnswerOption").with_text("AnswerOptionID", "1")));
+        assert!(is_structure_err(SystemMessage::from_element(
+            &no_option_text,
+            v
+        )));
+        let no_option_id = msg(Element::new("AnswerOption").with_text("AnswerOptionText", "x"));
+        assert!(is_structure_err(SystemMessage::from_element(
+            &no_option_id,
+            v
+        )));
+        let answer = Element::new("SystemMessageResponse").with_text("ChosenOptionID", "1");
+        assert!(is_structure_err(SystemMessageResponse::from_element(
+            &answer, v
+        )));
+        // A boolean that is not one, a leaf holding elements.
+        let e = msg(Element::text("RequiresResponse", "maybe"));
+        assert!(is_structure_err(SystemMessage::from_element(&e, v)));
+        let e = Element::new("SystemMessage")
+            .with(Element::new("SystemMessageID").with_text("URL", "x"))
+            .with_text("SystemMessageText", "t");
+        assert!(is_structure_err(SystemMessage::from_element(&e, v)));
+        // The primitives need their list (or bare members); another name
+        // is not the primitive.
+        for name in ["SystemMessage-Request", "SystemMessage-User"] {
+            let e = Element::new(name).with_text("Vendor", "v");
+            let err = if name == "SystemMessage-User" {
+                is_structure_err(SystemMessageUser::from_element(&e, v))
+            } else {
+                is_structure_err(SystemMessageRequest::from_element(&e, v))
+            };
+            assert!(err, "{name}");
+        }
+        assert!(is_structure_err(SystemMessageRequest::from_element(
+            &Element::new("SystemMessage-User"),
+            v
+        )));
+        assert!(is_structure_err(SystemMessageList::from_element(
+            &Element::new("SystemMessage"),
+            v
+        )));
+        // A bad message inside a Result is an error of the Result in 1.3,
+        // and an unknown child (kept, not read) before.
+        let res = Element::new("Result")
+            .with_text("Code", "200")
+            .with(Element::new("SystemMessageList").with(no_id.clone()));
+        let r = CspResult::from_element(&res, v);
+        if v == V13 {
+            assert!(is_structure_err(r));
+        } else {
+            assert_eq!(r.expect("kept").other.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn login_response_system_message_list_inside_or_beside_the_result() {
+    let list = SystemMessageList::new(vec![full_system_message()]);
+    let inside = example_body("Login-Response-system-message");
+    let r = LoginResponse::from_element(&inside, V13).expect("inside");
+    let got = r.system_message_list().expect("list");
+    assert_eq!(got.messages[0].id, "terms-3");
+    assert_eq!(got.messages[0].answer_options.len(), 3);
+    assert!(r.session_id.is_none() && r.other.is_empty());
+    assert_eq!(r.to_element(V13), inside);
+
+    // Beside the Result (before or after it): read into the Result,
+    // written inside it.
+    let plain = CspResult::new(200, None).to_element(V13);
+    for before in [true, false] {
+        let mut e = Element::new("Login-Response");
+        let l = list.to_element(V13);
+        if before {
+            e = e.with(l).with(plain.clone());
+        } else {
+            e = e.with(plain.clone()).with(l);
+        }
+        let r = LoginResponse::from_element(&e, V13).expect("beside");
+        assert_eq!(r.result.system_message_list.as_ref(), Some(&list));
+        assert!(r.other.is_empty());
+        let w = r.to_element(V13);
+        assert!(w.child("SystemMessageList").is_none());
+        assert_eq!(
+            w.child("Result").and_then(|x| x.child("SystemMessageList")),
+            Some(&list.to_element(V13))
+        );
+    }
+
+    // In both places: the Result's own wins, the other is kept in place.
+    let other_list = SystemMessageList::new(vec![SystemMessage::new("x", "y")]);
+    let e = Element::new("Login-Response")
+        .with_text("UserID", "u")
+        .with(other_list.to_element(V13))
+        .with(
+            CspResult {
+                system_message_list: Some(list.clone()),
+                ..CspResult::new(200, None)
+            }
+            .to_element(V13),
+        );
+    let r = LoginResponse::from_element(&e, V13).expect("both");
+    assert_eq!(r.system_message_list(), Some(&list));
+    assert_eq!(r.other, [other_list.to_element(V13)]);
+
+    // Before 1.3 neither place is read: both stay as they came, and the
+    // typed list is not written.
+    for v in [Version::V1_1, Version::V1_2] {
+        let r = LoginResponse::from_element(&inside, v).expect("old version");
+        assert!(r.system_message_list().is_none());
+        assert_eq!(r.result.other.len(), 1);
+        assert_eq!(r.to_element(v), inside);
+        let e = Element::new("Login-Response")
+            .with(plain.clone())
+            .with(list.to_element(V13));
+        let r = LoginResponse::from_element(&e, v).expect("beside, old version");
+        assert!(r.system_message_list().is_none());
+        assert_eq!(r.to_element(v), e);
+        let typed = LoginResponse {
+            result: CspResult {
+                system_message_list: Some(list.clone()),
+                try_again_timeout: Some(30),
+                ..CspResult::new(200, None)
+            },
+            ..LoginResponse::default()
+        };
+        assert_eq!(typed.to_element(v).child("Result"), Some(&plain));
+    }
+}
+
+#[test]
+fn login_request_system_message_answers_are_1_3_only() {
+    let e = example_body("Login-Request-system-message-answer");
+    let r = LoginRequest::from_element(&e, V13).expect("answers");
+    let list = r.system_message_response_list.as_ref().expect("list");
+    assert_eq!(
+        list.responses,
+        [SystemMessageResponse::new("terms-3", Some(2))]
+    );
+    assert_eq!(r.to_element(V13), e);
+    for v in [Version::V1_1, Version::V1_2] {
+        let r = LoginRequest::from_element(&e, v).expect("old version");
+        assert!(r.system_message_response_list.is_none());
+        assert_eq!(r.other.len(), 1);
+        let typed = LoginRequest {
+            system_message_response_list: Some(SystemMessageResponseList::new(vec![
+                full_system_message_response(),
+            ])),
+            ..LoginRequest::default()
+        };
+        assert!(
+            typed
+                .to_element(v)
+                .child("SystemMessageResponseList")
+                .is_none()
+        );
+    }
+}
+
+/// Every element the system-message types write has a 1.3 WBXML token:
+/// a 1.3 document with all of them needs no string table (a LITERAL would
+/// put its name there), and the IDs travel as OPAQUE integers.
+#[test]
+fn system_message_elements_are_wbxml_tokens_in_1_3() {
+    let list = SystemMessageList::new(vec![full_system_message(), SystemMessage::new("m2", "Hi")]);
+    let answers = SystemMessageResponseList::new(vec![
+        full_system_message_response(),
+        SystemMessageResponse::new("m2", None),
+    ]);
+    let bodies = [
+        SystemMessageRequest {
+            system_message_list: list.clone(),
+            other: Vec::new(),
+        }
+        .to_element(V13),
+        SystemMessageUser {
+            system_message_response_list: answers.clone(),
+            other: Vec::new(),
+        }
+        .to_element(V13),
+        LoginResponse {
+            result: CspResult {
+                system_message_list: Some(list),
+                try_again_timeout: Some(60),
+                ..CspResult::new(200, Some("Answer first"))
+            },
+            ..LoginResponse::default()
+        }
+        .to_element(V13),
+        LoginRequest {
+            user_id: Some("alice".into()),
+            client_id: ClientId::url("JiMMY"),
+            system_message_response_list: Some(answers),
+            ..LoginRequest::default()
+        }
+        .to_element(V13),
+    ];
+    let mut names = std::collections::BTreeSet::new();
+    fn collect(e: &Element, out: &mut std::collections::BTreeSet<String>) {
+        out.insert(e.name.to_string());
+        e.children.iter().for_each(|c| collect(c, out));
+    }
+    for body in &bodies {
+        collect(body, &mut names);
+        let msg = Message::single(
+            V13,
+            Some("s".into()),
+            Transaction::request("1", body.clone()),
+        );
+        let bytes = encode(&msg, Encoding::Wbxml).expect("encode");
+        assert_eq!(bytes[3], 0, "{}: a LITERAL in 1.3", body.name);
+        let back = decode(&bytes, Encoding::Wbxml, &Limits::default()).expect("decode");
+        assert_eq!(back, msg, "{}", body.name);
+        // In 1.2 the same elements have no tokens (they are LITERALs).
+        let old = Message::single(
+            Version::V1_2,
+            Some("s".into()),
+            Transaction::request("1", body.clone()),
+        );
+        let bytes = encode(&old, Encoding::Wbxml).expect("encode 1.2");
+        assert_ne!(bytes[3], 0, "{}: no LITERAL in 1.2", body.name);
+        assert_eq!(
+            decode(&bytes, Encoding::Wbxml, &Limits::default()).expect("decode 1.2"),
+            old
+        );
+    }
+    for name in [
+        "SystemMessage-Request",
+        "SystemMessageList",
+        "SystemMessage",
+        "SystemMessageID",
+        "RequiresResponse",
+        "SystemMessageText",
+        "AnswerOptions",
+        "AnswerOption",
+        "AnswerOptionID",
+        "AnswerOptionText",
+        "VerificationMechanism",
+        "InText",
+        "URL",
+        "SystemMessage-User",
+        "SystemMessageResponseList",
+        "SystemMessageResponse",
+        "ChosenOptionID",
+        "VerificationKey",
+        "TryAgainTimeout",
+    ] {
+        assert!(names.contains(name), "{name} not covered");
+    }
+
+    // AnswerOptionText is page 9 token 0x0B in 1.3 (ReactiveAuthState's
+    // token before): SWITCH_PAGE 9, then the tag with content.
+    let root = Element::new("WV-CSP-Message").with_text("AnswerOptionText", "Yes");
+    let b13 = imps_wire::wbxml::encode(&root, V13).expect("encode");
+    assert!(
+        b13.windows(3).any(|w| w == [0x00, 0x09, 0x4B]),
+        "{b13:02X?}"
+    );
+    // AnswerOptionID 7 as OPAQUE: C3 01 07, right after its tag (0x1C).
+    let root = Element::new("WV-CSP-Message").with_text("AnswerOptionID", "7");
+    let b13 = imps_wire::wbxml::encode(&root, V13).expect("encode");
+    assert!(
+        b13.windows(4).any(|w| w == [0x5C, 0xC3, 0x01, 0x07]),
+        "{b13:02X?}"
+    );
+    let doc = imps_wire::wbxml::decode(&b13, &Limits::default()).expect("decode");
+    assert_eq!(doc.root, root);
 }

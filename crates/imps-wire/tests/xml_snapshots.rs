@@ -124,6 +124,7 @@ fn examples_cover_the_primitives_the_server_uses() {
         "Search-Request",
         "Search-Response",
         "SystemMessage-Request",
+        "SystemMessage-User",
         "GetPublicProfile-Response",
         "GetSegment-Request",
         "GetSegment-Response",

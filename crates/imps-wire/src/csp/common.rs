@@ -1,7 +1,7 @@
 //! Structures shared by many primitives: `Result` and `DetailedResult`,
 //! `ClientID`, `ScreenName`, `User`, `Group`, `Sender` and `Recipient`.
 
-use super::{Builder, expect_name, is_v13, number, required, text};
+use super::{Builder, SystemMessageList, expect_name, is_v13, number, required, text};
 use crate::{Element, Version, WireError};
 
 /// `Result{Code, Description?, DetailedResult*, SystemMessageList?,
@@ -11,8 +11,9 @@ pub struct CspResult {
     pub code: u64,
     pub description: Option<String>,
     pub details: Vec<DetailedResult>,
-    /// 1.3, kept as a tree.
-    pub system_message_list: Option<Element>,
+    /// 1.3: system messages the client must see (in a Login-Response,
+    /// before the login completes).
+    pub system_message_list: Option<SystemMessageList>,
     /// 1.3, seconds.
     pub try_again_timeout: Option<u64>,
     pub other: Vec<Element>,
@@ -45,7 +46,7 @@ impl CspResult {
                 "Description" if r.description.is_none() => r.description = Some(text(c)?),
                 "DetailedResult" => r.details.push(DetailedResult::from_element(c, v)?),
                 "SystemMessageList" if is_v13(v) && r.system_message_list.is_none() => {
-                    r.system_message_list = Some(c.clone());
+                    r.system_message_list = Some(SystemMessageList::from_element(c, v)?);
                 }
                 "TryAgainTimeout" if is_v13(v) && r.try_again_timeout.is_none() => {
                     r.try_again_timeout = Some(number(c)?);
@@ -63,7 +64,7 @@ impl CspResult {
             .opt_text("Description", self.description.as_deref())
             .children(self.details.iter().map(|d| d.to_element(v)))
             .when(is_v13(v), |b| {
-                b.opt_child(self.system_message_list.clone())
+                b.opt_child(self.system_message_list.as_ref().map(|l| l.to_element(v)))
                     .number("TryAgainTimeout", self.try_again_timeout)
             })
             .finish(&self.other)

@@ -1,6 +1,6 @@
-//! Typed CSP primitives: structs for the session, IM and presence
-//! primitives a server handles most, read from and written to the
-//! [`Element`] tree of a transaction body.
+//! Typed CSP primitives: structs for the session, IM, presence and
+//! system-message primitives a server handles most, read from and written
+//! to the [`Element`] tree of a transaction body.
 //!
 //! The tree stays the model of record (see `docs/architecture.md`); these
 //! types are views a handler or a client can use when it wants fields
@@ -69,6 +69,13 @@
 //!   handled by the envelope, not here.
 //! * **Booleans** are read as `T`/`F` (also `true`/`false`) and written as
 //!   `T`/`F`.
+//! * **System messages** (1.3, [`sysmsg`]): a Login-Response's
+//!   `SystemMessageList` is read from inside its `Result` or, when the
+//!   Result has none, from beside it, and is written inside the Result.
+//!   The Login-Request's `SystemMessageResponseList` is a direct child.
+//!   `AnswerOption`s are read with or without their `AnswerOptions`
+//!   wrapper and written inside it; the other decisions are at the top
+//!   of [`sysmsg`].
 
 use crate::{Element, PrimitiveKind, Version, WireError};
 
@@ -78,6 +85,7 @@ pub mod digest;
 pub mod im;
 pub mod presence;
 pub mod session;
+pub mod sysmsg;
 
 pub use common::{
     ClientId, CspResult, DetailedResult, Group, GroupRef, Party, Recipient, ScreenName, Sender,
@@ -95,6 +103,10 @@ pub use presence::{
 pub use session::{
     ClientCapabilityRequest, Disconnect, KeepAliveRequest, KeepAliveResponse, LoginRequest,
     LoginResponse, LogoutRequest, PollingRequest, ServiceRequest, Status,
+};
+pub use sysmsg::{
+    AnswerOption, SystemMessage, SystemMessageList, SystemMessageRequest, SystemMessageResponse,
+    SystemMessageResponseList, SystemMessageUser, VerificationMechanism,
 };
 
 /// A typed transaction primitive. Every type here also has the same two

@@ -2,7 +2,8 @@
 //! ClientCapability, Service, Status and Disconnect.
 
 use super::{
-    Builder, ClientId, CspResult, boolean, expect_kind, is_v13, number, primitive, required, text,
+    Builder, ClientId, CspResult, SystemMessageList, SystemMessageResponseList, boolean,
+    expect_kind, is_v13, number, primitive, required, text,
 };
 use crate::{Element, PrimitiveKind, Version, WireError};
 
@@ -28,8 +29,9 @@ pub struct LoginRequest {
     /// Seconds.
     pub time_to_live: Option<u64>,
     pub session_cookie: Option<String>,
-    /// 1.3, kept as a tree.
-    pub system_message_response_list: Option<Element>,
+    /// 1.3: answers to the system messages of the previous
+    /// Login-Response.
+    pub system_message_response_list: Option<SystemMessageResponseList>,
     /// 1.3, kept as a tree.
     pub functions: Option<Element>,
     /// 1.3, kept as a tree.
@@ -61,7 +63,8 @@ impl LoginRequest {
                     r.session_cookie = Some(text(c)?);
                 }
                 "SystemMessageResponseList" if v13 && r.system_message_response_list.is_none() => {
-                    r.system_message_response_list = Some(c.clone());
+                    r.system_message_response_list =
+                        Some(SystemMessageResponseList::from_element(c, v)?);
                 }
                 "Functions" if v13 && r.functions.is_none() => r.functions = Some(c.clone()),
                 "CapabilityList" if v13 && r.capability_list.is_none() => {
@@ -89,9 +92,13 @@ impl LoginRequest {
             .number("TimeToLive", self.time_to_live)
             .opt_text("SessionCookie", self.session_cookie.as_deref())
             .when(v13, |b| {
-                b.opt_child(self.system_message_response_list.clone())
-                    .opt_child(self.functions.clone())
-                    .opt_child(self.capability_list.clone())
+                b.opt_child(
+                    self.system_message_response_list
+                        .as_ref()
+                        .map(|l| l.to_element(v)),
+                )
+                .opt_child(self.functions.clone())
+                .opt_child(self.capability_list.clone())
             })
             .finish(&self.other)
     }
@@ -104,6 +111,11 @@ primitive!(LoginRequest);
 ///
 /// A digest challenge has `Nonce` and `DigestSchema` and no `SessionID`;
 /// a successful login has `SessionID`.
+///
+/// 1.3 system messages sent during login belong in the `Result`
+/// (`result.system_message_list`). A `SystemMessageList` written beside
+/// the Result instead is read into the Result when that has none, and
+/// written back inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoginResponse {
     pub user_id: Option<String>,
@@ -128,7 +140,13 @@ impl LoginResponse {
         expect_kind(e, PrimitiveKind::LoginResponse)?;
         let v13 = is_v13(v);
         let mut r = LoginResponse::default();
-        let mut result = None;
+        let mut result: Option<CspResult> = None;
+        // A SystemMessageList beside the Result is read only when the
+        // Result has none of its own.
+        let mut take_beside = v13
+            && e.child(CspResult::NAME)
+                .is_none_or(|res| res.child(SystemMessageList::NAME).is_none());
+        let mut beside = None;
         for c in &e.children {
             match c.name.as_str() {
                 "UserID" if r.user_id.is_none() => r.user_id = Some(text(c)?),
@@ -152,11 +170,23 @@ impl LoginResponse {
                 "AgreedCapabilityList" if v13 && r.agreed_capability_list.is_none() => {
                     r.agreed_capability_list = Some(c.clone());
                 }
+                "SystemMessageList" if take_beside => {
+                    take_beside = false;
+                    beside = Some(SystemMessageList::from_element(c, v)?);
+                }
                 _ => r.other.push(c.clone()),
             }
         }
         r.result = required(result, e, "Result")?;
+        if beside.is_some() {
+            r.result.system_message_list = beside;
+        }
         Ok(r)
+    }
+
+    /// The system messages of a 1.3 login, if any (they are in the Result).
+    pub fn system_message_list(&self) -> Option<&SystemMessageList> {
+        self.result.system_message_list.as_ref()
     }
 
     pub fn to_element(&self, v: Version) -> Element {
