@@ -94,13 +94,16 @@ impl LocalRouter {
 }
 
 fn recipient(s: &Session) -> Recipient<'_> {
+    // One lock per recipient: this runs for every session of a fan-out.
+    let (max_message_size, style) =
+        s.with_state(|st| (st.caps.as_ref().and_then(|c| c.max_message_size), st.style));
     Recipient {
         session_id: &s.id,
         user: &s.user,
         client_key: &s.client_key,
         version: s.version,
-        max_message_size: s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)),
-        style: s.style(),
+        max_message_size,
+        style,
     }
 }
 
