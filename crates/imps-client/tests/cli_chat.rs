@@ -3,7 +3,7 @@
 //! in a group, using only the CLI, with its `--json` output checked. Each
 //! feature also has its own test so a failure names the feature.
 
-mod cli_common;
+use crate::cli_common;
 
 use cli_common::{Server, combos};
 

@@ -3,7 +3,7 @@
 //! refusal (501 while a feature is missing) is printed cleanly with its
 //! code and meaning.
 
-mod cli_common;
+use crate::cli_common;
 
 use cli_common::Server;
 

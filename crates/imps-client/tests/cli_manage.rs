@@ -4,7 +4,7 @@
 //! authorization request, and listing waiting messages without taking
 //! them (GetMessageList).
 
-mod cli_common;
+use crate::cli_common;
 
 use cli_common::{Server, combos};
 

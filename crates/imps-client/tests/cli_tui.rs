@@ -5,7 +5,7 @@
 //! the WebSocket into the app's own event loop.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod cli_common;
+use crate::cli_common;
 
 use std::time::Duration;
 

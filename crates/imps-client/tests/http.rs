@@ -2,7 +2,7 @@
 //! Content-Types, size caps, timeouts, and full CSP exchanges in XML (and
 //! WBXML once the codec can encode).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

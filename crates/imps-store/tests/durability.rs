@@ -50,6 +50,16 @@ async fn durability_child() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The helper's name as libtest knows it, for `--exact`: its module path
+/// without the crate (`durability::durability_child` now that this file is
+/// a module of tests/integration.rs; just `durability_child` at a root).
+fn child_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::durability_child"),
+        None => "durability_child".to_owned(),
+    }
+}
+
 #[tokio::test]
 async fn sigkill_after_ack_loses_nothing() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -58,7 +68,7 @@ async fn sigkill_after_ack_loses_nothing() -> Result<(), Box<dyn std::error::Err
         .args([
             "--ignored",
             "--exact",
-            "durability_child",
+            child_test_name().as_str(),
             "--nocapture",
             "--test-threads=1",
         ])
@@ -71,7 +81,7 @@ async fn sigkill_after_ack_loses_nothing() -> Result<(), Box<dyn std::error::Err
     // Read on a thread so the parent can give up on a stuck child.
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
-        // Not a prefix match: libtest prints "test durability_child ... "
+        // Not a prefix match: libtest prints "test <name> ... "
         // without a newline, so the first id shares its line.
         let lines = BufReader::new(stdout).lines().map_while(Result::ok);
         for id in lines.filter_map(|l| l.rsplit_once("created ").map(|(_, id)| id.to_owned())) {

@@ -63,9 +63,10 @@
 //!
 //! # In `crates/impsd/tests`
 //!
-//! `mod common;` re-exports the kit and adds what needs the binary's path
-//! (`IMPSD_BIN`, and `spawn_real` / `impsd_cli` without the path
-//! argument), so older tests read as before.
+//! `tests/common/mod.rs` (a test file says `use crate::common;`; the files
+//! are modules of one test binary, `tests/e2e.rs`) re-exports the kit and
+//! adds what needs the binary's path (`IMPSD_BIN`, and `spawn_real` /
+//! `impsd_cli` without the path argument), so older tests read as before.
 
 mod http;
 pub mod real;

@@ -1,7 +1,7 @@
 //! Hostile and malformed input: every failure is a typed error, never a
 //! panic, a hang or an allocation the input did not pay for.
 
-mod wbxml_common;
+use crate::wbxml_common;
 
 use imps_wire::wbxml::{decode, encode};
 use imps_wire::{Element, Limits, Version, WireError};

@@ -28,7 +28,7 @@
 //!   so 1.2 documents are read with `-l CSP12`. For 1.2 it writes public id
 //!   0 with the FPI in the string table, which our decoder must accept.
 
-mod wbxml_common;
+use crate::wbxml_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! Case counts are kept to a few thousand so the normal test run stays
 //! fast; the cargo-fuzz target in `fuzz/` covers the same ground for hours.
 
-mod wbxml_common;
+use crate::wbxml_common;
 
 use std::sync::LazyLock;
 

@@ -1,7 +1,7 @@
 //! Element -> WBXML -> Element for realistic messages of every version:
 //! the tree must come back exactly, and the typed message too.
 
-mod wbxml_common;
+use crate::wbxml_common;
 
 use imps_wire::wbxml::{decode, encode};
 use imps_wire::{Encoding, Limits, Message, Version};

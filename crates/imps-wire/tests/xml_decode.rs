@@ -2,7 +2,7 @@
 //! in `imps_wire::xml`, one test each, plus documents shaped like real
 //! clients' (Android, the Colibria-oriented SMS20 client).
 
-mod xml_common;
+use crate::xml_common;
 
 use imps_wire::{Element, Limits, Message, SessionType, Version, WireError, xml};
 use xml_common::parse;

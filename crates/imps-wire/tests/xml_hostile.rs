@@ -2,7 +2,7 @@
 //! mutated bytes never panic (a bounded property fuzz; the open-ended one
 //! is `fuzz/fuzz_targets/xml_decode.rs`).
 
-mod xml_common;
+use crate::xml_common;
 
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! and for random messages, and the encoder's output reads the same in an
 //! independent XML parser (roxmltree).
 
-mod xml_common;
+use crate::xml_common;
 
 use imps_wire::{
     Attr, Element, Limits, Message, PrimitiveKind, SessionType, Transaction, TransactionMode,

@@ -3,10 +3,10 @@
 //! `tests/snapshots/xml/<version>/<name>.xml` (indented by the test's
 //! `pretty` helper; the encoder itself writes no whitespace).
 //!
-//! `UPDATE_SNAPSHOTS=1 cargo test --release -p imps-wire --test xml_snapshots`
+//! `UPDATE_SNAPSHOTS=1 cargo test --release -p imps-wire --test integration xml_snapshots::`
 //! rewrites the files and removes stale ones.
 
-mod xml_common;
+use crate::xml_common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -5,7 +5,7 @@
 //! `--keep-sessions` is given. The real binary, driven as an operator
 //! drives it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! client cannot hold a connection open by promising a huge body and
 //! sending it slowly.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! cap tells it apart from the test's own client on 127.0.0.1.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! operator having configured a key: impsd makes one in its data dir at
 //! first start, readable by its owner only, and keeps it across restarts.
 
-mod common;
+use crate::common;
 
 use common::{RealServer, impsd_bin};
 use imps_client::{Client, ClientConfig, Encoding, Version};

@@ -2,8 +2,8 @@
 //! leave, delete, messages to a group, joined users. Management is in
 //! groups_admin.rs.
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use common::{TestServer, code_of, combos};
 use groups_common::*;

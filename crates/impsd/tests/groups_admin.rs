@@ -2,8 +2,8 @@
 //! members and access rights, properties and change notices, the reject
 //! list, notice subscriptions; minimum age (PPR-9/10).
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use common::{TestServer, code_of, combos};
 use groups_common::*;

@@ -5,8 +5,8 @@
 //! may not (PGC-17). And the administrator's `impsd group expel` (PGC-12).
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use std::process::Command;
 

@@ -4,9 +4,9 @@
 //! access and reject lists uploaded in parts (GEN-2).
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod groups_common;
-mod lists_common;
+use crate::common;
+use crate::groups_common;
+use crate::lists_common;
 
 use common::{TestServer, code_of};
 use groups_common::{

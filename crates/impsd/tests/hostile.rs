@@ -2,7 +2,7 @@
 //! told, else plain HTTP) and the server keeps serving.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{TestServer, post_raw};
 use imps_client::{Element, Encoding, Message, Transaction, Version};

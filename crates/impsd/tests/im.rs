@@ -3,8 +3,8 @@
 //! what "acknowledged" means. Every test runs over the real HTTP binding
 //! (and WebSocket where it says so), in XML and WBXML, CSP 1.1 to 1.3.
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use common::{TestServer, code_of};
 use im_common::*;

@@ -3,8 +3,8 @@
 //! next login in order. (IMR-10/11 are in im_offline.rs.)
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use common::TestServer;
 use im_common::*;

@@ -3,8 +3,8 @@
 //! status code and nothing of a refused message stored.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use common::{TestServer, code_of};
 use im_common::*;

@@ -3,8 +3,8 @@
 //! in the test, which records what it is sent.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use std::time::Duration;
 

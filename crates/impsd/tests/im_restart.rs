@@ -3,8 +3,8 @@
 //! across a push that fell out of a full outbox.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use std::time::Duration;
 

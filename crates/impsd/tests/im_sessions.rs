@@ -3,8 +3,8 @@
 //! and off; and a blocked sender, who must not learn that the recipient
 //! exists.
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use common::{TestServer, code_of};
 use im_common::*;

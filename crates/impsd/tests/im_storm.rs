@@ -14,8 +14,8 @@
 //! receiver gives up after a deadline and the test then fails.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod im_common;
+use crate::common;
+use crate::im_common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 //! relayed to the inviter as Invite-Response, CancelInvite, and shared
 //! content as an invitation carrying a URL.
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use common::{TestServer, combos};
 use groups_common::*;

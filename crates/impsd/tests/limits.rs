@@ -2,7 +2,7 @@
 //! client sees when one is reached.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{TestServer, post_raw};
 use imps_wire::csp::{ClientId, LoginRequest, LoginResponse, Status};

@@ -3,8 +3,8 @@
 //! across a restart. Block and grant lists: lists_block.rs; adding
 //! contacts: lists_adc.rs; long lists in parts: lists_segments.rs.
 
-mod common;
-mod lists_common;
+use crate::common;
+use crate::lists_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Version};

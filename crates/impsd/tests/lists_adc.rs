@@ -1,8 +1,8 @@
 //! Adding a contact (ADC-1..3, ADC-UC) over the real protocol.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod lists_common;
+use crate::common;
+use crate::lists_common;
 
 use std::time::Duration;
 

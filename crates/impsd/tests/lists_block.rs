@@ -1,8 +1,8 @@
 //! Block and grant lists over the real protocol (BASE-LIST): BlockEntity
 //! and GetBlockedList in the 1.2 form and the 1.3 form.
 
-mod common;
-mod lists_common;
+use crate::common;
+use crate::lists_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Version};

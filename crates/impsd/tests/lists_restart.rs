@@ -2,8 +2,8 @@
 //! the real binary: every acknowledged change was on disk.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod lists_common;
+use crate::common;
+use crate::lists_common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,8 +2,8 @@
 //! (upload), GEN-4 (WebSocket too), SEC-1, IOP-1, with the size a client
 //! negotiated (CFG-1).
 
-mod common;
-mod lists_common;
+use crate::common;
+use crate::lists_common;
 
 use std::sync::Arc;
 

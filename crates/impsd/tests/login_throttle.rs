@@ -4,7 +4,7 @@
 //! the user's count, and an unknown user costs and looks like a wrong
 //! password. The clock is a fake one: lockouts end when the test says.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! asserts in an HTTP header, believed only from trusted addresses.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use imps_client::{Client, ClientConfig, Encoding, Version};

@@ -3,7 +3,7 @@
 //! runs (issue 12, observability), against the real binary.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use common::{RealServer, get_text, impsd_bin};
 use imps_client::{Client, ClientConfig, Encoding, Version};

@@ -3,8 +3,8 @@
 //! private conversation (PGC-7..11). PGC-12..21 are in pgc_rules.rs, the
 //! use cases in pgc_uc.rs.
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use common::{TestServer, code_of, combos};
 use groups_common::*;

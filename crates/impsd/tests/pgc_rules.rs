@@ -4,8 +4,8 @@
 //! deletion, screen names).
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use std::sync::Arc;
 

@@ -5,8 +5,8 @@
 //! every participant seeing every other.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod groups_common;
+use crate::common;
+use crate::groups_common;
 
 use common::{TestServer, code_of, combos};
 use groups_common::*;

@@ -5,8 +5,8 @@
 //! (GEN-1, CFG-1) in presence_split.rs. Authorization has its own file
 //! (presence_auth.rs).
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Version};

@@ -3,8 +3,8 @@
 //! users at once (PRR-1), location authorized on its own (PRR-UC), nothing
 //! disclosed without authorization (PRI-1), and the watcher list.
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Version};

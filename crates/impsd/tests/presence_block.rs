@@ -3,8 +3,8 @@
 //! deliberate extension; off, blocking is an IM function only (pure CSP).
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::TestServer;
 use imps_client::{Element, Encoding, Version};

@@ -2,8 +2,8 @@
 //! (BASE-PRES fan-out): 1,000 clients log in over HTTP, subscribe, and
 //! each finds the notification at its next poll.
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use std::time::Instant;
 

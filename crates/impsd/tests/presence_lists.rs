@@ -3,8 +3,8 @@
 //! (BASE-PRES, PRR-5). The lists themselves are the lists area's.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, HttpClient, Version};

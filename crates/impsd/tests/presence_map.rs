@@ -4,8 +4,8 @@
 //! PRR-UC); the URL mode and the off switch.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Version};

@@ -3,8 +3,8 @@
 //! request and subscriptions (BASE-PRES, PRR-5).
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,8 @@
 //! is lost, and a client that negotiated nothing gets one notification.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
-mod presence_common;
+use crate::common;
+use crate::presence_common;
 
 use common::TestServer;
 use imps_client::{Element, Encoding, Version};

@@ -2,7 +2,7 @@
 //! WebSocket push, and the server-initiated Disconnect.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

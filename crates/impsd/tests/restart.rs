@@ -1,6 +1,6 @@
 //! The real binary: admin commands while it runs, SIGKILL and restart.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! BASE-SES end to end: login (password and digest), keep-alive, expiry,
 //! logout, negotiation, GetSPInfo, over XML and WBXML, CSP 1.1-1.3.
 
-mod common;
+use crate::common;
 
 use common::{TestServer, code_of, combos};
 use imps_client::{ClientError, Element, Encoding, Version, agreed_cir_methods};

@@ -3,7 +3,7 @@
 //! session through the log instead.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

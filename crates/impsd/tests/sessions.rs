@@ -1,6 +1,6 @@
 //! GEN-11..16: several sessions per user, each with its own ClientID.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use imps_client::{Encoding, Version};

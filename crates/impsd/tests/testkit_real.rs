@@ -2,7 +2,7 @@
 //! picks, users made with the admin command, a message delivered, and a
 //! SIGKILL and restart on the same data.
 
-mod common;
+use crate::common;
 
 use common::{RealServer, impsd_bin};
 

@@ -1,7 +1,7 @@
 //! The HTTP binding itself: content types, keep-alive, HTTP/2, TLS.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

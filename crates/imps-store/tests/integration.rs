@@ -1,0 +1,15 @@
+//! The integration tests of the store backends, one test binary.
+//!
+//! Each file under tests/ used to be its own test binary, compiled and
+//! linked on its own; most of the CI time went to that. Here they are
+//! modules of one binary (`autotests = false` in Cargo.toml), each file
+//! where it was. Run one file with
+//! `cargo test --release -p imps-store --test integration <file>::`.
+
+// One module per test file.
+mod conformance;
+mod conformance_groups;
+mod conformance_lists;
+mod conformance_presence;
+mod durability;
+mod lifecycle;
