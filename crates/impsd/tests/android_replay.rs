@@ -19,7 +19,7 @@
 //!   each child of `UserMapList` as a Mapping.
 #![allow(clippy::unwrap_used)]
 
-mod android_common;
+use crate::android_common;
 
 use android_common::*;
 use imps_testkit::TestServer;

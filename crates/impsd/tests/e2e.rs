@@ -8,6 +8,7 @@
 //! `cargo test --release -p impsd --test e2e <file>::`.
 
 // Shared helpers (directories with a mod.rs).
+mod android_common;
 mod common;
 mod groups_common;
 mod im_common;
@@ -16,6 +17,7 @@ mod presence_common;
 
 // One module per test file.
 mod admin_effect;
+mod android_replay;
 mod body_limit;
 mod cli_users;
 mod conn_limits;
@@ -26,6 +28,7 @@ mod groups_privacy;
 mod groups_restart;
 mod groups_segments;
 mod hostile;
+mod id_forms;
 mod im;
 mod im_durability;
 mod im_imr;
@@ -63,3 +66,36 @@ mod session_id_logs;
 mod sessions;
 mod testkit_real;
 mod transport;
+
+/// A test file nobody declared above would never run (`autotests = false`
+/// finds nothing by itself): every `tests/*.rs` and every helper directory
+/// must have its `mod` line here.
+#[test]
+fn every_test_file_is_declared() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let me = include_str!("e2e.rs");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests dir") {
+        let path = entry.expect("dir entry").path();
+        let name = if path.is_dir() && path.join("mod.rs").exists() {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            path.file_stem()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        } else {
+            None
+        };
+        if let Some(n) = name.filter(|n| n != "e2e")
+            && !me.lines().any(|l| l.trim() == format!("mod {n};"))
+        {
+            missing.push(n);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not declared in tests/e2e.rs: {missing:?}"
+    );
+}

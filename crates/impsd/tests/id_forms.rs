@@ -9,8 +9,7 @@
 //! ClientCapability gives it away.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod im_common;
+use crate::{common, im_common};
 
 use common::{TestServer, code_of};
 use im_common::{PW, ack, add_user, caps, expect, msg_id, online_with};
