@@ -9,9 +9,10 @@
 //! ClientCapability gives it away.
 #![allow(clippy::unwrap_used)]
 
-use crate::{common, im_common};
+use crate::{common, groups_common, im_common};
 
 use common::{TestServer, code_of};
+use groups_common::{create_req, join_req};
 use im_common::{PW, ack, add_user, caps, expect, msg_id, online_with};
 use imps_client::{Element, Encoding, HttpClient, Version};
 
@@ -172,37 +173,12 @@ async fn quirk_a_domainless_client_gets_every_address_without_the_domain() {
         );
 
         // Groups: Alice makes a room, Bob joins and talks in it.
-        let create = Element::new("CreateGroup-Request")
-            .with_text("GroupID", a_room.as_str())
-            .with(
-                Element::new("GroupProperties").with(
-                    Element::new("Property")
-                        .with_text("Name", "AccessType")
-                        .with_text("Value", "Open"),
-                ),
-            )
-            .with_text("JoinGroup", "T")
-            .with(
-                Element::new("ScreenName")
-                    .with_text("SName", "Al")
-                    .with_text("GroupID", a_room.as_str()),
-            )
-            .with_text("SubscribeNotification", "T");
+        let create = create_req(&a_room, &[("AccessType", "Open")], Some("Al"));
         let r = seen.request(&a, create).await;
         assert_eq!(code_of(&r), Some(200), "{v}: {r:?}");
         let b_room = format!("wv:{alice}/room@localhost");
         let r = b
-            .request(
-                Element::new("JoinGroup-Request")
-                    .with_text("GroupID", b_room.as_str())
-                    .with(
-                        Element::new("ScreenName")
-                            .with_text("SName", "Bo")
-                            .with_text("GroupID", b_room.as_str()),
-                    )
-                    .with_text("JoinedRequest", "T")
-                    .with_text("SubscribeNotification", "T"),
-            )
+            .request(join_req(&b_room, Some("Bo"), true))
             .await
             .unwrap();
         assert_ne!(r.name, "Status", "{v}: {r:?}");
@@ -329,36 +305,11 @@ async fn quirk_member_lists_the_android_engine_reads_in_every_version() {
                 let j = srv.client(v, e, &format!("{joiner}-phone"));
                 online_with(&j, &joiner, with_caps()).await;
                 let room = format!("wv:{owner}/room@localhost");
-                let create = Element::new("CreateGroup-Request")
-                    .with_text("GroupID", room.as_str())
-                    .with(
-                        Element::new("GroupProperties").with(
-                            Element::new("Property")
-                                .with_text("Name", "AccessType")
-                                .with_text("Value", "Open"),
-                        ),
-                    )
-                    .with_text("JoinGroup", "T")
-                    .with(
-                        Element::new("ScreenName")
-                            .with_text("SName", "Owner")
-                            .with_text("GroupID", room.as_str()),
-                    )
-                    .with_text("SubscribeNotification", "T");
+                let create = create_req(&room, &[("AccessType", "Open")], Some("Owner"));
                 let r = o.request(create).await.unwrap();
                 assert_eq!(code_of(&r), Some(200), "{v} {e:?}: {r:?}");
                 let r = j
-                    .request(
-                        Element::new("JoinGroup-Request")
-                            .with_text("GroupID", room.as_str())
-                            .with(
-                                Element::new("ScreenName")
-                                    .with_text("SName", "Joiner")
-                                    .with_text("GroupID", room.as_str()),
-                            )
-                            .with_text("JoinedRequest", "T")
-                            .with_text("SubscribeNotification", "T"),
-                    )
+                    .request(join_req(&room, Some("Joiner"), true))
                     .await
                     .unwrap();
                 assert_eq!(r.name, "JoinGroup-Response", "{v} {e:?}: {r:?}");
