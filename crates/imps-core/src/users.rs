@@ -9,12 +9,7 @@ use crate::CoreError;
 /// or no scheme, and our own domain or none; another domain is refused.
 pub fn canonical_user(wire: &str, domain: &str) -> Result<String, CoreError> {
     let s = wire.trim();
-    // `get`: byte 3 may fall inside a character (`wvÞ...`), which a
-    // plain slice would panic on (found by the fuzz campaign).
-    let s = match s.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case("wv:") => &s[3..],
-        _ => s,
-    };
+    let s = strip_scheme(s).unwrap_or(s);
     let (user, dom) = match s.rfind('@') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
@@ -27,6 +22,16 @@ pub fn canonical_user(wire: &str, domain: &str) -> Result<String, CoreError> {
     let user = user.to_ascii_lowercase();
     validate_user_part(&user)?;
     Ok(user)
+}
+
+/// What follows a `wv:`/`WV:` scheme, when `s` starts with one. `get`:
+/// byte 3 may fall inside a character (`wvÞ...`), which a plain slice
+/// would panic on (found by the fuzz campaign).
+pub(crate) fn strip_scheme(s: &str) -> Option<&str> {
+    match s.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("wv:") => Some(&s[3..]),
+        _ => None,
+    }
 }
 
 /// The user part rules: printable ASCII without `/`, `@`, and `+` except
@@ -56,8 +61,7 @@ pub fn wire_user(id: &str, domain: &str) -> String {
 /// and compares them as strings (issue 13). A plain login name (`alice`)
 /// is not an address and says nothing about how the client writes them.
 pub fn is_bare_address(wire: &str) -> bool {
-    let s = wire.trim();
-    matches!(s.get(..3), Some(p) if p.eq_ignore_ascii_case("wv:")) && !s.contains('@')
+    strip_scheme(wire.trim()).is_some_and(|rest| !rest.contains('@'))
 }
 
 /// Elements whose text is an IMPS address (user, group or contact list).

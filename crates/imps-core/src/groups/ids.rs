@@ -14,11 +14,7 @@ pub(crate) fn canonical_group(
     max_name: usize,
 ) -> Result<String, CoreError> {
     let s = wire.trim();
-    let s = if s.len() >= 3 && s.is_char_boundary(3) && s[..3].eq_ignore_ascii_case("wv:") {
-        &s[3..]
-    } else {
-        s
-    };
+    let s = crate::users::strip_scheme(s).unwrap_or(s);
     // Resource = between the first `/` and the last `@` (Android's order).
     let (rest, dom) = match s.rfind('@') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
