@@ -57,6 +57,7 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         delivery_method: None,
         bare_ids: false,
         android_engine: false,
+        withheld: Vec::new(),
     }
 }
 
@@ -314,6 +315,7 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         delivery_method: Some("N".into()),
         bare_ids: true,
         android_engine: true,
+        withheld: Vec::new(),
         ..session("replace-1", "carol", "x")
     };
     assert_eq!(

@@ -56,6 +56,7 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             delivery_method: None,
             bare_ids: false,
             android_engine: false,
+            withheld: Vec::new(),
         })
         .await?;
     store.close().await?;

@@ -99,6 +99,9 @@ pub struct SessionState {
     pub style: ClientStyle,
     /// Functions agreed in Service negotiation; `None` until then.
     pub agreed: Option<FunctionSet>,
+    /// Functions the user's level of service leaves out (SYM-11), in the
+    /// notation of the `disabled` setting; empty for full service.
+    pub withheld: Vec<String>,
     /// Set when the server has ended the session (admin kick): the queued
     /// Disconnect is delivered, then the session is gone.
     pub closing: bool,
@@ -160,6 +163,7 @@ impl Session {
                 caps: None,
                 style: ClientStyle::default(),
                 agreed: None,
+                withheld: Vec::new(),
                 closing: false,
                 ended: false,
                 ready: false,
@@ -173,9 +177,9 @@ impl Session {
 
     /// The durable part of this session: what a restart brings back.
     pub(crate) fn record(&self) -> crate::store::SessionRecord {
-        let (ttl_secs, delivery_method, style) = self.with_state(|st| {
+        let (ttl_secs, delivery_method, style, withheld) = self.with_state(|st| {
             let method = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
-            (st.ttl_secs, method, st.style)
+            (st.ttl_secs, method, st.style, st.withheld.clone())
         });
         crate::store::SessionRecord {
             id: self.id.clone(),
@@ -188,6 +192,7 @@ impl Session {
             delivery_method,
             bare_ids: style.bare_ids,
             android_engine: style.android_engine,
+            withheld,
         }
     }
 

@@ -6,6 +6,7 @@ mod groups;
 mod im;
 mod lists;
 mod presence;
+mod sysmsg;
 
 pub use groups::{
     Access, Birth, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser,
@@ -85,14 +86,24 @@ pub struct SessionRecord {
     /// `session::ClientStyle`).
     pub bare_ids: bool,
     pub android_engine: bool,
+    /// Functions withheld by the level of service the user's answer to a
+    /// system message granted (SYM-11): names of features, function
+    /// groups or codes, as in the `disabled` setting. Empty: full service.
+    pub withheld: Vec<String>,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area
 /// (and each backend's file for it) can grow on its own; a backend
 /// implements them all and is then a `Store`.
-pub trait Store: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore {}
+pub trait Store:
+    AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore
+{
+}
 
-impl<T: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore> Store for T {}
+impl<T> Store for T where
+    T: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore
+{
+}
 
 /// Users, credentials and sessions.
 #[async_trait]
@@ -123,6 +134,7 @@ pub struct MemStore {
     pub(crate) presence: Mutex<presence::MemPresence>,
     pub(crate) im: Mutex<im::MemMessages>,
     pub(crate) groups: Mutex<groups::MemGroups>,
+    pub(crate) sysmsg: Mutex<sysmsg::MemSysmsg>,
 }
 
 #[derive(Default)]
