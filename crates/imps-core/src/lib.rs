@@ -40,5 +40,5 @@ pub use service::{RequestCtx, Service};
 pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};
 pub use store::{
     AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore,
-    SessionRecord, Store, StoreError, UserRecord,
+    SessionRecord, Store, StoreError, SysmsgStore, UserRecord,
 };

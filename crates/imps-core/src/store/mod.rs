@@ -24,6 +24,9 @@ pub use presence::{
     AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord,
     ReactiveState, SubscriptionRecord,
 };
+pub use sysmsg::{
+    SysDelivery, SysMessageRecord, SysOption, SysmsgStore, TermsAgreement, sysmsg_is_due,
+};
 
 use std::collections::HashMap;
 

@@ -151,7 +151,10 @@ impl SysmsgStore for MemStore {
     async fn put_sysmsg(&self, m: SysMessageRecord, to: &[String]) -> Result<(), StoreError> {
         let mut g = self.sysmsg.lock();
         if g.messages.contains_key(&m.id) {
-            return Err(StoreError::Conflict(format!("system message {} exists", m.id)));
+            return Err(StoreError::Conflict(format!(
+                "system message {} exists",
+                m.id
+            )));
         }
         let id = m.id.clone();
         g.messages.insert(id.clone(), m);
