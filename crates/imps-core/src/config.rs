@@ -199,6 +199,8 @@ pub struct CoreConfig {
     pub map: crate::map::MapConfig,
     /// Presence: memory bounds.
     pub presence: crate::presence::PresenceConfig,
+    /// System messages: limits, terms before login, refused clients.
+    pub sysmsg: crate::sysmsg::SysmsgConfig,
 }
 
 impl Default for CoreConfig {
@@ -229,6 +231,7 @@ impl Default for CoreConfig {
             groups: crate::groups::GroupsConfig::default(),
             map: crate::map::MapConfig::default(),
             presence: crate::presence::PresenceConfig::default(),
+            sysmsg: crate::sysmsg::SysmsgConfig::default(),
         }
     }
 }

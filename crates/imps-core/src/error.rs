@@ -110,6 +110,19 @@ pub enum CoreError {
     /// until the lockout ends, without checking the credentials.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     LoginThrottled { retry_after_secs: u64 },
+    /// SYM-*: a system message the user was never sent.
+    #[error("no system message {0} for this user")]
+    UnknownSystemMessage(String),
+    /// SYM-11: the level of service the user's answer granted leaves this
+    /// function out.
+    #[error("{0} is not part of the level of service granted")]
+    LevelOfService(String),
+    /// SYM-14: the login-time system messages were not answered in time.
+    #[error("the system messages were not answered in time; access denied")]
+    SystemMessageTimeout,
+    /// SYM-3: the operator does not serve this protocol version.
+    #[error("CSP {0} is not supported by this service")]
+    VersionRefused(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -187,6 +200,11 @@ impl CoreError {
             CoreError::Map(_) => 500,
             CoreError::Store(StoreError::Conflict(_)) => 400,
             CoreError::Store(_) | CoreError::Internal(_) => 500,
+            CoreError::UnknownSystemMessage(_) => 404,
+            // "Operation requires a higher class of service".
+            CoreError::LevelOfService(_) => 903,
+            CoreError::SystemMessageTimeout => 408,
+            CoreError::VersionRefused(_) => 505,
         }
     }
 
@@ -318,6 +336,10 @@ mod table {
                 503,
             ),
             (E::Internal(s()), 500),
+            (E::UnknownSystemMessage(s()), 404),
+            (E::LevelOfService(s()), 903),
+            (E::SystemMessageTimeout, 408),
+            (E::VersionRefused(s()), 505),
         ]
     }
 
@@ -380,6 +402,10 @@ mod table {
             | E::Store(StoreError::Conflict(_) | StoreError::Backend(_))
             | E::Busy(_)
             | E::LoginThrottled { .. }
+            | E::UnknownSystemMessage(_)
+            | E::LevelOfService(_)
+            | E::SystemMessageTimeout
+            | E::VersionRefused(_)
             | E::Internal(_) => {}
         }
     }

@@ -45,6 +45,8 @@ pub struct Service {
     pub(crate) im: Arc<ImService>,
     pub(crate) groups: Arc<GroupsService>,
     pub(crate) map: Arc<MapService>,
+    /// System messages and the terms asked at login (`sysmsg`).
+    pub(crate) sysmsg: Arc<crate::sysmsg::SysmsgService>,
     /// Per-primitive counts and latencies (`/metrics`).
     pub(crate) stats: crate::stats::TransactionStats,
     /// What the background work did (`workers`).
@@ -120,7 +122,12 @@ impl Service {
             provider,
             Arc::clone(&presence),
         ));
-        let session = Arc::new(SessionService::new(Arc::clone(&base), Arc::clone(&im)));
+        let sysmsg = Arc::new(crate::sysmsg::SysmsgService::new(Arc::clone(&base)));
+        let session = Arc::new(SessionService::new(
+            Arc::clone(&base),
+            Arc::clone(&im),
+            Arc::clone(&sysmsg),
+        ));
         Service {
             base,
             session,
@@ -129,6 +136,7 @@ impl Service {
             im,
             groups,
             map,
+            sysmsg,
             stats: crate::stats::TransactionStats::default(),
             worker_counts: crate::workers::WorkerCounts::default(),
         }
@@ -388,6 +396,7 @@ impl Service {
             Area::Groups => self.groups.handle_groups(s, kind, tx).await?,
             Area::Im => self.im.handle_im(s, kind, tx).await?,
             Area::Map => self.map.handle_map(s, tx).await?,
+            Area::Sysmsg => Outcome::Reply(self.sysmsg.user_answers(s, body).await?),
             // Whether a message goes to groups or to users is decided
             // here, once, from its recipients.
             Area::Messaging => match crate::groups::group_recipients(body) {
@@ -409,6 +418,7 @@ impl Service {
             self.presence.presence_session_ready(s).await;
             self.im.im_session_ready(s).await;
             self.groups.groups_session_ready(s).await;
+            self.sysmsg.sysmsg_session_ready(s).await;
         }
     }
 
@@ -512,6 +522,37 @@ impl Service {
     /// whether they were in it.
     pub async fn admin_expel(&self, group: &str, user: &str) -> Result<bool, CoreError> {
         self.groups.admin_expel(group, user).await
+    }
+
+    /// Operator: stores a system message and pushes it to whoever of its
+    /// audience is online with a 1.3 client (SYM-1).
+    pub async fn send_system_message(
+        &self,
+        m: crate::sysmsg::NewSystemMessage,
+    ) -> Result<crate::sysmsg::SentSystemMessage, CoreError> {
+        self.sysmsg.send(m, "operator").await
+    }
+
+    /// Operator: every system message and how far each got.
+    pub async fn system_messages(
+        &self,
+    ) -> Result<Vec<crate::sysmsg::SystemMessageSummary>, CoreError> {
+        self.sysmsg.list().await
+    }
+
+    /// Operator: one system message with who was sent it and who answered
+    /// what (SYM-15).
+    pub async fn system_message(
+        &self,
+        id: &str,
+    ) -> Result<crate::sysmsg::SystemMessageSummary, CoreError> {
+        self.sysmsg.get(id).await
+    }
+
+    /// Operator: sends a message again to its online users who have not
+    /// answered it (SYM-12); how many got it.
+    pub async fn resend_system_message(&self, id: &str) -> Result<usize, CoreError> {
+        self.sysmsg.resend(id).await
     }
 
     /// The router this service delivers through.
@@ -650,7 +691,8 @@ impl Service {
                 st.style = crate::session::ClientStyle {
                     bare_ids: r.bare_ids,
                     android_engine: r.android_engine,
-                }
+                };
+                st.withheld = r.withheld.clone();
             });
             if let Some(m) = r.delivery_method {
                 s.with_state(|st| {
@@ -693,7 +735,16 @@ impl Service {
         }
         let available =
             crate::session::FunctionSet::offers(s.version, &self.base.cfg.disabled_functions, code);
-        let agreed = s.with_state(|st| st.agreed.as_ref().map(|a| a.contains(code)));
+        // SYM-11: the user's answer to the terms left it out.
+        let (agreed, granted) = s.with_state(|st| {
+            let agreed = st.agreed.as_ref().map(|a| a.contains(code));
+            let granted =
+                st.withheld.is_empty() || crate::session::FunctionSet::offers(s.version, &st.withheld, code);
+            (agreed, granted)
+        });
+        if available && !granted {
+            return Err(CoreError::LevelOfService(code.into()));
+        }
         if !available || agreed == Some(false) {
             return Err(CoreError::ServiceNotAgreed(code.into()));
         }
@@ -711,6 +762,8 @@ pub(crate) enum Area {
     Im,
     Groups,
     Map,
+    /// SystemMessage-User: answers to system messages.
+    Sysmsg,
     /// SendMessage-Request: to groups or to users, by its recipients.
     Messaging,
     /// Not a request we serve on a session (a response primitive, or an
@@ -775,6 +828,7 @@ pub(crate) fn area_of(kind: PrimitiveKind) -> Area {
         | P::CancelInviteRequest
         | P::ExtendConversationRequest => Area::Groups,
         P::GetMapRequest => Area::Map,
+        P::SystemMessageUser => Area::Sysmsg,
         _ => Area::None,
     }
 }

@@ -51,6 +51,9 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
         .route("/admin/log", get(log_show).post(log_set))
+        .route("/admin/sysmsg", get(sysmsg_list).post(sysmsg_send))
+        .route("/admin/sysmsg/{id}", get(sysmsg_show))
+        .route("/admin/sysmsg/{id}/resend", post(sysmsg_resend))
         .with_state(state)
 }
 
@@ -153,6 +156,180 @@ async fn expel(
             };
             (status, e.description()).into_response()
         }
+    }
+}
+
+/// What `impsd sysmsg send` posts: exactly one audience.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SysmsgSend {
+    /// These users.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Every user online now.
+    #[serde(default)]
+    pub online: bool,
+    /// Every user, each at their next login.
+    #[serde(default)]
+    pub all: bool,
+    pub text: String,
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default)]
+    pub requires_response: bool,
+}
+
+/// What sending did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SysmsgSent {
+    pub id: String,
+    pub users: usize,
+    pub pushed_now: usize,
+}
+
+/// One user's copy of a message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SysmsgDeliveryRow {
+    pub user: String,
+    pub sent_count: u32,
+    pub last_sent_ms: Option<u64>,
+    pub answered_ms: Option<u64>,
+    pub chosen: Option<u64>,
+    /// The chosen option's text.
+    pub chosen_text: Option<String>,
+}
+
+/// A message and how far it got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SysmsgRow {
+    pub id: String,
+    pub text: String,
+    pub options: Vec<(u64, String)>,
+    pub requires_response: bool,
+    pub everyone: bool,
+    pub origin: String,
+    pub created_ms: u64,
+    pub deliveries: Vec<SysmsgDeliveryRow>,
+}
+
+impl From<imps_core::SystemMessageSummary> for SysmsgRow {
+    fn from(s: imps_core::SystemMessageSummary) -> SysmsgRow {
+        let m = s.message;
+        let text_of = |c: Option<u64>| {
+            c.and_then(|c| m.options.iter().find(|o| o.id == c))
+                .map(|o| o.text.clone())
+        };
+        let deliveries = s
+            .deliveries
+            .into_iter()
+            .map(|d| SysmsgDeliveryRow {
+                chosen_text: text_of(d.chosen),
+                user: d.user,
+                sent_count: d.sent_count,
+                last_sent_ms: d.last_sent_ms,
+                answered_ms: d.answered_ms,
+                chosen: d.chosen,
+            })
+            .collect();
+        SysmsgRow {
+            options: m.options.iter().map(|o| (o.id, o.text.clone())).collect(),
+            id: m.id,
+            text: m.text,
+            requires_response: m.requires_response,
+            everyone: m.everyone,
+            origin: m.origin,
+            created_ms: m.created_ms,
+            deliveries,
+        }
+    }
+}
+
+/// The HTTP status for a core error on the admin endpoint.
+fn admin_error(e: &imps_core::CoreError) -> Response {
+    let status = match e.status_code() {
+        404 | 531 => StatusCode::NOT_FOUND,
+        500 => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, e.description()).into_response()
+}
+
+/// Sends a system message (SYM-1): 200 with its ID, 400 for a bad text,
+/// options or audience, 404 for an unknown user.
+async fn sysmsg_send(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    axum::Json(req): axum::Json<SysmsgSend>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let to = match (req.to.is_empty(), req.online, req.all) {
+        (false, false, false) => imps_core::Audience::Users(req.to),
+        (true, true, false) => imps_core::Audience::Online,
+        (true, false, true) => imps_core::Audience::Everyone,
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "name exactly one audience: users, online or all",
+            )
+                .into_response();
+        }
+    };
+    let m = imps_core::NewSystemMessage {
+        text: req.text,
+        options: req.options,
+        requires_response: req.requires_response,
+        to,
+    };
+    match st.service.send_system_message(m).await {
+        Ok(s) => axum::Json(SysmsgSent {
+            id: s.id,
+            users: s.users,
+            pushed_now: s.pushed_now,
+        })
+        .into_response(),
+        Err(e) => admin_error(&e),
+    }
+}
+
+async fn sysmsg_list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match st.service.system_messages().await {
+        Ok(v) => axum::Json(v.into_iter().map(SysmsgRow::from).collect::<Vec<_>>()).into_response(),
+        Err(e) => admin_error(&e),
+    }
+}
+
+/// One message with who was sent it and who answered what (SYM-15).
+async fn sysmsg_show(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match st.service.system_message(&id).await {
+        Ok(s) => axum::Json(SysmsgRow::from(s)).into_response(),
+        Err(e) => admin_error(&e),
+    }
+}
+
+/// Sends a message again to its online users who have not answered it
+/// (SYM-12): 200 with how many got it.
+async fn sysmsg_resend(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match st.service.resend_system_message(&id).await {
+        Ok(n) => (StatusCode::OK, n.to_string()).into_response(),
+        Err(e) => admin_error(&e),
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
 use imps_core::{
     CoreConfig, GroupsConfig, ListsConfig, LoginThrottleConfig, MapConfig, PresenceConfig,
+    SysmsgConfig,
 };
 use imps_store::SqliteOptions;
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,8 @@ pub struct Config {
     pub groups: GroupsConfig,
     pub map: MapConfig,
     pub presence: PresenceConfig,
+    /// System messages: limits, terms before login, refused clients.
+    pub sysmsg: SysmsgConfig,
     /// The embedded SQLite store.
     pub store: SqliteOptions,
 }
@@ -216,6 +219,7 @@ impl Default for Config {
             groups: GroupsConfig::default(),
             map: MapConfig::default(),
             presence: PresenceConfig::default(),
+            sysmsg: SysmsgConfig::default(),
             store: SqliteOptions::default(),
         }
     }
@@ -380,6 +384,7 @@ impl Config {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
         }
         self.map.validate().map_err(anyhow::Error::msg)?;
+        self.sysmsg.validate().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -552,6 +557,15 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("presence.max_owners_loaded", "Users whose presence is kept in memory; past it idle ones are dropped and read again when asked for.", ""),
     ("presence.max_access_memory", "Users remembered per owner as having looked without subscribing (1.3 PRESENCE_ACCESS).", ""),
     ("presence.block_hides_presence", "Blocking a user also hides all presence from them (false = pure CSP: blocking only stops messages).", ""),
+    ("[sysmsg]", "System messages (SYM-*): limits, the terms asked before login, and clients refused with a word of why.", ""),
+    ("sysmsg.max_text_chars", "Longest system message or answer option, in characters (at least 128).", ""),
+    ("sysmsg.max_options", "Most answer options in one system message.", ""),
+    ("sysmsg.max_per_session", "Most waiting system messages sent to a session when it starts; the rest follow at the next one.", ""),
+    ("sysmsg.refuse_versions", "CSP versions refused at login (\"1.1\", \"1.2\", \"1.3\"): 505, and in 1.3 a system message saying why.", ""),
+    ("sysmsg.refuse_clients", "Client releases refused at login: a ClientID or ApplicationID containing one of these (any case) gets 403 and the refusal text.", ""),
+    ("sysmsg.refusal_text", "What a refused client is told; empty = a built-in sentence.", ""),
+    ("sysmsg.max_pending_logins", "Most logins waiting for the answer to the terms at once; more get 503.", ""),
+    ("sysmsg.terms", "Terms every user answers before a login completes (1.3); each option may withhold features (the level of service) or deny; a new version asks everyone again.", "{ version = \"2026-1\", text = \"Messages cost 0.01 each. Accept?\", timeout_secs = 300, older_clients = \"refuse\", options = [{ text = \"Accept\" }, { text = \"Presence only\", withhold = [\"IMFeat\", \"GroupFeat\"] }, { text = \"Decline\", deny = true }] }"),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
     ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),
@@ -636,6 +650,15 @@ mod tests {
         c.tls.key_file = Some("k.pem".into());
         c.im.webhook_url = Some("http://h/".into());
         c.im.notify_ref_key = Some([1; 32]);
+        c.sysmsg.terms = Some(imps_core::TermsConfig {
+            version: "1".into(),
+            text: "t".into(),
+            options: vec![imps_core::TermsOption {
+                text: "ok".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
         c
     }
 

@@ -277,6 +277,7 @@ fn core_config(
         groups: cfg.groups.clone(),
         map: cfg.map.clone(),
         presence: cfg.presence.clone(),
+        sysmsg: cfg.sysmsg.clone(),
     })
 }
 

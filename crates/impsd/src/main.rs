@@ -72,6 +72,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: GroupCmd,
     },
+    /// Send system messages to users of a running server and see their
+    /// answers.
+    Sysmsg {
+        #[command(subcommand)]
+        cmd: SysmsgCmd,
+    },
     /// Show the log filter of a running server, or replace it
     /// (e.g. `impsd log info,imps_core::im=debug`).
     Log {
@@ -93,6 +99,48 @@ enum GroupCmd {
         group: String,
         /// The user (wv:user@domain or user).
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SysmsgCmd {
+    /// Send a system message: to users (--to, repeatable), to everyone
+    /// online (--online), or to everyone at their next login (--all).
+    Send {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long = "to", value_name = "USER")]
+        to: Vec<String>,
+        #[arg(long, conflicts_with_all = ["to", "all"])]
+        online: bool,
+        #[arg(long, conflicts_with_all = ["to", "online"])]
+        all: bool,
+        /// The message (up to sysmsg.max_text_chars characters).
+        #[arg(long)]
+        text: String,
+        /// An answer option (repeatable; numbered 1, 2, ... in order).
+        #[arg(long = "option", value_name = "TEXT")]
+        options: Vec<String>,
+        /// The user must answer (it is sent again until they do).
+        #[arg(long)]
+        requires_response: bool,
+    },
+    /// List the system messages with how many were sent and answered.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Who was sent a message and what each answered.
+    Answers {
+        #[command(flatten)]
+        common: Common,
+        id: String,
+    },
+    /// Send a message again to its online users who have not answered.
+    Resend {
+        #[command(flatten)]
+        common: Common,
+        id: String,
     },
 }
 
@@ -231,6 +279,7 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
         Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
+        Cmd::Sysmsg { cmd } => rt.block_on(sysmsg_cmd(cmd)),
         Cmd::Log { common, filter } => rt.block_on(log_cmd(&common, filter)),
         Cmd::Config {
             cmd: ConfigCmd::PrintDefault,
@@ -501,6 +550,109 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
+    use impsd::admin::{SysmsgRow, SysmsgSend, SysmsgSent};
+    let fail = |status: u16, body: &[u8]| -> anyhow::Error {
+        anyhow::anyhow!(
+            "admin endpoint answered HTTP {status}: {}",
+            String::from_utf8_lossy(body)
+        )
+    };
+    match cmd {
+        SysmsgCmd::Send {
+            common,
+            to,
+            online,
+            all,
+            text,
+            options,
+            requires_response,
+        } => {
+            if to.is_empty() && !online && !all {
+                bail!("say who gets it: --to USER, --online or --all");
+            }
+            let info = admin_info(&load(&common)?)?;
+            let req = SysmsgSend {
+                to,
+                online,
+                all,
+                text,
+                options,
+                requires_response,
+            };
+            let body = serde_json::to_vec(&req)?;
+            let (status, resp) =
+                admin_request_with(&info, "POST", "/admin/sysmsg", Some(body)).await?;
+            if status != 200 {
+                return Err(fail(status, &resp));
+            }
+            let sent: SysmsgSent = serde_json::from_slice(&resp)?;
+            println!(
+                "sent {} (addressed to {} users by name; pushed now to {})",
+                sent.id, sent.users, sent.pushed_now
+            );
+        }
+        SysmsgCmd::List { common } => {
+            let info = admin_info(&load(&common)?)?;
+            let (status, resp) = admin_request(&info, "GET", "/admin/sysmsg").await?;
+            if status != 200 {
+                return Err(fail(status, &resp));
+            }
+            let rows: Vec<SysmsgRow> = serde_json::from_slice(&resp)?;
+            if rows.is_empty() {
+                println!("no system messages");
+            }
+            for r in rows {
+                let sent = r.deliveries.iter().filter(|d| d.sent_count > 0).count();
+                let answered = r
+                    .deliveries
+                    .iter()
+                    .filter(|d| d.answered_ms.is_some())
+                    .count();
+                let to = if r.everyone { "everyone" } else { "users" };
+                println!(
+                    "{}\t{}\tto {to}\tsent {sent}\tanswered {answered}\t{}",
+                    r.id, r.origin, r.text
+                );
+            }
+        }
+        SysmsgCmd::Answers { common, id } => {
+            let info = admin_info(&load(&common)?)?;
+            let path = format!("/admin/sysmsg/{}", impsd::admin::query_escape(&id));
+            let (status, resp) = admin_request(&info, "GET", &path).await?;
+            if status != 200 {
+                return Err(fail(status, &resp));
+            }
+            let r: SysmsgRow = serde_json::from_slice(&resp)?;
+            println!("{}: {}", r.id, r.text);
+            for (i, t) in &r.options {
+                println!("  option {i}: {t}");
+            }
+            for d in r.deliveries {
+                let answer = match (d.answered_ms, d.chosen, d.chosen_text) {
+                    (None, ..) => "not answered".to_string(),
+                    (Some(_), Some(c), Some(t)) => format!("answered {c} ({t})"),
+                    (Some(_), ..) => "answered (no option)".to_string(),
+                };
+                println!("{}\tsent {}\t{answer}", d.user, d.sent_count);
+            }
+        }
+        SysmsgCmd::Resend { common, id } => {
+            let info = admin_info(&load(&common)?)?;
+            let path = format!("/admin/sysmsg/{}/resend", impsd::admin::query_escape(&id));
+            let (status, resp) = admin_request(&info, "POST", &path).await?;
+            if status != 200 {
+                return Err(fail(status, &resp));
+            }
+            println!(
+                "sent {id} again to {} users",
+                String::from_utf8_lossy(&resp).trim()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Where the running server's admin endpoint is, and its token.
 fn admin_info(cfg: &Config) -> anyhow::Result<impsd::admin::AdminInfo> {
     let path = cfg.data_dir.join("admin.json");
@@ -514,14 +666,27 @@ async fn admin_request(
     method: &str,
     path: &str,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
-    use http_body_util::{BodyExt, Empty};
+    admin_request_with(info, method, path, None).await
+}
+
+/// An admin request with a JSON body.
+async fn admin_request_with(
+    info: &impsd::admin::AdminInfo,
+    method: &str,
+    path: &str,
+    json: Option<Vec<u8>>,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
-    let req = hyper::Request::builder()
+        .build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{}{}", info.addr, path))
-        .header("authorization", format!("Bearer {}", info.token))
-        .body(Empty::new())?;
+        .header("authorization", format!("Bearer {}", info.token));
+    if json.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(Full::new(bytes::Bytes::from(json.unwrap_or_default())))?;
     let resp = client
         .request(req)
         .await

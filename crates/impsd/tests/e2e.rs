@@ -64,6 +64,7 @@ mod restart;
 mod session;
 mod session_id_logs;
 mod sessions;
+mod sysmsg;
 mod testkit_real;
 mod transport;
 

@@ -80,6 +80,13 @@ const IMPLEMENTED: &[&str] = &[
     "GETMAP",
 ];
 
+/// Whether `name` names a feature, function group or function code of
+/// the tree (any case), as the `disabled` and `withhold` settings do.
+pub fn is_function_name(name: &str) -> bool {
+    TREE.iter()
+        .any(|(f, g, c, _)| [f, g, c].iter().any(|x| x.eq_ignore_ascii_case(name)))
+}
+
 /// Whether the server implements a function code.
 pub fn is_implemented(code: &str) -> bool {
     IMPLEMENTED.contains(&code)

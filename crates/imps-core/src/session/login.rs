@@ -4,7 +4,10 @@
 use super::SessionService;
 use std::sync::Arc;
 
-use imps_wire::csp::{ClientId, Disconnect, KeepAliveResponse, LoginResponse};
+use imps_wire::csp::{
+    ClientId, Disconnect, KeepAliveResponse, LoginResponse, SystemMessageList,
+    SystemMessageResponseList,
+};
 use imps_wire::{Element, Version};
 
 use super::Session;
@@ -25,6 +28,10 @@ struct LoginRequest<'a> {
     schemas: Vec<&'a str>,
     ttl: Option<u64>,
     cookie: &'a str,
+    /// 1.3: ApplicationID, and answers to the system messages of the
+    /// previous Login-Response.
+    application: Option<&'a str>,
+    answers: Option<SystemMessageResponseList>,
     /// The CSP version the answer is written in.
     version: Version,
 }
@@ -42,6 +49,13 @@ impl<'a> LoginRequest<'a> {
                 .collect(),
             ttl: body.child_u64("TimeToLive"),
             cookie: body.child_text("SessionCookie").unwrap_or(""),
+            application: body.child_text("ApplicationID"),
+            // A list that does not parse counts as no answer: the
+            // messages are asked again.
+            answers: (version >= Version::V1_3)
+                .then(|| body.child("SystemMessageResponseList"))
+                .flatten()
+                .and_then(|l| SystemMessageResponseList::from_element(l, version).ok()),
             version,
         }
     }
@@ -69,6 +83,20 @@ pub(crate) fn client_key(client_id: &Element) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Why a login did not complete.
+enum LoginError {
+    Core(CoreError),
+    /// Refused or held with system messages for the client to show
+    /// (1.3; `None` before, where only the Description tells).
+    Told(CoreError, Option<SystemMessageList>),
+}
+
+impl From<CoreError> for LoginError {
+    fn from(e: CoreError) -> LoginError {
+        LoginError::Core(e)
+    }
+}
+
 /// A pending digest challenge.
 #[derive(Debug, Clone)]
 pub(crate) struct Challenge {
@@ -89,7 +117,17 @@ impl SessionService {
     ) -> Element {
         match self.try_login(ctx, version, body).await {
             Ok(resp) => resp,
-            Err(e) => {
+            Err(LoginError::Told(e, list)) => {
+                tracing::info!(user = ?body.child_text("UserID"), peer = ?ctx.peer, code = e.status_code(), error = %e, "login refused with a system message");
+                let mut result = csp_result(e.status_code(), &e.description());
+                result.system_message_list = list;
+                LoginResponse {
+                    result,
+                    ..LoginResponse::default()
+                }
+                .to_element(version)
+            }
+            Err(LoginError::Core(e)) => {
                 tracing::info!(user = ?body.child_text("UserID"), peer = ?ctx.peer, code = e.status_code(), error = %e, "login refused");
                 // The operator's choice: an unknown user is answered
                 // exactly as a wrong password is.
@@ -115,13 +153,16 @@ impl SessionService {
         ctx: &RequestCtx,
         version: Version,
         body: &Element,
-    ) -> Result<Element, CoreError> {
+    ) -> Result<Element, LoginError> {
         let req = LoginRequest::parse(body, version);
         let client_el = req
             .client_id
             .ok_or_else(|| CoreError::BadParameter("Login-Request without ClientID".into()))?;
         let client = client_key(client_el)
             .ok_or_else(|| CoreError::BadParameter("ClientID has neither URL nor MSISDN".into()))?;
+        if let Some((e, list)) = self.sysmsg.refusal(version, &client, req.application) {
+            return Err(LoginError::Told(e, list));
+        }
 
         let (user, told_id) = match self.identify(ctx, &req, &client).await? {
             Identified::Challenge(resp) => return Ok(resp),
@@ -134,6 +175,22 @@ impl SessionService {
                     .and_then(|u| canonical_user(u, &self.base.cfg.domain).ok());
                 let tell = registered || sent.as_deref() != Some(user.id.as_str());
                 (user, tell)
+            }
+        };
+
+        // The operator's terms: asked, answered or agreed before.
+        let withheld = match self
+            .sysmsg
+            .login_gate(&user.id, &client, version, req.answers.as_ref())
+            .await?
+        {
+            crate::sysmsg::LoginGate::Pass { withheld } => withheld,
+            crate::sysmsg::LoginGate::Ask(list) => {
+                tracing::info!(user = %user.id, client = %client, "login waits for the answer to the terms");
+                return Err(LoginError::Told(
+                    CoreError::Forbidden("answer the system message to log in".into()),
+                    Some(list),
+                ));
             }
         };
 
@@ -153,13 +210,16 @@ impl SessionService {
         // Issue 13: a client that wrote its own address without a domain
         // gets every address of ours back that way.
         let bare_ids = req.user_id.is_some_and(is_bare_address);
-        session.with_state(|st| st.style.bare_ids = bare_ids);
+        session.with_state(|st| {
+            st.style.bare_ids = bare_ids;
+            st.withheld = withheld;
+        });
         self.base
             .sessions
             .insert(session.clone(), self.base.cfg.max_sessions_per_user)?;
         if let Err(e) = self.persist_session(&session).await {
             self.base.sessions.remove(&session.id, false, now);
-            return Err(e);
+            return Err(e.into());
         }
         tracing::info!(session = %crate::ids::log_tag(&session.id), user = %user.id, client = %session.client_key, version = %version, "logged in");
 

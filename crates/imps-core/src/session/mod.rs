@@ -11,7 +11,7 @@ mod negotiate;
 mod registry;
 mod throttle;
 
-pub use functions::{FunctionSet, function_for, is_implemented};
+pub use functions::{FunctionSet, function_for, is_function_name, is_implemented};
 pub use registry::{SessionRegistry, SessionSummary};
 pub use throttle::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig};
 
@@ -23,6 +23,8 @@ pub use throttle::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig};
 pub(crate) struct SessionService {
     pub(crate) base: std::sync::Arc<crate::base::Base>,
     im: std::sync::Arc<crate::im::ImService>,
+    /// Refusals and the terms asked before a login completes.
+    sysmsg: std::sync::Arc<crate::sysmsg::SysmsgService>,
     /// Pending digest challenges, keyed by user and ClientID.
     challenges: Mutex<std::collections::HashMap<(String, String), login::Challenge>>,
     /// Bounds concurrent argon2 checks (`CoreConfig::max_password_checks`).
@@ -39,12 +41,14 @@ impl SessionService {
     pub(crate) fn new(
         base: std::sync::Arc<crate::base::Base>,
         im: std::sync::Arc<crate::im::ImService>,
+        sysmsg: std::sync::Arc<crate::sysmsg::SysmsgService>,
     ) -> SessionService {
         let password_checks = tokio::sync::Semaphore::new(base.cfg.max_password_checks.max(1));
         let throttle = throttle::LoginThrottle::new(base.cfg.login_throttle.clone());
         SessionService {
             base,
             im,
+            sysmsg,
             challenges: Mutex::new(std::collections::HashMap::new()),
             password_checks,
             throttle,

@@ -134,7 +134,11 @@ impl SessionService {
     /// for but is not available.
     /// The service runs the session's ready hooks once this is answered.
     pub(crate) fn service_negotiation(&self, s: &Arc<Session>, body: &Element) -> Element {
-        let available = FunctionSet::available(s.version, &self.base.cfg.disabled_functions);
+        // SYM-11: what the user's level of service leaves out is not
+        // offered, as if policy had switched it off.
+        let mut off = self.base.cfg.disabled_functions.clone();
+        off.extend(s.with_state(|st| st.withheld.clone()));
+        let available = FunctionSet::available(s.version, &off);
         let agreed = match body.child("Functions") {
             Some(f) => {
                 let requested = FunctionSet::requested(f, s.version);

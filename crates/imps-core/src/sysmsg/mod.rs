@@ -1,0 +1,447 @@
+//! System messages (issue 15, SYM-*): text from the service to a user,
+//! with answer options, pushed as SystemMessage-Request and answered by
+//! SystemMessage-User; the operator's terms asked before a login completes
+//! (`terms`), whose answer decides the level of service.
+//!
+//! Every message is stored with a row per addressed user that counts the
+//! sends and keeps the answer (SYM-15). A session of CSP 1.3 gets what is
+//! due for its user when it becomes ready (after service negotiation), and
+//! at once when it is ready already: a message is due until it was sent,
+//! and, when it requires a response, until it was answered (SYM-12: sent
+//! again at each new session). Older versions have no system messages; what
+//! is due for them waits for a 1.3 session.
+
+mod config;
+mod terms;
+
+pub use config::{OlderClients, SYSMSG_DEFAULTS, SysmsgConfig, TermsConfig, TermsOption};
+pub(crate) use terms::LoginGate;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use imps_wire::csp::{
+    AnswerOption, CspResult, DetailedResult, Status, SystemMessage, SystemMessageList,
+    SystemMessageRequest, SystemMessageUser,
+};
+use imps_wire::{Element, Version};
+use parking_lot::Mutex;
+
+use crate::CoreError;
+use crate::base::Base;
+use crate::reply::ok_status;
+use crate::session::Session;
+use crate::store::{SysDelivery, SysMessageRecord, SysOption};
+use crate::users::canonical_user;
+
+/// Who an operator's message goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// These users (IDs in any form our domain accepts).
+    Users(Vec<String>),
+    /// Every user with a live session now.
+    Online,
+    /// Every user, each at their next login (and at once when online).
+    Everyone,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSystemMessage {
+    pub text: String,
+    /// Answer option texts; their IDs are 1, 2, ... in this order.
+    pub options: Vec<String>,
+    pub requires_response: bool,
+    pub to: Audience,
+}
+
+/// What sending did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSystemMessage {
+    pub id: String,
+    /// Users it was addressed to by name (0 for everyone).
+    pub users: usize,
+    /// Users who had it pushed to a session now.
+    pub pushed_now: usize,
+}
+
+/// A message with how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemMessageSummary {
+    pub message: SysMessageRecord,
+    pub deliveries: Vec<SysDelivery>,
+}
+
+/// Whether any message was ever stored: unknown until first asked, so a
+/// server without system messages does no store read when a session
+/// becomes ready (SYM-16).
+const UNKNOWN: u8 = 0;
+const NONE: u8 = 1;
+const SOME: u8 = 2;
+
+/// The system message area.
+pub(crate) struct SysmsgService {
+    base: Arc<Base>,
+    any_messages: AtomicU8,
+    /// Logins waiting for the answer to the terms (`terms`), by user and
+    /// ClientID.
+    pending: Mutex<HashMap<(String, String), terms::Pending>>,
+}
+
+impl SysmsgService {
+    pub(crate) fn new(base: Arc<Base>) -> SysmsgService {
+        SysmsgService {
+            base,
+            any_messages: AtomicU8::new(UNKNOWN),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cfg(&self) -> &SysmsgConfig {
+        &self.base.cfg.sysmsg
+    }
+
+    /// Stores a message and pushes it to the addressed users' ready 1.3
+    /// sessions. Refused (402) when the text is empty or longer than the
+    /// setting allows, or it has too many options; 531 for an unknown user.
+    pub(crate) async fn send(
+        &self,
+        m: NewSystemMessage,
+        origin: &str,
+    ) -> Result<SentSystemMessage, CoreError> {
+        let cfg = self.cfg();
+        let chars = m.text.chars().count();
+        if m.text.trim().is_empty() || chars > cfg.max_text_chars {
+            return Err(CoreError::BadParameter(format!(
+                "a system message has 1 to {} characters, not {chars}",
+                cfg.max_text_chars
+            )));
+        }
+        if m.options.len() > cfg.max_options {
+            return Err(CoreError::BadParameter(format!(
+                "at most {} answer options",
+                cfg.max_options
+            )));
+        }
+        if let Some(o) = m
+            .options
+            .iter()
+            .find(|o| o.trim().is_empty() || o.chars().count() > cfg.max_text_chars)
+        {
+            return Err(CoreError::BadParameter(format!(
+                "answer option {o:?} is empty or too long"
+            )));
+        }
+        let (everyone, users) = match &m.to {
+            Audience::Users(v) => {
+                let mut users = BTreeSet::new();
+                for u in v {
+                    let id = canonical_user(u, &self.base.cfg.domain)?;
+                    if self.base.store.user(&id).await?.is_none() {
+                        return Err(CoreError::UnknownUser(id));
+                    }
+                    users.insert(id);
+                }
+                (false, users)
+            }
+            Audience::Online => (
+                false,
+                self.base
+                    .sessions
+                    .summaries()
+                    .into_iter()
+                    .map(|s| s.user)
+                    .collect(),
+            ),
+            Audience::Everyone => (true, BTreeSet::new()),
+        };
+        let rec = SysMessageRecord {
+            id: format!("sm{}", crate::ids::random_digits(12)?),
+            text: m.text,
+            options: m
+                .options
+                .into_iter()
+                .zip(1u64..)
+                .map(|(text, id)| SysOption {
+                    id,
+                    text,
+                    action: None,
+                })
+                .collect(),
+            requires_response: m.requires_response,
+            everyone,
+            origin: origin.to_string(),
+            created_ms: self.base.now_ms(),
+        };
+        let users: Vec<String> = users.into_iter().collect();
+        self.base.store.put_sysmsg(rec.clone(), &users).await?;
+        self.any_messages.store(SOME, Ordering::Relaxed);
+        tracing::info!(id = %rec.id, origin, users = users.len(), everyone, "system message stored");
+        let online: Vec<String> = if everyone {
+            let mut v: Vec<String> = self
+                .base
+                .sessions
+                .summaries()
+                .into_iter()
+                .map(|s| s.user)
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        } else {
+            users.clone()
+        };
+        let mut pushed_now = 0;
+        for u in &online {
+            if self.offer(u, &rec).await? {
+                pushed_now += 1;
+            }
+        }
+        Ok(SentSystemMessage {
+            id: rec.id,
+            users: users.len(),
+            pushed_now,
+        })
+    }
+
+    /// Pushes `rec` to the ready 1.3 sessions of `user` and counts the
+    /// send; whether any session took it.
+    async fn offer(&self, user: &str, rec: &SysMessageRecord) -> Result<bool, CoreError> {
+        let body = request(rec);
+        let ready = |s: &Session| s.version >= Version::V1_3 && s.with_state(|st| st.ready);
+        let sessions: Vec<String> = self
+            .base
+            .sessions
+            .of_user(user)
+            .into_iter()
+            .filter(|s| ready(s))
+            .map(|s| s.id.clone())
+            .collect();
+        let mut any = false;
+        for id in sessions {
+            any |= self.base.router.to_session(&id, body.clone());
+        }
+        if any {
+            self.base
+                .store
+                .mark_sysmsg_sent(&rec.id, user, self.base.now_ms())
+                .await?;
+        }
+        Ok(any)
+    }
+
+    /// Sends a message again to every addressed user who is online and has
+    /// not answered it (SYM-12); how many users got it.
+    pub(crate) async fn resend(&self, id: &str) -> Result<usize, CoreError> {
+        let rec = self
+            .base
+            .store
+            .sysmsg(id)
+            .await?
+            .ok_or_else(|| CoreError::UnknownSystemMessage(id.to_string()))?;
+        let rows = self.base.store.sysmsg_deliveries(id).await?;
+        let answered: BTreeSet<&str> = rows
+            .iter()
+            .filter(|d| d.answered_ms.is_some())
+            .map(|d| d.user.as_str())
+            .collect();
+        let mut users: BTreeSet<String> = rows.iter().map(|d| d.user.clone()).collect();
+        if rec.everyone {
+            users.extend(self.base.sessions.summaries().into_iter().map(|s| s.user));
+        }
+        let mut n = 0;
+        for u in users.iter().filter(|u| !answered.contains(u.as_str())) {
+            if self.offer(u, &rec).await? {
+                n += 1;
+            }
+        }
+        tracing::info!(id, users = n, "system message sent again");
+        Ok(n)
+    }
+
+    /// Every message with its delivery rows, oldest first.
+    pub(crate) async fn list(&self) -> Result<Vec<SystemMessageSummary>, CoreError> {
+        let mut out = Vec::new();
+        for m in self.base.store.sysmsgs().await? {
+            let deliveries = self.base.store.sysmsg_deliveries(&m.id).await?;
+            out.push(SystemMessageSummary {
+                message: m,
+                deliveries,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One message with its delivery rows.
+    pub(crate) async fn get(&self, id: &str) -> Result<SystemMessageSummary, CoreError> {
+        let message = self
+            .base
+            .store
+            .sysmsg(id)
+            .await?
+            .ok_or_else(|| CoreError::UnknownSystemMessage(id.to_string()))?;
+        let deliveries = self.base.store.sysmsg_deliveries(id).await?;
+        Ok(SystemMessageSummary {
+            message,
+            deliveries,
+        })
+    }
+
+    /// A session became ready: it gets what is due for its user.
+    pub(crate) async fn sysmsg_session_ready(&self, s: &Arc<Session>) {
+        if s.version < Version::V1_3 || !self.may_have_messages().await {
+            return;
+        }
+        let due = match self.base.store.sysmsgs_due(&s.user).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(user = %s.user, error = %e, "could not read due system messages");
+                return;
+            }
+        };
+        for rec in due.iter().take(self.cfg().max_per_session) {
+            if !self.base.router.to_session(&s.id, request(rec)) {
+                return;
+            }
+            if let Err(e) = self
+                .base
+                .store
+                .mark_sysmsg_sent(&rec.id, &s.user, self.base.now_ms())
+                .await
+            {
+                tracing::warn!(user = %s.user, id = %rec.id, error = %e, "could not count a system message send");
+            }
+        }
+    }
+
+    async fn may_have_messages(&self) -> bool {
+        match self.any_messages.load(Ordering::Relaxed) {
+            NONE => false,
+            SOME => true,
+            _ => {
+                let any = match self.base.store.sysmsgs().await {
+                    Ok(v) => !v.is_empty(),
+                    Err(_) => true,
+                };
+                // A send meanwhile has stored SOME; do not overwrite it.
+                let _ = self.any_messages.compare_exchange(
+                    UNKNOWN,
+                    if any { SOME } else { NONE },
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                any || self.any_messages.load(Ordering::Relaxed) == SOME
+            }
+        }
+    }
+
+    /// SystemMessage-User: records each answer (SYM-15). An answer to a
+    /// message the user was never sent is 404; a chosen option the message
+    /// does not offer, or no choice where the message requires one, is
+    /// 402. Each answer stands on its own: with some refused the reply is
+    /// 201 with a DetailedResult per refused answer.
+    pub(crate) async fn user_answers(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let req = SystemMessageUser::from_element(body, s.version)
+            .map_err(|e| CoreError::BadRequest(e.to_string()))?;
+        let answers = req.system_message_response_list.responses;
+        if answers.is_empty() {
+            return Err(CoreError::BadParameter(
+                "SystemMessageResponseList is empty".into(),
+            ));
+        }
+        let mut refused: Vec<CoreError> = Vec::new();
+        for a in &answers {
+            if let Err(e) = self.answer(s, &a.id, a.chosen_option_id).await {
+                if let CoreError::Store(_) | CoreError::Internal(_) = e {
+                    return Err(e);
+                }
+                tracing::info!(user = %s.user, id = %a.id, error = %e, "system message answer refused");
+                refused.push(e);
+            }
+        }
+        if refused.is_empty() {
+            return Ok(ok_status());
+        }
+        if refused.len() == answers.len() && refused.len() == 1 {
+            return Err(refused.remove(0));
+        }
+        let code = if refused.len() == answers.len() {
+            900
+        } else {
+            201
+        };
+        let mut result = CspResult::new(code, Some("Some answers were not accepted"));
+        result.details = refused
+            .iter()
+            .map(|e| DetailedResult {
+                code: u64::from(e.status_code()),
+                description: Some(e.description()),
+                ..DetailedResult::default()
+            })
+            .collect();
+        Ok(Status {
+            result,
+            ..Status::default()
+        }
+        .to_element(s.version))
+    }
+
+    async fn answer(
+        &self,
+        s: &Session,
+        id: &str,
+        chosen: Option<u64>,
+    ) -> Result<(), CoreError> {
+        let unknown = || CoreError::UnknownSystemMessage(id.to_string());
+        let rec = self.base.store.sysmsg(id).await?.ok_or_else(unknown)?;
+        match chosen {
+            Some(c) if !rec.options.iter().any(|o| o.id == c) => {
+                return Err(CoreError::BadParameter(format!(
+                    "system message {id} has no answer option {c}"
+                )));
+            }
+            None if rec.requires_response && !rec.options.is_empty() => {
+                return Err(CoreError::BadParameter(format!(
+                    "system message {id} needs one of its answer options chosen"
+                )));
+            }
+            _ => {}
+        }
+        if !self
+            .base
+            .store
+            .answer_sysmsg(id, &s.user, chosen, self.base.now_ms())
+            .await?
+        {
+            return Err(unknown());
+        }
+        tracing::info!(user = %s.user, id, chosen = ?chosen, "system message answered");
+        Ok(())
+    }
+}
+
+/// The SystemMessage-Request that carries `rec`.
+fn request(rec: &SysMessageRecord) -> Element {
+    SystemMessageRequest {
+        system_message_list: SystemMessageList::new(vec![wire_message(rec)]),
+        other: Vec::new(),
+    }
+    .to_element(Version::V1_3)
+}
+
+/// `rec` as a `SystemMessage`.
+pub(crate) fn wire_message(rec: &SysMessageRecord) -> SystemMessage {
+    let mut m = SystemMessage::new(rec.id.clone(), rec.text.clone());
+    m.requires_response = Some(rec.requires_response);
+    m.answer_options = rec
+        .options
+        .iter()
+        .map(|o| AnswerOption::new(o.id, o.text.clone()))
+        .collect();
+    m
+}

@@ -1,0 +1,566 @@
+//! Issue 15: system messages (SYM-*). Online messages are pushed as
+//! SystemMessage-Request to CSP 1.3 sessions and answered with
+//! SystemMessage-User; the operator's terms are asked in the Login-Response
+//! and answered in the next Login-Request, and the answer decides the level
+//! of service; unsupported clients are told why they are refused.
+#![allow(clippy::unwrap_used)]
+
+use crate::{common, im_common};
+
+use common::{TestServer, code_of};
+use im_common::{PW, add_user, caps, expect, expect_none, next_request, online, online_with};
+use imps_client::{Element, Encoding, HttpClient, LoginAuth, Version};
+use imps_core::{Audience, FakeClock, NewSystemMessage, SysmsgStore, TermsConfig, TermsOption};
+
+const BOTH: [Encoding; 2] = [Encoding::Xml, Encoding::Wbxml];
+
+fn message(to: Audience, text: &str, options: &[&str], requires_response: bool) -> NewSystemMessage {
+    NewSystemMessage {
+        text: text.into(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        requires_response,
+        to,
+    }
+}
+
+fn to(user: &str) -> Audience {
+    Audience::Users(vec![user.to_string()])
+}
+
+/// The one `SystemMessage` of a pushed SystemMessage-Request.
+fn the_message(req: &Element) -> &Element {
+    assert_eq!(req.name, "SystemMessage-Request", "{req:?}");
+    let list = req.child("SystemMessageList").expect("SystemMessageList");
+    assert_eq!(list.children.len(), 1, "{req:?}");
+    list.child("SystemMessage").expect("SystemMessage")
+}
+
+fn options_of(m: &Element) -> Vec<(String, String)> {
+    m.child("AnswerOptions")
+        .map(|o| {
+            o.children_named("AnswerOption")
+                .map(|a| {
+                    (
+                        a.child_text("AnswerOptionID").unwrap().to_string(),
+                        a.child_text("AnswerOptionText").unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `SystemMessage-User` answering `id`, with an option or none.
+fn answer(id: &str, chosen: Option<u64>) -> Element {
+    let mut r = Element::new("SystemMessageResponse").with_text("SystemMessageID", id);
+    if let Some(c) = chosen {
+        r = r.with_text("ChosenOptionID", c.to_string());
+    }
+    Element::new("SystemMessage-User").with(Element::new("SystemMessageResponseList").with(r))
+}
+
+async fn answer_ok(c: &HttpClient, id: &str, chosen: Option<u64>) {
+    let r = c.request(answer(id, chosen)).await.unwrap();
+    assert_eq!(code_of(&r), Some(200), "{r:?}");
+}
+
+/// The pushed message's ID, after acknowledging the push with a Status.
+async fn receive(c: &HttpClient) -> (String, Element) {
+    let (tid, req) = expect(c, "SystemMessage-Request").await;
+    c.answer_status(&tid).await.unwrap();
+    let m = the_message(&req).clone();
+    (m.child_text("SystemMessageID").unwrap().to_string(), m)
+}
+
+#[tokio::test]
+async fn sym_1_sym_4_sym_5_sym_10_sym_15_a_message_with_options_is_pushed_and_its_answer_recorded()
+{
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    for e in BOTH {
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        // SYM-4: zero options.
+        let sent = srv
+            .service()
+            .send_system_message(message(to("alice"), "Welcome to the service", &[], false))
+            .await
+            .unwrap();
+        assert_eq!(sent.pushed_now, 1);
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, sent.id);
+        assert_eq!(m.child_text("SystemMessageText"), Some("Welcome to the service"));
+        assert_eq!(m.child_text("RequiresResponse"), Some("F"), "{m:?}");
+        assert!(options_of(&m).is_empty(), "{m:?}");
+        answer_ok(&alice, &id, None).await;
+
+        // SYM-4, SYM-5, SYM-10: two options, an answer required.
+        let sent = srv
+            .service()
+            .send_system_message(message(
+                to("wv:alice@localhost"),
+                "Keep your location private?",
+                &["Yes", "No"],
+                true,
+            ))
+            .await
+            .unwrap();
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, sent.id);
+        assert_eq!(m.child_text("RequiresResponse"), Some("T"), "{m:?}");
+        assert_eq!(
+            options_of(&m),
+            vec![("1".into(), "Yes".into()), ("2".into(), "No".into())],
+            "{e:?}"
+        );
+        answer_ok(&alice, &id, Some(2)).await;
+        // SYM-15: the server knows she read it and what she chose.
+        let s = srv.service().system_message(&id).await.unwrap();
+        assert_eq!(s.deliveries.len(), 1);
+        let d = &s.deliveries[0];
+        assert_eq!((d.user.as_str(), d.sent_count), ("alice", 1));
+        assert!(d.answered_ms.is_some());
+        assert_eq!(d.chosen, Some(2));
+        alice.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sym_8_sym_9_texts_of_512_characters_pass_and_longer_ones_are_refused() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    for e in BOTH {
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        for len in [128, 512] {
+            let text: String = "Ünï☺".chars().cycle().take(len).collect();
+            let option: String = "ö".repeat(len);
+            srv.service()
+                .send_system_message(message(to("alice"), &text, &[&option], false))
+                .await
+                .unwrap();
+            let (_, m) = receive(&alice).await;
+            assert_eq!(m.child_text("SystemMessageText"), Some(text.as_str()), "{e:?}");
+            assert_eq!(options_of(&m)[0].1, option);
+        }
+        alice.logout().await.unwrap();
+    }
+    let long: String = "x".repeat(513);
+    let err = srv
+        .service()
+        .send_system_message(message(to("alice"), &long, &[], false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 402, "{err}");
+    let err = srv
+        .service()
+        .send_system_message(message(to("nobody"), "hi", &[], false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 531, "{err}");
+}
+
+#[tokio::test]
+async fn sym_12_a_message_needing_an_answer_comes_again_until_answered() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    // Sent while she is offline: it waits for her next 1.3 session.
+    let needs = srv
+        .service()
+        .send_system_message(message(to("alice"), "Agree?", &["Agree"], true))
+        .await
+        .unwrap();
+    let once = srv
+        .service()
+        .send_system_message(message(to("alice"), "Just so you know", &[], false))
+        .await
+        .unwrap();
+    assert_eq!((needs.pushed_now, once.pushed_now), (0, 0));
+
+    let alice = online(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    let (a, _) = receive(&alice).await;
+    let (b, _) = receive(&alice).await;
+    assert_eq!((a.as_str(), b.as_str()), (needs.id.as_str(), once.id.as_str()));
+    // The operator sends it again while she is online (SYM-12).
+    assert_eq!(
+        srv.service().resend_system_message(&needs.id).await.unwrap(),
+        1
+    );
+    let (again, _) = receive(&alice).await;
+    assert_eq!(again, needs.id);
+    alice.logout().await.unwrap();
+
+    // A new session: the unanswered one comes again, the other does not.
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let (again, _) = receive(&alice).await;
+    assert_eq!(again, needs.id);
+    expect_none(&alice, "SystemMessage-Request").await;
+    answer_ok(&alice, &needs.id, Some(1)).await;
+    alice.logout().await.unwrap();
+
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    expect_none(&alice, "SystemMessage-Request").await;
+    let s = srv.service().system_message(&needs.id).await.unwrap();
+    assert_eq!(s.deliveries[0].sent_count, 3, "{s:?}");
+    // Answered: a resend finds nobody left to ask.
+    assert_eq!(
+        srv.service().resend_system_message(&needs.id).await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn sym_answers_to_unknown_messages_and_options_are_refused_one_by_one() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let sent = srv
+        .service()
+        .send_system_message(message(to("alice"), "Pick one", &["A", "B"], true))
+        .await
+        .unwrap();
+    let (id, _) = receive(&alice).await;
+    // Not hers: bob cannot answer alice's message.
+    let bob = online(&srv, Version::V1_3, Encoding::Xml, "bob", "phone").await;
+    let r = bob.request(answer(&id, Some(1))).await.unwrap();
+    assert_eq!(code_of(&r), Some(404), "{r:?}");
+    for (chosen, code) in [(Some(3), 402), (None, 402)] {
+        let r = alice.request(answer(&id, chosen)).await.unwrap();
+        assert_eq!(code_of(&r), Some(code), "{chosen:?}: {r:?}");
+    }
+    // One good answer beside a bad one: 201, the bad one detailed.
+    let both = Element::new("SystemMessage-User").with(
+        Element::new("SystemMessageResponseList")
+            .with(
+                Element::new("SystemMessageResponse")
+                    .with_text("SystemMessageID", "sm-none")
+                    .with_text("ChosenOptionID", "1"),
+            )
+            .with(
+                Element::new("SystemMessageResponse")
+                    .with_text("SystemMessageID", sent.id.clone())
+                    .with_text("ChosenOptionID", "1"),
+            ),
+    );
+    let r = alice.request(both).await.unwrap();
+    assert_eq!(code_of(&r), Some(201), "{r:?}");
+    let detail = r.path(&["Result", "DetailedResult", "Code"]).unwrap();
+    assert_eq!(detail.text, "404");
+    let s = srv.service().system_message(&sent.id).await.unwrap();
+    assert_eq!(s.deliveries[0].chosen, Some(1));
+}
+
+#[tokio::test]
+async fn sym_1_older_versions_wait_for_a_1_3_session_and_everyone_means_later_users_too() {
+    let srv = TestServer::start().await;
+    add_user(&srv, "alice", None, None).await;
+    let old = online(&srv, Version::V1_2, Encoding::Xml, "alice", "old-phone").await;
+    let sent = srv
+        .service()
+        .send_system_message(message(Audience::Everyone, "Maintenance at 2am", &[], false))
+        .await
+        .unwrap();
+    assert_eq!(sent.pushed_now, 0, "1.2 has no system messages");
+    assert!(next_request(&old, 0).await.is_none());
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let (id, _) = receive(&alice).await;
+    assert_eq!(id, sent.id);
+    // A user created after the message gets it at their first login.
+    add_user(&srv, "carol", None, None).await;
+    let carol = online(&srv, Version::V1_3, Encoding::Wbxml, "carol", "phone").await;
+    let (id, _) = receive(&carol).await;
+    assert_eq!(id, sent.id);
+}
+
+fn terms() -> TermsConfig {
+    TermsConfig {
+        version: "v1".into(),
+        text: "Each message costs 0.01. Do you agree?".into(),
+        options: vec![
+            TermsOption {
+                text: "Agree".into(),
+                ..Default::default()
+            },
+            TermsOption {
+                text: "Presence only".into(),
+                withhold: vec!["IMFeat".into(), "GroupFeat".into()],
+                deny: false,
+            },
+            TermsOption {
+                text: "Decline".into(),
+                deny: true,
+                ..Default::default()
+            },
+        ],
+        timeout_secs: 60,
+        ..Default::default()
+    }
+}
+
+/// A password Login-Request, with answers to system messages when given.
+fn login_req(c: &HttpClient, user: &str, answers: &[(&str, u64)]) -> Element {
+    let mut body = imps_client::primitives::login_request(
+        user,
+        &c.config().client_id,
+        LoginAuth::Password(PW),
+        600,
+        c.session_cookie(),
+    );
+    if !answers.is_empty() {
+        let mut list = Element::new("SystemMessageResponseList");
+        for (id, chosen) in answers {
+            list = list.with(
+                Element::new("SystemMessageResponse")
+                    .with_text("SystemMessageID", *id)
+                    .with_text("ChosenOptionID", chosen.to_string()),
+            );
+        }
+        body = body.with(list);
+    }
+    body
+}
+
+/// The terms message of a Login-Response that holds the login.
+fn asked(resp: &Element) -> &Element {
+    assert_eq!(resp.name, "Login-Response", "{resp:?}");
+    assert_eq!(code_of(resp), Some(403), "{resp:?}");
+    assert!(resp.child("SessionID").is_none(), "no session yet: {resp:?}");
+    let m = resp
+        .path(&["Result", "SystemMessageList", "SystemMessage"])
+        .unwrap_or_else(|| panic!("terms in the Result: {resp:?}"));
+    assert_eq!(m.child_text("RequiresResponse"), Some("T"));
+    m
+}
+
+#[tokio::test]
+async fn sym_7_sym_6_sym_17_terms_are_asked_before_login_and_only_until_agreed() {
+    let srv = TestServer::start_with(|c| c.sysmsg.terms = Some(terms())).await;
+    add_user(&srv, "alice", None, None).await;
+    for e in BOTH {
+        let c = srv.client(Version::V1_3, e, &format!("phone-{e:?}"));
+        let first = c.request(login_req(&c, "alice", &[])).await.unwrap();
+        let m = asked(&first);
+        assert_eq!(m.child_text("SystemMessageID"), Some("terms-v1"));
+        assert_eq!(options_of(m).len(), 3);
+        // SYM-6: no session, so nothing else can be done.
+        assert!(srv.service().sessions().of_user("alice").is_empty());
+        // A login with the wrong ID answered: asked again.
+        let r = c
+            .request(login_req(&c, "alice", &[("terms-old", 1)]))
+            .await
+            .unwrap();
+        asked(&r);
+        let ok = c
+            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&ok), Some(200), "{e:?}: {ok:?}");
+        assert!(ok.child("SessionID").is_some());
+        c.logout().await.unwrap();
+        // SYM-17: agreed once, not asked again.
+        let again = srv.client(Version::V1_3, e, "another-phone");
+        again.login_password("alice", PW).await.unwrap();
+        again.logout().await.unwrap();
+        // A new version of the terms is asked again.
+        srv.store()
+            .put_terms_agreement(
+                "alice",
+                imps_core::store::TermsAgreement {
+                    version: "v0".into(),
+                    option: 1,
+                    agreed_ms: 0,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    // Declining refuses the login (and it is asked again next time).
+    let c = srv.client(Version::V1_3, Encoding::Xml, "phone");
+    asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+    let r = c
+        .request(login_req(&c, "alice", &[("terms-v1", 3)]))
+        .await
+        .unwrap();
+    assert_eq!(code_of(&r), Some(403), "{r:?}");
+    assert!(r.child("SessionID").is_none());
+    asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+    // A wrong password with the answer records nothing.
+    let mut bad = login_req(&c, "alice", &[("terms-v1", 1)]);
+    bad.child_mut("Password").unwrap().text = "wrong".into();
+    let r = c.request(bad).await.unwrap();
+    assert_eq!(code_of(&r), Some(409), "{r:?}");
+    let a = srv.store().terms_agreement("alice").await.unwrap().unwrap();
+    assert_eq!(a.option, 3, "the decline is what was last recorded");
+}
+
+#[tokio::test]
+async fn sym_14_no_answer_within_the_timeout_denies_access() {
+    let clock = FakeClock::new(1_000_000);
+    let srv = TestServer::builder()
+        .config(|c| c.sysmsg.terms = Some(terms()))
+        .fake_clock(clock.clone())
+        .start()
+        .await;
+    add_user(&srv, "alice", None, None).await;
+    for e in BOTH {
+        let c = srv.client(Version::V1_3, e, "phone");
+        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        clock.advance_ms(61_000);
+        let late = c
+            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&late), Some(408), "{e:?}: {late:?}");
+        assert!(late.child("SessionID").is_none());
+        assert!(srv.store().terms_agreement("alice").await.unwrap().is_none());
+        // The next login starts over, and an answer in time is taken.
+        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        clock.advance_ms(59_000);
+        let ok = c
+            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&ok), Some(200), "{e:?}: {ok:?}");
+        c.logout().await.unwrap();
+        srv.store()
+            .put_terms_agreement(
+                "alice",
+                imps_core::store::TermsAgreement {
+                    version: "old".into(),
+                    option: 1,
+                    agreed_ms: 0,
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sym_11_sym_13_a_presence_only_answer_leaves_im_and_groups_out() {
+    let srv = TestServer::start_with(|c| c.sysmsg.terms = Some(terms())).await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for e in BOTH {
+        let c = srv.client(Version::V1_3, e, "phone");
+        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        // SYM-13: not online while the level is unsettled.
+        assert!(srv.service().sessions().of_user("alice").is_empty());
+        let ok = c
+            .request(login_req(&c, "alice", &[("terms-v1", 2)]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&ok), Some(200), "{ok:?}");
+        c.set_session_id(ok.child_text("SessionID").map(str::to_string));
+        c.request(Element::new("ClientCapability-Request").with(caps("P")))
+            .await
+            .unwrap();
+        let negotiated = c.service_request_all().await.unwrap();
+        let all = negotiated.child("AllFunctions").expect("AllFunctions");
+        let feats: Vec<&str> = all
+            .child("WVCSPFeat")
+            .unwrap()
+            .children
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert!(feats.contains(&"PresenceFeat"), "{feats:?}");
+        assert!(!feats.contains(&"IMFeat") && !feats.contains(&"GroupFeat"), "{feats:?}");
+        // IM is refused as beyond the level of service; presence works.
+        let r = c
+            .request(im_common::text_to("alice", &["bob"], "hi"))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(903), "{r:?}");
+        let r = c
+            .request(
+                Element::new("GetPresence-Request")
+                    .with(Element::new("User").with_text("UserID", common::uid("bob"))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.name, "GetPresence-Response", "{r:?}");
+        c.logout().await.unwrap();
+        // The next login keeps the level without asking.
+        let again = srv.client(Version::V1_3, e, "phone");
+        online_with(&again, "alice", caps("P")).await;
+        let r = again
+            .request(im_common::text_to("alice", &["bob"], "hi"))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(903), "{r:?}");
+        again.logout().await.unwrap();
+        srv.store()
+            .put_terms_agreement(
+                "alice",
+                imps_core::store::TermsAgreement {
+                    version: "old".into(),
+                    option: 1,
+                    agreed_ms: 0,
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sym_7_clients_before_1_3_cannot_see_the_terms_and_are_refused_or_admitted() {
+    let srv = TestServer::start_with(|c| c.sysmsg.terms = Some(terms())).await;
+    add_user(&srv, "alice", None, None).await;
+    for v in [Version::V1_1, Version::V1_2] {
+        let c = srv.client(v, Encoding::Xml, "old");
+        let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+        assert_eq!(code_of(&r), Some(403), "{v}: {r:?}");
+        assert!(r.path(&["Result", "SystemMessageList"]).is_none());
+    }
+    let mut t = terms();
+    t.older_clients = imps_core::OlderClients::Admit;
+    let srv = TestServer::start_with(|c| c.sysmsg.terms = Some(t)).await;
+    add_user(&srv, "alice", None, None).await;
+    let c = srv.client(Version::V1_2, Encoding::Xml, "old");
+    c.login_password("alice", PW).await.unwrap();
+}
+
+#[tokio::test]
+async fn sym_2_sym_3_unsupported_clients_are_told_why() {
+    let srv = TestServer::start_with(|c| {
+        c.sysmsg.refuse_versions = vec!["1.1".into()];
+        c.sysmsg.refuse_clients = vec!["OldPhone".into()];
+        c.sysmsg.refusal_text = "Please update your messenger.".into();
+    })
+    .await;
+    add_user(&srv, "alice", None, None).await;
+    // SYM-3: by protocol version, before any password check.
+    let c = srv.client(Version::V1_1, Encoding::Xml, "phone");
+    let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+    assert_eq!(code_of(&r), Some(505), "{r:?}");
+    // SYM-2: by client release; 1.3 gets the reason as a system message.
+    for (v, e) in [
+        (Version::V1_3, Encoding::Xml),
+        (Version::V1_3, Encoding::Wbxml),
+        (Version::V1_2, Encoding::Wbxml),
+    ] {
+        let c = srv.client(v, e, "wv:OLDPHONE-2.0@vendor");
+        let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+        assert_eq!(code_of(&r), Some(403), "{v} {e:?}: {r:?}");
+        assert!(r.child("SessionID").is_none());
+        let m = r.path(&["Result", "SystemMessageList", "SystemMessage"]);
+        if v >= Version::V1_3 {
+            let m = m.unwrap_or_else(|| panic!("{r:?}"));
+            assert_eq!(
+                m.child_text("SystemMessageText"),
+                Some("Please update your messenger.")
+            );
+            assert_eq!(m.child_text("RequiresResponse"), Some("F"));
+        } else {
+            assert!(m.is_none());
+            let d = r.path(&["Result", "Description"]).unwrap();
+            assert!(d.text.contains("Please update"), "{r:?}");
+        }
+    }
+    // Other clients log in as before.
+    srv.client(Version::V1_3, Encoding::Xml, "phone")
+        .login_password("alice", PW)
+        .await
+        .unwrap();
+}
