@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod conformance_groups;
 pub mod conformance_lists;
 pub mod conformance_presence;
+pub mod conformance_sysmsg;
 mod groups;
 mod im;
 mod lists;
@@ -21,6 +22,7 @@ mod presence;
 mod queries;
 mod rows;
 mod sqlite;
+mod sysmsg;
 mod worker;
 
 pub use migrations::latest_schema_version;

@@ -58,6 +58,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("sql/0008_session_style.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("sql/0009_sysmsg.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "
@@ -207,5 +211,59 @@ mod tests {
             .map_err(|e| backend("count", e))?;
         assert_eq!(rows, i64::from(latest_schema_version()));
         Ok(())
+    }
+
+    /// Brings `conn` to `version` exactly, as an impsd of that version
+    /// would have left it.
+    fn migrate_to(conn: &Connection, version: u32) -> Result<(), StoreError> {
+        conn.execute_batch(CREATE_BOOKKEEPING)
+            .map_err(|e| backend("bookkeeping", e))?;
+        for step in MIGRATIONS.iter().filter(|m| m.version <= version) {
+            conn.execute_batch(step.sql)
+                .map_err(|e| backend(&format!("step {}", step.version), e))?;
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                [step.version],
+            )
+            .map_err(|e| backend("recording", e))?;
+        }
+        Ok(())
+    }
+
+    /// A database written before system messages (version 8) opens: its
+    /// sessions come back with full service (nothing withheld) and the
+    /// system-message tables are there and empty.
+    #[tokio::test]
+    async fn version_8_database_migrates_to_system_messages() -> Result<(), StoreError> {
+        use imps_core::{AccountStore, SysmsgStore};
+
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let db = dir.path().join("impsd.db");
+        {
+            let conn = Connection::open(&db).map_err(|e| backend("open", e))?;
+            migrate_to(&conn, 8)?;
+            assert_eq!(current_version(&conn)?, 8);
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, client_id, version, cookie, ttl_secs,
+                   created_ms, delivery_method, bare_ids, android_engine)
+                 VALUES ('s1', 'alice', 'wv:alice-phone', '1.3', 'c', 600, 5, 'N', 1, 0)",
+                [],
+            )
+            .map_err(|e| backend("old session", e))?;
+        }
+        let store = crate::SqliteStore::open(&db, crate::SqliteOptions::default())?;
+        assert_eq!(store.schema_version().await?, latest_schema_version());
+        let sessions = store.sessions().await?;
+        assert_eq!(sessions.len(), 1);
+        let s = &sessions[0];
+        assert_eq!(
+            (s.id.as_str(), s.delivery_method.as_deref(), s.bare_ids),
+            ("s1", Some("N"), true),
+            "the old session keeps what it had"
+        );
+        assert!(s.withheld.is_empty(), "and withholds nothing");
+        assert!(store.sysmsgs().await?.is_empty());
+        assert_eq!(store.terms_agreement("alice").await?, None);
+        store.close().await
     }
 }

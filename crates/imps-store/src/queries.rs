@@ -7,8 +7,8 @@ use imps_core::{AccountStore, NewUser, SessionRecord, StoreError, UserRecord};
 use rusqlite::OptionalExtension;
 
 use crate::rows::{
-    SESSION_COLUMNS, USER_COLUMNS, backend, is_uniqueness_violation, session_from_row, to_sql_int,
-    user_from_row, violation_mentions,
+    SESSION_COLUMNS, USER_COLUMNS, backend, is_uniqueness_violation, join_names, session_from_row,
+    to_sql_int, user_from_row, violation_mentions,
 };
 use crate::sqlite::SqliteStore;
 
@@ -106,14 +106,15 @@ impl AccountStore for SqliteStore {
                 // Upsert: a session re-persisted (new TTL, cookie) replaces
                 // the old row instead of conflicting with it.
                 c.prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                        client_id = excluded.client_id, version = excluded.version,
                        cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
                        created_ms = excluded.created_ms,
                        delivery_method = excluded.delivery_method,
                        bare_ids = excluded.bare_ids,
-                       android_engine = excluded.android_engine"
+                       android_engine = excluded.android_engine,
+                       withheld = excluded.withheld"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -127,6 +128,7 @@ impl AccountStore for SqliteStore {
                         &s.delivery_method,
                         s.bare_ids,
                         s.android_engine,
+                        join_names(&s.withheld),
                     ))
                 })
                 .map(|_| ())

@@ -11,7 +11,7 @@ pub(crate) const USER_COLUMNS: &str =
     "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 pub(crate) const SESSION_COLUMNS: &str =
     "id, user_id, client_id, version, cookie, ttl_secs, created_ms, delivery_method, bare_ids,
-     android_engine";
+     android_engine, withheld";
 
 /// Any failure we do not classify: keep rusqlite's text and say what we
 /// were doing, so a log reader can tell a full disk from a locked file.
@@ -46,10 +46,31 @@ pub(crate) fn to_sql_int(value: u64, field: &str) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Backend(format!("{field} {value} does not fit in SQLite INTEGER")))
 }
 
-fn from_sql_int(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+pub(crate) fn opt_to_sql_int(value: Option<u64>, field: &str) -> Result<Option<i64>, StoreError> {
+    value.map(|v| to_sql_int(v, field)).transpose()
+}
+
+pub(crate) fn from_sql_int(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     let v: i64 = row.get(idx)?;
     // A negative value can only come from someone editing the file by hand.
     u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
+}
+
+/// [`from_sql_int`] for a nullable column.
+pub(crate) fn opt_from_sql_int(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
+    let v: Option<i64> = row.get(idx)?;
+    v.map(|v| u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)))
+        .transpose()
+}
+
+/// A list of names as one column, space-separated: the names (attribute
+/// names, function names) never contain spaces.
+pub(crate) fn join_names(names: &[String]) -> String {
+    names.join(" ")
+}
+
+pub(crate) fn split_names(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
 }
 
 /// Reads a row selected with [`USER_COLUMNS`].
@@ -77,5 +98,6 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         delivery_method: row.get(7)?,
         bare_ids: row.get(8)?,
         android_engine: row.get(9)?,
+        withheld: split_names(&row.get::<_, String>(10)?),
     })
 }

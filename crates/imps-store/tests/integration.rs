@@ -11,5 +11,6 @@ mod conformance;
 mod conformance_groups;
 mod conformance_lists;
 mod conformance_presence;
+mod conformance_sysmsg;
 mod durability;
 mod lifecycle;

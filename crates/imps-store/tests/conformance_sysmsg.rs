@@ -1,0 +1,34 @@
+//! The system-messages area's conformance checks, on the reference
+//! MemStore and on SQLite (with and without a reader pool: the due query
+//! and the marks must agree whichever connection serves them).
+
+use imps_core::MemStore;
+use imps_store::{SqliteOptions, SqliteStore, conformance_sysmsg};
+
+#[tokio::test]
+async fn mem_store_passes_sysmsg_conformance() {
+    conformance_sysmsg::run_all(&MemStore::default()).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_passes_sysmsg_conformance() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(&dir.path().join("impsd.db"), SqliteOptions::default())?;
+    conformance_sysmsg::run_all(&store).await;
+    store.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sqlite_store_without_readers_passes_sysmsg_conformance()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let opts = SqliteOptions {
+        read_connections: 0,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&dir.path().join("impsd.db"), opts)?;
+    conformance_sysmsg::run_all(&store).await;
+    store.close().await?;
+    Ok(())
+}
