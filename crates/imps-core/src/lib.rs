@@ -23,8 +23,8 @@ pub mod router;
 pub mod service;
 pub mod session;
 pub mod stats;
-mod sysmsg;
 pub mod store;
+mod sysmsg;
 pub mod users;
 pub mod workers;
 
@@ -38,12 +38,12 @@ pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};
 pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
-pub use sysmsg::{
-    Audience, NewSystemMessage, OlderClients, SYSMSG_DEFAULTS, SentSystemMessage, SysmsgConfig,
-    SystemMessageSummary, TermsConfig, TermsOption,
-};
 pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};
 pub use store::{
     AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore,
     SessionRecord, Store, StoreError, SysmsgStore, UserRecord,
+};
+pub use sysmsg::{
+    Audience, NewSystemMessage, OlderClients, SYSMSG_DEFAULTS, SentSystemMessage, SysmsgConfig,
+    SystemMessageSummary, TermsConfig, TermsOption,
 };

@@ -738,8 +738,8 @@ impl Service {
         // SYM-11: the user's answer to the terms left it out.
         let (agreed, granted) = s.with_state(|st| {
             let agreed = st.agreed.as_ref().map(|a| a.contains(code));
-            let granted =
-                st.withheld.is_empty() || crate::session::FunctionSet::offers(s.version, &st.withheld, code);
+            let granted = st.withheld.is_empty()
+                || crate::session::FunctionSet::offers(s.version, &st.withheld, code);
             (agreed, granted)
         });
         if available && !granted {

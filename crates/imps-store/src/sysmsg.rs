@@ -212,8 +212,9 @@ impl SysmsgStore for SqliteStore {
         let user = user.to_owned();
         self.read_lane()
             .run(move |c| {
-                // `sysmsg_is_due` in SQL. The user's rows (by the user
-                // index): never sent, or waiting for a required answer;
+                // `sysmsg_is_due` in SQL. The user's unanswered rows (by
+                // the user index): never sent, or waiting for a required
+                // answer;
                 // then messages to everyone (by their partial index) the
                 // user has no row for.
                 read_messages(
@@ -222,8 +223,8 @@ impl SysmsgStore for SqliteStore {
                         "SELECT {MESSAGE_COLUMNS} FROM sysmsg_deliveries d
                            JOIN sysmsgs m ON m.id = d.message_id
                          WHERE d.user_id = ?1
-                           AND (d.sent_count = 0
-                                OR (m.requires_response AND d.answered_ms IS NULL))
+                           AND d.answered_ms IS NULL
+                           AND (d.sent_count = 0 OR m.requires_response)
                          UNION ALL
                          SELECT {MESSAGE_COLUMNS} FROM sysmsgs m
                          WHERE m.everyone = 1

@@ -71,10 +71,10 @@ pub trait SysmsgStore: Send + Sync + 'static {
     async fn sysmsg(&self, id: &str) -> Result<Option<SysMessageRecord>, StoreError>;
     /// Every message, oldest first (by creation time, then ID).
     async fn sysmsgs(&self) -> Result<Vec<SysMessageRecord>, StoreError>;
-    /// What `user` should be sent now, oldest first: messages addressed to
-    /// them never sent, messages requiring a response sent but not
-    /// answered, and messages for everyone they have no row for (or one
-    /// matching the first two cases).
+    /// What `user` should be sent now, oldest first: unanswered messages
+    /// addressed to them that were never sent or require a response, and
+    /// messages for everyone they have no row for (or one matching the
+    /// first case).
     async fn sysmsgs_due(&self, user: &str) -> Result<Vec<SysMessageRecord>, StoreError>;
     /// Counts one more send of `id` to `user` (creating the row for a
     /// message to everyone). False when the message does not exist or is
@@ -133,12 +133,12 @@ impl MemSysmsg {
     }
 }
 
-/// Whether a message with this row (or none) is due: never sent, or sent
-/// and still waiting for a required answer.
+/// Whether a message with this row (or none) is due: not answered, and
+/// never sent or still waiting for a required answer.
 pub fn sysmsg_is_due(m: &SysMessageRecord, row: Option<&SysDelivery>) -> bool {
     match row {
         None => m.everyone,
-        Some(d) => d.sent_count == 0 || (m.requires_response && d.answered_ms.is_none()),
+        Some(d) => d.answered_ms.is_none() && (d.sent_count == 0 || m.requires_response),
     }
 }
 

@@ -391,12 +391,7 @@ impl SysmsgService {
         .to_element(s.version))
     }
 
-    async fn answer(
-        &self,
-        s: &Session,
-        id: &str,
-        chosen: Option<u64>,
-    ) -> Result<(), CoreError> {
+    async fn answer(&self, s: &Session, id: &str, chosen: Option<u64>) -> Result<(), CoreError> {
         let unknown = || CoreError::UnknownSystemMessage(id.to_string());
         let rec = self.base.store.sysmsg(id).await?.ok_or_else(unknown)?;
         match chosen {

@@ -192,8 +192,13 @@ impl SysmsgService {
                 .map_or(0, |t| t.timeout().saturating_mul(1000));
             p.retain(|_, v| v.deadline_ms.saturating_add(grace) >= now);
             if p.len() >= cap {
-                tracing::warn!(cap, "logins waiting for the terms at their limit; refused with 503");
-                return Err(CoreError::Busy("too many logins waiting for an answer".into()));
+                tracing::warn!(
+                    cap,
+                    "logins waiting for the terms at their limit; refused with 503"
+                );
+                return Err(CoreError::Busy(
+                    "too many logins waiting for an answer".into(),
+                ));
             }
         }
         p.insert(key, Pending { deadline_ms });
