@@ -65,6 +65,7 @@ mod session;
 mod session_id_logs;
 mod sessions;
 mod sysmsg;
+mod sysmsg_cli;
 mod testkit_real;
 mod transport;
 

@@ -242,8 +242,10 @@ async fn sym_answers_to_unknown_messages_and_options_are_refused_one_by_one() {
     let (id, _) = receive(&alice).await;
     // Not hers: bob cannot answer alice's message.
     let bob = online(&srv, Version::V1_3, Encoding::Xml, "bob", "phone").await;
-    let r = bob.request(answer(&id, Some(1))).await.unwrap();
-    assert_eq!(code_of(&r), Some(404), "{r:?}");
+    for chosen in [Some(1), Some(99), None] {
+        let r = bob.request(answer(&id, chosen)).await.unwrap();
+        assert_eq!(code_of(&r), Some(404), "nothing is told about it: {r:?}");
+    }
     for (chosen, code) in [(Some(3), 402), (None, 402)] {
         let r = alice.request(answer(&id, chosen)).await.unwrap();
         assert_eq!(code_of(&r), Some(code), "{chosen:?}: {r:?}");
@@ -378,6 +380,26 @@ async fn sym_7_sym_6_sym_17_terms_are_asked_before_login_and_only_until_agreed()
             .await
             .unwrap();
         asked(&r);
+        // An answer without a valid option: 402, the question stays open.
+        let r = c
+            .request(login_req(&c, "alice", &[("terms-v1", 7)]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(402), "{r:?}");
+        // The answer from another client is not taken: that client is
+        // asked instead, and the first one's question is gone.
+        let other = srv.client(Version::V1_3, e, "someone-else");
+        asked(
+            &other
+                .request(login_req(&other, "alice", &[("terms-v1", 1)]))
+                .await
+                .unwrap(),
+        );
+        asked(
+            &c.request(login_req(&c, "alice", &[("terms-v1", 1)]))
+                .await
+                .unwrap(),
+        );
         let ok = c
             .request(login_req(&c, "alice", &[("terms-v1", 1)]))
             .await
@@ -555,6 +577,27 @@ async fn sym_7_clients_before_1_3_cannot_see_the_terms_and_are_refused_or_admitt
     add_user(&srv, "alice", None, None).await;
     let c = srv.client(Version::V1_2, Encoding::Xml, "old");
     c.login_password("alice", PW).await.unwrap();
+    // Admitted at the first option's level; but a user who declined this
+    // version is not let in by an older client.
+    let r = c
+        .request(im_common::text_to("alice", &["alice"], "hi"))
+        .await
+        .unwrap();
+    assert_ne!(code_of(&r), Some(903), "{r:?}");
+    c.logout().await.unwrap();
+    let new = srv.client(Version::V1_3, Encoding::Xml, "new");
+    asked(&new.request(login_req(&new, "alice", &[])).await.unwrap());
+    let r = new
+        .request(login_req(&new, "alice", &[("terms-v1", 3)]))
+        .await
+        .unwrap();
+    assert_eq!(code_of(&r), Some(403), "{r:?}");
+    let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+    assert_eq!(
+        code_of(&r),
+        Some(403),
+        "declined, then an old client: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -566,10 +609,15 @@ async fn sym_2_sym_3_unsupported_clients_are_told_why() {
     })
     .await;
     add_user(&srv, "alice", None, None).await;
-    // SYM-3: by protocol version, before any password check.
+    // SYM-3: by protocol version, before any password check (a wrong
+    // password is not even looked at).
+    let checks = srv.service().dummy_password_checks();
     let c = srv.client(Version::V1_1, Encoding::Xml, "phone");
-    let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+    let mut wrong = login_req(&c, "nobody", &[]);
+    wrong.child_mut("Password").unwrap().text = "wrong".into();
+    let r = c.request(wrong).await.unwrap();
     assert_eq!(code_of(&r), Some(505), "{r:?}");
+    assert_eq!(srv.service().dummy_password_checks(), checks);
     // SYM-2: by client release; 1.3 gets the reason as a system message.
     for (v, e) in [
         (Version::V1_3, Encoding::Xml),
@@ -577,7 +625,9 @@ async fn sym_2_sym_3_unsupported_clients_are_told_why() {
         (Version::V1_2, Encoding::Wbxml),
     ] {
         let c = srv.client(v, e, "wv:OLDPHONE-2.0@vendor");
-        let r = c.request(login_req(&c, "alice", &[])).await.unwrap();
+        let mut wrong = login_req(&c, "alice", &[]);
+        wrong.child_mut("Password").unwrap().text = "wrong".into();
+        let r = c.request(wrong).await.unwrap();
         assert_eq!(code_of(&r), Some(403), "{v} {e:?}: {r:?}");
         assert!(r.child("SessionID").is_none());
         let m = r.path(&["Result", "SystemMessageList", "SystemMessage"]);

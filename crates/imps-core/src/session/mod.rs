@@ -114,10 +114,30 @@ pub struct SessionState {
     pub ended: bool,
     /// The ready hooks (presence online, offline delivery) have run.
     pub ready: bool,
+    /// System messages pushed to this session, newest last (bounded), so
+    /// that a message sent while the session was becoming ready is not
+    /// pushed to it twice.
+    sysmsg_pushed: VecDeque<String>,
     outbox: VecDeque<Element>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
     pub dropped: u64,
+}
+
+impl SessionState {
+    /// Notes that system message `id` goes to this session; false when it
+    /// went already.
+    pub(crate) fn note_sysmsg(&mut self, id: &str) -> bool {
+        const KEEP: usize = 256;
+        if self.sysmsg_pushed.iter().any(|x| x == id) {
+            return false;
+        }
+        if self.sysmsg_pushed.len() >= KEEP {
+            self.sysmsg_pushed.pop_front();
+        }
+        self.sysmsg_pushed.push_back(id.to_string());
+        true
+    }
 }
 
 /// One logged-in session.
@@ -171,6 +191,7 @@ impl Session {
                 closing: false,
                 ended: false,
                 ready: false,
+                sysmsg_pushed: VecDeque::new(),
                 outbox: VecDeque::new(),
                 next_tid: 1,
                 dropped: 0,

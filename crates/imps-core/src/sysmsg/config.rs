@@ -133,6 +133,9 @@ impl SysmsgConfig {
         if t.text.chars().count() > self.max_text_chars {
             return Err("sysmsg.terms.text is longer than sysmsg.max_text_chars".into());
         }
+        if t.timeout_secs > 86_400 {
+            return Err("sysmsg.terms.timeout_secs above a day".into());
+        }
         if t.options.is_empty() || t.options.len() > self.max_options {
             return Err(format!(
                 "sysmsg.terms needs 1 to {} options",
@@ -143,8 +146,10 @@ impl SysmsgConfig {
             return Err("sysmsg.terms: every option denies access".into());
         }
         for o in &t.options {
-            if o.text.trim().is_empty() {
-                return Err("sysmsg.terms: an option without text".into());
+            if o.text.trim().is_empty() || o.text.chars().count() > self.max_text_chars {
+                return Err(
+                    "sysmsg.terms: an option without text, or longer than max_text_chars".into(),
+                );
             }
             if let Some(n) = o
                 .withhold

@@ -84,9 +84,8 @@ const SOME: u8 = 2;
 pub(crate) struct SysmsgService {
     base: Arc<Base>,
     any_messages: AtomicU8,
-    /// Logins waiting for the answer to the terms (`terms`), by user and
-    /// ClientID.
-    pending: Mutex<HashMap<(String, String), terms::Pending>>,
+    /// Logins waiting for the answer to the terms (`terms`), by user.
+    pending: Mutex<HashMap<String, terms::Pending>>,
 }
 
 impl SysmsgService {
@@ -194,7 +193,7 @@ impl SysmsgService {
         };
         let mut pushed_now = 0;
         for u in &online {
-            if self.offer(u, &rec).await? {
+            if self.offer(u, &rec, false).await? {
                 pushed_now += 1;
             }
         }
@@ -205,11 +204,19 @@ impl SysmsgService {
         })
     }
 
-    /// Pushes `rec` to the ready 1.3 sessions of `user` and counts the
-    /// send; whether any session took it.
-    async fn offer(&self, user: &str, rec: &SysMessageRecord) -> Result<bool, CoreError> {
+    /// Pushes `rec` to the ready 1.3 sessions of `user` (`again`: also to
+    /// those that had it) and counts the send; whether any session took it.
+    async fn offer(
+        &self,
+        user: &str,
+        rec: &SysMessageRecord,
+        again: bool,
+    ) -> Result<bool, CoreError> {
         let body = request(rec);
-        let ready = |s: &Session| s.version >= Version::V1_3 && s.with_state(|st| st.ready);
+        let ready = |s: &Session| {
+            s.version >= Version::V1_3
+                && s.with_state(|st| st.ready && (st.note_sysmsg(&rec.id) || again))
+        };
         let sessions: Vec<String> = self
             .base
             .sessions
@@ -252,7 +259,7 @@ impl SysmsgService {
         }
         let mut n = 0;
         for u in users.iter().filter(|u| !answered.contains(u.as_str())) {
-            if self.offer(u, &rec).await? {
+            if self.offer(u, &rec, true).await? {
                 n += 1;
             }
         }
@@ -301,6 +308,10 @@ impl SysmsgService {
             }
         };
         for rec in due.iter().take(self.cfg().max_per_session) {
+            // Pushed meanwhile by a send that found the session ready.
+            if !s.with_state(|st| st.note_sysmsg(&rec.id)) {
+                continue;
+            }
             if !self.base.router.to_session(&s.id, request(rec)) {
                 return;
             }
@@ -394,6 +405,19 @@ impl SysmsgService {
     async fn answer(&self, s: &Session, id: &str, chosen: Option<u64>) -> Result<(), CoreError> {
         let unknown = || CoreError::UnknownSystemMessage(id.to_string());
         let rec = self.base.store.sysmsg(id).await?.ok_or_else(unknown)?;
+        // Nothing about a message to others is told: not its options,
+        // not whether it needs an answer.
+        if !rec.everyone
+            && !self
+                .base
+                .store
+                .sysmsg_deliveries(id)
+                .await?
+                .iter()
+                .any(|d| d.user == s.user)
+        {
+            return Err(unknown());
+        }
         match chosen {
             Some(c) if !rec.options.iter().any(|o| o.id == c) => {
                 return Err(CoreError::BadParameter(format!(

@@ -22,6 +22,8 @@ use crate::store::TermsAgreement;
 /// A login waiting for the answer to the terms.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
+    /// The ClientID that was asked; an answer from another is not taken.
+    client: String,
     deadline_ms: u64,
 }
 
@@ -95,9 +97,12 @@ impl SysmsgService {
                 withheld: Vec::new(),
             });
         };
-        if let Some(a) = self.base.store.terms_agreement(user).await?
-            && a.version == terms.version
-            && let Some(o) = terms.option(a.option)
+        let agreed = self.base.store.terms_agreement(user).await?;
+        let current = agreed
+            .as_ref()
+            .filter(|a| a.version == terms.version)
+            .and_then(|a| terms.option(a.option));
+        if let Some(o) = current
             && !o.deny
         {
             return Ok(LoginGate::Pass {
@@ -106,24 +111,35 @@ impl SysmsgService {
         }
         if version < Version::V1_3 {
             return match terms.older_clients {
-                super::OlderClients::Admit => {
+                // A user who declined this version is not let in by an
+                // older client either.
+                super::OlderClients::Admit if current.is_none() => {
                     let first = terms.options.iter().find(|o| !o.deny);
                     Ok(LoginGate::Pass {
                         withheld: first.map(|o| o.withhold.clone()).unwrap_or_default(),
                     })
                 }
+                super::OlderClients::Admit => Err(CoreError::Forbidden(
+                    "the terms of service were declined".into(),
+                )),
                 super::OlderClients::Refuse => Err(CoreError::Forbidden(
                     "the terms of service must be accepted with a client that can show them (CSP 1.3)"
                         .into(),
                 )),
             };
         }
-        let key = (user.to_string(), client.to_string());
+        let key = user.to_string();
         let now = self.base.now_ms();
         let id = terms.message_id();
         let answer = answers.and_then(|l| l.responses.iter().find(|r| r.id == id));
         if let Some(answer) = answer {
-            let pending = self.pending.lock().remove(&key);
+            // One question per user: from another ClientID the answer is
+            // not taken, and the question goes to that client instead.
+            let pending = self
+                .pending
+                .lock()
+                .remove(&key)
+                .filter(|p| p.client == client);
             match pending {
                 Some(p) if p.deadline_ms < now => {
                     tracing::info!(user, client, "terms answered too late; login refused");
@@ -165,7 +181,11 @@ impl SysmsgService {
                 None => {}
             }
         }
-        self.ask(key, now + terms.timeout().saturating_mul(1000))?;
+        self.ask(
+            key,
+            client,
+            now.saturating_add(terms.timeout().saturating_mul(1000)),
+        )?;
         let mut m = SystemMessage::new(id, terms.text.clone());
         m.requires_response = Some(true);
         m.answer_options = terms
@@ -177,8 +197,10 @@ impl SysmsgService {
         Ok(LoginGate::Ask(SystemMessageList::new(vec![m])))
     }
 
-    /// Remembers a login waiting for its answer; 503 when too many wait.
-    fn ask(&self, key: (String, String), deadline_ms: u64) -> Result<(), CoreError> {
+    /// Remembers a login waiting for its answer, one per user (a new
+    /// question replaces the user's earlier one); 503 when too many users
+    /// wait.
+    fn ask(&self, key: String, client: &str, deadline_ms: u64) -> Result<(), CoreError> {
         let now = self.base.now_ms();
         let mut p = self.pending.lock();
         let cap = self.cfg().max_pending_logins.max(1);
@@ -201,7 +223,13 @@ impl SysmsgService {
                 ));
             }
         }
-        p.insert(key, Pending { deadline_ms });
+        p.insert(
+            key,
+            Pending {
+                client: client.to_string(),
+                deadline_ms,
+            },
+        );
         Ok(())
     }
 }
