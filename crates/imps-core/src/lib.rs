@@ -45,5 +45,5 @@ pub use store::{
 };
 pub use sysmsg::{
     Audience, NewSystemMessage, OlderClients, SYSMSG_DEFAULTS, SentSystemMessage, SysmsgConfig,
-    SystemMessageSummary, TermsConfig, TermsOption,
+    SysmsgTexts, SystemMessageSummary, TermsConfig, TermsOption,
 };

@@ -122,7 +122,12 @@ impl Service {
             provider,
             Arc::clone(&presence),
         ));
-        let sysmsg = Arc::new(crate::sysmsg::SysmsgService::new(Arc::clone(&base)));
+        let sysmsg = Arc::new(crate::sysmsg::SysmsgService::new(
+            Arc::clone(&base),
+            Arc::clone(&lists),
+        ));
+        let hook: Arc<dyn crate::lists::AddedHook> = sysmsg.clone();
+        lists.set_added_hook(Arc::downgrade(&hook));
         let session = Arc::new(SessionService::new(
             Arc::clone(&base),
             Arc::clone(&im),

@@ -565,6 +565,10 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("sysmsg.refuse_clients", "Client releases refused at login: a ClientID or ApplicationID containing one of these (any case) gets 403 and the refusal text.", ""),
     ("sysmsg.refusal_text", "What a refused client is told; empty = a built-in sentence.", ""),
     ("sysmsg.max_pending_logins", "Most logins waiting for the answer to the terms at once; more get 503.", ""),
+    ("sysmsg.welcome", "Send a welcome system message at each user's first CSP 1.3 session.", ""),
+    ("sysmsg.added_notice", "Tell a user who was put on someone's contact list, with an option to add them back that the server carries out.", ""),
+    ("sysmsg.default_language", "Language of server text when the client names none (its DefaultLanguage) or one without texts; empty = en.", ""),
+    ("sysmsg.texts", "Server text per language (welcome, added, add_back, ignore; {user} is the other user); missing ones use the built-in English.", "{ de = { added = \"{user} hat dich als Kontakt gespeichert.\", add_back = \"{user} auch speichern\", ignore = \"Nein, danke\" } }"),
     ("sysmsg.terms", "Terms every user answers before a login completes (1.3); each option may withhold features (the level of service) or deny; a new version asks everyone again.", "{ version = \"2026-1\", text = \"Messages cost 0.01 each. Accept?\", timeout_secs = 300, older_clients = \"refuse\", options = [{ text = \"Accept\" }, { text = \"Presence only\", withhold = [\"IMFeat\", \"GroupFeat\"] }, { text = \"Decline\", deny = true }] }"),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
@@ -650,6 +654,9 @@ mod tests {
         c.tls.key_file = Some("k.pem".into());
         c.im.webhook_url = Some("http://h/".into());
         c.im.notify_ref_key = Some([1; 32]);
+        c.sysmsg
+            .texts
+            .insert("de".into(), imps_core::SysmsgTexts::default());
         c.sysmsg.terms = Some(imps_core::TermsConfig {
             version: "1".into(),
             text: "t".into(),

@@ -650,3 +650,105 @@ async fn sym_2_sym_3_unsupported_clients_are_told_why() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn sym_uc_a_welcome_comes_at_the_first_session_only() {
+    let srv = TestServer::start_with(|c| c.sysmsg.welcome = true).await;
+    add_user(&srv, "alice", None, None).await;
+    // 1.2 cannot show it: it waits.
+    let old = online(&srv, Version::V1_2, Encoding::Xml, "alice", "old").await;
+    assert!(next_request(&old, 0).await.is_none());
+    old.logout().await.unwrap();
+    for (e, first) in [(Encoding::Wbxml, true), (Encoding::Xml, false)] {
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        if first {
+            let (id, m) = receive(&alice).await;
+            assert_eq!(id, "welcome");
+            assert!(
+                m.child_text("SystemMessageText")
+                    .unwrap()
+                    .starts_with("Welcome"),
+                "{m:?}"
+            );
+        } else {
+            expect_none(&alice, "SystemMessage-Request").await;
+        }
+        alice.logout().await.unwrap();
+    }
+}
+
+/// Caps with a DefaultLanguage.
+fn caps_in(language: &str) -> Element {
+    caps("P").with_text("DefaultLanguage", language)
+}
+
+#[tokio::test]
+async fn sym_uc_adc_uc_you_were_added_with_an_offer_to_add_back_in_your_language() {
+    let srv = TestServer::start_with(|c| {
+        c.sysmsg.added_notice = true;
+        c.sysmsg.texts.insert(
+            "de".into(),
+            imps_core::SysmsgTexts {
+                added: "{user} hat dich als Kontakt gespeichert.".into(),
+                add_back: "{user} auch speichern".into(),
+                ignore: "Nein, danke".into(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    for u in ["alice", "bob", "carol", "dave"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let alice = online(&srv, Version::V1_3, Encoding::Xml, "alice", "phone").await;
+    let bob = srv.client(Version::V1_3, Encoding::Wbxml, "phone");
+    online_with(&bob, "bob", caps_in("de-DE")).await;
+    let carol = online(&srv, Version::V1_3, Encoding::Xml, "carol", "phone").await;
+    let list = crate::lists_common::list_id("alice", "friends");
+    let r = crate::lists_common::create_list(
+        &alice,
+        &list,
+        vec![
+            crate::lists_common::nick(None, "bob"),
+            crate::lists_common::nick(None, "carol"),
+            crate::lists_common::nick(None, "dave"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(200), "{r:?}");
+
+    // Bob reads German (ADC-UC), and takes the offer: alice is added.
+    let (id, m) = receive(&bob).await;
+    assert_eq!(
+        m.child_text("SystemMessageText"),
+        Some("wv:alice@localhost hat dich als Kontakt gespeichert.")
+    );
+    assert_eq!(
+        options_of(&m),
+        vec![
+            ("1".into(), "wv:alice@localhost auch speichern".into()),
+            ("2".into(), "Nein, danke".into())
+        ]
+    );
+    assert!(!srv.store().is_contact("bob", "alice").await.unwrap());
+    answer_ok(&bob, &id, Some(1)).await;
+    assert!(srv.store().is_contact("bob", "alice").await.unwrap());
+    // Alice has bob already: she gets no offer back.
+    expect_none(&alice, "SystemMessage-Request").await;
+
+    // Carol, in English, declines: nothing changes.
+    let (id, m) = receive(&carol).await;
+    assert_eq!(
+        m.child_text("SystemMessageText"),
+        Some("wv:alice@localhost added you to their contact list.")
+    );
+    answer_ok(&carol, &id, Some(2)).await;
+    assert!(!srv.store().is_contact("carol", "alice").await.unwrap());
+
+    // Dave was offline: it waits for his next session.
+    let dave = online(&srv, Version::V1_3, Encoding::Xml, "dave", "phone").await;
+    let (id, _) = receive(&dave).await;
+    answer_ok(&dave, &id, Some(1)).await;
+    assert!(srv.store().is_contact("dave", "alice").await.unwrap());
+}

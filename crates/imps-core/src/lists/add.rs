@@ -205,6 +205,71 @@ impl ListsService {
         Ok(())
     }
 
+    /// Puts `contact` on `owner`'s default contact list (the first list
+    /// when none is default; a new default list `contacts` when the owner
+    /// has none), as the owner asked by answering a system message. The
+    /// contact hears of it like of any add. True when newly added.
+    pub(crate) async fn add_back(&self, owner: &str, contact: &str) -> Result<bool, CoreError> {
+        let cfg = self.lists_cfg();
+        let lists = self.base.store.contact_lists(owner).await?;
+        let name = match lists.iter().find(|l| l.is_default).or(lists.first()) {
+            Some(l) => l.name.clone(),
+            None => {
+                let record = crate::store::ContactListRecord {
+                    owner: owner.to_string(),
+                    name: "contacts".into(),
+                    wire_id: format!("wv:{owner}/contacts@{}", self.base.cfg.domain),
+                    display_name: None,
+                    is_default: true,
+                    created_ms: self.base.now_ms(),
+                };
+                let made = self
+                    .base
+                    .store
+                    .create_contact_list(
+                        record,
+                        Vec::new(),
+                        cfg.max_lists_per_user,
+                        cfg.max_contacts_per_list,
+                    )
+                    .await?;
+                if made == crate::store::CreateListOutcome::TooManyLists {
+                    return Err(CoreError::TooManyLists {
+                        user: owner.to_string(),
+                        limit: cfg.max_lists_per_user,
+                    });
+                }
+                "contacts".to_string()
+            }
+        };
+        let change = ListChange {
+            owner: owner.to_string(),
+            name: name.clone(),
+            add: vec![ContactEntry {
+                user_id: contact.to_string(),
+                nickname: None,
+            }],
+            max_contacts: cfg.max_contacts_per_list,
+            max_grants: cfg.max_access_entries,
+            ..ListChange::default()
+        };
+        let outcome = self.base.store.change_contact_list(change).await?;
+        self.access.invalidate(owner);
+        match outcome {
+            ListChangeOutcome::Applied { newly_added, .. } => {
+                let added = !newly_added.is_empty();
+                self.notify_added(owner, &newly_added).await;
+                tracing::info!(owner, contact, list = %name, added, "contact added back by a system message answer");
+                Ok(added)
+            }
+            ListChangeOutcome::NoSuchList => Err(CoreError::ListNotFound(name)),
+            ListChangeOutcome::TooManyContacts => Err(CoreError::TooManyContacts {
+                list: name,
+                limit: cfg.max_contacts_per_list,
+            }),
+        }
+    }
+
     /// Takes the users an ADC-2 add put on the lists off them again.
     async fn undo_add(&self, id: &ListId, added: Vec<String>, granted: Vec<String>) {
         let undo = ListChange {
@@ -233,6 +298,7 @@ impl ListsService {
         if added.is_empty() {
             return;
         }
+        let hook = self.added_hook.get().and_then(std::sync::Weak::upgrade);
         let mut user =
             Element::new("User").with_text("UserID", wire_user(adder, &self.base.cfg.domain));
         match self.base.friendly_name(adder).await {
@@ -247,7 +313,8 @@ impl ListsService {
             .with(Element::new("UserList").with(user));
         let v13 = |s: &Recipient<'_>| s.version == Version::V1_3;
         for u in added.iter().filter(|u| u.as_str() != adder) {
-            if !self.base.router.reaches(u, &mut |s| v13(s)) {
+            let online13 = self.base.router.reaches(u, &mut |s| v13(s));
+            if !online13 && hook.is_none() {
                 continue;
             }
             let notify = self
@@ -263,7 +330,10 @@ impl ListsService {
                     false
                 }
             };
-            if wanted {
+            if wanted && let Some(h) = &hook {
+                h.contact_added(adder, u).await;
+            }
+            if wanted && online13 {
                 self.base.router.to_user_shaped(u, &mut |s| {
                     if v13(s) {
                         vec![body.clone()]

@@ -98,6 +98,14 @@ pub(crate) trait PresenceGrants: Send + Sync {
     async fn authorize(&self, owner: &str, watcher: &str, attrs: &[&str]) -> Result<(), CoreError>;
 }
 
+/// Told when users are put on someone's contact list and have not opted
+/// out of hearing it (the system message area offers to add back; it is
+/// built after lists, so it is set later, see `ListsService::set_added_hook`).
+#[async_trait::async_trait]
+pub(crate) trait AddedHook: Send + Sync {
+    async fn contact_added(&self, adder: &str, added: &str);
+}
+
 /// The lists area. Besides its own requests it answers the questions
 /// other areas ask (`blocks`, `has_contact`, `list_members`) and keeps the
 /// parts of split replies and uploads for every area (GEN-1).
@@ -107,6 +115,8 @@ pub(crate) struct ListsService {
     access: AccessCache,
     /// Split replies and uploads in parts.
     segments: SegmentStore,
+    /// Who else hears of an add (ADC-3's system message, SYM-UC).
+    added_hook: std::sync::OnceLock<std::sync::Weak<dyn AddedHook>>,
 }
 
 impl ListsService {
@@ -117,7 +127,14 @@ impl ListsService {
             base,
             access,
             segments: SegmentStore::default(),
+            added_hook: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets who else hears of an add; once (weak: the hook's area holds
+    /// this one).
+    pub(crate) fn set_added_hook(&self, hook: std::sync::Weak<dyn AddedHook>) {
+        let _ = self.added_hook.set(hook);
     }
 
     /// This area's settings.

@@ -78,6 +78,8 @@ pub struct Capabilities {
     pub delivery_method: Option<String>,
     pub client_type: Option<String>,
     pub multi_trans: Option<u64>,
+    /// The client's `DefaultLanguage` (lower case), for server text.
+    pub language: Option<String>,
 }
 
 /// How a client reads what we send, learned from its own requests

@@ -1,5 +1,7 @@
 //! The `[sysmsg]` settings; defaults in [`SYSMSG_DEFAULTS`].
 
+use std::collections::BTreeMap;
+
 /// System messages: limits, the terms asked before login, and which
 /// clients are refused with a word of why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -25,7 +27,42 @@ pub struct SysmsgConfig {
     pub terms: Option<TermsConfig>,
     /// Most logins waiting for an answer to the terms at once.
     pub max_pending_logins: usize,
+    /// A welcome message at each user's first 1.3 session.
+    pub welcome: bool,
+    /// "X added you to their contact list", with an option to add X back
+    /// that the server carries out (SYM-UC); users who opted out of ADC-3
+    /// notices, block X or have X on a list already are not told.
+    pub added_notice: bool,
+    /// The language of server text when the client names none or one
+    /// without texts; empty means `en`.
+    pub default_language: String,
+    /// Server text by language (`en`, `de`, ...): the client's
+    /// `DefaultLanguage` picks one. Empty fields, and languages not here,
+    /// use the built-in English.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, SysmsgTexts>,
 }
+
+/// Server text in one language. `{user}` stands for the other user's ID.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SysmsgTexts {
+    pub welcome: String,
+    pub added: String,
+    pub add_back: String,
+    pub ignore: String,
+}
+
+/// The built-in English texts.
+pub const BUILTIN_TEXTS: [(&str, &str); 4] = [
+    (
+        "welcome",
+        "Welcome! You can now chat, share your presence and join groups.",
+    ),
+    ("added", "{user} added you to their contact list."),
+    ("add_back", "Add {user} to my contacts"),
+    ("ignore", "No, thanks"),
+];
 
 /// The defaults.
 pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
@@ -37,6 +74,10 @@ pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
     refusal_text: String::new(),
     terms: None,
     max_pending_logins: 10_000,
+    welcome: false,
+    added_notice: false,
+    default_language: String::new(),
+    texts: BTreeMap::new(),
 };
 
 impl Default for SysmsgConfig {
@@ -110,9 +151,57 @@ impl TermsConfig {
     }
 }
 
+impl SysmsgTexts {
+    fn field(&self, key: &str) -> &str {
+        match key {
+            "welcome" => &self.welcome,
+            "added" => &self.added,
+            "add_back" => &self.add_back,
+            "ignore" => &self.ignore,
+            _ => "",
+        }
+    }
+}
+
 impl SysmsgConfig {
+    /// The text `key` in `language` (else the default language, else
+    /// built-in English), with `{user}` filled in.
+    pub fn text(&self, key: &str, language: Option<&str>, user: &str) -> String {
+        let default = if self.default_language.trim().is_empty() {
+            "en"
+        } else {
+            self.default_language.trim()
+        };
+        let lookup = |lang: &str| {
+            self.texts
+                .get(lang)
+                .map(|t| t.field(key))
+                .filter(|t| !t.trim().is_empty())
+        };
+        let template = language
+            .and_then(|l| lookup(l).or_else(|| lookup(l.split(['-', '_']).next().unwrap_or(l))))
+            .or_else(|| lookup(default))
+            .or_else(|| {
+                BUILTIN_TEXTS
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, t)| *t)
+            })
+            .unwrap_or_default();
+        template.replace("{user}", user)
+    }
+
     /// Whether these settings make sense; the reason when not.
     pub fn validate(&self) -> Result<(), String> {
+        for (lang, t) in &self.texts {
+            for (key, _) in BUILTIN_TEXTS {
+                if t.field(key).chars().count() > self.max_text_chars {
+                    return Err(format!(
+                        "sysmsg.texts.{lang}.{key} is longer than max_text_chars"
+                    ));
+                }
+            }
+        }
         if self.max_text_chars < 128 {
             return Err("sysmsg.max_text_chars below 128 (SYM-8)".into());
         }

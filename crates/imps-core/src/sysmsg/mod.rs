@@ -14,7 +14,9 @@
 mod config;
 mod terms;
 
-pub use config::{OlderClients, SYSMSG_DEFAULTS, SysmsgConfig, TermsConfig, TermsOption};
+pub use config::{
+    OlderClients, SYSMSG_DEFAULTS, SysmsgConfig, SysmsgTexts, TermsConfig, TermsOption,
+};
 pub(crate) use terms::LoginGate;
 
 use std::collections::{BTreeSet, HashMap};
@@ -83,15 +85,22 @@ const SOME: u8 = 2;
 /// The system message area.
 pub(crate) struct SysmsgService {
     base: Arc<Base>,
+    /// Carries out "add back" answers.
+    lists: Arc<crate::lists::ListsService>,
+    /// The welcome message is stored once, at the first session that
+    /// needs it.
+    welcome_stored: tokio::sync::OnceCell<()>,
     any_messages: AtomicU8,
     /// Logins waiting for the answer to the terms (`terms`), by user.
     pending: Mutex<HashMap<String, terms::Pending>>,
 }
 
 impl SysmsgService {
-    pub(crate) fn new(base: Arc<Base>) -> SysmsgService {
+    pub(crate) fn new(base: Arc<Base>, lists: Arc<crate::lists::ListsService>) -> SysmsgService {
         SysmsgService {
             base,
+            lists,
+            welcome_stored: tokio::sync::OnceCell::new(),
             any_messages: AtomicU8::new(UNKNOWN),
             pending: Mutex::new(HashMap::new()),
         }
@@ -174,6 +183,18 @@ impl SysmsgService {
             created_ms: self.base.now_ms(),
         };
         let users: Vec<String> = users.into_iter().collect();
+        self.store_and_offer(rec, users).await
+    }
+
+    /// Stores `rec` for `users` (or everyone) and pushes it to whoever of
+    /// them is online.
+    async fn store_and_offer(
+        &self,
+        rec: SysMessageRecord,
+        users: Vec<String>,
+    ) -> Result<SentSystemMessage, CoreError> {
+        let everyone = rec.everyone;
+        let origin = rec.origin.clone();
         self.base.store.put_sysmsg(rec.clone(), &users).await?;
         self.any_messages.store(SOME, Ordering::Relaxed);
         tracing::info!(id = %rec.id, origin, users = users.len(), everyone, "system message stored");
@@ -212,22 +233,24 @@ impl SysmsgService {
         rec: &SysMessageRecord,
         again: bool,
     ) -> Result<bool, CoreError> {
-        let body = request(rec);
         let ready = |s: &Session| {
             s.version >= Version::V1_3
                 && s.with_state(|st| st.ready && (st.note_sysmsg(&rec.id) || again))
         };
-        let sessions: Vec<String> = self
+        let sessions: Vec<(String, Option<String>)> = self
             .base
             .sessions
             .of_user(user)
             .into_iter()
             .filter(|s| ready(s))
-            .map(|s| s.id.clone())
+            .map(|s| (s.id.clone(), language(&s)))
             .collect();
         let mut any = false;
-        for id in sessions {
-            any |= self.base.router.to_session(&id, body.clone());
+        for (id, lang) in sessions {
+            any |= self
+                .base
+                .router
+                .to_session(&id, request(&self.localized(rec, lang.as_deref())));
         }
         if any {
             self.base
@@ -297,9 +320,18 @@ impl SysmsgService {
 
     /// A session became ready: it gets what is due for its user.
     pub(crate) async fn sysmsg_session_ready(&self, s: &Arc<Session>) {
-        if s.version < Version::V1_3 || !self.may_have_messages().await {
+        if s.version < Version::V1_3 {
             return;
         }
+        if self.cfg().welcome
+            && let Err(e) = self.store_welcome().await
+        {
+            tracing::warn!(error = %e, "could not store the welcome message");
+        }
+        if !self.may_have_messages().await {
+            return;
+        }
+        let lang = language(s);
         let due = match self.base.store.sysmsgs_due(&s.user).await {
             Ok(v) => v,
             Err(e) => {
@@ -307,12 +339,14 @@ impl SysmsgService {
                 return;
             }
         };
-        for rec in due.iter().take(self.cfg().max_per_session) {
+        let wanted = |m: &&SysMessageRecord| m.origin != WELCOME || self.cfg().welcome;
+        for rec in due.iter().filter(wanted).take(self.cfg().max_per_session) {
             // Pushed meanwhile by a send that found the session ready.
             if !s.with_state(|st| st.note_sysmsg(&rec.id)) {
                 continue;
             }
-            if !self.base.router.to_session(&s.id, request(rec)) {
+            let body = request(&self.localized(rec, lang.as_deref()));
+            if !self.base.router.to_session(&s.id, body) {
                 return;
             }
             if let Err(e) = self
@@ -440,7 +474,134 @@ impl SysmsgService {
             return Err(unknown());
         }
         tracing::info!(user = %s.user, id, chosen = ?chosen, "system message answered");
+        let action = chosen
+            .and_then(|c| rec.options.iter().find(|o| o.id == c))
+            .and_then(|o| o.action.as_deref());
+        if let Some(adder) = action.and_then(|a| a.strip_prefix(ADD_BACK)) {
+            // The answer is recorded; a failure here is the list's error.
+            self.lists.add_back(&s.user, adder).await?;
+        }
         Ok(())
+    }
+
+    /// The welcome message, stored once as a message to everyone.
+    async fn store_welcome(&self) -> Result<(), CoreError> {
+        self.welcome_stored
+            .get_or_try_init(|| async {
+                if self.base.store.sysmsg(WELCOME).await?.is_some() {
+                    return Ok(());
+                }
+                let rec = SysMessageRecord {
+                    id: WELCOME.into(),
+                    text: self.cfg().text("welcome", None, ""),
+                    options: Vec::new(),
+                    requires_response: false,
+                    everyone: true,
+                    origin: WELCOME.into(),
+                    created_ms: self.base.now_ms(),
+                };
+                match self.base.store.put_sysmsg(rec, &[]).await {
+                    Ok(()) | Err(crate::StoreError::Conflict(_)) => {
+                        self.any_messages.store(SOME, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    Err(e) => Err(CoreError::from(e)),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// `rec` in `language`: messages the server wrote from a template are
+    /// written again in the session's language; the operator's go as
+    /// they are.
+    fn localized(&self, rec: &SysMessageRecord, language: Option<&str>) -> SysMessageRecord {
+        let cfg = self.cfg();
+        let mut out = rec.clone();
+        match rec.origin.as_str() {
+            WELCOME => out.text = cfg.text("welcome", language, ""),
+            ADDED => {
+                let adder = rec
+                    .options
+                    .iter()
+                    .find_map(|o| o.action.as_deref()?.strip_prefix(ADD_BACK))
+                    .map(|a| crate::users::wire_user(a, &self.base.cfg.domain))
+                    .unwrap_or_default();
+                out.text = cfg.text("added", language, &adder);
+                for o in &mut out.options {
+                    let key = if o.action.is_some() {
+                        "add_back"
+                    } else {
+                        "ignore"
+                    };
+                    o.text = cfg.text(key, language, &adder);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// The ID and origin of the welcome message.
+const WELCOME: &str = "welcome";
+/// The origin of "you were added" messages.
+const ADDED: &str = "added";
+/// The action of the option that adds the adder back: `add-back:<user>`.
+const ADD_BACK: &str = "add-back:";
+
+/// The language a session's client announced.
+fn language(s: &Session) -> Option<String> {
+    s.with_state(|st| st.caps.as_ref().and_then(|c| c.language.clone()))
+}
+
+#[async_trait::async_trait]
+impl crate::lists::AddedHook for SysmsgService {
+    /// "X added you", with an option to add X back (SYM-UC), unless the
+    /// added user has X on a list already.
+    async fn contact_added(&self, adder: &str, added: &str) {
+        if !self.cfg().added_notice {
+            return;
+        }
+        match self.base.store.is_contact(added, adder).await {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(e) => {
+                tracing::warn!(user = %added, error = %e, "added notice skipped");
+                return;
+            }
+        }
+        let cfg = self.cfg();
+        let shown = crate::users::wire_user(adder, &self.base.cfg.domain);
+        let rec = SysMessageRecord {
+            id: match crate::ids::random_digits(12) {
+                Ok(d) => format!("sm{d}"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "added notice skipped");
+                    return;
+                }
+            },
+            text: cfg.text("added", None, &shown),
+            options: vec![
+                SysOption {
+                    id: 1,
+                    text: cfg.text("add_back", None, &shown),
+                    action: Some(format!("{ADD_BACK}{adder}")),
+                },
+                SysOption {
+                    id: 2,
+                    text: cfg.text("ignore", None, &shown),
+                    action: None,
+                },
+            ],
+            requires_response: false,
+            everyone: false,
+            origin: ADDED.into(),
+            created_ms: self.base.now_ms(),
+        };
+        if let Err(e) = self.store_and_offer(rec, vec![added.to_string()]).await {
+            tracing::warn!(user = %added, adder, error = %e, "added notice not sent");
+        }
     }
 }
 
