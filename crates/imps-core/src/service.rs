@@ -340,12 +340,20 @@ impl Service {
         if tx.mode == TransactionMode::Response {
             return self.handle_client_response(&session, kind, &tx).await;
         }
+        // Refusals in a row may earn the user help; session upkeep (polls,
+        // keep-alives) neither counts nor breaks the row.
+        let counted = area_of(kind) != Area::Session;
         if let Some(code) = function_for(kind)
             && let Err(e) = self.check_function(&session, kind, code)
         {
+            self.sysmsg.request_outcome(&session, false).await;
             return Outcome::Reply(error_status(&e));
         }
-        match self.dispatch(&session, kind, &tx).await {
+        let outcome = self.dispatch(&session, kind, &tx).await;
+        if counted {
+            self.sysmsg.request_outcome(&session, outcome.is_ok()).await;
+        }
+        match outcome {
             Ok(o) => o,
             Err(e) => {
                 tracing::info!(session = %crate::ids::log_tag(&session.id), primitive = kind.name(), code = e.status_code(), error = %e, "request failed");

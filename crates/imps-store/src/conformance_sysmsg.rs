@@ -250,6 +250,22 @@ async fn named_users_due_sent_answered(store: &dyn Store) {
         }],
         "sends counted, the last send's time, the answer and the option"
     );
+    assert_eq!(
+        ok(
+            store.sysmsg_delivery("sc-named-ask", "sc-n-alice").await,
+            "sysmsg_delivery"
+        ),
+        deliveries(store, "sc-named-ask").await.into_iter().next(),
+        "one user's row alone"
+    );
+    assert_eq!(
+        ok(
+            store.sysmsg_delivery("sc-named-ask", "sc-n-bob").await,
+            "sysmsg_delivery"
+        ),
+        None,
+        "no row for a user the message was not addressed to"
+    );
 
     // A later answer replaces the earlier one, option included.
     assert!(answer(store, "sc-named-ask", "sc-n-alice", None, 2_400).await);

@@ -313,6 +313,24 @@ impl SysmsgStore for SqliteStore {
             .await
     }
 
+    async fn sysmsg_delivery(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> Result<Option<SysDelivery>, StoreError> {
+        let (id, user) = (id.to_owned(), user.to_owned());
+        self.read_lane()
+            .run(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM sysmsg_deliveries
+                     WHERE message_id = ?1 AND user_id = ?2"
+                ))
+                .and_then(|mut s| s.query_row([&id, &user], delivery_from_row).optional())
+                .map_err(|e| backend(&format!("reading {user}'s copy of system message {id}"), e))
+            })
+            .await
+    }
+
     async fn terms_agreement(&self, user: &str) -> Result<Option<TermsAgreement>, StoreError> {
         let user = user.to_owned();
         self.read_lane()

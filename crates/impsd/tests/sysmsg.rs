@@ -752,3 +752,59 @@ async fn sym_uc_adc_uc_you_were_added_with_an_offer_to_add_back_in_your_language
     answer_ok(&dave, &id, Some(1)).await;
     assert!(srv.store().is_contact("dave", "alice").await.unwrap());
 }
+
+/// A request that is refused: deleting a list that does not exist (700).
+async fn refused(c: &HttpClient) {
+    let r = c
+        .request(
+            Element::new("DeleteList-Request")
+                .with_text("ContactList", crate::lists_common::list_id("alice", "none")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code_of(&r), Some(700), "{r:?}");
+}
+
+#[tokio::test]
+async fn sym_uc_help_after_repeated_errors_with_a_preference_to_turn_it_off_and_on() {
+    let srv = TestServer::start_with(|c| c.sysmsg.help_after_errors = 2).await;
+    add_user(&srv, "alice", None, None).await;
+    for e in BOTH {
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        refused(&alice).await;
+        // A success in between starts the count again.
+        alice.service_request_all().await.unwrap();
+        let r = alice
+            .request(Element::new("GetList-Request"))
+            .await
+            .unwrap();
+        assert_eq!(r.name, "GetList-Response", "{r:?}");
+        refused(&alice).await;
+        expect_none(&alice, "SystemMessage-Request").await;
+        refused(&alice).await;
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, "help");
+        assert_eq!(options_of(&m)[1].1, "Don't show help again");
+        // Once per session.
+        refused(&alice).await;
+        refused(&alice).await;
+        expect_none(&alice, "SystemMessage-Request").await;
+        // Turned off: the next session gets no help.
+        answer_ok(&alice, "help", Some(2)).await;
+        alice.logout().await.unwrap();
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        for _ in 0..3 {
+            refused(&alice).await;
+        }
+        expect_none(&alice, "SystemMessage-Request").await;
+        // Turned on again by answering the help message's first option.
+        answer_ok(&alice, "help", Some(1)).await;
+        alice.logout().await.unwrap();
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        refused(&alice).await;
+        refused(&alice).await;
+        let (id, _) = receive(&alice).await;
+        assert_eq!(id, "help");
+        alice.logout().await.unwrap();
+    }
+}

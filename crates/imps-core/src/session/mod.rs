@@ -120,6 +120,10 @@ pub struct SessionState {
     /// that a message sent while the session was becoming ready is not
     /// pushed to it twice.
     sysmsg_pushed: VecDeque<String>,
+    /// Requests refused in a row, and whether help was offered (the
+    /// system message area's help trigger).
+    pub(crate) errors_in_row: u32,
+    pub(crate) helped: bool,
     outbox: VecDeque<Element>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
@@ -194,6 +198,8 @@ impl Session {
                 ended: false,
                 ready: false,
                 sysmsg_pushed: VecDeque::new(),
+                errors_in_row: 0,
+                helped: false,
                 outbox: VecDeque::new(),
                 next_tid: 1,
                 dropped: 0,

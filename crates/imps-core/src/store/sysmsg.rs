@@ -93,6 +93,12 @@ pub trait SysmsgStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// The delivery rows of a message, by user ID.
     async fn sysmsg_deliveries(&self, id: &str) -> Result<Vec<SysDelivery>, StoreError>;
+    /// One user's row of a message, when there is one.
+    async fn sysmsg_delivery(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> Result<Option<SysDelivery>, StoreError>;
     async fn terms_agreement(&self, user: &str) -> Result<Option<TermsAgreement>, StoreError>;
     /// Replaces the user's agreement.
     async fn put_terms_agreement(&self, user: &str, a: TermsAgreement) -> Result<(), StoreError>;
@@ -231,6 +237,19 @@ impl SysmsgStore for MemStore {
             .filter(|d| d.message_id == id)
             .cloned()
             .collect())
+    }
+
+    async fn sysmsg_delivery(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> Result<Option<SysDelivery>, StoreError> {
+        Ok(self
+            .sysmsg
+            .lock()
+            .deliveries
+            .get(&(id.to_string(), user.to_string()))
+            .cloned())
     }
 
     async fn terms_agreement(&self, user: &str) -> Result<Option<TermsAgreement>, StoreError> {

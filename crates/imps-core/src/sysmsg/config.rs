@@ -33,6 +33,11 @@ pub struct SysmsgConfig {
     /// that the server carries out (SYM-UC); users who opted out of ADC-3
     /// notices, block X or have X on a list already are not told.
     pub added_notice: bool,
+    /// After this many refused requests in a row, a session is sent help
+    /// (once per session) with an option not to be shown help again,
+    /// which the user can take back by answering the `help` message with
+    /// its first option; 0 = never.
+    pub help_after_errors: u32,
     /// The language of server text when the client names none or one
     /// without texts; empty means `en`.
     pub default_language: String,
@@ -51,10 +56,13 @@ pub struct SysmsgTexts {
     pub added: String,
     pub add_back: String,
     pub ignore: String,
+    pub help: String,
+    pub help_ok: String,
+    pub help_off: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 4] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 7] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -62,6 +70,12 @@ pub const BUILTIN_TEXTS: [(&str, &str); 4] = [
     ("added", "{user} added you to their contact list."),
     ("add_back", "Add {user} to my contacts"),
     ("ignore", "No, thanks"),
+    (
+        "help",
+        "Several requests were refused. Check the user IDs you type (wv:name@domain) and that your contacts accept you; your operator's help pages say more.",
+    ),
+    ("help_ok", "OK"),
+    ("help_off", "Don't show help again"),
 ];
 
 /// The defaults.
@@ -76,6 +90,7 @@ pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
     max_pending_logins: 10_000,
     welcome: false,
     added_notice: false,
+    help_after_errors: 0,
     default_language: String::new(),
     texts: BTreeMap::new(),
 };
@@ -158,6 +173,9 @@ impl SysmsgTexts {
             "added" => &self.added,
             "add_back" => &self.add_back,
             "ignore" => &self.ignore,
+            "help" => &self.help,
+            "help_ok" => &self.help_ok,
+            "help_off" => &self.help_off,
             _ => "",
         }
     }

@@ -339,7 +339,12 @@ impl SysmsgService {
                 return;
             }
         };
-        let wanted = |m: &&SysMessageRecord| m.origin != WELCOME || self.cfg().welcome;
+        // Help goes only where it is needed; the welcome only while on.
+        let wanted = |m: &&SysMessageRecord| match m.origin.as_str() {
+            WELCOME => self.cfg().welcome,
+            HELP => false,
+            _ => true,
+        };
         for rec in due.iter().filter(wanted).take(self.cfg().max_per_session) {
             // Pushed meanwhile by a send that found the session ready.
             if !s.with_state(|st| st.note_sysmsg(&rec.id)) {
@@ -442,13 +447,12 @@ impl SysmsgService {
         // Nothing about a message to others is told: not its options,
         // not whether it needs an answer.
         if !rec.everyone
-            && !self
+            && self
                 .base
                 .store
-                .sysmsg_deliveries(id)
+                .sysmsg_delivery(id, &s.user)
                 .await?
-                .iter()
-                .any(|d| d.user == s.user)
+                .is_none()
         {
             return Err(unknown());
         }
@@ -487,29 +491,102 @@ impl SysmsgService {
     /// The welcome message, stored once as a message to everyone.
     async fn store_welcome(&self) -> Result<(), CoreError> {
         self.welcome_stored
-            .get_or_try_init(|| async {
-                if self.base.store.sysmsg(WELCOME).await?.is_some() {
-                    return Ok(());
-                }
-                let rec = SysMessageRecord {
-                    id: WELCOME.into(),
-                    text: self.cfg().text("welcome", None, ""),
-                    options: Vec::new(),
-                    requires_response: false,
-                    everyone: true,
-                    origin: WELCOME.into(),
-                    created_ms: self.base.now_ms(),
-                };
-                match self.base.store.put_sysmsg(rec, &[]).await {
-                    Ok(()) | Err(crate::StoreError::Conflict(_)) => {
-                        self.any_messages.store(SOME, Ordering::Relaxed);
-                        Ok(())
-                    }
-                    Err(e) => Err(CoreError::from(e)),
-                }
-            })
+            .get_or_try_init(|| self.store_builtin(WELCOME, "welcome", Vec::new()))
             .await
             .map(|_| ())
+    }
+
+    /// A message of the server's own, to everyone, stored once under its
+    /// fixed ID (kept when it exists).
+    async fn store_builtin(
+        &self,
+        id: &str,
+        text_key: &str,
+        options: Vec<SysOption>,
+    ) -> Result<(), CoreError> {
+        if self.base.store.sysmsg(id).await?.is_some() {
+            return Ok(());
+        }
+        let rec = SysMessageRecord {
+            id: id.into(),
+            text: self.cfg().text(text_key, None, ""),
+            options,
+            requires_response: false,
+            everyone: true,
+            origin: id.into(),
+            created_ms: self.base.now_ms(),
+        };
+        match self.base.store.put_sysmsg(rec, &[]).await {
+            Ok(()) | Err(crate::StoreError::Conflict(_)) => {
+                self.any_messages.store(SOME, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(CoreError::from(e)),
+        }
+    }
+
+    /// Counts a request of `s` that was answered (`ok`) or refused; at
+    /// the configured number of refusals in a row the session is offered
+    /// help, once, unless its user turned help off.
+    pub(crate) async fn request_outcome(&self, s: &Arc<Session>, ok: bool) {
+        let after = self.cfg().help_after_errors;
+        if after == 0 || s.version < Version::V1_3 {
+            return;
+        }
+        let due = s.with_state(|st| {
+            if ok {
+                st.errors_in_row = 0;
+                return false;
+            }
+            st.errors_in_row = st.errors_in_row.saturating_add(1);
+            let due = st.errors_in_row >= after && !st.helped;
+            st.helped |= due;
+            due
+        });
+        if !due {
+            return;
+        }
+        if let Err(e) = self.offer_help(s).await {
+            tracing::warn!(user = %s.user, error = %e, "help not offered");
+        }
+    }
+
+    async fn offer_help(&self, s: &Arc<Session>) -> Result<(), CoreError> {
+        let off = self
+            .base
+            .store
+            .sysmsg_delivery(HELP, &s.user)
+            .await?
+            .is_some_and(|d| d.chosen == Some(HELP_OFF));
+        if off {
+            tracing::debug!(user = %s.user, "help not offered: the user turned it off");
+            return Ok(());
+        }
+        let options = vec![
+            SysOption {
+                id: 1,
+                text: self.cfg().text("help_ok", None, ""),
+                action: None,
+            },
+            SysOption {
+                id: HELP_OFF,
+                text: self.cfg().text("help_off", None, ""),
+                action: None,
+            },
+        ];
+        self.store_builtin(HELP, "help", options).await?;
+        let Some(rec) = self.base.store.sysmsg(HELP).await? else {
+            return Ok(());
+        };
+        let body = request(&self.localized(&rec, language(s).as_deref()));
+        if self.base.router.to_session(&s.id, body) {
+            tracing::info!(user = %s.user, "help offered after repeated refusals");
+            self.base
+                .store
+                .mark_sysmsg_sent(HELP, &s.user, self.base.now_ms())
+                .await?;
+        }
+        Ok(())
     }
 
     /// `rec` in `language`: messages the server wrote from a template are
@@ -520,6 +597,17 @@ impl SysmsgService {
         let mut out = rec.clone();
         match rec.origin.as_str() {
             WELCOME => out.text = cfg.text("welcome", language, ""),
+            HELP => {
+                out.text = cfg.text("help", language, "");
+                for o in &mut out.options {
+                    let key = if o.id == HELP_OFF {
+                        "help_off"
+                    } else {
+                        "help_ok"
+                    };
+                    o.text = cfg.text(key, language, "");
+                }
+            }
             ADDED => {
                 let adder = rec
                     .options
@@ -545,6 +633,11 @@ impl SysmsgService {
 
 /// The ID and origin of the welcome message.
 const WELCOME: &str = "welcome";
+/// The ID and origin of the help message; the user's answer to it is
+/// their help preference.
+const HELP: &str = "help";
+/// The help option that turns help off.
+const HELP_OFF: u64 = 2;
 /// The origin of "you were added" messages.
 const ADDED: &str = "added";
 /// The action of the option that adds the adder back: `add-back:<user>`.
