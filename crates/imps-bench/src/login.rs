@@ -59,10 +59,70 @@ pub async fn login(
         .map_err(|e| anyhow::anyhow!("login as {user}: {e}"))
 }
 
-pub async fn run(common: &Common, mode: LoginMode, users: usize) -> anyhow::Result<Report> {
+/// The terms a `--terms` server asks, as a TOML inline table.
+const BENCH_TERMS: &str =
+    "{ version = \"bench\", text = \"Bench terms\", options = [{ text = \"Agree\" }] }";
+
+/// Logs every user in once answering the terms, so that no measured login
+/// needs a system message.
+async fn agree_to_terms(
+    target: &crate::target::Target,
+    v: imps_wire::Version,
+) -> anyhow::Result<()> {
+    use imps_client::{Element, LoginAuth, primitives::login_request};
+    let config = target
+        .client_config(v, imps_wire::Encoding::Xml)
+        .with_client_id("WV:imps-bench-terms");
+    let client = Client::with_transport(target.transport(v, imps_wire::Encoding::Xml)?, config);
+    for user in target.users.iter() {
+        let ask = || {
+            login_request(
+                user,
+                "WV:imps-bench-terms",
+                LoginAuth::Password(&target.password),
+                600,
+                client.session_cookie(),
+            )
+        };
+        let first = client.request(ask()).await?;
+        let code = imps_client::status_of(&first).map(|(c, _)| c);
+        anyhow::ensure!(
+            code == Some(403),
+            "{user}: the terms were not asked: {first:?}"
+        );
+        let answer = Element::new("SystemMessageResponseList").with(
+            Element::new("SystemMessageResponse")
+                .with_text("SystemMessageID", "terms-bench")
+                .with_text("ChosenOptionID", "1"),
+        );
+        let second = client.request(ask().with(answer)).await?;
+        let code = imps_client::status_of(&second).map(|(c, _)| c);
+        anyhow::ensure!(code == Some(200), "{user}: agreeing failed: {second:?}");
+        client.logout().await?;
+    }
+    Ok(())
+}
+
+pub async fn run(
+    common: &Common,
+    mode: LoginMode,
+    users: usize,
+    terms: bool,
+) -> anyhow::Result<Report> {
     let users = users.max(1);
-    let target = common.target(users).await?;
     let (v, e) = (common.version()?, common.encoding.wire());
+    let target = if terms {
+        anyhow::ensure!(
+            v == imps_wire::Version::V1_3,
+            "--terms needs --csp 1.3 (older clients cannot see system messages)"
+        );
+        let extra = crate::target::Settings::default().set("sysmsg", "terms", BENCH_TERMS.into());
+        let target = common.target_with(users, extra).await?;
+        agree_to_terms(&target, v).await?;
+        target
+    } else {
+        common.target(users).await?
+    };
     let concurrency = common.concurrency.unwrap_or(16).max(1);
     let mut workers = Vec::with_capacity(concurrency);
     for i in 0..concurrency {
@@ -81,6 +141,7 @@ pub async fn run(common: &Common, mode: LoginMode, users: usize) -> anyhow::Resu
     let server_cpu = target.server_cpu_since(cpu0);
     let params = json!({
         "mode": mode.name(),
+        "terms": terms,
         "encoding": common.encoding.name(),
         "csp": v.to_string(),
         "users": users,

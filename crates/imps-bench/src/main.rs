@@ -52,6 +52,12 @@ enum Cmd {
         /// Size of the user pool.
         #[arg(long, default_value_t = 200)]
         users: usize,
+        /// The started server asks terms before login (a system message,
+        /// issue 15) and every user agrees before the clock starts, so
+        /// each measured login is one that needs no system message
+        /// (SYM-16). Needs `--csp 1.3`.
+        #[arg(long)]
+        terms: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -136,6 +142,16 @@ impl Common {
 
     /// The server to load, with `users` users.
     pub async fn target(&self, users: usize) -> anyhow::Result<target::Target> {
+        self.target_with(users, target::Settings::default()).await
+    }
+
+    /// Like [`Common::target`], with `extra` settings for a server started
+    /// here (a running one given by `--url` keeps its own).
+    pub async fn target_with(
+        &self,
+        users: usize,
+        extra: target::Settings,
+    ) -> anyhow::Result<target::Target> {
         let pw = self.password.clone();
         match &self.url {
             Some(url) => Ok(target::Target::external(
@@ -146,7 +162,6 @@ impl Common {
             )),
             None => {
                 let bin = target::impsd_path(self.impsd.as_deref())?;
-                let extra = target::Settings::default();
                 target::Target::spawn(&bin, &self.user_prefix, users, pw, &extra).await
             }
         }
@@ -222,9 +237,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Login {
             mode,
             users,
+            terms,
             common,
         } => {
-            let report = runtime()?.block_on(login::run(&common, mode, users))?;
+            let report = runtime()?.block_on(login::run(&common, mode, users, terms))?;
             report.print(common.json);
         }
         Cmd::Keepalive {

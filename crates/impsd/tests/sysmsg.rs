@@ -367,22 +367,25 @@ async fn sym_7_sym_6_sym_17_terms_are_asked_before_login_and_only_until_agreed()
     let srv = TestServer::start_with(|c| c.sysmsg.terms = Some(terms())).await;
     add_user(&srv, "alice", None, None).await;
     for e in BOTH {
+        // A user per round: the server remembers who agreed.
+        let alice = &format!("alice-{e:?}").to_lowercase();
+        add_user(&srv, alice, None, None).await;
         let c = srv.client(Version::V1_3, e, &format!("phone-{e:?}"));
-        let first = c.request(login_req(&c, "alice", &[])).await.unwrap();
+        let first = c.request(login_req(&c, alice, &[])).await.unwrap();
         let m = asked(&first);
         assert_eq!(m.child_text("SystemMessageID"), Some("terms-v1"));
         assert_eq!(options_of(m).len(), 3);
         // SYM-6: no session, so nothing else can be done.
-        assert!(srv.service().sessions().of_user("alice").is_empty());
+        assert!(srv.service().sessions().of_user(alice).is_empty());
         // A login with the wrong ID answered: asked again.
         let r = c
-            .request(login_req(&c, "alice", &[("terms-old", 1)]))
+            .request(login_req(&c, alice, &[("terms-old", 1)]))
             .await
             .unwrap();
         asked(&r);
         // An answer without a valid option: 402, the question stays open.
         let r = c
-            .request(login_req(&c, "alice", &[("terms-v1", 7)]))
+            .request(login_req(&c, alice, &[("terms-v1", 7)]))
             .await
             .unwrap();
         assert_eq!(code_of(&r), Some(402), "{r:?}");
@@ -391,17 +394,17 @@ async fn sym_7_sym_6_sym_17_terms_are_asked_before_login_and_only_until_agreed()
         let other = srv.client(Version::V1_3, e, "someone-else");
         asked(
             &other
-                .request(login_req(&other, "alice", &[("terms-v1", 1)]))
+                .request(login_req(&other, alice, &[("terms-v1", 1)]))
                 .await
                 .unwrap(),
         );
         asked(
-            &c.request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            &c.request(login_req(&c, alice, &[("terms-v1", 1)]))
                 .await
                 .unwrap(),
         );
         let ok = c
-            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .request(login_req(&c, alice, &[("terms-v1", 1)]))
             .await
             .unwrap();
         assert_eq!(code_of(&ok), Some(200), "{e:?}: {ok:?}");
@@ -409,20 +412,8 @@ async fn sym_7_sym_6_sym_17_terms_are_asked_before_login_and_only_until_agreed()
         c.logout().await.unwrap();
         // SYM-17: agreed once, not asked again.
         let again = srv.client(Version::V1_3, e, "another-phone");
-        again.login_password("alice", PW).await.unwrap();
+        again.login_password(alice, PW).await.unwrap();
         again.logout().await.unwrap();
-        // A new version of the terms is asked again.
-        srv.store()
-            .put_terms_agreement(
-                "alice",
-                imps_core::store::TermsAgreement {
-                    version: "v0".into(),
-                    option: 1,
-                    agreed_ms: 0,
-                },
-            )
-            .await
-            .unwrap();
     }
     // Declining refuses the login (and it is asked again next time).
     let c = srv.client(Version::V1_3, Encoding::Xml, "phone");
@@ -453,40 +444,32 @@ async fn sym_14_no_answer_within_the_timeout_denies_access() {
         .await;
     add_user(&srv, "alice", None, None).await;
     for e in BOTH {
+        // A user per round: the server remembers who agreed.
+        let alice = &format!("alice-{e:?}").to_lowercase();
+        add_user(&srv, alice, None, None).await;
         let c = srv.client(Version::V1_3, e, "phone");
-        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        asked(&c.request(login_req(&c, alice, &[])).await.unwrap());
         clock.advance_ms(61_000);
         let late = c
-            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .request(login_req(&c, alice, &[("terms-v1", 1)]))
             .await
             .unwrap();
         assert_eq!(code_of(&late), Some(408), "{e:?}: {late:?}");
         assert!(late.child("SessionID").is_none());
-        let recorded = srv.store().terms_agreement("alice").await.unwrap();
+        let recorded = srv.store().terms_agreement(alice).await.unwrap();
         assert!(
             recorded.as_ref().is_none_or(|a| a.version != "v1"),
             "a late answer records nothing: {recorded:?}"
         );
         // The next login starts over, and an answer in time is taken.
-        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        asked(&c.request(login_req(&c, alice, &[])).await.unwrap());
         clock.advance_ms(59_000);
         let ok = c
-            .request(login_req(&c, "alice", &[("terms-v1", 1)]))
+            .request(login_req(&c, alice, &[("terms-v1", 1)]))
             .await
             .unwrap();
         assert_eq!(code_of(&ok), Some(200), "{e:?}: {ok:?}");
         c.logout().await.unwrap();
-        srv.store()
-            .put_terms_agreement(
-                "alice",
-                imps_core::store::TermsAgreement {
-                    version: "old".into(),
-                    option: 1,
-                    agreed_ms: 0,
-                },
-            )
-            .await
-            .unwrap();
     }
 }
 
@@ -496,12 +479,15 @@ async fn sym_11_sym_13_a_presence_only_answer_leaves_im_and_groups_out() {
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
     for e in BOTH {
+        // A user per round: the server remembers who agreed.
+        let alice = &format!("alice-{e:?}").to_lowercase();
+        add_user(&srv, alice, None, None).await;
         let c = srv.client(Version::V1_3, e, "phone");
-        asked(&c.request(login_req(&c, "alice", &[])).await.unwrap());
+        asked(&c.request(login_req(&c, alice, &[])).await.unwrap());
         // SYM-13: not online while the level is unsettled.
-        assert!(srv.service().sessions().of_user("alice").is_empty());
+        assert!(srv.service().sessions().of_user(alice).is_empty());
         let ok = c
-            .request(login_req(&c, "alice", &[("terms-v1", 2)]))
+            .request(login_req(&c, alice, &[("terms-v1", 2)]))
             .await
             .unwrap();
         assert_eq!(code_of(&ok), Some(200), "{ok:?}");
@@ -525,7 +511,7 @@ async fn sym_11_sym_13_a_presence_only_answer_leaves_im_and_groups_out() {
         );
         // IM is refused as beyond the level of service; presence works.
         let r = c
-            .request(im_common::text_to("alice", &["bob"], "hi"))
+            .request(im_common::text_to(alice, &["bob"], "hi"))
             .await
             .unwrap();
         assert_eq!(code_of(&r), Some(903), "{r:?}");
@@ -540,24 +526,13 @@ async fn sym_11_sym_13_a_presence_only_answer_leaves_im_and_groups_out() {
         c.logout().await.unwrap();
         // The next login keeps the level without asking.
         let again = srv.client(Version::V1_3, e, "phone");
-        online_with(&again, "alice", caps("P")).await;
+        online_with(&again, alice, caps("P")).await;
         let r = again
-            .request(im_common::text_to("alice", &["bob"], "hi"))
+            .request(im_common::text_to(alice, &["bob"], "hi"))
             .await
             .unwrap();
         assert_eq!(code_of(&r), Some(903), "{r:?}");
         again.logout().await.unwrap();
-        srv.store()
-            .put_terms_agreement(
-                "alice",
-                imps_core::store::TermsAgreement {
-                    version: "old".into(),
-                    option: 1,
-                    agreed_ms: 0,
-                },
-            )
-            .await
-            .unwrap();
     }
 }
 

@@ -119,7 +119,7 @@ async fn sym_1_sym_12_sym_15_the_operator_sends_resends_and_reads_answers_with_t
 }
 
 #[tokio::test]
-async fn sym_11_the_level_of_service_survives_a_restart() {
+async fn sym_11_sym_17_the_level_survives_a_restart_and_new_terms_are_asked_again() {
     let mut srv = RealServer::builder(impsd_bin!())
         .config(|c| {
             c.sysmsg.terms = Some(imps_core::TermsConfig {
@@ -176,5 +176,38 @@ async fn sym_11_the_level_of_service_survives_a_restart() {
         code_of(&r),
         Some(903),
         "the same session after the restart: {r:?}"
+    );
+
+    // SYM-17: the same terms are not asked again after a restart; the
+    // operator's new version is.
+    let again = client(&srv, "tablet");
+    again.login_password("alice", "pw").await.unwrap();
+    let mut cfg = srv.cfg().clone();
+    if let Some(t) = cfg.sysmsg.terms.as_mut() {
+        t.version = "2027".into();
+    }
+    std::fs::write(srv.config_path(), toml::to_string(&cfg).unwrap()).unwrap();
+    srv.restart();
+    let c = client(&srv, "desk");
+    let r = c
+        .request(imps_client::primitives::login_request(
+            "alice",
+            "desk",
+            LoginAuth::Password("pw"),
+            600,
+            c.session_cookie(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(code_of(&r), Some(403), "{r:?}");
+    assert_eq!(
+        r.path(&[
+            "Result",
+            "SystemMessageList",
+            "SystemMessage",
+            "SystemMessageID"
+        ])
+        .map(|i| i.text.as_str()),
+        Some("terms-2027")
     );
 }

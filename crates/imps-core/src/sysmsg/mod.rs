@@ -93,6 +93,9 @@ pub(crate) struct SysmsgService {
     any_messages: AtomicU8,
     /// Logins waiting for the answer to the terms (`terms`), by user.
     pending: Mutex<HashMap<String, terms::Pending>>,
+    /// Users known to have agreed to the current terms, with the option
+    /// they chose, so that their logins read nothing more (SYM-16).
+    agreed: Mutex<HashMap<String, u64>>,
 }
 
 impl SysmsgService {
@@ -103,6 +106,7 @@ impl SysmsgService {
             welcome_stored: tokio::sync::OnceCell::new(),
             any_messages: AtomicU8::new(UNKNOWN),
             pending: Mutex::new(HashMap::new()),
+            agreed: Mutex::new(HashMap::new()),
         }
     }
 

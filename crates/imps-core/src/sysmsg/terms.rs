@@ -97,11 +97,24 @@ impl SysmsgService {
                 withheld: Vec::new(),
             });
         };
-        let agreed = self.base.store.terms_agreement(user).await?;
-        let current = agreed
-            .as_ref()
-            .filter(|a| a.version == terms.version)
-            .and_then(|a| terms.option(a.option));
+        let known = self.agreed.lock().get(user).copied();
+        let option = match known {
+            Some(o) => Some(o),
+            None => self
+                .base
+                .store
+                .terms_agreement(user)
+                .await?
+                .filter(|a| a.version == terms.version)
+                .map(|a| a.option),
+        };
+        let current = option.and_then(|o| terms.option(o));
+        if let (Some(o), Some(opt)) = (option, current)
+            && known.is_none()
+            && !opt.deny
+        {
+            self.remember_agreement(user, o);
+        }
         if let Some(o) = current
             && !o.deny
         {
@@ -168,10 +181,12 @@ impl SysmsgService {
                         .await?;
                     tracing::info!(user, version = %terms.version, option = option_id, deny = option.deny, "terms answered");
                     if option.deny {
+                        self.agreed.lock().remove(user);
                         return Err(CoreError::Forbidden(
                             "the terms of service were declined".into(),
                         ));
                     }
+                    self.remember_agreement(user, option_id);
                     return Ok(LoginGate::Pass {
                         withheld: option.withhold.clone(),
                     });
@@ -195,6 +210,16 @@ impl SysmsgService {
             .map(|(o, i)| imps_wire::csp::AnswerOption::new(i, o.text.clone()))
             .collect();
         Ok(LoginGate::Ask(SystemMessageList::new(vec![m])))
+    }
+
+    /// Remembers that `user` agreed to the current terms with `option`;
+    /// the memory starts over when full (the store still knows).
+    fn remember_agreement(&self, user: &str, option: u64) {
+        let mut a = self.agreed.lock();
+        if a.len() >= self.cfg().max_pending_logins.max(1).saturating_mul(10) {
+            a.clear();
+        }
+        a.insert(user.to_string(), option);
     }
 
     /// Remembers a login waiting for its answer, one per user (a new
