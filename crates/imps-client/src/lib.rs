@@ -44,7 +44,7 @@ pub use digest::digest_bytes;
 pub use error::{ClientError, Result};
 pub use http::{HttpClient, HttpTransport, http_cir_check};
 pub use imps_wire::{Element, Encoding, Limits, Message, Transaction, TransactionMode, Version};
-pub use ops::LoginInfo;
+pub use ops::{LoginInfo, LoginStep};
 pub use primitives::{LoginAuth, status_of};
 pub use transport::Transport;
 pub use ws::{WsClient, WsTransport};

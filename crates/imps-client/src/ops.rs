@@ -7,12 +7,13 @@
 //! use `Client::request` instead.
 
 use imps_wire::Element;
+use imps_wire::csp::{LoginResponse, SystemMessage, SystemMessageResponse};
 
 use crate::client::Client;
 use crate::digest::digest_bytes;
 use crate::primitives::{
     DEFAULT_TTL_SECS, LoginAuth, check_ok, client_capability_request, client_id, expect_name,
-    login_request, service_request_all, status_of,
+    login_request, service_request_all, status_of, with_system_message_answers,
 };
 use crate::transport::Transport;
 use crate::{ClientError, Result};
@@ -33,12 +34,46 @@ pub struct LoginInfo {
     pub capability_request: Option<bool>,
 }
 
+/// How a login that the server may hold for system messages ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginStep {
+    /// The session is made.
+    Done(LoginInfo),
+    /// CSP 1.3: the server refused or held the login and said why in
+    /// system messages (`Login-Response{Result{Code, SystemMessageList}}`,
+    /// no SessionID): the operator's terms, or why this client is not
+    /// supported. Those with `RequiresResponse` are answered by logging
+    /// in again from the same client (same ClientID) with the answers,
+    /// e.g. [`Client::login_password_answering`].
+    Held {
+        code: u16,
+        description: String,
+        messages: Vec<SystemMessage>,
+    },
+}
+
 impl<T: Transport> Client<T> {
-    /// 2-way login with a password, TimeToLive 600.
+    /// 2-way login with a password, TimeToLive 600. A login held for
+    /// system messages is a `ClientError::Status` here; use
+    /// [`Client::login_password_answering`] to see and answer them.
     pub async fn login_password(&self, user: &str, password: &str) -> Result<LoginInfo> {
+        let step = self.login_password_answering(user, password, &[]).await?;
+        Self::done(step)
+    }
+
+    /// 2-way login carrying `answers` to the system messages of a held
+    /// login (CSP 1.3; none, or before 1.3, sends a plain login). Returns
+    /// the messages when the server holds the login (again).
+    pub async fn login_password_answering(
+        &self,
+        user: &str,
+        password: &str,
+        answers: &[SystemMessageResponse],
+    ) -> Result<LoginStep> {
         let body = self.login_body(user, LoginAuth::Password(password));
+        let body = with_system_message_answers(body, self.config().version, answers);
         let resp = self.request(body).await?;
-        self.finish_login(resp)
+        self.finish_login_step(resp)
     }
 
     /// 4-way login offering `schemas` (e.g. `["SHA", "MD5"]`), both legs
@@ -50,12 +85,28 @@ impl<T: Transport> Client<T> {
         password: &str,
         schemas: &[&str],
     ) -> Result<LoginInfo> {
+        let step = self
+            .login_digest_answering(user, password, schemas, &[])
+            .await?;
+        Self::done(step)
+    }
+
+    /// The 4-way login carrying `answers` to the system messages of a
+    /// held login in its second leg (the one the server checks the
+    /// credentials and the answers on).
+    pub async fn login_digest_answering(
+        &self,
+        user: &str,
+        password: &str,
+        schemas: &[&str],
+        answers: &[SystemMessageResponse],
+    ) -> Result<LoginStep> {
         let tid = self.next_transaction_id();
         let first = self.login_body(user, LoginAuth::DigestSchemas(schemas));
         let challenge = self.request_with_id(&tid, first).await?;
         expect_name(&challenge, "Login-Response")?;
-        if challenge.child("SessionID").is_some() {
-            return self.finish_login(challenge);
+        if challenge.child("SessionID").is_some() || held_messages(&challenge).is_some() {
+            return self.finish_login_step(challenge);
         }
         let (code, description) = status_of(&challenge)
             .ok_or_else(|| ClientError::Protocol("Login-Response without Result/Code".into()))?;
@@ -74,8 +125,9 @@ impl<T: Transport> Client<T> {
             ClientError::Protocol(format!("server chose digest schema {schema:?}"))
         })?;
         let second = self.login_body(user, LoginAuth::DigestBytes(&bytes));
+        let second = with_system_message_answers(second, self.config().version, answers);
         let resp = self.request_with_id(&tid, second).await?;
-        self.finish_login(resp)
+        self.finish_login_step(resp)
     }
 
     /// Logout-Request; the server answers Status (1.2+) or Disconnect.
@@ -144,6 +196,34 @@ impl<T: Transport> Client<T> {
         )
     }
 
+    /// A held login as the `ClientError::Status` it was before system
+    /// messages.
+    fn done(step: LoginStep) -> Result<LoginInfo> {
+        match step {
+            LoginStep::Done(info) => Ok(info),
+            LoginStep::Held {
+                code, description, ..
+            } => Err(ClientError::Status { code, description }),
+        }
+    }
+
+    /// A refusal that carries system messages is `Held`; anything else is
+    /// read as [`Client::finish_login`] does.
+    fn finish_login_step(&self, resp: Element) -> Result<LoginStep> {
+        expect_name(&resp, "Login-Response")?;
+        if self.config().version >= imps_wire::Version::V1_3
+            && let Some(messages) = held_messages(&resp)
+        {
+            let (code, description) = status_of(&resp).unwrap_or((403, String::new()));
+            return Ok(LoginStep::Held {
+                code,
+                description,
+                messages,
+            });
+        }
+        self.finish_login(resp).map(LoginStep::Done)
+    }
+
     /// `request_with_id` has already adopted the SessionID; this checks
     /// the answer and reads the rest.
     fn finish_login(&self, resp: Element) -> Result<LoginInfo> {
@@ -163,4 +243,18 @@ impl<T: Transport> Client<T> {
             capability_request: resp.child_bool("CapabilityRequest"),
         })
     }
+}
+
+/// The system messages of a Login-Response that made no session (a 1.3
+/// Result's `SystemMessageList`, or one beside the Result), if it has
+/// any. A list that does not parse counts as none: the refusal is then
+/// reported by its code alone.
+fn held_messages(resp: &Element) -> Option<Vec<SystemMessage>> {
+    let ok = status_of(resp).is_some_and(|(c, _)| c == 200);
+    if ok || resp.child("SessionID").is_some() {
+        return None;
+    }
+    let typed = LoginResponse::from_element(resp, imps_wire::Version::V1_3).ok()?;
+    let messages = typed.system_message_list()?.messages.clone();
+    (!messages.is_empty()).then_some(messages)
 }

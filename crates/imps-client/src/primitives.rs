@@ -2,7 +2,8 @@
 //! answers. Public so tests can send a slightly wrong request on purpose
 //! through `Client::request`.
 
-use imps_wire::Element;
+use imps_wire::csp::{SystemMessageResponse, SystemMessageResponseList};
+use imps_wire::{Element, Version};
 
 /// How a Login-Request proves who we are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,22 @@ pub fn login_request(
     }
     e.with_text("TimeToLive", ttl.to_string())
         .with_text("SessionCookie", cookie)
+}
+
+/// Adds the answers to the system messages of a held login (CSP 1.3) to
+/// a Login-Request: `SystemMessageResponseList` is a direct child, after
+/// `SessionCookie`, so appending it keeps the schema order of
+/// [`login_request`]. Before 1.3 there is no such element and the
+/// request is returned as it was; so it is when there are no answers.
+pub fn with_system_message_answers(
+    login: Element,
+    v: Version,
+    answers: &[SystemMessageResponse],
+) -> Element {
+    if v < Version::V1_3 || answers.is_empty() {
+        return login;
+    }
+    login.with(SystemMessageResponseList::new(answers.to_vec()).to_element(v))
 }
 
 /// A ClientCapability-Request shaped like Android's: a mobile client
@@ -186,6 +203,27 @@ mod tests {
         let second = login_request("bob", "WV:t", LoginAuth::DigestBytes("AAAA"), 600, "c");
         assert_eq!(second.child_text("DigestBytes"), Some("AAAA"));
         assert!(second.child("Password").is_none() && second.child("DigestSchema").is_none());
+    }
+
+    #[test]
+    fn login_answers_to_system_messages_follow_the_cookie_in_1_3_only() {
+        let login = login_request("alice", "WV:t", LoginAuth::Password("pw"), 600, "c");
+        let answers = [SystemMessageResponse::new("terms-v1", Some(2))];
+        let e = with_system_message_answers(login.clone(), Version::V1_3, &answers);
+        assert_eq!(names(&e).last(), Some(&"SystemMessageResponseList"));
+        let r = e
+            .path(&["SystemMessageResponseList", "SystemMessageResponse"])
+            .unwrap();
+        assert_eq!(r.child_text("SystemMessageID"), Some("terms-v1"));
+        assert_eq!(r.child_text("ChosenOptionID"), Some("2"));
+        assert_eq!(
+            with_system_message_answers(login.clone(), Version::V1_2, &answers),
+            login
+        );
+        assert_eq!(
+            with_system_message_answers(login.clone(), Version::V1_3, &[]),
+            login
+        );
     }
 
     #[test]

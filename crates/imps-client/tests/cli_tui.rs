@@ -172,6 +172,7 @@ fn cli_tui_invitations_and_system_messages_are_prompts_with_their_options() {
             ("1".into(), "I agree".into()),
             ("2".into(), "Log me out".into()),
         ],
+        ..PendingSystemMessage::default()
     }));
     let mut t = Terminal::new(TestBackend::new(80, 16)).unwrap();
     t.draw(|f| ui::draw(f, &app)).unwrap();
@@ -206,7 +207,7 @@ fn cli_tui_invitations_and_system_messages_are_prompts_with_their_options() {
         actions,
         vec![imps_client::tui::Action::AnswerSystem {
             id: "s1".into(),
-            option: "2".into()
+            option: Some(2)
         }]
     );
     assert!(app.prompts.is_empty());

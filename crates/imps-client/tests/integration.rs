@@ -16,6 +16,7 @@ mod cli_chat;
 mod cli_convert;
 mod cli_directory;
 mod cli_manage;
+mod cli_sysmsg;
 mod cli_try_it;
 mod cli_tui;
 mod http;

@@ -12,7 +12,8 @@ use crate::cli::codes;
 use crate::cli::profile::{self, Profile, encoding_name};
 use crate::cli::session::{CliError, Ctx, client_for};
 use crate::cli::{Report, ids};
-use crate::{Encoding, HttpClient, LoginInfo, Version};
+use crate::{Encoding, HttpClient, LoginInfo, LoginStep, Version};
+use imps_wire::csp::{SystemMessage, SystemMessageResponse};
 
 /// The largest message we accept, told to the server as ParserSize.
 const PARSER_SIZE: u64 = 262_144;
@@ -132,19 +133,161 @@ pub async fn login(path: PathBuf, a: LoginArgs) -> Result<Report, CliError> {
     let mut p = wire_profile(&a.wire, old.as_ref())?;
     p.user = a.user.clone();
     let client = client_for(&p, &[])?;
-    let info = if a.digest {
-        client
-            .login_digest(&a.user, &password, &["SHA", "MD5"])
-            .await
-    } else {
-        client.login_password(&a.user, &password).await
+    let mut step = login_once(&client, &a, &password, &[]).await?;
+    let mut answered = Vec::new();
+    if let LoginStep::Held { messages, .. } = &step
+        && messages.iter().any(|m| m.response_required())
+    {
+        // The operator's terms (CSP 1.3): the same client logs in again
+        // with the answer, which decides the level of service.
+        answered = answer_terms(messages, a.accept_terms)?;
+        step = login_once(&client, &a, &password, &answered).await?;
     }
-    .map_err(|e| login_error(e, a.digest))?;
+    let info = match step {
+        LoginStep::Done(info) => info,
+        LoginStep::Held {
+            code,
+            description,
+            messages,
+        } => return Err(held_error(code, description, &messages)),
+    };
     if let Some(u) = &info.user_id {
         p.user = ids::display(u);
     }
     let (keepalive, warnings) = settle(&client, a.wire.ttl).await;
-    finish(path, p, &client, &info, keepalive, warnings, "logged in")
+    let mut r = finish(path, p, &client, &info, keepalive, warnings, "logged in")?;
+    if !answered.is_empty() {
+        let terms: Vec<_> = answered
+            .iter()
+            .map(|t| json!({"id": t.id, "option": t.chosen_option_id}))
+            .collect();
+        r.json["terms"] = json!(terms);
+        for t in &answered {
+            r.human = format!(
+                "answered {}{}\n{}",
+                t.id,
+                t.chosen_option_id
+                    .map(|o| format!(" with option {o}"))
+                    .unwrap_or_default(),
+                r.human
+            );
+        }
+    }
+    Ok(r)
+}
+
+/// One password or digest login, carrying answers to system messages.
+async fn login_once(
+    client: &HttpClient,
+    a: &LoginArgs,
+    password: &str,
+    answers: &[SystemMessageResponse],
+) -> Result<LoginStep, CliError> {
+    if a.digest {
+        client
+            .login_digest_answering(&a.user, password, &["SHA", "MD5"], answers)
+            .await
+    } else {
+        client
+            .login_password_answering(&a.user, password, answers)
+            .await
+    }
+    .map_err(|e| login_error(e, a.digest))
+}
+
+/// The messages of a held login as text for a person.
+fn show_messages(messages: &[SystemMessage]) -> String {
+    messages
+        .iter()
+        .map(|m| {
+            let mut s = m.text.clone();
+            for o in &m.answer_options {
+                s.push_str(&format!("\n  [{}] {}", o.id, o.text));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The answers to the messages that need one: `--accept-terms N`, else
+/// asked on the terminal, else the login stops showing the terms.
+/// Messages without options are acknowledged (shown, nothing to choose).
+fn answer_terms(
+    messages: &[SystemMessage],
+    accept: Option<u64>,
+) -> Result<Vec<SystemMessageResponse>, CliError> {
+    let needing: Vec<&SystemMessage> = messages.iter().filter(|m| m.response_required()).collect();
+    let choosing = needing.iter().any(|m| !m.answer_options.is_empty());
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if choosing && accept.is_none() && !interactive {
+        return Err(CliError::Status {
+            action: "login".into(),
+            code: 403,
+            description: format!(
+                "the server asks you to accept its terms first:\n{}\nlog in again with \
+                 --accept-terms OPTION",
+                show_messages(messages)
+            ),
+        });
+    }
+    let mut out = Vec::new();
+    for m in needing {
+        if m.answer_options.is_empty() {
+            eprintln!("{}", m.text);
+            out.push(SystemMessageResponse::new(m.id.trim(), None));
+            continue;
+        }
+        let chosen = match accept {
+            Some(n) => n,
+            None => ask_option(m)?,
+        };
+        if m.option(chosen).is_none() {
+            return Err(CliError::Local(format!(
+                "the terms offer no option {chosen}:\n{}",
+                show_messages(std::slice::from_ref(m))
+            )));
+        }
+        out.push(SystemMessageResponse::new(m.id.trim(), Some(chosen)));
+    }
+    Ok(out)
+}
+
+/// Shows one message on the terminal and reads the chosen option ID.
+fn ask_option(m: &SystemMessage) -> Result<u64, CliError> {
+    use std::io::Write;
+    eprintln!("{}", show_messages(std::slice::from_ref(m)));
+    loop {
+        eprint!("your choice: ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let n = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Local(format!("reading your choice: {e}")))?;
+        if n == 0 {
+            return Err(CliError::Local("no choice made; not logged in".into()));
+        }
+        match line.trim().parse::<u64>() {
+            Ok(o) if m.option(o).is_some() => return Ok(o),
+            _ => eprintln!("choose one of the numbers in brackets"),
+        }
+    }
+}
+
+/// A login the server still holds (a refused client, declined terms) or
+/// refused with messages: its code, and the messages as the reason.
+fn held_error(code: u16, description: String, messages: &[SystemMessage]) -> CliError {
+    let shown = show_messages(messages);
+    CliError::Status {
+        action: "login".into(),
+        code,
+        description: if description.is_empty() {
+            shown
+        } else {
+            format!("{description}\n{shown}")
+        },
+    }
 }
 
 fn login_error(e: crate::ClientError, digest: bool) -> CliError {

@@ -59,8 +59,13 @@ pub enum Command {
         #[command(subcommand)]
         cmd: ProfileCmd,
     },
-    /// Answer a system message (see imps inbox).
+    /// Answer a system message (the same as imps sysmsg answer).
     Answer(AnswerArgs),
+    /// System messages from the operator (CSP 1.3): list, answer.
+    Sysmsg {
+        #[command(subcommand)]
+        cmd: SysmsgCmd,
+    },
     /// Full-screen chat: contacts, presence, conversations, groups.
     Chat(ChatArgs),
 }
@@ -98,6 +103,12 @@ pub struct LoginArgs {
     /// Use the 4-way digest login (the password never travels).
     #[arg(long)]
     pub digest: bool,
+    /// When the server asks to accept its terms before the login (CSP
+    /// 1.3), answer with this option ID without asking. Without it the
+    /// terms are asked on the terminal, or the login stops and shows
+    /// them.
+    #[arg(long, value_name = "OPTION")]
+    pub accept_terms: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -332,8 +343,18 @@ pub enum ProfileCmd {
 pub struct AnswerArgs {
     /// System message ID.
     pub id: String,
-    /// Answer option ID.
-    pub option: String,
+    /// Answer option ID; leave it out to acknowledge a message that
+    /// offers no options.
+    pub option: Option<u64>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SysmsgCmd {
+    /// System messages received and not answered yet (fetches new ones
+    /// first): ID, text, options.
+    List,
+    /// Answer one with an option ID, or acknowledge one without options.
+    Answer(AnswerArgs),
 }
 
 #[derive(Args, Debug, Clone)]

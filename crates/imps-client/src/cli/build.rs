@@ -429,15 +429,17 @@ pub fn update_public_profile(props: &[(String, String)], clear: bool) -> Element
     e
 }
 
-/// SystemMessage-User answering one system message.
-pub fn system_message_user(id: &str, option: &str) -> Element {
-    Element::new("SystemMessage-User").with(
-        Element::new("SystemMessageResponseList").with(
-            Element::new("SystemMessageResponse")
-                .with_text("SystemMessageID", id)
-                .with_text("ChosenOptionID", option),
-        ),
-    )
+/// SystemMessage-User answering one system message: with the chosen
+/// option, or without one to acknowledge a message that offers none.
+pub fn system_message_user(id: &str, option: Option<u64>) -> Element {
+    csp::SystemMessageUser {
+        system_message_response_list: csp::SystemMessageResponseList::new(vec![
+            csp::SystemMessageResponse::new(id, option),
+        ]),
+        other: Vec::new(),
+    }
+    // System messages exist only in CSP 1.3.
+    .to_element(Version::V1_3)
 }
 
 pub fn delete_list(list: &str) -> Element {

@@ -1,10 +1,9 @@
-//! `imps search`, `imps profile` (public profile, CSP 1.3) and
-//! `imps answer` (system messages, CSP 1.3).
+//! `imps search` and `imps profile` (public profile, CSP 1.3).
 
 use serde_json::json;
 
 use crate::Version;
-use crate::cli::args::{AnswerArgs, ProfileCmd, SearchArgs};
+use crate::cli::args::{ProfileCmd, SearchArgs};
 use crate::cli::session::{CliError, Ctx};
 use crate::cli::{Report, build, ids, read};
 
@@ -82,7 +81,7 @@ fn profile_field(key: &str) -> Result<String, CliError> {
     )))
 }
 
-fn needs_1_3(ctx: &Ctx, what: &str) -> Result<(), CliError> {
+pub(crate) fn needs_1_3(ctx: &Ctx, what: &str) -> Result<(), CliError> {
     if ctx.version() < Version::V1_3 {
         return Err(CliError::Local(format!(
             "{what} needs CSP 1.3 (this session speaks {}); log in with --csp 1.3",
@@ -159,19 +158,4 @@ pub async fn profile(mut ctx: Ctx, cmd: ProfileCmd) -> Result<Report, CliError> 
             Ok(Report::new("public profile cleared", json!({})))
         }
     }
-}
-
-pub async fn answer(mut ctx: Ctx, a: AnswerArgs) -> Result<Report, CliError> {
-    needs_1_3(&ctx, "answering system messages")?;
-    ctx.call(
-        "answering the system message",
-        build::system_message_user(&a.id, &a.option),
-    )
-    .await?;
-    ctx.profile.system_messages.retain(|m| m.id != a.id);
-    ctx.save()?;
-    Ok(Report::new(
-        format!("answered system message {} with option {}", a.id, a.option),
-        json!({"id": a.id, "option": a.option}),
-    ))
 }

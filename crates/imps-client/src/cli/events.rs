@@ -194,6 +194,22 @@ pub fn classify(body: &Element) -> (Event, Ack) {
     }
 }
 
+/// Like [`classify`], with one event per system message when a
+/// SystemMessage-Request carries several (they share the one Status).
+pub fn classify_all(body: &Element) -> (Vec<Event>, Ack) {
+    if body.name == "SystemMessage-Request" {
+        let all: Vec<Event> = read::system_messages(body)
+            .into_iter()
+            .map(Event::SystemMessage)
+            .collect();
+        if !all.is_empty() {
+            return (all, Ack::Status);
+        }
+    }
+    let (event, ack) = classify(body);
+    (vec![event], ack)
+}
+
 /// The server requests in a pushed or polled message, each with its
 /// TransactionID (Response-mode transactions are not for us to answer).
 pub fn requests(msg: &Message) -> Vec<(Option<String>, &Element)> {
@@ -298,13 +314,17 @@ pub fn describe(e: &Event) -> String {
         }
         Event::GroupLeft { group, .. } => format!("you were removed from group {}", display(group)),
         Event::SystemMessage(m) => {
-            let opts = m
-                .options
-                .iter()
-                .map(|(id, t)| format!("[{id}] {t}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            format!("system message {}: {} {opts}", m.id, m.text)
+            let answer = if m.options.is_empty() {
+                format!("acknowledge: imps sysmsg answer {}", m.id)
+            } else {
+                format!("answer: imps sysmsg answer {} OPTION", m.id)
+            };
+            let opts = if m.options.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", m.options_line())
+            };
+            format!("system message {}: {}{opts}; {answer}", m.id, m.text)
         }
         Event::DeliveryReport {
             message_id, code, ..

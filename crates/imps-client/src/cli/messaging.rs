@@ -102,12 +102,14 @@ pub async fn drain(ctx: &mut Ctx) -> Result<Vec<Event>, CliError> {
             break;
         }
         for (tid, body) in reqs {
-            let (event, ack) = events::classify(body);
+            let (all, ack) = events::classify_all(body);
             if let (Some(tid), Some(answer)) = (tid, events::ack_body(&ack)) {
                 ctx.answer(&tid, answer).await?;
             }
-            remember(ctx, &event);
-            out.push(event);
+            for event in all {
+                remember(ctx, &event);
+                out.push(event);
+            }
         }
     }
     ctx.save()?;
@@ -121,10 +123,7 @@ fn remember(ctx: &mut Ctx, e: &Event) {
         Event::Invitation(i) if !p.invites.iter().any(|x| x.invite_id == i.invite_id) => {
             p.invites.push(i.clone())
         }
-        Event::SystemMessage(m) if !m.options.is_empty() => {
-            p.system_messages.retain(|x| x.id != m.id);
-            p.system_messages.push(m.clone());
-        }
+        Event::SystemMessage(m) => p.remember_system_message(m),
         Event::InviteCancelled { invite_id, .. } => p.invites.retain(|i| &i.invite_id != invite_id),
         Event::PresenceAuth { user }
             if !user.is_empty()

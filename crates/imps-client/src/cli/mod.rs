@@ -22,6 +22,7 @@ pub mod profile;
 pub mod read;
 pub mod session;
 pub mod social;
+pub mod sysmsg;
 
 pub use args::{Command, Global};
 pub use session::{CliError, Ctx};
@@ -70,7 +71,8 @@ pub async fn run(global: &Global, cmd: Command) -> Result<Report, CliError> {
         Command::Invite { cmd } => groups::invite(Ctx::open(path)?, cmd).await,
         Command::Search(a) => directory::search(Ctx::open(path)?, a).await,
         Command::Profile { cmd } => directory::profile(Ctx::open(path)?, cmd).await,
-        Command::Answer(a) => directory::answer(Ctx::open(path)?, a).await,
+        Command::Answer(a) => sysmsg::answer(Ctx::open(path)?, a).await,
+        Command::Sysmsg { cmd } => sysmsg::sysmsg(Ctx::open(path)?, cmd).await,
         Command::Chat(a) => crate::tui::run(Ctx::open(path)?, a).await,
     }
 }

@@ -26,13 +26,35 @@ pub struct PendingInvite {
     pub note: Option<String>,
 }
 
-/// A system message that asks for an answer (CSP 1.3).
+/// A system message received and not answered yet (CSP 1.3): one with
+/// options waits for a choice, one without for an acknowledgement.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingSystemMessage {
     pub id: String,
     pub text: String,
     /// (option id, option text)
     pub options: Vec<(String, String)>,
+    /// The server keeps asking until it is answered (RequiresResponse T).
+    #[serde(default)]
+    pub requires_response: bool,
+}
+
+impl PendingSystemMessage {
+    /// The option with this ID, if the message offers it.
+    pub fn offers(&self, option: u64) -> bool {
+        self.options
+            .iter()
+            .any(|(id, _)| id.trim().parse::<u64>() == Ok(option))
+    }
+
+    /// The options as a person reads them: `[1] Agree  [2] Decline`.
+    pub fn options_line(&self) -> String {
+        self.options
+            .iter()
+            .map(|(id, t)| format!("[{id}] {t}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    }
 }
 
 /// One saved session.
@@ -67,6 +89,19 @@ impl Profile {
 
     pub fn csp_encoding(&self) -> Encoding {
         parse_encoding(&self.encoding).unwrap_or(Encoding::Xml)
+    }
+
+    /// Keeps a received system message until it is answered; one sent
+    /// again (the server repeats those that need an answer) replaces the
+    /// copy kept.
+    pub fn remember_system_message(&mut self, m: &PendingSystemMessage) {
+        if m.id.is_empty() {
+            return;
+        }
+        match self.system_messages.iter_mut().find(|x| x.id == m.id) {
+            Some(kept) => *kept = m.clone(),
+            None => self.system_messages.push(m.clone()),
+        }
     }
 
     /// Remembers a group (joined or created) for `imps chat`.

@@ -4,6 +4,7 @@
 //! rest of a message from the user.
 
 use imps_wire::Element;
+use imps_wire::csp;
 use serde::Serialize;
 
 use crate::cli::build::Font;
@@ -282,30 +283,47 @@ pub fn invitation(body: &Element) -> crate::cli::profile::PendingInvite {
     }
 }
 
-/// SystemMessage-Request -> the messages in it.
+/// SystemMessage-Request -> the messages in it (read with the typed 1.3
+/// structures; a message that does not parse, e.g. without an ID, cannot
+/// be answered and is left out).
 pub fn system_messages(body: &Element) -> Vec<crate::cli::profile::PendingSystemMessage> {
-    let Some(list) = body.child("SystemMessageList") else {
-        return Vec::new();
-    };
-    list.children_named("SystemMessage")
-        .map(|m| crate::cli::profile::PendingSystemMessage {
-            id: m.child_text("SystemMessageID").unwrap_or("").to_string(),
-            text: m.child_text("SystemMessageText").unwrap_or("").to_string(),
-            options: m
-                .child("AnswerOptions")
-                .map(|o| {
-                    o.children_named("AnswerOption")
-                        .map(|a| {
-                            (
-                                a.child_text("AnswerOptionID").unwrap_or("").to_string(),
-                                a.child_text("AnswerOptionText").unwrap_or("").to_string(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect()
+    let v = imps_wire::Version::V1_3;
+    let mut out = Vec::new();
+    let lists = body.children_named(csp::SystemMessageList::NAME);
+    for list in lists {
+        for m in list.children_named(csp::SystemMessage::NAME) {
+            out.extend(
+                csp::SystemMessage::from_element(m, v)
+                    .ok()
+                    .as_ref()
+                    .map(pending_system_message),
+            );
+        }
+    }
+    // Bare messages beside the list are read as members of it.
+    for m in body.children_named(csp::SystemMessage::NAME) {
+        out.extend(
+            csp::SystemMessage::from_element(m, v)
+                .ok()
+                .as_ref()
+                .map(pending_system_message),
+        );
+    }
+    out
+}
+
+/// One typed system message as the CLI keeps it.
+pub fn pending_system_message(m: &csp::SystemMessage) -> crate::cli::profile::PendingSystemMessage {
+    crate::cli::profile::PendingSystemMessage {
+        id: m.id.trim().to_string(),
+        text: m.text.clone(),
+        options: m
+            .answer_options
+            .iter()
+            .map(|o| (o.id.to_string(), o.text.clone()))
+            .collect(),
+        requires_response: m.response_required(),
+    }
 }
 
 /// DetailedResult entries: (code, description, the IDs it names).

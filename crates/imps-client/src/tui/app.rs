@@ -54,10 +54,15 @@ pub enum Action {
         invite: PendingInvite,
         accept: bool,
     },
+    /// SystemMessage-User: the chosen option, or none to acknowledge a
+    /// message without options.
     AnswerSystem {
         id: String,
-        option: String,
+        option: Option<u64>,
     },
+    /// Keep a pushed system message in the profile until it is answered,
+    /// so `imps sysmsg list` and the next `imps chat` still have it.
+    KeepSystem(PendingSystemMessage),
     AnswerPresenceAuth {
         user: String,
         accept: bool,
@@ -287,11 +292,16 @@ impl App {
     fn on_push(&mut self, msg: &Message) -> Vec<Action> {
         let mut actions = Vec::new();
         for (tid, body) in events::requests(msg) {
-            let (event, ack) = events::classify(body);
+            let (all, ack) = events::classify_all(body);
             if let Some(tid) = tid.filter(|_| ack != Ack::Nothing) {
                 actions.push(Action::Ack { tid, ack });
             }
-            self.apply(event);
+            for event in all {
+                if let Event::SystemMessage(m) = &event {
+                    actions.push(Action::KeepSystem(m.clone()));
+                }
+                self.apply(event);
+            }
         }
         actions
     }
@@ -317,11 +327,18 @@ impl App {
                     self.prompts.push_back(Prompt::PresenceAuth(user));
                 }
             }
+            // Every system message is a prompt: one with options waits
+            // for a choice, one without for an OK (its acknowledgement).
+            // One sent again replaces the prompt already waiting.
             Event::SystemMessage(m) => {
-                if m.options.is_empty() {
-                    self.status = format!("system: {}", m.text);
-                } else {
-                    self.prompts.push_back(Prompt::System(m));
+                self.status = format!("system message: {}", m.text);
+                match self
+                    .prompts
+                    .iter_mut()
+                    .find(|p| matches!(p, Prompt::System(x) if x.id == m.id))
+                {
+                    Some(p) => *p = Prompt::System(m),
+                    None => self.prompts.push_back(Prompt::System(m)),
                 }
             }
             Event::GroupChange { ref group, .. } => {
@@ -399,15 +416,29 @@ impl App {
                     accept: false,
                 })
             }
+            // Without options: Enter (or o) is the OK that acknowledges it.
+            (Prompt::System(m), KeyCode::Enter | KeyCode::Char('o')) if m.options.is_empty() => {
+                Some(Action::AnswerSystem {
+                    id: m.id.clone(),
+                    option: None,
+                })
+            }
+            // With options: the digit of the option's place in the list.
             (Prompt::System(m), KeyCode::Char(c)) => {
                 let Some(d) = c.to_digit(10).map(|d| d as usize) else {
                     return Vec::new();
                 };
                 match m.options.get(d.wrapping_sub(1)) {
-                    Some((id, _)) => Some(Action::AnswerSystem {
-                        id: m.id.clone(),
-                        option: id.clone(),
-                    }),
+                    Some((id, _)) => match id.trim().parse::<u64>() {
+                        Ok(option) => Some(Action::AnswerSystem {
+                            id: m.id.clone(),
+                            option: Some(option),
+                        }),
+                        Err(_) => {
+                            self.status = format!("option {id:?} cannot be sent (not a number)");
+                            return Vec::new();
+                        }
+                    },
                     None => return Vec::new(),
                 }
             }

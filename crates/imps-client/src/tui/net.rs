@@ -206,12 +206,20 @@ async fn perform(ctx: &mut Ctx, a: Action) -> Result<Option<String>, CliError> {
         Action::AnswerSystem { id, option } => {
             ctx.call(
                 "answering the system message",
-                build::system_message_user(&id, &option),
+                build::system_message_user(&id, option),
             )
             .await?;
             ctx.profile.system_messages.retain(|m| m.id != id);
             ctx.save()?;
-            Ok(Some("answer sent".into()))
+            Ok(Some(match option {
+                Some(o) => format!("answered system message {id} with option {o}"),
+                None => format!("acknowledged system message {id}"),
+            }))
+        }
+        Action::KeepSystem(m) => {
+            ctx.profile.remember_system_message(&m);
+            ctx.save()?;
+            Ok(None)
         }
         Action::Join { group } => {
             let members = groups::join(ctx, &group, None).await?;

@@ -205,7 +205,13 @@ fn draw_prompt(f: &mut Frame, p: &Prompt, area: Rect, waiting: usize) {
             for (n, (_, text)) in m.options.iter().enumerate() {
                 v.push(Line::from(format!("[{}] {text}", n + 1)));
             }
-            v.push(Line::from("[Esc] later"));
+            if m.options.is_empty() {
+                v.push(Line::from("[Enter] OK   [Esc] later"));
+            } else if m.requires_response {
+                v.push(Line::from("[Esc] later (an answer is required)"));
+            } else {
+                v.push(Line::from("[Esc] later"));
+            }
             (" system message ", v)
         }
         Prompt::PresenceAuth(user) => (
