@@ -32,7 +32,7 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;
 pub use error::CoreError;
 pub use groups::{GROUPS_DEFAULTS, GroupsConfig, MemberListPolicy};
-pub use im::{LogNotifier, OfflineNotice, OfflineNotifier};
+pub use im::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};

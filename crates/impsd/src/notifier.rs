@@ -38,12 +38,23 @@ impl WebhookNotifier {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         tokio::spawn(async move {
             while let Some(n) = rx.recv().await {
-                let body = serde_json::json!({
+                let mut body = serde_json::json!({
                     "type": n.kind,
                     "bearer": n.bearer,
                     "recipient": n.recipient_ref,
                     "waiting": n.waiting,
                 });
+                if let (Some(p), Some(obj)) = (&n.prompt, body.as_object_mut()) {
+                    let options: Vec<serde_json::Value> = p
+                        .options
+                        .iter()
+                        .map(|(id, text)| serde_json::json!({ "id": id, "text": text }))
+                        .collect();
+                    obj.insert(
+                        "system_message".into(),
+                        serde_json::json!({ "text": p.text, "options": options }),
+                    );
+                }
                 let req = hyper::Request::builder()
                     .method("POST")
                     .uri(uri.clone())

@@ -208,6 +208,40 @@ async fn sym_18_offline_notification_carries_no_sensitive_data() {
     assert_ne!(refs[0], refs[2], "different for another");
 }
 
+/// SYM-UC, the offline user message (5.14.3): with `sysmsg.offline_prompt`
+/// the notification carries a system message for the phone to show, with
+/// "log in" and "ignore", and still nothing about the sender or the
+/// messages (SYM-18).
+#[tokio::test]
+async fn sym_uc_offline_user_message_offers_log_in_or_ignore() {
+    let (url, mut rx) = gateway().await;
+    let srv = TestServer::start_with(move |c| {
+        c.im.offline_notify = OfflineNotify::Webhook;
+        c.im.webhook_url = Some(url);
+        c.im.offline_notify_interval_secs = 0;
+        c.sysmsg.offline_prompt = true;
+    })
+    .await;
+    add_user(&srv, "alice", Some("Alice Liddell"), None).await;
+    add_user(&srv, "bob", None, None).await;
+    let alice = online(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;
+    send_ok(&alice, text_to("alice", &["bob"], "secret plans")).await;
+    let n = next_notice(&mut rx, 5).await.expect("a notification");
+    let m = &n["system_message"];
+    assert_eq!(m["text"], "New messages are waiting for you.", "{n}");
+    let options: Vec<(u64, &str)> = m["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_u64().unwrap(), o["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(options, [(1, "Log in"), (2, "Ignore")]);
+    let raw = n.to_string().to_ascii_lowercase();
+    for secret in ["alice", "liddell", "secret", "plans", "localhost"] {
+        assert!(!raw.contains(secret), "{secret:?} leaked in {raw}");
+    }
+}
+
 /// Runs the real impsd binary with `offline_notify = mode` and logging at
 /// info, sends one message to a logged-out user, and returns the lines
 /// the server logged about offline notifications.

@@ -25,7 +25,7 @@ mod receive;
 mod send;
 mod state;
 
-pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier};
+pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else

@@ -30,6 +30,20 @@ pub struct OfflineNotice {
     pub recipient_ref: String,
     /// Messages waiting for the recipient.
     pub waiting: u64,
+    /// The offline user message (SYM-UC, 5.14.3): text and answer options
+    /// (log in / ignore) for the gateway to show, when the operator turned
+    /// it on (`sysmsg.offline_prompt`). Server text only: nothing about
+    /// the sender or the messages (SYM-18).
+    pub prompt: Option<OfflinePrompt>,
+}
+
+/// A system message for a user who is not logged in; its options are
+/// for the phone to act on (log in, or nothing), not answered to us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflinePrompt {
+    pub text: String,
+    /// (option ID, text), in order.
+    pub options: Vec<(u64, String)>,
 }
 
 /// Where offline notifications go. `notify` must not block: an
@@ -45,7 +59,7 @@ pub struct LogNotifier;
 
 impl OfflineNotifier for LogNotifier {
     fn notify(&self, n: OfflineNotice) {
-        tracing::info!(kind = n.kind, bearer = %n.bearer, recipient_ref = %n.recipient_ref, waiting = n.waiting, "offline message notification");
+        tracing::info!(kind = n.kind, bearer = %n.bearer, recipient_ref = %n.recipient_ref, waiting = n.waiting, prompt = n.prompt.is_some(), "offline message notification");
     }
 }
 
@@ -90,6 +104,13 @@ impl ImService {
             bearer: cfg.offline_notify_bearer.to_string(),
             recipient_ref: hmac_sha1_hex(state.notify_key(), user.as_bytes()),
             waiting: 0,
+            prompt: self.base.cfg.sysmsg.offline_prompt.then(|| {
+                let t = |key| self.base.cfg.sysmsg.text(key, None, "");
+                OfflinePrompt {
+                    text: t("offline"),
+                    options: vec![(1, t("offline_login")), (2, t("offline_ignore"))],
+                }
+            }),
         };
         let store = Arc::clone(&self.base.store);
         let user = user.to_string();

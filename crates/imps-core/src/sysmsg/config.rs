@@ -33,6 +33,9 @@ pub struct SysmsgConfig {
     /// that the server carries out (SYM-UC); users who opted out of ADC-3
     /// notices, block X or have X on a list already are not told.
     pub added_notice: bool,
+    /// Offline notifications (the IM area's notifier) carry a system
+    /// message with options to log in or ignore (SYM-UC, 5.14.3).
+    pub offline_prompt: bool,
     /// After this many refused requests in a row, a session is sent help
     /// (once per session) with an option not to be shown help again,
     /// which the user can take back by answering the `help` message with
@@ -59,10 +62,13 @@ pub struct SysmsgTexts {
     pub help: String,
     pub help_ok: String,
     pub help_off: String,
+    pub offline: String,
+    pub offline_login: String,
+    pub offline_ignore: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 7] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 10] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -76,6 +82,9 @@ pub const BUILTIN_TEXTS: [(&str, &str); 7] = [
     ),
     ("help_ok", "OK"),
     ("help_off", "Don't show help again"),
+    ("offline", "New messages are waiting for you."),
+    ("offline_login", "Log in"),
+    ("offline_ignore", "Ignore"),
 ];
 
 /// The defaults.
@@ -91,6 +100,7 @@ pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
     welcome: false,
     added_notice: false,
     help_after_errors: 0,
+    offline_prompt: false,
     default_language: String::new(),
     texts: BTreeMap::new(),
 };
@@ -176,6 +186,9 @@ impl SysmsgTexts {
             "help" => &self.help,
             "help_ok" => &self.help_ok,
             "help_off" => &self.help_off,
+            "offline" => &self.offline,
+            "offline_login" => &self.offline_login,
+            "offline_ignore" => &self.offline_ignore,
             _ => "",
         }
     }

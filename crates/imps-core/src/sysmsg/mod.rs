@@ -146,6 +146,9 @@ impl SysmsgService {
             )));
         }
         let (everyone, users) = match &m.to {
+            Audience::Users(v) if v.is_empty() => {
+                return Err(CoreError::BadParameter("no users to send to".into()));
+            }
             Audience::Users(v) => {
                 let mut users = BTreeSet::new();
                 for u in v {
