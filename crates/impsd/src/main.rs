@@ -552,12 +552,6 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
 
 async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
     use impsd::admin::{SysmsgRow, SysmsgSend, SysmsgSent};
-    let fail = |status: u16, body: &[u8]| -> anyhow::Error {
-        anyhow::anyhow!(
-            "admin endpoint answered HTTP {status}: {}",
-            String::from_utf8_lossy(body)
-        )
-    };
     match cmd {
         SysmsgCmd::Send {
             common,
@@ -581,11 +575,7 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
                 requires_response,
             };
             let body = serde_json::to_vec(&req)?;
-            let (status, resp) =
-                admin_request_with(&info, "POST", "/admin/sysmsg", Some(body)).await?;
-            if status != 200 {
-                return Err(fail(status, &resp));
-            }
+            let resp = admin_ok(&info, "POST", "/admin/sysmsg", Some(body)).await?;
             let sent: SysmsgSent = serde_json::from_slice(&resp)?;
             println!(
                 "sent {} (addressed to {} users by name; pushed now to {})",
@@ -594,10 +584,7 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
         }
         SysmsgCmd::List { common } => {
             let info = admin_info(&load(&common)?)?;
-            let (status, resp) = admin_request(&info, "GET", "/admin/sysmsg").await?;
-            if status != 200 {
-                return Err(fail(status, &resp));
-            }
+            let resp = admin_ok(&info, "GET", "/admin/sysmsg", None).await?;
             let rows: Vec<SysmsgRow> = serde_json::from_slice(&resp)?;
             if rows.is_empty() {
                 println!("no system messages");
@@ -619,10 +606,7 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
         SysmsgCmd::Answers { common, id } => {
             let info = admin_info(&load(&common)?)?;
             let path = format!("/admin/sysmsg/{}", impsd::admin::query_escape(&id));
-            let (status, resp) = admin_request(&info, "GET", &path).await?;
-            if status != 200 {
-                return Err(fail(status, &resp));
-            }
+            let resp = admin_ok(&info, "GET", &path, None).await?;
             let r: SysmsgRow = serde_json::from_slice(&resp)?;
             println!("{}: {}", r.id, r.text);
             for (i, t) in &r.options {
@@ -640,10 +624,7 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
         SysmsgCmd::Resend { common, id } => {
             let info = admin_info(&load(&common)?)?;
             let path = format!("/admin/sysmsg/{}/resend", impsd::admin::query_escape(&id));
-            let (status, resp) = admin_request(&info, "POST", &path).await?;
-            if status != 200 {
-                return Err(fail(status, &resp));
-            }
+            let resp = admin_ok(&info, "POST", &path, None).await?;
             println!(
                 "sent {id} again to {} users",
                 String::from_utf8_lossy(&resp).trim()
@@ -651,6 +632,23 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An admin request that must answer 200; its body.
+async fn admin_ok(
+    info: &impsd::admin::AdminInfo,
+    method: &str,
+    path: &str,
+    json: Option<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
+    let (status, body) = admin_request_with(info, method, path, json).await?;
+    if status != 200 {
+        bail!(
+            "admin endpoint answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(body)
 }
 
 /// Where the running server's admin endpoint is, and its token.
