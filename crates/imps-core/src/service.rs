@@ -405,7 +405,17 @@ impl Service {
                 }
                 out?
             }
-            Area::Presence => self.presence.handle_presence(s, kind, tx).await?,
+            Area::Presence => {
+                let out = self.presence.handle_presence(s, kind, tx).await?;
+                if kind == P::CreateAttributeListRequest
+                    && shares_with_everyone(body)
+                    && let Outcome::Reply(r) = &out
+                    && matches!(reply_code(r), Some(200 | 201))
+                {
+                    self.sysmsg.privacy_advice(s).await;
+                }
+                out
+            }
             Area::Groups => self.groups.handle_groups(s, kind, tx).await?,
             Area::Im => self.im.handle_im(s, kind, tx).await?,
             Area::Map => self.map.handle_map(s, tx).await?,
@@ -844,6 +854,15 @@ pub(crate) fn area_of(kind: PrimitiveKind) -> Area {
         P::SystemMessageUser => Area::Sysmsg,
         _ => Area::None,
     }
+}
+
+/// Whether a CreateAttributeList-Request lets everyone (DefaultList) see
+/// some attribute.
+fn shares_with_everyone(body: &Element) -> bool {
+    body.child_bool("DefaultList") == Some(true)
+        && body
+            .child("PresenceSubList")
+            .is_some_and(|l| !l.children.is_empty())
 }
 
 /// The status code a reply carries in its Result, if any.

@@ -783,3 +783,46 @@ async fn sym_uc_help_after_repeated_errors_with_a_preference_to_turn_it_off_and_
         alice.logout().await.unwrap();
     }
 }
+
+/// CreateAttributeList-Request granting `attrs` to everyone (DefaultList).
+fn share_with_everyone(attrs: &[&str]) -> Element {
+    Element::new("CreateAttributeList-Request")
+        .with(crate::presence_common::names(attrs))
+        .with_text("DefaultList", "T")
+}
+
+#[tokio::test]
+async fn sym_uc_privacy_advice_when_presence_is_shared_with_everyone() {
+    let srv = TestServer::start_with(|c| c.sysmsg.privacy_advice = true).await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    for e in BOTH {
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        // To one user only: no advice.
+        let code =
+            crate::presence_common::grant(&alice, Version::V1_3, &["bob"], &["StatusText"]).await;
+        assert_eq!(code, 200);
+        expect_none(&alice, "SystemMessage-Request").await;
+        let r = alice
+            .request(share_with_everyone(&["OnlineStatus", "StatusText"]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{r:?}");
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, "privacy");
+        assert!(
+            m.child_text("SystemMessageText")
+                .unwrap()
+                .starts_with("Everyone who knows"),
+            "{m:?}"
+        );
+        // Once per session.
+        let r = alice
+            .request(share_with_everyone(&["StatusText"]))
+            .await
+            .unwrap();
+        assert_eq!(code_of(&r), Some(200), "{r:?}");
+        expect_none(&alice, "SystemMessage-Request").await;
+        alice.logout().await.unwrap();
+    }
+}

@@ -124,6 +124,8 @@ pub struct SessionState {
     /// system message area's help trigger).
     pub(crate) errors_in_row: u32,
     pub(crate) helped: bool,
+    /// Privacy advice was sent to this session.
+    pub(crate) advised: bool,
     outbox: VecDeque<Element>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
@@ -200,6 +202,7 @@ impl Session {
                 sysmsg_pushed: VecDeque::new(),
                 errors_in_row: 0,
                 helped: false,
+                advised: false,
                 outbox: VecDeque::new(),
                 next_tid: 1,
                 dropped: 0,

@@ -33,6 +33,9 @@ pub struct SysmsgConfig {
     /// that the server carries out (SYM-UC); users who opted out of ADC-3
     /// notices, block X or have X on a list already are not told.
     pub added_notice: bool,
+    /// Privacy advice when a user lets everyone see some of their presence
+    /// (an attribute list for DefaultList), once per session (SYM-UC).
+    pub privacy_advice: bool,
     /// Offline notifications (the IM area's notifier) carry a system
     /// message with options to log in or ignore (SYM-UC, 5.14.3).
     pub offline_prompt: bool,
@@ -65,10 +68,12 @@ pub struct SysmsgTexts {
     pub offline: String,
     pub offline_login: String,
     pub offline_ignore: String,
+    pub privacy: String,
+    pub privacy_ok: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 10] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 12] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -85,6 +90,11 @@ pub const BUILTIN_TEXTS: [(&str, &str); 10] = [
     ("offline", "New messages are waiting for you."),
     ("offline_login", "Log in"),
     ("offline_ignore", "Ignore"),
+    (
+        "privacy",
+        "Everyone who knows your user ID can now see the presence you share with all. To share less, change who may see your presence.",
+    ),
+    ("privacy_ok", "OK"),
 ];
 
 /// The defaults.
@@ -101,6 +111,7 @@ pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
     added_notice: false,
     help_after_errors: 0,
     offline_prompt: false,
+    privacy_advice: false,
     default_language: String::new(),
     texts: BTreeMap::new(),
 };
@@ -189,6 +200,8 @@ impl SysmsgTexts {
             "offline" => &self.offline,
             "offline_login" => &self.offline_login,
             "offline_ignore" => &self.offline_ignore,
+            "privacy" => &self.privacy,
+            "privacy_ok" => &self.privacy_ok,
             _ => "",
         }
     }

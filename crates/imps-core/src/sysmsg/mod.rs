@@ -349,7 +349,7 @@ impl SysmsgService {
         // Help goes only where it is needed; the welcome only while on.
         let wanted = |m: &&SysMessageRecord| match m.origin.as_str() {
             WELCOME => self.cfg().welcome,
-            HELP => false,
+            HELP | PRIVACY => false,
             _ => true,
         };
         for rec in due.iter().filter(wanted).take(self.cfg().max_per_session) {
@@ -581,19 +581,49 @@ impl SysmsgService {
                 action: None,
             },
         ];
-        self.store_builtin(HELP, "help", options).await?;
-        let Some(rec) = self.base.store.sysmsg(HELP).await? else {
+        self.push_builtin(s, HELP, options).await
+    }
+
+    /// Stores the server's message `id` (text from the template of the
+    /// same name) once, and pushes it to session `s` in its language.
+    async fn push_builtin(
+        &self,
+        s: &Arc<Session>,
+        id: &str,
+        options: Vec<SysOption>,
+    ) -> Result<(), CoreError> {
+        self.store_builtin(id, id, options).await?;
+        let Some(rec) = self.base.store.sysmsg(id).await? else {
             return Ok(());
         };
         let body = request(&self.localized(&rec, language(s).as_deref()));
         if self.base.router.to_session(&s.id, body) {
-            tracing::info!(user = %s.user, "help offered after repeated refusals");
+            tracing::info!(user = %s.user, id, "server's system message sent");
             self.base
                 .store
-                .mark_sysmsg_sent(HELP, &s.user, self.base.now_ms())
+                .mark_sysmsg_sent(id, &s.user, self.base.now_ms())
                 .await?;
         }
         Ok(())
+    }
+
+    /// Privacy advice (SYM-UC): `s` just let everyone see some of its
+    /// presence. Sent once per session, when the setting is on.
+    pub(crate) async fn privacy_advice(&self, s: &Arc<Session>) {
+        if !self.cfg().privacy_advice || s.version < Version::V1_3 {
+            return;
+        }
+        if s.with_state(|st| std::mem::replace(&mut st.advised, true)) {
+            return;
+        }
+        let ok = vec![SysOption {
+            id: 1,
+            text: self.cfg().text("privacy_ok", None, ""),
+            action: None,
+        }];
+        if let Err(e) = self.push_builtin(s, PRIVACY, ok).await {
+            tracing::warn!(user = %s.user, error = %e, "privacy advice not sent");
+        }
     }
 
     /// `rec` in `language`: messages the server wrote from a template are
@@ -604,6 +634,12 @@ impl SysmsgService {
         let mut out = rec.clone();
         match rec.origin.as_str() {
             WELCOME => out.text = cfg.text("welcome", language, ""),
+            PRIVACY => {
+                out.text = cfg.text("privacy", language, "");
+                for o in &mut out.options {
+                    o.text = cfg.text("privacy_ok", language, "");
+                }
+            }
             HELP => {
                 out.text = cfg.text("help", language, "");
                 for o in &mut out.options {
@@ -643,6 +679,8 @@ const WELCOME: &str = "welcome";
 /// The ID and origin of the help message; the user's answer to it is
 /// their help preference.
 const HELP: &str = "help";
+/// The ID and origin of the privacy advice.
+const PRIVACY: &str = "privacy";
 /// The help option that turns help off.
 const HELP_OFF: u64 = 2;
 /// The origin of "you were added" messages.
