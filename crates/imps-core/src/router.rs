@@ -32,6 +32,10 @@ pub struct Recipient<'a> {
     pub max_message_size: Option<u64>,
     /// How the client reads IDs and member lists (issue 13).
     pub style: crate::session::ClientStyle,
+    /// The session's ready hooks have run (after service negotiation).
+    pub ready: bool,
+    /// The language its client announced (`DefaultLanguage`), lower case.
+    pub language: Option<&'a str>,
 }
 
 /// Builds the primitives one session gets; empty to pass it over.
@@ -95,8 +99,10 @@ impl LocalRouter {
 
 fn recipient(s: &Session) -> Recipient<'_> {
     // One lock per recipient: this runs for every session of a fan-out.
-    let (max_message_size, style) =
-        s.with_state(|st| (st.caps.as_ref().and_then(|c| c.max_message_size), st.style));
+    let (max_message_size, style, ready) = s.with_state(|st| {
+        let size = st.caps.as_ref().and_then(|c| c.max_message_size);
+        (size, st.style, st.ready)
+    });
     Recipient {
         session_id: &s.id,
         user: &s.user,
@@ -104,6 +110,8 @@ fn recipient(s: &Session) -> Recipient<'_> {
         version: s.version,
         max_message_size,
         style,
+        ready,
+        language: s.language(),
     }
 }
 

@@ -190,6 +190,8 @@ mod tests {
             version: v,
             max_message_size: None,
             style: Default::default(),
+            ready: true,
+            language: None,
         }
     }
 

@@ -78,8 +78,6 @@ pub struct Capabilities {
     pub delivery_method: Option<String>,
     pub client_type: Option<String>,
     pub multi_trans: Option<u64>,
-    /// The client's `DefaultLanguage` (lower case), for server text.
-    pub language: Option<String>,
 }
 
 /// How a client reads what we send, learned from its own requests
@@ -116,10 +114,6 @@ pub struct SessionState {
     pub ended: bool,
     /// The ready hooks (presence online, offline delivery) have run.
     pub ready: bool,
-    /// System messages pushed to this session, newest last (bounded), so
-    /// that a message sent while the session was becoming ready is not
-    /// pushed to it twice.
-    sysmsg_pushed: VecDeque<String>,
     /// Requests refused in a row, and whether help was offered (the
     /// system message area's help trigger).
     pub(crate) errors_in_row: u32,
@@ -130,22 +124,6 @@ pub struct SessionState {
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
     pub dropped: u64,
-}
-
-impl SessionState {
-    /// Notes that system message `id` goes to this session; false when it
-    /// went already.
-    pub(crate) fn note_sysmsg(&mut self, id: &str) -> bool {
-        const KEEP: usize = 256;
-        if self.sysmsg_pushed.iter().any(|x| x == id) {
-            return false;
-        }
-        if self.sysmsg_pushed.len() >= KEEP {
-            self.sysmsg_pushed.pop_front();
-        }
-        self.sysmsg_pushed.push_back(id.to_string());
-        true
-    }
 }
 
 /// One logged-in session.
@@ -163,6 +141,9 @@ pub struct Session {
     /// Secret part of this session's HTTP CIR URL.
     pub cir_token: String,
     pub created_ms: u64,
+    /// The `DefaultLanguage` of its first ClientCapability, lower case,
+    /// for server text (set once; the router reads it without a lock).
+    language: std::sync::OnceLock<String>,
     state: Mutex<SessionState>,
     wake: watch::Sender<u64>,
 }
@@ -189,6 +170,7 @@ impl Session {
             cookie,
             cir_token,
             created_ms: now_ms,
+            language: std::sync::OnceLock::new(),
             state: Mutex::new(SessionState {
                 last_seen_ms: now_ms,
                 ttl_secs,
@@ -199,7 +181,6 @@ impl Session {
                 closing: false,
                 ended: false,
                 ready: false,
-                sysmsg_pushed: VecDeque::new(),
                 errors_in_row: 0,
                 helped: false,
                 advised: false,
@@ -230,6 +211,16 @@ impl Session {
             android_engine: style.android_engine,
             withheld,
         }
+    }
+
+    /// The language its client announced, if any.
+    pub fn language(&self) -> Option<&str> {
+        self.language.get().map(String::as_str)
+    }
+
+    /// Keeps the first language a client announces.
+    pub(crate) fn set_language(&self, language: String) {
+        let _ = self.language.set(language);
     }
 
     pub fn style(&self) -> ClientStyle {

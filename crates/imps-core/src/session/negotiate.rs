@@ -62,11 +62,14 @@ impl SessionService {
             delivery_method: list.child_text("InitialDeliveryMethod").map(str::to_string),
             client_type: list.child_text("ClientType").map(str::to_string),
             multi_trans: list.child_u64("MultiTrans"),
-            language: list
-                .child_text("DefaultLanguage")
-                .map(|l| l.trim().to_ascii_lowercase())
-                .filter(|l| !l.is_empty()),
         };
+        if let Some(l) = list
+            .child_text("DefaultLanguage")
+            .map(|l| l.trim().to_ascii_lowercase())
+            .filter(|l| !l.is_empty())
+        {
+            s.set_language(l);
+        }
         let android = shows_android_engine(s.version, list);
         let new_method = caps.delivery_method.clone();
         let (old_method, old_android) = s.with_state(|st| {

@@ -19,7 +19,7 @@ pub use config::{
 };
 pub(crate) use terms::LoginGate;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -96,6 +96,11 @@ pub(crate) struct SysmsgService {
     /// Users known to have agreed to the current terms, with the option
     /// they chose, so that their logins read nothing more (SYM-16).
     agreed: Mutex<HashMap<String, u64>>,
+    /// (session, message) pairs pushed, so that a message sent while a
+    /// session is becoming ready reaches it once, not from both the send
+    /// and the session's start. Starts over when full (a rare duplicate
+    /// at worst).
+    pushed: Mutex<HashSet<(String, String)>>,
 }
 
 impl SysmsgService {
@@ -107,7 +112,19 @@ impl SysmsgService {
             any_messages: AtomicU8::new(UNKNOWN),
             pending: Mutex::new(HashMap::new()),
             agreed: Mutex::new(HashMap::new()),
+            pushed: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Notes that message `id` goes to `session`; false when it went
+    /// already.
+    fn first_push(&self, session: &str, id: &str) -> bool {
+        const KEEP: usize = 100_000;
+        let mut p = self.pushed.lock();
+        if p.len() >= KEEP {
+            p.clear();
+        }
+        p.insert((session.to_string(), id.to_string()))
     }
 
     fn cfg(&self) -> &SysmsgConfig {
@@ -240,25 +257,16 @@ impl SysmsgService {
         rec: &SysMessageRecord,
         again: bool,
     ) -> Result<bool, CoreError> {
-        let ready = |s: &Session| {
-            s.version >= Version::V1_3
-                && s.with_state(|st| st.ready && (st.note_sysmsg(&rec.id) || again))
-        };
-        let sessions: Vec<(String, Option<String>)> = self
-            .base
-            .sessions
-            .of_user(user)
-            .into_iter()
-            .filter(|s| ready(s))
-            .map(|s| (s.id.clone(), language(&s)))
-            .collect();
-        let mut any = false;
-        for (id, lang) in sessions {
-            any |= self
-                .base
-                .router
-                .to_session(&id, request(&self.localized(rec, lang.as_deref())));
-        }
+        let any = self.base.router.to_user_shaped(user, &mut |r| {
+            let fresh = r.version >= Version::V1_3
+                && r.ready
+                && (self.first_push(r.session_id, &rec.id) || again);
+            if fresh {
+                vec![request(&self.localized(rec, r.language))]
+            } else {
+                Vec::new()
+            }
+        }) > 0;
         if any {
             self.base
                 .store
@@ -338,7 +346,7 @@ impl SysmsgService {
         if !self.may_have_messages().await {
             return;
         }
-        let lang = language(s);
+        let lang = s.language();
         let due = match self.base.store.sysmsgs_due(&s.user).await {
             Ok(v) => v,
             Err(e) => {
@@ -354,10 +362,10 @@ impl SysmsgService {
         };
         for rec in due.iter().filter(wanted).take(self.cfg().max_per_session) {
             // Pushed meanwhile by a send that found the session ready.
-            if !s.with_state(|st| st.note_sysmsg(&rec.id)) {
+            if !self.first_push(&s.id, &rec.id) {
                 continue;
             }
-            let body = request(&self.localized(rec, lang.as_deref()));
+            let body = request(&self.localized(rec, lang));
             if !self.base.router.to_session(&s.id, body) {
                 return;
             }
@@ -596,7 +604,7 @@ impl SysmsgService {
         let Some(rec) = self.base.store.sysmsg(id).await? else {
             return Ok(());
         };
-        let body = request(&self.localized(&rec, language(s).as_deref()));
+        let body = request(&self.localized(&rec, s.language()));
         if self.base.router.to_session(&s.id, body) {
             tracing::info!(user = %s.user, id, "server's system message sent");
             self.base
@@ -687,11 +695,6 @@ const HELP_OFF: u64 = 2;
 const ADDED: &str = "added";
 /// The action of the option that adds the adder back: `add-back:<user>`.
 const ADD_BACK: &str = "add-back:";
-
-/// The language a session's client announced.
-fn language(s: &Session) -> Option<String> {
-    s.with_state(|st| st.caps.as_ref().and_then(|c| c.language.clone()))
-}
 
 #[async_trait::async_trait]
 impl crate::lists::AddedHook for SysmsgService {
