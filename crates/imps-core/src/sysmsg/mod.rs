@@ -506,38 +506,44 @@ impl SysmsgService {
     /// The welcome message, stored once as a message to everyone.
     async fn store_welcome(&self) -> Result<(), CoreError> {
         self.welcome_stored
-            .get_or_try_init(|| self.store_builtin(WELCOME, "welcome", Vec::new()))
+            .get_or_try_init(|| async { self.store_builtin(WELCOME, Vec::new()).await.map(|_| ()) })
             .await
             .map(|_| ())
     }
 
-    /// A message of the server's own, to everyone, stored once under its
-    /// fixed ID (kept when it exists).
+    /// A message of the server's own, to everyone, under its fixed ID
+    /// (which also names its text template): the stored one, or stored
+    /// now when there is none.
     async fn store_builtin(
         &self,
         id: &str,
-        text_key: &str,
         options: Vec<SysOption>,
-    ) -> Result<(), CoreError> {
-        if self.base.store.sysmsg(id).await?.is_some() {
-            return Ok(());
+    ) -> Result<SysMessageRecord, CoreError> {
+        if let Some(rec) = self.base.store.sysmsg(id).await? {
+            return Ok(rec);
         }
         let rec = SysMessageRecord {
             id: id.into(),
-            text: self.cfg().text(text_key, None, ""),
+            text: self.cfg().text(id, None, ""),
             options,
             requires_response: false,
             everyone: true,
             origin: id.into(),
             created_ms: self.base.now_ms(),
         };
-        match self.base.store.put_sysmsg(rec, &[]).await {
-            Ok(()) | Err(crate::StoreError::Conflict(_)) => {
-                self.any_messages.store(SOME, Ordering::Relaxed);
-                Ok(())
+        match self.base.store.put_sysmsg(rec.clone(), &[]).await {
+            Ok(()) => {}
+            // Stored meanwhile by another session: that one counts.
+            Err(crate::StoreError::Conflict(_)) => {
+                if let Some(stored) = self.base.store.sysmsg(id).await? {
+                    self.any_messages.store(SOME, Ordering::Relaxed);
+                    return Ok(stored);
+                }
             }
-            Err(e) => Err(CoreError::from(e)),
+            Err(e) => return Err(CoreError::from(e)),
         }
+        self.any_messages.store(SOME, Ordering::Relaxed);
+        Ok(rec)
     }
 
     /// Counts a request of `s` that was answered (`ok`) or refused; at
@@ -600,10 +606,7 @@ impl SysmsgService {
         id: &str,
         options: Vec<SysOption>,
     ) -> Result<(), CoreError> {
-        self.store_builtin(id, id, options).await?;
-        let Some(rec) = self.base.store.sysmsg(id).await? else {
-            return Ok(());
-        };
+        let rec = self.store_builtin(id, options).await?;
         let body = request(&self.localized(&rec, s.language()));
         if self.base.router.to_session(&s.id, body) {
             tracing::info!(user = %s.user, id, "server's system message sent");
