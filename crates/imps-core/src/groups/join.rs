@@ -257,15 +257,15 @@ impl GroupsService {
         Ok(())
     }
 
-    /// A user's age in whole years from the birth year and month kept in
-    /// the group store; `None` when unknown. (Kept here until a public
-    /// profile area owns it, PPR-9/10.)
+    /// A user's age in whole years from the birth year and month of the
+    /// public profile; `None` when unknown (PPR-9/10).
     pub(crate) async fn user_age(&self, user: &str) -> Result<Option<i64>, CoreError> {
         Ok(self
             .base
             .store
-            .user_birth(user)
+            .profile(user)
             .await?
+            .and_then(|p| p.birth)
             .map(|b| super::time::age_years(b.year, b.month, self.base.now_ms())))
     }
 

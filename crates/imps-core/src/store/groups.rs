@@ -1,7 +1,7 @@
 //! Groups, members, access rights, joined users, reject lists, join passes
-//! (private-group invitations and rejoin windows), invitations, and the
-//! users' birth dates for age-restricted groups (BASE-GRP, BASE-INV,
-//! PGC-*, PPR-9/10).
+//! (private-group invitations and rejoin windows) and invitations
+//! (BASE-GRP, BASE-INV, PGC-*). Birth dates for age-restricted groups
+//! (PPR-9/10) are in the public profile (`directory`).
 //!
 //! Joined users are durable rows, not session memory: the fan-out of a
 //! group message reads them from here, so every node of a later cluster
@@ -101,9 +101,6 @@ pub trait GroupStore: Send + Sync + 'static {
     async fn mark_invite_delivered(&self, invite_id: &str, invitee: &str)
     -> Result<(), StoreError>;
     async fn delete_invite(&self, invite_id: &str, invitee: &str) -> Result<bool, StoreError>;
-
-    async fn user_birth(&self, user: &str) -> Result<Option<Birth>, StoreError>;
-    async fn set_user_birth(&self, user: &str, birth: Option<Birth>) -> Result<(), StoreError>;
 }
 
 /// The in-memory tables of this area.
@@ -115,7 +112,24 @@ pub(crate) struct MemGroups {
     rejects: HashMap<String, Vec<String>>,
     passes: HashMap<String, Vec<GroupPass>>,
     invites: Vec<InviteRecord>,
-    births: HashMap<String, Birth>,
+}
+
+impl MemGroups {
+    /// Listed groups with the users joined to each, for the search.
+    pub(crate) fn listed_with_joined(&self) -> Vec<(GroupRecord, Vec<String>)> {
+        self.groups
+            .values()
+            .filter(|g| super::group_listed(g))
+            .map(|g| {
+                let joined = self
+                    .joined
+                    .get(&g.id)
+                    .map(|v| v.iter().map(|j| j.user.clone()).collect())
+                    .unwrap_or_default();
+                (g.clone(), joined)
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -456,21 +470,5 @@ impl GroupStore for MemStore {
             .retain(|i| !(i.invite_id == invite_id && i.invitee == invitee));
         Ok(t.invites.len() != before)
     }
-
-    async fn user_birth(&self, user: &str) -> Result<Option<Birth>, StoreError> {
-        Ok(self.groups.lock().births.get(user).copied())
-    }
-
-    async fn set_user_birth(&self, user: &str, birth: Option<Birth>) -> Result<(), StoreError> {
-        let mut t = self.groups.lock();
-        match birth {
-            Some(b) => {
-                t.births.insert(user.to_string(), b);
-            }
-            None => {
-                t.births.remove(user);
-            }
-        }
-        Ok(())
-    }
 }
+

@@ -2,14 +2,19 @@
 //! unit tests. Backends (SQLite, later PostgreSQL) live in `imps-store` and
 //! must pass the same conformance suite.
 
+mod directory;
 mod groups;
 mod im;
 mod lists;
 mod presence;
 mod sysmsg;
 
+pub use directory::{
+    Birth, ContactDetails, DirectoryStore, GroupField, GroupLeaf, PublicProfile, Term, UserField, UserLeaf,
+    group_keys, group_listed, search_key, user_keys,
+};
 pub use groups::{
-    Access, Birth, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser,
+    Access, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser,
     PassKind, WelcomeNote,
 };
 pub use im::{
@@ -99,12 +104,24 @@ pub struct SessionRecord {
 /// (and each backend's file for it) can grow on its own; a backend
 /// implements them all and is then a `Store`.
 pub trait Store:
-    AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore
+    AccountStore
+    + ListStore
+    + PresenceStore
+    + MessageStore
+    + GroupStore
+    + SysmsgStore
+    + DirectoryStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore
+    T: AccountStore
+        + ListStore
+        + PresenceStore
+        + MessageStore
+        + GroupStore
+        + SysmsgStore
+        + DirectoryStore
 {
 }
 
@@ -138,11 +155,12 @@ pub struct MemStore {
     pub(crate) im: Mutex<im::MemMessages>,
     pub(crate) groups: Mutex<groups::MemGroups>,
     pub(crate) sysmsg: Mutex<sysmsg::MemSysmsg>,
+    pub(crate) directory: Mutex<directory::MemDirectory>,
 }
 
 #[derive(Default)]
 pub(crate) struct MemInner {
-    users: HashMap<String, UserRecord>,
+    pub(crate) users: HashMap<String, UserRecord>,
     sessions: HashMap<String, SessionRecord>,
 }
 

@@ -140,10 +140,3 @@ pub struct InviteRecord {
     /// Pushed to a session of the invitee.
     pub delivered: bool,
 }
-
-/// A user's birth year and month (1-12), for minimum-age groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Birth {
-    pub year: u16,
-    pub month: u8,
-}
