@@ -2093,6 +2093,12 @@ fn primitive_trait_names_every_kind() {
     check::<PresenceNotificationRequest>();
     check::<SystemMessageRequest>();
     check::<SystemMessageUser>();
+    check::<SearchRequest>();
+    check::<SearchResponse>();
+    check::<StopSearchRequest>();
+    check::<GetPublicProfileRequest>();
+    check::<GetPublicProfileResponse>();
+    check::<UpdatePublicProfileRequest>();
 }
 
 #[test]
@@ -2644,4 +2650,937 @@ fn system_message_elements_are_wbxml_tokens_in_1_3() {
     );
     let doc = imps_wire::wbxml::decode(&b13, &Limits::default()).expect("decode");
     assert_eq!(doc.root, root);
+}
+
+// ---------------------------------------------------------------------
+// Search and public profiles.
+
+/// Unknown children for a type that maps the `mapped` names
+/// (`other_child` draws `SearchString` and `Property`, which these types
+/// map).
+fn others_but(mapped: &'static [&'static str]) -> S<Vec<Element>> {
+    prop::collection::vec(
+        other_child().prop_filter("a name the type maps", move |e| {
+            !mapped.contains(&e.name.as_str())
+        }),
+        0..3,
+    )
+    .boxed()
+}
+
+/// What a pair maps, and `SearchPair`, which the flat layout reads as a
+/// pair of its own.
+const PAIR_NAMES: &[&str] = &["SearchElement", "SearchString", "PairID", "SearchPair"];
+
+fn search_pair(v: Version) -> S<SearchPair> {
+    (text(), text(), opt13(v, num()), others_but(PAIR_NAMES))
+        .prop_map(|(element, string, pair_id, other)| SearchPair {
+            element,
+            string,
+            pair_id,
+            other,
+        })
+        .boxed()
+}
+
+fn search_request(v: Version) -> S<SearchRequest> {
+    (
+        prop::collection::vec(search_pair(v), 0..4),
+        opt13(v, text()),
+        opt_num(),
+        opt_text(),
+        opt_num(),
+        others(),
+    )
+        .prop_map(
+            |(pairs, advanced_criteria, limit, search_id, index, other)| SearchRequest {
+                pairs,
+                advanced_criteria,
+                limit,
+                search_id,
+                index,
+                other,
+            },
+        )
+        .boxed()
+}
+
+fn found_user(v: Version) -> S<FoundUser> {
+    (text(), opt13(v, text()))
+        .prop_map(|(user_id, friendly_name)| FoundUser {
+            user_id,
+            friendly_name,
+        })
+        .boxed()
+}
+
+fn search_result(v: Version) -> S<SearchResult> {
+    (
+        prop::collection::vec(found_user(v), 0..3),
+        texts(),
+        others(),
+    )
+        .prop_map(|(users, groups, other)| SearchResult {
+            users,
+            groups,
+            other,
+        })
+        .boxed()
+}
+
+fn search_response(v: Version) -> S<SearchResponse> {
+    (
+        prop::option::of(csp_result(v)),
+        opt_text(),
+        opt_num(),
+        opt_bool(),
+        opt_num(),
+        prop::option::of(search_result(v)),
+        others(),
+    )
+        .prop_map(
+            |(result, search_id, findings, completion, index, search_result, other)| {
+                SearchResponse {
+                    result,
+                    search_id,
+                    findings,
+                    completion,
+                    index,
+                    search_result,
+                    other,
+                }
+            },
+        )
+        .boxed()
+}
+
+fn stop_search_request() -> S<StopSearchRequest> {
+    (text(), others())
+        .prop_map(|(search_id, other)| StopSearchRequest { search_id, other })
+        .boxed()
+}
+
+fn property() -> S<Property> {
+    (text(), text())
+        .prop_map(|(name, value)| Property { name, value })
+        .boxed()
+}
+
+fn public_profile() -> S<PublicProfile> {
+    (
+        opt_text(),
+        prop::collection::vec(property(), 0..4),
+        others_but(&["UserID", "Property"]),
+    )
+        .prop_map(|(user_id, properties, other)| PublicProfile {
+            user_id,
+            properties,
+            other,
+        })
+        .boxed()
+}
+
+fn get_public_profile_request() -> S<GetPublicProfileRequest> {
+    (texts(), others())
+        .prop_map(|(user_ids, other)| GetPublicProfileRequest { user_ids, other })
+        .boxed()
+}
+
+fn get_public_profile_response(v: Version) -> S<GetPublicProfileResponse> {
+    (
+        prop::option::of(csp_result(v)),
+        prop::collection::vec(public_profile(), 0..3),
+        others(),
+    )
+        .prop_map(|(result, profiles, other)| GetPublicProfileResponse {
+            result,
+            profiles,
+            other,
+        })
+        .boxed()
+}
+
+fn update_public_profile_request() -> S<UpdatePublicProfileRequest> {
+    (opt_bool(), prop::option::of(public_profile()), others())
+        .prop_map(|(clear, profile, other)| UpdatePublicProfileRequest {
+            clear,
+            profile,
+            other,
+        })
+        .boxed()
+}
+
+primitive_props! {
+    search_request_round_trips => search_request;
+    search_response_round_trips => search_response;
+    stop_search_request_round_trips => |_| stop_search_request();
+}
+
+// The public-profile primitives are 1.3 only (the generic props would
+// skip the older versions).
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn get_public_profile_request_round_trips_in_1_3(value in get_public_profile_request()) {
+        primitive_round_trip(&value, V13)?;
+    }
+
+    #[test]
+    fn get_public_profile_response_round_trips_in_1_3(value in get_public_profile_response(V13)) {
+        primitive_round_trip(&value, V13)?;
+    }
+
+    #[test]
+    fn update_public_profile_request_round_trips_in_1_3(value in update_public_profile_request()) {
+        primitive_round_trip(&value, V13)?;
+    }
+}
+
+structure_props! {
+    search_pair_round_trips => search_pair, SearchPair;
+    found_user_round_trips => found_user, FoundUser;
+    search_result_round_trips => search_result, SearchResult;
+    property_round_trips => |_| property(), Property;
+    public_profile_round_trips => |_| public_profile(), PublicProfile;
+}
+
+/// The search and profile names (plus a vendor one), so that random trees
+/// under those types read often enough to test stability.
+const SEARCH_TREE_NAMES: &[&str] = &[
+    "SearchPairList",
+    "SearchPair",
+    "SearchElement",
+    "SearchString",
+    "PairID",
+    "AdvancedCriteria",
+    "SearchLimit",
+    "SearchID",
+    "SearchIndex",
+    "SearchFindings",
+    "CompletionFlag",
+    "SearchResult",
+    "UserList",
+    "User",
+    "UserID",
+    "FriendlyName",
+    "GroupList",
+    "GroupID",
+    "Result",
+    "Code",
+    "PublicProfile",
+    "Property",
+    "Name",
+    "Value",
+    "ClearPublicProfile",
+    "UserIDList",
+    "Vendor",
+];
+
+fn search_children_under(name: &'static str) -> S<Element> {
+    prop::collection::vec(tree_of(SEARCH_TREE_NAMES), 0..8)
+        .prop_map(move |cs| el(name, cs))
+        .boxed()
+}
+
+/// A pair's element with a leaf text `tree_text` gives (numbers,
+/// booleans, odd text).
+fn pair_leaf() -> S<Element> {
+    (
+        select(vec!["SearchElement", "SearchString", "PairID"]),
+        tree_text(),
+    )
+        .prop_map(|(n, t)| Element::text(n, t))
+        .boxed()
+}
+
+/// A `SearchPairList` child: mostly a pair's elements (the flat layout),
+/// some tagged pairs with any number of pair elements (duplicates too),
+/// and random trees.
+fn flat_pair_child() -> S<Element> {
+    prop_oneof![
+        6 => pair_leaf(),
+        2 => prop::collection::vec(
+            prop_oneof![4 => pair_leaf(), 1 => tree_of(SEARCH_TREE_NAMES)],
+            0..6,
+        )
+        .prop_map(|cs| el("SearchPair", cs)),
+        1 => tree_of(SEARCH_TREE_NAMES),
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Arbitrary children never make a reader panic, and whatever reads
+    /// writes an element that reads back and writes the same.
+    #[test]
+    fn random_search_and_profile_trees_are_stable(
+        request in search_children_under("Search-Request"),
+        response in search_children_under("Search-Response"),
+        stop in search_children_under("StopSearch-Request"),
+        result in search_children_under("SearchResult"),
+        pair in search_children_under("SearchPair"),
+        get in search_children_under("GetPublicProfile-Request"),
+        got in search_children_under("GetPublicProfile-Response"),
+        update in search_children_under("UpdatePublicProfile-Request"),
+        profile in search_children_under("PublicProfile"),
+        v in version(),
+    ) {
+        stable(&request, v, SearchRequest::to_element, SearchRequest::from_element)?;
+        stable(&response, v, SearchResponse::to_element, SearchResponse::from_element)?;
+        stable(&stop, v, StopSearchRequest::to_element, StopSearchRequest::from_element)?;
+        stable(&result, v, SearchResult::to_element, SearchResult::from_element)?;
+        stable(&pair, v, SearchPair::to_element, SearchPair::from_element)?;
+        stable(&get, v, GetPublicProfileRequest::to_element, GetPublicProfileRequest::from_element)?;
+        stable(&got, v, GetPublicProfileResponse::to_element, GetPublicProfileResponse::from_element)?;
+        stable(&update, v, UpdatePublicProfileRequest::to_element, UpdatePublicProfileRequest::from_element)?;
+        stable(&profile, v, PublicProfile::to_element, PublicProfile::from_element)?;
+    }
+
+    /// Flat pair lists in any arrangement (pairs in one list or several,
+    /// out of order, incomplete, mixed with tagged pairs): never a panic,
+    /// stable when they read, and an error only for a pair that lacks an
+    /// element or a string.
+    #[test]
+    fn random_flat_pair_lists_are_stable(
+        lists in prop::collection::vec(prop::collection::vec(flat_pair_child(), 0..8), 1..3),
+        v in version(),
+    ) {
+        let e = el(
+            "Search-Request",
+            lists.into_iter().map(|cs| el("SearchPairList", cs)).collect(),
+        );
+        stable(&e, v, SearchRequest::to_element, SearchRequest::from_element)?;
+        if let Ok(r) = SearchRequest::from_element(&e, v) {
+            // Each SearchElement of a valid flat list is one pair.
+            let flat_elements = e
+                .children
+                .iter()
+                .flat_map(|l| l.children.iter())
+                .filter(|c| c.name == "SearchElement")
+                .count();
+            let tagged = e
+                .children
+                .iter()
+                .flat_map(|l| l.children.iter())
+                .filter(|c| c.name == "SearchPair")
+                .count();
+            prop_assert_eq!(r.pairs.len(), flat_elements + tagged);
+        }
+    }
+}
+
+/// The example of `name` in version `v`, as its transaction body.
+fn example_in(v: Version, name: &str) -> Element {
+    imps_wire::examples::all(v)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no example {name} in {v:?}"))
+        .1
+        .transactions
+        .remove(0)
+        .body
+}
+
+#[test]
+fn search_examples_read_and_write_back() {
+    for v in V {
+        let e = example_in(v, "Search-Request");
+        let r = SearchRequest::from_element(&e, v).expect("search request");
+        let pair_id = (v >= V13).then_some(1);
+        assert_eq!(
+            r.pairs,
+            [SearchPair {
+                pair_id,
+                ..SearchPair::new("USER_ALIAS", "bob")
+            }],
+            "{v:?}"
+        );
+        assert_eq!(r.limit, Some(20));
+        assert!(r.search_id.is_none() && r.index.is_none() && r.other.is_empty());
+        assert_eq!(r.to_element(v), e, "{v:?}");
+
+        let e = example_in(v, "Search-Request-next");
+        let r = SearchRequest::from_element(&e, v).expect("next page");
+        assert!(r.pairs.is_empty() && r.limit.is_none());
+        assert_eq!(r.search_id.as_deref(), Some("1"));
+        assert_eq!(r.index, Some(20));
+        assert_eq!(r.to_element(v), e, "{v:?}");
+
+        let e = example_in(v, "Search-Response");
+        let r = SearchResponse::from_element(&e, v).expect("search response");
+        assert!(r.result.is_none());
+        assert_eq!(r.search_id.as_deref(), Some("1"));
+        assert_eq!(r.findings, Some(1));
+        assert_eq!(r.completion, Some(true));
+        assert!(r.index.is_none());
+        let found = r.search_result.as_ref().expect("search result");
+        assert_eq!(
+            found.users,
+            [FoundUser {
+                user_id: imps_wire::examples::BOB.into(),
+                friendly_name: (v >= V13).then(|| "Bob".into()),
+            }]
+        );
+        assert!(found.groups.is_empty() && found.other.is_empty());
+        assert_eq!(r.to_element(v), e, "{v:?}");
+
+        let e = example_in(v, "StopSearch-Request");
+        let r = StopSearchRequest::from_element(&e, v).expect("stop search");
+        assert_eq!(r.search_id, "1");
+        assert_eq!(r.to_element(v), e, "{v:?}");
+    }
+}
+
+#[test]
+fn search_pairs_flat_in_one_list_or_in_several() {
+    let one_list = xml_body(
+        Version::V1_1,
+        "<Search-Request><SearchPairList>\
+         <SearchElement>USER_FIRST_NAME</SearchElement><SearchString>Bob</SearchString>\
+         <SearchElement>USER_LAST_NAME</SearchElement><SearchString>Smith</SearchString>\
+         </SearchPairList><SearchLimit>50</SearchLimit></Search-Request>",
+    );
+    let two_lists = xml_body(
+        Version::V1_1,
+        "<Search-Request>\
+         <SearchPairList><SearchElement>USER_FIRST_NAME</SearchElement><SearchString>Bob</SearchString></SearchPairList>\
+         <SearchPairList><SearchElement>USER_LAST_NAME</SearchElement><SearchString>Smith</SearchString></SearchPairList>\
+         <SearchLimit>50</SearchLimit></Search-Request>",
+    );
+    let want = [
+        SearchPair::new("USER_FIRST_NAME", "Bob"),
+        SearchPair::new("USER_LAST_NAME", "Smith"),
+    ];
+    for v in V {
+        let a = SearchRequest::from_element(&one_list, v).expect("one list");
+        let b = SearchRequest::from_element(&two_lists, v).expect("two lists");
+        assert_eq!(a.pairs, want, "{v:?}");
+        assert_eq!(a, b, "{v:?}");
+        assert_eq!(a.limit, Some(50));
+    }
+    // 1.1 and 1.2 write one list per pair; 1.3 one list of SearchPairs.
+    let r = SearchRequest::from_element(&one_list, Version::V1_1).expect("one list");
+    for v in [Version::V1_1, Version::V1_2] {
+        assert_eq!(r.to_element(v), two_lists, "{v:?}");
+    }
+    let e13 = r.to_element(V13);
+    let names: Vec<&str> = e13.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["SearchPairList", "SearchLimit"]);
+    let pairs: Vec<&Element> = e13.children[0].children_named("SearchPair").collect();
+    assert_eq!(pairs.len(), 2);
+    assert_eq!(pairs[1].child_text("SearchString"), Some("Smith"));
+    assert!(pairs[1].child("PairID").is_none());
+
+    // Out of order inside a pair (string first) still pairs up.
+    let e = Element::new("Search-Request").with(
+        Element::new("SearchPairList")
+            .with_text("SearchString", "Bob")
+            .with_text("SearchElement", "USER_ALIAS")
+            .with_text("SearchString", "Carol")
+            .with_text("SearchElement", "USER_ID"),
+    );
+    let r = SearchRequest::from_element(&e, Version::V1_2).expect("reversed pairs");
+    assert_eq!(
+        r.pairs,
+        [
+            SearchPair::new("USER_ALIAS", "Bob"),
+            SearchPair::new("USER_ID", "Carol")
+        ]
+    );
+}
+
+#[test]
+fn search_pair_tagged_layout_and_1_3_writing() {
+    let e = xml_body(
+        V13,
+        "<Search-Request><SearchPairList>\
+         <SearchPair><SearchElement>USER_CITY</SearchElement><SearchString>Bern</SearchString><PairID>1</PairID></SearchPair>\
+         <SearchPair><PairID> 2 </PairID><SearchString>chess</SearchString><SearchElement>USER_INTERESTS_HOBBIES</SearchElement></SearchPair>\
+         </SearchPairList><AdvancedCriteria>1 AND 2</AdvancedCriteria><SearchLimit>10</SearchLimit></Search-Request>",
+    );
+    let r = SearchRequest::from_element(&e, V13).expect("tagged pairs");
+    assert_eq!(
+        r.pairs,
+        [
+            SearchPair {
+                pair_id: Some(1),
+                ..SearchPair::new("USER_CITY", "Bern")
+            },
+            SearchPair {
+                pair_id: Some(2),
+                ..SearchPair::new("USER_INTERESTS_HOBBIES", "chess")
+            },
+        ]
+    );
+    assert_eq!(r.advanced_criteria.as_deref(), Some("1 AND 2"));
+    assert_eq!(r.limit, Some(10));
+    assert!(r.other.is_empty());
+    // Written in schema order: the second pair's children move.
+    let w = r.to_element(V13);
+    assert_eq!(SearchRequest::from_element(&w, V13).expect("re-read"), r);
+    let second = w.children[0].children[1].clone();
+    let names: Vec<&str> = second.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["SearchElement", "SearchString", "PairID"]);
+    assert_eq!(second.child_text("PairID"), Some("2"));
+    let names: Vec<&str> = w.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["SearchPairList", "AdvancedCriteria", "SearchLimit"]);
+
+    // The tagless 1.3 layout one server used: PairID mapped too.
+    let flat = Element::new("Search-Request").with(
+        Element::new("SearchPairList")
+            .with_text("SearchElement", "USER_CITY")
+            .with_text("SearchString", "Bern")
+            .with_text("PairID", "1")
+            .with_text("SearchElement", "USER_INTERESTS_HOBBIES")
+            .with_text("SearchString", "chess")
+            .with_text("PairID", "2"),
+    );
+    let f = SearchRequest::from_element(&flat, V13).expect("tagless 1.3");
+    assert_eq!(f.pairs, r.pairs);
+
+    // The tagged layout is read in 1.2 too; PairID is not mapped there.
+    let r12 = SearchRequest::from_element(&e, Version::V1_2).expect("tagged in 1.2");
+    assert_eq!(r12.pairs.len(), 2);
+    assert!(r12.pairs.iter().all(|p| p.pair_id.is_none()));
+}
+
+#[test]
+fn search_1_3_children_are_kept_in_other_before_1_3() {
+    let e13 = SearchRequest {
+        pairs: vec![SearchPair {
+            pair_id: Some(7),
+            ..SearchPair::new("USER_ALIAS", "bob")
+        }],
+        advanced_criteria: Some("7".into()),
+        limit: Some(5),
+        ..SearchRequest::default()
+    }
+    .to_element(V13);
+    let v12 = Version::V1_2;
+    let r = SearchRequest::from_element(&e13, v12).expect("1.3 form in 1.2");
+    assert!(r.advanced_criteria.is_none());
+    assert_eq!(r.other, [Element::text("AdvancedCriteria", "7")]);
+    assert!(r.pairs[0].pair_id.is_none());
+    assert_eq!(r.pairs[0].other, [Element::text("PairID", "7")]);
+    // Written back for 1.2: flat, the kept children after what is mapped.
+    let w = r.to_element(v12);
+    let expected = Element::new("Search-Request")
+        .with(
+            Element::new("SearchPairList")
+                .with_text("SearchElement", "USER_ALIAS")
+                .with_text("SearchString", "bob")
+                .with_text("PairID", "7"),
+        )
+        .with_text("SearchLimit", "5")
+        .with_text("AdvancedCriteria", "7");
+    assert_eq!(w, expected);
+    assert_eq!(SearchRequest::from_element(&w, v12).expect("re-read"), r);
+    // A 1.3 value written for 1.2 leaves the 1.3 fields out.
+    let r13 = SearchRequest::from_element(&e13, V13).expect("1.3");
+    assert_eq!(r13.pairs[0].pair_id, Some(7));
+    let w = r13.to_element(v12);
+    assert!(w.child("AdvancedCriteria").is_none());
+    assert!(w.children[0].child("PairID").is_none());
+    assert!(w.children[0].child("SearchPair").is_none());
+}
+
+#[test]
+fn search_hostile() {
+    let list = |cs: Vec<Element>| Element::new("Search-Request").with(el("SearchPairList", cs));
+    let bad = [
+        // A pair without SearchString, flat and tagged.
+        list(vec![Element::text("SearchElement", "USER_ID")]),
+        list(vec![
+            Element::text("SearchElement", "USER_ID"),
+            Element::text("SearchElement", "USER_ALIAS"),
+            Element::text("SearchString", "bob"),
+        ]),
+        list(vec![
+            Element::new("SearchPair").with_text("SearchElement", "USER_ID"),
+        ]),
+        // Without SearchElement.
+        list(vec![Element::text("SearchString", "bob")]),
+        list(vec![
+            Element::text("SearchElement", "USER_ID"),
+            Element::text("SearchString", "a"),
+            Element::text("SearchString", "b"),
+        ]),
+        // A flat pair left open before a tagged one.
+        list(vec![
+            Element::text("SearchElement", "USER_ID"),
+            Element::new("SearchPair")
+                .with_text("SearchElement", "USER_ALIAS")
+                .with_text("SearchString", "bob"),
+        ]),
+        // Leaves that hold elements, numbers that are not.
+        list(vec![
+            Element::new("SearchElement").with_text("X", "y"),
+            Element::text("SearchString", "bob"),
+        ]),
+        Element::new("Search-Request").with_text("SearchLimit", "many"),
+        Element::new("Search-Request").with_text("SearchIndex", "-1"),
+        // Another primitive.
+        Element::new("Search-Response"),
+    ];
+    for v in V {
+        for e in &bad {
+            assert!(
+                is_structure_err(SearchRequest::from_element(e, v)),
+                "{v:?} {e:?}"
+            );
+        }
+    }
+    let bad_pair_id = list(vec![
+        Element::text("SearchElement", "USER_ID"),
+        Element::text("SearchString", "bob"),
+        Element::text("PairID", "one"),
+    ]);
+    assert!(is_structure_err(SearchRequest::from_element(
+        &bad_pair_id,
+        V13
+    )));
+    // Not mapped before 1.3, so not parsed.
+    let r = SearchRequest::from_element(&bad_pair_id, Version::V1_2).expect("1.2");
+    assert_eq!(r.pairs[0].other, [Element::text("PairID", "one")]);
+
+    for v in V {
+        assert!(is_structure_err(StopSearchRequest::from_element(
+            &Element::new("StopSearch-Request").with_text("Vendor", "x"),
+            v
+        )));
+        let e = Element::new("Search-Response").with_text("CompletionFlag", "maybe");
+        assert!(is_structure_err(SearchResponse::from_element(&e, v)));
+        let e = Element::new("Search-Response").with(Element::new("Result"));
+        assert!(is_structure_err(SearchResponse::from_element(&e, v)));
+        let e = Element::new("Search-Response").with(Element::new("SearchResult").with(
+            Element::new("UserList").with(Element::new("User").with_text("FriendlyName", "no id")),
+        ));
+        assert!(is_structure_err(SearchResponse::from_element(&e, v)));
+    }
+    // Unknown children of a list with no flat pair open are not kept; in
+    // an open flat pair they are the pair's.
+    let e = list(vec![
+        Element::text("Vendor", "before"),
+        Element::text("SearchElement", "USER_ID"),
+        Element::text("SearchString", "bob"),
+        Element::text("Vendor", "after"),
+    ]);
+    let r = SearchRequest::from_element(&e, Version::V1_1).expect("vendor children");
+    assert_eq!(r.pairs[0].other, [Element::text("Vendor", "after")]);
+}
+
+#[test]
+fn search_result_forms() {
+    let e = xml_body(
+        Version::V1_2,
+        "<Search-Response><Result><Code>200</Code></Result><SearchID>s-9</SearchID>\
+         <SearchFindings>4</SearchFindings><CompletionFlag>F</CompletionFlag><SearchIndex>2</SearchIndex>\
+         <SearchResult><UserList><UserID>wv:a</UserID><UserID>wv:b</UserID></UserList>\
+         <User><UserID>wv:c</UserID><FriendlyName>C</FriendlyName></User><UserID>wv:d</UserID>\
+         <GroupList><GroupID>wv:g1</GroupID></GroupList><GroupID>wv:g2</GroupID><Vendor>v</Vendor>\
+         </SearchResult></Search-Response>",
+    );
+    for v in V {
+        let r = SearchResponse::from_element(&e, v).expect("search response");
+        assert_eq!(r.result, Some(CspResult::new(200, None)));
+        assert_eq!(r.search_id.as_deref(), Some("s-9"));
+        assert_eq!(r.findings, Some(4));
+        assert_eq!(r.completion, Some(false));
+        assert_eq!(r.index, Some(2));
+        let found = r.search_result.as_ref().expect("result");
+        let ids: Vec<&str> = found.users.iter().map(|u| u.user_id.as_str()).collect();
+        assert_eq!(ids, ["wv:a", "wv:b", "wv:c", "wv:d"]);
+        // FriendlyName is 1.3.
+        assert_eq!(
+            found.users[2].friendly_name.as_deref(),
+            (v >= V13).then_some("C")
+        );
+        assert_eq!(found.groups, ["wv:g1", "wv:g2"]);
+        assert_eq!(found.other, [Element::text("Vendor", "v")]);
+
+        let w = r.to_element(v);
+        let names: Vec<&str> = w.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Result",
+                "SearchID",
+                "SearchFindings",
+                "CompletionFlag",
+                "SearchIndex",
+                "SearchResult"
+            ]
+        );
+        let sr = w.child("SearchResult").expect("SearchResult");
+        let names: Vec<&str> = sr.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["UserList", "GroupList", "Vendor"]);
+        let users = sr.child("UserList").expect("UserList");
+        assert_eq!(users.children.len(), 4);
+        assert!(users.children.iter().all(|u| u.name == "User"));
+        assert_eq!(
+            users.children[2].child("FriendlyName").is_some(),
+            v >= V13,
+            "{v:?}"
+        );
+        assert_eq!(SearchResponse::from_element(&w, v).expect("re-read"), r);
+    }
+    // Empty: an empty SearchResult, no Result.
+    let r = SearchResponse {
+        completion: Some(true),
+        search_result: Some(SearchResult::default()),
+        ..SearchResponse::default()
+    };
+    assert_eq!(
+        r.to_element(Version::V1_1),
+        Element::new("Search-Response")
+            .with_text("CompletionFlag", "T")
+            .with(Element::new("SearchResult"))
+    );
+    // Groups only: no UserList.
+    let r = SearchResult {
+        groups: vec!["wv:g".into()],
+        ..SearchResult::default()
+    };
+    assert_eq!(
+        r.to_element(V13),
+        Element::new("SearchResult").with(Element::new("GroupList").with_text("GroupID", "wv:g"))
+    );
+}
+
+#[test]
+fn public_profile_examples_and_forms() {
+    let e = example_in(V13, "GetPublicProfile-Request");
+    let r = GetPublicProfileRequest::from_element(&e, V13).expect("get profile");
+    assert_eq!(r.user_ids, [imps_wire::examples::CAROL]);
+    assert_eq!(r.to_element(V13), e);
+
+    let e = example_in(V13, "GetPublicProfile-Response");
+    let r = GetPublicProfileResponse::from_element(&e, V13).expect("profile");
+    assert!(r.result.as_ref().is_some_and(CspResult::is_success));
+    assert_eq!(r.profiles.len(), 1);
+    let p = &r.profiles[0];
+    assert_eq!(p.user_id.as_deref(), Some(imps_wire::examples::CAROL));
+    assert_eq!(p.get("PP_CITY"), Some("Zürich"));
+    assert_eq!(p.get("PP_FREE_TEXT"), Some("Tea > coffee"));
+    assert_eq!(p.get("pp_city"), None);
+    assert_eq!(p.get("PP_AGE"), None);
+    assert_eq!(r.to_element(V13), e);
+
+    let e = example_in(V13, "UpdatePublicProfile-Request");
+    let r = UpdatePublicProfileRequest::from_element(&e, V13).expect("update");
+    assert_eq!(r.clear, Some(false));
+    let p = r.profile.as_ref().expect("profile");
+    assert!(p.user_id.is_none());
+    assert_eq!(
+        p.properties,
+        [
+            Property::new("PP_CITY", "Bern"),
+            Property::new("PP_INTERESTS", "Chess & go")
+        ]
+    );
+    assert_eq!(r.to_element(V13), e);
+
+    // First property of a name wins.
+    let p = PublicProfile {
+        properties: vec![Property::new("PP_AGE", "30"), Property::new("PP_AGE", "31")],
+        ..PublicProfile::default()
+    };
+    assert_eq!(p.get("PP_AGE"), Some("30"));
+
+    // Users named as UserIDList and User selectors; written bare.
+    let e = Element::new("GetPublicProfile-Request")
+        .with(
+            Element::new("UserIDList")
+                .with_text("UserID", "wv:a")
+                .with_text("UserID", "wv:b"),
+        )
+        .with(Element::new("User").with_text("UserID", "wv:c"))
+        .with_text("UserID", "wv:d");
+    let r = GetPublicProfileRequest::from_element(&e, V13).expect("selectors");
+    assert_eq!(r.user_ids, ["wv:a", "wv:b", "wv:c", "wv:d"]);
+    let w = r.to_element(V13);
+    assert_eq!(w.children.len(), 4);
+    assert!(w.children.iter().all(|c| c.name == "UserID"));
+
+    // A response without Result reads; written without one.
+    let e = Element::new("GetPublicProfile-Response")
+        .with(Element::new("PublicProfile").with_text("UserID", "wv:a"));
+    let r = GetPublicProfileResponse::from_element(&e, V13).expect("no result");
+    assert!(r.result.is_none());
+    assert_eq!(r.to_element(V13), e);
+}
+
+#[test]
+fn public_profile_hostile() {
+    let profile = |p: Element| Element::new("GetPublicProfile-Response").with(p);
+    let bad = [
+        profile(
+            Element::new("PublicProfile")
+                .with(Element::new("Property").with_text("Name", "PP_AGE")),
+        ),
+        profile(
+            Element::new("PublicProfile").with(Element::new("Property").with_text("Value", "3")),
+        ),
+        profile(Element::new("PublicProfile").with(Element::new("UserID").with_text("X", "y"))),
+        Element::new("GetPublicProfile-Response").with(Element::new("Result")),
+        Element::new("GetPublicProfile-Request"),
+    ];
+    for e in &bad {
+        assert!(
+            is_structure_err(GetPublicProfileResponse::from_element(e, V13)),
+            "{e:?}"
+        );
+    }
+    let e = Element::new("GetPublicProfile-Request").with(Element::new("User"));
+    assert!(is_structure_err(GetPublicProfileRequest::from_element(
+        &e, V13
+    )));
+    let e = Element::new("UpdatePublicProfile-Request").with_text("ClearPublicProfile", "yes");
+    assert!(is_structure_err(UpdatePublicProfileRequest::from_element(
+        &e, V13
+    )));
+    // An empty Value is a value.
+    let e = Element::new("Property")
+        .with_text("Name", "PP_FREE_TEXT")
+        .with_text("Value", "");
+    assert_eq!(
+        Property::from_element(&e, V13).expect("empty value"),
+        Property::new("PP_FREE_TEXT", "")
+    );
+}
+
+/// Every element the search types write has a WBXML token in the version
+/// it is written in (the search elements in every version, `SearchPair`,
+/// `PairID`, `AdvancedCriteria`, `FriendlyName` and the profile elements
+/// in 1.3): no LITERAL, so no string table.
+#[test]
+fn search_and_profile_elements_are_wbxml_tokens() {
+    let search = |v: Version| {
+        vec![
+            SearchRequest {
+                pairs: vec![
+                    SearchPair {
+                        pair_id: Some(1),
+                        ..SearchPair::new("USER_ALIAS", "bob")
+                    },
+                    SearchPair {
+                        pair_id: Some(2),
+                        ..SearchPair::new("USER_CITY", "Bern")
+                    },
+                ],
+                advanced_criteria: Some("1 OR 2".into()),
+                limit: Some(20),
+                search_id: Some("search-7".into()),
+                index: Some(0),
+                other: Vec::new(),
+            }
+            .to_element(v),
+            SearchResponse {
+                result: Some(CspResult::new(200, None)),
+                search_id: Some("search-7".into()),
+                findings: Some(3),
+                completion: Some(false),
+                index: Some(2),
+                search_result: Some(SearchResult {
+                    users: vec![FoundUser {
+                        user_id: "wv:bob".into(),
+                        friendly_name: Some("Bob".into()),
+                    }],
+                    groups: vec!["wv:g".into()],
+                    other: Vec::new(),
+                }),
+                other: Vec::new(),
+            }
+            .to_element(v),
+            StopSearchRequest {
+                search_id: "search-7".into(),
+                other: Vec::new(),
+            }
+            .to_element(v),
+        ]
+    };
+    let profile = PublicProfile {
+        user_id: Some("wv:carol".into()),
+        properties: vec![Property::new("PP_CITY", "Bern")],
+        other: Vec::new(),
+    };
+    let profiles = vec![
+        GetPublicProfileRequest {
+            user_ids: vec!["wv:carol".into()],
+            other: Vec::new(),
+        }
+        .to_element(V13),
+        GetPublicProfileResponse {
+            result: Some(CspResult::new(200, None)),
+            profiles: vec![profile.clone()],
+            other: Vec::new(),
+        }
+        .to_element(V13),
+        UpdatePublicProfileRequest {
+            clear: Some(true),
+            profile: Some(profile),
+            other: Vec::new(),
+        }
+        .to_element(V13),
+    ];
+    let mut cases: Vec<(Version, Element)> = Vec::new();
+    for v in V {
+        cases.extend(search(v).into_iter().map(|e| (v, e)));
+    }
+    cases.extend(profiles.into_iter().map(|e| (V13, e)));
+    let mut names = std::collections::BTreeSet::new();
+    fn collect(e: &Element, out: &mut std::collections::BTreeSet<String>) {
+        out.insert(e.name.to_string());
+        e.children.iter().for_each(|c| collect(c, out));
+    }
+    for (v, body) in &cases {
+        if *v == V13 {
+            collect(body, &mut names);
+        }
+        let msg = Message::single(
+            *v,
+            Some("s".into()),
+            Transaction::request("1", body.clone()),
+        );
+        let bytes = encode(&msg, Encoding::Wbxml).expect("encode");
+        assert_eq!(bytes[3], 0, "{v:?} {}: a LITERAL", body.name);
+        let back = decode(&bytes, Encoding::Wbxml, &Limits::default()).expect("decode");
+        assert_eq!(back, msg, "{v:?} {}", body.name);
+    }
+    for name in [
+        "Search-Request",
+        "SearchPairList",
+        "SearchPair",
+        "SearchElement",
+        "SearchString",
+        "PairID",
+        "AdvancedCriteria",
+        "SearchLimit",
+        "SearchID",
+        "SearchIndex",
+        "Search-Response",
+        "SearchFindings",
+        "CompletionFlag",
+        "SearchResult",
+        "UserList",
+        "User",
+        "UserID",
+        "FriendlyName",
+        "GroupList",
+        "GroupID",
+        "StopSearch-Request",
+        "GetPublicProfile-Request",
+        "GetPublicProfile-Response",
+        "UpdatePublicProfile-Request",
+        "ClearPublicProfile",
+        "PublicProfile",
+        "Property",
+        "Name",
+        "Value",
+    ] {
+        assert!(names.contains(name), "{name} not covered");
+    }
 }

@@ -1,6 +1,7 @@
-//! Typed CSP primitives: structs for the session, IM, presence and
-//! system-message primitives a server handles most, read from and written
-//! to the [`Element`] tree of a transaction body.
+//! Typed CSP primitives: structs for the session, IM, presence,
+//! system-message, search and public-profile primitives a server handles
+//! most, read from and written to the [`Element`] tree of a transaction
+//! body.
 //!
 //! The tree stays the model of record (see `docs/architecture.md`); these
 //! types are views a handler or a client can use when it wants fields
@@ -76,6 +77,22 @@
 //!   `AnswerOption`s are read with or without their `AnswerOptions`
 //!   wrapper and written inside it; the other decisions are at the top
 //!   of [`sysmsg`].
+//! * **Search** ([`search`]): a `SearchPairList` is read with its pairs
+//!   either inside `SearchPair` tags (1.3, Android's token table) or
+//!   directly in the list (1.1/1.2 and a tagless 1.3 layout), several
+//!   flat pairs grouped in document order (a `SearchElement` starts a new
+//!   pair unless the open one still lacks it); a pair needs
+//!   `SearchElement` and `SearchString`.
+//!   Written for 1.3 as one `SearchPairList{SearchPair*}` (with `PairID`)
+//!   plus `AdvancedCriteria`; for 1.1 and 1.2 as one
+//!   `SearchPairList{SearchElement, SearchString}` per pair, without
+//!   `PairID` or `AdvancedCriteria` (read into `other` there).
+//!   Search-Response reads a `Result` when a server sends one (not in the
+//!   schema) and never requires it. `SearchID` is text.
+//! * **Public profiles** (1.3, [`profile`]): GetPublicProfile-Request
+//!   reads bare `UserID`, `UserIDList` and `User` selectors and writes
+//!   bare `UserID*`; `Property` needs `Name` and `Value`. The other
+//!   decisions are at the top of [`profile`].
 
 use crate::{Element, PrimitiveKind, Version, WireError};
 
@@ -84,6 +101,8 @@ pub mod content_type;
 pub mod digest;
 pub mod im;
 pub mod presence;
+pub mod profile;
+pub mod search;
 pub mod session;
 pub mod sysmsg;
 
@@ -99,6 +118,13 @@ pub use im::{
 pub use presence::{
     GetPresenceRequest, GetPresenceResponse, Presence, PresenceNotificationRequest,
     UpdatePresenceRequest,
+};
+pub use profile::{
+    GetPublicProfileRequest, GetPublicProfileResponse, Property, PublicProfile,
+    UpdatePublicProfileRequest,
+};
+pub use search::{
+    FoundUser, SearchPair, SearchRequest, SearchResponse, SearchResult, StopSearchRequest,
 };
 pub use session::{
     ClientCapabilityRequest, Disconnect, KeepAliveRequest, KeepAliveResponse, LoginRequest,

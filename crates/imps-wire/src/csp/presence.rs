@@ -56,7 +56,7 @@ impl Presence {
 /// The user ID of a `User` selector: its `UserID`, or the
 /// `Property{Name UserID, Value ...}` form Android sends in
 /// UnsubscribePresence.
-fn selector_user(u: &Element) -> Result<String, WireError> {
+pub(super) fn selector_user(u: &Element) -> Result<String, WireError> {
     if let Some(id) = u.child("UserID") {
         return text(id);
     }

@@ -146,4 +146,12 @@ fn search(v: Version, out: &mut Examples) {
         .with_text("CompletionFlag", "T")
         .with(Element::new("SearchResult").with(Element::new("UserList").with(found)));
     out.push(("Search-Response", response(v, "33", resp)));
+
+    // The next page of search 1, then the end of it.
+    let next = Element::new("Search-Request")
+        .with_text("SearchID", "1")
+        .with_text("SearchIndex", "20");
+    out.push(("Search-Request-next", request(v, "34", next)));
+    let stop = Element::new("StopSearch-Request").with_text("SearchID", "1");
+    out.push(("StopSearch-Request", request(v, "35", stop)));
 }

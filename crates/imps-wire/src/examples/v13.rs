@@ -98,6 +98,14 @@ pub(super) fn add(v: Version, out: &mut Examples) {
         .with(result(200, None))
         .with(profile);
     out.push(("GetPublicProfile-Response", response(v, "40", got)));
+    let update = Element::new("UpdatePublicProfile-Request")
+        .with_text("ClearPublicProfile", "F")
+        .with(
+            Element::new("PublicProfile")
+                .with(prop("PP_CITY", "Bern"))
+                .with(prop("PP_INTERESTS", "Chess & go")),
+        );
+    out.push(("UpdatePublicProfile-Request", request(v, "45", update)));
 
     // Segment 2 of a response the server split; the descriptor's
     // SegmentInfo says how many there are.
