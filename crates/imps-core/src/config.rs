@@ -201,6 +201,8 @@ pub struct CoreConfig {
     pub presence: crate::presence::PresenceConfig,
     /// System messages: limits, terms before login, refused clients.
     pub sysmsg: crate::sysmsg::SysmsgConfig,
+    /// Search and public profiles: limits, privacy rules.
+    pub search: crate::directory::SearchConfig,
 }
 
 impl Default for CoreConfig {
@@ -232,6 +234,7 @@ impl Default for CoreConfig {
             map: crate::map::MapConfig::default(),
             presence: crate::presence::PresenceConfig::default(),
             sysmsg: crate::sysmsg::SysmsgConfig::default(),
+            search: crate::directory::SearchConfig::default(),
         }
     }
 }

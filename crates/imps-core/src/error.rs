@@ -123,6 +123,26 @@ pub enum CoreError {
     /// SYM-3: the operator does not serve this protocol version.
     #[error("CSP {0} is not supported by this service")]
     VersionRefused(String),
+    /// BASE-SRCH: a SearchID the session does not have open (never
+    /// given, stopped or expired).
+    #[error("no open search {0}")]
+    InvalidSearchId(String),
+    /// BASE-SRCH: a SearchIndex past the findings.
+    #[error("search index {index} is past the {findings} findings")]
+    InvalidSearchIndex { index: u64, findings: u64 },
+    /// BASE-SRCH: the store did not answer within the search timeout.
+    #[error("the search took too long")]
+    SearchTimeout,
+    /// PPR-UC: more findings than the server hands out; refine.
+    #[error("more than {0} users or groups match; refine the search")]
+    TooManyHits(usize),
+    /// SRC-UC: wildcards, or criteria that match everyone.
+    #[error("search too broad: {0}")]
+    SearchTooBroad(String),
+    /// PPR-6: profile search needs the searcher's own mandatory profile
+    /// fields.
+    #[error("complete your public profile first: {0}")]
+    ProfileIncomplete(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -205,6 +225,12 @@ impl CoreError {
             CoreError::LevelOfService(_) => 903,
             CoreError::SystemMessageTimeout => 408,
             CoreError::VersionRefused(_) => 505,
+            CoreError::InvalidSearchId(_) => 424,
+            CoreError::InvalidSearchIndex { .. } => 425,
+            CoreError::SearchTimeout => 535,
+            CoreError::TooManyHits(_) => 536,
+            CoreError::SearchTooBroad(_) => 537,
+            CoreError::ProfileIncomplete(_) => 403,
         }
     }
 
@@ -340,6 +366,18 @@ mod table {
             (E::LevelOfService(s()), 903),
             (E::SystemMessageTimeout, 408),
             (E::VersionRefused(s()), 505),
+            (E::InvalidSearchId(s()), 424),
+            (
+                E::InvalidSearchIndex {
+                    index: 1,
+                    findings: 1,
+                },
+                425,
+            ),
+            (E::SearchTimeout, 535),
+            (E::TooManyHits(1), 536),
+            (E::SearchTooBroad(s()), 537),
+            (E::ProfileIncomplete(s()), 403),
         ]
     }
 
@@ -406,6 +444,12 @@ mod table {
             | E::LevelOfService(_)
             | E::SystemMessageTimeout
             | E::VersionRefused(_)
+            | E::InvalidSearchId(_)
+            | E::InvalidSearchIndex { .. }
+            | E::SearchTimeout
+            | E::TooManyHits(_)
+            | E::SearchTooBroad(_)
+            | E::ProfileIncomplete(_)
             | E::Internal(_) => {}
         }
     }

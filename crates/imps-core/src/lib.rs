@@ -10,6 +10,7 @@ pub mod auth;
 mod base;
 pub mod clock;
 pub mod config;
+mod directory;
 pub mod error;
 mod groups;
 pub mod ids;
@@ -30,6 +31,7 @@ pub mod workers;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::CoreConfig;
+pub use directory::{ProfileConsent, SEARCH_DEFAULTS, SearchConfig};
 pub use error::CoreError;
 pub use groups::{GROUPS_DEFAULTS, GroupsConfig, MemberListPolicy};
 pub use im::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
@@ -40,8 +42,8 @@ pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
 pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};
 pub use store::{
-    AccountStore, GroupStore, ListStore, MemStore, MessageStore, NewUser, PresenceStore,
-    SessionRecord, Store, StoreError, SysmsgStore, UserRecord,
+    AccountStore, DirectoryStore, GroupStore, ListStore, MemStore, MessageStore, NewUser,
+    PresenceStore, SessionRecord, Store, StoreError, SysmsgStore, UserRecord,
 };
 pub use sysmsg::{
     Audience, NewSystemMessage, OlderClients, SYSMSG_DEFAULTS, SentSystemMessage, SysmsgConfig,

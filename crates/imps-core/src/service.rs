@@ -47,6 +47,8 @@ pub struct Service {
     pub(crate) map: Arc<MapService>,
     /// System messages and the terms asked at login (`sysmsg`).
     pub(crate) sysmsg: Arc<crate::sysmsg::SysmsgService>,
+    /// Search and public profiles (`directory`).
+    pub(crate) directory: Arc<crate::directory::DirectoryService>,
     /// Per-primitive counts and latencies (`/metrics`).
     pub(crate) stats: crate::stats::TransactionStats,
     /// What the background work did (`workers`).
@@ -122,9 +124,11 @@ impl Service {
             provider,
             Arc::clone(&presence),
         ));
+        let directory = Arc::new(crate::directory::DirectoryService::new(Arc::clone(&base)));
         let sysmsg = Arc::new(crate::sysmsg::SysmsgService::new(
             Arc::clone(&base),
             Arc::clone(&lists),
+            Arc::clone(&directory),
         ));
         let hook: Arc<dyn crate::lists::AddedHook> = sysmsg.clone();
         lists.set_added_hook(Arc::downgrade(&hook));
@@ -142,6 +146,7 @@ impl Service {
             groups,
             map,
             sysmsg,
+            directory,
             stats: crate::stats::TransactionStats::default(),
             worker_counts: crate::workers::WorkerCounts::default(),
         }
@@ -420,6 +425,15 @@ impl Service {
             Area::Im => self.im.handle_im(s, kind, tx).await?,
             Area::Map => self.map.handle_map(s, tx).await?,
             Area::Sysmsg => Outcome::Reply(self.sysmsg.user_answers(s, body).await?),
+            Area::Directory => {
+                let (out, advise) = self.directory.handle_directory(s, kind, tx).await?;
+                if advise {
+                    // PPR-UC: a complete profile is found only after its
+                    // owner agrees to the advice.
+                    self.sysmsg.profile_advice(s).await;
+                }
+                out
+            }
             // Whether a message goes to groups or to users is decided
             // here, once, from its recipients.
             Area::Messaging => match crate::groups::group_recipients(body) {
@@ -604,6 +618,7 @@ impl Service {
         self.presence.presence_session_ended(s).await;
         self.im.im_session_ended(s).await;
         self.groups.groups_session_ended(s, expired).await;
+        self.directory.directory_session_ended(s);
     }
 
     /// Ends sessions idle past their TTL. The server calls this every
@@ -787,6 +802,8 @@ pub(crate) enum Area {
     Map,
     /// SystemMessage-User: answers to system messages.
     Sysmsg,
+    /// Search and public profiles.
+    Directory,
     /// SendMessage-Request: to groups or to users, by its recipients.
     Messaging,
     /// Not a request we serve on a session (a response primitive, or an
@@ -852,6 +869,10 @@ pub(crate) fn area_of(kind: PrimitiveKind) -> Area {
         | P::ExtendConversationRequest => Area::Groups,
         P::GetMapRequest => Area::Map,
         P::SystemMessageUser => Area::Sysmsg,
+        P::SearchRequest
+        | P::StopSearchRequest
+        | P::GetPublicProfileRequest
+        | P::UpdatePublicProfileRequest => Area::Directory,
         _ => Area::None,
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
 use imps_core::{
     CoreConfig, GroupsConfig, ListsConfig, LoginThrottleConfig, MapConfig, PresenceConfig,
-    SysmsgConfig,
+    SearchConfig, SysmsgConfig,
 };
 use imps_store::SqliteOptions;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,8 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// System messages: limits, terms before login, refused clients.
     pub sysmsg: SysmsgConfig,
+    /// Search and public profiles: limits and privacy rules.
+    pub search: SearchConfig,
     /// The embedded SQLite store.
     pub store: SqliteOptions,
 }
@@ -220,6 +222,7 @@ impl Default for Config {
             map: MapConfig::default(),
             presence: PresenceConfig::default(),
             sysmsg: SysmsgConfig::default(),
+            search: SearchConfig::default(),
             store: SqliteOptions::default(),
         }
     }
@@ -385,6 +388,7 @@ impl Config {
         }
         self.map.validate().map_err(anyhow::Error::msg)?;
         self.sysmsg.validate().map_err(anyhow::Error::msg)?;
+        self.search.validate().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -573,6 +577,22 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("sysmsg.default_language", "Language of server text when the client names none (its DefaultLanguage) or one without texts; empty = en.", ""),
     ("sysmsg.texts", "Server text per language (welcome, added, add_back, ignore, help, help_ok, help_off, offline, offline_login, offline_ignore, privacy, privacy_ok; {user} is the other user); missing ones use the built-in English.", "{ de = { added = \"{user} hat dich als Kontakt gespeichert.\", add_back = \"{user} auch speichern\", ignore = \"Nein, danke\" } }"),
     ("sysmsg.terms", "Terms every user answers before a login completes (1.3); each option may withhold features (the level of service) or deny; a new version asks everyone again.", "{ version = \"2026-1\", text = \"Messages cost 0.01 each. Accept?\", timeout_secs = 300, older_clients = \"refuse\", options = [{ text = \"Accept\" }, { text = \"Presence only\", withhold = [\"IMFeat\", \"GroupFeat\"] }, { text = \"Decline\", deny = true }] }"),
+    ("[search]", "Search (users and groups) and public profiles: limits and privacy rules (BASE-SRCH, SRC-*, PPR-*).", ""),
+    ("search.max_findings", "Most users or groups one search may find; more get 536 (refine the search).", ""),
+    ("search.default_page", "Results per page when the Search-Request has no SearchLimit.", ""),
+    ("search.max_page", "Most results per page, whatever SearchLimit asks.", ""),
+    ("search.ttl_secs", "An open search unused this long is forgotten (424 after).", ""),
+    ("search.max_open_per_session", "Open searches per session; a new one forgets the oldest.", ""),
+    ("search.max_open", "Open searches on the server; a new one forgets the oldest.", ""),
+    ("search.max_depth", "Deepest nesting of AdvancedCriteria (parentheses and NOTs count); deeper gets 402.", ""),
+    ("search.max_pairs", "Most search pairs in one request (at most 32); more get 402.", ""),
+    ("search.max_string_chars", "Longest SearchString, in characters; longer gets 402.", ""),
+    ("search.timeout_ms", "How long the store may take to answer one search; longer gets 535.", ""),
+    ("search.min_profile_age", "Users younger than this are never found by a profile search and others do not see their profile (PPR-11); 0 = no minimum.", ""),
+    ("search.prefix_names", "Accept a trailing * on first, last and friendly names (two characters before it at least); other wildcards always get 537.", ""),
+    ("search.profile_consent", "When a complete public profile becomes searchable: \"advice\" (after its owner agrees to a system message) or \"implicit\" (at once).", ""),
+    ("search.default_region", "Country (ISO 3166 alpha-2) of MSISDNs searched without +; empty = such numbers get 402.", ""),
+    ("search.max_free_text_chars", "Longest free text of a public profile, in characters.", ""),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
     ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),

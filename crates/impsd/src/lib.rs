@@ -278,6 +278,7 @@ fn core_config(
         map: cfg.map.clone(),
         presence: cfg.presence.clone(),
         sysmsg: cfg.sysmsg.clone(),
+        search: cfg.search.clone(),
     })
 }
 

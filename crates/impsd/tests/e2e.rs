@@ -61,6 +61,7 @@ mod presence_restart;
 mod presence_split;
 mod push;
 mod restart;
+mod search;
 mod session;
 mod session_id_logs;
 mod sessions;

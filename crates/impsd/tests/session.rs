@@ -187,7 +187,7 @@ async fn base_ses_unimplemented_primitive_gets_501_and_unknown_gets_400() {
     let c = srv.client(Version::V1_3, Encoding::Xml, "p");
     c.login_password("fay", "pw").await.unwrap();
     let r = c
-        .request(Element::new("Search-Request").with_text("SearchID", "1"))
+        .request(Element::new("VerifyID-Request").with_text("UserID", "wv:fay@localhost"))
         .await
         .unwrap();
     assert_eq!(code_of(&r), Some(501));

@@ -45,6 +45,7 @@ use crate::store::{Access, GroupRecord};
 
 pub(crate) use ids::canonical_group;
 pub(crate) use message::group_recipients;
+pub(crate) use time::{age_years, year_month};
 
 /// Limits and timeouts of this area, each a setting with a safe default
 /// (house rule 5): the `[groups]` section, defaults in [`GROUPS_DEFAULTS`].
@@ -373,20 +374,6 @@ impl GroupsService {
                 }
             }
         })
-    }
-
-    /// The groups a search may show: public ones with Searchable = T. A
-    /// private conversation never is (PGC-15), whatever its properties say.
-    #[allow(dead_code)] // for the search area (BASE-SRCH), not written yet
-    pub(crate) async fn searchable_groups(&self) -> Result<Vec<GroupRecord>, CoreError> {
-        Ok(self
-            .base
-            .store
-            .groups()
-            .await?
-            .into_iter()
-            .filter(|g| !g.private && props::is_true(g, "Searchable"))
-            .collect())
     }
 
     /// A group as seen by `user`: a private group exists only for its

@@ -17,6 +17,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// (year, month 1-12) at `now_ms`.
+pub(crate) fn year_month(now_ms: u64) -> (u32, u32) {
+    let (y, m, _) = civil_from_days(((now_ms / 1000) as i64).div_euclid(86_400));
+    (u32::try_from(y).unwrap_or(0), m)
+}
+
 /// `yyyymmddThhmmssZ`, the form CSP clients read.
 pub(crate) fn csp_datetime(ms: u64) -> String {
     let secs = (ms / 1000) as i64;

@@ -77,7 +77,8 @@ const IMPLEMENTED: &[&str] = &[
     "RMVGM", "MBRAC", "REJEC", "GETJU", "EXCON", // instant messaging
     "MDELIV", "FWMSG", "SETD", "GETLM", "GETM", "REJCM", "NOTIF", "NEWM", "OFFNOTIF",
     // maps (unless the map settings switch GETMAP off)
-    "GETMAP",
+    "GETMAP", // search (issue 16)
+    "SRCH", "STSRC", "ADVSR",
 ];
 
 /// Whether `name` names a feature, function group or function code of

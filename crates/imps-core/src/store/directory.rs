@@ -251,8 +251,7 @@ pub trait DirectoryStore: Send + Sync + 'static {
     async fn contact_details(&self, user: &str) -> Result<Option<ContactDetails>, StoreError>;
     /// Replaces the contact details and their index entries; false when
     /// there is no such user.
-    async fn set_contact_details(&self, user: &str, d: ContactDetails)
-    -> Result<bool, StoreError>;
+    async fn set_contact_details(&self, user: &str, d: ContactDetails) -> Result<bool, StoreError>;
     /// Up to `cap` users matching the term, in user ID order.
     async fn search_users(&self, t: &Term<UserLeaf>, cap: usize)
     -> Result<Vec<String>, StoreError>;
@@ -273,10 +272,17 @@ pub(crate) struct MemDirectory {
     details: HashMap<String, ContactDetails>,
 }
 
-fn leaf_matches(keys: &[(UserField, String)], birth: Option<u32>, listed: bool, l: &UserLeaf) -> bool {
+fn leaf_matches(
+    keys: &[(UserField, String)],
+    birth: Option<u32>,
+    listed: bool,
+    l: &UserLeaf,
+) -> bool {
     match l {
         UserLeaf::Is(f, k) => keys.iter().any(|(kf, kk)| kf == f && kk == k),
-        UserLeaf::Prefix(f, k) => keys.iter().any(|(kf, kk)| kf == f && kk.starts_with(k.as_str())),
+        UserLeaf::Prefix(f, k) => keys
+            .iter()
+            .any(|(kf, kk)| kf == f && kk.starts_with(k.as_str())),
         UserLeaf::BornBy(m) => birth.is_some_and(|b| b <= *m),
         UserLeaf::BornAfter(m) => birth.is_some_and(|b| b > *m),
         UserLeaf::Listed => listed,
@@ -325,11 +331,7 @@ impl DirectoryStore for MemStore {
         ))
     }
 
-    async fn set_contact_details(
-        &self,
-        user: &str,
-        d: ContactDetails,
-    ) -> Result<bool, StoreError> {
+    async fn set_contact_details(&self, user: &str, d: ContactDetails) -> Result<bool, StoreError> {
         if !self.inner.lock().users.contains_key(user) {
             return Ok(false);
         }

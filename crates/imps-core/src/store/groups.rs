@@ -471,4 +471,3 @@ impl GroupStore for MemStore {
         Ok(t.invites.len() != before)
     }
 }
-

@@ -10,12 +10,12 @@ mod presence;
 mod sysmsg;
 
 pub use directory::{
-    Birth, ContactDetails, DirectoryStore, GroupField, GroupLeaf, PublicProfile, Term, UserField, UserLeaf,
-    group_keys, group_listed, search_key, user_keys,
+    Birth, ContactDetails, DirectoryStore, GroupField, GroupLeaf, PublicProfile, Term, UserField,
+    UserLeaf, group_keys, group_listed, search_key, user_keys,
 };
 pub use groups::{
-    Access, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser,
-    PassKind, WelcomeNote,
+    Access, GroupPass, GroupRecord, GroupStore, InviteRecord, JoinOutcome, JoinedUser, PassKind,
+    WelcomeNote,
 };
 pub use im::{
     FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RecipientQuota,
@@ -104,13 +104,7 @@ pub struct SessionRecord {
 /// (and each backend's file for it) can grow on its own; a backend
 /// implements them all and is then a `Store`.
 pub trait Store:
-    AccountStore
-    + ListStore
-    + PresenceStore
-    + MessageStore
-    + GroupStore
-    + SysmsgStore
-    + DirectoryStore
+    AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore + DirectoryStore
 {
 }
 

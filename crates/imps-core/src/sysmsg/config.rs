@@ -70,10 +70,13 @@ pub struct SysmsgTexts {
     pub offline_ignore: String,
     pub privacy: String,
     pub privacy_ok: String,
+    pub profile: String,
+    pub profile_agree: String,
+    pub profile_decline: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 12] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 15] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -95,6 +98,12 @@ pub const BUILTIN_TEXTS: [(&str, &str); 12] = [
         "Everyone who knows your user ID can now see the presence you share with all. To share less, change who may see your presence.",
     ),
     ("privacy_ok", "OK"),
+    (
+        "profile",
+        "Your public profile is complete. If you agree, other users can find you by it: they see your friendly name, age, gender, intention, interests, marital status, city, country and free text, never your name, number or e-mail.",
+    ),
+    ("profile_agree", "Make me searchable"),
+    ("profile_decline", "Keep me hidden"),
 ];
 
 /// The defaults.
@@ -202,6 +211,9 @@ impl SysmsgTexts {
             "offline_ignore" => &self.offline_ignore,
             "privacy" => &self.privacy,
             "privacy_ok" => &self.privacy_ok,
+            "profile" => &self.profile,
+            "profile_agree" => &self.profile_agree,
+            "profile_decline" => &self.profile_decline,
             _ => "",
         }
     }

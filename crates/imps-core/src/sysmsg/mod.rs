@@ -87,6 +87,8 @@ pub(crate) struct SysmsgService {
     base: Arc<Base>,
     /// Carries out "add back" answers.
     lists: Arc<crate::lists::ListsService>,
+    /// Carries out answers to the profile advice (PPR-UC).
+    directory: Arc<crate::directory::DirectoryService>,
     /// The welcome message is stored once, at the first session that
     /// needs it.
     welcome_stored: tokio::sync::OnceCell<()>,
@@ -104,10 +106,15 @@ pub(crate) struct SysmsgService {
 }
 
 impl SysmsgService {
-    pub(crate) fn new(base: Arc<Base>, lists: Arc<crate::lists::ListsService>) -> SysmsgService {
+    pub(crate) fn new(
+        base: Arc<Base>,
+        lists: Arc<crate::lists::ListsService>,
+        directory: Arc<crate::directory::DirectoryService>,
+    ) -> SysmsgService {
         SysmsgService {
             base,
             lists,
+            directory,
             welcome_stored: tokio::sync::OnceCell::new(),
             any_messages: AtomicU8::new(UNKNOWN),
             pending: Mutex::new(HashMap::new()),
@@ -500,6 +507,12 @@ impl SysmsgService {
             // The answer is recorded; a failure here is the list's error.
             self.lists.add_back(&s.user, adder).await?;
         }
+        if id == PROFILE {
+            // Either answer decides: only the agreeing option has an action.
+            self.directory
+                .give_consent(&s.user, action == Some(PROFILE_CONSENT))
+                .await?;
+        }
         Ok(())
     }
 
@@ -637,6 +650,30 @@ impl SysmsgService {
         }
     }
 
+    /// The profile advice (PPR-UC, PPR-7): `s` completed a public profile
+    /// it has not agreed to make searchable. Sent each time that happens,
+    /// since the last answer may have been no.
+    pub(crate) async fn profile_advice(&self, s: &Arc<Session>) {
+        if s.version < Version::V1_3 {
+            return;
+        }
+        let options = vec![
+            SysOption {
+                id: 1,
+                text: self.cfg().text("profile_agree", None, ""),
+                action: Some(PROFILE_CONSENT.into()),
+            },
+            SysOption {
+                id: 2,
+                text: self.cfg().text("profile_decline", None, ""),
+                action: None,
+            },
+        ];
+        if let Err(e) = self.push_builtin(s, PROFILE, options).await {
+            tracing::warn!(user = %s.user, error = %e, "profile advice not sent");
+        }
+    }
+
     /// `rec` in `language`: messages the server wrote from a template are
     /// written again in the session's language; the operator's go as
     /// they are.
@@ -649,6 +686,17 @@ impl SysmsgService {
                 out.text = cfg.text("privacy", language, "");
                 for o in &mut out.options {
                     o.text = cfg.text("privacy_ok", language, "");
+                }
+            }
+            PROFILE => {
+                out.text = cfg.text("profile", language, "");
+                for o in &mut out.options {
+                    let key = if o.action.is_some() {
+                        "profile_agree"
+                    } else {
+                        "profile_decline"
+                    };
+                    o.text = cfg.text(key, language, "");
                 }
             }
             HELP => {
@@ -692,6 +740,11 @@ const WELCOME: &str = "welcome";
 const HELP: &str = "help";
 /// The ID and origin of the privacy advice.
 const PRIVACY: &str = "privacy";
+/// The ID and origin of the public profile advice; answering its first
+/// option makes the profile searchable.
+const PROFILE: &str = "profile";
+/// The action of the option that agrees to be found.
+const PROFILE_CONSENT: &str = "profile-consent";
 /// The help option that turns help off.
 const HELP_OFF: u64 = 2;
 /// The origin of "you were added" messages.

@@ -68,10 +68,10 @@ pub async fn block(srv: &TestServer, owner: &str, others: &[&str]) {
 }
 
 pub async fn set_birth(srv: &TestServer, user: &str, year: u16, month: u8) {
-    store(srv)
-        .set_user_birth(user, Some(Birth { year, month }))
-        .await
-        .unwrap();
+    let st = store(srv);
+    let mut p = st.profile(user).await.unwrap().unwrap();
+    p.birth = Some(Birth { year, month });
+    assert!(st.put_profile(user, p).await.unwrap());
 }
 
 pub async fn login(

@@ -1,0 +1,319 @@
+//! Search-Request and StopSearch-Request (BASE-SRCH, SRC-*, PPR-4..13).
+//!
+//! The first request carries the criteria; the answer holds a SearchID,
+//! the number of findings, the first page and, while more remain, the
+//! index of the next page. A later request with that SearchID and any
+//! SearchIndex below the findings gets that page (earlier or later), so
+//! a phone can browse both ways (SRC-UC). Results are in user or group ID
+//! order; a user result is the User ID and, in 1.3, the friendly name,
+//! never contact details (SRC-4, SRC-UC).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imps_wire::csp::{FoundUser, SearchRequest, SearchResponse, SearchResult, StopSearchRequest};
+use imps_wire::{Element, Version};
+
+use super::DirectoryService;
+use super::criteria::{self, Limits, Pair, Query};
+use crate::CoreError;
+use crate::reply::ok_status;
+use crate::session::Session;
+use crate::store::{Term, UserLeaf};
+use crate::users::wire_user;
+
+/// One page of an open search.
+struct Page {
+    users: bool,
+    ids: Vec<String>,
+    findings: u64,
+    /// Index after the page's last result.
+    end: u64,
+}
+
+/// A search the session may page through.
+struct Open {
+    session: String,
+    /// Users (else groups).
+    users: bool,
+    ids: Vec<String>,
+    limit: u64,
+    /// Where the next page starts when the client names no index.
+    next: u64,
+    used_ms: u64,
+    /// Order of opening, to forget the oldest first.
+    seq: u64,
+}
+
+/// The open searches of every session, by SearchID.
+#[derive(Default)]
+pub(super) struct OpenSearches {
+    by_id: HashMap<String, Open>,
+    seq: u64,
+}
+
+impl OpenSearches {
+    pub(super) fn drop_session(&mut self, session: &str) {
+        self.by_id.retain(|_, o| o.session != session);
+    }
+
+    /// Forgets searches idle past `ttl_ms`, then the oldest ones while
+    /// the session or the server is at its limit.
+    fn make_room(
+        &mut self,
+        session: &str,
+        now_ms: u64,
+        ttl_ms: u64,
+        per_session: usize,
+        total: usize,
+    ) {
+        self.by_id
+            .retain(|_, o| o.used_ms.saturating_add(ttl_ms) > now_ms);
+        loop {
+            let mine = self.by_id.values().filter(|o| o.session == session).count();
+            let full = mine >= per_session || self.by_id.len() >= total;
+            if !full {
+                break;
+            }
+            let oldest = self
+                .by_id
+                .iter()
+                .filter(|(_, o)| mine < per_session || o.session == session)
+                .min_by_key(|(_, o)| o.seq)
+                .map(|(id, _)| id.clone());
+            match oldest {
+                Some(id) => {
+                    self.by_id.remove(&id);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+impl DirectoryService {
+    /// Search-Request: a new search, or a page of an open one.
+    pub(super) async fn search(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+    ) -> Result<Element, CoreError> {
+        let req = SearchRequest::from_element(body, s.version)
+            .map_err(|e| CoreError::BadParameter(e.to_string()))?;
+        if let Some(id) = req.search_id.as_deref().map(str::trim) {
+            let page = self.page_of(s, id, req.index, req.limit)?;
+            return self.answer(s, id, page).await;
+        }
+        if req.advanced_criteria.is_some() && !self.agreed(s, "ADVSR") {
+            return Err(CoreError::ServiceNotAgreed("ADVSR".into()));
+        }
+        let cfg = self.cfg();
+        let pairs: Vec<Pair> = req
+            .pairs
+            .iter()
+            .map(|p| Pair {
+                element: p.element.clone(),
+                string: p.string.clone(),
+                pair_id: p.pair_id,
+            })
+            .collect();
+        let limits = Limits {
+            version: s.version,
+            domain: &self.base.cfg.domain,
+            max_depth: cfg.max_depth,
+            max_pairs: cfg.max_pairs,
+            max_string_chars: cfg.max_string_chars,
+            prefix_names: cfg.prefix_names,
+            now_month: self.now_month(),
+            default_region: cfg.region().ok().flatten(),
+        };
+        let query = criteria::parse(&pairs, req.advanced_criteria.as_deref(), &limits)?;
+        let cap = cfg.max_findings.saturating_add(1);
+        let store = &self.base.store;
+        let timeout = Duration::from_millis(cfg.timeout_ms);
+        let (users, found) = match query {
+            Query::Users { term, profile } => {
+                let term = if profile {
+                    self.profile_search_term(s, term).await?
+                } else {
+                    term
+                };
+                let found = tokio::time::timeout(timeout, store.search_users(&term, cap)).await;
+                (true, found)
+            }
+            Query::Groups(term) => {
+                let found = tokio::time::timeout(timeout, store.search_groups(&term, cap)).await;
+                (false, found)
+            }
+        };
+        let ids = found.map_err(|_| CoreError::SearchTimeout)??;
+        if ids.len() > cfg.max_findings {
+            tracing::info!(user = %s.user, "search refused: too many findings");
+            return Err(CoreError::TooManyHits(cfg.max_findings));
+        }
+        let limit = page_size(req.limit, cfg.default_page, cfg.max_page);
+        let now = self.base.now_ms();
+        let id = {
+            let mut open = self.searches.lock();
+            open.make_room(
+                &s.id,
+                now,
+                cfg.ttl_secs.saturating_mul(1000),
+                cfg.max_open_per_session,
+                cfg.max_open,
+            );
+            open.seq += 1;
+            let seq = open.seq;
+            let id = seq.to_string();
+            open.by_id.insert(
+                id.clone(),
+                Open {
+                    session: s.id.clone(),
+                    users,
+                    ids,
+                    limit,
+                    next: 0,
+                    used_ms: now,
+                    seq,
+                },
+            );
+            id
+        };
+        tracing::debug!(user = %s.user, search = %id, "search opened");
+        let page = self.page_of(s, &id, Some(0), Some(limit))?;
+        self.answer(s, &id, page).await
+    }
+
+    /// A page of open search `id`, from `index` (or where the last page
+    /// ended).
+    fn page_of(
+        &self,
+        s: &Session,
+        id: &str,
+        index: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Page, CoreError> {
+        let cfg = self.cfg();
+        let now = self.base.now_ms();
+        let ttl_ms = cfg.ttl_secs.saturating_mul(1000);
+        let mut open = self.searches.lock();
+        let o = open
+            .by_id
+            .get_mut(id)
+            .filter(|o| o.session == s.id && o.used_ms.saturating_add(ttl_ms) > now)
+            .ok_or_else(|| CoreError::InvalidSearchId(id.to_string()))?;
+        let findings = o.ids.len() as u64;
+        let start = index.unwrap_or(o.next);
+        if start > findings || (start == findings && findings > 0) {
+            return Err(CoreError::InvalidSearchIndex {
+                index: start,
+                findings,
+            });
+        }
+        if let Some(l) = limit {
+            o.limit = page_size(Some(l), cfg.default_page, cfg.max_page);
+        }
+        let end = start.saturating_add(o.limit).min(findings);
+        o.next = end;
+        o.used_ms = now;
+        Ok(Page {
+            users: o.users,
+            ids: o.ids[start as usize..end as usize].to_vec(),
+            findings,
+            end,
+        })
+    }
+
+    /// The Search-Response for a page: IDs on the wire and, for 1.3
+    /// sessions, each user's friendly name (SRC-4, PPR-12).
+    async fn answer(&self, s: &Session, id: &str, page: Page) -> Result<Element, CoreError> {
+        let domain = &self.base.cfg.domain;
+        let mut result = SearchResult::default();
+        if page.users {
+            for u in page.ids {
+                let friendly_name = if s.version >= Version::V1_3 {
+                    self.base
+                        .store
+                        .profile(&u)
+                        .await?
+                        .and_then(|p| p.friendly_name)
+                        .filter(|n| !n.is_empty())
+                } else {
+                    None
+                };
+                result.users.push(FoundUser {
+                    user_id: wire_user(&u, domain),
+                    friendly_name,
+                });
+            }
+        } else {
+            result.groups = page.ids;
+        }
+        let complete = page.end >= page.findings;
+        Ok(SearchResponse {
+            search_id: Some(id.to_string()),
+            findings: Some(page.findings),
+            completion: Some(complete),
+            index: (!complete).then_some(page.end),
+            search_result: Some(result),
+            ..SearchResponse::default()
+        }
+        .to_element(s.version))
+    }
+
+    /// StopSearch-Request: forgets the search.
+    pub(super) fn stop_search(&self, s: &Session, body: &Element) -> Result<Element, CoreError> {
+        let req = StopSearchRequest::from_element(body, s.version)
+            .map_err(|e| CoreError::BadParameter(e.to_string()))?;
+        let id = req.search_id.trim();
+        let mut open = self.searches.lock();
+        match open.by_id.get(id) {
+            Some(o) if o.session == s.id => {
+                open.by_id.remove(id);
+                Ok(ok_status())
+            }
+            _ => Err(CoreError::InvalidSearchId(id.to_string())),
+        }
+    }
+
+    /// A profile search needs the searcher's own mandatory fields (PPR-6)
+    /// and finds only listed profiles of users old enough (PPR-8, PPR-11).
+    async fn profile_search_term(
+        &self,
+        s: &Session,
+        term: Term<UserLeaf>,
+    ) -> Result<Term<UserLeaf>, CoreError> {
+        let own = self.base.store.profile(&s.user).await?.unwrap_or_default();
+        if !own.complete() {
+            return Err(CoreError::ProfileIncomplete(
+                "friendly name, age and country are needed to search profiles".into(),
+            ));
+        }
+        let mut all = vec![term, Term::Leaf(UserLeaf::Listed)];
+        let min = self.cfg().min_profile_age;
+        if min > 0 {
+            all.push(Term::Leaf(UserLeaf::BornBy(
+                self.now_month().saturating_sub(12 * min),
+            )));
+        }
+        Ok(Term::All(all))
+    }
+
+    /// Whether the session may use function `code`, as negotiated.
+    fn agreed(&self, s: &Session, code: &str) -> bool {
+        let offered =
+            crate::session::FunctionSet::offers(s.version, &self.base.cfg.disabled_functions, code);
+        offered
+            && s.with_state(|st| {
+                st.agreed.as_ref().is_none_or(|a| a.contains(code))
+                    && (st.withheld.is_empty()
+                        || crate::session::FunctionSet::offers(s.version, &st.withheld, code))
+            })
+    }
+}
+
+/// Results per page: what the client asked, within the server's bounds.
+fn page_size(asked: Option<u64>, default: u64, max: u64) -> u64 {
+    asked.filter(|n| *n > 0).unwrap_or(default).min(max).max(1)
+}
