@@ -76,6 +76,14 @@ fn typed(kind: PrimitiveKind, e: &Element, v: Version) -> bool {
         GetPresenceResponse,
         PresenceNotificationRequest,
         UpdatePresenceRequest,
+        SystemMessageRequest,
+        SystemMessageUser,
+        SearchRequest,
+        SearchResponse,
+        StopSearchRequest,
+        GetPublicProfileRequest,
+        GetPublicProfileResponse,
+        UpdatePublicProfileRequest,
     );
     false
 }

@@ -10,8 +10,8 @@ use common::{TestServer, code_of};
 use groups_common::{create_req, expect_code, gid, prop, store};
 use im_common::{PW, add_user, expect, online};
 use imps_client::{Element, Encoding, HttpClient, Version};
+use imps_core::FakeClock;
 use imps_core::store::ContactDetails;
-use imps_core::{DirectoryStore, FakeClock};
 
 const BOTH: [Encoding; 2] = [Encoding::Xml, Encoding::Wbxml];
 
@@ -748,6 +748,7 @@ async fn ppr_4_ppr_5_ppr_6_ppr_8_ppr_11_ppr_13_profile_search_rules() {
     for e in BOTH {
         let w = format!("{e:?}");
         let v = Version::V1_3;
+        st.put_profile("seeker", Default::default()).await.unwrap();
         let c = online(&srv, v, e, "seeker", "p").await;
         // PPR-6: the searcher's own profile is incomplete.
         assert_eq!(
