@@ -190,6 +190,22 @@ enum UserCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Set the contact details the operator keeps for a user: searchable
+    /// by whole value (USER_FIRST_NAME, USER_LAST_NAME,
+    /// USER_EMAIL_ADDRESS), never shown in a search result. Each option
+    /// replaces that field; an empty value removes it; fields not given
+    /// stay as they are. Without options, shows them.
+    Details {
+        #[command(flatten)]
+        common: Common,
+        user: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// Set a user's password. The user's sessions end (a running server
     /// disconnects them, and none is restored at the next start) unless
     /// --keep-sessions is given.
@@ -397,6 +413,51 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
                 Some(last) => println!("added {count} users, up to {last}"),
                 None => println!("added 0 users"),
             }
+            Ok(())
+        }
+        UserCmd::Details {
+            common,
+            user,
+            first_name,
+            last_name,
+            email,
+        } => {
+            let cfg = load(&common)?;
+            let store = impsd::open_store(&cfg)?;
+            let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
+            let mut d = store
+                .contact_details(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user {id}"))?;
+            let set = |v: Option<String>, old: &mut Option<String>| {
+                if let Some(v) = v {
+                    let v = v.trim().to_string();
+                    *old = (!v.is_empty()).then_some(v);
+                }
+            };
+            let changing = first_name.is_some() || last_name.is_some() || email.is_some();
+            set(first_name, &mut d.first_name);
+            set(last_name, &mut d.last_name);
+            set(email, &mut d.email);
+            if changing {
+                for (name, v) in [
+                    ("first name", &d.first_name),
+                    ("last name", &d.last_name),
+                    ("e-mail", &d.email),
+                ] {
+                    if v.as_ref().is_some_and(|v| v.chars().count() > 128) {
+                        bail!("the {name} is longer than 128 characters");
+                    }
+                }
+                store.set_contact_details(&id, d.clone()).await?;
+            }
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            println!(
+                "{id}\tfirst name: {}\tlast name: {}\te-mail: {}",
+                show(&d.first_name),
+                show(&d.last_name),
+                show(&d.email)
+            );
             Ok(())
         }
         UserCmd::List { common } => {

@@ -868,3 +868,69 @@ async fn ppr_uc_ppr_7_a_complete_profile_is_found_only_after_agreeing_to_the_adv
     }
     let _ = PW;
 }
+
+#[tokio::test]
+async fn src_uc_the_operator_sets_contact_details_that_are_found_but_never_shown() {
+    use common::RealServer;
+    let srv = RealServer::builder(common::IMPSD_BIN).start();
+    srv.add_user("seeker", "pw");
+    srv.add_user("bob", "pw");
+    let out = srv.cli(&[
+        "user",
+        "details",
+        "bob",
+        "--first-name",
+        "Robert",
+        "--last-name",
+        "Ödegaard",
+        "--email",
+        "bob@mail.example",
+    ]);
+    assert!(out.contains("first name: Robert"), "{out}");
+    let c = imps_client::Client::new(
+        imps_client::ClientConfig::new(srv.url(), Version::V1_3, Encoding::Wbxml)
+            .with_client_id("p"),
+    )
+    .unwrap();
+    im_common::online_with(&c, "seeker", im_common::caps("P")).await;
+    let v = Version::V1_3;
+    let r = ask(
+        &c,
+        search(
+            v,
+            &[
+                ("USER_FIRST_NAME", "robert"),
+                ("USER_LAST_NAME", "ÖDEGAARD"),
+            ],
+            None,
+            None,
+        ),
+        "details",
+    )
+    .await;
+    assert_eq!(found_users(&r), [(uid("bob"), None)], "{r:?}");
+    let text = format!("{r:?}");
+    assert!(
+        !text.contains("Robert") && !text.contains("mail.example"),
+        "{text}"
+    );
+    // An empty value removes a field; the others stay.
+    srv.cli(&["user", "details", "bob", "--first-name", ""]);
+    let r = ask(
+        &c,
+        search(v, &[("USER_FIRST_NAME", "Robert")], None, None),
+        "removed",
+    )
+    .await;
+    assert!(found_ids(&r).is_empty(), "{r:?}");
+    let r = ask(
+        &c,
+        search(v, &[("USER_EMAIL_ADDRESS", "BOB@mail.example")], None, None),
+        "kept",
+    )
+    .await;
+    assert_eq!(found_ids(&r), [uid("bob")]);
+    let out = srv.cli_output(&["user", "details", "nobody", "--email", "x@y"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
+}
