@@ -1,12 +1,13 @@
 //! The groups area's part of the conformance suite: what every backend
 //! must do with groups, members, joined users, rejects, passes,
-//! invitations and birth dates. Run against `MemStore` (the reference) and
+//! and invitations (birth dates are the profile's: see
+//! `conformance_directory`). Run against `MemStore` (the reference) and
 //! SQLite. Panics say which promise a backend broke.
 
 use imps_core::Store;
 use imps_core::store::{
-    Access, Birth, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser, PassKind,
-    StoreError, WelcomeNote,
+    Access, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser, PassKind, StoreError,
+    WelcomeNote,
 };
 
 /// Runs every groups check against `store`, which should start empty.
@@ -16,7 +17,6 @@ pub async fn run_all(store: &dyn Store) {
     groups_join_rules(store).await;
     groups_passes(store).await;
     groups_invites(store).await;
-    groups_births(store).await;
 }
 
 fn group(id: &str, owner: &str) -> GroupRecord {
@@ -413,16 +413,4 @@ pub async fn groups_invites(store: &dyn Store) {
         None,
         "a group's invitations go with it"
     );
-}
-
-pub async fn groups_births(store: &dyn Store) {
-    assert_eq!(ok(store.user_birth("zed").await, "user_birth"), None);
-    let b = Birth {
-        year: 1990,
-        month: 7,
-    };
-    ok(store.set_user_birth("zed", Some(b)).await, "set_user_birth");
-    assert_eq!(ok(store.user_birth("zed").await, "user_birth"), Some(b));
-    ok(store.set_user_birth("zed", None).await, "set_user_birth");
-    assert_eq!(ok(store.user_birth("zed").await, "user_birth"), None);
 }

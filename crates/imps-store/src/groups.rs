@@ -6,18 +6,24 @@
 mod rows;
 
 use async_trait::async_trait;
-use imps_core::store::{
-    Access, Birth, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser,
-};
+use imps_core::store::{Access, GroupPass, GroupRecord, InviteRecord, JoinOutcome, JoinedUser};
 use imps_core::{GroupStore, StoreError};
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension};
 
 use self::rows::{
     INVITE_COLUMNS, JOINED_COLUMNS, changed, invite_from_row, joined_from_row, opt_int,
     pass_from_row, read_all, read_group, write_props,
 };
 use crate::SqliteStore;
+use crate::directory::write_group_keys;
 use crate::rows::{backend, is_uniqueness_violation, to_sql_int};
+
+/// Rewrites the search keys of group `id` from what is stored (none when
+/// it is gone or not listed).
+pub(crate) fn reindex_group(c: &Connection, id: &str) -> Result<(), StoreError> {
+    let g = read_group(c, id)?;
+    write_group_keys(c, id, g.as_ref())
+}
 
 #[async_trait]
 impl GroupStore for SqliteStore {
@@ -42,7 +48,8 @@ impl GroupStore for SqliteStore {
                     (&g.id, &g.owner),
                     "adding the group owner",
                 )?;
-                Ok(())
+                // In the same job: a listed group is found from its commit on.
+                write_group_keys(c, &g.id, Some(&g))
             })
             .await
     }
@@ -80,6 +87,9 @@ impl GroupStore for SqliteStore {
                     .map_err(|e| backend("looking up a group", e))?;
                 if exists {
                     write_props(c, &g)?;
+                    // Owner and privacy are the stored ones, not `g`'s:
+                    // index what is stored.
+                    reindex_group(c, &g.id)?;
                 }
                 Ok(exists)
             })
@@ -90,6 +100,9 @@ impl GroupStore for SqliteStore {
         let id = id.to_owned();
         self.writer()
             .run_batched(move |c| {
+                // The keys would also go by the foreign key's cascade;
+                // said here so as not to depend on the pragma.
+                write_group_keys(c, &id, None)?;
                 changed(
                     c,
                     "DELETE FROM chat_groups WHERE id = ?1",
@@ -495,44 +508,6 @@ impl GroupStore for SqliteStore {
                     (&id, &invitee),
                     "deleting an invitation",
                 )
-            })
-            .await
-    }
-
-    async fn user_birth(&self, user: &str) -> Result<Option<Birth>, StoreError> {
-        let user = user.to_owned();
-        self.read_lane()
-            .run(move |c| {
-                c.prepare_cached("SELECT year, month FROM user_birth WHERE user_id = ?1")
-                    .and_then(|mut s| {
-                        s.query_row([&user], |r| {
-                            Ok(Birth {
-                                year: r.get(0)?,
-                                month: r.get(1)?,
-                            })
-                        })
-                        .optional()
-                    })
-                    .map_err(|e| backend("reading a birth date", e))
-            })
-            .await
-    }
-
-    async fn set_user_birth(&self, user: &str, birth: Option<Birth>) -> Result<(), StoreError> {
-        let user = user.to_owned();
-        self.writer()
-            .run_batched(move |c| {
-                match birth {
-                    Some(b) => changed(
-                        c,
-                        "INSERT INTO user_birth (user_id, year, month) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (user_id) DO UPDATE SET year = excluded.year, month = excluded.month",
-                        (&user, b.year, b.month),
-                        "storing a birth date",
-                    ),
-                    None => changed(c, "DELETE FROM user_birth WHERE user_id = ?1", [&user], "removing a birth date"),
-                }
-                .map(|_| ())
             })
             .await
     }

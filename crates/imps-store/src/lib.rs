@@ -10,10 +10,12 @@
 //! work runs on dedicated threads fed through bounded queues.
 
 pub mod conformance;
+pub mod conformance_directory;
 pub mod conformance_groups;
 pub mod conformance_lists;
 pub mod conformance_presence;
 pub mod conformance_sysmsg;
+mod directory;
 mod groups;
 mod im;
 mod lists;

@@ -62,6 +62,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("sql/0009_sysmsg.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("sql/0010_directory.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "
@@ -265,5 +269,107 @@ mod tests {
         assert!(store.sysmsgs().await?.is_empty());
         assert_eq!(store.terms_agreement("alice").await?, None);
         store.close().await
+    }
+
+    /// A database written before the directory (version 9) opens with
+    /// its birth dates moved into profiles and every existing user and
+    /// listed group searchable: the keys the SQL step could not compute
+    /// (NFKC) are filled in at the open, and only once.
+    #[tokio::test]
+    async fn version_9_database_migrates_to_directory() -> Result<(), StoreError> {
+        use imps_core::GroupStore;
+        use imps_core::store::DirectoryStore;
+        use imps_core::store::{Birth, GroupField, GroupLeaf, Term, UserField, UserLeaf};
+
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let db = dir.path().join("impsd.db");
+        {
+            let conn = Connection::open(&db).map_err(|e| backend("open", e))?;
+            migrate_to(&conn, 9)?;
+            conn.execute_batch(
+                "INSERT INTO users (id, msisdn, friendly_name, created_ms)
+                   VALUES ('alice', '+15550001', 'Ａlice  SMITH', 1),
+                          ('bob', NULL, NULL, 2);
+                 INSERT INTO user_birth (user_id, year, month)
+                   VALUES ('alice', 1990, 7), ('ghost', 1980, 1);
+                 INSERT INTO chat_groups (id, owner, private, created_ms)
+                   VALUES ('wv:alice/chess@localhost', 'alice', 0, 1),
+                          ('wv:alice/secret@localhost', 'alice', 1, 1),
+                          ('wv:alice/quiet@localhost', 'alice', 0, 1);
+                 INSERT INTO group_props (group_id, name, value)
+                   VALUES ('wv:alice/chess@localhost', 'Name', 'Chess Ｃlub'),
+                          ('wv:alice/chess@localhost', 'Searchable', 'T'),
+                          ('wv:alice/secret@localhost', 'Name', 'Chess Club'),
+                          ('wv:alice/secret@localhost', 'Searchable', 'T'),
+                          ('wv:alice/quiet@localhost', 'Name', 'Chess Club');
+                 INSERT INTO group_joined (group_id, user_id, sname, sname_key, session_id,
+                   subscribed, show_id, joined_ms)
+                   VALUES ('wv:alice/chess@localhost', 'bob', 'Bob', 'bob', 's1', 1, 0, 1);",
+            )
+            .map_err(|e| backend("old rows", e))?;
+        }
+        let store = crate::SqliteStore::open(&db, crate::SqliteOptions::default())?;
+        assert_eq!(store.schema_version().await?, latest_schema_version());
+        let users = |t| {
+            let store = &store;
+            async move { store.search_users(&t, 10).await }
+        };
+        let is = |f, k: &str| Term::Leaf(UserLeaf::Is(f, k.to_string()));
+        assert_eq!(
+            users(is(UserField::FriendlyName, "alice smith")).await?,
+            ["alice"]
+        );
+        assert_eq!(users(is(UserField::Msisdn, "+15550001")).await?, ["alice"]);
+        assert_eq!(users(is(UserField::UserId, "bob")).await?, ["bob"]);
+        assert_eq!(
+            users(Term::Leaf(UserLeaf::BornBy(
+                Birth {
+                    year: 1990,
+                    month: 7
+                }
+                .month_index()
+            )))
+            .await?,
+            ["alice"],
+            "the birth date is the profile's, and searchable"
+        );
+        assert!(users(Term::Leaf(UserLeaf::Listed)).await?.is_empty());
+        let p = store.profile("alice").await?;
+        assert_eq!(
+            p.and_then(|p| p.birth),
+            Some(Birth {
+                year: 1990,
+                month: 7
+            })
+        );
+        assert_eq!(store.profile("ghost").await?, None);
+        let club = Term::Leaf(GroupLeaf::Is(GroupField::Name, "chess club".into()));
+        assert_eq!(
+            store.search_groups(&club, 10).await?,
+            ["wv:alice/chess@localhost"],
+            "only the listed group"
+        );
+        let joined = Term::Leaf(GroupLeaf::Is(GroupField::Joined, "bob".into()));
+        assert_eq!(
+            store.search_groups(&joined, 10).await?,
+            ["wv:alice/chess@localhost"]
+        );
+        // A later change indexes as usual.
+        let mut g = store
+            .group("wv:alice/quiet@localhost")
+            .await?
+            .ok_or(StoreError::Backend("group lost".into()))?;
+        g.props.push(("Searchable".into(), "T".into()));
+        assert!(store.update_group(g).await?);
+        assert_eq!(store.search_groups(&club, 10).await?.len(), 2);
+        store.close().await?;
+
+        // The reindex is done once: the request row is gone.
+        let conn = Connection::open(&db).map_err(|e| backend("reopen", e))?;
+        let pending: i64 = conn
+            .query_row("SELECT COUNT(*) FROM directory_reindex", [], |r| r.get(0))
+            .map_err(|e| backend("marker", e))?;
+        assert_eq!(pending, 0);
+        Ok(())
     }
 }

@@ -3,9 +3,11 @@
 //! runs on another thread after the caller's borrow has ended.
 
 use async_trait::async_trait;
+use imps_core::store::{ContactDetails, PublicProfile, user_keys};
 use imps_core::{AccountStore, NewUser, SessionRecord, StoreError, UserRecord};
 use rusqlite::OptionalExtension;
 
+use crate::directory::insert_user_keys;
 use crate::rows::{
     SESSION_COLUMNS, USER_COLUMNS, backend, is_uniqueness_violation, join_names, session_from_row,
     to_sql_int, user_from_row, violation_mentions,
@@ -18,7 +20,11 @@ impl AccountStore for SqliteStore {
         self.writer()
             .run(move |c| {
                 let created_ms = to_sql_int(u.created_ms, "created_ms")?;
-                let mut stmt = c
+                // The user and its search keys commit together.
+                let tx = c
+                    .transaction()
+                    .map_err(|e| backend("starting create_user", e))?;
+                let mut stmt = tx
                     .prepare_cached(&format!(
                         "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                     ))
@@ -31,8 +37,23 @@ impl AccountStore for SqliteStore {
                     &u.friendly_name,
                     created_ms,
                 ));
+                drop(stmt);
                 match res {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        let profile = PublicProfile {
+                            friendly_name: u.friendly_name.clone(),
+                            ..PublicProfile::default()
+                        };
+                        let keys = user_keys(
+                            &u.id,
+                            u.msisdn.as_deref(),
+                            &profile,
+                            &ContactDetails::default(),
+                        );
+                        insert_user_keys(&tx, &u.id, &keys)?;
+                        tx.commit()
+                            .map_err(|e| backend(&format!("committing user {}", u.id), e))
+                    }
                     Err(e) if is_uniqueness_violation(&e) => Err(match &u.msisdn {
                         Some(m) if violation_mentions(&e, "users.msisdn") => {
                             StoreError::Conflict(format!("msisdn {m} taken"))

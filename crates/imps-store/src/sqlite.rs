@@ -80,6 +80,11 @@ impl SqliteStore {
         let mut writer = Connection::open(path).map_err(|e| backend(&what("opening"), e))?;
         configure_writer(&writer, &opts, path)?;
         let report = migrations::migrate(&mut writer)?;
+        // Keys that SQL steps could not compute (NFKC), before any reader
+        // or job sees the tables.
+        if crate::directory::reindex_if_asked(&mut writer)? {
+            tracing::info!(path = %path.display(), "directory search index rebuilt");
+        }
 
         let mut readers = Vec::with_capacity(opts.read_connections);
         for _ in 0..opts.read_connections {

@@ -8,6 +8,7 @@
 
 // One module per test file.
 mod conformance;
+mod conformance_directory;
 mod conformance_groups;
 mod conformance_lists;
 mod conformance_presence;

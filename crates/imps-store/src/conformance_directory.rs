@@ -1,0 +1,866 @@
+//! The directory area's part of the conformance suite: public profiles,
+//! contact details and search (issue 16). Run against `MemStore` (the
+//! reference) and SQLite. Panics say which promise a backend broke.
+//!
+//! Every check uses its own user and group IDs, and its searches are
+//! narrowed to them (an ID prefix, or values no other check uses), so the
+//! checks can share one store in any order.
+
+use imps_core::store::{
+    Birth, ContactDetails, GroupField, GroupLeaf, GroupRecord, JoinedUser, PublicProfile,
+    StoreError, Term, UserField, UserLeaf, search_key,
+};
+use imps_core::{NewUser, Store};
+
+/// Runs every directory check against `store`, which should start empty.
+pub async fn run_all(store: &dyn Store) {
+    profile_get_put_clear(store).await;
+    profile_birth(store).await;
+    contact_details_round_trip(store).await;
+    search_each_user_field(store).await;
+    search_whole_values_folded(store).await;
+    search_keys_follow_updates(store).await;
+    search_prefix(store).await;
+    search_birth_bounds(store).await;
+    search_listed(store).await;
+    search_nested_terms(store).await;
+    search_cap_and_order(store).await;
+    search_groups_only_listed(store).await;
+    search_groups_fields_and_joined(store).await;
+}
+
+fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what} failed: {e}"),
+    }
+}
+
+async fn user(store: &dyn Store, id: &str, msisdn: Option<&str>, name: Option<&str>) {
+    ok(
+        store
+            .create_user(NewUser {
+                id: id.into(),
+                password_hash: None,
+                digest_secret: None,
+                msisdn: msisdn.map(str::to_string),
+                friendly_name: name.map(str::to_string),
+                created_ms: 1_700_000_000_000,
+            })
+            .await,
+        "create_user",
+    );
+}
+
+fn listed_profile(name: &str, year: u16, country: &str) -> PublicProfile {
+    PublicProfile {
+        friendly_name: Some(name.into()),
+        birth: Some(Birth { year, month: 6 }),
+        country: Some(country.into()),
+        consent: true,
+        ..PublicProfile::default()
+    }
+}
+
+fn leaf(l: UserLeaf) -> Term<UserLeaf> {
+    Term::Leaf(l)
+}
+
+fn is(f: UserField, v: &str) -> Term<UserLeaf> {
+    Term::Leaf(UserLeaf::Is(f, search_key(v)))
+}
+
+/// Users whose ID starts with `prefix`: narrows a search to one check.
+fn id_prefix(prefix: &str) -> Term<UserLeaf> {
+    Term::Leaf(UserLeaf::Prefix(UserField::UserId, prefix.into()))
+}
+
+fn not<L>(t: Term<L>) -> Term<L> {
+    Term::Not(Box::new(t))
+}
+
+async fn users(store: &dyn Store, t: Term<UserLeaf>) -> Vec<String> {
+    ok(store.search_users(&t, 1_000).await, "search_users")
+}
+
+async fn groups(store: &dyn Store, t: Term<GroupLeaf>) -> Vec<String> {
+    ok(store.search_groups(&t, 1_000).await, "search_groups")
+}
+
+fn month(year: u16, month: u8) -> u32 {
+    Birth { year, month }.month_index()
+}
+
+pub async fn profile_get_put_clear(store: &dyn Store) {
+    assert_eq!(ok(store.profile("dp-nobody").await, "profile"), None);
+    assert!(
+        !ok(
+            store
+                .put_profile("dp-nobody", PublicProfile::default())
+                .await,
+            "put_profile"
+        ),
+        "no profile for an unknown user"
+    );
+    assert_eq!(ok(store.profile("dp-nobody").await, "profile"), None);
+
+    user(store, "dp-ann", None, Some("Ann")).await;
+    assert_eq!(
+        ok(store.profile("dp-ann").await, "profile"),
+        Some(PublicProfile {
+            friendly_name: Some("Ann".into()),
+            ..PublicProfile::default()
+        }),
+        "a user without a profile has an empty one with the friendly name"
+    );
+    let full = PublicProfile {
+        friendly_name: Some("Ann ☺ Lee".into()),
+        birth: Some(Birth {
+            year: 1985,
+            month: 12,
+        }),
+        gender: Some("F".into()),
+        intention: Some("Chat".into()),
+        interests: Some("Chess".into()),
+        marital_status: Some("S".into()),
+        city: Some("Zürich".into()),
+        country: Some("CH".into()),
+        free_text: Some("Hello, I am Ann.\nSecond line".into()),
+        consent: true,
+    };
+    assert!(ok(
+        store.put_profile("dp-ann", full.clone()).await,
+        "put_profile"
+    ));
+    assert_eq!(
+        ok(store.profile("dp-ann").await, "profile"),
+        Some(full.clone())
+    );
+    let u = ok(store.user("dp-ann").await, "user");
+    assert_eq!(
+        u.and_then(|u| u.friendly_name).as_deref(),
+        Some("Ann ☺ Lee"),
+        "the profile's friendly name is the user's"
+    );
+    let cleared = full.cleared();
+    assert!(ok(
+        store.put_profile("dp-ann", cleared.clone()).await,
+        "put_profile"
+    ));
+    assert_eq!(
+        ok(store.profile("dp-ann").await, "profile"),
+        Some(PublicProfile {
+            friendly_name: Some("Ann ☺ Lee".into()),
+            ..PublicProfile::default()
+        }),
+        "clearing keeps only the friendly name"
+    );
+    let unnamed = PublicProfile {
+        city: Some("Bern".into()),
+        ..PublicProfile::default()
+    };
+    assert!(ok(
+        store.put_profile("dp-ann", unnamed.clone()).await,
+        "put_profile"
+    ));
+    assert_eq!(ok(store.profile("dp-ann").await, "profile"), Some(unnamed));
+    assert_eq!(
+        ok(store.user("dp-ann").await, "user").and_then(|u| u.friendly_name),
+        None,
+        "a profile without a friendly name removes it"
+    );
+}
+
+/// Birth dates (minimum-age groups, PPR-9/10) are the profile's.
+pub async fn profile_birth(store: &dyn Store) {
+    user(store, "dp-zed", None, None).await;
+    let b = Birth {
+        year: 1990,
+        month: 7,
+    };
+    let p = PublicProfile {
+        birth: Some(b),
+        ..PublicProfile::default()
+    };
+    assert!(ok(store.put_profile("dp-zed", p).await, "put_profile"));
+    assert_eq!(
+        ok(store.profile("dp-zed").await, "profile").and_then(|p| p.birth),
+        Some(b)
+    );
+    assert!(ok(
+        store.put_profile("dp-zed", PublicProfile::default()).await,
+        "put_profile"
+    ));
+    assert_eq!(
+        ok(store.profile("dp-zed").await, "profile").and_then(|p| p.birth),
+        None
+    );
+}
+
+pub async fn contact_details_round_trip(store: &dyn Store) {
+    assert_eq!(
+        ok(store.contact_details("dc-nobody").await, "contact_details"),
+        None
+    );
+    assert!(!ok(
+        store
+            .set_contact_details("dc-nobody", ContactDetails::default())
+            .await,
+        "set_contact_details"
+    ));
+    user(store, "dc-bea", None, Some("Bea")).await;
+    assert_eq!(
+        ok(store.contact_details("dc-bea").await, "contact_details"),
+        Some(ContactDetails::default())
+    );
+    let d = ContactDetails {
+        first_name: Some("Béatrice".into()),
+        last_name: Some("O'Neil".into()),
+        email: Some("bea@example.org".into()),
+    };
+    assert!(ok(
+        store.set_contact_details("dc-bea", d.clone()).await,
+        "set_contact_details"
+    ));
+    assert_eq!(
+        ok(store.contact_details("dc-bea").await, "contact_details"),
+        Some(d)
+    );
+    let d2 = ContactDetails {
+        email: Some("b@example.org".into()),
+        ..ContactDetails::default()
+    };
+    assert!(ok(
+        store.set_contact_details("dc-bea", d2.clone()).await,
+        "set_contact_details"
+    ));
+    assert_eq!(
+        ok(store.contact_details("dc-bea").await, "contact_details"),
+        Some(d2),
+        "contact details are replaced whole"
+    );
+    assert_eq!(
+        ok(store.profile("dc-bea").await, "profile").and_then(|p| p.friendly_name),
+        Some("Bea".into()),
+        "contact details leave the profile alone"
+    );
+}
+
+pub async fn search_each_user_field(store: &dyn Store) {
+    user(store, "sf-one", Some("+41790000001"), Some("Field One")).await;
+    user(store, "sf-two", Some("+41790000002"), Some("Field Two")).await;
+    let p = |n: &str, city: &str, gender: &str| PublicProfile {
+        friendly_name: Some(n.into()),
+        city: Some(city.into()),
+        country: Some(format!("Q{}", &city[..1])),
+        gender: Some(gender.into()),
+        intention: Some(format!("intent-{city}")),
+        interests: Some(format!("interest-{city}")),
+        marital_status: Some(format!("status-{city}")),
+        ..PublicProfile::default()
+    };
+    ok(
+        store
+            .put_profile("sf-one", p("Field One", "Aville-sf", "sf-g1"))
+            .await,
+        "put_profile",
+    );
+    ok(
+        store
+            .put_profile("sf-two", p("Field Two", "Bville-sf", "sf-g2"))
+            .await,
+        "put_profile",
+    );
+    let d = |n: &str| ContactDetails {
+        first_name: Some(format!("First{n}-sf")),
+        last_name: Some(format!("Last{n}-sf")),
+        email: Some(format!("{n}@sf.example")),
+    };
+    ok(store.set_contact_details("sf-one", d("1")).await, "details");
+    ok(store.set_contact_details("sf-two", d("2")).await, "details");
+    let one = vec!["sf-one".to_string()];
+    let cases = [
+        (UserField::UserId, "sf-one"),
+        (UserField::Msisdn, "+41790000001"),
+        (UserField::FriendlyName, "Field One"),
+        (UserField::City, "Aville-sf"),
+        (UserField::Gender, "sf-g1"),
+        (UserField::Intention, "intent-Aville-sf"),
+        (UserField::Interests, "interest-Aville-sf"),
+        (UserField::MaritalStatus, "status-Aville-sf"),
+        (UserField::FirstName, "First1-sf"),
+        (UserField::LastName, "Last1-sf"),
+        (UserField::Email, "1@sf.example"),
+    ];
+    for (f, v) in cases {
+        assert_eq!(users(store, is(f, v)).await, one, "search by {f:?} = {v:?}");
+    }
+    // A field's key does not match another field.
+    assert!(
+        users(store, is(UserField::LastName, "First1-sf"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                id_prefix("sf-"),
+                Term::Leaf(UserLeaf::Is(UserField::Country, "qa".into()))
+            ])
+        )
+        .await,
+        one,
+        "country"
+    );
+}
+
+pub async fn search_whole_values_folded(store: &dyn Store) {
+    user(store, "sw-marie", None, Some("Ｍarie  CURIE sw")).await;
+    user(store, "sw-ecole", None, Some("e\u{301}cole sw")).await;
+    assert_eq!(
+        users(store, is(UserField::FriendlyName, "marie curie sw")).await,
+        vec!["sw-marie"],
+        "case, width and blanks fold"
+    );
+    assert_eq!(
+        users(store, is(UserField::FriendlyName, "ÉCOLE SW")).await,
+        vec!["sw-ecole"],
+        "NFKC composes accents"
+    );
+    for part in ["marie", "curie sw", "marie curie", "arie curie sw"] {
+        assert!(
+            users(store, is(UserField::FriendlyName, part))
+                .await
+                .is_empty(),
+            "only whole values match, not {part:?}"
+        );
+    }
+}
+
+pub async fn search_keys_follow_updates(store: &dyn Store) {
+    user(store, "su-kim", None, Some("Old Name su")).await;
+    ok(
+        store
+            .set_contact_details(
+                "su-kim",
+                ContactDetails {
+                    email: Some("old@su.example".into()),
+                    ..ContactDetails::default()
+                },
+            )
+            .await,
+        "details",
+    );
+    let p = PublicProfile {
+        friendly_name: Some("New Name su".into()),
+        city: Some("Lyon su".into()),
+        ..PublicProfile::default()
+    };
+    ok(store.put_profile("su-kim", p.clone()).await, "put_profile");
+    let kim = vec!["su-kim".to_string()];
+    assert!(
+        users(store, is(UserField::FriendlyName, "Old Name su"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        users(store, is(UserField::FriendlyName, "New Name su")).await,
+        kim
+    );
+    assert_eq!(
+        users(store, is(UserField::Email, "old@su.example")).await,
+        kim,
+        "a profile write keeps the contact keys"
+    );
+    ok(
+        store
+            .set_contact_details(
+                "su-kim",
+                ContactDetails {
+                    email: Some("new@su.example".into()),
+                    ..ContactDetails::default()
+                },
+            )
+            .await,
+        "details",
+    );
+    assert!(
+        users(store, is(UserField::Email, "old@su.example"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        users(store, is(UserField::Email, "new@su.example")).await,
+        kim
+    );
+    assert_eq!(
+        users(store, is(UserField::City, "Lyon su")).await,
+        kim,
+        "a contact write keeps the profile keys"
+    );
+    ok(store.put_profile("su-kim", p.cleared()).await, "clear");
+    assert!(
+        users(store, is(UserField::City, "Lyon su"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        users(store, is(UserField::FriendlyName, "New Name su")).await,
+        kim,
+        "clearing keeps the friendly name"
+    );
+}
+
+pub async fn search_prefix(store: &dyn Store) {
+    for (id, name) in [
+        ("sp-a", "Martin sp"),
+        ("sp-b", "MARTINE sp"),
+        ("sp-c", "Marc sp"),
+    ] {
+        user(store, id, None, Some(name)).await;
+    }
+    let pre = |k: &str| {
+        Term::All(vec![
+            id_prefix("sp-"),
+            leaf(UserLeaf::Prefix(UserField::FriendlyName, search_key(k))),
+        ])
+    };
+    assert_eq!(users(store, pre("Mart")).await, vec!["sp-a", "sp-b"]);
+    assert_eq!(users(store, pre("martin")).await, vec!["sp-a", "sp-b"]);
+    assert_eq!(users(store, pre("martine")).await, vec!["sp-b"]);
+    assert_eq!(users(store, pre("mar")).await, vec!["sp-a", "sp-b", "sp-c"]);
+    assert_eq!(users(store, pre("")).await, vec!["sp-a", "sp-b", "sp-c"]);
+    assert!(users(store, pre("artin")).await.is_empty());
+    assert!(users(store, pre("martin sp x")).await.is_empty());
+    assert_eq!(
+        users(store, id_prefix("sp-")).await,
+        vec!["sp-a", "sp-b", "sp-c"]
+    );
+}
+
+pub async fn search_birth_bounds(store: &dyn Store) {
+    let born = |year| PublicProfile {
+        birth: Some(Birth { year, month: 1 }),
+        ..PublicProfile::default()
+    };
+    user(store, "sb-old", None, None).await;
+    user(store, "sb-young", None, None).await;
+    user(store, "sb-none", None, None).await;
+    ok(store.put_profile("sb-old", born(1990)).await, "put_profile");
+    ok(
+        store.put_profile("sb-young", born(2005)).await,
+        "put_profile",
+    );
+    let within = |l| Term::All(vec![id_prefix("sb-"), leaf(l)]);
+    let cut = month(2000, 1);
+    assert_eq!(
+        users(store, within(UserLeaf::BornBy(cut))).await,
+        vec!["sb-old"]
+    );
+    assert_eq!(
+        users(store, within(UserLeaf::BornAfter(cut))).await,
+        vec!["sb-young"]
+    );
+    assert_eq!(
+        users(store, within(UserLeaf::BornBy(month(1990, 1)))).await,
+        vec!["sb-old"],
+        "BornBy includes its own month"
+    );
+    assert!(
+        users(store, within(UserLeaf::BornAfter(month(2005, 1))))
+            .await
+            .is_empty(),
+        "BornAfter excludes its own month"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![id_prefix("sb-"), not(leaf(UserLeaf::BornBy(cut)))])
+        )
+        .await,
+        vec!["sb-none", "sb-young"],
+        "no birth date is not born by any month"
+    );
+}
+
+pub async fn search_listed(store: &dyn Store) {
+    for id in ["sl-yes", "sl-nocountry", "sl-noconsent", "sl-cleared"] {
+        user(store, id, None, None).await;
+    }
+    ok(
+        store
+            .put_profile("sl-yes", listed_profile("Yes", 1980, "FR"))
+            .await,
+        "put",
+    );
+    let mut p = listed_profile("No country", 1980, "FR");
+    p.country = None;
+    ok(store.put_profile("sl-nocountry", p).await, "put");
+    let mut p = listed_profile("No consent", 1980, "FR");
+    p.consent = false;
+    ok(store.put_profile("sl-noconsent", p).await, "put");
+    let p = listed_profile("Cleared", 1980, "FR");
+    ok(store.put_profile("sl-cleared", p.clone()).await, "put");
+    ok(store.put_profile("sl-cleared", p.cleared()).await, "put");
+    let listed = Term::All(vec![id_prefix("sl-"), leaf(UserLeaf::Listed)]);
+    assert_eq!(users(store, listed).await, vec!["sl-yes"]);
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![id_prefix("sl-"), not(leaf(UserLeaf::Listed))])
+        )
+        .await,
+        vec!["sl-cleared", "sl-noconsent", "sl-nocountry"]
+    );
+}
+
+pub async fn search_nested_terms(store: &dyn Store) {
+    let p = |city: &str, year| PublicProfile {
+        friendly_name: Some("Nested".into()),
+        birth: Some(Birth { year, month: 3 }),
+        city: Some(city.into()),
+        country: Some("DE".into()),
+        consent: true,
+        ..PublicProfile::default()
+    };
+    for (id, city, year) in [
+        ("sn-1", "Berlin sn", 1970),
+        ("sn-2", "Berlin sn", 2000),
+        ("sn-3", "Bonn sn", 1970),
+        ("sn-4", "Köln sn", 2000),
+    ] {
+        user(store, id, None, None).await;
+        ok(store.put_profile(id, p(city, year)).await, "put_profile");
+    }
+    user(store, "sn-5", None, None).await;
+    let berlin = || is(UserField::City, "berlin sn");
+    let bonn = || is(UserField::City, "BONN SN");
+    let old = || leaf(UserLeaf::BornBy(month(1980, 1)));
+    let mine = || id_prefix("sn-");
+    assert_eq!(
+        users(store, Term::All(vec![berlin(), old()])).await,
+        vec!["sn-1"]
+    );
+    assert_eq!(
+        users(store, Term::Any(vec![berlin(), bonn()])).await,
+        vec!["sn-1", "sn-2", "sn-3"]
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![Term::Any(vec![berlin(), bonn()]), not(old())])
+        )
+        .await,
+        vec!["sn-2"]
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![mine(), not(Term::Any(vec![berlin(), bonn()]))])
+        )
+        .await,
+        vec!["sn-4", "sn-5"]
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::Any(vec![
+                Term::All(vec![berlin(), not(old())]),
+                Term::All(vec![bonn(), old(), leaf(UserLeaf::Listed)]),
+            ])
+        )
+        .await,
+        vec!["sn-2", "sn-3"]
+    );
+    assert_eq!(
+        users(store, Term::All(vec![mine(), not(not(berlin()))])).await,
+        vec!["sn-1", "sn-2"],
+        "double negation"
+    );
+    assert!(
+        users(store, Term::All(vec![mine(), Term::Any(vec![])]))
+            .await
+            .is_empty(),
+        "an empty Any matches nothing"
+    );
+    assert_eq!(
+        users(store, Term::All(vec![mine(), Term::All(vec![])])).await,
+        vec!["sn-1", "sn-2", "sn-3", "sn-4", "sn-5"],
+        "an empty All matches everything"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![mine(), not(berlin()), not(bonn()), not(old())])
+        )
+        .await,
+        vec!["sn-4", "sn-5"]
+    );
+}
+
+pub async fn search_cap_and_order(store: &dyn Store) {
+    for id in ["so-e", "so-b", "so-d", "so-a", "so-c"] {
+        user(store, id, None, Some("Same Name so")).await;
+    }
+    let t = is(UserField::FriendlyName, "same name so");
+    assert_eq!(
+        ok(store.search_users(&t, 3).await, "search_users"),
+        vec!["so-a", "so-b", "so-c"],
+        "the first IDs, in order"
+    );
+    assert!(ok(store.search_users(&t, 0).await, "search_users").is_empty());
+    assert_eq!(
+        ok(store.search_users(&t, 10).await, "search_users").len(),
+        5
+    );
+    let all = ok(
+        store.search_users(&Term::All(vec![]), 1_000_000).await,
+        "search_users",
+    );
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "in ID order");
+    assert!(all.iter().any(|u| u == "so-c"), "every user matches All[]");
+}
+
+fn group(id: &str, owner: &str, private: bool, props: &[(&str, &str)]) -> GroupRecord {
+    GroupRecord {
+        id: id.into(),
+        owner: owner.into(),
+        private,
+        props: props
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        welcome: None,
+        created_ms: 1_700_000_000_000,
+    }
+}
+
+fn gis(f: GroupField, k: &str) -> Term<GroupLeaf> {
+    Term::Leaf(GroupLeaf::Is(f, k.into()))
+}
+
+fn gowner(owner: &str) -> Term<GroupLeaf> {
+    gis(GroupField::Owner, owner)
+}
+
+pub async fn search_groups_only_listed(store: &dyn Store) {
+    let listed = group(
+        "wv:gl-own/open@localhost",
+        "gl-own",
+        false,
+        &[("Name", "Open"), ("Searchable", "T")],
+    );
+    let hidden = group(
+        "wv:gl-own/hidden@localhost",
+        "gl-own",
+        false,
+        &[("Name", "Hidden"), ("Searchable", "F")],
+    );
+    let unset = group(
+        "wv:gl-own/unset@localhost",
+        "gl-own",
+        false,
+        &[("Name", "Unset")],
+    );
+    let private = group(
+        "wv:gl-own/private@localhost",
+        "gl-own",
+        true,
+        &[("Name", "Private"), ("Searchable", "T")],
+    );
+    for g in [&listed, &hidden, &unset, &private] {
+        ok(store.create_group(g.clone()).await, "create_group");
+    }
+    assert_eq!(
+        groups(store, gowner("gl-own")).await,
+        vec![listed.id.clone()]
+    );
+    for name in ["hidden", "unset", "private"] {
+        assert!(
+            groups(store, gis(GroupField::Name, name)).await.is_empty(),
+            "{name} must not be found"
+        );
+    }
+    let everything = groups(store, Term::All(vec![])).await;
+    assert!(everything.contains(&listed.id));
+    for g in [&hidden, &unset, &private] {
+        assert!(!everything.contains(&g.id), "{} found by All[]", g.id);
+    }
+    let negated = groups(store, Term::Not(Box::new(gis(GroupField::Name, "nothing")))).await;
+    assert!(negated.contains(&listed.id));
+    assert!(
+        !negated.contains(&hidden.id) && !negated.contains(&private.id),
+        "a negation never reaches unlisted groups"
+    );
+
+    // Flipping Searchable moves a group in and out of the search.
+    let mut h = hidden.clone();
+    h.props = vec![
+        ("Name".into(), "Hidden".into()),
+        ("Searchable".into(), "t".into()),
+    ];
+    assert!(ok(store.update_group(h.clone()).await, "update_group"));
+    assert_eq!(
+        groups(store, gis(GroupField::Name, "hidden")).await,
+        vec![hidden.id.clone()]
+    );
+    h.props = vec![
+        ("Name".into(), "Hidden".into()),
+        ("Searchable".into(), "F".into()),
+    ];
+    assert!(ok(store.update_group(h.clone()).await, "update_group"));
+    assert!(
+        groups(store, gis(GroupField::Name, "hidden"))
+            .await
+            .is_empty()
+    );
+    // A private group stays unlisted whatever an update says.
+    assert!(ok(
+        store.update_group(private.clone()).await,
+        "update_group"
+    ));
+    assert!(
+        groups(store, gis(GroupField::Name, "private"))
+            .await
+            .is_empty()
+    );
+
+    assert!(ok(store.delete_group(&listed.id).await, "delete_group"));
+    assert!(groups(store, gowner("gl-own")).await.is_empty());
+    let mut again = listed.clone();
+    again.props = vec![
+        ("Name".into(), "Again".into()),
+        ("Searchable".into(), "T".into()),
+    ];
+    ok(store.create_group(again.clone()).await, "create_group");
+    assert_eq!(
+        groups(store, gis(GroupField::Name, "open")).await,
+        Vec::<String>::new(),
+        "a deleted group's keys go with it"
+    );
+    assert_eq!(
+        groups(store, gis(GroupField::Name, "again")).await,
+        vec![again.id.clone()]
+    );
+}
+
+pub async fn search_groups_fields_and_joined(store: &dyn Store) {
+    let a = group(
+        "wv:gf-own/Alpha@localhost",
+        "gf-own",
+        false,
+        &[
+            ("Name", "Ｃhess  Club gf"),
+            ("Topic", "Openings and endgames"),
+            ("Searchable", "T"),
+        ],
+    );
+    let b = group(
+        "wv:gf-own/beta@localhost",
+        "gf-own",
+        false,
+        &[("Name", "Chess gf"), ("Searchable", "T")],
+    );
+    let c = group(
+        "wv:gf-own/gamma@localhost",
+        "gf-own",
+        false,
+        &[("Name", "Chess gf"), ("Searchable", "F")],
+    );
+    for g in [&a, &b, &c] {
+        ok(store.create_group(g.clone()).await, "create_group");
+    }
+    assert_eq!(
+        groups(store, gis(GroupField::GroupId, "wv:gf-own/alpha@localhost")).await,
+        vec![a.id.clone()],
+        "group IDs are searched in lower case"
+    );
+    assert_eq!(
+        groups(store, gis(GroupField::Name, &search_key("chess club GF"))).await,
+        vec![a.id.clone()]
+    );
+    assert!(
+        groups(store, gis(GroupField::Name, "chess"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        groups(
+            store,
+            gis(GroupField::Topic, &search_key("openings and endgames"))
+        )
+        .await,
+        vec![a.id.clone()]
+    );
+    assert_eq!(
+        groups(
+            store,
+            Term::All(vec![
+                gowner("gf-own"),
+                Term::Leaf(GroupLeaf::Prefix(GroupField::Name, "chess".into()))
+            ])
+        )
+        .await,
+        vec![a.id.clone(), b.id.clone()]
+    );
+    assert_eq!(
+        groups(
+            store,
+            Term::All(vec![
+                gowner("gf-own"),
+                Term::Not(Box::new(gis(GroupField::Name, "chess gf")))
+            ])
+        )
+        .await,
+        vec![a.id.clone()]
+    );
+
+    let j = |user: &str, sname: &str| JoinedUser {
+        user: user.into(),
+        sname: sname.into(),
+        session_id: format!("s-{user}"),
+        subscribed: true,
+        show_id: true,
+        joined_ms: 1_700_000_000_000,
+    };
+    for g in [&a, &b, &c] {
+        ok(store.join(&g.id, j("gf-kai", "Kai"), 10).await, "join");
+    }
+    ok(store.join(&b.id, j("gf-kaia", "Kaia"), 10).await, "join");
+    ok(store.join(&b.id, j("gf-kaib", "Kaib"), 10).await, "join");
+    assert_eq!(
+        groups(store, gis(GroupField::Joined, "gf-kai")).await,
+        vec![a.id.clone(), b.id.clone()],
+        "joined, and only in listed groups"
+    );
+    assert_eq!(
+        groups(
+            store,
+            Term::Leaf(GroupLeaf::Prefix(GroupField::Joined, "gf-kai".into()))
+        )
+        .await,
+        vec![a.id.clone(), b.id.clone()],
+        "a group once, however many of its users match"
+    );
+    assert_eq!(
+        groups(store, gis(GroupField::Joined, "gf-kaia")).await,
+        vec![b.id.clone()]
+    );
+    ok(store.leave(&a.id, "gf-kai").await, "leave");
+    assert_eq!(
+        groups(store, gis(GroupField::Joined, "gf-kai")).await,
+        vec![b.id.clone()],
+        "a user who left is not joined"
+    );
+    assert_eq!(
+        ok(
+            store.search_groups(&gowner("gf-own"), 1).await,
+            "search_groups"
+        ),
+        vec![a.id.clone()],
+        "the cap keeps the first IDs"
+    );
+}

@@ -1,0 +1,504 @@
+//! A search [`Term`] as one SQL statement with bound parameters.
+//!
+//! The statement has the shape
+//!
+//! ```sql
+//! SELECT d.id FROM (<driver>) AS d WHERE <predicate on d.id> ORDER BY d.id LIMIT ?
+//! ```
+//!
+//! The predicate is the whole term, each leaf an `EXISTS` probe on one ID
+//! (a primary-key or index point lookup), combined with AND / OR / NOT.
+//! The driver is a set of IDs known to hold every match, picked from the
+//! term so that a selective search reads few rows:
+//!
+//! - a leaf drives with its own index range (`user_keys` on
+//!   (field, key), the birth index, the listed index, ...);
+//! - `All` drives with its cheapest child (static cost per leaf kind: an
+//!   exact ID, MSISDN or e-mail before a name, a name before a city, a
+//!   city before a country, any key before "listed", "listed" before an
+//!   age bound);
+//! - `Any` drives with the UNION of its children's drivers when each has
+//!   one;
+//! - `Not`, or nothing cheaper, drives with every user (every listed
+//!   group).
+//!
+//! An equality leaf and "listed" (and every user) come out of their index
+//! in ID order: SQLite flattens the driver into the outer query, walks the
+//! index in the order asked for, checks the other leaves row by row and
+//! stops at the cap without sorting. Prefix, age and union drivers are
+//! read whole and sorted, which is cheap when they are selective.
+//!
+//! Values are always bound, never spliced into the text; the text
+//! depends only on the term's shape, so the statement cache serves
+//! repeated shapes.
+
+use imps_core::StoreError;
+use imps_core::store::{GroupField, GroupLeaf, Term, UserField, UserLeaf};
+use rusqlite::Connection;
+use rusqlite::types::Value;
+
+use super::{group_field_code, user_field_code};
+use crate::rows::backend;
+
+/// Most leaves in one term (the core asks for far fewer). Also keeps a
+/// UNION driver well under SQLite's compound-select limit (500).
+pub(crate) const MAX_LEAVES: usize = 64;
+/// Deepest nesting, and most nodes, of one term: bounds the recursion
+/// here and SQLite's expression depth (1000).
+const MAX_DEPTH: usize = 32;
+const MAX_NODES: usize = 256;
+
+/// The driver cost of "every row": a driver costing this much or more is
+/// no better than scanning every row in ID order.
+const UNIVERSE: u32 = 100;
+
+/// A compiled search, ready to run on any connection.
+#[derive(Debug)]
+pub(crate) struct Query {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Query {
+    pub(crate) fn run(&self, c: &Connection, what: &str) -> Result<Vec<String>, StoreError> {
+        c.prepare_cached(&self.sql)
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(self.params.iter()), |r| r.get(0))?
+                    .collect()
+            })
+            .map_err(|e| backend(what, e))
+    }
+}
+
+/// What one kind of leaf (user or group) contributes to the statement.
+trait LeafSql {
+    /// Appends a boolean expression: the row `d.id` passes the leaf.
+    fn pred(&self, q: &mut Query);
+    /// Appends a SELECT of the distinct IDs that pass, as column `id`.
+    fn driver(&self, q: &mut Query);
+    /// Rough size of the driver's answer, for picking one.
+    fn cost(&self) -> u32;
+}
+
+fn text(v: &str) -> Value {
+    Value::Text(v.to_owned())
+}
+
+/// The least string greater than every string starting with `prefix`, or
+/// `None` when there is none (no upper bound). Strings compare as UTF-8
+/// bytes (BINARY), which is code point order: `prefix` with its last
+/// character replaced by the next one bounds the range exactly.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+        // U+10FFFF has no successor: bound on the character before it.
+    }
+    None
+}
+
+/// `AND <col> >= ? [AND <col> < ?]` for a prefix.
+fn push_prefix_range(q: &mut Query, col: &str, prefix: &str) {
+    q.sql.push_str(&format!(" AND {col} >= ?"));
+    q.params.push(text(prefix));
+    if let Some(end) = prefix_end(prefix) {
+        q.sql.push_str(&format!(" AND {col} < ?"));
+        q.params.push(Value::Text(end));
+    }
+}
+
+fn user_field_cost(f: UserField) -> u32 {
+    match f {
+        UserField::UserId | UserField::Msisdn | UserField::Email => 1,
+        UserField::FriendlyName | UserField::FirstName | UserField::LastName => 2,
+        UserField::City => 4,
+        UserField::Country
+        | UserField::Gender
+        | UserField::Intention
+        | UserField::Interests
+        | UserField::MaritalStatus => 8,
+    }
+}
+
+impl LeafSql for UserLeaf {
+    fn pred(&self, q: &mut Query) {
+        match self {
+            UserLeaf::Is(f, k) => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM user_keys WHERE field = ? AND key = ? AND user_id = d.id)",
+                );
+                q.params.push(Value::Integer(user_field_code(*f)));
+                q.params.push(text(k));
+            }
+            UserLeaf::Prefix(f, k) => {
+                q.sql
+                    .push_str("EXISTS (SELECT 1 FROM user_keys WHERE user_id = d.id AND field = ?");
+                q.params.push(Value::Integer(user_field_code(*f)));
+                push_prefix_range(q, "key", k);
+                q.sql.push(')');
+            }
+            UserLeaf::BornBy(m) => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id AND birth_idx <= ?)",
+                );
+                q.params.push(Value::Integer(i64::from(*m)));
+            }
+            UserLeaf::BornAfter(m) => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id AND birth_idx > ?)",
+                );
+                q.params.push(Value::Integer(i64::from(*m)));
+            }
+            UserLeaf::Listed => q.sql.push_str(
+                "EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id AND listed = 1)",
+            ),
+        }
+    }
+
+    fn driver(&self, q: &mut Query) {
+        match self {
+            UserLeaf::Is(f, k) => {
+                q.sql
+                    .push_str("SELECT user_id AS id FROM user_keys WHERE field = ? AND key = ?");
+                q.params.push(Value::Integer(user_field_code(*f)));
+                q.params.push(text(k));
+            }
+            UserLeaf::Prefix(f, k) => {
+                // At most one key per field and user: no duplicates.
+                q.sql
+                    .push_str("SELECT user_id AS id FROM user_keys WHERE field = ?");
+                q.params.push(Value::Integer(user_field_code(*f)));
+                push_prefix_range(q, "key", k);
+            }
+            UserLeaf::BornBy(m) => {
+                q.sql
+                    .push_str("SELECT user_id AS id FROM user_profiles WHERE birth_idx <= ?");
+                q.params.push(Value::Integer(i64::from(*m)));
+            }
+            UserLeaf::BornAfter(m) => {
+                q.sql
+                    .push_str("SELECT user_id AS id FROM user_profiles WHERE birth_idx > ?");
+                q.params.push(Value::Integer(i64::from(*m)));
+            }
+            // A literal 1, so that the partial index applies.
+            UserLeaf::Listed => q
+                .sql
+                .push_str("SELECT user_id AS id FROM user_profiles WHERE listed = 1"),
+        }
+    }
+
+    fn cost(&self) -> u32 {
+        match self {
+            UserLeaf::Is(f, _) => user_field_cost(*f),
+            // A short prefix may be broad, and the range comes out in key
+            // order, to be sorted.
+            UserLeaf::Prefix(f, _) => user_field_cost(*f) * 3,
+            // Streams in ID order, but usually many.
+            UserLeaf::Listed => 50,
+            // Age bounds are mostly minimum ages: nearly everyone, read
+            // in birth order. Only better than no driver at all.
+            UserLeaf::BornBy(_) | UserLeaf::BornAfter(_) => 60,
+        }
+    }
+}
+
+fn group_field_cost(f: GroupField) -> u32 {
+    match f {
+        GroupField::GroupId => 1,
+        GroupField::Joined => 2,
+        GroupField::Name | GroupField::Owner => 3,
+        GroupField::Topic => 6,
+    }
+}
+
+impl LeafSql for GroupLeaf {
+    fn pred(&self, q: &mut Query) {
+        let (GroupLeaf::Is(f, k) | GroupLeaf::Prefix(f, k)) = self;
+        let prefix = matches!(self, GroupLeaf::Prefix(..));
+        match group_field_code(*f) {
+            Some(code) if !prefix => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM group_keys WHERE field = ? AND key = ? AND group_id = d.id)",
+                );
+                q.params.push(Value::Integer(code));
+                q.params.push(text(k));
+            }
+            Some(code) => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM group_keys WHERE group_id = d.id AND field = ?",
+                );
+                q.params.push(Value::Integer(code));
+                push_prefix_range(q, "key", k);
+                q.sql.push(')');
+            }
+            None if !prefix => {
+                q.sql.push_str(
+                    "EXISTS (SELECT 1 FROM group_joined WHERE group_id = d.id AND user_id = ?)",
+                );
+                q.params.push(text(k));
+            }
+            None => {
+                q.sql
+                    .push_str("EXISTS (SELECT 1 FROM group_joined WHERE group_id = d.id");
+                push_prefix_range(q, "user_id", k);
+                q.sql.push(')');
+            }
+        }
+    }
+
+    fn driver(&self, q: &mut Query) {
+        let (GroupLeaf::Is(f, k) | GroupLeaf::Prefix(f, k)) = self;
+        let prefix = matches!(self, GroupLeaf::Prefix(..));
+        match group_field_code(*f) {
+            Some(code) if !prefix => {
+                q.sql
+                    .push_str("SELECT group_id AS id FROM group_keys WHERE field = ? AND key = ?");
+                q.params.push(Value::Integer(code));
+                q.params.push(text(k));
+            }
+            Some(code) => {
+                q.sql
+                    .push_str("SELECT group_id AS id FROM group_keys WHERE field = ?");
+                q.params.push(Value::Integer(code));
+                push_prefix_range(q, "key", k);
+            }
+            None if !prefix => {
+                q.sql
+                    .push_str("SELECT group_id AS id FROM group_joined WHERE user_id = ?");
+                q.params.push(text(k));
+            }
+            None => {
+                // Several joined users of one group may match.
+                q.sql
+                    .push_str("SELECT DISTINCT group_id AS id FROM group_joined WHERE 1");
+                push_prefix_range(q, "user_id", k);
+            }
+        }
+    }
+
+    fn cost(&self) -> u32 {
+        match self {
+            GroupLeaf::Is(f, _) => group_field_cost(*f),
+            GroupLeaf::Prefix(f, _) => group_field_cost(*f) * 3,
+        }
+    }
+}
+
+/// Refuses a term too large to compile safely. Iterative, so that any
+/// depth of input is measured without recursion.
+fn check_size<L>(t: &Term<L>) -> Result<(), StoreError> {
+    let (mut leaves, mut nodes) = (0usize, 0usize);
+    let mut stack = vec![(t, 1usize)];
+    while let Some((t, depth)) = stack.pop() {
+        nodes += 1;
+        if depth > MAX_DEPTH {
+            return Err(StoreError::Backend(format!(
+                "search term nested deeper than {MAX_DEPTH}"
+            )));
+        }
+        if nodes > MAX_NODES {
+            return Err(StoreError::Backend(format!(
+                "search term has more than {MAX_NODES} parts"
+            )));
+        }
+        match t {
+            Term::Leaf(_) => {
+                leaves += 1;
+                if leaves > MAX_LEAVES {
+                    return Err(StoreError::Backend(format!(
+                        "search term has more than {MAX_LEAVES} leaves"
+                    )));
+                }
+            }
+            Term::All(v) | Term::Any(v) => stack.extend(v.iter().map(|c| (c, depth + 1))),
+            Term::Not(c) => stack.push((c, depth + 1)),
+        }
+    }
+    Ok(())
+}
+
+fn pred<L: LeafSql>(t: &Term<L>, q: &mut Query) {
+    match t {
+        Term::Leaf(l) => l.pred(q),
+        Term::All(v) | Term::Any(v) if v.is_empty() => {
+            q.sql
+                .push_str(if matches!(t, Term::All(_)) { "1" } else { "0" });
+        }
+        Term::All(v) | Term::Any(v) => {
+            let op = if matches!(t, Term::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            q.sql.push('(');
+            for (i, c) in v.iter().enumerate() {
+                if i > 0 {
+                    q.sql.push_str(op);
+                }
+                pred(c, q);
+            }
+            q.sql.push(')');
+        }
+        Term::Not(c) => {
+            q.sql.push_str("NOT ");
+            // Always parenthesised, whatever the child.
+            q.sql.push('(');
+            pred(c, q);
+            q.sql.push(')');
+        }
+    }
+}
+
+/// The leaves whose union holds every match, with the plan's cost;
+/// `None`: no driver better than every row. An empty list: nothing can
+/// match.
+fn plan<L: LeafSql>(t: &Term<L>) -> Option<(u32, Vec<&L>)> {
+    let p = match t {
+        Term::Leaf(l) => Some((l.cost(), vec![l])),
+        Term::All(v) => v.iter().filter_map(plan).min_by_key(|(c, _)| *c),
+        Term::Any(v) => {
+            let mut cost = 0u32;
+            let mut leaves = Vec::new();
+            for c in v {
+                let (c, l) = plan(c)?;
+                cost = cost.saturating_add(c);
+                leaves.extend(l);
+            }
+            Some((cost, leaves))
+        }
+        Term::Not(_) => None,
+    };
+    p.filter(|(c, _)| *c < UNIVERSE)
+}
+
+/// Builds the statement; `None` when nothing can match (no need to ask).
+/// `universe` selects every candidate as column `id`; `guard`, if any, is
+/// a predicate every answer must also pass.
+fn compile<L: LeafSql>(
+    t: &Term<L>,
+    cap: usize,
+    universe: &str,
+    guard: impl Fn(&[&L]) -> Option<&'static str>,
+) -> Result<Option<Query>, StoreError> {
+    check_size(t)?;
+    if cap == 0 {
+        return Ok(None);
+    }
+    let mut q = Query {
+        sql: String::from("SELECT d.id FROM ("),
+        params: Vec::new(),
+    };
+    let drivers = plan(t);
+    let guard = match &drivers {
+        Some((_, leaves)) if leaves.is_empty() => return Ok(None),
+        Some((_, leaves)) => {
+            for (i, l) in leaves.iter().enumerate() {
+                if i > 0 {
+                    q.sql.push_str(" UNION ");
+                }
+                l.driver(&mut q);
+            }
+            guard(leaves)
+        }
+        None => {
+            q.sql.push_str(universe);
+            guard(&[])
+        }
+    };
+    q.sql.push_str(") AS d WHERE ");
+    if let Some(g) = guard {
+        q.sql.push_str(g);
+        q.sql.push_str(" AND ");
+    }
+    pred(t, &mut q);
+    q.sql.push_str(" ORDER BY d.id LIMIT ?");
+    q.params
+        .push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
+    Ok(Some(q))
+}
+
+/// A user search; `None` when nothing can match.
+pub(crate) fn users(t: &Term<UserLeaf>, cap: usize) -> Result<Option<Query>, StoreError> {
+    compile(t, cap, "SELECT id FROM users", |_| None)
+}
+
+/// A group search among listed groups; `None` when nothing can match. A
+/// group with keys is listed; a driver from the joined users or from
+/// every group needs the check.
+pub(crate) fn groups(t: &Term<GroupLeaf>, cap: usize) -> Result<Option<Query>, StoreError> {
+    compile(t, cap, "SELECT id FROM chat_groups", |leaves| {
+        let keyed = !leaves.is_empty()
+            && leaves.iter().all(|l| {
+                let (GroupLeaf::Is(f, _) | GroupLeaf::Prefix(f, _)) = l;
+                group_field_code(*f).is_some()
+            });
+        (!keyed).then_some("EXISTS (SELECT 1 FROM group_keys WHERE group_id = d.id)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_exactly() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("").as_deref(), None);
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end("x\u{D7FF}").as_deref(), Some("x\u{E000}"));
+        assert_eq!(prefix_end("é").as_deref(), Some("ê"));
+    }
+
+    #[test]
+    fn oversized_terms_are_refused_without_panicking() {
+        let wide = Term::Any(
+            (0..=MAX_LEAVES)
+                .map(|_| Term::Leaf(UserLeaf::Listed))
+                .collect(),
+        );
+        assert!(users(&wide, 10).is_err());
+        let mut deep = Term::Leaf(UserLeaf::Listed);
+        for _ in 0..10_000 {
+            deep = Term::Not(Box::new(deep));
+        }
+        assert!(users(&deep, 10).is_err());
+        // Dropping a deep Box chain recurses; unwind it by hand.
+        while let Term::Not(inner) = deep {
+            deep = *inner;
+        }
+        let many_empty = Term::All((0..10_000).map(|_| Term::All(Vec::new())).collect());
+        assert!(users(&many_empty, 10).is_err());
+        let ok = Term::Any(
+            (0..MAX_LEAVES)
+                .map(|i| Term::Leaf(UserLeaf::Is(UserField::UserId, format!("u{i}"))))
+                .collect(),
+        );
+        assert!(users(&ok, 10).is_ok());
+    }
+
+    #[test]
+    fn values_are_bound_not_spliced() -> Result<(), StoreError> {
+        let t = Term::All(vec![
+            Term::Leaf(UserLeaf::Is(UserField::City, "x' OR 1=1 --".into())),
+            Term::Leaf(UserLeaf::Listed),
+            Term::Not(Box::new(Term::Leaf(UserLeaf::BornAfter(24_000)))),
+        ]);
+        let q = users(&t, 5)?.ok_or(StoreError::Backend("no query".into()))?;
+        assert!(!q.sql.contains("OR 1=1"));
+        assert!(!q.sql.contains("24000"));
+        // Driven by the city, the cheapest positive leaf.
+        assert!(
+            q.sql
+                .starts_with("SELECT d.id FROM (SELECT user_id AS id FROM user_keys")
+        );
+        Ok(())
+    }
+}
