@@ -52,9 +52,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: InviteCmd,
     },
-    /// Search for users or groups.
+    /// Search for users or groups; page through or stop a search.
     Search(SearchArgs),
-    /// Public profile (CSP 1.3): get, set, clear.
+    /// Public profile (CSP 1.3): show, set, clear.
     Profile {
         #[command(subcommand)]
         cmd: ProfileCmd,
@@ -318,24 +318,57 @@ pub enum InviteCmd {
     },
 }
 
+/// `imps search`: a new search from criteria, or a page of an open one
+/// (`--next`), or the end of one (`--stop`).
 #[derive(Args, Debug, Clone)]
 pub struct SearchArgs {
-    /// What to search: user-id, first-name, last-name, friendly-name,
-    /// email, alias, mobile, group-id, group-name, group-topic.
-    #[arg(long, default_value = "user-id")]
+    /// What TEXT is searched by: user-id, first-name, last-name,
+    /// friendly-name, email, alias, mobile, group-id, group-name,
+    /// group-topic (and the --where names).
+    #[arg(long, default_value = "user-id", value_name = "FIELD")]
     pub by: String,
-    pub text: String,
-    #[arg(long, default_value_t = 50)]
-    pub limit: u64,
+    /// The value to look for, as a whole (pair 1 when given).
+    #[arg(conflicts_with_all = ["next", "stop"])]
+    pub text: Option<String>,
+    /// A criterion FIELD=TEXT, repeatable; pairs are numbered 1, 2, ...
+    /// in order (TEXT first when given). Fields: the --by names, and in
+    /// CSP 1.3 city, country, gender, intention, interests,
+    /// marital-status, age-min, age-max; for groups also owner, joined.
+    /// Without --match every criterion must match.
+    #[arg(long = "where", value_name = "FIELD=TEXT", conflicts_with_all = ["next", "stop"])]
+    pub where_: Vec<String>,
+    /// How the criteria combine (CSP 1.3), over their numbers with AND,
+    /// OR, NOT and parentheses, e.g. "1 AND NOT (2 OR 3)".
+    #[arg(long = "match", value_name = "EXPR", conflicts_with_all = ["next", "stop"])]
+    pub match_: Option<String>,
+    /// Results per page (default 50 for a new search; the server may
+    /// cap it).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Show a page of an open search (its search ID, printed with the
+    /// first page).
+    #[arg(long, value_name = "SEARCH_ID", conflicts_with = "stop")]
+    pub next: Option<String>,
+    /// With --next: the page starting at this result (0 is the first;
+    /// earlier pages too). Without it, the page after the last one shown.
+    #[arg(long, value_name = "I", requires = "next")]
+    pub index: Option<u64>,
+    /// End an open search (the server forgets it).
+    #[arg(long, value_name = "SEARCH_ID")]
+    pub stop: Option<String>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum ProfileCmd {
     /// Show public profiles (yours when no user is given).
-    Get { users: Vec<String> },
-    /// Set fields: city=Helsinki friendly-name=Alice ... (PP_ names too).
+    #[command(alias = "get")]
+    Show { users: Vec<String> },
+    /// Set fields: friendly-name=Alice age=1990-04 country=FI city=Oulu
+    /// gender, intention, interests, marital-status, free-text (PP_
+    /// names too); an empty value clears a field.
     Set { fields: Vec<String> },
-    /// Remove your public profile.
+    /// Empty your public profile, all but the friendly name (you are no
+    /// longer found by profile searches).
     Clear,
 }
 

@@ -394,39 +394,80 @@ pub fn invite_user_response(
     e
 }
 
-/// Search-Request with (SearchElement, SearchString) pairs, the flat
-/// layout every version reads.
-pub fn search(pairs: &[(String, String)], limit: u64) -> Element {
-    let mut list = Element::new("SearchPairList");
-    for (el, s) in pairs {
-        list = list
-            .with_text("SearchElement", el.clone())
-            .with_text("SearchString", s.clone());
+/// A new Search-Request: the (SearchElement, SearchString) pairs in
+/// order, numbered 1, 2, ... as PairIDs (written in 1.3 only, where
+/// `advanced` may combine them; the typed request leaves both out before
+/// 1.3 and writes the flat pair layout there).
+pub fn search(
+    v: Version,
+    pairs: &[(String, String)],
+    advanced: Option<&str>,
+    limit: u64,
+) -> Element {
+    csp::SearchRequest {
+        pairs: pairs
+            .iter()
+            .zip(1u64..)
+            .map(|((element, string), id)| csp::SearchPair {
+                pair_id: Some(id),
+                ..csp::SearchPair::new(element.as_str(), string.as_str())
+            })
+            .collect(),
+        advanced_criteria: advanced.map(str::to_string),
+        limit: Some(limit),
+        ..csp::SearchRequest::default()
     }
-    Element::new("Search-Request")
-        .with(list)
-        .with_text("SearchLimit", limit.to_string())
+    .to_element(v)
 }
 
+/// A Search-Request for a page of an open search: from `index`, or after
+/// the last page shown when `None`; `limit` changes the page size.
+pub fn search_page(v: Version, search_id: &str, index: Option<u64>, limit: Option<u64>) -> Element {
+    csp::SearchRequest {
+        search_id: Some(search_id.to_string()),
+        index,
+        limit,
+        ..csp::SearchRequest::default()
+    }
+    .to_element(v)
+}
+
+pub fn stop_search(v: Version, search_id: &str) -> Element {
+    csp::StopSearchRequest {
+        search_id: search_id.to_string(),
+        other: Vec::new(),
+    }
+    .to_element(v)
+}
+
+/// GetPublicProfile-Request for `users`; none asks for our own profile
+/// (the owner's view, with the birth month).
 pub fn get_public_profile(users: &[String]) -> Element {
-    let mut e = Element::new("GetPublicProfile-Request");
-    for u in users {
-        e = e.with_text("UserID", u.clone());
+    csp::GetPublicProfileRequest {
+        user_ids: users.to_vec(),
+        other: Vec::new(),
     }
-    e
+    // Public profiles exist in CSP 1.3 only.
+    .to_element(Version::V1_3)
 }
 
+/// UpdatePublicProfile-Request: the properties to change (an empty value
+/// clears an optional one) or, with `clear`, everything but the friendly
+/// name.
 pub fn update_public_profile(props: &[(String, String)], clear: bool) -> Element {
-    let mut e = Element::new("UpdatePublicProfile-Request")
-        .with_text("ClearPublicProfile", if clear { "T" } else { "F" });
-    if !props.is_empty() {
-        let mut p = Element::new("PublicProfile");
-        for (n, v) in props {
-            p = p.with(property(n, v));
-        }
-        e = e.with(p);
+    csp::UpdatePublicProfileRequest {
+        clear: clear.then_some(true),
+        profile: (!props.is_empty()).then(|| csp::PublicProfile {
+            user_id: None,
+            properties: props
+                .iter()
+                .map(|(n, v)| csp::Property::new(n.as_str(), v.as_str()))
+                .collect(),
+            other: Vec::new(),
+        }),
+        other: Vec::new(),
     }
-    e
+    .to_element(Version::V1_3)
 }
 
 /// SystemMessage-User answering one system message: with the chosen
@@ -537,5 +578,55 @@ mod tests {
         );
         let m = send_message(Version::V1_2, "wv:alice", &to, "hi", &f);
         assert!(m.path(&["MessageInfo", "Font"]).is_none());
+    }
+
+    #[test]
+    fn search_pairs_follow_the_version() {
+        let pairs = vec![
+            ("USER_CITY".to_string(), "Oulu".to_string()),
+            ("USER_ALIAS".to_string(), "Ann".to_string()),
+        ];
+        let e = search(Version::V1_3, &pairs, Some("1 AND NOT 2"), 10);
+        let list = e.child("SearchPairList").unwrap();
+        let ids: Vec<_> = list
+            .children_named("SearchPair")
+            .map(|p| p.child_text("PairID").unwrap_or(""))
+            .collect();
+        assert_eq!(ids, ["1", "2"]);
+        assert_eq!(e.child_text("AdvancedCriteria"), Some("1 AND NOT 2"));
+        assert_eq!(e.child_text("SearchLimit"), Some("10"));
+        // Before 1.3: one flat SearchPairList per pair, no PairID.
+        let e = search(Version::V1_2, &pairs, None, 10);
+        let lists: Vec<_> = e.children_named("SearchPairList").collect();
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[1].child_text("SearchString"), Some("Ann"));
+        assert!(lists[0].child("PairID").is_none());
+        assert!(e.child("AdvancedCriteria").is_none());
+        // A page of an open search names only the search and the index.
+        let e = search_page(Version::V1_3, "7", Some(0), None);
+        assert!(e.child("SearchPairList").is_none());
+        assert_eq!(e.child_text("SearchID"), Some("7"));
+        assert_eq!(e.child_text("SearchIndex"), Some("0"));
+        assert!(e.child("SearchLimit").is_none());
+        let e = stop_search(Version::V1_1, "7");
+        assert_eq!(e.name, "StopSearch-Request");
+        assert_eq!(e.child_text("SearchID"), Some("7"));
+    }
+
+    #[test]
+    fn public_profile_requests() {
+        let e = get_public_profile(&[]);
+        assert_eq!(e.name, "GetPublicProfile-Request");
+        assert!(e.children.is_empty(), "our own profile: {e:?}");
+        let e = update_public_profile(&[("PP_AGE".into(), "1990-04".into())], false);
+        assert!(e.child("ClearPublicProfile").is_none());
+        assert_eq!(
+            e.path(&["PublicProfile", "Property", "Value"])
+                .map(|x| x.text.as_str()),
+            Some("1990-04")
+        );
+        let e = update_public_profile(&[], true);
+        assert_eq!(e.child_text("ClearPublicProfile"), Some("T"));
+        assert!(e.child("PublicProfile").is_none());
     }
 }

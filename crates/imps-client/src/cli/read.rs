@@ -356,55 +356,91 @@ pub fn details(body: &Element) -> Vec<(u16, String, Vec<String>)> {
         .collect()
 }
 
-/// Search-Response: (users, groups, completed).
-pub fn search_results(body: &Element) -> (Vec<String>, Vec<String>, Option<bool>) {
-    let result = body.child("SearchResult");
-    let users = result
-        .map(|r| {
-            let mut v: Vec<String> = Vec::new();
-            for u in r.children.iter() {
-                match u.name.as_str() {
-                    "UserList" => v.extend(
-                        u.children_named("User")
-                            .filter_map(|x| text_of(x.child("UserID")))
-                            .chain(u.children_named("UserID").map(|x| x.text.clone())),
-                    ),
-                    "UserID" => v.push(u.text.clone()),
-                    _ => {}
-                }
-            }
-            v
-        })
-        .unwrap_or_default();
-    let groups = result
-        .map(|r| {
-            r.children_named("GroupList")
-                .flat_map(|g| g.children_named("GroupID"))
-                .map(|g| g.text.clone())
-                .chain(r.children_named("GroupID").map(|g| g.text.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    (users, groups, body.child_bool("CompletionFlag"))
+/// A user a search found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FoundUser {
+    pub user_id: String,
+    /// CSP 1.3 only.
+    pub friendly_name: Option<String>,
 }
 
-/// GetPublicProfile-Response: (user, [(property, value)]).
-pub fn public_profiles(body: &Element) -> Vec<(String, Vec<(String, String)>)> {
-    body.children_named("PublicProfile")
-        .map(|p| {
-            (
-                p.child_text("UserID").unwrap_or("").to_string(),
-                p.children_named("Property")
-                    .map(|x| {
-                        (
-                            x.child_text("Name").unwrap_or("").to_string(),
-                            x.child_text("Value").unwrap_or("").to_string(),
-                        )
-                    })
-                    .collect(),
-            )
-        })
-        .collect()
+impl FoundUser {
+    /// "Zoë Quinn (wv:zoe@localhost)", or the bare ID without a friendly
+    /// name.
+    pub fn label(&self) -> String {
+        match self.friendly_name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => format!("{n} ({})", self.user_id),
+            _ => self.user_id.clone(),
+        }
+    }
+}
+
+/// One page of a search, as a Search-Response tells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SearchPage {
+    pub search_id: Option<String>,
+    /// All the search found (this page and the others).
+    pub findings: Option<u64>,
+    /// True on the last page.
+    pub complete: Option<bool>,
+    /// Where the next page starts, while more remain.
+    pub next_index: Option<u64>,
+    pub users: Vec<FoundUser>,
+    pub groups: Vec<String>,
+}
+
+impl SearchPage {
+    /// Results on this page.
+    pub fn count(&self) -> u64 {
+        (self.users.len() + self.groups.len()) as u64
+    }
+
+    /// The position of this page's first result (0-based), where the
+    /// answer tells: before the next page, or at the end of the findings.
+    pub fn start(&self) -> Option<u64> {
+        let end = self.next_index.or(match self.complete {
+            Some(true) => self.findings,
+            _ => None,
+        })?;
+        end.checked_sub(self.count())
+    }
+
+    /// More results after this page.
+    pub fn more(&self) -> bool {
+        self.complete == Some(false) || self.next_index.is_some()
+    }
+}
+
+/// Search-Response, read with the typed structure (FriendlyName of a
+/// found user in 1.3 only). Unlike the lenient readers above this one
+/// fails on an answer it cannot read: a page with an unreadable count or
+/// ID would mislead the paging.
+pub fn search_page(body: &Element, v: crate::Version) -> Result<SearchPage, String> {
+    let r = csp::SearchResponse::from_element(body, v).map_err(|e| e.to_string())?;
+    let result = r.search_result.unwrap_or_default();
+    Ok(SearchPage {
+        search_id: r.search_id.map(|s| s.trim().to_string()),
+        findings: r.findings,
+        complete: r.completion,
+        next_index: r.index,
+        users: result
+            .users
+            .into_iter()
+            .map(|u| FoundUser {
+                user_id: u.user_id,
+                friendly_name: u.friendly_name.filter(|n| !n.trim().is_empty()),
+            })
+            .collect(),
+        groups: result.groups,
+    })
+}
+
+/// GetPublicProfile-Response: its profiles, read with the typed 1.3
+/// structure. A profile without UserID is the requester's own.
+pub fn public_profiles(body: &Element) -> Result<Vec<csp::PublicProfile>, String> {
+    csp::GetPublicProfileResponse::from_element(body, crate::Version::V1_3)
+        .map(|r| r.profiles)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -481,5 +517,67 @@ mod tests {
         let v = presences(&p);
         assert_eq!(v[0].summary(), "away");
         assert_eq!(v[0].online, Some(true));
+    }
+
+    fn page(v: crate::Version) -> Element {
+        csp::SearchResponse {
+            search_id: Some("7".into()),
+            findings: Some(5),
+            completion: Some(false),
+            index: Some(4),
+            search_result: Some(csp::SearchResult {
+                users: vec![
+                    csp::FoundUser {
+                        user_id: "wv:zoe@localhost".into(),
+                        friendly_name: Some("Zoë Quinn".into()),
+                    },
+                    csp::FoundUser::new("wv:kim@localhost"),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .to_element(v)
+    }
+
+    #[test]
+    fn search_pages_with_friendly_names_first() {
+        let p = search_page(&page(crate::Version::V1_3), crate::Version::V1_3).unwrap();
+        assert_eq!(p.search_id.as_deref(), Some("7"));
+        assert_eq!(p.users[0].label(), "Zoë Quinn (wv:zoe@localhost)");
+        assert_eq!(p.users[1].label(), "wv:kim@localhost");
+        assert_eq!((p.start(), p.count(), p.more()), (Some(2), 2, true));
+        // Before 1.3 a found user has no friendly name.
+        let p = search_page(&page(crate::Version::V1_2), crate::Version::V1_2).unwrap();
+        assert_eq!(p.users[0].label(), "wv:zoe@localhost");
+        // The last page: no index, complete; it ends at the findings.
+        let last =
+            Element::new("Search-Response")
+                .with_text("SearchID", "7")
+                .with_text("SearchFindings", "5")
+                .with_text("CompletionFlag", "T")
+                .with(Element::new("SearchResult").with(
+                    Element::new("GroupList").with_text("GroupID", "wv:alice/chess@localhost"),
+                ));
+        let p = search_page(&last, crate::Version::V1_1).unwrap();
+        assert_eq!(p.groups, ["wv:alice/chess@localhost"]);
+        assert_eq!((p.start(), p.more()), (Some(4), false));
+        assert!(search_page(&Element::new("Status"), crate::Version::V1_3).is_err());
+    }
+
+    #[test]
+    fn public_profiles_typed() {
+        let r = Element::new("GetPublicProfile-Response").with(
+            Element::new("PublicProfile")
+                .with_text("UserID", "wv:sun@localhost")
+                .with(
+                    Element::new("Property")
+                        .with_text("Name", "PP_AGE")
+                        .with_text("Value", "1990-04"),
+                ),
+        );
+        let p = public_profiles(&r).unwrap();
+        assert_eq!(p[0].user_id.as_deref(), Some("wv:sun@localhost"));
+        assert_eq!(p[0].get("PP_AGE"), Some("1990-04"));
     }
 }

@@ -57,6 +57,11 @@ impl Server {
 
     /// Adds an account the way `impsd user add` does.
     pub async fn add_user(&self, id: &str, password: &str) {
+        self.add_user_named(id, password, None).await;
+    }
+
+    /// Adds an account with a friendly name (what searches by name find).
+    pub async fn add_user_named(&self, id: &str, password: &str, friendly: Option<&str>) {
         let store: Arc<dyn Store> = impsd::open_store(&self.cfg).unwrap();
         let key = self.cfg.secret_key().unwrap().unwrap();
         store
@@ -65,7 +70,7 @@ impl Server {
                 password_hash: Some(imps_core::auth::hash_password(password).unwrap()),
                 digest_secret: Some(imps_core::auth::seal_secret(&key, password).unwrap()),
                 msisdn: None,
-                friendly_name: None,
+                friendly_name: friendly.map(str::to_string),
                 created_ms: 0,
             })
             .await
