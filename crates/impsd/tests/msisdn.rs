@@ -143,3 +143,65 @@ async fn msisdn_header_from_an_untrusted_address_is_ignored() {
     let store = impsd::open_store(&srv.cfg).unwrap();
     assert_eq!(store.list_users().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn reg_uc_a_new_user_is_asked_for_a_friendly_name_and_sets_it_in_the_profile() {
+    let srv = trusted_server().await;
+    srv.add_user("seeker", crate::im_common::PW).await;
+    for (i, e) in [Encoding::Xml, Encoding::Wbxml].into_iter().enumerate() {
+        let v = Version::V1_3;
+        let c = msisdn_client(&srv, v, e, "phone", &format!("+35850765432{i}"));
+        let told = c
+            .login_password("new-phone", "")
+            .await
+            .unwrap()
+            .user_id
+            .unwrap();
+        let me = told
+            .trim_start_matches("wv:")
+            .trim_end_matches("@localhost")
+            .to_string();
+        c.request(
+            imps_client::Element::new("ClientCapability-Request").with(crate::im_common::caps("P")),
+        )
+        .await
+        .unwrap();
+        c.service_request_all().await.unwrap();
+        let (tid, req) = crate::im_common::expect(&c, "SystemMessage-Request").await;
+        c.answer_status(&tid).await.unwrap();
+        let m = req.path(&["SystemMessageList", "SystemMessage"]).unwrap();
+        let text = m.child_text("SystemMessageText").unwrap();
+        assert!(
+            text.contains(&format!("wv:{me}@localhost")),
+            "{e:?}: {text}"
+        );
+        assert!(text.contains("friendly name"), "{text}");
+        // The user answers by choosing a name in the public profile.
+        let name = format!("Mika {e:?}");
+        let set = imps_client::Element::new("UpdatePublicProfile-Request").with(
+            imps_client::Element::new("PublicProfile").with(
+                imps_client::Element::new("Property")
+                    .with_text("Name", "PP_FRIENDLY_NAME")
+                    .with_text("Value", &name),
+            ),
+        );
+        assert_eq!(common::code_of(&c.request(set).await.unwrap()), Some(200));
+        let s = srv.client(v, e, "s");
+        crate::im_common::online_with(&s, "seeker", crate::im_common::caps("P")).await;
+        let find = imps_client::Element::new("Search-Request").with(
+            imps_client::Element::new("SearchPairList").with(
+                imps_client::Element::new("SearchPair")
+                    .with_text("SearchElement", "USER_FRIENDLY_NAME")
+                    .with_text("SearchString", &name)
+                    .with_text("PairID", "1"),
+            ),
+        );
+        let r = s.request(find).await.unwrap();
+        let found = r
+            .path(&["SearchResult", "UserList", "User", "UserID"])
+            .map(|x| x.text.clone());
+        assert_eq!(found, Some(format!("wv:{me}@localhost")), "{r:?}");
+        c.logout().await.unwrap();
+        s.logout().await.unwrap();
+    }
+}

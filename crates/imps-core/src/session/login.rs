@@ -461,6 +461,7 @@ impl SessionService {
             match self.base.store.create_user(new).await {
                 Ok(()) => {
                     tracing::info!(user = %id, "auto-registered a new user by network-asserted MSISDN");
+                    self.sysmsg.ask_friendly_name(&id).await;
                     return self
                         .base
                         .store

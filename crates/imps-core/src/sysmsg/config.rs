@@ -44,6 +44,10 @@ pub struct SysmsgConfig {
     /// which the user can take back by answering the `help` message with
     /// its first option; 0 = never.
     pub help_after_errors: u32,
+    /// A user registered by their MSISDN (REG-UC) is asked, in a system
+    /// message at their first 1.3 session, to choose a friendly name in
+    /// their public profile.
+    pub ask_friendly_name: bool,
     /// The language of server text when the client names none or one
     /// without texts; empty means `en`.
     pub default_language: String,
@@ -73,10 +77,12 @@ pub struct SysmsgTexts {
     pub profile: String,
     pub profile_agree: String,
     pub profile_decline: String,
+    pub register: String,
+    pub register_ok: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 15] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 17] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -104,6 +110,11 @@ pub const BUILTIN_TEXTS: [(&str, &str); 15] = [
     ),
     ("profile_agree", "Make me searchable"),
     ("profile_decline", "Keep me hidden"),
+    (
+        "register",
+        "Welcome! Your user ID is {user}, and others see it as your name until you choose a friendly name in your public profile.",
+    ),
+    ("register_ok", "OK"),
 ];
 
 /// The defaults.
@@ -121,6 +132,7 @@ pub const SYSMSG_DEFAULTS: SysmsgConfig = SysmsgConfig {
     help_after_errors: 0,
     offline_prompt: false,
     privacy_advice: false,
+    ask_friendly_name: true,
     default_language: String::new(),
     texts: BTreeMap::new(),
 };
@@ -214,6 +226,8 @@ impl SysmsgTexts {
             "profile" => &self.profile,
             "profile_agree" => &self.profile_agree,
             "profile_decline" => &self.profile_decline,
+            "register" => &self.register,
+            "register_ok" => &self.register_ok,
             _ => "",
         }
     }

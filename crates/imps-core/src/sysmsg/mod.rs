@@ -650,6 +650,27 @@ impl SysmsgService {
         }
     }
 
+    /// REG-UC: a user just registered by their MSISDN is asked to choose a
+    /// friendly name (until then it is their user ID). Stored for the
+    /// user, so their first 1.3 session gets it; the text is in the
+    /// default language, since the client has not said its own yet.
+    pub(crate) async fn ask_friendly_name(&self, user: &str) {
+        let cfg = self.cfg();
+        if !cfg.ask_friendly_name {
+            return;
+        }
+        let wire = crate::users::wire_user(user, &self.base.cfg.domain);
+        let m = NewSystemMessage {
+            text: cfg.text("register", None, &wire),
+            options: vec![cfg.text("register_ok", None, "")],
+            requires_response: false,
+            to: Audience::Users(vec![user.to_string()]),
+        };
+        if let Err(e) = self.send(m, REGISTER).await {
+            tracing::warn!(user, error = %e, "friendly name prompt not stored");
+        }
+    }
+
     /// The profile advice (PPR-UC, PPR-7): `s` completed a public profile
     /// it has not agreed to make searchable. Sent each time that happens,
     /// since the last answer may have been no.
@@ -747,6 +768,8 @@ const PROFILE: &str = "profile";
 const PROFILE_CONSENT: &str = "profile-consent";
 /// The help option that turns help off.
 const HELP_OFF: u64 = 2;
+/// The origin of the friendly-name prompt to new users (REG-UC).
+const REGISTER: &str = "register";
 /// The origin of "you were added" messages.
 const ADDED: &str = "added";
 /// The action of the option that adds the adder back: `add-back:<user>`.
