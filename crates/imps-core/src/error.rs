@@ -139,6 +139,9 @@ pub enum CoreError {
     /// SRC-UC: wildcards, or criteria that match everyone.
     #[error("search too broad: {0}")]
     SearchTooBroad(String),
+    /// Over the user's search rate (`search.rate_per_sec`).
+    #[error("too many searches; try again in {} s", retry_ms.div_ceil(1000).max(1))]
+    SearchingTooFast { retry_ms: u64 },
     /// PPR-6: profile search needs the searcher's own mandatory profile
     /// fields.
     #[error("complete your public profile first: {0}")]
@@ -231,6 +234,7 @@ impl CoreError {
             CoreError::TooManyHits(_) => 536,
             CoreError::SearchTooBroad(_) => 537,
             CoreError::ProfileIncomplete(_) => 403,
+            CoreError::SearchingTooFast { .. } => 503,
         }
     }
 
@@ -252,7 +256,9 @@ impl CoreError {
     pub fn try_again_secs(&self) -> Option<u64> {
         match self {
             CoreError::LoginThrottled { retry_after_secs } => Some(*retry_after_secs),
-            CoreError::SendingTooFast { retry_ms } => Some(retry_ms.div_ceil(1000).max(1)),
+            CoreError::SendingTooFast { retry_ms } | CoreError::SearchingTooFast { retry_ms } => {
+                Some(retry_ms.div_ceil(1000).max(1))
+            }
             _ => None,
         }
     }
@@ -378,6 +384,7 @@ mod table {
             (E::TooManyHits(1), 536),
             (E::SearchTooBroad(s()), 537),
             (E::ProfileIncomplete(s()), 403),
+            (E::SearchingTooFast { retry_ms: 1 }, 503),
         ]
     }
 
@@ -450,6 +457,7 @@ mod table {
             | E::TooManyHits(_)
             | E::SearchTooBroad(_)
             | E::ProfileIncomplete(_)
+            | E::SearchingTooFast { .. }
             | E::Internal(_) => {}
         }
     }

@@ -594,6 +594,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("search.profile_consent", "When a complete public profile becomes searchable: \"advice\" (after its owner agrees to a system message) or \"implicit\" (at once).", ""),
     ("search.default_region", "Country (ISO 3166 alpha-2) of MSISDNs searched without +; empty = such numbers get 402.", ""),
     ("search.max_free_text_chars", "Longest free text of a public profile, in characters.", ""),
+    ("search.rate_per_sec", "New searches a user may start per second on average (pages of an open search are free); 0 = no limit. Past it: 503 with TryAgainTimeout.", ""),
+    ("search.burst", "New searches a user may start at once after a quiet spell.", ""),
     ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
     ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
     ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),

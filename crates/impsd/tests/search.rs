@@ -15,6 +15,12 @@ use imps_core::store::ContactDetails;
 
 const BOTH: [Encoding; 2] = [Encoding::Xml, Encoding::Wbxml];
 
+/// No search rate: these tests search more often than a person would.
+/// The rate itself is proven in `base_srch_searches_per_user_are_rate_limited`.
+fn unlimited(c: &mut impsd::Config) {
+    c.search.rate_per_sec = 0;
+}
+
 fn all_combos() -> Vec<(Version, Encoding)> {
     [Version::V1_1, Version::V1_2, Version::V1_3]
         .into_iter()
@@ -115,7 +121,7 @@ async fn code(c: &HttpClient, req: Element) -> Option<u16> {
 
 #[tokio::test]
 async fn base_srch_user_search_pages_forward_and_back_and_stops_in_every_version() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     add_user(&srv, "seeker", None, None).await;
     for i in 1..=5 {
         add_user(&srv, &format!("kim{i}"), Some("Kim"), None).await;
@@ -170,7 +176,10 @@ async fn base_srch_user_search_pages_forward_and_back_and_stops_in_every_version
 async fn base_srch_open_searches_expire_and_end_with_the_session() {
     let clock = FakeClock::new(1_800_000_000_000);
     let srv = TestServer::builder()
-        .config(|c| c.search.ttl_secs = 60)
+        .config(|c| {
+            unlimited(c);
+            c.search.ttl_secs = 60;
+        })
         .fake_clock(clock.clone())
         .start()
         .await;
@@ -186,7 +195,11 @@ async fn base_srch_open_searches_expire_and_end_with_the_session() {
     clock.advance_ms(61_000);
     assert_eq!(code(&c, next_page(&id, Some(0))).await, Some(424));
     // Too many findings: refine (PPR-UC).
-    let srv2 = TestServer::start_with(|c| c.search.max_findings = 1).await;
+    let srv2 = TestServer::start_with(|c| {
+        unlimited(c);
+        c.search.max_findings = 1;
+    })
+    .await;
     add_user(&srv2, "seeker", None, None).await;
     add_user(&srv2, "kim", Some("Kim"), None).await;
     add_user(&srv2, "kim2", Some("Kim"), None).await;
@@ -204,7 +217,7 @@ async fn base_srch_open_searches_expire_and_end_with_the_session() {
 
 #[tokio::test]
 async fn src_1_src_2_advanced_criteria_nest_and_or_not_while_flat_searches_keep_working() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     add_user(&srv, "seeker", None, None).await;
     let people = [
         ("ann", "Ann", "Helsinki", "Smith"),
@@ -333,7 +346,7 @@ async fn src_1_src_2_advanced_criteria_nest_and_or_not_while_flat_searches_keep_
 
 #[tokio::test]
 async fn src_3_src_4_ppr_12_friendly_name_search_returns_the_id_and_friendly_name_only() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     add_user(&srv, "seeker", None, None).await;
     add_user(&srv, "zoe", Some("Zoë Quinn"), Some("+358401234567")).await;
     store(&srv)
@@ -383,7 +396,11 @@ async fn src_3_src_4_ppr_12_friendly_name_search_returns_the_id_and_friendly_nam
 
 #[tokio::test]
 async fn src_uc_msisdn_and_names_whole_strings_no_wildcards_unless_prefixes_are_allowed() {
-    let srv = TestServer::start_with(|c| c.search.default_region = "FI".into()).await;
+    let srv = TestServer::start_with(|c| {
+        unlimited(c);
+        c.search.default_region = "FI".into();
+    })
+    .await;
     add_user(&srv, "seeker", None, None).await;
     add_user(&srv, "mia", Some("Mia"), Some("+358401234567")).await;
     store(&srv)
@@ -447,7 +464,11 @@ async fn src_uc_msisdn_and_names_whole_strings_no_wildcards_unless_prefixes_are_
         c.logout().await.unwrap();
     }
     // The operator may allow name prefixes.
-    let srv = TestServer::start_with(|c| c.search.prefix_names = true).await;
+    let srv = TestServer::start_with(|c| {
+        unlimited(c);
+        c.search.prefix_names = true;
+    })
+    .await;
     add_user(&srv, "seeker", None, None).await;
     add_user(&srv, "mia", Some("Mia"), None).await;
     let c = online(&srv, Version::V1_2, Encoding::Xml, "seeker", "p").await;
@@ -470,7 +491,7 @@ async fn src_uc_msisdn_and_names_whole_strings_no_wildcards_unless_prefixes_are_
 
 #[tokio::test]
 async fn base_srch_group_search_by_id_name_topic_owner_and_joined_user() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     for u in ["alice", "bob", "seeker"] {
         add_user(&srv, u, None, None).await;
     }
@@ -546,7 +567,7 @@ async fn base_srch_group_search_by_id_name_topic_owner_and_joined_user() {
 
 #[tokio::test]
 async fn pgc_15_a_private_group_is_never_found_by_group_search() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     for u in ["alice", "seeker"] {
         add_user(&srv, u, None, None).await;
     }
@@ -727,7 +748,11 @@ async fn listed(
 
 #[tokio::test]
 async fn ppr_4_ppr_5_ppr_6_ppr_8_ppr_11_ppr_13_profile_search_rules() {
-    let srv = TestServer::start_with(|c| c.search.min_profile_age = 16).await;
+    let srv = TestServer::start_with(|c| {
+        unlimited(c);
+        c.search.min_profile_age = 16;
+    })
+    .await;
     for u in ["seeker", "adult", "minor", "hidden", "partial", "elder"] {
         add_user(&srv, u, None, None).await;
     }
@@ -812,7 +837,7 @@ async fn ppr_4_ppr_5_ppr_6_ppr_8_ppr_11_ppr_13_profile_search_rules() {
 
 #[tokio::test]
 async fn ppr_uc_ppr_7_a_complete_profile_is_found_only_after_agreeing_to_the_advice() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_with(unlimited).await;
     add_user(&srv, "seeker", None, None).await;
     add_user(&srv, "new", None, None).await;
     listed(&srv, "seeker", "Seek", (1980, 1), "Turku", true).await;
@@ -933,4 +958,43 @@ async fn src_uc_the_operator_sets_contact_details_that_are_found_but_never_shown
     let out = srv.cli_output(&["user", "details", "nobody", "--email", "x@y"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
+}
+
+#[tokio::test]
+async fn base_srch_searches_per_user_are_rate_limited() {
+    let clock = FakeClock::new(1_800_000_000_000);
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.search.rate_per_sec = 1;
+            c.search.burst = 3;
+        })
+        .fake_clock(clock.clone())
+        .start()
+        .await;
+    add_user(&srv, "seeker", None, None).await;
+    add_user(&srv, "kim", Some("Kim"), None).await;
+    add_user(&srv, "kim2", Some("Kim"), None).await;
+    let v = Version::V1_3;
+    let c = online(&srv, v, Encoding::Wbxml, "seeker", "p").await;
+    let find = || search(v, &[("USER_ALIAS", "Kim")], Some(1), None);
+    let mut id = String::new();
+    for _ in 0..3 {
+        id = ask(&c, find(), "within the burst")
+            .await
+            .child_text("SearchID")
+            .unwrap()
+            .to_string();
+    }
+    let r = c.request(find()).await.unwrap();
+    assert_eq!(code_of(&r), Some(503), "{r:?}");
+    assert_eq!(
+        r.path(&["Result", "TryAgainTimeout"])
+            .map(|t| t.text.as_str()),
+        Some("1"),
+        "{r:?}"
+    );
+    // Pages of an open search are not new searches.
+    ask(&c, next_page(&id, Some(1)), "a page").await;
+    clock.advance_ms(1_000);
+    ask(&c, find(), "a second later").await;
 }

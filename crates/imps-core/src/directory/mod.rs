@@ -78,6 +78,12 @@ pub struct SearchConfig {
     /// Longest free text of a profile, in characters; other profile
     /// fields take at most 64.
     pub max_free_text_chars: usize,
+    /// New searches a user may start per second on average (pages of an
+    /// open search are free); 0 turns the limit off. Past it: 503 with
+    /// TryAgainTimeout.
+    pub rate_per_sec: u32,
+    /// New searches a user may start at once after a quiet spell.
+    pub burst: u32,
 }
 
 /// The defaults: small pages for phones, a few hundred findings at most.
@@ -97,6 +103,8 @@ pub const SEARCH_DEFAULTS: SearchConfig = SearchConfig {
     profile_consent: ProfileConsent::Advice,
     default_region: String::new(),
     max_free_text_chars: 512,
+    rate_per_sec: 2,
+    burst: 20,
 };
 
 impl Default for SearchConfig {
@@ -126,6 +134,9 @@ impl SearchConfig {
         if self.max_depth > 32 {
             return Err("search.max_depth must be at most 32".into());
         }
+        if self.rate_per_sec > 0 && self.burst == 0 {
+            return Err("search.burst must be at least 1 when search.rate_per_sec is set".into());
+        }
         if self.default_page == 0 || self.default_page > self.max_page {
             return Err("search.default_page must be 1..=search.max_page".into());
         }
@@ -152,13 +163,22 @@ impl SearchConfig {
 pub(crate) struct DirectoryService {
     base: Arc<Base>,
     searches: Mutex<search::OpenSearches>,
+    /// New searches per user.
+    rate: crate::rate::SendRate,
 }
 
 impl DirectoryService {
     pub(crate) fn new(base: Arc<Base>) -> DirectoryService {
+        let cfg = &base.cfg.search;
+        let rate = crate::rate::SendRate::new(crate::rate::RateSettings {
+            per_sec: cfg.rate_per_sec,
+            burst: cfg.burst,
+            max_senders: cfg.max_open,
+        });
         DirectoryService {
             base,
             searches: Mutex::new(search::OpenSearches::default()),
+            rate,
         }
     }
 

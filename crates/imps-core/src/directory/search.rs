@@ -105,6 +105,10 @@ impl DirectoryService {
             let page = self.page_of(s, id, req.index, req.limit)?;
             return self.answer(s, id, page).await;
         }
+        if let Err(retry_ms) = self.rate.take(&s.user, self.base.now_ms()) {
+            tracing::info!(user = %s.user, retry_ms, "search refused: over the user's search rate");
+            return Err(CoreError::SearchingTooFast { retry_ms });
+        }
         if req.advanced_criteria.is_some() && !self.agreed(s, "ADVSR") {
             return Err(CoreError::ServiceNotAgreed("ADVSR".into()));
         }
