@@ -594,14 +594,17 @@ mod tests {
         let a = pair("USER_CITY", "a", 1);
         let b = pair("USER_CITY", "b", 2);
         assert_eq!(code(&[a.clone(), b.clone()], Some("NOT 1")), 402); // pair 2 unused
-        assert_eq!(code(&[a.clone()], Some("NOT 1")), 537);
+        assert_eq!(code(std::slice::from_ref(&a), Some("NOT 1")), 537);
         assert_eq!(code(&[a.clone(), b.clone()], Some("1 OR NOT 2")), 537);
-        assert!(parse(&[a.clone()], Some("((((1))))"), &l).is_ok());
-        assert_eq!(code(&[a.clone()], Some("(((((1)))))")), 402);
-        assert_eq!(code(&[a.clone()], Some("NOT NOT NOT NOT NOT 1")), 402);
-        assert_eq!(code(&[a.clone()], Some("1 AND")), 402);
-        assert_eq!(code(&[a.clone()], Some("(1")), 402);
-        assert_eq!(code(&[a.clone()], Some("7")), 402);
+        assert!(parse(std::slice::from_ref(&a), Some("((((1))))"), &l).is_ok());
+        assert_eq!(code(std::slice::from_ref(&a), Some("(((((1)))))")), 402);
+        assert_eq!(
+            code(std::slice::from_ref(&a), Some("NOT NOT NOT NOT NOT 1")),
+            402
+        );
+        assert_eq!(code(std::slice::from_ref(&a), Some("1 AND")), 402);
+        assert_eq!(code(std::slice::from_ref(&a), Some("(1")), 402);
+        assert_eq!(code(std::slice::from_ref(&a), Some("7")), 402);
         assert_eq!(code(&[pair("USER_CITY", "Oul*", 1)], None), 537);
         assert_eq!(code(&[pair("USER_CITY", "%", 1)], None), 537);
         assert_eq!(code(&[pair("USER_ONLINE_STATUS", "T", 1)], None), 402);
