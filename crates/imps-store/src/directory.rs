@@ -4,7 +4,9 @@
 //! Every write that changes a searchable value rewrites the owner's rows
 //! in `user_keys` / `group_keys` in the same job, so a search never sees a
 //! profile without its keys or keys of a value that is gone. A search is
-//! compiled to one statement (see [`compile`]) and runs on the reader pool.
+//! compiled to one statement (see [`compile`]) on a reader connection,
+//! after counting (bounded) how many IDs its broad leaves hold, and runs
+//! there.
 
 mod compile;
 
@@ -340,11 +342,16 @@ impl DirectoryStore for SqliteStore {
         t: &Term<UserLeaf>,
         cap: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(q) = compile::users(t, cap)? else {
+        // Refused or empty terms answer without a connection.
+        if compile::users(t, cap, None)?.is_none() {
             return Ok(Vec::new());
-        };
+        }
+        let t = t.clone();
         self.read_lane()
-            .run(move |c| q.run(c, "searching users"))
+            .run(move |c| match compile::users(&t, cap, Some(c))? {
+                Some(q) => q.run(c, "searching users"),
+                None => Ok(Vec::new()),
+            })
             .await
     }
 
@@ -353,11 +360,16 @@ impl DirectoryStore for SqliteStore {
         t: &Term<GroupLeaf>,
         cap: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(q) = compile::groups(t, cap)? else {
+        // Refused or empty terms answer without a connection.
+        if compile::groups(t, cap, None)?.is_none() {
             return Ok(Vec::new());
-        };
+        }
+        let t = t.clone();
         self.read_lane()
-            .run(move |c| q.run(c, "searching groups"))
+            .run(move |c| match compile::groups(&t, cap, Some(c))? {
+                Some(q) => q.run(c, "searching groups"),
+                None => Ok(Vec::new()),
+            })
             .await
     }
 }
