@@ -1,7 +1,7 @@
 //! `imps-bench`: the project's load and codec benchmark tool.
 //!
-//! Load benchmarks (`login`, `keepalive` over the real HTTP binding, `im`
-//! over WebSocket) drive impsd with `imps-client`, either a server given
+//! Load benchmarks (`login`, `keepalive` and `search` over the real HTTP
+//! binding, `im` over WebSocket) drive impsd with `imps-client`, either a server given
 //! by `--url` or the impsd binary (`--impsd`) started as a child process
 //! for the run, and report operations per second with p50/p99 latency
 //! (and, for a server it started, the server's CPU time). Codec tools
@@ -23,6 +23,7 @@ mod keepalive;
 mod login;
 mod report;
 mod runner;
+mod search;
 mod stages;
 mod target;
 
@@ -78,6 +79,10 @@ enum Cmd {
     /// Instant messages delivered per second end to end over WebSocket,
     /// and p50/p99 delivery latency at fractions of the peak.
     Im(im::ImArgs),
+    /// Search-Request latency per kind on a generated directory (issue
+    /// 16): users with public profiles and groups made with the impsd CLI
+    /// before the server starts. Needs `--csp 1.3`.
+    Search(search::SearchArgs),
     /// Writes large CSP documents (.xml, .doctype.xml, .wbxml) for the
     /// codec comparison.
     GenCorpus(corpus::GenArgs),
@@ -253,6 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             report.print(common.json);
         }
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
+        Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,
         Cmd::CompareCodec(args) => compare::run(&args)?,
         Cmd::CodecMix(args) => criterion_mix::run(&args)?,

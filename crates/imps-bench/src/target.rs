@@ -181,6 +181,19 @@ impl Drop for ChildServer {
     }
 }
 
+/// What a started server's data dir gets before the server starts.
+#[derive(Clone, Default)]
+pub struct Prepare {
+    /// Keep the data here (made once, reused while the same commands
+    /// made it) instead of a temporary dir.
+    pub data_dir: Option<PathBuf>,
+    /// More arguments for `impsd user add-many` of the bench users.
+    pub user_args: Vec<String>,
+    /// impsd commands (arguments after `impsd`), run in order with the
+    /// config; `true`: with `--password-stdin` and the password.
+    pub commands: Vec<(Vec<String>, bool)>,
+}
+
 /// Where the benchmark sends its requests, and the users it may log in as.
 pub struct Target {
     pub url: String,
@@ -214,14 +227,84 @@ impl Target {
         password: String,
         extra: &Settings,
     ) -> anyhow::Result<Target> {
+        Target::spawn_prepared(bin, prefix, count, password, extra, &Prepare::default()).await
+    }
+
+    /// Like [`Target::spawn`], with `prep`: a kept data dir, more
+    /// arguments for the users' `add-many`, and impsd commands run before
+    /// the server starts (a population to search).
+    pub async fn spawn_prepared(
+        bin: &Path,
+        prefix: &str,
+        count: usize,
+        password: String,
+        extra: &Settings,
+        prep: &Prepare,
+    ) -> anyhow::Result<Target> {
         let dir = tempfile::tempdir().context("creating a temp dir for impsd")?;
-        let data = dir.path().join("data");
+        let data = match &prep.data_dir {
+            Some(d) => d.clone(),
+            None => dir.path().join("data"),
+        };
         let cfg_path = dir.path().join("impsd.toml");
         let settings = Settings::base(&data).with(extra);
         std::fs::write(&cfg_path, settings.to_toml()).context("writing impsd's config")?;
 
-        add_users(bin, &cfg_path, prefix, count, &password)?;
+        // A kept data dir made with the same commands is used as it is.
+        let marker = data.join("imps-bench-prepared");
+        let recipe = format!(
+            "{prefix} {count} {:?} {:?}\n",
+            prep.user_args, prep.commands
+        );
+        if prep.data_dir.is_some()
+            && std::fs::read_to_string(&marker).ok().as_deref() == Some(&recipe)
+        {
+            eprintln!("reusing the prepared data dir {}", data.display());
+        } else {
+            if prep.data_dir.is_some() && data.exists() {
+                anyhow::ensure!(
+                    !data.join("impsd.sqlite").exists() || marker.exists(),
+                    "{} holds data imps-bench did not make; give an empty or new dir",
+                    data.display()
+                );
+                std::fs::remove_dir_all(&data)
+                    .with_context(|| format!("clearing {}", data.display()))?;
+            }
+            for (args, with_password) in &prep.commands {
+                let t0 = Instant::now();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = if *with_password {
+                    run_impsd(bin, &cfg_path, &args, &password)?
+                } else {
+                    Command::new(bin)
+                        .args(&args)
+                        .arg("--config")
+                        .arg(&cfg_path)
+                        .stdin(Stdio::null())
+                        .output()
+                        .with_context(|| format!("starting {} {}", bin.display(), args.join(" ")))?
+                };
+                anyhow::ensure!(
+                    out.status.success(),
+                    "impsd {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                eprintln!(
+                    "impsd {}: {} ({:.1} s)",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            add_users(bin, &cfg_path, prefix, count, &password, &prep.user_args)?;
+            if prep.data_dir.is_some() {
+                std::fs::write(&marker, &recipe).context("marking the data dir prepared")?;
+            }
+        }
         let users = (0..count).map(|i| user_name(prefix, i)).collect();
+        // A kept data dir still has the last run's addresses.
+        let _ = std::fs::remove_file(data.join("admin.json"));
 
         let child = Command::new(bin)
             .arg("serve")
@@ -312,15 +395,13 @@ fn add_users(
     prefix: &str,
     count: usize,
     password: &str,
+    more: &[String],
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let count_s = count.to_string();
-    let out = run_impsd(
-        bin,
-        cfg,
-        &["user", "add-many", "--prefix", prefix, "--count", &count_s],
-        password,
-    )?;
+    let mut args = vec!["user", "add-many", "--prefix", prefix, "--count", &count_s];
+    args.extend(more.iter().map(String::as_str));
+    let out = run_impsd(bin, cfg, &args, password)?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         anyhow::ensure!(

@@ -27,6 +27,7 @@ pub async fn run_all(store: &dyn Store) {
     search_cap_and_order(store).await;
     search_groups_only_listed(store).await;
     search_groups_fields_and_joined(store).await;
+    import_users_all_or_none(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -863,4 +864,105 @@ pub async fn search_groups_fields_and_joined(store: &dyn Store) {
         vec![a.id.clone()],
         "the cap keeps the first IDs"
     );
+}
+
+/// A bulk import stores users, profiles, contact details and their keys
+/// as the one-by-one calls would, and a conflict anywhere in the batch
+/// leaves nothing behind.
+pub async fn import_users_all_or_none(store: &dyn Store) {
+    let new = |id: &str, msisdn: Option<&str>| NewUser {
+        id: id.into(),
+        password_hash: Some("h".into()),
+        digest_secret: None,
+        msisdn: msisdn.map(str::to_string),
+        friendly_name: None,
+        created_ms: 1_700_000_000_000,
+    };
+    let details = |first: &str, email: &str| ContactDetails {
+        first_name: Some(first.into()),
+        last_name: Some("Importer".into()),
+        email: Some(email.into()),
+    };
+    let mut hidden = listed_profile("Imp Two", 1990, "IM");
+    hidden.consent = false;
+    hidden.city = Some("Impville".into());
+    let mut shown = listed_profile("Imp One", 1980, "IM");
+    shown.city = Some("Impville".into());
+    ok(
+        store
+            .import_users(vec![
+                (
+                    new("imp-1", Some("+41790009001")),
+                    shown.clone(),
+                    details("Ann", "imp1@x.org"),
+                ),
+                (
+                    new("imp-2", None),
+                    hidden.clone(),
+                    details("Bob", "imp2@x.org"),
+                ),
+            ])
+            .await,
+        "import_users",
+    );
+    let u = ok(store.user("imp-1").await, "user").expect("imp-1 imported");
+    assert_eq!(u.friendly_name.as_deref(), Some("Imp One"));
+    assert_eq!(u.msisdn.as_deref(), Some("+41790009001"));
+    assert_eq!(u.password_hash.as_deref(), Some("h"));
+    assert_eq!(ok(store.profile("imp-1").await, "profile"), Some(shown));
+    assert_eq!(ok(store.profile("imp-2").await, "profile"), Some(hidden));
+    assert_eq!(
+        ok(store.contact_details("imp-2").await, "contact_details"),
+        Some(details("Bob", "imp2@x.org"))
+    );
+    let scope = id_prefix("imp-");
+    let find = |t: Term<UserLeaf>| Term::All(vec![scope.clone(), t]);
+    assert_eq!(
+        users(store, find(is(UserField::Email, "IMP2@x.org"))).await,
+        ["imp-2"]
+    );
+    assert_eq!(
+        users(store, find(is(UserField::Msisdn, "+41790009001"))).await,
+        ["imp-1"]
+    );
+    assert_eq!(
+        users(store, find(is(UserField::FriendlyName, "imp one"))).await,
+        ["imp-1"]
+    );
+    assert_eq!(
+        users(store, find(is(UserField::LastName, "importer"))).await,
+        ["imp-1", "imp-2"]
+    );
+    assert_eq!(
+        users(
+            store,
+            find(Term::All(vec![
+                is(UserField::City, "impville"),
+                leaf(UserLeaf::Listed)
+            ]))
+        )
+        .await,
+        ["imp-1"]
+    );
+    // An ID taken before, or twice in the batch: nothing is stored.
+    for batch in [
+        vec![new("imp-3", None), new("imp-1", None)],
+        vec![new("imp-4", None), new("imp-4", None)],
+        vec![new("imp-5", Some("+41790009001"))],
+    ] {
+        let batch = batch
+            .into_iter()
+            .map(|u| (u, PublicProfile::default(), ContactDetails::default()))
+            .collect();
+        match store.import_users(batch).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("a conflicting import gave {other:?}"),
+        }
+    }
+    for id in ["imp-3", "imp-4", "imp-5"] {
+        assert!(
+            ok(store.user(id).await, "user").is_none(),
+            "{id} left behind"
+        );
+    }
 }

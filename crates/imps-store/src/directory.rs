@@ -4,12 +4,15 @@
 //! Every write that changes a searchable value rewrites the owner's rows
 //! in `user_keys` / `group_keys` in the same job, so a search never sees a
 //! profile without its keys or keys of a value that is gone. A search is
-//! compiled to one statement (see [`compile`]) and runs on the reader pool.
+//! compiled to one statement (see [`compile`]) on a reader connection,
+//! after counting (bounded) how many IDs its broad leaves hold, and runs
+//! there.
 
 mod compile;
 
 use async_trait::async_trait;
 use imps_core::StoreError;
+use imps_core::store::NewUser;
 use imps_core::store::{
     Birth, ContactDetails, DirectoryStore, GroupField, GroupLeaf, GroupRecord, PublicProfile, Term,
     UserField, UserLeaf, group_keys, group_listed, user_keys,
@@ -238,6 +241,76 @@ pub(crate) fn reindex_all(c: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Inserts new users with their profiles, contact details and keys, on
+/// a connection inside the caller's transaction.
+pub(crate) fn import_users(
+    c: &Connection,
+    users: &[(NewUser, PublicProfile, ContactDetails)],
+) -> Result<(), StoreError> {
+    let mut iu = c
+        .prepare_cached(
+            "INSERT INTO users (id, password_hash, digest_secret, msisdn, friendly_name,
+               created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(|e| backend("preparing import_users", e))?;
+    let mut ip = c
+        .prepare_cached(
+            "INSERT INTO user_profiles (user_id, birth_year, birth_month, birth_idx, gender,
+               intention, interests, marital_status, city, country, free_text, consent, listed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .map_err(|e| backend("preparing import_users", e))?;
+    let mut ic = c
+        .prepare_cached(
+            "INSERT INTO user_contacts (user_id, first_name, last_name, email)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(|e| backend("preparing import_users", e))?;
+    for (u, p, d) in users {
+        let created_ms = crate::rows::to_sql_int(u.created_ms, "created_ms")?;
+        if let Err(e) = iu.execute(rusqlite::params![
+            u.id,
+            u.password_hash,
+            u.digest_secret,
+            u.msisdn,
+            p.friendly_name,
+            created_ms
+        ]) {
+            return Err(if crate::rows::is_uniqueness_violation(&e) {
+                match &u.msisdn {
+                    Some(m) if crate::rows::violation_mentions(&e, "users.msisdn") => {
+                        StoreError::Conflict(format!("msisdn {m} taken"))
+                    }
+                    _ => StoreError::Conflict(format!("user {} exists", u.id)),
+                }
+            } else {
+                backend(&format!("creating user {}", u.id), e)
+            });
+        }
+        let (year, month, idx) = profile_params(p);
+        ip.execute(rusqlite::params![
+            u.id,
+            year,
+            month,
+            idx,
+            p.gender,
+            p.intention,
+            p.interests,
+            p.marital_status,
+            p.city,
+            p.country,
+            p.free_text,
+            p.consent,
+            p.listed(),
+        ])
+        .map_err(|e| backend(&format!("storing the profile of {}", u.id), e))?;
+        ic.execute((&u.id, &d.first_name, &d.last_name, &d.email))
+            .map_err(|e| backend(&format!("storing the contact details of {}", u.id), e))?;
+        insert_user_keys(c, &u.id, &user_keys(&u.id, u.msisdn.as_deref(), p, d))?;
+    }
+    Ok(())
+}
+
 fn profile_params(p: &PublicProfile) -> (Option<u16>, Option<u8>, Option<i64>) {
     match p.birth {
         Some(b) => (
@@ -340,11 +413,16 @@ impl DirectoryStore for SqliteStore {
         t: &Term<UserLeaf>,
         cap: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(q) = compile::users(t, cap)? else {
+        // Refused or empty terms answer without a connection.
+        if compile::users(t, cap, None)?.is_none() {
             return Ok(Vec::new());
-        };
+        }
+        let t = t.clone();
         self.read_lane()
-            .run(move |c| q.run(c, "searching users"))
+            .run(move |c| match compile::users(&t, cap, Some(c))? {
+                Some(q) => q.run(c, "searching users"),
+                None => Ok(Vec::new()),
+            })
             .await
     }
 
@@ -353,11 +431,16 @@ impl DirectoryStore for SqliteStore {
         t: &Term<GroupLeaf>,
         cap: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(q) = compile::groups(t, cap)? else {
+        // Refused or empty terms answer without a connection.
+        if compile::groups(t, cap, None)?.is_none() {
             return Ok(Vec::new());
-        };
+        }
+        let t = t.clone();
         self.read_lane()
-            .run(move |c| q.run(c, "searching groups"))
+            .run(move |c| match compile::groups(&t, cap, Some(c))? {
+                Some(q) => q.run(c, "searching groups"),
+                None => Ok(Vec::new()),
+            })
             .await
     }
 }

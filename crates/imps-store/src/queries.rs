@@ -66,6 +66,24 @@ impl AccountStore for SqliteStore {
             .await
     }
 
+    async fn import_users(
+        &self,
+        users: Vec<(NewUser, PublicProfile, ContactDetails)>,
+    ) -> Result<(), StoreError> {
+        self.writer()
+            .run(move |c| {
+                // One transaction: the users, profiles, contact details and
+                // keys commit together, or nothing does.
+                let tx = c
+                    .transaction()
+                    .map_err(|e| backend("starting import_users", e))?;
+                crate::directory::import_users(&tx, &users)?;
+                tx.commit()
+                    .map_err(|e| backend("committing import_users", e))
+            })
+            .await
+    }
+
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let id = id.to_owned();
         self.read_lane()

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use imps_core::{NewUser, Store};
 use impsd::Config;
 
+mod population;
+
 #[derive(Parser)]
 #[command(
     name = "impsd",
@@ -100,6 +102,31 @@ enum GroupCmd {
         /// The user (wv:user@domain or user).
         user: String,
     },
+    /// Create COUNT public groups wv:OWNER/PREFIX0000@domain, ... owned by
+    /// users OWNER_PREFIX0000 .. (OWNERS of them, which must exist), named
+    /// "Group N" with topic "Topic N mod 1000"; LISTED_PERCENT of them are
+    /// Searchable. Works on the data dir: stop the server first.
+    AddMany {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value = "group")]
+        prefix: String,
+        #[arg(long)]
+        count: usize,
+        /// Number of the first group.
+        #[arg(long, default_value_t = 0)]
+        start: usize,
+        #[arg(long)]
+        owner_prefix: String,
+        /// How many users (from OWNER_PREFIX0000) own the groups.
+        #[arg(long)]
+        owners: u64,
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+        listed_percent: u8,
+        /// Picks owners and which groups are listed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -184,6 +211,16 @@ enum UserCmd {
         /// Read the password from standard input instead.
         #[arg(long)]
         password_stdin: bool,
+        /// Also give every user a complete, consented public profile and
+        /// contact details, made from this seed and the user's number
+        /// (same seed, same people): a population to search. Users are
+        /// then written a few thousand per transaction.
+        #[arg(long, value_name = "SEED")]
+        profiles: Option<u64>,
+        /// Give user number N the MSISDN NUMBER + N (E.164, e.g.
+        /// +41790000000).
+        #[arg(long, value_name = "NUMBER")]
+        msisdn_from: Option<String>,
     },
     /// List users.
     List {
@@ -387,12 +424,37 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             start,
             password,
             password_stdin,
+            profiles,
+            msisdn_from,
         } => {
             let cfg = load(&common)?;
             let store = impsd::open_store(&cfg)?;
             let pw = read_password(password, password_stdin)?;
             let (hash, secret) = credentials(&cfg, &pw)?;
             let created_ms = now_ms();
+            let msisdn_base = match msisdn_from {
+                Some(m) => {
+                    let m = imps_core::users::normalize_msisdn(&m)
+                        .ok_or_else(|| anyhow::anyhow!("{m:?} is not an E.164 number"))?;
+                    let n: u64 = m[1..]
+                        .parse()
+                        .with_context(|| format!("{m} is too long a number"))?;
+                    Some(n)
+                }
+                None => None,
+            };
+            let msisdn = |i: usize| msisdn_base.map(|b| format!("+{}", b + i as u64));
+            if profiles.is_some() || msisdn_base.is_some() {
+                return add_many_bulk(
+                    &*store,
+                    &cfg,
+                    (&prefix, start, count),
+                    (hash, secret),
+                    profiles,
+                    &msisdn,
+                )
+                .await;
+            }
             let mut last = None;
             for i in start..start.saturating_add(count) {
                 let id = imps_core::users::canonical_user(&format!("{prefix}{i:04}"), &cfg.domain)?;
@@ -499,6 +561,65 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
     }
 }
 
+/// Users per transaction of a bulk `add-many`.
+const IMPORT_BATCH: usize = 5000;
+
+/// `user add-many` with profiles or numbers: users written with
+/// `import_users`, [`IMPORT_BATCH`] per transaction.
+async fn add_many_bulk(
+    store: &dyn Store,
+    cfg: &Config,
+    (prefix, start, count): (&str, usize, usize),
+    (hash, secret): (String, Option<Vec<u8>>),
+    profiles: Option<u64>,
+    msisdn: &dyn Fn(usize) -> Option<String>,
+) -> anyhow::Result<()> {
+    let created_ms = now_ms();
+    let t0 = std::time::Instant::now();
+    let end = start.saturating_add(count);
+    let mut last = None;
+    let mut i = start;
+    while i < end {
+        let batch_end = end.min(i + IMPORT_BATCH);
+        let mut batch = Vec::with_capacity(batch_end - i);
+        for n in i..batch_end {
+            let id = imps_core::users::canonical_user(&format!("{prefix}{n:04}"), &cfg.domain)?;
+            let (profile, details) = match profiles {
+                Some(seed) => population::user(seed, n as u64, &id),
+                None => Default::default(),
+            };
+            batch.push((
+                NewUser {
+                    id: id.clone(),
+                    password_hash: Some(hash.clone()),
+                    digest_secret: secret.clone(),
+                    msisdn: msisdn(n),
+                    friendly_name: None,
+                    created_ms,
+                },
+                profile,
+                details,
+            ));
+            last = Some(id);
+        }
+        store.import_users(batch).await.with_context(|| {
+            format!(
+                "adding users {prefix}{i:04} to {prefix}{:04}",
+                batch_end - 1
+            )
+        })?;
+        i = batch_end;
+    }
+    match last {
+        Some(last) => println!(
+            "added {count} users, up to {last}, in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        ),
+        None => println!("added 0 users"),
+    }
+    Ok(())
+}
+
 /// Ends `id`'s sessions after a password change: a running server is
 /// asked to disconnect them (found through DATA_DIR/admin.json; a server
 /// that does not answer is taken as not running), then whatever session
@@ -587,11 +708,66 @@ async fn log_cmd(common: &Common, filter: Option<String>) -> anyhow::Result<()> 
 }
 
 async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
-    let GroupCmd::Expel {
-        common,
-        group,
-        user,
-    } = cmd;
+    let (common, group, user) = match cmd {
+        GroupCmd::Expel {
+            common,
+            group,
+            user,
+        } => (common, group, user),
+        GroupCmd::AddMany {
+            common,
+            prefix,
+            count,
+            start,
+            owner_prefix,
+            owners,
+            listed_percent,
+            seed,
+        } => {
+            let mut cfg = load(&common)?;
+            // A generated population: one fsync per group would take
+            // minutes, and losing the last few to a power cut costs
+            // nothing (WAL keeps the file consistent either way).
+            cfg.store.synchronous_full = false;
+            let store = impsd::open_store(&cfg)?;
+            let t0 = std::time::Instant::now();
+            let created_ms = now_ms();
+            let mut listed = 0usize;
+            for n in start..start.saturating_add(count) {
+                let owner_n = population::group_owner(seed, n as u64, owners);
+                let owner = imps_core::users::canonical_user(
+                    &format!("{owner_prefix}{owner_n:04}"),
+                    &cfg.domain,
+                )?;
+                let id = format!("wv:{owner}/{prefix}{n:04}@{}", cfg.domain).to_ascii_lowercase();
+                let searchable = population::group_listed(seed, n as u64, listed_percent);
+                listed += usize::from(searchable);
+                store
+                    .create_group(imps_core::store::GroupRecord {
+                        id: id.clone(),
+                        owner,
+                        private: false,
+                        props: vec![
+                            ("Name".into(), format!("Group {n}")),
+                            ("Topic".into(), format!("Topic {}", n % 1000)),
+                            (
+                                "Searchable".into(),
+                                if searchable { "T" } else { "F" }.into(),
+                            ),
+                        ],
+                        welcome: None,
+                        created_ms,
+                    })
+                    .await
+                    .with_context(|| format!("adding group {id}"))?;
+            }
+            println!(
+                "added {count} groups ({listed} searchable) in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+    };
     let cfg = load(&common)?;
     let info = admin_info(&cfg)?;
     let path = format!(

@@ -191,3 +191,107 @@ async fn add_many_users_log_in_with_password_and_digest() {
     assert!(c.login_password("u0001", "wrong").await.is_err());
     drop(server);
 }
+
+/// `--profiles` and `--msisdn-from` make a searchable population (issue
+/// 16's benchmark), and `group add-many` public groups, a share listed.
+#[tokio::test]
+async fn add_many_with_profiles_and_group_add_many_make_a_searchable_population() {
+    use imps_core::store::{GroupField, GroupLeaf, Term, UserField, UserLeaf, search_key};
+    use imps_core::{AccountStore, DirectoryStore};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path());
+    let said = ok(&impsd(
+        &cfg,
+        &[
+            "user",
+            "add-many",
+            "--prefix",
+            "pop",
+            "--count",
+            "30",
+            "--password",
+            "pw",
+            "--profiles",
+            "7",
+            "--msisdn-from",
+            "+41790000000",
+        ],
+    ));
+    assert!(said.contains("added 30 users, up to pop0029"), "{said}");
+    let said = ok(&impsd(
+        &cfg,
+        &[
+            "group",
+            "add-many",
+            "--count",
+            "10",
+            "--owner-prefix",
+            "pop",
+            "--owners",
+            "30",
+            "--listed-percent",
+            "50",
+        ],
+    ));
+    assert!(said.contains("added 10 groups"), "{said}");
+    // A second run over the same numbers conflicts and adds nothing.
+    let again = impsd(
+        &cfg,
+        &[
+            "user",
+            "add-many",
+            "--prefix",
+            "pop",
+            "--count",
+            "3",
+            "--password",
+            "pw",
+            "--profiles",
+            "7",
+        ],
+    );
+    assert!(!again.status.success());
+
+    let store = imps_store::SqliteStore::open(
+        &dir.path().join("data").join("impsd.sqlite"),
+        imps_store::SqliteOptions::default(),
+    )
+    .expect("opening the store");
+    let u = store.user("pop0012").await.unwrap().expect("pop0012");
+    assert_eq!(u.msisdn.as_deref(), Some("+41790000012"));
+    let p = store.profile("pop0012").await.unwrap().expect("a profile");
+    assert!(p.listed() && p.city.is_some() && p.gender.is_some() && p.intention.is_some());
+    assert_eq!(p.friendly_name, u.friendly_name);
+    let d = store
+        .contact_details("pop0012")
+        .await
+        .unwrap()
+        .expect("details");
+    assert_eq!(d.email.as_deref(), Some("pop0012@example.org"));
+    let by = |f, v: &str| Term::Leaf(UserLeaf::Is(f, search_key(v)));
+    let found = store
+        .search_users(
+            &Term::All(vec![
+                by(UserField::FirstName, d.first_name.as_deref().unwrap()),
+                by(UserField::LastName, d.last_name.as_deref().unwrap()),
+                by(UserField::City, p.city.as_deref().unwrap()),
+                Term::Leaf(UserLeaf::Listed),
+            ]),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(found.contains(&"pop0012".to_string()), "{found:?}");
+    // Every group is public, and only the Searchable ones are found.
+    let mut listed = 0;
+    for n in 0..10 {
+        let t = Term::Leaf(GroupLeaf::Is(
+            GroupField::Name,
+            search_key(&format!("Group {n}")),
+        ));
+        listed += store.search_groups(&t, 5).await.unwrap().len();
+    }
+    assert!((1..10).contains(&listed), "{listed} of 10 groups listed");
+    store.close().await.unwrap();
+}

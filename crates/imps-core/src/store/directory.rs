@@ -272,6 +272,15 @@ pub(crate) struct MemDirectory {
     details: HashMap<String, ContactDetails>,
 }
 
+impl MemDirectory {
+    /// Stores a new user's profile (friendly name already taken out) and
+    /// contact details.
+    pub(crate) fn put(&mut self, user: &str, p: PublicProfile, d: ContactDetails) {
+        self.profiles.insert(user.to_string(), p);
+        self.details.insert(user.to_string(), d);
+    }
+}
+
 fn leaf_matches(
     keys: &[(UserField, String)],
     birth: Option<u32>,

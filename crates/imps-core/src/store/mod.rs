@@ -124,6 +124,15 @@ impl<T> Store for T where
 pub trait AccountStore: Send + Sync + 'static {
     /// Creates a user; `Conflict` when the ID or MSISDN is taken.
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    /// Creates many users at once, each with its public profile
+    /// (friendly name taken from the profile) and contact details, and
+    /// their search keys: all or none (`Conflict` when an ID or MSISDN is
+    /// taken, also within the batch). For bulk loading (`impsd user
+    /// add-many --profiles`), where one write per user is too slow.
+    async fn import_users(
+        &self,
+        users: Vec<(NewUser, PublicProfile, ContactDetails)>,
+    ) -> Result<(), StoreError>;
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn user_by_msisdn(&self, msisdn: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
@@ -181,6 +190,47 @@ impl AccountStore for MemStore {
                 created_ms: u.created_ms,
             },
         );
+        Ok(())
+    }
+
+    async fn import_users(
+        &self,
+        users: Vec<(NewUser, PublicProfile, ContactDetails)>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        let mut ids = std::collections::HashSet::new();
+        let mut msisdns: std::collections::HashSet<&str> = g
+            .users
+            .values()
+            .filter_map(|x| x.msisdn.as_deref())
+            .collect();
+        for (u, _, _) in &users {
+            if g.users.contains_key(&u.id) || !ids.insert(u.id.as_str()) {
+                return Err(StoreError::Conflict(format!("user {} exists", u.id)));
+            }
+            if let Some(m) = &u.msisdn
+                && !msisdns.insert(m)
+            {
+                return Err(StoreError::Conflict(format!("msisdn {m} taken")));
+            }
+        }
+        drop(ids);
+        drop(msisdns);
+        let mut dir = self.directory.lock();
+        for (u, mut p, d) in users {
+            g.users.insert(
+                u.id.clone(),
+                UserRecord {
+                    id: u.id.clone(),
+                    password_hash: u.password_hash,
+                    digest_secret: u.digest_secret,
+                    msisdn: u.msisdn,
+                    friendly_name: p.friendly_name.take(),
+                    created_ms: u.created_ms,
+                },
+            );
+            dir.put(&u.id, p, d);
+        }
         Ok(())
     }
 

@@ -8,15 +8,29 @@
 //!
 //! The predicate is the whole term, each leaf an `EXISTS` probe on one ID
 //! (a primary-key or index point lookup), combined with AND / OR / NOT.
+//! The conditions of one `All` on the user's profile row (listed, age
+//! bounds) share one lookup of that row, and a driver of one leaf is not
+//! checked again where the term's top `All` names it: each driver row
+//! costs as few probes as the term allows.
 //! The driver is a set of IDs known to hold every match, picked from the
 //! term so that a selective search reads few rows:
 //!
 //! - a leaf drives with its own index range (`user_keys` on
 //!   (field, key), the birth index, the listed index, ...);
-//! - `All` drives with its cheapest child (static cost per leaf kind: an
-//!   exact ID, MSISDN or e-mail before a name, a name before a city, a
-//!   city before a country, any key before "listed", "listed" before an
-//!   age bound);
+//! - `All` drives with its cheapest child. An equality leaf on a field
+//!   that names one row (user ID, MSISDN, e-mail, group ID) costs one
+//!   row. Other equality leaves are counted on the connection before
+//!   compiling when the term gives a choice (two or more positive
+//!   leaves), up to [`COUNT_BOUND`] index entries each (a range of the
+//!   primary key, about 50 ns an entry); when two or more reach that
+//!   bound, those are counted again up to [`RECOUNT_BOUND`]. A leaf
+//!   costs what it counted if that is below the bound; at the bound, or
+//!   not counted, it costs at least the bound and otherwise a static
+//!   factor of [`COUNT_BOUND`] per kind (a name before a city, a city
+//!   before a country, any key before "listed", "listed" before an age
+//!   bound). So two broad fields with a rare intersection (a big country
+//!   and a rare intention) drive from whichever is actually smaller, not
+//!   from the first of two equal static costs;
 //! - `Any` drives with the UNION of its children's drivers when each has
 //!   one;
 //! - `Not`, or nothing cheaper, drives with every user (every listed
@@ -48,9 +62,20 @@ pub(crate) const MAX_LEAVES: usize = 64;
 const MAX_DEPTH: usize = 32;
 const MAX_NODES: usize = 256;
 
+/// How many index entries an estimate counts at most. Counting is a walk
+/// of a primary-key range (about 0.1 ms per thousand entries); a driver
+/// smaller than this is read whole, then checked row by row, in about
+/// the time the count took.
+pub(crate) const COUNT_BOUND: u64 = 2048;
+/// The second, larger bound, for leaves that reached [`COUNT_BOUND`]
+/// when two or more did (about 0.4 ms each on the benchmark machine;
+/// two big leaves pay that for nothing, a rare one under it saves a scan
+/// of the other).
+pub(crate) const RECOUNT_BOUND: u64 = 8192;
+
 /// The driver cost of "every row": a driver costing this much or more is
 /// no better than scanning every row in ID order.
-const UNIVERSE: u32 = 100;
+const UNIVERSE: u64 = 100 * COUNT_BOUND;
 
 /// A compiled search, ready to run on any connection.
 #[derive(Debug)]
@@ -76,8 +101,31 @@ trait LeafSql {
     fn pred(&self, q: &mut Query);
     /// Appends a SELECT of the distinct IDs that pass, as column `id`.
     fn driver(&self, q: &mut Query);
-    /// Rough size of the driver's answer, for picking one.
+    /// Static size class of the driver's answer, for picking one: 0 for
+    /// at most one row, else a factor of [`COUNT_BOUND`] rows.
     fn cost(&self) -> u32;
+    /// Appends a SELECT of one row per ID that passes, read from an
+    /// index range, if the leaf can be counted cheaply; `false` if not.
+    fn counter(&self, q: &mut Query) -> bool;
+    /// Appends ` AND <condition>` on the user's `user_profiles` row if
+    /// the leaf is one (several such leaves of one `All` are checked
+    /// with one lookup of the row); `false` if not.
+    fn profile_cond(&self, _q: &mut Query) -> bool {
+        false
+    }
+}
+
+/// Estimated driver size of a leaf: what was counted (from
+/// [`LeafSql::counter`], up to `bound`) if below the bound, else the
+/// static class times [`COUNT_BOUND`], and at least the bound.
+fn leaf_cost<L: LeafSql>(l: &L, counted: Option<(u64, u64)>) -> u64 {
+    let fixed = u64::from(l.cost()) * COUNT_BOUND;
+    match (l.cost(), counted) {
+        (0, _) => 1,
+        (_, Some((n, bound))) if n < bound => n,
+        (_, Some((_, bound))) => fixed.max(bound),
+        (_, None) => fixed,
+    }
 }
 
 fn text(v: &str) -> Value {
@@ -116,7 +164,8 @@ fn push_prefix_range(q: &mut Query, col: &str, prefix: &str) {
 
 fn user_field_cost(f: UserField) -> u32 {
     match f {
-        UserField::UserId | UserField::Msisdn | UserField::Email => 1,
+        // One user at most per value.
+        UserField::UserId | UserField::Msisdn | UserField::Email => 0,
         UserField::FriendlyName | UserField::FirstName | UserField::LastName => 2,
         UserField::City => 4,
         UserField::Country
@@ -199,7 +248,7 @@ impl LeafSql for UserLeaf {
             UserLeaf::Is(f, _) => user_field_cost(*f),
             // A short prefix may be broad, and the range comes out in key
             // order, to be sorted.
-            UserLeaf::Prefix(f, _) => user_field_cost(*f) * 3,
+            UserLeaf::Prefix(f, _) => (user_field_cost(*f) * 3).max(1),
             // Streams in ID order, but usually many.
             UserLeaf::Listed => 50,
             // Age bounds are mostly minimum ages: nearly everyone, read
@@ -207,11 +256,43 @@ impl LeafSql for UserLeaf {
             UserLeaf::BornBy(_) | UserLeaf::BornAfter(_) => 60,
         }
     }
+
+    fn profile_cond(&self, q: &mut Query) -> bool {
+        match self {
+            UserLeaf::BornBy(m) | UserLeaf::BornAfter(m) => {
+                q.sql.push_str(if matches!(self, UserLeaf::BornBy(_)) {
+                    " AND birth_idx <= ?"
+                } else {
+                    " AND birth_idx > ?"
+                });
+                q.params.push(Value::Integer(i64::from(*m)));
+                true
+            }
+            UserLeaf::Listed => {
+                q.sql.push_str(" AND listed = 1");
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn counter(&self, q: &mut Query) -> bool {
+        match self {
+            UserLeaf::Is(f, k) => {
+                q.sql
+                    .push_str("SELECT 1 FROM user_keys WHERE field = ? AND key = ?");
+                q.params.push(Value::Integer(user_field_code(*f)));
+                q.params.push(text(k));
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 fn group_field_cost(f: GroupField) -> u32 {
     match f {
-        GroupField::GroupId => 1,
+        GroupField::GroupId => 0,
         GroupField::Joined => 2,
         GroupField::Name | GroupField::Owner => 3,
         GroupField::Topic => 6,
@@ -286,8 +367,26 @@ impl LeafSql for GroupLeaf {
     fn cost(&self) -> u32 {
         match self {
             GroupLeaf::Is(f, _) => group_field_cost(*f),
-            GroupLeaf::Prefix(f, _) => group_field_cost(*f) * 3,
+            GroupLeaf::Prefix(f, _) => (group_field_cost(*f) * 3).max(1),
         }
+    }
+
+    fn counter(&self, q: &mut Query) -> bool {
+        let GroupLeaf::Is(f, k) = self else {
+            return false;
+        };
+        match group_field_code(*f) {
+            Some(code) => {
+                q.sql
+                    .push_str("SELECT 1 FROM group_keys WHERE field = ? AND key = ?");
+                q.params.push(Value::Integer(code));
+            }
+            None => q
+                .sql
+                .push_str("SELECT 1 FROM group_joined WHERE user_id = ?"),
+        }
+        q.params.push(text(k));
+        true
     }
 }
 
@@ -324,25 +423,62 @@ fn check_size<L>(t: &Term<L>) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn pred<L: LeafSql>(t: &Term<L>, q: &mut Query) {
+/// Appends the predicate of `t` on `d.id`. `known`, if any, is a leaf
+/// every row of the driver passes (the driver is that leaf alone): where
+/// it is the term or a child of the term's `All` it is not checked
+/// again.
+fn pred<L: LeafSql>(t: &Term<L>, q: &mut Query, known: Option<&L>) {
+    let is_known = |l: &L| known.is_some_and(|k| std::ptr::eq(k, l));
     match t {
+        Term::Leaf(l) if is_known(l) => q.sql.push('1'),
         Term::Leaf(l) => l.pred(q),
         Term::All(v) | Term::Any(v) if v.is_empty() => {
             q.sql
                 .push_str(if matches!(t, Term::All(_)) { "1" } else { "0" });
         }
-        Term::All(v) | Term::Any(v) => {
-            let op = if matches!(t, Term::All(_)) {
-                " AND "
-            } else {
-                " OR "
+        Term::All(v) => {
+            q.sql.push('(');
+            // Conditions on the profile row: one lookup for all of them.
+            let mut probe = Query {
+                sql: String::new(),
+                params: Vec::new(),
             };
+            let mut rest = Vec::new();
+            for c in v {
+                match c {
+                    Term::Leaf(l) if is_known(l) => {}
+                    Term::Leaf(l) if l.profile_cond(&mut probe) => {}
+                    c => rest.push(c),
+                }
+            }
+            let mut first = true;
+            if !probe.sql.is_empty() {
+                q.sql
+                    .push_str("EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id");
+                q.sql.push_str(&probe.sql);
+                q.sql.push(')');
+                q.params.extend(probe.params);
+                first = false;
+            }
+            for c in rest {
+                if !first {
+                    q.sql.push_str(" AND ");
+                }
+                first = false;
+                pred(c, q, None);
+            }
+            if first {
+                q.sql.push('1');
+            }
+            q.sql.push(')');
+        }
+        Term::Any(v) => {
             q.sql.push('(');
             for (i, c) in v.iter().enumerate() {
                 if i > 0 {
-                    q.sql.push_str(op);
+                    q.sql.push_str(" OR ");
                 }
-                pred(c, q);
+                pred(c, q, None);
             }
             q.sql.push(')');
         }
@@ -350,7 +486,7 @@ fn pred<L: LeafSql>(t: &Term<L>, q: &mut Query) {
             q.sql.push_str("NOT ");
             // Always parenthesised, whatever the child.
             q.sql.push('(');
-            pred(c, q);
+            pred(c, q, None);
             q.sql.push(')');
         }
     }
@@ -359,15 +495,23 @@ fn pred<L: LeafSql>(t: &Term<L>, q: &mut Query) {
 /// The leaves whose union holds every match, with the plan's cost;
 /// `None`: no driver better than every row. An empty list: nothing can
 /// match.
-fn plan<L: LeafSql>(t: &Term<L>) -> Option<(u32, Vec<&L>)> {
+/// `est` gives a leaf's count and the bound it was counted to, if it
+/// was counted.
+fn plan<'a, L: LeafSql>(
+    t: &'a Term<L>,
+    est: &dyn Fn(&L) -> Option<(u64, u64)>,
+) -> Option<(u64, Vec<&'a L>)> {
     let p = match t {
-        Term::Leaf(l) => Some((l.cost(), vec![l])),
-        Term::All(v) => v.iter().filter_map(plan).min_by_key(|(c, _)| *c),
+        Term::Leaf(l) => Some((leaf_cost(l, est(l)), vec![l])),
+        Term::All(v) => v
+            .iter()
+            .filter_map(|c| plan(c, est))
+            .min_by_key(|(c, _)| *c),
         Term::Any(v) => {
-            let mut cost = 0u32;
+            let mut cost = 0u64;
             let mut leaves = Vec::new();
             for c in v {
-                let (c, l) = plan(c)?;
+                let (c, l) = plan(c, est)?;
                 cost = cost.saturating_add(c);
                 leaves.extend(l);
             }
@@ -384,6 +528,7 @@ fn plan<L: LeafSql>(t: &Term<L>) -> Option<(u32, Vec<&L>)> {
 fn compile<L: LeafSql>(
     t: &Term<L>,
     cap: usize,
+    counts: Option<&Connection>,
     universe: &str,
     guard: impl Fn(&[&L]) -> Option<&'static str>,
 ) -> Result<Option<Query>, StoreError> {
@@ -391,11 +536,21 @@ fn compile<L: LeafSql>(
     if cap == 0 {
         return Ok(None);
     }
+    let counted = match counts {
+        Some(c) => count_leaves(t, c)?,
+        None => Vec::new(),
+    };
+    let est = |l: &L| {
+        counted
+            .iter()
+            .find(|(x, _, _)| std::ptr::eq(*x, l))
+            .map(|(_, n, bound)| (*n, *bound))
+    };
     let mut q = Query {
         sql: String::from("SELECT d.id FROM ("),
         params: Vec::new(),
     };
-    let drivers = plan(t);
+    let drivers = plan(t, &est);
     let guard = match &drivers {
         Some((_, leaves)) if leaves.is_empty() => return Ok(None),
         Some((_, leaves)) => {
@@ -417,23 +572,99 @@ fn compile<L: LeafSql>(
         q.sql.push_str(g);
         q.sql.push_str(" AND ");
     }
-    pred(t, &mut q);
+    // A driver of one leaf: its rows pass that leaf.
+    let known = match &drivers {
+        Some((_, leaves)) if leaves.len() == 1 => leaves.first().copied(),
+        _ => None,
+    };
+    pred(t, &mut q, known);
     q.sql.push_str(" ORDER BY d.id LIMIT ?");
     q.params
         .push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
     Ok(Some(q))
 }
 
-/// A user search; `None` when nothing can match.
-pub(crate) fn users(t: &Term<UserLeaf>, cap: usize) -> Result<Option<Query>, StoreError> {
-    compile(t, cap, "SELECT id FROM users", |_| None)
+/// The positive leaves of `t` (not under a NOT): those a driver may come
+/// from.
+fn positive_leaves<'a, L>(t: &'a Term<L>, out: &mut Vec<&'a L>) {
+    match t {
+        Term::Leaf(l) => out.push(l),
+        Term::All(v) | Term::Any(v) => v.iter().for_each(|c| positive_leaves(c, out)),
+        Term::Not(_) => {}
+    }
+}
+
+/// Counts, up to [`COUNT_BOUND`], the countable positive leaves of `t`
+/// that are not single-row lookups, when there is a choice to make (two
+/// or more positive leaves), then those that reached it up to
+/// [`RECOUNT_BOUND`] if two or more did. Each count is one bounded walk
+/// of an index range. Gives (leaf, count, bound counted to).
+fn count_leaves<'a, L: LeafSql>(
+    t: &'a Term<L>,
+    c: &Connection,
+) -> Result<Vec<(&'a L, u64, u64)>, StoreError> {
+    let mut leaves = Vec::new();
+    positive_leaves(t, &mut leaves);
+    if leaves.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for l in leaves {
+        if l.cost() == 0 {
+            continue;
+        }
+        if let Some(n) = count_leaf(l, c, COUNT_BOUND)? {
+            out.push((l, n, COUNT_BOUND));
+        }
+    }
+    if out.iter().filter(|(_, n, _)| *n >= COUNT_BOUND).count() >= 2 {
+        for (l, n, bound) in out.iter_mut().filter(|(_, n, _)| *n >= COUNT_BOUND) {
+            if let Some(m) = count_leaf(*l, c, RECOUNT_BOUND)? {
+                (*n, *bound) = (m, RECOUNT_BOUND);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many IDs pass `l`, up to `bound`; `None` if it cannot be counted.
+fn count_leaf<L: LeafSql>(l: &L, c: &Connection, bound: u64) -> Result<Option<u64>, StoreError> {
+    let mut q = Query {
+        sql: String::from("SELECT count(*) FROM ("),
+        params: Vec::new(),
+    };
+    if !l.counter(&mut q) {
+        return Ok(None);
+    }
+    q.sql.push_str(" LIMIT ?)");
+    q.params
+        .push(Value::Integer(i64::try_from(bound).unwrap_or(i64::MAX)));
+    let n: i64 = c
+        .prepare_cached(&q.sql)
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(q.params.iter()), |r| r.get(0)))
+        .map_err(|e| backend("estimating a search", e))?;
+    Ok(Some(u64::try_from(n).unwrap_or(0)))
+}
+
+/// A user search; `None` when nothing can match. With a connection,
+/// broad leaves are counted on it to pick the driver.
+pub(crate) fn users(
+    t: &Term<UserLeaf>,
+    cap: usize,
+    counts: Option<&Connection>,
+) -> Result<Option<Query>, StoreError> {
+    compile(t, cap, counts, "SELECT id FROM users", |_| None)
 }
 
 /// A group search among listed groups; `None` when nothing can match. A
 /// group with keys is listed; a driver from the joined users or from
 /// every group needs the check.
-pub(crate) fn groups(t: &Term<GroupLeaf>, cap: usize) -> Result<Option<Query>, StoreError> {
-    compile(t, cap, "SELECT id FROM chat_groups", |leaves| {
+pub(crate) fn groups(
+    t: &Term<GroupLeaf>,
+    cap: usize,
+    counts: Option<&Connection>,
+) -> Result<Option<Query>, StoreError> {
+    compile(t, cap, counts, "SELECT id FROM chat_groups", |leaves| {
         let keyed = !leaves.is_empty()
             && leaves.iter().all(|l| {
                 let (GroupLeaf::Is(f, _) | GroupLeaf::Prefix(f, _)) = l;
@@ -464,24 +695,84 @@ mod tests {
                 .map(|_| Term::Leaf(UserLeaf::Listed))
                 .collect(),
         );
-        assert!(users(&wide, 10).is_err());
+        assert!(users(&wide, 10, None).is_err());
         let mut deep = Term::Leaf(UserLeaf::Listed);
         for _ in 0..10_000 {
             deep = Term::Not(Box::new(deep));
         }
-        assert!(users(&deep, 10).is_err());
+        assert!(users(&deep, 10, None).is_err());
         // Dropping a deep Box chain recurses; unwind it by hand.
         while let Term::Not(inner) = deep {
             deep = *inner;
         }
         let many_empty = Term::All((0..10_000).map(|_| Term::All(Vec::new())).collect());
-        assert!(users(&many_empty, 10).is_err());
+        assert!(users(&many_empty, 10, None).is_err());
         let ok = Term::Any(
             (0..MAX_LEAVES)
                 .map(|i| Term::Leaf(UserLeaf::Is(UserField::UserId, format!("u{i}"))))
                 .collect(),
         );
-        assert!(users(&ok, 10).is_ok());
+        assert!(users(&ok, 10, None).is_ok());
+    }
+
+    /// Two leaves of the same static class: the one counted smaller
+    /// drives, whichever comes first, and the answer is the same.
+    #[test]
+    fn counted_leaves_pick_the_smaller_driver() -> Result<(), Box<dyn std::error::Error>> {
+        let mut c = Connection::open_in_memory()?;
+        crate::migrations::migrate(&mut c)?;
+        let tx = c.transaction()?;
+        for i in 0..5000 {
+            let id = format!("u{i:05}");
+            tx.execute("INSERT INTO users (id, created_ms) VALUES (?1, 0)", [&id])?;
+            let keys = [
+                (UserField::Country, "big"),
+                (
+                    UserField::Intention,
+                    if i % 500 == 7 { "rare" } else { "common" },
+                ),
+                (UserField::City, if i < 4800 { "wide" } else { "narrow" }),
+                (UserField::Gender, if i % 2 == 0 { "m" } else { "f" }),
+            ];
+            for (f, k) in keys {
+                tx.execute(
+                    "INSERT INTO user_keys (field, key, user_id) VALUES (?1, ?2, ?3)",
+                    (user_field_code(f), k, &id),
+                )?;
+            }
+        }
+        tx.commit()?;
+        let is = |f, k: &str| Term::Leaf(UserLeaf::Is(f, k.into()));
+        let t = Term::All(vec![
+            is(UserField::Country, "big"),
+            is(UserField::Intention, "rare"),
+        ]);
+        let fixed = users(&t, 50, None)?.ok_or("no query")?;
+        let counted = users(&t, 50, Some(&c))?.ok_or("no query")?;
+        // Without counts the first of two equal classes drives.
+        assert_eq!(fixed.params[1], text("big"));
+        assert_eq!(counted.params[1], text("rare"));
+        let want: Vec<String> = (0..5000)
+            .filter(|i| i % 500 == 7)
+            .map(|i| format!("u{i:05}"))
+            .collect();
+        assert_eq!(fixed.run(&c, "t")?, want);
+        assert_eq!(counted.run(&c, "t")?, want);
+        // Both past the first bound (4,800 and 2,500 rows): recounted, the
+        // gender, which counts less, drives although a city's static
+        // class is cheaper.
+        let t = Term::All(vec![
+            is(UserField::City, "wide"),
+            is(UserField::Gender, "m"),
+        ]);
+        let counted = users(&t, 5000, Some(&c))?.ok_or("no query")?;
+        assert_eq!(counted.params[1], text("m"));
+        let want: Vec<String> = (0..4800)
+            .filter(|i| i % 2 == 0)
+            .map(|i| format!("u{i:05}"))
+            .collect();
+        assert_eq!(counted.run(&c, "t")?, want);
+        Ok(())
     }
 
     #[test]
@@ -491,7 +782,7 @@ mod tests {
             Term::Leaf(UserLeaf::Listed),
             Term::Not(Box::new(Term::Leaf(UserLeaf::BornAfter(24_000)))),
         ]);
-        let q = users(&t, 5)?.ok_or(StoreError::Backend("no query".into()))?;
+        let q = users(&t, 5, None)?.ok_or(StoreError::Backend("no query".into()))?;
         assert!(!q.sql.contains("OR 1=1"));
         assert!(!q.sql.contains("24000"));
         // Driven by the city, the cheapest positive leaf.
