@@ -388,8 +388,12 @@ pub async fn run(args: &SearchArgs) -> anyhow::Result<()> {
             ),
         ],
     };
-    // The searchers' profile updates need no consent message.
-    let extra = Settings::default().set("search", "profile_consent", "\"implicit\"".into());
+    // The searchers' profile updates need no consent message, and a load
+    // test's users search far more often than the per-user search rate
+    // lets people (`search.rate_per_sec`).
+    let extra = Settings::default()
+        .set("search", "profile_consent", "\"implicit\"".into())
+        .set("search", "rate_per_sec", "0".into());
     let target = match &common.url {
         Some(_) => common.target(searchers).await?,
         None => {

@@ -17,7 +17,7 @@ use imps_core::store::{
     Birth, ContactDetails, DirectoryStore, GroupField, GroupLeaf, GroupRecord, PublicProfile, Term,
     UserField, UserLeaf, group_keys, group_listed, user_keys,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::SqliteStore;
 use crate::rows::backend;
@@ -154,37 +154,11 @@ pub(crate) fn write_group_keys(
     Ok(())
 }
 
-/// Recomputes every key when the schema asks for it (a row in
-/// `directory_reindex`, left by migration 10 or a later one that changes
-/// how keys are made): NFKC is Rust's, so SQL steps cannot do it. One
-/// IMMEDIATE transaction: a second process opening the file at the same
-/// moment waits, then finds the row gone. Runs before the store serves.
-pub(crate) fn reindex_if_asked(conn: &mut Connection) -> Result<bool, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| backend("starting the directory reindex", e))?;
-    let asked = tx
-        .query_row("SELECT 1 FROM directory_reindex", [], |_| Ok(()))
-        .optional()
-        .map_err(|e| backend("reading directory_reindex", e))?
-        .is_some();
-    if !asked {
-        return Ok(false);
-    }
-    reindex_all(&tx)?;
-    tx.execute("DELETE FROM directory_reindex", [])
-        .map_err(|e| backend("clearing directory_reindex", e))?;
-    tx.commit()
-        .map_err(|e| backend("committing the directory reindex", e))?;
-    Ok(true)
-}
-
-/// Rewrites `user_keys` and `group_keys` from the stored users, profiles,
-/// contact details and groups.
-pub(crate) fn reindex_all(c: &Connection) -> Result<(), StoreError> {
+/// Rewrites `user_keys` from the stored users, profiles and contact
+/// details (the groups' keys are the groups file's).
+pub(crate) fn reindex_users(c: &Connection) -> Result<(), StoreError> {
     let fail = |e| backend("reindexing the directory", e);
-    c.execute_batch("DELETE FROM user_keys; DELETE FROM group_keys;")
-        .map_err(fail)?;
+    c.execute_batch("DELETE FROM user_keys;").map_err(fail)?;
     let mut users = c
         .prepare(
             "SELECT u.id, u.msisdn, u.friendly_name, p.birth_year, p.birth_month, p.gender,
@@ -226,18 +200,7 @@ pub(crate) fn reindex_all(c: &Connection) -> Result<(), StoreError> {
         n_users += 1;
     }
     drop(rows);
-    let ids: Vec<String> = c
-        .prepare("SELECT id FROM chat_groups")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(fail)?;
-    for id in &ids {
-        crate::groups::reindex_group(c, id)?;
-    }
-    tracing::info!(
-        users = n_users,
-        groups = ids.len(),
-        "reindexed the directory"
-    );
+    tracing::info!(users = n_users, "reindexed the users' search keys");
     Ok(())
 }
 

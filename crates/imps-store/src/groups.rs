@@ -25,6 +25,21 @@ pub(crate) fn reindex_group(c: &Connection, id: &str) -> Result<(), StoreError> 
     write_group_keys(c, id, g.as_ref())
 }
 
+/// Rewrites `group_keys` from every stored group.
+pub(crate) fn reindex_groups(c: &Connection) -> Result<(), StoreError> {
+    let fail = |e| backend("reindexing the groups", e);
+    c.execute_batch("DELETE FROM group_keys;").map_err(fail)?;
+    let ids: Vec<String> = c
+        .prepare("SELECT id FROM chat_groups")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(fail)?;
+    for id in &ids {
+        reindex_group(c, id)?;
+    }
+    tracing::info!(groups = ids.len(), "reindexed the groups' search keys");
+    Ok(())
+}
+
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn create_group(&self, g: GroupRecord) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use imps_core::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::migrations;
 use crate::rows::backend;
@@ -82,7 +82,7 @@ impl SqliteStore {
         let report = migrations::migrate(&mut writer)?;
         // Keys that SQL steps could not compute (NFKC), before any reader
         // or job sees the tables.
-        if crate::directory::reindex_if_asked(&mut writer)? {
+        if reindex_if_asked(&mut writer)? {
             tracing::info!(path = %path.display(), "directory search index rebuilt");
         }
 
@@ -219,6 +219,32 @@ fn configure_reader(conn: &Connection, opts: &SqliteOptions) -> rusqlite::Result
     configure_common(conn, opts)?;
     // A write through a reader would bypass the writer's ordering.
     conn.pragma_update(None, "query_only", true)
+}
+
+/// Recomputes every key when the schema asks for it (a row in
+/// `directory_reindex`, left by migration 10 or a later one that changes
+/// how keys are made): NFKC is Rust's, so SQL steps cannot do it. One
+/// IMMEDIATE transaction: a second process opening the file at the same
+/// moment waits, then finds the row gone. Runs before the store serves.
+fn reindex_if_asked(conn: &mut Connection) -> Result<bool, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| backend("starting the directory reindex", e))?;
+    let asked = tx
+        .query_row("SELECT 1 FROM directory_reindex", [], |_| Ok(()))
+        .optional()
+        .map_err(|e| backend("reading directory_reindex", e))?
+        .is_some();
+    if !asked {
+        return Ok(false);
+    }
+    crate::directory::reindex_users(&tx)?;
+    crate::groups::reindex_groups(&tx)?;
+    tx.execute("DELETE FROM directory_reindex", [])
+        .map_err(|e| backend("clearing directory_reindex", e))?;
+    tx.commit()
+        .map_err(|e| backend("committing the directory reindex", e))?;
+    Ok(true)
 }
 
 #[cfg(test)]
