@@ -81,25 +81,8 @@ const KINDS: [&str; 9] = [
     "group_joined",
 ];
 
-// The population's rules (see impsd's population.rs).
-const FIRST_A: [&str; 15] = [
-    "An", "Be", "Ca", "Da", "El", "Fa", "Gi", "Ha", "Il", "Jo", "Ka", "Li", "Ma", "No", "Ol",
-];
-const FIRST_B: [&str; 15] = [
-    "na", "ra", "ton", "lia", "mir", "vin", "ssa", "rek", "ko", "dan", "ny", "sha", "lo", "tte",
-    "ric",
-];
-const LAST_A: [&str; 10] = [
-    "Ber", "Cal", "Dor", "Fen", "Gar", "Hol", "Kes", "Mor", "Pel", "Ros",
-];
-const LAST_B: [&str; 10] = ["a", "e", "i", "o", "u", "an", "el", "in", "or", "un"];
-const LAST_C: [&str; 8] = ["berg", "sen", "ton", "wick", "ley", "mann", "ford", "dal"];
-const COUNTRIES: [&str; 30] = [
-    "DE", "FR", "IT", "ES", "GB", "NL", "BE", "AT", "CH", "PL", "SE", "NO", "DK", "FI", "PT", "IE",
-    "CZ", "HU", "RO", "GR", "BG", "HR", "SK", "SI", "LT", "LV", "EE", "LU", "MT", "IS",
-];
-const RARE_INTENTION: &str = "business";
-const CITIES: usize = 200;
+// The population's rules are `imps_population`'s, as impsd stores them.
+use imps_population::{CITIES, COUNTRIES, RARE_INTENTION};
 
 /// What the searchers draw from.
 struct World {
@@ -154,7 +137,7 @@ impl SearchWorker {
     }
 
     fn city(&mut self) -> String {
-        format!("City{:03}", self.below(CITIES))
+        imps_population::city_name(self.below(CITIES))
     }
 
     /// The Search-Request of kind `k`.
@@ -175,17 +158,8 @@ impl SearchWorker {
                 request(&[("USER_FRIENDLY_NAME", name)], None)
             }
             "first_last_name" => {
-                let first = format!(
-                    "{}{}",
-                    FIRST_A[self.below(FIRST_A.len())],
-                    FIRST_B[self.below(FIRST_B.len())]
-                );
-                let last = format!(
-                    "{}{}{}",
-                    LAST_A[self.below(LAST_A.len())],
-                    LAST_B[self.below(LAST_B.len())],
-                    LAST_C[self.below(LAST_C.len())]
-                );
+                let first = imps_population::first_name(self.below(imps_population::first_names()));
+                let last = imps_population::last_name(self.below(imps_population::last_names()));
                 request(
                     &[("USER_FIRST_NAME", first), ("USER_LAST_NAME", last)],
                     None,
