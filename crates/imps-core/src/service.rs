@@ -426,7 +426,15 @@ impl Service {
             Area::Map => self.map.handle_map(s, tx).await?,
             Area::Sysmsg => Outcome::Reply(self.sysmsg.user_answers(s, body).await?),
             Area::Directory => {
-                let (out, advise) = self.directory.handle_directory(s, kind, tx).await?;
+                let (out, advise) = match self.directory.handle_directory(s, kind, tx).await {
+                    Ok(x) => x,
+                    Err(e @ CoreError::ProfileIncomplete(_)) => {
+                        // PPR-7: why, and what finding others means.
+                        self.sysmsg.profile_needs(s).await;
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                };
                 if advise {
                     // PPR-UC: a complete profile is found only after its
                     // owner agrees to the advice.

@@ -747,7 +747,7 @@ async fn listed(
 }
 
 #[tokio::test]
-async fn ppr_4_ppr_5_ppr_6_ppr_8_ppr_11_ppr_13_profile_search_rules() {
+async fn ppr_4_ppr_5_ppr_6_ppr_7_ppr_8_ppr_11_ppr_13_profile_search_rules() {
     let srv = TestServer::start_with(|c| {
         unlimited(c);
         c.search.min_profile_age = 16;
@@ -781,6 +781,24 @@ async fn ppr_4_ppr_5_ppr_6_ppr_8_ppr_11_ppr_13_profile_search_rules() {
             Some(403),
             "{w}"
         );
+        // PPR-7: told why, once per session, as a system message.
+        let (tid, req) = expect(&c, "SystemMessage-Request").await;
+        c.answer_status(&tid).await.unwrap();
+        let told = req
+            .path(&["SystemMessageList", "SystemMessage", "SystemMessageText"])
+            .unwrap()
+            .text
+            .clone();
+        assert!(
+            told.contains("friendly name, age and country"),
+            "{w}: {told}"
+        );
+        assert_eq!(
+            code(&c, search(v, &[("USER_GENDER", "F")], None, None)).await,
+            Some(403),
+            "{w}"
+        );
+        im_common::expect_none(&c, "SystemMessage-Request").await;
         // A contact-details search needs no profile.
         let r = ask(
             &c,

@@ -120,6 +120,8 @@ pub struct SessionState {
     pub(crate) helped: bool,
     /// Privacy advice was sent to this session.
     pub(crate) advised: bool,
+    /// This session was told what a profile search needs (PPR-7).
+    pub(crate) told_profile_needs: bool,
     outbox: VecDeque<Element>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
@@ -184,6 +186,7 @@ impl Session {
                 errors_in_row: 0,
                 helped: false,
                 advised: false,
+                told_profile_needs: false,
                 outbox: VecDeque::new(),
                 next_tid: 1,
                 dropped: 0,

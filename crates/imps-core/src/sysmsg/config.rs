@@ -79,10 +79,12 @@ pub struct SysmsgTexts {
     pub profile_decline: String,
     pub register: String,
     pub register_ok: String,
+    pub profile_needs: String,
+    pub profile_needs_ok: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 17] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 19] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -115,6 +117,11 @@ pub const BUILTIN_TEXTS: [(&str, &str); 17] = [
         "Welcome! Your user ID is {user}, and others see it as your name until you choose a friendly name in your public profile.",
     ),
     ("register_ok", "OK"),
+    (
+        "profile_needs",
+        "To search public profiles, first fill in your own friendly name, age and country. Once you agree to it, others can find you by your profile too: they see your friendly name and profile, never your name, number or e-mail.",
+    ),
+    ("profile_needs_ok", "OK"),
 ];
 
 /// The defaults.
@@ -228,6 +235,8 @@ impl SysmsgTexts {
             "profile_decline" => &self.profile_decline,
             "register" => &self.register,
             "register_ok" => &self.register_ok,
+            "profile_needs" => &self.profile_needs,
+            "profile_needs_ok" => &self.profile_needs_ok,
             _ => "",
         }
     }

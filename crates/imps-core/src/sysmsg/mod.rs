@@ -695,6 +695,26 @@ impl SysmsgService {
         }
     }
 
+    /// PPR-7: `s` was refused a profile search because its own mandatory
+    /// profile fields are missing. Told once per session what they are and
+    /// what filling them means for privacy.
+    pub(crate) async fn profile_needs(&self, s: &Arc<Session>) {
+        if s.version < Version::V1_3 {
+            return;
+        }
+        if s.with_state(|st| std::mem::replace(&mut st.told_profile_needs, true)) {
+            return;
+        }
+        let ok = vec![SysOption {
+            id: 1,
+            text: self.cfg().text("profile_needs_ok", None, ""),
+            action: None,
+        }];
+        if let Err(e) = self.push_builtin(s, PROFILE_NEEDS, ok).await {
+            tracing::warn!(user = %s.user, error = %e, "profile search advice not sent");
+        }
+    }
+
     /// `rec` in `language`: messages the server wrote from a template are
     /// written again in the session's language; the operator's go as
     /// they are.
@@ -707,6 +727,12 @@ impl SysmsgService {
                 out.text = cfg.text("privacy", language, "");
                 for o in &mut out.options {
                     o.text = cfg.text("privacy_ok", language, "");
+                }
+            }
+            PROFILE_NEEDS => {
+                out.text = cfg.text("profile_needs", language, "");
+                for o in &mut out.options {
+                    o.text = cfg.text("profile_needs_ok", language, "");
                 }
             }
             PROFILE => {
@@ -764,6 +790,8 @@ const PRIVACY: &str = "privacy";
 /// The ID and origin of the public profile advice; answering its first
 /// option makes the profile searchable.
 const PROFILE: &str = "profile";
+/// The ID and origin of the advice to a user refused a profile search.
+const PROFILE_NEEDS: &str = "profile-needs";
 /// The action of the option that agrees to be found.
 const PROFILE_CONSENT: &str = "profile-consent";
 /// The help option that turns help off.
