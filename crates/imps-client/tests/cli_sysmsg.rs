@@ -383,3 +383,33 @@ async fn cli_sysmsg_sym_6_sym_7_sym_17_login_answers_the_terms() {
     assert!(r.stderr.contains("403"), "{r:?}");
     assert_eq!(sessions("carol"), 0);
 }
+
+/// SYM-UC in the CLI: `imps sysmsg help-setting` shows whether help after
+/// refused requests is on; answering the help message sets it, and the
+/// next look shows the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sysmsg_sym_uc_the_help_preference_is_seen_and_reset() {
+    let srv = Server::start().await;
+    srv.add_user("alice", "wonderland").await;
+    let alice = srv.person("alice");
+    alice.login("wonderland", &["--csp", "1.3"]).await;
+    let shown = alice.json(&["sysmsg", "help-setting"]).await;
+    assert_eq!(shown["id"], "help", "{shown}");
+    let text = shown["text"].as_str().unwrap();
+    assert!(
+        text.ends_with("Help is on: it is offered after several refused requests."),
+        "{shown}"
+    );
+    assert_eq!(shown["options"].as_array().unwrap().len(), 2, "{shown}");
+    alice.json(&["sysmsg", "answer", "help", "2"]).await;
+    let human = alice.imps(&["sysmsg", "help-setting"], None).await.ok();
+    assert!(human.stdout.contains("Help is off"), "{human:?}");
+    assert!(human.stdout.contains("[1]"), "{human:?}");
+    alice.json(&["sysmsg", "answer", "help", "1"]).await;
+    let shown = alice.json(&["sysmsg", "help-setting"]).await;
+    assert!(
+        shown["text"].as_str().unwrap().contains("Help is on"),
+        "{shown}"
+    );
+    alice.json(&["logout"]).await;
+}

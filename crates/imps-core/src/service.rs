@@ -419,6 +419,14 @@ impl Service {
                 {
                     self.sysmsg.privacy_advice(s).await;
                 }
+                if kind == P::UpdatePresenceRequest
+                    && crate::presence::publishes_location(body)
+                    && let Outcome::Reply(r) = &out
+                    && matches!(reply_code(r), Some(200 | 201))
+                {
+                    // People authorized earlier now see where the user is.
+                    self.sysmsg.location_advice(s, &self.presence).await;
+                }
                 out
             }
             Area::Groups => self.groups.handle_groups(s, kind, tx).await?,

@@ -8,7 +8,7 @@ use crate::{common, groups_common, im_common};
 
 use common::{TestServer, code_of};
 use groups_common::{create_req, expect_code, gid, prop, store};
-use im_common::{add_user, expect, online};
+use im_common::{add_user, expect, expect_none, online};
 use imps_client::{Element, Encoding, HttpClient, Version};
 use imps_core::FakeClock;
 use imps_core::store::ContactDetails;
@@ -909,6 +909,11 @@ async fn ppr_uc_ppr_7_a_complete_profile_is_found_only_after_agreeing_to_the_adv
         c.logout().await.unwrap();
         s.logout().await.unwrap();
     }
+    // The advice was for "new" alone: another user's next session is not
+    // sent it (it is stored once, as a server message for anyone).
+    add_user(&srv, "other", None, None).await;
+    let o = online(&srv, Version::V1_3, Encoding::Xml, "other", "r").await;
+    expect_none(&o, "SystemMessage-Request").await;
 }
 
 #[tokio::test]

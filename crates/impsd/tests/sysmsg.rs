@@ -773,8 +773,29 @@ async fn sym_uc_help_after_repeated_errors_with_a_preference_to_turn_it_off_and_
             refused(&alice).await;
         }
         expect_none(&alice, "SystemMessage-Request").await;
+        // The user can see the preference at any time: answering `help`
+        // without an option shows it, and records nothing.
+        answer_ok(&alice, "help", None).await;
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, "help");
+        let text = m.child_text("SystemMessageText").unwrap();
+        assert!(text.ends_with("Help is off: you chose not to be shown it. Choose the first option to turn it on again."), "{text}");
+        assert_eq!(options_of(&m).len(), 2, "{m:?}");
+        alice.logout().await.unwrap();
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        for _ in 0..3 {
+            refused(&alice).await;
+        }
+        expect_none(&alice, "SystemMessage-Request").await;
         // Turned on again by answering the help message's first option.
         answer_ok(&alice, "help", Some(1)).await;
+        answer_ok(&alice, "help", None).await;
+        let (_, m) = receive(&alice).await;
+        let text = m.child_text("SystemMessageText").unwrap();
+        assert!(
+            text.ends_with("Help is on: it is offered after several refused requests."),
+            "{text}"
+        );
         alice.logout().await.unwrap();
         let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
         refused(&alice).await;
@@ -825,5 +846,59 @@ async fn sym_uc_privacy_advice_when_presence_is_shared_with_everyone() {
         assert_eq!(code_of(&r), Some(200), "{r:?}");
         expect_none(&alice, "SystemMessage-Request").await;
         alice.logout().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sym_uc_privacy_advice_when_a_location_reaches_users_authorized_earlier() {
+    use crate::presence_common::{attr, grant, update};
+    let srv = TestServer::start_with(|c| c.sysmsg.privacy_advice = true).await;
+    for u in ["alice", "bob", "carol"] {
+        add_user(&srv, u, None, None).await;
+    }
+    for e in BOTH {
+        // Carol lets bob see her status text but not where she is.
+        let carol = online(&srv, Version::V1_3, e, "carol", "phone").await;
+        let code = grant(&carol, Version::V1_3, &["bob"], &["StatusText"]).await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            update(&carol, vec![attr("FreeTextLocation", "at home")]).await,
+            200
+        );
+        expect_none(&carol, "SystemMessage-Request").await;
+        carol.logout().await.unwrap();
+
+        // Alice allowed bob to see her location before publishing any.
+        let alice = online(&srv, Version::V1_3, e, "alice", "phone").await;
+        let code = grant(&alice, Version::V1_3, &["bob"], &["FreeTextLocation"]).await;
+        assert_eq!(code, 200);
+        expect_none(&alice, "SystemMessage-Request").await;
+        // Something else than a location: no advice.
+        assert_eq!(update(&alice, vec![attr("StatusText", "busy")]).await, 200);
+        expect_none(&alice, "SystemMessage-Request").await;
+        assert_eq!(
+            update(&alice, vec![attr("FreeTextLocation", "at the office")]).await,
+            200
+        );
+        let (id, m) = receive(&alice).await;
+        assert_eq!(id, "privacy-location");
+        assert!(
+            m.child_text("SystemMessageText")
+                .unwrap()
+                .starts_with("Your location is now visible"),
+            "{m:?}"
+        );
+        answer_ok(&alice, &id, Some(1)).await;
+        // Once per session.
+        assert_eq!(
+            update(&alice, vec![attr("FreeTextLocation", "on the train")]).await,
+            200
+        );
+        expect_none(&alice, "SystemMessage-Request").await;
+        alice.logout().await.unwrap();
+        // The advice was alice's alone: bob's next session is not sent it.
+        let bob = online(&srv, Version::V1_3, e, "bob", "phone").await;
+        expect_none(&bob, "SystemMessage-Request").await;
+        bob.logout().await.unwrap();
     }
 }

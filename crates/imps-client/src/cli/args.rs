@@ -388,6 +388,10 @@ pub enum SysmsgCmd {
     List,
     /// Answer one with an option ID, or acknowledge one without options.
     Answer(AnswerArgs),
+    /// Whether the server offers help after refused requests: it sends
+    /// its `help` message with the current preference; answer it with
+    /// option 1 (help on) or 2 (help off).
+    HelpSetting,
 }
 
 #[derive(Args, Debug, Clone)]

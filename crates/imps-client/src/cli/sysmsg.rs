@@ -18,6 +18,7 @@ pub async fn sysmsg(ctx: Ctx, cmd: SysmsgCmd) -> Result<Report, CliError> {
     match cmd {
         SysmsgCmd::List => list(ctx).await,
         SysmsgCmd::Answer(a) => answer(ctx, a).await,
+        SysmsgCmd::HelpSetting => help_setting(ctx).await,
     }
 }
 
@@ -78,6 +79,35 @@ async fn list(mut ctx: Ctx) -> Result<Report, CliError> {
         json!({"system_messages": messages, "other_events": fresh}),
     ))
 }
+
+/// The server's help message, asked for by answering `help` without an
+/// option (docs/protocol.md): its text ends with whether help is on.
+async fn help_setting(mut ctx: Ctx) -> Result<Report, CliError> {
+    needs_1_3(&ctx, "the help preference")?;
+    ctx.call(
+        "asking for the help preference",
+        build::system_message_user(HELP, None),
+    )
+    .await?;
+    // The server pushes the message before it answers the request.
+    messaging::drain(&mut ctx).await?;
+    let shown = ctx
+        .profile
+        .system_messages
+        .iter()
+        .find(|m| m.id == HELP)
+        .cloned()
+        .ok_or_else(|| CliError::Local("the server did not send its help message".into()))?;
+    ctx.save()?;
+    Ok(Report::new(
+        describe(&shown),
+        json!({"id": shown.id, "text": shown.text, "options": shown.options.iter().map(|(id, text)| json!({"id": id, "text": text})).collect::<Vec<_>>()}),
+    ))
+}
+
+/// The ID of the server's help message, whose latest answer is the
+/// user's help preference.
+const HELP: &str = "help";
 
 /// Checks an answer against the message when we have it: the option must
 /// be one it offers, and a message with options needs one.

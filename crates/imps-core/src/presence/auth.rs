@@ -86,6 +86,11 @@ impl ListView {
     fn contains(&self, list: &str, user: &str) -> bool {
         self.members.get(list).is_some_and(|m| m.contains(user))
     }
+
+    /// Every member of every list fetched (a user may appear more than once).
+    pub(crate) fn all_members(&self) -> impl Iterator<Item = &str> {
+        self.members.values().flatten().map(String::as_str)
+    }
 }
 
 impl PresenceService {

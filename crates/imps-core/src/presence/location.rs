@@ -1,11 +1,14 @@
 //! A user's GeoLocation for GetMap by UserID (PRR-4): only when the
 //! requester may see it, by the same rules as GetPresence (location is
-//! granted only where an attribute list names it, PRR-UC).
+//! granted only where an attribute list names it, PRR-UC); and who sees a
+//! location once it is published, for the privacy advice (SYM-UC).
 
 use super::PresenceService;
 use imps_wire::Element;
 
-use super::attributes::Attr;
+use std::collections::HashSet;
+
+use super::attributes::{Attr, AttrSet};
 use crate::CoreError;
 
 impl PresenceService {
@@ -44,5 +47,53 @@ impl PresenceService {
             st.accessed.insert(requester.to_string());
         }
         Ok(geo)
+    }
+}
+
+/// Whether an UpdatePresence body sets a location attribute to a value
+/// (clearing one, or a Qualifier F, shares nothing).
+pub(crate) fn publishes_location(body: &Element) -> bool {
+    body.child("PresenceSubList").is_some_and(|l| {
+        l.children.iter().any(|c| {
+            Attr::from_name(&c.name).is_some_and(Attr::is_location)
+                && c.child_bool("Qualifier") == Some(true)
+        })
+    })
+}
+
+impl PresenceService {
+    /// How many other users may now see a location attribute `owner` has
+    /// published: users named in a grant and members of granted contact
+    /// lists, not blocked (SYM-UC privacy advice). A DefaultList grant of
+    /// location counts the users the other grants name, since "everyone"
+    /// has its own advice.
+    pub(crate) async fn location_reach(&self, owner: &str) -> Result<usize, CoreError> {
+        let cell = self.owner_cell(owner).await?;
+        let st = cell.lock().await;
+        let published = st
+            .doc
+            .instances
+            .iter()
+            .filter(|i| i.attr.is_location() && i.elem.child_bool("Qualifier") != Some(false))
+            .fold(AttrSet::EMPTY, |mut set, i| {
+                set.insert(i.attr);
+                set
+            });
+        if published.is_empty() {
+            return Ok(0);
+        }
+        let view = self.list_view(owner, &st.grants).await;
+        let mut candidates: HashSet<&str> = st.grants.users.keys().map(String::as_str).collect();
+        candidates.extend(view.all_members());
+        let reach = candidates
+            .into_iter()
+            .filter(|w| *w != owner)
+            .filter(|w| {
+                !Self::visible_to(owner, &st, w, &view)
+                    .intersect(published)
+                    .is_empty()
+            })
+            .count();
+        Ok(reach)
     }
 }

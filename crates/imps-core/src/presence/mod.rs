@@ -23,6 +23,7 @@ mod targets;
 mod watchers;
 
 use hot::Hot;
+pub(crate) use location::publishes_location;
 
 /// Memory bounds of this area: the `[presence]` section, defaults in
 /// [`PRESENCE_DEFAULTS`].

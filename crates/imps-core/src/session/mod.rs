@@ -120,6 +120,8 @@ pub struct SessionState {
     pub(crate) helped: bool,
     /// Privacy advice was sent to this session.
     pub(crate) advised: bool,
+    /// Location privacy advice was sent to this session.
+    pub(crate) advised_location: bool,
     /// This session was told what a profile search needs (PPR-7).
     pub(crate) told_profile_needs: bool,
     outbox: VecDeque<Element>,
@@ -186,6 +188,7 @@ impl Session {
                 errors_in_row: 0,
                 helped: false,
                 advised: false,
+                advised_location: false,
                 told_profile_needs: false,
                 outbox: VecDeque::new(),
                 next_tid: 1,

@@ -34,7 +34,9 @@ pub struct SysmsgConfig {
     /// notices, block X or have X on a list already are not told.
     pub added_notice: bool,
     /// Privacy advice when a user lets everyone see some of their presence
-    /// (an attribute list for DefaultList), once per session (SYM-UC).
+    /// (an attribute list for DefaultList), and when a user publishes a
+    /// location that users authorized earlier can see; each once per
+    /// session (SYM-UC).
     pub privacy_advice: bool,
     /// Offline notifications (the IM area's notifier) carry a system
     /// message with options to log in or ignore (SYM-UC, 5.14.3).
@@ -81,10 +83,13 @@ pub struct SysmsgTexts {
     pub register_ok: String,
     pub profile_needs: String,
     pub profile_needs_ok: String,
+    pub privacy_location: String,
+    pub help_is_on: String,
+    pub help_is_off: String,
 }
 
 /// The built-in English texts.
-pub const BUILTIN_TEXTS: [(&str, &str); 19] = [
+pub const BUILTIN_TEXTS: [(&str, &str); 22] = [
     (
         "welcome",
         "Welcome! You can now chat, share your presence and join groups.",
@@ -122,6 +127,18 @@ pub const BUILTIN_TEXTS: [(&str, &str); 19] = [
         "To search public profiles, first fill in your own friendly name, age and country. Once you agree to it, others can find you by your profile too: they see your friendly name and profile, never your name, number or e-mail.",
     ),
     ("profile_needs_ok", "OK"),
+    (
+        "privacy_location",
+        "Your location is now visible to the people you allowed to see it earlier. To share it with fewer people, change who may see your presence.",
+    ),
+    (
+        "help_is_on",
+        "Help is on: it is offered after several refused requests.",
+    ),
+    (
+        "help_is_off",
+        "Help is off: you chose not to be shown it. Choose the first option to turn it on again.",
+    ),
 ];
 
 /// The defaults.
@@ -237,6 +254,9 @@ impl SysmsgTexts {
             "register_ok" => &self.register_ok,
             "profile_needs" => &self.profile_needs,
             "profile_needs_ok" => &self.profile_needs_ok,
+            "privacy_location" => &self.privacy_location,
+            "help_is_on" => &self.help_is_on,
+            "help_is_off" => &self.help_is_off,
             _ => "",
         }
     }

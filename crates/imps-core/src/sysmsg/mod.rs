@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 
 use crate::CoreError;
 use crate::base::Base;
+use crate::presence::PresenceService;
 use crate::reply::ok_status;
 use crate::session::Session;
 use crate::store::{SysDelivery, SysMessageRecord, SysOption};
@@ -361,10 +362,11 @@ impl SysmsgService {
                 return;
             }
         };
-        // Help goes only where it is needed; the welcome only while on.
+        // The welcome only while on; help and advice only where their
+        // trigger fires: stored once for everyone, they are never "due".
         let wanted = |m: &&SysMessageRecord| match m.origin.as_str() {
             WELCOME => self.cfg().welcome,
-            HELP | PRIVACY => false,
+            o if TRIGGERED.contains(&o) => false,
             _ => true,
         };
         for rec in due.iter().filter(wanted).take(self.cfg().max_per_session) {
@@ -428,7 +430,13 @@ impl SysmsgService {
         }
         let mut refused: Vec<CoreError> = Vec::new();
         for a in &answers {
-            if let Err(e) = self.answer(s, &a.id, a.chosen_option_id).await {
+            let done = if a.id == HELP && a.chosen_option_id.is_none() {
+                // Not an answer: the user asks to see their help preference.
+                self.show_help(s).await
+            } else {
+                self.answer(s, &a.id, a.chosen_option_id).await
+            };
+            if let Err(e) = done {
                 if let CoreError::Store(_) | CoreError::Internal(_) = e {
                     return Err(e);
                 }
@@ -537,7 +545,7 @@ impl SysmsgService {
         }
         let rec = SysMessageRecord {
             id: id.into(),
-            text: self.cfg().text(id, None, ""),
+            text: self.cfg().text(&id.replace('-', "_"), None, ""),
             options,
             requires_response: false,
             everyone: true,
@@ -585,18 +593,18 @@ impl SysmsgService {
         }
     }
 
-    async fn offer_help(&self, s: &Arc<Session>) -> Result<(), CoreError> {
-        let off = self
+    /// Whether `user` turned help off: their latest answer to `help`.
+    async fn help_is_off(&self, user: &str) -> Result<bool, CoreError> {
+        Ok(self
             .base
             .store
-            .sysmsg_delivery(HELP, &s.user)
+            .sysmsg_delivery(HELP, user)
             .await?
-            .is_some_and(|d| d.chosen == Some(HELP_OFF));
-        if off {
-            tracing::debug!(user = %s.user, "help not offered: the user turned it off");
-            return Ok(());
-        }
-        let options = vec![
+            .is_some_and(|d| d.chosen == Some(HELP_OFF)))
+    }
+
+    fn help_options(&self) -> Vec<SysOption> {
+        vec![
             SysOption {
                 id: 1,
                 text: self.cfg().text("help_ok", None, ""),
@@ -607,8 +615,42 @@ impl SysmsgService {
                 text: self.cfg().text("help_off", None, ""),
                 action: None,
             },
-        ];
-        self.push_builtin(s, HELP, options).await
+        ]
+    }
+
+    async fn offer_help(&self, s: &Arc<Session>) -> Result<(), CoreError> {
+        if self.help_is_off(&s.user).await? {
+            tracing::debug!(user = %s.user, "help not offered: the user turned it off");
+            return Ok(());
+        }
+        self.push_builtin(s, HELP, self.help_options()).await
+    }
+
+    /// The user's help preference, shown on request (SYM-UC): the help
+    /// message again, its text followed by whether help is on or off, with
+    /// the same two options; answering one sets the preference. Asking
+    /// records nothing, so the preference stays what it was.
+    async fn show_help(&self, s: &Arc<Session>) -> Result<(), CoreError> {
+        let off = self.help_is_off(&s.user).await?;
+        let rec = self.store_builtin(HELP, self.help_options()).await?;
+        let mut shown = self.localized(&rec, s.language());
+        let state = self.cfg().text(
+            if off { "help_is_off" } else { "help_is_on" },
+            s.language(),
+            "",
+        );
+        shown.text = format!("{}\n\n{state}", shown.text)
+            .chars()
+            .take(self.cfg().max_text_chars)
+            .collect();
+        if self.base.router.to_session(&s.id, request(&shown)) {
+            tracing::info!(user = %s.user, off, "help preference shown");
+            self.base
+                .store
+                .mark_sysmsg_sent(HELP, &s.user, self.base.now_ms())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Stores the server's message `id` (text from the template of the
@@ -647,6 +689,39 @@ impl SysmsgService {
         }];
         if let Err(e) = self.push_builtin(s, PRIVACY, ok).await {
             tracing::warn!(user = %s.user, error = %e, "privacy advice not sent");
+        }
+    }
+
+    /// Location privacy advice (SYM-UC): `s` just published a location,
+    /// and users it authorized earlier can now see it. Sent once per
+    /// session, when the privacy advice setting is on; nothing when nobody
+    /// else can see the location.
+    pub(crate) async fn location_advice(&self, s: &Arc<Session>, presence: &PresenceService) {
+        if !self.cfg().privacy_advice || s.version < Version::V1_3 {
+            return;
+        }
+        if s.with_state(|st| st.advised_location) {
+            return;
+        }
+        let reach = match presence.location_reach(&s.user).await {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(user = %s.user, error = %e, "location advice skipped: presence unreadable");
+                return;
+            }
+        };
+        if s.with_state(|st| std::mem::replace(&mut st.advised_location, true)) {
+            return;
+        }
+        tracing::info!(user = %s.user, watchers = reach, "location visible to users authorized earlier");
+        let ok = vec![SysOption {
+            id: 1,
+            text: self.cfg().text("privacy_ok", None, ""),
+            action: None,
+        }];
+        if let Err(e) = self.push_builtin(s, PRIVACY_LOCATION, ok).await {
+            tracing::warn!(user = %s.user, error = %e, "location advice not sent");
         }
     }
 
@@ -729,6 +804,12 @@ impl SysmsgService {
                     o.text = cfg.text("privacy_ok", language, "");
                 }
             }
+            PRIVACY_LOCATION => {
+                out.text = cfg.text("privacy_location", language, "");
+                for o in &mut out.options {
+                    o.text = cfg.text("privacy_ok", language, "");
+                }
+            }
             PROFILE_NEEDS => {
                 out.text = cfg.text("profile_needs", language, "");
                 for o in &mut out.options {
@@ -787,6 +868,8 @@ const WELCOME: &str = "welcome";
 const HELP: &str = "help";
 /// The ID and origin of the privacy advice.
 const PRIVACY: &str = "privacy";
+/// The ID and origin of the advice on a location authorized users see.
+const PRIVACY_LOCATION: &str = "privacy-location";
 /// The ID and origin of the public profile advice; answering its first
 /// option makes the profile searchable.
 const PROFILE: &str = "profile";
@@ -794,6 +877,9 @@ const PROFILE: &str = "profile";
 const PROFILE_NEEDS: &str = "profile-needs";
 /// The action of the option that agrees to be found.
 const PROFILE_CONSENT: &str = "profile-consent";
+/// The server's messages sent only when something a user does calls for
+/// them, each to that user's session.
+const TRIGGERED: [&str; 5] = [HELP, PRIVACY, PRIVACY_LOCATION, PROFILE, PROFILE_NEEDS];
 /// The help option that turns help off.
 const HELP_OFF: u64 = 2;
 /// The origin of the friendly-name prompt to new users (REG-UC).
