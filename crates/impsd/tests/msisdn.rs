@@ -205,3 +205,53 @@ async fn reg_uc_a_new_user_is_asked_for_a_friendly_name_and_sets_it_in_the_profi
         s.logout().await.unwrap();
     }
 }
+
+/// REG-UC with ADC-UC: the prompt is stored before the new user's client
+/// says its language, and is sent in the language of the session that
+/// takes it.
+#[tokio::test]
+async fn reg_uc_the_friendly_name_prompt_is_in_the_language_of_the_session() {
+    let srv = TestServer::start_with(|c| {
+        c.msisdn.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.sysmsg.texts.insert(
+            "fi".into(),
+            imps_core::SysmsgTexts {
+                register: "Tervetuloa! Tunnuksesi on {user}.".into(),
+                register_ok: "Selvä".into(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let c = msisdn_client(
+        &srv,
+        Version::V1_3,
+        Encoding::Wbxml,
+        "phone",
+        "+358401112223",
+    );
+    let told = c
+        .login_password("new-phone", "")
+        .await
+        .unwrap()
+        .user_id
+        .unwrap();
+    c.request(
+        imps_client::Element::new("ClientCapability-Request")
+            .with(crate::im_common::caps("P").with_text("DefaultLanguage", "fi-FI")),
+    )
+    .await
+    .unwrap();
+    c.service_request_all().await.unwrap();
+    let (tid, req) = crate::im_common::expect(&c, "SystemMessage-Request").await;
+    c.answer_status(&tid).await.unwrap();
+    let m = req.path(&["SystemMessageList", "SystemMessage"]).unwrap();
+    assert_eq!(
+        m.child_text("SystemMessageText"),
+        Some(format!("Tervetuloa! Tunnuksesi on {told}.").as_str()),
+        "{m:?}"
+    );
+    let option = m.path(&["AnswerOptions", "AnswerOption", "AnswerOptionText"]);
+    assert_eq!(option.map(|o| o.text.as_str()), Some("Selvä"), "{m:?}");
+    c.logout().await.unwrap();
+}

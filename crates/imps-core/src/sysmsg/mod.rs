@@ -270,7 +270,7 @@ impl SysmsgService {
                 && r.ready
                 && (self.first_push(r.session_id, &rec.id) || again);
             if fresh {
-                vec![request(&self.localized(rec, r.language))]
+                vec![request(&self.localized(rec, user, r.language))]
             } else {
                 Vec::new()
             }
@@ -374,7 +374,7 @@ impl SysmsgService {
             if !self.first_push(&s.id, &rec.id) {
                 continue;
             }
-            let body = request(&self.localized(rec, lang));
+            let body = request(&self.localized(rec, &s.user, lang));
             if !self.base.router.to_session(&s.id, body) {
                 return;
             }
@@ -633,7 +633,7 @@ impl SysmsgService {
     async fn show_help(&self, s: &Arc<Session>) -> Result<(), CoreError> {
         let off = self.help_is_off(&s.user).await?;
         let rec = self.store_builtin(HELP, self.help_options()).await?;
-        let mut shown = self.localized(&rec, s.language());
+        let mut shown = self.localized(&rec, &s.user, s.language());
         let state = self.cfg().text(
             if off { "help_is_off" } else { "help_is_on" },
             s.language(),
@@ -662,7 +662,7 @@ impl SysmsgService {
         options: Vec<SysOption>,
     ) -> Result<(), CoreError> {
         let rec = self.store_builtin(id, options).await?;
-        let body = request(&self.localized(&rec, s.language()));
+        let body = request(&self.localized(&rec, &s.user, s.language()));
         if self.base.router.to_session(&s.id, body) {
             tracing::info!(user = %s.user, id, "server's system message sent");
             self.base
@@ -727,8 +727,8 @@ impl SysmsgService {
 
     /// REG-UC: a user just registered by their MSISDN is asked to choose a
     /// friendly name (until then it is their user ID). Stored for the
-    /// user, so their first 1.3 session gets it; the text is in the
-    /// default language, since the client has not said its own yet.
+    /// user (in the default language, for the operator's listings), so
+    /// their first 1.3 session gets it, in that session's language.
     pub(crate) async fn ask_friendly_name(&self, user: &str) {
         let cfg = self.cfg();
         if !cfg.ask_friendly_name {
@@ -793,7 +793,12 @@ impl SysmsgService {
     /// `rec` in `language`: messages the server wrote from a template are
     /// written again in the session's language; the operator's go as
     /// they are.
-    fn localized(&self, rec: &SysMessageRecord, language: Option<&str>) -> SysMessageRecord {
+    fn localized(
+        &self,
+        rec: &SysMessageRecord,
+        user: &str,
+        language: Option<&str>,
+    ) -> SysMessageRecord {
         let cfg = self.cfg();
         let mut out = rec.clone();
         match rec.origin.as_str() {
@@ -802,6 +807,14 @@ impl SysmsgService {
                 out.text = cfg.text("privacy", language, "");
                 for o in &mut out.options {
                     o.text = cfg.text("privacy_ok", language, "");
+                }
+            }
+            REGISTER => {
+                // Addressed to the new user alone, about their own ID.
+                let wire = crate::users::wire_user(user, &self.base.cfg.domain);
+                out.text = cfg.text("register", language, &wire);
+                for o in &mut out.options {
+                    o.text = cfg.text("register_ok", language, "");
                 }
             }
             PRIVACY_LOCATION => {
