@@ -15,6 +15,7 @@ pub mod examples;
 pub mod limits;
 pub mod message;
 pub mod primitive;
+pub mod ssp;
 pub mod version;
 pub mod wbxml;
 pub mod xml;

@@ -12,6 +12,7 @@ mod xml_common;
 
 // One module per test file.
 mod csp_roundtrip;
+mod ssp_envelope;
 mod wbxml_hostile;
 mod wbxml_interop;
 mod wbxml_prop;
