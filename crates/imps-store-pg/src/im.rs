@@ -24,8 +24,8 @@ use tokio_postgres::Row;
 
 use crate::PgStore;
 use crate::rows::{
-    LockArea, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation, limit,
-    lock, lock_all, opt_to_i64, query, query_one, query_opt, to_i64,
+    LockArea, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation, limit, lock,
+    lock_all, opt_to_i64, query, query_one, query_opt, to_i64,
 };
 
 /// Columns of a queue entry joined with its message, for `entry_from_row`.

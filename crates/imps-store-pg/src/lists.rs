@@ -35,7 +35,11 @@ async fn commit(tx: Transaction<'_>) -> Result<(), StoreError> {
     tx.commit().await.map_err(|e| backend("committing", &e))
 }
 
-async fn count<C: GenericClient>(c: &C, sql: &str, params: &[Param<'_>]) -> Result<usize, StoreError> {
+async fn count<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<usize, StoreError> {
     let r = query_one(c, sql, params, "counting").await?;
     let n: i64 = col(&r, 0)?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -52,7 +56,11 @@ async fn list_exists<C: GenericClient>(c: &C, owner: &str, name: &str) -> Result
     .is_some())
 }
 
-async fn members_count<C: GenericClient>(c: &C, owner: &str, name: &str) -> Result<usize, StoreError> {
+async fn members_count<C: GenericClient>(
+    c: &C,
+    owner: &str,
+    name: &str,
+) -> Result<usize, StoreError> {
     count(
         c,
         "SELECT COUNT(*) FROM contacts WHERE owner = $1 AND list_name = $2",

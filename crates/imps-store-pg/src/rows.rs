@@ -19,12 +19,7 @@ pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 /// SQLSTATE, detail and constraint when there is one) or the I/O cause.
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        let mut s = format!(
-            "{} {}: {}",
-            db.severity(),
-            db.code().code(),
-            db.message()
-        );
+        let mut s = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
         if let Some(d) = db.detail() {
             s.push_str(&format!(" ({d})"));
         }
@@ -86,10 +81,7 @@ pub(crate) fn limit(n: usize) -> i64 {
 /// Reads column `idx`, or says which column could not be read.
 pub(crate) fn col<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, StoreError> {
     row.try_get(idx).map_err(|e| {
-        StoreError::Backend(format!(
-            "postgres: reading column {idx}: {}",
-            describe(&e)
-        ))
+        StoreError::Backend(format!("postgres: reading column {idx}: {}", describe(&e)))
     })
 }
 

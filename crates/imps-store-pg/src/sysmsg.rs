@@ -109,7 +109,11 @@ async fn write_delivery<C: GenericClient>(
     else {
         return Ok(false);
     };
-    let sql = if col::<bool>(&kind, 0)? { upsert } else { update };
+    let sql = if col::<bool>(&kind, 0)? {
+        upsert
+    } else {
+        update
+    };
     Ok(exec(c, sql, params, &format!("{what} {id} for {user}")).await? > 0)
 }
 
@@ -147,9 +151,8 @@ impl SysmsgStore for PgStore {
         }
         // Any error below drops the transaction: the message goes with it.
         for (ordinal, o) in m.options.iter().enumerate() {
-            let ordinal = i64::try_from(ordinal).map_err(|_| {
-                StoreError::Backend(format!("option ordinal {ordinal} too large"))
-            })?;
+            let ordinal = i64::try_from(ordinal)
+                .map_err(|_| StoreError::Backend(format!("option ordinal {ordinal} too large")))?;
             let option_id = to_i64(o.id, "option id")?;
             exec(
                 &tx,

@@ -184,7 +184,9 @@ impl LeafSql for UserLeaf {
                 q.push(")");
             }
             UserLeaf::BornBy(m) => {
-                q.push("EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id AND birth_idx <= ");
+                q.push(
+                    "EXISTS (SELECT 1 FROM user_profiles WHERE user_id = d.id AND birth_idx <= ",
+                );
                 q.big(i64::from(*m));
                 q.push(")");
             }

@@ -14,10 +14,13 @@ pub fn url_or_skip(test: &str) -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(u) if !u.trim().is_empty() => Some(u),
         _ => {
-            eprintln!(
+            // Straight to the stderr handle, not through eprintln!, which
+            // the test harness captures: the skip shows in every run.
+            let line = format!(
                 "SKIPPED {test}: {URL_VAR} is not set, so there is no PostgreSQL server to test \
-                 against (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
+                 against (set it to e.g. postgres://postgres@127.0.0.1:5432/test)\n"
             );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             None
         }
     }
