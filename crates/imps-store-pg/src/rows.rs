@@ -157,6 +157,18 @@ pub(crate) async fn query<C: GenericClient>(
     c.query(&st, params).await.map_err(|e| backend(what, &e))
 }
 
+/// Every row of a statement prepared for this call only: for text that
+/// varies without bound (search terms of any shape), which would
+/// otherwise grow each connection's statement cache forever.
+pub(crate) async fn query_once<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[Param<'_>],
+    what: &str,
+) -> Result<Vec<Row>, StoreError> {
+    c.query(sql, params).await.map_err(|e| backend(what, &e))
+}
+
 /// At most one row.
 pub(crate) async fn query_opt<C: GenericClient>(
     c: &C,

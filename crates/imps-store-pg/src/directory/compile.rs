@@ -23,8 +23,9 @@
 //!
 //! IDs and keys are `COLLATE "C"` columns: the order and the prefix
 //! ranges are byte (code point) order, as Rust's and SQLite's. Values are
-//! always bound, never spliced into the text; the text depends only on
-//! the term's shape, so the statement cache serves repeated shapes.
+//! always bound, never spliced into the text. The statement is prepared
+//! for its one run, not cached: terms come in too many shapes for a
+//! per-connection cache without a bound.
 
 use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
@@ -32,7 +33,7 @@ use imps_core::store::{GroupField, GroupLeaf, Term, UserField, UserLeaf};
 use tokio_postgres::types::ToSql;
 
 use super::{group_field_code, user_field_code};
-use crate::rows::{Param, col, limit, query};
+use crate::rows::{Param, col, limit, query_once};
 
 /// Most leaves in one term (the core asks for far fewer).
 pub(crate) const MAX_LEAVES: usize = 64;
@@ -101,7 +102,8 @@ impl Query {
             .iter()
             .map(|p| p.as_ref() as Param<'_>)
             .collect();
-        query(c, &self.sql, &params, what)
+        // Not cached: a client can make terms of very many shapes.
+        query_once(c, &self.sql, &params, what)
             .await?
             .iter()
             .map(|r| col(r, 0))
