@@ -46,7 +46,7 @@ fn session_from_row(r: &Row) -> Result<SessionRecord, StoreError> {
 
 /// The `Conflict` a unique violation on inserting `u` means: the MSISDN
 /// when its constraint says so, the ID otherwise.
-pub(crate) fn user_conflict(u: &NewUser, e: &tokio_postgres::Error) -> StoreError {
+fn user_conflict(u: &NewUser, e: &tokio_postgres::Error) -> StoreError {
     match &u.msisdn {
         Some(m) if constraint(e) == Some("users_msisdn_key") => {
             StoreError::Conflict(format!("msisdn {m} taken"))

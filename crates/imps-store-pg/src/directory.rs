@@ -20,7 +20,6 @@ use imps_core::store::{
 use tokio_postgres::Row;
 
 use crate::PgStore;
-use crate::accounts::user_conflict;
 use crate::rows::{backend, col, exec, exec_raw, is_unique_violation, query_opt, to_i64};
 
 /// The stored code of a user field (`user_keys.field`): the same codes
@@ -265,39 +264,145 @@ async fn put_contacts_row<C: GenericClient>(
     .map(|_| ())
 }
 
+/// Users written by one statement of [`import_users`]: bounds the size
+/// of each statement's arrays.
+const IMPORT_CHUNK: usize = 1000;
+
 /// Inserts new users with their profiles, contact details and keys, in
-/// the caller's transaction.
+/// the caller's transaction: four statements per chunk of users (arrays
+/// unnested by the server), not four per user.
 pub(crate) async fn import_users<C: GenericClient>(
     c: &C,
     users: &[(NewUser, PublicProfile, ContactDetails)],
 ) -> Result<(), StoreError> {
-    for (u, p, d) in users {
-        let created_ms = to_i64(u.created_ms, "created_ms")?;
-        let res = exec_raw(
-            c,
-            "INSERT INTO users (id, password_hash, digest_secret, msisdn, friendly_name,
-               created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &u.id,
-                &u.password_hash,
-                &u.digest_secret,
-                &u.msisdn,
-                &p.friendly_name,
-                &created_ms,
-            ],
-            "importing users",
-        )
-        .await?;
-        match res {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(user_conflict(u, &e)),
-            Err(e) => return Err(backend(&format!("creating user {}", u.id), &e)),
-        }
-        put_profile_row(c, &u.id, p).await?;
-        put_contacts_row(c, &u.id, d).await?;
-        insert_user_keys(c, &u.id, &user_keys(&u.id, u.msisdn.as_deref(), p, d)).await?;
+    for chunk in users.chunks(IMPORT_CHUNK) {
+        import_chunk(c, chunk).await?;
     }
     Ok(())
+}
+
+async fn import_chunk<C: GenericClient>(
+    c: &C,
+    users: &[(NewUser, PublicProfile, ContactDetails)],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = users.iter().map(|(u, _, _)| u.id.as_str()).collect();
+    let hashes: Vec<Option<&str>> = users
+        .iter()
+        .map(|(u, _, _)| u.password_hash.as_deref())
+        .collect();
+    let secrets: Vec<Option<&[u8]>> = users
+        .iter()
+        .map(|(u, _, _)| u.digest_secret.as_deref())
+        .collect();
+    let msisdns: Vec<Option<&str>> = users.iter().map(|(u, _, _)| u.msisdn.as_deref()).collect();
+    let names: Vec<Option<&str>> = users
+        .iter()
+        .map(|(_, p, _)| p.friendly_name.as_deref())
+        .collect();
+    let created: Vec<i64> = users
+        .iter()
+        .map(|(u, _, _)| to_i64(u.created_ms, "created_ms"))
+        .collect::<Result<_, _>>()?;
+    let res = exec_raw(
+        c,
+        "INSERT INTO users (id, password_hash, digest_secret, msisdn, friendly_name, created_ms)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[],
+                              $6::bigint[])",
+        &[&ids, &hashes, &secrets, &msisdns, &names, &created],
+        "importing users",
+    )
+    .await?;
+    match res {
+        Ok(_) => {}
+        // Taken before, or twice in the batch: the server's detail says
+        // which key.
+        Err(e) if is_unique_violation(&e) => {
+            let detail = e
+                .as_db_error()
+                .and_then(|d| d.detail())
+                .unwrap_or("a key is taken")
+                .to_string();
+            return Err(StoreError::Conflict(
+                if crate::rows::constraint(&e) == Some("users_msisdn_key") {
+                    format!("msisdn taken: {detail}")
+                } else {
+                    format!("user exists: {detail}")
+                },
+            ));
+        }
+        Err(e) => return Err(backend("importing users", &e)),
+    }
+
+    let births: Vec<_> = users.iter().map(|(_, p, _)| birth_params(p)).collect();
+    let text = |f: fn(&PublicProfile) -> &Option<String>| -> Vec<Option<&str>> {
+        users.iter().map(|(_, p, _)| f(p).as_deref()).collect()
+    };
+    let years: Vec<Option<i32>> = births.iter().map(|b| b.0).collect();
+    let months: Vec<Option<i32>> = births.iter().map(|b| b.1).collect();
+    let idxs: Vec<Option<i64>> = births.iter().map(|b| b.2).collect();
+    let consent: Vec<bool> = users.iter().map(|(_, p, _)| p.consent).collect();
+    let listed: Vec<bool> = users.iter().map(|(_, p, _)| p.listed()).collect();
+    exec(
+        c,
+        "INSERT INTO user_profiles (user_id, birth_year, birth_month, birth_idx, gender,
+           intention, interests, marital_status, city, country, free_text, consent, listed)
+         SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::bigint[],
+           $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+           $12::boolean[], $13::boolean[])",
+        &[
+            &ids,
+            &years,
+            &months,
+            &idxs,
+            &text(|p| &p.gender),
+            &text(|p| &p.intention),
+            &text(|p| &p.interests),
+            &text(|p| &p.marital_status),
+            &text(|p| &p.city),
+            &text(|p| &p.country),
+            &text(|p| &p.free_text),
+            &consent,
+            &listed,
+        ],
+        "importing profiles",
+    )
+    .await?;
+
+    let detail = |f: fn(&ContactDetails) -> &Option<String>| -> Vec<Option<&str>> {
+        users.iter().map(|(_, _, d)| f(d).as_deref()).collect()
+    };
+    exec(
+        c,
+        "INSERT INTO user_contacts (user_id, first_name, last_name, email)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
+        &[
+            &ids,
+            &detail(|d| &d.first_name),
+            &detail(|d| &d.last_name),
+            &detail(|d| &d.email),
+        ],
+        "importing contact details",
+    )
+    .await?;
+
+    let (mut fields, mut keys, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+    for (u, p, d) in users {
+        for (f, k) in user_keys(&u.id, u.msisdn.as_deref(), p, d) {
+            fields.push(user_field_code(f));
+            keys.push(k);
+            owners.push(u.id.as_str());
+        }
+    }
+    exec(
+        c,
+        "INSERT INTO user_keys (field, key, user_id)
+         SELECT * FROM unnest($1::integer[], $2::text[], $3::text[])
+         ON CONFLICT DO NOTHING",
+        &[&fields, &keys, &owners],
+        "indexing imported users",
+    )
+    .await
+    .map(|_| ())
 }
 
 #[async_trait]

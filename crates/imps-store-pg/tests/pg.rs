@@ -10,4 +10,5 @@ mod common;
 mod conflict;
 mod conformance;
 mod im;
+mod import;
 mod migrations;

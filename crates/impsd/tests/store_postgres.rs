@@ -2,6 +2,7 @@
 //! starts, serves, and what it acknowledged is in the database, so a
 //! restart finds it. Runs against `IMPSD_TEST_PG_URL` in a schema of its
 //! own (dropped at the end); without the variable it says it skipped.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
