@@ -3,9 +3,10 @@
 //! print-default` prints them all, each with a line saying what it does.
 //!
 //! The sections of the core's areas (`[im]`, `[lists]`, `[groups]`,
-//! `[map]`, `[presence]`, `[sp_info]`) and of the store (`[store]`) are the core's and
-//! the store's own config types, read straight from the file: their
-//! defaults are written once, in those types. The other sections are
+//! `[map]`, `[presence]`, `[sp_info]`) are the core's own config types,
+//! read straight from the file: their defaults are written once, in those
+//! types. `[store]` chooses the backend ([`StoreConfig`]) and takes its
+//! defaults from the backends' own option types. The other sections are
 //! impsd's. [`Config::validate`] is the one check of everything serde
 //! cannot check.
 
@@ -18,6 +19,7 @@ use imps_core::{
     SearchConfig, SysmsgConfig,
 };
 use imps_store::SqliteOptions;
+use imps_store_pg::PgOptions;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,8 +58,103 @@ pub struct Config {
     pub sysmsg: SysmsgConfig,
     /// Search and public profiles: limits and privacy rules.
     pub search: SearchConfig,
-    /// The embedded SQLite store.
-    pub store: SqliteOptions,
+    /// Which store backend, and its settings.
+    pub store: StoreConfig,
+}
+
+/// Which backend keeps the server's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// The embedded SQLite file in the data dir (one node).
+    Sqlite,
+    /// A PostgreSQL database at `store.url` (nodes may share it).
+    Postgres,
+}
+
+/// `[store]`: the backend and each backend's settings. The SQLite keys
+/// are those of `imps_store::SqliteOptions` (the section was that type
+/// before PostgreSQL came), the PostgreSQL ones those of
+/// `imps_store_pg::PgOptions`; their defaults come from those types
+/// ([`StoreConfig::default`]), so each is written once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub kind: StoreKind,
+    /// SQLite: fsync every commit.
+    pub synchronous_full: bool,
+    pub busy_timeout_ms: u64,
+    pub queue_capacity: usize,
+    pub read_connections: usize,
+    /// PostgreSQL: where the database is (env IMPSD_STORE_URL); empty
+    /// with kind = "sqlite".
+    pub url: String,
+    /// PostgreSQL: the schema of impsd's tables; empty = the connection's
+    /// default (normally `public`).
+    pub schema: String,
+    /// PostgreSQL: most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let s = SqliteOptions::default();
+        let p = PgOptions::default();
+        StoreConfig {
+            kind: StoreKind::Sqlite,
+            synchronous_full: s.synchronous_full,
+            busy_timeout_ms: s.busy_timeout_ms,
+            queue_capacity: s.queue_capacity,
+            read_connections: s.read_connections,
+            url: p.url,
+            schema: p.schema.unwrap_or_default(),
+            max_connections: p.max_connections,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The SQLite backend's options.
+    pub fn sqlite(&self) -> SqliteOptions {
+        SqliteOptions {
+            synchronous_full: self.synchronous_full,
+            busy_timeout_ms: self.busy_timeout_ms,
+            queue_capacity: self.queue_capacity,
+            read_connections: self.read_connections,
+        }
+    }
+
+    /// The checks of `[store]` ([`Config::validate`] makes them; so does
+    /// `connect_store`, for the admin commands).
+    pub fn check(&self) -> anyhow::Result<()> {
+        match (self.kind, self.url.trim().is_empty()) {
+            (StoreKind::Postgres, true) => {
+                anyhow::bail!("store.kind is \"postgres\" but store.url (IMPSD_STORE_URL) is empty")
+            }
+            // A URL given for a store that will not use it is a mistake
+            // that would keep this node's data apart from the others'.
+            (StoreKind::Sqlite, false) => anyhow::bail!(
+                "store.url (IMPSD_STORE_URL) is set but store.kind is \"sqlite\"; \
+                 set store.kind = \"postgres\" (IMPSD_STORE_KIND) to use it"
+            ),
+            _ => {}
+        }
+        if self.kind == StoreKind::Postgres && self.max_connections == 0 {
+            anyhow::bail!("store.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL backend's options.
+    pub fn postgres(&self) -> PgOptions {
+        let schema = self.schema.trim();
+        PgOptions {
+            url: self.url.trim().to_string(),
+            schema: (!schema.is_empty()).then(|| schema.to_string()),
+            max_connections: self.max_connections,
+            ..PgOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,7 +320,7 @@ impl Default for Config {
             presence: PresenceConfig::default(),
             sysmsg: SysmsgConfig::default(),
             search: SearchConfig::default(),
-            store: SqliteOptions::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -389,6 +486,7 @@ impl Config {
         self.map.validate().map_err(anyhow::Error::msg)?;
         self.sysmsg.validate().map_err(anyhow::Error::msg)?;
         self.search.validate().map_err(anyhow::Error::msg)?;
+        self.store.check()?;
         Ok(())
     }
 
@@ -596,11 +694,15 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("search.max_free_text_chars", "Longest free text of a public profile, in characters.", ""),
     ("search.rate_per_sec", "New searches a user may start per second on average (pages of an open search are free); 0 = no limit. Past it: 503 with TryAgainTimeout.", ""),
     ("search.burst", "New searches a user may start at once after a quiet spell.", ""),
-    ("[store]", "The embedded SQLite store (DATA_DIR/impsd.sqlite); the admin commands use it too.", ""),
-    ("store.synchronous_full", "fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
-    ("store.busy_timeout_ms", "How long a connection waits for another process holding the write lock, in ms.", ""),
-    ("store.queue_capacity", "Length of each job queue (writer, readers); a full queue makes callers wait.", ""),
-    ("store.read_connections", "Read-only connections serving reads beside the writer; 0 = reads go through the writer.", ""),
+    ("[store]", "Where the server's state is kept; the admin commands use the same store.", ""),
+    ("store.kind", "\"sqlite\" (the embedded file DATA_DIR/impsd.sqlite) or \"postgres\" (the database at store.url); env IMPSD_STORE_KIND.", ""),
+    ("store.synchronous_full", "SQLite: fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
+    ("store.busy_timeout_ms", "SQLite: how long a connection waits for another process holding the write lock, in ms.", ""),
+    ("store.queue_capacity", "SQLite: length of each job queue (writer, readers); a full queue makes callers wait.", ""),
+    ("store.read_connections", "SQLite: read-only connections serving reads beside the writer; 0 = reads go through the writer.", ""),
+    ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
+    ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
+    ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
 ];
 
 /// The generated digest key's file name in the data dir.
@@ -852,8 +954,9 @@ mod tests {
             "[store]\nsynchronous_full = false\nbusy_timeout_ms = 250\nread_connections = 0\n",
         )
         .unwrap();
+        assert_eq!(c.store.kind, StoreKind::Sqlite);
         assert_eq!(
-            c.store,
+            c.store.sqlite(),
             SqliteOptions {
                 synchronous_full: false,
                 busy_timeout_ms: 250,
@@ -861,5 +964,35 @@ mod tests {
                 ..SqliteOptions::default()
             }
         );
+    }
+
+    #[test]
+    fn store_section_chooses_postgres() {
+        let c: Config = toml::from_str(
+            "[store]\nkind = \"postgres\"\nurl = \" postgres://u@db:5432/impsd \"\n\
+             schema = \"node_a\"\nmax_connections = 4\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.store.postgres(),
+            PgOptions {
+                url: "postgres://u@db:5432/impsd".into(),
+                schema: Some("node_a".into()),
+                max_connections: 4,
+                ..PgOptions::default()
+            }
+        );
+        let no_schema: Config =
+            toml::from_str("[store]\nkind = \"postgres\"\nurl = \"postgres://db/x\"\n").unwrap();
+        assert_eq!(no_schema.store.postgres().schema, None);
+        let bad = |toml: &str, want: &str| {
+            let c: Config = toml::from_str(toml).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{toml}: {e}");
+        };
+        bad("[store]\nkind = \"postgres\"\n", "store.url");
+        bad("[store]\nurl = \"postgres://db/x\"\n", "store.kind");
+        assert!(toml::from_str::<Config>("[store]\nkind = \"mysql\"\n").is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! `impsd`: the server binary's library. It turns a [`Config`] into
 //! listeners (HTTP binding with WebSocket and HTTP CIR, TCP CIR, admin),
-//! the embedded store and the core service, and runs them until shutdown.
+//! the store (embedded SQLite, or PostgreSQL) and the core service, and runs them until shutdown.
 //!
 //! Only this crate reads files, environment and flags; the core gets a
 //! plain `CoreConfig`.
@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::Config;
+use config::StoreKind;
 
 /// A running server: where it listens, and how to stop it.
 pub struct Running {
@@ -58,11 +59,34 @@ impl Running {
     }
 }
 
-/// Opens the store in the configured data dir, with the `[store]`
-/// settings (the server and the admin commands alike).
+/// Opens the configured store (`[store] kind`): the SQLite file in the
+/// data dir, or the PostgreSQL database at `store.url`. The server and the
+/// admin commands alike.
+pub async fn connect_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    cfg.store.check()?;
+    match cfg.store.kind {
+        StoreKind::Sqlite => open_store(cfg),
+        StoreKind::Postgres => {
+            let opts = cfg.store.postgres();
+            // Not the URL: it may hold a password.
+            let store = imps_store_pg::PgStore::open(opts)
+                .await
+                .context("opening the PostgreSQL store (store.url)")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Opens the SQLite store in the configured data dir, with the `[store]`
+/// settings, without awaiting: for tests and tools that look at a
+/// server's embedded file. Refuses a config whose store is PostgreSQL
+/// ([`connect_store`] opens either).
 pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if cfg.store.kind != StoreKind::Sqlite {
+        anyhow::bail!("store.kind is not \"sqlite\": open the store with connect_store");
+    }
     let path = cfg.store_path();
-    let store = imps_store::SqliteStore::open(&path, cfg.store.clone())
+    let store = imps_store::SqliteStore::open(&path, cfg.store.sqlite())
         .with_context(|| format!("opening the store at {}", path.display()))?;
     Ok(Arc::new(store))
 }
@@ -87,7 +111,7 @@ pub async fn start_full(
     cfg.validate()?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
-    let store = open_store(&cfg)?;
+    let store = connect_store(&cfg).await?;
 
     let http_listener = TcpListener::bind(cfg.listen)
         .await

@@ -33,6 +33,12 @@ struct Common {
     /// Data directory of the embedded store [default: ./impsd-data].
     #[arg(long, env = "IMPSD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Store backend, "sqlite" or "postgres" (store.kind) [default: sqlite].
+    #[arg(long, env = "IMPSD_STORE_KIND")]
+    store_kind: Option<String>,
+    /// PostgreSQL database of a "postgres" store (store.url).
+    #[arg(long, env = "IMPSD_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -290,6 +296,16 @@ fn load(common: &Common) -> anyhow::Result<Config> {
     if let Some(d) = &common.data_dir {
         cfg.data_dir = d.clone();
     }
+    if let Some(k) = &common.store_kind {
+        cfg.store.kind = match k.trim().to_ascii_lowercase().as_str() {
+            "sqlite" => impsd::config::StoreKind::Sqlite,
+            "postgres" => impsd::config::StoreKind::Postgres,
+            other => anyhow::bail!("store kind {other:?} is neither \"sqlite\" nor \"postgres\""),
+        };
+    }
+    if let Some(u) = &common.store_url {
+        cfg.store.url = u.clone();
+    }
     Ok(cfg)
 }
 
@@ -385,7 +401,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             friendly_name,
         } => {
             let cfg = load(&common)?;
-            let store = impsd::open_store(&cfg)?;
+            let store = impsd::connect_store(&cfg).await?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
             let msisdn = match msisdn {
                 Some(m) => Some(
@@ -428,7 +444,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             msisdn_from,
         } => {
             let cfg = load(&common)?;
-            let store = impsd::open_store(&cfg)?;
+            let store = impsd::connect_store(&cfg).await?;
             let pw = read_password(password, password_stdin)?;
             let (hash, secret) = credentials(&cfg, &pw)?;
             let created_ms = now_ms();
@@ -485,7 +501,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             email,
         } => {
             let cfg = load(&common)?;
-            let store = impsd::open_store(&cfg)?;
+            let store = impsd::connect_store(&cfg).await?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
             let mut d = store
                 .contact_details(&id)
@@ -524,7 +540,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
         }
         UserCmd::List { common } => {
             let cfg = load(&common)?;
-            let store = impsd::open_store(&cfg)?;
+            let store = impsd::connect_store(&cfg).await?;
             for u in store.list_users().await? {
                 println!(
                     "{}\t{}\t{}",
@@ -543,7 +559,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             keep_sessions,
         } => {
             let cfg = load(&common)?;
-            let store: Arc<dyn Store> = impsd::open_store(&cfg)?;
+            let store: Arc<dyn Store> = impsd::connect_store(&cfg).await?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
             let pw = read_password(password, password_stdin)?;
             let (h, s) = credentials(&cfg, &pw)?;
@@ -729,7 +745,7 @@ async fn group_cmd(cmd: GroupCmd) -> anyhow::Result<()> {
             // minutes, and losing the last few to a power cut costs
             // nothing (WAL keeps the file consistent either way).
             cfg.store.synchronous_full = false;
-            let store = impsd::open_store(&cfg)?;
+            let store = impsd::connect_store(&cfg).await?;
             let t0 = std::time::Instant::now();
             let created_ms = now_ms();
             let mut listed = 0usize;

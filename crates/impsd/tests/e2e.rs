@@ -65,6 +65,7 @@ mod search;
 mod session;
 mod session_id_logs;
 mod sessions;
+mod store_postgres;
 mod sysmsg;
 mod sysmsg_cli;
 mod testkit_real;
