@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn Store) {
     search_any_merges_in_order(store).await;
     search_age_window_across_years(store).await;
     search_first_and_last_name(store).await;
+    friendly_names_of_a_page(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -1390,4 +1391,37 @@ pub async fn search_first_and_last_name(store: &dyn Store) {
         .await,
         ["fl-1"]
     );
+}
+
+/// A page's friendly names in one call: in the order asked, `None` for
+/// a user without one or no such user, as `profile` gives them.
+pub async fn friendly_names_of_a_page(store: &dyn Store) {
+    user(store, "fn-b", None, Some("Bé fn")).await;
+    user(store, "fn-a", None, None).await;
+    user(store, "fn-c", None, Some("Cé fn")).await;
+    let ids: Vec<String> = ["fn-c", "fn-a", "fn-ghost", "fn-b", "fn-c"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        ok(store.friendly_names(&ids).await, "friendly_names"),
+        vec![
+            Some("Cé fn".to_string()),
+            None,
+            None,
+            Some("Bé fn".to_string()),
+            Some("Cé fn".to_string())
+        ]
+    );
+    ok(
+        store
+            .put_profile("fn-a", listed_profile("Aa fn", 1990, "FN"))
+            .await,
+        "put_profile",
+    );
+    assert_eq!(
+        ok(store.friendly_names(&ids[1..2]).await, "friendly_names"),
+        vec![Some("Aa fn".to_string())]
+    );
+    assert!(ok(store.friendly_names(&[]).await, "friendly_names").is_empty());
 }

@@ -1,14 +1,20 @@
 //! SQLite tables of the directory area (public profiles, contact details,
-//! search); see `imps_core::DirectoryStore` and `sql/0010_directory.sql`.
+//! search); see `imps_core::DirectoryStore`, `sql/0010_directory.sql` and
+//! `sql/0011_search_rows.sql`.
 //!
 //! Every write that changes a searchable value rewrites the owner's rows
 //! in `user_keys` / `group_keys` in the same job, so a search never sees a
-//! profile without its keys or keys of a value that is gone. A search is
-//! compiled to one statement (see [`compile`]) on a reader connection,
-//! after counting (bounded) how many IDs its broad leaves hold, and runs
-//! there.
+//! profile without its keys or keys of a value that is gone. The same
+//! holds for what each user key row repeats of the profile (listed, birth
+//! month, city, country, gender, intention): any write of a profile or
+//! contact details rewrites all of the user's rows. A search is compiled
+//! to one statement (see [`compile`]) on a reader connection, after
+//! counting (bounded, and kept a few seconds) how many IDs its broad
+//! leaves hold, and runs there.
 
 mod compile;
+
+pub(crate) use compile::CountCache;
 
 use async_trait::async_trait;
 use imps_core::StoreError;
@@ -399,6 +405,28 @@ impl DirectoryStore for SqliteStore {
         self.read_lane().run(move |c| read_contacts(c, &user)).await
     }
 
+    async fn friendly_names(&self, users: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let users = users.to_vec();
+        // One job for the page: a trip to the reader thread costs more
+        // than the lookups.
+        self.read_lane()
+            .run(move |c| {
+                let mut s = c
+                    .prepare_cached("SELECT friendly_name FROM users WHERE id = ?1")
+                    .map_err(|e| backend("preparing friendly_names", e))?;
+                users
+                    .iter()
+                    .map(|u| {
+                        s.query_row([u], |r| r.get::<_, Option<String>>(0))
+                            .optional()
+                            .map(Option::flatten)
+                            .map_err(|e| backend(&format!("reading the friendly name of {u}"), e))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
     async fn set_contact_details(&self, user: &str, d: ContactDetails) -> Result<bool, StoreError> {
         let user = user.to_owned();
         self.writer()
@@ -433,11 +461,14 @@ impl DirectoryStore for SqliteStore {
             return Ok(Vec::new());
         }
         let t = t.clone();
+        let counts = self.search_counts();
         self.read_lane()
-            .run(move |c| match compile::users(&t, cap, Some(c))? {
-                Some(q) => q.run(c, "searching users"),
-                None => Ok(Vec::new()),
-            })
+            .run(
+                move |c| match compile::users(&t, cap, Some((c, Some(counts.as_ref()))))? {
+                    Some(q) => q.run(c, "searching users"),
+                    None => Ok(Vec::new()),
+                },
+            )
             .await
     }
 
@@ -451,11 +482,14 @@ impl DirectoryStore for SqliteStore {
             return Ok(Vec::new());
         }
         let t = t.clone();
+        let counts = self.search_counts();
         self.read_lane()
-            .run(move |c| match compile::groups(&t, cap, Some(c))? {
-                Some(q) => q.run(c, "searching groups"),
-                None => Ok(Vec::new()),
-            })
+            .run(
+                move |c| match compile::groups(&t, cap, Some((c, Some(counts.as_ref()))))? {
+                    Some(q) => q.run(c, "searching groups"),
+                    None => Ok(Vec::new()),
+                },
+            )
             .await
     }
 }

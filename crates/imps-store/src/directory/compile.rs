@@ -11,16 +11,18 @@
 //!   that names one row (user ID, MSISDN, e-mail, group ID) costs one
 //!   row. Other equality leaves are counted on the connection before
 //!   compiling when the term gives a choice (two or more positive
-//!   leaves), up to [`COUNT_BOUND`] index entries each (a range of the
-//!   primary key, about 50 ns an entry); when two or more reach that
-//!   bound, those are counted again up to [`RECOUNT_BOUND`]. A leaf
-//!   costs what it counted if that is below the bound; at the bound, or
-//!   not counted, it costs at least the bound and otherwise a static
-//!   factor of [`COUNT_BOUND`] per kind (a name before a city, a city
-//!   before a country, any key before "listed", "listed" before an age
-//!   bound). So two broad fields with a rare intersection (a big country
-//!   and a rare intention) drive from whichever is actually smaller, not
-//!   from the first of two equal static costs;
+//!   leaves that may drive), each a bounded walk of a primary-key range
+//!   (about 70 ns an entry), in rounds: all up to [`FIRST_BOUND`], then
+//!   those that reached it up to [`COUNT_BOUND`], then up to
+//!   [`RECOUNT_BOUND`], ending after a round in which one stayed below
+//!   its bound (see [`count_leaves`]). A leaf costs what it counted if
+//!   that is below the bound; at the bound, or not counted, it costs at
+//!   least the bound and otherwise a static factor of [`COUNT_BOUND`]
+//!   per kind (a name before a city, a city before a country, any key
+//!   before "listed", "listed" before an age bound). So two broad
+//!   fields with a rare intersection (a big country and a rare
+//!   intention) drive from whichever is actually smaller, not from the
+//!   first of two equal static costs;
 //! - an `All` of users that asks for a first and a last name also offers
 //!   the pair of both (one `user_keys` row per user holding both names),
 //!   which is implied by the two leaves and so never checked itself;
@@ -65,6 +67,10 @@
 //! depends only on the term's shape, so the statement cache serves
 //! repeated shapes.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use imps_core::StoreError;
 use imps_core::store::{GroupField, GroupLeaf, Term, UserField, UserLeaf};
 use rusqlite::Connection;
@@ -81,16 +87,23 @@ pub(crate) const MAX_LEAVES: usize = 64;
 const MAX_DEPTH: usize = 32;
 const MAX_NODES: usize = 256;
 
-/// How many index entries an estimate counts at most. Counting is a walk
-/// of a primary-key range (about 0.1 ms per thousand entries); a driver
-/// smaller than this is read whole, then checked row by row, in about
-/// the time the count took.
+/// The second bound counted to, and the unit of the static classes.
+/// Counting is a walk of a primary-key range (about 0.07 ms per thousand
+/// entries); a driver smaller than this is read whole, its rows checked
+/// as they are read, in about twice the time the count took.
 pub(crate) const COUNT_BOUND: u64 = 2048;
-/// The second, larger bound, for leaves that reached [`COUNT_BOUND`]
-/// when two or more did (about 0.4 ms each on the benchmark machine;
-/// two big leaves pay that for nothing, a rare one under it saves a scan
-/// of the other).
+/// The last, largest bound, for leaves that all reached [`COUNT_BOUND`]
+/// (about 0.6 ms each on the benchmark machine; two big leaves pay that
+/// for nothing, a rare one under it saves a scan of the other).
 pub(crate) const RECOUNT_BOUND: u64 = 8192;
+
+/// The first bound counted to: most keys of a selective search are
+/// below it, and when one is, the others need not be counted further.
+pub(crate) const FIRST_BOUND: u64 = 256;
+
+/// The static class of "listed"; age bounds are above it. Leaves of a
+/// class below it are compared by their counts.
+const LISTED_CLASS: u32 = 50;
 
 /// The driver cost of "every row": a driver costing this much or more is
 /// no better than scanning every row in ID order.
@@ -291,7 +304,7 @@ impl LeafSql for UserLeaf {
             // order, to be sorted.
             UserLeaf::Prefix(f, _) => (user_field_cost(*f) * 3).max(1),
             // Streams in ID order, but usually many.
-            UserLeaf::Listed => 50,
+            UserLeaf::Listed => LISTED_CLASS,
             // Age bounds are mostly minimum ages: nearly everyone, read
             // in birth order. Only better than no driver at all.
             UserLeaf::BornBy(_) | UserLeaf::BornAfter(_) => 60,
@@ -741,7 +754,7 @@ fn plan<'a, L: LeafSql>(
 fn compile<L: LeafSql>(
     t: &Term<L>,
     cap: usize,
-    counts: Option<&Connection>,
+    counts: Option<(&Connection, Option<&CountCache>)>,
     universe: &str,
     guard: impl Fn(&[&L]) -> Option<&'static str>,
 ) -> Result<Option<Query>, StoreError> {
@@ -749,7 +762,7 @@ fn compile<L: LeafSql>(
         return Ok(None);
     }
     let counted = match counts {
-        Some(c) => count_leaves(t, c)?,
+        Some((c, cache)) => count_leaves(t, c, cache)?,
         None => Vec::new(),
     };
     let est = |l: &L| {
@@ -846,47 +859,114 @@ fn positive_leaves<'a, L>(t: &'a Term<L>, out: &mut Vec<&'a L>) {
     }
 }
 
-/// Counts, up to [`COUNT_BOUND`], the countable positive leaves of `t`
-/// that are not single-row lookups, when there is a choice to make (two
-/// or more positive leaves), then those that reached it up to
-/// [`RECOUNT_BOUND`] if two or more did. Each count is one bounded walk
-/// of an index range. Gives (leaf, count, bound counted to).
+/// Counts the countable positive leaves of `t` that may drive, when
+/// there is a choice to make: two or more positive leaves of a static
+/// class between one row and "listed" (a counted key always costs less
+/// than "listed" or an age bound, and a one-row key always drives, so
+/// neither needs a count to be compared). Each count is one bounded walk
+/// of an index range, in rounds of growing bounds ([`FIRST_BOUND`],
+/// [`COUNT_BOUND`], [`RECOUNT_BOUND`]): a round counts the leaves that
+/// reached the last bound, and the counting ends after a round where a
+/// leaf stayed below its bound (that one is known to be smaller than
+/// every leaf still open) or fewer than two reached it. Gives (leaf,
+/// count, bound counted to).
 fn count_leaves<'a, L: LeafSql>(
     t: &'a Term<L>,
     c: &Connection,
+    cache: Option<&CountCache>,
 ) -> Result<Vec<(&'a L, u64, u64)>, StoreError> {
     let mut leaves = Vec::new();
     positive_leaves(t, &mut leaves);
+    leaves.retain(|l| (1..LISTED_CLASS).contains(&l.cost()));
+    let mut out: Vec<(&L, u64, u64)> = Vec::new();
     if leaves.len() < 2 {
-        return Ok(Vec::new());
+        return Ok(out);
     }
-    let mut out = Vec::new();
     for l in leaves {
-        if l.cost() == 0 {
-            continue;
-        }
-        if let Some(n) = count_leaf(l, c, COUNT_BOUND)? {
-            out.push((l, n, COUNT_BOUND));
+        if let Some(n) = count_leaf(l, c, cache, FIRST_BOUND)? {
+            out.push((l, n, FIRST_BOUND));
         }
     }
-    if out.iter().filter(|(_, n, _)| *n >= COUNT_BOUND).count() >= 2 {
-        for (l, n, bound) in out.iter_mut().filter(|(_, n, _)| *n >= COUNT_BOUND) {
-            if let Some(m) = count_leaf(*l, c, RECOUNT_BOUND)? {
-                (*n, *bound) = (m, RECOUNT_BOUND);
+    for bound in [COUNT_BOUND, RECOUNT_BOUND] {
+        let open = out.iter().filter(|(_, n, b)| n >= b).count();
+        if open < 2 || open < out.len() {
+            break;
+        }
+        for (l, n, b) in out.iter_mut() {
+            if let Some(m) = count_leaf(*l, c, cache, bound)? {
+                (*n, *b) = (m, bound);
             }
         }
     }
     Ok(out)
 }
 
+/// Counts made lately, by counting statement and values, shared by the
+/// reader connections of one store. A count only picks the driver, so
+/// one a few seconds old serves as well as a new one (a stale count can
+/// make a search slower, never different), and the keys searched most
+/// (a big city, a country, an intention) are not walked again for every
+/// search.
+#[derive(Default)]
+pub(crate) struct CountCache {
+    entries: Mutex<HashMap<String, Counted>>,
+}
+
+/// A count: `n` up to `bound` (at the bound: at least that many).
+#[derive(Clone, Copy)]
+struct Counted {
+    n: u64,
+    bound: u64,
+    at: Instant,
+}
+
+/// How long a count is used.
+const COUNT_TTL: Duration = Duration::from_secs(10);
+/// Most counts kept; when full the cache starts again empty.
+const COUNT_CACHE_MAX: usize = 4096;
+
+impl CountCache {
+    /// The count up to `bound`, if one kept answers it.
+    fn get(&self, key: &str, bound: u64) -> Option<u64> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = entries.get(key).filter(|c| c.at.elapsed() < COUNT_TTL)?;
+        if c.n < c.bound {
+            Some(c.n.min(bound))
+        } else {
+            (c.bound >= bound).then_some(bound)
+        }
+    }
+
+    fn put(&self, key: String, n: u64, bound: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= COUNT_CACHE_MAX && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        let at = Instant::now();
+        entries.insert(key, Counted { n, bound, at });
+    }
+}
+
 /// How many IDs pass `l`, up to `bound`; `None` if it cannot be counted.
-fn count_leaf<L: LeafSql>(l: &L, c: &Connection, bound: u64) -> Result<Option<u64>, StoreError> {
+/// From `cache` when it knows, else counted on `c` (and kept there).
+fn count_leaf<L: LeafSql>(
+    l: &L,
+    c: &Connection,
+    cache: Option<&CountCache>,
+    bound: u64,
+) -> Result<Option<u64>, StoreError> {
     let mut q = Query {
         sql: String::from("SELECT count(*) FROM ("),
         params: Vec::new(),
     };
     if !l.counter(&mut q) {
         return Ok(None);
+    }
+    let key = cache.map(|_| format!("{}|{:?}", q.sql, q.params));
+    if let (Some(cache), Some(key)) = (cache, &key)
+        && let Some(n) = cache.get(key, bound)
+    {
+        return Ok(Some(n));
     }
     q.sql.push_str(" LIMIT ?)");
     q.params
@@ -895,7 +975,11 @@ fn count_leaf<L: LeafSql>(l: &L, c: &Connection, bound: u64) -> Result<Option<u6
         .prepare_cached(&q.sql)
         .and_then(|mut s| s.query_row(rusqlite::params_from_iter(q.params.iter()), |r| r.get(0)))
         .map_err(|e| backend("estimating a search", e))?;
-    Ok(Some(u64::try_from(n).unwrap_or(0)))
+    let n = u64::try_from(n).unwrap_or(0);
+    if let (Some(cache), Some(key)) = (cache, key) {
+        cache.put(key, n, bound);
+    }
+    Ok(Some(n))
 }
 
 /// A user search; `None` when nothing can match. With a connection,
@@ -909,7 +993,7 @@ fn count_leaf<L: LeafSql>(l: &L, c: &Connection, bound: u64) -> Result<Option<u6
 pub(crate) fn users(
     t: &Term<UserLeaf>,
     cap: usize,
-    counts: Option<&Connection>,
+    counts: Option<(&Connection, Option<&CountCache>)>,
 ) -> Result<Option<Query>, StoreError> {
     check_size(t)?;
     let t = user_parts(t);
@@ -961,7 +1045,7 @@ fn user_parts(t: &Term<UserLeaf>) -> Term<UserPart<'_>> {
 pub(crate) fn groups(
     t: &Term<GroupLeaf>,
     cap: usize,
-    counts: Option<&Connection>,
+    counts: Option<(&Connection, Option<&CountCache>)>,
 ) -> Result<Option<Query>, StoreError> {
     check_size(t)?;
     compile(t, cap, counts, "SELECT id FROM chat_groups", |leaves| {
@@ -1051,7 +1135,7 @@ mod tests {
             is(UserField::Intention, "rare"),
         ]);
         let fixed = users(&t, 50, None)?.ok_or("no query")?;
-        let counted = users(&t, 50, Some(&c))?.ok_or("no query")?;
+        let counted = users(&t, 50, Some((&c, None)))?.ok_or("no query")?;
         // Without counts the first of two equal classes drives.
         assert_eq!(fixed.params[1], text("big"));
         assert_eq!(counted.params[1], text("rare"));
@@ -1068,7 +1152,7 @@ mod tests {
             is(UserField::City, "wide"),
             is(UserField::Gender, "m"),
         ]);
-        let counted = users(&t, 5000, Some(&c))?.ok_or("no query")?;
+        let counted = users(&t, 5000, Some((&c, None)))?.ok_or("no query")?;
         assert_eq!(counted.params[1], text("m"));
         let want: Vec<String> = (0..4800)
             .filter(|i| i % 2 == 0)
@@ -1130,7 +1214,7 @@ mod tests {
             ("city_age", &city_age, false),
             ("names", &names, false),
         ] {
-            let q = users(t, 201, Some(&c))?.ok_or("no query")?;
+            let q = users(t, 201, Some((&c, None)))?.ok_or("no query")?;
             let plan: Vec<String> = c
                 .prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql))?
                 .query_map(rusqlite::params_from_iter(q.params.iter()), |r| {
@@ -1153,6 +1237,23 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// A kept count answers a bound it covers: an exact count any bound,
+    /// a count that reached its bound only bounds up to that one.
+    #[test]
+    fn kept_counts_answer_what_they_cover() {
+        let cache = CountCache::default();
+        assert_eq!(cache.get("a", 256), None);
+        cache.put("a".into(), 100, 2048);
+        assert_eq!(cache.get("a", 256), Some(100));
+        assert_eq!(cache.get("a", 64), Some(64));
+        assert_eq!(cache.get("a", 8192), Some(100));
+        cache.put("b".into(), 2048, 2048);
+        assert_eq!(cache.get("b", 256), Some(256));
+        assert_eq!(cache.get("b", 2048), Some(2048));
+        assert_eq!(cache.get("b", 8192), None);
+        assert_eq!(cache.get("c", 256), None);
     }
 
     /// Folding a known leaf: wherever it is, it is true for the arm's
