@@ -28,6 +28,11 @@ pub async fn run_all(store: &dyn Store) {
     search_groups_only_listed(store).await;
     search_groups_fields_and_joined(store).await;
     import_users_all_or_none(store).await;
+    search_profile_conditions_follow_writes(store).await;
+    search_any_merges_in_order(store).await;
+    search_age_window_across_years(store).await;
+    search_first_and_last_name(store).await;
+    friendly_names_of_a_page(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -965,4 +970,458 @@ pub async fn import_users_all_or_none(store: &dyn Store) {
             "{id} left behind"
         );
     }
+}
+
+/// A profile search driven by one key checks the others (listed, age,
+/// city, country, gender, intention) as they are now: after a profile
+/// update, a clear and a contact-details write, never as they were.
+pub async fn search_profile_conditions_follow_writes(store: &dyn Store) {
+    let p = |city: &str, year: u16, gender: &str, intention: &str| PublicProfile {
+        friendly_name: Some("Cond pc".into()),
+        birth: Some(Birth { year, month: 5 }),
+        gender: Some(gender.into()),
+        intention: Some(intention.into()),
+        city: Some(city.into()),
+        country: Some("PC".into()),
+        consent: true,
+        ..PublicProfile::default()
+    };
+    for id in ["pc-1", "pc-2", "pc-3", "pc-4"] {
+        user(store, id, None, None).await;
+    }
+    let put = |id: &'static str, p: PublicProfile| async move {
+        ok(store.put_profile(id, p).await, "put_profile");
+    };
+    put("pc-1", p("Town pc", 1980, "M", "Chat")).await;
+    put("pc-2", p("Town pc", 1990, "F", "Chat")).await;
+    put("pc-3", p("Town pc", 2000, "F", "Dating")).await;
+    put("pc-4", p("Other pc", 1990, "F", "Chat")).await;
+    let town = || is(UserField::City, "town pc");
+    let listed = || leaf(UserLeaf::Listed);
+    let adult = || leaf(UserLeaf::BornBy(month(1995, 12)));
+    let q = |extra: Vec<Term<UserLeaf>>| {
+        let mut v = vec![town(), listed()];
+        v.extend(extra);
+        Term::All(v)
+    };
+    assert_eq!(users(store, q(vec![])).await, ["pc-1", "pc-2", "pc-3"]);
+    assert_eq!(users(store, q(vec![adult()])).await, ["pc-1", "pc-2"]);
+    assert_eq!(
+        users(store, q(vec![not(is(UserField::Gender, "m"))])).await,
+        ["pc-2", "pc-3"]
+    );
+    assert_eq!(
+        users(
+            store,
+            q(vec![
+                is(UserField::Intention, "chat"),
+                is(UserField::Country, "pc"),
+                not(adult())
+            ])
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        users(
+            store,
+            q(vec![Term::Any(vec![
+                is(UserField::Intention, "dating"),
+                is(UserField::Gender, "m")
+            ])])
+        )
+        .await,
+        ["pc-1", "pc-3"]
+    );
+    // Moving, growing older, withdrawing consent, clearing.
+    put("pc-3", p("Town pc", 1970, "F", "Dating")).await;
+    assert_eq!(
+        users(store, q(vec![adult()])).await,
+        ["pc-1", "pc-2", "pc-3"],
+        "a new birth date is searched"
+    );
+    let mut gone = p("Town pc", 1990, "F", "Chat");
+    gone.consent = false;
+    put("pc-2", gone).await;
+    assert_eq!(
+        users(store, q(vec![])).await,
+        ["pc-1", "pc-3"],
+        "no longer listed"
+    );
+    assert_eq!(
+        users(store, Term::All(vec![town(), not(listed())])).await,
+        ["pc-2"]
+    );
+    put("pc-1", p("Other pc", 1980, "M", "Chat")).await;
+    assert_eq!(users(store, q(vec![])).await, ["pc-3"], "moved away");
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                is(UserField::City, "other pc"),
+                listed(),
+                is(UserField::Gender, "m")
+            ])
+        )
+        .await,
+        ["pc-1"]
+    );
+    // A contact-details write keeps what the profile says.
+    ok(
+        store
+            .set_contact_details(
+                "pc-3",
+                ContactDetails {
+                    first_name: Some("Pia pc".into()),
+                    ..ContactDetails::default()
+                },
+            )
+            .await,
+        "details",
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                is(UserField::FirstName, "pia pc"),
+                listed(),
+                adult(),
+                is(UserField::Intention, "dating")
+            ])
+        )
+        .await,
+        ["pc-3"]
+    );
+    put("pc-3", p("Town pc", 1970, "F", "Dating").cleared()).await;
+    assert!(users(store, q(vec![])).await.is_empty(), "cleared");
+    assert!(
+        users(
+            store,
+            Term::All(vec![is(UserField::FirstName, "pia pc"), listed()])
+        )
+        .await
+        .is_empty(),
+        "a cleared profile is not listed, whatever key finds it"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![is(UserField::FirstName, "pia pc"), not(adult())])
+        )
+        .await,
+        ["pc-3"],
+        "and has no birth date"
+    );
+}
+
+/// An `Any` of keys finds the union in ID order, the first `cap` of
+/// it, each ID once, whichever key finds it.
+pub async fn search_any_merges_in_order(store: &dyn Store) {
+    let p = |city: &str, intention: &str, year: u16| PublicProfile {
+        friendly_name: Some("Merge".into()),
+        birth: Some(Birth { year, month: 1 }),
+        intention: Some(intention.into()),
+        city: Some(city.into()),
+        country: Some("MO".into()),
+        consent: true,
+        ..PublicProfile::default()
+    };
+    // Cities interleaved in ID order; mo-0 and mo-9 in a third.
+    let mut want_ab = Vec::new();
+    for i in 0..10u16 {
+        let id = format!("mo-{i}");
+        user(store, &id, None, None).await;
+        let city = match i {
+            0 | 9 => "C mo",
+            i if i % 2 == 0 => "A mo",
+            _ => "B mo",
+        };
+        let intention = if i % 3 == 0 { "net" } else { "chat" };
+        ok(
+            store
+                .put_profile(&id, p(city, intention, 1960 + i * 5))
+                .await,
+            "put_profile",
+        );
+        if city != "C mo" {
+            want_ab.push(id);
+        }
+    }
+    let city = |c: &str| is(UserField::City, c);
+    let ab = || Term::Any(vec![city("a mo"), city("b mo")]);
+    assert_eq!(users(store, ab()).await, want_ab);
+    for cap in [1, 3, 5, 8] {
+        assert_eq!(
+            ok(store.search_users(&ab(), cap).await, "search_users"),
+            want_ab[..cap.min(want_ab.len())],
+            "the first {cap} of the union"
+        );
+    }
+    assert_eq!(
+        users(
+            store,
+            Term::Any(vec![city("b mo"), city("a mo"), city("b mo")])
+        )
+        .await,
+        want_ab,
+        "a key twice: each ID once"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::Any(vec![city("a mo"), is(UserField::Intention, "net")])
+        )
+        .await,
+        ["mo-0", "mo-2", "mo-3", "mo-4", "mo-6", "mo-8", "mo-9"],
+        "an ID both keys find, once"
+    );
+    let old = || leaf(UserLeaf::BornBy(month(1980, 1)));
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                ab(),
+                leaf(UserLeaf::Listed),
+                is(UserField::Intention, "chat"),
+                not(old())
+            ])
+        )
+        .await,
+        ["mo-5", "mo-7", "mo-8"]
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                Term::Any(vec![
+                    Term::All(vec![city("a mo"), old()]),
+                    Term::All(vec![city("b mo"), not(old())]),
+                ]),
+                not(is(UserField::Intention, "net")),
+            ])
+        )
+        .await,
+        ["mo-2", "mo-4", "mo-5", "mo-7"],
+        "each branch with its own conditions"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::Any(vec![
+                Term::All(vec![city("a mo"), city("b mo")]),
+                city("c mo")
+            ])
+        )
+        .await,
+        ["mo-0", "mo-9"],
+        "one city per user"
+    );
+}
+
+/// Age bounds are month indexes: a window across a new year holds the
+/// months on both sides, its ends included as the leaves say.
+pub async fn search_age_window_across_years(store: &dyn Store) {
+    let months = [
+        (1999, 10),
+        (1999, 11),
+        (1999, 12),
+        (2000, 1),
+        (2000, 2),
+        (2000, 3),
+    ];
+    for (i, (year, m)) in months.iter().enumerate() {
+        let id = format!("aw-{i}");
+        user(store, &id, None, None).await;
+        let mut p = listed_profile("Window", *year, "AW");
+        p.birth = Some(Birth {
+            year: *year,
+            month: *m,
+        });
+        p.city = Some("Window aw".into());
+        ok(store.put_profile(&id, p).await, "put_profile");
+    }
+    user(store, "aw-none", None, None).await;
+    ok(
+        store
+            .put_profile(
+                "aw-none",
+                PublicProfile {
+                    city: Some("Window aw".into()),
+                    ..PublicProfile::default()
+                },
+            )
+            .await,
+        "put_profile",
+    );
+    let window = |by: u32, after: u32| {
+        Term::All(vec![
+            is(UserField::City, "window aw"),
+            leaf(UserLeaf::BornBy(by)),
+            leaf(UserLeaf::BornAfter(after)),
+        ])
+    };
+    assert_eq!(
+        users(store, window(month(2000, 2), month(1999, 11))).await,
+        ["aw-2", "aw-3", "aw-4"],
+        "December to February"
+    );
+    assert_eq!(
+        users(store, window(month(2000, 1), month(1999, 12))).await,
+        ["aw-3"]
+    );
+    assert!(
+        users(store, window(month(1999, 12), month(1999, 12)))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                is(UserField::City, "window aw"),
+                not(leaf(UserLeaf::BornAfter(month(1999, 11)))),
+            ])
+        )
+        .await,
+        ["aw-0", "aw-1", "aw-none"],
+        "no birth date is born after nothing"
+    );
+}
+
+/// First + last name: whole names only, the pair as it is now, and a
+/// first name never taken for a last name.
+pub async fn search_first_and_last_name(store: &dyn Store) {
+    let names = [
+        ("fl-1", Some("Ann fl"), Some("Lee fl")),
+        ("fl-2", Some("Ann fl"), Some("Kim fl")),
+        ("fl-3", Some("Bo fl"), Some("Lee fl")),
+        ("fl-4", Some("Ann fl Lee"), Some("fl")),
+        ("fl-5", Some("Ann"), Some("fl Lee fl")),
+        ("fl-6", Some("Ann fl"), None),
+        ("fl-7", Some("Lee fl"), Some("Ann fl")),
+    ];
+    for (id, first, last) in names {
+        user(store, id, None, None).await;
+        let d = ContactDetails {
+            first_name: first.map(str::to_string),
+            last_name: last.map(str::to_string),
+            email: None,
+        };
+        ok(store.set_contact_details(id, d).await, "details");
+    }
+    let name = |first: &str, last: &str| {
+        Term::All(vec![
+            is(UserField::FirstName, first),
+            is(UserField::LastName, last),
+        ])
+    };
+    assert_eq!(users(store, name("ANN FL", "lee fl")).await, ["fl-1"]);
+    assert_eq!(users(store, name("ann fl lee", "fl")).await, ["fl-4"]);
+    assert_eq!(users(store, name("lee fl", "ann fl")).await, ["fl-7"]);
+    assert!(users(store, name("ann", "fl lee")).await.is_empty());
+    assert_eq!(
+        users(
+            store,
+            Term::Any(vec![name("ann fl", "kim fl"), name("bo fl", "lee fl")])
+        )
+        .await,
+        ["fl-2", "fl-3"]
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                is(UserField::FirstName, "ann fl"),
+                Term::All(vec![id_prefix("fl-"), is(UserField::LastName, "lee fl")]),
+            ])
+        )
+        .await,
+        ["fl-1"],
+        "the names in nested Alls"
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![
+                id_prefix("fl-"),
+                is(UserField::FirstName, "ann fl"),
+                not(name("ann fl", "lee fl")),
+            ])
+        )
+        .await,
+        ["fl-2", "fl-6"]
+    );
+    ok(
+        store
+            .set_contact_details(
+                "fl-1",
+                ContactDetails {
+                    first_name: Some("Ann fl".into()),
+                    last_name: Some("Kim fl".into()),
+                    email: None,
+                },
+            )
+            .await,
+        "details",
+    );
+    assert!(users(store, name("ann fl", "lee fl")).await.is_empty());
+    assert_eq!(
+        users(store, name("ann fl", "kim fl")).await,
+        ["fl-1", "fl-2"]
+    );
+    ok(
+        store
+            .set_contact_details("fl-2", ContactDetails::default())
+            .await,
+        "details",
+    );
+    assert_eq!(users(store, name("ann fl", "kim fl")).await, ["fl-1"]);
+    // A profile write keeps the names.
+    ok(
+        store
+            .put_profile("fl-1", listed_profile("Named fl", 1990, "FL"))
+            .await,
+        "put_profile",
+    );
+    assert_eq!(
+        users(
+            store,
+            Term::All(vec![name("ann fl", "kim fl"), leaf(UserLeaf::Listed)])
+        )
+        .await,
+        ["fl-1"]
+    );
+}
+
+/// A page's friendly names in one call: in the order asked, `None` for
+/// a user without one or no such user, as `profile` gives them.
+pub async fn friendly_names_of_a_page(store: &dyn Store) {
+    user(store, "fn-b", None, Some("Bé fn")).await;
+    user(store, "fn-a", None, None).await;
+    user(store, "fn-c", None, Some("Cé fn")).await;
+    let ids: Vec<String> = ["fn-c", "fn-a", "fn-ghost", "fn-b", "fn-c"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        ok(store.friendly_names(&ids).await, "friendly_names"),
+        vec![
+            Some("Cé fn".to_string()),
+            None,
+            None,
+            Some("Bé fn".to_string()),
+            Some("Cé fn".to_string())
+        ]
+    );
+    ok(
+        store
+            .put_profile("fn-a", listed_profile("Aa fn", 1990, "FN"))
+            .await,
+        "put_profile",
+    );
+    assert_eq!(
+        ok(store.friendly_names(&ids[1..2]).await, "friendly_names"),
+        vec![Some("Aa fn".to_string())]
+    );
+    assert!(ok(store.friendly_names(&[]).await, "friendly_names").is_empty());
 }

@@ -1,14 +1,20 @@
 //! SQLite tables of the directory area (public profiles, contact details,
-//! search); see `imps_core::DirectoryStore` and `sql/0010_directory.sql`.
+//! search); see `imps_core::DirectoryStore`, `sql/0010_directory.sql` and
+//! `sql/0011_search_rows.sql`.
 //!
 //! Every write that changes a searchable value rewrites the owner's rows
 //! in `user_keys` / `group_keys` in the same job, so a search never sees a
-//! profile without its keys or keys of a value that is gone. A search is
-//! compiled to one statement (see [`compile`]) on a reader connection,
-//! after counting (bounded) how many IDs its broad leaves hold, and runs
-//! there.
+//! profile without its keys or keys of a value that is gone. The same
+//! holds for what each user key row repeats of the profile (listed, birth
+//! month, city, country, gender, intention): any write of a profile or
+//! contact details rewrites all of the user's rows. A search is compiled
+//! to one statement (see [`compile`]) on a reader connection, after
+//! counting (bounded, and kept a few seconds) how many IDs its broad
+//! leaves hold, and runs there.
 
 mod compile;
+
+pub(crate) use compile::CountCache;
 
 use async_trait::async_trait;
 use imps_core::StoreError;
@@ -99,31 +105,83 @@ fn read_contacts(c: &Connection, user: &str) -> Result<Option<ContactDetails>, S
     .map_err(|e| backend(&format!("reading the contact details of {user}"), e))
 }
 
+/// The field code of the first + last name pair rows: not a
+/// [`UserField`] (no leaf asks for it), a driver the compiler adds where
+/// one `All` asks for both names. Stored: never change it.
+pub(crate) const FULL_NAME_CODE: i64 = 13;
+
+/// The key of a first + last name pair row. Both keys come from
+/// `search_key`; the separator is a control character, so two different
+/// pairs rarely share a key, and when they do, the pair row only drives:
+/// both names are still checked on every row it gives.
+pub(crate) fn full_name_key(first: &str, last: &str) -> String {
+    format!("{first}\u{1f}{last}")
+}
+
 /// Replaces all of a user's keys.
 pub(crate) fn write_user_keys(
     c: &Connection,
     user: &str,
+    p: &PublicProfile,
     keys: &[(UserField, String)],
 ) -> Result<(), StoreError> {
     let fail = |e| backend(&format!("indexing user {user}"), e);
     c.prepare_cached("DELETE FROM user_keys WHERE user_id = ?1")
         .and_then(|mut s| s.execute([user]))
         .map_err(fail)?;
-    insert_user_keys(c, user, keys)
+    insert_user_keys(c, user, p, keys)
 }
 
-/// Adds a user's keys (a new user has none to replace).
+/// Adds a user's keys (a new user has none to replace): one row per key,
+/// plus the first + last name pair when both are there. Every row repeats
+/// what a profile search checks besides its own key (listed, the birth
+/// month, city, country, gender and intention keys; see
+/// `sql/0011_search_rows.sql`), taken from `p` and `keys`, so a search
+/// driven by any key checks those on the row it reads.
 pub(crate) fn insert_user_keys(
     c: &Connection,
     user: &str,
+    p: &PublicProfile,
     keys: &[(UserField, String)],
 ) -> Result<(), StoreError> {
+    let key_of = |field: UserField| {
+        keys.iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, k)| k.as_str())
+    };
+    let birth = p.birth.map(|b| i64::from(b.month_index()));
+    let (city, country, gender, intention) = (
+        key_of(UserField::City),
+        key_of(UserField::Country),
+        key_of(UserField::Gender),
+        key_of(UserField::Intention),
+    );
+    let pair = key_of(UserField::FirstName)
+        .zip(key_of(UserField::LastName))
+        .map(|(f, l)| (FULL_NAME_CODE, full_name_key(f, l)));
     let mut ins = c
-        .prepare_cached("INSERT OR IGNORE INTO user_keys (field, key, user_id) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO user_keys (field, key, user_id, listed, birth_idx, city,
+               country, gender, intention) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
         .map_err(|e| backend("preparing a key insert", e))?;
-    for (f, k) in keys {
-        ins.execute((user_field_code(*f), k, user))
-            .map_err(|e| backend(&format!("indexing user {user}"), e))?;
+    let rows = keys
+        .iter()
+        .map(|(f, k)| (user_field_code(*f), k.as_str()))
+        .chain(pair.as_ref().map(|(code, k)| (*code, k.as_str())));
+    for (code, k) in rows {
+        ins.execute(rusqlite::params![
+            code,
+            k,
+            user,
+            p.listed(),
+            birth,
+            city,
+            country,
+            gender,
+            intention
+        ])
+        .map_err(|e| backend(&format!("indexing user {user}"), e))?;
     }
     Ok(())
 }
@@ -192,7 +250,7 @@ pub(crate) fn reindex_users(c: &Connection) -> Result<(), StoreError> {
             last_name: r.get(14).map_err(fail)?,
             email: r.get(15).map_err(fail)?,
         };
-        insert_user_keys(c, &id, &user_keys(&id, msisdn.as_deref(), &p, &d))?;
+        insert_user_keys(c, &id, &p, &user_keys(&id, msisdn.as_deref(), &p, &d))?;
         // The listed flag follows the same rules as a put_profile.
         c.prepare_cached("UPDATE user_profiles SET listed = ?2 WHERE user_id = ?1")
             .and_then(|mut s| s.execute((&id, p.listed())))
@@ -269,7 +327,7 @@ pub(crate) fn import_users(
         .map_err(|e| backend(&format!("storing the profile of {}", u.id), e))?;
         ic.execute((&u.id, &d.first_name, &d.last_name, &d.email))
             .map_err(|e| backend(&format!("storing the contact details of {}", u.id), e))?;
-        insert_user_keys(c, &u.id, &user_keys(&u.id, u.msisdn.as_deref(), p, d))?;
+        insert_user_keys(c, &u.id, p, &user_keys(&u.id, u.msisdn.as_deref(), p, d))?;
     }
     Ok(())
 }
@@ -336,7 +394,7 @@ impl DirectoryStore for SqliteStore {
                 })
                 .map_err(|e| backend(&format!("storing the profile of {user}"), e))?;
                 let d = read_contacts(c, &user)?.unwrap_or_default();
-                write_user_keys(c, &user, &user_keys(&user, msisdn.as_deref(), &p, &d))?;
+                write_user_keys(c, &user, &p, &user_keys(&user, msisdn.as_deref(), &p, &d))?;
                 Ok(true)
             })
             .await
@@ -345,6 +403,28 @@ impl DirectoryStore for SqliteStore {
     async fn contact_details(&self, user: &str) -> Result<Option<ContactDetails>, StoreError> {
         let user = user.to_owned();
         self.read_lane().run(move |c| read_contacts(c, &user)).await
+    }
+
+    async fn friendly_names(&self, users: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let users = users.to_vec();
+        // One job for the page: a trip to the reader thread costs more
+        // than the lookups.
+        self.read_lane()
+            .run(move |c| {
+                let mut s = c
+                    .prepare_cached("SELECT friendly_name FROM users WHERE id = ?1")
+                    .map_err(|e| backend("preparing friendly_names", e))?;
+                users
+                    .iter()
+                    .map(|u| {
+                        s.query_row([u], |r| r.get::<_, Option<String>>(0))
+                            .optional()
+                            .map(Option::flatten)
+                            .map_err(|e| backend(&format!("reading the friendly name of {u}"), e))
+                    })
+                    .collect()
+            })
+            .await
     }
 
     async fn set_contact_details(&self, user: &str, d: ContactDetails) -> Result<bool, StoreError> {
@@ -365,7 +445,7 @@ impl DirectoryStore for SqliteStore {
                 .and_then(|mut s| s.execute((&user, &d.first_name, &d.last_name, &d.email)))
                 .map_err(|e| backend(&format!("storing the contact details of {user}"), e))?;
                 let p = read_profile(c, &user)?.unwrap_or_default();
-                write_user_keys(c, &user, &user_keys(&user, msisdn.as_deref(), &p, &d))?;
+                write_user_keys(c, &user, &p, &user_keys(&user, msisdn.as_deref(), &p, &d))?;
                 Ok(true)
             })
             .await
@@ -381,11 +461,14 @@ impl DirectoryStore for SqliteStore {
             return Ok(Vec::new());
         }
         let t = t.clone();
+        let counts = self.search_counts();
         self.read_lane()
-            .run(move |c| match compile::users(&t, cap, Some(c))? {
-                Some(q) => q.run(c, "searching users"),
-                None => Ok(Vec::new()),
-            })
+            .run(
+                move |c| match compile::users(&t, cap, Some((c, Some(counts.as_ref()))))? {
+                    Some(q) => q.run(c, "searching users"),
+                    None => Ok(Vec::new()),
+                },
+            )
             .await
     }
 
@@ -399,11 +482,14 @@ impl DirectoryStore for SqliteStore {
             return Ok(Vec::new());
         }
         let t = t.clone();
+        let counts = self.search_counts();
         self.read_lane()
-            .run(move |c| match compile::groups(&t, cap, Some(c))? {
-                Some(q) => q.run(c, "searching groups"),
-                None => Ok(Vec::new()),
-            })
+            .run(
+                move |c| match compile::groups(&t, cap, Some((c, Some(counts.as_ref()))))? {
+                    Some(q) => q.run(c, "searching groups"),
+                    None => Ok(Vec::new()),
+                },
+            )
             .await
     }
 }

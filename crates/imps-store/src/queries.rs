@@ -50,7 +50,7 @@ impl AccountStore for SqliteStore {
                             &profile,
                             &ContactDetails::default(),
                         );
-                        insert_user_keys(&tx, &u.id, &keys)?;
+                        insert_user_keys(&tx, &u.id, &profile, &keys)?;
                         tx.commit()
                             .map_err(|e| backend(&format!("committing user {}", u.id), e))
                     }

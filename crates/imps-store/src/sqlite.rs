@@ -6,6 +6,7 @@
 //! busy timeout makes the two wait for each other instead of failing.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub struct SqliteStore {
     writer: Lane,
     readers: Option<Lane>,
     threads: Vec<JoinHandle<()>>,
+    /// Recent counts of search keys, shared by the readers (`directory`).
+    search_counts: Arc<crate::directory::CountCache>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -122,6 +125,7 @@ impl SqliteStore {
             writer,
             readers,
             threads,
+            search_counts: Arc::default(),
         })
     }
 
@@ -168,6 +172,11 @@ impl SqliteStore {
 
     pub(crate) fn writer(&self) -> &Lane {
         &self.writer
+    }
+
+    /// The counts of search keys the readers share.
+    pub(crate) fn search_counts(&self) -> Arc<crate::directory::CountCache> {
+        self.search_counts.clone()
     }
 
     /// Where reads go: the reader pool, or the writer when there is none.

@@ -15,3 +15,4 @@ mod conformance_presence;
 mod conformance_sysmsg;
 mod durability;
 mod lifecycle;
+mod search_differential;

@@ -235,17 +235,13 @@ impl DirectoryService {
         let domain = &self.base.cfg.domain;
         let mut result = SearchResult::default();
         if page.users {
-            for u in page.ids {
-                let friendly_name = if s.version >= Version::V1_3 {
-                    self.base
-                        .store
-                        .profile(&u)
-                        .await?
-                        .and_then(|p| p.friendly_name)
-                        .filter(|n| !n.is_empty())
-                } else {
-                    None
-                };
+            let names = if s.version >= Version::V1_3 {
+                self.base.store.friendly_names(&page.ids).await?
+            } else {
+                Vec::new()
+            };
+            for (i, u) in page.ids.into_iter().enumerate() {
+                let friendly_name = names.get(i).cloned().flatten().filter(|n| !n.is_empty());
                 result.users.push(FoundUser {
                     user_id: wire_user(&u, domain),
                     friendly_name,

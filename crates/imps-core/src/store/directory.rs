@@ -252,6 +252,17 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// Replaces the contact details and their index entries; false when
     /// there is no such user.
     async fn set_contact_details(&self, user: &str, d: ContactDetails) -> Result<bool, StoreError>;
+    /// The friendly names of `users`, in their order: `None` for a user
+    /// without one (or no such user). What a page of user results shows
+    /// (SRC-4, PPR-12), asked once per page so that a backend can answer
+    /// it in one trip; by default one [`DirectoryStore::profile`] each.
+    async fn friendly_names(&self, users: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(users.len());
+        for u in users {
+            out.push(self.profile(u).await?.and_then(|p| p.friendly_name));
+        }
+        Ok(out)
+    }
     /// Up to `cap` users matching the term, in user ID order.
     async fn search_users(&self, t: &Term<UserLeaf>, cap: usize)
     -> Result<Vec<String>, StoreError>;
