@@ -66,6 +66,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("sql/0010_directory.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("sql/0011_sms_queue.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "
