@@ -840,8 +840,8 @@ mod tests {
                 "im.oversize_policy \"maybe\": use none, reject or charge",
             ),
             (
-                "[im]\noffline_notify = \"sms\"",
-                "im.offline_notify \"sms\": use off, log or webhook",
+                "[im]\noffline_notify = \"mms\"",
+                "im.offline_notify \"mms\": use off, log, webhook or sms",
             ),
             (
                 "[im]\noffline_notify_bearer = \"mms\"",
