@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use imps_wire::Element;
+use imps_wire::cir::{CirLine, WapPush};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
@@ -139,6 +140,68 @@ async fn within<F: std::future::Future>(t: Duration, f: F) -> Result<F::Output> 
     tokio::time::timeout(t, f)
         .await
         .map_err(|_| ClientError::Timeout)
+}
+
+/// Datagram CIR (SUDP, WAPUDP): a UDP socket the server sends wake-ups
+/// to. Each datagram is a `WVCI` line (SUDP) or a WSP push PDU carrying
+/// one (WAPUDP); both are read.
+#[derive(Debug)]
+pub struct UdpCir {
+    socket: tokio::net::UdpSocket,
+}
+
+impl UdpCir {
+    /// Binds the socket (`127.0.0.1:0` picks a free port).
+    pub async fn bind(addr: impl ToSocketAddrs) -> Result<UdpCir> {
+        Ok(UdpCir {
+            socket: tokio::net::UdpSocket::bind(addr).await?,
+        })
+    }
+
+    /// The port to offer as `UDPPort`.
+    pub fn port(&self) -> Result<u16> {
+        Ok(self.socket.local_addr()?.port())
+    }
+
+    /// Waits up to `timeout` for a wake-up and returns its line.
+    /// `Ok(None)` on timeout. Datagrams that are neither form are skipped.
+    pub async fn next_wakeup(&mut self, timeout: Duration) -> Result<Option<CirLine>> {
+        let wait = async {
+            let mut buf = [0u8; 1500];
+            loop {
+                let (n, from) = self.socket.recv_from(&mut buf).await?;
+                let bytes = &buf[..n];
+                let line = match CirLine::from_bytes(bytes) {
+                    Ok(l) => Ok(l),
+                    Err(_) => WapPush::decode(bytes).and_then(|p| CirLine::from_bytes(&p.body)),
+                };
+                match line {
+                    Ok(l) => return Ok::<_, ClientError>(l),
+                    Err(e) => {
+                        tracing::debug!(%from, error = %e, "ignoring a datagram that is no CIR")
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// `UDPAddress`/`UDPPort` from an AgreedCapabilityList: where the server
+/// will send datagram CIR (the address only in 1.3).
+pub fn udp_cir_target(agreed: &Element) -> (Option<String>, Option<u16>) {
+    (
+        agreed
+            .child_text("UDPAddress")
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
+        agreed
+            .child_text("UDPPort")
+            .and_then(|p| p.trim().parse().ok()),
+    )
 }
 
 /// `host:port` for TCP CIR from an AgreedCapabilityList (TCPAddress,

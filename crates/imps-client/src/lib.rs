@@ -37,7 +37,7 @@ pub mod transport;
 pub mod tui;
 pub mod ws;
 
-pub use cir::{TcpCir, agreed_cir_methods, http_cir_url, tcp_cir_addr};
+pub use cir::{TcpCir, UdpCir, agreed_cir_methods, http_cir_url, tcp_cir_addr, udp_cir_target};
 pub use client::{Client, TidCounter};
 pub use config::{ClientConfig, content_type};
 pub use digest::digest_bytes;

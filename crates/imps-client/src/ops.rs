@@ -168,6 +168,29 @@ impl<T: Transport> Client<T> {
             })
     }
 
+    /// As [`Client::client_capability`], also telling the server where
+    /// datagram CIR (SUDP, WAPUDP) should go.
+    pub async fn client_capability_udp(
+        &self,
+        cir_methods: &[&str],
+        parser_size: Option<u64>,
+        udp: &crate::primitives::UdpCirOffer,
+    ) -> Result<Element> {
+        let body = crate::primitives::client_capability_request_udp(
+            &self.config().client_id,
+            cir_methods,
+            parser_size,
+            Some(udp),
+        );
+        let mut resp = check_ok(self.request(body).await?)?;
+        expect_name(&resp, "ClientCapability-Response")?;
+        resp.take_child("AgreedCapabilityList")
+            .or_else(|| resp.take_child("CapabilityList"))
+            .ok_or_else(|| {
+                ClientError::Protocol("ClientCapability-Response without a capability list".into())
+            })
+    }
+
     /// Service-Request for all functions; returns the Service-Response.
     pub async fn service_request_all(&self) -> Result<Element> {
         let resp = check_ok(

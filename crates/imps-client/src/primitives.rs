@@ -73,6 +73,24 @@ pub fn client_capability_request(
     cir_methods: &[&str],
     parser_size: Option<u64>,
 ) -> Element {
+    client_capability_request_udp(client, cir_methods, parser_size, None)
+}
+
+/// Where a client takes datagram CIR: `UDPPort`, and the `UDPAddress`
+/// 1.3 added (sent only when given).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UdpCirOffer {
+    pub address: Option<String>,
+    pub port: u16,
+}
+
+/// As [`client_capability_request`], with where datagram CIR should go.
+pub fn client_capability_request_udp(
+    client: &str,
+    cir_methods: &[&str],
+    parser_size: Option<u64>,
+    udp: Option<&UdpCirOffer>,
+) -> Element {
     let mut list = Element::new("CapabilityList").with_text("ClientType", "MOBILE_PHONE");
     if let Some(n) = parser_size {
         list = list
@@ -85,6 +103,12 @@ pub fn client_capability_request(
         .with_text("SupportedBearer", "HTTP");
     for m in cir_methods {
         list = list.with_text("SupportedCIRMethod", *m);
+    }
+    if let Some(u) = udp {
+        if let Some(a) = &u.address {
+            list = list.with_text("UDPAddress", a.clone());
+        }
+        list = list.with_text("UDPPort", u.port.to_string());
     }
     Element::new("ClientCapability-Request")
         .with(client_id(client))

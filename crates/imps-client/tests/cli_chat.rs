@@ -323,3 +323,44 @@ async fn cli_two_users_befriend_chat_and_meet_in_a_group() {
     alice.json(&["logout"]).await;
     bob.json(&["logout"]).await;
 }
+
+/// `imps inbox --udp-cir`: the CLI takes datagram CIR (SUDP) and polls
+/// only when the server's datagram wakes it (issue 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_inbox_wakes_on_udp_cir() {
+    let srv = Server::start_with(|c| {
+        c.cir.udp = true;
+        c.cir.udp_bind = "127.0.0.1:0".into();
+    })
+    .await;
+    let (alice, bob) = two_users(&srv, &[]).await;
+    let service = srv.running.as_ref().unwrap().service.clone();
+    let waiting = tokio::spawn(async move {
+        bob.json(&["inbox", "--wait", "30", "--udp-cir", "127.0.0.1:0"])
+            .await
+    });
+    // Once bob's session has agreed SUDP, alice writes (checked with a
+    // bounded backoff, as the test kit's waits do).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut pause = std::time::Duration::from_millis(2);
+    while !service
+        .sessions()
+        .of_user("bob")
+        .iter()
+        .any(|s| s.cir_target().is_some())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob's inbox negotiated SUDP"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    alice.json(&["send", "bob", "wake up"]).await;
+    let inbox = waiting.await.unwrap();
+    let msgs = inbox["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{inbox}");
+    assert_eq!(msgs[0]["text"], "wake up");
+    assert!(started.elapsed() < std::time::Duration::from_secs(25));
+}

@@ -98,6 +98,18 @@ pub struct CirConfig {
     /// Base URL of the HTTP CIR endpoint (`http://host:port/cir`); the
     /// session's token is appended. `None` when off.
     pub http_base: Option<String>,
+    /// Offer SUDP (the WVCI line in a datagram to the client's UDPPort).
+    /// Needs `waker`.
+    pub udp: bool,
+    /// Offer WAPUDP (the line in a WSP push datagram). Needs `waker`.
+    pub wap_udp: bool,
+    /// Which address datagram CIR goes to.
+    pub udp_address: crate::cir::UdpAddressPolicy,
+    /// Offer SSMS (the WVCI line by SMS to the user's registered number).
+    /// Needs `waker`.
+    pub sms: bool,
+    /// Offer WAPSMS (the line in a WAP push by SMS). Needs `waker`.
+    pub wap_sms: bool,
 }
 
 /// MSISDN auto-login and auto-registration (GEN-17..20, REG-UC, ALG-UC).
@@ -182,6 +194,10 @@ pub struct CoreConfig {
     pub expired_memory: usize,
     pub msisdn: MsisdnConfig,
     pub cir: CirConfig,
+    /// Sends datagram and SMS wake-ups (SUDP, WAPUDP, SSMS, WAPSMS); `None` = those methods are
+    /// not offered whatever `cir` says. Not a setting: the binary puts its
+    /// waker here.
+    pub cir_waker: Option<std::sync::Arc<dyn crate::cir::CirWaker>>,
     /// Minimum seconds between polls we ask of clients (ServerPollMin).
     pub server_poll_min_secs: u64,
     /// Largest message we send, unless the client negotiates less (CFG-1).
@@ -224,6 +240,7 @@ impl Default for CoreConfig {
             expired_memory: 10_000,
             msisdn: MsisdnConfig::default(),
             cir: CirConfig::default(),
+            cir_waker: None,
             server_poll_min_secs: 30,
             max_message_size: 1024 * 1024,
             disabled_functions: Vec::new(),
@@ -265,11 +282,14 @@ pub enum OfflineNotify {
     Log,
     /// POSTed to `webhook_url` by the binary's webhook notifier.
     Webhook,
+    /// Sent as an SMS or WAP Push (`offline_notify_bearer`) to the user's
+    /// registered number, through the SMSC of the binary's `[sms]`.
+    Sms,
 }
 
 setting_enum! {
-    OfflineNotify, "im.offline_notify", to_ascii_lowercase, "off, log or webhook",
-    { Off => "off", Log => "log", Webhook => "webhook" }
+    OfflineNotify, "im.offline_notify", to_ascii_lowercase, "off, log, webhook or sms",
+    { Off => "off", Log => "log", Webhook => "webhook", Sms => "sms" }
 }
 
 /// The notification type handed to the notifier (IMR-10).

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod base;
+pub mod cir;
 pub mod clock;
 pub mod config;
 mod directory;

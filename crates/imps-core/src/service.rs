@@ -354,7 +354,7 @@ impl Service {
             self.sysmsg.request_outcome(&session, false).await;
             return Outcome::Reply(error_status(&e));
         }
-        let outcome = self.dispatch(&session, kind, &tx).await;
+        let outcome = self.dispatch(ctx, &session, kind, &tx).await;
         if counted {
             self.sysmsg.request_outcome(&session, outcome.is_ok()).await;
         }
@@ -370,6 +370,7 @@ impl Service {
     /// Routes a request on a live session to the area that owns it.
     async fn dispatch(
         &self,
+        ctx: &RequestCtx,
         s: &Arc<Session>,
         kind: PrimitiveKind,
         tx: &Transaction,
@@ -387,9 +388,11 @@ impl Service {
                     Outcome::Reply(self.session.logout_reply(s))
                 }
                 P::KeepAliveRequest => Outcome::Reply(self.session.keep_alive(s, body)?),
-                P::ClientCapabilityRequest => {
-                    Outcome::Reply(self.session.client_capability(s, body).await)
-                }
+                P::ClientCapabilityRequest => Outcome::Reply(
+                    self.session
+                        .client_capability(s, body, ctx.peer.map(|p| p.ip()))
+                        .await,
+                ),
                 P::ServiceRequest => {
                     let reply = self.session.service_negotiation(s, body);
                     // SYM-13: online once the level of service is settled.

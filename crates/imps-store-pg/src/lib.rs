@@ -25,6 +25,7 @@ mod lists;
 mod migrations;
 mod presence;
 mod rows;
+mod sms;
 mod store;
 mod sysmsg;
 

@@ -55,6 +55,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("sql/0007_directory.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("sql/0008_sms_queue.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

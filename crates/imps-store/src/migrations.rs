@@ -70,6 +70,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 11,
         sql: include_str!("sql/0011_search_rows.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("sql/0012_sms_queue.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -7,6 +7,7 @@
 //! returns a [`WireError`]; it never panics and never allocates without
 //! bound.
 
+pub mod cir;
 pub mod csp;
 pub mod element;
 pub mod error;

@@ -11,6 +11,7 @@ mod wbxml_common;
 mod xml_common;
 
 // One module per test file.
+mod cir_prop;
 mod csp_roundtrip;
 mod ssp_envelope;
 mod wbxml_hostile;

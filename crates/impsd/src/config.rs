@@ -58,6 +58,8 @@ pub struct Config {
     pub sysmsg: SysmsgConfig,
     /// Search and public profiles: limits and privacy rules.
     pub search: SearchConfig,
+    /// The SMSC link: SMS CIR and SMS offline notifications.
+    pub sms: crate::sms::SmsSettings,
     /// Which store backend, and its settings.
     pub store: StoreConfig,
 }
@@ -264,6 +266,17 @@ pub struct CirSettings {
     pub http: bool,
     /// Base URL clients use for HTTP CIR; defaults to http://LISTEN/cir.
     pub http_base_url: Option<String>,
+    /// Offer SUDP: the WVCI line in one UDP datagram to the client.
+    pub udp: bool,
+    /// Offer WAPUDP: the WVCI line in a WSP push datagram.
+    pub wap_udp: bool,
+    /// Local address datagram CIR is sent from.
+    pub udp_bind: String,
+    /// Where datagram CIR goes: `peer` (the IP the request came from) or
+    /// `client` (the UDPAddress the client names, else the peer).
+    pub udp_address: imps_core::cir::UdpAddressPolicy,
+    /// Least time between two datagram wake-ups of one session, in ms.
+    pub udp_min_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,6 +333,7 @@ impl Default for Config {
             presence: PresenceConfig::default(),
             sysmsg: SysmsgConfig::default(),
             search: SearchConfig::default(),
+            sms: crate::sms::SmsSettings::default(),
             store: StoreConfig::default(),
         }
     }
@@ -395,6 +409,11 @@ impl Default for CirSettings {
             helo_timeout_secs: 300,
             http: true,
             http_base_url: None,
+            udp: false,
+            wap_udp: false,
+            udp_bind: "0.0.0.0:0".into(),
+            udp_address: imps_core::cir::UdpAddressPolicy::Peer,
+            udp_min_interval_ms: 2000,
         }
     }
 }
@@ -482,6 +501,18 @@ impl Config {
         }
         if self.im.offline_notify == OfflineNotify::Webhook {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
+        }
+        if self.im.offline_notify == OfflineNotify::Sms && !self.sms.enabled {
+            anyhow::bail!("im.offline_notify = \"sms\" needs [sms] enabled = true");
+        }
+        self.sms.validate()?;
+        if (self.cir.udp || self.cir.wap_udp)
+            && self.cir.udp_bind.trim().parse::<SocketAddr>().is_err()
+        {
+            anyhow::bail!(
+                "cir.udp_bind {:?} is not an address:port",
+                self.cir.udp_bind
+            );
         }
         self.map.validate().map_err(anyhow::Error::msg)?;
         self.sysmsg.validate().map_err(anyhow::Error::msg)?;
@@ -586,6 +617,11 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("cir.helo_timeout_secs", "Seconds a TCP CIR client has to send HELO.", ""),
     ("cir.http", "Serve HTTP CIR (GET /cir/TOKEN).", ""),
     ("cir.http_base_url", "Base URL clients use for HTTP CIR; default: http://LISTEN/cir.", "\"https://imps.example.com/cir\""),
+    ("cir.udp", "Offer SUDP CIR: the WVCI line in one UDP datagram to the client's UDPPort.", ""),
+    ("cir.wap_udp", "Offer WAPUDP CIR: the WVCI line in a WSP push datagram (to UDPPort, else 2948).", ""),
+    ("cir.udp_bind", "Local address datagram CIR is sent from (port 0: any).", ""),
+    ("cir.udp_address", "Where datagram CIR goes: peer (the IP requests come from) or client (the UDPAddress it names, else the peer).", ""),
+    ("cir.udp_min_interval_ms", "Least time between two datagram wake-ups of one session; what arrives meanwhile is one more wake-up at the end.", ""),
     ("[admin]", "The admin endpoint used by the impsd session/group/log commands.", ""),
     ("admin.listen", "Loopback address of the admin endpoint; flag --admin-listen.", ""),
     ("admin.token", "Bearer token; empty = a random one per start. Written to DATA_DIR/admin.json (mode 0600).", ""),
@@ -620,8 +656,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("im.send_rate_per_sec", "Messages a second one user may send on average, one-to-one and to groups; more get 503 (0 = no limit).", ""),
     ("im.send_burst", "Messages one user may send at once after a quiet spell.", ""),
     ("im.send_rate_senders_max", "Most senders whose rate is tracked at once.", ""),
-    ("im.offline_notify", "Offline-message notifications: \"off\", \"log\" or \"webhook\".", ""),
-    ("im.offline_notify_bearer", "Notification type for the gateway: \"SMS\" or \"WAPPUSH\".", ""),
+    ("im.offline_notify", "Offline-message notifications: \"off\", \"log\", \"webhook\" or \"sms\" (through [sms]).", ""),
+    ("im.offline_notify_bearer", "Notification type: \"SMS\" or \"WAPPUSH\" (for the gateway, or what [sms] sends).", ""),
     ("im.offline_notify_interval_secs", "At most one notification per user per this many seconds.", ""),
     ("im.webhook_url", "Where the webhook notifier POSTs (http:// only); needed by offline_notify = \"webhook\".", "\"http://gateway.example:8000/notify\""),
     ("im.webhook_timeout_ms", "How long the webhook notifier waits for the gateway, in milliseconds.", ""),
@@ -694,6 +730,31 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("search.max_free_text_chars", "Longest free text of a public profile, in characters.", ""),
     ("search.rate_per_sec", "New searches a user may start per second on average (pages of an open search are free); 0 = no limit. Past it: 503 with TryAgainTimeout.", ""),
     ("search.burst", "New searches a user may start at once after a quiet spell.", ""),
+    ("[sms]", "The operator's SMSC over SMPP 3.4: SMS CIR (SSMS, WAPSMS) and SMS offline notifications. Off by default.", ""),
+    ("sms.enabled", "Bind to the SMSC as a transmitter and send what the queue holds.", ""),
+    ("sms.smsc", "host:port of the SMSC's SMPP listener.", ""),
+    ("sms.system_id", "system_id of the bind (at most 15 characters).", ""),
+    ("sms.password", "password of the bind (at most 8 characters).", ""),
+    ("sms.system_type", "system_type of the bind (at most 12 characters).", ""),
+    ("sms.source_addr", "Sender address of our short messages.", ""),
+    ("sms.source_addr_ton", "Type of number of the sender address (5 = alphanumeric).", ""),
+    ("sms.source_addr_npi", "Numbering plan of the sender address.", ""),
+    ("sms.dest_addr_ton", "Type of number of the users' numbers (1 = international).", ""),
+    ("sms.dest_addr_npi", "Numbering plan of the users' numbers (1 = E.164).", ""),
+    ("sms.delivery_receipts", "Ask the SMSC for delivery receipts (registered_delivery).", ""),
+    ("sms.window", "Most submits waiting for the SMSC's answer at once.", ""),
+    ("sms.enquire_link_secs", "Seconds between enquire_link keep-alives.", ""),
+    ("sms.response_timeout_ms", "How long the SMSC may take to answer, in ms; past it the link is made again.", ""),
+    ("sms.reconnect_min_ms", "First wait before binding again after the link failed; doubles each time.", ""),
+    ("sms.reconnect_max_ms", "Longest wait between two binds.", ""),
+    ("sms.throttle_pause_ms", "Pause in sending after the SMSC answers ESME_RTHROTTLED.", ""),
+    ("sms.retry_ms", "Wait before a short message the SMSC could not take now is tried again.", ""),
+    ("sms.queue_max", "Most short messages waiting in the store for the SMSC; more are dropped and logged.", ""),
+    ("sms.cir", "Offer SSMS CIR: the WVCI line by SMS to the user's registered number.", ""),
+    ("sms.cir_wap", "Offer WAPSMS CIR: the WVCI line in a WAP Push by SMS.", ""),
+    ("sms.cir_port", "Port SSMS is addressed to (Android listens on 3716); 0 = a plain text SMS.", ""),
+    ("sms.cir_min_interval_secs", "Least time between two SMS wake-ups of one session.", ""),
+    ("sms.notice_text", "Text of an offline-message notification; {n} is the number waiting. Name no one (SYM-18).", ""),
     ("[store]", "Where the server's state is kept; the admin commands use the same store.", ""),
     ("store.kind", "\"sqlite\" (the embedded file DATA_DIR/impsd.sqlite) or \"postgres\" (the database at store.url); env IMPSD_STORE_KIND.", ""),
     ("store.synchronous_full", "SQLite: fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),
@@ -881,8 +942,8 @@ mod tests {
                 "im.oversize_policy \"maybe\": use none, reject or charge",
             ),
             (
-                "[im]\noffline_notify = \"sms\"",
-                "im.offline_notify \"sms\": use off, log or webhook",
+                "[im]\noffline_notify = \"mms\"",
+                "im.offline_notify \"mms\": use off, log, webhook or sms",
             ),
             (
                 "[im]\noffline_notify_bearer = \"mms\"",

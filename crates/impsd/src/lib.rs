@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod cir;
+pub mod cir_push;
 pub mod codec;
 pub mod config;
 pub mod conn;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notifier;
+pub mod sms;
 pub mod tls;
 pub mod ws;
 
@@ -36,6 +38,10 @@ pub struct Running {
     pub cir_addr: Option<SocketAddr>,
     pub admin_addr: SocketAddr,
     pub service: Arc<Service>,
+    /// The counters `/metrics` shows.
+    pub metrics: Arc<metrics::Metrics>,
+    /// The SMSC link, when `[sms]` is on.
+    pub sms: Option<Arc<sms::SmsGateway>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     workers: imps_core::workers::Workers,
@@ -131,11 +137,38 @@ pub async fn start_full(
         .with_context(|| format!("binding admin {}", cfg.admin.listen))?;
     let admin_addr = admin_listener.local_addr()?;
 
-    let core = core_config(&cfg, http_addr, cir_addr)?;
-    let service = Arc::new(Service::new(core, store, clock));
-    let restored = service.restore_sessions().await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let (shutdown, shut_rx) = watch::channel(false);
+    // The SMSC link and its queue, when configured.
+    let sms = cfg.sms.enabled.then(|| {
+        sms::SmsGateway::start(
+            cfg.sms.clone(),
+            cfg.im.offline_notify_bearer,
+            store.clone(),
+            metrics.clone(),
+            shut_rx.clone(),
+        )
+    });
+    // Datagram CIR: one socket for every session's wake-ups.
+    let udp = if cfg.cir.udp || cfg.cir.wap_udp {
+        let bind = cfg.cir.udp_bind.trim();
+        let socket = tokio::net::UdpSocket::bind(bind)
+            .await
+            .with_context(|| format!("binding datagram CIR {bind}"))?;
+        Some(cir_push::UdpPush {
+            socket,
+            min_interval: Duration::from_millis(cfg.cir.udp_min_interval_ms),
+        })
+    } else {
+        None
+    };
+    let mut core = core_config(&cfg, http_addr, cir_addr, sms.clone())?;
+    if udp.is_some() || sms.is_some() {
+        let pusher = cir_push::CirPusher::new(udp, sms.clone(), metrics.clone(), shut_rx.clone());
+        core.cir_waker = Some(pusher as Arc<dyn imps_core::cir::CirWaker>);
+    }
+    let service = Arc::new(Service::new(core, store, clock));
+    let restored = service.restore_sessions().await?;
     let mut tasks = Vec::new();
 
     let state = Arc::new(http::AppState {
@@ -214,6 +247,8 @@ pub async fn start_full(
         cir_addr,
         admin_addr,
         service,
+        metrics,
+        sms,
         shutdown,
         tasks,
         workers,
@@ -246,6 +281,7 @@ fn core_config(
     cfg: &Config,
     http: SocketAddr,
     cir: Option<SocketAddr>,
+    sms: Option<Arc<sms::SmsGateway>>,
 ) -> anyhow::Result<CoreConfig> {
     let tcp = cir.map(|a| {
         let host = cfg
@@ -288,13 +324,22 @@ fn core_config(
             auto_register: cfg.msisdn.auto_register,
             force_manual_login: cfg.msisdn.force_manual_login,
         },
-        cir: CirConfig { tcp, http_base },
+        cir: CirConfig {
+            tcp,
+            http_base,
+            udp: cfg.cir.udp,
+            wap_udp: cfg.cir.wap_udp,
+            udp_address: cfg.cir.udp_address,
+            sms: sms.is_some() && cfg.sms.cir,
+            wap_sms: sms.is_some() && cfg.sms.cir_wap,
+        },
+        cir_waker: None,
         server_poll_min_secs: cfg.session.server_poll_min_secs,
         max_message_size: cfg.limits.max_message_bytes,
         disabled_functions: cfg.services.disabled.clone(),
         sp_info: cfg.sp_info.clone(),
         im: ImConfig {
-            notifier: notifier::notifier(&cfg.im)?,
+            notifier: notifier::notifier(&cfg.im, sms)?,
             ..cfg.im.clone()
         },
         lists: cfg.lists.clone(),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use imps_core::stats::{BUCKETS_US, PrimitiveFigures};
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Metrics {
     pub http_requests: AtomicU64,
     pub http_bad_requests: AtomicU64,
@@ -15,6 +15,12 @@ pub struct Metrics {
     pub ws_connections: AtomicU64,
     pub cir_tcp_connections: AtomicU64,
     pub cir_tcp_wakeups: AtomicU64,
+    pub cir_udp_wakeups: AtomicU64,
+    pub cir_udp_failures: AtomicU64,
+    pub sms_queued: AtomicU64,
+    pub sms_coalesced: AtomicU64,
+    pub sms_sent: AtomicU64,
+    pub sms_dropped: AtomicU64,
 }
 
 /// What the core reports, read at one moment for one rendering.
@@ -49,7 +55,7 @@ impl Metrics {
     /// transaction counts and latency histograms.
     pub fn render(&self, core: &CoreFigures) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &AtomicU64); 7] = [
+        let rows: [(&str, &str, &AtomicU64); 13] = [
             (
                 "impsd_http_requests_total",
                 "CSP POSTs received",
@@ -84,6 +90,36 @@ impl Metrics {
                 "impsd_cir_tcp_wakeups_total",
                 "WVCI lines sent on TCP CIR",
                 &self.cir_tcp_wakeups,
+            ),
+            (
+                "impsd_cir_udp_wakeups_total",
+                "datagrams sent for SUDP and WAPUDP CIR",
+                &self.cir_udp_wakeups,
+            ),
+            (
+                "impsd_cir_udp_failures_total",
+                "datagram CIR sends that failed",
+                &self.cir_udp_failures,
+            ),
+            (
+                "impsd_sms_queued_total",
+                "short messages put in the SMS queue",
+                &self.sms_queued,
+            ),
+            (
+                "impsd_sms_coalesced_total",
+                "SMS wake-ups not queued because one already waited",
+                &self.sms_coalesced,
+            ),
+            (
+                "impsd_sms_sent_total",
+                "short messages the SMSC accepted",
+                &self.sms_sent,
+            ),
+            (
+                "impsd_sms_dropped_total",
+                "short messages dropped (queue full, refused for good)",
+                &self.sms_dropped,
             ),
         ];
         for (name, help, c) in rows {

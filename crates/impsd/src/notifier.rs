@@ -106,8 +106,15 @@ pub fn webhook_uri(url: Option<&str>) -> anyhow::Result<hyper::Uri> {
 
 /// The notifier `im.offline_notify` asks for. Starts the webhook task
 /// when one is configured, so it needs a Tokio runtime.
-pub fn notifier(im: &ImConfig) -> anyhow::Result<Option<Arc<dyn OfflineNotifier>>> {
+pub fn notifier(
+    im: &ImConfig,
+    sms: Option<Arc<crate::sms::SmsGateway>>,
+) -> anyhow::Result<Option<Arc<dyn OfflineNotifier>>> {
     Ok(match im.offline_notify {
+        OfflineNotify::Sms => Some(
+            sms.context("im.offline_notify = \"sms\" needs [sms] enabled = true")?
+                as Arc<dyn OfflineNotifier>,
+        ),
         OfflineNotify::Off => None,
         OfflineNotify::Log => Some(Arc::new(LogNotifier)),
         OfflineNotify::Webhook => Some(WebhookNotifier::start(

@@ -14,11 +14,13 @@ mod groups_common;
 mod im_common;
 mod lists_common;
 mod presence_common;
+mod smsc_common;
 
 // One module per test file.
 mod admin_effect;
 mod android_replay;
 mod body_limit;
+mod cir_udp;
 mod cli_users;
 mod conn_limits;
 mod digest_default;
@@ -65,6 +67,7 @@ mod search;
 mod session;
 mod session_id_logs;
 mod sessions;
+mod sms;
 mod store_postgres;
 mod sysmsg;
 mod sysmsg_cli;

@@ -166,6 +166,11 @@ pub struct InboxArgs {
     /// With --list: show at most this many.
     #[arg(long)]
     pub count: Option<u64>,
+    /// Take datagram CIR (SUDP) on this local UDP address (e.g.
+    /// 0.0.0.0:3717) and poll only when the server wakes us, up to
+    /// --wait seconds, instead of polling on a timer.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub udp_cir: Option<String>,
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -140,6 +140,39 @@ fn remember(ctx: &mut Ctx, e: &Event) {
     }
 }
 
+/// Binds `addr` for datagram CIR and asks the server for SUDP to its
+/// port (the server sends to the address our requests come from).
+async fn udp_cir(ctx: &mut Ctx, addr: &str) -> Result<crate::UdpCir, CliError> {
+    let cir = crate::UdpCir::bind(addr)
+        .await
+        .map_err(|e| CliError::Local(format!("--udp-cir {addr}: {e}")))?;
+    let port = cir
+        .port()
+        .map_err(|e| CliError::Local(format!("--udp-cir {addr}: {e}")))?;
+    let body = crate::primitives::client_capability_request_udp(
+        &ctx.client.config().client_id,
+        &["SUDP"],
+        None,
+        Some(&crate::primitives::UdpCirOffer {
+            address: None,
+            port,
+        }),
+    );
+    let answer = ctx.call("negotiating UDP CIR", body).await?;
+    let agreed = crate::agreed_cir_methods(
+        answer
+            .child("AgreedCapabilityList")
+            .or_else(|| answer.child("CapabilityList"))
+            .unwrap_or(&answer),
+    );
+    if !agreed.iter().any(|m| m == "SUDP") {
+        return Err(CliError::Local(
+            "the server does not offer UDP CIR (SUDP); use --wait alone to poll".into(),
+        ));
+    }
+    Ok(cir)
+}
+
 /// `imps inbox --list`: what waits on the server (GetMessageList), without
 /// taking it. The server answers at most `count` (and its own batch
 /// limit); 1.3 says how many wait in all.
@@ -179,13 +212,30 @@ pub async fn inbox(mut ctx: Ctx, a: InboxArgs) -> Result<Report, CliError> {
         return list_waiting(ctx, a.count).await;
     }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
+    let mut udp = match &a.udp_cir {
+        Some(addr) => Some(udp_cir(&mut ctx, addr).await?),
+        None => None,
+    };
     let mut all = Vec::new();
     loop {
         all.extend(drain(&mut ctx).await?);
         if !all.is_empty() || Instant::now() >= deadline {
             break;
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        match udp.as_mut() {
+            // Poll again when the server says something waits.
+            Some(cir) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let woken = cir
+                    .next_wakeup(left)
+                    .await
+                    .map_err(|e| CliError::from_client("waiting for a UDP wake-up", e))?;
+                if woken.is_none() {
+                    break;
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL).await,
+        }
     }
     let messages: Vec<_> = all
         .iter()

@@ -30,6 +30,10 @@ pub struct OfflineNotice {
     pub recipient_ref: String,
     /// Messages waiting for the recipient.
     pub waiting: u64,
+    /// The recipient's user ID, for a notifier that finds the address
+    /// itself (the SMS notifier reads the registered number). Never part
+    /// of what is sent (SYM-18).
+    pub user: String,
     /// The offline user message (SYM-UC, 5.14.3): text and answer options
     /// (log in / ignore) for the gateway to show, when the operator turned
     /// it on (`sysmsg.offline_prompt`). Server text only: nothing about
@@ -104,6 +108,7 @@ impl ImService {
             bearer: cfg.offline_notify_bearer.to_string(),
             recipient_ref: hmac_sha1_hex(state.notify_key(), user.as_bytes()),
             waiting: 0,
+            user: user.to_string(),
             prompt: self.base.cfg.sysmsg.offline_prompt.then(|| {
                 let t = |key| self.base.cfg.sysmsg.text(key, None, "");
                 OfflinePrompt {

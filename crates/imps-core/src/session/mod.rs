@@ -78,6 +78,9 @@ pub struct Capabilities {
     pub delivery_method: Option<String>,
     pub client_type: Option<String>,
     pub multi_trans: Option<u64>,
+    /// Where the server sends wake-ups by itself (SUDP, WAPUDP), when the
+    /// client's preferred agreed method is one of those.
+    pub cir_target: Option<crate::cir::CirTarget>,
 }
 
 /// How a client reads what we send, learned from its own requests
@@ -301,6 +304,16 @@ impl Session {
 
     /// The CIR line for this session: `WVCI <version> <cookie>`.
     pub fn cir_line(&self) -> String {
-        format!("WVCI {} {}", self.version.as_str(), self.cookie)
+        imps_wire::cir::CirLine::new(self.version, self.cookie.clone()).to_text()
+    }
+
+    /// Where the server sends this session's wake-ups by itself, as last
+    /// negotiated.
+    pub fn cir_target(&self) -> Option<crate::cir::CirTarget> {
+        self.state
+            .lock()
+            .caps
+            .as_ref()
+            .and_then(|c| c.cir_target.clone())
     }
 }

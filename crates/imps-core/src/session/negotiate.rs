@@ -3,13 +3,21 @@
 use super::SessionService;
 use std::sync::Arc;
 
+use std::net::{IpAddr, SocketAddr};
+
+use imps_wire::cir::WAP_PUSH_PORT;
 use imps_wire::{Element, Version};
 
 use super::{Capabilities, FunctionSet, Session};
+use crate::cir::{CirMethod, CirTarget, UdpAddressPolicy, parse_udp_address};
 
 /// CIR methods we can serve, by their CSP names.
 const STCP: &str = "STCP";
 const SHTTP: &str = "SHTTP";
+/// Capability elements of datagram CIR.
+const UDP_PORT: &str = "UDPPort";
+const UDP_ADDRESS: &str = "UDPAddress";
+const SUPPORTED_CIR_METHOD: &str = "SupportedCIRMethod";
 
 impl SessionService {
     /// GetSPInfo: who runs this service. Allowed without a session.
@@ -26,22 +34,86 @@ impl SessionService {
     /// largest message) and agree CIR methods we serve.
     /// A change of delivery method is stored with the session, so a
     /// restart keeps it.
-    pub(crate) async fn client_capability(&self, s: &Arc<Session>, body: &Element) -> Element {
+    ///
+    /// Datagram CIR (SUDP, WAPUDP) goes to `peer`, the address the
+    /// request came from, unless `cir.udp_address` trusts the client's
+    /// `UDPAddress`; its port is the client's `UDPPort` (WAPUDP: 2948 when
+    /// none is given).
+    pub(crate) async fn client_capability(
+        &self,
+        s: &Arc<Session>,
+        body: &Element,
+        peer: Option<IpAddr>,
+    ) -> Element {
         let empty = Element::new("CapabilityList");
         let list = body.child("CapabilityList").unwrap_or(&empty);
         let offered: Vec<String> = list
-            .children_named("SupportedCIRMethod")
+            .children_named(SUPPORTED_CIR_METHOD)
             .map(|e| e.text.trim().to_ascii_uppercase())
             .collect();
+        let udp = self.udp_target(list, peer);
+        let cir = &self.base.cfg.cir;
+        let waker = self.base.cfg.cir_waker.is_some();
+        // SMS CIR goes to the user's registered number only (never to a
+        // number the client names: the operator pays for each SMS).
+        let wants_sms = offered.iter().any(|m| {
+            matches!(
+                CirMethod::parse(m),
+                Some(CirMethod::Ssms | CirMethod::WapSms)
+            )
+        });
+        let msisdn = if wants_sms && waker && (cir.sms || cir.wap_sms) {
+            match self.base.store.user(&s.user).await {
+                Ok(u) => u.and_then(|u| u.msisdn).filter(|m| !m.is_empty()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SMS CIR: cannot read the user's number");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut targets = Vec::new();
         let agreed: Vec<String> = offered
             .iter()
-            .filter(|m| match m.as_str() {
-                STCP => self.base.cfg.cir.tcp.is_some(),
-                SHTTP => self.base.cfg.cir.http_base.is_some(),
+            .filter(|m| match CirMethod::parse(m) {
+                Some(CirMethod::Stcp) => cir.tcp.is_some(),
+                Some(CirMethod::Shttp) => cir.http_base.is_some(),
+                Some(CirMethod::Sudp) => {
+                    let t = udp.filter(|(_, p)| p.is_some() && waker && cir.udp);
+                    targets.extend(
+                        t.map(|(ip, p)| CirTarget::Udp(SocketAddr::new(ip, p.unwrap_or_default()))),
+                    );
+                    t.is_some()
+                }
+                Some(CirMethod::WapUdp) => {
+                    let t = udp.filter(|_| waker && cir.wap_udp);
+                    targets.extend(t.map(|(ip, p)| {
+                        CirTarget::WapUdp(SocketAddr::new(ip, p.unwrap_or(WAP_PUSH_PORT)))
+                    }));
+                    t.is_some()
+                }
+                Some(CirMethod::Ssms) => {
+                    let t = msisdn.clone().filter(|_| cir.sms);
+                    targets.extend(t.clone().map(CirTarget::Sms));
+                    t.is_some()
+                }
+                Some(CirMethod::WapSms) => {
+                    let t = msisdn.clone().filter(|_| cir.wap_sms);
+                    targets.extend(t.clone().map(CirTarget::WapSms));
+                    t.is_some()
+                }
                 _ => false,
             })
             .cloned()
             .collect();
+        // The server wakes by itself only when the client prefers it: its
+        // first agreed method is a datagram or SMS one (a client that also
+        // offered STCP first will hold a TCP CIR connection instead).
+        let cir_target = agreed
+            .first()
+            .and_then(|m| CirMethod::parse(m))
+            .and_then(|first| targets.iter().find(|t| t.method() == first).cloned());
         // The client's limits: ParserSize and AcceptedContentLength (1.2),
         // AcceptedPushLength (1.3). The smallest one it states binds us.
         let max_message = ["ParserSize", "AcceptedContentLength", "AcceptedPushLength"]
@@ -62,6 +134,7 @@ impl SessionService {
             delivery_method: list.child_text("InitialDeliveryMethod").map(str::to_string),
             client_type: list.child_text("ClientType").map(str::to_string),
             multi_trans: list.child_u64("MultiTrans"),
+            cir_target: cir_target.clone(),
         };
         if let Some(l) = list
             .child_text("DefaultLanguage")
@@ -80,6 +153,11 @@ impl SessionService {
         });
         if new_method != old_method || android != old_android {
             self.base.resave_session(s).await;
+        }
+        if cir_target.is_some()
+            && let Some(w) = &self.base.cfg.cir_waker
+        {
+            w.attach(s.clone());
         }
 
         let mut out = Element::new(if s.version == Version::V1_1 {
@@ -107,7 +185,7 @@ impl SessionService {
             .with_text("ServerPollMin", poll_min.to_string())
             .with_text("SupportedBearer", "HTTP");
         for m in &agreed {
-            out = out.with_text("SupportedCIRMethod", m.clone());
+            out = out.with_text(SUPPORTED_CIR_METHOD, m.clone());
         }
         if agreed.iter().any(|m| m == STCP)
             && let Some((host, port)) = &self.base.cfg.cir.tcp
@@ -115,6 +193,17 @@ impl SessionService {
             out = out
                 .with_text("TCPAddress", host.clone())
                 .with_text("TCPPort", port.to_string());
+        }
+        // Where datagram CIR goes, so the client can see what we took
+        // from it: UDPAddress (1.3 has the element) and UDPPort.
+        if let Some(a) = targets.iter().find_map(|t| match t {
+            CirTarget::Udp(a) | CirTarget::WapUdp(a) => Some(a),
+            _ => None,
+        }) {
+            if s.version == Version::V1_3 {
+                out = out.with_text(UDP_ADDRESS, a.ip().to_string());
+            }
+            out = out.with_text(UDP_PORT, a.port().to_string());
         }
         if agreed.iter().any(|m| m == SHTTP)
             && let Some(base) = &self.base.cfg.cir.http_base
@@ -134,6 +223,23 @@ impl SessionService {
         // The list is the response's first child: Android reads the first
         // child whatever its name.
         Element::new("ClientCapability-Response").with(out)
+    }
+
+    /// The address and port (when given) for datagram CIR from a
+    /// CapabilityList: `UDPPort` in every version, `UDPAddress` (1.3; read
+    /// in any version) as text or as an integer. `None` when no address
+    /// is known.
+    fn udp_target(&self, list: &Element, peer: Option<IpAddr>) -> Option<(IpAddr, Option<u16>)> {
+        let port = list
+            .child_text(UDP_PORT)
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        let named = list.child_text(UDP_ADDRESS).and_then(parse_udp_address);
+        let ip = match self.base.cfg.cir.udp_address {
+            UdpAddressPolicy::Peer => peer,
+            UdpAddressPolicy::Client => named.or(peer),
+        }?;
+        Some((ip, port))
     }
 
     /// Service negotiation. AllFunctions is always present (a reply

@@ -7,6 +7,7 @@ mod groups;
 mod im;
 mod lists;
 mod presence;
+mod sms;
 mod sysmsg;
 
 pub use directory::{
@@ -29,6 +30,7 @@ pub use presence::{
     AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord,
     ReactiveState, SubscriptionRecord,
 };
+pub use sms::{NewSms, SmsJob, SmsPut, SmsStore};
 pub use sysmsg::{
     SysDelivery, SysMessageRecord, SysOption, SysmsgStore, TermsAgreement, sysmsg_is_due,
 };
@@ -104,7 +106,14 @@ pub struct SessionRecord {
 /// (and each backend's file for it) can grow on its own; a backend
 /// implements them all and is then a `Store`.
 pub trait Store:
-    AccountStore + ListStore + PresenceStore + MessageStore + GroupStore + SysmsgStore + DirectoryStore
+    AccountStore
+    + ListStore
+    + PresenceStore
+    + MessageStore
+    + GroupStore
+    + SysmsgStore
+    + DirectoryStore
+    + SmsStore
 {
 }
 
@@ -116,6 +125,7 @@ impl<T> Store for T where
         + GroupStore
         + SysmsgStore
         + DirectoryStore
+        + SmsStore
 {
 }
 
@@ -159,6 +169,7 @@ pub struct MemStore {
     pub(crate) groups: Mutex<groups::MemGroups>,
     pub(crate) sysmsg: Mutex<sysmsg::MemSysmsg>,
     pub(crate) directory: Mutex<directory::MemDirectory>,
+    pub(crate) sms: Mutex<sms::MemSms>,
 }
 
 #[derive(Default)]

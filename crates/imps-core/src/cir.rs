@@ -1,0 +1,148 @@
+//! CIR methods the transport serves without a connection from the client:
+//! a datagram (SUDP, WAPUDP) to the address the client negotiated, or an
+//! SMS (SSMS, WAPSMS) to the user's number through the SMSC. The
+//! core agrees them in ClientCapability and records the target on the
+//! session; the binary's [`CirWaker`] sends the wake-ups (the core never
+//! names a socket).
+
+use std::fmt::Debug;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::session::Session;
+
+/// CIR methods by their CSP names (the SupportedCIRMethod values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CirMethod {
+    Stcp,
+    Shttp,
+    Sudp,
+    WapUdp,
+    Ssms,
+    WapSms,
+}
+
+impl CirMethod {
+    pub const ALL: [CirMethod; 6] = [
+        CirMethod::Stcp,
+        CirMethod::Shttp,
+        CirMethod::Sudp,
+        CirMethod::WapUdp,
+        CirMethod::Ssms,
+        CirMethod::WapSms,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CirMethod::Stcp => "STCP",
+            CirMethod::Shttp => "SHTTP",
+            CirMethod::Sudp => "SUDP",
+            CirMethod::WapUdp => "WAPUDP",
+            CirMethod::Ssms => "SSMS",
+            CirMethod::WapSms => "WAPSMS",
+        }
+    }
+
+    /// A SupportedCIRMethod value, any case, surrounding space ignored.
+    pub fn parse(text: &str) -> Option<CirMethod> {
+        let t = text.trim();
+        CirMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(t))
+    }
+}
+
+/// Where the server sends a session's wake-ups by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CirTarget {
+    /// SUDP: the WVCI line as one datagram.
+    Udp(SocketAddr),
+    /// WAPUDP: the WVCI line in a WSP push PDU, as one datagram.
+    WapUdp(SocketAddr),
+    /// SSMS: the WVCI line as a text SMS to this number.
+    Sms(String),
+    /// WAPSMS: the WVCI line in a WSP push PDU, by SMS to this number.
+    WapSms(String),
+}
+
+impl CirTarget {
+    pub fn method(&self) -> CirMethod {
+        match self {
+            CirTarget::Udp(_) => CirMethod::Sudp,
+            CirTarget::WapUdp(_) => CirMethod::WapUdp,
+            CirTarget::Sms(_) => CirMethod::Ssms,
+            CirTarget::WapSms(_) => CirMethod::WapSms,
+        }
+    }
+}
+
+/// Sends wake-ups for sessions whose CIR the transport serves without a
+/// connection from the client. Implemented by the binary.
+pub trait CirWaker: Send + Sync + Debug + 'static {
+    /// `session` agreed a target ([`Session::cir_target`]); called after
+    /// every ClientCapability that agreed one. Must not block: the waker
+    /// watches the session from its own task, and stops when the session
+    /// ends.
+    fn attach(&self, session: Arc<Session>);
+}
+
+/// Where datagram CIR goes when the client names an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UdpAddressPolicy {
+    /// To the IP address the ClientCapability-Request came from; a
+    /// `UDPAddress` the client names is ignored (no datagrams to third
+    /// parties, and it works through NAT).
+    #[default]
+    Peer,
+    /// To the `UDPAddress` the client names, else as `Peer`. For networks
+    /// where requests come through a proxy and the phones' addresses are
+    /// trusted.
+    Client,
+}
+
+/// A `UDPAddress` value: an IP address as text, or (as one server
+/// declares the element) an IPv4 address as an unsigned integer.
+pub fn parse_udp_address(text: &str) -> Option<IpAddr> {
+    let t = text.trim();
+    IpAddr::from_str(t)
+        .ok()
+        .or_else(|| t.parse::<u32>().ok().map(|n| IpAddr::V4(Ipv4Addr::from(n))))
+}
+
+crate::config::setting_enum! {
+    UdpAddressPolicy, "cir.udp_address", to_ascii_lowercase, "peer or client",
+    { Peer => "peer", Client => "client" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_addresses_in_both_forms() {
+        assert_eq!(
+            parse_udp_address(" 10.1.2.3 "),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)))
+        );
+        // 10.1.2.3 as a 32-bit integer.
+        assert_eq!(
+            parse_udp_address("167838211"),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)))
+        );
+        assert_eq!(
+            parse_udp_address("::1"),
+            Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
+        );
+        assert_eq!(parse_udp_address("phone"), None);
+        assert_eq!(parse_udp_address("99999999999"), None);
+    }
+
+    #[test]
+    fn methods_by_name() {
+        for m in CirMethod::ALL {
+            assert_eq!(CirMethod::parse(&m.as_str().to_ascii_lowercase()), Some(m));
+        }
+        assert_eq!(CirMethod::parse("SMTP"), None);
+    }
+}
