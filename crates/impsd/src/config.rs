@@ -754,7 +754,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("sms.cir_wap", "Offer WAPSMS CIR: the WVCI line in a WAP Push by SMS.", ""),
     ("sms.cir_port", "Port SSMS is addressed to (Android listens on 3716); 0 = a plain text SMS.", ""),
     ("sms.cir_min_interval_secs", "Least time between two SMS wake-ups of one session.", ""),
-    ("sms.notice_text", "Text of an offline-message notification; {n} is the number waiting. Name no one (SYM-18).", ""),
+    ("sms.notice_text", "Text of an offline-message notification; {n} is the number waiting. Name no one (SYM-18). Plain ASCII, at most 120 octets with {n} at 20 digits (one short message, also inside a WAP Push).", ""),
     ("[store]", "Where the server's state is kept; the admin commands use the same store.", ""),
     ("store.kind", "\"sqlite\" (the embedded file DATA_DIR/impsd.sqlite) or \"postgres\" (the database at store.url); env IMPSD_STORE_KIND.", ""),
     ("store.synchronous_full", "SQLite: fsync every commit (survives power loss); false = NORMAL (survives a crash of impsd).", ""),

@@ -111,6 +111,10 @@ impl Default for SmsSettings {
     }
 }
 
+/// Longest offline notice: what a WAP Push leaves of 140 octets after
+/// the port UDH and a WSP header, rounded down.
+const NOTICE_MAX_OCTETS: usize = 120;
+
 impl SmsSettings {
     /// What serde cannot check.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -132,6 +136,23 @@ impl SmsSettings {
         }
         if self.window == 0 || self.queue_max == 0 {
             anyhow::bail!("sms.window and sms.queue_max must be at least 1");
+        }
+        // The notice goes with data_coding 0 (the SMSC's default
+        // alphabet) in one short message, or in a WAP Push beside a UDH
+        // and a WSP header in 140 octets: an SMSC refuses a longer one
+        // and mangles what is not plain ASCII, and a refused notice is
+        // dropped. {n} stands for up to 20 digits.
+        let longest = self.notice_text.replace("{n}", &u64::MAX.to_string());
+        if longest.len() > NOTICE_MAX_OCTETS {
+            anyhow::bail!(
+                "sms.notice_text is {} octets with {{n}} filled in; at most {NOTICE_MAX_OCTETS} fit in one short message",
+                longest.len()
+            );
+        }
+        if !longest.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            anyhow::bail!(
+                "sms.notice_text must be plain ASCII (letters, digits, punctuation, spaces)"
+            );
         }
         Ok(())
     }
@@ -438,4 +459,39 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: a panic is a failed test
+mod tests {
+    use super::SmsSettings;
+
+    fn on(text: &str) -> SmsSettings {
+        SmsSettings {
+            enabled: true,
+            smsc: "127.0.0.1:2775".into(),
+            notice_text: text.into(),
+            ..SmsSettings::default()
+        }
+    }
+
+    #[test]
+    fn notice_text_must_fit_one_short_message_in_plain_ascii() {
+        assert!(on(&SmsSettings::default().notice_text).validate().is_ok());
+        let e = on(&"x".repeat(121)).validate().unwrap_err().to_string();
+        assert!(e.contains("octets"), "{e}");
+        // {n} counts at its longest: 100 + 20 digits fits, 101 + 20 does not.
+        assert!(on(&format!("{}{{n}}", "x".repeat(100))).validate().is_ok());
+        assert!(on(&format!("{}{{n}}", "x".repeat(101))).validate().is_err());
+        let e = on("Nachrichten für dich")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ASCII"), "{e}");
+        assert!(on("line\nbreak").validate().is_err());
+        // Off: nothing is checked.
+        let mut off = on(&"x".repeat(500));
+        off.enabled = false;
+        assert!(off.validate().is_ok());
+    }
 }
