@@ -358,143 +358,31 @@ impl MessageStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::SqliteOptions;
+    use crate::conformance_im;
     use imps_core::MemStore;
-    use imps_core::store::RecipientQuota;
 
-    fn msg(id: &str, to: &[&str]) -> NewStoredMessage {
-        NewStoredMessage {
-            id: id.to_string(),
-            sender: "ann".into(),
-            sender_name: None,
-            delivery_report: false,
-            created_ms: 1,
-            expires_ms: None,
-            body: MessageBody {
-                content_type: "text/plain".into(),
-                encoding: None,
-                size: 2,
-                name: None,
-                font: None,
-                data: "hi".into(),
-            },
-            recipients: to.iter().map(|u| (u.to_string(), None)).collect(),
-            client_ref: None,
-            quota: None,
-        }
-    }
-
-    /// A put that would take any recipient past the quota stores nothing
-    /// for anyone; room made by a delivery lets the next one in.
-    async fn quota_refuses_whole_puts(store: &dyn MessageStore) {
-        let q = Some(RecipientQuota {
-            max_messages: 2,
-            max_bytes: 5,
-        });
-        let put = |id: &str, to: &[&str]| {
-            let mut m = msg(id, to);
-            m.quota = q;
-            m
-        };
-        for id in ["q1", "q2"] {
-            assert!(matches!(
-                store.put_message(put(id, &["dan"]), 0).await,
-                Ok(PutOutcome::Stored(_))
-            ));
-        }
-        // dan holds 2 messages (4 bytes): a third is over the count.
-        assert_eq!(
-            store.put_message(put("q3", &["eve", "dan"]), 0).await,
-            Ok(PutOutcome::OverQuota(vec!["dan".to_string()]))
-        );
-        assert_eq!(
-            store.pending_count("eve").await,
-            Ok(0),
-            "nothing half-stored"
-        );
-        assert_eq!(store.pending_count("dan").await, Ok(2));
-        // Over the bytes: 4 held + 2 > 5 with room for a third message.
-        let mut big = put("q4", &["dan"]);
-        big.quota = Some(RecipientQuota {
-            max_messages: 10,
-            max_bytes: 5,
-        });
-        assert_eq!(
-            store.put_message(big, 0).await,
-            Ok(PutOutcome::OverQuota(vec!["dan".to_string()]))
-        );
-        assert_eq!(
-            store.remove_delivered(&[("dan".into(), "q1".into())]).await,
-            Ok(())
-        );
-        assert!(matches!(
-            store.put_message(put("q5", &["eve", "dan"]), 0).await,
-            Ok(PutOutcome::Stored(s)) if s.len() == 2
-        ));
-    }
-
+    /// The IM conformance checks on SQLite and on the reference; on
+    /// SQLite, no message outlives its last entry.
     #[tokio::test]
-    async fn quota_on_sqlite_and_in_memory() {
+    async fn im_conformance_on_sqlite_and_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite =
             SqliteStore::open(&dir.path().join("im.db"), SqliteOptions::default()).unwrap();
-        quota_refuses_whole_puts(&sqlite).await;
-        quota_refuses_whole_puts(&MemStore::default()).await;
-    }
-
-    /// Batched removal takes exactly the named entries, skips ones that
-    /// are gone, and drops a message with its last entry: the same on
-    /// SQLite as on the trait's one-by-one default (MemStore).
-    async fn remove_delivered_takes_what_it_names(store: &dyn MessageStore) {
-        for (id, to) in [
-            ("m1", &["bob", "cat"][..]),
-            ("m2", &["bob"][..]),
-            ("m3", &["cat"][..]),
-        ] {
-            assert!(matches!(
-                store.put_message(msg(id, to), 0).await,
-                Ok(PutOutcome::Stored(_))
-            ));
-        }
-        let done = [
-            ("bob".to_string(), "m1".to_string()),
-            ("bob".to_string(), "m2".to_string()),
-            ("bob".to_string(), "m9".to_string()),
-            ("cat".to_string(), "m3".to_string()),
-        ];
-        assert_eq!(store.remove_delivered(&done).await, Ok(()));
-        let ids = |v: Vec<StoredMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(
-            ids(store.pending_messages("bob", 0, 10).await.unwrap()),
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            ids(store.pending_messages("cat", 0, 10).await.unwrap()),
-            vec!["m1"]
-        );
-        // m1 is still needed by cat; removing cat's entry drops it.
-        assert!(store.pending_message("cat", "m1").await.unwrap().is_some());
-        assert_eq!(
-            store.remove_delivered(&[("cat".into(), "m1".into())]).await,
-            Ok(())
-        );
-        assert_eq!(store.pending_count("cat").await, Ok(0));
-    }
-
-    #[tokio::test]
-    async fn remove_delivered_on_sqlite_and_the_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite =
-            SqliteStore::open(&dir.path().join("im.db"), SqliteOptions::default()).unwrap();
-        remove_delivered_takes_what_it_names(&sqlite).await;
+        conformance_im::run_all(&sqlite).await;
         let left: i64 = sqlite
             .writer()
             .run(|c| {
-                c.query_row("SELECT COUNT(*) FROM im_messages", [], |r| r.get(0))
-                    .map_err(|e| backend("count", e))
+                c.query_row(
+                    "SELECT COUNT(*) FROM im_messages m WHERE NOT EXISTS
+                       (SELECT 1 FROM im_queue q WHERE q.msg_id = m.id)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| backend("count", e))
             })
             .await
             .unwrap();
         assert_eq!(left, 0, "every message went with its last entry");
-        remove_delivered_takes_what_it_names(&MemStore::default()).await;
+        conformance_im::run_all(&MemStore::default()).await;
     }
 }

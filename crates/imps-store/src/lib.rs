@@ -12,6 +12,7 @@
 pub mod conformance;
 pub mod conformance_directory;
 pub mod conformance_groups;
+pub mod conformance_im;
 pub mod conformance_lists;
 pub mod conformance_presence;
 pub mod conformance_sms;
