@@ -75,6 +75,31 @@ impl CirTarget {
             CirTarget::WapSms(_) => CirMethod::WapSms,
         }
     }
+
+    /// The stored form: the method's name, a space, the address or
+    /// number (`SUDP 10.0.0.7:3716`, `SSMS +358401234567`).
+    pub fn to_record(&self) -> String {
+        let to = match self {
+            CirTarget::Udp(a) | CirTarget::WapUdp(a) => a.to_string(),
+            CirTarget::Sms(n) | CirTarget::WapSms(n) => n.clone(),
+        };
+        format!("{} {to}", self.method().as_str())
+    }
+
+    /// Reads [`CirTarget::to_record`]'s form; `None` for anything else
+    /// (a row written by a later version, say), which leaves the session
+    /// without a wake-up target until it negotiates again.
+    pub fn from_record(text: &str) -> Option<CirTarget> {
+        let (method, to) = text.trim().split_once(' ')?;
+        let to = to.trim();
+        match CirMethod::parse(method)? {
+            CirMethod::Sudp => to.parse().ok().map(CirTarget::Udp),
+            CirMethod::WapUdp => to.parse().ok().map(CirTarget::WapUdp),
+            CirMethod::Ssms if !to.is_empty() => Some(CirTarget::Sms(to.to_string())),
+            CirMethod::WapSms if !to.is_empty() => Some(CirTarget::WapSms(to.to_string())),
+            _ => None,
+        }
+    }
 }
 
 /// Sends wake-ups for sessions whose CIR the transport serves without a
@@ -136,6 +161,22 @@ mod tests {
         );
         assert_eq!(parse_udp_address("phone"), None);
         assert_eq!(parse_udp_address("99999999999"), None);
+    }
+
+    #[test]
+    fn targets_read_back_from_their_stored_form() {
+        let all = [
+            CirTarget::Udp("10.0.0.7:3716".parse().unwrap()),
+            CirTarget::WapUdp("[::1]:2948".parse().unwrap()),
+            CirTarget::Sms("+358401234567".into()),
+            CirTarget::WapSms("358401234567".into()),
+        ];
+        for t in all {
+            assert_eq!(CirTarget::from_record(&t.to_record()), Some(t.clone()));
+        }
+        for bad in ["", "SUDP", "SUDP phone", "STCP 1.2.3.4:5", "SSMS ", "XYZ 1"] {
+            assert_eq!(CirTarget::from_record(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

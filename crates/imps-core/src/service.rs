@@ -751,23 +751,39 @@ impl Service {
                 };
                 st.withheld = r.withheld.clone();
             });
-            if let Some(m) = r.delivery_method {
+            let cir_target = r
+                .cir_target
+                .as_deref()
+                .and_then(crate::cir::CirTarget::from_record);
+            if r.cir_target.is_some() && cir_target.is_none() {
+                tracing::warn!(session = %crate::ids::log_tag(&r.id), "stored CIR target not understood; the session is not woken until it negotiates again");
+            }
+            if r.delivery_method.is_some() || cir_target.is_some() {
                 s.with_state(|st| {
                     st.caps = Some(crate::session::Capabilities {
-                        delivery_method: Some(m),
+                        delivery_method: r.delivery_method.clone(),
+                        cir_target: cir_target.clone(),
                         ..Default::default()
                     })
                 });
             }
             if self.base.sessions.insert(s.clone(), 0).is_ok() {
                 n += 1;
+                // UDP and SMS wake-ups resume: nothing else reaches a phone
+                // that holds no connection.
+                if cir_target.is_some()
+                    && let Some(w) = &self.base.cfg.cir_waker
+                {
+                    w.attach(s.clone());
+                }
                 restored.push(s);
             }
         }
         // The ready hooks ran before the restart but their effects lived in
         // memory: show these users online again, and re-offer what waits
-        // for them. Of the negotiation only the delivery method is stored
-        // (push or notify/get, restored above); every restored session
+        // for them. Of the negotiation only the delivery method (push or
+        // notify/get) and the UDP or SMS wake-up target are stored, both
+        // restored above; every restored session
         // counts as settled (it logged in before the restart). All
         // sessions are back first, so watchers among them are told too.
         for s in &restored {

@@ -1,10 +1,13 @@
-//! An ESME bound as transmitter: one task owns the TCP connection to the
+//! An ESME bound as transmitter (or as transceiver when delivery receipts
+//! are read: they come back as deliver_sm, which a transmitter bind never
+//! gets): one task owns the TCP connection to the
 //! SMSC, binds, keeps the link alive with enquire_link, and sends the
 //! submit_sm jobs handed to [`SmppClient::submit`], at most `window` of
 //! them waiting for their response at once. When the link fails it fails
 //! what was in flight (the caller retries), and reconnects with a back-off
 //! that doubles from `reconnect_min` to `reconnect_max`. A submit answered
-//! ESME_RTHROTTLED pauses sending for `throttle_pause`.
+//! ESME_RTHROTTLED pauses sending for `throttle_pause`. Every deliver_sm
+//! is answered; the receipts among them go to `receipts`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::pdu::{Bind, Body, INTERFACE_VERSION_34, Pdu, PduError, Status, SubmitSm, frame_len};
+use crate::receipt::Receipt;
 
 /// How to reach and talk to the SMSC.
 #[derive(Debug, Clone)]
@@ -36,6 +40,10 @@ pub struct ClientConfig {
     pub reconnect_max: Duration,
     /// Pause after ESME_RTHROTTLED.
     pub throttle_pause: Duration,
+    /// Bind as transceiver and hand the delivery receipts here; `None`
+    /// binds as transmitter. A full channel drops receipts (logged): they
+    /// inform, nothing waits on them.
+    pub receipts: Option<mpsc::Sender<Receipt>>,
 }
 
 /// Why a submit did not go through.
@@ -190,22 +198,28 @@ impl Link<'_> {
         let (mut rd, mut wr) = sock.into_split();
         let mut buf = Vec::with_capacity(1024);
         let bind_seq = self.seq();
-        let bind = Pdu::request(
-            bind_seq,
-            Body::BindTransmitter(Bind {
-                system_id: self.cfg.system_id.clone(),
-                password: self.cfg.password.clone(),
-                system_type: self.cfg.system_type.clone(),
-                interface_version: INTERFACE_VERSION_34,
-                ..Bind::default()
-            }),
-        );
-        wr.write_all(&bind.encode()).await?;
+        let fields = Bind {
+            system_id: self.cfg.system_id.clone(),
+            password: self.cfg.password.clone(),
+            system_type: self.cfg.system_type.clone(),
+            interface_version: INTERFACE_VERSION_34,
+            ..Bind::default()
+        };
+        let transceiver = self.cfg.receipts.is_some();
+        let (bind, kind) = if transceiver {
+            (Body::BindTransceiver(fields), "transceiver")
+        } else {
+            (Body::BindTransmitter(fields), "transmitter")
+        };
+        wr.write_all(&Pdu::request(bind_seq, bind).encode()).await?;
         let resp = tokio::time::timeout(t, read_pdu(&mut rd, &mut buf))
             .await
-            .map_err(|_| LinkError::Protocol("no bind_transmitter_resp in time".into()))??;
+            .map_err(|_| LinkError::Protocol(format!("no bind_{kind}_resp in time")))??;
         match resp.body {
-            Body::BindTransmitterResp { .. } if resp.sequence == bind_seq => {
+            Body::BindTransmitterResp { .. } | Body::BindTransceiverResp { .. }
+                if resp.sequence == bind_seq
+                    && matches!(resp.body, Body::BindTransceiverResp { .. }) == transceiver =>
+            {
                 if resp.status != Status::OK {
                     return Err(LinkError::Protocol(format!(
                         "bind refused: status {:#010x}",
@@ -215,12 +229,12 @@ impl Link<'_> {
             }
             other => {
                 return Err(LinkError::Protocol(format!(
-                    "expected bind_transmitter_resp, got command {:#010x}",
+                    "expected bind_{kind}_resp, got command {:#010x}",
                     other.command_id()
                 )));
             }
         }
-        tracing::info!(smsc = %self.cfg.addr, "bound to the SMSC as transmitter");
+        tracing::info!(smsc = %self.cfg.addr, "bound to the SMSC as {kind}");
         *backoff = self.cfg.reconnect_min;
         let _ = bound.send(true);
 
@@ -298,6 +312,29 @@ impl Link<'_> {
                             wr.write_all(&r.encode()).await?;
                         }
                         Body::EnquireLinkResp => enquire_wait = None,
+                        Body::DeliverSm(sm) => {
+                            // Answered whatever it is, or the SMSC sends it
+                            // again and again.
+                            let r = Pdu {
+                                status: Status::OK,
+                                sequence: pdu.sequence,
+                                body: Body::DeliverSmResp { message_id: String::new() },
+                            };
+                            wr.write_all(&r.encode()).await?;
+                            match Receipt::from_deliver_sm(&sm) {
+                                Some(receipt) => {
+                                    if let Some(tx) = &self.cfg.receipts
+                                        && tx.try_send(receipt).is_err()
+                                    {
+                                        tracing::debug!("delivery receipt dropped: nobody reads them fast enough");
+                                    }
+                                }
+                                None => tracing::debug!(
+                                    esm_class = sm.esm_class,
+                                    "deliver_sm that is no delivery receipt; answered and ignored"
+                                ),
+                            }
+                        }
                         Body::Unbind => {
                             let r = Pdu { status: Status::OK, sequence: pdu.sequence, body: Body::UnbindResp };
                             let _ = wr.write_all(&r.encode()).await;

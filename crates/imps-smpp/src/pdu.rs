@@ -28,6 +28,9 @@ impl CommandId {
     pub const SUBMIT_SM: u32 = 0x0000_0004;
     pub const SUBMIT_SM_RESP: u32 = 0x8000_0004;
     pub const DELIVER_SM: u32 = 0x0000_0005;
+    pub const DELIVER_SM_RESP: u32 = 0x8000_0005;
+    pub const BIND_TRANSCEIVER: u32 = 0x0000_0009;
+    pub const BIND_TRANSCEIVER_RESP: u32 = 0x8000_0009;
     pub const UNBIND: u32 = 0x0000_0006;
     pub const UNBIND_RESP: u32 = 0x8000_0006;
     pub const ENQUIRE_LINK: u32 = 0x0000_0015;
@@ -137,9 +140,22 @@ pub enum Body {
     BindTransmitterResp {
         system_id: String,
     },
+    /// The same body as bind_transmitter; used when delivery receipts
+    /// are read (they come as deliver_sm on a receiving bind).
+    BindTransceiver(Bind),
+    BindTransceiverResp {
+        system_id: String,
+    },
     SubmitSm(Box<SubmitSm>),
     /// message_id (empty on error without a body).
     SubmitSmResp {
+        message_id: String,
+    },
+    /// From the SMSC: a delivery receipt (esm_class says so) or a short
+    /// message; the same body as submit_sm.
+    DeliverSm(Box<SubmitSm>),
+    /// message_id is unused and empty.
+    DeliverSmResp {
         message_id: String,
     },
     EnquireLink,
@@ -159,8 +175,12 @@ impl Body {
         match self {
             Body::BindTransmitter(_) => CommandId::BIND_TRANSMITTER,
             Body::BindTransmitterResp { .. } => CommandId::BIND_TRANSMITTER_RESP,
+            Body::BindTransceiver(_) => CommandId::BIND_TRANSCEIVER,
+            Body::BindTransceiverResp { .. } => CommandId::BIND_TRANSCEIVER_RESP,
             Body::SubmitSm(_) => CommandId::SUBMIT_SM,
             Body::SubmitSmResp { .. } => CommandId::SUBMIT_SM_RESP,
+            Body::DeliverSm(_) => CommandId::DELIVER_SM,
+            Body::DeliverSmResp { .. } => CommandId::DELIVER_SM_RESP,
             Body::EnquireLink => CommandId::ENQUIRE_LINK,
             Body::EnquireLinkResp => CommandId::ENQUIRE_LINK_RESP,
             Body::Unbind => CommandId::UNBIND,
@@ -202,7 +222,7 @@ impl Pdu {
     pub fn encode(&self) -> Vec<u8> {
         let mut b = vec![0u8; HEADER_LEN];
         match &self.body {
-            Body::BindTransmitter(x) => {
+            Body::BindTransmitter(x) | Body::BindTransceiver(x) => {
                 cstr(&mut b, &x.system_id, 16);
                 cstr(&mut b, &x.password, 9);
                 cstr(&mut b, &x.system_type, 13);
@@ -211,13 +231,13 @@ impl Pdu {
                 b.push(x.addr_npi);
                 cstr(&mut b, &x.address_range, 41);
             }
-            Body::BindTransmitterResp { system_id } => {
+            Body::BindTransmitterResp { system_id } | Body::BindTransceiverResp { system_id } => {
                 // An error response may come without a body.
                 if self.status == Status::OK || !system_id.is_empty() {
                     cstr(&mut b, system_id, 16);
                 }
             }
-            Body::SubmitSm(s) => {
+            Body::SubmitSm(s) | Body::DeliverSm(s) => {
                 cstr(&mut b, &s.service_type, 6);
                 b.push(s.source_addr_ton);
                 b.push(s.source_addr_npi);
@@ -249,6 +269,8 @@ impl Pdu {
                     cstr(&mut b, message_id, 65);
                 }
             }
+            // Always with its (empty) message_id, as SMPP 3.4 has it.
+            Body::DeliverSmResp { message_id } => cstr(&mut b, message_id, 65),
             Body::EnquireLink
             | Body::EnquireLinkResp
             | Body::Unbind
@@ -279,65 +301,27 @@ impl Pdu {
         let status = be32(&bytes[8..12]);
         let sequence = be32(&bytes[12..16]);
         let body = match command_id {
-            CommandId::BIND_TRANSMITTER => Body::BindTransmitter(Bind {
-                system_id: r.cstr("system_id", 16)?,
-                password: r.cstr("password", 9)?,
-                system_type: r.cstr("system_type", 13)?,
-                interface_version: r.u8("interface_version")?,
-                addr_ton: r.u8("addr_ton")?,
-                addr_npi: r.u8("addr_npi")?,
-                address_range: r.cstr("address_range", 41)?,
-            }),
-            CommandId::BIND_TRANSMITTER_RESP => {
-                let system_id = if r.done() {
-                    String::new()
-                } else {
-                    r.cstr("system_id", 16)?
-                };
-                // Optional TLVs (sc_interface_version): skipped.
-                r.i = r.b.len();
-                Body::BindTransmitterResp { system_id }
-            }
-            CommandId::SUBMIT_SM => {
-                let mut s = SubmitSm {
-                    service_type: r.cstr("service_type", 6)?,
-                    source_addr_ton: r.u8("source_addr_ton")?,
-                    source_addr_npi: r.u8("source_addr_npi")?,
-                    source_addr: r.cstr("source_addr", 21)?,
-                    dest_addr_ton: r.u8("dest_addr_ton")?,
-                    dest_addr_npi: r.u8("dest_addr_npi")?,
-                    destination_addr: r.cstr("destination_addr", 21)?,
-                    esm_class: r.u8("esm_class")?,
-                    protocol_id: r.u8("protocol_id")?,
-                    priority_flag: r.u8("priority_flag")?,
-                    schedule_delivery_time: r.cstr("schedule_delivery_time", 17)?,
-                    validity_period: r.cstr("validity_period", 17)?,
-                    registered_delivery: r.u8("registered_delivery")?,
-                    replace_if_present_flag: r.u8("replace_if_present_flag")?,
-                    data_coding: r.u8("data_coding")?,
-                    sm_default_msg_id: r.u8("sm_default_msg_id")?,
-                    ..SubmitSm::default()
-                };
-                let sm_len = usize::from(r.u8("sm_length")?);
-                if sm_len > 254 {
-                    return Err(PduError::MessageTooLong(sm_len));
-                }
-                s.short_message = r.take("short_message", sm_len)?.to_vec();
-                while !r.done() {
-                    let tag = u16::from_be_bytes([r.u8("tlv tag")?, r.u8("tlv tag")?]);
-                    let l = u16::from_be_bytes([r.u8("tlv length")?, r.u8("tlv length")?]);
-                    let value = r.take("tlv value", usize::from(l))?.to_vec();
-                    s.tlvs.push(Tlv { tag, value });
-                }
-                Body::SubmitSm(Box::new(s))
-            }
-            CommandId::SUBMIT_SM_RESP => {
+            CommandId::BIND_TRANSMITTER => Body::BindTransmitter(r.bind()?),
+            CommandId::BIND_TRANSCEIVER => Body::BindTransceiver(r.bind()?),
+            CommandId::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp {
+                system_id: r.bind_resp()?,
+            },
+            CommandId::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp {
+                system_id: r.bind_resp()?,
+            },
+            CommandId::SUBMIT_SM => Body::SubmitSm(Box::new(r.sm()?)),
+            CommandId::DELIVER_SM => Body::DeliverSm(Box::new(r.sm()?)),
+            CommandId::SUBMIT_SM_RESP | CommandId::DELIVER_SM_RESP => {
                 let message_id = if r.done() {
                     String::new()
                 } else {
                     r.cstr("message_id", 65)?
                 };
-                Body::SubmitSmResp { message_id }
+                if command_id == CommandId::SUBMIT_SM_RESP {
+                    Body::SubmitSmResp { message_id }
+                } else {
+                    Body::DeliverSmResp { message_id }
+                }
             }
             CommandId::ENQUIRE_LINK => Body::EnquireLink,
             CommandId::ENQUIRE_LINK_RESP => Body::EnquireLinkResp,
@@ -423,6 +407,66 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn done(&self) -> bool {
         self.i >= self.b.len()
+    }
+
+    /// The body of every bind.
+    fn bind(&mut self) -> Result<Bind, PduError> {
+        Ok(Bind {
+            system_id: self.cstr("system_id", 16)?,
+            password: self.cstr("password", 9)?,
+            system_type: self.cstr("system_type", 13)?,
+            interface_version: self.u8("interface_version")?,
+            addr_ton: self.u8("addr_ton")?,
+            addr_npi: self.u8("addr_npi")?,
+            address_range: self.cstr("address_range", 41)?,
+        })
+    }
+
+    /// A bind response's system_id (none in an error without a body).
+    fn bind_resp(&mut self) -> Result<String, PduError> {
+        let system_id = if self.done() {
+            String::new()
+        } else {
+            self.cstr("system_id", 16)?
+        };
+        // Optional TLVs (sc_interface_version): skipped.
+        self.i = self.b.len();
+        Ok(system_id)
+    }
+
+    /// The body of submit_sm and deliver_sm.
+    fn sm(&mut self) -> Result<SubmitSm, PduError> {
+        let mut s = SubmitSm {
+            service_type: self.cstr("service_type", 6)?,
+            source_addr_ton: self.u8("source_addr_ton")?,
+            source_addr_npi: self.u8("source_addr_npi")?,
+            source_addr: self.cstr("source_addr", 21)?,
+            dest_addr_ton: self.u8("dest_addr_ton")?,
+            dest_addr_npi: self.u8("dest_addr_npi")?,
+            destination_addr: self.cstr("destination_addr", 21)?,
+            esm_class: self.u8("esm_class")?,
+            protocol_id: self.u8("protocol_id")?,
+            priority_flag: self.u8("priority_flag")?,
+            schedule_delivery_time: self.cstr("schedule_delivery_time", 17)?,
+            validity_period: self.cstr("validity_period", 17)?,
+            registered_delivery: self.u8("registered_delivery")?,
+            replace_if_present_flag: self.u8("replace_if_present_flag")?,
+            data_coding: self.u8("data_coding")?,
+            sm_default_msg_id: self.u8("sm_default_msg_id")?,
+            ..SubmitSm::default()
+        };
+        let sm_len = usize::from(self.u8("sm_length")?);
+        if sm_len > 254 {
+            return Err(PduError::MessageTooLong(sm_len));
+        }
+        s.short_message = self.take("short_message", sm_len)?.to_vec();
+        while !self.done() {
+            let tag = u16::from_be_bytes([self.u8("tlv tag")?, self.u8("tlv tag")?]);
+            let l = u16::from_be_bytes([self.u8("tlv length")?, self.u8("tlv length")?]);
+            let value = self.take("tlv value", usize::from(l))?.to_vec();
+            s.tlvs.push(Tlv { tag, value });
+        }
+        Ok(s)
     }
 
     fn u8(&mut self, field: &'static str) -> Result<u8, PduError> {

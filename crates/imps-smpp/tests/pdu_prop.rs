@@ -74,7 +74,7 @@ fn body() -> impl Strategy<Value = Body> {
                     addr_npi,
                     address_range,
                 )| {
-                    Body::BindTransmitter(Bind {
+                    Bind {
                         system_id,
                         password,
                         system_type,
@@ -82,11 +82,18 @@ fn body() -> impl Strategy<Value = Body> {
                         addr_ton,
                         addr_npi,
                         address_range,
-                    })
+                    }
                 }
-            ),
+            )
+            .prop_flat_map(|b| prop_oneof![
+                Just(Body::BindTransmitter(b.clone())),
+                Just(Body::BindTransceiver(b)),
+            ]),
         cstr(16).prop_map(|system_id| Body::BindTransmitterResp { system_id }),
+        cstr(16).prop_map(|system_id| Body::BindTransceiverResp { system_id }),
         submit().prop_map(|s| Body::SubmitSm(Box::new(s))),
+        submit().prop_map(|s| Body::DeliverSm(Box::new(s))),
+        cstr(65).prop_map(|message_id| Body::DeliverSmResp { message_id }),
         cstr(65).prop_map(|message_id| Body::SubmitSmResp { message_id }),
         Just(Body::EnquireLink),
         Just(Body::EnquireLinkResp),

@@ -15,7 +15,7 @@ use crate::rows::{
 
 const USER_COLUMNS: &str = "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 const SESSION_COLUMNS: &str = "id, user_id, client_id, version, cookie, ttl_secs, created_ms, \
-     delivery_method, bare_ids, android_engine, withheld";
+     delivery_method, bare_ids, android_engine, withheld, cir_target";
 
 fn user_from_row(r: &Row) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -41,6 +41,7 @@ fn session_from_row(r: &Row) -> Result<SessionRecord, StoreError> {
         bare_ids: col(r, 8)?,
         android_engine: col(r, 9)?,
         withheld: split_names(&col::<String>(r, 10)?),
+        cir_target: col(r, 11)?,
     })
 }
 
@@ -185,7 +186,7 @@ impl AccountStore for PgStore {
             &c,
             &format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                    client_id = excluded.client_id, version = excluded.version,
                    cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
@@ -193,7 +194,8 @@ impl AccountStore for PgStore {
                    delivery_method = excluded.delivery_method,
                    bare_ids = excluded.bare_ids,
                    android_engine = excluded.android_engine,
-                   withheld = excluded.withheld"
+                   withheld = excluded.withheld,
+                   cir_target = excluded.cir_target"
             ),
             &[
                 &s.id,
@@ -207,6 +209,7 @@ impl AccountStore for PgStore {
                 &s.bare_ids,
                 &s.android_engine,
                 &withheld,
+                &s.cir_target,
             ],
             &format!("storing session {}", s.id),
         )

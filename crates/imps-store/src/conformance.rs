@@ -58,6 +58,7 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         bare_ids: false,
         android_engine: false,
         withheld: Vec::new(),
+        cir_target: None,
     }
 }
 
@@ -316,6 +317,7 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         bare_ids: true,
         android_engine: true,
         withheld: Vec::new(),
+        cir_target: Some("SSMS +358401234567".into()),
         ..session("replace-1", "carol", "x")
     };
     assert_eq!(
@@ -330,7 +332,19 @@ pub async fn put_session_twice_replaces(store: &dyn Store) {
         .collect();
     assert_eq!(
         matching,
-        [second],
+        std::slice::from_ref(&second),
         "put_session with the same id must replace, not duplicate"
     );
+    // The wake-up target goes away again when the session agrees none.
+    let third = SessionRecord {
+        cir_target: None,
+        ..second
+    };
+    assert_eq!(store.put_session(third.clone()).await, Ok(()));
+    let back: Vec<SessionRecord> = session_list(store)
+        .await
+        .into_iter()
+        .filter(|s| s.id == "replace-1")
+        .collect();
+    assert_eq!(back, [third], "a cleared CIR target must read back as none");
 }

@@ -502,6 +502,7 @@ fn session(id: &str, withheld: &[&str]) -> SessionRecord {
         bare_ids: false,
         android_engine: false,
         withheld: users(withheld),
+        cir_target: None,
     }
 }
 

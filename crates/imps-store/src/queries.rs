@@ -145,7 +145,7 @@ impl AccountStore for SqliteStore {
                 // Upsert: a session re-persisted (new TTL, cookie) replaces
                 // the old row instead of conflicting with it.
                 c.prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                        client_id = excluded.client_id, version = excluded.version,
                        cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
@@ -153,7 +153,8 @@ impl AccountStore for SqliteStore {
                        delivery_method = excluded.delivery_method,
                        bare_ids = excluded.bare_ids,
                        android_engine = excluded.android_engine,
-                       withheld = excluded.withheld"
+                       withheld = excluded.withheld,
+                       cir_target = excluded.cir_target"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -168,6 +169,7 @@ impl AccountStore for SqliteStore {
                         s.bare_ids,
                         s.android_engine,
                         join_names(&s.withheld),
+                        &s.cir_target,
                     ))
                 })
                 .map(|_| ())

@@ -57,6 +57,7 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             bare_ids: false,
             android_engine: false,
             withheld: Vec::new(),
+            cir_target: None,
         })
         .await?;
     store.close().await?;

@@ -21,6 +21,9 @@ pub struct Metrics {
     pub sms_coalesced: AtomicU64,
     pub sms_sent: AtomicU64,
     pub sms_dropped: AtomicU64,
+    pub sms_expired: AtomicU64,
+    pub sms_receipts_delivered: AtomicU64,
+    pub sms_receipts_failed: AtomicU64,
 }
 
 /// What the core reports, read at one moment for one rendering.
@@ -55,7 +58,7 @@ impl Metrics {
     /// transaction counts and latency histograms.
     pub fn render(&self, core: &CoreFigures) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &AtomicU64); 13] = [
+        let rows: [(&str, &str, &AtomicU64); 16] = [
             (
                 "impsd_http_requests_total",
                 "CSP POSTs received",
@@ -120,6 +123,21 @@ impl Metrics {
                 "impsd_sms_dropped_total",
                 "short messages dropped (queue full, refused for good)",
                 &self.sms_dropped,
+            ),
+            (
+                "impsd_sms_expired_total",
+                "short messages dropped unsent: too old, or failed sms.max_attempts times",
+                &self.sms_expired,
+            ),
+            (
+                "impsd_sms_receipts_delivered_total",
+                "delivery receipts saying a short message reached the phone",
+                &self.sms_receipts_delivered,
+            ),
+            (
+                "impsd_sms_receipts_failed_total",
+                "delivery receipts saying a short message will never arrive (expired, undeliverable, rejected, deleted)",
+                &self.sms_receipts_failed,
             ),
         ];
         for (name, help, c) in rows {

@@ -29,7 +29,7 @@ use imps_core::store::{NewSms, SmsJob, SmsPut};
 use imps_core::{OfflineNotice, OfflineNotifier, Store};
 use imps_smpp::pdu::SubmitSm;
 use imps_smpp::udh;
-use imps_smpp::{ClientConfig, SmppClient, SubmitError};
+use imps_smpp::{ClientConfig, Receipt, SmppClient, SubmitError};
 use imps_wire::cir::{CirLine, WAP_PUSH_PORT, WSP_SOURCE_PORT, WapPush};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, watch};
@@ -54,7 +54,9 @@ pub struct SmsSettings {
     /// TON and NPI of the users' numbers (international, E.164).
     pub dest_addr_ton: u8,
     pub dest_addr_npi: u8,
-    /// Ask the SMSC for delivery receipts (registered_delivery 1).
+    /// Ask the SMSC for delivery receipts (registered_delivery 1) and
+    /// read them: the bind is then a transceiver, since receipts come
+    /// back as deliver_sm, which a transmitter never receives.
     pub delivery_receipts: bool,
     /// Most submits waiting for the SMSC's answer at once.
     pub window: usize,
@@ -64,8 +66,18 @@ pub struct SmsSettings {
     pub reconnect_max_ms: u64,
     /// Pause after the SMSC says ESME_RTHROTTLED.
     pub throttle_pause_ms: u64,
-    /// Wait before trying a failed submit again.
+    /// Wait before trying a failed submit again; doubles with each
+    /// failure of the same message, up to `retry_max_ms`.
     pub retry_ms: u64,
+    pub retry_max_ms: u64,
+    /// A message that failed this many times is dropped (logged).
+    pub max_attempts: u32,
+    /// A notification older than this is dropped instead of sent: news
+    /// of a day ago helps no one, and an outage must not end in a flood.
+    pub max_age_secs: u64,
+    /// The same for a CIR wake-up: past its session's life it wakes no
+    /// one.
+    pub cir_max_age_secs: u64,
     /// Most short messages waiting in the store; more are dropped (logged).
     pub queue_max: u64,
     /// Offer SSMS CIR.
@@ -93,7 +105,7 @@ impl Default for SmsSettings {
             source_addr_npi: 0,
             dest_addr_ton: 1,
             dest_addr_npi: 1,
-            delivery_receipts: true,
+            delivery_receipts: false,
             window: 10,
             enquire_link_secs: 30,
             response_timeout_ms: 10_000,
@@ -101,6 +113,10 @@ impl Default for SmsSettings {
             reconnect_max_ms: 60_000,
             throttle_pause_ms: 1_000,
             retry_ms: 5_000,
+            retry_max_ms: 300_000,
+            max_attempts: 10,
+            max_age_secs: 86_400,
+            cir_max_age_secs: 1_800,
             queue_max: 100_000,
             cir: true,
             cir_wap: true,
@@ -134,8 +150,11 @@ impl SmsSettings {
                 anyhow::bail!("{name} is longer than SMPP allows ({max} characters)");
             }
         }
-        if self.window == 0 || self.queue_max == 0 {
-            anyhow::bail!("sms.window and sms.queue_max must be at least 1");
+        if self.window == 0 || self.queue_max == 0 || self.max_attempts == 0 {
+            anyhow::bail!("sms.window, sms.queue_max and sms.max_attempts must be at least 1");
+        }
+        if self.max_age_secs == 0 || self.cir_max_age_secs == 0 {
+            anyhow::bail!("sms.max_age_secs and sms.cir_max_age_secs must be at least 1");
         }
         // The notice goes with data_coding 0 (the SMSC's default
         // alphabet) in one short message, or in a WAP Push beside a UDH
@@ -157,7 +176,7 @@ impl SmsSettings {
         Ok(())
     }
 
-    fn client_config(&self) -> ClientConfig {
+    fn client_config(&self, receipts: Option<mpsc::Sender<Receipt>>) -> ClientConfig {
         ClientConfig {
             addr: self.smsc.trim().to_string(),
             system_id: self.system_id.clone(),
@@ -169,12 +188,15 @@ impl SmsSettings {
             reconnect_min: Duration::from_millis(self.reconnect_min_ms.max(1)),
             reconnect_max: Duration::from_millis(self.reconnect_max_ms.max(1)),
             throttle_pause: Duration::from_millis(self.throttle_pause_ms),
+            receipts,
         }
     }
 }
 
 /// Notices waiting for the task that looks up numbers; more are dropped.
 const NOTICE_QUEUE: usize = 1024;
+/// Delivery receipts waiting to be counted; more are dropped.
+const RECEIPT_QUEUE: usize = 256;
 /// WSP well-known content type `text/plain`.
 const CONTENT_TYPE_TEXT_PLAIN: u8 = 0x03;
 /// data_coding: the SMSC's default alphabet, and 8-bit binary.
@@ -207,7 +229,13 @@ impl SmsGateway {
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<SmsGateway> {
-        let client = SmppClient::start(cfg.client_config(), shutdown.clone());
+        let (receipts, receipt_rx) = if cfg.delivery_receipts {
+            let (tx, rx) = mpsc::channel(RECEIPT_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let client = SmppClient::start(cfg.client_config(receipts), shutdown.clone());
         let (notices, notice_rx) = mpsc::channel(NOTICE_QUEUE);
         let gw = Arc::new(SmsGateway {
             cfg,
@@ -220,6 +248,9 @@ impl SmsGateway {
             tid: std::sync::atomic::AtomicU8::new(0),
         });
         tokio::spawn(dispatch(gw.clone(), shutdown.clone()));
+        if let Some(rx) = receipt_rx {
+            tokio::spawn(read_receipts(gw.metrics.clone(), rx, shutdown.clone()));
+        }
         tokio::spawn(take_notices(gw.clone(), notice_rx, shutdown));
         gw
     }
@@ -356,6 +387,36 @@ impl OfflineNotifier for SmsGateway {
     }
 }
 
+/// Counts and logs what the SMSC's delivery receipts say. A message is
+/// known by the SMSC's message_id, which the debug line "SMS accepted by
+/// the SMSC" also names; no number or content is logged.
+async fn read_receipts(
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Receipt>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let r = tokio::select! {
+            r = rx.recv() => match r { Some(r) => r, None => return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        if r.state.is_delivered() {
+            Metrics::inc(&metrics.sms_receipts_delivered);
+            tracing::debug!(message_id = %r.message_id, "SMS delivered to the phone");
+        } else if r.state.is_final_failure() {
+            Metrics::inc(&metrics.sms_receipts_failed);
+            tracing::info!(
+                message_id = %r.message_id,
+                state = r.state.as_word(),
+                error = r.error.as_deref().unwrap_or("-"),
+                "SMS not delivered: the SMSC gave up"
+            );
+        } else {
+            tracing::debug!(message_id = %r.message_id, state = r.state.as_word(), "SMS receipt");
+        }
+    }
+}
+
 /// Turns notices into queued SMS: reads the user's registered number
 /// (a user without one gets none).
 async fn take_notices(
@@ -385,11 +446,57 @@ async fn take_notices(
     }
 }
 
+/// What to do with a due job before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Send,
+    /// Waited longer than its kind may.
+    TooOld,
+    /// Failed `max_attempts` times.
+    TooManyAttempts,
+}
+
+impl SmsSettings {
+    fn verdict(&self, job: &SmsJob, now_ms: u64) -> Verdict {
+        let wake_up = job
+            .sms
+            .key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("cir:"));
+        let max_age = if wake_up {
+            self.cir_max_age_secs
+        } else {
+            self.max_age_secs
+        };
+        if now_ms.saturating_sub(job.sms.created_ms) > max_age.saturating_mul(1000) {
+            Verdict::TooOld
+        } else if job.attempts >= self.max_attempts {
+            Verdict::TooManyAttempts
+        } else {
+            Verdict::Send
+        }
+    }
+
+    /// When a job that failed `attempts` times so far (this one
+    /// included) is tried next: `retry_ms` doubled per earlier failure,
+    /// at most `retry_max_ms`.
+    fn retry_delay_ms(&self, attempts: u32) -> u64 {
+        let base = self.retry_ms.max(1);
+        let doubled = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+        doubled.min(self.retry_max_ms.max(base))
+    }
+}
+
 /// Hands due jobs to the SMPP client while it is bound; the rest wait in
 /// the store.
 async fn dispatch(gw: Arc<SmsGateway>, mut shutdown: watch::Receiver<bool>) {
     let retry = Duration::from_millis(gw.cfg.retry_ms.max(1));
     let mut bound = gw.client.bound_watch();
+    // Jobs that went out (or were dropped) but whose removal from the
+    // store failed: never sent again, and their removal is tried again
+    // each round. Without this a store that refused one delete would make
+    // the same SMS go out over and over.
+    let mut unrecorded: std::collections::HashSet<u64> = std::collections::HashSet::new();
     loop {
         if *shutdown.borrow() {
             return;
@@ -401,13 +508,50 @@ async fn dispatch(gw: Arc<SmsGateway>, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
-        let jobs = match gw.store.due_sms(now_ms(), gw.cfg.window.max(1)).await {
+        let mut still = std::collections::HashSet::new();
+        for id in unrecorded.drain() {
+            if gw.store.sms_sent(id).await.is_err() {
+                still.insert(id);
+            }
+        }
+        unrecorded = still;
+        let now = now_ms();
+        let jobs = match gw
+            .store
+            .due_sms(now, gw.cfg.window.max(1) + unrecorded.len())
+            .await
+        {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the SMS queue");
                 Vec::new()
             }
         };
+        let mut jobs: Vec<SmsJob> = jobs
+            .into_iter()
+            .filter(|j| !unrecorded.contains(&j.id))
+            .collect();
+        jobs.truncate(gw.cfg.window.max(1));
+        // Expired and worn-out jobs leave without being sent.
+        let mut send = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let verdict = gw.cfg.verdict(&job, now);
+            if verdict == Verdict::Send {
+                send.push(job);
+                continue;
+            }
+            Metrics::inc(&gw.metrics.sms_expired);
+            tracing::warn!(
+                attempts = job.attempts,
+                age_secs = now.saturating_sub(job.sms.created_ms) / 1000,
+                why = ?verdict,
+                "short message dropped unsent"
+            );
+            if gw.store.sms_sent(job.id).await.is_err() {
+                unrecorded.insert(job.id);
+            }
+        }
+        let jobs = send;
         if jobs.is_empty() {
             // Until something is queued, a retry falls due, or the link
             // changes.
@@ -428,6 +572,8 @@ async fn dispatch(gw: Arc<SmsGateway>, mut shutdown: watch::Receiver<bool>) {
             }
         });
         for (job, r) in futures_util::future::join_all(sends).await {
+            let id = job.id;
+            let mut gone = true;
             let done = match r {
                 Ok(message_id) => {
                     Metrics::inc(&gw.metrics.sms_sent);
@@ -443,12 +589,18 @@ async fn dispatch(gw: Arc<SmsGateway>, mut shutdown: watch::Receiver<bool>) {
                     gw.store.sms_sent(job.id).await
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, attempts = job.attempts + 1, "short message to try again");
-                    gw.store.sms_retry(job.id, now_ms() + gw.cfg.retry_ms).await
+                    gone = false;
+                    let attempts = job.attempts + 1;
+                    let wait = gw.cfg.retry_delay_ms(attempts);
+                    tracing::debug!(error = %e, attempts, wait_ms = wait, "short message to try again");
+                    gw.store.sms_retry(job.id, now_ms() + wait).await
                 }
             };
             if let Err(e) = done {
                 tracing::warn!(error = %e, "SMS queue not updated");
+                if gone {
+                    unrecorded.insert(id);
+                }
             }
         }
     }
@@ -464,7 +616,55 @@ fn now_ms() -> u64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // test code: a panic is a failed test
 mod tests {
-    use super::SmsSettings;
+    use super::{SmsSettings, Verdict};
+    use imps_core::store::{NewSms, SmsJob};
+
+    fn job(key: Option<&str>, created_ms: u64, attempts: u32) -> SmsJob {
+        SmsJob {
+            id: 1,
+            sms: NewSms {
+                key: key.map(str::to_string),
+                destination: "+1".into(),
+                udh: false,
+                binary: false,
+                payload: Vec::new(),
+                created_ms,
+            },
+            attempts,
+            next_ms: created_ms,
+        }
+    }
+
+    #[test]
+    fn old_and_worn_out_messages_are_not_sent() {
+        let s = SmsSettings {
+            max_age_secs: 100,
+            cir_max_age_secs: 10,
+            max_attempts: 3,
+            ..SmsSettings::default()
+        };
+        let t0 = 1_000_000;
+        assert_eq!(s.verdict(&job(None, t0, 0), t0 + 100_000), Verdict::Send);
+        assert_eq!(s.verdict(&job(None, t0, 0), t0 + 100_001), Verdict::TooOld);
+        // A wake-up ages faster.
+        let cir = Some("cir:abc");
+        assert_eq!(s.verdict(&job(cir, t0, 0), t0 + 10_000), Verdict::Send);
+        assert_eq!(s.verdict(&job(cir, t0, 0), t0 + 10_001), Verdict::TooOld);
+        assert_eq!(s.verdict(&job(None, t0, 2), t0), Verdict::Send);
+        assert_eq!(s.verdict(&job(None, t0, 3), t0), Verdict::TooManyAttempts);
+    }
+
+    #[test]
+    fn retries_back_off_to_a_ceiling() {
+        let s = SmsSettings {
+            retry_ms: 100,
+            retry_max_ms: 1_000,
+            ..SmsSettings::default()
+        };
+        let waits: Vec<u64> = (1..=6).map(|a| s.retry_delay_ms(a)).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(s.retry_delay_ms(u32::MAX), 1_000);
+    }
 
     fn on(text: &str) -> SmsSettings {
         SmsSettings {
@@ -489,6 +689,22 @@ mod tests {
             .to_string();
         assert!(e.contains("ASCII"), "{e}");
         assert!(on("line\nbreak").validate().is_err());
+        for zero in [
+            SmsSettings {
+                max_attempts: 0,
+                ..on("x")
+            },
+            SmsSettings {
+                max_age_secs: 0,
+                ..on("x")
+            },
+            SmsSettings {
+                cir_max_age_secs: 0,
+                ..on("x")
+            },
+        ] {
+            assert!(zero.validate().is_err());
+        }
         // Off: nothing is checked.
         let mut off = on(&"x".repeat(500));
         off.enabled = false;

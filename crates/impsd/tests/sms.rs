@@ -12,10 +12,12 @@ use crate::smsc_common::TestSmsc;
 use std::sync::atomic::Ordering;
 
 use common::TestServer;
-use imps_client::agreed_cir_methods;
+use imps_client::primitives::UdpCirOffer;
+use imps_client::{UdpCir, agreed_cir_methods};
 use imps_core::config::{NotifyBearer, OfflineNotify};
 use imps_smpp::pdu::{Bind, Body, CommandId, INTERFACE_VERSION_34, Pdu, SubmitSm};
 use imps_wire::Version;
+use imps_wire::cir::CirLine;
 
 const BOB_MSISDN: &str = "+46700000002";
 
@@ -41,7 +43,8 @@ async fn sms_server(smsc: &TestSmsc, f: impl FnOnce(&mut impsd::Config)) -> Test
 }
 
 /// What impsd sends for a wake-up or notice: our sender, the user's
-/// number (international, E.164, without the `+`), a receipt asked for.
+/// number (international, E.164, without the `+`), no receipt asked for
+/// (`sms.delivery_receipts` is off by default).
 fn expected(short_message: Vec<u8>, udh: bool, binary: bool) -> SubmitSm {
     SubmitSm {
         source_addr_ton: 5,
@@ -50,7 +53,7 @@ fn expected(short_message: Vec<u8>, udh: bool, binary: bool) -> SubmitSm {
         dest_addr_npi: 1,
         destination_addr: BOB_MSISDN.trim_start_matches('+').into(),
         esm_class: if udh { 0x40 } else { 0 },
-        registered_delivery: 1,
+        registered_delivery: 0,
         data_coding: if binary { 4 } else { 0 },
         short_message,
         ..SubmitSm::default()
@@ -262,4 +265,137 @@ async fn imr_10_smsc_outage_delays_notifications_and_loses_none() {
         .filter(|r| r.pdu.status == 0)
         .count();
     assert_eq!(throttled, 1, "the throttled submit was tried again");
+}
+
+/// BASE-SES: a session brought back by a restart keeps where it is woken.
+/// A phone that agreed SSMS or SUDP holds no connection, so without its
+/// stored target nothing would reach it until it negotiated again.
+#[tokio::test]
+async fn base_ses_sms_and_udp_wake_ups_resume_after_a_restart() {
+    let smsc = TestSmsc::start().await;
+    let mut srv = sms_server(&smsc, |c| {
+        c.cir.udp = true;
+        c.cir.udp_bind = "127.0.0.1:0".into();
+        c.cir.udp_min_interval_ms = 200;
+    })
+    .await;
+    srv.add_user_full("carol", Some("pw"), None).await;
+    let bob = srv.login("bob").version(Version::V1_2).await;
+    let agreed = bob.client_capability(&["SSMS"], None).await.unwrap();
+    assert_eq!(agreed_cir_methods(&agreed), ["SSMS"]);
+    let carol = srv.login("carol").version(Version::V1_3).await;
+    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
+    let offer = UdpCirOffer {
+        address: None,
+        port: cir.port().unwrap(),
+    };
+    let agreed = carol
+        .client_capability_udp(&["SUDP"], None, &offer)
+        .await
+        .unwrap();
+    assert_eq!(agreed_cir_methods(&agreed), ["SUDP"]);
+
+    // The same port after the restart, so both clients reach their
+    // sessions where they were.
+    srv.cfg.listen = srv.http_addr();
+    srv.restart().await;
+    let alice = srv.login("alice").await;
+    alice.send_text("bob", "for bob").await;
+    alice.send_text("carol", "for carol").await;
+
+    let got = smsc.wait_submits(1).await;
+    let mut sm = vec![0x06, 0x05, 0x04, 0x0E, 0x84, 0x0E, 0x84];
+    sm.extend_from_slice(format!("WVCI 1.2 {}", bob.session_cookie()).as_bytes());
+    assert_bytes(&got[0], expected(sm, true, false));
+    let line = cir
+        .next_wakeup(common::DEFAULT_TIMEOUT)
+        .await
+        .unwrap()
+        .expect("a UDP wake-up after the restart");
+    assert_eq!(line, CirLine::new(Version::V1_3, carol.session_cookie()));
+    assert_eq!(bob.receive_text().await, "for bob");
+    assert_eq!(carol.receive_text().await, "for carol");
+}
+
+/// IMR-10: a notification the SMSC keeps refusing for now is tried
+/// `sms.max_attempts` times, backing off, then dropped and counted; it
+/// does not hold the queue forever, and the next one still goes out.
+#[tokio::test]
+async fn imr_10_a_notification_refused_too_often_is_dropped_after_max_attempts() {
+    let smsc = TestSmsc::start().await;
+    let srv = sms_server(&smsc, |c| {
+        notice_server_cfg(NotifyBearer::Sms)(c);
+        c.sms.max_attempts = 3;
+        c.sms.retry_ms = 20;
+        c.sms.throttle_pause_ms = 10;
+    })
+    .await;
+    smsc.wait("bind_transmitter", |s| {
+        !s.of(CommandId::BIND_TRANSMITTER).is_empty()
+    })
+    .await;
+    smsc.throttle_next(3);
+    let alice = srv.login("alice").await;
+    alice.send_text("bob", "one").await;
+    let expired = &srv.running().metrics.sms_expired;
+    common::wait_until("the notice dropped", common::DEFAULT_TIMEOUT, || async {
+        expired.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let tried = smsc.of(CommandId::SUBMIT_SM).len();
+    assert_eq!(tried, 3, "three tries, then no more");
+    assert!(smsc.submits().is_empty(), "none accepted");
+
+    // bob reads his message and gets another: that notice goes out.
+    let bob = srv.login("bob").await;
+    assert_eq!(bob.receive_text().await, "one");
+    bob.logout().await;
+    alice.send_text("bob", "two").await;
+    smsc.wait_submits(1).await;
+    assert_eq!(expired.load(Ordering::Relaxed), 1);
+}
+
+/// IMR-10: with `sms.delivery_receipts` the notice asks for a receipt,
+/// the link is a transceiver (receipts come back as deliver_sm), and each
+/// receipt is answered and counted by what it says.
+#[tokio::test]
+async fn imr_10_delivery_receipts_are_asked_for_answered_and_counted() {
+    let smsc = TestSmsc::start().await;
+    let srv = sms_server(&smsc, |c| {
+        notice_server_cfg(NotifyBearer::Sms)(c);
+        c.sms.delivery_receipts = true;
+    })
+    .await;
+    smsc.wait("bind_transceiver", |s| {
+        !s.of(CommandId::BIND_TRANSCEIVER).is_empty()
+    })
+    .await;
+    assert!(smsc.of(CommandId::BIND_TRANSMITTER).is_empty());
+    let alice = srv.login("alice").await;
+    alice.send_text("bob", "are you there?").await;
+    let got = smsc.wait_submits(1).await;
+    assert_eq!(
+        got[0].submit().registered_delivery,
+        1,
+        "a receipt asked for"
+    );
+
+    let m = &srv.running().metrics;
+    smsc.send_receipt(900, "m1", "DELIVRD");
+    smsc.send_receipt(901, "m1", "UNDELIV");
+    smsc.wait("two deliver_sm_resp", |s| {
+        s.of(CommandId::DELIVER_SM_RESP).len() == 2
+    })
+    .await;
+    let answers: Vec<(u32, u32)> = smsc
+        .of(CommandId::DELIVER_SM_RESP)
+        .iter()
+        .map(|r| (r.pdu.sequence, r.pdu.status))
+        .collect();
+    assert_eq!(answers, [(900, 0), (901, 0)]);
+    common::wait_until("both receipts counted", common::DEFAULT_TIMEOUT, || async {
+        m.sms_receipts_delivered.load(Ordering::Relaxed) == 1
+            && m.sms_receipts_failed.load(Ordering::Relaxed) == 1
+    })
+    .await;
 }

@@ -203,9 +203,11 @@ impl Session {
 
     /// The durable part of this session: what a restart brings back.
     pub(crate) fn record(&self) -> crate::store::SessionRecord {
-        let (ttl_secs, delivery_method, style, withheld) = self.with_state(|st| {
-            let method = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
-            (st.ttl_secs, method, st.style, st.withheld.clone())
+        let (ttl_secs, delivery_method, style, withheld, cir_target) = self.with_state(|st| {
+            let caps = st.caps.as_ref();
+            let method = caps.and_then(|c| c.delivery_method.clone());
+            let cir = caps.and_then(|c| c.cir_target.as_ref().map(|t| t.to_record()));
+            (st.ttl_secs, method, st.style, st.withheld.clone(), cir)
         });
         crate::store::SessionRecord {
             id: self.id.clone(),
@@ -219,6 +221,7 @@ impl Session {
             bare_ids: style.bare_ids,
             android_engine: style.android_engine,
             withheld,
+            cir_target,
         }
     }
 

@@ -145,13 +145,16 @@ impl SessionService {
         }
         let android = shows_android_engine(s.version, list);
         let new_method = caps.delivery_method.clone();
-        let (old_method, old_android) = s.with_state(|st| {
+        let (old_method, old_android, old_target) = s.with_state(|st| {
             let old = st.caps.as_ref().and_then(|c| c.delivery_method.clone());
+            let old_target = st.caps.as_ref().and_then(|c| c.cir_target.clone());
             st.caps = Some(caps);
             let was = std::mem::replace(&mut st.style.android_engine, android);
-            (old, was)
+            (old, was, old_target)
         });
-        if new_method != old_method || android != old_android {
+        // What a restart brings back changed: store it (the wake-up target
+        // too, so a phone that holds no connection is still woken).
+        if new_method != old_method || android != old_android || cir_target != old_target {
             self.base.resave_session(s).await;
         }
         if cir_target.is_some()

@@ -100,6 +100,9 @@ pub struct SessionRecord {
     /// system message granted (SYM-11): names of features, function
     /// groups or codes, as in the `disabled` setting. Empty: full service.
     pub withheld: Vec<String>,
+    /// Where the server wakes this session by itself (UDP or SMS CIR), in
+    /// `CirTarget::to_record`'s form; `None` when it agreed none.
+    pub cir_target: Option<String>,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area

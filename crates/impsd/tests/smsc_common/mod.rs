@@ -1,6 +1,7 @@
 //! A test SMSC: an SMPP 3.4 server started by the test, written with the
 //! server side of `imps_smpp::pdu`. It answers bind_transmitter,
-//! submit_sm, enquire_link and unbind, records every PDU it received with
+//! bind_transceiver, submit_sm, enquire_link and unbind, sends delivery
+//! receipts on request, records every PDU it received with
 //! its exact bytes, can answer the next submits ESME_RTHROTTLED, and can
 //! be stopped (listener and links closed) and started again on the same
 //! port.
@@ -38,6 +39,8 @@ impl Received {
 struct State {
     received: std::sync::Mutex<Vec<Received>>,
     throttle: AtomicU32,
+    /// PDUs to send on the newest link (delivery receipts).
+    to_esme: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>,
 }
 
 pub struct TestSmsc {
@@ -89,6 +92,24 @@ impl TestSmsc {
     pub async fn restart(&mut self) {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         self.serve(listener);
+    }
+
+    /// Sends a delivery receipt for `message_id` on the newest link, in
+    /// the text form with the state word `stat` (DELIVRD, UNDELIV, ...).
+    pub fn send_receipt(&self, sequence: u32, message_id: &str, stat: &str) {
+        let sm = SubmitSm {
+            esm_class: 0x04,
+            short_message: format!(
+                "id:{message_id} sub:001 dlvrd:001 submit date:2612051900 done date:2612051901 stat:{stat} err:000 text:"
+            )
+            .into_bytes(),
+            ..SubmitSm::default()
+        };
+        let pdu = Pdu::request(sequence, Body::DeliverSm(Box::new(sm)));
+        let tx = self.state.to_esme.lock().unwrap().clone();
+        tx.expect("a link to send on")
+            .send(pdu.encode())
+            .expect("the link is open");
     }
 
     /// Answer the next `n` submit_sm with ESME_RTHROTTLED.
@@ -154,6 +175,8 @@ impl Drop for TestSmsc {
 async fn link(mut sock: TcpStream, state: Arc<State>, count: watch::Sender<usize>) {
     let mut buf = Vec::new();
     let mut next_id = 0u64;
+    let (tx, mut to_esme) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    *state.to_esme.lock().unwrap() = Some(tx);
     loop {
         let len = loop {
             match frame_len(&buf) {
@@ -161,13 +184,26 @@ async fn link(mut sock: TcpStream, state: Arc<State>, count: watch::Sender<usize
                 Ok(_) => {}
                 Err(e) => panic!("test SMSC: bad frame: {e}"),
             }
-            match sock.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+            tokio::select! {
+                r = sock.read_buf(&mut buf) => match r {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                Some(out) = to_esme.recv() => {
+                    if sock.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
             }
         };
         let raw: Vec<u8> = buf.drain(..len).collect();
         let mut pdu = Pdu::decode(&raw).unwrap_or_else(|e| panic!("test SMSC: {e}: {raw:02x?}"));
+        // The ESME's answer to a receipt: recorded, not answered.
+        if matches!(pdu.body, Body::DeliverSmResp { .. }) {
+            state.received.lock().unwrap().push(Received { raw, pdu });
+            count.send_modify(|n| *n += 1);
+            continue;
+        }
         let (status, body, close) = match &pdu.body {
             Body::BindTransmitter(_) => (
                 Status::OK,
@@ -201,6 +237,13 @@ async fn link(mut sock: TcpStream, state: Arc<State>, count: watch::Sender<usize
                     )
                 }
             }
+            Body::BindTransceiver(_) => (
+                Status::OK,
+                Body::BindTransceiverResp {
+                    system_id: "testsmsc".into(),
+                },
+                false,
+            ),
             Body::EnquireLink => (Status::OK, Body::EnquireLinkResp, false),
             Body::Unbind => (Status::OK, Body::UnbindResp, true),
             _ => (Status::INVALID_CMD_ID, Body::GenericNack, false),
