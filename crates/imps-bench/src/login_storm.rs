@@ -36,6 +36,10 @@ pub struct StormArgs {
     /// server's own].
     #[arg(long)]
     pub password_checks: Option<usize>,
+    /// Seconds to wait between the rounds (announced on stderr with the
+    /// server's pid), so a profiler can attach for the second round only.
+    #[arg(long, default_value_t = 0)]
+    pub pause_secs: u64,
     #[command(flatten)]
     pub common: Common,
 }
@@ -71,14 +75,19 @@ impl Worker for StormWorker {
 }
 
 /// Logs out every session the workers hold, a worker's one after another
-/// and the workers at once. Not measured.
+/// and the workers at once. Not measured. A session that expired while
+/// a slow first round went on (600) or is unknown (604) is out already.
 async fn log_out_all(workers: &mut [StormWorker]) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for w in workers.iter_mut() {
         let sessions = std::mem::take(&mut w.sessions);
         tasks.push(tokio::spawn(async move {
             for c in sessions {
-                c.logout().await?;
+                match c.logout().await {
+                    Ok(()) => {}
+                    Err(e) if matches!(e.status_code(), Some(600 | 604)) => {}
+                    Err(e) => return Err(anyhow::anyhow!("logout: {e}")),
+                }
             }
             anyhow::Ok(())
         }));
@@ -170,6 +179,13 @@ pub async fn run(args: &StormArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let (probe_client, probe_hist) = probe_task.await?;
     log_out_all(&mut workers).await?;
+    if args.pause_secs > 0 {
+        eprintln!(
+            "login-storm: first round done; the second starts in {} s",
+            args.pause_secs
+        );
+        tokio::time::sleep(Duration::from_secs(args.pause_secs)).await;
+    }
 
     let cpu0 = target.server_cpu();
     let (again, mut workers) = runner::run(&spec, workers).await?;
