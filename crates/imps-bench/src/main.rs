@@ -21,6 +21,7 @@ mod criterion_mix;
 mod im;
 mod keepalive;
 mod login;
+mod login_storm;
 mod report;
 mod runner;
 mod search;
@@ -62,6 +63,11 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Issue 19: N users log in with their password, log out, and all
+    /// log in again at once (as after a network blip); wall time,
+    /// logins/s and server CPU of each round, and KeepAlive latency
+    /// during the first.
+    LoginStorm(login_storm::StormArgs),
     /// KeepAlive-Request or empty Polling-Request per second on open
     /// sessions.
     Keepalive {
@@ -257,6 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = runtime()?.block_on(keepalive::run(&common, sessions, op, login_mode))?;
             report.print(common.json);
         }
+        Cmd::LoginStorm(args) => runtime()?.block_on(login_storm::run(&args))?,
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
         Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,

@@ -13,19 +13,72 @@ use subtle::ConstantTimeEq;
 
 use crate::CoreError;
 
-/// Hashes a password as an Argon2id PHC string. CPU-heavy: call it off
-/// the async runtime (spawn_blocking).
+/// The cost of a new Argon2id hash. A stored hash carries its own cost in
+/// its PHC string (`m=..,t=..,p=..`) and is checked with that, so changing
+/// these never locks anyone out: only hashes made afterwards cost the new
+/// amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    /// Memory per hash, in KiB.
+    pub memory_kib: u32,
+    /// Passes over that memory.
+    pub iterations: u32,
+    /// Lanes (threads the algorithm may use; our hashing runs each on one
+    /// thread, so more lanes cost time, not cores).
+    pub parallelism: u32,
+}
+
+impl HashCost {
+    /// The argon2 crate's default, which is OWASP's minimum for Argon2id
+    /// (19 MiB, 2 passes, 1 lane): about 20 ms of one core here.
+    pub const DEFAULT: HashCost = HashCost {
+        memory_kib: argon2::Params::DEFAULT_M_COST,
+        iterations: argon2::Params::DEFAULT_T_COST,
+        parallelism: argon2::Params::DEFAULT_P_COST,
+    };
+
+    fn params(self) -> Result<argon2::Params, String> {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None).map_err(|e| {
+            format!(
+                "argon2 parameters m={}, t={}, p={}: {e}",
+                self.memory_kib, self.iterations, self.parallelism
+            )
+        })
+    }
+
+    /// Whether argon2 accepts this cost (memory at least 8 KiB per lane,
+    /// at least one pass and one lane).
+    pub fn check(self) -> Result<(), String> {
+        self.params().map(|_| ())
+    }
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        HashCost::DEFAULT
+    }
+}
+
+/// Hashes a password as an Argon2id PHC string at the default cost.
+/// CPU-heavy: call it off the async runtime (spawn_blocking).
 pub fn hash_password(password: &str) -> Result<String, CoreError> {
+    hash_password_with(password, HashCost::DEFAULT)
+}
+
+/// Hashes a password as an Argon2id PHC string at `cost`. CPU-heavy.
+pub fn hash_password_with(password: &str, cost: HashCost) -> Result<String, CoreError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| CoreError::Internal(e.to_string()))?;
-    Argon2::default()
+    let params = cost.params().map_err(CoreError::Internal)?;
+    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| CoreError::Internal(format!("argon2: {e}")))
 }
 
-/// Checks a password against a PHC string. CPU-heavy, like hashing.
+/// Checks a password against a PHC string, at the cost written in that
+/// string (not the configured one). CPU-heavy, like hashing.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(h) => Argon2::default()
@@ -81,6 +134,36 @@ mod tests {
         assert!(verify_password("s3cret", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("s3cret", "garbage"));
+    }
+
+    #[test]
+    fn a_hash_is_checked_at_its_own_cost_not_the_default() {
+        let cheap = HashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let h = hash_password_with("pw", cheap).unwrap();
+        assert!(h.contains("m=64,t=1,p=1"), "{h}");
+        assert!(verify_password("pw", &h));
+        assert!(!verify_password("px", &h));
+        assert!(
+            HashCost {
+                memory_kib: 4,
+                ..cheap
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            HashCost {
+                iterations: 0,
+                ..cheap
+            }
+            .check()
+            .is_err()
+        );
+        assert!(HashCost::DEFAULT.check().is_ok());
     }
 
     #[test]

@@ -219,6 +219,9 @@ pub struct CoreConfig {
     pub sysmsg: crate::sysmsg::SysmsgConfig,
     /// Search and public profiles: limits, privacy rules.
     pub search: crate::directory::SearchConfig,
+    /// Issue 19: the cost of new password hashes, the verifier cache that
+    /// spares a returning user Argon2, and how long a cold check may wait.
+    pub password: crate::session::PasswordConfig,
 }
 
 impl Default for CoreConfig {
@@ -252,6 +255,7 @@ impl Default for CoreConfig {
             presence: crate::presence::PresenceConfig::default(),
             sysmsg: crate::sysmsg::SysmsgConfig::default(),
             search: crate::directory::SearchConfig::default(),
+            password: crate::session::PasswordConfig::default(),
         }
     }
 }
@@ -443,9 +447,11 @@ impl Default for ImConfig {
     }
 }
 
-/// One password check per core: more would only queue inside the pool.
+/// One password check per core but one (at least one): more would only
+/// queue inside the pool, and a storm of first logins that took every
+/// core would starve message traffic (issue 19).
 pub fn default_password_checks() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 #[cfg(test)]

@@ -110,6 +110,10 @@ pub enum CoreError {
     /// until the lockout ends, without checking the credentials.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     LoginThrottled { retry_after_secs: u64 },
+    /// Issue 19: a password that must be checked with Argon2 waited its
+    /// longest for a turn (a storm of first logins); try again later.
+    #[error("password checks are busy; try again in {retry_after_secs} s")]
+    PasswordChecksBusy { retry_after_secs: u64 },
     /// SYM-*: a system message the user was never sent.
     #[error("no system message {0} for this user")]
     UnknownSystemMessage(String),
@@ -191,6 +195,7 @@ impl CoreError {
             // login; 503 says "not now" and, in 1.3, the Result's
             // TryAgainTimeout says when (docs/protocol.md, Login).
             CoreError::LoginThrottled { .. } => 503,
+            CoreError::PasswordChecksBusy { .. } => 503,
             CoreError::GroupNotFound(_) => 800,
             CoreError::GroupExists(_) => 801,
             CoreError::BadGroupProperty(_) => 806,
@@ -255,7 +260,8 @@ impl CoreError {
     /// TryAgainTimeout), for the errors that have one.
     pub fn try_again_secs(&self) -> Option<u64> {
         match self {
-            CoreError::LoginThrottled { retry_after_secs } => Some(*retry_after_secs),
+            CoreError::LoginThrottled { retry_after_secs }
+            | CoreError::PasswordChecksBusy { retry_after_secs } => Some(*retry_after_secs),
             CoreError::SendingTooFast { retry_ms } | CoreError::SearchingTooFast { retry_ms } => {
                 Some(retry_ms.div_ceil(1000).max(1))
             }
@@ -367,6 +373,12 @@ mod table {
                 },
                 503,
             ),
+            (
+                E::PasswordChecksBusy {
+                    retry_after_secs: 1,
+                },
+                503,
+            ),
             (E::Internal(s()), 500),
             (E::UnknownSystemMessage(s()), 404),
             (E::LevelOfService(s()), 903),
@@ -447,6 +459,7 @@ mod table {
             | E::Store(StoreError::Conflict(_) | StoreError::Backend(_))
             | E::Busy(_)
             | E::LoginThrottled { .. }
+            | E::PasswordChecksBusy { .. }
             | E::UnknownSystemMessage(_)
             | E::LevelOfService(_)
             | E::SystemMessageTimeout

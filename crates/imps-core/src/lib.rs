@@ -42,6 +42,7 @@ pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};
 pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
 pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};
+pub use session::{PASSWORD_DEFAULTS, PasswordConfig};
 pub use store::{
     AccountStore, DirectoryStore, GroupStore, ListStore, MemStore, MessageStore, NewUser,
     PresenceStore, SessionRecord, Store, StoreError, SysmsgStore, UserRecord,

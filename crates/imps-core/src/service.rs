@@ -713,6 +713,29 @@ impl Service {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Password logins since the start: (let in by the verifier cache,
+    /// checked with Argon2).
+    pub fn password_check_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.session.cached_checks.load(Relaxed),
+            self.session.argon2_checks.load(Relaxed),
+        )
+    }
+
+    /// Forgets the password remembered for `user` (canonical ID), so its
+    /// next login pays Argon2 again. A changed password misses anyway
+    /// (the stored hash is part of what is remembered); the admin
+    /// endpoint that ends a user's sessions after a change calls this too.
+    pub fn forget_password(&self, user: &str) {
+        self.session.verifiers.forget(user);
+    }
+
+    /// Users whose password the verifier cache remembers.
+    pub fn remembered_passwords(&self) -> usize {
+        self.session.verifiers.len()
+    }
+
     /// User IDs and addresses the login throttle is tracking.
     pub fn login_throttle_tracked(&self) -> usize {
         self.session.throttle.tracked()

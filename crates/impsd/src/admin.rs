@@ -117,6 +117,8 @@ async fn end_user_sessions(
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    // The password just changed: its remembered verifier goes too.
+    st.service.forget_password(&user);
     let n = st.service.kick_user(&user, "Password changed").await;
     (StatusCode::OK, n.to_string()).into_response()
 }

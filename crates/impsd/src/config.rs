@@ -13,6 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use imps_core::PasswordConfig;
 use imps_core::config::{ImConfig, OfflineNotify, SpInfo};
 use imps_core::{
     CoreConfig, GroupsConfig, ListsConfig, LoginThrottleConfig, MapConfig, PresenceConfig,
@@ -43,6 +44,9 @@ pub struct Config {
     pub login: LoginConfig,
     /// Failed-login counting and lockouts (the core's own type).
     pub login_throttle: LoginThrottleConfig,
+    /// Issue 19: the cost of new password hashes, the verifier cache and
+    /// the wait for a cold check (the core's own type).
+    pub password: PasswordConfig,
     pub msisdn: MsisdnSettings,
     pub cir: CirSettings,
     pub admin: AdminConfig,
@@ -228,7 +232,7 @@ pub struct LoginConfig {
     pub secret_key: Option<String>,
     /// Seconds a digest challenge stays valid.
     pub nonce_ttl_secs: u64,
-    /// Most password (argon2) checks at once; 0 = one per core.
+    /// Most password (argon2) checks at once; 0 = one per core but one.
     pub max_password_checks: usize,
     /// Most digest challenges outstanding at once (503 beyond it).
     pub max_challenges: usize,
@@ -320,6 +324,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             login: LoginConfig::default(),
             login_throttle: LoginThrottleConfig::default(),
+            password: PasswordConfig::default(),
             msisdn: MsisdnSettings::default(),
             cir: CirSettings::default(),
             admin: AdminConfig::default(),
@@ -517,6 +522,7 @@ impl Config {
         self.map.validate().map_err(anyhow::Error::msg)?;
         self.sysmsg.validate().map_err(anyhow::Error::msg)?;
         self.search.validate().map_err(anyhow::Error::msg)?;
+        self.password.validate().map_err(anyhow::Error::msg)?;
         self.store.check()?;
         Ok(())
     }
@@ -594,7 +600,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("login.digest", "Offer 4-way digest login (MD5 and SHA); the password is kept encrypted with the key below.", ""),
     ("login.secret_key", "64 hex digits (32 bytes) that encrypt digest secrets at rest; empty = DATA_DIR/secret.key, made at first start (mode 0600).", "\"\""),
     ("login.nonce_ttl_secs", "Seconds a digest challenge stays valid.", ""),
-    ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core.", ""),
+    ("login.max_password_checks", "Most password (argon2) checks at once; 0 = one per core but one (at least one), so a storm of first logins leaves a core to message traffic.", ""),
     ("login.max_challenges", "Most digest challenges outstanding at once; a login asking for more gets 503.", ""),
     ("login.hide_unknown_users", "Answer a login naming an unknown user exactly as a wrong password (409) instead of 531.", ""),
     ("[login_throttle]", "Failed-login lockouts per user ID and per source address; a locked login gets 503 (1.3: with TryAgainTimeout).", ""),
@@ -605,6 +611,12 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("login_throttle.max_lockout_secs", "The longest lockout, in seconds.", ""),
     ("login_throttle.window_secs", "Failures are forgotten this many seconds after the last one or the end of its lockout.", ""),
     ("login_throttle.max_tracked", "Most user IDs and addresses tracked; past it the one with the oldest failure is forgotten.", ""),
+    ("[password]", "Password checks (issue 19): the Argon2id cost of new hashes, the cache that spares a returning user Argon2, and how long a first check may wait for its turn.", ""),
+    ("password.argon2_memory_kib", "Memory of each new Argon2id hash, in KiB (OWASP minimum 19456). More slows a guesser with a GPU, and costs every first login as much memory at once (times login.max_password_checks). Stored hashes keep their own cost.", ""),
+    ("password.argon2_iterations", "Passes of each new Argon2id hash (OWASP: 2 at 19 MiB). Time per first login grows with it linearly: 2 is about 20 ms of one core here.", ""),
+    ("password.argon2_parallelism", "Lanes of each new Argon2id hash. The server computes them on one thread, so more lanes cost time, not speed; keep 1 unless hashes must match another system.", ""),
+    ("password.verifier_cache", "Users whose last good password is remembered as a keyed digest (random key per process, about 200 bytes each) so their next login skips Argon2; 0 = every login pays Argon2. A changed or removed password misses at once.", ""),
+    ("password.check_wait_ms", "Longest wait for a turn at an Argon2 check (login.max_password_checks at once); past it the login gets 503 with TryAgainTimeout instead of hanging.", ""),
     ("[msisdn]", "Network-asserted numbers: auto-login and auto-registration (GEN-17..20).", ""),
     ("msisdn.header", "HTTP header in which an operator gateway asserts the caller's number.", ""),
     ("msisdn.trusted_proxies", "Addresses whose header is believed; empty = never believed.", ""),

@@ -348,6 +348,7 @@ fn core_config(
         presence: cfg.presence.clone(),
         sysmsg: cfg.sysmsg.clone(),
         search: cfg.search.clone(),
+        password: cfg.password.clone(),
     })
 }
 

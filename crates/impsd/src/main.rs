@@ -382,7 +382,7 @@ fn read_password(given: Option<String>, stdin: bool) -> anyhow::Result<String> {
 
 /// Hashes a password, and seals the digest secret when digest login is on.
 fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<Vec<u8>>)> {
-    let hash = imps_core::auth::hash_password(password)?;
+    let hash = imps_core::auth::hash_password_with(password, cfg.password.cost())?;
     let secret = match (cfg.login.digest, cfg.digest_key()?) {
         (true, Some(key)) => Some(imps_core::auth::seal_secret(&key, password)?),
         _ => None,

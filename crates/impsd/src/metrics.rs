@@ -34,6 +34,9 @@ pub struct CoreFigures {
     /// Sessions ended by keep-alive expiry since the start.
     pub sessions_expired: u64,
     pub per_primitive: Vec<PrimitiveFigures>,
+    /// Issue 19: password logins let in by the verifier cache, and those
+    /// checked with Argon2, since the start.
+    pub password_checks: (u64, u64),
 }
 
 impl CoreFigures {
@@ -45,6 +48,7 @@ impl CoreFigures {
                 .sessions_expired
                 .load(Ordering::Relaxed),
             per_primitive: service.transaction_stats().snapshot(),
+            password_checks: service.password_check_counts(),
         }
     }
 }
@@ -156,6 +160,11 @@ impl Metrics {
             out,
             "# HELP impsd_sessions live sessions\n# TYPE impsd_sessions gauge\nimpsd_sessions {}",
             core.sessions
+        );
+        let (cached, argon2) = core.password_checks;
+        let _ = writeln!(
+            out,
+            "# HELP impsd_password_checks_total password logins by how the password was checked\n# TYPE impsd_password_checks_total counter\nimpsd_password_checks_total{{way=\"cache\"}} {cached}\nimpsd_password_checks_total{{way=\"argon2\"}} {argon2}"
         );
         render_primitives(&mut out, &core.per_primitive);
         out

@@ -47,6 +47,7 @@ mod lists_adc;
 mod lists_block;
 mod lists_restart;
 mod lists_segments;
+mod login_storm;
 mod login_throttle;
 mod msisdn;
 mod observability;

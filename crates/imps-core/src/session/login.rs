@@ -312,6 +312,15 @@ impl SessionService {
         let unknown = || CoreError::UnknownUser(id.to_string());
         if let Some(pw) = req.password {
             let real = user.as_ref().and_then(|u| u.password_hash.clone());
+            // Issue 19: the password that last passed Argon2 for this
+            // user, against this same stored hash, is let in without it.
+            if let (Some(u), Some(h)) = (&user, &real)
+                && self.verifiers.matches(id, pw, h)
+            {
+                self.cached_checks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Identified::Credentials(u.clone()));
+            }
             let has_real = real.is_some();
             let hash = match real {
                 Some(h) => h,
@@ -322,17 +331,20 @@ impl SessionService {
                 }
             };
             let pw = pw.to_string();
-            let _permit = self
-                .password_checks
-                .acquire()
-                .await
-                .map_err(|e| CoreError::Internal(format!("password check queue: {e}")))?;
+            let permit = self.password_turn(id).await?;
             // Guesses queued behind the permit are checked again: the
             // lockout may have begun while they waited.
             self.throttle.check(id, peer, self.base.now_ms())?;
-            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
-                .await
-                .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
+            self.argon2_checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (ok, pw, hash) =
+                tokio::task::spawn_blocking(move || (auth::verify_password(&pw, &hash), pw, hash))
+                    .await
+                    .map_err(|e| CoreError::Internal(format!("password check task: {e}")))?;
+            drop(permit);
+            if ok && has_real {
+                self.verifiers.remember(id, &pw, &hash);
+            }
             return match user {
                 Some(u) if ok && has_real => Ok(Identified::Credentials(u)),
                 Some(_) => Err(CoreError::InvalidPassword(id.to_string())),
@@ -377,13 +389,36 @@ impl SessionService {
         ))
     }
 
+    /// A turn at an Argon2 check: at most `max_password_checks` run at
+    /// once, each on a blocking thread, so the runtime's workers stay free
+    /// for message traffic. A login that waits longer than
+    /// `password.check_wait_ms` for its turn is answered 503 with
+    /// TryAgainTimeout rather than left hanging (docs/protocol.md).
+    async fn password_turn(&self, id: &str) -> Result<tokio::sync::SemaphorePermit<'_>, CoreError> {
+        let wait_ms = self.base.cfg.password.check_wait_ms;
+        let wait = std::time::Duration::from_millis(wait_ms);
+        match tokio::time::timeout(wait, self.password_checks.acquire()).await {
+            Ok(permit) => {
+                permit.map_err(|e| CoreError::Internal(format!("password check queue: {e}")))
+            }
+            Err(_) => {
+                tracing::warn!(user = %id, wait_ms, "no turn at a password check in time; login answered 503");
+                Err(CoreError::PasswordChecksBusy {
+                    retry_after_secs: wait_ms.div_ceil(1000).max(1),
+                })
+            }
+        }
+    }
+
     /// The argon2 hash an unknown user's password is checked against,
-    /// made once (of a random password, so nothing matches it).
+    /// made once (of a random password, so nothing matches it), at the
+    /// configured cost so it costs what a real user's check costs.
     async fn dummy_hash(&self) -> Result<String, CoreError> {
+        let cost = self.base.cfg.password.cost();
         self.dummy_hash
             .get_or_try_init(|| async {
                 let pw = ids::random_token()?;
-                tokio::task::spawn_blocking(move || auth::hash_password(&pw))
+                tokio::task::spawn_blocking(move || auth::hash_password_with(&pw, cost))
                     .await
                     .map_err(|e| CoreError::Internal(format!("dummy hash task: {e}")))?
             })

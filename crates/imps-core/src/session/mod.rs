@@ -8,10 +8,12 @@
 mod functions;
 mod login;
 mod negotiate;
+mod password;
 mod registry;
 mod throttle;
 
 pub use functions::{FunctionSet, function_for, is_function_name, is_implemented};
+pub use password::{PASSWORD_DEFAULTS, PasswordConfig};
 pub use registry::{SessionRegistry, SessionSummary};
 pub use throttle::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig};
 
@@ -35,6 +37,13 @@ pub(crate) struct SessionService {
     dummy_hash: tokio::sync::OnceCell<String>,
     /// Password checks made against the dummy hash.
     pub(crate) dummy_checks: std::sync::atomic::AtomicU64,
+    /// Passwords that passed Argon2, remembered as keyed digests
+    /// (`CoreConfig::password`).
+    pub(crate) verifiers: password::VerifierCache,
+    /// Password logins let in by the verifier cache, and those that paid
+    /// for Argon2 (real or dummy hash), since the start.
+    pub(crate) cached_checks: std::sync::atomic::AtomicU64,
+    pub(crate) argon2_checks: std::sync::atomic::AtomicU64,
 }
 
 impl SessionService {
@@ -45,6 +54,7 @@ impl SessionService {
     ) -> SessionService {
         let password_checks = tokio::sync::Semaphore::new(base.cfg.max_password_checks.max(1));
         let throttle = throttle::LoginThrottle::new(base.cfg.login_throttle.clone());
+        let verifiers = password::VerifierCache::new(base.cfg.password.verifier_cache);
         SessionService {
             base,
             im,
@@ -54,6 +64,9 @@ impl SessionService {
             throttle,
             dummy_hash: tokio::sync::OnceCell::new(),
             dummy_checks: std::sync::atomic::AtomicU64::new(0),
+            verifiers,
+            cached_checks: std::sync::atomic::AtomicU64::new(0),
+            argon2_checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
