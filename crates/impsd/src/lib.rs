@@ -227,7 +227,10 @@ pub async fn start_full(
         token.clone(),
         cfg.admin.page_sessions,
         Duration::from_secs(cfg.admin.page_session_secs),
-        cfg.tls.cert_file.is_some(),
+        // The admin listener serves plain HTTP on loopback (`[tls]` is
+        // the CSP listener's): a cookie marked Secure would not come back
+        // over it. Marked so once the admin listener has TLS of its own.
+        false,
     ));
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),

@@ -2,7 +2,7 @@
 //! `/admin/page/`: live sessions, and kicking one.
 //!
 //! The operator signs in with the admin token once; the page then holds a
-//! cookie (HttpOnly, SameSite=Strict, Secure under TLS) that names a page
+//! cookie (HttpOnly, SameSite=Strict; Secure when the listener serves TLS) that names a page
 //! session, and every action also carries that session's CSRF token in a
 //! header, which a page of another site can neither read nor send. Actions
 //! take JSON bodies (never form posts) and are refused from another
@@ -35,7 +35,7 @@ pub struct OperatorState {
     pub max_sessions: usize,
     /// How long a page session lasts (`admin.page_session_secs`).
     pub lifetime: Duration,
-    /// Whether the cookie is marked Secure (the server runs with TLS).
+    /// Whether the cookie is marked Secure (the admin listener serves TLS).
     pub secure: bool,
     sessions: Mutex<VecDeque<PageSession>>,
 }

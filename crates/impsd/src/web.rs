@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn only_the_servers_own_origin_may_open_a_websocket() {
         let host = (header::HOST, "127.0.0.1:8080");
-        assert!(same_origin(&headers(&[host.clone()])));
+        assert!(same_origin(&headers(std::slice::from_ref(&host))));
         assert!(same_origin(&headers(&[
             host.clone(),
             (header::ORIGIN, "http://127.0.0.1:8080")

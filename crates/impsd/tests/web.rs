@@ -137,7 +137,11 @@ async fn web_two_browser_users_see_presence_chat_and_talk_in_a_group() {
     alice.wait_text("#me", "alice").await;
 
     // Presence: each lets the other see it, then sees the other change.
-    befriend(&alice, &bob, "bob", "alice").await;
+    alice.type_into("#add-contact", "bob").await;
+    alice.click("#add-contact-button").await;
+    bob.wait_text("#prompts .prompt.auth", "alice").await;
+    bob.screenshot("presence-request").await;
+    bob.click("#prompts .prompt.auth button.accept").await;
     befriend(&bob, &alice, "alice", "bob").await;
     let bob_dot = "#contacts li[data-user=bob] .dot";
     alice.wait_attr(bob_dot, "data-state", "available").await;
@@ -148,6 +152,7 @@ async fn web_two_browser_users_see_presence_chat_and_talk_in_a_group() {
     alice
         .wait_text("#contacts li[data-user=bob] .status-text", "at lunch")
         .await;
+    alice.screenshot("presence").await;
     bob.select("#my-availability", "AVAILABLE").await;
     alice.wait_attr(bob_dot, "data-state", "available").await;
 
@@ -184,7 +189,6 @@ async fn web_two_browser_users_see_presence_chat_and_talk_in_a_group() {
         .wait_text("#messages .msg.in", "glad to be here")
         .await;
     alice.screenshot("group").await;
-    bob.screenshot("contacts").await;
 
     alice.close().await;
     bob.close().await;
