@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use imps_core::Service;
 use serde::{Deserialize, Serialize};
-use subtle_eq::ct_eq;
+pub(crate) use subtle_eq::ct_eq;
 
 use crate::logging::LogControl;
 
@@ -42,6 +42,19 @@ pub struct SessionRow {
     pub version: String,
     pub created_ms: u64,
     pub last_seen_ms: u64,
+}
+
+impl From<imps_core::session::SessionSummary> for SessionRow {
+    fn from(s: imps_core::session::SessionSummary) -> SessionRow {
+        SessionRow {
+            id: s.id,
+            user: s.user,
+            client: s.client,
+            version: s.version,
+            created_ms: s.created_ms,
+            last_seen_ms: s.last_seen_ms,
+        }
+    }
 }
 
 pub fn router(state: Arc<AdminState>) -> Router {

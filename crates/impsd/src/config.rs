@@ -292,6 +292,11 @@ pub struct AdminConfig {
     /// it is written with the address to DATA_DIR/admin.json (mode 0600)
     /// for the admin commands.
     pub token: String,
+    /// Most signed-in operator page sessions at once (`/admin/page/`);
+    /// past it the oldest is signed out.
+    pub page_sessions: usize,
+    /// Seconds an operator page session lasts.
+    pub page_session_secs: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -428,6 +433,8 @@ impl Default for AdminConfig {
         AdminConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             token: String::new(),
+            page_sessions: 16,
+            page_session_secs: 3600,
         }
     }
 }
@@ -637,6 +644,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("[admin]", "The admin endpoint used by the impsd session/group/log commands.", ""),
     ("admin.listen", "Loopback address of the admin endpoint; flag --admin-listen.", ""),
     ("admin.token", "Bearer token; empty = a random one per start. Written to DATA_DIR/admin.json (mode 0600).", ""),
+    ("admin.page_sessions", "Most operators signed in to the admin page (/admin/page/) at once; past it the oldest is signed out.", ""),
+    ("admin.page_session_secs", "Seconds an admin page sign-in lasts.", ""),
     ("[tls]", "HTTPS for the HTTP binding.", ""),
     ("tls.cert_file", "PEM certificate chain; with key_file, the HTTP binding is HTTPS.", "\"/etc/impsd/cert.pem\""),
     ("tls.key_file", "PEM private key of cert_file.", "\"/etc/impsd/key.pem\""),

@@ -102,6 +102,7 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
         .route("/cir/{token}", get(http_cir))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
+        .merge(crate::web::router(ws_path))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {

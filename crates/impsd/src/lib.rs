@@ -15,8 +15,10 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notifier;
+pub mod operator;
 pub mod sms;
 pub mod tls;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -220,11 +222,22 @@ pub async fn start_full(
         cfg.admin.token.clone()
     };
     write_admin_info(&cfg, admin_addr, http_addr, &token)?;
+    let operator = Arc::new(operator::OperatorState::new(
+        service.clone(),
+        token.clone(),
+        cfg.admin.page_sessions,
+        Duration::from_secs(cfg.admin.page_session_secs),
+        // The admin listener serves plain HTTP on loopback (`[tls]` is
+        // the CSP listener's): a cookie marked Secure would not come back
+        // over it. Marked so once the admin listener has TLS of its own.
+        false,
+    ));
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),
         token,
         log,
-    }));
+    }))
+    .merge(operator::router(operator));
     // The admin endpoint listens on loopback for the operator only: it
     // is not under the client caps.
     tasks.push(tokio::spawn(serve_http(

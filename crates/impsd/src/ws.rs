@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
@@ -23,6 +23,10 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !crate::web::same_origin(&headers) {
+        tracing::info!("WebSocket upgrade from another origin refused");
+        return axum::http::StatusCode::FORBIDDEN.into_response();
+    }
     let ctx = RequestCtx {
         peer: Some(peer),
         msisdn: asserted_msisdn(&st, peer, &headers),

@@ -15,6 +15,7 @@ mod im_common;
 mod lists_common;
 mod presence_common;
 mod smsc_common;
+mod web_common;
 
 // One module per test file.
 mod admin_effect;
@@ -74,6 +75,7 @@ mod sysmsg;
 mod sysmsg_cli;
 mod testkit_real;
 mod transport;
+mod web;
 
 /// A test file nobody declared above would never run (`autotests = false`
 /// finds nothing by itself): every `tests/*.rs` and every helper directory
