@@ -59,6 +59,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("sql/0008_sms_queue.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("sql/0009_ssp_queue.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

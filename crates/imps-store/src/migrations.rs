@@ -74,6 +74,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("sql/0012_sms_queue.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("sql/0013_ssp_queue.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

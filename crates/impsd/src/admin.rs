@@ -21,6 +21,8 @@ pub struct AdminState {
     /// Changes the log filter; `None` when the embedding program installed
     /// its own logging (tests).
     pub log: Option<Arc<dyn LogControl>>,
+    /// The SSP peers, when `[federation]` is on (`impsd peer list`).
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }
 
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
@@ -47,6 +49,7 @@ pub struct SessionRow {
 pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/admin/sessions", get(list))
+        .route("/admin/peers", get(peers))
         .route("/admin/sessions/{id}/kick", post(kick))
         .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
@@ -85,6 +88,20 @@ async fn list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response
             last_seen_ms: s.last_seen_ms,
         })
         .collect();
+    axum::Json(rows).into_response()
+}
+
+/// The SSP peers with their associations and counters; empty when
+/// federation is off.
+async fn peers(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let rows = st
+        .federation
+        .as_ref()
+        .map(|f| f.peer_views())
+        .unwrap_or_default();
     axum::Json(rows).into_response()
 }
 
