@@ -295,6 +295,13 @@ enum PeerCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Make a new association with a peer now (the six-step exchange)
+    /// and say how long it took, or why it failed.
+    Test {
+        #[command(flatten)]
+        common: Common,
+        domain: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -721,7 +728,23 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
 }
 
 async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
-    let PeerCmd::List { common } = cmd;
+    let common = match cmd {
+        PeerCmd::List { common } => common,
+        PeerCmd::Test { common, domain } => {
+            let cfg = load(&common)?;
+            let info = admin_info(&cfg)?;
+            let path = format!("/admin/peers/{}/test", impsd::admin::query_escape(&domain));
+            let (status, body) = admin_request(&info, "POST", &path).await?;
+            let text = String::from_utf8_lossy(&body);
+            match status {
+                200 => println!("{domain}: association made in {} ms", text.trim()),
+                404 => bail!("{domain} is not in the peer table (or federation is off)"),
+                502 => bail!("{domain}: {}", text.trim()),
+                s => bail!("admin endpoint answered HTTP {s}"),
+            }
+            return Ok(());
+        }
+    };
     let cfg = load(&common)?;
     let info = admin_info(&cfg)?;
     let (status, body) = admin_request(&info, "GET", "/admin/peers").await?;

@@ -156,6 +156,18 @@ async fn ssp_alice_and_bob_chat_across_domains_in_xml_and_wbxml_with_delivery_re
     assert!(metric(&b, "impsd_ssp_received_total", "a.test").await >= 2);
     let peers = a.cli(&["peer", "list"]);
     assert!(peers.starts_with("b.test\tlive\t"), "{peers}");
+    // `peer test` makes a new association at once; one not in the table
+    // is an error.
+    let tested = b.cli(&["peer", "test", "a.test"]);
+    assert!(
+        tested.starts_with("a.test: association made in "),
+        "{tested}"
+    );
+    assert_eq!(
+        metric(&b, "impsd_ssp_associations_total", "a.test").await,
+        2
+    );
+    assert!(!b.cli_output(&["peer", "test", "c.test"]).status.success());
 
     // A user of a domain that is not a peer is still refused (516).
     let mut req = alice.text_message(&[], "x");

@@ -187,6 +187,12 @@ impl Federation {
             .collect()
     }
 
+    /// Makes a new association with `peer` now, whatever it has
+    /// (`impsd peer test`): the whole exchange, end to end.
+    pub(crate) async fn test_peer(self: &Arc<Self>, peer: &str) -> Result<(), FedError> {
+        self.handshake(peer).await.map(|_| ())
+    }
+
     /// Forgets the live association with `peer` (it refused our session).
     pub(crate) fn invalidate(&self, peer: &str) {
         if let Some(p) = self.assoc.lock().peers.get_mut(peer) {

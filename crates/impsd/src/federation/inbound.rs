@@ -76,27 +76,42 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
             let Some(service) = fed.service() else {
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "starting\n");
             };
-            let stats = fed.stats(&peer);
-            for tx in &s.transactions {
-                match service.ssp_inbound(&peer, tx).await {
-                    Ok(SspOutcome::Done) => {
-                        if let Some(st) = stats {
-                            st.received.fetch_add(1, Ordering::Relaxed);
+            // Run to the end even if the peer hangs up: a message stored
+            // but never offered to its recipient's session would wait
+            // for the next redelivery pass (as CSP's handle_to_end).
+            let fed2 = Arc::clone(fed);
+            let taken = tokio::spawn(async move {
+                let stats = fed2.stats(&peer);
+                for tx in &s.transactions {
+                    match service.ssp_inbound(&peer, tx).await {
+                        Ok(SspOutcome::Done) => {
+                            if let Some(st) = stats {
+                                st.received.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                    }
-                    Ok(SspOutcome::Refused(code)) => {
-                        tracing::info!(peer = %peer, code, "SSP transaction refused");
-                        if let Some(st) = stats {
-                            st.refused.fetch_add(1, Ordering::Relaxed);
+                        Ok(SspOutcome::Refused(code)) => {
+                            tracing::info!(peer = %peer, code, "SSP transaction refused");
+                            if let Some(st) = stats {
+                                st.refused.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
-                    }
-                    Err(e) => {
-                        tracing::warn!(peer = %peer, error = %e, "SSP transaction not taken; the peer will retry");
-                        return plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n");
+                        Err(e) => {
+                            tracing::warn!(peer = %peer, error = %e, "SSP transaction not taken; the peer will retry");
+                            return false;
+                        }
                     }
                 }
+                true
+            })
+            .await;
+            match taken {
+                Ok(true) => empty_ok(),
+                Ok(false) => plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n"),
+                Err(e) => {
+                    tracing::error!(error = %e, "an SSP handler panicked");
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, "failed\n")
+                }
             }
-            empty_ok()
         }
     }
 }

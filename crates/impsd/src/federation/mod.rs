@@ -136,6 +136,9 @@ pub struct PeerStats {
     pub queue_depth: AtomicU64,
 }
 
+/// Picks one counter out of a peer's.
+type Counter = fn(&PeerStats) -> &AtomicU64;
+
 /// The federation of one server: its settings, peers, associations and
 /// counters. The core holds it as its port.
 pub struct Federation {
@@ -230,7 +233,7 @@ impl Federation {
     /// The `/metrics` lines of every peer.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, fn(&PeerStats) -> &AtomicU64); 8] = [
+        let rows: [(&str, &str, Counter); 8] = [
             (
                 "impsd_ssp_queue_depth",
                 "SSP transactions waiting for the peer",
