@@ -198,6 +198,10 @@ pub struct CoreConfig {
     /// not offered whatever `cir` says. Not a setting: the binary puts its
     /// waker here.
     pub cir_waker: Option<std::sync::Arc<dyn crate::cir::CirWaker>>,
+    /// Reaches other domains over SSP (issue 17); `None` = no federation:
+    /// an address of another domain is refused (516). Not a setting: the
+    /// binary puts its port here.
+    pub federation: Option<std::sync::Arc<dyn crate::federation::Federation>>,
     /// Minimum seconds between polls we ask of clients (ServerPollMin).
     pub server_poll_min_secs: u64,
     /// Largest message we send, unless the client negotiates less (CFG-1).
@@ -244,6 +248,7 @@ impl Default for CoreConfig {
             msisdn: MsisdnConfig::default(),
             cir: CirConfig::default(),
             cir_waker: None,
+            federation: None,
             server_poll_min_secs: 30,
             max_message_size: 1024 * 1024,
             disabled_functions: Vec::new(),

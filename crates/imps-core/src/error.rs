@@ -34,6 +34,10 @@ pub enum CoreError {
     UnknownPrimitive(String),
     #[error("domain {0} not served here")]
     DomainNotSupported(String),
+    /// SSP: a peer named an acting user (or service) outside its own
+    /// domain; no server speaks for users it does not host.
+    #[error("acting user is not of the peer domain {0}")]
+    ForeignActor(String),
     #[error("new value not accepted: {0}")]
     ValueNotAccepted(String),
     #[error("forbidden: {0}")]
@@ -178,6 +182,7 @@ impl CoreError {
             CoreError::ServiceNotAgreed(_) => 506,
             CoreError::UnknownPrimitive(_) => 400,
             CoreError::DomainNotSupported(_) => 516,
+            CoreError::ForeignActor(_) => 901,
             CoreError::ValueNotAccepted(_) => 605,
             CoreError::Forbidden(_) => 403,
             CoreError::UnknownAttribute(_) => 750,
@@ -310,6 +315,7 @@ mod table {
             (E::ServiceNotAgreed(s()), 506),
             (E::UnknownPrimitive(s()), 400),
             (E::DomainNotSupported(s()), 516),
+            (E::ForeignActor(s()), 901),
             (E::ValueNotAccepted(s()), 605),
             (E::Forbidden(s()), 403),
             (E::UnknownAttribute(s()), 750),
@@ -418,6 +424,7 @@ mod table {
             | E::ServiceNotAgreed(_)
             | E::UnknownPrimitive(_)
             | E::DomainNotSupported(_)
+            | E::ForeignActor(_)
             | E::ValueNotAccepted(_)
             | E::Forbidden(_)
             | E::UnknownAttribute(_)

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 mod directory;
 pub mod error;
+pub mod federation;
 mod groups;
 pub mod ids;
 mod im;

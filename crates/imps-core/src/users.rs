@@ -51,9 +51,14 @@ pub fn validate_user_part(user: &str) -> Result<(), CoreError> {
 
 /// The wire form areas build: fully qualified. A session that writes
 /// addresses without a domain gets them shortened on the way out
-/// ([`localize_ids`]).
+/// ([`localize_ids`]). A user of another domain (federation, issue 17)
+/// is held as `user@domain`: a local ID never holds `@`.
 pub fn wire_user(id: &str, domain: &str) -> String {
-    format!("wv:{id}@{domain}")
+    if id.contains('@') {
+        format!("wv:{id}")
+    } else {
+        format!("wv:{id}@{domain}")
+    }
 }
 
 /// Whether a Login-Request's UserID is an address without a domain

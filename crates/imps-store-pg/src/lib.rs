@@ -26,6 +26,7 @@ mod migrations;
 mod presence;
 mod rows;
 mod sms;
+mod ssp;
 mod store;
 mod sysmsg;
 

@@ -63,6 +63,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("sql/0009_session_cir_target.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("sql/0010_ssp_queue.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

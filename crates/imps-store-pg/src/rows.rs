@@ -210,6 +210,8 @@ pub(crate) enum LockArea {
     SendRef = 0x494d_0003,
     /// A group's joined users (size, screen names).
     Group = 0x494d_0004,
+    /// A peer domain's SSP queue (its bound).
+    SspPeer = 0x494d_0005,
 }
 
 /// Takes the advisory lock of `key` in `area` for the rest of the

@@ -3,7 +3,7 @@
 
 use imps_store::{
     conformance, conformance_directory, conformance_groups, conformance_lists,
-    conformance_presence, conformance_sms, conformance_sysmsg,
+    conformance_presence, conformance_sms, conformance_ssp, conformance_sysmsg,
 };
 
 use crate::common::with_store;
@@ -60,6 +60,14 @@ async fn pg_store_passes_directory_conformance() {
 async fn pg_store_passes_sms_conformance() {
     with_store("pg_store_passes_sms_conformance", |s, _| async move {
         conformance_sms::run_all(&*s).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pg_store_passes_ssp_conformance() {
+    with_store("pg_store_passes_ssp_conformance", |s, _| async move {
+        conformance_ssp::run_all(&*s).await;
     })
     .await;
 }

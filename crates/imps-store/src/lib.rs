@@ -16,6 +16,7 @@ pub mod conformance_im;
 pub mod conformance_lists;
 pub mod conformance_presence;
 pub mod conformance_sms;
+pub mod conformance_ssp;
 pub mod conformance_sysmsg;
 mod directory;
 mod groups;
@@ -27,6 +28,7 @@ mod queries;
 mod rows;
 mod sms;
 mod sqlite;
+mod ssp;
 mod sysmsg;
 mod worker;
 

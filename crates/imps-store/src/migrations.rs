@@ -78,6 +78,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 13,
         sql: include_str!("sql/0013_session_cir_target.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("sql/0014_ssp_queue.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -13,6 +13,7 @@ mod conformance_groups;
 mod conformance_lists;
 mod conformance_presence;
 mod conformance_sms;
+mod conformance_ssp;
 mod conformance_sysmsg;
 mod durability;
 mod lifecycle;

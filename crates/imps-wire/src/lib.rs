@@ -17,6 +17,7 @@ pub mod limits;
 pub mod message;
 pub mod primitive;
 pub mod ssp;
+pub mod ssp_im;
 pub mod version;
 pub mod wbxml;
 pub mod xml;

@@ -508,3 +508,11 @@ impl SspUser {
         )
     }
 }
+
+/// The digest a server proves it got the other side's secret with:
+/// base64 of the MD5 of the secret as received, whitespace trimmed.
+pub fn secret_digest(secret: &str) -> String {
+    use base64::Engine;
+    use md5::{Digest, Md5};
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(secret.trim().as_bytes()))
+}

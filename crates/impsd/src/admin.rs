@@ -21,6 +21,8 @@ pub struct AdminState {
     /// Changes the log filter; `None` when the embedding program installed
     /// its own logging (tests).
     pub log: Option<Arc<dyn LogControl>>,
+    /// The SSP peers, when `[federation]` is on (`impsd peer list`).
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }
 
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
@@ -60,6 +62,8 @@ impl From<imps_core::session::SessionSummary> for SessionRow {
 pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/admin/sessions", get(list))
+        .route("/admin/peers", get(peers))
+        .route("/admin/peers/{domain}/test", post(peer_test))
         .route("/admin/sessions/{id}/kick", post(kick))
         .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
@@ -99,6 +103,45 @@ async fn list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response
         })
         .collect();
     axum::Json(rows).into_response()
+}
+
+/// The SSP peers with their associations and counters; empty when
+/// federation is off.
+async fn peers(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let rows = st
+        .federation
+        .as_ref()
+        .map(|f| f.peer_views())
+        .unwrap_or_default();
+    axum::Json(rows).into_response()
+}
+
+/// Makes a new association with one peer now: 200 with the time it
+/// took in ms, 404 for a domain not in the table, 502 with why it failed.
+async fn peer_test(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let domain = domain.to_ascii_lowercase();
+    let Some(f) = st
+        .federation
+        .as_ref()
+        .filter(|f| f.peers.contains_key(&domain))
+    else {
+        return (StatusCode::NOT_FOUND, "not in the peer table\n").into_response();
+    };
+    let started = std::time::Instant::now();
+    match f.test_peer(&domain).await {
+        Ok(()) => (StatusCode::OK, started.elapsed().as_millis().to_string()).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
 }
 
 async fn kick(

@@ -66,6 +66,8 @@ pub struct Config {
     pub sms: crate::sms::SmsSettings,
     /// Which store backend, and its settings.
     pub store: StoreConfig,
+    /// Federation with other IMPS domains over SSP (issue 17).
+    pub federation: crate::federation::FederationSettings,
 }
 
 /// Which backend keeps the server's state.
@@ -344,6 +346,7 @@ impl Default for Config {
             sysmsg: SysmsgConfig::default(),
             search: SearchConfig::default(),
             sms: crate::sms::SmsSettings::default(),
+            federation: crate::federation::FederationSettings::default(),
             store: StoreConfig::default(),
         }
     }
@@ -518,6 +521,7 @@ impl Config {
             anyhow::bail!("im.offline_notify = \"sms\" needs [sms] enabled = true");
         }
         self.sms.validate()?;
+        self.federation.validate(&self.domain)?;
         if (self.cir.udp || self.cir.wap_udp)
             && self.cir.udp_bind.trim().parse::<SocketAddr>().is_err()
         {
@@ -789,6 +793,17 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
     ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
     ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
+    ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
+    ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),
+    ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" (DNS SRV discovery is not built yet).", ""),
+    ("federation.association_ttl_secs", "Lifetime of a server association (the shorter of both sides' wins); renewed at 80 % of it.", ""),
+    ("federation.handshake_timeout_ms", "How long the six-step secret exchange with a peer may take.", ""),
+    ("federation.request_timeout_ms", "How long one POST to a peer may take, connecting included.", ""),
+    ("federation.queue_max", "Most SSP transactions waiting for one peer in the store; past it a send to that domain is refused (507).", ""),
+    ("federation.retry_min_ms", "First wait before a failed send to a peer is tried again; doubles with each try.", ""),
+    ("federation.retry_max_ms", "Longest wait between two tries of a send to a peer.", ""),
+    ("federation.expire_secs", "A transaction its peer has not taken within this time is dropped (and logged).", ""),
+    ("federation.send_batch", "Most queued transactions read and sent in one pass.", ""),
 ];
 
 /// The generated digest key's file name in the data dir.

@@ -33,6 +33,8 @@ pub struct AppState {
     pub body_time: BodyTime,
     /// How long a WebSocket not bound to a session may stay silent.
     pub idle_timeout: std::time::Duration,
+    /// SSP with other domains, when `[federation]` is on.
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }
 
 /// How long a request body may take: `base`, plus one second for every
@@ -146,7 +148,12 @@ async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics
-            .render(&crate::metrics::CoreFigures::of(&st.service)),
+            .render(&crate::metrics::CoreFigures::of(&st.service))
+            + &st
+                .federation
+                .as_ref()
+                .map(|f| f.render_metrics())
+                .unwrap_or_default(),
     )
 }
 
@@ -205,6 +212,13 @@ async fn csp_post(
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    // SSP shares the CSP listener and path; its content type tells it.
+    if crate::federation::inbound::is_ssp(ct) {
+        return match &st.federation {
+            Some(f) => crate::federation::inbound::handle(f, &body, &st.limits).await,
+            None => plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "federation is off\n"),
+        };
+    }
     let Some(enc) = encoding_of(ct, &body) else {
         Metrics::inc(&st.metrics.http_bad_requests);
         return plain(

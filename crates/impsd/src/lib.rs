@@ -11,6 +11,7 @@ pub mod cir_push;
 pub mod codec;
 pub mod config;
 pub mod conn;
+pub mod federation;
 pub mod http;
 pub mod logging;
 pub mod metrics;
@@ -165,13 +166,25 @@ pub async fn start_full(
         None
     };
     let mut core = core_config(&cfg, http_addr, cir_addr, sms.clone())?;
+    // Federation's port exists before the service; its worker starts
+    // once the service does.
+    let federation = cfg
+        .federation
+        .enabled
+        .then(|| federation::Federation::new(cfg.federation.clone(), &cfg.domain));
+    if let Some(f) = &federation {
+        core.federation = Some(f.clone() as Arc<dyn imps_core::federation::Federation>);
+    }
     if udp.is_some() || sms.is_some() {
         let pusher = cir_push::CirPusher::new(udp, sms.clone(), metrics.clone(), shut_rx.clone());
         core.cir_waker = Some(pusher as Arc<dyn imps_core::cir::CirWaker>);
     }
-    let service = Arc::new(Service::new(core, store, clock));
+    let service = Arc::new(Service::new(core, store.clone(), clock));
     let restored = service.restore_sessions().await?;
     let mut tasks = Vec::new();
+    if let Some(f) = &federation {
+        tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
+    }
 
     let state = Arc::new(http::AppState {
         service: service.clone(),
@@ -182,6 +195,7 @@ pub async fn start_full(
         ws_write_timeout: Duration::from_secs(cfg.limits.ws_write_timeout_secs.max(1)),
         body_time: http::BodyTime::from_limits(&cfg.limits),
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
+        federation: federation.clone(),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     // One set of caps for every client connection, TCP CIR included:
@@ -236,6 +250,7 @@ pub async fn start_full(
         service: service.clone(),
         token,
         log,
+        federation: federation.clone(),
     }))
     .merge(operator::router(operator));
     // The admin endpoint listens on loopback for the operator only: it
@@ -347,6 +362,7 @@ fn core_config(
             wap_sms: sms.is_some() && cfg.sms.cir_wap,
         },
         cir_waker: None,
+        federation: None,
         server_poll_min_secs: cfg.session.server_poll_min_secs,
         max_message_size: cfg.limits.max_message_bytes,
         disabled_functions: cfg.services.disabled.clone(),

@@ -70,6 +70,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SessionCmd,
     },
+    /// The SSP peers of a running server (federation, issue 17).
+    Peer {
+        #[command(subcommand)]
+        cmd: PeerCmd,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -282,6 +287,24 @@ enum SessionCmd {
 }
 
 #[derive(Subcommand)]
+enum PeerCmd {
+    /// List the peer table with each association and its counters, one
+    /// line each: domain, state, own session, peer session, queue depth,
+    /// sent, failures, associations, URL.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Make a new association with a peer now (the six-step exchange)
+    /// and say how long it took, or why it failed.
+    Test {
+        #[command(flatten)]
+        common: Common,
+        domain: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCmd {
     /// Print every setting with its default value and a line on what it
     /// does.
@@ -347,6 +370,7 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
+        Cmd::Peer { cmd } => rt.block_on(peer_cmd(cmd)),
         Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
         Cmd::Sysmsg { cmd } => rt.block_on(sysmsg_cmd(cmd)),
         Cmd::Log { common, filter } => rt.block_on(log_cmd(&common, filter)),
@@ -699,6 +723,48 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
             404 => bail!("no session {session_id}"),
             s => bail!("admin endpoint answered HTTP {s}"),
         },
+    }
+    Ok(())
+}
+
+async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
+    let common = match cmd {
+        PeerCmd::List { common } => common,
+        PeerCmd::Test { common, domain } => {
+            let cfg = load(&common)?;
+            let info = admin_info(&cfg)?;
+            let path = format!("/admin/peers/{}/test", impsd::admin::query_escape(&domain));
+            let (status, body) = admin_request(&info, "POST", &path).await?;
+            let text = String::from_utf8_lossy(&body);
+            match status {
+                200 => println!("{domain}: association made in {} ms", text.trim()),
+                404 => bail!("{domain} is not in the peer table (or federation is off)"),
+                502 => bail!("{domain}: {}", text.trim()),
+                s => bail!("admin endpoint answered HTTP {s}"),
+            }
+            return Ok(());
+        }
+    };
+    let cfg = load(&common)?;
+    let info = admin_info(&cfg)?;
+    let (status, body) = admin_request(&info, "GET", "/admin/peers").await?;
+    if status != 200 {
+        bail!("admin endpoint answered HTTP {status}");
+    }
+    let rows: Vec<impsd::federation::PeerView> = serde_json::from_slice(&body)?;
+    for r in rows {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.domain,
+            r.state,
+            r.own_session.as_deref().unwrap_or("-"),
+            r.peer_session.as_deref().unwrap_or("-"),
+            r.queue_depth,
+            r.sent,
+            r.failures,
+            r.associations,
+            r.url
+        );
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ mod cir_udp;
 mod cli_users;
 mod conn_limits;
 mod digest_default;
+mod fed;
 mod groups;
 mod groups_admin;
 mod groups_privacy;

@@ -8,7 +8,7 @@
 use super::ImService;
 use std::sync::Arc;
 
-use super::message::{delivery_report, new_message, notification};
+use super::message::{new_message, notification};
 use super::policy::fits;
 use super::state::{ImState, SessionQ, UserQ};
 use crate::CoreError;
@@ -229,16 +229,10 @@ impl ImService {
         }
         if let Some(r) = removed.as_ref().filter(|r| r.delivery_report) {
             let (code, text) = fate.result();
-            let report = delivery_report(
-                code,
-                text,
-                &r.id,
-                &r.recipient,
-                self.base.now_ms(),
-                &self.base.cfg.domain,
-            );
-            // Reports go to the sender's live sessions; they are not stored.
-            self.base.router.to_user(&r.sender, report);
+            // Reports go to the sender's live sessions (not stored), or
+            // to the sender's domain.
+            self.report_to_sender(&r.sender, code, text, &r.id, &r.recipient)
+                .await;
         }
         Ok(removed)
     }
@@ -283,15 +277,8 @@ impl ImService {
             }
             if m.delivery_report {
                 let (code, text) = Fate::Delivered.result();
-                let report = delivery_report(
-                    code,
-                    text,
-                    &m.id,
-                    &m.recipient,
-                    self.base.now_ms(),
-                    &self.base.cfg.domain,
-                );
-                self.base.router.to_user(&m.sender, report);
+                self.report_to_sender(&m.sender, code, text, &m.id, &m.recipient)
+                    .await;
             }
         }
         if refill {

@@ -22,6 +22,7 @@ mod message;
 mod offline;
 mod policy;
 mod receive;
+mod remote;
 mod send;
 mod state;
 

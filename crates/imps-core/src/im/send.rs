@@ -36,6 +36,9 @@ pub(crate) struct Outgoing {
     pub delivery_report: bool,
     pub client_ref: Option<String>,
     pub validity_secs: Option<u64>,
+    /// The MessageID to store it under: a message from another domain
+    /// keeps the one its sender's server gave it. `None`: a new one.
+    pub fixed_id: Option<String>,
 }
 
 /// A recipient that did not get the message.
@@ -71,6 +74,7 @@ impl ImService {
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
             validity_secs: info.and_then(|i| i.child_u64("Validity")),
+            fixed_id: None,
         };
         let rcpt = info
             .and_then(|i| i.child("Recipient"))
@@ -117,6 +121,7 @@ impl ImService {
             delivery_report: false,
             client_ref: None,
             validity_secs: None,
+            fixed_id: None,
         };
         let sent = self.deliver_new(out, rcpt).await?;
         if sent.id.is_some() {
@@ -144,8 +149,8 @@ impl ImService {
     ) -> Result<Sent, CoreError> {
         let cfg = &self.base.cfg.im;
         let charged = check_content(cfg, &out.body)?;
-        let (accepted, mut refused) = self.resolve_recipients(&out, rcpt).await?;
-        if accepted.is_empty() {
+        let (accepted, mut refused, remote) = self.resolve_recipients(&out, rcpt).await?;
+        if accepted.is_empty() && remote.is_empty() {
             return nobody_took(refused, charged);
         }
         let now = self.base.now_ms();
@@ -155,7 +160,29 @@ impl ImService {
             (None, 0) => None,
             (None, max) => Some(max),
         };
-        let id = new_message_id(self.base.now_ms())?;
+        let id = match &out.fixed_id {
+            Some(id) => id.clone(),
+            None => new_message_id(self.base.now_ms())?,
+        };
+        // Recipients of other domains: one SSP transaction each, queued
+        // durably before the sender hears "sent" (issue 17).
+        let mut remote_took = false;
+        for r in remote {
+            match self.send_remote(&out, &id, now, &r).await {
+                Ok(()) => remote_took = true,
+                Err(err) => refused.push(Refusal { wire: r, err }),
+            }
+        }
+        if accepted.is_empty() {
+            if !remote_took {
+                return nobody_took(refused, charged);
+            }
+            return Ok(Sent {
+                id: Some(id),
+                refused,
+                charged,
+            });
+        }
         let sender_name = self.sender_name(&out.sender).await?;
         let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
             RecipientQuota {
@@ -203,6 +230,13 @@ impl ImService {
                         });
                     }
                     if recipients.is_empty() {
+                        if remote_took {
+                            return Ok(Sent {
+                                id: Some(id),
+                                refused,
+                                charged,
+                            });
+                        }
                         return nobody_took(refused, charged);
                     }
                 }
@@ -234,12 +268,14 @@ impl ImService {
     }
 
     /// Expands contact lists and applies the per-recipient checks (see
-    /// the module doc). Returns (user, aimed-at client) pairs and refusals.
+    /// the module doc). Returns (user, aimed-at client) pairs, refusals,
+    /// and the recipients of peer domains (`wv:user@domain`), whose own
+    /// servers check them.
     async fn resolve_recipients(
         &self,
         out: &Outgoing,
         rcpt: &Element,
-    ) -> Result<(Vec<(String, Option<String>)>, Vec<Refusal>), CoreError> {
+    ) -> Result<Resolved, CoreError> {
         let domain = &self.base.cfg.domain;
         let mut wanted: Vec<(String, Option<String>)> = Vec::new();
         let mut refused = Vec::new();
@@ -266,9 +302,21 @@ impl ImService {
             return Err(CoreError::BadRequest("no recipient".into()));
         }
         let mut accepted: Vec<(String, Option<String>)> = Vec::new();
+        let mut remote: Vec<String> = Vec::new();
         for (wire, client) in wanted {
             let user = match canonical_user(&wire, domain) {
                 Ok(u) => u,
+                Err(CoreError::DomainNotSupported(d)) if self.base.is_peer_domain(&d) => {
+                    match imps_wire::ssp::normalize_id(&wire) {
+                        Some(id) if !remote.contains(&id) => remote.push(id),
+                        Some(_) => {}
+                        None => refused.push(Refusal {
+                            err: CoreError::BadParameter(format!("invalid user ID {wire:?}")),
+                            wire,
+                        }),
+                    }
+                    continue;
+                }
                 Err(err) => {
                     refused.push(Refusal { wire, err });
                     continue;
@@ -291,7 +339,13 @@ impl ImService {
                 }),
             }
         }
-        Ok((accepted, refused))
+        if accepted.len() + remote.len() > self.base.cfg.im.max_recipients {
+            return Err(CoreError::BadParameter(format!(
+                "more than {} recipients",
+                self.base.cfg.im.max_recipients
+            )));
+        }
+        Ok((accepted, refused, remote))
     }
 
     /// The per-recipient checks. The outer error is a failure of ours;
@@ -352,6 +406,10 @@ impl ImService {
         Ok(first_err.map_or(Ok(()), Err))
     }
 }
+
+/// Local recipients with the client aimed at, refusals, and recipients
+/// of peer domains.
+type Resolved = (Vec<(String, Option<String>)>, Vec<Refusal>, Vec<String>);
 
 /// How long a sender's friendly name is reused without reading it again:
 /// a renamed user shows the new name within this time.

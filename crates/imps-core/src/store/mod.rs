@@ -8,6 +8,7 @@ mod im;
 mod lists;
 mod presence;
 mod sms;
+mod ssp;
 mod sysmsg;
 
 pub use directory::{
@@ -31,6 +32,7 @@ pub use presence::{
     ReactiveState, SubscriptionRecord,
 };
 pub use sms::{NewSms, SmsJob, SmsPut, SmsStore};
+pub use ssp::{NewSspItem, SspItem, SspPut, SspStore};
 pub use sysmsg::{
     SysDelivery, SysMessageRecord, SysOption, SysmsgStore, TermsAgreement, sysmsg_is_due,
 };
@@ -117,6 +119,7 @@ pub trait Store:
     + SysmsgStore
     + DirectoryStore
     + SmsStore
+    + SspStore
 {
 }
 
@@ -129,6 +132,7 @@ impl<T> Store for T where
         + SysmsgStore
         + DirectoryStore
         + SmsStore
+        + SspStore
 {
 }
 
@@ -173,6 +177,7 @@ pub struct MemStore {
     pub(crate) sysmsg: Mutex<sysmsg::MemSysmsg>,
     pub(crate) directory: Mutex<directory::MemDirectory>,
     pub(crate) sms: Mutex<sms::MemSms>,
+    pub(crate) ssp: Mutex<ssp::MemSsp>,
 }
 
 #[derive(Default)]

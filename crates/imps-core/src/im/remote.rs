@@ -1,0 +1,239 @@
+//! Instant messages between domains (issue 17): a message from one of our
+//! users to a user of a peer domain leaves as an SSP SendMessageRequest;
+//! one from a peer's user is stored here like any other, under the
+//! MessageID its sender's server gave it; a delivery report for a sender
+//! of another domain goes back as a DeliveryStatusReport.
+//!
+//! A user of another domain is held inside the core as `user@domain`
+//! (a local ID never holds `@`), so stored messages, reports and the wire
+//! form (`users::wire_user`) need no other change.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use imps_wire::Element;
+use imps_wire::ssp::{SspStatus, domain_of};
+use imps_wire::ssp_im::{DeliveryStatusReport, SendMessageRequest, SspMessageInfo};
+
+use super::ImService;
+use super::message::{DEFAULT_CONTENT_TYPE, date_time, delivery_report};
+use super::send::Outgoing;
+use crate::CoreError;
+use crate::federation::{check_actor, status_of};
+use crate::store::MessageBody;
+use crate::users::{canonical_user, wire_user};
+
+/// The longest MessageID taken from a peer (it becomes a store key).
+const MAX_REMOTE_ID: usize = 128;
+
+impl ImService {
+    /// Queues one SendMessageRequest for the recipient `to`
+    /// (`wv:user@domain` of a peer domain).
+    pub(crate) async fn send_remote(
+        &self,
+        out: &Outgoing,
+        id: &str,
+        now: u64,
+        to: &str,
+    ) -> Result<(), CoreError> {
+        let domain = &self.base.cfg.domain;
+        let peer = domain_of(to).ok_or_else(|| CoreError::BadParameter(to.to_string()))?;
+        let content = match out.body.encoding {
+            Some(_) => {
+                let compact: String = out
+                    .body
+                    .data
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
+                B64.decode(compact.as_bytes())
+                    .map_err(|_| CoreError::BadParameter("content is not base64".into()))?
+            }
+            None => out.body.data.as_bytes().to_vec(),
+        };
+        let req = SendMessageRequest {
+            delivery_report: out.delivery_report,
+            meta: self.base.ssp_meta(Some(&out.sender)),
+            info: SspMessageInfo {
+                message_id: id.to_string(),
+                content_type: Some(out.body.content_type.clone()),
+                content_size: Some(out.body.size),
+                recipients: vec![to.to_string()],
+                sender: Some(wire_user(&out.sender, domain)),
+                date_time: Some(date_time(now)),
+            },
+            content,
+        };
+        self.base.queue_ssp(peer, None, &req.to_element()).await
+    }
+
+    /// A SendMessageRequest from the server of `peer`: checked, stored
+    /// and offered to our recipients. The status is the answer for the
+    /// peer; `Err` only when the store failed.
+    pub(crate) async fn ssp_send_message(
+        &self,
+        peer: &str,
+        req: SendMessageRequest,
+    ) -> Result<SspStatus, CoreError> {
+        let Some(actor) = req.meta.user.as_ref().map(|u| u.user_id.clone()) else {
+            return Ok(status_of(&CoreError::BadRequest(
+                "SendMessageRequest without an acting user".into(),
+            )));
+        };
+        let sender = req.info.sender.clone().unwrap_or_else(|| actor.clone());
+        if let Err(e) = check_actor(peer, &req.meta, &[&sender]) {
+            tracing::warn!(peer, actor = %actor, sender = %sender, "SSP message refused: acting user of another domain");
+            return Ok(status_of(&e));
+        }
+        let id = req.info.message_id.clone();
+        if id.len() > MAX_REMOTE_ID || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Ok(status_of(&CoreError::BadParameter(format!(
+                "messageID {id:?}"
+            ))));
+        }
+        let domain = &self.base.cfg.domain;
+        let mut rcpt = Element::new("Recipient");
+        for r in &req.info.recipients {
+            // No relaying: every recipient is ours.
+            if domain_of(r) != Some(domain.as_str()) {
+                return Ok(status_of(&CoreError::DomainNotSupported(
+                    domain_of(r).unwrap_or_default().to_string(),
+                )));
+            }
+            rcpt.children
+                .push(Element::new("User").with_text("UserID", r.clone()));
+        }
+        let content_type = req
+            .info
+            .content_type
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+        let textual = content_type.to_ascii_lowercase().starts_with("text/");
+        let body = match String::from_utf8(req.content) {
+            Ok(text) if textual => MessageBody {
+                size: req
+                    .info
+                    .content_size
+                    .unwrap_or_else(|| text.encode_utf16().count() as u64),
+                content_type,
+                encoding: None,
+                name: None,
+                font: None,
+                data: text,
+            },
+            Ok(text) => binary_body(content_type, text.into_bytes()),
+            Err(e) => binary_body(content_type, e.into_bytes()),
+        };
+        let out = Outgoing {
+            sender: strip_wv(&sender),
+            body,
+            delivery_report: req.delivery_report,
+            // A retried transaction is recognised by its MessageID.
+            client_ref: Some(id.clone()),
+            validity_secs: None,
+            fixed_id: Some(id),
+        };
+        let sent = match self.deliver_new(out, &rcpt).await {
+            Ok(s) => s,
+            Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
+            Err(e) => return Ok(status_of(&e)),
+        };
+        Ok(match (sent.id.is_some(), sent.refused.first()) {
+            (true, None) => SspStatus::ok(),
+            (true, Some(_)) => SspStatus {
+                code: 201,
+                description: Some("Partially successful".into()),
+            },
+            (false, Some(f)) => status_of(&f.err),
+            (false, None) => SspStatus {
+                code: 900,
+                description: Some("No recipient accepted the message".into()),
+            },
+        })
+    }
+
+    /// A DeliveryStatusReport from the server of `peer` for one of our
+    /// users: shown to them as a DeliveryReport-Request naming the
+    /// MessageID they were given.
+    pub(crate) fn ssp_delivery_report(
+        &self,
+        peer: &str,
+        r: DeliveryStatusReport,
+    ) -> Result<(), CoreError> {
+        let recipient = r.info.recipients.first().cloned().unwrap_or_default();
+        check_actor(peer, &r.meta, &[&recipient])?;
+        let domain = &self.base.cfg.domain;
+        let sender = r
+            .info
+            .sender
+            .as_deref()
+            .ok_or_else(|| CoreError::BadRequest("DeliveryStatusReport without Sender".into()))
+            .and_then(|s| canonical_user(s, domain))?;
+        let report = delivery_report(
+            r.result.code,
+            r.result.description.as_deref().unwrap_or(""),
+            &r.info.message_id,
+            &strip_wv(&recipient),
+            self.base.now_ms(),
+            domain,
+        );
+        // Like a local report: to the sender's live sessions, not stored.
+        self.base.router.to_user(&sender, report);
+        Ok(())
+    }
+
+    /// Sends a delivery report to a message's sender: through the router
+    /// for one of ours, as a DeliveryStatusReport for a user of a peer.
+    pub(crate) async fn report_to_sender(
+        &self,
+        sender: &str,
+        code: u16,
+        description: &str,
+        id: &str,
+        recipient: &str,
+    ) {
+        let domain = &self.base.cfg.domain;
+        let now = self.base.now_ms();
+        let Some((_, peer)) = sender.rsplit_once('@') else {
+            let report = delivery_report(code, description, id, recipient, now, domain);
+            self.base.router.to_user(sender, report);
+            return;
+        };
+        let r = DeliveryStatusReport {
+            meta: self.base.ssp_meta(None),
+            result: SspStatus {
+                code,
+                description: Some(description.to_string()).filter(|d| !d.is_empty()),
+            },
+            delivery_time: Some(date_time(now)),
+            info: SspMessageInfo {
+                message_id: id.to_string(),
+                content_type: None,
+                content_size: None,
+                recipients: vec![wire_user(recipient, domain)],
+                sender: Some(wire_user(sender, domain)),
+                date_time: None,
+            },
+        };
+        if let Err(e) = self.base.queue_ssp(peer, None, &r.to_element()).await {
+            tracing::warn!(peer, message = id, error = %e, "delivery report for another domain not queued");
+        }
+    }
+}
+
+fn binary_body(content_type: String, bytes: Vec<u8>) -> MessageBody {
+    MessageBody {
+        content_type,
+        encoding: Some("BASE64".into()),
+        size: bytes.len() as u64,
+        name: None,
+        font: None,
+        data: B64.encode(bytes),
+    }
+}
+
+/// `wv:alice@a.example` → `alice@a.example`, the core's form of a user of
+/// another domain.
+fn strip_wv(id: &str) -> String {
+    id.strip_prefix("wv:").unwrap_or(id).to_string()
+}

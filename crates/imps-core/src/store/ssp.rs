@@ -1,0 +1,131 @@
+//! The durable queue of server-to-server traffic (issue 17): SSP
+//! transactions waiting for another domain's server. A transaction put
+//! here has been acknowledged to its sender (a message's sender was told
+//! "sent"); it leaves only when the peer's server took it (HTTP 2xx), so
+//! a peer that is down or restarting loses nothing.
+//!
+//! The queue is bounded per peer (`max` at each put): one dead peer cannot
+//! fill the store.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{MemStore, StoreError};
+
+/// An SSP transaction to queue for a peer domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSspItem {
+    /// The peer's domain, lower case.
+    pub peer: String,
+    /// A Response-mode transaction (answering the peer's request);
+    /// otherwise a Request.
+    pub response: bool,
+    /// The TransactionID to send: a response echoes the request's; a
+    /// request has none here and is sent under its queue ID.
+    pub transaction_id: Option<String>,
+    /// The primitive, as SSP XML.
+    pub body: Vec<u8>,
+    pub created_ms: u64,
+}
+
+/// A queued SSP transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SspItem {
+    /// Queue order.
+    pub id: u64,
+    pub item: NewSspItem,
+    /// Sends tried so far.
+    pub attempts: u32,
+    /// Not before this time.
+    pub next_ms: u64,
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SspPut {
+    Queued(u64),
+    /// `max` transactions already wait for that peer: not queued.
+    Full,
+}
+
+#[async_trait]
+pub trait SspStore: Send + Sync + 'static {
+    /// Queues `item` unless `max` wait for its peer already.
+    async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError>;
+    /// Transactions due at `now_ms`, oldest first, at most `limit`.
+    async fn due_ssp(&self, now_ms: u64, limit: usize) -> Result<Vec<SspItem>, StoreError>;
+    /// The peer took it: removed.
+    async fn ssp_sent(&self, id: u64) -> Result<(), StoreError>;
+    /// The send failed; tried again at `next_ms`, attempts + 1.
+    async fn ssp_retry(&self, id: u64, next_ms: u64) -> Result<(), StoreError>;
+    /// How many wait, per peer (peers with none are left out), by peer.
+    async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+#[derive(Default)]
+pub(crate) struct MemSsp {
+    next: u64,
+    items: BTreeMap<u64, SspItem>,
+}
+
+#[async_trait]
+impl SspStore for MemStore {
+    async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
+        let mut g = self.ssp.lock();
+        let waiting = g
+            .items
+            .values()
+            .filter(|i| i.item.peer == item.peer)
+            .count();
+        if waiting as u64 >= max {
+            return Ok(SspPut::Full);
+        }
+        g.next += 1;
+        let id = g.next;
+        let next_ms = item.created_ms;
+        g.items.insert(
+            id,
+            SspItem {
+                id,
+                item,
+                attempts: 0,
+                next_ms,
+            },
+        );
+        Ok(SspPut::Queued(id))
+    }
+
+    async fn due_ssp(&self, now_ms: u64, limit: usize) -> Result<Vec<SspItem>, StoreError> {
+        Ok(self
+            .ssp
+            .lock()
+            .items
+            .values()
+            .filter(|i| i.next_ms <= now_ms)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn ssp_sent(&self, id: u64) -> Result<(), StoreError> {
+        self.ssp.lock().items.remove(&id);
+        Ok(())
+    }
+
+    async fn ssp_retry(&self, id: u64, next_ms: u64) -> Result<(), StoreError> {
+        if let Some(i) = self.ssp.lock().items.get_mut(&id) {
+            i.attempts += 1;
+            i.next_ms = next_ms;
+        }
+        Ok(())
+    }
+
+    async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for i in self.ssp.lock().items.values() {
+            *by.entry(i.item.peer.clone()).or_default() += 1;
+        }
+        Ok(by.into_iter().collect())
+    }
+}

@@ -1,0 +1,122 @@
+//! The SSP queue (issue 17); see `imps_core::SspStore` and
+//! `sql/0010_ssp_queue.sql`. A put is a transaction under its peer's
+//! advisory lock, so the per-peer bound holds when several nodes queue at
+//! once, as SQLite's single writer makes it hold.
+
+use async_trait::async_trait;
+use imps_core::StoreError;
+use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
+
+use crate::PgStore;
+use crate::rows::{LockArea, backend, col, col_u64, exec, limit, lock, query, query_one, to_i64};
+
+#[async_trait]
+impl SspStore for PgStore {
+    async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
+        let what = "queueing an SSP transaction";
+        let created = to_i64(item.created_ms, "created_ms")?;
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
+        lock(&tx, LockArea::SspPeer, &item.peer).await?;
+        let count = col_u64(
+            &query_one(
+                &tx,
+                "SELECT COUNT(*) FROM ssp_queue WHERE peer = $1",
+                &[&item.peer],
+                what,
+            )
+            .await?,
+            0,
+        )?;
+        if count >= max {
+            return Ok(SspPut::Full);
+        }
+        let row = query_one(
+            &tx,
+            "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            &[
+                &item.peer,
+                &item.response,
+                &item.transaction_id,
+                &item.body,
+                &created,
+            ],
+            what,
+        )
+        .await?;
+        let id = col_u64(&row, 0)?;
+        tx.commit().await.map_err(|e| backend(what, &e))?;
+        Ok(SspPut::Queued(id))
+    }
+
+    async fn due_ssp(&self, now_ms: u64, max: usize) -> Result<Vec<SspItem>, StoreError> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let c = self.conn().await?;
+        let rows = query(
+            &c,
+            "SELECT id, peer, response, transaction_id, body, created_ms, attempts, next_ms
+             FROM ssp_queue WHERE next_ms <= $1 ORDER BY id LIMIT $2",
+            &[&now, &limit(max)],
+            "reading the SSP queue",
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SspItem {
+                    id: col_u64(r, 0)?,
+                    item: NewSspItem {
+                        peer: col(r, 1)?,
+                        response: col(r, 2)?,
+                        transaction_id: col(r, 3)?,
+                        body: col(r, 4)?,
+                        created_ms: col_u64(r, 5)?,
+                    },
+                    attempts: u32::try_from(col_u64(r, 6)?).unwrap_or(u32::MAX),
+                    next_ms: col_u64(r, 7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ssp_sent(&self, id: u64) -> Result<(), StoreError> {
+        let id = to_i64(id, "id")?;
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM ssp_queue WHERE id = $1",
+            &[&id],
+            "removing a sent SSP transaction",
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ssp_retry(&self, id: u64, next_ms: u64) -> Result<(), StoreError> {
+        let id = to_i64(id, "id")?;
+        let next = to_i64(next_ms, "next_ms")?;
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "UPDATE ssp_queue SET attempts = attempts + 1, next_ms = $2 WHERE id = $1",
+            &[&id, &next],
+            "rescheduling an SSP transaction",
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let c = self.conn().await?;
+        let rows = query(
+            &c,
+            "SELECT peer, COUNT(*) FROM ssp_queue GROUP BY peer ORDER BY peer",
+            &[],
+            "counting the SSP queue",
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, 0)?, col_u64(r, 1)?)))
+            .collect()
+    }
+}

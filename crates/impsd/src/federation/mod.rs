@@ -1,0 +1,329 @@
+//! Federation over SSP (issue 17): this server's link to the servers of
+//! other IMPS domains. `[federation]` names the peers (a static table;
+//! DNS SRV discovery is not built yet); the SSP endpoint shares the CSP
+//! listener and path, told apart by its content type
+//! (`application/vnd.wv.ssp+xml`).
+//!
+//! - `assoc`: the server association (the six-step secret exchange, its
+//!   lifetime and renewal) and which peer sessions we accept.
+//! - `inbound`: an SSP POST: a setup step, or transactions inside an
+//!   association, handed to the core.
+//! - `outbound`: the worker that carries the core's durable SSP queue to
+//!   the peers, with retries and back-off.
+//!
+//! The core only sees the [`imps_core::federation::Federation`] port:
+//! which domains are peers, and "something was queued".
+
+mod assoc;
+pub mod inbound;
+mod outbound;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use imps_core::{Service, Store};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+pub use assoc::PeerView;
+
+/// `[federation]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Serve SSP and route addresses of peer domains to them.
+    pub enabled: bool,
+    /// The static peer table: the only domains we associate with.
+    pub peers: Vec<PeerSettings>,
+    /// Lifetime of an association we make; renewed at 80 % of it.
+    pub association_ttl_secs: u64,
+    /// How long the six-step exchange may take.
+    pub handshake_timeout_ms: u64,
+    /// How long one POST to a peer may take.
+    pub request_timeout_ms: u64,
+    /// Most transactions waiting for one peer; more are refused (507).
+    pub queue_max: u64,
+    /// First wait before a failed send is tried again; doubles each try.
+    pub retry_min_ms: u64,
+    /// Longest wait between two tries.
+    pub retry_max_ms: u64,
+    /// A transaction not taken by its peer within this time is dropped.
+    pub expire_secs: u64,
+    /// Most transactions read from the queue in one pass.
+    pub send_batch: usize,
+}
+
+/// One row of the peer table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// The peer's domain (`b.example`).
+    pub domain: String,
+    /// Where its SSP endpoint is (`http://host:port/imps`).
+    pub url: String,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        FederationSettings {
+            enabled: false,
+            peers: Vec::new(),
+            association_ttl_secs: 86_400,
+            handshake_timeout_ms: 10_000,
+            request_timeout_ms: 10_000,
+            queue_max: 10_000,
+            retry_min_ms: 500,
+            retry_max_ms: 60_000,
+            expire_secs: 86_400,
+            send_batch: 64,
+        }
+    }
+}
+
+impl FederationSettings {
+    /// What serde cannot check.
+    pub fn validate(&self, own_domain: &str) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.peers {
+            let d = p.domain.trim().to_ascii_lowercase();
+            if d.is_empty() || d.contains(['@', '/', ' ']) {
+                anyhow::bail!("federation.peers: {:?} is not a domain", p.domain);
+            }
+            if d == own_domain.to_ascii_lowercase() {
+                anyhow::bail!("federation.peers: {d} is this server's own domain");
+            }
+            if !seen.insert(d.clone()) {
+                anyhow::bail!("federation.peers: {d} is listed twice");
+            }
+            if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+                anyhow::bail!("federation.peers: the url of {d} must be http:// or https://");
+            }
+        }
+        if self.association_ttl_secs == 0 {
+            anyhow::bail!("federation.association_ttl_secs must be at least 1");
+        }
+        if self.queue_max == 0 || self.send_batch == 0 {
+            anyhow::bail!("federation.queue_max and send_batch must be at least 1");
+        }
+        if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
+            anyhow::bail!("federation.retry_min_ms must be at least 1 and at most retry_max_ms");
+        }
+        Ok(())
+    }
+}
+
+/// Counters of one peer (`/metrics`, `impsd peer list`).
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    /// Transactions the peer took.
+    pub sent: AtomicU64,
+    /// Sends that failed (and were put back for a retry).
+    pub failures: AtomicU64,
+    /// Transactions dropped after `expire_secs`.
+    pub expired: AtomicU64,
+    /// Associations made (either side starting).
+    pub associations: AtomicU64,
+    /// Transactions from the peer carried out, and refused.
+    pub received: AtomicU64,
+    pub refused: AtomicU64,
+    /// Sum and count of POST round trips that succeeded, in microseconds.
+    pub latency_us: AtomicU64,
+    pub latency_n: AtomicU64,
+    /// Transactions waiting for the peer, as last counted.
+    pub queue_depth: AtomicU64,
+}
+
+/// Picks one counter out of a peer's.
+type Counter = fn(&PeerStats) -> &AtomicU64;
+
+/// The federation of one server: its settings, peers, associations and
+/// counters. The core holds it as its port.
+pub struct Federation {
+    pub(crate) cfg: FederationSettings,
+    /// Our own domain, lower case.
+    pub(crate) domain: String,
+    /// domain → URL, from the table.
+    pub(crate) peers: BTreeMap<String, String>,
+    pub(crate) stats: BTreeMap<String, PeerStats>,
+    pub(crate) assoc: Mutex<assoc::Associations>,
+    /// Association state changed (a handshake step arrived).
+    pub(crate) changed: Notify,
+    /// Something was queued.
+    pub(crate) wake: Notify,
+    pub(crate) client: outbound::Client,
+    /// Set once the service exists (the port is made before it).
+    service: Mutex<Option<Arc<Service>>>,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("domain", &self.domain)
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl imps_core::federation::Federation for Federation {
+    fn is_peer(&self, domain: &str) -> bool {
+        self.peers.contains_key(domain)
+    }
+
+    fn queue_max(&self) -> u64 {
+        self.cfg.queue_max
+    }
+
+    fn queued(&self, _domain: &str) {
+        self.wake.notify_one();
+    }
+}
+
+impl Federation {
+    pub fn new(cfg: FederationSettings, domain: &str) -> Arc<Federation> {
+        let peers: BTreeMap<String, String> = cfg
+            .peers
+            .iter()
+            .map(|p| {
+                (
+                    p.domain.trim().to_ascii_lowercase(),
+                    p.url.trim().to_string(),
+                )
+            })
+            .collect();
+        let stats = peers
+            .keys()
+            .map(|d| (d.clone(), PeerStats::default()))
+            .collect();
+        let client = outbound::Client::new(Duration::from_millis(cfg.request_timeout_ms.max(1)));
+        Arc::new(Federation {
+            domain: domain.to_ascii_lowercase(),
+            peers,
+            stats,
+            assoc: Mutex::new(assoc::Associations::default()),
+            changed: Notify::new(),
+            wake: Notify::new(),
+            client,
+            service: Mutex::new(None),
+            cfg,
+        })
+    }
+
+    /// Starts the sending worker; it ends when `shutdown` turns true.
+    pub fn start(
+        self: &Arc<Self>,
+        service: Arc<Service>,
+        store: Arc<dyn Store>,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        *self.service.lock() = Some(service);
+        tokio::spawn(outbound::run(Arc::clone(self), store, shutdown))
+    }
+
+    pub(crate) fn service(&self) -> Option<Arc<Service>> {
+        self.service.lock().clone()
+    }
+
+    pub(crate) fn stats(&self, peer: &str) -> Option<&PeerStats> {
+        self.stats.get(peer)
+    }
+
+    /// The `/metrics` lines of every peer.
+    pub fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        let rows: [(&str, &str, Counter); 8] = [
+            (
+                "impsd_ssp_queue_depth",
+                "SSP transactions waiting for the peer",
+                |s| &s.queue_depth,
+            ),
+            (
+                "impsd_ssp_sent_total",
+                "SSP transactions the peer took",
+                |s| &s.sent,
+            ),
+            (
+                "impsd_ssp_send_failures_total",
+                "SSP sends that failed and wait for a retry",
+                |s| &s.failures,
+            ),
+            (
+                "impsd_ssp_expired_total",
+                "SSP transactions dropped unsent after federation.expire_secs",
+                |s| &s.expired,
+            ),
+            (
+                "impsd_ssp_associations_total",
+                "server associations made with the peer",
+                |s| &s.associations,
+            ),
+            (
+                "impsd_ssp_received_total",
+                "SSP transactions from the peer carried out",
+                |s| &s.received,
+            ),
+            (
+                "impsd_ssp_refused_total",
+                "SSP transactions from the peer refused",
+                |s| &s.refused,
+            ),
+            (
+                "impsd_ssp_send_latency_us_sum",
+                "sum of the round trips of SSP sends, in microseconds",
+                |s| &s.latency_us,
+            ),
+        ];
+        for (name, help, get) in rows {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            for (peer, s) in &self.stats {
+                let v = get(s).load(Ordering::Relaxed);
+                out.push_str(&format!("{name}{{peer=\"{peer}\"}} {v}\n"));
+            }
+        }
+        out.push_str("# HELP impsd_ssp_send_latency_us_count SSP sends timed\n# TYPE impsd_ssp_send_latency_us_count counter\n");
+        for (peer, s) in &self.stats {
+            let v = s.latency_n.load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "impsd_ssp_send_latency_us_count{{peer=\"{peer}\"}} {v}\n"
+            ));
+        }
+        out
+    }
+
+    /// Every peer with its association and counters (`impsd peer list`).
+    pub fn peer_views(&self) -> Vec<PeerView> {
+        let now = now_ms();
+        let a = self.assoc.lock();
+        self.peers
+            .iter()
+            .map(|(domain, url)| a.view(domain, url, now, self.stats.get(domain)))
+            .collect()
+    }
+}
+
+/// Wall-clock milliseconds (association lifetimes are wall time).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Why talking to a peer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FedError {
+    #[error("{0} is not in the peer table")]
+    NotPeer(String),
+    #[error("POST to {url} failed: {why}")]
+    Http { url: String, why: String },
+    #[error("{url} answered HTTP {code}")]
+    Status { url: String, code: u16 },
+    #[error("association with {0} not made in time")]
+    HandshakeTimeout(String),
+    #[error("association with {peer} refused: {why}")]
+    Refused { peer: String, why: String },
+    #[error("store: {0}")]
+    Store(#[from] imps_core::StoreError),
+}
