@@ -338,14 +338,14 @@ fn csp_response(
 
 /// HTTP 200 with an explicit `Content-Length: 0`: Android rejects a
 /// chunked empty body.
-fn empty_ok() -> Response {
+pub(crate) fn empty_ok() -> Response {
     let mut r = StatusCode::OK.into_response();
     r.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
 }
 
-fn plain(code: StatusCode, text: &str) -> Response {
+pub(crate) fn plain(code: StatusCode, text: &str) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -17,6 +17,7 @@ use imps_wire::Limits;
 use imps_wire::ssp::{Mode, SSP_CONTENT_TYPE, SetupStep, SetupTransaction, SspMessage, SspStatus};
 
 use super::Federation;
+use crate::http::{empty_ok, plain};
 
 /// Whether a request's content type is SSP's.
 pub fn is_ssp(content_type: Option<&str>) -> bool {
@@ -114,20 +115,4 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
             }
         }
     }
-}
-
-fn empty_ok() -> Response {
-    let mut r = StatusCode::OK.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    r
-}
-
-fn plain(code: StatusCode, text: &str) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text.to_string(),
-    )
-        .into_response()
 }
