@@ -233,7 +233,7 @@ impl Federation {
     /// The `/metrics` lines of every peer.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, Counter); 8] = [
+        let rows: [(&str, &str, Counter); 9] = [
             (
                 "impsd_ssp_queue_depth",
                 "SSP transactions waiting for the peer",
@@ -274,20 +274,22 @@ impl Federation {
                 "sum of the round trips of SSP sends, in microseconds",
                 |s| &s.latency_us,
             ),
+            ("impsd_ssp_send_latency_us_count", "SSP sends timed", |s| {
+                &s.latency_n
+            }),
         ];
         for (name, help, get) in rows {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            // The queue depth goes down as well as up.
+            let kind = if name == "impsd_ssp_queue_depth" {
+                "gauge"
+            } else {
+                "counter"
+            };
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
             for (peer, s) in &self.stats {
                 let v = get(s).load(Ordering::Relaxed);
                 out.push_str(&format!("{name}{{peer=\"{peer}\"}} {v}\n"));
             }
-        }
-        out.push_str("# HELP impsd_ssp_send_latency_us_count SSP sends timed\n# TYPE impsd_ssp_send_latency_us_count counter\n");
-        for (peer, s) in &self.stats {
-            let v = s.latency_n.load(Ordering::Relaxed);
-            out.push_str(&format!(
-                "impsd_ssp_send_latency_us_count{{peer=\"{peer}\"}} {v}\n"
-            ));
         }
         out
     }
