@@ -22,6 +22,7 @@ mod im;
 mod keepalive;
 mod login;
 mod login_storm;
+mod model;
 mod report;
 mod runner;
 mod search;
@@ -85,6 +86,11 @@ enum Cmd {
     /// Instant messages delivered per second end to end over WebSocket,
     /// and p50/p99 delivery latency at fractions of the peak.
     Im(im::ImArgs),
+    /// Issue 19's load model: N connected users, each sending one
+    /// message every 10 s to one of its 10 next users; time to delivery,
+    /// server CPU and memory. `--transport udp` (HTTP + SUDP wake-ups +
+    /// polling) reaches 100,000 users; `ws` one WebSocket each.
+    Model(model::ModelArgs),
     /// Search-Request latency per kind on a generated directory (issue
     /// 16): users with public profiles and groups made with the impsd CLI
     /// before the server starts. Needs `--csp 1.3`.
@@ -265,6 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::LoginStorm(args) => runtime()?.block_on(login_storm::run(&args))?,
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
+        Cmd::Model(args) => runtime()?.block_on(model::run(&args))?,
         Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,
         Cmd::CompareCodec(args) => compare::run(&args)?,

@@ -306,12 +306,21 @@ impl Target {
         // A kept data dir still has the last run's addresses.
         let _ = std::fs::remove_file(data.join("admin.json"));
 
+        // The server's log goes nowhere unless IMPS_BENCH_SERVER_LOG names
+        // a file for it (to see why a server gave up under load).
+        let log = match std::env::var_os("IMPS_BENCH_SERVER_LOG") {
+            Some(path) => Stdio::from(
+                std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", Path::new(&path).display()))?,
+            ),
+            None => Stdio::null(),
+        };
         let child = Command::new(bin)
             .arg("serve")
             .arg("--config")
             .arg(&cfg_path)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let mut server = ChildServer {
@@ -351,6 +360,11 @@ impl Target {
         } else {
             "external"
         }
+    }
+
+    /// The started server's process ID; `None` for an external server.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.child.as_ref()?.pid()
     }
 
     /// CPU time (user + system) the started server has used so far;

@@ -471,7 +471,6 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             let store = impsd::connect_store(&cfg).await?;
             let pw = read_password(password, password_stdin)?;
             let (hash, secret) = credentials(&cfg, &pw)?;
-            let created_ms = now_ms();
             let msisdn_base = match msisdn_from {
                 Some(m) => {
                     let m = imps_core::users::normalize_msisdn(&m)
@@ -484,38 +483,17 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
                 None => None,
             };
             let msisdn = |i: usize| msisdn_base.map(|b| format!("+{}", b + i as u64));
-            if profiles.is_some() || msisdn_base.is_some() {
-                return add_many_bulk(
-                    &*store,
-                    &cfg,
-                    (&prefix, start, count),
-                    (hash, secret),
-                    profiles,
-                    &msisdn,
-                )
-                .await;
-            }
-            let mut last = None;
-            for i in start..start.saturating_add(count) {
-                let id = imps_core::users::canonical_user(&format!("{prefix}{i:04}"), &cfg.domain)?;
-                store
-                    .create_user(NewUser {
-                        id: id.clone(),
-                        password_hash: Some(hash.clone()),
-                        digest_secret: secret.clone(),
-                        msisdn: None,
-                        friendly_name: None,
-                        created_ms,
-                    })
-                    .await
-                    .with_context(|| format!("adding user {id}"))?;
-                last = Some(id);
-            }
-            match last {
-                Some(last) => println!("added {count} users, up to {last}"),
-                None => println!("added 0 users"),
-            }
-            Ok(())
+            // Always in batches: one transaction per user made 100,000
+            // users take minutes (issue 19's load model needs that many).
+            add_many_bulk(
+                &*store,
+                &cfg,
+                (&prefix, start, count),
+                (hash, secret),
+                profiles,
+                &msisdn,
+            )
+            .await
         }
         UserCmd::Details {
             common,
@@ -604,8 +582,8 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
 /// Users per transaction of a bulk `add-many`.
 const IMPORT_BATCH: usize = 5000;
 
-/// `user add-many` with profiles or numbers: users written with
-/// `import_users`, [`IMPORT_BATCH`] per transaction.
+/// `user add-many`: users (with profiles or numbers when asked) written
+/// with `import_users`, [`IMPORT_BATCH`] per transaction.
 async fn add_many_bulk(
     store: &dyn Store,
     cfg: &Config,
