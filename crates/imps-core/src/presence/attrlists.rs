@@ -61,7 +61,9 @@ impl PresenceService {
         let (users, lists, default, mut failures) = subjects(self, body);
         let mut change = AuthChange::default();
         for u in &users {
-            if !self.base.user_exists(u).await? {
+            // A user of a peer domain (`user@domain`) is for their own
+            // server to know; granting them is ours to decide.
+            if !u.contains('@') && !self.base.user_exists(u).await? {
                 failures.push(Failure {
                     code: 531,
                     description: "Unknown user".into(),

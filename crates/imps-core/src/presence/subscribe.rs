@@ -64,6 +64,9 @@ impl PresenceService {
         owners: &[String],
         asked: Option<AttrSet>,
     ) -> Result<(), CoreError> {
+        if owners.is_empty() {
+            return Ok(());
+        }
         let attrs = asked.unwrap_or_else(AttrSet::all);
         let now = self.base.now_ms();
         // Durable first, all targets in one transaction.
@@ -133,6 +136,9 @@ impl PresenceService {
         watcher: &str,
         owners: &[String],
     ) -> Result<(), CoreError> {
+        if owners.is_empty() {
+            return Ok(());
+        }
         let current: HashSet<String> = self
             .base
             .store
