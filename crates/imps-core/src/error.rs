@@ -38,6 +38,10 @@ pub enum CoreError {
     /// domain; no server speaks for users it does not host.
     #[error("acting user is not of the peer domain {0}")]
     ForeignActor(String),
+    /// SSP: a peer did not answer a request a client waits on (remote
+    /// GetPresence) within `federation.answer_timeout_ms`.
+    #[error("the server of {0} did not answer in time")]
+    PeerNoAnswer(String),
     #[error("new value not accepted: {0}")]
     ValueNotAccepted(String),
     #[error("forbidden: {0}")]
@@ -183,6 +187,7 @@ impl CoreError {
             CoreError::UnknownPrimitive(_) => 400,
             CoreError::DomainNotSupported(_) => 516,
             CoreError::ForeignActor(_) => 901,
+            CoreError::PeerNoAnswer(_) => 504,
             CoreError::ValueNotAccepted(_) => 605,
             CoreError::Forbidden(_) => 403,
             CoreError::UnknownAttribute(_) => 750,
@@ -316,6 +321,7 @@ mod table {
             (E::UnknownPrimitive(s()), 400),
             (E::DomainNotSupported(s()), 516),
             (E::ForeignActor(s()), 901),
+            (E::PeerNoAnswer(s()), 504),
             (E::ValueNotAccepted(s()), 605),
             (E::Forbidden(s()), 403),
             (E::UnknownAttribute(s()), 750),
@@ -425,6 +431,7 @@ mod table {
             | E::UnknownPrimitive(_)
             | E::DomainNotSupported(_)
             | E::ForeignActor(_)
+            | E::PeerNoAnswer(_)
             | E::ValueNotAccepted(_)
             | E::Forbidden(_)
             | E::UnknownAttribute(_)

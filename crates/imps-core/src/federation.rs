@@ -18,6 +18,10 @@ use std::fmt::Debug;
 use imps_wire::Element;
 use imps_wire::ssp::{MetaInfo, Mode, SspStatus, SspTransaction, SspUser, service_id};
 use imps_wire::ssp_im::{DeliveryStatusReport, SendMessageRequest, SendMessageResponse, refusal};
+use imps_wire::ssp_presence::{
+    CancelInviteRequest, GetPresenceRequest, GetPresenceResponse, InviteAnswer, InviteRequest,
+    PresenceNotification, SubscribeRequest, UnsubscribeRequest,
+};
 
 use crate::CoreError;
 use crate::base::Base;
@@ -31,6 +35,11 @@ pub trait Federation: Send + Sync + Debug + 'static {
     fn queue_max(&self) -> u64;
     /// Something was queued for `domain`: send it soon. Must not block.
     fn queued(&self, domain: &str);
+    /// How long a client request that needs a peer's answer (GetPresence
+    /// of a remote user) waits for it, in milliseconds.
+    fn answer_wait_ms(&self) -> u64 {
+        10_000
+    }
 }
 
 /// What became of a transaction from a peer.
@@ -65,14 +74,37 @@ impl Base {
         }
     }
 
+    /// The canonical ID of a wire UserID: the bare local ID for one of
+    /// ours, `user@domain` (lower case) for a user of a peer domain; any
+    /// other domain is refused (516).
+    pub(crate) fn canonical_party(&self, wire: &str) -> Result<String, CoreError> {
+        match crate::users::canonical_user(wire, &self.cfg.domain) {
+            Err(CoreError::DomainNotSupported(d)) if self.is_peer_domain(&d) => {
+                let id = imps_wire::ssp::normalize_id(wire)
+                    .ok_or_else(|| CoreError::BadParameter(format!("invalid user ID {wire:?}")))?;
+                let bare = id.strip_prefix("wv:").unwrap_or(&id).to_ascii_lowercase();
+                let user = bare.rsplit_once('@').map_or("", |(u, _)| u);
+                crate::users::validate_user_part(user)?;
+                Ok(bare)
+            }
+            other => other,
+        }
+    }
+
+    /// The TransactionID our request with queue ID `id` goes out under.
+    pub(crate) fn ssp_tid(id: u64) -> String {
+        format!("{id:010}")
+    }
+
     /// Queues `primitive` for `peer` durably: a request (`tid` None) or
-    /// the response to the peer's transaction `tid`.
+    /// the response to the peer's transaction `tid`. Returns its queue ID
+    /// (a request goes out under [`Base::ssp_tid`] of it).
     pub(crate) async fn queue_ssp(
         &self,
         peer: &str,
         tid: Option<&str>,
         primitive: &Element,
-    ) -> Result<(), CoreError> {
+    ) -> Result<u64, CoreError> {
         let peer = peer.to_ascii_lowercase();
         let Some(f) = self.cfg.federation.as_ref() else {
             return Err(CoreError::DomainNotSupported(peer));
@@ -85,9 +117,9 @@ impl Base {
             created_ms: self.now_ms(),
         };
         match self.store.put_ssp(item, f.queue_max()).await? {
-            SspPut::Queued(_) => {
+            SspPut::Queued(id) => {
                 f.queued(&peer);
-                Ok(())
+                Ok(id)
             }
             SspPut::Full => {
                 tracing::warn!(peer = %peer, "SSP queue for the peer is full; refused");
@@ -112,9 +144,21 @@ impl crate::Service {
         let base = &self.base;
         let p = &tx.primitive;
         if tx.mode == Mode::Response {
-            ssp_response(&peer, p);
+            if p.name == GetPresenceResponse::NAME {
+                match GetPresenceResponse::from_element(p) {
+                    Ok(r) => self
+                        .presence
+                        .ssp_get_presence_answer(&peer, &tx.transaction_id, r),
+                    Err(e) => {
+                        tracing::info!(peer = %peer, error = %e, "unreadable GetPresenceResponse")
+                    }
+                }
+            } else {
+                ssp_response(&peer, p);
+            }
             return Ok(SspOutcome::Done);
         }
+        let tid = tx.transaction_id.as_str();
         let status = match p.name.as_str() {
             SendMessageRequest::NAME => match SendMessageRequest::from_element(p) {
                 Ok(req) => {
@@ -144,6 +188,83 @@ impl crate::Service {
                 },
                 Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
             },
+            SubscribeRequest::NAME => match SubscribeRequest::from_element(p) {
+                Ok(r) => {
+                    return answer(
+                        base,
+                        &peer,
+                        tid,
+                        p,
+                        self.presence.ssp_subscribe(&peer, r).await?,
+                    )
+                    .await;
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            UnsubscribeRequest::NAME => match UnsubscribeRequest::from_element(p) {
+                Ok(r) => {
+                    return answer(
+                        base,
+                        &peer,
+                        tid,
+                        p,
+                        self.presence.ssp_unsubscribe(&peer, r).await?,
+                    )
+                    .await;
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            GetPresenceRequest::NAME => match GetPresenceRequest::from_element(p) {
+                Ok(r) => {
+                    let resp = self.presence.ssp_get_presence(&peer, r).await?;
+                    let code = resp.status.code;
+                    base.queue_ssp(&peer, Some(tid), &resp.to_element()).await?;
+                    return Ok(if code < 300 {
+                        SspOutcome::Done
+                    } else {
+                        SspOutcome::Refused(code)
+                    });
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            InviteRequest::NAME => match InviteRequest::from_element(p) {
+                Ok(r) => {
+                    return answer(base, &peer, tid, p, self.groups.ssp_invite(&peer, r).await?)
+                        .await;
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            CancelInviteRequest::NAME => match CancelInviteRequest::from_element(p) {
+                Ok(r) => {
+                    return answer(
+                        base,
+                        &peer,
+                        tid,
+                        p,
+                        self.groups.ssp_cancel_invite(&peer, r).await?,
+                    )
+                    .await;
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            // The invitee's answer, a request of its own: no answer unless
+            // refused.
+            InviteAnswer::NAME => match InviteAnswer::from_element(p) {
+                Ok(a) => match self.groups.ssp_invite_answer(&peer, a).await? {
+                    s if s.code < 300 => return Ok(SspOutcome::Done),
+                    s => s,
+                },
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            // A push: no answer.
+            PresenceNotification::NAME => match PresenceNotification::from_element(p) {
+                Ok(n) => match self.presence.ssp_presence_notification(&peer, n).await {
+                    Ok(()) => return Ok(SspOutcome::Done),
+                    Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
+                    Err(e) => status_of(&e),
+                },
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
             other => SspStatus {
                 code: 405,
                 description: Some(format!("{other} is not understood here")),
@@ -157,6 +278,24 @@ impl crate::Service {
     }
 }
 
+/// Queues the answer of a request that needs only a Status.
+async fn answer(
+    base: &Base,
+    peer: &str,
+    tid: &str,
+    request: &Element,
+    status: SspStatus,
+) -> Result<SspOutcome, CoreError> {
+    let code = status.code;
+    base.queue_ssp(peer, Some(tid), &refusal(request, status))
+        .await?;
+    Ok(if code < 300 {
+        SspOutcome::Done
+    } else {
+        SspOutcome::Refused(code)
+    })
+}
+
 /// A response from a peer to something we sent. A message's success
 /// needs nothing more (its sender was told "sent" when it was queued,
 /// and its delivery report comes on its own); a failure is logged.
@@ -167,7 +306,7 @@ fn ssp_response(peer: &str, p: &Element) {
         }
         Ok(r) => tracing::warn!(
             peer, message = %r.message_id, code = r.status.code,
-            description = ?r.status.description, "peer refused a message"
+            primitive = %p.name.as_str(), description = ?r.status.description, "peer refused a request"
         ),
         Err(_) => tracing::debug!(peer, primitive = %p.name.as_str(), "SSP response noted"),
     }

@@ -18,6 +18,7 @@ pub mod message;
 pub mod primitive;
 pub mod ssp;
 pub mod ssp_im;
+pub mod ssp_presence;
 pub mod version;
 pub mod wbxml;
 pub mod xml;

@@ -804,6 +804,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.retry_max_ms", "Longest wait between two tries of a send to a peer.", ""),
     ("federation.expire_secs", "A transaction its peer has not taken within this time is dropped (and logged).", ""),
     ("federation.send_batch", "Most queued transactions read and sent in one pass.", ""),
+    ("federation.answer_timeout_ms", "How long a client request that needs another domain's answer (GetPresence of a remote user) waits for it; after it that user gets 504.", ""),
 ];
 
 /// The generated digest key's file name in the data dir.

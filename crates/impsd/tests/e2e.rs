@@ -26,6 +26,7 @@ mod cli_users;
 mod conn_limits;
 mod digest_default;
 mod fed;
+mod fed_presence;
 mod groups;
 mod groups_admin;
 mod groups_privacy;

@@ -20,7 +20,7 @@ use imps_wire::ssp::{
 use imps_wire::ssp_im::{SendMessageRequest, SspMessageInfo};
 use impsd::federation::PeerSettings;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -54,7 +54,7 @@ fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> Real
 }
 
 /// a.test and b.test, each with alice / bob.
-fn pair(ttl: u64) -> (RealServer, RealServer) {
+pub(crate) fn pair(ttl: u64) -> (RealServer, RealServer) {
     let (pa, pb) = (free_port(), free_port());
     let a = server("a.test", pa, "b.test", pb, ttl);
     let b = server("b.test", pb, "a.test", pa, ttl);
@@ -113,7 +113,7 @@ async fn report<T: Inbox>(to: &TestUser<T>, id: &str, recipient: &str) {
 }
 
 /// The value of a metric line `name{peer="peer"}` at `srv`.
-async fn metric(srv: &RealServer, name: &str, peer: &str) -> u64 {
+pub(crate) async fn metric(srv: &RealServer, name: &str, peer: &str) -> u64 {
     let (_, text) = get_text(&srv.metrics_url()).await;
     let key = format!("{name}{{peer=\"{peer}\"}} ");
     text.lines()

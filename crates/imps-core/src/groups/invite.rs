@@ -26,7 +26,6 @@ use crate::CoreError;
 use crate::reply::{ok_status, result};
 use crate::session::Session;
 use crate::store::{GroupPass, GroupRecord, InviteRecord, PassKind};
-use crate::users::canonical_user;
 
 const TYPES: &[&str] = &["GR", "IM", "PR", "SC", "EC", "EG"];
 
@@ -121,8 +120,27 @@ impl GroupsService {
             validity_secs: body.child_u64("Validity"),
         };
         let (invitees, bad) = canonical_users(&wire, &self.base.cfg.domain);
-        let mut failures: Vec<Element> = bad.iter().map(|b| unknown_user_detail(b)).collect();
+        let mut failures = Vec::new();
+        let mut remote = Vec::new();
+        for b in &bad {
+            match self.base.canonical_party(b) {
+                // A user of a peer domain: their home server delivers.
+                Ok(u) if u.contains('@') => {
+                    if !remote.contains(&u) {
+                        remote.push(u);
+                    }
+                }
+                Err(e @ CoreError::DomainNotSupported(_)) => {
+                    failures.push(
+                        super::manage::detailed(e.status_code(), &e.description())
+                            .with_text("UserID", b.clone()),
+                    );
+                }
+                _ => failures.push(unknown_user_detail(b)),
+            }
+        }
         failures.extend(self.send_invites(&spec, &invitees).await?);
+        failures.extend(self.send_remote_invites(&spec, &remote).await?);
         Ok(partial_status(failures, wire.len()))
     }
 
@@ -214,7 +232,7 @@ impl GroupsService {
 
     /// Pushes an InviteUser-Request to every session of the invitee; marks
     /// it delivered when there was one.
-    async fn deliver_invite(
+    pub(super) async fn deliver_invite(
         &self,
         rec: &InviteRecord,
         pres: Option<Element>,
@@ -337,7 +355,13 @@ impl GroupsService {
         if let Some(sn) = body.child("ScreenName") {
             resp = resp.with(sn.clone());
         }
-        self.base.router.to_user(&rec.inviter, resp);
+        if rec.inviter.contains('@') {
+            // The inviter is of a peer domain: the answer goes to their
+            // server.
+            self.answer_remote_invite(&rec, accepted, body).await?;
+        } else {
+            self.base.router.to_user(&rec.inviter, resp);
+        }
         if !accepted {
             self.withdraw_pass(&rec).await?;
         }
@@ -360,7 +384,7 @@ impl GroupsService {
             .map(user_ids)
             .unwrap_or_default()
             .iter()
-            .filter_map(|w| canonical_user(w, &self.base.cfg.domain).ok())
+            .filter_map(|w| self.base.canonical_party(w).ok())
             .collect();
         let recs: Vec<InviteRecord> = self
             .base
@@ -380,6 +404,11 @@ impl GroupsService {
                 .delete_invite(&rec.invite_id, &rec.invitee)
                 .await?;
             self.withdraw_pass(rec).await?;
+            if rec.invitee.contains('@') {
+                self.cancel_remote_invite(rec, body.child_text("InviteNote"))
+                    .await?;
+                continue;
+            }
             let cancel = Element::new("CancelInviteUser-Request")
                 .with_text("InviteID", rec.invite_id.clone())
                 .with(Element::new("Sender").with(user_elem(&rec.inviter, domain)))

@@ -21,6 +21,7 @@ mod admin;
 mod extend;
 mod ids;
 mod invite;
+mod invite_remote;
 mod join;
 mod manage;
 mod members;

@@ -63,7 +63,10 @@ impl ImService {
             },
             content,
         };
-        self.base.queue_ssp(peer, None, &req.to_element()).await
+        self.base
+            .queue_ssp(peer, None, &req.to_element())
+            .await
+            .map(|_| ())
     }
 
     /// A SendMessageRequest from the server of `peer`: checked, stored

@@ -391,6 +391,47 @@ pub(crate) fn render(
     list
 }
 
+/// A 1.3 `PresenceSubList` (as a peer domain sends it) as a reader of
+/// version `v` sees it: attributes that version lacks left out, and for
+/// 1.1/1.2 one instance per attribute (the last), without ClientID, and
+/// one OnlineStatus, T when any client is online.
+pub(crate) fn for_version(list: &Element, v: Version) -> Element {
+    let mut out = Element::new("PresenceSubList");
+    if v >= Version::V1_3 {
+        out.children = list
+            .children
+            .iter()
+            .filter(|c| Attr::from_name(c.name.as_str()).is_some())
+            .cloned()
+            .collect();
+        return out;
+    }
+    for a in Attr::ALL.iter().copied().filter(|a| a.since() <= v) {
+        let all = list.children_named(a.name());
+        if a == Attr::OnlineStatus {
+            let items: Vec<&Element> = all.collect();
+            if items.is_empty() {
+                continue;
+            }
+            let on = items.iter().any(|e| {
+                e.child_text("Qualifier") == Some("T") && e.child_text("PresenceValue") == Some("T")
+            });
+            out.children.push(online_elem(on, None));
+            continue;
+        }
+        if let Some(last) = all.last() {
+            let mut e = last.clone();
+            e.children.retain(|c| c.name != "ClientID");
+            if a == Attr::ClientInfo {
+                e.children
+                    .retain(|c| !CLIENT_INFO_13_ONLY.contains(&c.name.as_str()));
+            }
+            out.children.push(e);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::CoreError;
 use crate::reply::ok_result;
 use crate::session::Session;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
-use crate::users::{canonical_user, wire_user};
+use crate::users::wire_user;
 
 /// The subjects a request names; users that cannot be read become
 /// failures.
@@ -29,7 +29,7 @@ fn subjects(
     let mut users = Vec::new();
     let mut failures = Vec::new();
     for raw in &t.users {
-        match canonical_user(raw, &svc.base.cfg.domain) {
+        match svc.base.canonical_party(raw) {
             Ok(u) if !users.contains(&u) => users.push(u),
             Ok(_) => {}
             Err(e) => failures.push(Failure {
@@ -61,7 +61,9 @@ impl PresenceService {
         let (users, lists, default, mut failures) = subjects(self, body);
         let mut change = AuthChange::default();
         for u in &users {
-            if !self.base.user_exists(u).await? {
+            // A user of a peer domain (`user@domain`) is for their own
+            // server to know; granting them is ours to decide.
+            if !u.contains('@') && !self.base.user_exists(u).await? {
                 failures.push(Failure {
                     code: 531,
                     description: "Unknown user".into(),

@@ -16,7 +16,6 @@ use super::attributes::{Attr, AttrSet};
 use super::hot::OwnerState;
 use crate::CoreError;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
-use crate::users::canonical_user;
 
 /// An owner's attribute lists, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,7 +101,7 @@ impl PresenceService {
             let members = match self.lists.list_members(owner, id).await {
                 Ok(Some(m)) => m
                     .iter()
-                    .filter_map(|u| canonical_user(u, &self.base.cfg.domain).ok())
+                    .filter_map(|u| self.base.canonical_party(u).ok())
                     .collect(),
                 Ok(None) => HashSet::new(),
                 Err(e) => {
@@ -189,6 +188,7 @@ impl PresenceService {
                 self.push_presence(&watcher, owner, st, &online, visible, &mut cache);
             }
         }
+        self.flush_remote(&mut cache).await;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod location;
 mod notify;
 mod publish;
 mod reactive;
+mod remote;
 mod subscribe;
 mod targets;
 mod watchers;
@@ -75,12 +76,19 @@ pub(crate) struct PresenceService {
     pub(crate) lists: Arc<ListsService>,
     /// Presence state per owner, in memory.
     hot: Hot,
+    /// Watchers and owners of other domains (federation).
+    remote: remote::RemotePresence,
 }
 
 impl PresenceService {
     pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> PresenceService {
         let hot = Hot::with_limit(base.cfg.presence.max_owners_loaded);
-        PresenceService { base, lists, hot }
+        PresenceService {
+            base,
+            lists,
+            hot,
+            remote: remote::RemotePresence::default(),
+        }
     }
 
     /// Handles the requests of this area (`service::area_of` sends them).

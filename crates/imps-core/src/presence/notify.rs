@@ -30,6 +30,10 @@ pub(crate) struct RenderCache {
     /// Attributes that changed: those without a value any more are
     /// reported as removed.
     cleared: AttrSet,
+    /// Notifications for watchers of peer domains, (peer, primitive),
+    /// queued by [`PresenceService::flush_remote`] once the fan-out is
+    /// done.
+    pub(crate) remote: Vec<(String, Element)>,
 }
 
 impl RenderCache {
@@ -49,7 +53,7 @@ pub(crate) fn presence_elem(owner_wire: &str, list: Element) -> Element {
 }
 
 /// A PresenceNotification-Request carrying one owner's attributes.
-fn notification(v: Version, owner_wire: &str, list: Element) -> Element {
+pub(crate) fn notification(v: Version, owner_wire: &str, list: Element) -> Element {
     PresenceNotificationRequest {
         presences: vec![Presence::new(owner_wire, list)],
         other: Vec::new(),
@@ -127,6 +131,16 @@ impl PresenceService {
         if mask.is_empty() {
             return;
         }
+        if let Some((_, peer)) = watcher.rsplit_once('@') {
+            // A watcher of a peer domain: their server gets the 1.3 form
+            // and shapes it for each of their sessions.
+            let list = render(&st.doc, online, Version::V1_3, mask, cache.cleared);
+            if !list.children.is_empty() {
+                let n = self.remote_notification(watcher, owner, list);
+                cache.remote.push((peer.to_string(), n));
+            }
+            return;
+        }
         let owner_wire = wire_user(owner, &self.base.cfg.domain);
         let cleared = cache.cleared;
         self.base.router.to_user_shaped(watcher, &mut |s| {
@@ -173,6 +187,7 @@ impl PresenceService {
                 told += 1;
             }
         }
+        self.flush_remote(&mut cache).await;
         told
     }
 }

@@ -84,8 +84,8 @@ impl PresenceService {
         }
         let wanted =
             AttrSet::from_request(body.child("PresenceSubList"))?.unwrap_or_else(AttrSet::all);
-        let r = self.resolve_targets(&s.user, &t, true).await?;
-        let mut presences = Vec::with_capacity(r.users.len());
+        let mut r = self.resolve_targets(&s.user, &t, true).await?;
+        let mut presences = Vec::with_capacity(r.users.len() + r.remote.len());
         for owner in &r.users {
             let cell = self.owner_cell(owner).await?;
             let mut st = cell.lock().await;
@@ -104,8 +104,20 @@ impl PresenceService {
                 st.accessed.insert(s.user.clone());
             }
         }
-        let mut resp = Element::new("GetPresence-Response")
-            .with(outcome_result(&r.failures, !r.users.is_empty()));
+        // Users of peer domains: asked of their home servers, which
+        // decide what the requester may see.
+        let remote = self
+            .get_presence_remote(
+                &s.user,
+                s.version,
+                &r.remote,
+                body.child("PresenceSubList"),
+                &mut r.failures,
+            )
+            .await?;
+        let any = !r.users.is_empty() || !remote.is_empty();
+        presences.extend(remote);
+        let mut resp = Element::new("GetPresence-Response").with(outcome_result(&r.failures, any));
         resp.children.extend(presences);
         // GEN-1 (presence updates): a small 1.3 client gets it in parts,
         // one or more users' Presence per part.

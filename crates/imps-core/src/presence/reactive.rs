@@ -25,7 +25,7 @@ use crate::reply::{ok_result, ok_status};
 use crate::router::Recipient;
 use crate::session::Session;
 use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, ReactiveState};
-use crate::users::{canonical_user, wire_user};
+use crate::users::wire_user;
 
 /// The question to the owner, in the form their session's version knows.
 /// The Android engine handles only PresenceAuth-Request, in 1.3 too (its
@@ -113,7 +113,7 @@ impl PresenceService {
             .child_text("UserID")
             .filter(|u| !u.is_empty())
             .ok_or_else(|| CoreError::BadParameter("PresenceAuth-User without UserID".into()))?;
-        let watcher = canonical_user(raw, &self.base.cfg.domain)?;
+        let watcher = self.base.canonical_party(raw)?;
         let accept = body
             .child_bool("Acceptance")
             .ok_or_else(|| CoreError::BadParameter("Acceptance must be T or F".into()))?;
@@ -172,7 +172,7 @@ impl PresenceService {
         let view = self.list_view(&s.user, &st.grants).await;
         let mut change = AuthChange::default();
         for raw in &t.users {
-            let watcher = canonical_user(raw, &self.base.cfg.domain)?;
+            let watcher = self.base.canonical_party(raw)?;
             let current = st.grants.effective(&watcher, &view).unwrap_or_default();
             let left = named.map_or(AttrSet::EMPTY, |n| current.minus(n));
             change.put_grants.push(GrantRecord {
@@ -202,7 +202,7 @@ impl PresenceService {
         let only: Vec<String> = t
             .users
             .iter()
-            .filter_map(|u| canonical_user(u, &self.base.cfg.domain).ok())
+            .filter_map(|u| self.base.canonical_party(u).ok())
             .collect();
         let cell = self.owner_cell(&s.user).await?;
         let st = cell.lock().await;

@@ -36,54 +36,75 @@ impl PresenceService {
             ));
         }
         let asked = AttrSet::from_request(body.child("PresenceSubList"))?;
+        let mut r = self.resolve_targets(&s.user, &t, true).await?;
+        self.subscribe_users(&s.user, &r.users, asked).await?;
+        // Users of peer domains: their home server decides (federation).
+        let remote_ok = self
+            .subscribe_remote(
+                &s.user,
+                &r.remote,
+                body.child("PresenceSubList"),
+                &mut r.failures,
+            )
+            .await?;
+        Ok(crate::reply::status_with(outcome_result(
+            &r.failures,
+            !r.users.is_empty() || remote_ok,
+        )))
+    }
+
+    /// Subscribes `watcher` (one of ours, or `user@domain` of a peer
+    /// domain whose server asked) to the presence of our users `owners`:
+    /// stored, then each owner's state updated, a reactive question raised
+    /// where the owner authorized nothing, and the watcher told what they
+    /// may see now.
+    pub(crate) async fn subscribe_users(
+        &self,
+        watcher: &str,
+        owners: &[String],
+        asked: Option<AttrSet>,
+    ) -> Result<(), CoreError> {
+        if owners.is_empty() {
+            return Ok(());
+        }
         let attrs = asked.unwrap_or_else(AttrSet::all);
-        let r = self.resolve_targets(&s.user, &t, true).await?;
         let now = self.base.now_ms();
         // Durable first, all targets in one transaction.
-        let recs = r
-            .users
+        let recs = owners
             .iter()
             .map(|owner| SubscriptionRecord {
                 owner: owner.clone(),
-                watcher: s.user.clone(),
+                watcher: watcher.to_string(),
                 attrs: asked.map(AttrSet::names),
                 active: true,
                 updated_ms: now,
             })
             .collect();
         self.base.store.put_subscriptions(recs).await?;
-        for owner in &r.users {
+        for owner in owners {
             let cell = self.owner_cell(owner).await?;
             let mut st = cell.lock().await;
             st.watchers.insert(
-                s.user.clone(),
+                watcher.to_string(),
                 Watch {
                     attrs,
                     active: true,
                 },
             );
             let view = self.list_view(owner, &st.grants).await;
-            if *owner != s.user
-                && st.grants.effective(&s.user, &view).is_none()
-                && !st.reactive.contains_key(&s.user)
+            if owner != watcher
+                && st.grants.effective(watcher, &view).is_none()
+                && !st.reactive.contains_key(watcher)
             {
-                self.raise_reactive(owner, &mut st, &s.user, asked).await?;
+                self.raise_reactive(owner, &mut st, watcher, asked).await?;
             }
-            let mask = Self::visible_to(owner, &st, &s.user, &view).intersect(attrs);
+            let mask = Self::visible_to(owner, &st, watcher, &view).intersect(attrs);
             let online = self.online_view(owner, st.invisible);
-            self.push_presence(
-                &s.user,
-                owner,
-                &st,
-                &online,
-                mask,
-                &mut RenderCache::default(),
-            );
+            let mut cache = RenderCache::default();
+            self.push_presence(watcher, owner, &st, &online, mask, &mut cache);
+            self.flush_remote(&mut cache).await;
         }
-        Ok(crate::reply::status_with(outcome_result(
-            &r.failures,
-            !r.users.is_empty(),
-        )))
+        Ok(())
     }
 
     pub(crate) async fn unsubscribe_presence(
@@ -97,24 +118,43 @@ impl PresenceService {
                 "no User or ContactList to unsubscribe from".into(),
             ));
         }
-        let r = self.resolve_targets(&s.user, &t, true).await?;
+        let mut r = self.resolve_targets(&s.user, &t, true).await?;
+        self.unsubscribe_users(&s.user, &r.users).await?;
+        let remote_ok = self
+            .unsubscribe_remote(&s.user, &r.remote, &mut r.failures)
+            .await?;
+        Ok(crate::reply::status_with(outcome_result(
+            &r.failures,
+            !r.users.is_empty() || remote_ok,
+        )))
+    }
+
+    /// Ends the subscriptions of `watcher` to our users `owners` (those
+    /// that exist; the others are left alone).
+    pub(crate) async fn unsubscribe_users(
+        &self,
+        watcher: &str,
+        owners: &[String],
+    ) -> Result<(), CoreError> {
+        if owners.is_empty() {
+            return Ok(());
+        }
         let current: HashSet<String> = self
             .base
             .store
-            .subscriptions_of(&s.user)
+            .subscriptions_of(watcher)
             .await?
             .into_iter()
             .filter(|x| x.active)
             .map(|x| x.owner)
             .collect();
         let now = self.base.now_ms();
-        let ended: Vec<SubscriptionRecord> = r
-            .users
+        let ended: Vec<SubscriptionRecord> = owners
             .iter()
             .filter(|o| current.contains(*o))
             .map(|owner| SubscriptionRecord {
                 owner: owner.clone(),
-                watcher: s.user.clone(),
+                watcher: watcher.to_string(),
                 attrs: None,
                 active: false,
                 updated_ms: now,
@@ -125,16 +165,13 @@ impl PresenceService {
             let cell = self.owner_cell(&rec.owner).await?;
             let mut st = cell.lock().await;
             st.watchers.insert(
-                s.user.clone(),
+                watcher.to_string(),
                 Watch {
                     attrs: AttrSet::all(),
                     active: false,
                 },
             );
         }
-        Ok(crate::reply::status_with(outcome_result(
-            &r.failures,
-            !r.users.is_empty(),
-        )))
+        Ok(())
     }
 }

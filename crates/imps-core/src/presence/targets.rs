@@ -11,7 +11,6 @@ use imps_wire::Element;
 
 use crate::CoreError;
 use crate::reply::result;
-use crate::users::canonical_user;
 
 /// The raw targets of a request, as sent.
 #[derive(Debug, Default)]
@@ -85,13 +84,20 @@ pub(crate) struct Failure {
 #[derive(Debug, Default)]
 pub(crate) struct Resolved {
     pub users: Vec<String>,
+    /// Users of peer domains (`user@domain`), for their home servers.
+    pub remote: Vec<String>,
     pub failures: Vec<Failure>,
 }
 
 impl Resolved {
     fn add(&mut self, u: String) {
-        if !self.users.contains(&u) {
-            self.users.push(u);
+        let to = if u.contains('@') {
+            &mut self.remote
+        } else {
+            &mut self.users
+        };
+        if !to.contains(&u) {
+            to.push(u);
         }
     }
 }
@@ -108,7 +114,10 @@ impl PresenceService {
     ) -> Result<Resolved, CoreError> {
         let mut r = Resolved::default();
         for raw in &t.users {
-            match canonical_user(raw, &self.base.cfg.domain) {
+            match self.base.canonical_party(raw) {
+                // A user of a peer domain: whether they exist is for
+                // their home server to say.
+                Ok(u) if u.contains('@') => r.add(u),
                 Ok(u) if self.base.user_exists(&u).await? => r.add(u),
                 Ok(_) => r.failures.push(Failure {
                     code: 531,
@@ -129,7 +138,7 @@ impl PresenceService {
                 match self.lists.list_members(requester, list).await? {
                     Some(members) => {
                         for m in members {
-                            if let Ok(u) = canonical_user(&m, &self.base.cfg.domain) {
+                            if let Ok(u) = self.base.canonical_party(&m) {
                                 r.add(u);
                             }
                         }

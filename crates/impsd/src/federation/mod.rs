@@ -54,6 +54,9 @@ pub struct FederationSettings {
     pub expire_secs: u64,
     /// Most transactions read from the queue in one pass.
     pub send_batch: usize,
+    /// How long a client request that needs a peer's answer (GetPresence
+    /// of a remote user) waits for it.
+    pub answer_timeout_ms: u64,
 }
 
 /// One row of the peer table.
@@ -79,6 +82,7 @@ impl Default for FederationSettings {
             retry_max_ms: 60_000,
             expire_secs: 86_400,
             send_batch: 64,
+            answer_timeout_ms: 10_000,
         }
     }
 }
@@ -178,6 +182,10 @@ impl imps_core::federation::Federation for Federation {
 
     fn queued(&self, _domain: &str) {
         self.wake.notify_one();
+    }
+
+    fn answer_wait_ms(&self) -> u64 {
+        self.cfg.answer_timeout_ms
     }
 }
 
