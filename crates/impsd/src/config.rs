@@ -68,6 +68,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Federation with other IMPS domains over SSP (issue 17).
     pub federation: crate::federation::FederationSettings,
+    /// Several nodes sharing one PostgreSQL store over NATS (issue 18).
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 /// Which backend keeps the server's state.
@@ -347,6 +349,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             sms: crate::sms::SmsSettings::default(),
             federation: crate::federation::FederationSettings::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
             store: StoreConfig::default(),
         }
     }
@@ -522,6 +525,7 @@ impl Config {
         }
         self.sms.validate()?;
         self.federation.validate(&self.domain)?;
+        self.cluster.validate(self.store.kind)?;
         if (self.cir.udp || self.cir.wap_udp)
             && self.cir.udp_bind.trim().parse::<SocketAddr>().is_err()
         {
@@ -804,6 +808,15 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.retry_max_ms", "Longest wait between two tries of a send to a peer.", ""),
     ("federation.expire_secs", "A transaction its peer has not taken within this time is dropped (and logged).", ""),
     ("federation.send_batch", "Most queued transactions read and sent in one pass.", ""),
+    ("[cluster]", "Several impsd nodes sharing one PostgreSQL store (issue 18), linked over NATS. Off while nats_url is unset.", ""),
+    ("cluster.nats_url", "The NATS server, e.g. nats://127.0.0.1:4222; env IMPSD_CLUSTER_NATS_URL. Unset = this process alone. Needs store.kind = \"postgres\".", "\"nats://127.0.0.1:4222\""),
+    ("cluster.node_id", "This node's name among the others (letters, digits, - and _); env IMPSD_CLUSTER_NODE_ID. Unset = a random one at each start.", "\"node-1\""),
+    ("cluster.subject_prefix", "First part of every NATS subject this cluster uses: clusters (and tests) sharing one NATS server use different ones.", ""),
+    ("cluster.heartbeat_ms", "How often a node publishes its whole session directory (it publishes changes as they happen, within change_scan_ms, too).", ""),
+    ("cluster.node_ttl_ms", "A node not heard from for this long is taken for dead: its sessions leave the other nodes' directories.", ""),
+    ("cluster.change_scan_ms", "How often a node looks for session changes (logins, logouts, negotiation) to publish.", ""),
+    ("cluster.forward_timeout_ms", "How long a CSP request forwarded to the node holding its session may take before the client gets 503.", ""),
+    ("cluster.queue_max", "Most events waiting to be published to other nodes; past it new ones are dropped and counted (impsd_cluster_dropped_total).", ""),
 ];
 
 /// The generated digest key's file name in the data dir.

@@ -53,6 +53,9 @@ impl PresenceService {
             .collect();
         self.base.store.put_subscriptions(recs).await?;
         for owner in &r.users {
+            self.tell_other_nodes(owner);
+        }
+        for owner in &r.users {
             let cell = self.owner_cell(owner).await?;
             let mut st = cell.lock().await;
             st.watchers.insert(
@@ -121,6 +124,9 @@ impl PresenceService {
             })
             .collect();
         self.base.store.put_subscriptions(ended.clone()).await?;
+        for rec in &ended {
+            self.tell_other_nodes(&rec.owner);
+        }
         for rec in &ended {
             let cell = self.owner_cell(&rec.owner).await?;
             let mut st = cell.lock().await;
