@@ -525,7 +525,7 @@ impl Config {
         }
         self.sms.validate()?;
         self.federation.validate(&self.domain)?;
-        self.cluster.validate(self.store.kind)?;
+        self.cluster.validate()?;
         if (self.cir.udp || self.cir.wap_udp)
             && self.cir.udp_bind.trim().parse::<SocketAddr>().is_err()
         {
@@ -894,6 +894,8 @@ mod tests {
         c.cir.http_base_url = Some("http://h/cir".into());
         c.tls.cert_file = Some("c.pem".into());
         c.tls.key_file = Some("k.pem".into());
+        c.cluster.nats_url = Some("nats://h:4222".into());
+        c.cluster.node_id = Some("n1".into());
         c.im.webhook_url = Some("http://h/".into());
         c.im.notify_ref_key = Some([1; 32]);
         c.sysmsg
@@ -1108,5 +1110,37 @@ mod tests {
         bad("[store]\nkind = \"postgres\"\n", "store.url");
         bad("[store]\nurl = \"postgres://db/x\"\n", "store.kind");
         assert!(toml::from_str::<Config>("[store]\nkind = \"mysql\"\n").is_err());
+    }
+
+    #[test]
+    fn cluster_section_is_off_by_default_and_checked_when_on() {
+        let c = Config::default();
+        assert!(!c.cluster.enabled());
+        c.cluster.check_store(c.store.kind).unwrap();
+        let on: Config = toml::from_str(
+            "[store]\nkind = \"postgres\"\nurl = \"postgres://db/x\"\n\
+             [cluster]\nnats_url = \"nats://127.0.0.1:4222\"\nnode_id = \"node-2\"\n\
+             subject_prefix = \"impsd.test\"\n",
+        )
+        .unwrap();
+        on.validate().unwrap();
+        assert!(on.cluster.enabled());
+        on.cluster.check_store(on.store.kind).unwrap();
+        let bad = |toml: &str, want: &str| {
+            let c: Config = toml::from_str(toml).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{toml}: {e}");
+        };
+        let url = "[cluster]\nnats_url = \"nats://h:4222\"\n";
+        bad(&format!("{url}node_id = \"a.b\"\n"), "cluster.node_id");
+        bad(
+            &format!("{url}subject_prefix = \"a.*\"\n"),
+            "cluster.subject_prefix",
+        );
+        bad(&format!("{url}node_ttl_ms = 100\n"), "node_ttl_ms");
+        // On the embedded SQLite file, the start refuses it.
+        let sqlite: Config = toml::from_str(url).unwrap();
+        let e = sqlite.cluster.check_store(sqlite.store.kind).unwrap_err();
+        assert!(e.to_string().contains("postgres"), "{e}");
     }
 }

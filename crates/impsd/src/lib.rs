@@ -183,6 +183,7 @@ pub async fn start_full(
     // The other nodes, when `[cluster]` is on: connected before the
     // service, which routes through them; its tasks start once the HTTP
     // state exists (forwarded requests are answered through it).
+    cfg.cluster.check_store(cfg.store.kind)?;
     let cluster = if cfg.cluster.enabled() {
         let c = cluster::Cluster::connect(cfg.cluster.clone()).await?;
         core.cluster = Some(c.clone() as Arc<dyn imps_core::cluster::Cluster>);

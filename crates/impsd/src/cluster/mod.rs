@@ -77,14 +77,12 @@ impl ClusterSettings {
         self.nats_url.as_ref().is_some_and(|u| !u.trim().is_empty())
     }
 
-    pub fn validate(&self, store: crate::config::StoreKind) -> anyhow::Result<()> {
+    /// The settings alone; that the store is PostgreSQL is checked at
+    /// the start ([`ClusterSettings::check_store`]), since the examples of
+    /// `impsd config print-default` leave the store SQLite.
+    pub fn validate(&self) -> anyhow::Result<()> {
         if !self.enabled() {
             return Ok(());
-        }
-        if store != crate::config::StoreKind::Postgres {
-            anyhow::bail!(
-                "cluster.nats_url is set but store.kind is not \"postgres\": nodes share their state through PostgreSQL"
-            );
         }
         if let Some(n) = &self.node_id
             && !token_ok(n)
@@ -102,6 +100,19 @@ impl ClusterSettings {
         }
         if self.node_ttl_ms < 2 * self.heartbeat_ms {
             anyhow::bail!("cluster.node_ttl_ms must be at least twice heartbeat_ms");
+        }
+        Ok(())
+    }
+}
+
+impl ClusterSettings {
+    /// Nodes share their state through PostgreSQL: a cluster on the
+    /// embedded SQLite file would be nodes that share nothing.
+    pub fn check_store(&self, store: crate::config::StoreKind) -> anyhow::Result<()> {
+        if self.enabled() && store != crate::config::StoreKind::Postgres {
+            anyhow::bail!(
+                "cluster.nats_url is set but store.kind is not \"postgres\": nodes share their state through PostgreSQL"
+            );
         }
         Ok(())
     }
