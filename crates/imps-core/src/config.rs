@@ -202,6 +202,9 @@ pub struct CoreConfig {
     /// an address of another domain is refused (516). Not a setting: the
     /// binary puts its port here.
     pub federation: Option<std::sync::Arc<dyn crate::federation::Federation>>,
+    /// Other nodes sharing the store (issue 18); `None` = this process
+    /// alone. Not a setting: the binary puts its bus here.
+    pub cluster: Option<std::sync::Arc<dyn crate::cluster::Cluster>>,
     /// Minimum seconds between polls we ask of clients (ServerPollMin).
     pub server_poll_min_secs: u64,
     /// Largest message we send, unless the client negotiates less (CFG-1).
@@ -249,6 +252,7 @@ impl Default for CoreConfig {
             cir: CirConfig::default(),
             cir_waker: None,
             federation: None,
+            cluster: None,
             server_poll_min_secs: 30,
             max_message_size: 1024 * 1024,
             disabled_functions: Vec::new(),

@@ -10,6 +10,7 @@ pub mod auth;
 mod base;
 pub mod cir;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 mod directory;
 pub mod error;

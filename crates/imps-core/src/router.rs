@@ -139,6 +139,82 @@ impl Router for LocalRouter {
     }
 }
 
+/// A router for a process that shares its users with other nodes: this
+/// node's sessions through its [`LocalRouter`], the others' through the
+/// [`Cluster`](crate::cluster::Cluster) port, with the shape run here and
+/// the bodies shipped.
+pub struct ClusterRouter {
+    local: Arc<LocalRouter>,
+    cluster: Arc<dyn crate::cluster::Cluster>,
+}
+
+impl ClusterRouter {
+    pub fn new(
+        local: Arc<LocalRouter>,
+        cluster: Arc<dyn crate::cluster::Cluster>,
+    ) -> ClusterRouter {
+        ClusterRouter { local, cluster }
+    }
+}
+
+impl Router for ClusterRouter {
+    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
+        let mut n = self.local.to_user_shaped(user, shape);
+        for r in self.cluster.sessions_of(user) {
+            let bodies = shape(&r.recipient());
+            if !bodies.is_empty() {
+                self.cluster.ship(&r, bodies);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool {
+        if self.local.sessions.get(session_id).is_some() {
+            return self.local.to_session_shaped(session_id, shape);
+        }
+        match self.cluster.session(session_id) {
+            Some(r) => {
+                let bodies = shape(&r.recipient());
+                let any = !bodies.is_empty();
+                if any {
+                    self.cluster.ship(&r, bodies);
+                }
+                any
+            }
+            None => false,
+        }
+    }
+
+    fn reaches(&self, user: &str, pred: &mut dyn FnMut(&Recipient<'_>) -> bool) -> bool {
+        self.local.reaches(user, pred)
+            || self
+                .cluster
+                .sessions_of(user)
+                .iter()
+                .any(|r| pred(&r.recipient()))
+    }
+}
+
+/// What the other nodes' directory needs about one of this node's
+/// sessions (`node` left empty: the caller knows who it is).
+pub fn describe(s: &Session) -> crate::cluster::RemoteSession {
+    let r = recipient(s);
+    crate::cluster::RemoteSession {
+        node: String::new(),
+        session_id: s.id.clone(),
+        user: s.user.clone(),
+        client_key: s.client_key.clone(),
+        client_id: s.client_id.clone(),
+        version: s.version,
+        max_message_size: r.max_message_size,
+        style: r.style,
+        ready: r.ready,
+        language: r.language.map(str::to_string),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,9 @@ pub struct Service {
     pub(crate) sysmsg: Arc<crate::sysmsg::SysmsgService>,
     /// Search and public profiles (`directory`).
     pub(crate) directory: Arc<crate::directory::DirectoryService>,
+    /// This node's sessions alone (the base's router may also reach other
+    /// nodes'): what other nodes ship here goes only there.
+    pub(crate) local: Arc<crate::router::LocalRouter>,
     /// Per-primitive counts and latencies (`/metrics`).
     pub(crate) stats: crate::stats::TransactionStats,
     /// What the background work did (`workers`).
@@ -94,10 +97,17 @@ impl Service {
             cfg.disabled_functions.push("GETMAP".into());
         }
         let sessions = Arc::new(SessionRegistry::new(cfg.expired_memory));
-        let router: Arc<dyn Router> = Arc::new(crate::router::LocalRouter::new(
+        let local = Arc::new(crate::router::LocalRouter::new(
             Arc::clone(&sessions),
             cfg.max_outbox,
         ));
+        let router: Arc<dyn Router> = match &cfg.cluster {
+            Some(c) => Arc::new(crate::router::ClusterRouter::new(
+                Arc::clone(&local),
+                Arc::clone(c),
+            )),
+            None => local.clone(),
+        };
         let send_rate = crate::rate::SendRate::new(crate::rate::RateSettings {
             per_sec: cfg.im.send_rate_per_sec,
             burst: cfg.im.send_burst,
@@ -147,6 +157,7 @@ impl Service {
             map,
             sysmsg,
             directory,
+            local,
             stats: crate::stats::TransactionStats::default(),
             worker_counts: crate::workers::WorkerCounts::default(),
         }
@@ -614,6 +625,39 @@ impl Service {
     /// The router this service delivers through.
     pub fn router(&self) -> &Arc<dyn Router> {
         &self.base.router
+    }
+
+    /// Cluster (issue 18): this node's live sessions as the other nodes'
+    /// directory holds them.
+    pub fn local_sessions(&self) -> Vec<crate::cluster::RemoteSession> {
+        self.base
+            .sessions
+            .all()
+            .iter()
+            .filter(|s| !s.with_state(|st| st.ended))
+            .map(|s| crate::router::describe(s))
+            .collect()
+    }
+
+    /// Cluster: queues primitives another node built for a session of
+    /// this one. Only this node's sessions: a session the sender's
+    /// directory placed here wrongly is not sent on again.
+    pub fn deliver_from_peer(&self, session_id: &str, bodies: Vec<Element>) -> bool {
+        let mut bodies = Some(bodies);
+        self.local
+            .to_session_shaped(session_id, &mut |_| bodies.take().unwrap_or_default())
+    }
+
+    /// Cluster: another node stored message `id` for `user`, who has a
+    /// session here; it joins the user's queue and is offered.
+    pub async fn message_from_peer(&self, user: &str, id: &str) {
+        self.im.accept_from_peer(user, id).await
+    }
+
+    /// Cluster: another node changed `owner`'s presence in the store; an
+    /// entry held here is read again.
+    pub async fn presence_from_peer(&self, owner: &str) {
+        self.presence.reload_owner(owner).await
     }
 
     /// Removes a session from memory and the store, then tells the

@@ -68,6 +68,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Federation with other IMPS domains over SSP (issue 17).
     pub federation: crate::federation::FederationSettings,
+    /// Several nodes sharing one PostgreSQL store over NATS (issue 18).
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 /// Which backend keeps the server's state.
@@ -347,6 +349,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             sms: crate::sms::SmsSettings::default(),
             federation: crate::federation::FederationSettings::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
             store: StoreConfig::default(),
         }
     }
@@ -522,6 +525,7 @@ impl Config {
         }
         self.sms.validate()?;
         self.federation.validate(&self.domain)?;
+        self.cluster.validate()?;
         if (self.cir.udp || self.cir.wap_udp)
             && self.cir.udp_bind.trim().parse::<SocketAddr>().is_err()
         {
@@ -805,6 +809,15 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.expire_secs", "A transaction its peer has not taken within this time is dropped (and logged).", ""),
     ("federation.send_batch", "Most queued transactions read and sent in one pass.", ""),
     ("federation.answer_timeout_ms", "How long a client request that needs another domain's answer (GetPresence of a remote user) waits for it; after it that user gets 504.", ""),
+    ("[cluster]", "Several impsd nodes sharing one PostgreSQL store (issue 18), linked over NATS. Off while nats_url is unset.", ""),
+    ("cluster.nats_url", "The NATS server, e.g. nats://127.0.0.1:4222; env IMPSD_CLUSTER_NATS_URL. Unset = this process alone. Needs store.kind = \"postgres\".", "\"nats://127.0.0.1:4222\""),
+    ("cluster.node_id", "This node's name among the others (letters, digits, - and _); env IMPSD_CLUSTER_NODE_ID. Unset = a random one at each start.", "\"node-1\""),
+    ("cluster.subject_prefix", "First part of every NATS subject this cluster uses: clusters (and tests) sharing one NATS server use different ones.", ""),
+    ("cluster.heartbeat_ms", "How often a node publishes its whole session directory (it publishes changes as they happen, within change_scan_ms, too).", ""),
+    ("cluster.node_ttl_ms", "A node not heard from for this long is taken for dead: its sessions leave the other nodes' directories.", ""),
+    ("cluster.change_scan_ms", "How often a node looks for session changes (logins, logouts, negotiation) to publish.", ""),
+    ("cluster.forward_timeout_ms", "How long a CSP request forwarded to the node holding its session may take before the client gets 503.", ""),
+    ("cluster.queue_max", "Most events waiting to be published to other nodes; past it new ones are dropped and counted (impsd_cluster_dropped_total).", ""),
 ];
 
 /// The generated digest key's file name in the data dir.
@@ -882,6 +895,8 @@ mod tests {
         c.cir.http_base_url = Some("http://h/cir".into());
         c.tls.cert_file = Some("c.pem".into());
         c.tls.key_file = Some("k.pem".into());
+        c.cluster.nats_url = Some("nats://h:4222".into());
+        c.cluster.node_id = Some("n1".into());
         c.im.webhook_url = Some("http://h/".into());
         c.im.notify_ref_key = Some([1; 32]);
         c.sysmsg
@@ -1096,5 +1111,37 @@ mod tests {
         bad("[store]\nkind = \"postgres\"\n", "store.url");
         bad("[store]\nurl = \"postgres://db/x\"\n", "store.kind");
         assert!(toml::from_str::<Config>("[store]\nkind = \"mysql\"\n").is_err());
+    }
+
+    #[test]
+    fn cluster_section_is_off_by_default_and_checked_when_on() {
+        let c = Config::default();
+        assert!(!c.cluster.enabled());
+        c.cluster.check_store(c.store.kind).unwrap();
+        let on: Config = toml::from_str(
+            "[store]\nkind = \"postgres\"\nurl = \"postgres://db/x\"\n\
+             [cluster]\nnats_url = \"nats://127.0.0.1:4222\"\nnode_id = \"node-2\"\n\
+             subject_prefix = \"impsd.test\"\n",
+        )
+        .unwrap();
+        on.validate().unwrap();
+        assert!(on.cluster.enabled());
+        on.cluster.check_store(on.store.kind).unwrap();
+        let bad = |toml: &str, want: &str| {
+            let c: Config = toml::from_str(toml).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{toml}: {e}");
+        };
+        let url = "[cluster]\nnats_url = \"nats://h:4222\"\n";
+        bad(&format!("{url}node_id = \"a.b\"\n"), "cluster.node_id");
+        bad(
+            &format!("{url}subject_prefix = \"a.*\"\n"),
+            "cluster.subject_prefix",
+        );
+        bad(&format!("{url}node_ttl_ms = 100\n"), "node_ttl_ms");
+        // On the embedded SQLite file, the start refuses it.
+        let sqlite: Config = toml::from_str(url).unwrap();
+        let e = sqlite.cluster.check_store(sqlite.store.kind).unwrap_err();
+        assert!(e.to_string().contains("postgres"), "{e}");
     }
 }

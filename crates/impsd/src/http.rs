@@ -35,6 +35,8 @@ pub struct AppState {
     pub idle_timeout: std::time::Duration,
     /// SSP with other domains, when `[federation]` is on.
     pub federation: Option<Arc<crate::federation::Federation>>,
+    /// The other nodes, when `[cluster]` is on.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// How long a request body may take: `base`, plus one second for every
@@ -153,6 +155,11 @@ async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
                 .federation
                 .as_ref()
                 .map(|f| f.render_metrics())
+                .unwrap_or_default()
+            + &st
+                .cluster
+                .as_ref()
+                .map(|c| c.render_metrics())
                 .unwrap_or_default(),
     )
 }
@@ -230,6 +237,29 @@ async fn csp_post(
         Ok(m) => m,
         Err(e) => return bad_body(&st, &body, enc, ct, e),
     };
+    // A session another node holds: that node answers (a phone's POSTs
+    // may reach any node behind the load balancer).
+    if let Some(c) = &st.cluster
+        && let Some(sid) = &msg.session_id
+        && st.service.sessions().get(sid).is_none()
+        && let Some(node) = c.node_of(sid)
+    {
+        match c.forward(&node, ct.unwrap_or(""), &body).await {
+            crate::cluster::Forwarded::Answer(ct, b) if ct.is_empty() => {
+                let _ = b;
+                return empty_ok();
+            }
+            crate::cluster::Forwarded::Answer(ct, b) => {
+                let mut r = (StatusCode::OK, b).into_response();
+                if let Ok(v) = HeaderValue::from_str(&ct) {
+                    r.headers_mut().insert(header::CONTENT_TYPE, v);
+                }
+                return r;
+            }
+            // Gone meanwhile: answered here, as for any unknown session.
+            crate::cluster::Forwarded::NotThere => {}
+        }
+    }
     let ctx = RequestCtx {
         peer: Some(peer),
         msisdn: asserted_msisdn(&st, peer, &headers),
@@ -246,6 +276,31 @@ async fn csp_post(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the request failed inside the server\n",
         ),
+    }
+}
+
+/// A CSP request another node forwarded here (`cluster`): the content
+/// type and body of the answer (an empty type for an empty body), or
+/// `None` when its session is not here (nor is it forwarded again).
+pub async fn answer_forwarded(st: &AppState, ct: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
+    let ct = (!ct.is_empty()).then_some(ct);
+    let enc = encoding_of(ct, body)?;
+    let msg = imps_wire::decode(body, enc, &st.limits).ok()?;
+    let sid = msg.session_id.as_deref()?;
+    st.service.sessions().get(sid)?;
+    let version = msg.version;
+    Metrics::inc(&st.metrics.csp_transactions);
+    let ctx = RequestCtx {
+        peer: None,
+        msisdn: None,
+    };
+    match handle_to_end(&st.service, &ctx, msg).await {
+        Ok(Some(reply)) => {
+            let bytes = imps_wire::encode(&reply, enc).ok()?;
+            Some((reply_content_type(ct, enc, version), bytes))
+        }
+        Ok(None) => Some((String::new(), Vec::new())),
+        Err(HandlerFailed) => None,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cir;
 pub mod cir_push;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod conn;
@@ -179,8 +180,26 @@ pub async fn start_full(
         let pusher = cir_push::CirPusher::new(udp, sms.clone(), metrics.clone(), shut_rx.clone());
         core.cir_waker = Some(pusher as Arc<dyn imps_core::cir::CirWaker>);
     }
+    // The other nodes, when `[cluster]` is on: connected before the
+    // service, which routes through them; its tasks start once the HTTP
+    // state exists (forwarded requests are answered through it).
+    cfg.cluster.check_store(cfg.store.kind)?;
+    let cluster = if cfg.cluster.enabled() {
+        let c = cluster::Cluster::connect(cfg.cluster.clone()).await?;
+        core.cluster = Some(c.clone() as Arc<dyn imps_core::cluster::Cluster>);
+        Some(c)
+    } else {
+        None
+    };
     let service = Arc::new(Service::new(core, store.clone(), clock));
-    let restored = service.restore_sessions().await?;
+    // Sessions persisted by a node of a cluster are not brought back: the
+    // store does not say which node held them (docs/architecture.md,
+    // "Several nodes"); their clients log in again.
+    let restored = if cluster.is_some() {
+        0
+    } else {
+        service.restore_sessions().await?
+    };
     let mut tasks = Vec::new();
     if let Some(f) = &federation {
         tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
@@ -196,7 +215,15 @@ pub async fn start_full(
         body_time: http::BodyTime::from_limits(&cfg.limits),
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
         federation: federation.clone(),
+        cluster: cluster.clone(),
     });
+    if let Some(c) = &cluster {
+        tasks.extend(
+            c.start(service.clone(), state.clone(), shut_rx.clone())
+                .await?,
+        );
+        tracing::info!(node = %c.node_id(), "cluster node");
+    }
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     // One set of caps for every client connection, TCP CIR included:
     // they all take descriptors from the same process.
@@ -363,6 +390,7 @@ fn core_config(
         },
         cir_waker: None,
         federation: None,
+        cluster: None,
         server_poll_min_secs: cfg.session.server_poll_min_secs,
         max_message_size: cfg.limits.max_message_bytes,
         disabled_functions: cfg.services.disabled.clone(),

@@ -39,6 +39,12 @@ struct Common {
     /// PostgreSQL database of a "postgres" store (store.url).
     #[arg(long, env = "IMPSD_STORE_URL", hide_env_values = true)]
     store_url: Option<String>,
+    /// NATS server linking the nodes of a cluster (cluster.nats_url).
+    #[arg(long, env = "IMPSD_CLUSTER_NATS_URL")]
+    cluster_nats_url: Option<String>,
+    /// This node's name in the cluster (cluster.node_id).
+    #[arg(long, env = "IMPSD_CLUSTER_NODE_ID")]
+    cluster_node_id: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +334,20 @@ fn load(common: &Common) -> anyhow::Result<Config> {
     }
     if let Some(u) = &common.store_url {
         cfg.store.url = u.clone();
+    }
+    if let Some(u) = common
+        .cluster_nats_url
+        .as_ref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        cfg.cluster.nats_url = Some(u.clone());
+    }
+    if let Some(n) = common
+        .cluster_node_id
+        .as_ref()
+        .filter(|n| !n.trim().is_empty())
+    {
+        cfg.cluster.node_id = Some(n.clone());
     }
     Ok(cfg)
 }

@@ -23,6 +23,7 @@ mod android_replay;
 mod body_limit;
 mod cir_udp;
 mod cli_users;
+mod cluster;
 mod conn_limits;
 mod digest_default;
 mod fed;

@@ -172,7 +172,12 @@ impl GroupsService {
             .into_iter()
             .find(|j| j.user == user)
         {
-            if self.base.sessions.get(&old.session_id).is_some() {
+            // Through the router: the session may be on another node.
+            if self
+                .base
+                .router
+                .reaches(user, &mut |r| r.session_id == old.session_id)
+            {
                 return Err(CoreError::AlreadyJoined(g.id.clone()));
             }
             self.base.store.leave(&g.id, user).await?;

@@ -188,6 +188,7 @@ impl ImService {
         let cap = self.base.cfg.im.memory_per_user.max(1);
         for m in entries {
             let user = m.recipient.clone();
+            let id = m.id.clone();
             let refill = st.with_user(&user, |q| {
                 q.accept_new(Arc::new(m), cap);
                 self.pump(&st, q);
@@ -202,6 +203,51 @@ impl ImService {
                     }
                 }
             }
+            self.tell_other_nodes(&user, &id);
+        }
+    }
+
+    /// Cluster: the nodes holding sessions of `user` read the message
+    /// from the store and offer it (their delivery state is their own).
+    fn tell_other_nodes(&self, user: &str, id: &str) {
+        let Some(c) = &self.base.cfg.cluster else {
+            return;
+        };
+        let mut nodes: Vec<String> = c.sessions_of(user).iter().map(|r| r.node.clone()).collect();
+        nodes.sort();
+        nodes.dedup();
+        for n in nodes {
+            c.message_stored(&n, user, id);
+        }
+    }
+
+    /// Cluster: another node stored message `id` for `user`. When the
+    /// user has a ready session here, the message is read from the store
+    /// (the truth) and joins their queue.
+    pub(crate) async fn accept_from_peer(&self, user: &str, id: &str) {
+        let st = self.im();
+        if st.with_user(user, |_| ()).is_none() {
+            return;
+        }
+        let m = match self.base.store.pending_message(user, id).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(user, error = %e, "cannot read a message another node stored");
+                return;
+            }
+        };
+        let cap = self.base.cfg.im.memory_per_user.max(1);
+        let refill = st.with_user(user, |q| {
+            if q.by_id.contains_key(&m.id) || q.deleting.contains(&m.id) {
+                return false;
+            }
+            q.accept_new(Arc::new(m), cap);
+            self.pump(&st, q);
+            q.wants_refill(cap)
+        });
+        if refill == Some(true) {
+            self.refill(&st, user).await;
         }
     }
 

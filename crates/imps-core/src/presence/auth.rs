@@ -166,6 +166,7 @@ impl PresenceService {
             .store
             .update_presence_auth(owner, change.clone())
             .await?;
+        self.tell_other_nodes(owner);
         st.grants = after;
         for w in &change.delete_reactive {
             st.reactive.remove(w);

@@ -233,6 +233,37 @@ impl PresenceService {
         }
     }
 
+    /// Cluster (issue 18): `owner`'s presence changed in the store; the
+    /// other nodes read their copy again.
+    pub(crate) fn tell_other_nodes(&self, owner: &str) {
+        if let Some(c) = &self.base.cfg.cluster {
+            c.presence_changed(owner);
+        }
+    }
+
+    /// Cluster: another node changed `owner` in the store. An entry held
+    /// here takes what the store has; what only this node knows (what
+    /// watchers were told of OnlineStatus, "appear offline", who looked)
+    /// stays.
+    pub(crate) async fn reload_owner(&self, owner: &str) {
+        let Ok(cell) = self.presence_hot().get(owner) else {
+            return;
+        };
+        let mut st = cell.lock().await;
+        match self.load_owner(owner).await {
+            Ok(fresh) => {
+                st.doc = fresh.doc;
+                st.watchers = fresh.watchers;
+                st.grants = fresh.grants;
+                st.reactive = fresh.reactive;
+                st.blocked = fresh.blocked;
+            }
+            Err(e) => {
+                tracing::warn!(owner, error = %e, "could not read presence another node changed");
+            }
+        }
+    }
+
     /// Who the user is online as right now: the ClientIDs of their ready
     /// sessions (SYM-13: a session counts only once its level of service
     /// is settled), nothing while they asked to appear offline.
@@ -248,6 +279,14 @@ impl PresenceService {
             .filter(|s| s.with_state(|st| st.ready && !st.ended))
             .map(|s| (s.client_key.clone(), s.client_id.clone()))
             .collect();
+        if let Some(c) = &self.base.cfg.cluster {
+            clients.extend(
+                c.sessions_of(user)
+                    .iter()
+                    .filter(|r| r.ready)
+                    .map(|r| (r.client_key.clone(), r.client_id.clone())),
+            );
+        }
         clients.sort_by(|a, b| a.0.cmp(&b.0));
         clients.dedup_by(|a, b| a.0 == b.0);
         OnlineView { clients }

@@ -44,6 +44,7 @@ impl PresenceService {
                 .store
                 .put_presence_doc(&s.user, doc.encode(), self.base.now_ms())
                 .await?;
+            self.tell_other_nodes(&s.user);
             st.doc = doc;
         }
         if let Some(v) = up.online {

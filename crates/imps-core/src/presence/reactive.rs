@@ -93,6 +93,7 @@ impl PresenceService {
                 },
             )
             .await?;
+        self.tell_other_nodes(owner);
         self.base
             .router
             .to_user_shaped(owner, &mut |s| self.owner_question(s, &rec));

@@ -82,6 +82,9 @@ impl PresenceService {
             .collect();
         self.base.store.put_subscriptions(recs).await?;
         for owner in owners {
+            self.tell_other_nodes(owner);
+        }
+        for owner in owners {
             let cell = self.owner_cell(owner).await?;
             let mut st = cell.lock().await;
             st.watchers.insert(
@@ -161,6 +164,9 @@ impl PresenceService {
             })
             .collect();
         self.base.store.put_subscriptions(ended.clone()).await?;
+        for rec in &ended {
+            self.tell_other_nodes(&rec.owner);
+        }
         for rec in &ended {
             let cell = self.owner_cell(&rec.owner).await?;
             let mut st = cell.lock().await;

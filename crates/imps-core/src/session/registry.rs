@@ -194,6 +194,11 @@ impl SessionRegistry {
             .collect()
     }
 
+    /// Every live session (the cluster directory publishes them).
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.t.lock().by_id.values().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.t.lock().by_id.len()
     }

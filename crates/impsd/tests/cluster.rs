@@ -1,0 +1,347 @@
+//! Several impsd processes sharing one PostgreSQL schema and one NATS
+//! server (issue 18, `[cluster]`): users on different nodes chat, see each
+//! other's presence, a request for a session held by another node is
+//! answered through it, and a node killed with SIGKILL loses nothing its
+//! node acknowledged. Runs against `IMPSD_TEST_PG_URL` and
+//! `IMPSD_TEST_NATS_URL`; without them each test says it skipped.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use imps_wire::{
+    Element, Encoding as WireEncoding, Message, Transaction, TransactionMode, Version,
+};
+use impsd::config::StoreKind;
+
+use crate::common::{RealServer, code_of, get_text, impsd_bin, post_raw, wait_until};
+use crate::groups_common::{create_req, expect_code, expect_named, gid, group_message, join_req};
+use crate::presence_common::{attr, grant, subscribe, update, value_of};
+
+const PG_VAR: &str = "IMPSD_TEST_PG_URL";
+const NATS_VAR: &str = "IMPSD_TEST_NATS_URL";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Drops the test's schema when the test ends, passed or not.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Its own thread and runtime: this may run inside the test's.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .await
+                    .unwrap();
+            });
+        })
+        .join();
+    }
+}
+
+/// What the nodes of one test share: the database schema, the NATS
+/// server, the subject prefix (so tests on one NATS do not hear each
+/// other).
+struct Shared {
+    pg: String,
+    nats: String,
+    prefix: String,
+    schema: Schema,
+}
+
+/// The shared services, or `None` after a SKIPPED line.
+fn shared(test: &str) -> Option<Shared> {
+    let (Ok(pg), Ok(nats)) = (std::env::var(PG_VAR), std::env::var(NATS_VAR)) else {
+        let line = format!(
+            "SKIPPED {test}: {PG_VAR} and {NATS_VAR} must both be set \
+             (a PostgreSQL database and a NATS server for the nodes to share)\n"
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        return None;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000_000)
+        .unwrap_or(0);
+    let tag = format!("{}_{nanos}", std::process::id());
+    Some(Shared {
+        schema: Schema {
+            url: pg.clone(),
+            name: format!("e2e_cluster_{tag}"),
+        },
+        pg,
+        nats,
+        prefix: format!("t{tag}"),
+    })
+}
+
+/// One node: a process of the real binary, started after the previous
+/// one (the first runs the migrations).
+fn node(s: &Shared, id: &str) -> RealServer {
+    let (pg, schema, nats, prefix, id) = (
+        s.pg.clone(),
+        s.schema.name.clone(),
+        s.nats.clone(),
+        s.prefix.clone(),
+        id.to_string(),
+    );
+    RealServer::builder(impsd_bin!())
+        .config(move |c| {
+            c.log = "info".into();
+            c.store.kind = StoreKind::Postgres;
+            c.store.url = pg;
+            c.store.schema = schema;
+            c.store.max_connections = 4;
+            c.cluster.nats_url = Some(nats);
+            c.cluster.node_id = Some(id);
+            c.cluster.subject_prefix = prefix;
+            c.cluster.heartbeat_ms = 200;
+            c.cluster.node_ttl_ms = 1000;
+            c.cluster.change_scan_ms = 20;
+            c.cluster.forward_timeout_ms = 3000;
+        })
+        .start()
+}
+
+/// A metric without labels at `srv`.
+async fn metric(srv: &RealServer, name: &str) -> u64 {
+    let (_, text) = get_text(&srv.metrics_url()).await;
+    let key = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until `srv`'s directory holds at least `n` sessions of other nodes.
+async fn sees_remote(srv: &RealServer, n: u64) {
+    wait_until(
+        "the node's directory has the other nodes' sessions",
+        WAIT,
+        || async { metric(srv, "impsd_cluster_remote_sessions").await >= n },
+    )
+    .await;
+}
+
+/// A CSP 1.3 request in XML for session `sid`, POSTed to `srv`; the
+/// answer's primitive.
+async fn post_in_session(srv: &RealServer, sid: &str, body: Element) -> Element {
+    let tx = Transaction {
+        mode: TransactionMode::Request,
+        id: Some("fwd-1".into()),
+        segment_info: None,
+        body,
+        ext: Vec::new(),
+    };
+    let m = Message::single(Version::V1_3, Some(sid.to_string()), tx);
+    let bytes = imps_wire::encode(&m, WireEncoding::Xml).unwrap();
+    let (code, _, answer) = post_raw(&srv.url(), "application/vnd.wv.csp.xml", bytes).await;
+    assert_eq!(code, 200);
+    let m = imps_wire::decode(&answer, WireEncoding::Xml, &Default::default()).unwrap();
+    m.transactions[0].body.clone()
+}
+
+/// The text of the next group message `u` gets (other requests are
+/// answered and skipped).
+async fn group_text<T: crate::common::Inbox>(u: &crate::common::TestUser<T>) -> String {
+    let (_, m) = u.expect("NewMessage").await;
+    m.child_text("ContentData").unwrap().to_string()
+}
+
+#[tokio::test]
+async fn cluster_users_on_two_nodes_chat_see_presence_talk_in_a_group_and_any_node_answers() {
+    let Some(s) =
+        shared("cluster_users_on_two_nodes_chat_see_presence_talk_in_a_group_and_any_node_answers")
+    else {
+        return;
+    };
+    let n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    n1.add_user("alice", "pw");
+    n1.add_user("bob", "pw");
+    let alice = n1.login("alice").ws().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n1, 1).await;
+    sees_remote(&n2, 1).await;
+
+    // Chat both ways, with delivery reports crossing back.
+    let mut req = bob.text_message(&["alice"], "hello alice, from node 2");
+    req.delivery_report = Some(true);
+    let resp = bob.send(&req).await;
+    assert_eq!(resp.result.code, 200, "{resp:?}");
+    let id = resp.message_id.unwrap();
+    let (tid, m) = alice.expect("NewMessage").await;
+    assert_eq!(
+        m.path(&["MessageInfo", "MessageID"])
+            .map(|e| e.text.as_str()),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        m.child_text("ContentData"),
+        Some("hello alice, from node 2")
+    );
+    alice.ack(&tid, &id).await;
+    let (_, r) = bob.expect("DeliveryReport-Request").await;
+    assert_eq!(
+        r.path(&["MessageInfo", "MessageID"])
+            .map(|e| e.text.as_str()),
+        Some(id.as_str())
+    );
+    let back = alice.send_text("bob", "hi bob ✓ <&>").await;
+    let (tid, m) = bob.expect("NewMessage").await;
+    assert_eq!(m.child_text("ContentData"), Some("hi bob ✓ <&>"));
+    bob.ack(&tid, &back).await;
+
+    // Presence: alice (node 1) lets bob see her status text; bob (node 2)
+    // subscribes, is told she is online (her session is on node 1), and
+    // hears of her change.
+    let v = Version::V1_3;
+    assert_eq!(
+        grant(&alice, v, &["bob"], &["StatusText", "OnlineStatus"]).await,
+        200
+    );
+    assert_eq!(
+        subscribe(&bob, v, &["alice"], Some(&["StatusText", "OnlineStatus"])).await,
+        200
+    );
+    let (_, first) = bob.expect("PresenceNotification-Request").await;
+    let list = first.path(&["Presence", "PresenceSubList"]).unwrap();
+    assert_eq!(value_of(list, "OnlineStatus"), Some("T"), "{first:?}");
+    // The subscription reaches node 1 over the bus: alice changes her
+    // text until bob hears of it (each change is a new value).
+    let mut heard = false;
+    for i in 0..20 {
+        let text = format!("on node 1, change {i}");
+        assert_eq!(update(&alice, vec![attr("StatusText", &text)]).await, 200);
+        while let Some((tid, n)) = bob.next_request_within(Duration::from_millis(500)).await {
+            bob.client.answer_status(&tid).await.unwrap();
+            if n.name == "PresenceNotification-Request"
+                && n.path(&["Presence", "PresenceSubList", "StatusText", "PresenceValue"])
+                    .is_some_and(|e| e.text == text)
+            {
+                heard = true;
+            }
+        }
+        if heard {
+            break;
+        }
+    }
+    assert!(heard, "bob on node 2 heard of alice's change on node 1");
+
+    // A group made on node 1, joined from node 2: each hears the other.
+    let g = gid("alice", "club");
+    let create = create_req(
+        &g,
+        &[("Name", "Club"), ("AccessType", "Open")],
+        Some("Alice"),
+    );
+    expect_code(&alice, create, 200, "create on node 1").await;
+    expect_named(
+        &bob,
+        join_req(&g, Some("Bob"), false),
+        "JoinGroup-Response",
+        "join on node 2",
+    )
+    .await;
+    expect_code(
+        &alice,
+        group_message(&g, "club news from node 1"),
+        200,
+        "group send",
+    )
+    .await;
+    assert_eq!(group_text(&bob).await, "club news from node 1");
+    expect_code(&bob, group_message(&g, "read on node 2"), 200, "group send").await;
+    let mut texts = Vec::new();
+    while texts.last().map(String::as_str) != Some("read on node 2") {
+        texts.push(group_text(&alice).await);
+    }
+
+    // A request for alice's session that reaches node 2 is answered by
+    // node 1, which holds it; an unknown session is still unknown.
+    let sid = alice.info.session_id.clone();
+    let answer = post_in_session(&n2, &sid, Element::new("KeepAlive-Request")).await;
+    assert_eq!(answer.name, "KeepAlive-Response", "{answer:?}");
+    assert_eq!(code_of(&answer), Some(200), "{answer:?}");
+    assert!(metric(&n2, "impsd_cluster_forwarded_total").await >= 1);
+    assert!(metric(&n1, "impsd_cluster_forwarded_in_total").await >= 1);
+    let unknown = post_in_session(&n2, "no-such-session", Element::new("KeepAlive-Request")).await;
+    assert_eq!(code_of(&unknown), Some(604), "{unknown:?}");
+    assert_eq!(metric(&n1, "impsd_cluster_dropped_total").await, 0);
+    assert_eq!(metric(&n2, "impsd_cluster_dropped_total").await, 0);
+}
+
+#[tokio::test]
+async fn cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledged() {
+    let Some(s) =
+        shared("cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledged")
+    else {
+        return;
+    };
+    let mut n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    let n3 = node(&s, "node-3");
+    n1.add_user("alice", "pw");
+    n1.add_user("bob", "pw");
+    let alice = n1.login("alice").ws().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n2, 1).await;
+
+    // bob sends while node 1, which holds alice's session, dies.
+    let sender = tokio::spawn(async move {
+        let mut ok = Vec::new();
+        for i in 0..40 {
+            let resp = bob
+                .send(&bob.text_message(&["alice"], &format!("m{i}")))
+                .await;
+            if resp.result.code == 200 {
+                ok.push(resp.message_id.unwrap());
+            }
+        }
+        (bob, ok)
+    });
+    // alice sees some of them on node 1 and acknowledges none.
+    let (_, _) = alice.expect("NewMessage").await;
+    n1.kill();
+    let (_bob, acknowledged) = sender.await.unwrap();
+    assert_eq!(acknowledged.len(), 40, "node 2 stored every message");
+    // Node 1's sessions leave the directories; alice's ClientID is free.
+    wait_until("node 2 dropped node 1", WAIT, || async {
+        metric(&n2, "impsd_cluster_nodes").await == 1
+            && metric(&n2, "impsd_cluster_remote_sessions").await == 0
+    })
+    .await;
+
+    // alice logs in again on node 3 with the same client, and gets every
+    // message node 2 acknowledged, each once.
+    let alice = n3.login("alice").ws().await;
+    let mut got = Vec::new();
+    while let Some((tid, m)) = alice.next_request_within(Duration::from_secs(3)).await {
+        if m.name != "NewMessage" {
+            alice.client.answer_status(&tid).await.unwrap();
+            continue;
+        }
+        let id = m
+            .path(&["MessageInfo", "MessageID"])
+            .map(|e| e.text.clone())
+            .unwrap();
+        alice.ack(&tid, &id).await;
+        got.push(id);
+    }
+    let unique: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "no message came twice: {got:?}");
+    let sent: BTreeSet<_> = acknowledged.into_iter().collect();
+    assert_eq!(unique, sent, "every acknowledged message arrived");
+}
