@@ -22,12 +22,25 @@ use impsd::federation::PeerSettings;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
+/// A port for a server whose peer must know its address before it starts.
+/// A port from `bind(0)` comes from the kernel's ephemeral range and, once
+/// freed, may be handed to another test's socket before this server binds
+/// it (tests run in parallel). These come from below that range (20000 to
+/// 31999), from one counter per test process (offset by the process ID,
+/// should two test processes run at once), each checked free.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 600) * 20;
+    for _ in 0..12_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (offset + n) % 12_000;
+        let port = u16::try_from(port).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 31999")
 }
 
 /// A server for `domain` on `port` whose peer table names `peer` on
