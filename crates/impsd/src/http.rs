@@ -35,6 +35,9 @@ pub struct AppState {
     pub idle_timeout: std::time::Duration,
     /// SSP with other domains, when `[federation]` is on.
     pub federation: Option<Arc<crate::federation::Federation>>,
+    /// Lets the admin endpoint cut a session's WebSockets (the session
+    /// stays; its client reconnects and resumes).
+    pub ws_cuts: Arc<crate::ws::Cuts>,
 }
 
 /// How long a request body may take: `base`, plus one second for every

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod federation;
+pub mod history;
 pub mod http;
 pub mod logging;
 pub mod metrics;
@@ -186,6 +187,7 @@ pub async fn start_full(
         tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
     }
 
+    let ws_cuts = Arc::new(ws::Cuts::default());
     let state = Arc::new(http::AppState {
         service: service.clone(),
         limits: cfg.wire_limits(),
@@ -196,6 +198,7 @@ pub async fn start_full(
         body_time: http::BodyTime::from_limits(&cfg.limits),
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
         federation: federation.clone(),
+        ws_cuts: ws_cuts.clone(),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     // One set of caps for every client connection, TCP CIR included:
@@ -210,7 +213,7 @@ pub async fn start_full(
     };
     tasks.push(tokio::spawn(conn::serve(
         http_listener,
-        acceptor,
+        acceptor.clone(),
         app,
         gate.clone(),
         conn::Timeouts::from_limits(&cfg.limits),
@@ -222,6 +225,7 @@ pub async fn start_full(
         let m = metrics.clone();
         let helo = Duration::from_secs(cfg.cir.helo_timeout_secs);
         let mut rx = shut_rx.clone();
+        let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
             tokio::select! {
                 _ = cir::serve(l, svc, m, helo, gate) => {}
@@ -236,30 +240,57 @@ pub async fn start_full(
         cfg.admin.token.clone()
     };
     write_admin_info(&cfg, admin_addr, http_addr, &token)?;
-    let operator = Arc::new(operator::OperatorState::new(
+    let history = history::History::new(cfg.admin.graph_sample_secs, cfg.admin.graph_window_secs);
+    tasks.push(tokio::spawn(history.clone().run(
         service.clone(),
+        gate.clone(),
+        shut_rx.clone(),
+    )));
+    let admin_tls = if cfg.admin.tls {
+        acceptor.clone()
+    } else {
+        None
+    };
+    let operator = Arc::new(operator::OperatorState::new(
+        operator::Parts {
+            service: service.clone(),
+            store: store.clone(),
+            cfg: Arc::new(cfg.clone()),
+            federation: federation.clone(),
+            history,
+        },
         token.clone(),
         cfg.admin.page_sessions,
         Duration::from_secs(cfg.admin.page_session_secs),
-        // The admin listener serves plain HTTP on loopback (`[tls]` is
-        // the CSP listener's): a cookie marked Secure would not come back
-        // over it. Marked so once the admin listener has TLS of its own.
-        false,
+        // A cookie marked Secure would not come back over plain HTTP:
+        // Secure exactly when the admin listener serves TLS.
+        admin_tls.is_some(),
     ));
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),
         token,
         log,
         federation: federation.clone(),
+        ws_cuts,
     }))
     .merge(operator::router(operator));
     // The admin endpoint listens on loopback for the operator only: it
     // is not under the client caps.
-    tasks.push(tokio::spawn(serve_http(
-        admin_listener,
-        admin_app,
-        shut_rx.clone(),
-    )));
+    match admin_tls {
+        Some(tls) => tasks.push(tokio::spawn(conn::serve(
+            admin_listener,
+            Some(tls),
+            admin_app,
+            conn::Gate::new(ADMIN_CONNECTIONS, 0),
+            conn::Timeouts::from_limits(&cfg.limits),
+            shut_rx.clone(),
+        ))),
+        None => tasks.push(tokio::spawn(serve_http(
+            admin_listener,
+            admin_app,
+            shut_rx.clone(),
+        ))),
+    }
 
     // The areas' periodic work (keep-alive expiry, group passes, IM
     // redelivery and expiry), once a second until the stop.
@@ -281,6 +312,23 @@ pub async fn start_full(
         tasks,
         workers,
     })
+}
+
+/// Connections the admin listener takes at once when it serves TLS (it
+/// is the operator's, on loopback).
+const ADMIN_CONNECTIONS: usize = 64;
+
+/// The password hash and, when digest login is on, the sealed digest
+/// secret for a new password: what `impsd user add|passwd` and the
+/// operator's page store. Argon2 is slow on purpose: call it off the
+/// async runtime.
+pub fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let hash = imps_core::auth::hash_password_with(password, cfg.password.cost())?;
+    let secret = match (cfg.login.digest, cfg.digest_key()?) {
+        (true, Some(key)) => Some(imps_core::auth::seal_secret(&key, password)?),
+        _ => None,
+    };
+    Ok((hash, secret))
 }
 
 async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::Receiver<bool>) {
