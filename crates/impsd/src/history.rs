@@ -110,7 +110,11 @@ fn count_of(rows: &[PrimitiveFigures], kind: Option<PrimitiveKind>) -> u64 {
         .sum()
 }
 
-fn delta_count(prev: &[PrimitiveFigures], now: &[PrimitiveFigures], k: Option<PrimitiveKind>) -> u64 {
+fn delta_count(
+    prev: &[PrimitiveFigures],
+    now: &[PrimitiveFigures],
+    k: Option<PrimitiveKind>,
+) -> u64 {
     count_of(now, k).saturating_sub(count_of(prev, k))
 }
 
@@ -178,6 +182,9 @@ mod tests {
         assert_eq!(percentile(&before, &after, 1.0), Some(50.0));
         assert_eq!(percentile(&after, &after, 0.5), None);
         assert_eq!(delta_count(&before, &after, Some(k)), 100);
-        assert_eq!(delta_count(&before, &after, Some(PrimitiveKind::LoginRequest)), 0);
+        assert_eq!(
+            delta_count(&before, &after, Some(PrimitiveKind::LoginRequest)),
+            0
+        );
     }
 }

@@ -439,7 +439,14 @@ async fn user_disable(
         Ok(id) => id,
         Err(r) => return r,
     };
-    set_credentials(&st, &id, None, None, "Account disabled by the administrator").await
+    set_credentials(
+        &st,
+        &id,
+        None,
+        None,
+        "Account disabled by the administrator",
+    )
+    .await
 }
 
 async fn set_credentials(

@@ -420,9 +420,11 @@ async fn web_operator_page_users_groups_sysmsgs_peers_and_graphs() {
     op.wait_text("#users tbody tr[data-user=dave] .state", "disabled")
         .await;
     assert!(!can_log_in(&srv, "dave", "dave-pw-1").await, "disabled");
-    common::wait_until("dave's session ended", || {
-        srv.service().sessions().of_user("dave").is_empty()
-    })
+    common::wait_until(
+        "dave's session ended",
+        web_common::BROWSER_TIMEOUT,
+        || async { srv.service().sessions().of_user("dave").is_empty() },
+    )
     .await;
     drop(dave);
     op.screenshot("operator-users").await;
@@ -435,21 +437,29 @@ async fn web_operator_page_users_groups_sysmsgs_peers_and_graphs() {
 
     // Groups with their members.
     op.click(".tab[data-tab=groups-tab]").await;
-    op.wait_text("#groups tbody tr[data-group='wv:alice/club@localhost']", "The club")
-        .await;
-    op.wait_text("#groups tbody tr[data-group='wv:alice/club@localhost']", "alice (Admin)")
-        .await;
+    op.wait_text(
+        "#groups tbody tr[data-group='wv:alice/club@localhost']",
+        "The club",
+    )
+    .await;
+    op.wait_text(
+        "#groups tbody tr[data-group='wv:alice/club@localhost']",
+        "alice (Admin)",
+    )
+    .await;
 
     // A system message to bob; his browser answers; the page shows it.
     op.click(".tab[data-tab=sysmsg-tab]").await;
     op.type_into("#sysmsg-to", "bob").await;
-    op.type_into("#sysmsg-text", "Maintenance tonight: stay?").await;
+    op.type_into("#sysmsg-text", "Maintenance tonight: stay?")
+        .await;
     op.type_into("#sysmsg-options", "Stay\nLeave").await;
     op.click("#sysmsg-send").await;
     op.wait_text("#banner", "was sent").await;
     bob.wait_text("#prompts .prompt.system", "Maintenance tonight")
         .await;
-    bob.click("#prompts .prompt.system button:first-of-type").await;
+    bob.click("#prompts .prompt.system button:first-of-type")
+        .await;
     let mut backoff = imps_testkit::Backoff::new(web_common::BROWSER_TIMEOUT);
     loop {
         op.click("#refresh").await;
@@ -543,14 +553,18 @@ async fn web_terms_invitations_and_reconnect() {
     alice.type_into("#invite-user", "bob").await;
     alice.click("#invite-button").await;
     bob.wait_text("#prompts .prompt.invite", "alice/club").await;
-    alice.click("#prompts .prompt.sent-invite .cancel-invite").await;
+    alice
+        .click("#prompts .prompt.sent-invite .cancel-invite")
+        .await;
     bob.wait_text("#banner", "withdrew the invitation").await;
     assert!(bob.text("#prompts .prompt.invite").await.is_none());
     alice.type_into("#invite-user", "bob").await;
     alice.click("#invite-button").await;
     bob.wait_text("#prompts .prompt.invite", "alice/club").await;
     bob.click("#prompts .prompt.invite button.accept").await;
-    alice.wait_text("#banner", "bob accepted the invitation").await;
+    alice
+        .wait_text("#banner", "bob accepted the invitation")
+        .await;
     bob.wait_text("#chat-members", "alice").await;
     alice.wait_text("#chat-members", "bob").await;
 
@@ -571,9 +585,12 @@ async fn web_terms_invitations_and_reconnect() {
     assert_eq!(cut.0, 200);
     bob.wait_attr("#connection", "data-state", "reconnecting")
         .await;
-    alice.type_into("#compose", "sent while you were away").await;
+    alice
+        .type_into("#compose", "sent while you were away")
+        .await;
     alice.click("#send").await;
-    bob.wait_attr("#connection", "data-state", "connected").await;
+    bob.wait_attr("#connection", "data-state", "connected")
+        .await;
     bob.wait_text("#banner", "same session").await;
     bob.wait_text("#messages .msg.in", "sent while you were away")
         .await;

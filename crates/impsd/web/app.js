@@ -81,7 +81,7 @@ async function login(user, password, answers = []) {
     const first = await conn.request(P.login(user, { schema: "SHA" }, cookie), tid);
     const nonce = first.textAt("Nonce");
     const schema = (first.textAt("DigestSchema") || "SHA").toUpperCase();
-    if (first.textAt("SessionID") || first.code() >= 300) {
+    if (first.textAt("SessionID")) {
       resp = first;
     } else if (nonce && schema.startsWith("SHA")) {
       const digest = await P.digest(nonce, password);

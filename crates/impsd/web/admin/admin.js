@@ -274,6 +274,7 @@ const REFRESH = {
 
 async function open(tab) {
   current = tab;
+  banner("");
   for (const b of document.querySelectorAll(".tab")) {
     b.setAttribute("aria-selected", String(b.dataset.tab === tab));
   }
