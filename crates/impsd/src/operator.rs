@@ -100,23 +100,23 @@ impl OperatorState {
 
     /// Whether an action may go ahead: a live page session, its CSRF
     /// token in the header, and no other Origin. The refusal otherwise.
-    fn check_action(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_action(&self, headers: &HeaderMap) -> Result<(), StatusCode> {
         let Some(csrf) = self.csrf_of(headers) else {
-            return Err(StatusCode::UNAUTHORIZED.into_response());
+            return Err(StatusCode::UNAUTHORIZED);
         };
         let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !crate::web::same_origin(headers) || !sent.is_some_and(|t| crate::admin::ct_eq(t, &csrf))
         {
-            return Err(StatusCode::FORBIDDEN.into_response());
+            return Err(StatusCode::FORBIDDEN);
         }
         Ok(())
     }
 
     /// Whether a read may go ahead: a live page session.
-    fn check_read(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_read(&self, headers: &HeaderMap) -> Result<(), StatusCode> {
         match self.csrf_of(headers) {
             Some(_) => Ok(()),
-            None => Err(StatusCode::UNAUTHORIZED.into_response()),
+            None => Err(StatusCode::UNAUTHORIZED),
         }
     }
 }
@@ -233,7 +233,7 @@ async fn sign_in(
 
 async fn sessions(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     let rows: Vec<SessionRow> = st
         .service
@@ -255,7 +255,7 @@ async fn kick(
     axum::Json(body): axum::Json<Kick>,
 ) -> Response {
     if let Err(r) = st.check_action(&headers) {
-        return r;
+        return r.into_response();
     }
     if st
         .service
@@ -299,7 +299,7 @@ async fn users(
     axum::extract::Query(q): axum::extract::Query<UsersQuery>,
 ) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     let mut all = match st.store.list_users().await {
         Ok(v) => v,
@@ -339,9 +339,9 @@ struct UserPassword {
 }
 
 /// The canonical ID of `user`, or 400.
-fn canonical(st: &OperatorState, user: &str) -> Result<String, Response> {
+fn canonical(st: &OperatorState, user: &str) -> Result<String, (StatusCode, String)> {
     imps_core::users::canonical_user(user.trim(), &st.cfg.domain)
-        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// What `impsd user add|passwd` store for a password, made off the
@@ -369,15 +369,15 @@ async fn user_add(
     axum::Json(body): axum::Json<UserPassword>,
 ) -> Response {
     if let Err(r) = st.check_action(&headers) {
-        return r;
+        return r.into_response();
     }
     let id = match canonical(&st, &body.user) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (hash, secret) = match credentials(&st, body.password).await {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let created_ms = crate::federation::now_ms();
     match st
@@ -406,15 +406,15 @@ async fn user_password(
     axum::Json(body): axum::Json<UserPassword>,
 ) -> Response {
     if let Err(r) = st.check_action(&headers) {
-        return r;
+        return r.into_response();
     }
     let id = match canonical(&st, &body.user) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (hash, secret) = match credentials(&st, body.password).await {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     set_credentials(&st, &id, Some(hash), secret, "Password changed").await
 }
@@ -433,11 +433,11 @@ async fn user_disable(
     axum::Json(body): axum::Json<UserOnly>,
 ) -> Response {
     if let Err(r) = st.check_action(&headers) {
-        return r;
+        return r.into_response();
     }
     let id = match canonical(&st, &body.user) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     set_credentials(
         &st,
@@ -490,7 +490,7 @@ struct GroupPage {
 /// Groups with their members and who is joined.
 async fn groups(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     let mut all = match st.store.groups().await {
         Ok(v) => v,
@@ -522,7 +522,7 @@ async fn groups(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Res
 
 async fn sysmsgs(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     crate::admin::list_sysmsgs(&st.service).await
 }
@@ -534,7 +534,7 @@ async fn sysmsg_send(
     axum::Json(body): axum::Json<crate::admin::SysmsgSend>,
 ) -> Response {
     if let Err(r) = st.check_action(&headers) {
-        return r;
+        return r.into_response();
     }
     crate::admin::send_sysmsg(&st.service, body).await
 }
@@ -543,7 +543,7 @@ async fn sysmsg_send(
 /// federation.
 async fn peers(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     let rows = st
         .federation
@@ -561,7 +561,7 @@ struct Graphs {
 
 async fn graphs(State(st): State<Arc<OperatorState>>, headers: HeaderMap) -> Response {
     if let Err(r) = st.check_read(&headers) {
-        return r;
+        return r.into_response();
     }
     axum::Json(Graphs {
         sample_secs: st.history.sample_secs,
