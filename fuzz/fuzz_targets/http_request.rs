@@ -105,6 +105,9 @@ fn harness() -> &'static Harness {
             ws_write_timeout: Duration::from_secs(5),
             body_time: impsd::http::BodyTime::from_limits(&impsd::config::LimitsConfig::default()),
             idle_timeout: Duration::from_secs(120),
+            federation: None,
+            cluster: None,
+            ws_cuts: Arc::default(),
         });
         let app = impsd::http::router(state, PATH, "/imps/ws", MAX_BODY);
         let rt = tokio::runtime::Builder::new_current_thread()

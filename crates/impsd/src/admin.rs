@@ -23,6 +23,8 @@ pub struct AdminState {
     pub log: Option<Arc<dyn LogControl>>,
     /// The SSP peers, when `[federation]` is on (`impsd peer list`).
     pub federation: Option<Arc<crate::federation::Federation>>,
+    /// The sessions' WebSockets, to cut one (`cut-transport`).
+    pub ws_cuts: Arc<crate::ws::Cuts>,
 }
 
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
@@ -65,6 +67,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/peers", get(peers))
         .route("/admin/peers/{domain}/test", post(peer_test))
         .route("/admin/sessions/{id}/kick", post(kick))
+        .route("/admin/sessions/{id}/cut-transport", post(cut_transport))
         .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
         .route("/admin/log", get(log_show).post(log_set))
@@ -163,6 +166,25 @@ async fn kick(
     }
 }
 
+/// Closes a session's WebSockets as a network drop would, leaving the
+/// session: its client reconnects and resumes it (the browser client's
+/// test, and an operator checking a client's reconnect). 200, or 404 when
+/// no WebSocket carries that session.
+async fn cut_transport(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if st.ws_cuts.cut(&id) {
+        StatusCode::OK.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
 /// Ends every live session of a user (canonical ID), as `impsd user
 /// passwd` asks: 200 with how many were ended.
 async fn end_user_sessions(
@@ -173,10 +195,15 @@ async fn end_user_sessions(
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    // The password just changed: its remembered verifier goes too.
-    st.service.forget_password(&user);
-    let n = st.service.kick_user(&user, "Password changed").await;
+    let n = password_changed(&st.service, &user, "Password changed").await;
     (StatusCode::OK, n.to_string()).into_response()
+}
+
+/// After a user's password changed (or was removed): its remembered
+/// verifier goes, and so do the user's sessions; how many ended.
+pub(crate) async fn password_changed(service: &Service, user: &str, why: &str) -> usize {
+    service.forget_password(user);
+    service.kick_user(user, why).await
 }
 
 /// `?group=GROUPID&user=USERID` of `impsd group expel`.
@@ -321,6 +348,12 @@ async fn sysmsg_send(
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    send_sysmsg(&st.service, req).await
+}
+
+/// Sends a system message as `POST /admin/sysmsg` asks: shared with the
+/// operator's page.
+pub(crate) async fn send_sysmsg(service: &Service, req: SysmsgSend) -> Response {
     let to = match (req.to.is_empty(), req.online, req.all) {
         (false, false, false) => imps_core::Audience::Users(req.to),
         (true, true, false) => imps_core::Audience::Online,
@@ -339,7 +372,7 @@ async fn sysmsg_send(
         requires_response: req.requires_response,
         to,
     };
-    match st.service.send_system_message(m).await {
+    match service.send_system_message(m).await {
         Ok(s) => axum::Json(SysmsgSent {
             id: s.id,
             users: s.users,
@@ -350,14 +383,20 @@ async fn sysmsg_send(
     }
 }
 
+/// Every system message with its deliveries and answers: shared with the
+/// operator's page.
+pub(crate) async fn list_sysmsgs(service: &Service) -> Response {
+    match service.system_messages().await {
+        Ok(v) => axum::Json(v.into_iter().map(SysmsgRow::from).collect::<Vec<_>>()).into_response(),
+        Err(e) => admin_error(&e),
+    }
+}
+
 async fn sysmsg_list(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    match st.service.system_messages().await {
-        Ok(v) => axum::Json(v.into_iter().map(SysmsgRow::from).collect::<Vec<_>>()).into_response(),
-        Err(e) => admin_error(&e),
-    }
+    list_sysmsgs(&st.service).await
 }
 
 /// One message with who was sent it and who answered what (SYM-15).

@@ -301,6 +301,15 @@ pub struct AdminConfig {
     pub page_sessions: usize,
     /// Seconds an operator page session lasts.
     pub page_session_secs: u64,
+    /// Users per page of the operator page's user list.
+    pub page_users: usize,
+    /// Seconds between two samples of the operator page's graphs.
+    pub graph_sample_secs: u64,
+    /// Seconds of samples the graphs keep (in memory).
+    pub graph_window_secs: u64,
+    /// Serve the admin listener over TLS with the `[tls]` certificate;
+    /// the operator page's cookie is then marked Secure.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -441,6 +450,10 @@ impl Default for AdminConfig {
             token: String::new(),
             page_sessions: 16,
             page_session_secs: 3600,
+            page_users: 50,
+            graph_sample_secs: 10,
+            graph_window_secs: 3600,
+            tls: false,
         }
     }
 }
@@ -516,6 +529,9 @@ impl Config {
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             anyhow::bail!("tls.cert_file and tls.key_file go together");
+        }
+        if self.admin.tls && self.tls.cert_file.is_none() {
+            anyhow::bail!("admin.tls needs tls.cert_file and tls.key_file");
         }
         if self.im.offline_notify == OfflineNotify::Webhook {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
@@ -654,6 +670,10 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("admin.token", "Bearer token; empty = a random one per start. Written to DATA_DIR/admin.json (mode 0600).", ""),
     ("admin.page_sessions", "Most operators signed in to the admin page (/admin/page/) at once; past it the oldest is signed out.", ""),
     ("admin.page_session_secs", "Seconds an admin page sign-in lasts.", ""),
+    ("admin.page_users", "Users per page of the admin page's user list.", ""),
+    ("admin.graph_sample_secs", "Seconds between two samples of the admin page's graphs (logins, messages, latency, connections, memory).", ""),
+    ("admin.graph_window_secs", "Seconds of samples the admin page's graphs keep, in memory (a restart starts them afresh).", ""),
+    ("admin.tls", "Serve the admin listener over HTTPS with the [tls] certificate (needs tls.cert_file and tls.key_file); the admin page's cookie is then Secure. The impsd session/user/peer/sysmsg commands speak plain HTTP to it and cannot reach it then.", "true"),
     ("[tls]", "HTTPS for the HTTP binding.", ""),
     ("tls.cert_file", "PEM certificate chain; with key_file, the HTTP binding is HTTPS.", "\"/etc/impsd/cert.pem\""),
     ("tls.key_file", "PEM private key of cert_file.", "\"/etc/impsd/key.pem\""),

@@ -98,6 +98,12 @@ impl Gate {
         })
     }
 
+    /// Client connections open now (the operator page's graph).
+    pub fn open(&self) -> usize {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values().sum()
+    }
+
     /// A place for a connection from `peer`, or `None` when a cap is
     /// reached.
     pub fn admit(self: &Arc<Gate>, peer: SocketAddr) -> Option<Admitted> {

@@ -37,6 +37,9 @@ pub struct AppState {
     pub federation: Option<Arc<crate::federation::Federation>>,
     /// The other nodes, when `[cluster]` is on.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Lets the admin endpoint cut a session's WebSockets (the session
+    /// stays; its client reconnects and resumes).
+    pub ws_cuts: Arc<crate::ws::Cuts>,
 }
 
 /// How long a request body may take: `base`, plus one second for every

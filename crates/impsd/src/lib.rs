@@ -13,6 +13,7 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod federation;
+pub mod history;
 pub mod http;
 pub mod logging;
 pub mod metrics;
@@ -205,6 +206,7 @@ pub async fn start_full(
         tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
     }
 
+    let ws_cuts = Arc::new(ws::Cuts::default());
     let state = Arc::new(http::AppState {
         service: service.clone(),
         limits: cfg.wire_limits(),
@@ -216,6 +218,7 @@ pub async fn start_full(
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
         federation: federation.clone(),
         cluster: cluster.clone(),
+        ws_cuts: ws_cuts.clone(),
     });
     if let Some(c) = &cluster {
         tasks.extend(
@@ -237,7 +240,7 @@ pub async fn start_full(
     };
     tasks.push(tokio::spawn(conn::serve(
         http_listener,
-        acceptor,
+        acceptor.clone(),
         app,
         gate.clone(),
         conn::Timeouts::from_limits(&cfg.limits),
@@ -249,6 +252,7 @@ pub async fn start_full(
         let m = metrics.clone();
         let helo = Duration::from_secs(cfg.cir.helo_timeout_secs);
         let mut rx = shut_rx.clone();
+        let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
             tokio::select! {
                 _ = cir::serve(l, svc, m, helo, gate) => {}
@@ -263,30 +267,57 @@ pub async fn start_full(
         cfg.admin.token.clone()
     };
     write_admin_info(&cfg, admin_addr, http_addr, &token)?;
-    let operator = Arc::new(operator::OperatorState::new(
+    let history = history::History::new(cfg.admin.graph_sample_secs, cfg.admin.graph_window_secs);
+    tasks.push(tokio::spawn(history.clone().run(
         service.clone(),
+        gate.clone(),
+        shut_rx.clone(),
+    )));
+    let admin_tls = if cfg.admin.tls {
+        acceptor.clone()
+    } else {
+        None
+    };
+    let operator = Arc::new(operator::OperatorState::new(
+        operator::Parts {
+            service: service.clone(),
+            store: store.clone(),
+            cfg: Arc::new(cfg.clone()),
+            federation: federation.clone(),
+            history,
+        },
         token.clone(),
         cfg.admin.page_sessions,
         Duration::from_secs(cfg.admin.page_session_secs),
-        // The admin listener serves plain HTTP on loopback (`[tls]` is
-        // the CSP listener's): a cookie marked Secure would not come back
-        // over it. Marked so once the admin listener has TLS of its own.
-        false,
+        // A cookie marked Secure would not come back over plain HTTP:
+        // Secure exactly when the admin listener serves TLS.
+        admin_tls.is_some(),
     ));
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),
         token,
         log,
         federation: federation.clone(),
+        ws_cuts,
     }))
     .merge(operator::router(operator));
     // The admin endpoint listens on loopback for the operator only: it
     // is not under the client caps.
-    tasks.push(tokio::spawn(serve_http(
-        admin_listener,
-        admin_app,
-        shut_rx.clone(),
-    )));
+    match admin_tls {
+        Some(tls) => tasks.push(tokio::spawn(conn::serve(
+            admin_listener,
+            Some(tls),
+            admin_app,
+            conn::Gate::new(ADMIN_CONNECTIONS, 0),
+            conn::Timeouts::from_limits(&cfg.limits),
+            shut_rx.clone(),
+        ))),
+        None => tasks.push(tokio::spawn(serve_http(
+            admin_listener,
+            admin_app,
+            shut_rx.clone(),
+        ))),
+    }
 
     // The areas' periodic work (keep-alive expiry, group passes, IM
     // redelivery and expiry), once a second until the stop.
@@ -308,6 +339,23 @@ pub async fn start_full(
         tasks,
         workers,
     })
+}
+
+/// Connections the admin listener takes at once when it serves TLS (it
+/// is the operator's, on loopback).
+const ADMIN_CONNECTIONS: usize = 64;
+
+/// The password hash and, when digest login is on, the sealed digest
+/// secret for a new password: what `impsd user add|passwd` and the
+/// operator's page store. Argon2 is slow on purpose: call it off the
+/// async runtime.
+pub fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let hash = imps_core::auth::hash_password_with(password, cfg.password.cost())?;
+    let secret = match (cfg.login.digest, cfg.digest_key()?) {
+        (true, Some(key)) => Some(imps_core::auth::seal_secret(&key, password)?),
+        _ => None,
+    };
+    Ok((hash, secret))
 }
 
 async fn serve_http(listener: TcpListener, app: axum::Router, mut shut: watch::Receiver<bool>) {

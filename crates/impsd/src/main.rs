@@ -425,15 +425,6 @@ fn read_password(given: Option<String>, stdin: bool) -> anyhow::Result<String> {
 }
 
 /// Hashes a password, and seals the digest secret when digest login is on.
-fn credentials(cfg: &Config, password: &str) -> anyhow::Result<(String, Option<Vec<u8>>)> {
-    let hash = imps_core::auth::hash_password_with(password, cfg.password.cost())?;
-    let secret = match (cfg.login.digest, cfg.digest_key()?) {
-        (true, Some(key)) => Some(imps_core::auth::seal_secret(&key, password)?),
-        _ => None,
-    };
-    Ok((hash, secret))
-}
-
 async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
         UserCmd::Add {
@@ -456,7 +447,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             };
             let (hash, secret) = if password.is_some() || password_stdin {
                 let pw = read_password(password, password_stdin)?;
-                let (h, s) = credentials(&cfg, &pw)?;
+                let (h, s) = impsd::credentials(&cfg, &pw)?;
                 (Some(h), s)
             } else if msisdn.is_some() {
                 (None, None)
@@ -490,7 +481,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             let cfg = load(&common)?;
             let store = impsd::connect_store(&cfg).await?;
             let pw = read_password(password, password_stdin)?;
-            let (hash, secret) = credentials(&cfg, &pw)?;
+            let (hash, secret) = impsd::credentials(&cfg, &pw)?;
             let msisdn_base = match msisdn_from {
                 Some(m) => {
                     let m = imps_core::users::normalize_msisdn(&m)
@@ -584,7 +575,7 @@ async fn user_cmd(cmd: UserCmd) -> anyhow::Result<()> {
             let store: Arc<dyn Store> = impsd::connect_store(&cfg).await?;
             let id = imps_core::users::canonical_user(&user, &cfg.domain)?;
             let pw = read_password(password, password_stdin)?;
-            let (h, s) = credentials(&cfg, &pw)?;
+            let (h, s) = impsd::credentials(&cfg, &pw)?;
             if !store.set_password(&id, Some(h), s).await? {
                 bail!("no user {id}");
             }

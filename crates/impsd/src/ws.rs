@@ -3,8 +3,11 @@
 //! shown a live session, that session's server-originated transactions
 //! are pushed on it as they are queued.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -38,6 +41,74 @@ pub async fn upgrade(
     ws.max_message_size(max)
         .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve(st, ctx, socket))
+}
+
+/// The WebSockets carrying each session, so that the admin endpoint can
+/// cut them (as a network drop would) while the session stays.
+#[derive(Default)]
+pub struct Cuts {
+    by_session: parking_lot::Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Cuts {
+    fn watch(&self, session: &str) -> Arc<Notify> {
+        self.by_session
+            .lock()
+            .entry(session.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// A socket of `session` stopped watching.
+    fn release(&self, session: &str, n: Arc<Notify>) {
+        let mut m = self.by_session.lock();
+        // Only the map's and this socket's: nobody else watches. (After a
+        // cut the map may hold another socket's watch already.)
+        if m.get(session).is_some_and(|x| Arc::ptr_eq(x, &n)) && Arc::strong_count(&n) <= 2 {
+            m.remove(session);
+        }
+    }
+
+    /// Closes every WebSocket of `session`; false when there is none.
+    pub fn cut(&self, session: &str) -> bool {
+        match self.by_session.lock().remove(session) {
+            Some(n) => {
+                n.notify_waiters();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A socket's watch on its session's cut, given up when the socket ends.
+struct CutGuard {
+    cuts: Arc<Cuts>,
+    held: Option<(String, Arc<Notify>)>,
+}
+
+impl CutGuard {
+    fn bind(&mut self, session: &str) {
+        if let Some((old, n)) = self.held.take() {
+            self.cuts.release(&old, n);
+        }
+        self.held = Some((session.to_string(), self.cuts.watch(session)));
+    }
+}
+
+impl Drop for CutGuard {
+    fn drop(&mut self) {
+        if let Some((s, n)) = self.held.take() {
+            self.cuts.release(&s, n);
+        }
+    }
+}
+
+async fn cut_of(held: &Option<(String, Arc<Notify>)>) {
+    match held {
+        Some((_, n)) => n.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Most requests read ahead and held while an earlier one is handled;
@@ -109,6 +180,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     let mut held: std::collections::VecDeque<(Message, Encoding, usize)> = Default::default();
     let mut held_bytes = 0usize;
     let mut closing = false;
+    let mut cut = CutGuard {
+        cuts: st.ws_cuts.clone(),
+        held: None,
+    };
     loop {
         // Deliver everything waiting before blocking again. Frames are
         // queued and written together: one flush (one write, mostly) for
@@ -131,6 +206,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             None => {
                 let frame = tokio::select! {
                     f = socket.recv() => f,
+                    _ = cut_of(&cut.held) => {
+                        tracing::info!("WebSocket cut by the administrator");
+                        break;
+                    }
                     changed = changed(&mut wake) => {
                         if !changed { break; }
                         continue;
@@ -207,6 +286,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             && let Some(s) = st.service.sessions().get(&id)
         {
             wake = Some(s.subscribe());
+            cut.bind(&s.id);
             bound = Some(s);
         }
         if let Some(r) = reply

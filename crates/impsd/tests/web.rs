@@ -344,3 +344,260 @@ async fn web_operator_kicks_a_browser_session_and_the_browser_shows_it() {
     op.close().await;
     bob.close().await;
 }
+
+/// Signs the operator page in.
+async fn operator_signs_in(op: &Browser) {
+    op.type_into("#token", ADMIN_TOKEN).await;
+    op.click("#signin").await;
+    op.wait_visible("#ops-screen").await;
+}
+
+/// Whether `user` can log in with `pw` (a library client, 2-way login).
+async fn can_log_in(srv: &TestServer, user: &str, pw: &str) -> bool {
+    let c = srv.client(
+        imps_wire::Version::V1_3,
+        imps_wire::Encoding::Xml,
+        "op-check",
+    );
+    c.login_password(user, pw).await.is_ok()
+}
+
+/// The operator page beyond sessions, in one browser session: users
+/// (pages, add, disable, new password), groups with their members, a
+/// system message sent to a browser user and the answer seen, the
+/// federation peers with their queue, and the graphs of the last hour
+/// drawn from samples.
+#[tokio::test]
+async fn web_operator_page_users_groups_sysmsgs_peers_and_graphs() {
+    let Some(driver) = web_common::driver("web_operator_page_users_groups").await else {
+        return;
+    };
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.admin.token = ADMIN_TOKEN.into();
+            c.admin.page_users = 2;
+            c.admin.graph_sample_secs = 1;
+            c.federation.enabled = true;
+            c.federation.peers = vec![impsd::federation::PeerSettings {
+                domain: "b.test".into(),
+                url: "http://127.0.0.1:9/imps".into(),
+            }];
+        })
+        .user("alice", PW)
+        .user("bob", PW)
+        .start()
+        .await;
+    srv.store()
+        .create_group(imps_core::store::GroupRecord {
+            id: "wv:alice/club@localhost".into(),
+            owner: "alice".into(),
+            private: false,
+            props: vec![("Name".into(), "The club".into())],
+            welcome: None,
+            created_ms: 0,
+        })
+        .await
+        .unwrap();
+    let bob = driver.browser(&page(&srv)).await;
+    bob.login("bob", PW).await;
+    let op = driver.browser(&admin_page(&srv)).await;
+    operator_signs_in(&op).await;
+
+    // Users: two a page; add one, disable, enable with a new password.
+    op.click(".tab[data-tab=users-tab]").await;
+    op.wait_text("#user-count", "(2)").await;
+    op.type_into("#new-user", "dave").await;
+    op.type_into("#new-password", "dave-pw-1").await;
+    op.click("#add-user").await;
+    op.wait_text("#banner", "dave was added").await;
+    op.wait_text("#user-count", "(3)").await;
+    op.wait_text("#users-range", "1–2 of 3").await;
+    op.click("#users-next").await;
+    op.wait_text("#users tbody", "dave").await;
+    assert!(can_log_in(&srv, "dave", "dave-pw-1").await);
+    let dave = srv.login("dave").password("dave-pw-1").ws().await;
+    op.click("#users tbody tr[data-user=dave] .disable").await;
+    op.wait_text("#users tbody tr[data-user=dave] .state", "disabled")
+        .await;
+    assert!(!can_log_in(&srv, "dave", "dave-pw-1").await, "disabled");
+    common::wait_until(
+        "dave's session ended",
+        web_common::BROWSER_TIMEOUT,
+        || async { srv.service().sessions().of_user("dave").is_empty() },
+    )
+    .await;
+    drop(dave);
+    op.screenshot("operator-users").await;
+    op.type_into("#users tbody tr[data-user=dave] .new-pw", "dave-pw-2")
+        .await;
+    op.click("#users tbody tr[data-user=dave] .set-pw").await;
+    op.wait_text("#users tbody tr[data-user=dave] .state", "enabled")
+        .await;
+    assert!(can_log_in(&srv, "dave", "dave-pw-2").await, "enabled again");
+
+    // Groups with their members.
+    op.click(".tab[data-tab=groups-tab]").await;
+    op.wait_text(
+        "#groups tbody tr[data-group='wv:alice/club@localhost']",
+        "The club",
+    )
+    .await;
+    op.wait_text(
+        "#groups tbody tr[data-group='wv:alice/club@localhost']",
+        "alice (Admin)",
+    )
+    .await;
+
+    // A system message to bob; his browser answers; the page shows it.
+    op.click(".tab[data-tab=sysmsg-tab]").await;
+    op.type_into("#sysmsg-to", "bob").await;
+    op.type_into("#sysmsg-text", "Maintenance tonight: stay?")
+        .await;
+    op.type_into("#sysmsg-options", "Stay\nLeave").await;
+    op.click("#sysmsg-send").await;
+    op.wait_text("#banner", "was sent").await;
+    bob.wait_text("#prompts .prompt.system", "Maintenance tonight")
+        .await;
+    bob.click("#prompts .prompt.system button:first-of-type")
+        .await;
+    let mut backoff = imps_testkit::Backoff::new(web_common::BROWSER_TIMEOUT);
+    loop {
+        op.click("#refresh").await;
+        if op
+            .text("#sysmsgs tbody .answers")
+            .await
+            .is_some_and(|t| t.contains("bob: Stay"))
+        {
+            break;
+        }
+        assert!(backoff.wait().await, "the answer never showed");
+    }
+    op.screenshot("operator-sysmsg").await;
+
+    // Federation peers with state and queue depth.
+    op.click(".tab[data-tab=peers-tab]").await;
+    op.wait_text("#peers tbody tr[data-domain='b.test']", "b.test")
+        .await;
+
+    // Graphs: samples every second, drawn as SVG lines.
+    op.click(".tab[data-tab=graphs-tab]").await;
+    let mut backoff = imps_testkit::Backoff::new(web_common::BROWSER_TIMEOUT);
+    loop {
+        op.click("#refresh").await;
+        let logins = op.text("#graph-logins figcaption").await;
+        if op.text("#graphs svg polyline").await.is_some()
+            && logins.is_some_and(|t| t.contains("highest") && !t.contains("highest 0"))
+        {
+            break;
+        }
+        assert!(backoff.wait().await, "the graphs never showed logins");
+    }
+    op.wait_text("#graph-memory figcaption", "MiB").await;
+    op.screenshot("operator-graphs").await;
+    op.close().await;
+    bob.close().await;
+}
+
+/// The browser client's missing pieces: a login held by the operator's
+/// terms (shown, answered, then the login completes); an invitation into
+/// a group, cancelled, then sent again and accepted; and a network drop:
+/// the server cuts bob's WebSocket, his page reconnects to the same
+/// session and gets the message sent while it was away.
+#[tokio::test]
+async fn web_terms_invitations_and_reconnect() {
+    let Some(driver) = web_common::driver("web_terms_invitations_and_reconnect").await else {
+        return;
+    };
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.admin.token = ADMIN_TOKEN.into();
+            c.sysmsg.terms = Some(imps_core::TermsConfig {
+                version: "v1".into(),
+                text: "House rules: be kind. Agree?".into(),
+                options: vec![
+                    imps_core::TermsOption {
+                        text: "Agree".into(),
+                        ..Default::default()
+                    },
+                    imps_core::TermsOption {
+                        text: "Decline".into(),
+                        deny: true,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            });
+        })
+        .user("alice", PW)
+        .user("bob", PW)
+        .start()
+        .await;
+    let alice = driver.browser(&page(&srv)).await;
+    let bob = driver.browser(&page(&srv)).await;
+    for (b, name) in [(&alice, "alice"), (&bob, "bob")] {
+        b.type_into("#login-user", name).await;
+        b.type_into("#login-password", PW).await;
+        b.click("#login-button").await;
+        b.wait_text("#terms-text", "House rules").await;
+        if name == "alice" {
+            b.screenshot("login-terms").await;
+        }
+        b.click("#terms-options button:first-child").await;
+        b.wait_visible("#main-screen").await;
+    }
+
+    // Invitations: alice invites bob into her group, cancels, invites again.
+    alice.type_into("#group-id", "club").await;
+    alice.click("#group-create").await;
+    alice.wait_text("#chat-title", "alice/club").await;
+    alice.type_into("#invite-user", "bob").await;
+    alice.click("#invite-button").await;
+    bob.wait_text("#prompts .prompt.invite", "alice/club").await;
+    alice
+        .click("#prompts .prompt.sent-invite .cancel-invite")
+        .await;
+    bob.wait_text("#banner", "withdrew the invitation").await;
+    assert!(bob.text("#prompts .prompt.invite").await.is_none());
+    alice.type_into("#invite-user", "bob").await;
+    alice.click("#invite-button").await;
+    bob.wait_text("#prompts .prompt.invite", "alice/club").await;
+    bob.click("#prompts .prompt.invite button.accept").await;
+    alice
+        .wait_text("#banner", "bob accepted the invitation")
+        .await;
+    bob.wait_text("#chat-members", "alice").await;
+    alice.wait_text("#chat-members", "bob").await;
+
+    // A network drop: the server cuts bob's WebSocket, the session stays.
+    let before = srv.service().sessions().of_user("bob");
+    assert_eq!(before.len(), 1);
+    let sid = before[0].id.clone();
+    let cut = request(
+        "POST",
+        &format!(
+            "http://{}/admin/sessions/{sid}/cut-transport",
+            srv.running().admin_addr
+        ),
+        &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+        "",
+    )
+    .await;
+    assert_eq!(cut.0, 200);
+    bob.wait_attr("#connection", "data-state", "reconnecting")
+        .await;
+    alice
+        .type_into("#compose", "sent while you were away")
+        .await;
+    alice.click("#send").await;
+    bob.wait_attr("#connection", "data-state", "connected")
+        .await;
+    bob.wait_text("#banner", "same session").await;
+    bob.wait_text("#messages .msg.in", "sent while you were away")
+        .await;
+    let after = srv.service().sessions().of_user("bob");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, sid, "the same session goes on");
+    bob.screenshot("reconnected").await;
+    alice.close().await;
+    bob.close().await;
+}

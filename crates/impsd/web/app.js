@@ -23,6 +23,9 @@ function fresh() {
     prompts: [],
     ended: null,
     keepAlive: null,
+    // Invitations this user sent and that are not answered yet, by InviteID.
+    sentInvites: new Map(),
+    reconnecting: false,
   };
 }
 
@@ -57,7 +60,16 @@ function redraw() {
 
 // ---- logging in ----
 
-async function login(user, password) {
+// The system messages a login is held for (the operator's terms, 1.3):
+// shown, answered, and the login tried again with the answers.
+class HeldForAnswers extends Error {
+  constructor(messages) {
+    super("the server asks a question before the login completes");
+    this.messages = messages;
+  }
+}
+
+async function login(user, password, answers = []) {
   const conn = new Connection(wsUrl(), onPush, onClosed);
   state.conn = conn;
   await conn.open();
@@ -73,13 +85,16 @@ async function login(user, password) {
       resp = first;
     } else if (nonce && schema.startsWith("SHA")) {
       const digest = await P.digest(nonce, password);
-      resp = await conn.request(P.login(user, { digest }, cookie), tid);
+      resp = await conn.request(P.login(user, { digest }, cookie, answers), tid);
     }
   }
-  if (!resp) resp = await conn.request(P.login(user, { password }, cookie));
+  if (!resp) resp = await conn.request(P.login(user, { password }, cookie, answers));
   const sid = resp.textAt("SessionID");
   if (resp.code() !== 200 || !sid) {
     conn.close();
+    const held = resp.at("Result", "SystemMessageList") || resp.child("SystemMessageList");
+    const messages = held ? held.all("SystemMessage") : [];
+    if (messages.some((m) => m.child("AnswerOptions"))) throw new HeldForAnswers(messages);
     throw new Error(resp.description() || `login refused (${resp.code()})`);
   }
   conn.sessionId = sid;
@@ -88,8 +103,29 @@ async function login(user, password) {
   check(await conn.request(P.serviceAll()), "services");
   check(await conn.request(P.updatePresence("AVAILABLE", null)), "presence");
   const every = Number(resp.textAt("KeepAliveTime")) || 600;
-  state.keepAlive = setInterval(() => conn.request(P.keepAlive()).catch(() => {}), every * 800);
+  state.keepAlive = setInterval(() => state.conn.request(P.keepAlive()).catch(() => {}), every * 800);
   await loadContacts();
+}
+
+// Shows the messages a login is held for, one at a time, each with its
+// answer options; resolves with [[SystemMessageID, ChosenOptionID]].
+function answerHeld(messages) {
+  return new Promise((resolve) => {
+    const answers = [];
+    const next = (i) => {
+      if (i >= messages.length) return resolve(answers);
+      const m = messages[i];
+      const options = (m.child("AnswerOptions")?.all("AnswerOption") || []).map((o) => ({
+        text: o.textAt("AnswerOptionText"),
+        id: o.textAt("AnswerOptionID"),
+      }));
+      ui.terms(m.textAt("SystemMessageText") || "", options, (chosen) => {
+        answers.push([m.textAt("SystemMessageID"), chosen]);
+        next(i + 1);
+      });
+    };
+    next(0);
+  });
 }
 
 // The default contact list (made when there is none), its members, their
@@ -165,6 +201,12 @@ function onPush(tid, body) {
     case "InviteUser-Request":
       askInvitation(body);
       break;
+    case "CancelInviteUser-Request":
+      invitationWithdrawn(body);
+      break;
+    case "Invite-Response":
+      invitationAnswered(body);
+      break;
     case "SystemMessage-Request":
       for (const m of body.child("SystemMessageList")?.all("SystemMessage") || []) askSystem(m);
       break;
@@ -208,8 +250,9 @@ function push(conv, m) {
   state.convs.get(conv).push(m);
 }
 
-function ask(kind, text, options) {
-  const p = { id: `${kind}-${Math.random().toString(36).slice(2)}`, kind, text, options: [] };
+function ask(kind, text, ref, options) {
+  if (options === undefined) [ref, options] = [null, ref];
+  const p = { id: `${kind}-${Math.random().toString(36).slice(2)}`, kind, text, ref, options: [] };
   p.options = options.map(([label, cls, act]) => ({
     label,
     cls,
@@ -245,7 +288,7 @@ function askInvitation(body) {
     if (yes && group) await enterGroup(group, false);
   };
   const what = group ? `to the group ${P.key(group)}` : "to share presence";
-  ask("invite", `${P.key(inviter)} invites you ${what}`, [
+  ask("invite", `${P.key(inviter)} invites you ${what}`, inviteId, [
     ["Accept", "accept", () => answer(true)],
     ["Decline", "deny", () => answer(false)],
   ]);
@@ -264,9 +307,107 @@ function askSystem(m) {
   ask("system", m.textAt("SystemMessageText") || "", options);
 }
 
-function onClosed(reason) {
-  clearInterval(state.keepAlive);
-  if (state.conn && state.conn.sessionId && !state.loggingOut) ui.ended(state.ended || reason);
+// The inviter withdrew an invitation: its question goes.
+function invitationWithdrawn(body) {
+  const id = body.textAt("InviteID");
+  const before = state.prompts.length;
+  state.prompts = state.prompts.filter((p) => !(p.kind === "invite" && p.ref === id));
+  if (state.prompts.length < before) {
+    ui.banner(`${P.key(body.textAt("Sender", "User", "UserID"))} withdrew the invitation`);
+  }
+}
+
+// An invitation this user sent was answered.
+function invitationAnswered(body) {
+  const id = body.textAt("InviteID");
+  const sent = state.sentInvites.get(id);
+  state.sentInvites.delete(id);
+  state.prompts = state.prompts.filter((p) => !(p.kind === "sent-invite" && p.ref === id));
+  const who = sent ? P.key(sent.user) : P.key(body.textAt("Sender", "User", "UserID")) || "?";
+  const yes = body.textAt("Acceptance") === "T";
+  ui.banner(`${who} ${yes ? "accepted" : "declined"} the invitation`);
+}
+
+// Invites a user into the current group; the invitation waits, with a
+// way to cancel it, until it is answered.
+async function inviteTyped() {
+  const typed = $("invite-user").value.trim();
+  const cur = state.current;
+  if (!typed || !cur || !cur.startsWith("g:")) return;
+  const group = state.groups.get(cur.slice(2)).id;
+  const user = P.wireUser(typed);
+  const id = `inv${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  check(await state.conn.request(P.invite(id, user, group)), "inviting");
+  $("invite-user").value = "";
+  state.sentInvites.set(id, { user, group });
+  ask("sent-invite", `You invited ${P.key(user)} to ${P.key(group)}`, id, [
+    ["Cancel the invitation", "cancel-invite", async () => {
+      check(await state.conn.request(P.cancelInvite(id, user, group)), "cancelling");
+      state.sentInvites.delete(id);
+      ui.banner(`The invitation of ${P.key(user)} was cancelled`);
+    }],
+  ]);
+}
+
+// The WebSocket closed. Unless the server ended the session (it says so
+// first) or the user logged out, the network dropped: connect again and
+// go on with the same session, whose pushes waited meanwhile.
+function onClosed(reason, conn) {
+  if (conn !== state.conn || !conn.sessionId || state.loggingOut) return;
+  if (state.ended) {
+    clearInterval(state.keepAlive);
+    ui.ended(state.ended);
+    return;
+  }
+  reconnect(state.conn, reason, 0);
+}
+
+const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 10000];
+// Past this many failed tries in a row, the session is given up.
+const RECONNECT_TRIES = 30;
+
+function reconnect(old, reason, attempt) {
+  if (state.conn !== old || state.loggingOut) return;
+  state.reconnecting = true;
+  ui.connection("reconnecting");
+  ui.banner("The connection dropped; reconnecting…");
+  const delay = RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)];
+  setTimeout(async () => {
+    if (state.conn !== old || state.loggingOut) return;
+    const conn = new Connection(wsUrl(), onPush, onClosed);
+    conn.sessionId = old.sessionId;
+    conn.nextTid = old.nextTid;
+    try {
+      await conn.open();
+      // Any request carrying the SessionID binds the new socket to the
+      // session; the pushes that waited follow.
+      state.conn = conn;
+      const r = await conn.request(P.keepAlive());
+      if (r.code() >= 300) {
+        // The session is gone (expired meanwhile): nothing to resume.
+        state.conn = old;
+        conn.close();
+        clearInterval(state.keepAlive);
+        ui.ended(`The session could not be resumed (${r.code()} ${r.description()})`.trim());
+        return;
+      }
+    } catch (e) {
+      state.conn = old;
+      conn.close();
+      if (attempt + 1 >= RECONNECT_TRIES) {
+        clearInterval(state.keepAlive);
+        ui.ended(reason);
+        return;
+      }
+      reconnect(old, reason, attempt + 1);
+      return;
+    }
+    state.reconnecting = false;
+    state.reconnects = (state.reconnects || 0) + 1;
+    ui.connection("connected");
+    ui.banner("Reconnected: the same session goes on");
+    redraw();
+  }, delay);
 }
 
 // ---- groups ----
@@ -344,12 +485,24 @@ function wire() {
   const doLogin = () =>
     act(async () => {
       ui.loginError("");
-      state = fresh();
-      try {
-        await login($("login-user").value.trim(), $("login-password").value);
-      } catch (e) {
-        ui.loginError(e.message);
-        return;
+      const user = $("login-user").value.trim();
+      const password = $("login-password").value;
+      let answers = [];
+      for (;;) {
+        state = fresh();
+        try {
+          await login(user, password, answers);
+          break;
+        } catch (e) {
+          if (e instanceof HeldForAnswers && !answers.length) {
+            answers = await answerHeld(e.messages);
+            ui.show("login-screen");
+            continue;
+          }
+          ui.show("login-screen");
+          ui.loginError(e.message);
+          return;
+        }
       }
       $("login-password").value = "";
       ui.me(P.key(state.me));
@@ -373,6 +526,8 @@ function wire() {
   onEnter("add-contact", () => act(addContactTyped));
   $("group-create").addEventListener("click", () => act(() => enterGroup($("group-id").value.trim(), true)));
   $("group-join").addEventListener("click", () => act(() => enterGroup($("group-id").value.trim(), false)));
+  $("invite-button").addEventListener("click", () => act(inviteTyped));
+  onEnter("invite-user", () => act(inviteTyped));
   $("logout").addEventListener("click", () =>
     act(async () => {
       state.loggingOut = true;

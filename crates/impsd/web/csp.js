@@ -108,7 +108,8 @@ export function parse(xml) {
 }
 
 // One WebSocket carrying one session. `onPush(tid, body)` gets every
-// request the server sends; `onClose(reason)` is called once.
+// request the server sends; `onClose(reason, connection)` is called once,
+// unless `close()` ended it.
 export class Connection {
   constructor(url, onPush, onClose) {
     this.url = url;
@@ -156,7 +157,7 @@ export class Connection {
     this.closed = true;
     for (const w of this.pending.values()) w.reject(new Error(reason));
     this.pending.clear();
-    this.onClose(reason);
+    this.onClose(reason, this);
   }
 
   // A new TransactionID, for a request that must reuse it (digest login).

@@ -28,7 +28,9 @@ const attr = (name, value) => el(name, txt("Qualifier", "T"), txt("PresenceValue
 
 const users = (ids) => el("UserIDList", ids.map((u) => txt("UserID", u)));
 
-export function login(user, auth, cookie) {
+// `answers`: [[SystemMessageID, ChosenOptionID]] to the system messages
+// that held an earlier try (the operator's terms, 1.3).
+export function login(user, auth, cookie, answers = []) {
   return el(
     "Login-Request",
     txt("UserID", user),
@@ -38,6 +40,14 @@ export function login(user, auth, cookie) {
     txt("TimeToLive", 3600),
     txt("SessionCookie", cookie),
     auth.schema ? txt("DigestSchema", auth.schema) : null,
+    answers.length
+      ? el(
+          "SystemMessageResponseList",
+          answers.map(([id, option]) =>
+            el("SystemMessageResponse", txt("SystemMessageID", id), option ? txt("ChosenOptionID", option) : null),
+          ),
+        )
+      : null,
   );
 }
 
@@ -187,5 +197,26 @@ export function systemMessageUser(id, option) {
       "SystemMessageResponseList",
       el("SystemMessageResponse", txt("SystemMessageID", id), option ? txt("ChosenOptionID", option) : null),
     ),
+  );
+}
+
+// An invitation of `user` into `group` (InviteType GR).
+export function invite(inviteId, user, group, note) {
+  return el(
+    "Invite-Request",
+    txt("InviteID", inviteId),
+    txt("InviteType", "GR"),
+    el("Recipient", el("User", txt("UserID", user))),
+    txt("GroupID", group),
+    note ? txt("InviteNote", note) : null,
+  );
+}
+
+export function cancelInvite(inviteId, user, group) {
+  return el(
+    "CancelInvite-Request",
+    txt("InviteID", inviteId),
+    el("Recipient", el("User", txt("UserID", user))),
+    group ? txt("GroupID", group) : null,
   );
 }

@@ -17,7 +17,7 @@ export function presenceState(c) {
 }
 
 export function show(screen) {
-  for (const s of ["login-screen", "main-screen", "ended-screen"]) $(s).hidden = s !== screen;
+  for (const s of ["login-screen", "terms-screen", "main-screen", "ended-screen"]) $(s).hidden = s !== screen;
 }
 
 export function loginError(text) {
@@ -79,6 +79,7 @@ export function conversation(state) {
   box.replaceChildren();
   $("compose").disabled = !cur;
   $("send").disabled = !cur;
+  $("invite-row").hidden = !(cur && cur.startsWith("g:"));
   if (!cur) return;
   const name = cur.slice(2);
   $("chat-title").textContent = cur.startsWith("g:") ? `Group ${name}` : `Chat with ${name}`;
@@ -109,4 +110,28 @@ export function prompts(state) {
     }
     div.append(d);
   }
+}
+
+// A question the server asks before the login completes: its text and a
+// button per answer; `chosen(optionId)` gets the answer.
+export function terms(text, options, chosen) {
+  $("terms-text").textContent = text;
+  const box = $("terms-options");
+  box.replaceChildren();
+  for (const o of options) {
+    const b = node("button", "terms-option", o.text);
+    b.type = "button";
+    b.addEventListener("click", () => chosen(o.id));
+    box.append(b);
+  }
+  show("terms-screen");
+  box.firstChild?.focus();
+}
+
+// The state of the connection: connected or reconnecting.
+export function connection(state) {
+  const c = $("connection");
+  c.dataset.state = state;
+  c.textContent = state === "connected" ? "" : "Reconnecting…";
+  c.hidden = state === "connected";
 }
