@@ -196,6 +196,8 @@ pub async fn start_full(
         body_time: http::BodyTime::from_limits(&cfg.limits),
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
         federation: federation.clone(),
+        store: store.clone(),
+        health_timeout: Duration::from_millis(cfg.store.health_timeout_ms.max(1)),
     });
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     // One set of caps for every client connection, TCP CIR included:
