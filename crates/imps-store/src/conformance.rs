@@ -79,13 +79,10 @@ async fn get(store: &dyn Store, id: &str) -> Option<UserRecord> {
 /// writes, and changes nothing.
 pub async fn ping_answers(store: &dyn Store) {
     store.ping().await.expect("ping on a working store");
-    let before = store.list_users().await.unwrap();
+    let before = store.list_users().await.expect("users listed");
     store.ping().await.expect("ping again");
-    assert_eq!(
-        store.list_users().await.unwrap(),
-        before,
-        "ping wrote nothing"
-    );
+    let after = store.list_users().await.expect("users listed");
+    assert_eq!(after, before, "ping wrote nothing");
 }
 
 pub async fn create_and_read_back(store: &dyn Store) {
