@@ -91,7 +91,8 @@ fn harness() -> &'static Harness {
             },
             ..CoreConfig::default()
         };
-        let service = Arc::new(Service::new(core, Arc::new(store), Arc::new(SystemClock)));
+        let store: Arc<dyn imps_core::Store> = Arc::new(store);
+        let service = Arc::new(Service::new(core, store.clone(), Arc::new(SystemClock)));
         let limits = Limits {
             max_size: MAX_BODY,
             ..Limits::default()
@@ -108,6 +109,8 @@ fn harness() -> &'static Harness {
             federation: None,
             cluster: None,
             ws_cuts: Arc::default(),
+            store: store.clone(),
+            health_timeout: Duration::from_secs(2),
         });
         let app = impsd::http::router(state, PATH, "/imps/ws", MAX_BODY);
         let rt = tokio::runtime::Builder::new_current_thread()

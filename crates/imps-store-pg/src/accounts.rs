@@ -242,4 +242,19 @@ impl AccountStore for PgStore {
         .map(session_from_row)
         .collect()
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // The bookkeeping table, not `SELECT 1`: a database that answers
+        // but lost impsd's schema (dropped, or the search path wrong)
+        // cannot serve anything either.
+        let c = self.conn().await?;
+        query(
+            &c,
+            "SELECT MAX(version) FROM schema_version",
+            &[],
+            "pinging the store",
+        )
+        .await
+        .map(|_| ())
+    }
 }

@@ -13,7 +13,7 @@ use imps_core::StoreError;
 use tokio_postgres::NoTls;
 
 use crate::migrations;
-use crate::rows::{backend, pool_error};
+use crate::rows::pool_error;
 
 /// How to reach the database. impsd reads the URL from `[store] url` (or
 /// `IMPSD_STORE_URL`); the rest have safe defaults.
@@ -142,15 +142,6 @@ impl PgStore {
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
         let c = self.conn().await?;
         migrations::current_version(&c).await
-    }
-
-    /// Whether the server answers (for health checks).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let c = self.conn().await?;
-        c.simple_query("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(|e| backend("ping", &e))
     }
 
     /// Closes the pool: connections in use close when given back.

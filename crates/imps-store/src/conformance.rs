@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn Store) {
     users_listed_by_id(store).await;
     sessions_put_list_delete(store).await;
     put_session_twice_replaces(store).await;
+    ping_answers(store).await;
 }
 
 fn new_user(id: &str, msisdn: Option<&str>) -> NewUser {
@@ -72,6 +73,16 @@ async fn get(store: &dyn Store, id: &str) -> Option<UserRecord> {
         Ok(u) => u,
         Err(e) => panic!("user({id}) failed: {e}"),
     }
+}
+
+/// The health check's ping answers on a working store, before and after
+/// writes, and changes nothing.
+pub async fn ping_answers(store: &dyn Store) {
+    store.ping().await.expect("ping on a working store");
+    let before = store.list_users().await.expect("users listed");
+    store.ping().await.expect("ping again");
+    let after = store.list_users().await.expect("users listed");
+    assert_eq!(after, before, "ping wrote nothing");
 }
 
 pub async fn create_and_read_back(store: &dyn Store) {

@@ -201,4 +201,15 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // Through the writer: the single writer is where a stuck or broken
+        // store shows first (its queue full, its file gone bad).
+        self.writer()
+            .run(|c| {
+                c.query_row("SELECT MAX(version) FROM schema_migrations", [], |_| Ok(()))
+                    .map_err(|e| backend("pinging the store", e))
+            })
+            .await
+    }
 }

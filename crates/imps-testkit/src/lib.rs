@@ -71,12 +71,14 @@
 mod http;
 pub mod real;
 mod server;
+pub mod store;
 mod user;
 pub mod wait;
 
 pub use http::{get_text, post_raw};
-pub use real::{RealServer, RealServerBuilder, real_config};
+pub use real::{RealServer, RealServerBuilder, real_config, real_config_db};
 pub use server::{TEST_KEY, TestServer, TestServerBuilder, test_config};
+pub use store::{TestDb, on_postgres, skipped, store_toml};
 pub use user::{DEFAULT_PASSWORD, Inbox, Login, TestUser, uid};
 pub use wait::{Backoff, DEFAULT_TIMEOUT, poll_for, wait_for, wait_until};
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use impsd::Config;
 
 use crate::server::{TEST_KEY, test_config};
+use crate::store::TestDb;
 use crate::user::Login;
 use crate::wait::Backoff;
 
@@ -28,8 +29,16 @@ macro_rules! impsd_bin {
 }
 
 /// Writes a config for the real binary under `dir`: every port chosen by
-/// the OS, data in `dir/data`, digest login on with [`TEST_KEY`].
+/// the OS, data in `dir/data`, digest login on with [`TEST_KEY`]. The
+/// store is SQLite; [`real_config_db`] for the run's store.
 pub fn real_config(dir: &Path) -> PathBuf {
+    real_config_db(dir, None)
+}
+
+/// [`real_config`] on the store of the run: SQLite when `db` is `None`,
+/// else its PostgreSQL schema (`TestDb::from_env()`, which the caller
+/// keeps until the server is gone).
+pub fn real_config_db(dir: &Path, db: Option<&TestDb>) -> PathBuf {
     let path = dir.join("impsd.toml");
     let text = format!(
         r#"listen = "127.0.0.1:0"
@@ -46,6 +55,7 @@ listen = "127.0.0.1:0"
         data = dir.join("data").display(),
         key = TEST_KEY
     );
+    let text = format!("{text}{}", crate::store::store_toml(db));
     std::fs::write(&path, text).expect("config written");
     path
 }
@@ -151,6 +161,10 @@ impl<'a> RealServerBuilder<'a> {
     pub fn start(self) -> RealServer {
         let dir = tempfile::tempdir().expect("a temporary dir");
         let mut cfg = test_config(dir.path());
+        let db = TestDb::from_env();
+        if let Some(db) = &db {
+            db.apply(&mut cfg);
+        }
         for f in self.config {
             f(&mut cfg);
         }
@@ -164,6 +178,7 @@ impl<'a> RealServerBuilder<'a> {
             child: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db,
             dir,
         };
         srv.spawn();
@@ -180,6 +195,9 @@ pub struct RealServer {
     child: Option<Child>,
     http_addr: SocketAddr,
     admin_addr: SocketAddr,
+    /// On PostgreSQL, the server's schema (dropped after the process is
+    /// killed: fields drop after [`Drop::drop`]).
+    db: Option<TestDb>,
     /// Last, so the process is gone before its dir is removed.
     dir: tempfile::TempDir,
 }
@@ -271,6 +289,11 @@ impl RealServer {
 
     pub fn data_dir(&self) -> &Path {
         &self.cfg.data_dir
+    }
+
+    /// The PostgreSQL schema it runs on (`IMPSD_TEST_STORE=postgres`).
+    pub fn db(&self) -> Option<&TestDb> {
+        self.db.as_ref()
     }
 
     /// The binary it runs.

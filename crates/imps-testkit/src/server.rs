@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use imps_client::{Client, ClientConfig, Encoding, HttpClient, Version};
 use imps_core::{Clock, FakeClock, NewUser, Service, Store, SystemClock};
+use impsd::config::StoreKind;
 use impsd::logging::LogControl;
 use impsd::{Config, Running};
 
+use crate::store::TestDb;
 use crate::user::Login;
 
 /// A fixed key so tests can enable digest login.
@@ -40,6 +42,12 @@ pub struct TestServer {
     pub cfg: Config,
     /// Holds the data dir; removed when the server is dropped.
     pub dir: tempfile::TempDir,
+    /// On PostgreSQL: the second store handle [`TestServer::store`] gives
+    /// (a pool, opened once the server runs).
+    pg_store: Option<Arc<dyn Store>>,
+    /// On PostgreSQL (`IMPSD_TEST_STORE=postgres`): the server's schema,
+    /// dropped with the server; `None` on SQLite.
+    pub db: Option<TestDb>,
 }
 
 /// A change to the settings; may borrow from the test (`'a`).
@@ -91,6 +99,10 @@ impl<'a> TestServerBuilder<'a> {
     pub async fn start(self) -> TestServer {
         let dir = tempfile::tempdir().expect("a temporary dir");
         let mut cfg = test_config(dir.path());
+        let db = TestDb::from_env();
+        if let Some(db) = &db {
+            db.apply(&mut cfg);
+        }
         for f in self.config {
             f(&mut cfg);
         }
@@ -98,10 +110,21 @@ impl<'a> TestServerBuilder<'a> {
         let running = impsd::start_full(cfg.clone(), clock, self.log)
             .await
             .expect("server starts");
+        // The server made and migrated the schema: a second pool on it.
+        let pg_store = match cfg.store.kind {
+            StoreKind::Postgres => Some(
+                impsd::connect_store(&cfg)
+                    .await
+                    .expect("a second handle on the PostgreSQL store"),
+            ),
+            StoreKind::Sqlite => None,
+        };
         let srv = TestServer {
             running: Some(running),
             cfg,
             dir,
+            pg_store,
+            db,
         };
         for (id, password) in &self.users {
             srv.add_user(id, password).await;
@@ -172,12 +195,21 @@ impl TestServer {
     }
 
     /// A second handle on the server's store, the way the admin commands
-    /// open it while the server runs.
+    /// open it while the server runs: the SQLite file opened again, or on
+    /// PostgreSQL a pool on the server's schema.
     pub fn store(&self) -> Arc<dyn Store> {
-        impsd::open_store(&self.cfg).expect("the store opens")
+        match &self.pg_store {
+            Some(s) => s.clone(),
+            None => impsd::open_store(&self.cfg).expect("the store opens"),
+        }
     }
 
-    /// Adds a user through a second store handle on the same file, the
+    /// Whether this server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.cfg.store.kind == StoreKind::Postgres
+    }
+
+    /// Adds a user through a second store handle on the same data, the
     /// way `impsd user add` does while the server runs.
     pub async fn add_user(&self, id: &str, password: &str) {
         self.add_user_full(id, Some(password), None).await;

@@ -40,6 +40,10 @@ pub struct AppState {
     /// Lets the admin endpoint cut a session's WebSockets (the session
     /// stays; its client reconnects and resumes).
     pub ws_cuts: Arc<crate::ws::Cuts>,
+    /// The store, for /healthz's ping.
+    pub store: Arc<dyn imps_core::Store>,
+    /// How long /healthz waits for the store (`store.health_timeout_ms`).
+    pub health_timeout: Duration,
 }
 
 /// How long a request body may take: `base`, plus one second for every
@@ -107,7 +111,7 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
         .route(path, post(csp_post))
         .route(ws_path, get(crate::ws::upgrade))
         .route("/cir/{token}", get(http_cir))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::web::router(ws_path))
         .layer(DefaultBodyLimit::max(max_body))
@@ -117,6 +121,45 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
             },
         ))
         .with_state(state)
+}
+
+/// `/healthz`: a first line `ok` (200) or `unhealthy` (503), then one
+/// line per dependency, `store: ok` or `store: unreachable (why)`. The
+/// store is pinged through the `Store` trait, bounded by
+/// `store.health_timeout_ms`.
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let mut checks: Vec<(&str, Result<(), String>)> = Vec::new();
+    let store = match tokio::time::timeout(state.health_timeout, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {} ms",
+            state.health_timeout.as_millis()
+        )),
+    };
+    checks.push(("store", store));
+    // Further dependencies (the cluster's NATS link) add their line here.
+    let healthy = checks.iter().all(|(_, r)| r.is_ok());
+    let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
+    for (name, r) in &checks {
+        match r {
+            Ok(()) => text.push_str(&format!("{name}: ok\n")),
+            // One line each: a reason never breaks the format.
+            Err(why) => text.push_str(&format!(
+                "{name}: unreachable ({})\n",
+                why.replace(['\r', '\n'], " ")
+            )),
+        }
+    }
+    if !healthy {
+        tracing::warn!(report = %text.replace('\n', "; "), "health check failed");
+    }
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    plain(code, &text)
 }
 
 /// A request whose Content-Length is over `max_body` gets 413 from its

@@ -219,6 +219,8 @@ pub async fn start_full(
         federation: federation.clone(),
         cluster: cluster.clone(),
         ws_cuts: ws_cuts.clone(),
+        store: store.clone(),
+        health_timeout: Duration::from_millis(cfg.store.health_timeout_ms.max(1)),
     });
     if let Some(c) = &cluster {
         tasks.extend(

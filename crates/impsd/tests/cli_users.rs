@@ -10,8 +10,8 @@ use imps_client::{Client, ClientConfig, Encoding, Version};
 const IMPSD: &str = env!("CARGO_BIN_EXE_impsd");
 
 /// A config in `dir`: its own data dir, every listener on a port the OS
-/// picks, digest login on.
-fn write_config(dir: &Path) -> PathBuf {
+/// picks, digest login on, the run's store (`db`).
+fn write_config(dir: &Path, db: Option<&crate::common::TestDb>) -> PathBuf {
     let cfg = dir.join("impsd.toml");
     let text = format!(
         "listen = \"127.0.0.1:0\"\n\
@@ -23,9 +23,10 @@ fn write_config(dir: &Path) -> PathBuf {
          [admin]\n\
          listen = \"127.0.0.1:0\"\n\
          [cir]\n\
-         tcp_listen = \"\"\n",
+         tcp_listen = \"\"\n{}",
         dir.join("data").display().to_string(),
         "5a".repeat(32),
+        crate::common::store_toml(db),
     );
     std::fs::write(&cfg, text).expect("writing the config");
     cfg
@@ -52,7 +53,8 @@ fn ok(out: &Output) -> String {
 #[test]
 fn add_many_makes_numbered_users_and_refuses_existing_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path());
+    let db = crate::common::TestDb::from_env();
+    let cfg = write_config(dir.path(), db.as_ref());
     let said = ok(&impsd(
         &cfg,
         &[
@@ -132,7 +134,8 @@ impl Drop for Server {
 #[tokio::test]
 async fn add_many_users_log_in_with_password_and_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path());
+    let db = crate::common::TestDb::from_env();
+    let cfg = write_config(dir.path(), db.as_ref());
     let mut child = Command::new(IMPSD);
     child.arg("user").arg("add-many").arg("--config").arg(&cfg);
     child.args(["--prefix", "u", "--count", "2", "--password-stdin"]);
@@ -197,10 +200,10 @@ async fn add_many_users_log_in_with_password_and_digest() {
 #[tokio::test]
 async fn add_many_with_profiles_and_group_add_many_make_a_searchable_population() {
     use imps_core::store::{GroupField, GroupLeaf, Term, UserField, UserLeaf, search_key};
-    use imps_core::{AccountStore, DirectoryStore};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path());
+    let db = crate::common::TestDb::from_env();
+    let cfg = write_config(dir.path(), db.as_ref());
     let said = ok(&impsd(
         &cfg,
         &[
@@ -253,11 +256,9 @@ async fn add_many_with_profiles_and_group_add_many_make_a_searchable_population(
     );
     assert!(!again.status.success());
 
-    let store = imps_store::SqliteStore::open(
-        &dir.path().join("data").join("impsd.sqlite"),
-        imps_store::SqliteOptions::default(),
-    )
-    .expect("opening the store");
+    let store = impsd::connect_store(&impsd::Config::from_file(&cfg).expect("the config reads"))
+        .await
+        .expect("opening the store");
     let u = store.user("pop0012").await.unwrap().expect("pop0012");
     assert_eq!(u.msisdn.as_deref(), Some("+41790000012"));
     let p = store.profile("pop0012").await.unwrap().expect("a profile");
@@ -293,5 +294,5 @@ async fn add_many_with_profiles_and_group_add_many_make_a_searchable_population(
         listed += store.search_groups(&t, 5).await.unwrap().len();
     }
     assert!((1..10).contains(&listed), "{listed} of 10 groups listed");
-    store.close().await.unwrap();
+    drop(store);
 }

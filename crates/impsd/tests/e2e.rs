@@ -33,6 +33,7 @@ mod groups_admin;
 mod groups_privacy;
 mod groups_restart;
 mod groups_segments;
+mod healthz;
 mod hostile;
 mod id_forms;
 mod im;

@@ -17,7 +17,7 @@ use groups_common::{
 };
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 
-use common::{impsd_cli as admin, real_config as write_config, spawn_real as spawn};
+use common::{impsd_cli as admin, real_config_db, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 
@@ -34,7 +34,8 @@ async fn login(url: &str, user: &str, id: &str) -> HttpClient {
 #[tokio::test]
 async fn base_grp_groups_members_and_rights_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path());
+    let db = common::TestDb::from_env();
+    let cfg = real_config_db(dir.path(), db.as_ref());
     let data = dir.path().join("data");
     let (mut child, url) = spawn(&cfg, &data);
     for (u, f) in [

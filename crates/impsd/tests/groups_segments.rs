@@ -33,8 +33,15 @@ async fn big_group(srv: &TestServer) -> String {
     )
     .await;
     let st = store(srv);
-    let mut tasks = Vec::new();
+    // A few at a time: each write waits for one of the store handle's few
+    // connections on PostgreSQL, and a wait has a time limit.
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     for i in 0..MEMBERS {
+        if tasks.len() == 8 {
+            for t in tasks.drain(..) {
+                t.await.unwrap();
+            }
+        }
         let (st, g) = (st.clone(), g.clone());
         tasks.push(tokio::spawn(async move {
             let u = format!("fan{i:04}");

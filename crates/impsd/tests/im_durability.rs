@@ -36,7 +36,7 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn write_config(dir: &Path, port: u16) -> PathBuf {
+fn write_config(dir: &Path, port: u16, db: Option<&crate::common::TestDb>) -> PathBuf {
     let path = dir.join("impsd.toml");
     let text = format!(
         r#"listen = "127.0.0.1:{port}"
@@ -54,8 +54,9 @@ offline_notify = "off"
 send_rate_per_sec = 0
 [limits]
 max_connections_per_address = 0
-"#,
+{store}"#,
         data = dir.join("data").display(),
+        store = crate::common::store_toml(db),
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -240,12 +241,13 @@ async fn base_im_acknowledged_messages_survive_sigkill_exactly_once_in_order() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg_path = write_config(dir.path(), port);
+    let db = crate::common::TestDb::from_env();
+    let cfg_path = write_config(dir.path(), port, db.as_ref());
     let data = dir.path().join("data");
     // Users straight into the store, all with one argon2 hash.
     let cfg = impsd::Config::from_file(&cfg_path).unwrap();
     {
-        let store = impsd::open_store(&cfg).unwrap();
+        let store = impsd::connect_store(&cfg).await.unwrap();
         let hash = imps_core::auth::hash_password("pw").unwrap();
         for i in 0..USERS {
             store

@@ -257,19 +257,21 @@ async fn log_notifier_lines(mode: &str) -> Vec<String> {
         .port();
     let data = dir.path().join("data");
     let cfg_path = dir.path().join("impsd.toml");
+    let db = crate::common::TestDb::from_env();
     std::fs::write(
         &cfg_path,
         format!(
             "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nlog = \"info\"\n\
              [cir]\ntcp_listen = \"\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
-             [im]\noffline_notify = \"{mode}\"\noffline_notify_interval_secs = 0\n",
-            data.display()
+             [im]\noffline_notify = \"{mode}\"\noffline_notify_interval_secs = 0\n{}",
+            data.display(),
+            crate::common::store_toml(db.as_ref())
         ),
     )
     .unwrap();
     let cfg = impsd::Config::from_file(&cfg_path).unwrap();
     {
-        let store = impsd::open_store(&cfg).unwrap();
+        let store = impsd::connect_store(&cfg).await.unwrap();
         let hash = imps_core::auth::hash_password(PW).unwrap();
         for (id, name, msisdn) in [
             ("alice", "Alice Liddell", "+358401111111"),

@@ -351,9 +351,17 @@ async fn adc_uc_add_from_the_watcher_list_and_by_msisdn() {
     );
 }
 
-/// Runs SQL on the running server's database with the sqlite3 shell (a
-/// second connection, as an operator would), waiting for its write lock.
-fn sqlite(srv: &TestServer, sql: &str) {
+/// Runs SQL on the running server's database from a second connection,
+/// as an operator would: `pg` on PostgreSQL (`{s}` is the server's
+/// schema), else `sqlite` with the sqlite3 shell, waiting for its write
+/// lock.
+fn inject(srv: &TestServer, sqlite: &str, pg: &str) {
+    if let Some(db) = &srv.db {
+        db.execute(&pg.replace("{s}", db.schema()))
+            .expect("the PostgreSQL statements run");
+        return;
+    }
+    let sql = sqlite;
     let db = srv.data_dir().join("impsd.sqlite");
     assert!(db.exists(), "no database at {}", db.display());
     let out = std::process::Command::new("sqlite3")
@@ -406,12 +414,16 @@ async fn adc_2_failed_authorization_undoes_the_whole_add() {
     let add =
         add_request(&f, vec![nick(Some("Bob"), "bob")], true).with_text("AuthorizeAndGrant", "T");
 
-    sqlite(
+    inject(
         &srv,
         "CREATE TRIGGER adc2_no_insert BEFORE INSERT ON presence_grants \
          BEGIN SELECT RAISE(ABORT, 'injected'); END;\n\
          CREATE TRIGGER adc2_no_update BEFORE UPDATE ON presence_grants \
          BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+        "CREATE FUNCTION {s}.adc2_refuse() RETURNS trigger LANGUAGE plpgsql \
+         AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$;\n\
+         CREATE TRIGGER adc2_no_write BEFORE INSERT OR UPDATE ON {s}.presence_grants \
+         FOR EACH ROW EXECUTE FUNCTION {s}.adc2_refuse();",
     );
     let resp = alice.request(add.clone()).await.unwrap();
     assert_eq!(code_of(&resp), Some(500), "{resp:?}");
@@ -424,9 +436,10 @@ async fn adc_2_failed_authorization_undoes_the_whole_add() {
     assert!(!sees_online().await, "bob was not authorized");
     assert!(atcl(&drain(&bob).await).is_empty(), "bob was not told");
 
-    sqlite(
+    inject(
         &srv,
         "DROP TRIGGER adc2_no_insert; DROP TRIGGER adc2_no_update;",
+        "DROP TRIGGER adc2_no_write ON {s}.presence_grants;",
     );
     let resp = alice.request(add).await.unwrap();
     assert_eq!(code_of(&resp), Some(200), "{resp:?}");

@@ -12,7 +12,7 @@ use common::code_of;
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 use lists_common::*;
 
-use common::{real_config as write_config, spawn_real as spawn};
+use common::{real_config_db, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 
@@ -38,7 +38,8 @@ async fn client(url: &str, v: Version, e: Encoding, id: &str) -> HttpClient {
 #[tokio::test]
 async fn base_list_lists_blocks_and_grants_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path());
+    let db = common::TestDb::from_env();
+    let cfg = real_config_db(dir.path(), db.as_ref());
     let data = dir.path().join("data");
     let (mut child, url) = spawn(&cfg, &data);
     for u in ["alice", "bob", "carol"] {
@@ -99,18 +100,16 @@ async fn base_list_lists_blocks_and_grants_survive_sigkill() {
         got.path(&["BlockList", "InUse"]).map(|e| e.text.as_str()),
         Some("T")
     );
-    let store = imps_store::SqliteStore::open(
-        &data.join("impsd.sqlite"),
-        imps_store::SqliteOptions::default(),
-    )
-    .unwrap();
+    let store = impsd::connect_store(&impsd::Config::from_file(&cfg).unwrap())
+        .await
+        .unwrap();
     assert!(
-        !imps_core::ListStore::added_notify(&store, "alice")
+        !imps_core::ListStore::added_notify(store.as_ref(), "alice")
             .await
             .unwrap(),
         "the opt-out too"
     );
-    store.close().await.unwrap();
+    drop(store);
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -5,9 +5,7 @@
 use crate::common;
 use crate::lists_common;
 
-use std::sync::Arc;
-
-use common::{TestServer, code_of, test_config};
+use common::{TestServer, code_of};
 use imps_client::{Element, Encoding, Transaction, Version, WsClient};
 use imps_core::FakeClock;
 use imps_core::store::AccessChange;
@@ -485,17 +483,11 @@ async fn sec_1_other_sessions_cannot_read_or_drop_parts() {
 
 #[tokio::test]
 async fn sec_1_parts_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = test_config(dir.path());
     let clock = FakeClock::new(1_700_000_000_000);
-    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let srv = TestServer {
-        running: Some(running),
-        cfg,
-        dir,
-    };
+    let srv = TestServer::builder()
+        .fake_clock(clock.clone())
+        .start()
+        .await;
     add_user(&srv, "alice", None, None).await;
     seed_list(&srv, "alice", "big", &long_members()).await;
     let a = login(&srv, Version::V1_3, Encoding::Wbxml, "alice", "phone").await;

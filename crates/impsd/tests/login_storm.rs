@@ -120,7 +120,7 @@ async fn limits_a_user_whose_password_is_removed_cannot_log_in_with_a_cached_one
 
     // The operator disables password login for alice: no hash is stored
     // any more (a second store handle, as the admin commands use).
-    let store = impsd::open_store(srv.cfg()).unwrap();
+    let store = impsd::connect_store(srv.cfg()).await.unwrap();
     assert!(store.set_password("alice", None, None).await.unwrap());
     assert_eq!(login_once(&srv, "alice", "pw", 3).await, Err(409));
     let (cached, _) = password_checks(&srv).await;

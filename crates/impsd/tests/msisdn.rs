@@ -49,7 +49,7 @@ async fn gen_17_18_reg_uc_unknown_msisdn_is_registered_and_told_its_user_id() {
             .trim_start_matches("wv:")
             .trim_end_matches("@localhost")
             .to_string();
-        let store = impsd::open_store(&srv.cfg).unwrap();
+        let store = srv.store();
         let u = store
             .user(&id)
             .await
@@ -140,7 +140,7 @@ async fn msisdn_header_from_an_untrusted_address_is_ignored() {
         Some(531),
         "no auto-registration from an untrusted address"
     );
-    let store = impsd::open_store(&srv.cfg).unwrap();
+    let store = srv.store();
     assert_eq!(store.list_users().await.unwrap().len(), 1);
 }
 

@@ -7,9 +7,7 @@
 use crate::common;
 use crate::groups_common;
 
-use std::sync::Arc;
-
-use common::{TestServer, code_of, combos, test_config};
+use common::{TestServer, code_of, combos};
 use groups_common::*;
 use imps_client::{Element, Encoding, Version};
 use imps_core::FakeClock;
@@ -28,17 +26,11 @@ async fn server() -> TestServer {
 }
 
 async fn clocked() -> (TestServer, FakeClock) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = test_config(dir.path());
     let clock = FakeClock::new(1_700_000_000_000);
-    let running = impsd::start_with_clock(cfg.clone(), Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let srv = TestServer {
-        running: Some(running),
-        cfg,
-        dir,
-    };
+    let srv = TestServer::builder()
+        .fake_clock(clock.clone())
+        .start()
+        .await;
     add_people(&srv).await;
     (srv, clock)
 }

@@ -13,7 +13,7 @@ use common::code_of;
 use imps_client::{Client, ClientConfig, Element, Encoding, HttpClient, Version};
 use presence_common::*;
 
-use common::{real_config as write_config, spawn_real as spawn};
+use common::{real_config_db, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 
@@ -42,7 +42,8 @@ async fn login(url: &str, user: &str, client: &str) -> HttpClient {
 #[tokio::test]
 async fn base_pres_attributes_grants_and_subscriptions_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path());
+    let db = common::TestDb::from_env();
+    let cfg = real_config_db(dir.path(), db.as_ref());
     let data = dir.path().join("data");
     let (mut child, url) = spawn(&cfg, &data);
     for u in ["alice", "bob", "carol"] {
@@ -177,7 +178,8 @@ fn resume(url: &str, client: &str, session_id: String) -> HttpClient {
 #[tokio::test]
 async fn sym_13_restored_sessions_are_online_again_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path());
+    let db = common::TestDb::from_env();
+    let cfg = real_config_db(dir.path(), db.as_ref());
     let data = dir.path().join("data");
     let (mut child, url) = spawn(&cfg, &data);
     for u in ["alice", "bob", "carol"] {

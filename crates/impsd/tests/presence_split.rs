@@ -226,7 +226,7 @@ async fn gen_1_get_presence_and_attribute_list_in_parts_for_a_2k_client() {
 /// A second handle on the running server's store, for setup that is not
 /// under test (many watchers, many pending requests).
 fn store(srv: &TestServer) -> std::sync::Arc<dyn imps_core::Store> {
-    impsd::open_store(&srv.cfg).unwrap()
+    srv.store()
 }
 
 /// GEN-1 (watcher list) for a 1.3 client that negotiated 2 KB: 150

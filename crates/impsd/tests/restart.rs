@@ -6,14 +6,15 @@ use std::process::Command;
 
 use imps_client::{Client, ClientConfig, Encoding, Version};
 
-use common::{impsd_cli as admin, real_config as write_config, spawn_real as spawn};
+use common::{impsd_cli as admin, real_config_db, spawn_real as spawn};
 
 const BIN: &str = common::IMPSD_BIN;
 
 #[tokio::test]
 async fn base_ses_users_credentials_and_sessions_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path());
+    let db = common::TestDb::from_env();
+    let cfg = real_config_db(dir.path(), db.as_ref());
     let data = dir.path().join("data");
     let (mut child, url) = spawn(&cfg, &data);
 

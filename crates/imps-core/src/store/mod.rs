@@ -164,6 +164,11 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn put_session(&self, s: SessionRecord) -> Result<(), StoreError>;
     async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
     async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Whether the store serves requests now (the health check): one
+    /// cheap read of the store's own schema bookkeeping, by the path the
+    /// writes take. An error says why not.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// An in-memory store for unit tests and the conformance suite's reference.
@@ -304,5 +309,9 @@ impl AccountStore for MemStore {
         let mut v: Vec<_> = self.inner.lock().sessions.values().cloned().collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(v)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }

@@ -25,7 +25,7 @@ pub fn gid(owner: &str, name: &str) -> String {
 }
 
 pub fn store(srv: &TestServer) -> Arc<dyn Store> {
-    impsd::open_store(&srv.cfg).unwrap()
+    srv.store()
 }
 
 /// A user with password `pw` and optionally a friendly name.

@@ -16,7 +16,7 @@ use crate::common::{Backoff, TestServer, code_of};
 pub const PW: &str = "pw";
 
 pub fn store(srv: &TestServer) -> Arc<dyn Store> {
-    impsd::open_store(&srv.cfg).unwrap()
+    srv.store()
 }
 
 /// A user with password `pw`, optionally a friendly name and an MSISDN.

@@ -95,7 +95,7 @@ pub async fn seed_list(
 }
 
 pub fn store(srv: &TestServer) -> Arc<dyn Store> {
-    impsd::open_store(&srv.cfg).unwrap()
+    srv.store()
 }
 
 pub async fn login(

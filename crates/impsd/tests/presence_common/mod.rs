@@ -21,7 +21,7 @@ static HASH: LazyLock<String> = LazyLock::new(|| imps_core::auth::hash_password(
 /// Creates users (password [`PW`]) through a second store handle, the way
 /// `impsd user add` does while the server runs.
 pub async fn seed_users(srv: &TestServer, ids: &[String]) {
-    let store: Arc<dyn Store> = impsd::open_store(&srv.cfg).unwrap();
+    let store: Arc<dyn Store> = srv.store();
     for id in ids {
         store
             .create_user(NewUser {
