@@ -173,7 +173,8 @@ async fn one_send(ws: &WsClient, to: &str, t0: &Instant, pad: &str, c: &Counters
     }
 }
 
-fn pct(sorted: &[u32], p: f64) -> f64 {
+/// The `p` quantile of microsecond samples sorted ascending, in ms.
+pub(crate) fn pct(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

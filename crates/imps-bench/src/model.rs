@@ -33,6 +33,7 @@ use imps_client::{Transport, status_of};
 use imps_wire::csp;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::im::pct;
 use crate::target::{Settings, Target, toml_str};
 
 /// The CSP version the model runs in.
@@ -323,14 +324,6 @@ fn raise_fd_limit() -> u64 {
         }
         Err(_) => 1024,
     }
-}
-
-fn pct(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
 }
 
 /// The users, logged in and ready, of either kind.
