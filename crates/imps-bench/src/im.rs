@@ -103,7 +103,9 @@ struct Counters {
 /// The CSP version the load runs in.
 const VERSION: Version = Version::V1_3;
 
-fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
+/// A SendMessage-Request to `to` whose text starts with the send time
+/// (microseconds since `t0`), padded with `pad`.
+pub(crate) fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
     let stamp = t0.elapsed().as_micros();
     csp::SendMessageRequest {
         delivery_report: Some(false),

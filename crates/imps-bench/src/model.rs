@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use imps_client::primitives::UdpCirOffer;
-use imps_client::{Client, Element, Encoding, HttpClient, Message, UdpCir, Version, WsClient};
+use imps_client::{Client, Encoding, HttpClient, Message, UdpCir, Version, WsClient};
 use imps_client::{Transport, status_of};
 use imps_wire::csp;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::im::pct;
+use crate::im::{pct, send_body};
 use crate::target::{Settings, Target, toml_str};
 
 /// The CSP version the model runs in.
@@ -144,23 +144,6 @@ impl Counters {
     }
 }
 
-fn send_body(to: &str, t0: Instant, pad: &str) -> Element {
-    csp::SendMessageRequest {
-        delivery_report: Some(false),
-        message_info: csp::MessageInfo {
-            content_type: Some("text/plain".into()),
-            recipient: Some(csp::Recipient {
-                users: vec![csp::User::new(format!("wv:{to}@localhost"))],
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        content_data: Some(format!("{} {pad}", t0.elapsed().as_micros())),
-        other: Vec::new(),
-    }
-    .to_element(VERSION)
-}
-
 /// Handles the server requests in one message (a push over WebSocket or
 /// the answer to a poll): NewMessages are recorded and acknowledged with
 /// MessageDelivered, anything else gets Status 200. Returns how many
@@ -220,7 +203,7 @@ async fn sender<T: Transport>(
         let to = &users[(i + 1 + k % neighbours) % n];
         k += 1;
         c.sent.fetch_add(1, Ordering::Relaxed);
-        match client.request(send_body(to, t0, &pad)).await {
+        match client.request(send_body(to, &t0, &pad)).await {
             Ok(r) if status_of(&r).map(|s| s.0) == Some(200) => {
                 c.acked.fetch_add(1, Ordering::Relaxed);
             }

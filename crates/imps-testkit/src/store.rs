@@ -69,13 +69,19 @@ impl TestDb {
     /// A new schema name when the run is on PostgreSQL; `None` on SQLite.
     /// The schema itself is made when the server opens its store.
     pub fn from_env() -> Option<TestDb> {
-        let url = test_pg_url()?;
+        test_pg_url().map(TestDb::at)
+    }
+
+    /// A new schema name on the database at `url`, whatever store the run
+    /// is on (for tests that need PostgreSQL in any case, such as several
+    /// nodes sharing one schema).
+    pub fn at(url: String) -> TestDb {
         sweep_once(&url);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Some(TestDb {
+        TestDb {
             url,
             schema: format!("e2e_{}_{n}", std::process::id()),
-        })
+        }
     }
 
     /// Points `cfg` at this schema.

@@ -14,42 +14,13 @@ use imps_wire::{
 };
 use impsd::config::StoreKind;
 
-use crate::common::{RealServer, code_of, get_text, impsd_bin, post_raw, wait_until};
+use crate::common::{RealServer, TestDb, code_of, get_text, impsd_bin, post_raw, wait_until};
 use crate::groups_common::{create_req, expect_code, expect_named, gid, group_message, join_req};
 use crate::presence_common::{attr, grant, subscribe, update, value_of};
 
 const PG_VAR: &str = "IMPSD_TEST_PG_URL";
 const NATS_VAR: &str = "IMPSD_TEST_NATS_URL";
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Drops the test's schema when the test ends, passed or not.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // Its own thread and runtime: this may run inside the test's.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await
-                    .unwrap();
-            });
-        })
-        .join();
-    }
-}
 
 /// What the nodes of one test share: the database schema, the NATS
 /// server, the subject prefix (so tests on one NATS do not hear each
@@ -58,7 +29,7 @@ struct Shared {
     pg: String,
     nats: String,
     prefix: String,
-    schema: Schema,
+    schema: TestDb,
 }
 
 /// The shared services, or `None` after a SKIPPED line.
@@ -77,10 +48,7 @@ fn shared(test: &str) -> Option<Shared> {
         .unwrap_or(0);
     let tag = format!("{}_{nanos}", std::process::id());
     Some(Shared {
-        schema: Schema {
-            url: pg.clone(),
-            name: format!("e2e_cluster_{tag}"),
-        },
+        schema: TestDb::at(pg.clone()),
         pg,
         nats,
         prefix: format!("t{tag}"),
@@ -92,7 +60,7 @@ fn shared(test: &str) -> Option<Shared> {
 fn node(s: &Shared, id: &str) -> RealServer {
     let (pg, schema, nats, prefix, id) = (
         s.pg.clone(),
-        s.schema.name.clone(),
+        s.schema.schema().to_string(),
         s.nats.clone(),
         s.prefix.clone(),
         id.to_string(),

@@ -4,45 +4,13 @@
 //! own (dropped at the end); without the variable it says it skipped.
 #![allow(clippy::unwrap_used)] // test code: a panic is a failed test
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use imps_client::{Encoding, Version};
 use imps_core::NewUser;
-use impsd::config::StoreKind;
 
-use crate::common::TestServer;
+use crate::common::{TestDb, TestServer};
 use crate::im_common::{PW, ack, content, expect, msg_id, online, send_ok, text_to};
 
 const URL_VAR: &str = "IMPSD_TEST_PG_URL";
-
-/// Drops the test's schema when the test ends, passed or not.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // Its own thread and runtime: this may run inside the test's.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await
-                    .unwrap();
-            });
-        })
-        .join();
-    }
-}
 
 #[tokio::test]
 async fn server_on_postgres_keeps_a_message_across_a_restart() {
@@ -54,20 +22,10 @@ async fn server_on_postgres_keeps_a_message_across_a_restart() {
         let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         return;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000_000)
-        .unwrap_or(0);
-    let schema = Schema {
-        url: url.clone(),
-        name: format!("e2e_{}_{nanos}", std::process::id()),
-    };
+    let schema = TestDb::at(url);
     let mut srv = TestServer::builder()
         .config(|c| {
-            c.store.kind = StoreKind::Postgres;
-            c.store.url = url.clone();
-            c.store.schema = schema.name.clone();
-            c.store.max_connections = 4;
+            schema.apply(c);
         })
         .start()
         .await;
