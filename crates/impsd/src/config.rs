@@ -821,7 +821,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
     ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
     ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
-    ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping before it reports the store unreachable (503), in ms.", ""),
+    ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping (and, with [cluster] on, for the NATS link to flush) before it reports it unreachable (503), in ms.", ""),
     ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
     ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),
     ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" (DNS SRV discovery is not built yet).", ""),

@@ -58,6 +58,15 @@ fn shared(test: &str) -> Option<Shared> {
 /// One node: a process of the real binary, started after the previous
 /// one (the first runs the migrations).
 fn node(s: &Shared, id: &str) -> RealServer {
+    node_with(s, id, |_| {})
+}
+
+/// [`node`], with more settings changed.
+fn node_with(
+    s: &Shared,
+    id: &str,
+    more: impl FnOnce(&mut impsd::config::Config) + 'static,
+) -> RealServer {
     let (pg, schema, nats, prefix, id) = (
         s.pg.clone(),
         s.schema.schema().to_string(),
@@ -80,6 +89,7 @@ fn node(s: &Shared, id: &str) -> RealServer {
             c.cluster.change_scan_ms = 20;
             c.cluster.forward_timeout_ms = 3000;
         })
+        .config(more)
         .start()
 }
 
@@ -312,4 +322,86 @@ async fn cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledge
     assert_eq!(unique.len(), got.len(), "no message came twice: {got:?}");
     let sent: BTreeSet<_> = acknowledged.into_iter().collect();
     assert_eq!(unique, sent, "every acknowledged message arrived");
+}
+
+/// A TCP relay between a node and the NATS server that the test can cut:
+/// when it stops, its listener and every connection through it close.
+struct Relay {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    /// Listens on `at` (port 0: any) and relays to the NATS server at `nats`.
+    async fn start(at: std::net::SocketAddr, nats: &str) -> Relay {
+        let to = nats
+            .trim_start_matches("nats://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind(at).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let mut accept_stop = rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    r = listener.accept() => r.unwrap(),
+                    _ = accept_stop.wait_for(|s| *s) => return,
+                };
+                let to = to.clone();
+                let mut conn_stop = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut out) = tokio::net::TcpStream::connect(&to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                        _ = conn_stop.wait_for(|s| *s) => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    fn cut(self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn healthz(srv: &RealServer) -> (u16, String) {
+    get_text(&format!("http://{}/healthz", srv.http_addr())).await
+}
+
+/// `/healthz` of a cluster node has a line for its NATS link: `nats: ok`
+/// while the link serves; 503 with `nats: unreachable (why)` once the
+/// connection to NATS is lost (the relay between them is cut), so a load
+/// balancer stops sending it clients; 200 again once it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_healthz_reports_the_nats_link() {
+    let Some(s) = shared("cluster_healthz_reports_the_nats_link") else {
+        return;
+    };
+    let relay = Relay::start(([127, 0, 0, 1], 0).into(), &s.nats).await;
+    let (addr, url) = (relay.addr, relay.url());
+    let n1 = node_with(&s, "node-1", move |c| c.cluster.nats_url = Some(url));
+    assert_eq!(
+        healthz(&n1).await,
+        (200, "ok\nstore: ok\nnats: ok\n".to_string())
+    );
+    relay.cut();
+    wait_until("the node reports NATS unreachable", WAIT, || async {
+        let (code, text) = healthz(&n1).await;
+        code == 503 && text.starts_with("unhealthy\nstore: ok\nnats: unreachable (")
+    })
+    .await;
+    let _relay = Relay::start(addr, &s.nats).await;
+    wait_until("the node reconnects to NATS", WAIT, || async {
+        healthz(&n1).await == (200, "ok\nstore: ok\nnats: ok\n".to_string())
+    })
+    .await;
 }

@@ -241,6 +241,21 @@ impl Cluster {
         self.dir.read().len()
     }
 
+    /// Whether the NATS link serves now (`/healthz`): the client must be
+    /// connected, and what it has buffered must reach the server within
+    /// `within`. An error says why not.
+    pub async fn nats_health(&self, within: Duration) -> Result<(), String> {
+        let state = self.client.connection_state();
+        if state != async_nats::connection::State::Connected {
+            return Err(format!("not connected, {state}"));
+        }
+        match tokio::time::timeout(within, self.client.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", within.as_millis())),
+        }
+    }
+
     /// Sends a CSP request to the node holding its session.
     pub async fn forward(&self, node: &str, content_type: &str, body: &[u8]) -> Forwarded {
         self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
