@@ -790,34 +790,83 @@ impl Service {
     }
 
     /// Brings back the sessions persisted before a restart.
+    /// A session as its stored row describes it (`None` for a version
+    /// this build does not know), not yet in the registry.
+    fn session_of_record(
+        r: &crate::store::SessionRecord,
+        now: u64,
+    ) -> Result<Option<Arc<Session>>, CoreError> {
+        let Some(version) = Version::parse(&r.version) else {
+            return Ok(None);
+        };
+        let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
+        let token = crate::ids::random_token()?;
+        let s = Arc::new(Session::new(
+            r.id.clone(),
+            r.user_id.clone(),
+            r.client_id.clone(),
+            client_id,
+            version,
+            r.cookie.clone(),
+            token,
+            now,
+            r.ttl_secs,
+        ));
+        s.with_state(|st| {
+            st.style = crate::session::ClientStyle {
+                bare_ids: r.bare_ids,
+                android_engine: r.android_engine,
+            };
+            st.withheld = r.withheld.clone();
+        });
+        Ok(Some(s))
+    }
+
+    /// Cluster (issue 18): node `node` is dead (not heard from within
+    /// the node TTL), or is this node's previous run. Takes its sessions
+    /// from the store (of the nodes that ask, each row goes to one) and
+    /// ends each here as an expiry would end it: its groups are left, its
+    /// ClientID is free on every node (the directories dropped the node),
+    /// and the watchers of each of its users, on whatever node, are told
+    /// their OnlineStatus now (the dead node that told them otherwise
+    /// cannot). Returns how many sessions ended.
+    pub async fn end_sessions_of_node(&self, node: &str) -> Result<usize, CoreError> {
+        let records = self.base.store.take_sessions_of_node(node).await?;
+        let now = self.base.now_ms();
+        let mut users = std::collections::BTreeSet::new();
+        for r in &records {
+            let Some(s) = Self::session_of_record(r, now)? else {
+                continue;
+            };
+            // Never in this node's registry: nothing here routes to it.
+            s.mark_ended();
+            tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, node, "session of a dead node ended");
+            self.session_ended_elsewhere(&s).await;
+            users.insert(s.user.clone());
+        }
+        for u in &users {
+            self.presence.presence_gone_with_node(u).await;
+        }
+        Ok(records.len())
+    }
+
+    /// [`Service::session_ended`] for a session another node held: its
+    /// presence is announced by the caller, once per user.
+    async fn session_ended_elsewhere(&self, s: &Arc<Session>) {
+        self.lists.lists_session_ended(s);
+        self.im.im_session_ended(s).await;
+        self.groups.groups_session_ended(s, true).await;
+        self.directory.directory_session_ended(s);
+    }
+
     pub async fn restore_sessions(&self) -> Result<usize, CoreError> {
         let now = self.base.now_ms();
         let mut n = 0;
         let mut restored = Vec::new();
         for r in self.base.store.sessions().await? {
-            let Some(version) = Version::parse(&r.version) else {
+            let Some(s) = Self::session_of_record(&r, now)? else {
                 continue;
             };
-            let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
-            let token = crate::ids::random_token()?;
-            let s = Arc::new(Session::new(
-                r.id.clone(),
-                r.user_id.clone(),
-                r.client_id.clone(),
-                client_id,
-                version,
-                r.cookie.clone(),
-                token,
-                now,
-                r.ttl_secs,
-            ));
-            s.with_state(|st| {
-                st.style = crate::session::ClientStyle {
-                    bare_ids: r.bare_ids,
-                    android_engine: r.android_engine,
-                };
-                st.withheld = r.withheld.clone();
-            });
             let cir_target = r
                 .cir_target
                 .as_deref()

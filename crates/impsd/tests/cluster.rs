@@ -296,9 +296,10 @@ async fn cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledge
     let (_bob, acknowledged) = sender.await.unwrap();
     assert_eq!(acknowledged.len(), 40, "node 2 stored every message");
     // Node 1's sessions leave the directories; alice's ClientID is free.
-    wait_until("node 2 dropped node 1", WAIT, || async {
+    wait_until("nodes 2 and 3 dropped node 1", WAIT, || async {
         metric(&n2, "impsd_cluster_nodes").await == 1
             && metric(&n2, "impsd_cluster_remote_sessions").await == 0
+            && metric(&n3, "impsd_cluster_nodes").await == 1
     })
     .await;
 
@@ -404,4 +405,89 @@ async fn cluster_healthz_reports_the_nats_link() {
         healthz(&n1).await == (200, "ok\nstore: ok\nnats: ok\n".to_string())
     })
     .await;
+}
+
+/// The sum of a metric over some nodes.
+async fn metric_sum(nodes: &[&RealServer], name: &str) -> u64 {
+    let mut n = 0;
+    for srv in nodes {
+        n += metric(srv, name).await;
+    }
+    n
+}
+
+/// A node dies (SIGKILL) holding alice's session. Within the node TTL a
+/// surviving node takes that node's sessions from the store and ends
+/// them for everybody, exactly one node doing it: bob, who watches alice
+/// from another node, is told she went offline; her ClientID, refused on
+/// another node while her session lived (GEN-13 across nodes), is free:
+/// she logs in with it on a third node and gets what bob sent meanwhile.
+#[tokio::test]
+async fn cluster_a_dead_nodes_sessions_end_watchers_hear_and_client_ids_are_freed() {
+    let Some(s) =
+        shared("cluster_a_dead_nodes_sessions_end_watchers_hear_and_client_ids_are_freed")
+    else {
+        return;
+    };
+    let mut n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    let n3 = node(&s, "node-3");
+    n1.add_user("alice", "pw");
+    n1.add_user("bob", "pw");
+    let alice = n1.login("alice").ws().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n2, 1).await;
+    sees_remote(&n3, 2).await;
+
+    let v = Version::V1_3;
+    assert_eq!(grant(&alice, v, &["bob"], &["OnlineStatus"]).await, 200);
+    assert_eq!(
+        subscribe(&bob, v, &["alice"], Some(&["OnlineStatus"])).await,
+        200
+    );
+    let (tid, first) = bob.expect("PresenceNotification-Request").await;
+    bob.client.answer_status(&tid).await.unwrap();
+    let list = first.path(&["Presence", "PresenceSubList"]).unwrap();
+    assert_eq!(value_of(list, "OnlineStatus"), Some("T"), "{first:?}");
+
+    // Her ClientID is in use on node 1: node 3 refuses a second login with it.
+    let twin = imps_client::Client::new(
+        imps_client::ClientConfig::new(n3.url(), v, imps_client::Encoding::Xml)
+            .with_client_id("alice-phone"),
+    )
+    .unwrap();
+    let err = twin.login_password("alice", "pw").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(603), "{err}");
+
+    n1.kill();
+    let killed = std::time::Instant::now();
+    let (tid, gone) = bob.expect("PresenceNotification-Request").await;
+    bob.client.answer_status(&tid).await.unwrap();
+    let list = gone.path(&["Presence", "PresenceSubList"]).unwrap();
+    assert_eq!(value_of(list, "OnlineStatus"), Some("F"), "{gone:?}");
+    // TTL 1 s, heartbeats every 200 ms: told within a few seconds.
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        killed.elapsed()
+    );
+    wait_until("one surviving node ended alice's session", WAIT, || async {
+        metric_sum(&[&n2, &n3], "impsd_cluster_dead_sessions_ended_total").await == 1
+    })
+    .await;
+
+    let id = bob.send_text("alice", "while your node was down").await;
+    wait_until("node 3 dropped node 1", WAIT, || async {
+        metric(&n3, "impsd_cluster_remote_sessions").await == 1
+    })
+    .await;
+    let alice = n3.login("alice").ws().await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(m.content_data.as_deref(), Some("while your node was down"));
+    assert_eq!(
+        metric_sum(&[&n2, &n3], "impsd_cluster_dead_sessions_ended_total").await,
+        1,
+        "the session was ended once"
+    );
 }

@@ -143,6 +143,7 @@ struct Counters {
     forwarded_in: AtomicU64,
     node_id_conflicts: AtomicU64,
     publish_failed: AtomicU64,
+    dead_sessions_ended: AtomicU64,
 }
 
 /// One node's view of the cluster.
@@ -152,6 +153,8 @@ pub struct Cluster {
     /// Random per start: a restarted node (same name) is a new incarnation,
     /// and its old directory entries are dropped at its first message.
     incarnation: u64,
+    /// This run's name on its sessions in the store (`directory::holder`).
+    holder: String,
     client: async_nats::Client,
     dir: parking_lot::RwLock<Directory>,
     tx: mpsc::Sender<Out>,
@@ -205,10 +208,12 @@ impl Cluster {
             .await
             .map_err(|e| anyhow::anyhow!("connecting to NATS (cluster.nats_url): {e}"))?;
         let (tx, rx) = mpsc::channel(settings.queue_max.max(1));
+        let incarnation = random_u64();
         Ok(Arc::new(Cluster {
             settings,
+            holder: directory::holder(&node, incarnation),
             node,
-            incarnation: random_u64(),
+            incarnation,
             client,
             dir: parking_lot::RwLock::new(Directory::default()),
             tx,
@@ -314,11 +319,16 @@ impl Cluster {
         }
         tasks.push(spawn_until(
             shut.clone(),
-            self.clone().follow_directory(dir_sub),
+            self.clone().follow_directory(dir_sub, service.clone()),
         ));
         tasks.push(spawn_until(
             shut.clone(),
             self.clone().announce(service.clone()),
+        ));
+        tasks.push(spawn_until(
+            shut.clone(),
+            self.clone()
+                .sweep_orphans(service.clone(), app.store.clone()),
         ));
         tasks.push(spawn_until(
             shut.clone(),
@@ -434,8 +444,9 @@ impl Cluster {
                     self.publish(subject.clone(), &m).await;
                 }
                 let dead = self.dir.write().expire(std::time::Instant::now(), ttl);
-                for n in dead {
-                    tracing::warn!(node = %n, "cluster node not heard from; its sessions are dropped from the directory");
+                for (n, incarnation) in dead {
+                    tracing::warn!(node = %n, "cluster node not heard from; its sessions are dropped from the directory and ended");
+                    self.end_sessions_of(&service, directory::holder(&n, incarnation));
                 }
             } else {
                 let put: Vec<_> = now
@@ -473,8 +484,66 @@ impl Cluster {
         }
     }
 
-    /// Keeps the replica of the other nodes' directories.
-    async fn follow_directory(self: Arc<Self>, mut sub: async_nats::Subscriber) {
+    /// Ends the sessions a run of a node that is over (`holder`) left in
+    /// the store, in a task of its own: each row goes to one of the nodes
+    /// that ask (see `Service::end_sessions_of_node`).
+    fn end_sessions_of(self: &Arc<Self>, service: &Arc<Service>, holder: String) {
+        let (me, service) = (self.clone(), service.clone());
+        tokio::spawn(async move {
+            match service.end_sessions_of_node(&holder).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    me.counters
+                        .dead_sessions_ended
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    tracing::info!(holder = %holder, sessions = n, "ended the sessions of a cluster node that is gone");
+                }
+                Err(e) => {
+                    tracing::warn!(holder = %holder, error = %e, "could not end the sessions of a cluster node that is gone");
+                }
+            }
+        });
+    }
+
+    /// Once, `node_ttl_ms` after the start (by then every live node has
+    /// been heard from): ends the sessions in the store held by runs of
+    /// nodes nobody hears from, which died while no node was there to
+    /// see it expire (a whole cluster restarted, a lone node killed).
+    async fn sweep_orphans(
+        self: Arc<Self>,
+        service: Arc<Service>,
+        store: Arc<dyn imps_core::Store>,
+    ) {
+        let wait = self.settings.node_ttl_ms + self.settings.heartbeat_ms;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let rows = match store.sessions().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list stored sessions to find those of dead nodes");
+                return;
+            }
+        };
+        let live = self.dir.read().holders();
+        let mut gone: Vec<String> = rows
+            .into_iter()
+            .filter_map(|r| r.node)
+            .filter(|h| *h != self.holder && !live.contains(h))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        for h in gone {
+            self.end_sessions_of(&service, h);
+        }
+    }
+
+    /// Keeps the replica of the other nodes' directories; a node heard
+    /// with a new incarnation restarted, and its previous run's sessions
+    /// are ended.
+    async fn follow_directory(
+        self: Arc<Self>,
+        mut sub: async_nats::Subscriber,
+        service: Arc<Service>,
+    ) {
         while let Some(m) = sub.next().await {
             let Ok(d) = serde_json::from_slice::<DirMsg>(&m.payload) else {
                 tracing::warn!(subject = %m.subject, "undecodable cluster directory message");
@@ -496,9 +565,14 @@ impl Cluster {
                 .iter()
                 .filter_map(|s| s.to_remote(&d.node, &limits))
                 .collect();
-            self.dir
+            let ended = self
+                .dir
                 .write()
                 .apply(&d.node, d.incarnation, d.reset, put, &d.del);
+            if let Some(old) = ended {
+                tracing::warn!(node = %d.node, "cluster node restarted; its previous run's sessions are ended");
+                self.end_sessions_of(&service, directory::holder(&d.node, old));
+            }
         }
     }
 
@@ -640,6 +714,12 @@ impl Cluster {
                 g(&c.publish_failed),
             ),
             (
+                "impsd_cluster_dead_sessions_ended_total",
+                "counter",
+                "Sessions of dead nodes this node took from the store and ended.",
+                g(&c.dead_sessions_ended),
+            ),
+            (
                 "impsd_cluster_node_id_conflicts_total",
                 "counter",
                 "Messages from another process using this node_id.",
@@ -655,6 +735,10 @@ impl Cluster {
 }
 
 impl imps_core::cluster::Cluster for Cluster {
+    fn holder(&self) -> &str {
+        &self.holder
+    }
+
     fn sessions_of(&self, user: &str) -> Vec<Arc<RemoteSession>> {
         self.dir.read().sessions_of(user)
     }
