@@ -21,6 +21,8 @@ pub(crate) struct Base {
     pub(crate) router: Arc<dyn Router>,
     /// How fast each user may send, over every area that takes messages.
     pub(crate) send_rate: crate::rate::SendRate,
+    /// The node is being drained (cluster, issue 18): no new logins.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 impl Base {

@@ -114,6 +114,7 @@ impl Service {
             max_senders: cfg.im.send_rate_senders_max,
         });
         let base = Arc::new(Base {
+            draining: Default::default(),
             send_rate,
             cfg,
             store,
@@ -711,11 +712,19 @@ impl Service {
     /// Disconnect nobody collects is given up after the session's
     /// keep-alive time.
     pub async fn kick(&self, session_id: &str, reason: &str) -> bool {
+        self.part_session(session_id, reason, false).await
+    }
+
+    /// [`Service::kick`], keeping what was queued before the Disconnect
+    /// when `keep_queued` (a drain: the client gets it, then leaves).
+    async fn part_session(&self, session_id: &str, reason: &str, keep_queued: bool) -> bool {
         let Some(s) = self.base.sessions.get(session_id) else {
             return false;
         };
         s.with_state(|st| st.closing = true);
-        s.clear_outbox();
+        if !keep_queued {
+            s.clear_outbox();
+        }
         let body = imps_wire::csp::Disconnect {
             result: crate::reply::csp_result(601, reason),
             other: Vec::new(),
@@ -736,6 +745,36 @@ impl Service {
         self.session_ended(&parted, false).await;
         tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, reason, "session kicked");
         true
+    }
+
+    /// Cluster (issue 18): the node is being drained. From now on logins
+    /// are refused (503: another node takes them); every live session is
+    /// ended as a server-side logout, its client told by a Disconnect
+    /// (601, `reason`) after what was already queued for it, so that it
+    /// logs in again elsewhere. Returns how many sessions were ended; the
+    /// caller waits for their Disconnects to be collected
+    /// ([`Service::parting_sessions`]).
+    pub async fn drain_sessions(&self, reason: &str) -> usize {
+        self.base
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut n = 0;
+        for s in self.base.sessions.all() {
+            if self.part_session(&s.id, reason, true).await {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Whether [`Service::drain_sessions`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.base.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Kicked or drained sessions whose Disconnect was not collected yet.
+    pub fn parting_sessions(&self) -> usize {
+        self.base.sessions.parting_len()
     }
 
     /// Kicks every live session of `user` (canonical ID); how many.

@@ -842,6 +842,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("cluster.node_ttl_ms", "A node not heard from for this long is taken for dead: its sessions leave the other nodes' directories.", ""),
     ("cluster.change_scan_ms", "How often a node looks for session changes (logins, logouts, negotiation) to publish.", ""),
     ("cluster.forward_timeout_ms", "How long a CSP request forwarded to the node holding its session may take before the client gets 503.", ""),
+    ("cluster.drain_timeout_ms", "How long a node stopping on SIGTERM may take to drain: it refuses new logins, /healthz says draining (503), its clients are told to log in again (Disconnect, after what was queued for them), and what waits for other nodes goes out before it exits.", ""),
     ("cluster.queue_max", "Most events waiting to be published to other nodes; past it new ones are dropped and counted (impsd_cluster_dropped_total).", ""),
 ];
 

@@ -142,8 +142,17 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if let Some(c) = &state.cluster {
         checks.push(("nats", c.nats_health(state.health_timeout).await));
     }
-    let healthy = checks.iter().all(|(_, r)| r.is_ok());
-    let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
+    // A draining node answers 503 whatever its links say: the load
+    // balancer sends new clients elsewhere.
+    let draining = state.service.is_draining();
+    let healthy = !draining && checks.iter().all(|(_, r)| r.is_ok());
+    let mut text = String::from(if draining {
+        "draining\n"
+    } else if healthy {
+        "ok\n"
+    } else {
+        "unhealthy\n"
+    });
     for (name, r) in &checks {
         match r {
             Ok(()) => text.push_str(&format!("{name}: ok\n")),
@@ -154,7 +163,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             )),
         }
     }
-    if !healthy {
+    if !healthy && !draining {
         tracing::warn!(report = %text.replace('\n', "; "), "health check failed");
     }
     let code = if healthy {

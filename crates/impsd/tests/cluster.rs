@@ -491,3 +491,82 @@ async fn cluster_a_dead_nodes_sessions_end_watchers_hear_and_client_ids_are_free
         "the session was ended once"
     );
 }
+
+/// A node stopped with SIGTERM drains (`cluster.drain_timeout_ms`):
+/// alice, connected to it, gets what was queued for her and a Disconnect
+/// (601); while the drain lasts (carol's Disconnect waits for a poll that
+/// never comes) its /healthz says `draining` with 503 and it refuses new
+/// logins (503); alice logs in again with the same ClientID on the other
+/// node and gets what bob sent meanwhile; what alice sent just before the
+/// stop reaches bob; the process exits within the drain timeout.
+#[tokio::test]
+async fn cluster_a_drained_node_sends_its_clients_elsewhere_and_loses_nothing() {
+    let Some(s) = shared("cluster_a_drained_node_sends_its_clients_elsewhere_and_loses_nothing")
+    else {
+        return;
+    };
+    let mut n1 = node_with(&s, "node-1", |c| c.cluster.drain_timeout_ms = 4000);
+    let n2 = node(&s, "node-2");
+    for u in ["alice", "bob", "carol"] {
+        n1.add_user(u, "pw");
+    }
+    let alice = n1.login("alice").ws().await;
+    let _carol = n1.login("carol").http().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n2, 2).await;
+    sees_remote(&n1, 1).await;
+    let before = bob.send_text("alice", "before the drain").await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(before.as_str()));
+    let to_bob = alice.send_text("bob", "leaving soon").await;
+
+    let pid = n1.child().unwrap().id();
+    let stopped = std::time::Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+
+    let (_, bye) = alice.expect("Disconnect").await;
+    assert_eq!(code_of(&bye), Some(601), "{bye:?}");
+    let (code, text) = healthz(&n1).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.starts_with("draining\n"), "{text}");
+    let late = imps_client::Client::new(
+        imps_client::ClientConfig::new(n1.url(), Version::V1_3, imps_client::Encoding::Xml)
+            .with_client_id("alice-laptop"),
+    )
+    .unwrap();
+    let err = late.login_password("alice", "pw").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(503), "{err}");
+
+    let during = bob.send_text("alice", "during the drain").await;
+    let m = bob.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(to_bob.as_str()));
+    // Node 1's directory is empty at once: her ClientID is free on node 2.
+    wait_until("node 2 sees no session on node 1", WAIT, || async {
+        metric(&n2, "impsd_cluster_remote_sessions").await == 0
+    })
+    .await;
+    let alice = n2.login("alice").ws().await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(during.as_str()));
+    assert!(
+        alice
+            .next_request_within(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the message acknowledged before the drain is not offered again"
+    );
+    wait_until("node 1 exits", WAIT, || {
+        let running = n1.is_running();
+        async move { !running }
+    })
+    .await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4 + 5),
+        "{:?}",
+        stopped.elapsed()
+    );
+}

@@ -154,6 +154,11 @@ impl SessionService {
         version: Version,
         body: &Element,
     ) -> Result<Element, LoginError> {
+        if self.base.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(
+                CoreError::Busy("this server is draining: log in to another".into()).into(),
+            );
+        }
         let req = LoginRequest::parse(body, version);
         let client_el = req
             .client_id

@@ -47,6 +47,9 @@ pub struct ClusterSettings {
     pub change_scan_ms: u64,
     pub forward_timeout_ms: u64,
     pub queue_max: usize,
+    /// How long a stopping node (SIGTERM) may take to send its clients
+    /// elsewhere and hand over what it holds.
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for ClusterSettings {
@@ -60,6 +63,7 @@ impl Default for ClusterSettings {
             change_scan_ms: 100,
             forward_timeout_ms: 5000,
             queue_max: 10_000,
+            drain_timeout_ms: 10_000,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Cluster {
     client: async_nats::Client,
     dir: parking_lot::RwLock<Directory>,
     tx: mpsc::Sender<Out>,
+    /// Items queued and not yet handed to NATS (a drain waits for 0).
+    pending: AtomicU64,
     rx: parking_lot::Mutex<Option<mpsc::Receiver<Out>>>,
     counters: Counters,
 }
@@ -217,6 +223,7 @@ impl Cluster {
             client,
             dir: parking_lot::RwLock::new(Directory::default()),
             tx,
+            pending: AtomicU64::new(0),
             rx: parking_lot::Mutex::new(Some(rx)),
             counters: Counters::default(),
         }))
@@ -231,9 +238,39 @@ impl Cluster {
     }
 
     fn queue(&self, o: Out) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
         if self.tx.try_send(o).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The end of a drain: once what waits for the other nodes has gone
+    /// out (or at `deadline`), publishes an empty directory (this node's
+    /// sessions are gone: their ClientIDs are free at once on every
+    /// node, without waiting for the node TTL) and flushes the link.
+    pub async fn leave(&self, deadline: tokio::time::Instant) {
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let m = DirMsg {
+            node: self.node.clone(),
+            incarnation: self.incarnation,
+            reset: true,
+            put: Vec::new(),
+            del: Vec::new(),
+        };
+        self.publish(self.subject("dir", &self.node), &m).await;
+        if tokio::time::timeout_at(deadline, self.client.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain: NATS did not take the last messages in time");
+        }
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.drain_timeout_ms)
     }
 
     /// The node holding session `id`, when another one does.
@@ -348,7 +385,8 @@ impl Cluster {
         const BURST: usize = 256;
         let mut buf = Vec::with_capacity(BURST);
         loop {
-            if rx.recv_many(&mut buf, BURST).await == 0 {
+            let taken = rx.recv_many(&mut buf, BURST).await as u64;
+            if taken == 0 {
                 return;
             }
             let mut per_node: std::collections::BTreeMap<String, Vec<Item>> = Default::default();
@@ -389,6 +427,7 @@ impl Cluster {
                 let subject = format!("{}.presence", self.settings.subject_prefix);
                 self.publish(subject, &m).await;
             }
+            self.pending.fetch_sub(taken, Ordering::SeqCst);
         }
     }
 
