@@ -184,22 +184,24 @@ pub(crate) fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-struct Phase {
-    name: String,
-    offered_rate: Option<f64>,
-    delivered_per_sec: f64,
-    acked_per_sec: f64,
-    p50: f64,
-    p99: f64,
-    max: f64,
-    refused: u64,
-    errors: u64,
+pub(crate) struct Phase {
+    pub name: String,
+    pub offered_rate: Option<f64>,
+    pub delivered_per_sec: f64,
+    pub acked_per_sec: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub refused: u64,
+    pub errors: u64,
     /// CPU time of a started server over the measured seconds.
-    server_cpu: Option<Duration>,
+    pub server_cpu: Option<Duration>,
+    /// Messages delivered over the measured seconds.
+    pub delivered: u64,
 }
 
 impl Phase {
-    fn print(&self) {
+    pub(crate) fn print(&self) {
         let cpu = self.server_cpu.map_or(String::new(), |c| {
             format!("  server cpu {:.2} s", c.as_secs_f64())
         });
@@ -222,9 +224,9 @@ impl Phase {
 /// Runs one phase: `rate` None = closed loop with `window` in flight per
 /// user; Some(r) = open loop at r msg/s in total.
 #[allow(clippy::too_many_arguments)]
-async fn phase(
+pub(crate) async fn phase(
     name: &str,
-    target: &Target,
+    cpu: &(dyn Fn() -> Option<Duration> + Sync),
     clients: &[WsClient],
     users: &Arc<Vec<String>>,
     rate: Option<f64>,
@@ -288,11 +290,11 @@ async fn phase(
         c.acked.load(Ordering::Relaxed),
     );
     c.lat.take();
-    let cpu0 = target.server_cpu();
+    let cpu0 = cpu();
     let m0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let el = m0.elapsed().as_secs_f64();
-    let server_cpu = target.server_cpu_since(cpu0);
+    let server_cpu = cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     let (d1, a1) = (
         c.delivered.load(Ordering::Relaxed),
         c.acked.load(Ordering::Relaxed),
@@ -319,6 +321,7 @@ async fn phase(
         refused: c.refused.load(Ordering::Relaxed),
         errors: c.errors.load(Ordering::Relaxed),
         server_cpu,
+        delivered: d1 - d0,
     }
 }
 
@@ -370,7 +373,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         None => {
             let p = phase(
                 "peak",
-                &target,
+                &|| target.server_cpu(),
                 &clients,
                 &users,
                 None,
@@ -393,7 +396,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         let rate = peak * f;
         let p = phase(
             &format!("{:.0}% peak", f * 100.0),
-            &target,
+            &|| target.server_cpu(),
             &clients,
             &users,
             Some(rate),

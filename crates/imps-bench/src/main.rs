@@ -15,6 +15,7 @@
 //! would (command line, config file, DATA_DIR/admin.json), so what it
 //! measures is the server as it is run and what a client sees.
 
+mod cluster;
 mod compare;
 mod corpus;
 mod criterion_mix;
@@ -86,6 +87,10 @@ enum Cmd {
     /// Instant messages delivered per second end to end over WebSocket,
     /// and p50/p99 delivery latency at fractions of the peak.
     Im(im::ImArgs),
+    /// Issue 18: the `im` load on one, two and three cluster nodes
+    /// (PostgreSQL + NATS) side by side, and one node on PostgreSQL
+    /// against SQLite (`--stores`): delivered msg/s, p99, server CPU.
+    Cluster(cluster::ClusterArgs),
     /// Issue 19's load model: N connected users, each sending one
     /// message every 10 s to one of its 10 next users; time to delivery,
     /// server CPU and memory. `--transport udp` (HTTP + SUDP wake-ups +
@@ -271,6 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::LoginStorm(args) => runtime()?.block_on(login_storm::run(&args))?,
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
+        Cmd::Cluster(args) => runtime()?.block_on(cluster::run(&args))?,
         Cmd::Model(args) => runtime()?.block_on(model::run(&args))?,
         Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,

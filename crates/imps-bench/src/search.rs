@@ -361,6 +361,7 @@ pub async fn run(args: &SearchArgs) -> anyhow::Result<()> {
                 false,
             ),
         ],
+        users_exist: false,
     };
     // The searchers' profile updates need no consent message, and a load
     // test's users search far more often than the per-user search rate

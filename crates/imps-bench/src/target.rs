@@ -192,6 +192,9 @@ pub struct Prepare {
     /// impsd commands (arguments after `impsd`), run in order with the
     /// config; `true`: with `--password-stdin` and the password.
     pub commands: Vec<(Vec<String>, bool)>,
+    /// The users exist already (another node of a cluster made them in
+    /// the shared database): no `add-many`.
+    pub users_exist: bool,
 }
 
 /// Where the benchmark sends its requests, and the users it may log in as.
@@ -297,7 +300,9 @@ impl Target {
                     t0.elapsed().as_secs_f64()
                 );
             }
-            add_users(bin, &cfg_path, prefix, count, &password, &prep.user_args)?;
+            if !prep.users_exist {
+                add_users(bin, &cfg_path, prefix, count, &password, &prep.user_args)?;
+            }
             if prep.data_dir.is_some() {
                 std::fs::write(&marker, &recipe).context("marking the data dir prepared")?;
             }

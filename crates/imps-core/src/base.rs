@@ -21,6 +21,8 @@ pub(crate) struct Base {
     pub(crate) router: Arc<dyn Router>,
     /// How fast each user may send, over every area that takes messages.
     pub(crate) send_rate: crate::rate::SendRate,
+    /// The node is being drained (cluster, issue 18): no new logins.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 impl Base {
@@ -39,6 +41,14 @@ impl Base {
             })
     }
 
+    /// The durable part of a live session, with the node that holds it
+    /// when several share the store.
+    pub(crate) fn record_of(&self, s: &Session) -> crate::store::SessionRecord {
+        let mut r = s.record();
+        r.node = self.cfg.cluster.as_ref().map(|c| c.holder().to_string());
+        r
+    }
+
     /// Writes a live session's durable part again after it changed (its
     /// delivery method), so that a restart brings it back as it is now. A
     /// failure is logged: the session goes on, only a restart would miss
@@ -48,7 +58,7 @@ impl Base {
         if s.is_ended() {
             return;
         }
-        if let Err(e) = self.store.put_session(s.record()).await {
+        if let Err(e) = self.store.put_session(self.record_of(s)).await {
             tracing::warn!(session = %crate::ids::log_tag(&s.id), error = %e, "could not store the session's new settings");
         }
         if s.is_ended()

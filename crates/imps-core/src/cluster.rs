@@ -55,6 +55,10 @@ impl RemoteSession {
 /// and must not block: answers come from a replica in memory, and what is
 /// sent goes through a bounded queue (dropped and counted when full).
 pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
+    /// The name of this run of this node, stored with its sessions, so
+    /// that when it dies (or restarts) another node finds and ends them.
+    fn holder(&self) -> &str;
+
     /// Live sessions of `user` on other nodes.
     fn sessions_of(&self, user: &str) -> Vec<Arc<RemoteSession>>;
 

@@ -114,6 +114,7 @@ impl Service {
             max_senders: cfg.im.send_rate_senders_max,
         });
         let base = Arc::new(Base {
+            draining: Default::default(),
             send_rate,
             cfg,
             store,
@@ -711,11 +712,19 @@ impl Service {
     /// Disconnect nobody collects is given up after the session's
     /// keep-alive time.
     pub async fn kick(&self, session_id: &str, reason: &str) -> bool {
+        self.part_session(session_id, reason, false).await
+    }
+
+    /// [`Service::kick`], keeping what was queued before the Disconnect
+    /// when `keep_queued` (a drain: the client gets it, then leaves).
+    async fn part_session(&self, session_id: &str, reason: &str, keep_queued: bool) -> bool {
         let Some(s) = self.base.sessions.get(session_id) else {
             return false;
         };
         s.with_state(|st| st.closing = true);
-        s.clear_outbox();
+        if !keep_queued {
+            s.clear_outbox();
+        }
         let body = imps_wire::csp::Disconnect {
             result: crate::reply::csp_result(601, reason),
             other: Vec::new(),
@@ -736,6 +745,36 @@ impl Service {
         self.session_ended(&parted, false).await;
         tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, reason, "session kicked");
         true
+    }
+
+    /// Cluster (issue 18): the node is being drained. From now on logins
+    /// are refused (503: another node takes them); every live session is
+    /// ended as a server-side logout, its client told by a Disconnect
+    /// (601, `reason`) after what was already queued for it, so that it
+    /// logs in again elsewhere. Returns how many sessions were ended; the
+    /// caller waits for their Disconnects to be collected
+    /// ([`Service::parting_sessions`]).
+    pub async fn drain_sessions(&self, reason: &str) -> usize {
+        self.base
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut n = 0;
+        for s in self.base.sessions.all() {
+            if self.part_session(&s.id, reason, true).await {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Whether [`Service::drain_sessions`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.base.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Kicked or drained sessions whose Disconnect was not collected yet.
+    pub fn parting_sessions(&self) -> usize {
+        self.base.sessions.parting_len()
     }
 
     /// Kicks every live session of `user` (canonical ID); how many.
@@ -790,34 +829,83 @@ impl Service {
     }
 
     /// Brings back the sessions persisted before a restart.
+    /// A session as its stored row describes it (`None` for a version
+    /// this build does not know), not yet in the registry.
+    fn session_of_record(
+        r: &crate::store::SessionRecord,
+        now: u64,
+    ) -> Result<Option<Arc<Session>>, CoreError> {
+        let Some(version) = Version::parse(&r.version) else {
+            return Ok(None);
+        };
+        let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
+        let token = crate::ids::random_token()?;
+        let s = Arc::new(Session::new(
+            r.id.clone(),
+            r.user_id.clone(),
+            r.client_id.clone(),
+            client_id,
+            version,
+            r.cookie.clone(),
+            token,
+            now,
+            r.ttl_secs,
+        ));
+        s.with_state(|st| {
+            st.style = crate::session::ClientStyle {
+                bare_ids: r.bare_ids,
+                android_engine: r.android_engine,
+            };
+            st.withheld = r.withheld.clone();
+        });
+        Ok(Some(s))
+    }
+
+    /// Cluster (issue 18): node `node` is dead (not heard from within
+    /// the node TTL), or is this node's previous run. Takes its sessions
+    /// from the store (of the nodes that ask, each row goes to one) and
+    /// ends each here as an expiry would end it: its groups are left, its
+    /// ClientID is free on every node (the directories dropped the node),
+    /// and the watchers of each of its users, on whatever node, are told
+    /// their OnlineStatus now (the dead node that told them otherwise
+    /// cannot). Returns how many sessions ended.
+    pub async fn end_sessions_of_node(&self, node: &str) -> Result<usize, CoreError> {
+        let records = self.base.store.take_sessions_of_node(node).await?;
+        let now = self.base.now_ms();
+        let mut users = std::collections::BTreeSet::new();
+        for r in &records {
+            let Some(s) = Self::session_of_record(r, now)? else {
+                continue;
+            };
+            // Never in this node's registry: nothing here routes to it.
+            s.mark_ended();
+            tracing::info!(session = %crate::ids::log_tag(&s.id), user = %s.user, node, "session of a dead node ended");
+            self.session_ended_elsewhere(&s).await;
+            users.insert(s.user.clone());
+        }
+        for u in &users {
+            self.presence.presence_gone_with_node(u).await;
+        }
+        Ok(records.len())
+    }
+
+    /// [`Service::session_ended`] for a session another node held: its
+    /// presence is announced by the caller, once per user.
+    async fn session_ended_elsewhere(&self, s: &Arc<Session>) {
+        self.lists.lists_session_ended(s);
+        self.im.im_session_ended(s).await;
+        self.groups.groups_session_ended(s, true).await;
+        self.directory.directory_session_ended(s);
+    }
+
     pub async fn restore_sessions(&self) -> Result<usize, CoreError> {
         let now = self.base.now_ms();
         let mut n = 0;
         let mut restored = Vec::new();
         for r in self.base.store.sessions().await? {
-            let Some(version) = Version::parse(&r.version) else {
+            let Some(s) = Self::session_of_record(&r, now)? else {
                 continue;
             };
-            let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
-            let token = crate::ids::random_token()?;
-            let s = Arc::new(Session::new(
-                r.id.clone(),
-                r.user_id.clone(),
-                r.client_id.clone(),
-                client_id,
-                version,
-                r.cookie.clone(),
-                token,
-                now,
-                r.ttl_secs,
-            ));
-            s.with_state(|st| {
-                st.style = crate::session::ClientStyle {
-                    bare_ids: r.bare_ids,
-                    android_engine: r.android_engine,
-                };
-                st.withheld = r.withheld.clone();
-            });
             let cir_target = r
                 .cir_target
                 .as_deref()

@@ -15,7 +15,7 @@ use crate::rows::{
 
 const USER_COLUMNS: &str = "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 const SESSION_COLUMNS: &str = "id, user_id, client_id, version, cookie, ttl_secs, created_ms, \
-     delivery_method, bare_ids, android_engine, withheld, cir_target";
+     delivery_method, bare_ids, android_engine, withheld, cir_target, node";
 
 fn user_from_row(r: &Row) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -42,6 +42,7 @@ fn session_from_row(r: &Row) -> Result<SessionRecord, StoreError> {
         android_engine: col(r, 9)?,
         withheld: split_names(&col::<String>(r, 10)?),
         cir_target: col(r, 11)?,
+        node: col(r, 12)?,
     })
 }
 
@@ -186,7 +187,7 @@ impl AccountStore for PgStore {
             &c,
             &format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                    client_id = excluded.client_id, version = excluded.version,
                    cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
@@ -195,7 +196,8 @@ impl AccountStore for PgStore {
                    bare_ids = excluded.bare_ids,
                    android_engine = excluded.android_engine,
                    withheld = excluded.withheld,
-                   cir_target = excluded.cir_target"
+                   cir_target = excluded.cir_target,
+                   node = excluded.node"
             ),
             &[
                 &s.id,
@@ -210,6 +212,7 @@ impl AccountStore for PgStore {
                 &s.android_engine,
                 &withheld,
                 &s.cir_target,
+                &s.node,
             ],
             &format!("storing session {}", s.id),
         )
@@ -227,6 +230,22 @@ impl AccountStore for PgStore {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn take_sessions_of_node(&self, node: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let c = self.conn().await?;
+        let mut v = query(
+            &c,
+            &format!("DELETE FROM sessions WHERE node = $1 RETURNING {SESSION_COLUMNS}"),
+            &[&node],
+            &format!("taking the sessions of node {node}"),
+        )
+        .await?
+        .iter()
+        .map(session_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
     }
 
     async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {

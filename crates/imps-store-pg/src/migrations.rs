@@ -67,6 +67,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("sql/0010_ssp_queue.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("sql/0011_session_node.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn Store) {
     users_listed_by_id(store).await;
     sessions_put_list_delete(store).await;
     put_session_twice_replaces(store).await;
+    take_sessions_of_node_takes_that_nodes_once(store).await;
     ping_answers(store).await;
 }
 
@@ -60,6 +61,7 @@ fn session(id: &str, user: &str, cookie: &str) -> SessionRecord {
         android_engine: false,
         withheld: Vec::new(),
         cir_target: None,
+        node: None,
     }
 }
 
@@ -314,6 +316,43 @@ pub async fn sessions_put_list_delete(store: &dyn Store) {
         ["sess-1", "sess-3"],
         "delete_session must remove exactly that session"
     );
+}
+
+/// A node's sessions are taken (deleted and returned) once, with their
+/// node; other nodes' sessions and those of no node stay.
+pub async fn take_sessions_of_node_takes_that_nodes_once(store: &dyn Store) {
+    let on = |id: &str, node: Option<&str>| SessionRecord {
+        node: node.map(str::to_owned),
+        ..session(id, "erin", "c")
+    };
+    let taken = [
+        on("node-a-1", Some("node-a")),
+        on("node-a-2", Some("node-a")),
+    ];
+    for s in taken
+        .iter()
+        .cloned()
+        .chain([on("node-b-1", Some("node-b")), on("node-none", None)])
+    {
+        assert_eq!(store.put_session(s).await, Ok(()));
+    }
+    assert_eq!(
+        store.take_sessions_of_node("node-a").await,
+        Ok(taken.to_vec()),
+        "take_sessions_of_node must return exactly that node's sessions, node included"
+    );
+    assert_eq!(
+        store.take_sessions_of_node("node-a").await,
+        Ok(Vec::new()),
+        "a node's sessions are taken once"
+    );
+    let left: Vec<String> = session_list(store)
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .filter(|id| id.starts_with("node-"))
+        .collect();
+    assert_eq!(left, ["node-b-1", "node-none"]);
 }
 
 pub async fn put_session_twice_replaces(store: &dyn Store) {

@@ -503,6 +503,7 @@ fn session(id: &str, withheld: &[&str]) -> SessionRecord {
         android_engine: false,
         withheld: users(withheld),
         cir_target: None,
+        node: None,
     }
 }
 

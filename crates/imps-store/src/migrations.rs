@@ -82,6 +82,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 14,
         sql: include_str!("sql/0014_ssp_queue.sql"),
     },
+    Migration {
+        version: 15,
+        sql: include_str!("sql/0015_session_node.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

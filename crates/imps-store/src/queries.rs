@@ -145,7 +145,7 @@ impl AccountStore for SqliteStore {
                 // Upsert: a session re-persisted (new TTL, cookie) replaces
                 // the old row instead of conflicting with it.
                 c.prepare_cached(&format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
                        client_id = excluded.client_id, version = excluded.version,
                        cookie = excluded.cookie, ttl_secs = excluded.ttl_secs,
@@ -154,7 +154,8 @@ impl AccountStore for SqliteStore {
                        bare_ids = excluded.bare_ids,
                        android_engine = excluded.android_engine,
                        withheld = excluded.withheld,
-                       cir_target = excluded.cir_target"
+                       cir_target = excluded.cir_target,
+                       node = excluded.node"
                 ))
                 .and_then(|mut st| {
                     st.execute((
@@ -170,6 +171,7 @@ impl AccountStore for SqliteStore {
                         s.android_engine,
                         join_names(&s.withheld),
                         &s.cir_target,
+                        &s.node,
                     ))
                 })
                 .map(|_| ())
@@ -198,6 +200,23 @@ impl AccountStore for SqliteStore {
                 ))
                 .and_then(|mut s| s.query_map([], session_from_row)?.collect())
                 .map_err(|e| backend("listing sessions", e))
+            })
+            .await
+    }
+
+    async fn take_sessions_of_node(&self, node: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let node = node.to_owned();
+        self.writer()
+            .run(move |c| {
+                c.prepare_cached(&format!(
+                    "DELETE FROM sessions WHERE node = ?1 RETURNING {SESSION_COLUMNS}"
+                ))
+                .and_then(|mut s| s.query_map([&node], session_from_row)?.collect())
+                .map(|mut v: Vec<SessionRecord>| {
+                    v.sort_by(|a, b| a.id.cmp(&b.id));
+                    v
+                })
+                .map_err(|e| backend(&format!("taking the sessions of node {node}"), e))
             })
             .await
     }

@@ -11,7 +11,7 @@ pub(crate) const USER_COLUMNS: &str =
     "id, password_hash, digest_secret, msisdn, friendly_name, created_ms";
 pub(crate) const SESSION_COLUMNS: &str =
     "id, user_id, client_id, version, cookie, ttl_secs, created_ms, delivery_method, bare_ids,
-     android_engine, withheld, cir_target";
+     android_engine, withheld, cir_target, node";
 
 /// Any failure we do not classify: keep rusqlite's text and say what we
 /// were doing, so a log reader can tell a full disk from a locked file.
@@ -100,5 +100,6 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         android_engine: row.get(9)?,
         withheld: split_names(&row.get::<_, String>(10)?),
         cir_target: row.get(11)?,
+        node: row.get(12)?,
     })
 }

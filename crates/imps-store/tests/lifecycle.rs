@@ -58,6 +58,7 @@ async fn reopen_keeps_data_and_does_not_rerun_migrations() -> TestResult {
             android_engine: false,
             withheld: Vec::new(),
             cir_target: None,
+            node: None,
         })
         .await?;
     store.close().await?;

@@ -821,7 +821,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
     ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
     ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
-    ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping before it reports the store unreachable (503), in ms.", ""),
+    ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping (and, with [cluster] on, for the NATS link to flush) before it reports it unreachable (503), in ms.", ""),
     ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
     ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),
     ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" (DNS SRV discovery is not built yet).", ""),
@@ -842,6 +842,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("cluster.node_ttl_ms", "A node not heard from for this long is taken for dead: its sessions leave the other nodes' directories.", ""),
     ("cluster.change_scan_ms", "How often a node looks for session changes (logins, logouts, negotiation) to publish.", ""),
     ("cluster.forward_timeout_ms", "How long a CSP request forwarded to the node holding its session may take before the client gets 503.", ""),
+    ("cluster.drain_timeout_ms", "How long a node stopping on SIGTERM may take to drain: it refuses new logins, /healthz says draining (503), its clients are told to log in again (Disconnect, after what was queued for them), and what waits for other nodes goes out before it exits.", ""),
     ("cluster.queue_max", "Most events waiting to be published to other nodes; past it new ones are dropped and counted (impsd_cluster_dropped_total).", ""),
 ];
 

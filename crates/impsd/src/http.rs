@@ -124,9 +124,10 @@ pub fn router(state: Arc<AppState>, path: &str, ws_path: &str, max_body: usize) 
 }
 
 /// `/healthz`: a first line `ok` (200) or `unhealthy` (503), then one
-/// line per dependency, `store: ok` or `store: unreachable (why)`. The
-/// store is pinged through the `Store` trait, bounded by
-/// `store.health_timeout_ms`.
+/// line per dependency, `store: ok` or `store: unreachable (why)`, and
+/// with `[cluster]` on, `nats: ok` or `nats: unreachable (why)`. The
+/// store is pinged through the `Store` trait, the NATS link is flushed;
+/// each wait is bounded by `store.health_timeout_ms`.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let mut checks: Vec<(&str, Result<(), String>)> = Vec::new();
     let store = match tokio::time::timeout(state.health_timeout, state.store.ping()).await {
@@ -138,9 +139,20 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         )),
     };
     checks.push(("store", store));
-    // Further dependencies (the cluster's NATS link) add their line here.
-    let healthy = checks.iter().all(|(_, r)| r.is_ok());
-    let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
+    if let Some(c) = &state.cluster {
+        checks.push(("nats", c.nats_health(state.health_timeout).await));
+    }
+    // A draining node answers 503 whatever its links say: the load
+    // balancer sends new clients elsewhere.
+    let draining = state.service.is_draining();
+    let healthy = !draining && checks.iter().all(|(_, r)| r.is_ok());
+    let mut text = String::from(if draining {
+        "draining\n"
+    } else if healthy {
+        "ok\n"
+    } else {
+        "unhealthy\n"
+    });
     for (name, r) in &checks {
         match r {
             Ok(()) => text.push_str(&format!("{name}: ok\n")),
@@ -151,7 +163,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             )),
         }
     }
-    if !healthy {
+    if !healthy && !draining {
         tracing::warn!(report = %text.replace('\n', "; "), "health check failed");
     }
     let code = if healthy {

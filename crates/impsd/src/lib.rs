@@ -50,9 +50,41 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     workers: imps_core::workers::Workers,
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl Running {
+    /// A cluster node's drain before [`Running::shutdown`] (SIGTERM), at
+    /// most `cluster.drain_timeout_ms`: logins are refused and /healthz
+    /// says `draining` (503); every session is ended as a server-side
+    /// logout, its client told by a Disconnect (601) after what was
+    /// queued for it, its WebSocket closed with 1001 and a reason, so it
+    /// logs in again on another node; the drain waits for those
+    /// Disconnects to be collected, then for what waits for other nodes
+    /// to reach NATS, and publishes an empty directory. Requests in hand
+    /// finish in the shutdown that follows. A process alone does nothing
+    /// here: its sessions are restored at its next start.
+    pub async fn drain(&self) {
+        let Some(c) = &self.cluster else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + c.drain_timeout();
+        let n = self
+            .service
+            .drain_sessions("server going down: log in again")
+            .await;
+        tracing::info!(sessions = n, "draining: clients told to log in elsewhere");
+        while self.service.parting_sessions() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.service.parting_sessions();
+        if left > 0 {
+            tracing::warn!(sessions = left, "drain: Disconnects not collected in time");
+        }
+        c.leave(deadline).await;
+        tracing::info!("drained");
+    }
+
     /// Stops accepting, and waits for the listeners to close.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -340,6 +372,7 @@ pub async fn start_full(
         shutdown,
         tasks,
         workers,
+        cluster,
     })
 }
 

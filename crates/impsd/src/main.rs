@@ -411,6 +411,7 @@ async fn serve(cfg: Config, log: Arc<dyn impsd::logging::LogControl>) -> anyhow:
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    running.drain().await;
     running.shutdown().await;
     Ok(())
 }

@@ -111,6 +111,9 @@ async fn cut_of(held: &Option<(String, Arc<Notify>)>) {
     }
 }
 
+/// WebSocket close code 1001, "going away" (RFC 6455): the server stops.
+const CLOSE_GOING_AWAY: u16 = 1001;
+
 /// Most requests read ahead and held while an earlier one is handled;
 /// past it, or past one maximum-size message's worth of held frames
 /// (`limits.max_size`), the socket is not read (back-pressure on the
@@ -295,8 +298,17 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             return;
         }
     }
+    // A draining node says why: its client reconnects (the load balancer
+    // sends it to another node).
+    let close = st
+        .service
+        .is_draining()
+        .then(|| axum::extract::ws::CloseFrame {
+            code: CLOSE_GOING_AWAY,
+            reason: "server draining; log in again".into(),
+        });
     let _ = within(&st, async {
-        socket.send(WsMessage::Close(None)).await.map_err(|_| ())
+        socket.send(WsMessage::Close(close)).await.map_err(|_| ())
     })
     .await;
 }

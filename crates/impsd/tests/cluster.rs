@@ -58,6 +58,15 @@ fn shared(test: &str) -> Option<Shared> {
 /// One node: a process of the real binary, started after the previous
 /// one (the first runs the migrations).
 fn node(s: &Shared, id: &str) -> RealServer {
+    node_with(s, id, |_| {})
+}
+
+/// [`node`], with more settings changed.
+fn node_with(
+    s: &Shared,
+    id: &str,
+    more: impl FnOnce(&mut impsd::config::Config) + 'static,
+) -> RealServer {
     let (pg, schema, nats, prefix, id) = (
         s.pg.clone(),
         s.schema.schema().to_string(),
@@ -80,6 +89,7 @@ fn node(s: &Shared, id: &str) -> RealServer {
             c.cluster.change_scan_ms = 20;
             c.cluster.forward_timeout_ms = 3000;
         })
+        .config(more)
         .start()
 }
 
@@ -286,9 +296,10 @@ async fn cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledge
     let (_bob, acknowledged) = sender.await.unwrap();
     assert_eq!(acknowledged.len(), 40, "node 2 stored every message");
     // Node 1's sessions leave the directories; alice's ClientID is free.
-    wait_until("node 2 dropped node 1", WAIT, || async {
+    wait_until("nodes 2 and 3 dropped node 1", WAIT, || async {
         metric(&n2, "impsd_cluster_nodes").await == 1
             && metric(&n2, "impsd_cluster_remote_sessions").await == 0
+            && metric(&n3, "impsd_cluster_nodes").await == 1
     })
     .await;
 
@@ -312,4 +323,250 @@ async fn cluster_node_killed_under_load_loses_and_duplicates_nothing_acknowledge
     assert_eq!(unique.len(), got.len(), "no message came twice: {got:?}");
     let sent: BTreeSet<_> = acknowledged.into_iter().collect();
     assert_eq!(unique, sent, "every acknowledged message arrived");
+}
+
+/// A TCP relay between a node and the NATS server that the test can cut:
+/// when it stops, its listener and every connection through it close.
+struct Relay {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    /// Listens on `at` (port 0: any) and relays to the NATS server at `nats`.
+    async fn start(at: std::net::SocketAddr, nats: &str) -> Relay {
+        let to = nats
+            .trim_start_matches("nats://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind(at).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let mut accept_stop = rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    r = listener.accept() => r.unwrap(),
+                    _ = accept_stop.wait_for(|s| *s) => return,
+                };
+                let to = to.clone();
+                let mut conn_stop = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut out) = tokio::net::TcpStream::connect(&to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                        _ = conn_stop.wait_for(|s| *s) => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    fn cut(self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn healthz(srv: &RealServer) -> (u16, String) {
+    get_text(&format!("http://{}/healthz", srv.http_addr())).await
+}
+
+/// `/healthz` of a cluster node has a line for its NATS link: `nats: ok`
+/// while the link serves; 503 with `nats: unreachable (why)` once the
+/// connection to NATS is lost (the relay between them is cut), so a load
+/// balancer stops sending it clients; 200 again once it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_healthz_reports_the_nats_link() {
+    let Some(s) = shared("cluster_healthz_reports_the_nats_link") else {
+        return;
+    };
+    let relay = Relay::start(([127, 0, 0, 1], 0).into(), &s.nats).await;
+    let (addr, url) = (relay.addr, relay.url());
+    let n1 = node_with(&s, "node-1", move |c| c.cluster.nats_url = Some(url));
+    assert_eq!(
+        healthz(&n1).await,
+        (200, "ok\nstore: ok\nnats: ok\n".to_string())
+    );
+    relay.cut();
+    wait_until("the node reports NATS unreachable", WAIT, || async {
+        let (code, text) = healthz(&n1).await;
+        code == 503 && text.starts_with("unhealthy\nstore: ok\nnats: unreachable (")
+    })
+    .await;
+    let _relay = Relay::start(addr, &s.nats).await;
+    wait_until("the node reconnects to NATS", WAIT, || async {
+        healthz(&n1).await == (200, "ok\nstore: ok\nnats: ok\n".to_string())
+    })
+    .await;
+}
+
+/// The sum of a metric over some nodes.
+async fn metric_sum(nodes: &[&RealServer], name: &str) -> u64 {
+    let mut n = 0;
+    for srv in nodes {
+        n += metric(srv, name).await;
+    }
+    n
+}
+
+/// A node dies (SIGKILL) holding alice's session. Within the node TTL a
+/// surviving node takes that node's sessions from the store and ends
+/// them for everybody, exactly one node doing it: bob, who watches alice
+/// from another node, is told she went offline; her ClientID, refused on
+/// another node while her session lived (GEN-13 across nodes), is free:
+/// she logs in with it on a third node and gets what bob sent meanwhile.
+#[tokio::test]
+async fn cluster_a_dead_nodes_sessions_end_watchers_hear_and_client_ids_are_freed() {
+    let Some(s) =
+        shared("cluster_a_dead_nodes_sessions_end_watchers_hear_and_client_ids_are_freed")
+    else {
+        return;
+    };
+    let mut n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    let n3 = node(&s, "node-3");
+    n1.add_user("alice", "pw");
+    n1.add_user("bob", "pw");
+    let alice = n1.login("alice").ws().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n2, 1).await;
+    sees_remote(&n3, 2).await;
+
+    let v = Version::V1_3;
+    assert_eq!(grant(&alice, v, &["bob"], &["OnlineStatus"]).await, 200);
+    assert_eq!(
+        subscribe(&bob, v, &["alice"], Some(&["OnlineStatus"])).await,
+        200
+    );
+    let (tid, first) = bob.expect("PresenceNotification-Request").await;
+    bob.client.answer_status(&tid).await.unwrap();
+    let list = first.path(&["Presence", "PresenceSubList"]).unwrap();
+    assert_eq!(value_of(list, "OnlineStatus"), Some("T"), "{first:?}");
+
+    // Her ClientID is in use on node 1: node 3 refuses a second login with it.
+    let twin = imps_client::Client::new(
+        imps_client::ClientConfig::new(n3.url(), v, imps_client::Encoding::Xml)
+            .with_client_id("alice-phone"),
+    )
+    .unwrap();
+    let err = twin.login_password("alice", "pw").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(603), "{err}");
+
+    n1.kill();
+    let killed = std::time::Instant::now();
+    let (tid, gone) = bob.expect("PresenceNotification-Request").await;
+    bob.client.answer_status(&tid).await.unwrap();
+    let list = gone.path(&["Presence", "PresenceSubList"]).unwrap();
+    assert_eq!(value_of(list, "OnlineStatus"), Some("F"), "{gone:?}");
+    // TTL 1 s, heartbeats every 200 ms: told within a few seconds.
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        killed.elapsed()
+    );
+    wait_until("one surviving node ended alice's session", WAIT, || async {
+        metric_sum(&[&n2, &n3], "impsd_cluster_dead_sessions_ended_total").await == 1
+    })
+    .await;
+
+    let id = bob.send_text("alice", "while your node was down").await;
+    wait_until("node 3 dropped node 1", WAIT, || async {
+        metric(&n3, "impsd_cluster_remote_sessions").await == 1
+    })
+    .await;
+    let alice = n3.login("alice").ws().await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(m.content_data.as_deref(), Some("while your node was down"));
+    assert_eq!(
+        metric_sum(&[&n2, &n3], "impsd_cluster_dead_sessions_ended_total").await,
+        1,
+        "the session was ended once"
+    );
+}
+
+/// A node stopped with SIGTERM drains (`cluster.drain_timeout_ms`):
+/// alice, connected to it, gets what was queued for her and a Disconnect
+/// (601); while the drain lasts (carol's Disconnect waits for a poll that
+/// never comes) its /healthz says `draining` with 503 and it refuses new
+/// logins (503); alice logs in again with the same ClientID on the other
+/// node and gets what bob sent meanwhile; what alice sent just before the
+/// stop reaches bob; the process exits within the drain timeout.
+#[tokio::test]
+async fn cluster_a_drained_node_sends_its_clients_elsewhere_and_loses_nothing() {
+    let Some(s) = shared("cluster_a_drained_node_sends_its_clients_elsewhere_and_loses_nothing")
+    else {
+        return;
+    };
+    let mut n1 = node_with(&s, "node-1", |c| c.cluster.drain_timeout_ms = 4000);
+    let n2 = node(&s, "node-2");
+    for u in ["alice", "bob", "carol"] {
+        n1.add_user(u, "pw");
+    }
+    let alice = n1.login("alice").ws().await;
+    let _carol = n1.login("carol").http().await;
+    let bob = n2.login("bob").ws().await;
+    sees_remote(&n2, 2).await;
+    sees_remote(&n1, 1).await;
+    let before = bob.send_text("alice", "before the drain").await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(before.as_str()));
+    let to_bob = alice.send_text("bob", "leaving soon").await;
+
+    let pid = n1.child().unwrap().id();
+    let stopped = std::time::Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+
+    let (_, bye) = alice.expect("Disconnect").await;
+    assert_eq!(code_of(&bye), Some(601), "{bye:?}");
+    let (code, text) = healthz(&n1).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.starts_with("draining\n"), "{text}");
+    let late = imps_client::Client::new(
+        imps_client::ClientConfig::new(n1.url(), Version::V1_3, imps_client::Encoding::Xml)
+            .with_client_id("alice-laptop"),
+    )
+    .unwrap();
+    let err = late.login_password("alice", "pw").await.unwrap_err();
+    assert_eq!(err.status_code(), Some(503), "{err}");
+
+    let during = bob.send_text("alice", "during the drain").await;
+    let m = bob.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(to_bob.as_str()));
+    // Node 1's directory is empty at once: her ClientID is free on node 2.
+    wait_until("node 2 sees no session on node 1", WAIT, || async {
+        metric(&n2, "impsd_cluster_remote_sessions").await == 0
+    })
+    .await;
+    let alice = n2.login("alice").ws().await;
+    let m = alice.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(during.as_str()));
+    assert!(
+        alice
+            .next_request_within(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the message acknowledged before the drain is not offered again"
+    );
+    wait_until("node 1 exits", WAIT, || {
+        let running = n1.is_running();
+        async move { !running }
+    })
+    .await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4 + 5),
+        "{:?}",
+        stopped.elapsed()
+    );
 }

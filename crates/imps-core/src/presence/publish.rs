@@ -176,4 +176,27 @@ impl PresenceService {
         }
         Ok(())
     }
+
+    /// Cluster: sessions of `user` on a dead node were ended by this one.
+    /// That node told the watchers she was online and cannot say
+    /// otherwise; this node's entry may never have shown her online at
+    /// all, so watchers are told her OnlineStatus as it is now, whatever
+    /// this node told them before (once, by the one node that ended the
+    /// sessions).
+    pub(crate) async fn presence_gone_with_node(&self, user: &str) {
+        let cell = match self.owner_cell(user).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(user, error = %e, "could not show the user offline after their node died");
+                return;
+            }
+        };
+        let mut st = cell.lock().await;
+        if self.base.sessions.of_user(user).is_empty() {
+            st.invisible = false;
+        }
+        st.announced = self.online_view(user, st.invisible);
+        self.fan_out(user, &st, AttrSet::only(Attr::OnlineStatus))
+            .await;
+    }
 }

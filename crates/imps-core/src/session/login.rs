@@ -154,6 +154,11 @@ impl SessionService {
         version: Version,
         body: &Element,
     ) -> Result<Element, LoginError> {
+        if self.base.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(
+                CoreError::Busy("this server is draining: log in to another".into()).into(),
+            );
+        }
         let req = LoginRequest::parse(body, version);
         let client_el = req
             .client_id
@@ -214,6 +219,19 @@ impl SessionService {
             st.style.bare_ids = bare_ids;
             st.withheld = withheld;
         });
+        // GEN-13 across nodes: a ClientID in use on another node is in
+        // use (until that node logs it out, or dies and its sessions end).
+        if let Some(c) = &self.base.cfg.cluster
+            && c.sessions_of(&user.id)
+                .iter()
+                .any(|r| r.client_key == session.client_key)
+        {
+            return Err(CoreError::ClientAlreadyLoggedIn {
+                user: user.id.clone(),
+                client: session.client_key.clone(),
+            }
+            .into());
+        }
         self.base
             .sessions
             .insert(session.clone(), self.base.cfg.max_sessions_per_user)?;
@@ -568,7 +586,7 @@ impl SessionService {
 
     /// Writes a new session to the store so it outlives a restart.
     async fn persist_session(&self, s: &Session) -> Result<(), CoreError> {
-        self.base.store.put_session(s.record()).await?;
+        self.base.store.put_session(self.base.record_of(s)).await?;
         Ok(())
     }
 }

@@ -235,6 +235,7 @@ impl Session {
             android_engine: style.android_engine,
             withheld,
             cir_target,
+            node: None,
         }
     }
 

@@ -172,6 +172,11 @@ impl SessionRegistry {
         Some(s)
     }
 
+    /// How many kicked sessions wait for their Disconnect to be collected.
+    pub fn parting_len(&self) -> usize {
+        self.t.lock().parting.len()
+    }
+
     /// Kicked sessions whose Disconnect was not collected by `now_ms`.
     pub fn parting_overdue(&self, now_ms: u64) -> Vec<String> {
         let t = self.t.lock();

@@ -105,6 +105,9 @@ pub struct SessionRecord {
     /// Where the server wakes this session by itself (UDP or SMS CIR), in
     /// `CirTarget::to_record`'s form; `None` when it agreed none.
     pub cir_target: Option<String>,
+    /// The process that holds the session, when several share the store
+    /// (the cluster's node name); `None` for a process alone.
+    pub node: Option<String>,
 }
 
 /// Everything the service keeps durably. One trait per area, so each area
@@ -164,6 +167,10 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn put_session(&self, s: SessionRecord) -> Result<(), StoreError>;
     async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
     async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Deletes the sessions `node` held and returns them, at once: of
+    /// several processes asking for the same node, each row goes to
+    /// exactly one (the one that ends those sessions for everybody).
+    async fn take_sessions_of_node(&self, node: &str) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// Whether the store serves requests now (the health check): one
     /// cheap read of the store's own schema bookkeeping, by the path the
@@ -307,6 +314,19 @@ impl AccountStore for MemStore {
 
     async fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
         let mut v: Vec<_> = self.inner.lock().sessions.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+
+    async fn take_sessions_of_node(&self, node: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut g = self.inner.lock();
+        let ids: Vec<String> = g
+            .sessions
+            .values()
+            .filter(|s| s.node.as_deref() == Some(node))
+            .map(|s| s.id.clone())
+            .collect();
+        let mut v: Vec<_> = ids.iter().filter_map(|id| g.sessions.remove(id)).collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(v)
     }

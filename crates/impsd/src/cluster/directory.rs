@@ -47,6 +47,13 @@ impl NodeEntry {
     }
 }
 
+/// How the store names one run of a node (its sessions' `node` column):
+/// the name and the incarnation, so that a node restarted under the same
+/// name is never taken for the run that died.
+pub(super) fn holder(node: &str, incarnation: u64) -> String {
+    format!("{node}.{incarnation:016x}")
+}
+
 #[derive(Default)]
 pub(super) struct Directory {
     nodes: HashMap<String, NodeEntry>,
@@ -55,7 +62,8 @@ pub(super) struct Directory {
 impl Directory {
     /// Applies one directory message of `node`. A new incarnation (the
     /// node restarted) or a `reset` (the start of its whole directory)
-    /// replaces what was known of it.
+    /// replaces what was known of it. Returns the incarnation replaced by
+    /// a new one: that run of the node is over, as if it had expired.
     pub(super) fn apply(
         &mut self,
         node: &str,
@@ -63,12 +71,16 @@ impl Directory {
         reset: bool,
         put: Vec<RemoteSession>,
         del: &[String],
-    ) {
+    ) -> Option<u64> {
         let e = self
             .nodes
             .entry(node.to_string())
             .or_insert_with(|| NodeEntry::new(incarnation));
-        if reset || e.incarnation != incarnation {
+        let mut ended = None;
+        if e.incarnation != incarnation {
+            ended = Some(e.incarnation);
+            *e = NodeEntry::new(incarnation);
+        } else if reset {
             *e = NodeEntry::new(incarnation);
         }
         e.last_seen = Instant::now();
@@ -78,20 +90,30 @@ impl Directory {
         for s in put {
             e.put(s);
         }
+        ended
     }
 
-    /// Drops the nodes not heard from within `ttl` before `now`; returns their names.
-    pub(super) fn expire(&mut self, now: Instant, ttl: Duration) -> Vec<String> {
-        let dead: Vec<String> = self
+    /// Drops the nodes not heard from within `ttl` before `now`; returns
+    /// their names and incarnations.
+    pub(super) fn expire(&mut self, now: Instant, ttl: Duration) -> Vec<(String, u64)> {
+        let dead: Vec<(String, u64)> = self
             .nodes
             .iter()
             .filter(|(_, e)| now.saturating_duration_since(e.last_seen) > ttl)
-            .map(|(n, _)| n.clone())
+            .map(|(n, e)| (n.clone(), e.incarnation))
             .collect();
-        for n in &dead {
+        for (n, _) in &dead {
             self.nodes.remove(n);
         }
         dead
+    }
+
+    /// The runs of nodes heard from, as `holder` names them.
+    pub(super) fn holders(&self) -> std::collections::HashSet<String> {
+        self.nodes
+            .iter()
+            .map(|(n, e)| holder(n, e.incarnation))
+            .collect()
     }
 
     pub(super) fn sessions_of(&self, user: &str) -> Vec<Arc<RemoteSession>> {
@@ -152,8 +174,11 @@ mod tests {
         d.apply("n1", 1, false, vec![], &["a".into()]);
         assert!(d.sessions_of("alice").is_empty());
         assert_eq!(d.session("b").unwrap().user, "bob");
-        // Restarted: what the old process had is gone.
-        d.apply("n1", 2, false, vec![s("n1", "c", "carol")], &[]);
+        // Restarted: what the old process had is gone, and that run is over.
+        assert_eq!(
+            d.apply("n1", 2, false, vec![s("n1", "c", "carol")], &[]),
+            Some(1)
+        );
         assert!(d.session("b").is_none());
         assert_eq!(d.sessions_of("carol").len(), 1);
         d.apply("n1", 2, true, vec![], &[]);
@@ -168,7 +193,7 @@ mod tests {
         let ttl = Duration::from_secs(5);
         assert!(d.expire(Instant::now(), ttl).is_empty());
         let later = Instant::now() + Duration::from_secs(6);
-        assert_eq!(d.expire(later, ttl), ["n1"]);
+        assert_eq!(d.expire(later, ttl), [("n1".to_string(), 1)]);
         assert!(d.sessions_of("alice").is_empty());
     }
 }

@@ -47,6 +47,9 @@ pub struct ClusterSettings {
     pub change_scan_ms: u64,
     pub forward_timeout_ms: u64,
     pub queue_max: usize,
+    /// How long a stopping node (SIGTERM) may take to send its clients
+    /// elsewhere and hand over what it holds.
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for ClusterSettings {
@@ -60,6 +63,7 @@ impl Default for ClusterSettings {
             change_scan_ms: 100,
             forward_timeout_ms: 5000,
             queue_max: 10_000,
+            drain_timeout_ms: 10_000,
         }
     }
 }
@@ -143,6 +147,7 @@ struct Counters {
     forwarded_in: AtomicU64,
     node_id_conflicts: AtomicU64,
     publish_failed: AtomicU64,
+    dead_sessions_ended: AtomicU64,
 }
 
 /// One node's view of the cluster.
@@ -152,9 +157,13 @@ pub struct Cluster {
     /// Random per start: a restarted node (same name) is a new incarnation,
     /// and its old directory entries are dropped at its first message.
     incarnation: u64,
+    /// This run's name on its sessions in the store (`directory::holder`).
+    holder: String,
     client: async_nats::Client,
     dir: parking_lot::RwLock<Directory>,
     tx: mpsc::Sender<Out>,
+    /// Items queued and not yet handed to NATS (a drain waits for 0).
+    pending: AtomicU64,
     rx: parking_lot::Mutex<Option<mpsc::Receiver<Out>>>,
     counters: Counters,
 }
@@ -205,13 +214,16 @@ impl Cluster {
             .await
             .map_err(|e| anyhow::anyhow!("connecting to NATS (cluster.nats_url): {e}"))?;
         let (tx, rx) = mpsc::channel(settings.queue_max.max(1));
+        let incarnation = random_u64();
         Ok(Arc::new(Cluster {
             settings,
+            holder: directory::holder(&node, incarnation),
             node,
-            incarnation: random_u64(),
+            incarnation,
             client,
             dir: parking_lot::RwLock::new(Directory::default()),
             tx,
+            pending: AtomicU64::new(0),
             rx: parking_lot::Mutex::new(Some(rx)),
             counters: Counters::default(),
         }))
@@ -226,9 +238,39 @@ impl Cluster {
     }
 
     fn queue(&self, o: Out) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
         if self.tx.try_send(o).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The end of a drain: once what waits for the other nodes has gone
+    /// out (or at `deadline`), publishes an empty directory (this node's
+    /// sessions are gone: their ClientIDs are free at once on every
+    /// node, without waiting for the node TTL) and flushes the link.
+    pub async fn leave(&self, deadline: tokio::time::Instant) {
+        while self.pending.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let m = DirMsg {
+            node: self.node.clone(),
+            incarnation: self.incarnation,
+            reset: true,
+            put: Vec::new(),
+            del: Vec::new(),
+        };
+        self.publish(self.subject("dir", &self.node), &m).await;
+        if tokio::time::timeout_at(deadline, self.client.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain: NATS did not take the last messages in time");
+        }
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.drain_timeout_ms)
     }
 
     /// The node holding session `id`, when another one does.
@@ -239,6 +281,21 @@ impl Cluster {
     /// Sessions on other nodes, as this node's directory has them.
     pub fn remote_session_count(&self) -> usize {
         self.dir.read().len()
+    }
+
+    /// Whether the NATS link serves now (`/healthz`): the client must be
+    /// connected, and what it has buffered must reach the server within
+    /// `within`. An error says why not.
+    pub async fn nats_health(&self, within: Duration) -> Result<(), String> {
+        let state = self.client.connection_state();
+        if state != async_nats::connection::State::Connected {
+            return Err(format!("not connected, {state}"));
+        }
+        match tokio::time::timeout(within, self.client.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", within.as_millis())),
+        }
     }
 
     /// Sends a CSP request to the node holding its session.
@@ -299,11 +356,16 @@ impl Cluster {
         }
         tasks.push(spawn_until(
             shut.clone(),
-            self.clone().follow_directory(dir_sub),
+            self.clone().follow_directory(dir_sub, service.clone()),
         ));
         tasks.push(spawn_until(
             shut.clone(),
             self.clone().announce(service.clone()),
+        ));
+        tasks.push(spawn_until(
+            shut.clone(),
+            self.clone()
+                .sweep_orphans(service.clone(), app.store.clone()),
         ));
         tasks.push(spawn_until(
             shut.clone(),
@@ -323,7 +385,8 @@ impl Cluster {
         const BURST: usize = 256;
         let mut buf = Vec::with_capacity(BURST);
         loop {
-            if rx.recv_many(&mut buf, BURST).await == 0 {
+            let taken = rx.recv_many(&mut buf, BURST).await as u64;
+            if taken == 0 {
                 return;
             }
             let mut per_node: std::collections::BTreeMap<String, Vec<Item>> = Default::default();
@@ -364,6 +427,7 @@ impl Cluster {
                 let subject = format!("{}.presence", self.settings.subject_prefix);
                 self.publish(subject, &m).await;
             }
+            self.pending.fetch_sub(taken, Ordering::SeqCst);
         }
     }
 
@@ -419,8 +483,9 @@ impl Cluster {
                     self.publish(subject.clone(), &m).await;
                 }
                 let dead = self.dir.write().expire(std::time::Instant::now(), ttl);
-                for n in dead {
-                    tracing::warn!(node = %n, "cluster node not heard from; its sessions are dropped from the directory");
+                for (n, incarnation) in dead {
+                    tracing::warn!(node = %n, "cluster node not heard from; its sessions are dropped from the directory and ended");
+                    self.end_sessions_of(&service, directory::holder(&n, incarnation));
                 }
             } else {
                 let put: Vec<_> = now
@@ -458,8 +523,66 @@ impl Cluster {
         }
     }
 
-    /// Keeps the replica of the other nodes' directories.
-    async fn follow_directory(self: Arc<Self>, mut sub: async_nats::Subscriber) {
+    /// Ends the sessions a run of a node that is over (`holder`) left in
+    /// the store, in a task of its own: each row goes to one of the nodes
+    /// that ask (see `Service::end_sessions_of_node`).
+    fn end_sessions_of(self: &Arc<Self>, service: &Arc<Service>, holder: String) {
+        let (me, service) = (self.clone(), service.clone());
+        tokio::spawn(async move {
+            match service.end_sessions_of_node(&holder).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    me.counters
+                        .dead_sessions_ended
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    tracing::info!(holder = %holder, sessions = n, "ended the sessions of a cluster node that is gone");
+                }
+                Err(e) => {
+                    tracing::warn!(holder = %holder, error = %e, "could not end the sessions of a cluster node that is gone");
+                }
+            }
+        });
+    }
+
+    /// Once, `node_ttl_ms` after the start (by then every live node has
+    /// been heard from): ends the sessions in the store held by runs of
+    /// nodes nobody hears from, which died while no node was there to
+    /// see it expire (a whole cluster restarted, a lone node killed).
+    async fn sweep_orphans(
+        self: Arc<Self>,
+        service: Arc<Service>,
+        store: Arc<dyn imps_core::Store>,
+    ) {
+        let wait = self.settings.node_ttl_ms + self.settings.heartbeat_ms;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let rows = match store.sessions().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list stored sessions to find those of dead nodes");
+                return;
+            }
+        };
+        let live = self.dir.read().holders();
+        let mut gone: Vec<String> = rows
+            .into_iter()
+            .filter_map(|r| r.node)
+            .filter(|h| *h != self.holder && !live.contains(h))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        for h in gone {
+            self.end_sessions_of(&service, h);
+        }
+    }
+
+    /// Keeps the replica of the other nodes' directories; a node heard
+    /// with a new incarnation restarted, and its previous run's sessions
+    /// are ended.
+    async fn follow_directory(
+        self: Arc<Self>,
+        mut sub: async_nats::Subscriber,
+        service: Arc<Service>,
+    ) {
         while let Some(m) = sub.next().await {
             let Ok(d) = serde_json::from_slice::<DirMsg>(&m.payload) else {
                 tracing::warn!(subject = %m.subject, "undecodable cluster directory message");
@@ -481,9 +604,14 @@ impl Cluster {
                 .iter()
                 .filter_map(|s| s.to_remote(&d.node, &limits))
                 .collect();
-            self.dir
+            let ended = self
+                .dir
                 .write()
                 .apply(&d.node, d.incarnation, d.reset, put, &d.del);
+            if let Some(old) = ended {
+                tracing::warn!(node = %d.node, "cluster node restarted; its previous run's sessions are ended");
+                self.end_sessions_of(&service, directory::holder(&d.node, old));
+            }
         }
     }
 
@@ -625,6 +753,12 @@ impl Cluster {
                 g(&c.publish_failed),
             ),
             (
+                "impsd_cluster_dead_sessions_ended_total",
+                "counter",
+                "Sessions of dead nodes this node took from the store and ended.",
+                g(&c.dead_sessions_ended),
+            ),
+            (
                 "impsd_cluster_node_id_conflicts_total",
                 "counter",
                 "Messages from another process using this node_id.",
@@ -640,6 +774,10 @@ impl Cluster {
 }
 
 impl imps_core::cluster::Cluster for Cluster {
+    fn holder(&self) -> &str {
+        &self.holder
+    }
+
     fn sessions_of(&self, user: &str) -> Vec<Arc<RemoteSession>> {
         self.dir.read().sessions_of(user)
     }
