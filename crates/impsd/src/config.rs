@@ -738,6 +738,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("groups.max_groups_per_user", "Most groups one user may own, private conversations included (814).", ""),
     ("groups.max_groups_total", "Most groups on the server (815).", ""),
     ("groups.member_lists", "Shape of joined-user lists: \"auto\" (UserMapList{Mapping} in 1.2 and for clients that show the Android engine, the spec shape otherwise), \"spec\" or \"flat\" (UserMapList{Mapping} for all).", ""),
+    ("groups.joined_cache_groups", "Groups whose joined users are kept in memory for the fan-out of messages; 0 = read the store for every message. Off in a cluster.", ""),
     ("[map]", "GetMap (PRR-2..4): where location maps come from.", ""),
     ("map.provider", "\"builtin\" (a PNG drawn here, no network), \"url\" (a link from url_template) or \"off\".", ""),
     ("map.width", "Image width in pixels (16..=1024); also {width} in url_template.", ""),

@@ -30,6 +30,7 @@ mod fed;
 mod fed_presence;
 mod groups;
 mod groups_admin;
+mod groups_fanout;
 mod groups_privacy;
 mod groups_restart;
 mod groups_segments;
