@@ -42,6 +42,7 @@ mod im_durability;
 mod im_imr;
 mod im_limits;
 mod im_offline;
+mod im_overload;
 mod im_policy;
 mod im_restart;
 mod im_sessions;
