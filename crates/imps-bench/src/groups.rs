@@ -162,7 +162,11 @@ pub async fn run(args: &GroupsArgs) -> anyhow::Result<()> {
     let n = args.members;
     let pw = args.password.clone();
     let settings = Settings::default()
-        .set("groups", "max_joined_per_group", (n + 1).max(10_000).to_string())
+        .set(
+            "groups",
+            "max_joined_per_group",
+            (n + 1).max(10_000).to_string(),
+        )
         .set("session", "max_outbox", (args.messages + 1024).to_string());
     let target = match &args.url {
         Some(url) => Target::external(url.clone(), &args.user_prefix, n + 1, pw),
@@ -223,8 +227,10 @@ pub async fn run(args: &GroupsArgs) -> anyhow::Result<()> {
                     .with_text("JoinedRequest", "F")
                     .with_text("SubscribeNotification", "F");
                 let r = ws.request(join).await?;
+                // Success is the JoinGroup-Response itself; a refusal is a
+                // Status with its code.
                 anyhow::ensure!(
-                    status_of(&r).map(|s| s.0) == Some(200),
+                    r.name == "JoinGroup-Response",
                     "JoinGroup failed: {r:?}"
                 );
                 anyhow::Ok(ws)
@@ -276,7 +282,10 @@ pub async fn run(args: &GroupsArgs) -> anyhow::Result<()> {
     lat.sort_unstable();
     let cpu_txt = |c: Option<Duration>, per: f64| {
         c.map_or(String::new(), |c| {
-            format!("  server cpu {:.3} ms per message", c.as_secs_f64() * 1000.0 / per)
+            format!(
+                "  server cpu {:.3} ms per message",
+                c.as_secs_f64() * 1000.0 / per
+            )
         })
     };
     if args.probes > 0 {

@@ -26,21 +26,40 @@ async fn group_messages_follow_joins_leaves_and_deletion() {
     };
 
     expect_code(&alice, create_req(&g, &[], Some("Alice")), 200, "create").await;
-    expect_named(&bob, join_req(&g, Some("Bob"), false), "JoinGroup-Response", "bob").await;
+    expect_named(
+        &bob,
+        join_req(&g, Some("Bob"), false),
+        "JoinGroup-Response",
+        "bob",
+    )
+    .await;
     say("one").await;
     assert_eq!(texts(&bob).await, ["one"]);
 
     // Carol joins after the group's joined users were read once.
-    expect_named(&carol, join_req(&g, Some("Carol"), false), "JoinGroup-Response", "carol").await;
+    expect_named(
+        &carol,
+        join_req(&g, Some("Carol"), false),
+        "JoinGroup-Response",
+        "carol",
+    )
+    .await;
     say("two").await;
     assert_eq!(texts(&bob).await, ["two"]);
-    assert_eq!(texts(&carol).await, ["two"], "a join reaches the next message");
+    assert_eq!(
+        texts(&carol).await,
+        ["two"],
+        "a join reaches the next message"
+    );
 
     // Bob leaves; his session is still there, so only the joined list
     // keeps the message from him.
     expect_named(&bob, leave_req(&g), "LeaveGroup-Response", "bob leaves").await;
     say("three").await;
-    assert!(texts(&bob).await.is_empty(), "a leave reaches the next message");
+    assert!(
+        texts(&bob).await.is_empty(),
+        "a leave reaches the next message"
+    );
     assert_eq!(texts(&carol).await, ["three"]);
 
     // The group goes and comes back under the same ID, nobody joined:
@@ -48,6 +67,15 @@ async fn group_messages_follow_joins_leaves_and_deletion() {
     expect_code(&alice, group_req("DeleteGroup-Request", &g), 200, "delete").await;
     drain(&carol).await;
     expect_code(&alice, create_req(&g, &[], None), 200, "again").await;
-    expect_code(&alice, group_message(&g, "four"), 808, "alice is not joined").await;
-    assert!(texts(&carol).await.is_empty(), "a deletion reaches the next message");
+    expect_code(
+        &alice,
+        group_message(&g, "four"),
+        808,
+        "alice is not joined",
+    )
+    .await;
+    assert!(
+        texts(&carol).await.is_empty(),
+        "a deletion reaches the next message"
+    );
 }

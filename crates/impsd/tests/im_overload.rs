@@ -34,9 +34,16 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
     let mut accepted: Vec<String> = Vec::new();
     let end = Instant::now() + Duration::from_secs(10);
     let refused = loop {
-        assert!(Instant::now() < end, "no refusal after {} sends", accepted.len());
+        assert!(
+            Instant::now() < end,
+            "no refusal after {} sends",
+            accepted.len()
+        );
         let text = format!("m{}", accepted.len());
-        let r = alice.request(text_to("alice", &["bob"], &text)).await.unwrap();
+        let r = alice
+            .request(text_to("alice", &["bob"], &text))
+            .await
+            .unwrap();
         match code_of(&r) {
             Some(200) => accepted.push(text),
             Some(503) => break r,
@@ -69,7 +76,10 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < end, "still refused after the backlog went");
-        let r = alice.request(text_to("alice", &["bob"], "again")).await.unwrap();
+        let r = alice
+            .request(text_to("alice", &["bob"], "again"))
+            .await
+            .unwrap();
         if code_of(&r) == Some(200) {
             break;
         }
