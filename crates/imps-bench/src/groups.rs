@@ -229,10 +229,7 @@ pub async fn run(args: &GroupsArgs) -> anyhow::Result<()> {
                 let r = ws.request(join).await?;
                 // Success is the JoinGroup-Response itself; a refusal is a
                 // Status with its code.
-                anyhow::ensure!(
-                    r.name == "JoinGroup-Response",
-                    "JoinGroup failed: {r:?}"
-                );
+                anyhow::ensure!(r.name == "JoinGroup-Response", "JoinGroup failed: {r:?}");
                 anyhow::Ok(ws)
             }
         })

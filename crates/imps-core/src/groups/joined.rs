@@ -67,10 +67,11 @@ impl JoinedCache {
         if let Some(Slot::Ready(rows)) = t.slots.get(group) {
             return Lookup::Hit(rows.clone());
         }
-        if !t.slots.contains_key(group) && t.slots.len() >= self.max_groups {
-            if let Some(k) = t.slots.keys().next().cloned() {
-                t.slots.remove(&k);
-            }
+        if !t.slots.contains_key(group)
+            && t.slots.len() >= self.max_groups
+            && let Some(k) = t.slots.keys().next().cloned()
+        {
+            t.slots.remove(&k);
         }
         t.next_token += 1;
         let token = t.next_token;
@@ -81,10 +82,10 @@ impl JoinedCache {
     /// Keeps `rows` if nothing changed the group since `token` was given.
     fn fill(&self, group: &str, token: u64, rows: Arc<Vec<JoinedUser>>) {
         let mut t = self.t.lock();
-        if let Some(slot) = t.slots.get_mut(group) {
-            if matches!(slot, Slot::Loading(k) if *k == token) {
-                *slot = Slot::Ready(rows);
-            }
+        if let Some(slot) = t.slots.get_mut(group)
+            && matches!(slot, Slot::Loading(k) if *k == token)
+        {
+            *slot = Slot::Ready(rows);
         }
     }
 
