@@ -19,6 +19,7 @@ mod cluster;
 mod compare;
 mod corpus;
 mod criterion_mix;
+mod groups;
 mod im;
 mod keepalive;
 mod login;
@@ -91,6 +92,10 @@ enum Cmd {
     /// (PostgreSQL + NATS) side by side, and one node on PostgreSQL
     /// against SQLite (`--stores`): delivered msg/s, p99, server CPU.
     Cluster(cluster::ClusterArgs),
+    /// Issue 19: messages to one group of N members joined over
+    /// WebSocket: time until the last member has each one, and messages
+    /// per second in with every push delivered.
+    Groups(groups::GroupsArgs),
     /// Issue 19's load model: N connected users, each sending one
     /// message every 10 s to one of its 10 next users; time to delivery,
     /// server CPU and memory. `--transport udp` (HTTP + SUDP wake-ups +
@@ -277,6 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::LoginStorm(args) => runtime()?.block_on(login_storm::run(&args))?,
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
         Cmd::Cluster(args) => runtime()?.block_on(cluster::run(&args))?,
+        Cmd::Groups(args) => runtime()?.block_on(groups::run(&args))?,
         Cmd::Model(args) => runtime()?.block_on(model::run(&args))?,
         Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,

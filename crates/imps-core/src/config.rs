@@ -379,6 +379,15 @@ pub struct ImConfig {
     pub send_burst: u32,
     /// Most senders whose rate is tracked at once (bounded memory).
     pub send_rate_senders_max: usize,
+    /// Issue 19, overload: most SendMessage/ForwardMessage being checked
+    /// and stored at once; past it a send gets 503 (0 = no limit).
+    pub max_sends_in_flight: usize,
+    /// Issue 19, overload: most messages waiting in memory for online
+    /// recipients (counted once a second); past it a send gets 503 (0 =
+    /// no limit).
+    pub max_waiting_in_memory: usize,
+    /// The TryAgainTimeout (1.3) of an overload refusal, in seconds.
+    pub overload_retry_secs: u64,
     /// IMR-11: where offline-message notifications go; `Off` is the
     /// operator's switch. Anything but `Off` hands notices to `notifier`.
     pub offline_notify: OfflineNotify,
@@ -444,6 +453,9 @@ impl Default for ImConfig {
             send_rate_per_sec: 20,
             send_burst: 100,
             send_rate_senders_max: 100_000,
+            max_sends_in_flight: 1_024,
+            max_waiting_in_memory: 200_000,
+            overload_retry_secs: 2,
             offline_notify: OfflineNotify::Log,
             offline_notify_bearer: NotifyBearer::Sms,
             offline_notify_interval_secs: 300,

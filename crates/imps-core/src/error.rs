@@ -114,6 +114,10 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("busy: {0}")]
     Busy(String),
+    /// Issue 19: past what the server can deliver; a send is refused
+    /// before anything is stored (im/admit.rs).
+    #[error("server overloaded ({what}); try again in {retry_after_secs} s")]
+    Overloaded { what: String, retry_after_secs: u64 },
     /// Too many failed logins for the user ID or from the address: refused
     /// until the lockout ends, without checking the credentials.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
@@ -206,6 +210,9 @@ impl CoreError {
             // TryAgainTimeout says when (docs/protocol.md, Login).
             CoreError::LoginThrottled { .. } => 503,
             CoreError::PasswordChecksBusy { .. } => 503,
+            // Refused early instead of taken and left undelivered; 1.3
+            // says when to try again.
+            CoreError::Overloaded { .. } => 503,
             CoreError::GroupNotFound(_) => 800,
             CoreError::GroupExists(_) => 801,
             CoreError::BadGroupProperty(_) => 806,
@@ -271,7 +278,10 @@ impl CoreError {
     pub fn try_again_secs(&self) -> Option<u64> {
         match self {
             CoreError::LoginThrottled { retry_after_secs }
-            | CoreError::PasswordChecksBusy { retry_after_secs } => Some(*retry_after_secs),
+            | CoreError::PasswordChecksBusy { retry_after_secs }
+            | CoreError::Overloaded {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             CoreError::SendingTooFast { retry_ms } | CoreError::SearchingTooFast { retry_ms } => {
                 Some(retry_ms.div_ceil(1000).max(1))
             }
@@ -391,6 +401,13 @@ mod table {
                 },
                 503,
             ),
+            (
+                E::Overloaded {
+                    what: s(),
+                    retry_after_secs: 1,
+                },
+                503,
+            ),
             (E::Internal(s()), 500),
             (E::UnknownSystemMessage(s()), 404),
             (E::LevelOfService(s()), 903),
@@ -474,6 +491,7 @@ mod table {
             | E::Busy(_)
             | E::LoginThrottled { .. }
             | E::PasswordChecksBusy { .. }
+            | E::Overloaded { .. }
             | E::UnknownSystemMessage(_)
             | E::LevelOfService(_)
             | E::SystemMessageTimeout

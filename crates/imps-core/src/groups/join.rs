@@ -180,7 +180,7 @@ impl GroupsService {
             {
                 return Err(CoreError::AlreadyJoined(g.id.clone()));
             }
-            self.base.store.leave(&g.id, user).await?;
+            self.leave_joined(&g.id, user).await?;
         }
         self.check_admission(g, user, now).await?;
         let max = match effective(g, "MaxActiveUsers").parse::<u64>() {
@@ -309,7 +309,7 @@ impl GroupsService {
                 show_id: p.show_id,
                 joined_ms: now,
             };
-            match self.base.store.join(&g.id, row.clone(), max).await? {
+            match self.join_joined(&g.id, row.clone(), max).await? {
                 JoinOutcome::Joined => {
                     let renamed = p.sname.as_deref() != Some(row.sname.as_str());
                     return Ok((row, renamed));
@@ -377,7 +377,7 @@ impl GroupsService {
         user: &str,
         how: Departure,
     ) -> Result<Option<JoinedUser>, CoreError> {
-        let Some(row) = self.base.store.leave(&g.id, user).await? else {
+        let Some(row) = self.leave_joined(&g.id, user).await? else {
             return Ok(None);
         };
         match &how {
@@ -444,7 +444,7 @@ impl GroupsService {
                 return Ok(false);
             }
         }
-        self.base.store.delete_group(&g.id).await?;
+        self.delete_joined(&g.id).await?;
         tracing::info!(group = %g.id, "group deleted: nobody left in it");
         Ok(true)
     }

@@ -116,7 +116,7 @@ impl GroupsService {
                 .with(result(800, "Group deleted"));
             self.base.router.to_session(&j.session_id, notice);
         }
-        self.base.store.delete_group(&gid).await?;
+        self.delete_joined(&gid).await?;
         tracing::info!(group = %gid, by = %s.user, "group deleted");
         Ok(ok_status())
     }

@@ -112,7 +112,7 @@ impl GroupsService {
         };
         let gid = super::canonical_group(raw, &self.base.cfg.domain, max_name)?;
         let g = self.visible_group(&gid, &s.user).await?;
-        let joined = self.base.store.joined(&gid).await?;
+        let joined = self.joined_now(&gid).await?;
         let me = joined
             .iter()
             .find(|j| j.user == s.user)

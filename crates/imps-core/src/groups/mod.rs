@@ -4,8 +4,9 @@
 //! Everything a group is (properties, members and access rights, joined
 //! users with their screen names and sessions, reject list, join passes,
 //! invitations) lives in the store: a success answer means it is on disk,
-//! and a message to a group reads its joined users from there, so the
-//! same code serves a cluster of nodes sharing one database later. Changes
+//! and a message to a group reads its joined users from there (through a
+//! copy kept in memory, `joined`, off in a cluster), so the same code
+//! serves a cluster of nodes sharing one database. Changes
 //! to one group are serialised by a per-group lock (`GroupLocks`) so a
 //! join, a leave and the deletion of an empty group never interleave.
 //!
@@ -15,7 +16,8 @@
 //! (members, access, reject list, joined users), `notice` (mapping lists,
 //! GroupChangeNotice, SubscribeGroupNotice), `message` (SendMessage to a
 //! group), `invite` (Invite, InviteUser-Response, CancelInvite), `pgc`
-//! (private groups), `extend` (ExtendConversation), `admin` (expel).
+//! (private groups), `extend` (ExtendConversation), `admin` (expel),
+//! `joined` (the joined users of busy groups in memory).
 
 mod admin;
 mod extend;
@@ -23,6 +25,7 @@ mod ids;
 mod invite;
 mod invite_remote;
 mod join;
+mod joined;
 mod manage;
 mod members;
 mod message;
@@ -74,6 +77,10 @@ pub struct GroupsConfig {
     pub max_groups_total: u64,
     /// The shape of joined-user lists (issue 13, docs/protocol.md).
     pub member_lists: MemberListPolicy,
+    /// Groups whose joined users are kept in memory for the fan-out of
+    /// messages (issue 19); 0 = read the store for every message. Off in
+    /// a cluster whatever it says.
+    pub joined_cache_groups: usize,
 }
 
 /// Which shape joined-user lists take in JoinGroup-Response,
@@ -102,6 +109,7 @@ pub const GROUPS_DEFAULTS: GroupsConfig = GroupsConfig {
     max_groups_per_user: 100,
     max_groups_total: 1_000_000,
     member_lists: MemberListPolicy::Auto,
+    joined_cache_groups: 1_000,
 };
 
 impl Default for GroupsConfig {
@@ -161,14 +169,23 @@ pub(crate) struct GroupsService {
     pub(crate) lists: Arc<ListsService>,
     /// One lock per group while a change to it runs.
     locks: GroupLocks,
+    /// Joined users of recently messaged groups (`joined`).
+    joined_cache: joined::JoinedCache,
 }
 
 impl GroupsService {
     pub(crate) fn new(base: Arc<Base>, lists: Arc<ListsService>) -> GroupsService {
+        // Off in a cluster: other nodes' joins and leaves are not heard here.
+        let cached = if base.cfg.cluster.is_some() {
+            0
+        } else {
+            base.cfg.groups.joined_cache_groups
+        };
         GroupsService {
             base,
             lists,
             locks: GroupLocks::default(),
+            joined_cache: joined::JoinedCache::new(cached),
         }
     }
 

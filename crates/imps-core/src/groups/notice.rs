@@ -220,10 +220,7 @@ impl GroupsService {
             "G" => me.subscribed,
             "S" | "U" => {
                 let on = kind == "S";
-                self.base
-                    .store
-                    .set_joined_flags(&gid, &s.user, Some(on), None)
-                    .await?;
+                self.flags_joined(&gid, &s.user, Some(on), None).await?;
                 on
             }
             other => return Err(CoreError::BadParameter(format!("SubscribeType {other:?}"))),

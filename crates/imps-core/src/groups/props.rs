@@ -253,12 +253,7 @@ impl GroupsService {
                         .is_some_and(|n| n.eq_ignore_ascii_case("ShowID"))
                 })
                 .and_then(|p| p.child_bool("Value"));
-            if !self
-                .base
-                .store
-                .set_joined_flags(&gid, &s.user, None, show)
-                .await?
-            {
+            if !self.flags_joined(&gid, &s.user, None, show).await? {
                 return Err(CoreError::NotJoined(gid));
             }
         }

@@ -340,9 +340,11 @@ impl ImService {
         let st = self.im();
         let now = self.base.now_ms();
         let after = self.base.cfg.im.redeliver_secs.max(1) * 1000;
+        let mut waiting = 0usize;
         for user in st.users() {
             st.with_user(&user, |q| {
                 let UserQ { msgs, sessions, .. } = q;
+                waiting += msgs.len();
                 // Notify/get sessions too: GetMessage does not end a
                 // message, so one whose GetMessage-Response was lost is
                 // announced again, and it does not hold a place in the
@@ -368,6 +370,7 @@ impl ImService {
                 }
             });
         }
+        st.set_waiting_in_memory(waiting);
         if st
             .tick()
             .is_multiple_of(self.base.cfg.im.expiry_sweep_passes.max(1))

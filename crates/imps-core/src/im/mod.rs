@@ -16,7 +16,9 @@
 //! - `policy`: content types and sizes, capability elements.
 //! - `message`: primitives in and out, per CSP version.
 //! - `offline`: the offline-message notifier.
+//! - `admit`: refusing sends past what can be delivered (overload).
 
+mod admit;
 mod deliver;
 mod message;
 mod offline;

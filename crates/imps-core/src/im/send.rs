@@ -63,6 +63,7 @@ impl ImService {
         let req = &tx.body;
         message::check_sender(req, &s.user, &self.base.cfg.domain)?;
         let body = message::body_of(req)?;
+        let _slot = self.admit_send()?;
         self.base.charge_send(&s.user)?;
         let info = req.child("MessageInfo");
         let out = Outgoing {
@@ -114,6 +115,7 @@ impl ImService {
             .await?
             .filter(|m| super::deliver::targets(m, s))
             .ok_or_else(|| CoreError::ImUnknownMessage(id.to_string()))?;
+        let _slot = self.admit_send()?;
         self.base.charge_send(&s.user)?;
         let out = Outgoing {
             sender: s.user.clone(),

@@ -148,6 +148,10 @@ pub(crate) struct ImState {
     /// user starts from it, so a quick reconnect is not offered what was
     /// acknowledged just before. Taken after a shard lock, never before.
     orphan_deletes: Mutex<HashMap<String, HashSet<String>>>,
+    /// SendMessage/ForwardMessage being checked and stored now (`admit`).
+    sends_in_flight: std::sync::atomic::AtomicUsize,
+    /// Messages in memory for online users at the last background pass.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl ImState {
@@ -166,6 +170,8 @@ impl ImState {
             batch_done: tokio::sync::Notify::new(),
             to_delete: Mutex::new(Vec::new()),
             orphan_deletes: Mutex::new(HashMap::new()),
+            sends_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -277,6 +283,19 @@ impl ImState {
     }
 
     /// Counts calls; the periodic work uses it to run some jobs less often.
+    pub fn sends_in_flight(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.sends_in_flight
+    }
+
+    pub fn waiting_in_memory(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// What the background pass counted in memory for online users.
+    pub fn set_waiting_in_memory(&self, n: usize) {
+        self.waiting.store(n, Ordering::Relaxed);
+    }
+
     pub fn tick(&self) -> u64 {
         self.ticks.fetch_add(1, Ordering::Relaxed) + 1
     }

@@ -4,8 +4,9 @@
 //! (PPR-9/10) are in the public profile (`directory`).
 //!
 //! Joined users are durable rows, not session memory: the fan-out of a
-//! group message reads them from here, so every node of a later cluster
-//! sees the same membership, and a restart keeps who was in which group.
+//! group message reads them from here (through a copy in memory on a
+//! single node, `groups::joined`), so every node of a cluster sees the
+//! same membership, and a restart keeps who was in which group.
 
 use std::collections::HashMap;
 
