@@ -27,6 +27,7 @@ mod send;
 mod state;
 
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
+pub(crate) use message::date_time as ssp_date_time;
 use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else
