@@ -17,7 +17,9 @@ use std::fmt::Debug;
 
 use imps_wire::Element;
 use imps_wire::ssp::{MetaInfo, Mode, SspStatus, SspTransaction, SspUser, service_id};
-use imps_wire::ssp_groups::{GroupChangeNotice, GroupMessage, GroupOp, GroupRequest, LeaveGroupIndication};
+use imps_wire::ssp_groups::{
+    GroupChangeNotice, GroupMessage, GroupOp, GroupRequest, LeaveGroupIndication,
+};
 use imps_wire::ssp_im::{DeliveryStatusReport, SendMessageRequest, SendMessageResponse, refusal};
 use imps_wire::ssp_presence::{
     CancelInviteRequest, GetPresenceRequest, GetPresenceResponse, InviteAnswer, InviteRequest,

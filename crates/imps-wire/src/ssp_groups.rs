@@ -243,7 +243,11 @@ impl GetGroupMemberResponse {
     pub fn to_element(&self) -> Element {
         Element::new(Self::NAME)
             .with(self.status.to_element())
-            .with(with_user_ids(Element::new("Admins"), "UserID", &self.admins))
+            .with(with_user_ids(
+                Element::new("Admins"),
+                "UserID",
+                &self.admins,
+            ))
             .with(with_user_ids(
                 Element::new("Moderators"),
                 "UserID",
@@ -299,9 +303,11 @@ impl GetJoinedUsersResponse {
             m.children.push(
                 Element::new("Mapping")
                     .with_text("SName", j.sname.as_str())
-                    .with_opt(j.user_id.as_deref().map(|u| {
-                        Element::new("UserID").with_attr("userID", u)
-                    })),
+                    .with_opt(
+                        j.user_id
+                            .as_deref()
+                            .map(|u| Element::new("UserID").with_attr("userID", u)),
+                    ),
             );
         }
         Element::new(Self::NAME)
@@ -321,8 +327,9 @@ fn collect_mappings(e: &Element, out: &mut Vec<SspMapping>) -> Result<(), WireEr
             let user_id = match c.child("UserID") {
                 Some(u) => Some(match attr(u, "userID") {
                     Some(_) => id_attr(u, "userID")?,
-                    None => normalize_id(&u.text)
-                        .ok_or_else(|| bad(format!("UserID {:?}", u.text)))?,
+                    None => {
+                        normalize_id(&u.text).ok_or_else(|| bad(format!("UserID {:?}", u.text)))?
+                    }
                 }),
                 None => None,
             };
@@ -478,7 +485,11 @@ impl LeaveGroupIndication {
             .with(self.meta.to_element())
             .with(Element::new("User").with_attr("userID", self.user.as_str()))
             .with(self.status.to_element())
-            .with_opt(self.reason.as_deref().map(|r| Element::text("ReasonText", r)))
+            .with_opt(
+                self.reason
+                    .as_deref()
+                    .map(|r| Element::text("ReasonText", r)),
+            )
     }
 }
 
@@ -509,8 +520,7 @@ impl GroupMessage {
 
     /// Whether a SendMessageRequest is for a group.
     pub fn is_group(e: &Element) -> bool {
-        e.name == Self::NAME
-            && e.path(&["MessageInfo", "Recipient", "GroupID"]).is_some()
+        e.name == Self::NAME && e.path(&["MessageInfo", "Recipient", "GroupID"]).is_some()
     }
 
     pub fn from_element(e: &Element) -> Result<GroupMessage, WireError> {
@@ -567,7 +577,11 @@ impl GroupMessage {
 
     pub fn to_element(&self) -> Element {
         let gid = || Element::new("GroupID").with_attr("groupID", self.group_id.as_str());
-        let rcpt = with_user_ids(Element::new("Recipient").with(gid()), "User", &self.recipients);
+        let rcpt = with_user_ids(
+            Element::new("Recipient").with(gid()),
+            "User",
+            &self.recipients,
+        );
         let mut sender = Element::new("Sender");
         if let Some(u) = &self.sender {
             sender
@@ -738,7 +752,10 @@ mod tests {
             subscribed: true,
             status: SspStatus::ok(),
         };
-        assert_eq!(GroupSubStatus::from_element(&xml(&s.to_element())).unwrap(), s);
+        assert_eq!(
+            GroupSubStatus::from_element(&xml(&s.to_element())).unwrap(),
+            s
+        );
     }
 
     #[test]
@@ -800,10 +817,9 @@ mod tests {
             down
         );
         // A 1:1 message is not a group one.
-        let one = Element::new("SendMessageRequest").with(
-            Element::new("MessageInfo")
-                .with(Element::new("Recipient").with(Element::new("User").with_attr("userID", "wv:x@y"))),
-        );
+        let one = Element::new("SendMessageRequest").with(Element::new("MessageInfo").with(
+            Element::new("Recipient").with(Element::new("User").with_attr("userID", "wv:x@y")),
+        ));
         assert!(!GroupMessage::is_group(&one));
     }
 }

@@ -101,7 +101,11 @@ impl GroupsService {
 
     /// The acting remote user of a request from `peer` (901 for one of
     /// another domain), in the core's form.
-    fn remote_actor(&self, peer: &str, meta: &imps_wire::ssp::MetaInfo) -> Result<String, CoreError> {
+    fn remote_actor(
+        &self,
+        peer: &str,
+        meta: &imps_wire::ssp::MetaInfo,
+    ) -> Result<String, CoreError> {
         check_actor(peer, meta, &[])?;
         let user = meta
             .user
@@ -244,34 +248,32 @@ impl GroupsService {
     }
 
     async fn group_message_up(&self, peer: &str, m: GroupMessage) -> Result<(), CoreError> {
+        let user = self.remote_actor(peer, &m.meta)?;
+        if let Some(sender) = &m.sender
+            && self.base.canonical_party(sender)? != user
         {
-            let user = self.remote_actor(peer, &m.meta)?;
-            if let Some(sender) = &m.sender
-                && self.base.canonical_party(sender)? != user
-            {
-                return Err(CoreError::ForeignActor(peer.to_string()));
-            }
-            let gid = self.hosted_group(&m.group_id)?;
-            let s = self.pseudo_session(peer, &user);
-            let content_type = m
-                .content_type
-                .clone()
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "text/plain".into());
-            let (data, encoding) = match String::from_utf8(m.content.clone()) {
-                Ok(t) if content_type.to_ascii_lowercase().starts_with("text/") => (t, None),
-                _ => (B64.encode(&m.content), Some("BASE64")),
-            };
-            let info = Element::new("MessageInfo")
-                .with_text("ContentType", content_type)
-                .with_opt(encoding.map(|e| Element::text("ContentEncoding", e)))
-                .with_text("ContentSize", m.content.len().to_string());
-            let body = Element::new("SendMessage-Request")
-                .with(info)
-                .with_text("ContentData", data);
-            self.send_to_group(&s, &body, &m.message_id, Target::Group(gid))
-                .await
+            return Err(CoreError::ForeignActor(peer.to_string()));
         }
+        let gid = self.hosted_group(&m.group_id)?;
+        let s = self.pseudo_session(peer, &user);
+        let content_type = m
+            .content_type
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "text/plain".into());
+        let (data, encoding) = match String::from_utf8(m.content.clone()) {
+            Ok(t) if content_type.to_ascii_lowercase().starts_with("text/") => (t, None),
+            _ => (B64.encode(&m.content), Some("BASE64")),
+        };
+        let info = Element::new("MessageInfo")
+            .with_text("ContentType", content_type)
+            .with_opt(encoding.map(|e| Element::text("ContentEncoding", e)))
+            .with_text("ContentSize", m.content.len().to_string());
+        let body = Element::new("SendMessage-Request")
+            .with(info)
+            .with_text("ContentData", data);
+        self.send_to_group(&s, &body, &m.message_id, Target::Group(gid))
+            .await
     }
 
     /// Sends a group message to the joined users of other domains: one

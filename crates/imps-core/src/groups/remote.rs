@@ -119,7 +119,11 @@ impl GroupsService {
             P::GetGroupMembersRequest => GroupOp::GetMembers,
             P::GetGroupPropsRequest => GroupOp::GetProps,
             P::SubscribeGroupNoticeRequest => {
-                match body.child_text("SubscribeType").map(str::to_ascii_uppercase).as_deref() {
+                match body
+                    .child_text("SubscribeType")
+                    .map(str::to_ascii_uppercase)
+                    .as_deref()
+                {
                     Some("S") => GroupOp::Subscribe,
                     Some("U") => GroupOp::Unsubscribe,
                     _ => GroupOp::SubStatus,
@@ -196,7 +200,10 @@ impl GroupsService {
                     );
                 }
                 let renamed = r.screen_name.is_some() && r.screen_name != p.sname;
-                if let Some(sn) = r.screen_name.filter(|_| s.version >= Version::V1_3 || renamed) {
+                if let Some(sn) = r
+                    .screen_name
+                    .filter(|_| s.version >= Version::V1_3 || renamed)
+                {
                     resp = resp.with(screen_name(&sn, &gid));
                 }
                 resp.with_opt(r.welcome)
@@ -393,7 +400,11 @@ impl GroupsService {
     }
 
     /// A GroupChangeNotice from the host `peer` for our users it names.
-    pub(crate) fn ssp_group_notice(&self, peer: &str, n: GroupChangeNotice) -> Result<(), CoreError> {
+    pub(crate) fn ssp_group_notice(
+        &self,
+        peer: &str,
+        n: GroupChangeNotice,
+    ) -> Result<(), CoreError> {
         self.check_host(peer, &n.meta, &n.group_id)?;
         let domain = &self.base.cfg.domain;
         let users = n
@@ -401,19 +412,19 @@ impl GroupsService {
             .iter()
             .map(|r| local_recipient(r, domain))
             .collect::<Result<Vec<_>, _>>()?;
-        let as_maps =
-            |l: &[String]| -> Vec<SspMapping> {
-                l.iter()
-                    .map(|s| SspMapping {
-                        sname: s.clone(),
-                        user_id: None,
-                    })
-                    .collect()
-            };
+        let as_maps = |l: &[String]| -> Vec<SspMapping> {
+            l.iter()
+                .map(|s| SspMapping {
+                    sname: s.clone(),
+                    user_id: None,
+                })
+                .collect()
+        };
         for u in &users {
             self.base.router.to_user_shaped(u, &mut |r| {
                 let shape = self.member_lists_for(r);
-                let mut e = Element::new("GroupChangeNotice").with_text("GroupID", n.group_id.as_str());
+                let mut e =
+                    Element::new("GroupChangeNotice").with_text("GroupID", n.group_id.as_str());
                 if !n.joined.is_empty() {
                     e = e.with(Element::new("Joined").with(joined_list(
                         shape,

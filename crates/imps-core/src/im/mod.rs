@@ -26,8 +26,8 @@ mod remote;
 mod send;
 mod state;
 
-pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 pub(crate) use message::date_time as ssp_date_time;
+pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else
