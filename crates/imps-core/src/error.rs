@@ -42,6 +42,14 @@ pub enum CoreError {
     /// GetPresence) within `federation.answer_timeout_ms`.
     #[error("the server of {0} did not answer in time")]
     PeerNoAnswer(String),
+    /// The home server of a group in another domain refused a request
+    /// made through it (its code is passed on to the client).
+    #[error("the server of {peer} refused: {code} {description}")]
+    PeerRefused {
+        peer: String,
+        code: u16,
+        description: String,
+    },
     #[error("new value not accepted: {0}")]
     ValueNotAccepted(String),
     #[error("forbidden: {0}")]
@@ -192,6 +200,9 @@ impl CoreError {
             CoreError::DomainNotSupported(_) => 516,
             CoreError::ForeignActor(_) => 901,
             CoreError::PeerNoAnswer(_) => 504,
+            // Passed on as the peer gave it, when it is a code at all.
+            CoreError::PeerRefused { code, .. } if (300..1000).contains(code) => *code,
+            CoreError::PeerRefused { .. } => 500,
             CoreError::ValueNotAccepted(_) => 605,
             CoreError::Forbidden(_) => 403,
             CoreError::UnknownAttribute(_) => 750,
@@ -269,6 +280,9 @@ impl CoreError {
                 "Internal server error".into()
             }
             CoreError::InvalidPassword(_) => "Invalid password".into(),
+            CoreError::PeerRefused { description, .. } if !description.is_empty() => {
+                description.clone()
+            }
             other => other.to_string(),
         }
     }
@@ -332,6 +346,14 @@ mod table {
             (E::DomainNotSupported(s()), 516),
             (E::ForeignActor(s()), 901),
             (E::PeerNoAnswer(s()), 504),
+            (
+                E::PeerRefused {
+                    peer: s(),
+                    code: 809,
+                    description: s(),
+                },
+                809,
+            ),
             (E::ValueNotAccepted(s()), 605),
             (E::Forbidden(s()), 403),
             (E::UnknownAttribute(s()), 750),
@@ -449,6 +471,7 @@ mod table {
             | E::DomainNotSupported(_)
             | E::ForeignActor(_)
             | E::PeerNoAnswer(_)
+            | E::PeerRefused { .. }
             | E::ValueNotAccepted(_)
             | E::Forbidden(_)
             | E::UnknownAttribute(_)

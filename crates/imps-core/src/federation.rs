@@ -17,6 +17,9 @@ use std::fmt::Debug;
 
 use imps_wire::Element;
 use imps_wire::ssp::{MetaInfo, Mode, SspStatus, SspTransaction, SspUser, service_id};
+use imps_wire::ssp_groups::{
+    GroupChangeNotice, GroupMessage, GroupOp, GroupRequest, LeaveGroupIndication,
+};
 use imps_wire::ssp_im::{DeliveryStatusReport, SendMessageRequest, SendMessageResponse, refusal};
 use imps_wire::ssp_presence::{
     CancelInviteRequest, GetPresenceRequest, GetPresenceResponse, InviteAnswer, InviteRequest,
@@ -144,6 +147,9 @@ impl crate::Service {
         let base = &self.base;
         let p = &tx.primitive;
         if tx.mode == Mode::Response {
+            if self.groups.ssp_group_answer(&peer, &tx.transaction_id, p) {
+                return Ok(SspOutcome::Done);
+            }
             if p.name == GetPresenceResponse::NAME {
                 match GetPresenceResponse::from_element(p) {
                     Ok(r) => self
@@ -160,6 +166,69 @@ impl crate::Service {
         }
         let tid = tx.transaction_id.as_str();
         let status = match p.name.as_str() {
+            // A message to a group: up to the host (ours), or down from
+            // the host (the peer) to our members.
+            SendMessageRequest::NAME if GroupMessage::is_group(p) => {
+                match GroupMessage::from_element(p) {
+                    Ok(m) => {
+                        let id = m.message_id.clone();
+                        let hosted_here = imps_wire::ssp::domain_of(&m.group_id)
+                            == Some(base.cfg.domain.to_ascii_lowercase().as_str());
+                        let status = if hosted_here {
+                            self.groups.ssp_group_message_up(&peer, m).await?
+                        } else {
+                            match self.groups.ssp_group_message_down(&peer, m) {
+                                Ok(s) => s,
+                                Err(e) => status_of(&e),
+                            }
+                        };
+                        let code = status.code;
+                        let reply = SendMessageResponse {
+                            message_id: id,
+                            status,
+                        }
+                        .to_element();
+                        base.queue_ssp(&peer, Some(tid), &reply).await?;
+                        return Ok(if code < 300 {
+                            SspOutcome::Done
+                        } else {
+                            SspOutcome::Refused(code)
+                        });
+                    }
+                    Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+                }
+            }
+            name if GroupOp::of(name).is_some() => match GroupRequest::from_element(p) {
+                Ok(r) => {
+                    let reply = self.groups.ssp_group_request(&peer, p, r).await?;
+                    let code = reply
+                        .child("Status")
+                        .and_then(|s| SspStatus::from_element(s).ok())
+                        .map_or(200, |s| s.code);
+                    base.queue_ssp(&peer, Some(tid), &reply).await?;
+                    return Ok(if code < 300 {
+                        SspOutcome::Done
+                    } else {
+                        SspOutcome::Refused(code)
+                    });
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            // Pushes from a group's host: no answer.
+            GroupChangeNotice::NAME => match GroupChangeNotice::from_element(p) {
+                Ok(n) => match self.groups.ssp_group_notice(&peer, n) {
+                    Ok(()) => return Ok(SspOutcome::Done),
+                    Err(e) => status_of(&e),
+                },
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            LeaveGroupIndication::NAME => match LeaveGroupIndication::from_element(p) {
+                Ok(n) => match self.groups.ssp_leave_indication(&peer, n) {
+                    Ok(()) => return Ok(SspOutcome::Done),
+                    Err(e) => status_of(&e),
+                },
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
             SendMessageRequest::NAME => match SendMessageRequest::from_element(p) {
                 Ok(req) => {
                     let id = req.info.message_id.clone();

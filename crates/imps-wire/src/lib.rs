@@ -17,6 +17,7 @@ pub mod limits;
 pub mod message;
 pub mod primitive;
 pub mod ssp;
+pub mod ssp_groups;
 pub mod ssp_im;
 pub mod ssp_presence;
 pub mod version;

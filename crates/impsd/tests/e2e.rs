@@ -27,6 +27,7 @@ mod cluster;
 mod conn_limits;
 mod digest_default;
 mod fed;
+mod fed_groups;
 mod fed_presence;
 mod groups;
 mod groups_admin;

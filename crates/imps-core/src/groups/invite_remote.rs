@@ -8,8 +8,9 @@
 //! InviteUser-Response goes back as a Request-mode `InviteResponse`
 //! (`acceptance`, `Inviting`, `Responding`), shown to the inviter as
 //! Invite-Response. CancelInvite travels as `CancelInviteRequest`. An
-//! invitation to a group (GR, EG) across domains is refused (516): groups
-//! hosted in another domain are not built.
+//! invitation to a group (GR, EG) across domains is refused (516): a
+//! remote user joins a group here through its own server (`hosted`), but
+//! group invitations are not carried across domains.
 
 use imps_wire::Element;
 use imps_wire::element::bool_str;

@@ -173,10 +173,13 @@ impl GroupsService {
             .find(|j| j.user == user)
         {
             // Through the router: the session may be on another node.
-            if self
-                .base
-                .router
-                .reaches(user, &mut |r| r.session_id == old.session_id)
+            // A user of another domain has no session here: their server
+            // says when they go.
+            if super::hosted::is_remote(user)
+                || self
+                    .base
+                    .router
+                    .reaches(user, &mut |r| r.session_id == old.session_id)
             {
                 return Err(CoreError::AlreadyJoined(g.id.clone()));
             }
@@ -404,7 +407,11 @@ impl GroupsService {
                 let notice = Element::new("LeaveGroup-Response")
                     .with_text("GroupID", g.id.clone())
                     .with(result(*code, why));
-                self.base.router.to_session(&row.session_id, notice);
+                if super::hosted::is_remote(user) {
+                    self.tell_removed_remote(&g.id, user, *code, why).await;
+                } else {
+                    self.base.router.to_session(&row.session_id, notice);
+                }
             }
         }
         let kind = match how {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use imps_wire::{Element, Version};
 
 use super::Role;
-use super::ids::{canonical_users, user_elem, user_ids};
+use super::ids::{user_elem, user_ids};
 use super::invite::partial_status;
 use super::join::Departure;
 use super::manage::detailed;
@@ -186,13 +186,35 @@ impl GroupsService {
     /// The users named in a member request: canonical IDs and the
     /// failures of the rest.
     fn named_users(&self, list: Vec<String>) -> Result<(Vec<String>, Vec<Element>), CoreError> {
+        self.named_users_of(list, false)
+    }
+
+    /// [`GroupsService::named_users`], users of peer domains taken too
+    /// when `remote` (a reject list may name them).
+    fn named_users_of(
+        &self,
+        list: Vec<String>,
+        remote: bool,
+    ) -> Result<(Vec<String>, Vec<Element>), CoreError> {
         if list.len() > self.groups_cfg().max_users_per_request {
             return Err(CoreError::BadParameter(
                 "too many users in one request".into(),
             ));
         }
-        let (ok, bad) = canonical_users(&list, &self.base.cfg.domain);
-        Ok((ok, bad.iter().map(|b| unknown_user_detail(b)).collect()))
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for w in &list {
+            let named = if remote {
+                self.base.canonical_party(w)
+            } else {
+                crate::users::canonical_user(w, &self.base.cfg.domain)
+            };
+            match named {
+                Ok(u) if !ok.contains(&u) => ok.push(u),
+                Ok(_) => {}
+                Err(_) => bad.push(unknown_user_detail(w)),
+            }
+        }
+        Ok((ok, bad))
     }
 
     /// AddGroupMembers-Request (`UserList{User}` or `UserIDList{UserID}` in
@@ -351,7 +373,7 @@ impl GroupsService {
         self.require(&g, &s.user, true).await?;
         let mut failures = Vec::new();
         if let Some(add) = body.child("AddList") {
-            let (users, bad) = self.named_users(user_ids(add))?;
+            let (users, bad) = self.named_users_of(user_ids(add), true)?;
             failures.extend(bad);
             for u in users {
                 if u == g.owner {
@@ -359,7 +381,7 @@ impl GroupsService {
                     failures.push(
                         detailed(816, "The owner cannot be rejected").with_text("UserID", wu),
                     );
-                } else if !self.base.user_exists(&u).await? {
+                } else if !super::hosted::is_remote(&u) && !self.base.user_exists(&u).await? {
                     failures.push(unknown_user_detail(&wire_user(&u, &self.base.cfg.domain)));
                 } else if self.base.store.set_reject(&gid, &u, true).await? {
                     let why = "Rejected from the group".to_string();
@@ -369,7 +391,7 @@ impl GroupsService {
             }
         }
         if let Some(rm) = body.child("RemoveList") {
-            let (users, bad) = self.named_users(user_ids(rm))?;
+            let (users, bad) = self.named_users_of(user_ids(rm), true)?;
             failures.extend(bad);
             for u in users {
                 self.base.store.set_reject(&gid, &u, false).await?;

@@ -98,7 +98,7 @@ impl GroupsService {
             .with_text("MessageID", message_id))
     }
 
-    async fn send_to_group(
+    pub(crate) async fn send_to_group(
         &self,
         s: &Arc<Session>,
         body: &Element,
@@ -110,6 +110,16 @@ impl GroupsService {
             Target::Group(g) => (g.as_str(), None),
             Target::Whisper { group, sname } => (group.as_str(), Some(sname.as_str())),
         };
+        if let Some((gid, peer)) = self.remote_group(raw) {
+            if whisper.is_some() {
+                return Err(CoreError::NotImplemented(
+                    "private messages in a group of another domain".into(),
+                ));
+            }
+            return self
+                .send_to_remote_group(s, body, message_id, &gid, &peer)
+                .await;
+        }
         let gid = super::canonical_group(raw, &self.base.cfg.domain, max_name)?;
         let g = self.visible_group(&gid, &s.user).await?;
         let joined = self.joined_now(&gid).await?;
@@ -125,7 +135,15 @@ impl GroupsService {
                     .with(Element::new("Group").with_text("GroupID", gid.clone()));
                 let msg = self.new_message(body, message_id, sender, recipient);
                 let mut n = 0usize;
-                for j in joined.iter().filter(|j| j.user != s.user) {
+                let others: Vec<JoinedUser> = joined
+                    .iter()
+                    .filter(|j| j.user != s.user)
+                    .cloned()
+                    .collect();
+                // Members of other domains: one request per domain.
+                self.fan_out_remote(&gid, &me.sname, body, message_id, &others)
+                    .await;
+                for j in others.iter().filter(|j| !super::hosted::is_remote(&j.user)) {
                     if self.push_joined(j, msg.clone()) {
                         n += 1;
                     }

@@ -21,6 +21,7 @@
 
 mod admin;
 mod extend;
+mod hosted;
 mod ids;
 mod invite;
 mod invite_remote;
@@ -32,6 +33,7 @@ mod message;
 mod notice;
 mod pgc;
 mod props;
+mod remote;
 mod time;
 
 use std::collections::HashMap;
@@ -171,6 +173,8 @@ pub(crate) struct GroupsService {
     locks: GroupLocks,
     /// Joined users of recently messaged groups (`joined`).
     joined_cache: joined::JoinedCache,
+    /// Groups of peer domains used by our users.
+    remote: remote::RemoteGroups,
 }
 
 impl GroupsService {
@@ -186,6 +190,7 @@ impl GroupsService {
             lists,
             locks: GroupLocks::default(),
             joined_cache: joined::JoinedCache::new(cached),
+            remote: remote::RemoteGroups::default(),
         }
     }
 
@@ -229,6 +234,10 @@ impl GroupsService {
     ) -> Result<Outcome, CoreError> {
         use PrimitiveKind as P;
         let b = &tx.body;
+        // A group of a peer domain: its server decides.
+        if let Some(r) = self.remote_group_request(s, kind, b).await {
+            return Ok(Outcome::Reply(r?));
+        }
         let reply = match kind {
             P::CreateGroupRequest => self.create_group(s, b).await?,
             P::DeleteGroupRequest => self.delete_group(s, b).await?,
@@ -269,6 +278,7 @@ impl GroupsService {
     /// counts as dropping out too: closing the client is not the
     /// deliberate "leave this conversation" of PGC-17.
     pub(crate) async fn groups_session_ended(&self, s: &Arc<Session>, expired: bool) {
+        self.leave_remote_groups(s).await;
         let rows = match self.base.store.joined_by_session(&s.id).await {
             Ok(r) => r,
             Err(e) => {

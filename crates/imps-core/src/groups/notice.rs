@@ -182,6 +182,7 @@ impl GroupsService {
                 vec![body]
             });
         }
+        self.notify_remote(g, &rows, change, exclude).await;
         Ok(())
     }
 

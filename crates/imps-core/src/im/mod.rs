@@ -28,6 +28,7 @@ mod remote;
 mod send;
 mod state;
 
+pub(crate) use message::date_time as ssp_date_time;
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 use state::ImState;
 
