@@ -472,6 +472,7 @@ fn write_admin_info(
         addr: addr.to_string(),
         token: token.to_string(),
         http: http.to_string(),
+        tls: cfg.admin.tls,
     };
     let text = serde_json::to_string_pretty(&info)?;
     let tmp = path.with_extension("json.tmp");

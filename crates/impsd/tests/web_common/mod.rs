@@ -76,7 +76,20 @@ pub async fn driver(test: &str) -> Option<Driver> {
 impl Driver {
     /// A new headless browser window on `page`.
     pub async fn browser(&self, page: &str) -> Browser {
+        self.browser_with(page, false).await
+    }
+
+    /// A browser on `page` that accepts any certificate (WebDriver's
+    /// `acceptInsecureCerts`): for a listener with a self-signed one.
+    pub async fn browser_accepting_any_certificate(&self, page: &str) -> Browser {
+        self.browser_with(page, true).await
+    }
+
+    async fn browser_with(&self, page: &str, insecure_certs: bool) -> Browser {
         let mut caps = serde_json::Map::new();
+        if insecure_certs {
+            caps.insert("acceptInsecureCerts".into(), json!(true));
+        }
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
