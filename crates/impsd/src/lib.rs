@@ -302,7 +302,8 @@ pub async fn start_full(
         federation: federation.clone(),
         ws_cuts,
     }))
-    .merge(operator::router(operator));
+    .merge(operator::router(operator))
+    .layer(axum::middleware::map_request(web::host_from_authority));
     // The admin endpoint listens on loopback for the operator only: it
     // is not under the client caps.
     match admin_tls {

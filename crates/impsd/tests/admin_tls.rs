@@ -1,8 +1,9 @@
 //! The admin listener over HTTPS (`admin.tls = true`, issue 21): with the
 //! `[tls]` certificate (self-signed, made here with rcgen) the admin API
 //! answers the token over TLS and nothing over plain HTTP, the operator
-//! page's sign-in cookie is Secure (and HttpOnly, SameSite=Strict), its
-//! CSRF rules hold as over HTTP, headless Chromium signs in and kicks a
+//! page's sign-in cookie is Secure (and HttpOnly, SameSite=Strict), a
+//! sign-in over HTTP/2 from the page's origin is let in, its CSRF rules
+//! hold as over HTTP, headless Chromium signs in and kicks a
 //! session, and the `impsd session|user passwd|sysmsg|log` commands reach
 //! the listener over HTTPS, trusting only the configured certificate.
 #![allow(clippy::unwrap_used)]
@@ -37,22 +38,69 @@ fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf, CertificateDer<'sta
 struct Https {
     addr: SocketAddr,
     connector: tokio_rustls::TlsConnector,
+    trusted: CertificateDer<'static>,
+}
+
+fn tls_client(trusted: &CertificateDer<'static>, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trusted.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
 impl Https {
     fn new(addr: SocketAddr, trusted: &CertificateDer<'static>) -> Https {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(trusted.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Https {
             addr,
-            connector: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+            connector: tls_client(trusted, &[]),
+            trusted: trusted.clone(),
         }
+    }
+
+    /// A request over HTTP/2 (ALPN h2, as browsers speak over TLS):
+    /// the host travels as `:authority`, with no Host header.
+    async fn request_h2(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, hyper::HeaderMap, Vec<u8>) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tls_client(&self.trusted, &[b"h2"])
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("https://{}{path}", self.addr));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(bytes::Bytes::from(body.to_string())))
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.version(), hyper::Version::HTTP_2);
+        let status = resp.status().as_u16();
+        let h = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, h, body.to_vec())
     }
 
     /// One request on a new TLS connection: status, headers, body; or
@@ -236,6 +284,20 @@ async fn web_admin_tls_api_page_cookie_and_csrf_over_https() {
     let cookie = attrs[0].to_string();
     let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
     let csrf = answer["csrf"].as_str().unwrap().to_string();
+    let origin = format!("https://{}", srv.running().admin_addr);
+    // A browser signs in over HTTP/2 from the page's own origin: allowed;
+    // from another origin: refused.
+    let page_origin = [json[0], ("origin", origin.as_str())];
+    let h2 = admin
+        .request_h2("POST", "/admin/page/login", &page_origin, &token)
+        .await;
+    assert_eq!(h2.0, 200, "{}", String::from_utf8_lossy(&h2.2));
+    assert!(h2.1["set-cookie"].to_str().unwrap().contains("; Secure"));
+    let evil = [json[0], ("origin", "https://evil.example")];
+    let h2 = admin
+        .request_h2("POST", "/admin/page/login", &evil, &token)
+        .await;
+    assert_eq!(h2.0, 403);
 
     // CSRF rules over TLS: no token, a wrong one, another origin: 403.
     let kick = format!(r#"{{"id":"{alice_session}"}}"#);
@@ -265,7 +327,6 @@ async fn web_admin_tls_api_page_cookie_and_csrf_over_https() {
         assert_eq!(status, 403, "{why}");
     }
     assert!(srv.service().sessions().get(&alice_session).is_some());
-    let origin = format!("https://{}", srv.running().admin_addr);
     let good = [
         ct,
         with_cookie,
@@ -295,6 +356,8 @@ async fn web_admin_tls_operator_signs_in_and_kicks_in_chromium() {
     let op = driver.browser_accepting_any_certificate(&page).await;
     op.type_into("#token", TOKEN).await;
     op.click("#signin").await;
+    // Over TLS the browser speaks HTTP/2: this failed (403, no Host
+    // header) until the admin router took the host from :authority.
     op.wait_visible("#ops-screen").await;
     op.wait_text("#sessions tbody", "alice").await;
     let cookies = op.c.get_all_cookies().await.unwrap();
