@@ -36,6 +36,10 @@ pub struct AdminInfo {
     /// Where the HTTP binding listens (useful when it was bound to port 0).
     #[serde(default)]
     pub http: String,
+    /// Whether the admin endpoint serves HTTPS (`admin.tls`): the admin
+    /// commands then trust only the certificate of `tls.cert_file`.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -677,7 +677,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("admin.page_users", "Users per page of the admin page's user list.", ""),
     ("admin.graph_sample_secs", "Seconds between two samples of the admin page's graphs (logins, messages, latency, connections, memory).", ""),
     ("admin.graph_window_secs", "Seconds of samples the admin page's graphs keep, in memory (a restart starts them afresh).", ""),
-    ("admin.tls", "Serve the admin listener over HTTPS with the [tls] certificate (needs tls.cert_file and tls.key_file); the admin page's cookie is then Secure. The impsd session/user/peer/sysmsg commands speak plain HTTP to it and cannot reach it then.", ""),
+    ("admin.tls", "Serve the admin listener over HTTPS with the [tls] certificate (needs tls.cert_file and tls.key_file); the admin page's cookie is then Secure. The impsd session/user/peer/sysmsg/group/log commands then speak HTTPS to it, trusting only the certificate of tls.cert_file (they read it from the server's config: give them --config).", ""),
     ("[tls]", "HTTPS for the HTTP binding.", ""),
     ("tls.cert_file", "PEM certificate chain; with key_file, the HTTP binding is HTTPS.", "\"/etc/impsd/cert.pem\""),
     ("tls.key_file", "PEM private key of cert_file.", "\"/etc/impsd/key.pem\""),

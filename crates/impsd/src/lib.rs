@@ -334,7 +334,8 @@ pub async fn start_full(
         federation: federation.clone(),
         ws_cuts,
     }))
-    .merge(operator::router(operator));
+    .merge(operator::router(operator))
+    .layer(axum::middleware::map_request(web::host_from_authority));
     // The admin endpoint listens on loopback for the operator only: it
     // is not under the client caps.
     match admin_tls {
@@ -505,6 +506,7 @@ fn write_admin_info(
         addr: addr.to_string(),
         token: token.to_string(),
         http: http.to_string(),
+        tls: cfg.admin.tls,
     };
     let text = serde_json::to_string_pretty(&info)?;
     let tmp = path.with_extension("json.tmp");

@@ -945,12 +945,12 @@ async fn sysmsg_cmd(cmd: SysmsgCmd) -> anyhow::Result<()> {
 
 /// An admin request that must answer 200; its body.
 async fn admin_ok(
-    info: &impsd::admin::AdminInfo,
+    admin: &Admin,
     method: &str,
     path: &str,
     json: Option<Vec<u8>>,
 ) -> anyhow::Result<Vec<u8>> {
-    let (status, body) = admin_request_with(info, method, path, json).await?;
+    let (status, body) = admin_request_with(admin, method, path, json).await?;
     if status != 200 {
         bail!(
             "admin endpoint answered HTTP {status}: {}",
@@ -960,42 +960,96 @@ async fn admin_ok(
     Ok(body)
 }
 
-/// Where the running server's admin endpoint is, and its token.
-fn admin_info(cfg: &Config) -> anyhow::Result<impsd::admin::AdminInfo> {
+/// The running server's admin endpoint: where it is and its token (from
+/// DATA_DIR/admin.json), and when it serves HTTPS (`admin.tls`), the TLS
+/// client that trusts only the certificate of the config's
+/// `tls.cert_file`.
+struct Admin {
+    info: impsd::admin::AdminInfo,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+/// Where the running server's admin endpoint is, its token, and how to
+/// speak to it.
+fn admin_info(cfg: &Config) -> anyhow::Result<Admin> {
     let path = cfg.data_dir.join("admin.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {} (is the server running?)", path.display()))?;
-    Ok(serde_json::from_str(&text)?)
+    let info: impsd::admin::AdminInfo = serde_json::from_str(&text)?;
+    let tls = if info.tls {
+        let Some(cert) = &cfg.tls.cert_file else {
+            bail!(
+                "the admin endpoint serves HTTPS (admin.tls): give the server's config \
+                 (--config), whose tls.cert_file is the certificate to trust"
+            );
+        };
+        Some(impsd::tls::pinned_connector(cert)?)
+    } else {
+        None
+    };
+    Ok(Admin { info, tls })
 }
 
-async fn admin_request(
-    info: &impsd::admin::AdminInfo,
-    method: &str,
-    path: &str,
-) -> anyhow::Result<(u16, Vec<u8>)> {
-    admin_request_with(info, method, path, None).await
+async fn admin_request(admin: &Admin, method: &str, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    admin_request_with(admin, method, path, None).await
 }
 
-/// An admin request with a JSON body.
+/// An admin request with a JSON body, over HTTP or, when the endpoint
+/// serves TLS, HTTPS: its status and body.
 async fn admin_request_with(
-    info: &impsd::admin::AdminInfo,
+    admin: &Admin,
     method: &str,
     path: &str,
     json: Option<Vec<u8>>,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
-    use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<bytes::Bytes>>();
+    use http_body_util::Full;
+    let addr = &admin.info.addr;
     let mut req = hyper::Request::builder()
         .method(method)
-        .uri(format!("http://{}{}", info.addr, path))
-        .header("authorization", format!("Bearer {}", info.token));
+        .uri(path)
+        .header("host", addr)
+        .header("authorization", format!("Bearer {}", admin.info.token));
     if json.is_some() {
         req = req.header("content-type", "application/json");
     }
     let req = req.body(Full::new(bytes::Bytes::from(json.unwrap_or_default())))?;
-    let resp = client
-        .request(req)
+    let tcp = tokio::net::TcpStream::connect(addr.as_str())
+        .await
+        .with_context(|| format!("contacting the admin endpoint at {addr}"))?;
+    match &admin.tls {
+        None => exchange(tcp, req).await,
+        Some(connector) => {
+            let ip = addr
+                .parse::<SocketAddr>()
+                .with_context(|| format!("admin.json: address {addr:?}"))?
+                .ip();
+            let tls = connector
+                .connect(rustls_pki_types::ServerName::from(ip), tcp)
+                .await
+                .with_context(|| format!("TLS with the admin endpoint at {addr}"))?;
+            exchange(tls, req).await
+        }
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: status and body.
+async fn exchange<S>(
+    io: S,
+    req: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+) -> anyhow::Result<(u16, Vec<u8>)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .context("contacting the admin endpoint")?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender
+        .send_request(req)
         .await
         .context("contacting the admin endpoint")?;
     let status = resp.status().as_u16();

@@ -109,6 +109,23 @@ fn attr_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Gives an HTTP/2 request the Host header its `:authority` stands for.
+/// hyper puts `:authority` in the URI and no Host in the headers, so
+/// [`same_origin`] refused every browser action on the operator page over
+/// HTTPS (browsers speak HTTP/2 there once ALPN offers it). A request
+/// that has a Host keeps it.
+pub async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.headers().contains_key(header::HOST)
+        && let Some(v) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(header::HOST, v);
+    }
+    req
+}
+
 /// Whether a WebSocket upgrade may go on: a browser names the page's
 /// origin, which must be this server's own (the Host it asked for), so a
 /// page on another site cannot drive a session through a visitor's

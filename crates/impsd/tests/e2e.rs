@@ -19,6 +19,7 @@ mod web_common;
 
 // One module per test file.
 mod admin_effect;
+mod admin_tls;
 mod android_replay;
 mod body_limit;
 mod cir_udp;

@@ -76,15 +76,32 @@ pub async fn driver(test: &str) -> Option<Driver> {
 impl Driver {
     /// A new headless browser window on `page`.
     pub async fn browser(&self, page: &str) -> Browser {
+        self.browser_with(page, false).await
+    }
+
+    /// A browser on `page` that accepts any certificate (WebDriver's
+    /// `acceptInsecureCerts`): for a listener with a self-signed one.
+    pub async fn browser_accepting_any_certificate(&self, page: &str) -> Browser {
+        self.browser_with(page, true).await
+    }
+
+    async fn browser_with(&self, page: &str, insecure_certs: bool) -> Browser {
         let mut caps = serde_json::Map::new();
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1000,640",
+            "--hide-scrollbars",
+        ];
+        if insecure_certs {
+            caps.insert("acceptInsecureCerts".into(), json!(true));
+            args.push("--ignore-certificate-errors");
+        }
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1000,640",
-                         "--hide-scrollbars"],
-            }),
+            json!({ "binary": CHROMIUM, "args": args }),
         );
         let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
