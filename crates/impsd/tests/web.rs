@@ -222,6 +222,129 @@ async fn web_browser_user_and_library_user_chat() {
     alice.close().await;
 }
 
+/// The `imps` terminal client, built beside `impsd` by a workspace build
+/// (the README's test command); `None` when only this package was built.
+fn imps_terminal_binary() -> Option<std::path::PathBuf> {
+    let impsd = std::path::Path::new(env!("CARGO_BIN_EXE_impsd"));
+    let imps = impsd.parent()?.join("imps");
+    imps.exists().then_some(imps)
+}
+
+/// Runs one `imps` command in `home` (its profiles live there) without
+/// blocking the runtime the in-process server shares with the test.
+async fn imps_cli(
+    imps: &std::path::Path,
+    home: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(imps)
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("IMPS_PROFILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("imps answers within 30 s")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "imps {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn web_imps_terminal_user_and_browser_user_chat() {
+    let test = "web_imps_terminal_user_and_browser_user_chat";
+    let Some(imps) = imps_terminal_binary() else {
+        common::skipped(
+            test,
+            "no `imps` binary beside impsd: run `cargo test --workspace`",
+        );
+        return;
+    };
+    let Some(driver) = web_common::driver(test).await else {
+        return;
+    };
+    let srv = TestServer::builder()
+        .user("alice", PW)
+        .user("carol", PW)
+        .start()
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let server = format!("http://{}/imps", srv.http_addr());
+    let alice = driver.browser(&page(&srv)).await;
+    alice.login("alice", PW).await;
+    // carol is a person at a terminal: the `imps` binary, one command at a time.
+    let cli = |args: Vec<String>, stdin: &'static str| {
+        let imps = imps.clone();
+        let home = home.path().to_path_buf();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            imps_cli(&imps, &home, &args, stdin).await
+        }
+    };
+    let carol = |rest: &[&str]| {
+        let mut v = vec!["--profile".to_string(), "carol".to_string()];
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    let pw_line: &'static str = "secret-pw\n";
+    cli(
+        carol(&[
+            "login",
+            "--server",
+            &server,
+            "--user",
+            "carol",
+            "--password-stdin",
+        ]),
+        pw_line,
+    )
+    .await;
+    cli(carol(&["send", "alice", "hello from the terminal"]), "").await;
+    alice
+        .wait_text("#contacts li[data-user=carol] .unread", "1")
+        .await;
+    alice.click("#contacts li[data-user=carol]").await;
+    alice
+        .wait_text("#messages .msg.in", "hello from the terminal")
+        .await;
+    alice.type_into("#compose", "hello from the browser").await;
+    alice.click("#send").await;
+    // `inbox` shows what arrived since the last one, so keep every answer.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    common::wait_until(
+        "carol's inbox shows the browser's message",
+        std::time::Duration::from_secs(15),
+        || {
+            let out = cli(carol(&["inbox"]), "");
+            let seen = seen.clone();
+            async move {
+                let out = out.await;
+                let mut seen = seen.lock().unwrap();
+                seen.push_str(&out);
+                seen.contains("alice: hello from the browser")
+            }
+        },
+    )
+    .await;
+    alice.close().await;
+}
+
 fn admin_page(srv: &TestServer) -> String {
     format!("http://{}/admin/page/", srv.running().admin_addr)
 }
