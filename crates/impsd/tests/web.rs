@@ -194,6 +194,17 @@ async fn web_two_browser_users_see_presence_chat_and_talk_in_a_group() {
     bob.close().await;
 }
 
+/// A browser user sees one unread message from `peer`, opens the chat,
+/// reads `got` and answers `reply`.
+async fn reads_and_answers(b: &Browser, peer: &str, got: &str, reply: &str) {
+    let contact = format!("#contacts li[data-user={peer}]");
+    b.wait_text(&format!("{contact} .unread"), "1").await;
+    b.click(&contact).await;
+    b.wait_text("#messages .msg.in", got).await;
+    b.type_into("#compose", reply).await;
+    b.click("#send").await;
+}
+
 #[tokio::test]
 async fn web_browser_user_and_library_user_chat() {
     let Some(driver) = web_common::driver("web_browser_user_and_library_user_chat").await else {
@@ -209,15 +220,13 @@ async fn web_browser_user_and_library_user_chat() {
     // carol uses the imps client library over the WebSocket binding.
     let carol = srv.login("carol").password(PW).ws().await;
     carol.send_text("alice", "hello from the terminal").await;
-    alice
-        .wait_text("#contacts li[data-user=carol] .unread", "1")
-        .await;
-    alice.click("#contacts li[data-user=carol]").await;
-    alice
-        .wait_text("#messages .msg.in", "hello from the terminal")
-        .await;
-    alice.type_into("#compose", "hello from the browser").await;
-    alice.click("#send").await;
+    reads_and_answers(
+        &alice,
+        "carol",
+        "hello from the terminal",
+        "hello from the browser",
+    )
+    .await;
     assert_eq!(carol.receive_text().await, "hello from the browser");
     alice.close().await;
 }
@@ -316,15 +325,13 @@ async fn web_imps_terminal_user_and_browser_user_chat() {
     )
     .await;
     cli(carol(&["send", "alice", "hello from the terminal"]), "").await;
-    alice
-        .wait_text("#contacts li[data-user=carol] .unread", "1")
-        .await;
-    alice.click("#contacts li[data-user=carol]").await;
-    alice
-        .wait_text("#messages .msg.in", "hello from the terminal")
-        .await;
-    alice.type_into("#compose", "hello from the browser").await;
-    alice.click("#send").await;
+    reads_and_answers(
+        &alice,
+        "carol",
+        "hello from the terminal",
+        "hello from the browser",
+    )
+    .await;
     // `inbox` shows what arrived since the last one, so keep every answer.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     common::wait_until(
