@@ -25,6 +25,7 @@ mod keepalive;
 mod login;
 mod login_storm;
 mod model;
+mod presence;
 mod report;
 mod runner;
 mod search;
@@ -101,6 +102,10 @@ enum Cmd {
     /// server CPU and memory. `--transport udp` (HTTP + SUDP wake-ups +
     /// polling) reaches 100,000 users; `ws` one WebSocket each.
     Model(model::ModelArgs),
+    /// Issue 19: one publisher and N watchers of its presence over
+    /// WebSocket: time until the last watcher has each change, and the
+    /// server's CPU per change.
+    Presence(presence::PresenceArgs),
     /// Search-Request latency per kind on a generated directory (issue
     /// 16): users with public profiles and groups made with the impsd CLI
     /// before the server starts. Needs `--csp 1.3`.
@@ -284,6 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Cluster(args) => runtime()?.block_on(cluster::run(&args))?,
         Cmd::Groups(args) => runtime()?.block_on(groups::run(&args))?,
         Cmd::Model(args) => runtime()?.block_on(model::run(&args))?,
+        Cmd::Presence(args) => runtime()?.block_on(presence::run(&args))?,
         Cmd::Search(args) => runtime()?.block_on(search::run(&args))?,
         Cmd::GenCorpus(args) => corpus::run(&args)?,
         Cmd::CompareCodec(args) => compare::run(&args)?,

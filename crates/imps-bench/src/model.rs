@@ -15,6 +15,14 @@
 //!   user then polls (Polling-Request) and answers each NewMessage with
 //!   MessageDelivered. One UDP socket serves many users: the cookie says
 //!   whose wake-up it is. This reaches 100,000 users within the limit.
+//! - `tcp`: HTTP requests as for `udp`, and one standing TCP CIR
+//!   connection per user (`HELO <SessionID>`) on which the server writes
+//!   a wake-up line; one file descriptor per user, so the process limit
+//!   caps N as for `ws`.
+//!
+//! `--idle-only` logs everyone in, reads the server's idle resident
+//! memory and stops: the memory per idle session (issue 19) without the
+//! load.
 //!
 //! After the measured window sending stops and deliveries drain; every
 //! acknowledged message must then have been delivered, and the report
@@ -28,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use imps_client::primitives::UdpCirOffer;
-use imps_client::{Client, Encoding, HttpClient, Message, UdpCir, Version, WsClient};
+use imps_client::{Client, Encoding, HttpClient, Message, TcpCir, UdpCir, Version, WsClient};
 use imps_client::{Transport, status_of};
 use imps_wire::csp;
 use tokio::sync::{Notify, Semaphore};
@@ -52,6 +60,9 @@ pub enum ModelTransport {
     /// HTTP requests on shared keep-alive connections, SUDP wake-ups,
     /// Polling-Request.
     Udp,
+    /// HTTP requests as for `udp`, wake-ups on one standing TCP CIR
+    /// connection per user.
+    Tcp,
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +81,10 @@ pub struct ModelArgs {
     /// Measured seconds, after a warm-up of one interval.
     #[arg(long, default_value_t = 60)]
     secs: u64,
+    /// Log everyone in, report the server's idle memory, and stop (no
+    /// messages).
+    #[arg(long)]
+    idle_only: bool,
     /// Bytes of text per message.
     #[arg(long, default_value_t = 40)]
     text: usize,
@@ -285,6 +300,17 @@ async fn udp_reader(
     }
 }
 
+/// Reads one user's TCP CIR wake-ups and wakes its poller.
+async fn tcp_reader(mut cir: TcpCir, wake: Arc<Notify>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        match cir.next_wakeup(IDLE_CHECK).await {
+            Ok(Some(_)) => wake.notify_one(),
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 /// Resident memory of process `pid` in bytes, from /proc/PID/status.
 fn proc_rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -317,6 +343,10 @@ enum Users {
         wakes: Vec<Arc<Notify>>,
         sockets: Vec<(UdpCir, HashMap<String, Arc<Notify>>)>,
     },
+    Tcp {
+        clients: Vec<HttpClient>,
+        cirs: Vec<TcpCir>,
+    },
 }
 
 async fn connect_ws(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
@@ -347,6 +377,43 @@ async fn connect_ws(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow:
     }
     all.sort_by_key(|(i, _)| *i);
     Ok(Users::Ws(all.into_iter().map(|(_, c)| c).collect()))
+}
+
+async fn connect_tcp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
+    let per_pool = args.users_per_pool.max(1);
+    let mut transport = target.transport(VERSION, enc)?;
+    let gate = Arc::new(Semaphore::new(args.login_concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, u) in target.users.iter().enumerate() {
+        if i > 0 && i % per_pool == 0 {
+            transport = target.transport(VERSION, enc)?;
+        }
+        let cfg = target
+            .client_config(VERSION, enc)
+            .with_client_id(format!("WV:imps-bench-model-{i}"));
+        let client = Client::with_transport(transport.clone(), cfg);
+        let (gate, u, pw) = (gate.clone(), u.clone(), target.password.clone());
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            crate::login::login(&client, &u, &pw, crate::LoginMode::Digest).await?;
+            let info = client
+                .session_id()
+                .ok_or_else(|| anyhow::anyhow!("{u}: no SessionID after login"))?;
+            let agreed = client.client_capability(&["STCP"], None).await?;
+            let addr = imps_client::tcp_cir_addr(&agreed)
+                .ok_or_else(|| anyhow::anyhow!("{u}: the server did not agree to STCP"))?;
+            let cir = TcpCir::connect(addr.as_str(), &info).await?;
+            client.service_request_all().await?;
+            anyhow::Ok((i, client, cir))
+        });
+    }
+    let mut all = Vec::with_capacity(args.users);
+    while let Some(done) = set.join_next().await {
+        all.push(done??);
+    }
+    all.sort_by_key(|(i, _, _)| *i);
+    let (clients, cirs) = all.into_iter().map(|(_, c, t)| (c, t)).unzip();
+    Ok(Users::Tcp { clients, cirs })
 }
 
 async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
@@ -425,8 +492,12 @@ async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow
 /// online), SUDP on a loopback port with the wake-up spacing asked for,
 /// connections enough for every WebSocket user.
 fn settings(args: &ModelArgs, fd_limit: u64) -> Settings {
-    Settings::default()
-        .set("im", "offline_notify", toml_str("off"))
+    let s = if args.transport == ModelTransport::Tcp {
+        Settings::default().set("cir", "tcp_listen", toml_str("127.0.0.1:0"))
+    } else {
+        Settings::default()
+    };
+    s.set("im", "offline_notify", toml_str("off"))
         .set("session", "max_per_user", "2".into())
         .set("cir", "udp", "true".into())
         .set("cir", "udp_bind", toml_str("127.0.0.1:0"))
@@ -450,10 +521,10 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
     );
     let neighbours = args.neighbours.clamp(1, args.users - 1);
     let fd_limit = raise_fd_limit();
-    if args.transport == ModelTransport::Ws {
+    if args.transport != ModelTransport::Udp {
         anyhow::ensure!(
             (args.users as u64) + 200 < fd_limit,
-            "{} WebSocket users need more open files than this process may have ({fd_limit}); \
+            "{} users with a standing connection need more open files than this process may have ({fd_limit}); \
              use --transport udp or fewer users",
             args.users
         );
@@ -489,6 +560,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         match args.transport {
             ModelTransport::Ws => connect_ws(args, &target, enc).await,
             ModelTransport::Udp => connect_udp(args, &target, enc).await,
+            ModelTransport::Tcp => connect_tcp(args, &target, enc).await,
         }
     })
     .await
@@ -501,6 +573,41 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         "imps-bench model: {server}; {} users over {:?}, CSP 1.3 {enc:?}, one message per {} s to one of {neighbours} neighbours, {} s measured; logged in in {login_secs:.1} s",
         args.users, args.transport, args.interval_secs, args.secs
     );
+    if args.idle_only {
+        let n = args.users as f64;
+        let per = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => format!("{:.2}", b.saturating_sub(a) as f64 / 1024.0 / n),
+            _ => "?".into(),
+        };
+        let kb = |b: Option<u64>| b.map_or("?".into(), |b| (b / 1024).to_string());
+        println!(
+            "idle: server rss before logins {} KB, with {} users {} KB; per session {} KB",
+            kb(rss0),
+            args.users,
+            kb(rss_idle),
+            per(rss0, rss_idle),
+        );
+        // Then every client closes its connections (WebSocket, TCP CIR,
+        // HTTP keep-alive) without logging out: the sessions stay, as a
+        // phone's do between wake-ups.
+        match users {
+            Users::Ws(clients) => {
+                for ws in &clients {
+                    let _ = ws.close().await;
+                }
+            }
+            Users::Udp { .. } | Users::Tcp { .. } => drop(users),
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let rss_closed = pid.and_then(proc_rss);
+        println!(
+            "idle, connections closed: server rss {} KB; per session {} KB",
+            kb(rss_closed),
+            per(rss0, rss_closed),
+        );
+        target.close().await;
+        return Ok(());
+    }
 
     let t0 = Instant::now();
     let c = Arc::new(Counters::default());
@@ -553,6 +660,31 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
                 )));
             }
             for (i, (client, wake)) in clients.into_iter().zip(wakes).enumerate() {
+                receivers.push(tokio::spawn(udp_poller(
+                    client.clone(),
+                    wake,
+                    t0,
+                    c.clone(),
+                    stop.clone(),
+                )));
+                senders.push(tokio::spawn(sender(
+                    client,
+                    i,
+                    names.clone(),
+                    neighbours,
+                    interval,
+                    phase(i),
+                    until,
+                    t0,
+                    pad.clone(),
+                    c.clone(),
+                )));
+            }
+        }
+        Users::Tcp { clients, cirs } => {
+            for (i, (client, cir)) in clients.into_iter().zip(cirs).enumerate() {
+                let wake = Arc::new(Notify::new());
+                receivers.push(tokio::spawn(tcp_reader(cir, wake.clone(), stop.clone())));
                 receivers.push(tokio::spawn(udp_poller(
                     client.clone(),
                     wake,

@@ -9,10 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use imps_core::Service;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::{Framed, LinesCodec};
 
 use crate::metrics::Metrics;
 
@@ -53,17 +52,80 @@ pub async fn serve(
     }
 }
 
+/// One CIR connection's lines. It keeps no buffer while idle (issue 19:
+/// a phone's channel sits silent for hours): bytes are read into a
+/// buffer on the stack, and only a line not yet ended is kept (at most
+/// `MAX_LINE` bytes), its buffer released when the line ends.
+struct Lines {
+    sock: TcpStream,
+    partial: Vec<u8>,
+    ready: std::collections::VecDeque<String>,
+}
+
+impl Lines {
+    fn new(sock: TcpStream) -> Lines {
+        Lines {
+            sock,
+            partial: Vec::new(),
+            ready: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The next line without its CR LF; `None` when the client closed.
+    /// Cancel-safe: what was read stays for the next call.
+    async fn next(&mut self) -> anyhow::Result<Option<String>> {
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                if self.ready.is_empty() {
+                    self.ready = std::collections::VecDeque::new();
+                }
+                return Ok(Some(line));
+            }
+            self.sock.readable().await?;
+            // Not held across an await, so not part of the task's state.
+            let mut chunk = [0u8; 256];
+            match self.sock.try_read(&mut chunk) {
+                Ok(0) => return Ok(None),
+                Ok(n) => self.take(&chunk[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn take(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        for part in bytes.split_inclusive(|b| *b == b'\n') {
+            self.partial.extend_from_slice(part);
+            if self.partial.len() > MAX_LINE + 2 {
+                anyhow::bail!("CIR line longer than {MAX_LINE} bytes");
+            }
+            if self.partial.last() == Some(&b'\n') {
+                let line = std::mem::take(&mut self.partial);
+                let text = String::from_utf8_lossy(&line);
+                self.ready
+                    .push_back(text.trim_end_matches(['\r', '\n']).to_string());
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, line: &str) -> std::io::Result<()> {
+        self.sock.write_all(line.as_bytes()).await?;
+        self.sock.write_all(b"\r\n").await
+    }
+}
+
 async fn connection(
     sock: TcpStream,
     service: Arc<Service>,
     metrics: Arc<Metrics>,
     helo_timeout: Duration,
 ) -> anyhow::Result<()> {
-    let mut lines = Framed::new(sock, LinesCodec::new_with_max_length(MAX_LINE));
+    let mut lines = Lines::new(sock);
     let first = tokio::time::timeout(helo_timeout, lines.next())
         .await
-        .map_err(|_| anyhow::anyhow!("no HELO in time"))?
-        .ok_or_else(|| anyhow::anyhow!("closed before HELO"))??;
+        .map_err(|_| anyhow::anyhow!("no HELO in time"))??
+        .ok_or_else(|| anyhow::anyhow!("closed before HELO"))?;
     let sid = first
         .trim()
         .strip_prefix("HELO ")
@@ -73,7 +135,8 @@ async fn connection(
     let Some(session) = service.sessions().get(&sid) else {
         anyhow::bail!("HELO for an unknown session");
     };
-    lines.send("OK\r").await?;
+    drop(sid);
+    lines.send("OK").await?;
     let mut wake = session.subscribe();
     let mut announced = false;
     loop {
@@ -83,14 +146,13 @@ async fn connection(
         // One WVCI per burst: the client polls until Poll=F.
         let pending = session.has_pending();
         if pending && !announced {
-            lines.send(format!("{}\r", session.cir_line())).await?;
+            lines.send(&session.cir_line()).await?;
             Metrics::inc(&metrics.cir_tcp_wakeups);
         }
         announced = pending;
         tokio::select! {
-            line = lines.next() => match line {
-                Some(Ok(_)) => lines.send("OK\r").await?,
-                Some(Err(e)) => return Err(e.into()),
+            line = lines.next() => match line? {
+                Some(_) => lines.send("OK").await?,
                 None => return Ok(()),
             },
             changed = wake.changed() => {

@@ -188,6 +188,16 @@ pub struct LimitsConfig {
     /// past it the connection is closed (its session stays, and what it
     /// had not acknowledged is offered again).
     pub ws_write_timeout_secs: u64,
+    /// Bytes a WebSocket reads at once, and the read buffer each
+    /// connection keeps while idle (a larger frame grows it to its size).
+    /// Small keeps an idle connection cheap (issue 19); larger means
+    /// fewer reads for large frames. At least 64.
+    pub ws_read_buffer_bytes: usize,
+    /// Bytes of frames a WebSocket collects before writing them out
+    /// (they are written at the latest when a batch ends); the write
+    /// buffer keeps the capacity of the largest batch, so this bounds
+    /// what an idle connection holds. 0 = write every frame at once.
+    pub ws_write_buffer_bytes: usize,
     /// Most client connections open at once (HTTP, HTTPS, WebSocket and
     /// TCP CIR together); one more is closed as soon as it is accepted.
     /// Also kept below the process's open-file limit.
@@ -378,6 +388,8 @@ impl Default for LimitsConfig {
             max_text_bytes: w.max_text,
             max_message_bytes: CoreConfig::default().max_message_size,
             ws_write_timeout_secs: 30,
+            ws_read_buffer_bytes: 1024,
+            ws_write_buffer_bytes: 4096,
             max_connections: 10_000,
             max_connections_per_address: 64,
             header_timeout_ms: 10_000,
@@ -617,6 +629,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("limits.max_text_bytes", "Longest text value in a CSP document, in bytes.", ""),
     ("limits.max_message_bytes", "Largest message we send unless the client negotiates less.", ""),
     ("limits.ws_write_timeout_secs", "Seconds a WebSocket write may wait for a client that does not read; then it is closed.", ""),
+    ("limits.ws_read_buffer_bytes", "Bytes a WebSocket reads at once: the read buffer an idle connection keeps (a larger frame grows it); at least 64.", ""),
+    ("limits.ws_write_buffer_bytes", "Bytes of frames a WebSocket collects before writing (a batch is written at its end anyway); bounds the write buffer an idle connection keeps.", ""),
     ("limits.max_connections", "Most client connections at once (HTTP, WebSocket, TCP CIR); more are closed at accept. Kept below the open-file limit.", ""),
     ("limits.max_connections_per_address", "Most connections at once from one client IP address; more are closed at accept; 0 = no limit.", ""),
     ("limits.header_timeout_ms", "Milliseconds a new connection has to deliver its first request's headers, TLS handshake included; then it is dropped.", ""),

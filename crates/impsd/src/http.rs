@@ -29,6 +29,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// How long a WebSocket write may wait for its client.
     pub ws_write_timeout: std::time::Duration,
+    /// WebSocket read buffer and write threshold, in bytes.
+    pub ws_buffers: (usize, usize),
     /// How long a request body may take to arrive.
     pub body_time: BodyTime,
     /// How long a WebSocket not bound to a session may stay silent.

@@ -35,11 +35,17 @@ pub async fn upgrade(
         msisdn: asserted_msisdn(&st, peer, &headers),
     };
     let max = st.limits.max_size;
-    // A small read buffer: tungstenite zero-fills all of its free space
-    // before every read (128 KiB by default), and CSP frames are small; a
-    // larger frame grows it as needed.
+    // Small buffers (issue 19, memory per idle session): tungstenite
+    // zero-fills all of its read buffer's free space before every read
+    // and keeps it for the connection's life, and its write buffer keeps
+    // the capacity of the largest batch written. CSP frames are small; a
+    // larger frame grows the read buffer to its size, and the write
+    // buffer is written out once it holds `ws_write_buffer` bytes.
+    let (read_buf, write_buf) = st.ws_buffers;
     ws.max_message_size(max)
-        .read_buffer_size(8 * 1024)
+        .max_frame_size(max)
+        .read_buffer_size(read_buf)
+        .write_buffer_size(write_buf)
         .on_upgrade(move |socket| serve(st, ctx, socket))
 }
 
@@ -114,6 +120,10 @@ async fn cut_of(held: &Option<(String, Arc<Notify>)>) {
 /// WebSocket close code 1001, "going away" (RFC 6455): the server stops.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
+/// WebSocket close code 1009, "message too big" (RFC 6455): a frame or
+/// message over `limits.max_body_bytes`, refused from its header on.
+const CLOSE_TOO_BIG: u16 = 1009;
+
 /// Most requests read ahead and held while an earlier one is handled;
 /// past it, or past one maximum-size message's worth of held frames
 /// (`limits.max_size`), the socket is not read (back-pressure on the
@@ -128,6 +138,21 @@ enum Incoming {
     Nothing,
     /// Closed, failed or undecodable: the connection ends.
     End,
+    /// Larger than the limit: the connection ends with close code 1009.
+    TooBig,
+}
+
+/// Whether a read failed because the frame or message is over the size
+/// limit.
+fn too_big(e: &axum::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Incoming {
@@ -144,6 +169,14 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
             b.len(),
         ),
         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Incoming::Nothing,
+        Some(Err(e)) if too_big(e) => {
+            tracing::info!(
+                limit = st.limits.max_size,
+                "WebSocket frame over the size limit; closing"
+            );
+            Metrics::inc(&st.metrics.http_bad_requests);
+            return Incoming::TooBig;
+        }
         Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Incoming::End,
     };
     match decoded {
@@ -183,6 +216,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     let mut held: std::collections::VecDeque<(Message, Encoding, usize)> = Default::default();
     let mut held_bytes = 0usize;
     let mut closing = false;
+    let mut too_big = false;
     let mut cut = CutGuard {
         cuts: st.ws_cuts.clone(),
         held: None,
@@ -230,6 +264,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     Incoming::Csp(m, e, _) => (m, e),
                     Incoming::Nothing => continue,
                     Incoming::End => break,
+                    Incoming::TooBig => {
+                        too_big = true;
+                        break;
+                    }
                 }
             }
         };
@@ -242,9 +280,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // handler dropped half-way would leave committed work without its
         // follow-up (a stored message never queued for its recipient).
         // Awaited here rather than spawned, so the message path has no
-        // task per request.
-        let handling = st.service.handle(&ctx, msg);
-        tokio::pin!(handling);
+        // task per request. Boxed: the request's future is large, and
+        // held inline it would make every connection's task that large
+        // for its whole life, idle or not (issue 19).
+        let mut handling = Box::pin(st.service.handle(&ctx, msg));
         let mut dead = false;
         let reply = loop {
             tokio::select! {
@@ -265,7 +304,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 {
                     match incoming(&st, f) {
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
-                            if let Some(r) = st.service.handle(&ctx, m).await {
+                            if let Some(r) = Box::pin(st.service.handle(&ctx, m)).await {
                                 dead = within(&st, send(&mut socket, &r, e)).await.is_err();
                             }
                         }
@@ -275,6 +314,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         }
                         Incoming::Nothing => {}
                         Incoming::End => closing = true,
+                        Incoming::TooBig => {
+                            too_big = true;
+                            closing = true;
+                        }
                     }
                 }
             }
@@ -300,13 +343,19 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     }
     // A draining node says why: its client reconnects (the load balancer
     // sends it to another node).
-    let close = st
-        .service
-        .is_draining()
-        .then(|| axum::extract::ws::CloseFrame {
-            code: CLOSE_GOING_AWAY,
-            reason: "server draining; log in again".into(),
-        });
+    let close = if too_big {
+        Some(axum::extract::ws::CloseFrame {
+            code: CLOSE_TOO_BIG,
+            reason: "message too big".into(),
+        })
+    } else {
+        st.service
+            .is_draining()
+            .then(|| axum::extract::ws::CloseFrame {
+                code: CLOSE_GOING_AWAY,
+                reason: "server draining; log in again".into(),
+            })
+    };
     let _ = within(&st, async {
         socket.send(WsMessage::Close(close)).await.map_err(|_| ())
     })

@@ -298,3 +298,48 @@ async fn limits_idle_websocket_without_a_session_is_closed() {
         .await
         .expect("a WebSocket with a session outlives the idle timeout");
 }
+
+/// Issue 19: the WebSocket buffers are settings. A frame over
+/// `limits.max_body_bytes` is refused from its header with close code
+/// 1009 (message too big), while frames larger than a tiny read buffer
+/// (`limits.ws_read_buffer_bytes`) but under the limit are read whole.
+#[tokio::test]
+async fn limits_websocket_frame_over_the_limit_is_closed_with_1009() {
+    use tokio_tungstenite::tungstenite::Message as WsMsg;
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.limits.max_body_bytes = 4096;
+            c.limits.ws_read_buffer_bytes = 64;
+            c.limits.ws_write_buffer_bytes = 0;
+        })
+        .user("bob", common::DEFAULT_PASSWORD)
+        .start()
+        .await;
+    // Login, capability and service frames are several times the read
+    // buffer: read in pieces, answered.
+    let bob = srv.login("bob").ws().await;
+    bob.keep_alive(None)
+        .await
+        .expect("frames larger than the read buffer are read");
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
+    futures_util::SinkExt::send(&mut ws, WsMsg::Text("x".repeat(5000).into()))
+        .await
+        .unwrap();
+    let code = tokio::time::timeout(GUARD, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(WsMsg::Close(f))) => return f.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    })
+    .await
+    .expect("the oversized frame gets an answer in time");
+    assert_eq!(code, Some(1009), "close code for a frame over the limit");
+    // The session on the other socket is unaffected.
+    bob.keep_alive(None).await.unwrap();
+}

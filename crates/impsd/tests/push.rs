@@ -319,3 +319,65 @@ async fn base_im_websocket_pipelined_sends_keep_order_both_ways() {
     assert_eq!(at_b, expect("a"), "a's messages at b, in order");
     assert_eq!(at_a, expect("b"), "b's messages at a, in order");
 }
+
+/// Issue 19: the TCP CIR connection keeps no buffer while idle, reading
+/// into a small stack buffer. A line that arrives in pieces is still one
+/// line; one longer than 512 bytes ends the connection.
+#[tokio::test]
+async fn tcp_cir_lines_in_pieces_and_overlong_lines() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start().await;
+    srv.add_user("bob", "pw").await;
+    let c = srv.client(Version::V1_3, Encoding::Xml, "p");
+    let info = c.login_password("bob", "pw").await.unwrap();
+    let agreed = c.client_capability(&["STCP"], None).await.unwrap();
+    let addr = tcp_cir_addr(&agreed).expect("TCP CIR agreed");
+    let mut s = tokio::net::TcpStream::connect(addr.as_str()).await.unwrap();
+    let guard = Duration::from_secs(10);
+    // HELO split in three writes, the CR LF apart.
+    for part in ["HE", &format!("LO {}", info.session_id), "\r", "\n"] {
+        s.write_all(part.as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(guard, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"OK\r\n");
+    // Two PINGs in one write: two OKs.
+    s.write_all(b"PING \r\nPING\r\n").await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        let n = tokio::time::timeout(guard, s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed after two PINGs");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"OK\r\nOK\r\n");
+    // A wake-up still comes.
+    srv.running().service.push_to_user("bob", notice(1));
+    let n = tokio::time::timeout(guard, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(buf[..n].starts_with(b"WVCI "), "{:?}", &buf[..n]);
+    // An overlong line: closed.
+    s.write_all(&[b'x'; 2000]).await.unwrap();
+    let end = tokio::time::timeout(guard, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "an overlong CIR line leaves the connection open"
+    );
+}

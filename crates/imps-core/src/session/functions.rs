@@ -1,8 +1,6 @@
 //! The CSP function tree (features, function groups, leaf codes), what
 //! this server implements of it, and which primitive needs which code.
 
-use std::collections::BTreeSet;
-
 use imps_wire::{Element, PrimitiveKind, Version};
 
 /// (feature, function group, code, first version).
@@ -145,23 +143,45 @@ pub fn function_for(kind: PrimitiveKind) -> Option<&'static str> {
     })
 }
 
-/// A set of leaf function codes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FunctionSet(pub BTreeSet<&'static str>);
+/// A set of leaf function codes: one bit per code of the function tree.
+/// Every session keeps the set it agreed, so it is 16 bytes rather than a
+/// tree of strings (issue 19: memory per session).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct FunctionSet(u128);
+
+// One bit per entry of the tree.
+const _: () = assert!(TREE.len() <= 128);
+
+/// The bit of `code`: its first place in the tree.
+fn bit_of(code: &str) -> Option<u128> {
+    TREE.iter()
+        .position(|(_, _, c, _)| *c == code)
+        .map(|i| 1u128 << i)
+}
+
+impl std::fmt::Debug for FunctionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.codes()).finish()
+    }
+}
+
+impl FromIterator<&'static str> for FunctionSet {
+    fn from_iter<I: IntoIterator<Item = &'static str>>(codes: I) -> FunctionSet {
+        FunctionSet(codes.into_iter().filter_map(bit_of).fold(0, |a, b| a | b))
+    }
+}
 
 impl FunctionSet {
     /// What this server offers in `version`, less what policy switched
     /// off. `disabled` may name codes, function groups or features.
     pub fn available(version: Version, disabled: &[String]) -> FunctionSet {
         let off = |name: &str| disabled.iter().any(|d| d.eq_ignore_ascii_case(name));
-        FunctionSet(
-            TREE.iter()
-                .filter(|(f, g, c, since)| {
-                    *since <= version && IMPLEMENTED.contains(c) && !off(f) && !off(g) && !off(c)
-                })
-                .map(|(_, _, c, _)| *c)
-                .collect(),
-        )
+        TREE.iter()
+            .filter(|(f, g, c, since)| {
+                *since <= version && IMPLEMENTED.contains(c) && !off(f) && !off(g) && !off(c)
+            })
+            .map(|(_, _, c, _)| *c)
+            .collect()
     }
 
     /// Whether [`FunctionSet::available`] would hold `code`, without
@@ -185,14 +205,13 @@ impl FunctionSet {
     pub fn requested(functions: &Element, version: Version) -> FunctionSet {
         let feat_root = functions.child("WVCSPFeat").unwrap_or(functions);
         if feat_root.children.is_empty() {
-            return FunctionSet(
-                TREE.iter()
-                    .filter(|(_, _, _, since)| *since <= version)
-                    .map(|(_, _, c, _)| *c)
-                    .collect(),
-            );
+            return TREE
+                .iter()
+                .filter(|(_, _, _, since)| *since <= version)
+                .map(|(_, _, c, _)| *c)
+                .collect();
         }
-        let mut set = BTreeSet::new();
+        let mut set = FunctionSet::default();
         for feat in &feat_root.children {
             let whole_feature = feat.children.is_empty()
                 || feat
@@ -210,34 +229,42 @@ impl FunctionSet {
                                 || grp.children.iter().any(|x| x.name == *c))
                     });
                 if wanted {
-                    set.insert(*c);
+                    set.0 |= bit_of(c).unwrap_or(0);
                 }
             }
         }
-        FunctionSet(set)
+        set
     }
 
     pub fn contains(&self, code: &str) -> bool {
-        self.0.contains(code)
+        bit_of(code).is_some_and(|b| self.0 & b != 0)
     }
 
     pub fn intersect(&self, other: &FunctionSet) -> FunctionSet {
-        FunctionSet(self.0.intersection(&other.0).copied().collect())
+        FunctionSet(self.0 & other.0)
     }
 
     pub fn minus(&self, other: &FunctionSet) -> FunctionSet {
-        FunctionSet(self.0.difference(&other.0).copied().collect())
+        FunctionSet(self.0 & !other.0)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0 == 0
+    }
+
+    /// The codes in this set, in the tree's order.
+    pub fn codes(&self) -> impl Iterator<Item = &'static str> + '_ {
+        TREE.iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1u128 << i) != 0)
+            .map(|(_, (_, _, c, _))| *c)
     }
 
     /// `WVCSPFeat{Feature{Group{CODE/}}}` for the codes in this set.
     pub fn to_tree(&self) -> Element {
         let mut root = Element::new("WVCSPFeat");
         for (f, g, c, _) in TREE {
-            if !self.0.contains(c) {
+            if !self.contains(c) {
                 continue;
             }
             if root.child(f).is_none() {

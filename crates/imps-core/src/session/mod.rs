@@ -291,6 +291,10 @@ impl Session {
     pub fn pop_outgoing(&self) -> Option<(String, Element, bool)> {
         let mut st = self.state.lock();
         let body = st.outbox.pop_front()?;
+        if st.outbox.is_empty() {
+            // Nothing kept for an idle session (issue 19).
+            st.outbox.shrink_to_fit();
+        }
         let tid = format!("s{}", st.next_tid);
         st.next_tid += 1;
         Some((tid, body, !st.outbox.is_empty()))

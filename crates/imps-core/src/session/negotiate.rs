@@ -260,15 +260,15 @@ impl SessionService {
                 let requested = FunctionSet::requested(f, s.version);
                 let missing = requested.minus(&available);
                 let agreed = requested.intersect(&available);
-                s.with_state(|st| st.agreed = Some(agreed.clone()));
+                s.with_state(|st| st.agreed = Some(agreed));
                 (agreed, missing)
             }
             None => {
-                s.with_state(|st| st.agreed = Some(available.clone()));
-                (available.clone(), FunctionSet::default())
+                s.with_state(|st| st.agreed = Some(available));
+                (available, FunctionSet::default())
             }
         };
-        tracing::debug!(session = %crate::ids::log_tag(&s.id), agreed = ?agreed.0 .0, "service negotiated");
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), agreed = ?agreed.0, "service negotiated");
         let mut resp = Element::new("Service-Response");
         if !agreed.1.is_empty() {
             resp = resp.with(Element::new("Functions").with(agreed.1.to_tree()));
