@@ -236,8 +236,9 @@ impl crate::Service {
                 Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
             },
             LeaveGroupIndication::NAME => match LeaveGroupIndication::from_element(p) {
-                Ok(n) => match self.groups.ssp_leave_indication(&peer, n) {
+                Ok(n) => match self.groups.ssp_leave_indication(&peer, n).await {
                     Ok(()) => return Ok(SspOutcome::Done),
+                    Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
                     Err(e) => status_of(&e),
                 },
                 Err(e) => status_of(&CoreError::BadRequest(e.to_string())),

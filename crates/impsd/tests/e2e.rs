@@ -29,6 +29,7 @@ mod conn_limits;
 mod digest_default;
 mod fed;
 mod fed_groups;
+mod fed_groups_restart;
 mod fed_presence;
 mod fed_search;
 mod groups;
