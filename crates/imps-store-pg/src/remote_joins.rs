@@ -75,6 +75,53 @@ impl RemoteJoinStore for PgStore {
         Ok(out)
     }
 
+    async fn put_invite_group(
+        &self,
+        invite_id: &str,
+        invitee: &str,
+        group_id: &str,
+    ) -> Result<(), StoreError> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO remote_invite_groups (invite_id, invitee, group_id)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (invite_id, invitee) DO UPDATE SET group_id = EXCLUDED.group_id",
+            &[&invite_id, &invitee, &group_id],
+            "recording the group of an invitation",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn invite_group(
+        &self,
+        invite_id: &str,
+        invitee: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let c = self.conn().await?;
+        let rows = query(
+            &c,
+            "SELECT group_id FROM remote_invite_groups WHERE invite_id = $1 AND invitee = $2",
+            &[&invite_id, &invitee],
+            "reading the group of an invitation",
+        )
+        .await?;
+        rows.first().map(|r| col(r, 0)).transpose()
+    }
+
+    async fn delete_invite_group(&self, invite_id: &str, invitee: &str) -> Result<(), StoreError> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM remote_invite_groups WHERE invite_id = $1 AND invitee = $2",
+            &[&invite_id, &invitee],
+            "removing the group of an invitation",
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn remote_joins(&self) -> Result<Vec<RemoteJoin>, StoreError> {
         let c = self.conn().await?;
         let rows = query(

@@ -10,6 +10,34 @@ use imps_core::{Store, StoreError};
 /// Runs every check against `store` (which must start with no joins).
 pub async fn run_all(store: &dyn Store) {
     joins_are_kept_replaced_and_taken_per_session(store).await;
+    invitation_groups_are_kept_replaced_and_removed(store).await;
+}
+
+async fn invitation_groups_are_kept_replaced_and_removed(store: &dyn Store) {
+    assert_eq!(get(store, "inv-1", "bob").await, None, "none at first");
+    ok(store.put_invite_group("inv-1", "bob", CHESS).await, "put");
+    ok(store.put_invite_group("inv-1", "carol", TEA).await, "put");
+    assert_eq!(get(store, "inv-1", "bob").await.as_deref(), Some(CHESS));
+    assert_eq!(
+        get(store, "inv-1", "carol").await.as_deref(),
+        Some(TEA),
+        "non-ASCII kept"
+    );
+    ok(store.put_invite_group("inv-1", "bob", GO).await, "replace");
+    assert_eq!(
+        get(store, "inv-1", "bob").await.as_deref(),
+        Some(GO),
+        "replaced"
+    );
+    ok(store.delete_invite_group("inv-1", "bob").await, "delete");
+    assert_eq!(get(store, "inv-1", "bob").await, None, "deleted");
+    assert_eq!(
+        get(store, "inv-1", "carol").await.as_deref(),
+        Some(TEA),
+        "the other kept"
+    );
+    ok(store.delete_invite_group("inv-1", "carol").await, "delete");
+    assert_eq!(get(store, "inv-1", "carol").await, None);
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -26,6 +54,10 @@ fn join(session: &str, user: &str, group: &str, peer: &str) -> RemoteJoin {
         group_id: group.to_owned(),
         peer: peer.to_owned(),
     }
+}
+
+async fn get(s: &dyn Store, invite: &str, invitee: &str) -> Option<String> {
+    ok(s.invite_group(invite, invitee).await, "invite_group")
 }
 
 async fn all(s: &dyn Store) -> Vec<RemoteJoin> {

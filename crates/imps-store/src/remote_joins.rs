@@ -85,6 +85,68 @@ impl RemoteJoinStore for SqliteStore {
             .await
     }
 
+    async fn put_invite_group(
+        &self,
+        invite_id: &str,
+        invitee: &str,
+        group_id: &str,
+    ) -> Result<(), StoreError> {
+        let (i, u, g) = (
+            invite_id.to_string(),
+            invitee.to_string(),
+            group_id.to_string(),
+        );
+        self.writer()
+            .run_batched(move |c| {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO remote_invite_groups (invite_id, invitee, group_id)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut st| st.execute([&i, &u, &g]))
+                .map_err(|e| backend("recording the group of an invitation", e))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn invite_group(
+        &self,
+        invite_id: &str,
+        invitee: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (i, u) = (invite_id.to_string(), invitee.to_string());
+        self.read_lane()
+            .run(move |c| {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT group_id FROM remote_invite_groups
+                         WHERE invite_id = ?1 AND invitee = ?2",
+                    )
+                    .map_err(|e| backend("reading the group of an invitation", e))?;
+                let mut rows = st
+                    .query_map([&i, &u], |r| r.get::<_, String>(0))
+                    .map_err(|e| backend("reading the group of an invitation", e))?;
+                rows.next()
+                    .transpose()
+                    .map_err(|e| backend("reading the group of an invitation", e))
+            })
+            .await
+    }
+
+    async fn delete_invite_group(&self, invite_id: &str, invitee: &str) -> Result<(), StoreError> {
+        let (i, u) = (invite_id.to_string(), invitee.to_string());
+        self.writer()
+            .run_batched(move |c| {
+                c.prepare_cached(
+                    "DELETE FROM remote_invite_groups WHERE invite_id = ?1 AND invitee = ?2",
+                )
+                .and_then(|mut st| st.execute([&i, &u]))
+                .map_err(|e| backend("removing the group of an invitation", e))?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn remote_joins(&self) -> Result<Vec<RemoteJoin>, StoreError> {
         self.read_lane()
             .run(|c| {

@@ -9,3 +9,12 @@ CREATE TABLE remote_group_joins (
     PRIMARY KEY (session_id, group_id)
 );
 CREATE INDEX remote_group_joins_by_user ON remote_group_joins (user_id, group_id);
+
+-- The group a group invitation from another domain names (the invites
+-- table refers only to groups of ours).
+CREATE TABLE remote_invite_groups (
+    invite_id TEXT COLLATE "C" NOT NULL,
+    invitee   TEXT COLLATE "C" NOT NULL,
+    group_id  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (invite_id, invitee)
+);
