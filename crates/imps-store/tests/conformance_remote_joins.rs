@@ -12,8 +12,7 @@ async fn mem_store_passes_remote_joins_conformance() {
 }
 
 #[tokio::test]
-async fn sqlite_store_passes_remote_joins_conformance() -> Result<(), Box<dyn std::error::Error>>
-{
+async fn sqlite_store_passes_remote_joins_conformance() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("impsd.db");
     let store = SqliteStore::open(&path, SqliteOptions::default())?;
