@@ -25,6 +25,7 @@ use imps_wire::ssp_presence::{
     CancelInviteRequest, GetPresenceRequest, GetPresenceResponse, InviteAnswer, InviteRequest,
     PresenceNotification, SubscribeRequest, UnsubscribeRequest,
 };
+use imps_wire::ssp_search::{SspSearchRequest, SspSearchResponse};
 
 use crate::CoreError;
 use crate::base::Base;
@@ -43,6 +44,9 @@ pub trait Federation: Send + Sync + Debug + 'static {
     fn answer_wait_ms(&self) -> u64 {
         10_000
     }
+    /// The peers a search goes to (SRC-UC): those whose association is
+    /// up or may be made, not one that failed just now.
+    fn search_peers(&self) -> Vec<String>;
 }
 
 /// What became of a transaction from a peer.
@@ -150,7 +154,16 @@ impl crate::Service {
             if self.groups.ssp_group_answer(&peer, &tx.transaction_id, p) {
                 return Ok(SspOutcome::Done);
             }
-            if p.name == GetPresenceResponse::NAME {
+            if p.name == SspSearchResponse::NAME {
+                match SspSearchResponse::from_element(p) {
+                    Ok(r) => self
+                        .directory
+                        .ssp_search_answer(&peer, &tx.transaction_id, r),
+                    Err(e) => {
+                        tracing::info!(peer = %peer, error = %e, "unreadable SearchResponse")
+                    }
+                }
+            } else if p.name == GetPresenceResponse::NAME {
                 match GetPresenceResponse::from_element(p) {
                     Ok(r) => self
                         .presence
@@ -223,8 +236,9 @@ impl crate::Service {
                 Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
             },
             LeaveGroupIndication::NAME => match LeaveGroupIndication::from_element(p) {
-                Ok(n) => match self.groups.ssp_leave_indication(&peer, n) {
+                Ok(n) => match self.groups.ssp_leave_indication(&peer, n).await {
                     Ok(()) => return Ok(SspOutcome::Done),
+                    Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
                     Err(e) => status_of(&e),
                 },
                 Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
@@ -286,6 +300,19 @@ impl crate::Service {
             GetPresenceRequest::NAME => match GetPresenceRequest::from_element(p) {
                 Ok(r) => {
                     let resp = self.presence.ssp_get_presence(&peer, r).await?;
+                    let code = resp.status.code;
+                    base.queue_ssp(&peer, Some(tid), &resp.to_element()).await?;
+                    return Ok(if code < 300 {
+                        SspOutcome::Done
+                    } else {
+                        SspOutcome::Refused(code)
+                    });
+                }
+                Err(e) => status_of(&CoreError::BadRequest(e.to_string())),
+            },
+            SspSearchRequest::NAME => match SspSearchRequest::from_element(p) {
+                Ok(r) => {
+                    let resp = self.directory.ssp_search(&peer, r).await;
                     let code = resp.status.code;
                     base.queue_ssp(&peer, Some(tid), &resp.to_element()).await?;
                     return Ok(if code < 300 {

@@ -24,6 +24,7 @@ mod im;
 mod lists;
 mod migrations;
 mod presence;
+mod remote_joins;
 mod rows;
 mod sms;
 mod ssp;

@@ -71,6 +71,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 11,
         sql: include_str!("sql/0011_session_node.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("sql/0013_remote_group_joins.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

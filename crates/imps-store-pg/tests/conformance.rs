@@ -3,7 +3,8 @@
 
 use imps_store::{
     conformance, conformance_directory, conformance_groups, conformance_lists,
-    conformance_presence, conformance_sms, conformance_ssp, conformance_sysmsg,
+    conformance_presence, conformance_remote_joins, conformance_sms, conformance_ssp,
+    conformance_sysmsg,
 };
 
 use crate::common::with_store;
@@ -61,6 +62,17 @@ async fn pg_store_passes_sms_conformance() {
     with_store("pg_store_passes_sms_conformance", |s, _| async move {
         conformance_sms::run_all(&*s).await;
     })
+    .await;
+}
+
+#[tokio::test]
+async fn pg_store_passes_remote_joins_conformance() {
+    with_store(
+        "pg_store_passes_remote_joins_conformance",
+        |s, _| async move {
+            conformance_remote_joins::run_all(&*s).await;
+        },
+    )
     .await;
 }
 

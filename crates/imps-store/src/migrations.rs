@@ -86,6 +86,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 15,
         sql: include_str!("sql/0015_session_node.sql"),
     },
+    Migration {
+        version: 17,
+        sql: include_str!("sql/0017_remote_group_joins.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

@@ -12,6 +12,7 @@ mod conformance_directory;
 mod conformance_groups;
 mod conformance_lists;
 mod conformance_presence;
+mod conformance_remote_joins;
 mod conformance_sms;
 mod conformance_ssp;
 mod conformance_sysmsg;

@@ -801,6 +801,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("search.max_free_text_chars", "Longest free text of a public profile, in characters.", ""),
     ("search.rate_per_sec", "New searches a user may start per second on average (pages of an open search are free); 0 = no limit. Past it: 503 with TryAgainTimeout.", ""),
     ("search.burst", "New searches a user may start at once after a quiet spell.", ""),
+    ("search.remote", "Send user and group searches to the peer domains of [federation] too, and answer theirs under this server's own rules (SRC-UC); false = neither.", ""),
+    ("search.remote_timeout_ms", "How long a search waits for the peer domains' answers; a peer that has not answered by then is left out (logged).", ""),
     ("[sms]", "The operator's SMSC over SMPP 3.4: SMS CIR (SSMS, WAPSMS) and SMS offline notifications. Off by default.", ""),
     ("sms.enabled", "Bind to the SMSC (as transmitter, or transceiver with sms.delivery_receipts) and send what the queue holds.", ""),
     ("sms.smsc", "host:port of the SMSC's SMPP listener.", ""),

@@ -261,8 +261,9 @@ async fn ssp_invitation_its_answer_and_its_cancel_cross_domains() {
         .with(Element::new("User").with_text("UserID", ALICE));
     assert_eq!(code_of(&request(&bob, late).await), Some(423));
 
-    // Refused at once: a domain that is not a peer, and a group
-    // invitation (groups across domains are not built): 516.
+    // Refused at once: a domain that is not a peer (516), and a group
+    // invitation to a group a.test does not have (group invitations
+    // across domains: `fed_group_invite`).
     let r = request(&alice, invite("inv-3", "IM", "wv:carol@c.test", "x")).await;
     assert_eq!(code_of(&r), Some(516), "{r:?}");
     let gr = invite("inv-4", "GR", BOB, "x").with_text("GroupID", "wv:alice/g@a.test");

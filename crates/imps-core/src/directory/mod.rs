@@ -12,6 +12,7 @@
 
 mod criteria;
 mod profile;
+mod remote;
 mod search;
 
 use std::sync::Arc;
@@ -84,6 +85,12 @@ pub struct SearchConfig {
     pub rate_per_sec: u32,
     /// New searches a user may start at once after a quiet spell.
     pub burst: u32,
+    /// Send user and group searches to the peer domains too, and answer
+    /// theirs (SRC-UC); needs `[federation]`.
+    pub remote: bool,
+    /// How long a search waits for the peer domains' answers; a peer
+    /// that has not answered by then is left out.
+    pub remote_timeout_ms: u64,
 }
 
 /// The defaults: small pages for phones, a few hundred findings at most.
@@ -105,6 +112,8 @@ pub const SEARCH_DEFAULTS: SearchConfig = SearchConfig {
     max_free_text_chars: 512,
     rate_per_sec: 2,
     burst: 20,
+    remote: true,
+    remote_timeout_ms: 3000,
 };
 
 impl Default for SearchConfig {
@@ -137,6 +146,9 @@ impl SearchConfig {
         if self.rate_per_sec > 0 && self.burst == 0 {
             return Err("search.burst must be at least 1 when search.rate_per_sec is set".into());
         }
+        if self.remote && self.remote_timeout_ms == 0 {
+            return Err("search.remote_timeout_ms must be at least 1".into());
+        }
         if self.default_page == 0 || self.default_page > self.max_page {
             return Err("search.default_page must be 1..=search.max_page".into());
         }
@@ -163,8 +175,10 @@ impl SearchConfig {
 pub(crate) struct DirectoryService {
     base: Arc<Base>,
     searches: Mutex<search::OpenSearches>,
-    /// New searches per user.
+    /// New searches per user (ours and those of other domains' users).
     rate: crate::rate::SendRate,
+    /// Searches of other domains awaiting their answer.
+    waiting: Mutex<remote::Waiting>,
 }
 
 impl DirectoryService {
@@ -179,6 +193,7 @@ impl DirectoryService {
             base,
             searches: Mutex::new(search::OpenSearches::default()),
             rate,
+            waiting: Mutex::new(remote::Waiting::default()),
         }
     }
 

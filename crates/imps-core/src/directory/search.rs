@@ -17,16 +17,19 @@ use imps_wire::{Element, Version};
 
 use super::DirectoryService;
 use super::criteria::{self, Limits, Pair, Query};
+use super::remote;
 use crate::CoreError;
 use crate::reply::ok_status;
 use crate::session::Session;
-use crate::store::{Term, UserLeaf};
+use crate::store::{GroupLeaf, Term, UserLeaf};
 use crate::users::wire_user;
 
 /// One page of an open search.
 struct Page {
     users: bool,
     ids: Vec<String>,
+    /// The friendly names of this page's users of other domains.
+    names: HashMap<String, String>,
     findings: u64,
     /// Index after the page's last result.
     end: u64,
@@ -38,6 +41,8 @@ struct Open {
     /// Users (else groups).
     users: bool,
     ids: Vec<String>,
+    /// Friendly names other domains gave for their users.
+    names: HashMap<String, String>,
     limit: u64,
     /// Where the next page starts when the client names no index.
     next: u64,
@@ -132,30 +137,63 @@ impl DirectoryService {
             now_month: self.now_month(),
             default_region: cfg.region().ok().flatten(),
         };
-        let query = criteria::parse(&pairs, req.advanced_criteria.as_deref(), &limits)?;
+        // An ID of a peer domain (USER_ID, GROUP_ID, ...) is not ours to
+        // parse: the search goes to that peer only.
+        let (query, only) = match criteria::parse(&pairs, req.advanced_criteria.as_deref(), &limits)
+        {
+            Err(CoreError::DomainNotSupported(d)) if self.remote_only(&d) => (None, Some(d)),
+            other => (Some(other?), None),
+        };
         let cap = cfg.max_findings.saturating_add(1);
         let store = &self.base.store;
         let timeout = Duration::from_millis(cfg.timeout_ms);
-        let (users, found) = match query {
-            Query::Users { term, profile } => {
+        // What to search here, the searcher's own profile checked first.
+        let local = match query {
+            Some(Query::Users { term, profile }) => {
                 let term = if profile {
                     self.profile_search_term(s, term).await?
                 } else {
                     term
                 };
-                let found = tokio::time::timeout(timeout, store.search_users(&term, cap)).await;
-                (true, found)
+                Some(Local::Users(term))
             }
-            Query::Groups(term) => {
-                let found = tokio::time::timeout(timeout, store.search_groups(&term, cap)).await;
-                (false, found)
+            Some(Query::Groups(term)) => Some(Local::Groups(term)),
+            None => {
+                if remote::names_profile(&pairs) {
+                    self.own_profile_complete(s).await?;
+                }
+                None
             }
         };
-        let ids = found.map_err(|_| CoreError::SearchTimeout)??;
-        if ids.len() > cfg.max_findings {
+        let users = match &local {
+            Some(Local::Users(_)) => true,
+            Some(Local::Groups(_)) => false,
+            None => !remote::asks_groups(&pairs),
+        };
+        // Other domains search while we do.
+        let peers = self.search_peers(only.as_deref());
+        let asked = self
+            .ask_peers(&s.user, &peers, &pairs, req.advanced_criteria.as_deref())
+            .await?;
+        let found = match local {
+            Some(Local::Users(term)) => {
+                tokio::time::timeout(timeout, store.search_users(&term, cap))
+                    .await
+                    .map_err(|_| CoreError::SearchTimeout)??
+            }
+            Some(Local::Groups(term)) => {
+                tokio::time::timeout(timeout, store.search_groups(&term, cap))
+                    .await
+                    .map_err(|_| CoreError::SearchTimeout)??
+            }
+            None => Vec::new(),
+        };
+        if found.len() > cfg.max_findings {
             tracing::info!(user = %s.user, "search refused: too many findings");
             return Err(CoreError::TooManyHits(cfg.max_findings));
         }
+        let merged = self.merge(users, found, asked).await?;
+        let (ids, names) = (merged.ids, merged.names);
         let limit = page_size(req.limit, cfg.default_page, cfg.max_page);
         let now = self.base.now_ms();
         let id = {
@@ -176,6 +214,7 @@ impl DirectoryService {
                     session: s.id.clone(),
                     users,
                     ids,
+                    names,
                     limit,
                     next: 0,
                     used_ms: now,
@@ -221,9 +260,15 @@ impl DirectoryService {
         let end = start.saturating_add(o.limit).min(findings);
         o.next = end;
         o.used_ms = now;
+        let ids = o.ids[start as usize..end as usize].to_vec();
+        let names = ids
+            .iter()
+            .filter_map(|i| o.names.get(i).map(|n| (i.clone(), n.clone())))
+            .collect();
         Ok(Page {
             users: o.users,
-            ids: o.ids[start as usize..end as usize].to_vec(),
+            ids,
+            names,
             findings,
             end,
         })
@@ -241,7 +286,12 @@ impl DirectoryService {
                 Vec::new()
             };
             for (i, u) in page.ids.into_iter().enumerate() {
-                let friendly_name = names.get(i).cloned().flatten().filter(|n| !n.is_empty());
+                let friendly_name = names
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| page.names.get(&u).cloned())
+                    .filter(|n| !n.is_empty());
                 result.users.push(FoundUser {
                     user_id: wire_user(&u, domain),
                     friendly_name,
@@ -284,20 +334,19 @@ impl DirectoryService {
         s: &Session,
         term: Term<UserLeaf>,
     ) -> Result<Term<UserLeaf>, CoreError> {
+        self.own_profile_complete(s).await?;
+        Ok(self.findable(term))
+    }
+
+    /// PPR-6: the searcher's own mandatory fields.
+    async fn own_profile_complete(&self, s: &Session) -> Result<(), CoreError> {
         let own = self.base.store.profile(&s.user).await?.unwrap_or_default();
         if !own.complete() {
             return Err(CoreError::ProfileIncomplete(
                 "friendly name, age and country are needed to search profiles".into(),
             ));
         }
-        let mut all = vec![term, Term::Leaf(UserLeaf::Listed)];
-        let min = self.cfg().min_profile_age;
-        if min > 0 {
-            all.push(Term::Leaf(UserLeaf::BornBy(
-                self.now_month().saturating_sub(12 * min),
-            )));
-        }
-        Ok(Term::All(all))
+        Ok(())
     }
 
     /// Whether the session may use function `code`, as negotiated.
@@ -311,6 +360,12 @@ impl DirectoryService {
                         || crate::session::FunctionSet::offers(s.version, &st.withheld, code))
             })
     }
+}
+
+/// What a search looks for here.
+enum Local {
+    Users(Term<UserLeaf>),
+    Groups(Term<GroupLeaf>),
 }
 
 /// Results per page: what the client asked, within the server's bounds.

@@ -253,16 +253,23 @@ impl GroupsService {
         pres: Option<Element>,
     ) -> Result<Element, CoreError> {
         let domain = &self.base.cfg.domain;
+        // A group of another domain (an invitation from a user there).
+        let group = match &rec.group_id {
+            Some(g) => Some(g.clone()),
+            None if rec.inviter.contains('@') => {
+                self.base
+                    .store
+                    .invite_group(&rec.invite_id, &rec.invitee)
+                    .await?
+            }
+            None => None,
+        };
         let mut b = Element::new("InviteUser-Request")
             .with_text("InviteID", rec.invite_id.clone())
             .with_text("InviteType", rec.kind.clone())
             .with(Element::new("Sender").with(user_elem(&rec.inviter, domain)))
             .with(Element::new("Recipient").with(user_elem(&rec.invitee, domain)))
-            .with_opt(
-                rec.group_id
-                    .as_ref()
-                    .map(|g| Element::text("GroupID", g.clone())),
-            )
+            .with_opt(group.as_ref().map(|g| Element::text("GroupID", g.clone())))
             .with_opt(pres);
         if !rec.urls.is_empty() {
             let mut l = Element::new("URLList");
@@ -276,7 +283,7 @@ impl GroupsService {
                 .as_ref()
                 .map(|n| Element::text("InviteNote", n.clone())),
         );
-        if let (Some(n), Some(g)) = (&rec.sname, &rec.group_id) {
+        if let (Some(n), Some(g)) = (&rec.sname, &group) {
             b = b.with(screen_name(n, g));
         }
         if let Some(exp) = rec.expires_ms {
@@ -426,7 +433,7 @@ impl GroupsService {
 
     /// A declined or cancelled invitation to a private group no longer
     /// lets its invitee in (unless they are in already).
-    async fn withdraw_pass(&self, rec: &InviteRecord) -> Result<(), CoreError> {
+    pub(super) async fn withdraw_pass(&self, rec: &InviteRecord) -> Result<(), CoreError> {
         let Some(gid) = &rec.group_id else {
             return Ok(());
         };

@@ -7,10 +7,10 @@
 //! `user@domain`) and pushes InviteUser-Request; the invitee's
 //! InviteUser-Response goes back as a Request-mode `InviteResponse`
 //! (`acceptance`, `Inviting`, `Responding`), shown to the inviter as
-//! Invite-Response. CancelInvite travels as `CancelInviteRequest`. An
-//! invitation to a group (GR, EG) across domains is refused (516): a
-//! remote user joins a group here through its own server (`hosted`), but
-//! group invitations are not carried across domains.
+//! Invite-Response. CancelInvite travels as `CancelInviteRequest`. A
+//! group invitation (GR) carries its GroupID and the inviter's screen
+//! name; the invitee joins through their own server (`hosted`), and an
+//! invitation into a private group of ours leaves a pass for them here.
 
 use imps_wire::Element;
 use imps_wire::element::bool_str;
@@ -23,7 +23,7 @@ use super::invite::InviteSpec;
 use super::manage::detailed;
 use crate::CoreError;
 use crate::federation::{check_actor, status_of};
-use crate::store::InviteRecord;
+use crate::store::{GroupPass, InviteRecord, PassKind};
 use crate::users::{canonical_user, wire_user};
 
 /// `wv:user@domain` → `user@domain`, lower case.
@@ -44,19 +44,7 @@ impl GroupsService {
             return Ok(failures);
         }
         let domain = &self.base.cfg.domain;
-        if spec.group.is_some() || spec.kind == "GR" || spec.kind == "EG" {
-            let e = CoreError::DomainNotSupported("groups across domains".into());
-            for i in invitees {
-                failures.push(
-                    detailed(
-                        e.status_code(),
-                        "Relay for groups of other domains is not supported",
-                    )
-                    .with_text("UserID", format!("wv:{i}")),
-                );
-            }
-            return Ok(failures);
-        }
+        let group_id = spec.group.map(|g| g.id.clone());
         let now = self.base.now_ms();
         let validity = spec
             .validity_secs
@@ -72,25 +60,36 @@ impl GroupsService {
                 validity: Some(validity),
                 inviting: wire_user(spec.inviter, domain),
                 invited: format!("wv:{invitee}"),
-                group_id: None,
+                group_id: group_id.clone(),
                 attributes: spec.pres.clone(),
                 note: spec.note.clone(),
                 screen_name: spec.sname.clone(),
             };
             match self.base.queue_ssp(peer, None, &req.to_element()).await {
                 Ok(_) => {
+                    let expires = now.saturating_add(validity.saturating_mul(1000));
+                    // Invited into a private group of ours: the pass that
+                    // lets them join through their own server (`hosted`).
+                    if let Some(g) = spec.group.filter(|g| g.private) {
+                        let pass = GroupPass {
+                            user: invitee.clone(),
+                            kind: PassKind::Invited,
+                            until_ms: Some(expires),
+                        };
+                        self.base.store.put_pass(&g.id, pass).await?;
+                    }
                     // Kept on our side too, for the answer and a cancel.
                     let rec = InviteRecord {
                         invite_id: spec.invite_id.clone(),
                         invitee: invitee.clone(),
                         inviter: spec.inviter.to_string(),
                         kind: spec.kind.clone(),
-                        group_id: None,
+                        group_id: group_id.clone(),
                         note: spec.note.clone(),
                         sname: spec.sname.clone(),
                         urls: spec.urls.clone(),
                         created_ms: now,
-                        expires_ms: Some(now.saturating_add(validity.saturating_mul(1000))),
+                        expires_ms: Some(expires),
                         // Never pushed to anyone here.
                         delivered: true,
                     };
@@ -129,10 +128,12 @@ impl GroupsService {
                 .map(|t| t.text.trim().to_string())
                 .filter(|t| !t.is_empty()),
         };
+        self.base.queue_ssp(peer, None, &a.to_element()).await?;
         self.base
-            .queue_ssp(peer, None, &a.to_element())
-            .await
-            .map(|_| ())
+            .store
+            .delete_invite_group(&rec.invite_id, &rec.invitee)
+            .await?;
+        Ok(())
     }
 
     /// Our inviter cancelled an invitation to a user of a peer domain.
@@ -184,11 +185,22 @@ impl GroupsService {
         if let Err(e) = check_actor(peer, &r.meta, &[&r.inviting]) {
             return Ok(status_of(&e));
         }
-        if r.group_id.is_some() || r.invite_type.eq_ignore_ascii_case("GR") {
-            return Ok(status_of(&CoreError::DomainNotSupported(
-                "groups across domains".into(),
-            )));
-        }
+        // A group invitation names its group (of the inviter's domain or
+        // another): shown to our invitee, who joins through us.
+        let group_id = match r.group_id.as_deref().map(imps_wire::ssp::normalize_id) {
+            Some(Some(g)) => Some(g),
+            Some(None) => {
+                return Ok(status_of(&CoreError::BadParameter(
+                    "GroupID is not a wv: ID".into(),
+                )));
+            }
+            None if r.invite_type.eq_ignore_ascii_case("GR") => {
+                return Ok(status_of(&CoreError::BadParameter(
+                    "a GR invitation needs its GroupID".into(),
+                )));
+            }
+            None => None,
+        };
         if r.invite_id.len() > 128 {
             return Ok(status_of(&CoreError::BadParameter(
                 "inviteID too long".into(),
@@ -214,14 +226,22 @@ impl GroupsService {
             invitee,
             inviter,
             kind: r.invite_type.to_ascii_uppercase(),
+            sname: group_id.as_ref().and(r.screen_name.clone()),
+            // The invitations table names only groups of ours; the group
+            // of another domain is kept beside it.
             group_id: None,
             note: r.note.clone(),
-            sname: None,
             urls: Vec::new(),
             created_ms: now,
             expires_ms: Some(now.saturating_add(validity.saturating_mul(1000))),
             delivered: false,
         };
+        if let Some(g) = &group_id {
+            self.base
+                .store
+                .put_invite_group(&rec.invite_id, &rec.invitee, g)
+                .await?;
+        }
         self.base.store.put_invite(rec.clone()).await?;
         self.deliver_invite(&rec, r.attributes.clone()).await?;
         Ok(SspStatus::ok())
@@ -260,6 +280,10 @@ impl GroupsService {
             .with(Element::new("Recipient").with(user_elem(&rec.inviter, domain)))
             .with_opt(a.note.map(|n| Element::text("ResponseNote", n)));
         self.base.router.to_user(&rec.inviter, resp);
+        if !a.acceptance {
+            // Declined: no way into a private group of ours any more.
+            self.withdraw_pass(&rec).await?;
+        }
         self.base
             .store
             .delete_invite(&rec.invite_id, &rec.invitee)
@@ -296,6 +320,10 @@ impl GroupsService {
         self.base
             .store
             .delete_invite(&rec.invite_id, &rec.invitee)
+            .await?;
+        self.base
+            .store
+            .delete_invite_group(&rec.invite_id, &rec.invitee)
             .await?;
         let domain = &self.base.cfg.domain;
         let cancel = Element::new("CancelInviteUser-Request")

@@ -10,8 +10,9 @@
 //! the client with the host's code. A message to such a group goes to the
 //! host, which fans it out. What the host pushes (group messages, change
 //! notices, removals) is delivered here to the users it names. The groups
-//! joined from a session are remembered in memory so that when the
-//! session ends without a LeaveGroup the host is told.
+//! joined from a session are kept in the store (`RemoteJoinStore`, so a
+//! restart of this server forgets none) and when the session ends
+//! without a LeaveGroup the host is told.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,14 +41,14 @@ use crate::base::Base;
 use crate::federation::check_actor;
 use crate::reply::result;
 use crate::session::Session;
+use crate::store::RemoteJoin;
 
-/// The member's side state: answers waited for, groups joined.
+/// The member's side state: answers waited for (the groups joined are in
+/// the store).
 #[derive(Default)]
 pub(crate) struct RemoteGroups {
     /// TransactionID of our request → (peer, who waits).
     waiting: Mutex<HashMap<String, (String, oneshot::Sender<Element>)>>,
-    /// Session ID → (group, peer) joined from it.
-    joined: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 /// `wv:user@ours` → `user`: a recipient the host names must be ours.
@@ -173,12 +174,15 @@ impl GroupsService {
         Ok(match op {
             GroupOp::Join => {
                 let r = JoinGroupResponse::from_element(&answer).map_err(unreadable)?;
-                self.remote
-                    .joined
-                    .lock()
-                    .entry(s.id.clone())
-                    .or_default()
-                    .push((gid.clone(), peer.clone()));
+                self.base
+                    .store
+                    .put_remote_join(RemoteJoin {
+                        session_id: s.id.clone(),
+                        user: s.user.clone(),
+                        group_id: gid.clone(),
+                        peer: peer.clone(),
+                    })
+                    .await?;
                 let mut resp = Element::new("JoinGroup-Response");
                 if want_list {
                     let names: Vec<SspMapping> = r
@@ -209,9 +213,7 @@ impl GroupsService {
                 resp.with_opt(r.welcome)
             }
             GroupOp::Leave => {
-                if let Some(v) = self.remote.joined.lock().get_mut(&s.id) {
-                    v.retain(|(g, _)| g != &gid);
-                }
+                self.base.store.remove_remote_join(&s.id, &gid).await?;
                 Element::new("LeaveGroup-Response")
                     .with_text("GroupID", gid)
                     .with(result(200, "Successful"))
@@ -446,16 +448,17 @@ impl GroupsService {
     }
 
     /// A LeaveGroupIndication from the host `peer`: our user was removed.
-    pub(crate) fn ssp_leave_indication(
+    pub(crate) async fn ssp_leave_indication(
         &self,
         peer: &str,
         ind: LeaveGroupIndication,
     ) -> Result<(), CoreError> {
         self.check_host(peer, &ind.meta, &ind.group_id)?;
         let user = local_recipient(&ind.user, &self.base.cfg.domain)?;
-        for v in self.remote.joined.lock().values_mut() {
-            v.retain(|(g, _)| g != &ind.group_id);
-        }
+        self.base
+            .store
+            .remove_remote_joins_of(&user, &ind.group_id)
+            .await?;
         let why = ind
             .reason
             .or(ind.status.description)
@@ -470,10 +473,19 @@ impl GroupsService {
     /// A session ended: its user leaves the groups of other domains joined
     /// from it (no answer awaited).
     pub(crate) async fn leave_remote_groups(&self, s: &Session) {
-        let Some(groups) = self.remote.joined.lock().remove(&s.id) else {
-            return;
+        let groups = match self.base.store.take_remote_joins(&s.id).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(session = %s.id, error = %e, "joins to groups of other domains not read; the hosts are not told");
+                return;
+            }
         };
-        for (gid, peer) in groups {
+        for RemoteJoin {
+            group_id: gid,
+            peer,
+            ..
+        } in groups
+        {
             let req = GroupRequest {
                 op: GroupOp::Leave,
                 meta: self.base.ssp_meta(Some(&s.user)),

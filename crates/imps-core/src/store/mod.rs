@@ -7,6 +7,7 @@ mod groups;
 mod im;
 mod lists;
 mod presence;
+mod remote_joins;
 mod sms;
 mod ssp;
 mod sysmsg;
@@ -31,6 +32,7 @@ pub use presence::{
     AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord,
     ReactiveState, SubscriptionRecord,
 };
+pub use remote_joins::{RemoteJoin, RemoteJoinStore};
 pub use sms::{NewSms, SmsJob, SmsPut, SmsStore};
 pub use ssp::{NewSspItem, SspItem, SspPut, SspStore};
 pub use sysmsg::{
@@ -123,6 +125,7 @@ pub trait Store:
     + DirectoryStore
     + SmsStore
     + SspStore
+    + RemoteJoinStore
 {
 }
 
@@ -136,6 +139,7 @@ impl<T> Store for T where
         + DirectoryStore
         + SmsStore
         + SspStore
+        + RemoteJoinStore
 {
 }
 
@@ -190,6 +194,7 @@ pub struct MemStore {
     pub(crate) directory: Mutex<directory::MemDirectory>,
     pub(crate) sms: Mutex<sms::MemSms>,
     pub(crate) ssp: Mutex<ssp::MemSsp>,
+    pub(crate) remote_joins: Mutex<remote_joins::MemRemoteJoins>,
 }
 
 #[derive(Default)]

@@ -138,6 +138,8 @@ pub struct PeerStats {
     pub latency_n: AtomicU64,
     /// Transactions waiting for the peer, as last counted.
     pub queue_depth: AtomicU64,
+    /// When a send to the peer last failed (wall ms); 0 after a success.
+    pub failed_at_ms: AtomicU64,
 }
 
 /// Picks one counter out of a peer's.
@@ -186,6 +188,22 @@ impl imps_core::federation::Federation for Federation {
 
     fn answer_wait_ms(&self) -> u64 {
         self.cfg.answer_timeout_ms
+    }
+
+    fn search_peers(&self) -> Vec<String> {
+        // A peer whose last send failed within the longest retry wait is
+        // left out: searches would only pile up in its queue.
+        let now = now_ms();
+        self.peers
+            .keys()
+            .filter(|d| {
+                self.stats.get(*d).is_none_or(|s| {
+                    let failed = s.failed_at_ms.load(Ordering::Relaxed);
+                    failed == 0 || now.saturating_sub(failed) > self.cfg.retry_max_ms
+                })
+            })
+            .cloned()
+            .collect()
     }
 }
 

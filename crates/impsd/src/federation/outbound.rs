@@ -222,6 +222,7 @@ async fn send_peer(
             Ok(_) => {
                 store.ssp_sent(item.id).await?;
                 if let Some(s) = fed.stats(peer) {
+                    s.failed_at_ms.store(0, Ordering::Relaxed);
                     s.sent.fetch_add(1, Ordering::Relaxed);
                     let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     s.latency_us.fetch_add(us, Ordering::Relaxed);
@@ -253,6 +254,7 @@ async fn put_back(
     let now = now_ms();
     if let Some(s) = fed.stats(peer) {
         s.failures.fetch_add(1, Ordering::Relaxed);
+        s.failed_at_ms.store(now.max(1), Ordering::Relaxed);
     }
     let wait = items.first().map_or(0, |i| backoff(fed, i.attempts));
     for item in items {
