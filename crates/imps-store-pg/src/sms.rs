@@ -66,23 +66,35 @@ impl SmsStore for PgStore {
             "reading the SMS queue",
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SmsJob {
-                    id: col_u64(r, 0)?,
-                    sms: NewSms {
-                        key: col(r, 1)?,
-                        destination: col(r, 2)?,
-                        udh: col(r, 3)?,
-                        binary: col(r, 4)?,
-                        payload: col(r, 5)?,
-                        created_ms: col_u64(r, 6)?,
-                    },
-                    attempts: u32::try_from(col_u64(r, 7)?).unwrap_or(u32::MAX),
-                    next_ms: col_u64(r, 8)?,
-                })
-            })
-            .collect()
+        rows.iter().map(job_of).collect()
+    }
+
+    async fn claim_sms(
+        &self,
+        now_ms: u64,
+        max: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SmsJob>, StoreError> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
+        let c = self.conn().await?;
+        // Rows another node is claiming at this moment are skipped, not
+        // waited for; the old next_ms comes back from the joined row.
+        let rows = query(
+            &c,
+            "UPDATE sms_queue q SET next_ms = $3
+             FROM (SELECT id, next_ms FROM sms_queue WHERE next_ms <= $1
+                   ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) due
+             WHERE q.id = due.id
+             RETURNING q.id, q.key, q.destination, q.udh, q.binary_data, q.payload,
+                       q.created_ms, q.attempts, due.next_ms",
+            &[&now, &limit(max), &until],
+            "claiming SMS jobs",
+        )
+        .await?;
+        let mut jobs = rows.iter().map(job_of).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
     }
 
     async fn sms_sent(&self, id: u64) -> Result<(), StoreError> {
@@ -123,4 +135,21 @@ impl SmsStore for PgStore {
         .await?;
         col_u64(&row, 0)
     }
+}
+
+/// A row of `sms_queue` in the column order the queries above select.
+fn job_of(r: &tokio_postgres::Row) -> Result<SmsJob, StoreError> {
+    Ok(SmsJob {
+        id: col_u64(r, 0)?,
+        sms: NewSms {
+            key: col(r, 1)?,
+            destination: col(r, 2)?,
+            udh: col(r, 3)?,
+            binary: col(r, 4)?,
+            payload: col(r, 5)?,
+            created_ms: col_u64(r, 6)?,
+        },
+        attempts: u32::try_from(col_u64(r, 7)?).unwrap_or(u32::MAX),
+        next_ms: col_u64(r, 8)?,
+    })
 }

@@ -13,6 +13,8 @@ pub async fn run_all(store: &dyn Store) {
     keyed_jobs_coalesce_until_sent(store).await;
     the_bound_refuses_more(store).await;
     retry_delays_and_counts(store).await;
+    claims_hide_jobs_until_the_lease_ends(store).await;
+    two_claims_at_once_never_take_one_job_twice(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -129,5 +131,58 @@ async fn retry_delays_and_counts(store: &dyn Store) {
     assert_eq!((due[0].id, due[0].attempts, due[0].next_ms), (id, 1, 500));
     ok(store.sms_retry(id, 600).await, "retry");
     assert_eq!(ok(store.due_sms(600, 10).await, "due")[0].attempts, 2);
+    drain(store).await;
+}
+
+async fn claims_hide_jobs_until_the_lease_ends(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let SmsPut::Queued(id) = ok(store.put_sms(sms(None, "+464", 10 + i), 10).await, "put")
+        else {
+            panic!("not queued");
+        };
+        ids.push(id);
+    }
+    // Oldest first, within the limit; returned as they were due.
+    let first = ok(store.claim_sms(100, 2, 1_000).await, "claim");
+    assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!((first[0].next_ms, first[0].attempts), (10, 0));
+    assert_eq!(first[0].sms, sms(None, "+464", 10), "every field kept");
+    // What is claimed is out of reach until the lease ends.
+    let second = ok(store.claim_sms(100, 10, 1_000).await, "claim");
+    assert_eq!(second.iter().map(|j| j.id).collect::<Vec<_>>(), ids[2..]);
+    assert!(ok(store.claim_sms(999, 10, 2_000).await, "claim").is_empty());
+    assert!(ok(store.due_sms(999, 10).await, "due").is_empty());
+    // A claimed job that went out is gone; one that failed follows its
+    // retry time, not the lease.
+    ok(store.sms_sent(ids[0]).await, "sent");
+    ok(store.sms_retry(ids[1], 500).await, "retry");
+    let retried = ok(store.claim_sms(500, 10, 2_000).await, "claim");
+    assert_eq!(
+        (retried.len(), retried[0].id, retried[0].attempts),
+        (1, ids[1], 1)
+    );
+    // The lease over, the job left in hand (a node that died) is due again.
+    let again = ok(store.claim_sms(1_000, 10, 3_000).await, "claim");
+    assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), ids[2..]);
+    drain(store).await;
+}
+
+async fn two_claims_at_once_never_take_one_job_twice(store: &dyn Store) {
+    for i in 0..40 {
+        ok(store.put_sms(sms(None, "+465", i), 100).await, "put");
+    }
+    let (a, b) = tokio::join!(
+        store.claim_sms(1_000, 25, 9_000),
+        store.claim_sms(1_000, 25, 9_000)
+    );
+    let (a, b) = (ok(a, "claim a"), ok(b, "claim b"));
+    let mut all: Vec<u64> = a.iter().chain(b.iter()).map(|j| j.id).collect();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a job taken by both claims");
+    // Between them they took what they could see: 40 jobs, 25 each at most.
+    assert!(n >= 25 && n <= 40, "{n} jobs claimed");
     drain(store).await;
 }

@@ -58,33 +58,32 @@ impl SmsStore for SqliteStore {
         // Any time past what SQLite holds is "everything is due".
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read_lane()
-            .run(move |c| {
+        self.read_lane().run(move |c| due(c, now, limit)).await
+    }
+
+    async fn claim_sms(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SmsJob>, StoreError> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
+        // One write job: the read and the move of next_ms see no other
+        // writer in between (SQLite's single writer is the claim).
+        self.writer()
+            .run_batched(move |c| {
+                let jobs = due(c, now, limit)?;
                 let mut s = c
-                    .prepare_cached(
-                        "SELECT id, key, destination, udh, binary_data, payload, created_ms, attempts, next_ms
-                         FROM sms_queue WHERE next_ms <= ?1 ORDER BY id LIMIT ?2",
-                    )
-                    .map_err(|e| backend("reading the SMS queue", e))?;
-                let rows = s
-                    .query_map((now, limit), |r| {
-                        Ok(SmsJob {
-                            id: from_sql_int(r, 0)?,
-                            sms: NewSms {
-                                key: r.get(1)?,
-                                destination: r.get(2)?,
-                                udh: r.get(3)?,
-                                binary: r.get(4)?,
-                                payload: r.get(5)?,
-                                created_ms: from_sql_int(r, 6)?,
-                            },
-                            attempts: u32::try_from(from_sql_int(r, 7)?).unwrap_or(u32::MAX),
-                            next_ms: from_sql_int(r, 8)?,
-                        })
-                    })
-                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| backend("reading the SMS queue", e))?;
-                Ok(rows)
+                    .prepare_cached("UPDATE sms_queue SET next_ms = ?2 WHERE id = ?1")
+                    .map_err(|e| backend("claiming SMS jobs", e))?;
+                for j in &jobs {
+                    let id = to_sql_int(j.id, "id")?;
+                    s.execute([id, until])
+                        .map_err(|e| backend("claiming SMS jobs", e))?;
+                }
+                Ok(jobs)
             })
             .await
     }
@@ -127,4 +126,31 @@ impl SmsStore for SqliteStore {
             })
             .await
     }
+}
+
+/// The jobs due at `now`, oldest first, at most `limit`.
+fn due(c: &rusqlite::Connection, now: i64, limit: i64) -> Result<Vec<SmsJob>, StoreError> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT id, key, destination, udh, binary_data, payload, created_ms, attempts, next_ms
+             FROM sms_queue WHERE next_ms <= ?1 ORDER BY id LIMIT ?2",
+        )
+        .map_err(|e| backend("reading the SMS queue", e))?;
+    s.query_map((now, limit), |r| {
+        Ok(SmsJob {
+            id: from_sql_int(r, 0)?,
+            sms: NewSms {
+                key: r.get(1)?,
+                destination: r.get(2)?,
+                udh: r.get(3)?,
+                binary: r.get(4)?,
+                payload: r.get(5)?,
+                created_ms: from_sql_int(r, 6)?,
+            },
+            attempts: u32::try_from(from_sql_int(r, 7)?).unwrap_or(u32::MAX),
+            next_ms: from_sql_int(r, 8)?,
+        })
+    })
+    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+    .map_err(|e| backend("reading the SMS queue", e))
 }

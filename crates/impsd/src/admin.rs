@@ -25,6 +25,12 @@ pub struct AdminState {
     pub federation: Option<Arc<crate::federation::Federation>>,
     /// The sessions' WebSockets, to cut one (`cut-transport`).
     pub ws_cuts: Arc<crate::ws::Cuts>,
+    /// Told when the operator asks the process to drain and stop.
+    pub stop: Arc<tokio::sync::Notify>,
+    /// `cluster.drain_timeout_ms`, for the answer to a drain.
+    pub drain_ms: u64,
+    /// Whether this process is a cluster node (it drains before it stops).
+    pub clustered: bool,
 }
 
 /// What the server writes to DATA_DIR/admin.json for the admin commands.
@@ -71,6 +77,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/peers", get(peers))
         .route("/admin/peers/{domain}/test", post(peer_test))
         .route("/admin/sessions/{id}/kick", post(kick))
+        .route("/admin/node/drain", post(drain))
         .route("/admin/sessions/{id}/cut-transport", post(cut_transport))
         .route("/admin/users/{user}/end-sessions", post(end_user_sessions))
         .route("/admin/groups/expel", post(expel))
@@ -168,6 +175,24 @@ async fn kick(
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
+}
+
+/// Asks the process to stop as SIGTERM does: a cluster node drains first
+/// (its clients are sent to other nodes, within `cluster.drain_timeout_ms`),
+/// a lone process stops at once and restores its sessions at its next
+/// start. 202 with the longest the drain may take, in ms (0 alone); the
+/// answer comes before the drain starts.
+async fn drain(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    tracing::info!(
+        clustered = st.clustered,
+        "the operator asked this node to drain and stop"
+    );
+    st.stop.notify_one();
+    let within = if st.clustered { st.drain_ms } else { 0 };
+    (StatusCode::ACCEPTED, within.to_string()).into_response()
 }
 
 /// Closes a session's WebSockets as a network drop would, leaving the

@@ -827,6 +827,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("sms.max_age_secs", "An offline notification that waited longer than this (an SMSC outage, say) is dropped instead of sent.", ""),
     ("sms.cir_max_age_secs", "The same for an SMS wake-up; a wake-up older than its session wakes no one.", ""),
     ("sms.queue_max", "Most short messages waiting in the store for the SMSC; more are dropped and logged.", ""),
+    ("sms.claim_lease_ms", "A short message this node took from the queue is out of other nodes' reach this long while it is sent (a cluster sharing one PostgreSQL sends each once); a node that dies with some in hand leaves them to the others after it. At least twice sms.response_timeout_ms.", ""),
     ("sms.cir", "Offer SSMS CIR: the WVCI line by SMS to the user's registered number.", ""),
     ("sms.cir_wap", "Offer WAPSMS CIR: the WVCI line in a WAP Push by SMS.", ""),
     ("sms.cir_port", "Port SSMS is addressed to (Android listens on 3716); 0 = a plain text SMS.", ""),

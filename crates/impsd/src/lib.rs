@@ -51,6 +51,8 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     workers: imps_core::workers::Workers,
     cluster: Option<Arc<cluster::Cluster>>,
+    /// Set by `impsd node drain` (the admin endpoint).
+    stop_asked: Arc<tokio::sync::Notify>,
 }
 
 impl Running {
@@ -83,6 +85,13 @@ impl Running {
         }
         c.leave(deadline).await;
         tracing::info!("drained");
+    }
+
+    /// Returns when the operator asked this process to stop
+    /// (`impsd node drain`, `POST /admin/node/drain`): the program then
+    /// drains and stops it as for SIGTERM.
+    pub async fn stop_requested(&self) {
+        self.stop_asked.notified().await;
     }
 
     /// Stops accepting, and waits for the listeners to close.
@@ -331,12 +340,16 @@ pub async fn start_full(
         // Secure exactly when the admin listener serves TLS.
         admin_tls.is_some(),
     ));
+    let stop_asked = Arc::new(tokio::sync::Notify::new());
     let admin_app = admin::router(Arc::new(admin::AdminState {
         service: service.clone(),
         token,
         log,
         federation: federation.clone(),
         ws_cuts,
+        stop: stop_asked.clone(),
+        drain_ms: cfg.cluster.drain_timeout_ms,
+        clustered: cluster.is_some(),
     }))
     .merge(operator::router(operator))
     .layer(axum::middleware::map_request(web::host_from_authority));
@@ -378,6 +391,7 @@ pub async fn start_full(
         tasks,
         workers,
         cluster,
+        stop_asked,
     })
 }
 

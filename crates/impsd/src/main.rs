@@ -76,6 +76,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SessionCmd,
     },
+    /// This process as a cluster node (issue 18).
+    Node {
+        #[command(subcommand)]
+        cmd: NodeCmd,
+    },
     /// The SSP peers of a running server (federation, issue 17).
     Peer {
         #[command(subcommand)]
@@ -293,6 +298,18 @@ enum SessionCmd {
 }
 
 #[derive(Subcommand)]
+enum NodeCmd {
+    /// Drain the running server and stop it, as SIGTERM does: a cluster
+    /// node refuses new logins, sends its clients to log in elsewhere and
+    /// hands on what it holds before it exits (cluster.drain_timeout_ms);
+    /// a lone server just stops. Returns once the server took the order.
+    Drain {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
 enum PeerCmd {
     /// List the peer table with each association and its counters, one
     /// line each: domain, state, own session, peer session, queue depth,
@@ -391,6 +408,7 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
         Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
         Cmd::Peer { cmd } => rt.block_on(peer_cmd(cmd)),
+        Cmd::Node { cmd } => rt.block_on(node_cmd(cmd)),
         Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
         Cmd::Sysmsg { cmd } => rt.block_on(sysmsg_cmd(cmd)),
         Cmd::Log { common, filter } => rt.block_on(log_cmd(&common, filter)),
@@ -409,6 +427,7 @@ async fn serve(cfg: Config, log: Arc<dyn impsd::logging::LogControl>) -> anyhow:
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = running.stop_requested() => {}
     }
     tracing::info!("shutting down");
     running.drain().await;
@@ -713,6 +732,23 @@ async fn session_cmd(cmd: SessionCmd) -> anyhow::Result<()> {
             404 => bail!("no session {session_id}"),
             s => bail!("admin endpoint answered HTTP {s}"),
         },
+    }
+    Ok(())
+}
+
+async fn node_cmd(cmd: NodeCmd) -> anyhow::Result<()> {
+    let NodeCmd::Drain { common } = cmd;
+    let cfg = load(&common)?;
+    let info = admin_info(&cfg)?;
+    let (status, body) = admin_request(&info, "POST", "/admin/node/drain").await?;
+    if status != 202 {
+        bail!("admin endpoint answered HTTP {status}");
+    }
+    let within: u64 = String::from_utf8_lossy(&body).trim().parse().unwrap_or(0);
+    if within > 0 {
+        println!("draining; the server stops within {within} ms");
+    } else {
+        println!("stopping (not a cluster node: nothing to drain)");
     }
     Ok(())
 }

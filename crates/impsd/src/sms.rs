@@ -80,6 +80,10 @@ pub struct SmsSettings {
     pub cir_max_age_secs: u64,
     /// Most short messages waiting in the store; more are dropped (logged).
     pub queue_max: u64,
+    /// How long a job this node took from the queue stays out of other
+    /// nodes' reach while it is sent; a node that dies with jobs in hand
+    /// leaves them to the others after it.
+    pub claim_lease_ms: u64,
     /// Offer SSMS CIR.
     pub cir: bool,
     /// Offer WAPSMS CIR.
@@ -118,6 +122,7 @@ impl Default for SmsSettings {
             max_age_secs: 86_400,
             cir_max_age_secs: 1_800,
             queue_max: 100_000,
+            claim_lease_ms: 60_000,
             cir: true,
             cir_wap: true,
             cir_port: 3716,
@@ -155,6 +160,15 @@ impl SmsSettings {
         }
         if self.max_age_secs == 0 || self.cir_max_age_secs == 0 {
             anyhow::bail!("sms.max_age_secs and sms.cir_max_age_secs must be at least 1");
+        }
+        // A job's send (its submit and the SMSC's answer, or the time-out)
+        // must end inside its lease, or another node may send it too.
+        if self.claim_lease_ms < self.response_timeout_ms.saturating_mul(2) {
+            anyhow::bail!(
+                "sms.claim_lease_ms ({}) must be at least twice sms.response_timeout_ms ({})",
+                self.claim_lease_ms,
+                self.response_timeout_ms
+            );
         }
         // The notice goes with data_coding 0 (the SMSC's default
         // alphabet) in one short message, or in a WAP Push beside a UDH
@@ -516,22 +530,20 @@ async fn dispatch(gw: Arc<SmsGateway>, mut shutdown: watch::Receiver<bool>) {
         }
         unrecorded = still;
         let now = now_ms();
-        let jobs = match gw
-            .store
-            .due_sms(now, gw.cfg.window.max(1) + unrecorded.len())
-            .await
-        {
+        // Claimed, not only read: nodes sharing the queue (a cluster on
+        // one PostgreSQL) never send one job twice while it is in hand.
+        let until = now.saturating_add(gw.cfg.claim_lease_ms);
+        let jobs = match gw.store.claim_sms(now, gw.cfg.window.max(1), until).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the SMS queue");
                 Vec::new()
             }
         };
-        let mut jobs: Vec<SmsJob> = jobs
+        let jobs: Vec<SmsJob> = jobs
             .into_iter()
             .filter(|j| !unrecorded.contains(&j.id))
             .collect();
-        jobs.truncate(gw.cfg.window.max(1));
         // Expired and worn-out jobs leave without being sent.
         let mut send = Vec::with_capacity(jobs.len());
         for job in jobs {

@@ -14,6 +14,10 @@ use imps_wire::{
 };
 use impsd::config::StoreKind;
 
+use crate::smsc_common::TestSmsc;
+use imps_core::config::{NotifyBearer, OfflineNotify};
+use imps_smpp::pdu::CommandId;
+
 use crate::common::{RealServer, TestDb, code_of, get_text, impsd_bin, post_raw, wait_until};
 use crate::groups_common::{create_req, expect_code, expect_named, gid, group_message, join_req};
 use crate::presence_common::{attr, grant, subscribe, update, value_of};
@@ -569,4 +573,118 @@ async fn cluster_a_drained_node_sends_its_clients_elsewhere_and_loses_nothing() 
         "{:?}",
         stopped.elapsed()
     );
+}
+
+/// `impsd node drain` (the operator's command, through the admin
+/// endpoint) drains a cluster node as SIGTERM does: its client is told to
+/// log in again (Disconnect 601), the process exits within the drain
+/// timeout, and she logs in on the other node.
+#[tokio::test]
+async fn cluster_impsd_node_drain_sends_clients_elsewhere_and_stops_the_node() {
+    let Some(s) = shared("cluster_impsd_node_drain_sends_clients_elsewhere_and_stops_the_node")
+    else {
+        return;
+    };
+    let mut n1 = node_with(&s, "node-1", |c| c.cluster.drain_timeout_ms = 4000);
+    let n2 = node(&s, "node-2");
+    n1.add_user("alice", "pw");
+    let alice = n1.login("alice").ws().await;
+    sees_remote(&n2, 1).await;
+
+    let stopped = std::time::Instant::now();
+    let said = n1.cli(&["node", "drain"]);
+    assert!(
+        said.contains("draining; the server stops within 4000 ms"),
+        "{said}"
+    );
+    let (_, bye) = alice.expect("Disconnect").await;
+    assert_eq!(code_of(&bye), Some(601), "{bye:?}");
+    wait_until("node 1 exits", WAIT, || {
+        let running = n1.is_running();
+        async move { !running }
+    })
+    .await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4 + 5),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let status = n1.child().unwrap().try_wait().unwrap();
+    assert_eq!(status.map(|s| s.success()), Some(true), "a clean exit");
+    wait_until("node 2 sees no session on node 1", WAIT, || async {
+        metric(&n2, "impsd_cluster_remote_sessions").await == 0
+    })
+    .await;
+    // Her ClientID is free: she is back, on node 2.
+    let _alice = n2.login("alice").ws().await;
+}
+
+/// `[sms]` on, through the SMSC at `smsc`, with offline notices by SMS.
+fn sms_on(smsc: String) -> impl FnOnce(&mut impsd::config::Config) + 'static {
+    move |c| {
+        c.sms.enabled = true;
+        c.sms.smsc = smsc;
+        c.sms.retry_ms = 100;
+        c.sms.reconnect_min_ms = 50;
+        c.sms.reconnect_max_ms = 400;
+        c.im.offline_notify = OfflineNotify::Sms;
+        c.im.offline_notify_bearer = NotifyBearer::Sms;
+        c.im.send_rate_per_sec = 0;
+    }
+}
+
+/// Two nodes with `[sms]` on share the SMS queue in PostgreSQL and one
+/// SMSC, which is slow to answer: while node 1 waits for the answers to
+/// the notices it took, node 2 looks at the queue every 100 ms. Each
+/// notice reaches the SMSC once (`sms.claim_lease_ms`: a job taken by one
+/// dispatcher is out of the others' reach while it is sent).
+#[tokio::test]
+async fn cluster_two_sms_dispatchers_send_each_short_message_once() {
+    let Some(s) = shared("cluster_two_sms_dispatchers_send_each_short_message_once") else {
+        return;
+    };
+    let smsc = TestSmsc::start().await;
+    smsc.slow_submits(Duration::from_millis(250));
+    let n1 = node_with(&s, "node-1", sms_on(smsc.addr().to_string()));
+    let n2 = node_with(&s, "node-2", sms_on(smsc.addr().to_string()));
+    n1.add_user("alice", "pw");
+    let numbers: Vec<String> = (0..8).map(|i| format!("+4672000000{i}")).collect();
+    for (i, m) in numbers.iter().enumerate() {
+        n1.cli(&[
+            "user",
+            "add",
+            &format!("u{i}"),
+            "--password",
+            "pw",
+            "--msisdn",
+            m,
+        ]);
+    }
+    smsc.wait("both nodes bound", |s| {
+        s.of(CommandId::BIND_TRANSMITTER).len() >= 2
+    })
+    .await;
+    let alice = n1.login("alice").ws().await;
+    for i in 0..numbers.len() {
+        alice.send_text(&format!("u{i}"), "hi").await;
+    }
+    smsc.wait_submits(numbers.len()).await;
+    // Done when every submit the SMSC saw has been answered and counted by
+    // one of the nodes: a second copy would be a submit more.
+    wait_until("every submit answered and counted", WAIT, || async {
+        let sent = metric_sum(&[&n1, &n2], "impsd_sms_sent_total").await;
+        sent >= numbers.len() as u64 && sent == smsc.submits().len() as u64
+    })
+    .await;
+    let mut to: Vec<String> = smsc
+        .submits()
+        .iter()
+        .map(|r| r.submit().destination_addr.clone())
+        .collect();
+    to.sort();
+    let want: Vec<String> = numbers
+        .iter()
+        .map(|m| m.trim_start_matches('+').to_string())
+        .collect();
+    assert_eq!(to, want, "each notice once");
 }

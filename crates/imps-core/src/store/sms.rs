@@ -55,6 +55,18 @@ pub trait SmsStore: Send + Sync + 'static {
     async fn put_sms(&self, sms: NewSms, max: u64) -> Result<SmsPut, StoreError>;
     /// Jobs due at `now_ms`, oldest first, at most `limit`.
     async fn due_sms(&self, now_ms: u64, limit: usize) -> Result<Vec<SmsJob>, StoreError>;
+    /// Takes the jobs due at `now_ms`, oldest first, at most `limit`: in
+    /// the same step their `next_ms` moves to `until_ms`, so no other
+    /// dispatcher sharing the queue (another cluster node) takes them
+    /// while this one sends them. The job as it was due is returned. A
+    /// dispatcher that dies with jobs in hand leaves them to the others
+    /// once `until_ms` passes.
+    async fn claim_sms(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SmsJob>, StoreError>;
     /// The job went out: removed.
     async fn sms_sent(&self, id: u64) -> Result<(), StoreError>;
     /// The job failed and is tried again at `next_ms`; attempts + 1.
@@ -104,6 +116,26 @@ impl SmsStore for MemStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn claim_sms(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SmsJob>, StoreError> {
+        let mut g = self.sms.lock();
+        let mut taken = Vec::new();
+        for j in g
+            .jobs
+            .values_mut()
+            .filter(|j| j.next_ms <= now_ms)
+            .take(limit)
+        {
+            taken.push(j.clone());
+            j.next_ms = until_ms;
+        }
+        Ok(taken)
     }
 
     async fn sms_sent(&self, id: u64) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use imps_smpp::pdu::{Body, Pdu, Status, SubmitSm, frame_len};
@@ -39,6 +39,8 @@ impl Received {
 struct State {
     received: std::sync::Mutex<Vec<Received>>,
     throttle: AtomicU32,
+    /// Milliseconds each accepted submit_sm waits for its answer.
+    submit_delay_ms: AtomicU64,
     /// PDUs to send on the newest link (delivery receipts).
     to_esme: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>,
 }
@@ -115,6 +117,13 @@ impl TestSmsc {
     /// Answer the next `n` submit_sm with ESME_RTHROTTLED.
     pub fn throttle_next(&self, n: u32) {
         self.state.throttle.store(n, Ordering::SeqCst);
+    }
+
+    /// A slow SMSC: from now on each accepted submit_sm is answered
+    /// `delay` after it came (the link answers one at a time).
+    pub fn slow_submits(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.submit_delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Everything received so far.
@@ -249,8 +258,13 @@ async fn link(mut sock: TcpStream, state: Arc<State>, count: watch::Sender<usize
             _ => (Status::INVALID_CMD_ID, Body::GenericNack, false),
         };
         let sequence = pdu.sequence;
+        let accepted = pdu.status == u32::MAX;
         state.received.lock().unwrap().push(Received { raw, pdu });
         count.send_modify(|n| *n += 1);
+        let delay = state.submit_delay_ms.load(Ordering::SeqCst);
+        if accepted && delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
         let answer = Pdu {
             status,
             sequence,
