@@ -20,6 +20,7 @@ pub mod ssp;
 pub mod ssp_groups;
 pub mod ssp_im;
 pub mod ssp_presence;
+pub mod ssp_sus;
 pub mod version;
 pub mod wbxml;
 pub mod xml;

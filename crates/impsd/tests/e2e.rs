@@ -30,6 +30,7 @@ mod digest_default;
 mod fed;
 mod fed_groups;
 mod fed_presence;
+mod fed_sus;
 mod groups;
 mod groups_admin;
 mod groups_fanout;

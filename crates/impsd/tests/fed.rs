@@ -28,7 +28,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(20);
 /// it (tests run in parallel). These come from below that range (20000 to
 /// 31999), from one counter per test process (offset by the process ID,
 /// should two test processes run at once), each checked free.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let offset = (std::process::id() % 600) * 20;
@@ -61,6 +61,7 @@ fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> Real
             c.federation.peers = vec![PeerSettings {
                 domain: peer,
                 url: format!("http://127.0.0.1:{peer_port}/imps"),
+                sus: false,
             }];
         })
         .start()
