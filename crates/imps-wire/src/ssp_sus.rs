@@ -99,7 +99,7 @@ impl SusPrimitive {
         })
     }
 
-    /// The mode a CSP answer carries when it is not a Response: named.
+    /// The primitive as it travels, its envelope in attributes.
     pub fn to_element(&self) -> Element {
         let mut e = self.body.clone();
         strip_namespaces(&mut e);
