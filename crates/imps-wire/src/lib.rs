@@ -21,6 +21,7 @@ pub mod ssp_groups;
 pub mod ssp_im;
 pub mod ssp_presence;
 pub mod ssp_search;
+pub mod ssp_sus;
 pub mod version;
 pub mod wbxml;
 pub mod xml;

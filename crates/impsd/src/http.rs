@@ -297,6 +297,16 @@ async fn csp_post(
         Ok(m) => m,
         Err(e) => return bad_body(&st, &body, enc, ct, e),
     };
+    // A user of a peer domain whose session is relayed to its home
+    // server (SUS): that server answers, through us.
+    if let Some(f) = &st.federation
+        && let Some(answer) = crate::federation::sus::relay(f, &msg).await
+    {
+        return match answer {
+            Some(reply) => csp_response(&st, &reply, enc, ct, msg.version),
+            None => empty_ok(),
+        };
+    }
     // A session another node holds: that node answers (a phone's POSTs
     // may reach any node behind the load balancer).
     if let Some(c) = &st.cluster

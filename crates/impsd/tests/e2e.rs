@@ -33,6 +33,7 @@ mod fed_groups;
 mod fed_groups_restart;
 mod fed_presence;
 mod fed_search;
+mod fed_sus;
 mod groups;
 mod groups_admin;
 mod groups_fanout;

@@ -61,6 +61,7 @@ fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> Real
             c.federation.peers = vec![PeerSettings {
                 domain: peer,
                 url: format!("http://127.0.0.1:{peer_port}/imps"),
+                sus: false,
             }];
         })
         .start()

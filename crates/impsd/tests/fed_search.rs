@@ -29,6 +29,7 @@ fn server(
         .map(|(d, p)| PeerSettings {
             domain: (*d).to_string(),
             url: format!("http://127.0.0.1:{p}/imps"),
+            sus: false,
         })
         .collect();
     RealServer::builder(impsd_bin!())

@@ -511,6 +511,7 @@ async fn web_operator_page_users_groups_sysmsgs_peers_and_graphs() {
             c.federation.peers = vec![impsd::federation::PeerSettings {
                 domain: "b.test".into(),
                 url: "http://127.0.0.1:9/imps".into(),
+                sus: false,
             }];
         })
         .user("alice", PW)

@@ -74,6 +74,11 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
                 tracing::warn!(peer = %peer, "SSP Session not of a live association; refused");
                 return plain(StatusCode::FORBIDDEN, "unknown SSP session\n");
             }
+            // A user session relayed through the peer (SUS): answered in
+            // the HTTP body.
+            if super::sus::is_sus_session(&s) {
+                return super::sus::serve(fed, &peer, s).await;
+            }
             let Some(service) = fed.service() else {
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "starting\n");
             };

@@ -17,6 +17,7 @@
 mod assoc;
 pub mod inbound;
 mod outbound;
+pub mod sus;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,6 +58,9 @@ pub struct FederationSettings {
     /// How long a client request that needs a peer's answer (GetPresence
     /// of a remote user) waits for it.
     pub answer_timeout_ms: u64,
+    /// Most user sessions relayed to peers at once (SUS); past it a
+    /// login to be relayed gets 503.
+    pub sus_max_sessions: usize,
 }
 
 /// One row of the peer table.
@@ -67,6 +71,11 @@ pub struct PeerSettings {
     pub domain: String,
     /// Where its SSP endpoint is (`http://host:port/imps`).
     pub url: String,
+    /// The interoperability agreement for user sessions (SUS-1..3): we
+    /// relay the sessions of the peer's users whose clients log in here,
+    /// and serve the sessions of our users that the peer relays.
+    #[serde(default)]
+    pub sus: bool,
 }
 
 impl Default for FederationSettings {
@@ -83,6 +92,7 @@ impl Default for FederationSettings {
             expire_secs: 86_400,
             send_batch: 64,
             answer_timeout_ms: 10_000,
+            sus_max_sessions: 10_000,
         }
     }
 }
@@ -153,6 +163,10 @@ pub struct Federation {
     pub(crate) domain: String,
     /// domain → URL, from the table.
     pub(crate) peers: BTreeMap<String, String>,
+    /// Peers with the `sus` agreement.
+    pub(crate) sus_peers: std::collections::BTreeSet<String>,
+    /// Relayed and served user sessions.
+    pub(crate) sus: sus::Sus,
     pub(crate) stats: BTreeMap<String, PeerStats>,
     pub(crate) assoc: Mutex<assoc::Associations>,
     /// Association state changed (a handshake step arrived).
@@ -219,6 +233,12 @@ impl Federation {
                 )
             })
             .collect();
+        let sus_peers = cfg
+            .peers
+            .iter()
+            .filter(|p| p.sus)
+            .map(|p| p.domain.trim().to_ascii_lowercase())
+            .collect();
         let stats = peers
             .keys()
             .map(|d| (d.clone(), PeerStats::default()))
@@ -227,6 +247,8 @@ impl Federation {
         Arc::new(Federation {
             domain: domain.to_ascii_lowercase(),
             peers,
+            sus_peers,
+            sus: sus::Sus::default(),
             stats,
             assoc: Mutex::new(assoc::Associations::default()),
             changed: Notify::new(),
@@ -317,6 +339,7 @@ impl Federation {
                 out.push_str(&format!("{name}{{peer=\"{peer}\"}} {v}\n"));
             }
         }
+        out.push_str(&self.sus.render_metrics(self.peers.keys()));
         out
     }
 

@@ -46,6 +46,17 @@ impl Client {
 
     /// POSTs one SSP document; `Ok` with the body on 2xx.
     pub(crate) async fn post(&self, url: &str, msg: &SspMessage) -> Result<Bytes, FedError> {
+        self.post_reading(url, msg, MAX_ANSWER).await
+    }
+
+    /// As [`Client::post`], reading up to `max` bytes of the answer (a
+    /// relayed user session's answers come in the body).
+    pub(crate) async fn post_reading(
+        &self,
+        url: &str,
+        msg: &SspMessage,
+        max: usize,
+    ) -> Result<Bytes, FedError> {
         let fail = |why: String| FedError::Http {
             url: url.to_string(),
             why,
@@ -61,7 +72,7 @@ impl Client {
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             let code = resp.status().as_u16();
-            let body = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER)
+            let body = http_body_util::Limited::new(resp.into_body(), max)
                 .collect()
                 .await
                 .map_err(|e| fail(e.to_string()))?
