@@ -72,8 +72,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0011_session_node.sql"),
     },
     Migration {
-        version: 13,
-        sql: include_str!("sql/0013_remote_group_joins.sql"),
+        version: 12,
+        sql: include_str!("sql/0012_remote_group_joins.sql"),
     },
 ];
 

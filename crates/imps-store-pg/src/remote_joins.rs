@@ -1,6 +1,6 @@
 //! Our users' joins to groups of peer domains (issue 17); see
 //! `imps_core::store::RemoteJoinStore` and
-//! `sql/0013_remote_group_joins.sql`.
+//! `sql/0012_remote_group_joins.sql`.
 
 use async_trait::async_trait;
 use imps_core::StoreError;

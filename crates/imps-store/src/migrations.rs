@@ -87,8 +87,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0015_session_node.sql"),
     },
     Migration {
-        version: 17,
-        sql: include_str!("sql/0017_remote_group_joins.sql"),
+        version: 16,
+        sql: include_str!("sql/0016_remote_group_joins.sql"),
     },
 ];
 

@@ -1,5 +1,5 @@
 //! SQLite table of our users' joins to groups of peer domains; see
-//! `imps_core::store::RemoteJoinStore` and `sql/0017_remote_group_joins.sql`.
+//! `imps_core::store::RemoteJoinStore` and `sql/0016_remote_group_joins.sql`.
 
 use async_trait::async_trait;
 use imps_core::StoreError;
