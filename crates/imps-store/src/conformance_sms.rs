@@ -183,6 +183,6 @@ async fn two_claims_at_once_never_take_one_job_twice(store: &dyn Store) {
     all.dedup();
     assert_eq!(all.len(), n, "a job taken by both claims");
     // Between them they took what they could see: 40 jobs, 25 each at most.
-    assert!(n >= 25 && n <= 40, "{n} jobs claimed");
+    assert!((25..=40).contains(&n), "{n} jobs claimed");
     drain(store).await;
 }
