@@ -69,6 +69,7 @@
 //! `impsd_cli` without the path argument), so older tests read as before.
 
 mod http;
+pub mod https;
 pub mod real;
 mod server;
 pub mod store;
@@ -76,6 +77,7 @@ mod user;
 pub mod wait;
 
 pub use http::{get_text, post_raw};
+pub use https::{HttpsTransport, https_get_text};
 pub use real::{RealServer, RealServerBuilder, real_config, real_config_db};
 pub use server::{TEST_KEY, TestServer, TestServerBuilder, test_config};
 pub use store::{TestDb, on_postgres, skipped, store_toml};

@@ -118,6 +118,16 @@ impl Login {
         self.finish(client).await
     }
 
+    /// Logs in over the HTTP binding served over TLS, trusting the CAs
+    /// of `ca_file` (the server's certificate must name 127.0.0.1); the
+    /// user polls for what waits.
+    pub async fn https(self, ca_file: &std::path::Path) -> TestUser<crate::HttpsTransport> {
+        let url = format!("https://{}/imps", self.http_addr);
+        let transport = crate::HttpsTransport::new(&url, ca_file, self.version, self.encoding);
+        let client = Client::with_transport(transport, self.config(url));
+        self.finish(client).await
+    }
+
     /// Logs in over WebSocket; the server pushes what waits.
     pub async fn ws(self) -> TestUser<WsTransport> {
         let url = format!("ws://{}/imps/ws", self.http_addr);

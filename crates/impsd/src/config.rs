@@ -549,6 +549,22 @@ impl Config {
         if self.admin.tls && self.tls.cert_file.is_none() {
             anyhow::bail!("admin.tls needs tls.cert_file and tls.key_file");
         }
+        if self
+            .federation
+            .ca_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            anyhow::bail!("federation.ca_file is empty: name a PEM file of CAs, or leave it out for the system's trust store");
+        }
+        if let Some(p) = self.federation.peers.iter().find(|p| p.require_client_cert)
+            && self.tls.cert_file.is_none()
+        {
+            anyhow::bail!(
+                "federation.peers: require_client_cert of {} needs tls.cert_file and tls.key_file (client certificates come only over TLS)",
+                p.domain
+            );
+        }
         if self.im.offline_notify == OfflineNotify::Webhook {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
         }
@@ -845,7 +861,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping (and, with [cluster] on, for the NATS link to flush) before it reports it unreachable (503), in ms.", ""),
     ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
     ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),
-    ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\", and sus = true for the agreement on user sessions (SUS-1..3: the sessions of its users are relayed from clients here, ours from clients there; off by default). DNS SRV discovery is not built yet.", ""),
+    ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" or \"https://host:port/imps\" (over TLS its certificate must chain to federation.ca_file and name host; ours, the [tls] certificate, is presented), sus = true for the agreement on user sessions (SUS-1..3: the sessions of its users are relayed from clients here, ours from clients there; off by default), and require_client_cert = true to accept its SSP POSTs only with a client certificate naming its domain or its URL's host (needs tls.cert_file; off by default: a certificate it presents is checked all the same). DNS SRV discovery is not built yet.", ""),
     ("federation.association_ttl_secs", "Lifetime of a server association (the shorter of both sides' wins); renewed at 80 % of it.", ""),
     ("federation.handshake_timeout_ms", "How long the six-step secret exchange with a peer may take.", ""),
     ("federation.request_timeout_ms", "How long one POST to a peer may take, connecting included.", ""),
@@ -855,6 +871,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.expire_secs", "A transaction its peer has not taken within this time is dropped (and logged).", ""),
     ("federation.send_batch", "Most queued transactions read and sent in one pass.", ""),
     ("federation.answer_timeout_ms", "How long a client request that needs another domain's answer (GetPresence of a remote user) waits for it; after it that user gets 504.", ""),
+    ("federation.ca_file", "PEM file of the CAs that peers' certificates must chain to: the server certificate of an https:// peer, and the client certificate a peer presents on the CSP listener over TLS. Unset: the system's trust store; if that is empty, https:// peers and require_client_cert stop the start.", "\"/etc/impsd/peers-ca.pem\""),
     ("federation.sus_max_sessions", "Most user sessions relayed to peers' home servers at once (SUS-1..3, peers with sus = true); past it such a login gets 503.", ""),
     ("[cluster]", "Several impsd nodes sharing one PostgreSQL store (issue 18), linked over NATS. Off while nats_url is unset.", ""),
     ("cluster.nats_url", "The NATS server, e.g. nats://127.0.0.1:4222; env IMPSD_CLUSTER_NATS_URL. Unset = this process alone. Needs store.kind = \"postgres\".", "\"nats://127.0.0.1:4222\""),
@@ -943,6 +960,7 @@ mod tests {
         c.cir.http_base_url = Some("http://h/cir".into());
         c.tls.cert_file = Some("c.pem".into());
         c.tls.key_file = Some("k.pem".into());
+        c.federation.ca_file = Some("ca.pem".into());
         c.cluster.nats_url = Some("nats://h:4222".into());
         c.cluster.node_id = Some("n1".into());
         c.im.webhook_url = Some("http://h/".into());
@@ -1092,6 +1110,17 @@ mod tests {
             "keepalive_min_secs",
         );
         bad(|c| c.tls.cert_file = Some("c.pem".into()), "go together");
+        bad(
+            |c| {
+                c.federation.peers = vec![crate::federation::PeerSettings {
+                    domain: "b.example".into(),
+                    url: "https://b.example/imps".into(),
+                    sus: false,
+                    require_client_cert: true,
+                }];
+            },
+            "require_client_cert of b.example needs tls.cert_file",
+        );
         bad(|c| c.limits.max_connections = 0, "limits.max_connections");
         bad(
             |c| c.limits.header_timeout_ms = 0,

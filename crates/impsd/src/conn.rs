@@ -198,7 +198,7 @@ pub async fn serve(
             match tls {
                 None => {
                     let clock = io.activity.clone();
-                    conn.serve(io, clock).await;
+                    conn.serve(io, clock, None).await;
                 }
                 Some(acceptor) => conn.run_tls(io, acceptor).await,
             }
@@ -238,10 +238,16 @@ impl Conn {
                 return;
             }
         };
-        self.serve(tls, clock).await;
+        // The client certificate chain, if one was presented (a peer
+        // server's): every request of the connection carries it, for the
+        // SSP handler to check against the peer it claims to be.
+        let certs = tls.get_ref().1.peer_certificates().map(|c| {
+            crate::tls::PeerCerts(Arc::new(c.iter().map(|d| d.clone().into_owned()).collect()))
+        });
+        self.serve(tls, clock, certs).await;
     }
 
-    async fn serve<I>(mut self, io: I, clock: Arc<Activity>)
+    async fn serve<I>(mut self, io: I, clock: Arc<Activity>, certs: Option<crate::tls::PeerCerts>)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -252,6 +258,9 @@ impl Conn {
         let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             seen.store(true, Ordering::Relaxed);
             req.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(c) = &certs {
+                req.extensions_mut().insert(c.clone());
+            }
             inner.call(req)
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -256,6 +256,7 @@ pub fn asserted_msisdn(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> 
 async fn csp_post(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    certs: Option<axum::Extension<crate::tls::PeerCerts>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -282,7 +283,10 @@ async fn csp_post(
     // SSP shares the CSP listener and path; its content type tells it.
     if crate::federation::inbound::is_ssp(ct) {
         return match &st.federation {
-            Some(f) => crate::federation::inbound::handle(f, &body, &st.limits).await,
+            Some(f) => {
+                let certs = certs.as_ref().map(|c| c.0.0.as_slice());
+                crate::federation::inbound::handle(f, &body, &st.limits, certs).await
+            }
             None => plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "federation is off\n"),
         };
     }

@@ -211,10 +211,14 @@ pub async fn start_full(
     let mut core = core_config(&cfg, http_addr, cir_addr, sms.clone())?;
     // Federation's port exists before the service; its worker starts
     // once the service does.
-    let federation = cfg
-        .federation
-        .enabled
-        .then(|| federation::Federation::new(cfg.federation.clone(), &cfg.domain));
+    let peer_tls = if cfg.federation.enabled {
+        Some(tls::PeerTls::load(&cfg.federation, &cfg.tls)?)
+    } else {
+        None
+    };
+    let federation = peer_tls.clone().map(|t| {
+        federation::Federation::new(cfg.federation.clone(), &cfg.domain, t)
+    });
     if let Some(f) = &federation {
         core.federation = Some(f.clone() as Arc<dyn imps_core::federation::Federation>);
     }
@@ -281,8 +285,11 @@ pub async fn start_full(
         cfg.limits.max_connections,
         cfg.limits.max_connections_per_address,
     );
+    // With federation on, the CSP listener asks clients for a certificate
+    // (peers present theirs; phones have none and need none).
+    let client_roots = peer_tls.as_ref().and_then(|t| t.roots.as_deref());
     let acceptor = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
-        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key, client_roots)?),
         _ => None,
     };
     tasks.push(tokio::spawn(conn::serve(
@@ -321,7 +328,10 @@ pub async fn start_full(
         shut_rx.clone(),
     )));
     let admin_tls = if cfg.admin.tls {
-        acceptor.clone()
+        match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key, None)?),
+            _ => None,
+        }
     } else {
         None
     };

@@ -34,6 +34,7 @@ mod fed_groups_restart;
 mod fed_presence;
 mod fed_search;
 mod fed_sus;
+mod fed_tls;
 mod groups;
 mod groups_admin;
 mod groups_fanout;

@@ -62,6 +62,7 @@ fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> Real
                 domain: peer,
                 url: format!("http://127.0.0.1:{peer_port}/imps"),
                 sus: false,
+                require_client_cert: false,
             }];
         })
         .start()
@@ -79,7 +80,7 @@ pub(crate) fn pair(ttl: u64) -> (RealServer, RealServer) {
 
 /// Sends `text` from `from` (`wv:` ID `from_id`) to `to_id`, with a
 /// delivery report; expects 200 and returns the MessageID.
-async fn send<T: Inbox>(from: &TestUser<T>, from_id: &str, to_id: &str, text: &str) -> String {
+pub(crate) async fn send<T: Inbox>(from: &TestUser<T>, from_id: &str, to_id: &str, text: &str) -> String {
     let mut req = from.text_message(&[], text);
     req.delivery_report = Some(true);
     req.message_info.recipient = Some(csp::Recipient {
@@ -93,7 +94,7 @@ async fn send<T: Inbox>(from: &TestUser<T>, from_id: &str, to_id: &str, text: &s
 }
 
 /// Receives one message; checks its sender, MessageID and text.
-async fn receive<T: Inbox>(to: &TestUser<T>, sender: &str, id: &str, text: &str) {
+pub(crate) async fn receive<T: Inbox>(to: &TestUser<T>, sender: &str, id: &str, text: &str) {
     let m = to.receive().await;
     assert_eq!(m.content_data.as_deref(), Some(text), "{m:?}");
     assert_eq!(
@@ -108,7 +109,7 @@ async fn receive<T: Inbox>(to: &TestUser<T>, sender: &str, id: &str, text: &str)
 }
 
 /// Waits for the delivery report of `id` naming `recipient`, code 200.
-async fn report<T: Inbox>(to: &TestUser<T>, id: &str, recipient: &str) {
+pub(crate) async fn report<T: Inbox>(to: &TestUser<T>, id: &str, recipient: &str) {
     let (_, r) = to.expect("DeliveryReport-Request").await;
     assert_eq!(
         r.path(&["MessageInfo", "MessageID"])

@@ -30,6 +30,7 @@ fn server(
             domain: (*d).to_string(),
             url: format!("http://127.0.0.1:{p}/imps"),
             sus: false,
+            require_client_cert: false,
         })
         .collect();
     RealServer::builder(impsd_bin!())

@@ -40,6 +40,7 @@ fn server(domain: &str, port: u16, peer: &str, peer_port: u16, sus: bool) -> Rea
                 domain: peer,
                 url: format!("http://127.0.0.1:{peer_port}/imps"),
                 sus,
+                require_client_cert: false,
             }];
         })
         .start()

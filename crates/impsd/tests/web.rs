@@ -512,6 +512,7 @@ async fn web_operator_page_users_groups_sysmsgs_peers_and_graphs() {
                 domain: "b.test".into(),
                 url: "http://127.0.0.1:9/imps".into(),
                 sus: false,
+                require_client_cert: false,
             }];
         })
         .user("alice", PW)

@@ -349,16 +349,7 @@ impl Federation {
 
     /// One setup step from a peer. `Err` is the refusal (HTTP 403).
     pub(crate) fn on_setup(self: &Arc<Self>, st: SetupTransaction) -> Result<(), SetupRefusal> {
-        let claimed = match &st.step {
-            SetupStep::SendSecretToken { service_id, .. }
-            | SetupStep::LoginRequest { service_id, .. } => {
-                domain_of(service_id).map(str::to_string)
-            }
-            SetupStep::LoginResponse { session_id, .. } => session_id
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase()),
-        };
-        let Some(peer) = claimed.filter(|d| self.peers.contains_key(d)) else {
+        let Some(peer) = claimed_peer(&st).filter(|d| self.peers.contains_key(d)) else {
             tracing::warn!(step = ?step_name(&st.step), "SSP setup from a domain not in the peer table refused");
             return Err(refuse(516, "domain not in the peer table"));
         };
@@ -531,6 +522,17 @@ impl Federation {
                 Err(r)
             }
         }
+    }
+}
+
+/// The domain a setup step says it comes from.
+pub(crate) fn claimed_peer(st: &SetupTransaction) -> Option<String> {
+    match &st.step {
+        SetupStep::SendSecretToken { service_id, .. }
+        | SetupStep::LoginRequest { service_id, .. } => domain_of(service_id).map(str::to_string),
+        SetupStep::LoginResponse { session_id, .. } => session_id
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase()),
     }
 }
 

@@ -6,6 +6,13 @@
 //! not in the table) a bare 403, an undecodable body 400, and a
 //! transaction we could not take (the store failed) 503, so the peer
 //! sends it again.
+//!
+//! Over TLS a peer may present a client certificate (its server's own);
+//! when it does, the certificate must chain to our anchors for peers and
+//! name the domain the POST claims (or the host of that domain's URL in
+//! our table), and a peer with `require_client_cert` must present one.
+//! Otherwise a setup step is refused with Status 401 and a Session with
+//! a bare 403, before anything in it is read further.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,6 +22,8 @@ use axum::response::{IntoResponse, Response};
 use imps_core::federation::SspOutcome;
 use imps_wire::Limits;
 use imps_wire::ssp::{Mode, SSP_CONTENT_TYPE, SetupStep, SetupTransaction, SspMessage, SspStatus};
+
+use rustls_pki_types::CertificateDer;
 
 use super::Federation;
 use crate::http::{empty_ok, plain};
@@ -28,8 +37,53 @@ pub fn is_ssp(content_type: Option<&str>) -> bool {
     })
 }
 
-/// Handles one SSP document (already read within the body limits).
-pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Response {
+/// Whether the client certificate of the POST (if any) may speak for
+/// `peer`; `Err` says why not.
+fn check_cert(
+    fed: &Federation,
+    peer: &str,
+    certs: Option<&[CertificateDer<'static>]>,
+) -> Result<(), String> {
+    let required = fed
+        .cfg
+        .peers
+        .iter()
+        .any(|p| p.require_client_cert && p.domain.trim().eq_ignore_ascii_case(peer));
+    let Some(chain) = certs.filter(|c| !c.is_empty()) else {
+        return if required {
+            Err(format!("a client certificate is required of {peer}"))
+        } else {
+            Ok(())
+        };
+    };
+    let Some(roots) = &fed.peer_roots else {
+        return Err("no trust anchors to check a client certificate against".into());
+    };
+    let host = fed
+        .peers
+        .get(peer)
+        .and_then(|u| u.parse::<hyper::Uri>().ok())
+        .and_then(|u| {
+            u.host()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        });
+    let mut names = vec![peer];
+    if let Some(h) = host.as_deref()
+        && !h.eq_ignore_ascii_case(peer)
+    {
+        names.push(h);
+    }
+    crate::tls::check_peer_cert(chain, roots, &names)
+}
+
+/// Handles one SSP document (already read within the body limits);
+/// `certs` is the client certificate chain of the TLS connection.
+pub async fn handle(
+    fed: &Arc<Federation>,
+    body: &[u8],
+    limits: &Limits,
+    certs: Option<&[CertificateDer<'static>]>,
+) -> Response {
     let msg = match SspMessage::decode(body, limits) {
         Ok(m) => m,
         Err(e) => {
@@ -40,7 +94,17 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
     match msg {
         SspMessage::Setup(st) => {
             let tid = st.transaction_id.clone();
-            match fed.on_setup(st) {
+            let checked = match super::assoc::claimed_peer(&st) {
+                Some(peer) if fed.peers.contains_key(&peer) => {
+                    check_cert(fed, &peer, certs).map_err(|why| {
+                        tracing::warn!(peer = %peer, why = %why, "SSP setup step refused: client certificate");
+                        super::assoc::SetupRefusal { code: 401, why }
+                    })
+                }
+                // Refused by on_setup with its own Status.
+                _ => Ok(()),
+            };
+            match checked.and_then(|()| fed.on_setup(st)) {
                 Ok(()) => empty_ok(),
                 Err(r) => {
                     let answer = SspMessage::Setup(SetupTransaction {
@@ -73,6 +137,10 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
             if !fed.peers.contains_key(&peer) || !fed.accepts(&peer, &s.session_id) {
                 tracing::warn!(peer = %peer, "SSP Session not of a live association; refused");
                 return plain(StatusCode::FORBIDDEN, "unknown SSP session\n");
+            }
+            if let Err(why) = check_cert(fed, &peer, certs) {
+                tracing::warn!(peer = %peer, why = %why, "SSP Session refused: client certificate");
+                return plain(StatusCode::FORBIDDEN, &format!("{why}\n"));
             }
             // A user session relayed through the peer (SUS): answered in
             // the HTTP body.

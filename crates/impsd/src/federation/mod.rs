@@ -61,6 +61,10 @@ pub struct FederationSettings {
     /// Most user sessions relayed to peers at once (SUS); past it a
     /// login to be relayed gets 503.
     pub sus_max_sessions: usize,
+    /// PEM file of the CAs that peers' certificates must chain to (the
+    /// server certificate of an https:// peer, the client certificate a
+    /// peer presents); unset: the system's trust store.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// One row of the peer table.
@@ -76,6 +80,11 @@ pub struct PeerSettings {
     /// and serve the sessions of our users that the peer relays.
     #[serde(default)]
     pub sus: bool,
+    /// The peer must present a client certificate (TLS) naming it on
+    /// every SSP POST; without one its association and transactions are
+    /// refused.
+    #[serde(default)]
+    pub require_client_cert: bool,
 }
 
 impl Default for FederationSettings {
@@ -93,6 +102,7 @@ impl Default for FederationSettings {
             send_batch: 64,
             answer_timeout_ms: 10_000,
             sus_max_sessions: 10_000,
+            ca_file: None,
         }
     }
 }
@@ -174,6 +184,8 @@ pub struct Federation {
     /// Something was queued.
     pub(crate) wake: Notify,
     pub(crate) client: outbound::Client,
+    /// The trust anchors a peer's client certificate is checked against.
+    pub(crate) peer_roots: Option<Arc<rustls::RootCertStore>>,
     /// Set once the service exists (the port is made before it).
     service: Mutex<Option<Arc<Service>>>,
 }
@@ -222,7 +234,11 @@ impl imps_core::federation::Federation for Federation {
 }
 
 impl Federation {
-    pub fn new(cfg: FederationSettings, domain: &str) -> Arc<Federation> {
+    pub fn new(
+        cfg: FederationSettings,
+        domain: &str,
+        tls: crate::tls::PeerTls,
+    ) -> Arc<Federation> {
         let peers: BTreeMap<String, String> = cfg
             .peers
             .iter()
@@ -243,7 +259,10 @@ impl Federation {
             .keys()
             .map(|d| (d.clone(), PeerStats::default()))
             .collect();
-        let client = outbound::Client::new(Duration::from_millis(cfg.request_timeout_ms.max(1)));
+        let client = outbound::Client::new(
+            Duration::from_millis(cfg.request_timeout_ms.max(1)),
+            tls.client,
+        );
         Arc::new(Federation {
             domain: domain.to_ascii_lowercase(),
             peers,
@@ -254,6 +273,7 @@ impl Federation {
             changed: Notify::new(),
             wake: Notify::new(),
             client,
+            peer_roots: tls.roots,
             service: Mutex::new(None),
             cfg,
         })

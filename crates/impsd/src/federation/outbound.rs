@@ -14,7 +14,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use imps_core::Store;
 use imps_core::store::SspItem;
@@ -23,10 +22,11 @@ use tokio::sync::watch;
 
 use super::{FedError, Federation, now_ms};
 
-/// The HTTP client of SSP POSTs (plain HTTP; TLS to peers is not built
-/// yet).
+/// The HTTP client of SSP POSTs: http:// and https:// peers; over TLS
+/// the peer's certificate must chain to our anchors and name the URL's
+/// host, and we present our `[tls]` certificate when we have one.
 pub(crate) struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<crate::tls::HttpsConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -34,10 +34,9 @@ pub(crate) struct Client {
 const MAX_ANSWER: usize = 64 * 1024;
 
 impl Client {
-    pub(crate) fn new(timeout: Duration) -> Client {
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.set_connect_timeout(Some(timeout));
+    /// `tls` `None`: no trust anchors, https:// URLs fail.
+    pub(crate) fn new(timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Client {
+        let conn = crate::tls::HttpsConnector::new(timeout, tls);
         Client {
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             timeout,
@@ -70,7 +69,7 @@ impl Client {
                 .http
                 .request(req)
                 .await
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(with_causes(&e)))?;
             let code = resp.status().as_u16();
             let body = http_body_util::Limited::new(resp.into_body(), max)
                 .collect()
@@ -83,12 +82,41 @@ impl Client {
         .map_err(|_| fail("timed out".into()))??;
         match answer {
             (200..=299, body) => Ok(body),
-            (code, _) => Err(FedError::Status {
+            (code, body) => {
+                // A refused setup step says why in its Status (a client
+                // certificate missing or not naming us, a domain not in
+                // the peer's table): worth the operator's eye.
+                if let Ok(SspMessage::Setup(st)) =
+                    SspMessage::decode(&body, &imps_wire::Limits::default())
+                    && let imps_wire::ssp::SetupStep::LoginResponse { status, .. } = st.step
+                {
+                    tracing::warn!(
+                        url,
+                        code = status.code,
+                        why = status.description.as_deref().unwrap_or(""),
+                        "the peer refused our SSP setup step"
+                    );
+                }
+                Err(FedError::Status {
                 url: url.to_string(),
-                code,
-            }),
+                    code,
+                })
+            }
         }
     }
+}
+
+/// An error with its causes (hyper's own says only "client error
+/// (Connect)"; the cause says which certificate check failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The worker: waits for the core's "queued" (or the retry tick), then
