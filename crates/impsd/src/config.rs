@@ -555,7 +555,9 @@ impl Config {
             .as_ref()
             .is_some_and(|p| p.as_os_str().is_empty())
         {
-            anyhow::bail!("federation.ca_file is empty: name a PEM file of CAs, or leave it out for the system's trust store");
+            anyhow::bail!(
+                "federation.ca_file is empty: name a PEM file of CAs, or leave it out for the system's trust store"
+            );
         }
         if let Some(p) = self.federation.peers.iter().find(|p| p.require_client_cert)
             && self.tls.cert_file.is_none()

@@ -216,9 +216,9 @@ pub async fn start_full(
     } else {
         None
     };
-    let federation = peer_tls.clone().map(|t| {
-        federation::Federation::new(cfg.federation.clone(), &cfg.domain, t)
-    });
+    let federation = peer_tls
+        .clone()
+        .map(|t| federation::Federation::new(cfg.federation.clone(), &cfg.domain, t));
     if let Some(f) = &federation {
         core.federation = Some(f.clone() as Arc<dyn imps_core::federation::Federation>);
     }

@@ -41,7 +41,13 @@ pub fn acceptor(
         .context("TLS protocol versions")?;
     let builder = match ask_for {
         Some(roots) => builder.with_client_cert_verifier(Arc::new(Offered {
-            hints: roots.subjects(),
+            // The CAs' names help a client pick its certificate; a whole
+            // system store would only swell every handshake.
+            hints: if roots.len() <= 32 {
+                roots.subjects()
+            } else {
+                Vec::new()
+            },
             algorithms: provider.signature_verification_algorithms,
         })),
         None => builder.with_no_client_auth(),
@@ -454,10 +460,7 @@ impl AsyncWrite for Stream {
         }
     }
 
-    fn poll_shutdown(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
@@ -474,7 +477,7 @@ impl hyper::rt::Read for MaybeTls {
         cx: &mut TaskContext<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        hyper::rt::Read::poll_read(Pin::new(&mut self.0), cx, buf)
     }
 }
 
@@ -484,18 +487,18 @@ impl hyper::rt::Write for MaybeTls {
         cx: &mut TaskContext<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        hyper::rt::Write::poll_write(Pin::new(&mut self.0), cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        hyper::rt::Write::poll_flush(Pin::new(&mut self.0), cx)
     }
 
     fn poll_shutdown(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
+        hyper::rt::Write::poll_shutdown(Pin::new(&mut self.0), cx)
     }
 }
 

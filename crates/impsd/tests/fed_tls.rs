@@ -54,7 +54,7 @@ fn leaf(ca: &Ca, dir: &Path, file: &str, names: &[&str]) -> (PathBuf, PathBuf) {
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
     let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let cert = params.signed_by(&key, &*ca.issuer).unwrap();
     let (c, k) = (
         dir.join(format!("{file}-cert.pem")),
         dir.join(format!("{file}-key.pem")),
@@ -195,19 +195,16 @@ async fn tls_a_server_claiming_b_test_with_a_certificate_for_another_name_is_ref
     let dir = tempfile::tempdir().unwrap();
     let ca = ca(dir.path(), "peers");
     let a_id = leaf(&ca, dir.path(), "a", &["a.test", "127.0.0.1"]);
-    // Issued by the CA a trusts, but for c.test, not b.test (nor b.test's
-    // URL host in a's table).
-    let c_id = leaf(&ca, dir.path(), "c", &["c.test"]);
+    // Issued by the CA a trusts, but for c.test (and the loopback
+    // address its users connect to), not b.test nor the host of b.test's
+    // URL in a's table, "localhost".
+    let c_id = leaf(&ca, dir.path(), "c", &["c.test", "127.0.0.1"]);
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
     // a does not even require a certificate of b.test: one presented is
     // checked all the same.
-    let a = server(
-        "a.test",
-        pa,
-        Some(&a_id),
-        Some(&ca.pem),
-        vec![peer("b.test", pb, true, false)],
-    );
+    let mut b_row = peer("b.test", pb, true, false);
+    b_row.url = format!("https://localhost:{pb}/imps");
+    let a = server("a.test", pa, Some(&a_id), Some(&ca.pem), vec![b_row]);
     let impostor = server(
         "b.test",
         pc,
@@ -228,11 +225,7 @@ async fn tls_a_server_claiming_b_test_with_a_certificate_for_another_name_is_ref
     )
     .await;
     // a refuses the association: the certificate names another host.
-    logged(
-        &a,
-        "client certificate names none of b.test, 127.0.0.1",
-    )
-    .await;
+    logged(&a, "client certificate names none of b.test, localhost").await;
     failing(&impostor, "a.test", 2).await;
     assert_eq!(
         metric_tls(&a, &ca.pem, "impsd_ssp_associations_total", "b.test").await,
@@ -295,7 +288,10 @@ async fn tls_a_peer_that_requires_a_client_certificate_refuses_a_server_without_
     send(&alice, "wv:alice@a.test", "wv:bob@b.test", "no certificate").await;
     logged(&b, "a client certificate is required of a.test").await;
     failing(&a, "b.test", 2).await;
-    assert_eq!(metric(&a, "impsd_ssp_associations_total", "b.test").await, 0);
+    assert_eq!(
+        metric(&a, "impsd_ssp_associations_total", "b.test").await,
+        0
+    );
     assert!(
         bob.next_request_within(Duration::from_secs(1))
             .await

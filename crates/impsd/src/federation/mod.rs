@@ -234,11 +234,7 @@ impl imps_core::federation::Federation for Federation {
 }
 
 impl Federation {
-    pub fn new(
-        cfg: FederationSettings,
-        domain: &str,
-        tls: crate::tls::PeerTls,
-    ) -> Arc<Federation> {
+    pub fn new(cfg: FederationSettings, domain: &str, tls: crate::tls::PeerTls) -> Arc<Federation> {
         let peers: BTreeMap<String, String> = cfg
             .peers
             .iter()

@@ -98,7 +98,7 @@ impl Client {
                     );
                 }
                 Err(FedError::Status {
-                url: url.to_string(),
+                    url: url.to_string(),
                     code,
                 })
             }
