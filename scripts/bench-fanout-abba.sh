@@ -2,7 +2,8 @@
 # Presence and group fan-out, two builds side by side in one run (ABBA:
 # base, head, head, base by default), so that the machine's drift hits
 # both alike. Each build is a directory holding the `presence_fanout` and
-# `group_fanout` example binaries, e.g.
+# `group_fanout` example binaries (built with
+# `cargo build --release -p impsd --features bench-examples --examples`), e.g.
 #
 #   BASE=/tmp/base/target/release/examples HEAD=target/release/examples \
 #     scripts/bench-fanout-abba.sh

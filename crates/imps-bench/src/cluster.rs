@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use imps_client::{Encoding, WsClient};
 
-use crate::im::{Phase, phase};
+use crate::im::{Phase, phase, ring};
 use crate::target::{Prepare, Settings, Target, impsd_path, proc_cpu, toml_str};
 
 #[derive(Args, Debug)]
@@ -206,7 +206,7 @@ async fn run_one(args: &ClusterArgs, setup: Setup, rate: Option<f64>) -> anyhow:
         &format!("{name} peak"),
         &cpu,
         &clients,
-        &users,
+        &ring(&users),
         None,
         args.window,
         args.secs,
@@ -227,7 +227,7 @@ async fn run_one(args: &ClusterArgs, setup: Setup, rate: Option<f64>) -> anyhow:
         &format!("{name} @{rate:.0}"),
         &cpu,
         &clients,
-        &users,
+        &ring(&users),
         Some(rate),
         1,
         args.secs,

@@ -112,7 +112,11 @@ pub(crate) fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
         message_info: csp::MessageInfo {
             content_type: Some("text/plain".into()),
             recipient: Some(csp::Recipient {
-                users: vec![csp::User::new(format!("wv:{to}@localhost"))],
+                users: vec![csp::User::new(if to.contains('@') {
+                    format!("wv:{to}")
+                } else {
+                    format!("wv:{to}@localhost")
+                })],
                 ..Default::default()
             }),
             ..Default::default()
@@ -221,6 +225,20 @@ impl Phase {
     }
 }
 
+/// Whom client `i` sends its `k`th message to: a user name (on the
+/// default domain) or `name@domain`.
+pub(crate) type Pick = Arc<dyn Fn(usize, usize) -> String + Send + Sync>;
+
+/// Client `i` of `users.len()` sends to each of the others in turn, from
+/// its next one on.
+pub(crate) fn ring(users: &Arc<Vec<String>>) -> Pick {
+    let users = Arc::clone(users);
+    Arc::new(move |i, k| {
+        let n = users.len();
+        users[(i + 1 + k % (n - 1)) % n].clone()
+    })
+}
+
 /// Runs one phase: `rate` None = closed loop with `window` in flight per
 /// user; Some(r) = open loop at r msg/s in total.
 #[allow(clippy::too_many_arguments)]
@@ -228,7 +246,7 @@ pub(crate) async fn phase(
     name: &str,
     cpu: &(dyn Fn() -> Option<Duration> + Sync),
     clients: &[WsClient],
-    users: &Arc<Vec<String>>,
+    pick: &Pick,
     rate: Option<f64>,
     window: usize,
     secs: u64,
@@ -255,15 +273,15 @@ pub(crate) async fn phase(
         let per_user = rate.map(|r| r / n as f64);
         for lane in 0..(if per_user.is_some() { 1 } else { window }) {
             let (ws, c, pad, stop) = (ws.clone(), c.clone(), pad.clone(), stop.clone());
-            let users = Arc::clone(users);
+            let pick = Arc::clone(pick);
             tx_tasks.push(tokio::spawn(async move {
                 let mut k = i * 7 + lane;
                 match per_user {
                     None => {
                         while start.elapsed() < run_for && !stop.load(Ordering::Relaxed) {
                             k += 1;
-                            let to = &users[(i + 1 + k % (n - 1)) % n];
-                            one_send(&ws, to, &t0, &pad, &c).await;
+                            let to = pick(i, k);
+                            one_send(&ws, &to, &t0, &pad, &c).await;
                         }
                     }
                     Some(r) => {
@@ -273,7 +291,7 @@ pub(crate) async fn phase(
                         while next.duration_since(start) < run_for {
                             tokio::time::sleep_until(next.into()).await;
                             k += 1;
-                            let to = users[(i + 1 + k % (n - 1)) % n].clone();
+                            let to = pick(i, k);
                             let (ws, c, pad) = (ws.clone(), c.clone(), pad.clone());
                             tokio::spawn(async move { one_send(&ws, &to, &t0, &pad, &c).await });
                             next += gap;
@@ -367,7 +385,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
     );
     let t0 = Instant::now();
     let pad = Arc::new("x".repeat(args.text.saturating_sub(12)));
-    let users = Arc::clone(&target.users);
+    let users = ring(&target.users);
     let peak = match args.rate {
         Some(r) => r,
         None => {

@@ -16,6 +16,7 @@
 //! measures is the server as it is run and what a client sees.
 
 mod cluster;
+mod federation;
 mod compare;
 mod corpus;
 mod criterion_mix;
@@ -93,6 +94,10 @@ enum Cmd {
     /// (PostgreSQL + NATS) side by side, and one node on PostgreSQL
     /// against SQLite (`--stores`): delivered msg/s, p99, server CPU.
     Cluster(cluster::ClusterArgs),
+    /// Issue 17: messages across two federated domains (a.test and
+    /// b.test, two impsd processes, SSP over loopback) against the same
+    /// load within each domain, side by side.
+    Federation(federation::FedArgs),
     /// Issue 19: messages to one group of N members joined over
     /// WebSocket: time until the last member has each one, and messages
     /// per second in with every push delivered.
@@ -287,6 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::LoginStorm(args) => runtime()?.block_on(login_storm::run(&args))?,
         Cmd::Im(args) => runtime()?.block_on(im::run(&args))?,
         Cmd::Cluster(args) => runtime()?.block_on(cluster::run(&args))?,
+        Cmd::Federation(args) => runtime()?.block_on(federation::run(&args))?,
         Cmd::Groups(args) => runtime()?.block_on(groups::run(&args))?,
         Cmd::Model(args) => runtime()?.block_on(model::run(&args))?,
         Cmd::Presence(args) => runtime()?.block_on(presence::run(&args))?,

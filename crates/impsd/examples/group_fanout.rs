@@ -3,7 +3,7 @@
 //! latency from send to arrival (p50, p99, max).
 //!
 //! ```text
-//! cargo run --release -p impsd --example group_fanout -- [--members 100,1000] [--messages 2000,300] [--inflight 8]
+//! cargo run --release -p impsd --features bench-examples --example group_fanout -- [--members 100,1000] [--messages 2000,300] [--inflight 8]
 //! ```
 //!
 //! Everything runs in this process: an impsd on loopback ports with a

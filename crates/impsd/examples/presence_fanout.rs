@@ -3,7 +3,7 @@
 //! each subscription costs in the server.
 //!
 //! ```text
-//! cargo run --release -p impsd --example presence_fanout -- --subscribers 10,100,1000 [--rounds 5] [--extra-owners 10]
+//! cargo run --release -p impsd --features bench-examples --example presence_fanout -- --subscribers 10,100,1000 [--rounds 5] [--extra-owners 10]
 //! ```
 //!
 //! Everything runs in this process: an impsd on loopback ports with a
