@@ -24,12 +24,12 @@ use crate::presence_common::{attr, grant, subscribe, update, value_of};
 
 const PG_VAR: &str = "IMPSD_TEST_PG_URL";
 const NATS_VAR: &str = "IMPSD_TEST_NATS_URL";
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// What the nodes of one test share: the database schema, the NATS
 /// server, the subject prefix (so tests on one NATS do not hear each
 /// other).
-struct Shared {
+pub(crate) struct Shared {
     pg: String,
     nats: String,
     prefix: String,
@@ -37,7 +37,7 @@ struct Shared {
 }
 
 /// The shared services, or `None` after a SKIPPED line.
-fn shared(test: &str) -> Option<Shared> {
+pub(crate) fn shared(test: &str) -> Option<Shared> {
     let (Ok(pg), Ok(nats)) = (std::env::var(PG_VAR), std::env::var(NATS_VAR)) else {
         let line = format!(
             "SKIPPED {test}: {PG_VAR} and {NATS_VAR} must both be set \
@@ -66,7 +66,7 @@ fn node(s: &Shared, id: &str) -> RealServer {
 }
 
 /// [`node`], with more settings changed.
-fn node_with(
+pub(crate) fn node_with(
     s: &Shared,
     id: &str,
     more: impl FnOnce(&mut impsd::config::Config) + 'static,
