@@ -690,3 +690,54 @@ async fn cluster_two_sms_dispatchers_send_each_short_message_once() {
         .collect();
     assert_eq!(to, want, "each notice once");
 }
+
+/// Joins racing on two nodes for the last places of a group: the
+/// capacity check (MaxActiveUsers) is one atomic step in the store, so
+/// however the joins from both nodes interleave, exactly as many get in
+/// as there are places and the others get 817.
+#[tokio::test]
+async fn cluster_group_joins_racing_on_two_nodes_never_pass_the_limit() {
+    let Some(s) = shared("cluster_group_joins_racing_on_two_nodes_never_pass_the_limit") else {
+        return;
+    };
+    const PLACES: usize = 4;
+    const JOINERS: usize = 12;
+    let n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    n1.add_user("alice", "pw");
+    for i in 0..JOINERS {
+        n1.add_user(&format!("j{i}"), "pw");
+    }
+    let alice = n1.login("alice").ws().await;
+    let g = gid("alice", "small");
+    let max = (PLACES + 1).to_string();
+    let create = create_req(
+        &g,
+        &[("AccessType", "Open"), ("MaxActiveUsers", max.as_str())],
+        Some("Alice"),
+    );
+    expect_code(&alice, create, 200, "create with alice joined").await;
+    let mut users = Vec::new();
+    for i in 0..JOINERS {
+        let srv = if i % 2 == 0 { &n1 } else { &n2 };
+        users.push(srv.login(&format!("j{i}")).ws().await);
+    }
+    let joins = users.iter().enumerate().map(|(i, u)| {
+        let g = g.clone();
+        async move {
+            u.request(join_req(&g, Some(&format!("J{i}")), false))
+                .await
+                .unwrap()
+        }
+    });
+    let answers = futures_util::future::join_all(joins).await;
+    let mut joined = 0;
+    for a in &answers {
+        if a.name == "JoinGroup-Response" {
+            joined += 1;
+        } else {
+            assert_eq!(code_of(a), Some(817), "group full: {a:?}");
+        }
+    }
+    assert_eq!(joined, PLACES, "{answers:?}");
+}
