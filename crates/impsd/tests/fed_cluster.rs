@@ -99,18 +99,43 @@ async fn fed_a_hanging_peer_does_not_delay_another_peer() {
     .await;
 }
 
-/// A TCP load balancer: each connection goes to the next of `backends`.
+/// An HTTP load balancer that picks the next of `backends` for every
+/// request: it adds `connection: close` to each answer (so the client
+/// opens a new connection for its next request) and sends each new
+/// connection to the next backend.
 async fn balancer(backends: Vec<u16>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let next = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = l.accept().await {
+        while let Ok((inbound, _)) = l.accept().await {
             let to = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()];
             tokio::spawn(async move {
-                if let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                let Ok(out) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.into_split();
+                let (mut ro, mut wo) = out.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut ri, &mut wo).await;
+                    let _ = wo.shutdown().await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                if let Ok(n) = ro.read(&mut buf).await
+                    && n > 0
+                {
+                    let first = &buf[..n];
+                    let chunk = match first.windows(2).position(|w| w == b"\r\n") {
+                        Some(i) => [&first[..i + 2], b"connection: close\r\n", &first[i + 2..]].concat(),
+                        None => first.to_vec(),
+                    };
+                    if wi.write_all(&chunk).await.is_ok() {
+                        let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                    }
                 }
+                let _ = wi.shutdown().await;
+                up.abort();
             });
         }
     });
@@ -119,7 +144,8 @@ async fn balancer(backends: Vec<u16>) -> u16 {
 
 /// Two nodes of a.test (shared PostgreSQL and NATS) both run
 /// `[federation]`; b.test reaches a.test through a load balancer in front
-/// of both. Users on both nodes send many messages to bob@b.test: each
+/// of both that picks a node per request, so the setup steps of one
+/// handshake and the Sessions of one association land on either node. Users on both nodes send many messages to bob@b.test: each
 /// reaches him once, and the peer took each transaction once (no node
 /// sends what another one sends). Replies from b.test (delivery reports)
 /// reach the senders whichever node the balancer picks.

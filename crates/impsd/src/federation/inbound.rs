@@ -40,8 +40,11 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
     match msg {
         SspMessage::Setup(st) => {
             let tid = st.transaction_id.clone();
-            match fed.on_setup(st) {
+            match fed.on_setup(st, false) {
                 Ok(()) => empty_ok(),
+                // A step of another node's handshake (the peer's table
+                // names one URL for all of us): that node carries on.
+                Err(r) if r.code == 400 && fed.forward_setup(body) => empty_ok(),
                 Err(r) => {
                     let answer = SspMessage::Setup(SetupTransaction {
                         mode: Mode::Response,
