@@ -104,6 +104,11 @@ pub(crate) async fn run(
 ) {
     let tick = Duration::from_millis(fed.cfg.retry_min_ms.clamp(100, 1000));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    if fed.bus.lock().is_none()
+        && let Err(e) = unclaim(&*store).await
+    {
+        tracing::warn!(error = %e, "SSP claims of the previous run not released");
+    }
     count(&fed, &*store).await;
     loop {
         tokio::select! {
@@ -146,6 +151,23 @@ pub(crate) async fn run(
     // What a task had in hand goes back to the queue when its claim ends
     // (`claim_lease_ms`), to this node at its next start or to another.
     tasks.shutdown().await;
+}
+
+/// A process alone, at its start: what its previous run had claimed
+/// (and, alike, what waited for a retry) is due now rather than when
+/// that run's lease ends, as no other sender can hold it. Each such
+/// transaction counts one try more. Nodes of a cluster leave this to the
+/// leases: the claims may be another node's.
+async fn unclaim(store: &dyn Store) -> Result<(), FedError> {
+    /// A bound on what is read at once; more waits for its lease.
+    const MAX: usize = 10_000;
+    let now = now_ms();
+    for item in store.due_ssp(u64::MAX, MAX).await? {
+        if item.next_ms > now {
+            store.ssp_retry(item.id, now).await?;
+        }
+    }
+    Ok(())
 }
 
 fn reaped(done: Result<(), tokio::task::JoinError>) {
