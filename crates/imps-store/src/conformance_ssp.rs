@@ -137,7 +137,11 @@ async fn a_claim_takes_a_peers_queue_in_order_until_the_lease_ends(store: &dyn S
         first.iter().map(|i| i.id).collect::<Vec<_>>(),
         vec![b[0], b[1], c]
     );
-    assert_eq!(first[0].item, item("b.example", false, 10), "every field kept");
+    assert_eq!(
+        first[0].item,
+        item("b.example", false, 10),
+        "every field kept"
+    );
     assert_eq!((first[0].next_ms, first[0].attempts), (10, 0));
     // b.example's and c.example's queues are in hand: b.example's third
     // transaction, due, is not taken (its order would break), e.example's is.

@@ -79,7 +79,12 @@ pub(crate) fn pair(ttl: u64) -> (RealServer, RealServer) {
 
 /// Sends `text` from `from` (`wv:` ID `from_id`) to `to_id`, with a
 /// delivery report; expects 200 and returns the MessageID.
-pub(crate) async fn send<T: Inbox>(from: &TestUser<T>, from_id: &str, to_id: &str, text: &str) -> String {
+pub(crate) async fn send<T: Inbox>(
+    from: &TestUser<T>,
+    from_id: &str,
+    to_id: &str,
+    text: &str,
+) -> String {
     let mut req = from.text_message(&[], text);
     req.delivery_report = Some(true);
     req.message_info.recipient = Some(csp::Recipient {

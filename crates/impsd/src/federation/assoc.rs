@@ -373,8 +373,7 @@ impl Federation {
         if p.accepted.len() > 4 {
             p.accepted.remove(0);
         }
-        if p
-            .live
+        if p.live
             .as_ref()
             .is_none_or(|l| l.established_ms < established_ms)
         {

@@ -280,7 +280,11 @@ async fn send_peer(
         if !fits(until, request) {
             // The rest stays claimed until the lease ends, then is taken
             // again in order.
-            tracing::info!(peer, left = live.len() - i, "SSP claim ending; the rest waits for the next one");
+            tracing::info!(
+                peer,
+                left = live.len() - i,
+                "SSP claim ending; the rest waits for the next one"
+            );
             return Ok(());
         }
         let primitive = match imps_wire::xml::decode(&item.item.body, &imps_wire::Limits::default())
