@@ -8,7 +8,9 @@ use imps_core::StoreError;
 use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
 
 use crate::PgStore;
-use crate::rows::{LockArea, backend, col, col_u64, exec, limit, lock, query, query_one, to_i64};
+use crate::rows::{
+    LockArea, backend, col, col_u64, exec, limit, lock, query, query_one, query_opt, to_i64,
+};
 
 #[async_trait]
 impl SspStore for PgStore {
@@ -61,22 +63,71 @@ impl SspStore for PgStore {
             "reading the SSP queue",
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SspItem {
-                    id: col_u64(r, 0)?,
-                    item: NewSspItem {
-                        peer: col(r, 1)?,
-                        response: col(r, 2)?,
-                        transaction_id: col(r, 3)?,
-                        body: col(r, 4)?,
-                        created_ms: col_u64(r, 5)?,
-                    },
-                    attempts: u32::try_from(col_u64(r, 6)?).unwrap_or(u32::MAX),
-                    next_ms: col_u64(r, 7)?,
-                })
-            })
-            .collect()
+        rows.iter().map(item_of).collect()
+    }
+
+    async fn claim_ssp(
+        &self,
+        now_ms: u64,
+        max_peers: usize,
+        per_peer: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SspItem>, StoreError> {
+        let what = "claiming SSP queues";
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
+        let mut c = self.conn().await?;
+        // The peers that look due; each is checked again under its lock.
+        let heads = query(
+            &c,
+            "SELECT q.peer FROM ssp_queue q
+             WHERE q.id IN (SELECT MIN(id) FROM ssp_queue GROUP BY peer) AND q.next_ms <= $1
+             ORDER BY q.id LIMIT $2",
+            &[&now, &limit(max_peers)],
+            what,
+        )
+        .await?;
+        let mut taken = Vec::new();
+        for h in &heads {
+            let peer: String = col(h, 0)?;
+            // Under the peer's advisory lock (as a put takes it), another
+            // node's claim of the same peer has committed or not begun:
+            // the head read here is the latest.
+            let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
+            lock(&tx, LockArea::SspPeer, &peer).await?;
+            let head = query_opt(
+                &tx,
+                "SELECT next_ms FROM ssp_queue WHERE peer = $1 ORDER BY id LIMIT 1",
+                &[&peer],
+                what,
+            )
+            .await?;
+            let due = match head {
+                Some(r) => col_u64(&r, 0)? <= now_ms,
+                None => false,
+            };
+            if !due {
+                continue;
+            }
+            let rows = query(
+                &tx,
+                "UPDATE ssp_queue q SET next_ms = $3
+                 FROM (SELECT id, next_ms FROM ssp_queue WHERE peer = $1
+                       ORDER BY id LIMIT $2) c
+                 WHERE q.id = c.id
+                 RETURNING q.id, q.peer, q.response, q.transaction_id, q.body, q.created_ms,
+                           q.attempts, c.next_ms",
+                &[&peer, &limit(per_peer), &until],
+                what,
+            )
+            .await?;
+            tx.commit().await.map_err(|e| backend(what, &e))?;
+            for r in &rows {
+                taken.push(item_of(r)?);
+            }
+        }
+        taken.sort_by_key(|i| i.id);
+        Ok(taken)
     }
 
     async fn ssp_sent(&self, id: u64) -> Result<(), StoreError> {
@@ -119,4 +170,20 @@ impl SspStore for PgStore {
             .map(|r| Ok((col(r, 0)?, col_u64(r, 1)?)))
             .collect()
     }
+}
+
+/// A row of `ssp_queue` in the column order the queries above select.
+fn item_of(r: &tokio_postgres::Row) -> Result<SspItem, StoreError> {
+    Ok(SspItem {
+        id: col_u64(r, 0)?,
+        item: NewSspItem {
+            peer: col(r, 1)?,
+            response: col(r, 2)?,
+            transaction_id: col(r, 3)?,
+            body: col(r, 4)?,
+            created_ms: col_u64(r, 5)?,
+        },
+        attempts: u32::try_from(col_u64(r, 6)?).unwrap_or(u32::MAX),
+        next_ms: col_u64(r, 7)?,
+    })
 }

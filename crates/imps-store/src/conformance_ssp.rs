@@ -12,6 +12,8 @@ pub async fn run_all(store: &dyn Store) {
     queue_round_trip_oldest_first(store).await;
     the_bound_is_per_peer(store).await;
     retry_delays_and_counts(store).await;
+    a_claim_takes_a_peers_queue_in_order_until_the_lease_ends(store).await;
+    two_claims_at_once_never_share_a_peer(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -28,6 +30,13 @@ fn item(peer: &str, response: bool, at: u64) -> NewSspItem {
         transaction_id: response.then(|| format!("t-{at}")),
         body: format!("<SendMessageRequest n=\"{at}\"/>\u{e9}").into_bytes(),
         created_ms: at,
+    }
+}
+
+async fn put(store: &dyn Store, i: NewSspItem) -> u64 {
+    match ok(store.put_ssp(i, 1000).await, "put") {
+        SspPut::Queued(id) => id,
+        SspPut::Full => panic!("not queued"),
     }
 }
 
@@ -108,5 +117,87 @@ async fn retry_delays_and_counts(store: &dyn Store) {
     assert_eq!((due[0].id, due[0].attempts, due[0].next_ms), (id, 1, 500));
     ok(store.ssp_retry(id, 600).await, "retry");
     assert_eq!(ok(store.due_ssp(600, 10).await, "due")[0].attempts, 2);
+    drain(store).await;
+}
+
+async fn a_claim_takes_a_peers_queue_in_order_until_the_lease_ends(store: &dyn Store) {
+    let b: Vec<u64> = vec![
+        put(store, item("b.example", false, 10)).await,
+        put(store, item("b.example", true, 11)).await,
+        put(store, item("b.example", false, 12)).await,
+    ];
+    let c = put(store, item("c.example", false, 20)).await;
+    let e = put(store, item("e.example", false, 30)).await;
+    // Nothing due yet.
+    assert!(ok(store.claim_ssp(9, 10, 10, 1_000).await, "claim").is_empty());
+    // At most 2 peers, the longest waiting first; 2 transactions of each,
+    // in queue order, as they were.
+    let first = ok(store.claim_ssp(100, 2, 2, 1_000).await, "claim");
+    assert_eq!(
+        first.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![b[0], b[1], c]
+    );
+    assert_eq!(
+        first[0].item,
+        item("b.example", false, 10),
+        "every field kept"
+    );
+    assert_eq!((first[0].next_ms, first[0].attempts), (10, 0));
+    // b.example's and c.example's queues are in hand: b.example's third
+    // transaction, due, is not taken (its order would break), e.example's is.
+    let second = ok(store.claim_ssp(100, 10, 10, 1_000).await, "claim");
+    assert_eq!(second.iter().map(|i| i.id).collect::<Vec<_>>(), vec![e]);
+    assert!(ok(store.claim_ssp(999, 10, 10, 2_000).await, "claim").is_empty());
+    // The first went out: b.example's head is the second, still in hand.
+    ok(store.ssp_sent(b[0]).await, "sent");
+    assert!(ok(store.claim_ssp(999, 10, 10, 2_000).await, "claim").is_empty());
+    // The second failed and waits for its retry; so does the whole peer,
+    // the third included. c.example and e.example, left in hand (as by a
+    // sender that died), are due again once their lease is over.
+    ok(store.ssp_retry(b[1], 1_500).await, "retry");
+    let later = ok(store.claim_ssp(1_499, 10, 10, 2_000).await, "claim");
+    assert_eq!(later.iter().map(|i| i.id).collect::<Vec<_>>(), vec![c, e]);
+    let retried = ok(store.claim_ssp(1_500, 10, 10, 3_000).await, "claim");
+    let b_part: Vec<(u64, u32)> = retried
+        .iter()
+        .filter(|i| i.item.peer == "b.example")
+        .map(|i| (i.id, i.attempts))
+        .collect();
+    assert_eq!(b_part, vec![(b[1], 1), (b[2], 0)]);
+    drain(store).await;
+}
+
+async fn two_claims_at_once_never_share_a_peer(store: &dyn Store) {
+    let peers = ["p1.example", "p2.example", "p3.example", "p4.example"];
+    for n in 0..10 {
+        for p in peers {
+            put(store, item(p, false, n)).await;
+        }
+    }
+    let (a, b) = tokio::join!(
+        store.claim_ssp(1_000, 3, 100, 9_000),
+        store.claim_ssp(1_000, 3, 100, 9_000)
+    );
+    let (a, b) = (ok(a, "claim a"), ok(b, "claim b"));
+    let of = |v: &[imps_core::store::SspItem]| {
+        let mut p: Vec<String> = v.iter().map(|i| i.item.peer.clone()).collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let (pa, pb) = (of(&a), of(&b));
+    assert!(
+        pa.iter().all(|p| !pb.contains(p)),
+        "a peer claimed twice: {pa:?} {pb:?}"
+    );
+    // A claimed peer's queue comes whole (10 here), and between them the
+    // claims took every peer they could see.
+    for v in [&a, &b] {
+        for p in of(v) {
+            assert_eq!(v.iter().filter(|i| i.item.peer == p).count(), 10);
+        }
+    }
+    let n = pa.len() + pb.len();
+    assert!((3..=4).contains(&n), "{n} peers claimed");
     drain(store).await;
 }

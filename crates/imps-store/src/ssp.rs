@@ -56,23 +56,65 @@ impl SspStore for SqliteStore {
                     )
                     .map_err(what)?;
                 let rows = s
-                    .query_map((now, limit), |r| {
-                        Ok(SspItem {
-                            id: from_sql_int(r, 0)?,
-                            item: NewSspItem {
-                                peer: r.get(1)?,
-                                response: r.get(2)?,
-                                transaction_id: r.get(3)?,
-                                body: r.get(4)?,
-                                created_ms: from_sql_int(r, 5)?,
-                            },
-                            attempts: u32::try_from(from_sql_int(r, 6)?).unwrap_or(u32::MAX),
-                            next_ms: from_sql_int(r, 7)?,
-                        })
-                    })
+                    .query_map((now, limit), item_of)
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(what)?;
                 Ok(rows)
+            })
+            .await
+    }
+
+    async fn claim_ssp(
+        &self,
+        now_ms: u64,
+        max_peers: usize,
+        per_peer: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SspItem>, StoreError> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let max_peers = i64::try_from(max_peers).unwrap_or(i64::MAX);
+        let per_peer = i64::try_from(per_peer).unwrap_or(i64::MAX);
+        let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
+        // One write job: the choice of peers and the move of next_ms see
+        // no other writer in between (SQLite's single writer is the claim).
+        self.writer()
+            .run_batched(move |c| {
+                let what = |e| backend("claiming SSP queues", e);
+                let peers: Vec<String> = c
+                    .prepare_cached(
+                        "SELECT q.peer FROM ssp_queue q
+                         WHERE q.id IN (SELECT MIN(id) FROM ssp_queue GROUP BY peer)
+                           AND q.next_ms <= ?1
+                         ORDER BY q.id LIMIT ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map((now, max_peers), |r| r.get(0))
+                            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    })
+                    .map_err(what)?;
+                let mut taken = Vec::new();
+                for peer in &peers {
+                    let items = c
+                        .prepare_cached(
+                            "SELECT id, peer, response, transaction_id, body, created_ms, attempts, next_ms
+                             FROM ssp_queue WHERE peer = ?1 ORDER BY id LIMIT ?2",
+                        )
+                        .and_then(|mut s| {
+                            s.query_map((peer, per_peer), item_of)
+                                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                        })
+                        .map_err(what)?;
+                    let mut s = c
+                        .prepare_cached("UPDATE ssp_queue SET next_ms = ?2 WHERE id = ?1")
+                        .map_err(what)?;
+                    for i in &items {
+                        let id = to_sql_int(i.id, "id")?;
+                        s.execute([id, until]).map_err(what)?;
+                    }
+                    taken.extend(items);
+                }
+                taken.sort_by_key(|i| i.id);
+                Ok(taken)
             })
             .await
     }
@@ -121,4 +163,20 @@ impl SspStore for SqliteStore {
             })
             .await
     }
+}
+
+/// A row of `ssp_queue` in the column order the queries above select.
+fn item_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<SspItem> {
+    Ok(SspItem {
+        id: from_sql_int(r, 0)?,
+        item: NewSspItem {
+            peer: r.get(1)?,
+            response: r.get(2)?,
+            transaction_id: r.get(3)?,
+            body: r.get(4)?,
+            created_ms: from_sql_int(r, 5)?,
+        },
+        attempts: u32::try_from(from_sql_int(r, 6)?).unwrap_or(u32::MAX),
+        next_ms: from_sql_int(r, 7)?,
+    })
 }

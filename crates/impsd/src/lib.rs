@@ -247,6 +247,9 @@ pub async fn start_full(
         service.restore_sessions().await?
     };
     let mut tasks = Vec::new();
+    if let (Some(f), Some(c)) = (&federation, &cluster) {
+        tasks.push(f.join_cluster(c.clone(), shut_rx.clone()).await?);
+    }
     if let Some(f) = &federation {
         tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
     }

@@ -24,12 +24,12 @@ use crate::presence_common::{attr, grant, subscribe, update, value_of};
 
 const PG_VAR: &str = "IMPSD_TEST_PG_URL";
 const NATS_VAR: &str = "IMPSD_TEST_NATS_URL";
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// What the nodes of one test share: the database schema, the NATS
 /// server, the subject prefix (so tests on one NATS do not hear each
 /// other).
-struct Shared {
+pub(crate) struct Shared {
     pg: String,
     nats: String,
     prefix: String,
@@ -37,7 +37,7 @@ struct Shared {
 }
 
 /// The shared services, or `None` after a SKIPPED line.
-fn shared(test: &str) -> Option<Shared> {
+pub(crate) fn shared(test: &str) -> Option<Shared> {
     let (Ok(pg), Ok(nats)) = (std::env::var(PG_VAR), std::env::var(NATS_VAR)) else {
         let line = format!(
             "SKIPPED {test}: {PG_VAR} and {NATS_VAR} must both be set \
@@ -66,7 +66,7 @@ fn node(s: &Shared, id: &str) -> RealServer {
 }
 
 /// [`node`], with more settings changed.
-fn node_with(
+pub(crate) fn node_with(
     s: &Shared,
     id: &str,
     more: impl FnOnce(&mut impsd::config::Config) + 'static,
@@ -689,4 +689,55 @@ async fn cluster_two_sms_dispatchers_send_each_short_message_once() {
         .map(|m| m.trim_start_matches('+').to_string())
         .collect();
     assert_eq!(to, want, "each notice once");
+}
+
+/// Joins racing on two nodes for the last places of a group: the
+/// capacity check (MaxActiveUsers) is one atomic step in the store, so
+/// however the joins from both nodes interleave, exactly as many get in
+/// as there are places and the others get 817.
+#[tokio::test]
+async fn cluster_group_joins_racing_on_two_nodes_never_pass_the_limit() {
+    let Some(s) = shared("cluster_group_joins_racing_on_two_nodes_never_pass_the_limit") else {
+        return;
+    };
+    const PLACES: usize = 4;
+    const JOINERS: usize = 12;
+    let n1 = node(&s, "node-1");
+    let n2 = node(&s, "node-2");
+    n1.add_user("alice", "pw");
+    for i in 0..JOINERS {
+        n1.add_user(&format!("j{i}"), "pw");
+    }
+    let alice = n1.login("alice").ws().await;
+    let g = gid("alice", "small");
+    let max = (PLACES + 1).to_string();
+    let create = create_req(
+        &g,
+        &[("AccessType", "Open"), ("MaxActiveUsers", max.as_str())],
+        Some("Alice"),
+    );
+    expect_code(&alice, create, 200, "create with alice joined").await;
+    let mut users = Vec::new();
+    for i in 0..JOINERS {
+        let srv = if i % 2 == 0 { &n1 } else { &n2 };
+        users.push(srv.login(&format!("j{i}")).ws().await);
+    }
+    let joins = users.iter().enumerate().map(|(i, u)| {
+        let g = g.clone();
+        async move {
+            u.request(join_req(&g, Some(&format!("J{i}")), false))
+                .await
+                .unwrap()
+        }
+    });
+    let answers = futures_util::future::join_all(joins).await;
+    let mut joined = 0;
+    for a in &answers {
+        if a.name == "JoinGroup-Response" {
+            joined += 1;
+        } else {
+            assert_eq!(code_of(a), Some(817), "group full: {a:?}");
+        }
+    }
+    assert_eq!(joined, PLACES, "{answers:?}");
 }

@@ -55,6 +55,24 @@ pub trait SspStore: Send + Sync + 'static {
     async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError>;
     /// Transactions due at `now_ms`, oldest first, at most `limit`.
     async fn due_ssp(&self, now_ms: u64, limit: usize) -> Result<Vec<SspItem>, StoreError>;
+    /// Takes the queues of peers that are due for a sender sharing the
+    /// queue with others (the nodes of a cluster). A peer is due when the
+    /// oldest transaction waiting for it is due at `now_ms`; of at most
+    /// `max_peers` such peers (the longest waiting first), the first
+    /// `per_peer` transactions (queue order) are returned as they were,
+    /// and in the same step their `next_ms` moves to `until_ms`. The
+    /// peer's oldest transaction is then not due before `until_ms`, so no
+    /// other sender takes any of that peer's queue meanwhile: one sender
+    /// per peer at a time, in order. A sender that dies with a peer's
+    /// queue in hand leaves it to the others once `until_ms` passes.
+    /// Returned oldest first.
+    async fn claim_ssp(
+        &self,
+        now_ms: u64,
+        max_peers: usize,
+        per_peer: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SspItem>, StoreError>;
     /// The peer took it: removed.
     async fn ssp_sent(&self, id: u64) -> Result<(), StoreError>;
     /// The send failed; tried again at `next_ms`, attempts + 1.
@@ -106,6 +124,43 @@ impl SspStore for MemStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn claim_ssp(
+        &self,
+        now_ms: u64,
+        max_peers: usize,
+        per_peer: usize,
+        until_ms: u64,
+    ) -> Result<Vec<SspItem>, StoreError> {
+        let mut g = self.ssp.lock();
+        // Each peer's oldest transaction, in queue order.
+        let mut heads: Vec<(String, bool)> = Vec::new();
+        for i in g.items.values() {
+            if !heads.iter().any(|(p, _)| *p == i.item.peer) {
+                heads.push((i.item.peer.clone(), i.next_ms <= now_ms));
+            }
+        }
+        let due: Vec<String> = heads
+            .into_iter()
+            .filter(|(_, due)| *due)
+            .map(|(p, _)| p)
+            .take(max_peers)
+            .collect();
+        let mut taken = Vec::new();
+        for peer in &due {
+            for i in g
+                .items
+                .values_mut()
+                .filter(|i| i.item.peer == *peer)
+                .take(per_peer)
+            {
+                taken.push(i.clone());
+                i.next_ms = until_ms;
+            }
+        }
+        taken.sort_by_key(|i| i.id);
+        Ok(taken)
     }
 
     async fn ssp_sent(&self, id: u64) -> Result<(), StoreError> {

@@ -10,7 +10,10 @@
 //!   sessions, "a message was stored for one of your users";
 //! - `P.presence`: "this owner's presence changed in the store";
 //! - `P.csp.NODE`: CSP requests for NODE's sessions that reached another
-//!   node (request-reply).
+//!   node (request-reply);
+//! - `P.ssp`: federation's news for every node (an SSP association that
+//!   went live, a setup step for another node's handshake;
+//!   `federation/shared.rs`).
 //!
 //! Why a directory published on the bus rather than a table or a KV
 //! bucket: see docs/architecture.md, "Several nodes".
@@ -429,6 +432,19 @@ impl Cluster {
             }
             self.pending.fetch_sub(taken, Ordering::SeqCst);
         }
+    }
+
+    /// Federation's messages for every node (`P.ssp`); this node's own
+    /// come back too.
+    pub async fn subscribe_ssp(&self) -> anyhow::Result<async_nats::Subscriber> {
+        let subject = format!("{}.ssp", self.settings.subject_prefix);
+        Ok(self.client.subscribe(subject).await?)
+    }
+
+    /// Publishes one of federation's messages to every node.
+    pub async fn publish_ssp<T: Serialize>(&self, v: &T) {
+        let subject = format!("{}.ssp", self.settings.subject_prefix);
+        self.publish(subject, v).await;
     }
 
     async fn publish<T: Serialize>(&self, subject: String, v: &T) {

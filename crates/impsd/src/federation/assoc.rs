@@ -316,6 +316,7 @@ impl Federation {
         if p.accepted.len() > 4 {
             p.accepted.remove(0);
         }
+        self.share_live(peer, &own, &theirs, now, ttl_ms);
         p.live = Some(Live {
             own_session: own,
             peer_session: theirs,
@@ -347,8 +348,55 @@ impl Federation {
         });
     }
 
+    /// An association another node of the cluster made with `peer`
+    /// (`shared.rs`): used here as well, unless ours is newer.
+    pub(crate) fn adopt(
+        &self,
+        peer: &str,
+        own: String,
+        theirs: String,
+        established_ms: u64,
+        ttl_ms: u64,
+    ) {
+        if !self.peers.contains_key(peer) {
+            return;
+        }
+        let now = now_ms();
+        let until = established_ms.saturating_add(ttl_ms);
+        if until <= now {
+            return;
+        }
+        let mut a = self.assoc.lock();
+        let p = a.peers.entry(peer.to_string()).or_default();
+        p.accepted.retain(|(s, u)| *u > now && *s != theirs);
+        p.accepted.push((theirs.clone(), until));
+        if p.accepted.len() > 4 {
+            p.accepted.remove(0);
+        }
+        if p.live
+            .as_ref()
+            .is_none_or(|l| l.established_ms < established_ms)
+        {
+            p.live = Some(Live {
+                own_session: own,
+                peer_session: theirs,
+                established_ms,
+                ttl_ms,
+            });
+            p.last_error = None;
+        }
+        drop(a);
+        tracing::info!(peer, "SSP association of another node adopted");
+    }
+
     /// One setup step from a peer. `Err` is the refusal (HTTP 403).
-    pub(crate) fn on_setup(self: &Arc<Self>, st: SetupTransaction) -> Result<(), SetupRefusal> {
+    /// `forwarded`: another node of the cluster passed it on, having no
+    /// handshake it belongs to; a refusal here is then expected.
+    pub(crate) fn on_setup(
+        self: &Arc<Self>,
+        st: SetupTransaction,
+        forwarded: bool,
+    ) -> Result<(), SetupRefusal> {
         let Some(peer) = claimed_peer(&st).filter(|d| self.peers.contains_key(d)) else {
             tracing::warn!(step = ?step_name(&st.step), "SSP setup from a domain not in the peer table refused");
             return Err(refuse(516, "domain not in the peer table"));
@@ -518,7 +566,11 @@ impl Federation {
             }
             Ok(None) => Ok(()),
             Err(r) => {
-                tracing::warn!(peer, code = r.code, why = %r.why, "SSP setup step refused");
+                if forwarded {
+                    tracing::debug!(peer, code = r.code, why = %r.why, "forwarded SSP setup step not ours");
+                } else {
+                    tracing::warn!(peer, code = r.code, why = %r.why, "SSP setup step refused");
+                }
                 Err(r)
             }
         }

@@ -104,8 +104,11 @@ pub async fn handle(
                 // Refused by on_setup with its own Status.
                 _ => Ok(()),
             };
-            match checked.and_then(|()| fed.on_setup(st)) {
+            match checked.and_then(|()| fed.on_setup(st, false)) {
                 Ok(()) => empty_ok(),
+                // A step of another node's handshake (the peer's table
+                // names one URL for all of us): that node carries on.
+                Err(r) if r.code == 400 && fed.forward_setup(body) => empty_ok(),
                 Err(r) => {
                     let answer = SspMessage::Setup(SetupTransaction {
                         mode: Mode::Response,

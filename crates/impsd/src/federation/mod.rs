@@ -9,7 +9,11 @@
 //! - `inbound`: an SSP POST: a setup step, or transactions inside an
 //!   association, handed to the core.
 //! - `outbound`: the worker that carries the core's durable SSP queue to
-//!   the peers, with retries and back-off.
+//!   the peers, with retries and back-off: it claims a peer's queue (one
+//!   sender per peer across the nodes of a cluster) and sends to each
+//!   peer in a task of its own.
+//! - `shared`: associations and stray setup steps passed between the
+//!   nodes of a cluster.
 //!
 //! The core only sees the [`imps_core::federation::Federation`] port:
 //! which domains are peers, and "something was queued".
@@ -17,6 +21,7 @@
 mod assoc;
 pub mod inbound;
 mod outbound;
+mod shared;
 pub mod sus;
 
 use std::collections::BTreeMap;
@@ -53,8 +58,12 @@ pub struct FederationSettings {
     pub retry_max_ms: u64,
     /// A transaction not taken by its peer within this time is dropped.
     pub expire_secs: u64,
-    /// Most transactions read from the queue in one pass.
+    /// Most transactions of one peer taken from the queue in one claim.
     pub send_batch: usize,
+    /// Most peers sent to at once (one task each).
+    pub send_parallel: usize,
+    /// How long a claim of a peer's queue keeps it from the other nodes.
+    pub claim_lease_ms: u64,
     /// How long a client request that needs a peer's answer (GetPresence
     /// of a remote user) waits for it.
     pub answer_timeout_ms: u64,
@@ -100,6 +109,8 @@ impl Default for FederationSettings {
             retry_max_ms: 60_000,
             expire_secs: 86_400,
             send_batch: 64,
+            send_parallel: 16,
+            claim_lease_ms: 60_000,
             answer_timeout_ms: 10_000,
             sus_max_sessions: 10_000,
             ca_file: None,
@@ -131,6 +142,19 @@ impl FederationSettings {
         }
         if self.queue_max == 0 || self.send_batch == 0 {
             anyhow::bail!("federation.queue_max and send_batch must be at least 1");
+        }
+        if self.send_parallel == 0 {
+            anyhow::bail!("federation.send_parallel must be at least 1");
+        }
+        let step = self
+            .handshake_timeout_ms
+            .saturating_add(self.request_timeout_ms);
+        if self.claim_lease_ms <= step.saturating_add(1000) {
+            anyhow::bail!(
+                "federation.claim_lease_ms ({}) must be more than handshake_timeout_ms + request_timeout_ms + 1000 ({}): a node must be able to associate and send once within its claim",
+                self.claim_lease_ms,
+                step.saturating_add(1000)
+            );
         }
         if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
             anyhow::bail!("federation.retry_min_ms must be at least 1 and at most retry_max_ms");
@@ -188,6 +212,8 @@ pub struct Federation {
     pub(crate) peer_roots: Option<Arc<rustls::RootCertStore>>,
     /// Set once the service exists (the port is made before it).
     service: Mutex<Option<Arc<Service>>>,
+    /// The cluster's bus, on a node of one (`shared.rs`).
+    pub(crate) bus: Mutex<Option<Arc<crate::cluster::Cluster>>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -271,6 +297,7 @@ impl Federation {
             client,
             peer_roots: tls.roots,
             service: Mutex::new(None),
+            bus: Mutex::new(None),
             cfg,
         })
     }

@@ -19,6 +19,7 @@ use imps_core::Store;
 use imps_core::store::SspItem;
 use imps_wire::ssp::{Mode, SSP_CONTENT_TYPE, SspMessage, SspSession, SspTransaction};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::{FedError, Federation, now_ms};
 
@@ -120,29 +121,111 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// The worker: waits for the core's "queued" (or the retry tick), then
-/// sends what is due, peer by peer.
+/// claims the queues of the peers that are due (`SspStore::claim_ssp`:
+/// one sender per peer at a time, whichever node of a cluster it runs
+/// on) and sends each peer's in a task of its own, at most
+/// `send_parallel` at once, so a peer that hangs holds up only itself.
 pub(crate) async fn run(
     fed: Arc<Federation>,
     store: Arc<dyn Store>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tick = Duration::from_millis(fed.cfg.retry_min_ms.clamp(100, 1000));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    if fed.bus.lock().is_none()
+        && let Err(e) = unclaim(&*store).await
+    {
+        tracing::warn!(error = %e, "SSP claims of the previous run not released");
+    }
     count(&fed, &*store).await;
     loop {
         tokio::select! {
             _ = fed.wake.notified() => {}
             _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => reaped(done),
+            _ = shutdown.wait_for(|s| *s) => break,
         }
-        if let Err(e) = pass(&fed, &*store).await {
-            tracing::warn!(error = %e, "SSP queue pass failed");
+        while let Some(done) = tasks.try_join_next() {
+            reaped(done);
         }
-        for peer in fed.due_for_renewal() {
-            if let Err(e) = fed.live_session(&peer).await {
-                tracing::info!(peer = %peer, error = %e, "SSP association not renewed");
+        let free = fed.cfg.send_parallel.max(1).saturating_sub(tasks.len());
+        if free > 0 {
+            match claim(&fed, &*store, free).await {
+                Ok((until, by_peer)) => {
+                    for (peer, items) in by_peer {
+                        let (fed, store) = (Arc::clone(&fed), Arc::clone(&store));
+                        tasks.spawn(async move {
+                            if let Err(e) = send_peer(&fed, &*store, &peer, items, until).await {
+                                tracing::warn!(peer = %peer, error = %e, "SSP send to a peer failed");
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "SSP queue not claimed"),
             }
         }
+        count(&fed, &*store).await;
+        for peer in fed.due_for_renewal() {
+            // In a task too: a peer that hangs during its renewal holds
+            // up nobody else.
+            let fed = Arc::clone(&fed);
+            tasks.spawn(async move {
+                if let Err(e) = fed.live_session(&peer).await {
+                    tracing::info!(peer = %peer, error = %e, "SSP association not renewed");
+                }
+            });
+        }
     }
+    // What a task had in hand goes back to the queue when its claim ends
+    // (`claim_lease_ms`), to this node at its next start or to another.
+    tasks.shutdown().await;
+}
+
+/// A process alone, at its start: what its previous run had claimed
+/// (and, alike, what waited for a retry) is due now rather than when
+/// that run's lease ends, as no other sender can hold it. Each such
+/// transaction counts one try more. Nodes of a cluster leave this to the
+/// leases: the claims may be another node's.
+async fn unclaim(store: &dyn Store) -> Result<(), FedError> {
+    /// A bound on what is read at once; more waits for its lease.
+    const MAX: usize = 10_000;
+    let now = now_ms();
+    for item in store.due_ssp(u64::MAX, MAX).await? {
+        if item.next_ms > now {
+            store.ssp_retry(item.id, now).await?;
+        }
+    }
+    Ok(())
+}
+
+fn reaped(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        tracing::error!(error = %e, "an SSP send task panicked");
+    }
+}
+
+/// Claims the due peers' queues, at most `max_peers`: the lease's end
+/// and each peer's transactions in queue order.
+async fn claim(
+    fed: &Federation,
+    store: &dyn Store,
+    max_peers: usize,
+) -> Result<(u64, BTreeMap<String, Vec<SspItem>>), FedError> {
+    let now = now_ms();
+    let until = now.saturating_add(fed.cfg.claim_lease_ms);
+    let items = store
+        .claim_ssp(now, max_peers, fed.cfg.send_batch.max(1), until)
+        .await?;
+    let mut by_peer: BTreeMap<String, Vec<SspItem>> = BTreeMap::new();
+    for item in items {
+        by_peer
+            .entry(item.item.peer.clone())
+            .or_default()
+            .push(item);
+    }
+    Ok((until, by_peer))
 }
 
 async fn count(fed: &Federation, store: &dyn Store) {
@@ -168,24 +251,11 @@ fn backoff(fed: &Federation, attempts: u32) -> u64 {
         .min(fed.cfg.retry_max_ms.max(min))
 }
 
-async fn pass(fed: &Arc<Federation>, store: &dyn Store) -> Result<(), FedError> {
-    let now = now_ms();
-    let due = store.due_ssp(now, fed.cfg.send_batch.max(1)).await?;
-    if due.is_empty() {
-        return Ok(());
-    }
-    let mut by_peer: BTreeMap<String, Vec<SspItem>> = BTreeMap::new();
-    for item in due {
-        by_peer
-            .entry(item.item.peer.clone())
-            .or_default()
-            .push(item);
-    }
-    for (peer, items) in by_peer {
-        send_peer(fed, store, &peer, items).await?;
-    }
-    count(fed, store).await;
-    Ok(())
+/// Whether a step that may take `ms` ends before the claim (held until
+/// `until`) does, with a second to spare: past it another node may take
+/// the peer's queue, and a send in flight then could go out twice.
+fn fits(until: u64, ms: u64) -> bool {
+    now_ms().saturating_add(ms).saturating_add(1000) < until
 }
 
 async fn send_peer(
@@ -193,6 +263,7 @@ async fn send_peer(
     store: &dyn Store,
     peer: &str,
     items: Vec<SspItem>,
+    until: u64,
 ) -> Result<(), FedError> {
     let now = now_ms();
     let expire_ms = fed.cfg.expire_secs.saturating_mul(1000);
@@ -221,6 +292,10 @@ async fn send_peer(
         }
         return Ok(());
     };
+    let (handshake, request) = (fed.cfg.handshake_timeout_ms, fed.cfg.request_timeout_ms);
+    if !fits(until, handshake.saturating_add(request)) {
+        return Ok(());
+    }
     let session = match fed.live_session(peer).await {
         Ok(s) => s,
         Err(e) => {
@@ -230,6 +305,16 @@ async fn send_peer(
         }
     };
     for (i, item) in live.iter().enumerate() {
+        if !fits(until, request) {
+            // The rest stays claimed until the lease ends, then is taken
+            // again in order.
+            tracing::info!(
+                peer,
+                left = live.len() - i,
+                "SSP claim ending; the rest waits for the next one"
+            );
+            return Ok(());
+        }
         let primitive = match imps_wire::xml::decode(&item.item.body, &imps_wire::Limits::default())
         {
             Ok(p) => p,
