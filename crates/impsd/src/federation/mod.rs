@@ -61,6 +61,23 @@ pub struct FederationSettings {
     /// Most user sessions relayed to peers at once (SUS); past it a
     /// login to be relayed gets 503.
     pub sus_max_sessions: usize,
+    /// Find the peers not in the table by DNS SRV
+    /// (`_imps-server._tcp.DOMAIN`). Off by default: any domain that
+    /// publishes a record could then associate.
+    pub discovery: bool,
+    /// The name servers asked (`ip:port`); empty: the system's
+    /// (`/etc/resolv.conf`).
+    pub discovery_name_servers: Vec<String>,
+    /// The scheme of a discovered peer's URL (`https` or `http`).
+    pub discovery_scheme: String,
+    /// The path of a discovered peer's URL.
+    pub discovery_path: String,
+    /// Longest time an SRV answer is kept; the record's TTL when shorter.
+    pub discovery_cache_max_secs: u64,
+    /// How long "no record" (or a failed lookup) is kept.
+    pub discovery_negative_secs: u64,
+    /// How long one lookup may take.
+    pub discovery_timeout_ms: u64,
 }
 
 /// One row of the peer table.
@@ -93,6 +110,13 @@ impl Default for FederationSettings {
             send_batch: 64,
             answer_timeout_ms: 10_000,
             sus_max_sessions: 10_000,
+            discovery: false,
+            discovery_name_servers: Vec::new(),
+            discovery_scheme: "https".into(),
+            discovery_path: "/imps".into(),
+            discovery_cache_max_secs: 3600,
+            discovery_negative_secs: 300,
+            discovery_timeout_ms: 3000,
         }
     }
 }
@@ -121,6 +145,22 @@ impl FederationSettings {
         }
         if self.queue_max == 0 || self.send_batch == 0 {
             anyhow::bail!("federation.queue_max and send_batch must be at least 1");
+        }
+        for ns in &self.discovery_name_servers {
+            if ns.parse::<std::net::SocketAddr>().is_err() {
+                anyhow::bail!(
+                    "federation.discovery_name_servers: {ns:?} is not ip:port (as 127.0.0.1:53)"
+                );
+            }
+        }
+        if !matches!(self.discovery_scheme.as_str(), "https" | "http") {
+            anyhow::bail!("federation.discovery_scheme must be \"https\" or \"http\"");
+        }
+        if !self.discovery_path.starts_with('/') {
+            anyhow::bail!("federation.discovery_path must start with /");
+        }
+        if self.discovery_timeout_ms == 0 {
+            anyhow::bail!("federation.discovery_timeout_ms must be at least 1");
         }
         if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
             anyhow::bail!("federation.retry_min_ms must be at least 1 and at most retry_max_ms");
