@@ -21,8 +21,11 @@ pub async fn run_all(store: &dyn Store) {
     entries_are_kept_in_domain_order_and_replaced(store).await;
 }
 
+async fn all(store: &dyn Store) -> Vec<StoredPeer> {
+    store.stored_peers().await.expect("stored_peers")
+}
+
 async fn entries_are_kept_in_domain_order_and_replaced(store: &dyn Store) {
-    let all = |s: &'_ dyn Store| async move { s.stored_peers().await.expect("stored_peers") };
     assert_eq!(all(store).await, vec![], "none at first");
     let b = peer("b.example", "http://b.example:8080/imps", false, false);
     let a = peer("a.example", "https://imps.a.example/imps", true, false);

@@ -210,7 +210,7 @@ async fn peers_found_by_dns_srv_chat_both_ways_and_a_domain_without_a_record_is_
             secret: "s3cret".into(),
         },
     });
-    let (status, body) = post_raw(&b.url(), SSP_CONTENT_TYPE, step1.encode().into_bytes()).await;
+    let (status, _, body) = post_raw(&b.url(), SSP_CONTENT_TYPE, step1.encode()).await;
     assert_eq!(status, 403);
     assert!(String::from_utf8_lossy(&body).contains("516"));
 }
