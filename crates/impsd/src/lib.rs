@@ -211,10 +211,15 @@ pub async fn start_full(
     let mut core = core_config(&cfg, http_addr, cir_addr, sms.clone())?;
     // Federation's port exists before the service; its worker starts
     // once the service does.
-    let federation = cfg
-        .federation
-        .enabled
-        .then(|| federation::Federation::new(cfg.federation.clone(), &cfg.domain));
+    let federation = if cfg.federation.enabled {
+        let f = federation::Federation::new(cfg.federation.clone(), &cfg.domain)?;
+        f.load_stored(store.clone())
+            .await
+            .context("reading the stored peer entries")?;
+        Some(f)
+    } else {
+        None
+    };
     if let Some(f) = &federation {
         core.federation = Some(f.clone() as Arc<dyn imps_core::federation::Federation>);
     }

@@ -227,12 +227,13 @@ async fn peers_discovered_are_kept_for_the_record_ttl_when_dns_stops_then_fail_c
     b.add_user("bob", "pw");
     let alice = a.login("alice").ws().await;
     let bob = b.login("bob").ws().await;
+    // Before the first lookup: no answer can run out earlier than 6 s on.
+    let published = Instant::now();
     assert_eq!(
         send(&alice, "wv:alice@a.test", "wv:bob@b.test", "one").await,
         200
     );
     receive(&bob, "wv:alice@a.test", "one").await;
-    let published = Instant::now();
 
     // The DNS server goes away: the answers are still good for their TTL.
     dns.stop();
@@ -254,7 +255,10 @@ async fn peers_discovered_are_kept_for_the_record_ttl_when_dns_stops_then_fail_c
         code == 516
     })
     .await;
-    assert!(published.elapsed() >= Duration::from_secs(5));
+    assert!(
+        published.elapsed() >= Duration::from_secs(6),
+        "not before the TTL"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +330,8 @@ async fn peer_add_and_remove_from_the_cli_apply_at_once_and_survive_a_restart() 
     assert!(listed(&a, "c.test").is_none());
     drop(alice);
     a.restart();
-    let alice = a.login("alice").ws().await;
+    // Sessions outlive a restart: she comes back from another client.
+    let alice = a.login("alice").client_id("alice-2").ws().await;
     assert!(listed(&a, "c.test").is_none(), "removal survives a restart");
     let row = listed(&a, "b.test").expect("b.test still listed");
     assert_eq!(row.last().map(String::as_str), Some("added"), "{row:?}");
@@ -351,7 +356,7 @@ async fn peer_add_and_remove_from_the_cli_apply_at_once_and_survive_a_restart() 
     );
     drop(alice);
     a.restart();
-    let alice = a.login("alice").ws().await;
+    let alice = a.login("alice").client_id("alice-3").ws().await;
     assert!(listed(&a, "b.test").is_none());
     assert_eq!(
         send(&alice, "wv:alice@a.test", "wv:bob@b.test", "still gone").await,

@@ -40,7 +40,7 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
     match msg {
         SspMessage::Setup(st) => {
             let tid = st.transaction_id.clone();
-            match fed.on_setup(st) {
+            match fed.on_setup_step(st).await {
                 Ok(()) => empty_ok(),
                 Err(r) => {
                     let answer = SspMessage::Setup(SetupTransaction {
@@ -70,6 +70,9 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_ascii_lowercase())
                 .unwrap_or_default();
+            // A discovered peer whose record's TTL ran out is looked up
+            // again, so that the core knows its users' domain.
+            fed.resolve(&peer).await;
             if !fed.peers.contains_key(&peer) || !fed.accepts(&peer, &s.session_id) {
                 tracing::warn!(peer = %peer, "SSP Session not of a live association; refused");
                 return plain(StatusCode::FORBIDDEN, "unknown SSP session\n");
@@ -91,13 +94,13 @@ pub async fn handle(fed: &Arc<Federation>, body: &[u8], limits: &Limits) -> Resp
                 for tx in &s.transactions {
                     match service.ssp_inbound(&peer, tx).await {
                         Ok(SspOutcome::Done) => {
-                            if let Some(st) = stats {
+                            if let Some(st) = &stats {
                                 st.received.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         Ok(SspOutcome::Refused(code)) => {
                             tracing::info!(peer = %peer, code, "SSP transaction refused");
-                            if let Some(st) = stats {
+                            if let Some(st) = &stats {
                                 st.refused.fetch_add(1, Ordering::Relaxed);
                             }
                         }
