@@ -27,9 +27,12 @@ use parking_lot::Mutex;
 /// A DNS server on loopback (UDP) answering SRV questions from a table:
 /// name → (port, target, ttl). Any other name is NXDOMAIN. Counts the
 /// questions it answered; `stop` ends it (later questions go unanswered).
+/// SRV owner name → (port, target, ttl).
+type Records = Arc<Mutex<BTreeMap<String, (u16, String, u32)>>>;
+
 struct TestDns {
     addr: SocketAddr,
-    records: Arc<Mutex<BTreeMap<String, (u16, String, u32)>>>,
+    records: Records,
     asked: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -38,7 +41,7 @@ impl TestDns {
     async fn start() -> TestDns {
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = sock.local_addr().unwrap();
-        let records: Arc<Mutex<BTreeMap<String, (u16, String, u32)>>> = Arc::default();
+        let records: Records = Arc::default();
         let asked = Arc::new(AtomicU64::new(0));
         let (r, n) = (Arc::clone(&records), Arc::clone(&asked));
         let task = tokio::spawn(async move {
