@@ -47,6 +47,46 @@ pub trait Federation: Send + Sync + Debug + 'static {
     /// The peers a search goes to (SRC-UC): those whose association is
     /// up or may be made, not one that failed just now.
     fn search_peers(&self) -> Vec<String>;
+    /// Finds out which of `domains` (lower case, none of them ours) are
+    /// peers before a request naming them is carried out: a port that
+    /// discovers peers (DNS SRV) looks them up here, so that
+    /// [`Federation::is_peer`], which must answer at once, knows them.
+    /// Returns within the port's lookup timeout.
+    fn discover<'a>(&'a self, domains: &'a [String]) -> PeerLookup<'a> {
+        let _ = domains;
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// What [`Federation::discover`] returns.
+pub type PeerLookup<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// Most foreign domains one request has looked up (a request naming more
+/// is carried out with those it names first).
+const MAX_LOOKUPS: usize = 8;
+
+/// The domains other than `own` that the user and group IDs of a
+/// request's body name (lower case, each once, at most [`MAX_LOOKUPS`]).
+pub(crate) fn foreign_domains(body: &Element, own: &str) -> Vec<String> {
+    fn walk(e: &Element, own: &str, out: &mut Vec<String>) {
+        if out.len() >= MAX_LOOKUPS {
+            return;
+        }
+        if matches!(e.name.as_str(), "UserID" | "GroupID")
+            && let Some((_, d)) = e.text.trim().rsplit_once('@')
+        {
+            let d = d.to_ascii_lowercase();
+            if !d.is_empty() && d != own && !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        for c in &e.children {
+            walk(c, own, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, &own.to_ascii_lowercase(), &mut out);
+    out
 }
 
 /// What became of a transaction from a peer.
@@ -59,6 +99,17 @@ pub enum SspOutcome {
 }
 
 impl Base {
+    /// Has the federation port look up the foreign domains `body` names
+    /// (peer discovery) before the request is carried out.
+    pub(crate) async fn discover_peers(&self, body: &Element) {
+        if let Some(f) = self.cfg.federation.as_ref() {
+            let domains = foreign_domains(body, &self.cfg.domain);
+            if !domains.is_empty() {
+                f.discover(&domains).await;
+            }
+        }
+    }
+
     /// Whether `domain` is served by a configured peer.
     pub(crate) fn is_peer_domain(&self, domain: &str) -> bool {
         self.cfg

@@ -366,6 +366,9 @@ impl Service {
             self.sysmsg.request_outcome(&session, false).await;
             return Outcome::Reply(error_status(&e));
         }
+        // Peers found by discovery are looked up here, once per request,
+        // so that the areas' "is this domain a peer" is answered at once.
+        self.base.discover_peers(&tx.body).await;
         let outcome = self.dispatch(ctx, &session, kind, &tx).await;
         if counted {
             self.sysmsg.request_outcome(&session, outcome.is_ok()).await;

@@ -23,6 +23,7 @@ mod groups;
 mod im;
 mod lists;
 mod migrations;
+mod peers;
 mod presence;
 mod remote_joins;
 mod rows;

@@ -75,6 +75,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("sql/0012_remote_group_joins.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("sql/0013_peers.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

@@ -2,7 +2,7 @@
 //! backend and the reference MemStore pass), on PostgreSQL.
 
 use imps_store::{
-    conformance, conformance_directory, conformance_groups, conformance_lists,
+    conformance, conformance_directory, conformance_groups, conformance_lists, conformance_peers,
     conformance_presence, conformance_remote_joins, conformance_sms, conformance_ssp,
     conformance_sysmsg,
 };
@@ -73,6 +73,14 @@ async fn pg_store_passes_remote_joins_conformance() {
             conformance_remote_joins::run_all(&*s).await;
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn pg_store_passes_peers_conformance() {
+    with_store("pg_store_passes_peers_conformance", |s, _| async move {
+        conformance_peers::run_all(&*s).await;
+    })
     .await;
 }
 

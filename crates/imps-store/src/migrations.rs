@@ -90,6 +90,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 16,
         sql: include_str!("sql/0016_remote_group_joins.sql"),
     },
+    Migration {
+        version: 17,
+        sql: include_str!("sql/0017_peers.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

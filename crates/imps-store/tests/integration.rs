@@ -11,6 +11,7 @@ mod conformance;
 mod conformance_directory;
 mod conformance_groups;
 mod conformance_lists;
+mod conformance_peers;
 mod conformance_presence;
 mod conformance_remote_joins;
 mod conformance_sms;

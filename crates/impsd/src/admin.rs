@@ -76,6 +76,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/sessions", get(list))
         .route("/admin/peers", get(peers))
         .route("/admin/peers/{domain}/test", post(peer_test))
+        .route(
+            "/admin/peers/{domain}",
+            axum::routing::put(peer_add).delete(peer_remove),
+        )
         .route("/admin/sessions/{id}/kick", post(kick))
         .route("/admin/node/drain", post(drain))
         .route("/admin/sessions/{id}/cut-transport", post(cut_transport))
@@ -155,6 +159,67 @@ async fn peer_test(
     match f.test_peer(&domain).await {
         Ok(()) => (StatusCode::OK, started.elapsed().as_millis().to_string()).into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// What `impsd peer add` sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerAdd {
+    pub url: String,
+    #[serde(default)]
+    pub sus: bool,
+}
+
+/// Adds (or replaces) an operator's peer entry, kept in the store: 204;
+/// 400 with why for a bad domain or URL; 404 when federation is off.
+async fn peer_add(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some(f) = st.federation.as_ref() else {
+        return (StatusCode::NOT_FOUND, "federation is off\n").into_response();
+    };
+    let Ok(req) = serde_json::from_slice::<PeerAdd>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "want {\"url\": ..., \"sus\": ...}\n",
+        )
+            .into_response();
+    };
+    peer_change(f.add_peer(&domain, &req.url, req.sus).await)
+}
+
+/// Takes a peer out (and keeps that in the store): 204; 404 for a
+/// domain that is no peer.
+async fn peer_remove(
+    State(st): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    if !authorized(&st, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some(f) = st.federation.as_ref() else {
+        return (StatusCode::NOT_FOUND, "federation is off\n").into_response();
+    };
+    peer_change(f.remove_peer(&domain).await)
+}
+
+fn peer_change(r: Result<(), crate::federation::PeerChangeError>) -> Response {
+    use crate::federation::PeerChangeError as E;
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e @ E::Invalid(_)) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+        Err(e @ E::NotPeer(_)) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
+        Err(e @ E::Store(_)) => {
+            tracing::error!(error = %e, "peer entry not stored");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
+        }
     }
 }
 

@@ -216,9 +216,16 @@ pub async fn start_full(
     } else {
         None
     };
-    let federation = peer_tls
-        .clone()
-        .map(|t| federation::Federation::new(cfg.federation.clone(), &cfg.domain, t));
+    let federation = match peer_tls.clone() {
+        Some(t) => {
+            let f = federation::Federation::new(cfg.federation.clone(), &cfg.domain, t)?;
+            f.load_stored(store.clone())
+                .await
+                .context("reading the stored peer entries")?;
+            Some(f)
+        }
+        None => None,
+    };
     if let Some(f) = &federation {
         core.federation = Some(f.clone() as Arc<dyn imps_core::federation::Federation>);
     }

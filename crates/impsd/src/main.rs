@@ -313,7 +313,8 @@ enum NodeCmd {
 enum PeerCmd {
     /// List the peer table with each association and its counters, one
     /// line each: domain, state, own session, peer session, queue depth,
-    /// sent, failures, associations, URL.
+    /// sent, failures, associations, URL, and where the entry came from
+    /// (config, added, discovered).
     List {
         #[command(flatten)]
         common: Common,
@@ -321,6 +322,26 @@ enum PeerCmd {
     /// Make a new association with a peer now (the six-step exchange)
     /// and say how long it took, or why it failed.
     Test {
+        #[command(flatten)]
+        common: Common,
+        domain: String,
+    },
+    /// Make DOMAIN a peer at URL now, without a restart; kept in the
+    /// store, so it outlives one, and over any config file entry.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        domain: String,
+        /// Its SSP endpoint (`http://host:port/imps` or `https://...`).
+        url: String,
+        /// The agreement on user sessions (SUS-1..3).
+        #[arg(long)]
+        sus: bool,
+    },
+    /// Take DOMAIN out of the peers now (and after a restart; DNS
+    /// discovery does not bring it back): its association ends, new
+    /// traffic to it gets 516, what is queued for it waits or expires.
+    Remove {
         #[command(flatten)]
         common: Common,
         domain: String,
@@ -770,6 +791,36 @@ async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        PeerCmd::Add {
+            common,
+            domain,
+            url,
+            sus,
+        } => {
+            let cfg = load(&common)?;
+            let info = admin_info(&cfg)?;
+            let path = format!("/admin/peers/{}", impsd::admin::query_escape(&domain));
+            let body = serde_json::to_vec(&impsd::admin::PeerAdd { url, sus })?;
+            let (status, body) = admin_request_with(&info, "PUT", &path, Some(body)).await?;
+            match status {
+                204 => println!("{domain} added"),
+                400 | 404 => bail!("{}", String::from_utf8_lossy(&body).trim()),
+                s => bail!("admin endpoint answered HTTP {s}"),
+            }
+            return Ok(());
+        }
+        PeerCmd::Remove { common, domain } => {
+            let cfg = load(&common)?;
+            let info = admin_info(&cfg)?;
+            let path = format!("/admin/peers/{}", impsd::admin::query_escape(&domain));
+            let (status, body) = admin_request(&info, "DELETE", &path).await?;
+            match status {
+                204 => println!("{domain} removed"),
+                400 | 404 => bail!("{}", String::from_utf8_lossy(&body).trim()),
+                s => bail!("admin endpoint answered HTTP {s}"),
+            }
+            return Ok(());
+        }
     };
     let cfg = load(&common)?;
     let info = admin_info(&cfg)?;
@@ -780,7 +831,7 @@ async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
     let rows: Vec<impsd::federation::PeerView> = serde_json::from_slice(&body)?;
     for r in rows {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.domain,
             r.state,
             r.own_session.as_deref().unwrap_or("-"),
@@ -789,7 +840,8 @@ async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
             r.sent,
             r.failures,
             r.associations,
-            r.url
+            r.url,
+            r.source.as_str()
         );
     }
     Ok(())

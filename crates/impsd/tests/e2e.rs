@@ -32,6 +32,7 @@ mod fed_cluster;
 mod fed_group_invite;
 mod fed_groups;
 mod fed_groups_restart;
+mod fed_peers;
 mod fed_presence;
 mod fed_search;
 mod fed_sus;

@@ -6,6 +6,7 @@ mod directory;
 mod groups;
 mod im;
 mod lists;
+mod peers;
 mod presence;
 mod remote_joins;
 mod sms;
@@ -28,6 +29,7 @@ pub use lists::{
     AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome,
     DEFAULT_BLOCK_IN_USE, DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome, ListStore,
 };
+pub use peers::{PeerStore, StoredPeer};
 pub use presence::{
     AuthChange, GrantRecord, GrantSubject, PresenceAuthRecords, PresenceStore, ReactiveRecord,
     ReactiveState, SubscriptionRecord,
@@ -126,6 +128,7 @@ pub trait Store:
     + SmsStore
     + SspStore
     + RemoteJoinStore
+    + PeerStore
 {
 }
 
@@ -140,6 +143,7 @@ impl<T> Store for T where
         + SmsStore
         + SspStore
         + RemoteJoinStore
+        + PeerStore
 {
 }
 
@@ -195,6 +199,7 @@ pub struct MemStore {
     pub(crate) sms: Mutex<sms::MemSms>,
     pub(crate) ssp: Mutex<ssp::MemSsp>,
     pub(crate) remote_joins: Mutex<remote_joins::MemRemoteJoins>,
+    pub(crate) peers: Mutex<std::collections::BTreeMap<String, peers::StoredPeer>>,
 }
 
 #[derive(Default)]

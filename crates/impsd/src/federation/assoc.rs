@@ -78,6 +78,9 @@ pub(crate) struct Associations {
 pub struct PeerView {
     pub domain: String,
     pub url: String,
+    /// Where the entry came from: `config`, `added` or `discovered`.
+    #[serde(default = "config_source")]
+    pub source: super::PeerSource,
     /// `live`, `associating` or `none`.
     pub state: String,
     pub own_session: Option<String>,
@@ -95,6 +98,7 @@ impl Associations {
         &self,
         domain: &str,
         url: &str,
+        source: super::PeerSource,
         now: u64,
         stats: Option<&PeerStats>,
     ) -> PeerView {
@@ -111,6 +115,7 @@ impl Associations {
         PeerView {
             domain: domain.to_string(),
             url: url.to_string(),
+            source,
             state: state.to_string(),
             own_session: live.map(|l| l.own_session.clone()),
             peer_session: live.map(|l| l.peer_session.clone()),
@@ -122,6 +127,10 @@ impl Associations {
             last_error: p.and_then(|p| p.last_error.clone()),
         }
     }
+}
+
+fn config_source() -> super::PeerSource {
+    super::PeerSource::Config
 }
 
 /// A setup step refused: the HTTP 403 body's Status.
@@ -193,6 +202,14 @@ impl Federation {
         self.handshake(peer).await.map(|_| ())
     }
 
+    /// Ends everything of the association with `peer` (the operator
+    /// changed or removed its entry): the live one, one under way, and
+    /// the peer sessions we accepted.
+    pub(crate) fn forget_association(&self, peer: &str) {
+        self.assoc.lock().peers.remove(peer);
+        self.changed.notify_waiters();
+    }
+
     /// Forgets the live association with `peer` (it refused our session).
     pub(crate) fn invalidate(&self, peer: &str) {
         if let Some(p) = self.assoc.lock().peers.get_mut(peer) {
@@ -215,8 +232,7 @@ impl Federation {
     async fn handshake(self: &Arc<Self>, peer: &str) -> Result<String, FedError> {
         let url = self
             .peers
-            .get(peer)
-            .cloned()
+            .url(peer)
             .ok_or_else(|| FedError::NotPeer(peer.to_string()))?;
         let tid = random_hex();
         let secret = random_hex();
@@ -332,7 +348,7 @@ impl Federation {
 
     /// POSTs a setup step to `peer`'s table URL, in the background.
     fn post_step(self: &Arc<Self>, peer: &str, step: SetupTransaction) {
-        let Some(url) = self.peers.get(peer).cloned() else {
+        let Some(url) = self.peers.url(peer) else {
             return;
         };
         let fed = Arc::clone(self);
@@ -389,15 +405,19 @@ impl Federation {
         tracing::info!(peer, "SSP association of another node adopted");
     }
 
-    /// One setup step from a peer. `Err` is the refusal (HTTP 403).
-    /// `forwarded`: another node of the cluster passed it on, having no
-    /// handshake it belongs to; a refusal here is then expected.
+    /// One setup step from a peer, its domain looked up first when it is
+    /// not in the table (discovery): the steps we answer go to the
+    /// endpoint its SRV record names, so a forger never sees our secret.
+    /// `Err` is the refusal (HTTP 403). `forwarded`: another node of the
+    /// cluster passed it on, having no handshake it belongs to; a refusal
+    /// here is then expected.
     pub(crate) fn on_setup(
         self: &Arc<Self>,
         st: SetupTransaction,
         forwarded: bool,
     ) -> Result<(), SetupRefusal> {
-        let Some(peer) = claimed_peer(&st).filter(|d| self.peers.contains_key(d)) else {
+        let claimed = claimed_peer(&st);
+        let Some(peer) = claimed.filter(|d| self.peers.get(d).is_some()) else {
             tracing::warn!(step = ?step_name(&st.step), "SSP setup from a domain not in the peer table refused");
             return Err(refuse(516, "domain not in the peer table"));
         };
@@ -577,11 +597,13 @@ impl Federation {
     }
 }
 
-/// The domain a setup step says it comes from.
+/// The domain a setup step says it comes from (lower case).
 pub(crate) fn claimed_peer(st: &SetupTransaction) -> Option<String> {
     match &st.step {
         SetupStep::SendSecretToken { service_id, .. }
-        | SetupStep::LoginRequest { service_id, .. } => domain_of(service_id).map(str::to_string),
+        | SetupStep::LoginRequest { service_id, .. } => {
+            domain_of(service_id).map(|d| d.to_ascii_lowercase())
+        }
         SetupStep::LoginResponse { session_id, .. } => session_id
             .rsplit_once('@')
             .map(|(_, d)| d.to_ascii_lowercase()),

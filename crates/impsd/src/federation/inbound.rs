@@ -61,7 +61,7 @@ fn check_cert(
     };
     let host = fed
         .peers
-        .get(peer)
+        .url(peer)
         .and_then(|u| u.parse::<hyper::Uri>().ok())
         .and_then(|u| {
             u.host()
@@ -94,8 +94,13 @@ pub async fn handle(
     match msg {
         SspMessage::Setup(st) => {
             let tid = st.transaction_id.clone();
-            let checked = match super::assoc::claimed_peer(&st) {
-                Some(peer) if fed.peers.contains_key(&peer) => {
+            // A domain not in the table is looked up first (discovery).
+            let claimed = super::assoc::claimed_peer(&st);
+            if let Some(d) = &claimed {
+                fed.resolve(d).await;
+            }
+            let checked = match claimed {
+                Some(peer) if fed.peers.get(&peer).is_some() => {
                     check_cert(fed, &peer, certs).map_err(|why| {
                         tracing::warn!(peer = %peer, why = %why, "SSP setup step refused: client certificate");
                         super::assoc::SetupRefusal { code: 401, why }
@@ -137,6 +142,9 @@ pub async fn handle(
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_ascii_lowercase())
                 .unwrap_or_default();
+            // A discovered peer whose record's TTL ran out is looked up
+            // again, so that the core knows its users' domain.
+            fed.resolve(&peer).await;
             if !fed.peers.contains_key(&peer) || !fed.accepts(&peer, &s.session_id) {
                 tracing::warn!(peer = %peer, "SSP Session not of a live association; refused");
                 return plain(StatusCode::FORBIDDEN, "unknown SSP session\n");
@@ -162,13 +170,13 @@ pub async fn handle(
                 for tx in &s.transactions {
                     match service.ssp_inbound(&peer, tx).await {
                         Ok(SspOutcome::Done) => {
-                            if let Some(st) = stats {
+                            if let Some(st) = &stats {
                                 st.received.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         Ok(SspOutcome::Refused(code)) => {
                             tracing::info!(peer = %peer, code, "SSP transaction refused");
-                            if let Some(st) = stats {
+                            if let Some(st) = &stats {
                                 st.refused.fetch_add(1, Ordering::Relaxed);
                             }
                         }

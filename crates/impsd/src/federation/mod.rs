@@ -1,6 +1,6 @@
 //! Federation over SSP (issue 17): this server's link to the servers of
-//! other IMPS domains. `[federation]` names the peers (a static table;
-//! DNS SRV discovery is not built yet); the SSP endpoint shares the CSP
+//! other IMPS domains. `[federation]` names the peers (a static table,
+//! entries added at run time, DNS SRV discovery when on); the SSP endpoint shares the CSP
 //! listener and path, told apart by its content type
 //! (`application/vnd.wv.ssp+xml`).
 //!
@@ -17,14 +17,18 @@
 //!
 //! The core only sees the [`imps_core::federation::Federation`] port:
 //! which domains are peers, and "something was queued".
+//!
+//! - `peers`: who the peers are: the config file's table, the entries an
+//!   operator added or removed at run time (kept in the store), and those
+//!   found by DNS SRV.
 
 mod assoc;
 pub mod inbound;
 mod outbound;
 mod shared;
+pub mod peers;
 pub mod sus;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 pub use assoc::PeerView;
+pub use peers::PeerSource;
 
 /// `[federation]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +79,23 @@ pub struct FederationSettings {
     /// server certificate of an https:// peer, the client certificate a
     /// peer presents); unset: the system's trust store.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Find the peers not in the table by DNS SRV
+    /// (`_imps-server._tcp.DOMAIN`). Off by default: any domain that
+    /// publishes a record could then associate.
+    pub discovery: bool,
+    /// The name servers asked (`ip:port`); empty: the system's
+    /// (`/etc/resolv.conf`).
+    pub discovery_name_servers: Vec<String>,
+    /// The scheme of a discovered peer's URL (`https` or `http`).
+    pub discovery_scheme: String,
+    /// The path of a discovered peer's URL.
+    pub discovery_path: String,
+    /// Longest time an SRV answer is kept; the record's TTL when shorter.
+    pub discovery_cache_max_secs: u64,
+    /// How long "no record" (or a failed lookup) is kept.
+    pub discovery_negative_secs: u64,
+    /// How long one lookup may take.
+    pub discovery_timeout_ms: u64,
 }
 
 /// One row of the peer table.
@@ -114,6 +136,13 @@ impl Default for FederationSettings {
             answer_timeout_ms: 10_000,
             sus_max_sessions: 10_000,
             ca_file: None,
+            discovery: false,
+            discovery_name_servers: Vec::new(),
+            discovery_scheme: "https".into(),
+            discovery_path: "/imps".into(),
+            discovery_cache_max_secs: 3600,
+            discovery_negative_secs: 300,
+            discovery_timeout_ms: 3000,
         }
     }
 }
@@ -156,6 +185,22 @@ impl FederationSettings {
                 step.saturating_add(1000)
             );
         }
+        for ns in &self.discovery_name_servers {
+            if ns.parse::<std::net::SocketAddr>().is_err() {
+                anyhow::bail!(
+                    "federation.discovery_name_servers: {ns:?} is not ip:port (as 127.0.0.1:53)"
+                );
+            }
+        }
+        if !matches!(self.discovery_scheme.as_str(), "https" | "http") {
+            anyhow::bail!("federation.discovery_scheme must be \"https\" or \"http\"");
+        }
+        if !self.discovery_path.starts_with('/') {
+            anyhow::bail!("federation.discovery_path must start with /");
+        }
+        if self.discovery_timeout_ms == 0 {
+            anyhow::bail!("federation.discovery_timeout_ms must be at least 1");
+        }
         if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
             anyhow::bail!("federation.retry_min_ms must be at least 1 and at most retry_max_ms");
         }
@@ -195,13 +240,13 @@ pub struct Federation {
     pub(crate) cfg: FederationSettings,
     /// Our own domain, lower case.
     pub(crate) domain: String,
-    /// domain → URL, from the table.
-    pub(crate) peers: BTreeMap<String, String>,
-    /// Peers with the `sus` agreement.
-    pub(crate) sus_peers: std::collections::BTreeSet<String>,
+    /// Who the peers are (and where, and whether with `sus`).
+    pub(crate) peers: peers::PeerTable,
+    /// DNS SRV discovery, when on.
+    discovery: Option<peers::Discovery>,
     /// Relayed and served user sessions.
     pub(crate) sus: sus::Sus,
-    pub(crate) stats: BTreeMap<String, PeerStats>,
+    pub(crate) stats: peers::StatsTable,
     pub(crate) assoc: Mutex<assoc::Associations>,
     /// Association state changed (a handshake step arrived).
     pub(crate) changed: Notify,
@@ -214,20 +259,32 @@ pub struct Federation {
     service: Mutex<Option<Arc<Service>>>,
     /// The cluster's bus, on a node of one (`shared.rs`).
     pub(crate) bus: Mutex<Option<Arc<crate::cluster::Cluster>>>,
+    /// Where the operator's peer entries are kept; set by `load_stored`.
+    store: Mutex<Option<Arc<dyn Store>>>,
 }
 
 impl std::fmt::Debug for Federation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Federation")
             .field("domain", &self.domain)
-            .field("peers", &self.peers)
+            .field("peers", &self.peers.keys())
             .finish_non_exhaustive()
     }
 }
 
 impl imps_core::federation::Federation for Federation {
     fn is_peer(&self, domain: &str) -> bool {
-        self.peers.contains_key(domain)
+        self.peers.get(domain).is_some()
+    }
+
+    fn discover<'a>(&'a self, domains: &'a [String]) -> imps_core::federation::PeerLookup<'a> {
+        Box::pin(async move {
+            if self.discovery.is_none() {
+                return;
+            }
+            let lookups = domains.iter().map(|d| self.resolve(d));
+            futures_util::future::join_all(lookups).await;
+        })
     }
 
     fn queue_max(&self) -> u64 {
@@ -248,47 +305,34 @@ impl imps_core::federation::Federation for Federation {
         let now = now_ms();
         self.peers
             .keys()
+            .into_iter()
             .filter(|d| {
-                self.stats.get(*d).is_none_or(|s| {
+                self.stats.get(d).is_none_or(|s| {
                     let failed = s.failed_at_ms.load(Ordering::Relaxed);
                     failed == 0 || now.saturating_sub(failed) > self.cfg.retry_max_ms
                 })
             })
-            .cloned()
             .collect()
     }
 }
 
 impl Federation {
-    pub fn new(cfg: FederationSettings, domain: &str, tls: crate::tls::PeerTls) -> Arc<Federation> {
-        let peers: BTreeMap<String, String> = cfg
-            .peers
-            .iter()
-            .map(|p| {
-                (
-                    p.domain.trim().to_ascii_lowercase(),
-                    p.url.trim().to_string(),
-                )
-            })
-            .collect();
-        let sus_peers = cfg
-            .peers
-            .iter()
-            .filter(|p| p.sus)
-            .map(|p| p.domain.trim().to_ascii_lowercase())
-            .collect();
-        let stats = peers
-            .keys()
-            .map(|d| (d.clone(), PeerStats::default()))
-            .collect();
+    pub fn new(
+        cfg: FederationSettings,
+        domain: &str,
+        tls: crate::tls::PeerTls,
+    ) -> anyhow::Result<Arc<Federation>> {
+        let peers = peers::PeerTable::from_config(&cfg);
+        let stats = peers::StatsTable::new(peers.keys());
+        let discovery = peers::Discovery::new(&cfg)?;
         let client = outbound::Client::new(
             Duration::from_millis(cfg.request_timeout_ms.max(1)),
             tls.client,
         );
-        Arc::new(Federation {
+        Ok(Arc::new(Federation {
             domain: domain.to_ascii_lowercase(),
             peers,
-            sus_peers,
+            discovery,
             sus: sus::Sus::default(),
             stats,
             assoc: Mutex::new(assoc::Associations::default()),
@@ -298,8 +342,125 @@ impl Federation {
             peer_roots: tls.roots,
             service: Mutex::new(None),
             bus: Mutex::new(None),
+            store: Mutex::new(None),
             cfg,
-        })
+        }))
+    }
+
+    /// Lays the operator's stored entries over the config file's table;
+    /// keeps `store` for later `peer add|remove`.
+    pub async fn load_stored(&self, store: Arc<dyn Store>) -> Result<(), FedError> {
+        for p in store.stored_peers().await? {
+            self.peers.apply(&p);
+            if !p.removed {
+                self.stats.ensure(&p.domain);
+            }
+        }
+        *self.store.lock() = Some(store);
+        Ok(())
+    }
+
+    /// The entry of `domain` if it is a peer: the table's, or, with
+    /// discovery on, what its SRV records say (looked up, or held from an
+    /// earlier lookup within their TTL). Never ours, never one the
+    /// operator removed.
+    pub(crate) async fn resolve(&self, domain: &str) -> Option<peers::PeerEntry> {
+        let domain = domain.to_ascii_lowercase();
+        if domain == self.domain {
+            return None;
+        }
+        if let Some(e) = self.peers.get(&domain) {
+            return Some(e);
+        }
+        let d = self.discovery.as_ref()?;
+        if self.peers.is_removed(&domain) {
+            return None;
+        }
+        let found = d.lookup(&self.peers, &domain).await;
+        if found.is_some() {
+            self.stats.ensure(&domain);
+        }
+        found
+    }
+
+    /// The SSP endpoint of `peer`, looked up when it must be (the
+    /// sending worker asks before each pass for the peer).
+    pub(crate) async fn peer_url(&self, peer: &str) -> Option<String> {
+        self.resolve(peer).await.map(|e| e.url)
+    }
+
+    /// `impsd peer add`: `domain` is a peer at `url` from now on, and
+    /// after a restart (kept in the store), over any config file entry.
+    pub async fn add_peer(
+        &self,
+        domain: &str,
+        url: &str,
+        sus: bool,
+    ) -> Result<(), PeerChangeError> {
+        let d = domain.trim().to_ascii_lowercase();
+        if d.is_empty() || d.contains(['@', '/', ' ', ':']) {
+            return Err(PeerChangeError::Invalid(format!(
+                "{domain:?} is not a domain"
+            )));
+        }
+        if d == self.domain {
+            return Err(PeerChangeError::Invalid(format!(
+                "{d} is this server's own domain"
+            )));
+        }
+        let url = url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.parse::<hyper::Uri>().is_err()
+        {
+            return Err(PeerChangeError::Invalid(format!(
+                "{url:?} is not an http:// or https:// URL"
+            )));
+        }
+        let stored = imps_core::store::StoredPeer {
+            domain: d.clone(),
+            url: url.to_string(),
+            sus,
+            removed: false,
+        };
+        self.stored()?.put_peer(stored.clone()).await?;
+        let before = self.peers.get(&d).map(|e| e.url);
+        self.peers.apply(&stored);
+        self.stats.ensure(&d);
+        if before.as_deref() != Some(url) {
+            // An association made with another endpoint is not this one's.
+            self.forget_association(&d);
+        }
+        tracing::info!(peer = %d, url, sus, "SSP peer added");
+        Ok(())
+    }
+
+    /// `impsd peer remove`: `domain` is no peer from now on (nor after a
+    /// restart, nor through DNS): its association ends, new traffic to it
+    /// gets 516, what is queued for it waits or expires.
+    pub async fn remove_peer(&self, domain: &str) -> Result<(), PeerChangeError> {
+        let d = domain.trim().to_ascii_lowercase();
+        if !self.peers.contains_key(&d) {
+            return Err(PeerChangeError::NotPeer(d));
+        }
+        let stored = imps_core::store::StoredPeer {
+            domain: d.clone(),
+            url: String::new(),
+            sus: false,
+            removed: true,
+        };
+        self.stored()?.put_peer(stored.clone()).await?;
+        self.peers.apply(&stored);
+        self.peers.forget_found(&d);
+        self.forget_association(&d);
+        tracing::info!(peer = %d, "SSP peer removed");
+        Ok(())
+    }
+
+    fn stored(&self) -> Result<Arc<dyn Store>, PeerChangeError> {
+        self.store
+            .lock()
+            .clone()
+            .ok_or_else(|| PeerChangeError::Invalid("the server is starting".into()))
     }
 
     /// Starts the sending worker; it ends when `shutdown` turns true.
@@ -317,7 +478,7 @@ impl Federation {
         self.service.lock().clone()
     }
 
-    pub(crate) fn stats(&self, peer: &str) -> Option<&PeerStats> {
+    pub(crate) fn stats(&self, peer: &str) -> Option<Arc<PeerStats>> {
         self.stats.get(peer)
     }
 
@@ -377,12 +538,12 @@ impl Federation {
                 "counter"
             };
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (peer, s) in &self.stats {
+            for (peer, s) in &self.stats.snapshot() {
                 let v = get(s).load(Ordering::Relaxed);
                 out.push_str(&format!("{name}{{peer=\"{peer}\"}} {v}\n"));
             }
         }
-        out.push_str(&self.sus.render_metrics(self.peers.keys()));
+        out.push_str(&self.sus.render_metrics(self.peers.keys().iter()));
         out
     }
 
@@ -391,8 +552,12 @@ impl Federation {
         let now = now_ms();
         let a = self.assoc.lock();
         self.peers
-            .iter()
-            .map(|(domain, url)| a.view(domain, url, now, self.stats.get(domain)))
+            .entries()
+            .into_iter()
+            .map(|(domain, e)| {
+                let stats = self.stats.get(&domain);
+                a.view(&domain, &e.url, e.source, now, stats.as_deref())
+            })
             .collect()
     }
 }
@@ -403,6 +568,17 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// Why `impsd peer add|remove` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerChangeError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} is not in the peer table")]
+    NotPeer(String),
+    #[error("store: {0}")]
+    Store(#[from] imps_core::StoreError),
 }
 
 /// Why talking to a peer failed.

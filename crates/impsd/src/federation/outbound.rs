@@ -284,7 +284,7 @@ async fn send_peer(
             live.push(item);
         }
     }
-    let Some(url) = fed.peers.get(peer).cloned() else {
+    let Some(url) = fed.peer_url(peer).await else {
         // A peer taken out of the table: its traffic waits (or expires)
         // in case it comes back.
         for item in &live {

@@ -183,7 +183,7 @@ pub async fn relay(fed: &Arc<Federation>, msg: &Message) -> Option<Option<Messag
         }
         _ => return None,
     };
-    if domain == fed.domain || !fed.sus_peers.contains(&domain) {
+    if domain == fed.domain || !fed.peers.is_sus(&domain) {
         // Not ours to relay: the core answers as for any other domain.
         return None;
     }
@@ -202,7 +202,7 @@ pub async fn relay(fed: &Arc<Federation>, msg: &Message) -> Option<Option<Messag
     if name == "Login-Request" {
         let https = fed
             .peers
-            .get(&domain)
+            .url(&domain)
             .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
         if tx.body.child("Password").is_some() && !https {
             tracing::info!(peer = %domain, "plaintext password not relayed over plain HTTP");
@@ -402,8 +402,7 @@ async fn exchange(
 ) -> Result<Vec<SusPrimitive>, FedError> {
     let url = fed
         .peers
-        .get(peer)
-        .cloned()
+        .url(peer)
         .ok_or_else(|| FedError::NotPeer(peer.to_string()))?;
     let tid = fed.sus.tid();
     let primitive = p.to_element();
@@ -481,7 +480,7 @@ pub(crate) async fn serve(fed: &Arc<Federation>, peer: &str, s: SspSession) -> R
                 continue;
             }
         };
-        if !fed.sus_peers.contains(peer) {
+        if !fed.peers.is_sus(peer) {
             tracing::info!(
                 peer,
                 "relayed session from a peer without the sus agreement; refused"
