@@ -82,7 +82,14 @@ async fn start(args: &FedArgs) -> anyhow::Result<Vec<Target>> {
                 ),
             );
         servers.push(
-            Target::spawn(&bin, &args.user_prefix, args.users, args.password.clone(), &s).await?,
+            Target::spawn(
+                &bin,
+                &args.user_prefix,
+                args.users,
+                args.password.clone(),
+                &s,
+            )
+            .await?,
         );
     }
     Ok(servers)

@@ -16,10 +16,10 @@
 //! measures is the server as it is run and what a client sees.
 
 mod cluster;
-mod federation;
 mod compare;
 mod corpus;
 mod criterion_mix;
+mod federation;
 mod groups;
 mod im;
 mod keepalive;

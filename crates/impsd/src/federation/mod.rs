@@ -25,8 +25,8 @@
 mod assoc;
 pub mod inbound;
 mod outbound;
-mod shared;
 pub mod peers;
+mod shared;
 pub mod sus;
 
 use std::sync::Arc;
