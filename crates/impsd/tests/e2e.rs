@@ -5,7 +5,7 @@
 //! the test kit), which made most of the CI time. Here they are modules of
 //! one binary (`autotests = false` in Cargo.toml), each file where it was,
 //! so a test is still `tests/<file>.rs::<name>`. Run one file with
-//! `cargo test --workspace --release --test e2e <file>::`.
+//! `cargo test --workspace --profile ci --test e2e <file>::`.
 
 // Shared helpers (directories with a mod.rs).
 mod android_common;
