@@ -245,7 +245,8 @@ async fn run_one(args: &ClusterArgs, setup: Setup, rate: Option<f64>) -> anyhow:
     })
 }
 
-fn us_per_msg(cpu: Option<Duration>, msgs: u64) -> String {
+/// Server CPU in µs per message, for a table ("-" when unknown).
+pub(crate) fn us_per_msg(cpu: Option<Duration>, msgs: u64) -> String {
     match cpu {
         Some(c) if msgs > 0 => format!("{:.0}", c.as_secs_f64() * 1e6 / msgs as f64),
         _ => "-".into(),

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use imps_client::{Encoding, WsClient};
 
+use crate::cluster::us_per_msg;
 use crate::im::{Phase, Pick, phase};
 use crate::target::{Target, impsd_path, toml_str};
 
@@ -217,7 +218,7 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
             p.p50,
             p.p99,
             p.errors + p.refused,
-            us_per_msg(p),
+            us_per_msg(p.server_cpu, p.delivered),
         );
     }
     // Cross against same, each figure the mean of its phases.
@@ -230,17 +231,13 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
                 .collect();
             v.iter().sum::<f64>() / v.len().max(1) as f64
         };
-        let cpu = |p: &Phase| match p.server_cpu {
-            Some(c) if p.delivered > 0 => c.as_secs_f64() * 1e6 / p.delivered as f64,
-            _ => f64::NAN,
-        };
         println!(
             "cross/same, {}: msg/s {:.2}, p50 {:.2}, p99 {:.2}, CPU per message {:.2}",
             if fixed { "fixed rate" } else { "peak" },
             mean(true, &|p| p.delivered_per_sec) / mean(false, &|p| p.delivered_per_sec),
             mean(true, &|p| p.p50) / mean(false, &|p| p.p50),
             mean(true, &|p| p.p99) / mean(false, &|p| p.p99),
-            mean(true, &cpu) / mean(false, &cpu),
+            mean(true, &Phase::cpu_us_per_msg) / mean(false, &Phase::cpu_us_per_msg),
         );
     }
     println!(
@@ -250,11 +247,4 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
             .trim()
     );
     Ok(())
-}
-
-fn us_per_msg(p: &Phase) -> String {
-    match p.server_cpu {
-        Some(c) if p.delivered > 0 => format!("{:.0}", c.as_secs_f64() * 1e6 / p.delivered as f64),
-        _ => "-".into(),
-    }
 }

@@ -205,6 +205,14 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
+    /// Server CPU in µs per delivered message; NaN when unknown.
+    pub(crate) fn cpu_us_per_msg(&self) -> f64 {
+        match self.server_cpu {
+            Some(c) if self.delivered > 0 => c.as_secs_f64() * 1e6 / self.delivered as f64,
+            _ => f64::NAN,
+        }
+    }
+
     pub(crate) fn print(&self) {
         let cpu = self.server_cpu.map_or(String::new(), |c| {
             format!("  server cpu {:.2} s", c.as_secs_f64())
