@@ -53,6 +53,9 @@ pub struct Running {
     cluster: Option<Arc<cluster::Cluster>>,
     /// Set by `impsd node drain` (the admin endpoint).
     stop_asked: Arc<tokio::sync::Notify>,
+    /// The WebSockets bound to a session; the drain waits for them to
+    /// close.
+    ws_cuts: Arc<ws::Cuts>,
 }
 
 impl Running {
@@ -76,12 +79,21 @@ impl Running {
             .drain_sessions("server going down: log in again")
             .await;
         tracing::info!(sessions = n, "draining: clients told to log in elsewhere");
-        while self.service.parting_sessions() > 0 && tokio::time::Instant::now() < deadline {
+        // A Disconnect taken from the outbox is not yet on the wire: the
+        // WebSocket writes and flushes it, then the close frame, and only
+        // then lets go of its session. Exiting before that loses the
+        // Disconnect (seen under load), so wait for both.
+        let pending = || self.service.parting_sessions() + self.ws_cuts.open_sessions();
+        while pending() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let left = self.service.parting_sessions();
-        if left > 0 {
-            tracing::warn!(sessions = left, "drain: Disconnects not collected in time");
+        let (parting, open) = (self.service.parting_sessions(), self.ws_cuts.open_sessions());
+        if parting + open > 0 {
+            tracing::warn!(
+                parting,
+                open_websockets = open,
+                "drain: Disconnects not collected or WebSockets not closed in time"
+            );
         }
         c.leave(deadline).await;
         tracing::info!("drained");
@@ -366,7 +378,7 @@ pub async fn start_full(
         token,
         log,
         federation: federation.clone(),
-        ws_cuts,
+        ws_cuts: ws_cuts.clone(),
         stop: stop_asked.clone(),
         drain_ms: cfg.cluster.drain_timeout_ms,
         clustered: cluster.is_some(),
@@ -412,6 +424,7 @@ pub async fn start_full(
         workers,
         cluster,
         stop_asked,
+        ws_cuts,
     })
 }
 

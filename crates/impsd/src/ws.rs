@@ -75,6 +75,13 @@ impl Cuts {
         }
     }
 
+    /// Sessions with at least one WebSocket still open. A socket leaves
+    /// after its last frame (a Disconnect, the close frame) was written,
+    /// so a draining node waits for this to reach 0 before it exits.
+    pub fn open_sessions(&self) -> usize {
+        self.by_session.lock().len()
+    }
+
     /// Closes every WebSocket of `session`; false when there is none.
     pub fn cut(&self, session: &str) -> bool {
         match self.by_session.lock().remove(session) {
