@@ -1,9 +1,12 @@
 //! The SSP group primitives (issue 17, fourth step), typed: what a user of
 //! one domain needs to use a group hosted in another. The requests
 //! (`JoinGroupRequest`, `LeaveGroupRequest`, `GetGroupMemberRequest`,
-//! `GetJoinedUsersRequest`, `GetGroupPropsRequest` and the three of group
-//! change subscription) share one shape: `groupID=` plus `MetaInfo`, and
-//! for a join its screen name and flags; their answers are typed each.
+//! `GetJoinedUsersRequest`, `GetGroupPropsRequest`, the three of group
+//! change subscription, and the managing ones: `DeleteGroupRequest`,
+//! `Add`/`RemoveGroupMemberRequest`, `MemberAccessRequest`,
+//! `SetGroupPropsRequest`, `RejectListRequest`) share one shape:
+//! `groupID=` plus `MetaInfo`, for a join its screen name and flags, for
+//! the managing ones a [`GroupContent`]; their answers are typed each.
 //! The host's pushes are `GroupChangeNotice` (joins, departures, property
 //! changes, to the subscribed users it names), `LeaveGroupIndication` (a
 //! user was removed) and a group message, which travels as a
@@ -97,10 +100,23 @@ pub enum GroupOp {
     Unsubscribe,
     /// `GetGroupSubStatusRequest` (G).
     SubStatus,
+    /// `DeleteGroupRequest`.
+    Delete,
+    /// `AddGroupMemberRequest`: [`GroupContent::Users`].
+    AddMembers,
+    /// `RemoveGroupMemberRequest`: [`GroupContent::Users`].
+    RemoveMembers,
+    /// `MemberAccessRequest`: [`GroupContent::Access`].
+    MemberAccess,
+    /// `SetGroupPropsRequest`: [`GroupContent::Props`].
+    SetProps,
+    /// `RejectListRequest`: [`GroupContent::Rejects`], answered with a
+    /// [`RejectListResponse`].
+    RejectList,
 }
 
 impl GroupOp {
-    pub const ALL: [GroupOp; 8] = [
+    pub const ALL: [GroupOp; 14] = [
         GroupOp::Join,
         GroupOp::Leave,
         GroupOp::GetMembers,
@@ -109,6 +125,12 @@ impl GroupOp {
         GroupOp::Subscribe,
         GroupOp::Unsubscribe,
         GroupOp::SubStatus,
+        GroupOp::Delete,
+        GroupOp::AddMembers,
+        GroupOp::RemoveMembers,
+        GroupOp::MemberAccess,
+        GroupOp::SetProps,
+        GroupOp::RejectList,
     ];
 
     /// The request's element name.
@@ -122,12 +144,101 @@ impl GroupOp {
             GroupOp::Subscribe => "SubscribeGroupChangeRequest",
             GroupOp::Unsubscribe => "UnsubscribeGroupChangeRequest",
             GroupOp::SubStatus => "GetGroupSubStatusRequest",
+            GroupOp::Delete => "DeleteGroupRequest",
+            GroupOp::AddMembers => "AddGroupMemberRequest",
+            GroupOp::RemoveMembers => "RemoveGroupMemberRequest",
+            GroupOp::MemberAccess => "MemberAccessRequest",
+            GroupOp::SetProps => "SetGroupPropsRequest",
+            GroupOp::RejectList => "RejectListRequest",
         }
     }
 
     /// The operation a primitive name asks for, if it is one of these.
     pub fn of(name: &str) -> Option<GroupOp> {
         GroupOp::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// What a managing request carries besides the group: user lists for
+/// the member and reject lists, access levels, properties. Every list
+/// is of `wv:` IDs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GroupContent {
+    #[default]
+    None,
+    /// `UserID*` (add or remove members).
+    Users(Vec<String>),
+    /// `Admins`/`Moderators`/`OrdinaryUsers{UserID*}`.
+    Access {
+        admins: Vec<String>,
+        moderators: Vec<String>,
+        users: Vec<String>,
+    },
+    /// `GroupProperties?`, `OwnProperties?`, both as in CSP.
+    Props {
+        properties: Option<Element>,
+        own: Option<Element>,
+    },
+    /// `AddUsers`/`RemoveUsers{UserID*}`.
+    Rejects {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+}
+
+impl GroupContent {
+    fn read(op: GroupOp, e: &Element) -> Result<GroupContent, WireError> {
+        Ok(match op {
+            GroupOp::AddMembers | GroupOp::RemoveMembers => GroupContent::Users(user_ids(Some(e))?),
+            GroupOp::MemberAccess => GroupContent::Access {
+                admins: user_ids(e.child("Admins"))?,
+                moderators: user_ids(e.child("Moderators"))?,
+                users: user_ids(e.child("OrdinaryUsers"))?,
+            },
+            GroupOp::SetProps => GroupContent::Props {
+                properties: e.child("GroupProperties").cloned(),
+                own: e.child("OwnProperties").cloned(),
+            },
+            GroupOp::RejectList => GroupContent::Rejects {
+                add: user_ids(e.child("AddUsers"))?,
+                remove: user_ids(e.child("RemoveUsers"))?,
+            },
+            _ => GroupContent::None,
+        })
+    }
+
+    fn write(&self, mut e: Element) -> Element {
+        match self {
+            GroupContent::None => e,
+            GroupContent::Users(ids) => with_user_ids(e, "UserID", ids),
+            GroupContent::Access {
+                admins,
+                moderators,
+                users,
+            } => {
+                for (name, ids) in [
+                    ("Admins", admins),
+                    ("Moderators", moderators),
+                    ("OrdinaryUsers", users),
+                ] {
+                    if !ids.is_empty() {
+                        e = e.with(with_user_ids(Element::new(name), "UserID", ids));
+                    }
+                }
+                e
+            }
+            GroupContent::Props { properties, own } => {
+                e.with_opt(properties.clone()).with_opt(own.clone())
+            }
+            GroupContent::Rejects { add, remove } => {
+                for (name, ids) in [("AddUsers", add), ("RemoveUsers", remove)] {
+                    if !ids.is_empty() {
+                        e = e.with(with_user_ids(Element::new(name), "UserID", ids));
+                    }
+                }
+                e
+            }
+        }
     }
 }
 
@@ -145,6 +256,8 @@ pub struct GroupRequest {
     pub joined_list: bool,
     /// Join: `subscribeNotif`.
     pub subscribe: bool,
+    /// What a managing request carries.
+    pub content: GroupContent,
 }
 
 impl GroupRequest {
@@ -161,6 +274,7 @@ impl GroupRequest {
                 .filter(|s| !s.is_empty()),
             joined_list: yes_no_attr(e, "joinedListRequest")?,
             subscribe: yes_no_attr(e, "subscribeNotif")?,
+            content: GroupContent::read(op, e)?,
         })
     }
 
@@ -170,11 +284,41 @@ impl GroupRequest {
             e.set_attr("joinedListRequest", yes_no(self.joined_list));
             e.set_attr("subscribeNotif", yes_no(self.subscribe));
         }
-        e.with(self.meta.to_element()).with_opt(
+        let e = e.with(self.meta.to_element()).with_opt(
             self.screen_name.as_deref().map(|s| {
                 Element::text("ScreenName", s).with_attr("groupID", self.group_id.as_str())
             }),
-        )
+        );
+        self.content.write(e)
+    }
+}
+
+/// `RejectListResponse`: the outcome and the whole reject list after the
+/// change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectListResponse {
+    pub status: SspStatus,
+    pub users: Vec<String>,
+}
+
+impl RejectListResponse {
+    pub const NAME: &'static str = "RejectListResponse";
+
+    pub fn from_element(e: &Element) -> Result<RejectListResponse, WireError> {
+        Ok(RejectListResponse {
+            status: status_of(e)?,
+            users: user_ids(e.child("RejectList"))?,
+        })
+    }
+
+    pub fn to_element(&self) -> Element {
+        Element::new(Self::NAME)
+            .with(self.status.to_element())
+            .with(with_user_ids(
+                Element::new("RejectList"),
+                "UserID",
+                &self.users,
+            ))
     }
 }
 
@@ -655,6 +799,29 @@ mod tests {
                 screen_name: join.then(|| "bobby".into()),
                 joined_list: join,
                 subscribe: join,
+                content: match op {
+                    GroupOp::AddMembers | GroupOp::RemoveMembers => {
+                        GroupContent::Users(vec!["wv:carol@a.example".into(), "wv:bob@b.example".into()])
+                    }
+                    GroupOp::MemberAccess => GroupContent::Access {
+                        admins: vec!["wv:bob@b.example".into()],
+                        moderators: vec![],
+                        users: vec!["wv:carol@a.example".into()],
+                    },
+                    GroupOp::SetProps => GroupContent::Props {
+                        properties: Some(Element::new("GroupProperties").with(
+                            Element::new("Property")
+                                .with_text("Name", "Topic")
+                                .with_text("Value", "endgames"),
+                        )),
+                        own: None,
+                    },
+                    GroupOp::RejectList => GroupContent::Rejects {
+                        add: vec!["wv:dave@a.example".into()],
+                        remove: vec!["wv:eve@c.example".into()],
+                    },
+                    _ => GroupContent::None,
+                },
             };
             let e = xml(&r.to_element());
             assert_eq!(e.name.as_str(), op.name());
@@ -688,6 +855,34 @@ mod tests {
         assert_eq!(r.status.code, 200, "no Status is success");
         assert_eq!(r.joined[0].user_id.as_deref(), Some("wv:alice@a.example"));
         assert!(GroupRequest::from_element(&Element::new("JoinGroupRequest")).is_err());
+    }
+
+    #[test]
+    fn managing_requests_read_their_lists_and_reject_list_answers_round_trip() {
+        let e = Element::new("MemberAccessRequest")
+            .with_attr("groupID", G)
+            .with(meta(Some("wv:bob@b.example")).to_element())
+            .with(Element::new("Moderators").with(Element::new("UserID").with_attr("USERID", "carol@A.example")));
+        let r = GroupRequest::from_element(&e).unwrap();
+        assert_eq!(
+            r.content,
+            GroupContent::Access {
+                admins: vec![],
+                moderators: vec!["wv:carol@a.example".into()],
+                users: vec![],
+            }
+        );
+        // A member list names users by attribute; one that is no ID is refused.
+        let e = Element::new("AddGroupMemberRequest")
+            .with_attr("groupID", G)
+            .with(meta(Some("wv:bob@b.example")).to_element())
+            .with(Element::new("UserID").with_attr("userID", "not an id"));
+        assert!(GroupRequest::from_element(&e).is_err());
+        let r = RejectListResponse {
+            status: SspStatus::ok(),
+            users: vec!["wv:dave@a.example".into(), "wv:eve@c.example".into()],
+        };
+        assert_eq!(RejectListResponse::from_element(&xml(&r.to_element())).unwrap(), r);
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod fed;
 mod fed_cluster;
 mod fed_group_invite;
 mod fed_groups;
+mod fed_groups_admin;
 mod fed_groups_restart;
 mod fed_peers;
 mod fed_presence;

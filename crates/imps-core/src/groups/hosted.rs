@@ -21,8 +21,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use imps_wire::ssp::{SspStatus, domain_of};
 use imps_wire::ssp_groups::{
     GetGroupMemberResponse, GetGroupPropsResponse, GetJoinedUsersResponse, GroupChangeNotice,
-    GroupMessage, GroupOp, GroupRequest, GroupSubStatus, JoinGroupResponse, LeaveGroupIndication,
-    SspMapping,
+    GroupContent, GroupMessage, GroupOp, GroupRequest, GroupSubStatus, JoinGroupResponse,
+    LeaveGroupIndication, RejectListResponse, SspMapping,
 };
 use imps_wire::ssp_im::refusal;
 use imps_wire::{Element, Version};
@@ -64,6 +64,30 @@ fn wire_ids(e: Option<&Element>, out: &mut Vec<String>) {
         } else {
             wire_ids(Some(c), out);
         }
+    }
+}
+
+/// `UserIDList{UserID*}`, the CSP list the group handlers read.
+fn id_list(ids: &[String]) -> Element {
+    let mut l = Element::new("UserIDList");
+    for id in ids {
+        l = l.with_text("UserID", id.as_str());
+    }
+    l
+}
+
+/// The outcome a CSP answer states (`Result{Code, Description}`, no
+/// Result being success), as the SSP status.
+fn outcome(csp: &Element) -> SspStatus {
+    let r = csp.child("Result");
+    SspStatus {
+        code: r
+            .and_then(|r| r.child_u64("Code"))
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(200),
+        description: r
+            .and_then(|r| r.child_text("Description"))
+            .map(str::to_string),
     }
 }
 
@@ -208,6 +232,77 @@ impl GroupsService {
                     status: ok,
                     properties: csp.child("GroupProperties").cloned(),
                     own: csp.child("OwnProperties").cloned(),
+                }
+                .to_element()
+            }
+            GroupOp::Delete => {
+                let csp = self
+                    .delete_group(&s, &body("DeleteGroup-Request"))
+                    .await?;
+                refusal(&Element::new(req.op.name()), outcome(&csp))
+            }
+            GroupOp::AddMembers | GroupOp::RemoveMembers => {
+                let GroupContent::Users(ids) = &req.content else {
+                    return Err(CoreError::BadRequest("a member request without users".into()));
+                };
+                let csp = if req.op == GroupOp::AddMembers {
+                    let b = body("AddGroupMembers-Request").with(id_list(ids));
+                    self.add_group_members(&s, &b).await?
+                } else {
+                    let b = body("RemoveGroupMembers-Request").with(id_list(ids));
+                    self.remove_group_members(&s, &b).await?
+                };
+                refusal(&Element::new(req.op.name()), outcome(&csp))
+            }
+            GroupOp::MemberAccess => {
+                let GroupContent::Access {
+                    admins,
+                    moderators,
+                    users,
+                } = &req.content
+                else {
+                    return Err(CoreError::BadRequest("MemberAccess without levels".into()));
+                };
+                let mut b = body("MemberAccess-Request");
+                if !admins.is_empty() {
+                    b = b.with(Element::new("Admin").with(id_list(admins)));
+                }
+                if !moderators.is_empty() {
+                    b = b.with(Element::new("Mod").with(id_list(moderators)));
+                }
+                if !users.is_empty() {
+                    b = b.with(id_list(users));
+                }
+                let csp = self.member_access(&s, &b).await?;
+                refusal(&Element::new(req.op.name()), outcome(&csp))
+            }
+            GroupOp::SetProps => {
+                let GroupContent::Props { properties, own } = &req.content else {
+                    return Err(CoreError::BadRequest("SetGroupProps without properties".into()));
+                };
+                let b = body("SetGroupProps-Request")
+                    .with_opt(properties.clone())
+                    .with_opt(own.clone());
+                let csp = self.set_group_props(&s, &b).await?;
+                refusal(&Element::new(req.op.name()), outcome(&csp))
+            }
+            GroupOp::RejectList => {
+                let GroupContent::Rejects { add, remove } = &req.content else {
+                    return Err(CoreError::BadRequest("RejectList without lists".into()));
+                };
+                let mut b = body("RejectList-Request");
+                if !add.is_empty() {
+                    b = b.with(Element::new("AddList").with(id_list(add)));
+                }
+                if !remove.is_empty() {
+                    b = b.with(Element::new("RemoveList").with(id_list(remove)));
+                }
+                let csp = self.reject_list(&s, &b).await?;
+                let mut users = Vec::new();
+                wire_ids(csp.child("UserList"), &mut users);
+                RejectListResponse {
+                    status: outcome(&csp),
+                    users,
                 }
                 .to_element()
             }

@@ -229,7 +229,9 @@ impl GroupsService {
         let _held = lock.lock().await;
         let g = self.visible_group(&gid, &s.user).await?;
         let wire = user_ids(body);
-        let (users, mut failures) = self.named_users(wire.clone())?;
+        // A member list may name users of peer domains (they join and
+        // manage through their own server, issue 17).
+        let (users, mut failures) = self.named_users_of(wire.clone(), !g.private)?;
         if g.private {
             let me = self
                 .base
@@ -249,7 +251,7 @@ impl GroupsService {
         self.require(&g, &s.user, true).await?;
         let members = self.base.store.members(&gid).await?;
         for u in &users {
-            if !self.base.user_exists(u).await? {
+            if !self.member_exists(u).await? {
                 failures.push(unknown_user_detail(&wire_user(u, &self.base.cfg.domain)));
             } else if !members.iter().any(|(m, _)| m == u) {
                 self.base
@@ -259,6 +261,15 @@ impl GroupsService {
             }
         }
         Ok(partial_status(failures, wire.len()))
+    }
+
+    /// Whether `user` (canonical) may be a member: one of ours that
+    /// exists, or a user of a peer domain (that server answers for them).
+    async fn member_exists(&self, user: &str) -> Result<bool, CoreError> {
+        if super::hosted::is_remote(user) {
+            return Ok(true);
+        }
+        self.base.user_exists(user).await
     }
 
     /// RemoveGroupMembers-Request. A removed member joined to a restricted
@@ -279,7 +290,7 @@ impl GroupsService {
         }
         let role = self.require(&g, &s.user, true).await?;
         let wire = user_ids(body);
-        let (users, mut failures) = self.named_users(wire.clone())?;
+        let (users, mut failures) = self.named_users_of(wire.clone(), true)?;
         let members = self.base.store.members(&gid).await?;
         let restricted = effective(&g, "AccessType") == "Restricted";
         for u in &users {
@@ -337,13 +348,13 @@ impl GroupsService {
                     "only an admin grants Admin or Mod".into(),
                 ));
             }
-            let (users, bad) = self.named_users(wire)?;
+            let (users, bad) = self.named_users_of(wire, true)?;
             failures.extend(bad);
             for u in users {
                 if u == g.owner {
                     continue;
                 }
-                if !self.base.user_exists(&u).await? {
+                if !self.member_exists(&u).await? {
                     failures.push(unknown_user_detail(&wire_user(&u, &self.base.cfg.domain)));
                     continue;
                 }

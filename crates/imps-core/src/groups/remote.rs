@@ -2,7 +2,9 @@
 //! side.
 //!
 //! A client's JoinGroup, LeaveGroup, GetJoinedUsers, GetGroupMembers,
-//! GetGroupProps or SubscribeGroupNotice naming a group of a peer domain
+//! GetGroupProps, SubscribeGroupNotice or managing request (DeleteGroup,
+//! Add/RemoveGroupMembers, MemberAccess, SetGroupProps, RejectList)
+//! naming a group of a peer domain
 //! goes to that domain's server as the SSP group request, durably queued,
 //! and the client's request waits for the answer up to
 //! `federation.answer_timeout_ms` (504 after; the request may still be
@@ -24,8 +26,8 @@ use imps_wire::element::bool_str;
 use imps_wire::ssp::{SspStatus, domain_of};
 use imps_wire::ssp_groups::{
     GetGroupMemberResponse, GetGroupPropsResponse, GetJoinedUsersResponse, GroupChangeNotice,
-    GroupMessage, GroupOp, GroupRequest, GroupSubStatus, JoinGroupResponse, LeaveGroupIndication,
-    SspMapping,
+    GroupContent, GroupMessage, GroupOp, GroupRequest, GroupSubStatus, JoinGroupResponse,
+    LeaveGroupIndication, RejectListResponse, SspMapping,
 };
 use imps_wire::{Element, PrimitiveKind, Version};
 use parking_lot::Mutex;
@@ -119,6 +121,12 @@ impl GroupsService {
             P::GetJoinedUsersRequest => GroupOp::GetJoinedUsers,
             P::GetGroupMembersRequest => GroupOp::GetMembers,
             P::GetGroupPropsRequest => GroupOp::GetProps,
+            P::DeleteGroupRequest => GroupOp::Delete,
+            P::AddGroupMembersRequest => GroupOp::AddMembers,
+            P::RemoveGroupMembersRequest => GroupOp::RemoveMembers,
+            P::MemberAccessRequest => GroupOp::MemberAccess,
+            P::SetGroupPropsRequest => GroupOp::SetProps,
+            P::RejectListRequest => GroupOp::RejectList,
             P::SubscribeGroupNoticeRequest => {
                 match body
                     .child_text("SubscribeType")
@@ -153,6 +161,7 @@ impl GroupsService {
             screen_name: p.sname.clone().filter(|_| op == GroupOp::Join),
             joined_list: want_list,
             subscribe: p.subscribe,
+            content: self.managing_content(op, body)?,
         };
         let answer = self.ask_peer(&peer, &req.to_element()).await?;
         let unreadable = |e: imps_wire::WireError| {
@@ -246,11 +255,61 @@ impl GroupsService {
                     )
                     .with_opt(r.own)
             }
+            GroupOp::Delete
+            | GroupOp::AddMembers
+            | GroupOp::RemoveMembers
+            | GroupOp::MemberAccess
+            | GroupOp::SetProps => {
+                if op == GroupOp::Delete {
+                    self.base.store.remove_remote_join(&s.id, &gid).await?;
+                }
+                crate::reply::status(
+                    status.code,
+                    status.description.as_deref().unwrap_or("Successful"),
+                )
+            }
+            GroupOp::RejectList => {
+                let r = RejectListResponse::from_element(&answer).map_err(unreadable)?;
+                Element::new("RejectList-Response").with(user_list(&r.users))
+            }
             GroupOp::Subscribe | GroupOp::Unsubscribe | GroupOp::SubStatus => {
                 let r = GroupSubStatus::from_element(&answer).map_err(unreadable)?;
                 Element::new("SubscribeGroupNotice-Response")
                     .with_text("Value", bool_str(r.subscribed))
             }
+        })
+    }
+
+    /// The lists and properties a managing request carries, from the
+    /// client's CSP request: user IDs as `wv:` IDs of any domain (ours
+    /// are named with our domain, so the host reads them as ours).
+    fn managing_content(&self, op: GroupOp, body: &Element) -> Result<GroupContent, CoreError> {
+        let ids = |e: Option<&Element>| -> Result<Vec<String>, CoreError> {
+            let Some(e) = e else { return Ok(Vec::new()) };
+            super::ids::user_ids(e)
+                .into_iter()
+                .map(|w| {
+                    let u = self.base.canonical_party(&w)?;
+                    Ok(crate::users::wire_user(&u, &self.base.cfg.domain))
+                })
+                .collect()
+        };
+        Ok(match op {
+            GroupOp::AddMembers | GroupOp::RemoveMembers => GroupContent::Users(ids(Some(body))?),
+            GroupOp::MemberAccess => GroupContent::Access {
+                admins: ids(body.child("Admin"))?,
+                moderators: ids(body.child("Mod"))?,
+                users: ids(Some(body))?,
+            },
+            GroupOp::SetProps => GroupContent::Props {
+                properties: body.child("GroupProperties").cloned(),
+                own: body.child("OwnProperties").cloned(),
+            },
+            GroupOp::RejectList => GroupContent::Rejects {
+                add: ids(body.child("AddList"))?,
+                remove: ids(body.child("RemoveList"))?,
+            },
+            _ => GroupContent::None,
         })
     }
 
@@ -493,6 +552,7 @@ impl GroupsService {
                 screen_name: None,
                 joined_list: false,
                 subscribe: false,
+                content: GroupContent::None,
             };
             if let Err(e) = self.base.queue_ssp(&peer, None, &req.to_element()).await {
                 tracing::warn!(peer = %peer, group = %gid, error = %e, "leave for a group of another domain not queued");
