@@ -284,11 +284,11 @@ impl GroupRequest {
             e.set_attr("joinedListRequest", yes_no(self.joined_list));
             e.set_attr("subscribeNotif", yes_no(self.subscribe));
         }
-        let e = e.with(self.meta.to_element()).with_opt(
-            self.screen_name.as_deref().map(|s| {
-                Element::text("ScreenName", s).with_attr("groupID", self.group_id.as_str())
-            }),
-        );
+        let e =
+            e.with(self.meta.to_element())
+                .with_opt(self.screen_name.as_deref().map(|s| {
+                    Element::text("ScreenName", s).with_attr("groupID", self.group_id.as_str())
+                }));
         self.content.write(e)
     }
 }
@@ -800,20 +800,23 @@ mod tests {
                 joined_list: join,
                 subscribe: join,
                 content: match op {
-                    GroupOp::AddMembers | GroupOp::RemoveMembers => {
-                        GroupContent::Users(vec!["wv:carol@a.example".into(), "wv:bob@b.example".into()])
-                    }
+                    GroupOp::AddMembers | GroupOp::RemoveMembers => GroupContent::Users(vec![
+                        "wv:carol@a.example".into(),
+                        "wv:bob@b.example".into(),
+                    ]),
                     GroupOp::MemberAccess => GroupContent::Access {
                         admins: vec!["wv:bob@b.example".into()],
                         moderators: vec![],
                         users: vec!["wv:carol@a.example".into()],
                     },
                     GroupOp::SetProps => GroupContent::Props {
-                        properties: Some(Element::new("GroupProperties").with(
-                            Element::new("Property")
-                                .with_text("Name", "Topic")
-                                .with_text("Value", "endgames"),
-                        )),
+                        properties: Some(
+                            Element::new("GroupProperties").with(
+                                Element::new("Property")
+                                    .with_text("Name", "Topic")
+                                    .with_text("Value", "endgames"),
+                            ),
+                        ),
                         own: None,
                     },
                     GroupOp::RejectList => GroupContent::Rejects {
@@ -862,7 +865,10 @@ mod tests {
         let e = Element::new("MemberAccessRequest")
             .with_attr("groupID", G)
             .with(meta(Some("wv:bob@b.example")).to_element())
-            .with(Element::new("Moderators").with(Element::new("UserID").with_attr("USERID", "carol@A.example")));
+            .with(
+                Element::new("Moderators")
+                    .with(Element::new("UserID").with_attr("USERID", "carol@A.example")),
+            );
         let r = GroupRequest::from_element(&e).unwrap();
         assert_eq!(
             r.content,
@@ -882,7 +888,10 @@ mod tests {
             status: SspStatus::ok(),
             users: vec!["wv:dave@a.example".into(), "wv:eve@c.example".into()],
         };
-        assert_eq!(RejectListResponse::from_element(&xml(&r.to_element())).unwrap(), r);
+        assert_eq!(
+            RejectListResponse::from_element(&xml(&r.to_element())).unwrap(),
+            r
+        );
     }
 
     #[test]

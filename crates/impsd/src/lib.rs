@@ -87,7 +87,10 @@ impl Running {
         while pending() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let (parting, open) = (self.service.parting_sessions(), self.ws_cuts.open_sessions());
+        let (parting, open) = (
+            self.service.parting_sessions(),
+            self.ws_cuts.open_sessions(),
+        );
         if parting + open > 0 {
             tracing::warn!(
                 parting,

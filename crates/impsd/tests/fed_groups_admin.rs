@@ -120,7 +120,10 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     assert!(m.iter().any(|u| u == CAROL), "{m:?}");
     assert!(m.iter().any(|u| u == BOB), "{m:?}");
     let seen_by_alice = members(&alice).await;
-    assert!(seen_by_alice.iter().any(|u| u == CAROL), "{seen_by_alice:?}");
+    assert!(
+        seen_by_alice.iter().any(|u| u == CAROL),
+        "{seen_by_alice:?}"
+    );
 
     // He rejects dave: the whole list comes back, and dave cannot join.
     let r = request(

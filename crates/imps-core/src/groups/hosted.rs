@@ -236,14 +236,14 @@ impl GroupsService {
                 .to_element()
             }
             GroupOp::Delete => {
-                let csp = self
-                    .delete_group(&s, &body("DeleteGroup-Request"))
-                    .await?;
+                let csp = self.delete_group(&s, &body("DeleteGroup-Request")).await?;
                 refusal(&Element::new(req.op.name()), outcome(&csp))
             }
             GroupOp::AddMembers | GroupOp::RemoveMembers => {
                 let GroupContent::Users(ids) = &req.content else {
-                    return Err(CoreError::BadRequest("a member request without users".into()));
+                    return Err(CoreError::BadRequest(
+                        "a member request without users".into(),
+                    ));
                 };
                 let csp = if req.op == GroupOp::AddMembers {
                     let b = body("AddGroupMembers-Request").with(id_list(ids));
@@ -278,7 +278,9 @@ impl GroupsService {
             }
             GroupOp::SetProps => {
                 let GroupContent::Props { properties, own } = &req.content else {
-                    return Err(CoreError::BadRequest("SetGroupProps without properties".into()));
+                    return Err(CoreError::BadRequest(
+                        "SetGroupProps without properties".into(),
+                    ));
                 };
                 let b = body("SetGroupProps-Request")
                     .with_opt(properties.clone())

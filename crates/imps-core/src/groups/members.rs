@@ -183,14 +183,9 @@ impl GroupsService {
         )
     }
 
-    /// The users named in a member request: canonical IDs and the
-    /// failures of the rest.
-    fn named_users(&self, list: Vec<String>) -> Result<(Vec<String>, Vec<Element>), CoreError> {
-        self.named_users_of(list, false)
-    }
-
-    /// [`GroupsService::named_users`], users of peer domains taken too
-    /// when `remote` (a reject list may name them).
+    /// The users a request names, canonical, and a failure detail for
+    /// each it names badly; users of peer domains taken too when `remote`
+    /// (member and reject lists may name them).
     fn named_users_of(
         &self,
         list: Vec<String>,
