@@ -89,7 +89,7 @@ async fn one_presence_change_reaches_watchers_of_every_version_and_encoding() {
         pushed(&u.client, v, "PresenceNotification-Request").await;
         watchers.push((user, login, v, u));
     }
-    // Answer the initial notifications, then nothing else waits.
+    // Anything else the subscriptions brought is answered and gone.
     for (.., u) in &watchers {
         let _ = u.drain().await;
     }
