@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use imps_wire::{Element, Version};
+use imps_wire::{Element, SharedBody, Version};
 
 use crate::session::{Session, SessionRegistry};
 
@@ -41,34 +41,69 @@ pub struct Recipient<'a> {
 /// Builds the primitives one session gets; empty to pass it over.
 pub type Shape<'s> = dyn FnMut(&Recipient<'_>) -> Vec<Element> + Send + 's;
 
+/// As [`Shape`], with primitives that may be shared: one `Arc` handed
+/// out for many sessions is queued in each of their outboxes without a
+/// copy, and encoded once per (version, encoding) for all of them
+/// ([`SharedBody`]; issue 19, the fan-out cost).
+pub type SharedShape<'s> = dyn FnMut(&Recipient<'_>) -> Vec<Arc<SharedBody>> + Send + 's;
+
 /// Delivery of server-originated primitives to sessions.
 pub trait Router: Send + Sync + 'static {
     /// Queues what `shape` builds for each live session of `user`.
     /// Returns how many sessions got at least one primitive.
-    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize;
+    fn to_user_shared(&self, user: &str, shape: &mut SharedShape<'_>) -> usize;
 
     /// Queues what `shape` builds for one session; false when the session
     /// is gone or `shape` built nothing for it.
-    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool;
+    fn to_session_shared(&self, session_id: &str, shape: &mut SharedShape<'_>) -> bool;
 
     /// Whether `user` has a live session that `pred` accepts.
     fn reaches(&self, user: &str, pred: &mut dyn FnMut(&Recipient<'_>) -> bool) -> bool;
 
-    /// Queues the same primitive for every live session of `user`.
+    /// [`Router::to_user_shared`] with a primitive of its own per session.
+    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
+        self.to_user_shared(user, &mut |r| own(shape(r)))
+    }
+
+    /// [`Router::to_session_shared`] with primitives of its own.
+    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool {
+        self.to_session_shared(session_id, &mut |r| own(shape(r)))
+    }
+
+    /// Queues the same primitive for every live session of `user` (one
+    /// copy, shared).
     fn to_user(&self, user: &str, body: Element) -> usize {
-        self.to_user_shaped(user, &mut |_| vec![body.clone()])
+        let body = Arc::new(SharedBody::new(body));
+        self.to_user_shared(user, &mut |_| vec![Arc::clone(&body)])
     }
 
     /// Queues a primitive for one session; false when it is gone.
     fn to_session(&self, session_id: &str, body: Element) -> bool {
-        let mut body = Some(body);
-        self.to_session_shaped(session_id, &mut |_| body.take().into_iter().collect())
+        self.to_session_body(session_id, &Arc::new(SharedBody::new(body)))
+    }
+
+    /// Queues a primitive that other sessions get too (a group message to
+    /// each member's session); false when the session is gone.
+    fn to_session_body(&self, session_id: &str, body: &Arc<SharedBody>) -> bool {
+        self.to_session_shared(session_id, &mut |_| vec![Arc::clone(body)])
     }
 
     /// Whether `user` has any live session.
     fn is_online(&self, user: &str) -> bool {
         self.reaches(user, &mut |_| true)
     }
+}
+
+fn own(bodies: Vec<Element>) -> Vec<Arc<SharedBody>> {
+    bodies
+        .into_iter()
+        .map(|b| Arc::new(SharedBody::new(b)))
+        .collect()
+}
+
+/// The bodies of shared primitives, for a node that gets them as data.
+fn unshare(bodies: Vec<Arc<SharedBody>>) -> Vec<Element> {
+    bodies.into_iter().map(SharedBody::into_body).collect()
 }
 
 /// The router of one process: sessions are in its registry.
@@ -87,7 +122,7 @@ impl LocalRouter {
         }
     }
 
-    fn queue(&self, s: &Session, shape: &mut Shape<'_>) -> bool {
+    fn queue(&self, s: &Session, shape: &mut SharedShape<'_>) -> bool {
         let bodies = shape(&recipient(s));
         let any = !bodies.is_empty();
         for b in bodies {
@@ -116,7 +151,7 @@ fn recipient(s: &Session) -> Recipient<'_> {
 }
 
 impl Router for LocalRouter {
-    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
+    fn to_user_shared(&self, user: &str, shape: &mut SharedShape<'_>) -> usize {
         self.sessions
             .of_user(user)
             .iter()
@@ -124,7 +159,7 @@ impl Router for LocalRouter {
             .count()
     }
 
-    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool {
+    fn to_session_shared(&self, session_id: &str, shape: &mut SharedShape<'_>) -> bool {
         match self.sessions.get(session_id) {
             Some(s) => self.queue(&s, shape),
             None => false,
@@ -158,28 +193,28 @@ impl ClusterRouter {
 }
 
 impl Router for ClusterRouter {
-    fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
-        let mut n = self.local.to_user_shaped(user, shape);
+    fn to_user_shared(&self, user: &str, shape: &mut SharedShape<'_>) -> usize {
+        let mut n = self.local.to_user_shared(user, shape);
         for r in self.cluster.sessions_of(user) {
             let bodies = shape(&r.recipient());
             if !bodies.is_empty() {
-                self.cluster.ship(&r, bodies);
+                self.cluster.ship(&r, unshare(bodies));
                 n += 1;
             }
         }
         n
     }
 
-    fn to_session_shaped(&self, session_id: &str, shape: &mut Shape<'_>) -> bool {
+    fn to_session_shared(&self, session_id: &str, shape: &mut SharedShape<'_>) -> bool {
         if self.local.sessions.get(session_id).is_some() {
-            return self.local.to_session_shaped(session_id, shape);
+            return self.local.to_session_shared(session_id, shape);
         }
         match self.cluster.session(session_id) {
             Some(r) => {
                 let bodies = shape(&r.recipient());
                 let any = !bodies.is_empty();
                 if any {
-                    self.cluster.ship(&r, bodies);
+                    self.cluster.ship(&r, unshare(bodies));
                 }
                 any
             }
@@ -259,6 +294,28 @@ mod tests {
         assert_eq!(drain(&reg, "a2"), ["X"]);
         assert!(drain(&reg, "b1").is_empty());
         assert_eq!(r.to_user("nobody", Element::new("X")), 0);
+    }
+
+    /// One primitive for many sessions is one copy in all their outboxes
+    /// (issue 19): encoded once per version and encoding, not cloned.
+    #[test]
+    fn one_body_for_many_sessions_is_shared_not_copied() {
+        let (reg, r) = setup(10);
+        assert_eq!(r.to_user("alice", Element::new("X")), 2);
+        let take = |id: &str| reg.get(id).expect("session").pop_outgoing_shared();
+        let (_, a1, _) = take("a1").expect("a1 has it");
+        let (_, a2, _) = take("a2").expect("a2 has it");
+        assert!(Arc::ptr_eq(&a1, &a2));
+        let shared = Arc::new(SharedBody::new(Element::new("Y")));
+        assert!(r.to_session_body("a1", &shared));
+        assert!(r.to_session_body("b1", &shared));
+        let (_, b1, _) = take("b1").expect("b1 has it");
+        assert!(Arc::ptr_eq(&b1, &shared));
+        assert_eq!(
+            Arc::strong_count(&shared),
+            3,
+            "a1's outbox, b1's copy, ours"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use imps_wire::{
-    Element, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
+    Element, Encoding, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
+    WireError,
 };
 use tracing::Instrument;
 
@@ -557,6 +558,38 @@ impl Service {
             self.disconnect_collected(&s.id).await;
         }
         Some(m)
+    }
+
+    /// The next server-originated message for a push channel that carries
+    /// whole messages, encoded: the bytes of [`Service::next_push`]'s
+    /// message. A primitive queued for many sessions is encoded once per
+    /// version and encoding and spliced into this session's envelope
+    /// (`SharedBody::encode_for`; issue 19); a session that reads IDs
+    /// without our domain gets its own copy, rewritten. Some(Err) when it
+    /// does not encode.
+    pub async fn next_push_encoded(
+        &self,
+        s: &Session,
+        encoding: Encoding,
+    ) -> Option<Result<Vec<u8>, WireError>> {
+        let (tid, body, more) = s.pop_outgoing_shared()?;
+        let disconnect = s.is_closing() && body.body().name == PrimitiveKind::Disconnect.name();
+        let bytes = if s.style().bare_ids {
+            let mut m = Message::single(
+                s.version,
+                Some(s.id.clone()),
+                Transaction::request(tid, body.into_body()),
+            );
+            m.poll = Some(more);
+            self.in_client_form(s, &mut m);
+            imps_wire::encode(&m, encoding)
+        } else {
+            body.encode_for(s.version, &s.id, &tid, more, encoding)
+        };
+        if disconnect {
+            self.disconnect_collected(&s.id).await;
+        }
+        Some(bytes)
     }
 
     /// A kicked session's Disconnect has gone out: the session ends for

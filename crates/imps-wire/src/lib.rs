@@ -16,6 +16,7 @@ pub mod examples;
 pub mod limits;
 pub mod message;
 pub mod primitive;
+pub mod push;
 pub mod ssp;
 pub mod ssp_groups;
 pub mod ssp_im;
@@ -31,6 +32,7 @@ pub use error::WireError;
 pub use limits::Limits;
 pub use message::{Encoding, Message, SessionType, Transaction, TransactionMode};
 pub use primitive::PrimitiveKind;
+pub use push::SharedBody;
 pub use version::Version;
 
 /// Decodes one CSP document in the given encoding into a [`Message`].

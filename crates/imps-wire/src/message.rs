@@ -287,7 +287,7 @@ fn strip_csp_namespaces(e: &mut Element) {
 
 /// Puts the PA namespace on every `PresenceSubList`, as real clients and
 /// servers write it.
-fn add_pa_namespace(e: &mut Element, v: Version) {
+pub(crate) fn add_pa_namespace(e: &mut Element, v: Version) {
     if e.name == "PresenceSubList" && e.xmlns().is_none() {
         e.set_attr("xmlns", v.pa_ns());
     }

@@ -13,6 +13,7 @@ mod xml_common;
 // One module per test file.
 mod cir_prop;
 mod csp_roundtrip;
+mod push_splice;
 mod ssp_envelope;
 mod wbxml_hostile;
 mod wbxml_interop;

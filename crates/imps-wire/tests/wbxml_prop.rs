@@ -88,7 +88,7 @@ fn attrs() -> impl Strategy<Value = Vec<Attr>> {
     )
 }
 
-fn tree() -> impl Strategy<Value = Element> {
+pub(crate) fn tree() -> impl Strategy<Value = Element> {
     let leaf = (name(), attrs(), text()).prop_map(|(name, attrs, text)| Element {
         name: name.into(),
         attrs,

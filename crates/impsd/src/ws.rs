@@ -421,8 +421,11 @@ async fn drain_pushes(
     socket: &mut WebSocket,
     enc: Encoding,
 ) -> Result<(), ()> {
-    while let Some(m) = st.service.next_push(s).await {
-        send(socket, &m, enc).await?;
+    // Encoded by the core: a primitive many sessions get is encoded once
+    // and spliced into each one's envelope (issue 19).
+    while let Some(bytes) = st.service.next_push_encoded(s, enc).await {
+        let bytes = bytes.map_err(|e| tracing::error!(error = %e, "encode failed"))?;
+        send_bytes(socket, bytes, enc).await?;
     }
     Ok(())
 }
@@ -437,6 +440,11 @@ fn login_session_id(m: &Message) -> Option<String> {
 async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), ()> {
     let bytes =
         imps_wire::encode(m, enc).map_err(|e| tracing::error!(error = %e, "encode failed"))?;
+    send_bytes(socket, bytes, enc).await
+}
+
+/// Queues an encoded message as a text (XML) or binary (WBXML) frame.
+async fn send_bytes(socket: &mut WebSocket, bytes: Vec<u8>, enc: Encoding) -> Result<(), ()> {
     let frame = match enc {
         Encoding::Xml => match String::from_utf8(bytes) {
             Ok(s) => WsMessage::Text(s.into()),

@@ -80,6 +80,7 @@ mod presence_map;
 mod presence_restart;
 mod presence_split;
 mod push;
+mod push_shared;
 mod restart;
 mod search;
 mod session;

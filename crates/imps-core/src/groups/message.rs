@@ -13,7 +13,7 @@
 use super::GroupsService;
 use std::sync::Arc;
 
-use imps_wire::Element;
+use imps_wire::{Element, SharedBody};
 
 use super::ids::screen_name;
 use super::manage::detail;
@@ -133,7 +133,11 @@ impl GroupsService {
             None => {
                 let recipient = Element::new("Recipient")
                     .with(Element::new("Group").with_text("GroupID", gid.clone()));
-                let msg = self.new_message(body, message_id, sender, recipient);
+                // One copy for every member, encoded once per version and
+                // encoding (issue 19).
+                let msg = Arc::new(SharedBody::new(
+                    self.new_message(body, message_id, sender, recipient),
+                ));
                 let mut n = 0usize;
                 let others: Vec<JoinedUser> = joined
                     .iter()
@@ -144,7 +148,7 @@ impl GroupsService {
                 self.fan_out_remote(&gid, &me.sname, body, message_id, &others)
                     .await;
                 for j in others.iter().filter(|j| !super::hosted::is_remote(&j.user)) {
-                    if self.push_joined(j, msg.clone()) {
+                    if self.push_joined(j, &msg) {
                         n += 1;
                     }
                 }
@@ -162,7 +166,7 @@ impl GroupsService {
                 let recipient = Element::new("Recipient")
                     .with(Element::new("Group").with(screen_name(&to.sname, &gid)));
                 let msg = self.new_message(body, message_id, sender, recipient);
-                self.push_joined(to, msg);
+                self.push_joined(to, &Arc::new(SharedBody::new(msg)));
             }
         }
         Ok(())
@@ -170,8 +174,8 @@ impl GroupsService {
 
     /// Queues `msg` for the session a user joined from; false when that
     /// session is gone (it dropped out and its row waits for cleanup).
-    fn push_joined(&self, j: &JoinedUser, msg: Element) -> bool {
-        self.base.router.to_session(&j.session_id, msg)
+    fn push_joined(&self, j: &JoinedUser, msg: &Arc<SharedBody>) -> bool {
+        self.base.router.to_session_body(&j.session_id, msg)
     }
 
     /// `NewMessage{MessageInfo{...}, ContentData}` from the request's

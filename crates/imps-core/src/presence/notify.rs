@@ -7,9 +7,10 @@
 
 use super::PresenceService;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use imps_wire::csp::{Presence, PresenceNotificationRequest};
-use imps_wire::{Element, Encoding, Message, Transaction, Version};
+use imps_wire::{Element, Encoding, Message, SharedBody, Transaction, Version};
 
 use super::attributes::{AttrSet, OnlineView, render};
 use super::hot::OwnerState;
@@ -26,7 +27,9 @@ const TID_PLACEHOLDER: &str = "s4294967295";
 /// Bodies already built in one fan-out, keyed by what decides their shape.
 #[derive(Default)]
 pub(crate) struct RenderCache {
-    bodies: HashMap<(Version, AttrSet, Option<u64>), Vec<Element>>,
+    /// Shared by every session of that shape: queued without a copy and
+    /// encoded once per encoding (`SharedBody`).
+    bodies: HashMap<(Version, AttrSet, Option<u64>), Vec<Arc<SharedBody>>>,
     /// Attributes that changed: those without a value any more are
     /// reported as removed.
     cleared: AttrSet,
@@ -143,7 +146,7 @@ impl PresenceService {
         }
         let owner_wire = wire_user(owner, &self.base.cfg.domain);
         let cleared = cache.cleared;
-        self.base.router.to_user_shaped(watcher, &mut |s| {
+        self.base.router.to_user_shared(watcher, &mut |s| {
             let max = s.max_message_size;
             let key = (s.version, mask, max);
             cache
@@ -155,6 +158,9 @@ impl PresenceService {
                         return Vec::new();
                     }
                     split(s, &owner_wire, list, max)
+                        .into_iter()
+                        .map(|b| Arc::new(SharedBody::new(b)))
+                        .collect()
                 })
                 .clone()
         });

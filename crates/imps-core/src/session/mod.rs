@@ -73,7 +73,9 @@ impl SessionService {
 
 use std::collections::VecDeque;
 
-use imps_wire::{Element, Version};
+use std::sync::Arc;
+
+use imps_wire::{Element, SharedBody, Version};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -140,7 +142,8 @@ pub struct SessionState {
     pub(crate) advised_location: bool,
     /// This session was told what a profile search needs (PPR-7).
     pub(crate) told_profile_needs: bool,
-    outbox: VecDeque<Element>,
+    /// Shared with every other outbox the same primitive went to.
+    outbox: VecDeque<Arc<SharedBody>>,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
     pub dropped: u64,
@@ -266,7 +269,7 @@ impl Session {
     /// When the outbox is full the oldest entry is dropped: a slow client
     /// must not grow our memory. Only the router calls this (a test in
     /// `router` checks); areas go through `Router`.
-    pub(crate) fn router_enqueue(&self, body: Element, max_outbox: usize) {
+    pub(crate) fn router_enqueue(&self, body: Arc<SharedBody>, max_outbox: usize) {
         {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {
@@ -289,6 +292,13 @@ impl Session {
     /// Takes the next server-originated primitive with a fresh server
     /// TransactionID, and whether more are waiting.
     pub fn pop_outgoing(&self) -> Option<(String, Element, bool)> {
+        self.pop_outgoing_shared()
+            .map(|(tid, body, more)| (tid, body.into_body(), more))
+    }
+
+    /// As [`Session::pop_outgoing`], with the primitive as queued: shared
+    /// with the other sessions it went to, its encodings made once.
+    pub fn pop_outgoing_shared(&self) -> Option<(String, Arc<SharedBody>, bool)> {
         let mut st = self.state.lock();
         let body = st.outbox.pop_front()?;
         if st.outbox.is_empty() {

@@ -23,48 +23,68 @@ const INITIAL_CAPACITY: usize = 512;
 const STRTBL_LEN_AT: usize = 3;
 
 pub(super) fn encode(root: &Element, version: Version) -> Result<Vec<u8>, WireError> {
-    let mut e = Encoder {
-        out: Vec::with_capacity(INITIAL_CAPACITY),
-        table: tables::encode_table(version),
-        page: 0,
-        strtbl: Vec::new(),
-        literals: HashMap::new(),
-    };
-    e.out.push(WBXML_1_3);
-    mb_u32(&mut e.out, version.wbxml_public_id());
-    mb_u32(&mut e.out, UTF8);
-    debug_assert_eq!(e.out.len(), STRTBL_LEN_AT);
-    e.out.push(0); // string table length, fixed below if needed
+    let mut e = Encoder::new(version, 0);
+    e.header(version);
+    e.tree(root, None)?;
+    e.finish(root)
+}
 
-    let mut stack: Vec<(&Element, usize)> = Vec::new();
-    if e.open(root)? {
-        stack.push((root, 0));
-    }
-    while let Some(top) = stack.last_mut() {
-        let (el, next) = *top;
-        match el.children.get(next) {
-            Some(child) => {
-                top.1 += 1;
-                if e.open(child)? {
-                    stack.push((child, 0));
-                }
-            }
-            None => {
-                e.out.push(END);
-                stack.pop();
-            }
-        }
+/// A subtree encoded on its own, to be spliced into documents of the same
+/// version (see [`encode_spliced`]): its bytes, the code page it starts
+/// on and the one it leaves current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedTree {
+    bytes: Vec<u8>,
+    entry_page: u8,
+    exit_page: u8,
+}
+
+impl EncodedTree {
+    pub fn len(&self) -> usize {
+        self.bytes.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Encodes `tree` as it would be written inside a document of `version`
+/// where the current code page is `entry_page`. None when it needs the
+/// string table (a LITERAL name): its offsets depend on the rest of the
+/// document, so such a tree is encoded in place.
+pub(super) fn encode_tree(
+    tree: &Element,
+    version: Version,
+    entry_page: u8,
+) -> Result<Option<EncodedTree>, WireError> {
+    let mut e = Encoder::new(version, entry_page);
+    e.tree(tree, None)?;
     if !e.strtbl.is_empty() {
-        let len = u32::try_from(e.strtbl.len())
-            .map_err(|_| encode_error(root, "string table over 4 GiB"))?;
-        let mut head = Vec::with_capacity(MB_MAX + e.strtbl.len());
-        mb_u32(&mut head, len);
-        head.extend_from_slice(&e.strtbl);
-        e.out.splice(STRTBL_LEN_AT..=STRTBL_LEN_AT, head);
+        return Ok(None);
     }
-    Ok(e.out)
+    Ok(Some(EncodedTree {
+        bytes: e.out,
+        entry_page,
+        exit_page: e.page,
+    }))
+}
+
+/// Encodes `root` as [`encode`] does, writing the bytes of `tree` where
+/// the element `at` (an element of `root`, found by address) stands.
+/// None when the code page there is not the one `tree` was encoded for.
+pub(super) fn encode_spliced(
+    root: &Element,
+    version: Version,
+    at: &Element,
+    tree: &EncodedTree,
+) -> Result<Option<Vec<u8>>, WireError> {
+    let mut e = Encoder::new(version, 0);
+    e.header(version);
+    if !e.tree(root, Some((at, tree)))? {
+        return Ok(None);
+    }
+    e.finish(root).map(Some)
 }
 
 const MB_MAX: usize = 5;
@@ -101,6 +121,78 @@ struct Encoder {
 }
 
 impl Encoder {
+    fn new(version: Version, page: u8) -> Encoder {
+        Encoder {
+            out: Vec::with_capacity(INITIAL_CAPACITY),
+            table: tables::encode_table(version),
+            page,
+            strtbl: Vec::new(),
+            literals: HashMap::new(),
+        }
+    }
+
+    fn header(&mut self, version: Version) {
+        self.out.push(WBXML_1_3);
+        mb_u32(&mut self.out, version.wbxml_public_id());
+        mb_u32(&mut self.out, UTF8);
+        debug_assert_eq!(self.out.len(), STRTBL_LEN_AT);
+        self.out.push(0); // string table length, fixed in `finish` if needed
+    }
+
+    /// Writes `root` and its subtree. With `splice`, the element found at
+    /// that address is not walked: the encoded tree's bytes stand in its
+    /// place. False when the splice could not be made (another code page
+    /// is current there).
+    fn tree(
+        &mut self,
+        root: &Element,
+        splice: Option<(&Element, &EncodedTree)>,
+    ) -> Result<bool, WireError> {
+        let mut stack: Vec<(&Element, usize)> = Vec::new();
+        if self.open(root)? {
+            stack.push((root, 0));
+        }
+        while let Some(top) = stack.last_mut() {
+            let (el, next) = *top;
+            match el.children.get(next) {
+                Some(child) => {
+                    top.1 += 1;
+                    if let Some((at, tree)) = splice
+                        && std::ptr::eq(child, at)
+                    {
+                        if self.page != tree.entry_page {
+                            return Ok(false);
+                        }
+                        self.out.extend_from_slice(&tree.bytes);
+                        self.page = tree.exit_page;
+                        continue;
+                    }
+                    if self.open(child)? {
+                        stack.push((child, 0));
+                    }
+                }
+                None => {
+                    self.out.push(END);
+                    stack.pop();
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Puts the string table, if any, into the header.
+    fn finish(mut self, root: &Element) -> Result<Vec<u8>, WireError> {
+        if !self.strtbl.is_empty() {
+            let len = u32::try_from(self.strtbl.len())
+                .map_err(|_| encode_error(root, "string table over 4 GiB"))?;
+            let mut head = Vec::with_capacity(MB_MAX + self.strtbl.len());
+            mb_u32(&mut head, len);
+            head.extend_from_slice(&self.strtbl);
+            self.out.splice(STRTBL_LEN_AT..=STRTBL_LEN_AT, head);
+        }
+        Ok(self.out)
+    }
+
     /// Writes an element's start tag, attributes and text. Returns true
     /// when it has children, which the caller writes before its END; an
     /// element with text only gets its END here.

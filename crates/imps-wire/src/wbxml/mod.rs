@@ -58,6 +58,29 @@ pub fn encode(root: &Element, version: Version) -> Result<Vec<u8>, WireError> {
     encode::encode(root, version)
 }
 
+pub use encode::EncodedTree;
+
+/// Encodes a subtree on its own for documents of `version` where code
+/// page `entry_page` is current; None when it needs the string table.
+pub(crate) fn encode_tree(
+    tree: &Element,
+    version: Version,
+    entry_page: u8,
+) -> Result<Option<EncodedTree>, WireError> {
+    encode::encode_tree(tree, version, entry_page)
+}
+
+/// Encodes `root` with `tree` written where its element `at` stands; None
+/// when another code page is current there.
+pub(crate) fn encode_spliced(
+    root: &Element,
+    version: Version,
+    at: &Element,
+    tree: &EncodedTree,
+) -> Result<Option<Vec<u8>>, WireError> {
+    encode::encode_spliced(root, version, at, tree)
+}
+
 /// Global tokens (WBXML 1.3, section 7.1), valid on every code page.
 mod token {
     pub const SWITCH_PAGE: u8 = 0x00;

@@ -5,7 +5,16 @@
 use crate::Element;
 
 pub(super) fn encode(root: &Element) -> Vec<u8> {
-    let mut out = Vec::with_capacity(estimate(root));
+    encode_spliced(root, None)
+}
+
+/// Encodes `root`; with `splice`, the element found at that address (an
+/// element of `root`) is not walked and the given bytes (that element
+/// encoded on its own: XML has no state across elements) stand in its
+/// place.
+pub(super) fn encode_spliced(root: &Element, splice: Option<(&Element, &[u8])>) -> Vec<u8> {
+    let extra = splice.map_or(0, |(_, bytes)| bytes.len());
+    let mut out = Vec::with_capacity(estimate(root) + extra);
     // Explicit stack of (element, index of the next child to write), so a
     // deep tree built in code cannot overflow the call stack.
     let mut stack: Vec<(&Element, usize)> = Vec::with_capacity(16);
@@ -17,6 +26,12 @@ pub(super) fn encode(root: &Element) -> Vec<u8> {
         match element.children.get(top.1) {
             Some(child) => {
                 top.1 += 1;
+                if let Some((at, bytes)) = splice
+                    && std::ptr::eq(child, at)
+                {
+                    out.extend_from_slice(bytes);
+                    continue;
+                }
                 if open_tag(child, &mut out) {
                     stack.push((child, 0));
                 }

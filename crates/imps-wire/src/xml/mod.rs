@@ -61,3 +61,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Element, WireError> {
 pub fn encode(root: &Element) -> Vec<u8> {
     encode::encode(root)
 }
+
+/// Encodes `root` with the bytes of an element encoded before (by
+/// [`encode`]) written where the element `at` of `root` stands.
+pub(crate) fn encode_spliced(root: &Element, at: &Element, bytes: &[u8]) -> Vec<u8> {
+    encode::encode_spliced(root, Some((at, bytes)))
+}
