@@ -213,6 +213,8 @@ impl FederationSettings {
 pub struct PeerStats {
     /// Transactions the peer took.
     pub sent: AtomicU64,
+    /// POSTs of transactions the peer took (each holding one or more).
+    pub posts: AtomicU64,
     /// Sends that failed (and were put back for a retry).
     pub failures: AtomicU64,
     /// Transactions dropped after `expire_secs`.
@@ -222,6 +224,9 @@ pub struct PeerStats {
     /// Transactions from the peer carried out, and refused.
     pub received: AtomicU64,
     pub refused: AtomicU64,
+    /// Transactions from the peer already handled, sent again (a batch
+    /// whose answer the peer did not get): answered, not redone.
+    pub duplicates: AtomicU64,
     /// Sum and count of POST round trips that succeeded, in microseconds.
     pub latency_us: AtomicU64,
     pub latency_n: AtomicU64,
@@ -485,7 +490,7 @@ impl Federation {
     /// The `/metrics` lines of every peer.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, Counter); 9] = [
+        let rows: [(&str, &str, Counter); 11] = [
             (
                 "impsd_ssp_queue_depth",
                 "SSP transactions waiting for the peer",
@@ -495,6 +500,11 @@ impl Federation {
                 "impsd_ssp_sent_total",
                 "SSP transactions the peer took",
                 |s| &s.sent,
+            ),
+            (
+                "impsd_ssp_posts_total",
+                "POSTs of SSP transactions the peer took (one or more each)",
+                |s| &s.posts,
             ),
             (
                 "impsd_ssp_send_failures_total",
@@ -520,6 +530,11 @@ impl Federation {
                 "impsd_ssp_refused_total",
                 "SSP transactions from the peer refused",
                 |s| &s.refused,
+            ),
+            (
+                "impsd_ssp_duplicates_total",
+                "SSP transactions from the peer sent again after they were handled; not redone",
+                |s| &s.duplicates,
             ),
             (
                 "impsd_ssp_send_latency_us_sum",

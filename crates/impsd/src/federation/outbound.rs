@@ -348,6 +348,7 @@ async fn send_peer(
                 if let Some(s) = fed.stats(peer) {
                     s.failed_at_ms.store(0, Ordering::Relaxed);
                     s.sent.fetch_add(1, Ordering::Relaxed);
+                    s.posts.fetch_add(1, Ordering::Relaxed);
                     let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     s.latency_us.fetch_add(us, Ordering::Relaxed);
                     s.latency_n.fetch_add(1, Ordering::Relaxed);
