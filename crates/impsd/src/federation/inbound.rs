@@ -168,12 +168,8 @@ pub async fn handle(
             // Requests of this POST carried out already (a batch sent
             // again because its answer was lost): answered as before
             // (their answers were queued the first time), not redone.
-            let tids: Vec<String> = s
-                .transactions
-                .iter()
-                .filter(|t| t.mode == Mode::Request)
-                .map(|t| t.transaction_id.clone())
-                .collect();
+            let keys: Vec<Option<String>> = s.transactions.iter().map(handled_key).collect();
+            let tids: Vec<String> = keys.iter().flatten().cloned().collect();
             let seen = match store.ssp_handled(&peer, &tids).await {
                 Ok(seen) => seen,
                 Err(e) => {
@@ -214,9 +210,8 @@ pub async fn handle(
                 let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
                 let mut handled: Vec<String> = Vec::new();
                 let mut all = true;
-                for tx in &s.transactions {
-                    let request = tx.mode == Mode::Request;
-                    if request && seen.contains(&tx.transaction_id) {
+                for (tx, key) in s.transactions.iter().zip(keys) {
+                    if key.as_ref().is_some_and(|k| seen.contains(k)) {
                         if let Some(st) = &stats {
                             st.duplicates.fetch_add(1, Ordering::Relaxed);
                         }
@@ -240,9 +235,9 @@ pub async fn handle(
                             break;
                         }
                     }
-                    if request {
-                        seen.insert(tx.transaction_id.clone());
-                        handled.push(tx.transaction_id.clone());
+                    if let Some(k) = key {
+                        seen.insert(k.clone());
+                        handled.push(k);
                     }
                 }
                 // What was carried out is remembered (one store write for
@@ -268,4 +263,19 @@ pub async fn handle(
             }
         }
     }
+}
+
+/// What a peer's request is remembered under once carried out: its
+/// TransactionID and a digest of its primitive (a peer may use one
+/// TransactionID for several requests; a resend carries the same bytes).
+/// Answers are not remembered (`None`).
+fn handled_key(tx: &imps_wire::ssp::SspTransaction) -> Option<String> {
+    (tx.mode == Mode::Request).then(|| {
+        let body = imps_wire::xml::encode(&tx.primitive);
+        format!(
+            "{} {}",
+            tx.transaction_id,
+            imps_wire::ssp::secret_digest(&String::from_utf8_lossy(&body))
+        )
+    })
 }
