@@ -35,7 +35,8 @@ use crate::store::{NewSspItem, SspPut};
 pub trait Federation: Send + Sync + Debug + 'static {
     /// Whether `domain` (lower case) is a peer we route to.
     fn is_peer(&self, domain: &str) -> bool;
-    /// Most transactions waiting for one peer; past it a send is refused.
+    /// Most transactions waiting for one peer; past it a send is refused
+    /// (an answer to the peer's request may take as many again).
     fn queue_max(&self) -> u64;
     /// Something was queued for `domain`: send it soon. Must not block.
     fn queued(&self, domain: &str);
@@ -174,7 +175,17 @@ impl Base {
             body: imps_wire::xml::encode(primitive),
             created_ms: self.now_ms(),
         };
-        match self.store.put_ssp(item, f.queue_max()).await? {
+        // An answer to the peer's request has a room as large again on
+        // top of the bound of our own requests: the peer's requests are
+        // never refused because ours (or earlier answers) filled the
+        // queue. The binary refuses a POST whose answers would not fit
+        // before anything in it is done.
+        let max = if tid.is_some() {
+            f.queue_max().saturating_mul(2)
+        } else {
+            f.queue_max()
+        };
+        match self.store.put_ssp(item, max).await? {
             SspPut::Queued(id) => {
                 f.queued(&peer);
                 Ok(id)

@@ -79,6 +79,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 13,
         sql: include_str!("sql/0013_peers.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("sql/0014_ssp_depth_handled.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

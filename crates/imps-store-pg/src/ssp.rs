@@ -20,16 +20,17 @@ impl SspStore for PgStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
         lock(&tx, LockArea::SspPeer, &item.peer).await?;
-        let count = col_u64(
-            &query_one(
-                &tx,
-                "SELECT COUNT(*) FROM ssp_queue WHERE peer = $1",
-                &[&item.peer],
-                what,
-            )
-            .await?,
-            0,
-        )?;
+        let count = match query_opt(
+            &tx,
+            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
+            &[&item.peer],
+            what,
+        )
+        .await?
+        {
+            Some(r) => col_u64(&r, 0)?,
+            None => 0,
+        };
         if count >= max {
             return Ok(SspPut::Full);
         }
@@ -78,11 +79,15 @@ impl SspStore for PgStore {
         let until = i64::try_from(until_ms).unwrap_or(i64::MAX);
         let mut c = self.conn().await?;
         // The peers that look due; each is checked again under its lock.
+        // Each waiting peer's oldest row through the (peer, id) index: a
+        // read per peer, not a pass over the queue.
         let heads = query(
             &c,
-            "SELECT q.peer FROM ssp_queue q
-             WHERE q.id IN (SELECT MIN(id) FROM ssp_queue GROUP BY peer) AND q.next_ms <= $1
-             ORDER BY q.id LIMIT $2",
+            "SELECT d.peer FROM ssp_peer_depth d
+             CROSS JOIN LATERAL (SELECT id, next_ms FROM ssp_queue q WHERE q.peer = d.peer
+                                 ORDER BY id LIMIT 1) h
+             WHERE d.n > 0 AND h.next_ms <= $1
+             ORDER BY h.id LIMIT $2",
             &[&now, &limit(max_peers)],
             what,
         )
@@ -157,11 +162,117 @@ impl SspStore for PgStore {
         .map(|_| ())
     }
 
+    async fn ssp_sent_many(&self, ids: &[u64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids
+            .iter()
+            .map(|&id| to_i64(id, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM ssp_queue WHERE id = ANY($1)",
+            &[&ids],
+            "removing sent SSP transactions",
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ssp_retry_many(&self, ids: &[u64], next_ms: u64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids
+            .iter()
+            .map(|&id| to_i64(id, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = to_i64(next_ms, "next_ms")?;
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "UPDATE ssp_queue SET attempts = attempts + 1, next_ms = $2 WHERE id = ANY($1)",
+            &[&ids, &next],
+            "rescheduling SSP transactions",
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError> {
+        let c = self.conn().await?;
+        match query_opt(
+            &c,
+            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
+            &[&peer],
+            "reading an SSP queue's depth",
+        )
+        .await?
+        {
+            Some(r) => col_u64(&r, 0),
+            None => Ok(0),
+        }
+    }
+
+    async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError> {
+        if tids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.conn().await?;
+        let rows = query(
+            &c,
+            "SELECT transaction_id FROM ssp_handled
+             WHERE peer = $1 AND transaction_id = ANY($2)",
+            &[&peer, &tids],
+            "reading handled SSP transactions",
+        )
+        .await?;
+        rows.iter().map(|r| col(r, 0)).collect()
+    }
+
+    async fn ssp_mark_handled(
+        &self,
+        peer: &str,
+        tids: &[String],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        if tids.is_empty() {
+            return Ok(());
+        }
+        let now = to_i64(now_ms, "handled_ms")?;
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO ssp_handled (peer, transaction_id, handled_ms)
+             SELECT $1, t, $3 FROM UNNEST($2::text[]) AS t
+             ON CONFLICT DO NOTHING",
+            &[&peer, &tids, &now],
+            "remembering handled SSP transactions",
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ssp_forget_handled(&self, before_ms: u64, max: usize) -> Result<u64, StoreError> {
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM ssp_handled WHERE (peer, transaction_id) IN
+             (SELECT peer, transaction_id FROM ssp_handled WHERE handled_ms < $1 LIMIT $2)",
+            &[&before, &limit(max)],
+            "forgetting handled SSP transactions",
+        )
+        .await
+    }
+
     async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let c = self.conn().await?;
         let rows = query(
             &c,
-            "SELECT peer, COUNT(*) FROM ssp_queue GROUP BY peer ORDER BY peer",
+            "SELECT peer, n FROM ssp_peer_depth WHERE n > 0 ORDER BY peer",
             &[],
             "counting the SSP queue",
         )

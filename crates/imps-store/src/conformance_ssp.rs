@@ -14,6 +14,8 @@ pub async fn run_all(store: &dyn Store) {
     retry_delays_and_counts(store).await;
     a_claim_takes_a_peers_queue_in_order_until_the_lease_ends(store).await;
     two_claims_at_once_never_share_a_peer(store).await;
+    a_batch_is_acknowledged_or_retried_at_once(store).await;
+    handled_requests_are_remembered_per_peer_until_forgotten(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -200,4 +202,103 @@ async fn two_claims_at_once_never_share_a_peer(store: &dyn Store) {
     let n = pa.len() + pb.len();
     assert!((3..=4).contains(&n), "{n} peers claimed");
     drain(store).await;
+}
+
+async fn a_batch_is_acknowledged_or_retried_at_once(store: &dyn Store) {
+    let ids = [
+        put(store, item("b.example", false, 1)).await,
+        put(store, item("b.example", true, 2)).await,
+        put(store, item("b.example", false, 3)).await,
+        put(store, item("c.example", false, 4)).await,
+    ];
+    assert_eq!(ok(store.ssp_depth("b.example").await, "depth"), 3);
+    assert_eq!(ok(store.ssp_depth("c.example").await, "depth"), 1);
+    assert_eq!(ok(store.ssp_depth("x.example").await, "depth"), 0);
+    // The bound reads the same depth.
+    assert!(matches!(
+        ok(store.put_ssp(item("b.example", false, 5), 3).await, "put"),
+        SspPut::Full
+    ));
+    ok(store.ssp_retry_many(&ids[..2], 500).await, "retry_many");
+    let due = ok(store.due_ssp(499, 10).await, "due");
+    assert_eq!(
+        due.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[3]],
+        "both put off"
+    );
+    let later = ok(store.due_ssp(500, 10).await, "due");
+    assert_eq!(later.len(), 4);
+    assert_eq!((later[0].attempts, later[1].attempts), (1, 1));
+    ok(store.ssp_sent_many(&ids[..3]).await, "sent_many");
+    ok(store.ssp_sent_many(&[]).await, "sent_many of nothing");
+    assert_eq!(ok(store.ssp_depth("b.example").await, "depth"), 0);
+    assert_eq!(
+        ok(store.ssp_counts().await, "counts"),
+        vec![("c.example".to_owned(), 1)],
+        "a peer with none left is not counted"
+    );
+    // A peer whose queue emptied and filled again is claimed again.
+    let again = put(store, item("b.example", false, 6)).await;
+    let claimed = ok(store.claim_ssp(1000, 10, 10, 2000).await, "claim");
+    assert_eq!(
+        claimed.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ids[3], again]
+    );
+    drain(store).await;
+}
+
+async fn handled_requests_are_remembered_per_peer_until_forgotten(store: &dyn Store) {
+    let t = |s: &str| s.to_owned();
+    ok(
+        store
+            .ssp_mark_handled("b.example", &[t("0000000001"), t("0000000002")], 100)
+            .await,
+        "mark",
+    );
+    ok(
+        store
+            .ssp_mark_handled("c.example", &[t("0000000003")], 200)
+            .await,
+        "mark",
+    );
+    // Marked again later: keeps its first time.
+    ok(
+        store
+            .ssp_mark_handled("b.example", &[t("0000000002")], 300)
+            .await,
+        "mark again",
+    );
+    let mut seen = ok(
+        store
+            .ssp_handled(
+                "b.example",
+                &[t("0000000001"), t("0000000002"), t("0000000003")],
+            )
+            .await,
+        "handled",
+    );
+    seen.sort();
+    assert_eq!(seen, vec![t("0000000001"), t("0000000002")], "per peer");
+    assert!(ok(store.ssp_handled("b.example", &[]).await, "handled").is_empty());
+    assert_eq!(ok(store.ssp_forget_handled(150, 100).await, "forget"), 2);
+    assert!(
+        ok(
+            store
+                .ssp_handled("b.example", &[t("0000000001"), t("0000000002")])
+                .await,
+            "handled"
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        ok(
+            store.ssp_handled("c.example", &[t("0000000003")]).await,
+            "handled"
+        ),
+        vec![t("0000000003")]
+    );
+    assert_eq!(
+        ok(store.ssp_forget_handled(u64::MAX, 100).await, "forget"),
+        1
+    );
 }

@@ -94,6 +94,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 17,
         sql: include_str!("sql/0017_peers.sql"),
     },
+    Migration {
+        version: 18,
+        sql: include_str!("sql/0018_ssp_depth_handled.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

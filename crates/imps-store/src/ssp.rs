@@ -1,10 +1,14 @@
-//! SQLite table of the SSP queue; see `imps_core::store::SspStore` and
-//! `sql/0014_ssp_queue.sql`. A put counts the peer's rows and inserts in
-//! the same write job, so two puts never both pass a full peer's bound.
+//! SQLite table of the SSP queue; see `imps_core::store::SspStore`,
+//! `sql/0014_ssp_queue.sql` and `sql/0018_ssp_depth_handled.sql`. A put
+//! reads the peer's depth (kept by triggers in `ssp_peer_depth`) and
+//! inserts in the same write job, so two puts never both pass a full
+//! peer's bound; nothing here counts the queue's rows.
 
 use async_trait::async_trait;
 use imps_core::StoreError;
 use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
+
+use rusqlite::OptionalExtension;
 
 use crate::SqliteStore;
 use crate::rows::{backend, from_sql_int, to_sql_int};
@@ -16,9 +20,10 @@ impl SspStore for SqliteStore {
             .run_batched(move |c| {
                 let what = |e| backend("queueing an SSP transaction", e);
                 let count: i64 = c
-                    .prepare_cached("SELECT COUNT(*) FROM ssp_queue WHERE peer = ?1")
-                    .and_then(|mut s| s.query_row([&item.peer], |r| r.get(0)))
-                    .map_err(what)?;
+                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
+                    .and_then(|mut s| s.query_row([&item.peer], |r| r.get(0)).optional())
+                    .map_err(what)?
+                    .unwrap_or(0);
                 if u64::try_from(count).unwrap_or(u64::MAX) >= max {
                     return Ok(SspPut::Full);
                 }
@@ -80,18 +85,40 @@ impl SspStore for SqliteStore {
         self.writer()
             .run_batched(move |c| {
                 let what = |e| backend("claiming SSP queues", e);
-                let peers: Vec<String> = c
-                    .prepare_cached(
-                        "SELECT q.peer FROM ssp_queue q
-                         WHERE q.id IN (SELECT MIN(id) FROM ssp_queue GROUP BY peer)
-                           AND q.next_ms <= ?1
-                         ORDER BY q.id LIMIT ?2",
-                    )
+                // Each waiting peer's oldest row, through the peer index:
+                // a read per peer, not a pass over the queue.
+                let waiting: Vec<String> = c
+                    .prepare_cached("SELECT peer FROM ssp_peer_depth WHERE n > 0")
                     .and_then(|mut s| {
-                        s.query_map((now, max_peers), |r| r.get(0))
+                        s.query_map([], |r| r.get(0))
                             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     })
                     .map_err(what)?;
+                let mut heads: Vec<(i64, String)> = Vec::new();
+                {
+                    let mut s = c
+                        .prepare_cached(
+                            "SELECT id, next_ms FROM ssp_queue WHERE peer = ?1 ORDER BY id LIMIT 1",
+                        )
+                        .map_err(what)?;
+                    for peer in waiting {
+                        let head: Option<(i64, i64)> = s
+                            .query_row([&peer], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                            .map_err(what)?;
+                        if let Some((id, next)) = head
+                            && next <= now
+                        {
+                            heads.push((id, peer));
+                        }
+                    }
+                }
+                heads.sort();
+                let peers: Vec<String> = heads
+                    .into_iter()
+                    .take(usize::try_from(max_peers).unwrap_or(usize::MAX))
+                    .map(|(_, p)| p)
+                    .collect();
                 let mut taken = Vec::new();
                 for peer in &peers {
                     let items = c
@@ -146,20 +173,155 @@ impl SspStore for SqliteStore {
             .await
     }
 
+    async fn ssp_sent_many(&self, ids: &[u64]) -> Result<(), StoreError> {
+        self.each_id(
+            ids,
+            "DELETE FROM ssp_queue WHERE id = ?1",
+            None,
+            "removing sent SSP transactions",
+        )
+        .await
+    }
+
+    async fn ssp_retry_many(&self, ids: &[u64], next_ms: u64) -> Result<(), StoreError> {
+        self.each_id(
+            ids,
+            "UPDATE ssp_queue SET attempts = attempts + 1, next_ms = ?2 WHERE id = ?1",
+            Some(next_ms),
+            "rescheduling SSP transactions",
+        )
+        .await
+    }
+
+    async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError> {
+        let peer = peer.to_owned();
+        self.read_lane()
+            .run(move |c| {
+                let n: Option<i64> = c
+                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
+                    .and_then(|mut s| s.query_row([&peer], |r| r.get(0)).optional())
+                    .map_err(|e| backend("reading an SSP queue's depth", e))?;
+                Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+            })
+            .await
+    }
+
+    async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError> {
+        if tids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (peer, tids) = (peer.to_owned(), tids.to_vec());
+        self.read_lane()
+            .run(move |c| {
+                let what = |e| backend("reading handled SSP transactions", e);
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT 1 FROM ssp_handled WHERE peer = ?1 AND transaction_id = ?2",
+                    )
+                    .map_err(what)?;
+                let mut seen = Vec::new();
+                for t in tids {
+                    if s.exists((&peer, &t)).map_err(what)? {
+                        seen.push(t);
+                    }
+                }
+                Ok(seen)
+            })
+            .await
+    }
+
+    async fn ssp_mark_handled(
+        &self,
+        peer: &str,
+        tids: &[String],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        if tids.is_empty() {
+            return Ok(());
+        }
+        let (peer, tids) = (peer.to_owned(), tids.to_vec());
+        let now = to_sql_int(now_ms, "handled_ms")?;
+        self.writer()
+            .run_batched(move |c| {
+                let what = |e| backend("remembering handled SSP transactions", e);
+                let mut s = c
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO ssp_handled (peer, transaction_id, handled_ms)
+                         VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(what)?;
+                for t in tids {
+                    s.execute((&peer, &t, now)).map_err(what)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn ssp_forget_handled(&self, before_ms: u64, limit: usize) -> Result<u64, StoreError> {
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.writer()
+            .run_batched(move |c| {
+                let n = c
+                    .prepare_cached(
+                        "DELETE FROM ssp_handled WHERE (peer, transaction_id) IN
+                         (SELECT peer, transaction_id FROM ssp_handled
+                          WHERE handled_ms < ?1 LIMIT ?2)",
+                    )
+                    .and_then(|mut s| s.execute((before, limit)))
+                    .map_err(|e| backend("forgetting handled SSP transactions", e))?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.read_lane()
             .run(|c| {
                 let what = |e| backend("counting the SSP queue", e);
                 let mut s = c
-                    .prepare_cached(
-                        "SELECT peer, COUNT(*) FROM ssp_queue GROUP BY peer ORDER BY peer",
-                    )
+                    .prepare_cached("SELECT peer, n FROM ssp_peer_depth WHERE n > 0 ORDER BY peer")
                     .map_err(what)?;
                 let rows = s
                     .query_map([], |r| Ok((r.get::<_, String>(0)?, from_sql_int(r, 1)?)))
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(what)?;
                 Ok(rows)
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` on each of `ids` inside one write job (one transaction,
+    /// one commit).
+    async fn each_id(
+        &self,
+        ids: &[u64],
+        sql: &'static str,
+        next_ms: Option<u64>,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids
+            .iter()
+            .map(|&id| to_sql_int(id, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = next_ms.map(|n| to_sql_int(n, "next_ms")).transpose()?;
+        self.writer()
+            .run_batched(move |c| {
+                let mut s = c.prepare_cached(sql).map_err(|e| backend(what, e))?;
+                for id in ids {
+                    match next {
+                        Some(n) => s.execute([id, n]),
+                        None => s.execute([id]),
+                    }
+                    .map_err(|e| backend(what, e))?;
+                }
+                Ok(())
             })
             .await
     }

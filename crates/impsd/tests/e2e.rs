@@ -28,6 +28,7 @@ mod cluster;
 mod conn_limits;
 mod digest_default;
 mod fed;
+mod fed_batch;
 mod fed_cluster;
 mod fed_group_invite;
 mod fed_groups;

@@ -172,7 +172,11 @@ async fn ssp_alice_and_bob_chat_across_domains_in_xml_and_wbxml_with_delivery_re
         metric(&b, "impsd_ssp_associations_total", "a.test").await,
         1
     );
-    assert!(metric(&a, "impsd_ssp_sent_total", "b.test").await >= 2);
+    // Counted once the peer's 2xx is in (bob may see the report first).
+    wait_until("a.test counted what b.test took", WAIT, || async {
+        metric(&a, "impsd_ssp_sent_total", "b.test").await >= 2
+    })
+    .await;
     assert!(metric(&b, "impsd_ssp_received_total", "a.test").await >= 2);
     let peers = a.cli(&["peer", "list"]);
     assert!(peers.starts_with("b.test\tlive\t"), "{peers}");

@@ -79,12 +79,38 @@ pub trait SspStore: Send + Sync + 'static {
     async fn ssp_retry(&self, id: u64, next_ms: u64) -> Result<(), StoreError>;
     /// How many wait, per peer (peers with none are left out), by peer.
     async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The peer took all of these (one POST): removed, in one store
+    /// transaction.
+    async fn ssp_sent_many(&self, ids: &[u64]) -> Result<(), StoreError>;
+    /// The send of all of these failed: each tried again at `next_ms`,
+    /// attempts + 1, in one store transaction.
+    async fn ssp_retry_many(&self, ids: &[u64], next_ms: u64) -> Result<(), StoreError>;
+    /// How many wait for `peer`, read without going through the queue.
+    async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError>;
+    /// Of the Request transactions `tids` of `peer`, those already
+    /// handled (marked by [`SspStore::ssp_mark_handled`] and not yet
+    /// forgotten), in any order.
+    async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Remembers the Request transactions `tids` of `peer` as handled at
+    /// `now_ms`, in one store transaction (a tid marked again keeps its
+    /// first time).
+    async fn ssp_mark_handled(
+        &self,
+        peer: &str,
+        tids: &[String],
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// Forgets at most `limit` handled transactions marked before
+    /// `before_ms`; returns how many.
+    async fn ssp_forget_handled(&self, before_ms: u64, limit: usize) -> Result<u64, StoreError>;
 }
 
 #[derive(Default)]
 pub(crate) struct MemSsp {
     next: u64,
     items: BTreeMap<u64, SspItem>,
+    /// (peer, transaction ID) of handled requests → when.
+    handled: BTreeMap<(String, String), u64>,
 }
 
 #[async_trait]
@@ -182,5 +208,68 @@ impl SspStore for MemStore {
             *by.entry(i.item.peer.clone()).or_default() += 1;
         }
         Ok(by.into_iter().collect())
+    }
+
+    async fn ssp_sent_many(&self, ids: &[u64]) -> Result<(), StoreError> {
+        let mut g = self.ssp.lock();
+        for id in ids {
+            g.items.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn ssp_retry_many(&self, ids: &[u64], next_ms: u64) -> Result<(), StoreError> {
+        let mut g = self.ssp.lock();
+        for id in ids {
+            if let Some(i) = g.items.get_mut(id) {
+                i.attempts += 1;
+                i.next_ms = next_ms;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError> {
+        let g = self.ssp.lock();
+        Ok(g.items.values().filter(|i| i.item.peer == peer).count() as u64)
+    }
+
+    async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError> {
+        let g = self.ssp.lock();
+        Ok(tids
+            .iter()
+            .filter(|t| g.handled.contains_key(&(peer.to_owned(), (*t).clone())))
+            .cloned()
+            .collect())
+    }
+
+    async fn ssp_mark_handled(
+        &self,
+        peer: &str,
+        tids: &[String],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut g = self.ssp.lock();
+        for t in tids {
+            g.handled
+                .entry((peer.to_owned(), t.clone()))
+                .or_insert(now_ms);
+        }
+        Ok(())
+    }
+
+    async fn ssp_forget_handled(&self, before_ms: u64, limit: usize) -> Result<u64, StoreError> {
+        let mut g = self.ssp.lock();
+        let old: Vec<(String, String)> = g
+            .handled
+            .iter()
+            .filter(|(_, at)| **at < before_ms)
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &old {
+            g.handled.remove(k);
+        }
+        Ok(old.len() as u64)
     }
 }

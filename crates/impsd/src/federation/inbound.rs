@@ -1,11 +1,15 @@
 //! An SSP POST on the CSP listener: a setup step of a server association,
-//! or a Session of transactions inside one. The HTTP answer carries no
-//! SSP content when all is well (results go back as new POSTs, through
-//! the queue); a refused setup step gets HTTP 403 with a LoginResponse
-//! whose Status says why, a Session we do not know (or from a domain
-//! not in the table) a bare 403, an undecodable body 400, and a
-//! transaction we could not take (the store failed) 503, so the peer
-//! sends it again.
+//! or a Session of one or more transactions inside one, handled in order.
+//! The HTTP answer carries no SSP content when all is well (results go
+//! back as new POSTs, through the queue); a refused setup step gets HTTP
+//! 403 with a LoginResponse whose Status says why, a Session we do not
+//! know (or from a domain not in the table) a bare 403, an undecodable
+//! body 400, and a transaction we could not take (the store failed) 503,
+//! so the peer sends it again. Requests carried out are remembered
+//! (peer, TransactionID) for `handled_keep_secs`: sent again, they are
+//! answered 2xx without being redone. A POST whose requests' answers
+//! would not fit in our queue to the peer is refused whole before
+//! anything in it is done (503, Retry-After).
 //!
 //! Over TLS a peer may present a client certificate (its server's own);
 //! when it does, the certificate must chain to our anchors for peers and
@@ -158,16 +162,61 @@ pub async fn handle(
             if super::sus::is_sus_session(&s) {
                 return super::sus::serve(fed, &peer, s).await;
             }
-            let Some(service) = fed.service() else {
+            let (Some(service), Some(store)) = (fed.service(), fed.store()) else {
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "starting\n");
             };
+            // Requests of this POST carried out already (a batch sent
+            // again because its answer was lost): answered as before
+            // (their answers were queued the first time), not redone.
+            let keys: Vec<Option<String>> = s.transactions.iter().map(handled_key).collect();
+            let tids: Vec<String> = keys.iter().flatten().cloned().collect();
+            let seen = match store.ssp_handled(&peer, &tids).await {
+                Ok(seen) => seen,
+                Err(e) => {
+                    tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not read; the peer will retry");
+                    return plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n");
+                }
+            };
+            // Room for the answers of the new requests, checked before
+            // anything is done: past it the POST is refused whole, so
+            // that no request is carried out whose answer could not be
+            // queued (the peer would send it again and it would be done
+            // twice).
+            let new_requests = (tids.len() - seen.len()) as u64;
+            match store.ssp_depth(&peer).await {
+                Ok(depth) if depth.saturating_add(new_requests) > fed.answer_room() => {
+                    tracing::warn!(peer = %peer, depth, "SSP answers to the peer wait; its POST refused until they drain");
+                    let mut resp = plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "answers to your requests wait here; send again later\n",
+                    );
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return resp;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(peer = %peer, error = %e, "SSP queue depth not read; the peer will retry");
+                    return plain(StatusCode::SERVICE_UNAVAILABLE, "try again\n");
+                }
+            }
             // Run to the end even if the peer hangs up: a message stored
             // but never offered to its recipient's session would wait
             // for the next redelivery pass (as CSP's handle_to_end).
             let fed2 = Arc::clone(fed);
             let taken = tokio::spawn(async move {
+                let _held = fed2.hold_wakes();
                 let stats = fed2.stats(&peer);
-                for tx in &s.transactions {
+                let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
+                let mut handled: Vec<String> = Vec::new();
+                let mut all = true;
+                for (tx, key) in s.transactions.iter().zip(keys) {
+                    if key.as_ref().is_some_and(|k| seen.contains(k)) {
+                        if let Some(st) = &stats {
+                            st.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
                     match service.ssp_inbound(&peer, tx).await {
                         Ok(SspOutcome::Done) => {
                             if let Some(st) = &stats {
@@ -182,11 +231,26 @@ pub async fn handle(
                         }
                         Err(e) => {
                             tracing::warn!(peer = %peer, error = %e, "SSP transaction not taken; the peer will retry");
-                            return false;
+                            all = false;
+                            break;
                         }
                     }
+                    if let Some(k) = key {
+                        seen.insert(k.clone());
+                        handled.push(k);
+                    }
                 }
-                true
+                // What was carried out is remembered (one store write for
+                // the POST), also when a later one failed: the peer sends
+                // the whole POST again.
+                if let Err(e) = store
+                    .ssp_mark_handled(&peer, &handled, super::now_ms())
+                    .await
+                {
+                    tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not remembered");
+                    return false;
+                }
+                all
             })
             .await;
             match taken {
@@ -199,4 +263,19 @@ pub async fn handle(
             }
         }
     }
+}
+
+/// What a peer's request is remembered under once carried out: its
+/// TransactionID and a digest of its primitive (a peer may use one
+/// TransactionID for several requests; a resend carries the same bytes).
+/// Answers are not remembered (`None`).
+fn handled_key(tx: &imps_wire::ssp::SspTransaction) -> Option<String> {
+    (tx.mode == Mode::Request).then(|| {
+        let body = imps_wire::xml::encode(&tx.primitive);
+        format!(
+            "{} {}",
+            tx.transaction_id,
+            imps_wire::ssp::secret_digest(&String::from_utf8_lossy(&body))
+        )
+    })
 }

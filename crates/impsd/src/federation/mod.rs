@@ -65,6 +65,11 @@ pub struct FederationSettings {
     pub expire_secs: u64,
     /// Most transactions of one peer taken from the queue in one claim.
     pub send_batch: usize,
+    /// Most transactions in one POST to a peer.
+    pub batch_max: usize,
+    /// How long a peer's requests carried out here are remembered (so a
+    /// POST sent again is not carried out twice).
+    pub handled_keep_secs: u64,
     /// Most peers sent to at once (one task each).
     pub send_parallel: usize,
     /// How long a claim of a peer's queue keeps it from the other nodes.
@@ -131,6 +136,8 @@ impl Default for FederationSettings {
             retry_max_ms: 60_000,
             expire_secs: 86_400,
             send_batch: 64,
+            batch_max: 64,
+            handled_keep_secs: 3600,
             send_parallel: 16,
             claim_lease_ms: 60_000,
             answer_timeout_ms: 10_000,
@@ -169,8 +176,8 @@ impl FederationSettings {
         if self.association_ttl_secs == 0 {
             anyhow::bail!("federation.association_ttl_secs must be at least 1");
         }
-        if self.queue_max == 0 || self.send_batch == 0 {
-            anyhow::bail!("federation.queue_max and send_batch must be at least 1");
+        if self.queue_max == 0 || self.send_batch == 0 || self.batch_max == 0 {
+            anyhow::bail!("federation.queue_max, send_batch and batch_max must be at least 1");
         }
         if self.send_parallel == 0 {
             anyhow::bail!("federation.send_parallel must be at least 1");
@@ -213,6 +220,8 @@ impl FederationSettings {
 pub struct PeerStats {
     /// Transactions the peer took.
     pub sent: AtomicU64,
+    /// POSTs of transactions the peer took (each holding one or more).
+    pub posts: AtomicU64,
     /// Sends that failed (and were put back for a retry).
     pub failures: AtomicU64,
     /// Transactions dropped after `expire_secs`.
@@ -222,6 +231,9 @@ pub struct PeerStats {
     /// Transactions from the peer carried out, and refused.
     pub received: AtomicU64,
     pub refused: AtomicU64,
+    /// Transactions from the peer already handled, sent again (a batch
+    /// whose answer the peer did not get): answered, not redone.
+    pub duplicates: AtomicU64,
     /// Sum and count of POST round trips that succeeded, in microseconds.
     pub latency_us: AtomicU64,
     pub latency_n: AtomicU64,
@@ -261,6 +273,23 @@ pub struct Federation {
     pub(crate) bus: Mutex<Option<Arc<crate::cluster::Cluster>>>,
     /// Where the operator's peer entries are kept; set by `load_stored`.
     store: Mutex<Option<Arc<dyn Store>>>,
+    /// Peers that refused a POST of several transactions: one per POST
+    /// to them until we restart.
+    pub(crate) single_posts: Mutex<std::collections::HashSet<String>>,
+    /// POSTs of peers' transactions being carried out now; while any is,
+    /// what they queue does not wake the sender one at a time.
+    holding: AtomicU64,
+}
+
+/// Held while a peer's POST is carried out: the sender is woken once at
+/// the end, so the answers travel back batched.
+pub(crate) struct Holding<'a>(&'a Federation);
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.holding.fetch_sub(1, Ordering::AcqRel);
+        self.0.wake.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Federation {
@@ -292,7 +321,11 @@ impl imps_core::federation::Federation for Federation {
     }
 
     fn queued(&self, _domain: &str) {
-        self.wake.notify_one();
+        // While a peer's POST is being carried out, its answers gather
+        // and go back together once it is done (`Holding`).
+        if self.holding.load(Ordering::Acquire) == 0 {
+            self.wake.notify_one();
+        }
     }
 
     fn answer_wait_ms(&self) -> u64 {
@@ -343,6 +376,8 @@ impl Federation {
             service: Mutex::new(None),
             bus: Mutex::new(None),
             store: Mutex::new(None),
+            single_posts: Mutex::new(std::collections::HashSet::new()),
+            holding: AtomicU64::new(0),
             cfg,
         }))
     }
@@ -478,6 +513,34 @@ impl Federation {
         self.service.lock().clone()
     }
 
+    /// Holds the sender's wake-ups until the guard is dropped.
+    pub(crate) fn hold_wakes(&self) -> Holding<'_> {
+        self.holding.fetch_add(1, Ordering::AcqRel);
+        Holding(self)
+    }
+
+    /// The store, once `load_stored` ran.
+    pub(crate) fn store(&self) -> Option<Arc<dyn Store>> {
+        self.store.lock().clone()
+    }
+
+    /// Most transactions in one POST to `peer`.
+    pub(crate) fn batch_for(&self, peer: &str) -> usize {
+        if self.single_posts.lock().contains(peer) {
+            1
+        } else {
+            self.cfg.batch_max.max(1)
+        }
+    }
+
+    /// The room for our queue to `peer`, answers to its requests
+    /// included: `queue_max` for our own requests and as much again for
+    /// answers, so that the peer's requests are never refused because
+    /// ours filled the queue.
+    pub(crate) fn answer_room(&self) -> u64 {
+        self.cfg.queue_max.saturating_mul(2)
+    }
+
     pub(crate) fn stats(&self, peer: &str) -> Option<Arc<PeerStats>> {
         self.stats.get(peer)
     }
@@ -485,7 +548,7 @@ impl Federation {
     /// The `/metrics` lines of every peer.
     pub fn render_metrics(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, Counter); 9] = [
+        let rows: [(&str, &str, Counter); 11] = [
             (
                 "impsd_ssp_queue_depth",
                 "SSP transactions waiting for the peer",
@@ -495,6 +558,11 @@ impl Federation {
                 "impsd_ssp_sent_total",
                 "SSP transactions the peer took",
                 |s| &s.sent,
+            ),
+            (
+                "impsd_ssp_posts_total",
+                "POSTs of SSP transactions the peer took (one or more each)",
+                |s| &s.posts,
             ),
             (
                 "impsd_ssp_send_failures_total",
@@ -520,6 +588,11 @@ impl Federation {
                 "impsd_ssp_refused_total",
                 "SSP transactions from the peer refused",
                 |s| &s.refused,
+            ),
+            (
+                "impsd_ssp_duplicates_total",
+                "SSP transactions from the peer sent again after they were handled; not redone",
+                |s| &s.duplicates,
             ),
             (
                 "impsd_ssp_send_latency_us_sum",

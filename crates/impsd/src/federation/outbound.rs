@@ -138,6 +138,7 @@ pub(crate) async fn run(
         tracing::warn!(error = %e, "SSP claims of the previous run not released");
     }
     count(&fed, &*store).await;
+    let mut last_forget = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = fed.wake.notified() => {}
@@ -165,6 +166,10 @@ pub(crate) async fn run(
             }
         }
         count(&fed, &*store).await;
+        if last_forget.elapsed() >= FORGET_EVERY {
+            last_forget = std::time::Instant::now();
+            forget_handled(&fed, &*store).await;
+        }
         for peer in fed.due_for_renewal() {
             // In a task too: a peer that hangs during its renewal holds
             // up nobody else.
@@ -196,6 +201,23 @@ async fn unclaim(store: &dyn Store) -> Result<(), FedError> {
         }
     }
     Ok(())
+}
+
+/// How often the peers' requests handled longer ago than
+/// `handled_keep_secs` are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// Forgets the peers' requests handled longer ago than
+/// `handled_keep_secs` (a bounded amount each time).
+async fn forget_handled(fed: &Federation, store: &dyn Store) {
+    /// A bound on one pass; what is left goes at the next.
+    const MAX: usize = 100_000;
+    let before = now_ms().saturating_sub(fed.cfg.handled_keep_secs.saturating_mul(1000));
+    match store.ssp_forget_handled(before, MAX).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(n, "handled SSP transactions forgotten"),
+        Err(e) => tracing::warn!(error = %e, "handled SSP transactions not forgotten"),
+    }
 }
 
 fn reaped(done: Result<(), tokio::task::JoinError>) {
@@ -267,29 +289,35 @@ async fn send_peer(
 ) -> Result<(), FedError> {
     let now = now_ms();
     let expire_ms = fed.cfg.expire_secs.saturating_mul(1000);
-    let mut live = Vec::with_capacity(items.len());
-    for item in items {
-        if now.saturating_sub(item.item.created_ms) > expire_ms {
-            tracing::warn!(
-                peer,
-                id = item.id,
-                attempts = item.attempts,
-                "SSP transaction expired unsent; dropped"
-            );
-            if let Some(s) = fed.stats(peer) {
-                s.expired.fetch_add(1, Ordering::Relaxed);
-            }
-            store.ssp_sent(item.id).await?;
-        } else {
-            live.push(item);
+    let (expired, live): (Vec<SspItem>, Vec<SspItem>) = items
+        .into_iter()
+        .partition(|i| now.saturating_sub(i.item.created_ms) > expire_ms);
+    for item in &expired {
+        tracing::warn!(
+            peer,
+            id = item.id,
+            attempts = item.attempts,
+            "SSP transaction expired unsent; dropped"
+        );
+    }
+    if !expired.is_empty() {
+        if let Some(s) = fed.stats(peer) {
+            s.expired.fetch_add(expired.len() as u64, Ordering::Relaxed);
         }
+        store
+            .ssp_sent_many(&expired.iter().map(|i| i.id).collect::<Vec<_>>())
+            .await?;
+    }
+    if live.is_empty() {
+        return Ok(());
     }
     let Some(url) = fed.peer_url(peer).await else {
         // A peer taken out of the table: its traffic waits (or expires)
         // in case it comes back.
-        for item in &live {
-            store.ssp_retry(item.id, now + fed.cfg.retry_max_ms).await?;
-        }
+        let ids: Vec<u64> = live.iter().map(|i| i.id).collect();
+        store
+            .ssp_retry_many(&ids, now + fed.cfg.retry_max_ms)
+            .await?;
         return Ok(());
     };
     let (handshake, request) = (fed.cfg.handshake_timeout_ms, fed.cfg.request_timeout_ms);
@@ -304,50 +332,69 @@ async fn send_peer(
             return Ok(());
         }
     };
-    for (i, item) in live.iter().enumerate() {
+    let mut at = 0;
+    while at < live.len() {
         if !fits(until, request) {
             // The rest stays claimed until the lease ends, then is taken
             // again in order.
             tracing::info!(
                 peer,
-                left = live.len() - i,
+                left = live.len() - at,
                 "SSP claim ending; the rest waits for the next one"
             );
             return Ok(());
         }
-        let primitive = match imps_wire::xml::decode(&item.item.body, &imps_wire::Limits::default())
-        {
-            Ok(p) => p,
-            Err(e) => {
-                // Our own bytes; nothing a retry would mend.
-                tracing::error!(peer, id = item.id, error = %e, "unreadable SSP transaction in the queue; dropped");
-                store.ssp_sent(item.id).await?;
-                continue;
+        // The next transactions in queue order, several per POST (one
+        // Session holding several Transactions).
+        let batch = &live[at..live.len().min(at + fed.batch_for(peer))];
+        let mut transactions = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut unreadable = Vec::new();
+        for item in batch {
+            match imps_wire::xml::decode(&item.item.body, &imps_wire::Limits::default()) {
+                Ok(primitive) => {
+                    transactions.push(SspTransaction {
+                        mode: if item.item.response {
+                            Mode::Response
+                        } else {
+                            Mode::Request
+                        },
+                        transaction_id: item
+                            .item
+                            .transaction_id
+                            .clone()
+                            .unwrap_or_else(|| format!("{:010}", item.id)),
+                        primitive,
+                    });
+                    ids.push(item.id);
+                }
+                Err(e) => {
+                    // Our own bytes; nothing a retry would mend.
+                    tracing::error!(peer, id = item.id, error = %e, "unreadable SSP transaction in the queue; dropped");
+                    unreadable.push(item.id);
+                }
             }
-        };
+        }
+        store.ssp_sent_many(&unreadable).await?;
+        if transactions.is_empty() {
+            at += batch.len();
+            continue;
+        }
+        let n = transactions.len();
         let msg = SspMessage::Session(SspSession {
             session_id: session.clone(),
-            transactions: vec![SspTransaction {
-                mode: if item.item.response {
-                    Mode::Response
-                } else {
-                    Mode::Request
-                },
-                transaction_id: item
-                    .item
-                    .transaction_id
-                    .clone()
-                    .unwrap_or_else(|| format!("{:010}", item.id)),
-                primitive,
-            }],
+            transactions,
         });
         let started = std::time::Instant::now();
         match fed.client.post(&url, &msg).await {
             Ok(_) => {
-                store.ssp_sent(item.id).await?;
+                // The peer took them all: acknowledged in one store
+                // transaction.
+                store.ssp_sent_many(&ids).await?;
                 if let Some(s) = fed.stats(peer) {
                     s.failed_at_ms.store(0, Ordering::Relaxed);
-                    s.sent.fetch_add(1, Ordering::Relaxed);
+                    s.sent.fetch_add(n as u64, Ordering::Relaxed);
+                    s.posts.fetch_add(1, Ordering::Relaxed);
                     let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     s.latency_us.fetch_add(us, Ordering::Relaxed);
                     s.latency_n.fetch_add(1, Ordering::Relaxed);
@@ -359,12 +406,27 @@ async fn send_peer(
                     // associate again before the next try.
                     fed.invalidate(peer);
                 }
-                tracing::info!(peer, id = item.id, error = %e, "SSP send failed; will retry");
+                if n > 1
+                    && matches!(
+                        e,
+                        FedError::Status {
+                            code: 400 | 413,
+                            ..
+                        }
+                    )
+                {
+                    // A server that takes one transaction per POST only
+                    // (or not this many bytes): one each from now on.
+                    tracing::warn!(peer, error = %e, "peer refused a POST of {n} SSP transactions; sending it one per POST");
+                    fed.single_posts.lock().insert(peer.to_string());
+                }
+                tracing::info!(peer, transactions = n, error = %e, "SSP send failed; will retry");
                 // Keep the order: what follows waits as long.
-                put_back(fed, store, peer, &live[i..]).await?;
+                put_back(fed, store, peer, &live[at..]).await?;
                 return Ok(());
             }
         }
+        at += batch.len();
     }
     Ok(())
 }
@@ -381,8 +443,7 @@ async fn put_back(
         s.failed_at_ms.store(now.max(1), Ordering::Relaxed);
     }
     let wait = items.first().map_or(0, |i| backoff(fed, i.attempts));
-    for item in items {
-        store.ssp_retry(item.id, now + wait).await?;
-    }
+    let ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+    store.ssp_retry_many(&ids, now + wait).await?;
     Ok(())
 }
