@@ -9,6 +9,7 @@
 mod common;
 mod conflict;
 mod conformance;
+mod batch;
 mod im;
 mod import;
 mod migrations;
