@@ -22,13 +22,13 @@ use imps_core::store::{
     StoredMessage,
 };
 use tokio::sync::oneshot;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, Statement};
 
 use crate::PgStore;
 use crate::batch::{PutJob, RemoveJob, stopped};
 use crate::rows::{
-    LockArea, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation, limit, lock,
-    lock_all, opt_to_i64, pool_error, query, query_one, query_opt, to_i64,
+    LockArea, Param, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation,
+    limit, lock, lock_all, opt_to_i64, pool_error, query, query_one, query_opt, to_i64,
 };
 
 /// Columns of a queue entry joined with its message, for `entry_from_row`.
@@ -332,6 +332,60 @@ fn numbers(m: &NewStoredMessage) -> Result<PutNumbers, StoreError> {
     })
 }
 
+/// The statements of a batch of puts, in the order a batch runs them.
+const BATCH_LOCKS: &str = "SELECT pg_advisory_xact_lock(a, hashtext(k))
+     FROM unnest($1::int4[], $2::text[]) WITH ORDINALITY AS t (a, k, n) ORDER BY n";
+const BATCH_REFS: &str = "SELECT r.sender, r.client_ref, r.msg_id, r.created_ms FROM im_send_refs r
+     JOIN unnest($1::text[], $2::text[]) AS k (sender, client_ref)
+       ON r.sender = k.sender AND r.client_ref = k.client_ref";
+const BATCH_COUNTS: &str = "SELECT recipient, COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT
+     FROM im_queue WHERE recipient = ANY($1) GROUP BY recipient";
+const BATCH_MESSAGES: &str = "INSERT INTO im_messages (id, sender, delivery_report, created_ms,
+       expires_ms, content_type, encoding, size, name, font_size, font_styles, font_color, data,
+       sender_name)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::int8[], $5::int8[],
+       $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[],
+       $12::text[], $13::text[], $14::text[])";
+const BATCH_SEND_REFS: &str = "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+     ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
+       created_ms = excluded.created_ms";
+const BATCH_QUEUE: &str = "INSERT INTO im_queue (recipient, msg_id, target_client, bytes)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+     RETURNING seq, msg_id, recipient";
+
+/// The connection's prepared statements for `sqls` (a round trip only
+/// for those it has not prepared yet).
+async fn prepare_all<const N: usize>(
+    tx: &Transaction<'_>,
+    sqls: [&str; N],
+) -> Result<Vec<Statement>, StoreError> {
+    let mut out = Vec::with_capacity(N);
+    for sql in sqls {
+        out.push(
+            tx.prepare_cached(sql)
+                .await
+                .map_err(|e| backend("preparing a batch's statements", &e))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Of statements pipelined in one transaction, the error that says why:
+/// once one failed, those after it only say that the transaction is
+/// aborted (25P02).
+fn first_cause<const N: usize>(errors: [Option<&StoreError>; N]) -> Result<(), StoreError> {
+    let errors: Vec<&StoreError> = errors.into_iter().flatten().collect();
+    match errors
+        .iter()
+        .find(|e| !e.to_string().contains("25P02"))
+        .or(errors.first())
+    {
+        Some(e) => Err((*e).clone()),
+        None => Ok(()),
+    }
+}
+
 /// Several puts in one transaction, with the promises of [`put`] taken
 /// one after the other in batch order: the send-reference and queue locks
 /// of all of them first (one statement, in the order every put takes
@@ -380,51 +434,45 @@ async fn put_batch(
         .chain(queue_keys.iter().copied())
         .collect();
 
-    // The server runs these in order: the reads see the state under the
-    // locks.
+    // Prepared first (from the connection's cache), so that the three are
+    // sent in this order and the server runs them so: the reads see the
+    // state under the locks. One round trip for the three.
+    let st = prepare_all(&tx, [BATCH_LOCKS, BATCH_REFS, BATCH_COUNTS]).await?;
+    let lock_params: [Param<'_>; 2] = [&areas, &keys];
+    let ref_params: [Param<'_>; 2] = [&ref_senders, &ref_names];
+    let count_params: [Param<'_>; 1] = [&quota_rcpts];
     let (locked, refs, counts) = tokio::join!(
-        query(
-            &tx,
-            "SELECT pg_advisory_xact_lock(a, hashtext(k))
-             FROM unnest($1::int4[], $2::text[]) WITH ORDINALITY AS t (a, k, n) ORDER BY n",
-            &[&areas, &keys],
-            "taking the batch's locks",
-        ),
+        tx.query(&st[0], &lock_params),
         async {
             if ref_senders.is_empty() {
                 return Ok(Vec::new());
             }
-            query(
-                &tx,
-                "SELECT r.sender, r.client_ref, r.msg_id, r.created_ms FROM im_send_refs r
-                 JOIN unnest($1::text[], $2::text[]) AS k (sender, client_ref)
-                   ON r.sender = k.sender AND r.client_ref = k.client_ref",
-                &[&ref_senders, &ref_names],
-                "reading send references",
-            )
-            .await
+            tx.query(&st[1], &ref_params).await
         },
         async {
             if quota_rcpts.is_empty() {
                 return Ok(Vec::new());
             }
-            query(
-                &tx,
-                "SELECT recipient, COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM im_queue
-                 WHERE recipient = ANY($1) GROUP BY recipient",
-                &[&quota_rcpts],
-                "counting the recipients' queues",
-            )
-            .await
+            tx.query(&st[2], &count_params).await
         },
     );
-    locked?;
+    let locked = locked
+        .map(|_| ())
+        .map_err(|e| backend("taking the batch's locks", &e));
+    let refs = refs.map_err(|e| backend("reading send references", &e));
+    let counts = counts.map_err(|e| backend("counting the recipients' queues", &e));
+    first_cause([
+        locked.as_ref().err(),
+        refs.as_ref().err(),
+        counts.as_ref().err(),
+    ])?;
+    let (refs, counts) = (refs?, counts?);
     let mut seen_refs: HashMap<(String, String), (String, i64)> = HashMap::new();
-    for r in refs? {
+    for r in refs {
         seen_refs.insert((col(&r, 0)?, col(&r, 1)?), (col(&r, 2)?, col(&r, 3)?));
     }
     let mut queued: HashMap<String, (u64, u64)> = HashMap::new();
-    for r in counts? {
+    for r in counts {
         queued.insert(col(&r, 0)?, (col_u64(&r, 1)?, col_u64(&r, 2)?));
     }
 
@@ -465,7 +513,10 @@ async fn put_batch(
             }
         }
         if !ids.insert(&m.id) {
-            outs[i] = Some(Err(StoreError::Conflict(format!("message {} exists", m.id))));
+            outs[i] = Some(Err(StoreError::Conflict(format!(
+                "message {} exists",
+                m.id
+            ))));
             continue;
         }
         if let Some(r) = &m.client_ref {
@@ -497,7 +548,13 @@ async fn put_batch(
         .map_err(|e| backend("committing a batch of messages", &e))?;
     Ok(Some(
         outs.into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(StoreError::Backend("postgres: a put of a batch was not answered".into()))))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(StoreError::Backend(
+                        "postgres: a put of a batch was not answered".into(),
+                    ))
+                })
+            })
             .collect(),
     ))
 }
@@ -557,66 +614,55 @@ async fn write_batch(
     let r_id: Vec<&str> = new_refs.values().map(|(i, _)| *i).collect();
     let r_at: Vec<i64> = new_refs.values().map(|(_, at)| *at).collect();
 
+    let msg_params: [Param<'_>; 14] = [
+        &id,
+        &sender,
+        &report,
+        &created,
+        &expires,
+        &ctype,
+        &encoding,
+        &size,
+        &name,
+        &font_size,
+        &font_styles,
+        &font_color,
+        &data,
+        &sender_name,
+    ];
+    let ref_params: [Param<'_>; 4] = [&r_sender, &r_ref, &r_id, &r_at];
+    let queue_params: [Param<'_>; 4] = [&q_rcpt, &q_id, &q_target, &q_bytes];
+    // Prepared first, so that they are sent (and run) in this order: the
+    // queue entries after the messages they refer to.
+    let st = prepare_all(tx, [BATCH_MESSAGES, BATCH_SEND_REFS, BATCH_QUEUE]).await?;
     let (msgs, refs, entries) = tokio::join!(
-        exec_raw(
-            tx,
-            "INSERT INTO im_messages (id, sender, delivery_report, created_ms, expires_ms,
-               content_type, encoding, size, name, font_size, font_styles, font_color, data,
-               sender_name)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::int8[], $5::int8[],
-               $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[],
-               $12::text[], $13::text[], $14::text[])",
-            &[
-                &id,
-                &sender,
-                &report,
-                &created,
-                &expires,
-                &ctype,
-                &encoding,
-                &size,
-                &name,
-                &font_size,
-                &font_styles,
-                &font_color,
-                &data,
-                &sender_name,
-            ],
-            "storing a batch of messages",
-        ),
+        tx.execute(&st[0], &msg_params),
         async {
             if r_sender.is_empty() {
                 return Ok(0);
             }
-            exec(
-                tx,
-                "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
-                 ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
-                   created_ms = excluded.created_ms",
-                &[&r_sender, &r_ref, &r_id, &r_at],
-                "storing send references",
-            )
-            .await
+            tx.execute(&st[1], &ref_params).await
         },
-        query(
-            tx,
-            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
-             RETURNING seq, msg_id, recipient",
-            &[&q_rcpt, &q_id, &q_target, &q_bytes],
-            "queueing a batch of messages",
-        ),
+        tx.query(&st[2], &queue_params),
     );
-    match msgs? {
-        Ok(_) => {}
+    let msgs = match msgs {
+        Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => return Ok(None),
-        Err(e) => return Err(backend("storing a batch of messages", &e)),
-    }
-    refs?;
+        Err(e) => Err(backend("storing a batch of messages", &e)),
+    };
+    let refs = refs
+        .map(|_| ())
+        .map_err(|e| backend("storing send references", &e));
+    let entries = entries.map_err(|e| backend("queueing a batch of messages", &e));
+    first_cause([
+        msgs.as_ref().err(),
+        refs.as_ref().err(),
+        entries.as_ref().err(),
+    ])?;
+    let entries = entries?;
     // Each (message, recipient)'s seqs in the order they were drawn.
     let mut drawn: HashMap<(String, String), VecDeque<u64>> = HashMap::new();
-    for r in entries? {
+    for r in entries {
         drawn
             .entry((col(&r, 1)?, col(&r, 2)?))
             .or_default()

@@ -6,10 +6,10 @@
 //! `cargo test --release -p imps-store-pg --test pg <file>::`.
 #![allow(clippy::unwrap_used)]
 
+mod batch;
 mod common;
 mod conflict;
 mod conformance;
-mod batch;
 mod im;
 mod import;
 mod migrations;
