@@ -199,6 +199,9 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
 /// handled at once, even while one of the client's own requests is
 /// still running: they do not depend on it, and the server's delivery
 /// window waits for them.
+/// A client's answer to a push, handled beside the request in hand.
+type Answering<'a> = Pin<Box<dyn Future<Output = Option<Message>> + Send + 'a>>;
+
 fn is_answer(m: &Message) -> bool {
     !m.transactions.is_empty()
         && m.transactions
@@ -295,10 +298,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // leave the request's transaction unpolled, its lock never
         // released: the connection, and every other request waiting for
         // that lock (a peer's POSTs), would hang until their timeouts.
-        let mut answering: Option<(
-            Pin<Box<dyn Future<Output = Option<Message>> + Send + '_>>,
-            Encoding,
-        )> = None;
+        let mut answering: Option<(Answering<'_>, Encoding)> = None;
         let mut dead = false;
         let reply = loop {
             tokio::select! {
