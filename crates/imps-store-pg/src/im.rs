@@ -11,21 +11,24 @@
 //! recipients acknowledging the same message at once cannot both leave it
 //! behind believing the other still needs it.
 
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{Pool, Transaction};
 use imps_core::StoreError;
 use imps_core::store::{
     FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RemovedMessage,
     StoredMessage,
 };
-use tokio_postgres::Row;
+use tokio::sync::oneshot;
+use tokio_postgres::{Row, Statement};
 
 use crate::PgStore;
+use crate::batch::{PutJob, RemoveJob, stopped};
 use crate::rows::{
-    LockArea, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation, limit, lock,
-    lock_all, opt_to_i64, query, query_one, query_opt, to_i64,
+    LockArea, Param, backend, col, col_opt_u64, col_u64, exec, exec_raw, is_unique_violation,
+    limit, lock, lock_all, opt_to_i64, pool_error, query, query_one, query_opt, to_i64,
 };
 
 /// Columns of a queue entry joined with its message, for `entry_from_row`.
@@ -264,6 +267,457 @@ async fn remove_many(tx: &Transaction<'_>, entries: &[(String, String)]) -> Resu
     Ok(())
 }
 
+/// One put in its own transaction: the path without batching, a batch
+/// of one, and each put of a batch that met a stored message's ID.
+async fn put_alone(
+    pool: &Pool,
+    m: &NewStoredMessage,
+    dedupe_since_ms: u64,
+) -> Result<PutOutcome, StoreError> {
+    let mut c = pool.get().await.map_err(|e| pool_error(&e))?;
+    let tx = c
+        .transaction()
+        .await
+        .map_err(|e| backend("starting put_message", &e))?;
+    let out = put(&tx, m, dedupe_since_ms).await?;
+    // A duplicate or an over-quota answer wrote nothing; committing it
+    // only ends the transaction and its locks.
+    tx.commit()
+        .await
+        .map_err(|e| backend(&format!("committing message {}", m.id), &e))?;
+    Ok(out)
+}
+
+/// Runs one batch of puts and answers each caller after the commit.
+pub(crate) async fn run_puts(pool: Pool, jobs: Vec<PutJob>) {
+    if jobs.len() > 1 {
+        match put_batch(&pool, &jobs).await {
+            Ok(Some(outs)) => {
+                for (j, out) in jobs.into_iter().zip(outs) {
+                    let _ = j.reply.send(out);
+                }
+                return;
+            }
+            // A message ID was already stored: rolled back, and each put
+            // goes alone, so each gets exactly the answer it would have.
+            Ok(None) => {}
+            Err(e) => {
+                for j in jobs {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        }
+    }
+    for j in jobs {
+        let out = put_alone(&pool, &j.msg, j.dedupe_since_ms).await;
+        let _ = j.reply.send(out);
+    }
+}
+
+/// The values of a put that are converted for the database.
+struct PutNumbers {
+    created: i64,
+    bytes: i64,
+    expires: Option<i64>,
+    size: i64,
+}
+
+fn numbers(m: &NewStoredMessage) -> Result<PutNumbers, StoreError> {
+    Ok(PutNumbers {
+        created: to_i64(m.created_ms, "created_ms")?,
+        bytes: to_i64(m.entry_bytes(), "bytes")?,
+        expires: opt_to_i64(m.expires_ms, "expires_ms")?,
+        size: to_i64(m.body.size, "size")?,
+    })
+}
+
+/// The statements of a batch of puts, in the order a batch runs them.
+const BATCH_LOCKS: &str = "SELECT pg_advisory_xact_lock(a, hashtext(k))
+     FROM unnest($1::int4[], $2::text[]) WITH ORDINALITY AS t (a, k, n) ORDER BY n";
+const BATCH_REFS: &str = "SELECT r.sender, r.client_ref, r.msg_id, r.created_ms FROM im_send_refs r
+     JOIN unnest($1::text[], $2::text[]) AS k (sender, client_ref)
+       ON r.sender = k.sender AND r.client_ref = k.client_ref";
+const BATCH_COUNTS: &str = "SELECT recipient, COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT
+     FROM im_queue WHERE recipient = ANY($1) GROUP BY recipient";
+const BATCH_MESSAGES: &str = "INSERT INTO im_messages (id, sender, delivery_report, created_ms,
+       expires_ms, content_type, encoding, size, name, font_size, font_styles, font_color, data,
+       sender_name)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::int8[], $5::int8[],
+       $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[],
+       $12::text[], $13::text[], $14::text[])";
+const BATCH_SEND_REFS: &str = "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+     ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
+       created_ms = excluded.created_ms";
+const BATCH_QUEUE: &str = "INSERT INTO im_queue (recipient, msg_id, target_client, bytes)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])
+     RETURNING seq, msg_id, recipient";
+
+/// The connection's prepared statements for `sqls` (a round trip only
+/// for those it has not prepared yet).
+async fn prepare_all<const N: usize>(
+    tx: &Transaction<'_>,
+    sqls: [&str; N],
+) -> Result<Vec<Statement>, StoreError> {
+    let mut out = Vec::with_capacity(N);
+    for sql in sqls {
+        out.push(
+            tx.prepare_cached(sql)
+                .await
+                .map_err(|e| backend("preparing a batch's statements", &e))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Of statements pipelined in one transaction, the error that says why:
+/// once one failed, those after it only say that the transaction is
+/// aborted (25P02).
+fn first_cause<const N: usize>(errors: [Option<&StoreError>; N]) -> Result<(), StoreError> {
+    let errors: Vec<&StoreError> = errors.into_iter().flatten().collect();
+    match errors
+        .iter()
+        .find(|e| !e.to_string().contains("25P02"))
+        .or(errors.first())
+    {
+        Some(e) => Err((*e).clone()),
+        None => Ok(()),
+    }
+}
+
+/// Several puts in one transaction, with the promises of [`put`] taken
+/// one after the other in batch order: the send-reference and queue locks
+/// of all of them first (one statement, in the order every put takes
+/// them: send references, then queues, each sorted), then what the
+/// checks read (pipelined), then the checks themselves here in order (a
+/// put sees the ones before it in the batch as if committed), then the
+/// writes (three statements, pipelined) and one COMMIT. `Ok(None)` when
+/// an ID was already stored (rolled back; the caller runs each alone).
+async fn put_batch(
+    pool: &Pool,
+    jobs: &[PutJob],
+) -> Result<Option<Vec<Result<PutOutcome, StoreError>>>, StoreError> {
+    let what = "storing a batch of messages";
+    let mut c = pool.get().await.map_err(|e| pool_error(&e))?;
+    let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
+
+    let mut ref_keys: Vec<String> = Vec::new();
+    let (mut ref_senders, mut ref_names): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let mut queue_keys: Vec<&str> = Vec::new();
+    let mut quota_rcpts: Vec<&str> = Vec::new();
+    for j in jobs {
+        let m = &j.msg;
+        if let Some(r) = &m.client_ref {
+            ref_keys.push(format!("{}\n{r}", m.sender));
+            ref_senders.push(&m.sender);
+            ref_names.push(r);
+        }
+        for (rcpt, _) in &m.recipients {
+            queue_keys.push(rcpt);
+            if m.quota.is_some() {
+                quota_rcpts.push(rcpt);
+            }
+        }
+    }
+    ref_keys.sort_unstable();
+    ref_keys.dedup();
+    queue_keys.sort_unstable();
+    queue_keys.dedup();
+    quota_rcpts.sort_unstable();
+    quota_rcpts.dedup();
+    let mut areas: Vec<i32> = vec![LockArea::SendRef as i32; ref_keys.len()];
+    areas.resize(ref_keys.len() + queue_keys.len(), LockArea::Queue as i32);
+    let keys: Vec<&str> = ref_keys
+        .iter()
+        .map(String::as_str)
+        .chain(queue_keys.iter().copied())
+        .collect();
+
+    // Prepared first (from the connection's cache), so that the three are
+    // sent in this order and the server runs them so: the reads see the
+    // state under the locks. One round trip for the three.
+    let st = prepare_all(&tx, [BATCH_LOCKS, BATCH_REFS, BATCH_COUNTS]).await?;
+    let lock_params: [Param<'_>; 2] = [&areas, &keys];
+    let ref_params: [Param<'_>; 2] = [&ref_senders, &ref_names];
+    let count_params: [Param<'_>; 1] = [&quota_rcpts];
+    let (locked, refs, counts) = tokio::join!(
+        tx.query(&st[0], &lock_params),
+        async {
+            if ref_senders.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(&st[1], &ref_params).await
+        },
+        async {
+            if quota_rcpts.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(&st[2], &count_params).await
+        },
+    );
+    let locked = locked
+        .map(|_| ())
+        .map_err(|e| backend("taking the batch's locks", &e));
+    let refs = refs.map_err(|e| backend("reading send references", &e));
+    let counts = counts.map_err(|e| backend("counting the recipients' queues", &e));
+    first_cause([
+        locked.as_ref().err(),
+        refs.as_ref().err(),
+        counts.as_ref().err(),
+    ])?;
+    let (refs, counts) = (refs?, counts?);
+    let mut seen_refs: HashMap<(String, String), (String, i64)> = HashMap::new();
+    for r in refs {
+        seen_refs.insert((col(&r, 0)?, col(&r, 1)?), (col(&r, 2)?, col(&r, 3)?));
+    }
+    let mut queued: HashMap<String, (u64, u64)> = HashMap::new();
+    for r in counts {
+        queued.insert(col(&r, 0)?, (col_u64(&r, 1)?, col_u64(&r, 2)?));
+    }
+
+    // The checks of each put, in batch order.
+    let mut outs: Vec<Option<Result<PutOutcome, StoreError>>> = jobs.iter().map(|_| None).collect();
+    let mut ids: HashSet<&str> = HashSet::new();
+    let mut accepted: Vec<(usize, PutNumbers)> = Vec::new();
+    let mut new_refs: BTreeMap<(&str, &str), (&str, i64)> = BTreeMap::new();
+    for (i, j) in jobs.iter().enumerate() {
+        let m = &j.msg;
+        let n = match numbers(m) {
+            Ok(n) => n,
+            Err(e) => {
+                outs[i] = Some(Err(e));
+                continue;
+            }
+        };
+        if let Some(r) = &m.client_ref
+            && let Some((id, at)) = seen_refs.get(&(m.sender.clone(), r.clone()))
+            && u64::try_from(*at).unwrap_or(0) >= j.dedupe_since_ms
+        {
+            outs[i] = Some(Ok(PutOutcome::Duplicate(id.clone())));
+            continue;
+        }
+        if let Some(q) = m.quota {
+            let over: Vec<String> = m
+                .recipients
+                .iter()
+                .filter(|(rcpt, _)| {
+                    let (count, bytes) = queued.get(rcpt).copied().unwrap_or((0, 0));
+                    !q.admits(count, bytes, m.entry_bytes())
+                })
+                .map(|(rcpt, _)| rcpt.clone())
+                .collect();
+            if !over.is_empty() {
+                outs[i] = Some(Ok(PutOutcome::OverQuota(over)));
+                continue;
+            }
+        }
+        if !ids.insert(&m.id) {
+            outs[i] = Some(Err(StoreError::Conflict(format!(
+                "message {} exists",
+                m.id
+            ))));
+            continue;
+        }
+        if let Some(r) = &m.client_ref {
+            seen_refs.insert((m.sender.clone(), r.clone()), (m.id.clone(), n.created));
+            new_refs.insert((&m.sender, r), (&m.id, n.created));
+        }
+        for (rcpt, _) in &m.recipients {
+            let e = queued.entry(rcpt.clone()).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = e.1.saturating_add(m.entry_bytes());
+        }
+        accepted.push((i, n));
+    }
+
+    if !accepted.is_empty() {
+        let seqs = match write_batch(&tx, jobs, &accepted, &new_refs).await? {
+            Some(seqs) => seqs,
+            None => {
+                drop(tx);
+                return Ok(None);
+            }
+        };
+        for ((i, _), s) in accepted.iter().zip(seqs) {
+            outs[*i] = Some(Ok(PutOutcome::Stored(s)));
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(|e| backend("committing a batch of messages", &e))?;
+    Ok(Some(
+        outs.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(StoreError::Backend(
+                        "postgres: a put of a batch was not answered".into(),
+                    ))
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// The writes of the accepted puts of a batch, pipelined: their messages,
+/// send references and queue entries; each put's seqs in its recipients'
+/// order. `None` when a message ID was already stored.
+async fn write_batch(
+    tx: &Transaction<'_>,
+    jobs: &[PutJob],
+    accepted: &[(usize, PutNumbers)],
+    new_refs: &BTreeMap<(&str, &str), (&str, i64)>,
+) -> Result<Option<Vec<Vec<u64>>>, StoreError> {
+    let n = accepted.len();
+    let mut id = Vec::with_capacity(n);
+    let mut sender = Vec::with_capacity(n);
+    let mut report = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut expires = Vec::with_capacity(n);
+    let mut ctype = Vec::with_capacity(n);
+    let mut encoding = Vec::with_capacity(n);
+    let mut size = Vec::with_capacity(n);
+    let mut name = Vec::with_capacity(n);
+    let mut font_size = Vec::with_capacity(n);
+    let mut font_styles = Vec::with_capacity(n);
+    let mut font_color = Vec::with_capacity(n);
+    let mut data = Vec::with_capacity(n);
+    let mut sender_name = Vec::with_capacity(n);
+    let (mut q_rcpt, mut q_id, mut q_target, mut q_bytes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, nums) in accepted {
+        let m = &jobs[*i].msg;
+        let font = m.body.font.as_ref();
+        id.push(m.id.as_str());
+        sender.push(m.sender.as_str());
+        report.push(m.delivery_report);
+        created.push(nums.created);
+        expires.push(nums.expires);
+        ctype.push(m.body.content_type.as_str());
+        encoding.push(m.body.encoding.as_deref());
+        size.push(nums.size);
+        name.push(m.body.name.as_deref());
+        font_size.push(font.and_then(|f| f.size.as_deref()));
+        font_styles.push(font.map(|f| f.styles.join(",")));
+        font_color.push(font.and_then(|f| f.color.as_deref()));
+        data.push(m.body.data.as_str());
+        sender_name.push(m.sender_name.as_deref());
+        for (rcpt, target) in &m.recipients {
+            q_rcpt.push(rcpt.as_str());
+            q_id.push(m.id.as_str());
+            q_target.push(target.as_deref());
+            q_bytes.push(nums.bytes);
+        }
+    }
+    let r_sender: Vec<&str> = new_refs.keys().map(|(s, _)| *s).collect();
+    let r_ref: Vec<&str> = new_refs.keys().map(|(_, r)| *r).collect();
+    let r_id: Vec<&str> = new_refs.values().map(|(i, _)| *i).collect();
+    let r_at: Vec<i64> = new_refs.values().map(|(_, at)| *at).collect();
+
+    let msg_params: [Param<'_>; 14] = [
+        &id,
+        &sender,
+        &report,
+        &created,
+        &expires,
+        &ctype,
+        &encoding,
+        &size,
+        &name,
+        &font_size,
+        &font_styles,
+        &font_color,
+        &data,
+        &sender_name,
+    ];
+    let ref_params: [Param<'_>; 4] = [&r_sender, &r_ref, &r_id, &r_at];
+    let queue_params: [Param<'_>; 4] = [&q_rcpt, &q_id, &q_target, &q_bytes];
+    // Prepared first, so that they are sent (and run) in this order: the
+    // queue entries after the messages they refer to.
+    let st = prepare_all(tx, [BATCH_MESSAGES, BATCH_SEND_REFS, BATCH_QUEUE]).await?;
+    let (msgs, refs, entries) = tokio::join!(
+        tx.execute(&st[0], &msg_params),
+        async {
+            if r_sender.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&st[1], &ref_params).await
+        },
+        tx.query(&st[2], &queue_params),
+    );
+    let msgs = match msgs {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => Err(backend("storing a batch of messages", &e)),
+    };
+    let refs = refs
+        .map(|_| ())
+        .map_err(|e| backend("storing send references", &e));
+    let entries = entries.map_err(|e| backend("queueing a batch of messages", &e));
+    first_cause([
+        msgs.as_ref().err(),
+        refs.as_ref().err(),
+        entries.as_ref().err(),
+    ])?;
+    let entries = entries?;
+    // Each (message, recipient)'s seqs in the order they were drawn.
+    let mut drawn: HashMap<(String, String), VecDeque<u64>> = HashMap::new();
+    for r in entries {
+        drawn
+            .entry((col(&r, 1)?, col(&r, 2)?))
+            .or_default()
+            .push_back(col_u64(&r, 0)?);
+    }
+    let mut seqs = Vec::with_capacity(n);
+    for (i, _) in accepted {
+        let m = &jobs[*i].msg;
+        let mut mine = Vec::with_capacity(m.recipients.len());
+        for (rcpt, _) in &m.recipients {
+            let seq = drawn
+                .get_mut(&(m.id.clone(), rcpt.clone()))
+                .and_then(VecDeque::pop_front)
+                .ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "postgres: no queue entry came back for message {} to {rcpt}",
+                        m.id
+                    ))
+                })?;
+            mine.push(seq);
+        }
+        seqs.push(mine);
+    }
+    Ok(Some(seqs))
+}
+
+/// Acknowledged deletes in one transaction (the path without batching).
+async fn remove_alone(pool: &Pool, entries: &[(String, String)]) -> Result<(), StoreError> {
+    let mut c = pool.get().await.map_err(|e| pool_error(&e))?;
+    // All or nothing: an error drops the transaction, which rolls back.
+    let tx = c
+        .transaction()
+        .await
+        .map_err(|e| backend("starting remove_delivered", &e))?;
+    remove_many(&tx, entries).await?;
+    tx.commit()
+        .await
+        .map_err(|e| backend("committing remove_delivered", &e))
+}
+
+/// Runs one batch of acknowledged deletes as one `remove_delivered` of
+/// all their entries; every caller gets its outcome.
+pub(crate) async fn run_removes(pool: Pool, jobs: Vec<RemoveJob>) {
+    let mut all: Vec<(String, String)> = jobs
+        .iter()
+        .flat_map(|j| j.entries.iter().cloned())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let out = remove_alone(&pool, &all).await;
+    for j in jobs {
+        let _ = j.reply.send(out.clone());
+    }
+}
+
 #[async_trait]
 impl MessageStore for PgStore {
     async fn put_message(
@@ -271,18 +725,17 @@ impl MessageStore for PgStore {
         msg: NewStoredMessage,
         dedupe_since_ms: u64,
     ) -> Result<PutOutcome, StoreError> {
-        let mut c = self.conn().await?;
-        let tx = c
-            .transaction()
-            .await
-            .map_err(|e| backend("starting put_message", &e))?;
-        let out = put(&tx, &msg, dedupe_since_ms).await?;
-        // A duplicate or an over-quota answer wrote nothing; committing it
-        // only ends the transaction and its locks.
-        tx.commit()
-            .await
-            .map_err(|e| backend(&format!("committing message {}", msg.id), &e))?;
-        Ok(out)
+        let Some(b) = &self.batch else {
+            return put_alone(&self.pool, &msg, dedupe_since_ms).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = PutJob {
+            msg,
+            dedupe_since_ms,
+            reply,
+        };
+        b.puts.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn pending_messages(
@@ -361,16 +814,16 @@ impl MessageStore for PgStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn().await?;
-        // All or nothing: an error drops the transaction, which rolls back.
-        let tx = c
-            .transaction()
-            .await
-            .map_err(|e| backend("starting remove_delivered", &e))?;
-        remove_many(&tx, entries).await?;
-        tx.commit()
-            .await
-            .map_err(|e| backend("committing remove_delivered", &e))
+        let Some(b) = &self.batch else {
+            return remove_alone(&self.pool, entries).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = RemoveJob {
+            entries: entries.to_vec(),
+            reply,
+        };
+        b.removes.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn expired_messages(

@@ -18,6 +18,7 @@
 //! this process or another node, keep the same promises.
 
 mod accounts;
+mod batch;
 mod directory;
 mod groups;
 mod im;

@@ -12,6 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use imps_core::StoreError;
 use tokio_postgres::NoTls;
 
+use crate::batch::{BatchSettings, Batchers};
 use crate::migrations;
 use crate::rows::pool_error;
 
@@ -33,6 +34,14 @@ pub struct PgOptions {
     /// connection for the server, before it fails with a backend error.
     pub wait_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Group commit of the IM hot path: how long, in microseconds, a
+    /// message put or an acknowledged delete waits for others to share
+    /// its transaction and round trips. 0 = no wait (only what is already
+    /// waiting while earlier batches commit goes together).
+    pub batch_window_us: u64,
+    /// Most calls in one batch; 1 = no batching (each call its own
+    /// transaction, as before).
+    pub batch_max: usize,
 }
 
 impl Default for PgOptions {
@@ -43,6 +52,8 @@ impl Default for PgOptions {
             max_connections: 16,
             wait_timeout_ms: 10_000,
             connect_timeout_ms: 5_000,
+            batch_window_us: 200,
+            batch_max: 64,
         }
     }
 }
@@ -50,8 +61,10 @@ impl Default for PgOptions {
 /// An `imps_core::Store` on a PostgreSQL database. Cheap to share behind
 /// an `Arc`.
 pub struct PgStore {
-    pool: Pool,
+    pub(crate) pool: Pool,
     schema: Option<String>,
+    /// The group commit of the IM hot path; `None` with `batch_max` 1.
+    pub(crate) batch: Option<Batchers>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -127,9 +140,25 @@ impl PgStore {
             max_connections = opts.max_connections,
             "postgres store open"
         );
+        let batch = (opts.batch_max > 1).then(|| {
+            let settings = BatchSettings {
+                window: Duration::from_micros(opts.batch_window_us),
+                max: opts.batch_max,
+                // Half the pool at most for writes in batches: reads and
+                // the other writes keep connections.
+                slots: (opts.max_connections / 2).max(1),
+            };
+            let (p1, p2) = (pool.clone(), pool.clone());
+            Batchers::start(
+                settings,
+                move |jobs| crate::im::run_puts(p1.clone(), jobs),
+                move |jobs| crate::im::run_removes(p2.clone(), jobs),
+            )
+        });
         Ok(PgStore {
             pool,
             schema: opts.schema,
+            batch,
         })
     }
 

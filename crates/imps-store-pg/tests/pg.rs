@@ -6,6 +6,7 @@
 //! `cargo test --release -p imps-store-pg --test pg <file>::`.
 #![allow(clippy::unwrap_used)]
 
+mod batch;
 mod common;
 mod conflict;
 mod conformance;

@@ -104,6 +104,12 @@ pub struct StoreConfig {
     pub schema: String,
     /// PostgreSQL: most connections open at once.
     pub max_connections: usize,
+    /// PostgreSQL: group commit of message puts and acknowledged
+    /// deletes; how long a call waits for others to share its
+    /// transaction, in microseconds.
+    pub pg_batch_window_us: u64,
+    /// PostgreSQL: most calls in one such batch; 1 = no batching.
+    pub pg_batch_max: usize,
     /// How long /healthz waits for the store's answer before it says the
     /// store is unreachable.
     pub health_timeout_ms: u64,
@@ -122,6 +128,8 @@ impl Default for StoreConfig {
             url: p.url,
             schema: p.schema.unwrap_or_default(),
             max_connections: p.max_connections,
+            pg_batch_window_us: p.batch_window_us,
+            pg_batch_max: p.batch_max,
             health_timeout_ms: 2_000,
         }
     }
@@ -156,6 +164,9 @@ impl StoreConfig {
         if self.kind == StoreKind::Postgres && self.max_connections == 0 {
             anyhow::bail!("store.max_connections must be at least 1");
         }
+        if self.kind == StoreKind::Postgres && self.pg_batch_max == 0 {
+            anyhow::bail!("store.pg_batch_max must be at least 1 (1 = no batching)");
+        }
         Ok(())
     }
 
@@ -166,6 +177,8 @@ impl StoreConfig {
             url: self.url.trim().to_string(),
             schema: (!schema.is_empty()).then(|| schema.to_string()),
             max_connections: self.max_connections,
+            batch_window_us: self.pg_batch_window_us,
+            batch_max: self.pg_batch_max,
             ..PgOptions::default()
         }
     }
@@ -860,6 +873,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
     ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
     ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
+    ("store.pg_batch_window_us", "PostgreSQL: group commit of the message path. A message put or an acknowledged delete waits up to this many microseconds for others, and those that meet go to the database as one transaction (each caller answered after its COMMIT; a failure fails every caller of the batch). 0 = no wait (only calls queued while earlier batches commit go together). Timers are in milliseconds, so any value above 0 waits up to about 1 ms.", ""),
+    ("store.pg_batch_max", "PostgreSQL: most calls in one such batch; 1 = no batching (each call its own transaction).", ""),
     ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping (and, with [cluster] on, for the NATS link to flush) before it reports it unreachable (503), in ms.", ""),
     ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
     ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),

@@ -4,7 +4,9 @@
 //! are pushed on it as they are queued.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -204,6 +206,9 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
 /// handled at once, even while one of the client's own requests is
 /// still running: they do not depend on it, and the server's delivery
 /// window waits for them.
+/// A client's answer to a push, handled beside the request in hand.
+type Answering<'a> = Pin<Box<dyn Future<Output = Option<Message>> + Send + 'a>>;
+
 fn is_answer(m: &Message) -> bool {
     !m.transactions.is_empty()
         && m.transactions
@@ -291,11 +296,32 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // held inline it would make every connection's task that large
         // for its whole life, idle or not (issue 19).
         let mut handling = Box::pin(st.service.handle(&ctx, msg));
+        // An answer to a push that came meanwhile, polled beside the
+        // request (never instead of it): the request may hold a store
+        // transaction and its locks (on PostgreSQL a put to a peer's SSP
+        // queue holds the peer's lock until COMMIT), and the answer may
+        // wait for the same lock (a MessageDelivered queueing the
+        // delivery report to that peer). Awaiting the answer alone would
+        // leave the request's transaction unpolled, its lock never
+        // released: the connection, and every other request waiting for
+        // that lock (a peer's POSTs), would hang until their timeouts.
+        let mut answering: Option<(Answering<'_>, Encoding)> = None;
         let mut dead = false;
         let reply = loop {
             tokio::select! {
                 biased;
                 r = &mut handling => break r,
+                a = async {
+                    match answering.as_mut() {
+                        Some((f, _)) => f.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                }, if answering.is_some() => {
+                    let e = answering.take().map_or(enc, |(_, e)| e);
+                    if let Some(r) = a && !dead {
+                        dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+                    }
+                }
                 changed = changed(&mut wake), if !dead => {
                     if !changed {
                         // The session ended; finish the request only.
@@ -303,17 +329,15 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         continue;
                     }
                     // Bounded by the write timeout: while this waits, the
-                    // request in hand is not polled.
+                    // requests in hand are not polled.
                     dead = push_out(&st, bound.as_ref(), &mut socket, enc).await.is_err();
                 }
-                f = socket.recv(), if !dead && !closing && held.len() < MAX_HELD
-                    && held_bytes < st.limits.max_size =>
+                f = socket.recv(), if !dead && !closing && answering.is_none()
+                    && held.len() < MAX_HELD && held_bytes < st.limits.max_size =>
                 {
                     match incoming(&st, f) {
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
-                            if let Some(r) = Box::pin(st.service.handle(&ctx, m)).await {
-                                dead = within(&st, send(&mut socket, &r, e)).await.is_err();
-                            }
+                            answering = Some((Box::pin(st.service.handle(&ctx, m)), e));
                         }
                         Incoming::Csp(m, e, size) => {
                             held_bytes += size;
@@ -329,6 +353,14 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 }
             }
         };
+        // An answer still running is finished too (its work may be half
+        // done), then sent if the socket still works.
+        if let Some((f, e)) = answering.take()
+            && let Some(r) = f.await
+            && !dead
+        {
+            dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+        }
         if dead {
             return;
         }

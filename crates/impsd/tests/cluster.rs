@@ -36,6 +36,13 @@ pub(crate) struct Shared {
     schema: TestDb,
 }
 
+impl Shared {
+    /// The PostgreSQL database the nodes share.
+    pub(crate) fn pg_url(&self) -> &str {
+        &self.pg
+    }
+}
+
 /// The shared services, or `None` after a SKIPPED line.
 pub(crate) fn shared(test: &str) -> Option<Shared> {
     let (Ok(pg), Ok(nats)) = (std::env::var(PG_VAR), std::env::var(NATS_VAR)) else {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::cluster::{WAIT, node_with, shared};
-use crate::common::{RealServer, impsd_bin, wait_until};
+use crate::common::{RealServer, TestDb, impsd_bin, wait_until};
 use crate::fed::{free_port, metric, send};
 use impsd::federation::PeerSettings;
 
@@ -170,14 +170,19 @@ async fn cluster_two_federating_nodes_send_each_transaction_once() {
     let n1 = node_with(&s, "node-1", move |c| federate(c, "a.test", p1, &peers));
     let peers = to_b.clone();
     let n2 = node_with(&s, "node-2", move |c| federate(c, "a.test", p2, &peers));
-    // b.test stays on SQLite whatever the run's store: the nodes under
-    // test are a.test's (always on PostgreSQL). With b.test on
-    // PostgreSQL too, a POST to it was seen hanging (not diagnosed yet).
+    // b.test on the same PostgreSQL server as a.test's nodes, in a
+    // schema of its own (a POST to it once hung there: advisory locks are
+    // per database, not per schema).
+    let b_db = TestDb::at(s.pg_url().to_string());
+    let b_schema = b_db.schema().to_string();
+    let b_url = s.pg_url().to_string();
     let b = RealServer::builder(impsd_bin!())
         .config(move |c| {
             federate(c, "b.test", pb, &[("a.test".into(), url(lb))]);
-            c.store.kind = impsd::config::StoreKind::Sqlite;
-            c.store.url = String::new();
+            c.store.kind = impsd::config::StoreKind::Postgres;
+            c.store.url = b_url;
+            c.store.schema = b_schema;
+            c.store.max_connections = 4;
         })
         .start();
     n1.add_user("alice", "pw");
