@@ -87,10 +87,14 @@ where
     let (tx, mut rx) = mpsc::channel::<T>(max.saturating_mul(s.slots.max(1)).max(16));
     tokio::spawn(async move {
         loop {
-            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            // The job first, then a slot: an idle collector holds no slot
+            // (with one slot, an idle delete collector holding it would
+            // stall every put), and what queues while the slot is awaited
+            // joins this batch.
+            let Some(first) = rx.recv().await else {
                 break;
             };
-            let Some(first) = rx.recv().await else {
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                 break;
             };
             let mut batch = Vec::with_capacity(max);

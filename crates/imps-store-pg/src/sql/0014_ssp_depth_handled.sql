@@ -5,6 +5,11 @@
 -- per peer instead of counting the queue; `ssp_handled` remembers the
 -- peers' Request transactions already carried out, for a bounded time,
 -- so that a batch sent again is not done twice.
+-- No writer may change the queue between the count below and the
+-- triggers (a node of the previous version during a rolling upgrade):
+-- a count left too low would keep a peer's rows from ever being claimed.
+-- The migration's transaction holds this lock to its end.
+LOCK TABLE ssp_queue IN SHARE ROW EXCLUSIVE MODE;
 CREATE TABLE ssp_peer_depth (
     peer TEXT COLLATE "C" PRIMARY KEY,
     n    BIGINT NOT NULL

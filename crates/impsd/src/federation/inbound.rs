@@ -170,6 +170,19 @@ pub async fn handle(
             // (their answers were queued the first time), not redone.
             let keys: Vec<Option<String>> = s.transactions.iter().map(handled_key).collect();
             let tids: Vec<String> = keys.iter().flatten().cloned().collect();
+            // The same POST again while its first copy is still carried
+            // out (the peer's request timed out): not redone, and not
+            // answered as done before it is; the peer sends it once more.
+            let Some(running) = fed.begin_requests(&peer, &tids) else {
+                tracing::info!(peer = %peer, "SSP POST sent again while its first copy runs; asked to retry");
+                let mut resp = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "these requests are being carried out; send again later\n",
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return resp;
+            };
             let seen = match store.ssp_handled(&peer, &tids).await {
                 Ok(seen) => seen,
                 Err(e) => {
@@ -206,6 +219,9 @@ pub async fn handle(
             let fed2 = Arc::clone(fed);
             let taken = tokio::spawn(async move {
                 let _held = fed2.hold_wakes();
+                // Unmarked when the task ends, which it does even if the
+                // peer hangs up.
+                let _running = running;
                 let stats = fed2.stats(&peer);
                 let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
                 let mut handled: Vec<String> = Vec::new();
@@ -247,8 +263,10 @@ pub async fn handle(
                     .ssp_mark_handled(&peer, &handled, super::now_ms())
                     .await
                 {
-                    tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not remembered");
-                    return false;
+                    // The work is done: answering "retry" would make the
+                    // peer send it again and have it done twice. Only a
+                    // later resend (a lost answer) is not recognised now.
+                    tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not remembered; a resend of this POST would be carried out again");
                 }
                 all
             })

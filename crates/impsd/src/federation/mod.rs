@@ -279,6 +279,26 @@ pub struct Federation {
     /// POSTs of peers' transactions being carried out now; while any is,
     /// what they queue does not wake the sender one at a time.
     holding: AtomicU64,
+    /// The (peer, handled key) of every request being carried out now: a
+    /// POST sent again while its first copy still runs is refused (503,
+    /// Retry-After) instead of being carried out a second time.
+    in_flight: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// The requests of one POST marked as being carried out; unmarked when
+/// dropped.
+pub(crate) struct InFlight {
+    fed: Arc<Federation>,
+    keys: Vec<(String, String)>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut m = self.fed.in_flight.lock();
+        for k in &self.keys {
+            m.remove(k);
+        }
+    }
 }
 
 /// Held while a peer's POST is carried out: the sender is woken once at
@@ -378,6 +398,7 @@ impl Federation {
             store: Mutex::new(None),
             single_posts: Mutex::new(std::collections::HashSet::new()),
             holding: AtomicU64::new(0),
+            in_flight: Mutex::new(std::collections::HashSet::new()),
             cfg,
         }))
     }
@@ -537,6 +558,30 @@ impl Federation {
     /// included: `queue_max` for our own requests and as much again for
     /// answers, so that the peer's requests are never refused because
     /// ours filled the queue.
+    /// Marks the requests `keys` of `peer` as being carried out; None
+    /// when one of them already is (the peer sent the POST again while
+    /// its first copy runs).
+    pub(crate) fn begin_requests(
+        self: &Arc<Self>,
+        peer: &str,
+        keys: &[String],
+    ) -> Option<InFlight> {
+        let mut m = self.in_flight.lock();
+        let keys: Vec<(String, String)> =
+            keys.iter().map(|k| (peer.to_string(), k.clone())).collect();
+        if keys.iter().any(|k| m.contains(k)) {
+            return None;
+        }
+        for k in &keys {
+            m.insert(k.clone());
+        }
+        drop(m);
+        Some(InFlight {
+            fed: Arc::clone(self),
+            keys,
+        })
+    }
+
     pub(crate) fn answer_room(&self) -> u64 {
         self.cfg.queue_max.saturating_mul(2)
     }
