@@ -123,3 +123,46 @@ where
     });
     tx
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A collector that answers each job at once.
+    fn answering(slots: &Arc<Semaphore>) -> mpsc::Sender<oneshot::Sender<()>> {
+        let s = BatchSettings {
+            window: Duration::ZERO,
+            max: 8,
+            slots: 1,
+        };
+        collector(s, Arc::clone(slots), |batch: Vec<oneshot::Sender<()>>| async move {
+            for tx in batch {
+                let _ = tx.send(());
+            }
+        })
+    }
+
+    async fn call(c: &mpsc::Sender<oneshot::Sender<()>>) {
+        let (tx, rx) = oneshot::channel();
+        c.send(tx).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .expect("answered: an idle collector must not hold the only slot")
+            .unwrap();
+    }
+
+    /// One slot shared by two collectors (a pool of 1-3 connections):
+    /// calls to one keep being answered while the other has no work.
+    #[tokio::test]
+    async fn an_idle_collector_holds_no_slot() {
+        let slots = Arc::new(Semaphore::new(1));
+        let puts = answering(&slots);
+        let removes = answering(&slots);
+        for _ in 0..3 {
+            call(&puts).await;
+        }
+        call(&removes).await;
+        call(&puts).await;
+    }
+}
