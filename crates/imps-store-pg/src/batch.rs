@@ -136,11 +136,15 @@ mod tests {
             max: 8,
             slots: 1,
         };
-        collector(s, Arc::clone(slots), |batch: Vec<oneshot::Sender<()>>| async move {
-            for tx in batch {
-                let _ = tx.send(());
-            }
-        })
+        collector(
+            s,
+            Arc::clone(slots),
+            |batch: Vec<oneshot::Sender<()>>| async move {
+                for tx in batch {
+                    let _ = tx.send(());
+                }
+            },
+        )
     }
 
     async fn call(c: &mpsc::Sender<oneshot::Sender<()>>) {
