@@ -45,7 +45,7 @@ pub(crate) fn free_port() -> u16 {
 
 /// A server for `domain` on `port` whose peer table names `peer` on
 /// `peer_port`; `ttl` is its association lifetime.
-fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> RealServer {
+pub(crate) fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> RealServer {
     let (domain, peer) = (domain.to_string(), peer.to_string());
     RealServer::builder(impsd_bin!())
         .config(move |c| {

@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{RealServer, impsd_bin, wait_until};
-use crate::fed::{WAIT, free_port, metric, send};
-use impsd::federation::PeerSettings;
+use crate::common::{Inbox, RealServer, TestUser, wait_until};
+use crate::fed::{WAIT, free_port, metric, send, server};
 
 /// What the relay does with a connection.
 const PASS: u8 = 0;
@@ -114,40 +113,41 @@ async fn pipe(
     }
 }
 
-/// A server for `domain` on `port` whose peer `peer` is reached at
-/// `peer_port` (the relay, or the peer itself).
-fn server(domain: &str, port: u16, peer: &str, peer_port: u16) -> RealServer {
-    let (domain, peer) = (domain.to_string(), peer.to_string());
-    RealServer::builder(impsd_bin!())
-        .config(move |c| {
-            c.domain = domain;
-            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            c.log = "info".into();
-            c.federation.enabled = true;
-            c.federation.retry_min_ms = 100;
-            c.federation.retry_max_ms = 300;
-            c.federation.handshake_timeout_ms = 5_000;
-            c.federation.request_timeout_ms = 2_000;
-            c.federation.peers = vec![PeerSettings {
-                domain: peer,
-                url: format!("http://127.0.0.1:{peer_port}/imps"),
-                sus: false,
-                require_client_cert: false,
-            }];
-        })
-        .start()
-}
-
 /// a.test reaching b.test through a relay; b.test reaching a.test
 /// directly. alice on a.test, bob on b.test.
 async fn relayed_pair() -> (RealServer, RealServer, Relay) {
     let (pa, pb) = (free_port(), free_port());
     let relay = Relay::start(pb).await;
-    let a = server("a.test", pa, "b.test", relay.port);
-    let b = server("b.test", pb, "a.test", pa);
+    let a = server("a.test", pa, "b.test", relay.port, 86_400);
+    let b = server("b.test", pb, "a.test", pa, 86_400);
     a.add_user("alice", "pw");
     b.add_user("bob", "pw");
     (a, b, relay)
+}
+
+/// Makes the association with one message through, then closes the
+/// relay and sends `n` messages m0.. from alice to bob; returns their
+/// MessageIDs once all wait in a.test's queue.
+async fn held_back<T: Inbox, U: Inbox>(
+    a: &RealServer,
+    alice: &TestUser<T>,
+    bob: &TestUser<U>,
+    relay: &Relay,
+    n: u64,
+) -> Vec<String> {
+    let first = send(alice, "wv:alice@a.test", "wv:bob@b.test", "first").await;
+    let m = bob.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(first.as_str()));
+    relay.mode.store(CLOSED, Ordering::SeqCst);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(send(alice, "wv:alice@a.test", "wv:bob@b.test", &format!("m{i}")).await);
+    }
+    wait_until("the messages wait in a.test's queue", WAIT, || async {
+        metric(a, "impsd_ssp_queue_depth", "b.test").await >= n
+    })
+    .await;
+    ids
 }
 
 #[tokio::test]
@@ -155,22 +155,9 @@ async fn ssp_burst_goes_in_few_posts_each_message_once_in_order() {
     let (a, b, relay) = relayed_pair().await;
     let alice = a.login("alice").ws().await;
     let bob = b.login("bob").ws().await;
-    // The association first, with one message through.
-    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "first").await;
-    let m = bob.receive().await;
-    assert_eq!(m.message_info.message_id.as_deref(), Some(first.as_str()));
-
     // b.test out of reach: 60 messages wait at a.test.
-    relay.mode.store(CLOSED, Ordering::SeqCst);
     let n = 60;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(send(&alice, "wv:alice@a.test", "wv:bob@b.test", &format!("m{i}")).await);
-    }
-    wait_until("the burst waits in a.test's queue", WAIT, || async {
-        metric(&a, "impsd_ssp_queue_depth", "b.test").await >= n
-    })
-    .await;
+    let ids = held_back(&a, &alice, &bob, &relay, n).await;
     let posts_before = metric(&a, "impsd_ssp_posts_total", "b.test").await;
     let sent_before = metric(&a, "impsd_ssp_sent_total", "b.test").await;
     let back_posts_before = metric(&b, "impsd_ssp_posts_total", "a.test").await;
@@ -220,21 +207,9 @@ async fn ssp_batch_whose_answer_was_lost_is_resent_and_delivered_once() {
     let (a, b, relay) = relayed_pair().await;
     let alice = a.login("alice").ws().await;
     let bob = b.login("bob").ws().await;
-    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "first").await;
-    let m = bob.receive().await;
-    assert_eq!(m.message_info.message_id.as_deref(), Some(first.as_str()));
-
     // Ten wait; then b.test gets them but a.test never hears its answer.
-    relay.mode.store(CLOSED, Ordering::SeqCst);
     let n = 10;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(send(&alice, "wv:alice@a.test", "wv:bob@b.test", &format!("m{i}")).await);
-    }
-    wait_until("the ten wait in a.test's queue", WAIT, || async {
-        metric(&a, "impsd_ssp_queue_depth", "b.test").await >= n
-    })
-    .await;
+    let ids = held_back(&a, &alice, &bob, &relay, n).await;
     relay.drop_answers.store(1, Ordering::SeqCst);
     relay.mode.store(PASS, Ordering::SeqCst);
 
