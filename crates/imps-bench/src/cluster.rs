@@ -212,6 +212,7 @@ async fn run_one(args: &ClusterArgs, setup: Setup, rate: Option<f64>) -> anyhow:
         args.secs,
         t0,
         pad.clone(),
+        false,
     )
     .await;
     // The database's CPU over the whole peak phase (warm-up and drain
@@ -233,6 +234,7 @@ async fn run_one(args: &ClusterArgs, setup: Setup, rate: Option<f64>) -> anyhow:
         args.secs,
         t0,
         pad,
+        false,
     )
     .await;
     fixed.print();

@@ -186,6 +186,7 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
                     args.secs,
                     t0,
                     pad.clone(),
+                    false,
                 )
                 .await;
                 p.print();

@@ -50,6 +50,18 @@ pub struct ImArgs {
     /// Skip the peak search and run the latency phase at this total rate.
     #[arg(long)]
     rate: Option<f64>,
+    /// Clients do as the server says when it refuses a send with 503: a
+    /// client waits its TryAgainTimeout (1 s when none is given) before
+    /// it sends again, and holds back what falls due meanwhile (reported
+    /// as "deferred", never offered). Without it the load stays open loop
+    /// whatever the server answers.
+    #[arg(long)]
+    honour_try_again: bool,
+    /// For a started server: `im.max_waiting_in_memory`, the messages
+    /// waiting for online recipients past which sends are refused with 503
+    /// [default: the server's].
+    #[arg(long, value_name = "N")]
+    max_waiting: Option<usize>,
     /// Bytes of text per message.
     #[arg(long, default_value_t = 40)]
     text: usize,
@@ -97,6 +109,9 @@ struct Counters {
     refused: AtomicU64,
     errors: AtomicU64,
     delivered: AtomicU64,
+    /// Sends a client held back because the server had told it to wait
+    /// (`--honour-try-again`): never offered to the server.
+    deferred: AtomicU64,
     lat: Lat,
 }
 
@@ -164,19 +179,48 @@ async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicB
     }
 }
 
-async fn one_send(ws: &WsClient, to: &str, t0: &Instant, pad: &str, c: &Counters) {
+/// Sends one message. For a 503 (the server refusing work past its peak)
+/// returns how long it asked the client to wait: its TryAgainTimeout, or
+/// one second when it gave none.
+async fn one_send(
+    ws: &WsClient,
+    to: &str,
+    t0: &Instant,
+    pad: &str,
+    c: &Counters,
+) -> Option<Duration> {
     c.sent.fetch_add(1, Ordering::Relaxed);
     match ws.request(send_body(to, t0, pad)).await {
-        Ok(r) if status_of(&r).map(|s| s.0) == Some(200) => {
-            c.acked.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(_) => {
-            c.refused.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok(r) => match status_of(&r).map(|s| s.0) {
+            Some(200) => {
+                c.acked.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            code => {
+                c.refused.fetch_add(1, Ordering::Relaxed);
+                (code == Some(503))
+                    .then(|| Duration::from_secs(try_again_secs(&r).unwrap_or(1).max(1)))
+            }
+        },
         Err(_) => {
             c.errors.fetch_add(1, Ordering::Relaxed);
+            None
         }
     }
+}
+
+/// The TryAgainTimeout of the Result in a response body (1.3).
+fn try_again_secs(body: &Element) -> Option<u64> {
+    let result = if body.name == csp::CspResult::NAME {
+        Some(body)
+    } else {
+        body.children
+            .iter()
+            .find(|c| c.name == csp::CspResult::NAME)
+    }?;
+    csp::CspResult::from_element(result, VERSION)
+        .ok()?
+        .try_again_timeout
 }
 
 /// The `p` quantile of microsecond samples sorted ascending, in ms.
@@ -198,6 +242,8 @@ pub(crate) struct Phase {
     pub max: f64,
     pub refused: u64,
     pub errors: u64,
+    /// Sends held back by clients told to wait (`--honour-try-again`).
+    pub deferred: u64,
     /// CPU time of a started server over the measured seconds.
     pub server_cpu: Option<Duration>,
     /// Messages delivered over the measured seconds.
@@ -217,8 +263,13 @@ impl Phase {
         let cpu = self.server_cpu.map_or(String::new(), |c| {
             format!("  server cpu {:.2} s", c.as_secs_f64())
         });
+        let deferred = if self.deferred > 0 {
+            format!(" deferred {}", self.deferred)
+        } else {
+            String::new()
+        };
         println!(
-            "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}{cpu}",
+            "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}{deferred}{cpu}",
             self.name,
             self.offered_rate
                 .map_or("max".to_string(), |r| format!("{r:.0}")),
@@ -260,6 +311,7 @@ pub(crate) async fn phase(
     secs: u64,
     t0: Instant,
     pad: Arc<String>,
+    honour_try_again: bool,
 ) -> Phase {
     let c = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -289,20 +341,38 @@ pub(crate) async fn phase(
                         while start.elapsed() < run_for && !stop.load(Ordering::Relaxed) {
                             k += 1;
                             let to = pick(i, k);
-                            one_send(&ws, &to, &t0, &pad, &c).await;
+                            let wait = one_send(&ws, &to, &t0, &pad, &c).await;
+                            if let Some(wait) = wait.filter(|_| honour_try_again) {
+                                tokio::time::sleep(wait).await;
+                            }
                         }
                     }
                     Some(r) => {
                         let gap = Duration::from_secs_f64(1.0 / r.max(0.001));
+                        // Until when (µs from `start`) this client holds
+                        // back its messages, as the server asked.
+                        let hold = Arc::new(AtomicU64::new(0));
                         // Spread the users' clocks over one gap.
                         let mut next = start + gap.mul_f64(i as f64 / n as f64);
                         while next.duration_since(start) < run_for {
                             tokio::time::sleep_until(next.into()).await;
+                            next += gap;
+                            let now_us = start.elapsed().as_micros() as u64;
+                            if now_us < hold.load(Ordering::Relaxed) {
+                                c.deferred.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
                             k += 1;
                             let to = pick(i, k);
-                            let (ws, c, pad) = (ws.clone(), c.clone(), pad.clone());
-                            tokio::spawn(async move { one_send(&ws, &to, &t0, &pad, &c).await });
-                            next += gap;
+                            let (ws, c, pad, hold) =
+                                (ws.clone(), c.clone(), pad.clone(), hold.clone());
+                            tokio::spawn(async move {
+                                let wait = one_send(&ws, &to, &t0, &pad, &c).await;
+                                if let Some(wait) = wait.filter(|_| honour_try_again) {
+                                    let until = (start.elapsed() + wait).as_micros() as u64;
+                                    hold.fetch_max(until, Ordering::Relaxed);
+                                }
+                            });
                         }
                     }
                 }
@@ -346,6 +416,7 @@ pub(crate) async fn phase(
         max: lat.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0),
         refused: c.refused.load(Ordering::Relaxed),
         errors: c.errors.load(Ordering::Relaxed),
+        deferred: c.deferred.load(Ordering::Relaxed),
         server_cpu,
         delivered: d1 - d0,
     }
@@ -353,10 +424,14 @@ pub(crate) async fn phase(
 
 /// The server settings of this benchmark: offline notices off (every
 /// recipient is online anyway), two sessions per user.
-fn settings() -> Settings {
-    Settings::default()
+fn settings(args: &ImArgs) -> Settings {
+    let s = Settings::default()
         .set("im", "offline_notify", toml_str("off"))
-        .set("session", "max_per_user", "2".into())
+        .set("session", "max_per_user", "2".into());
+    match args.max_waiting {
+        Some(n) => s.set("im", "max_waiting_in_memory", n.to_string()),
+        None => s,
+    }
 }
 
 pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
@@ -369,7 +444,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         ),
         None => {
             let bin = crate::target::impsd_path(args.impsd.as_deref())?;
-            let t = Target::spawn(&bin, &args.user_prefix, args.users, pw, &settings()).await?;
+            let t = Target::spawn(&bin, &args.user_prefix, args.users, pw, &settings(args)).await?;
             (t, format!("child process {}", bin.display()))
         }
     };
@@ -407,6 +482,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
                 args.secs,
                 t0,
                 pad.clone(),
+                args.honour_try_again,
             )
             .await;
             p.print();
@@ -430,6 +506,7 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
             args.secs,
             t0,
             pad.clone(),
+            args.honour_try_again,
         )
         .await;
         p.print();

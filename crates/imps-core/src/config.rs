@@ -383,7 +383,7 @@ pub struct ImConfig {
     /// and stored at once; past it a send gets 503 (0 = no limit).
     pub max_sends_in_flight: usize,
     /// Issue 19, overload: most messages waiting in memory for online
-    /// recipients (counted once a second); past it a send gets 503 (0 =
+    /// recipients (recounted once a second, followed in between); past it a send gets 503 (0 =
     /// no limit).
     pub max_waiting_in_memory: usize,
     /// The TryAgainTimeout (1.3) of an overload refusal, in seconds.

@@ -755,7 +755,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("im.send_burst", "Messages one user may send at once after a quiet spell.", ""),
     ("im.send_rate_senders_max", "Most senders whose rate is tracked at once.", ""),
     ("im.max_sends_in_flight", "Overload: most SendMessage/ForwardMessage being stored at once; past it a send gets 503 with TryAgainTimeout (0 = no limit).", ""),
-    ("im.max_waiting_in_memory", "Overload: most messages waiting in memory for online recipients (counted once a second); past it a send gets 503 with TryAgainTimeout (0 = no limit).", ""),
+    ("im.max_waiting_in_memory", "Overload: most messages waiting in memory for online recipients (recounted once a second, followed as messages come and are acknowledged in between); past it a send gets 503 with TryAgainTimeout (0 = no limit).", ""),
     ("im.overload_retry_secs", "TryAgainTimeout of an overload refusal, in seconds.", ""),
     ("im.offline_notify", "Offline-message notifications: \"off\", \"log\", \"webhook\" or \"sms\" (through [sms]).", ""),
     ("im.offline_notify_bearer", "Notification type: \"SMS\" or \"WAPPUSH\" (for the gateway, or what [sms] sends).", ""),

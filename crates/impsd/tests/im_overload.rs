@@ -30,7 +30,7 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
     let alice = online(&srv, v, e, "alice", "phone").await;
     let bob = online(&srv, v, e, "bob", "phone").await;
 
-    // Send until refused; the backlog is counted once a second.
+    // Send until refused.
     let mut accepted: Vec<String> = Vec::new();
     let end = Instant::now() + Duration::from_secs(10);
     let refused = loop {
@@ -87,4 +87,52 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(content(&receive(&bob).await), "again");
+}
+
+/// The backlog gauge follows each message as it comes and goes, not
+/// only the once-a-second count: sends back to back, faster than that
+/// count, are refused from the first one past `im.max_waiting_in_memory`.
+/// (Counted once a second only, a burst was taken whole before the count
+/// saw it: at 20,000 offered per second that was thousands of messages
+/// past the bound.)
+#[tokio::test]
+async fn overload_gauge_counts_a_burst_at_once() {
+    let srv = TestServer::start_with(|c| {
+        c.im.max_waiting_in_memory = 5;
+        c.im.send_rate_per_sec = 0;
+    })
+    .await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    let bob = online(&srv, v, e, "bob", "phone").await;
+
+    let mut codes = Vec::new();
+    for i in 0..8 {
+        let r = alice
+            .request(text_to("alice", &["bob"], &format!("b{i}")))
+            .await
+            .unwrap();
+        codes.push(code_of(&r));
+    }
+    assert_eq!(
+        codes,
+        [200, 200, 200, 200, 200, 503, 503, 503].map(Some),
+        "the sixth send waits for a count that has not run yet"
+    );
+    // Bob takes (and acknowledges) one message: a place is free again.
+    assert_eq!(content(&receive(&bob).await), "b0");
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = alice
+            .request(text_to("alice", &["bob"], "after"))
+            .await
+            .unwrap();
+        if code_of(&r) == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < end, "still refused after an ack: {r:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -11,7 +11,8 @@
 //!   the store writer or the CPU falls behind;
 //! - messages waiting in memory for online recipients
 //!   (`im.max_waiting_in_memory`), counted by the once-a-second pass that
-//!   also offers again what was not acknowledged: they pile up when the
+//!   also offers again what was not acknowledged, and followed between
+//!   passes as messages are queued and acknowledged: they pile up when the
 //!   recipients' sessions do not take them as fast as they come.
 //!
 //! A refused message was never acknowledged, so the client still has it

@@ -194,6 +194,9 @@ impl ImService {
                 self.pump(&st, q);
                 q.wants_refill(cap)
             });
+            if refill.is_some() {
+                st.note_arrived();
+            }
             match refill {
                 Some(true) => self.refill(&st, &user).await,
                 Some(false) => {}
@@ -308,6 +311,7 @@ impl ImService {
         };
         let outcome = if m.is_some() { Ack::Done } else { Ack::Already };
         if let Some(m) = m {
+            st.note_acked();
             // The store delete joins the others waiting; the first one
             // into an empty queue starts a task that removes them all in
             // one store call (one commit for a whole burst of acks).

@@ -152,6 +152,10 @@ pub(crate) struct ImState {
     sends_in_flight: std::sync::atomic::AtomicUsize,
     /// Messages in memory for online users at the last background pass.
     waiting: std::sync::atomic::AtomicUsize,
+    /// Messages queued for online users since that pass.
+    arrived: std::sync::atomic::AtomicUsize,
+    /// Messages acknowledged since that pass.
+    acked: std::sync::atomic::AtomicUsize,
 }
 
 impl ImState {
@@ -172,6 +176,8 @@ impl ImState {
             orphan_deletes: Mutex::new(HashMap::new()),
             sends_in_flight: std::sync::atomic::AtomicUsize::new(0),
             waiting: std::sync::atomic::AtomicUsize::new(0),
+            arrived: std::sync::atomic::AtomicUsize::new(0),
+            acked: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -287,13 +293,31 @@ impl ImState {
         &self.sends_in_flight
     }
 
+    /// Messages in memory for online users now: the last background
+    /// pass's count, plus what came since, less what was acknowledged
+    /// since. The pass recounts every second, so what this misses (a
+    /// message that expired, a queue that went with its user's last
+    /// session) is wrong for a second at most; a burst is seen at once.
     pub fn waiting_in_memory(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        (self.waiting.load(Ordering::Relaxed) + self.arrived.load(Ordering::Relaxed))
+            .saturating_sub(self.acked.load(Ordering::Relaxed))
     }
 
     /// What the background pass counted in memory for online users.
     pub fn set_waiting_in_memory(&self, n: usize) {
         self.waiting.store(n, Ordering::Relaxed);
+        self.arrived.store(0, Ordering::Relaxed);
+        self.acked.store(0, Ordering::Relaxed);
+    }
+
+    /// A message joined the queue of an online user.
+    pub fn note_arrived(&self) {
+        self.arrived.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An online user acknowledged a message.
+    pub fn note_acked(&self) {
+        self.acked.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn tick(&self) -> u64 {
