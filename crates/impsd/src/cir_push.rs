@@ -134,7 +134,9 @@ impl Watch {
             if let Some(t) = last_sent {
                 // Within the interval: one wake-up at its end for
                 // everything that arrives meanwhile.
-                tokio::time::sleep_until(t + self.interval()).await;
+                // Boxed, as the send below: the task of an idle session
+                // keeps only the wait for news (issue 19).
+                Box::pin(tokio::time::sleep_until(t + self.interval())).await;
                 if self.session.is_ended() {
                     return;
                 }
@@ -143,7 +145,7 @@ impl Watch {
             // was collected already); only later news owes another.
             wake.borrow_and_update();
             if self.session.has_pending() {
-                self.send().await;
+                Box::pin(self.send()).await;
                 last_sent = Some(Instant::now());
             }
         }

@@ -1155,5 +1155,7 @@ fn now_ms() -> u64 {
 /// mimalloc instead of glibc malloc: the server allocates and frees many
 /// small short-lived buffers (elements, frames) across threads, which
 /// glibc's arenas handle noticeably slower (docs/benchmarks.md, section 4).
+/// The `system-alloc` feature leaves it out for heap profiling.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -109,6 +109,9 @@ impl ImService {
         let cap = self.base.cfg.im.memory_per_user.max(1);
         let refill = st.with_user_or_new(&s.user, |q| {
             if q.session_mut(&s.id).is_none() {
+                // Room for this one only: a first push would make room
+                // for four, kept for the session's whole life (issue 19).
+                q.sessions.reserve_exact(1);
                 q.sessions.push(SessionQ {
                     session: Arc::clone(s),
                     notify,

@@ -289,6 +289,9 @@ impl PresenceService {
         }
         clients.sort_by(|a, b| a.0.cmp(&b.0));
         clients.dedup_by(|a, b| a.0 == b.0);
+        // Kept in the owner's entry while the user is online: no room for
+        // four when there is one (issue 19).
+        clients.shrink_to_fit();
         OnlineView { clients }
     }
 }
@@ -301,6 +304,34 @@ mod tests {
     use super::*;
     use crate::store::MemStore;
     use crate::{CoreConfig, FakeClock};
+
+    /// The view is kept in the owner's entry while the user is online
+    /// (issue 19): one session, room for one.
+    #[tokio::test]
+    async fn online_view_of_one_session_keeps_no_spare_room() {
+        let all = crate::Service::new(
+            CoreConfig::default(),
+            Arc::new(MemStore::default()),
+            Arc::new(FakeClock::new(1)),
+        );
+        let svc = PresenceService::new(Arc::clone(&all.base), Arc::clone(&all.lists));
+        let s = Arc::new(crate::session::Session::new(
+            "s1".into(),
+            "alice".into(),
+            "phone".into(),
+            imps_wire::Element::new("ClientID"),
+            imps_wire::Version::V1_3,
+            "cookie".into(),
+            "tok".into(),
+            0,
+            60,
+        ));
+        s.with_state(|st| st.ready = true);
+        all.base.sessions.insert(s, 0).unwrap();
+        let view = svc.online_view("alice", false);
+        assert_eq!(view.clients.len(), 1);
+        assert_eq!(view.clients.capacity(), 1);
+    }
 
     #[tokio::test]
     async fn idle_offline_owners_are_dropped_held_or_online_ones_stay() {

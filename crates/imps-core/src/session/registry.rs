@@ -75,7 +75,10 @@ impl SessionRegistry {
         }
         t.by_id.insert(s.id.clone(), s.clone());
         t.by_cir.insert(s.cir_token.clone(), s.clone());
-        t.by_user.entry(s.user.clone()).or_default().push(s);
+        // Most users have one session: room for one, not four (issue 19).
+        let of_user = t.by_user.entry(s.user.clone()).or_default();
+        of_user.reserve_exact(1);
+        of_user.push(s);
         Ok(())
     }
 
@@ -247,6 +250,22 @@ mod tests {
             0,
             60,
         ))
+    }
+
+    /// A user's list of sessions lives as long as they are logged in
+    /// (issue 19): room for as many as there are, not four.
+    #[test]
+    fn a_users_sessions_keep_no_spare_room() {
+        let r = SessionRegistry::default();
+        r.insert(session("s1"), 0).expect("insert");
+        let cap = |r: &SessionRegistry| r.t.lock().by_user["user-s1"].capacity();
+        assert_eq!(cap(&r), 1);
+        let mut second = session("s2");
+        let s = Arc::get_mut(&mut second).expect("unshared");
+        s.user = "user-s1".into();
+        s.client_key = "tablet".into();
+        r.insert(second, 0).expect("insert");
+        assert_eq!(cap(&r), 2);
     }
 
     #[test]
