@@ -426,6 +426,7 @@ impl crate::Service {
             other => SspStatus {
                 code: 405,
                 description: Some(format!("{other} is not understood here")),
+                details: Vec::new(),
             },
         };
         tracing::info!(peer = %peer, primitive = %p.name.as_str(), code = status.code, "SSP request refused");
@@ -475,6 +476,7 @@ pub(crate) fn status_of(e: &CoreError) -> SspStatus {
     SspStatus {
         code: e.status_code(),
         description: Some(e.description()),
+        details: Vec::new(),
     }
 }
 

@@ -83,6 +83,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 14,
         sql: include_str!("sql/0014_ssp_depth_handled.sql"),
     },
+    Migration {
+        version: 15,
+        sql: include_str!("sql/0015_peer_client_cert.sql"),
+    },
 ];
 
 /// The first key of the migration lock (the second is the schema's hash).

@@ -1,5 +1,5 @@
 //! The SSP peer entries made at run time (issue 17); see
-//! `imps_core::store::PeerStore` and `sql/0013_peers.sql`.
+//! `imps_core::store::PeerStore` and `sql/0013_peers.sql` (and `0015_peer_client_cert.sql`).
 
 use async_trait::async_trait;
 use imps_core::StoreError;
@@ -14,11 +14,18 @@ impl PeerStore for PgStore {
         let c = self.conn().await?;
         exec(
             &c,
-            "INSERT INTO federation_peers (domain, url, sus, removed)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO federation_peers (domain, url, sus, removed, require_client_cert)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (domain)
-             DO UPDATE SET url = EXCLUDED.url, sus = EXCLUDED.sus, removed = EXCLUDED.removed",
-            &[&p.domain, &p.url, &p.sus, &p.removed],
+             DO UPDATE SET url = EXCLUDED.url, sus = EXCLUDED.sus, removed = EXCLUDED.removed,
+                           require_client_cert = EXCLUDED.require_client_cert",
+            &[
+                &p.domain,
+                &p.url,
+                &p.sus,
+                &p.removed,
+                &p.require_client_cert,
+            ],
             "recording a peer entry",
         )
         .await?;
@@ -29,7 +36,8 @@ impl PeerStore for PgStore {
         let c = self.conn().await?;
         let rows = query(
             &c,
-            "SELECT domain, url, sus, removed FROM federation_peers ORDER BY domain",
+            "SELECT domain, url, sus, removed, require_client_cert
+             FROM federation_peers ORDER BY domain",
             &[],
             "reading the peer entries",
         )
@@ -41,6 +49,7 @@ impl PeerStore for PgStore {
                     url: col(r, 1)?,
                     sus: col(r, 2)?,
                     removed: col(r, 3)?,
+                    require_client_cert: col(r, 4)?,
                 })
             })
             .collect()

@@ -13,6 +13,7 @@ fn peer(domain: &str, url: &str, sus: bool, removed: bool) -> StoredPeer {
         url: url.into(),
         sus,
         removed,
+        require_client_cert: false,
     }
 }
 
@@ -46,5 +47,26 @@ async fn entries_are_kept_in_domain_order_and_replaced(store: &dyn Store) {
     );
     let back = peer("b.example", "http://10.0.0.2:80/imps", true, false);
     store.put_peer(back.clone()).await.expect("add b again");
-    assert_eq!(all(store).await, vec![a, back], "replaced, not added");
+    assert_eq!(
+        all(store).await,
+        vec![a.clone(), back.clone()],
+        "replaced, not added"
+    );
+    // The client certificate requirement is kept, and replaced with the
+    // entry (an entry put again without it no longer requires one).
+    let strict = StoredPeer {
+        require_client_cert: true,
+        ..back.clone()
+    };
+    store
+        .put_peer(strict.clone())
+        .await
+        .expect("b requires a cert");
+    assert_eq!(
+        all(store).await,
+        vec![a.clone(), strict],
+        "requirement kept"
+    );
+    store.put_peer(back.clone()).await.expect("b again without");
+    assert_eq!(all(store).await, vec![a, back], "requirement replaced");
 }

@@ -98,6 +98,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 18,
         sql: include_str!("sql/0018_ssp_depth_handled.sql"),
     },
+    Migration {
+        version: 19,
+        sql: include_str!("sql/0019_peer_client_cert.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "

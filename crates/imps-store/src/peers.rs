@@ -1,5 +1,5 @@
 //! SQLite table of the SSP peer entries made at run time; see
-//! `imps_core::store::PeerStore` and `sql/0017_peers.sql`.
+//! `imps_core::store::PeerStore` and `sql/0017_peers.sql` (and `0019_peer_client_cert.sql`).
 
 use async_trait::async_trait;
 use imps_core::StoreError;
@@ -14,13 +14,16 @@ impl PeerStore for SqliteStore {
         self.writer()
             .run_batched(move |c| {
                 c.prepare_cached(
-                    "INSERT INTO federation_peers (domain, url, sus, removed)
-                     VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO federation_peers (domain, url, sus, removed, require_client_cert)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (domain)
                      DO UPDATE SET url = excluded.url, sus = excluded.sus,
-                                   removed = excluded.removed",
+                                   removed = excluded.removed,
+                                   require_client_cert = excluded.require_client_cert",
                 )
-                .and_then(|mut s| s.execute((&p.domain, &p.url, p.sus, p.removed)))
+                .and_then(|mut s| {
+                    s.execute((&p.domain, &p.url, p.sus, p.removed, p.require_client_cert))
+                })
                 .map_err(|e| backend("recording a peer entry", e))?;
                 Ok(())
             })
@@ -31,7 +34,8 @@ impl PeerStore for SqliteStore {
         self.read_lane()
             .run(|c| {
                 c.prepare_cached(
-                    "SELECT domain, url, sus, removed FROM federation_peers ORDER BY domain",
+                    "SELECT domain, url, sus, removed, require_client_cert
+                     FROM federation_peers ORDER BY domain",
                 )
                 .and_then(|mut st| {
                     st.query_map([], |r| {
@@ -40,6 +44,7 @@ impl PeerStore for SqliteStore {
                             url: r.get(1)?,
                             sus: r.get(2)?,
                             removed: r.get(3)?,
+                            require_client_cert: r.get(4)?,
                         })
                     })
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())

@@ -22,13 +22,23 @@ async fn sqlite_store_passes_peers_conformance() -> Result<(), Box<dyn std::erro
         url: String::new(),
         sus: false,
         removed: true,
+        require_client_cert: false,
     };
+    let d = StoredPeer {
+        domain: "d.example".into(),
+        url: "https://d.example/imps".into(),
+        sus: false,
+        removed: false,
+        require_client_cert: true,
+    };
+    store.put_peer(d.clone()).await?;
     store.put_peer(c.clone()).await?;
     let before = store.stored_peers().await?;
     store.close().await?;
     let store = SqliteStore::open(&path, SqliteOptions::default())?;
     assert_eq!(store.stored_peers().await?, before);
     assert!(before.contains(&c));
+    assert!(before.contains(&d), "the requirement survives a reopen");
     store.close().await?;
     Ok(())
 }

@@ -111,11 +111,69 @@ pub struct SspTransaction {
     pub primitive: Element,
 }
 
-/// `Status code=` with an optional description.
+/// `Status code=` with an optional description and, for a partial
+/// success (201), the outcome per item (`DetailedResult`*).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SspStatus {
     pub code: u16,
     pub description: Option<String>,
+    pub details: Vec<SspDetail>,
+}
+
+/// `DetailedResult code=` → `StatusDescription`?, `UserID userID=`*,
+/// `GroupID groupID=`*: what became of the users or groups it names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SspDetail {
+    pub code: u16,
+    pub description: Option<String>,
+    /// `wv:user@domain` where the ID has a domain, else as given.
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl SspDetail {
+    pub fn from_element(e: &Element) -> Result<SspDetail, WireError> {
+        let raw = need_attr(e, "code")?;
+        let code = raw
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("DetailedResult code {raw:?} is not a number")))?;
+        // The ID as an attribute (SSP's form) or as text.
+        let ids = |name: &str, attr_name: &str| -> Vec<String> {
+            e.children_named(name)
+                .filter_map(|c| {
+                    let raw = attr(c, attr_name).unwrap_or(c.text.as_str()).trim();
+                    (!raw.is_empty()).then(|| normalize_id(raw).unwrap_or_else(|| raw.to_string()))
+                })
+                .collect()
+        };
+        Ok(SspDetail {
+            code,
+            description: e
+                .child("StatusDescription")
+                .map(|d| d.text.clone())
+                .filter(|d| !d.is_empty()),
+            users: ids("UserID", "userID"),
+            groups: ids("GroupID", "groupID"),
+        })
+    }
+
+    pub fn to_element(&self) -> Element {
+        let mut e = Element::new("DetailedResult")
+            .with_attr("code", self.code.to_string())
+            .with_opt(
+                self.description
+                    .as_deref()
+                    .map(|d| Element::text("StatusDescription", d)),
+            );
+        for u in &self.users {
+            e = e.with(Element::new("UserID").with_attr("userID", u.as_str()));
+        }
+        for g in &self.groups {
+            e = e.with(Element::new("GroupID").with_attr("groupID", g.as_str()));
+        }
+        e
+    }
 }
 
 /// `MetaInfo clientOriginated=` → `Requestor serviceID=` → `User`?: who
@@ -402,6 +460,7 @@ impl SspStatus {
         SspStatus {
             code: 200,
             description: None,
+            details: Vec::new(),
         }
     }
 
@@ -417,17 +476,25 @@ impl SspStatus {
                 .child("StatusDescription")
                 .map(|d| d.text.clone())
                 .filter(|d| !d.is_empty()),
+            details: e
+                .children_named("DetailedResult")
+                .map(SspDetail::from_element)
+                .collect::<Result<_, _>>()?,
         })
     }
 
     pub fn to_element(&self) -> Element {
-        Element::new("Status")
+        let mut e = Element::new("Status")
             .with_attr("code", self.code.to_string())
             .with_opt(
                 self.description
                     .as_deref()
                     .map(|d| Element::text("StatusDescription", d)),
-            )
+            );
+        for d in &self.details {
+            e = e.with(d.to_element());
+        }
+        e
     }
 }
 

@@ -937,6 +937,7 @@ mod tests {
             status: SspStatus {
                 code: 800,
                 description: Some("no such group".into()),
+                details: Vec::new(),
             },
             properties: Some(
                 Element::new("GroupProperties").with(
@@ -963,6 +964,44 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_success_carries_its_details_and_the_list() {
+        use crate::ssp::SspDetail;
+        let r = RejectListResponse {
+            status: SspStatus {
+                code: 201,
+                description: Some("Partially successful".into()),
+                details: vec![SspDetail {
+                    code: 531,
+                    description: Some("Unknown user".into()),
+                    users: vec!["wv:nobody@a.example".into()],
+                    groups: Vec::new(),
+                }],
+            },
+            users: vec!["wv:dave@a.example".into()],
+        };
+        let e = xml(&r.to_element());
+        let d = e.child("Status").unwrap().child("DetailedResult").unwrap();
+        assert_eq!(attr(d, "code"), Some("531"));
+        assert_eq!(
+            d.child("UserID").and_then(|u| attr(u, "userID")),
+            Some("wv:nobody@a.example")
+        );
+        assert_eq!(RejectListResponse::from_element(&e).unwrap(), r);
+        // Read as text too, and an ID without a domain kept as given.
+        let text = Element::new("Status").with_attr("code", "201").with(
+            Element::new("DetailedResult")
+                .with_attr("code", "816")
+                .with_text("UserID", "WV:Alice@A.example")
+                .with_text("UserID", "bare"),
+        );
+        let st = SspStatus::from_element(&text).unwrap();
+        assert_eq!(
+            st.details[0].users,
+            vec!["wv:Alice@a.example".to_string(), "bare".to_string()]
+        );
+    }
+
+    #[test]
     fn pushes_round_trip() {
         let n = GroupChangeNotice {
             meta: meta(None),
@@ -983,6 +1022,7 @@ mod tests {
             status: SspStatus {
                 code: 809,
                 description: None,
+                details: Vec::new(),
             },
             reason: Some("rejected".into()),
         };

@@ -328,6 +328,7 @@ mod tests {
             status: SspStatus {
                 code: 531,
                 description: Some("unknown user".into()),
+                details: Vec::new(),
             },
         };
         assert_eq!(

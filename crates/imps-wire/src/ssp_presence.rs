@@ -390,6 +390,7 @@ impl InviteAnswer {
             SspStatus {
                 code: 404,
                 description: Some("Invitation declined".into()),
+                details: Vec::new(),
             }
         };
         Element::new(Self::NAME)

@@ -176,8 +176,13 @@ fn mode() -> impl Strategy<Value = Mode> {
 }
 
 fn status() -> impl Strategy<Value = SspStatus> {
-    (100u16..1000, proptest::option::of("[a-zA-Z ]{1,20}"))
-        .prop_map(|(code, description)| SspStatus { code, description })
+    (100u16..1000, proptest::option::of("[a-zA-Z ]{1,20}")).prop_map(|(code, description)| {
+        SspStatus {
+            code,
+            description,
+            details: Vec::new(),
+        }
+    })
 }
 
 fn step() -> impl Strategy<Value = SetupStep> {

@@ -168,6 +168,8 @@ pub struct PeerAdd {
     pub url: String,
     #[serde(default)]
     pub sus: bool,
+    #[serde(default)]
+    pub require_client_cert: bool,
 }
 
 /// Adds (or replaces) an operator's peer entry, kept in the store: 204;
@@ -187,11 +189,14 @@ async fn peer_add(
     let Ok(req) = serde_json::from_slice::<PeerAdd>(&body) else {
         return (
             StatusCode::BAD_REQUEST,
-            "want {\"url\": ..., \"sus\": ...}\n",
+            "want {\"url\": ..., \"sus\": ..., \"require_client_cert\": ...}\n",
         )
             .into_response();
     };
-    peer_change(f.add_peer(&domain, &req.url, req.sus).await)
+    peer_change(
+        f.add_peer(&domain, &req.url, req.sus, req.require_client_cert)
+            .await,
+    )
 }
 
 /// Takes a peer out (and keeps that in the store): 204; 404 for a

@@ -580,6 +580,14 @@ impl Config {
                 p.domain
             );
         }
+        if self.federation.discovery
+            && self.federation.discovered_require_client_cert
+            && self.tls.cert_file.is_none()
+        {
+            anyhow::bail!(
+                "federation.discovered_require_client_cert needs tls.cert_file and tls.key_file (client certificates come only over TLS)"
+            );
+        }
         if self.im.offline_notify == OfflineNotify::Webhook {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
         }
@@ -878,7 +886,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.health_timeout_ms", "How long /healthz waits for the store to answer its ping (and, with [cluster] on, for the NATS link to flush) before it reports it unreachable (503), in ms.", ""),
     ("[federation]", "Federation with other IMPS domains over SSP (issue 17): POSTs of application/vnd.wv.ssp+xml on the CSP listener and path. Off by default.", ""),
     ("federation.enabled", "Serve SSP, and route users of the peer domains to their servers (else such an address gets 516).", ""),
-    ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" or \"https://host:port/imps\" (over TLS its certificate must chain to federation.ca_file and name host; ours, the [tls] certificate, is presented), sus = true for the agreement on user sessions (SUS-1..3: the sessions of its users are relayed from clients here, ours from clients there; off by default), and require_client_cert = true to accept its SSP POSTs only with a client certificate naming its domain or its URL's host (needs tls.cert_file; off by default: a certificate it presents is checked all the same). Entries added with `impsd peer add` (kept in the store) add to or override it; DNS SRV discovery (discovery) finds the others.", ""),
+    ("federation.peers", "The peer table, the only domains we associate with: [[federation.peers]] domain = \"b.example\", url = \"http://host:port/imps\" or \"https://host:port/imps\" (over TLS its certificate must chain to federation.ca_file and name host; ours, the [tls] certificate, is presented), sus = true for the agreement on user sessions (SUS-1..3: the sessions of its users are relayed from clients here, ours from clients there; off by default), and require_client_cert = true to accept its SSP POSTs only with a client certificate naming its domain or its URL's host (needs tls.cert_file; off by default: a certificate it presents is checked all the same). Entries added with `impsd peer add DOMAIN URL [--sus] [--require-client-cert]` (kept in the store) add to or override it, each flag included (the entry in force decides); DNS SRV discovery (discovery) finds the others.", ""),
     ("federation.association_ttl_secs", "Lifetime of a server association (the shorter of both sides' wins); renewed at 80 % of it.", ""),
     ("federation.handshake_timeout_ms", "How long the six-step secret exchange with a peer may take.", ""),
     ("federation.request_timeout_ms", "How long one POST to a peer may take, connecting included.", ""),
@@ -900,6 +908,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.discovery_path", "The path of a discovered peer's URL (impsd serves SSP on its CSP path).", ""),
     ("federation.discovery_cache_max_secs", "Longest time a discovered peer is kept before it is looked up again; the record's TTL when that is shorter.", ""),
     ("federation.discovery_negative_secs", "How long a domain with no SRV record (or whose lookup failed) is taken as no peer before it is looked up again.", ""),
+    ("federation.discovered_require_client_cert", "A peer found by DNS SRV (discovery) must present a client certificate naming its domain or its URL's host on every SSP POST, as require_client_cert of a table entry; without one its association and transactions are refused. Needs tls.cert_file and trust anchors for peers. Off by default (a certificate it presents is checked all the same).", ""),
     ("federation.discovery_timeout_ms", "How long one SRV lookup may take; past it the domain is taken as no peer for now (516).", ""),
     ("[cluster]", "Several impsd nodes sharing one PostgreSQL store (issue 18), linked over NATS. Off while nats_url is unset.", ""),
     ("cluster.nats_url", "The NATS server, e.g. nats://127.0.0.1:4222; env IMPSD_CLUSTER_NATS_URL. Unset = this process alone. Needs store.kind = \"postgres\".", "\"nats://127.0.0.1:4222\""),

@@ -337,6 +337,10 @@ enum PeerCmd {
         /// The agreement on user sessions (SUS-1..3).
         #[arg(long)]
         sus: bool,
+        /// Take its SSP POSTs only with a client certificate naming its
+        /// domain or URL's host (needs the CSP listener on TLS).
+        #[arg(long)]
+        require_client_cert: bool,
     },
     /// Take DOMAIN out of the peers now (and after a restart; DNS
     /// discovery does not bring it back): its association ends, new
@@ -796,11 +800,16 @@ async fn peer_cmd(cmd: PeerCmd) -> anyhow::Result<()> {
             domain,
             url,
             sus,
+            require_client_cert,
         } => {
             let cfg = load(&common)?;
             let info = admin_info(&cfg)?;
             let path = format!("/admin/peers/{}", impsd::admin::query_escape(&domain));
-            let body = serde_json::to_vec(&impsd::admin::PeerAdd { url, sus })?;
+            let body = serde_json::to_vec(&impsd::admin::PeerAdd {
+                url,
+                sus,
+                require_client_cert,
+            })?;
             let (status, body) = admin_request_with(&info, "PUT", &path, Some(body)).await?;
             match status {
                 204 => println!("{domain} added"),

@@ -182,6 +182,12 @@ pub fn peer_roots(ca_file: Option<&Path>) -> anyhow::Result<Option<RootCertStore
 pub struct PeerTls {
     pub roots: Option<Arc<RootCertStore>>,
     pub client: Option<Arc<rustls::ClientConfig>>,
+    /// The CSP listener asks clients for a certificate: it serves TLS
+    /// and there are anchors to check one against (`acceptor`'s
+    /// `ask_for`). Every peer that may have to present one (config file,
+    /// `peer add`, discovery) is served by that one setting, so an entry
+    /// added while running needs no new listener.
+    pub asks_client_certs: bool,
 }
 
 impl std::fmt::Debug for PeerTls {
@@ -189,6 +195,7 @@ impl std::fmt::Debug for PeerTls {
         f.debug_struct("PeerTls")
             .field("roots", &self.roots.as_ref().map(|r| r.len()))
             .field("client", &self.client.is_some())
+            .field("asks_client_certs", &self.asks_client_certs)
             .finish()
     }
 }
@@ -215,16 +222,26 @@ impl PeerTls {
                     p.domain
                 );
             }
+            if fed.discovery && fed.discovered_require_client_cert {
+                anyhow::bail!(
+                    "federation.discovered_require_client_cert: there are no trust anchors to check a discovered peer's certificate: set federation.ca_file (the system's store has none)"
+                );
+            }
         }
         let identity = match (&tls.cert_file, &tls.key_file) {
             (Some(cert), Some(key)) => Some((load_chain(cert)?, load_key(key)?)),
             _ => None,
         };
+        let asks_client_certs = roots.is_some() && identity.is_some();
         let client = match &roots {
             Some(r) => Some(Arc::new(client_config(r, identity)?)),
             None => None,
         };
-        Ok(PeerTls { roots, client })
+        Ok(PeerTls {
+            roots,
+            client,
+            asks_client_certs,
+        })
     }
 }
 

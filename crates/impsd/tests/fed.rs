@@ -416,3 +416,46 @@ async fn ssp_forged_peers_are_refused() {
     assert_eq!(m.message_info.message_id.as_deref(), Some("control-3"));
     assert_eq!(m.content_data.as_deref(), Some("forged"));
 }
+
+/// A send to a user of b.test that alice's client retries under the
+/// same client MessageID, as a phone that lost the answer does, is
+/// recognised: the retry gets the same MessageID, and nothing is queued
+/// for b.test a second time; with a user of a.test among the recipients
+/// too, and without.
+#[tokio::test]
+async fn ssp_a_retried_send_to_a_remote_user_is_queued_once() {
+    let (a, b) = pair(86_400);
+    a.add_user("carol", "pw");
+    let alice = a.login("alice").await;
+    let carol = a.login("carol").await;
+    let bob = b.login("bob").await;
+    for (client_ref, with_carol) in [("client-ref-1", true), ("client-ref-2", false)] {
+        let mut users = vec![csp::User::new("wv:bob@b.test")];
+        if with_carol {
+            users.push(csp::User::new("wv:carol@a.test"));
+        }
+        let mut req = alice.text_message(&[], client_ref);
+        req.message_info.recipient = Some(csp::Recipient {
+            users,
+            ..Default::default()
+        });
+        req.message_info.sender = Some(csp::Sender::user("wv:alice@a.test"));
+        req.message_info.message_id = Some(client_ref.into());
+        let first = alice.send(&req).await;
+        assert_eq!(first.result.code, 200, "{first:?}");
+        let again = alice.send(&req).await;
+        assert_eq!(again.result.code, 200, "{again:?}");
+        let id = first.message_id.clone().unwrap();
+        assert_eq!(again.message_id.as_deref(), Some(id.as_str()), "{again:?}");
+        receive(&bob, "wv:alice@a.test", &id, client_ref).await;
+        if with_carol {
+            let m = carol.receive().await;
+            assert_eq!(m.message_info.message_id.as_deref(), Some(id.as_str()));
+        }
+        // What is queued after the retry comes after any copy of it
+        // would (b.test's queue keeps order): the next message bob gets
+        // is this one.
+        let next = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "next").await;
+        receive(&bob, "wv:alice@a.test", &next, "next").await;
+    }
+}

@@ -160,3 +160,101 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     let r = request(&bob, topic("x")).await;
     assert_eq!(code_of(&r), Some(800), "{r:?}");
 }
+
+const NOBODY: &str = "wv:nobody@a.test";
+
+/// The DetailedResults of a Status: (code, user IDs) each.
+fn details(r: &Element) -> Vec<(u64, Vec<String>)> {
+    let result = r.child("Result").unwrap_or_else(|| panic!("{r:?}"));
+    result
+        .children_named("DetailedResult")
+        .map(|d| (d.child_u64("Code").unwrap(), user_ids(d)))
+        .collect()
+}
+
+#[tokio::test]
+async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details() {
+    let (a, b) = pair(86_400);
+    a.add_user("carol", "pw");
+    a.add_user("dave", "pw");
+    let alice = a.login("alice").ws().await;
+    let bob = b.login("bob").ws().await;
+    let r = request(
+        &alice,
+        create_req(
+            GROUP,
+            &[("Name", "club"), ("AccessType", "Open")],
+            Some("ally"),
+        ),
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(200), "{r:?}");
+    for req in [
+        Element::new("AddGroupMembers-Request")
+            .with_text("GroupID", GROUP)
+            .with(ids(&[BOB])),
+        Element::new("MemberAccess-Request")
+            .with_text("GroupID", GROUP)
+            .with(Element::new("Admin").with(ids(&[BOB]))),
+    ] {
+        let r = request(&alice, req).await;
+        assert_eq!(code_of(&r), Some(200), "{r:?}");
+    }
+
+    // One user a.test has, one it has not: carol is added, and bob is
+    // told which one failed and why, as a local manager would be.
+    let r = request(
+        &bob,
+        Element::new("AddGroupMembers-Request")
+            .with_text("GroupID", GROUP)
+            .with(ids(&[CAROL, NOBODY])),
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(201), "{r:?}");
+    assert_eq!(details(&r), vec![(531, vec![NOBODY.to_string()])], "{r:?}");
+    let m = members(&alice).await;
+    assert!(m.iter().any(|u| u == CAROL), "{m:?}");
+    assert!(!m.iter().any(|u| u == NOBODY), "{m:?}");
+
+    let r = request(
+        &bob,
+        Element::new("MemberAccess-Request")
+            .with_text("GroupID", GROUP)
+            .with(Element::new("Mod").with(ids(&[CAROL, NOBODY]))),
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(201), "{r:?}");
+    assert_eq!(details(&r), vec![(531, vec![NOBODY.to_string()])], "{r:?}");
+
+    // dave is no member: 810 for him, carol removed.
+    let r = request(
+        &bob,
+        Element::new("RemoveGroupMembers-Request")
+            .with_text("GroupID", GROUP)
+            .with(ids(&[CAROL, DAVE])),
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(201), "{r:?}");
+    assert_eq!(details(&r), vec![(810, vec![DAVE.to_string()])], "{r:?}");
+    assert!(!members(&alice).await.iter().any(|u| u == CAROL));
+
+    // A reject list change that partly fails: the Status with its
+    // details (as for a local manager), and dave is on the list the
+    // host keeps, which the next RejectList shows.
+    let r = request(
+        &bob,
+        Element::new("RejectList-Request")
+            .with_text("GroupID", GROUP)
+            .with(Element::new("AddList").with(ids(&[DAVE, NOBODY]))),
+    )
+    .await;
+    assert_eq!(code_of(&r), Some(201), "{r:?}");
+    assert_eq!(details(&r), vec![(531, vec![NOBODY.to_string()])], "{r:?}");
+    let r = request(
+        &bob,
+        Element::new("RejectList-Request").with_text("GroupID", GROUP),
+    )
+    .await;
+    assert_eq!(r.name.as_str(), "RejectList-Response", "{r:?}");
+    assert_eq!(user_ids(&r), vec![DAVE.to_string()], "{r:?}");
+}

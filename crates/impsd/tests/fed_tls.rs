@@ -6,7 +6,9 @@
 //! other's client certificate; a third server that claims b.test's domain
 //! with a certificate for another name is refused and nothing it sends
 //! is delivered; a peer that requires a client certificate refuses a
-//! server without one; and a sender that does not trust the peer's CA
+//! server without one, also when its entry was added with `impsd peer
+//! add --require-client-cert` (and takes one with); and a sender that
+//! does not trust the peer's CA
 //! keeps the message queued (counted as failures, no hang) until it does.
 #![allow(clippy::unwrap_used)]
 
@@ -350,4 +352,82 @@ async fn tls_a_wrong_ca_keeps_the_message_queued_until_the_right_one_is_trusted(
         peer_row(&a, "b.test").1 == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn tls_a_peer_added_with_require_client_cert_refuses_a_server_without_one_and_takes_one_with()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca(dir.path(), "peers");
+    let a_id = leaf(&ca, dir.path(), "a", &["a.test", "127.0.0.1"]);
+    let b_id = leaf(&ca, dir.path(), "b", &["b.test", "127.0.0.1"]);
+    let (pa, pa_cert, pb) = (free_port(), free_port(), free_port());
+    // b has no entry for a.test in its config file: the operator adds
+    // one, requiring a.test's client certificate, and b restarts (the
+    // requirement comes back from the store).
+    let mut b = server("b.test", pb, Some(&b_id), Some(&ca.pem), vec![]);
+    let url = format!("http://127.0.0.1:{pa}/imps");
+    b.cli(&["peer", "add", "a.test", &url, "--require-client-cert"]);
+    b.restart();
+    b.add_user("bob", "pw");
+    let bob = b.login("bob").https(&ca.pem).await;
+
+    // A server for a.test without a certificate of its own (plain HTTP
+    // listener; it reaches b over https:// and presents nothing).
+    let a = server(
+        "a.test",
+        pa,
+        None,
+        Some(&ca.pem),
+        vec![peer("b.test", pb, true, false)],
+    );
+    // It cannot require a certificate of its own peers: its listener
+    // asks for none.
+    let out = a.cli_output(&[
+        "peer",
+        "add",
+        "c.test",
+        "http://127.0.0.1:9/imps",
+        "--require-client-cert",
+    ]);
+    assert!(!out.status.success(), "a listener without TLS took it");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--require-client-cert needs"),
+        "{out:?}"
+    );
+    a.add_user("alice", "pw");
+    let alice = a.login("alice").await;
+    send(&alice, "wv:alice@a.test", "wv:bob@b.test", "no certificate").await;
+    logged(&b, "a client certificate is required of a.test").await;
+    failing(&a, "b.test", 2).await;
+    assert_eq!(
+        metric(&a, "impsd_ssp_associations_total", "b.test").await,
+        0
+    );
+    assert!(
+        bob.next_request_within(Duration::from_secs(1))
+            .await
+            .is_none(),
+        "delivered without a client certificate"
+    );
+    drop(alice);
+    drop(a);
+
+    // a.test moves to a server with its certificate: the operator points
+    // the entry there while b runs, still requiring it, and it is taken.
+    let url = format!("https://127.0.0.1:{pa_cert}/imps");
+    b.cli(&["peer", "add", "a.test", &url, "--require-client-cert"]);
+    let a = server(
+        "a.test",
+        pa_cert,
+        Some(&a_id),
+        Some(&ca.pem),
+        vec![peer("b.test", pb, true, false)],
+    );
+    a.add_user("alice", "pw");
+    let alice = a.login("alice").https(&ca.pem).await;
+    let id = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "certified").await;
+    receive(&bob, "wv:alice@a.test", &id, "certified").await;
+    report(&alice, &id, "wv:bob@b.test").await;
+    assert!(metric_tls(&b, &ca.pem, "impsd_ssp_associations_total", "a.test").await >= 1);
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use imps_wire::ssp::{SspStatus, domain_of};
+use imps_wire::ssp::{SspDetail, SspStatus, domain_of};
 use imps_wire::ssp_groups::{
     GetGroupMemberResponse, GetGroupPropsResponse, GetJoinedUsersResponse, GroupChangeNotice,
     GroupContent, GroupMessage, GroupOp, GroupRequest, GroupSubStatus, JoinGroupResponse,
@@ -76,18 +76,39 @@ fn id_list(ids: &[String]) -> Element {
     l
 }
 
-/// The outcome a CSP answer states (`Result{Code, Description}`, no
-/// Result being success), as the SSP status.
+/// The outcome a CSP answer states (`Result{Code, Description,
+/// DetailedResult*}`, no Result being success), as the SSP status: a
+/// partial success keeps its per-user (and per-group) outcomes.
 fn outcome(csp: &Element) -> SspStatus {
     let r = csp.child("Result");
-    SspStatus {
-        code: r
-            .and_then(|r| r.child_u64("Code"))
+    let code = |e: &Element| {
+        e.child_u64("Code")
             .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(200),
-        description: r
-            .and_then(|r| r.child_text("Description"))
-            .map(str::to_string),
+            .unwrap_or(200)
+    };
+    let description = |e: &Element| e.child_text("Description").map(str::to_string);
+    let texts = |e: &Element, name: &str| -> Vec<String> {
+        e.children_named(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| imps_wire::ssp::normalize_id(t).unwrap_or_else(|| t.to_string()))
+            .collect()
+    };
+    SspStatus {
+        code: r.map_or(200, code),
+        description: r.and_then(description),
+        details: r
+            .map(|r| {
+                r.children_named("DetailedResult")
+                    .map(|d| SspDetail {
+                        code: code(d),
+                        description: description(d),
+                        users: texts(d, "UserID"),
+                        groups: texts(d, "GroupID"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -300,13 +321,25 @@ impl GroupsService {
                     b = b.with(Element::new("RemoveList").with(id_list(remove)));
                 }
                 let csp = self.reject_list(&s, &b).await?;
+                let status = outcome(&csp);
                 let mut users = Vec::new();
-                wire_ids(csp.child("UserList"), &mut users);
-                RejectListResponse {
-                    status: outcome(&csp),
-                    users,
+                if csp.child("UserList").is_some() {
+                    wire_ids(csp.child("UserList"), &mut users);
+                } else {
+                    // A partial success answers with a Status only: the
+                    // list the group has now is read here, so the member
+                    // is not shown an empty one.
+                    let domain = &self.base.cfg.domain;
+                    users = self
+                        .base
+                        .store
+                        .rejects(&gid)
+                        .await?
+                        .iter()
+                        .map(|u| crate::users::wire_user(u, domain))
+                        .collect();
                 }
-                .to_element()
+                RejectListResponse { status, users }.to_element()
             }
             GroupOp::Subscribe | GroupOp::Unsubscribe | GroupOp::SubStatus => {
                 let kind = match req.op {
@@ -468,6 +501,7 @@ impl GroupsService {
             status: SspStatus {
                 code,
                 description: Some(why.to_string()),
+                details: Vec::new(),
             },
             reason: Some(why.to_string()),
         };

@@ -92,6 +92,32 @@ fn user_list(ids: &[String]) -> Element {
     l
 }
 
+/// The CSP Status of a host's status-only answer: its code and
+/// description, and for a partial success (201) a DetailedResult per
+/// outcome the host gave (the users and groups it names, as the host
+/// wrote them).
+fn host_status(st: &SspStatus) -> Element {
+    let mut r = result(
+        st.code,
+        st.description.as_deref().unwrap_or(if st.code == 201 {
+            "Partially successful"
+        } else {
+            "Successful"
+        }),
+    );
+    for d in &st.details {
+        let mut e = super::manage::detailed(d.code, d.description.as_deref().unwrap_or(""));
+        for u in &d.users {
+            e = e.with_text("UserID", u.as_str());
+        }
+        for g in &d.groups {
+            e = e.with_text("GroupID", g.as_str());
+        }
+        r = r.with(e);
+    }
+    crate::reply::status_with(r)
+}
+
 impl GroupsService {
     /// The group a request names, with its peer, when it is hosted by a
     /// peer domain.
@@ -263,14 +289,19 @@ impl GroupsService {
                 if op == GroupOp::Delete {
                     self.base.store.remove_remote_join(&s.id, &gid).await?;
                 }
-                crate::reply::status(
-                    status.code,
-                    status.description.as_deref().unwrap_or("Successful"),
-                )
+                host_status(&status)
             }
             GroupOp::RejectList => {
                 let r = RejectListResponse::from_element(&answer).map_err(unreadable)?;
-                Element::new("RejectList-Response").with(user_list(&r.users))
+                if r.status.code == 200 && r.status.details.is_empty() {
+                    Element::new("RejectList-Response").with(user_list(&r.users))
+                } else {
+                    // A partial success is answered as a local one is:
+                    // the Status with its DetailedResults (the CSP
+                    // answer has no room for both); the host's list
+                    // after it is the next RejectList's answer.
+                    host_status(&r.status)
+                }
             }
             GroupOp::Subscribe | GroupOp::Unsubscribe | GroupOp::SubStatus => {
                 let r = GroupSubStatus::from_element(&answer).map_err(unreadable)?;

@@ -146,11 +146,13 @@ impl ImService {
             (true, Some(_)) => SspStatus {
                 code: 201,
                 description: Some("Partially successful".into()),
+                details: Vec::new(),
             },
             (false, Some(f)) => status_of(&f.err),
             (false, None) => SspStatus {
                 code: 900,
                 description: Some("No recipient accepted the message".into()),
+                details: Vec::new(),
             },
         })
     }
@@ -207,6 +209,7 @@ impl ImService {
             result: SspStatus {
                 code,
                 description: Some(description.to_string()).filter(|d| !d.is_empty()),
+                details: Vec::new(),
             },
             delivery_time: Some(date_time(now)),
             info: SspMessageInfo {

@@ -473,6 +473,7 @@ fn outcome(any_ok: bool, err: Option<SspStatus>) -> SspStatus {
         (true, Some(_)) => SspStatus {
             code: 201,
             description: Some("Partially successful".into()),
+            details: Vec::new(),
         },
         (false, Some(e)) => e,
     }

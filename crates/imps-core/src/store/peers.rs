@@ -17,6 +17,9 @@ pub struct StoredPeer {
     pub url: String,
     /// The agreement on user sessions (SUS-1..3).
     pub sus: bool,
+    /// The peer must present a client certificate naming it on every SSP
+    /// POST (`impsd peer add --require-client-cert`).
+    pub require_client_cert: bool,
     /// The operator took the domain out: it is no peer, whatever the
     /// config file or DNS say.
     pub removed: bool,

@@ -91,6 +91,9 @@ pub struct PeerView {
     pub failures: u64,
     pub associations: u64,
     pub last_error: Option<String>,
+    /// Its SSP POSTs are taken only with a client certificate naming it.
+    #[serde(default)]
+    pub require_client_cert: bool,
 }
 
 impl Associations {
@@ -125,6 +128,7 @@ impl Associations {
             failures: get(|s| &s.failures),
             associations: get(|s| &s.associations),
             last_error: p.and_then(|p| p.last_error.clone()),
+            require_client_cert: false,
         }
     }
 }

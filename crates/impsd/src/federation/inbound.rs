@@ -14,7 +14,10 @@
 //! Over TLS a peer may present a client certificate (its server's own);
 //! when it does, the certificate must chain to our anchors for peers and
 //! name the domain the POST claims (or the host of that domain's URL in
-//! our table), and a peer with `require_client_cert` must present one.
+//! our table), and a peer whose entry has `require_client_cert` (the
+//! config file's, `impsd peer add --require-client-cert`, or
+//! `discovered_require_client_cert` for a discovered one) must present
+//! one.
 //! Otherwise a setup step is refused with Status 401 and a Session with
 //! a bare 403, before anything in it is read further.
 
@@ -48,11 +51,10 @@ fn check_cert(
     peer: &str,
     certs: Option<&[CertificateDer<'static>]>,
 ) -> Result<(), String> {
-    let required = fed
-        .cfg
-        .peers
-        .iter()
-        .any(|p| p.require_client_cert && p.domain.trim().eq_ignore_ascii_case(peer));
+    // The entry in force says: the config file's, an operator's added
+    // one (kept in the store, possibly added while we run), or a
+    // discovered one (`discovered_require_client_cert`).
+    let required = fed.peers.requires_client_cert(peer);
     let Some(chain) = certs.filter(|c| !c.is_empty()) else {
         return if required {
             Err(format!("a client certificate is required of {peer}"))
@@ -128,6 +130,7 @@ pub async fn handle(
                             status: SspStatus {
                                 code: r.code,
                                 description: Some(r.why),
+                                details: Vec::new(),
                             },
                         },
                     });

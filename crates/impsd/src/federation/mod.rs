@@ -101,6 +101,9 @@ pub struct FederationSettings {
     pub discovery_negative_secs: u64,
     /// How long one lookup may take.
     pub discovery_timeout_ms: u64,
+    /// A discovered peer must present a client certificate naming it on
+    /// every SSP POST (as `require_client_cert` of a table entry).
+    pub discovered_require_client_cert: bool,
 }
 
 /// One row of the peer table.
@@ -150,6 +153,7 @@ impl Default for FederationSettings {
             discovery_cache_max_secs: 3600,
             discovery_negative_secs: 300,
             discovery_timeout_ms: 3000,
+            discovered_require_client_cert: false,
         }
     }
 }
@@ -267,6 +271,10 @@ pub struct Federation {
     pub(crate) client: outbound::Client,
     /// The trust anchors a peer's client certificate is checked against.
     pub(crate) peer_roots: Option<Arc<rustls::RootCertStore>>,
+    /// Whether the CSP listener asks clients for a certificate (it serves
+    /// TLS and there are anchors for peers): without it no peer can
+    /// present one, so `peer add --require-client-cert` is refused.
+    asks_client_certs: bool,
     /// Set once the service exists (the port is made before it).
     service: Mutex<Option<Arc<Service>>>,
     /// The cluster's bus, on a node of one (`shared.rs`).
@@ -393,6 +401,7 @@ impl Federation {
             wake: Notify::new(),
             client,
             peer_roots: tls.roots,
+            asks_client_certs: tls.asks_client_certs,
             service: Mutex::new(None),
             bus: Mutex::new(None),
             store: Mutex::new(None),
@@ -407,6 +416,11 @@ impl Federation {
     /// keeps `store` for later `peer add|remove`.
     pub async fn load_stored(&self, store: Arc<dyn Store>) -> Result<(), FedError> {
         for p in store.stored_peers().await? {
+            if p.require_client_cert && !p.removed && !self.asks_client_certs {
+                // Kept, and enforced: the peer is refused until the
+                // listener can ask for its certificate again.
+                tracing::warn!(peer = %p.domain, "a stored peer entry requires a client certificate but the CSP listener asks for none (no [tls] certificate or no trust anchors for peers): the peer is refused");
+            }
             self.peers.apply(&p);
             if !p.removed {
                 self.stats.ensure(&p.domain);
@@ -447,11 +461,14 @@ impl Federation {
 
     /// `impsd peer add`: `domain` is a peer at `url` from now on, and
     /// after a restart (kept in the store), over any config file entry.
+    /// With `require_client_cert` its POSTs are taken only with a client
+    /// certificate naming it, from the next one on.
     pub async fn add_peer(
         &self,
         domain: &str,
         url: &str,
         sus: bool,
+        require_client_cert: bool,
     ) -> Result<(), PeerChangeError> {
         let d = domain.trim().to_ascii_lowercase();
         if d.is_empty() || d.contains(['@', '/', ' ', ':']) {
@@ -472,21 +489,34 @@ impl Federation {
                 "{url:?} is not an http:// or https:// URL"
             )));
         }
+        if require_client_cert && !self.asks_client_certs {
+            return Err(PeerChangeError::Invalid(
+                "--require-client-cert needs the CSP listener on TLS (tls.cert_file and tls.key_file) and trust anchors for peers (federation.ca_file or the system's store): no peer could present a certificate".into(),
+            ));
+        }
         let stored = imps_core::store::StoredPeer {
             domain: d.clone(),
             url: url.to_string(),
             sus,
             removed: false,
+            require_client_cert,
         };
         self.stored()?.put_peer(stored.clone()).await?;
-        let before = self.peers.get(&d).map(|e| e.url);
+        let replaced = self.peers.get(&d);
+        if replaced
+            .as_ref()
+            .is_some_and(|e| e.require_client_cert && !require_client_cert)
+        {
+            tracing::warn!(peer = %d, "the peer entry replaced required a client certificate; the new one does not");
+        }
+        let before = replaced.map(|e| e.url);
         self.peers.apply(&stored);
         self.stats.ensure(&d);
         if before.as_deref() != Some(url) {
             // An association made with another endpoint is not this one's.
             self.forget_association(&d);
         }
-        tracing::info!(peer = %d, url, sus, "SSP peer added");
+        tracing::info!(peer = %d, url, sus, require_client_cert, "SSP peer added");
         Ok(())
     }
 
@@ -503,6 +533,7 @@ impl Federation {
             url: String::new(),
             sus: false,
             removed: true,
+            require_client_cert: false,
         };
         self.stored()?.put_peer(stored.clone()).await?;
         self.peers.apply(&stored);
@@ -674,7 +705,9 @@ impl Federation {
             .into_iter()
             .map(|(domain, e)| {
                 let stats = self.stats.get(&domain);
-                a.view(&domain, &e.url, e.source, now, stats.as_deref())
+                let mut v = a.view(&domain, &e.url, e.source, now, stats.as_deref());
+                v.require_client_cert = e.require_client_cert;
+                v
             })
             .collect()
     }

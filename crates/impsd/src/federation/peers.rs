@@ -52,6 +52,10 @@ pub(crate) struct PeerEntry {
     /// The agreement on user sessions (never for a discovered peer: an
     /// agreement is not something DNS can say).
     pub sus: bool,
+    /// The peer must present a client certificate naming it on every SSP
+    /// POST: the config file's `require_client_cert`, `peer add
+    /// --require-client-cert`, or `discovered_require_client_cert`.
+    pub require_client_cert: bool,
     pub source: PeerSource,
     /// Wall ms after which a discovered entry is looked up again;
     /// `u64::MAX` for the others.
@@ -90,6 +94,7 @@ impl PeerTable {
                     PeerEntry {
                         url: p.url.trim().to_string(),
                         sus: p.sus,
+                        require_client_cert: p.require_client_cert,
                         source: PeerSource::Config,
                         until_ms: u64::MAX,
                     },
@@ -117,6 +122,7 @@ impl PeerTable {
                 PeerEntry {
                     url: p.url.clone(),
                     sus: p.sus,
+                    require_client_cert: p.require_client_cert,
                     source: PeerSource::Added,
                     until_ms: u64::MAX,
                 },
@@ -147,6 +153,20 @@ impl PeerTable {
     pub(crate) fn contains_key(&self, domain: &str) -> bool {
         self.fixed.read().contains_key(domain)
             || matches!(self.found.lock().get(domain), Some(Found::Peer(_)))
+    }
+
+    /// Whether `domain` must present a client certificate: the flag of
+    /// its entry in force (an operator's over the config file's), or of
+    /// what discovery found, also once that record's TTL ran out (its
+    /// association's traffic is still taken, see `contains_key`).
+    pub(crate) fn requires_client_cert(&self, domain: &str) -> bool {
+        if let Some(e) = self.fixed.read().get(domain) {
+            return e.require_client_cert;
+        }
+        matches!(
+            self.found.lock().get(domain),
+            Some(Found::Peer(e)) if e.require_client_cert
+        )
     }
 
     /// Whether `domain` has the agreement on user sessions.
@@ -273,6 +293,8 @@ pub(crate) struct Discovery {
     cache_max_ms: u64,
     negative_ms: u64,
     timeout: Duration,
+    /// `discovered_require_client_cert`.
+    require_client_cert: bool,
 }
 
 impl Discovery {
@@ -312,6 +334,7 @@ impl Discovery {
             cache_max_ms: cfg.discovery_cache_max_secs.saturating_mul(1000),
             negative_ms: cfg.discovery_negative_secs.saturating_mul(1000),
             timeout,
+            require_client_cert: cfg.discovered_require_client_cert,
         }))
     }
 
@@ -334,6 +357,7 @@ impl Discovery {
                 let e = PeerEntry {
                     url,
                     sus: false,
+                    require_client_cert: self.require_client_cert,
                     source: PeerSource::Discovered,
                     until_ms: now.saturating_add(keep),
                 };
@@ -397,5 +421,70 @@ impl Discovery {
         let url = format!("{}://{target}:{port}{}", self.scheme, self.path);
         tracing::info!(domain, url = %url, ttl, "SSP peer found by DNS SRV");
         Some((url, ttl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federation::PeerSettings;
+
+    fn stored(domain: &str, require_client_cert: bool, removed: bool) -> StoredPeer {
+        StoredPeer {
+            domain: domain.into(),
+            url: format!("https://{domain}/imps"),
+            sus: false,
+            removed,
+            require_client_cert,
+        }
+    }
+
+    #[test]
+    fn the_entry_in_force_says_whether_a_client_certificate_is_required() {
+        let cfg = FederationSettings {
+            peers: vec![
+                PeerSettings {
+                    domain: "strict.example".into(),
+                    url: "https://strict.example/imps".into(),
+                    sus: false,
+                    require_client_cert: true,
+                },
+                PeerSettings {
+                    domain: "lax.example".into(),
+                    url: "https://lax.example/imps".into(),
+                    sus: false,
+                    require_client_cert: false,
+                },
+            ],
+            ..FederationSettings::default()
+        };
+        let t = PeerTable::from_config(&cfg);
+        assert!(t.requires_client_cert("strict.example"));
+        assert!(!t.requires_client_cert("lax.example"));
+        assert!(!t.requires_client_cert("unknown.example"));
+        // An operator's entry, added while running, over the config's.
+        t.apply(&stored("lax.example", true, false));
+        assert!(t.requires_client_cert("lax.example"));
+        t.apply(&stored("strict.example", false, false));
+        assert!(!t.requires_client_cert("strict.example"));
+        t.apply(&stored("new.example", true, false));
+        assert!(t.requires_client_cert("new.example"));
+        t.apply(&stored("new.example", true, true));
+        assert!(!t.requires_client_cert("new.example"), "removed: no entry");
+        // A discovered one carries the discovery setting's flag, also
+        // once its record's TTL ran out (its association's traffic is
+        // still taken).
+        t.remember(
+            "found.example",
+            Found::Peer(PeerEntry {
+                url: "https://found.example/imps".into(),
+                sus: false,
+                require_client_cert: true,
+                source: PeerSource::Discovered,
+                until_ms: 1,
+            }),
+        );
+        assert!(t.get("found.example").is_none(), "expired");
+        assert!(t.requires_client_cert("found.example"));
     }
 }
