@@ -367,6 +367,17 @@ pub struct ImConfig {
     pub dedupe_window_secs: u64,
     /// Longest Validity honoured, in seconds (0 = as asked, or forever).
     pub max_validity_secs: u64,
+    /// Issue 19, CPU per message: a one-to-one message for a recipient
+    /// whose push sessions are all caught up is pushed before it is
+    /// stored, and its sender waits up to this long (ms) for the
+    /// recipient's MessageDelivered. Acknowledged in time, the message is
+    /// never written; otherwise it is stored and only then answered. So
+    /// an answer 200 still means delivered or on disk. 0 = always store
+    /// first. Messages with a client MessageID, a delivery report, several
+    /// recipients, aimed at one client, from another domain, for a user
+    /// with a notify/get session, or in a cluster are always stored first
+    /// (docs/protocol.md, "Delivered before stored").
+    pub ack_window_ms: u64,
     /// Most messages waiting for one recipient (0 = no limit); a message
     /// past it is refused for that recipient with 507 and not stored.
     pub offline_quota_messages: u64,
@@ -448,6 +459,7 @@ impl Default for ImConfig {
             expiry_sweep_passes: 10,
             dedupe_window_secs: 24 * 3600,
             max_validity_secs: 0,
+            ack_window_ms: 20,
             offline_quota_messages: 1_000,
             offline_quota_bytes: 16 * 1024 * 1024,
             send_rate_per_sec: 20,

@@ -588,6 +588,11 @@ impl Config {
                 "federation.discovered_require_client_cert needs tls.cert_file and tls.key_file (client certificates come only over TLS)"
             );
         }
+        if self.im.ack_window_ms > 1_000 {
+            anyhow::bail!(
+                "im.ack_window_ms is at most 1000: a sender waits that long for a slow recipient"
+            );
+        }
         if self.im.offline_notify == OfflineNotify::Webhook {
             crate::notifier::webhook_uri(self.im.webhook_url.as_deref())?;
         }
@@ -757,6 +762,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("im.expiry_sweep_passes", "Sweep for expired messages every this many background passes (one a second).", ""),
     ("im.dedupe_window_secs", "How long a client's own MessageID is remembered to spot a retry, in seconds.", ""),
     ("im.max_validity_secs", "Longest message Validity honoured, in seconds (0 = as asked).", ""),
+    ("im.ack_window_ms", "A 1:1 message for a caught-up online recipient is pushed first and its sender waits this long (ms, at most 1000) for MessageDelivered: acknowledged in time it is never written, otherwise stored before the answer (0 = always store first).", ""),
     ("im.offline_quota_messages", "Most messages waiting for one recipient; more are refused with 507 (0 = no limit).", ""),
     ("im.offline_quota_bytes", "Most bytes of content waiting for one recipient (0 = no limit).", ""),
     ("im.send_rate_per_sec", "Messages a second one user may send on average, one-to-one and to groups; more get 503 (0 = no limit).", ""),

@@ -50,6 +50,7 @@ mod hostile;
 mod id_forms;
 mod im;
 mod im_durability;
+mod im_early;
 mod im_imr;
 mod im_limits;
 mod im_offline;

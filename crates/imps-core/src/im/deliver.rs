@@ -7,10 +7,11 @@
 
 use super::ImService;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::message::{new_message, notification};
 use super::policy::fits;
-use super::state::{ImState, SessionQ, UserQ};
+use super::state::{ImState, SessionQ, Unstored, UserQ};
 use crate::CoreError;
 use crate::router::Router;
 use crate::session::Session;
@@ -37,6 +38,24 @@ impl Fate {
     }
 }
 
+/// What became of a message `push_early` offered before storing it.
+pub(crate) enum Early {
+    /// Not pushed: it is stored first, as always.
+    NotPushed,
+    /// A session acknowledged it within the window: it is delivered, and
+    /// nothing is written.
+    Acked,
+    /// Pushed and not acknowledged in time: the sender stores it, then
+    /// hands it to `stored_early`. The flag is set when an
+    /// acknowledgement comes while it is written.
+    Unacked(Arc<AtomicBool>),
+}
+
+/// How long a session that let a message pushed before it was stored go
+/// unacknowledged through the window has its messages stored first: a
+/// slow or stalled client then costs its senders no waiting.
+const SLOW_SESSION_MS: u64 = 5_000;
+
 /// What `acknowledge` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ack {
@@ -60,29 +79,33 @@ impl ImService {
         Arc::clone(&self.state)
     }
 
+    /// Most messages offered to one session and not acknowledged. Never
+    /// more than half the outbox: IM alone must not push its own messages
+    /// out of a session's outbox (order would suffer).
+    pub(crate) fn push_window(&self) -> usize {
+        self.base
+            .cfg
+            .im
+            .push_window
+            .min(self.base.cfg.max_outbox / 2)
+            .max(1)
+    }
+
     /// Offers waiting messages to each session of a user's queue, in seq
     /// order, until its window is full. Sessions whose limits a message
     /// exceeds are passed over for that message (GEN-7, GEN-10).
     pub(crate) fn pump(&self, st: &ImState, q: &mut UserQ) {
         let now = self.base.now_ms();
-        // Never more than half the outbox: IM alone must not push its own
-        // messages out of a session's outbox (order would suffer).
-        let window = self
-            .base
-            .cfg
-            .im
-            .push_window
-            .min(self.base.cfg.max_outbox / 2)
-            .max(1);
+        let window = self.push_window();
         let domain = &self.base.cfg.domain;
         let UserQ { msgs, sessions, .. } = q;
         for sq in sessions.iter_mut() {
-            if sq.offered.len() >= window {
+            if sq.in_flight() >= window {
                 continue;
             }
             let content = st.client_content(&sq.session.id);
             for (seq, m) in msgs.range(sq.cursor..) {
-                if sq.offered.len() >= window {
+                if sq.in_flight() >= window {
                     break;
                 }
                 sq.cursor = seq + 1;
@@ -112,13 +135,7 @@ impl ImService {
                 // Room for this one only: a first push would make room
                 // for four, kept for the session's whole life (issue 19).
                 q.sessions.reserve_exact(1);
-                q.sessions.push(SessionQ {
-                    session: Arc::clone(s),
-                    notify,
-                    offered: Default::default(),
-                    cursor: 0,
-                    fetched: Default::default(),
-                });
+                q.sessions.push(SessionQ::new(Arc::clone(s), notify));
             }
             self.pump(&st, q);
             q.wants_refill(cap)
@@ -213,6 +230,174 @@ impl ImService {
         }
     }
 
+    /// `im.ack_window_ms`: pushes a new one-to-one message (not stored,
+    /// `seq` unused) to its recipient's sessions before it is stored, and
+    /// waits up to the window for one of them to acknowledge it. Only when
+    /// the recipient is caught up (nothing waiting for them in memory or
+    /// in the store, nothing of theirs being written after a window), and
+    /// each of their sessions is in push mode, has room in its window,
+    /// takes the message, and has not been slow lately. Otherwise, and in
+    /// a cluster, `NotPushed`: store it first as always.
+    pub(crate) async fn push_early(&self, m: &StoredMessage) -> Early {
+        let cfg = &self.base.cfg;
+        if cfg.im.ack_window_ms == 0 || cfg.cluster.is_some() || m.target_client.is_some() {
+            return Early::NotPushed;
+        }
+        let st = self.im();
+        let now = self.base.now_ms();
+        let window = self.push_window();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let late = Arc::new(AtomicBool::new(false));
+        let pushed = st
+            .with_user(&m.recipient, |q| {
+                if !q.msgs.is_empty()
+                    || q.horizon.is_some()
+                    || q.refilling
+                    || q.sessions.is_empty()
+                    || q.unstored.values().any(|u| u.acked.is_none())
+                {
+                    return false;
+                }
+                let ready = q.sessions.iter().all(|sq| {
+                    !sq.notify
+                        && sq.slow_until <= now
+                        && sq.in_flight() < window
+                        && targets(m, &sq.session)
+                        && fits(&sq.session, st.client_content(&sq.session.id).as_deref(), m)
+                            .is_ok()
+                });
+                if !ready {
+                    return false;
+                }
+                let mut sessions = Vec::with_capacity(q.sessions.len());
+                for sq in q.sessions.iter_mut() {
+                    if offer(self.base.router.as_ref(), sq, m, &cfg.domain) {
+                        sq.unstored += 1;
+                        sessions.push(sq.session.id.clone());
+                    }
+                }
+                if sessions.is_empty() {
+                    return false;
+                }
+                q.unstored.insert(
+                    m.id.clone(),
+                    Unstored {
+                        acked: Some(tx),
+                        acked_late: Arc::clone(&late),
+                        sessions,
+                        at: now,
+                    },
+                );
+                true
+            })
+            .unwrap_or(false);
+        if !pushed {
+            return Early::NotPushed;
+        }
+        let wait = std::time::Duration::from_millis(cfg.im.ack_window_ms);
+        if let Ok(Ok(())) = tokio::time::timeout(wait, &mut rx).await {
+            return Early::Acked;
+        }
+        // The window closed (or the recipient's sessions went): from now
+        // on an acknowledgement only marks it, and it is written.
+        let acked = st
+            .with_user(&m.recipient, |q| {
+                let Some(u) = q.unstored.get_mut(&m.id) else {
+                    return false;
+                };
+                if u.acked.take().is_none() {
+                    return false;
+                }
+                let pushed_to = u.sessions.clone();
+                for sid in &pushed_to {
+                    if let Some(sq) = q.session_mut(sid) {
+                        sq.slow_until = now.saturating_add(SLOW_SESSION_MS);
+                    }
+                }
+                false
+            })
+            .unwrap_or(false);
+        // Acknowledged just as the window closed: the answer is waiting.
+        if acked || rx.try_recv().is_ok() {
+            return Early::Acked;
+        }
+        Early::Unacked(late)
+    }
+
+    /// A session ends (rejects) a message `push_early` pushed: as an
+    /// acknowledgement does, it is never written, or deleted once it is.
+    /// False when `id` is no such message of `user`'s.
+    pub(crate) fn end_early(&self, user: &str, id: &str) -> bool {
+        let st = self.im();
+        st.with_user(user, |q| {
+            let hit = q.end_unstored(id);
+            if hit {
+                self.pump(&st, q);
+            }
+            hit
+        })
+        .unwrap_or(false)
+    }
+
+    /// A message `push_early` pushed will not be stored (the write failed
+    /// or was refused): it leaves memory, and its sessions' windows get
+    /// their room back. A later acknowledgement of it finds nothing.
+    pub(crate) fn drop_early(&self, user: &str, id: &str) {
+        let st = self.im();
+        st.with_user(user, |q| {
+            if q.take_unstored(id).is_some() {
+                self.pump(&st, q);
+            }
+        });
+    }
+
+    /// A message `push_early` pushed and nobody acknowledged in the window
+    /// is now stored: it joins its recipient's queue as offered to the
+    /// sessions that had it (offered again after `im.redeliver_secs`),
+    /// or, acknowledged while it was written, its store entry is deleted.
+    pub(crate) async fn stored_early(&self, m: StoredMessage, late: &AtomicBool) {
+        let st = self.im();
+        let cap = self.base.cfg.im.memory_per_user.max(1);
+        let user = m.recipient.clone();
+        let id = m.id.clone();
+        let seq = m.seq;
+        let mut m = Some(m);
+        let hit = st.with_user(&user, |q| {
+            let u = q.take_unstored(&id);
+            if late.load(Ordering::SeqCst) {
+                q.deleting.insert(id.clone());
+                self.pump(&st, q);
+                return (true, false);
+            }
+            let Some(u) = u else {
+                // Not this queue's (its user went and came back): an
+                // ordinary new message.
+                return (false, false);
+            };
+            if let Some(m) = m.take() {
+                q.accept_new(Arc::new(m), cap);
+            }
+            if q.msgs.contains_key(&seq) {
+                for sid in &u.sessions {
+                    if let Some(sq) = q.session_mut(sid) {
+                        sq.offered.insert(seq, u.at);
+                    }
+                }
+            }
+            self.pump(&st, q);
+            (false, q.wants_refill(cap))
+        });
+        match (hit, m) {
+            (Some((true, _)), _) => self.delete_in_background(&st, &user, &id).await,
+            (None, _) if late.load(Ordering::SeqCst) => {
+                self.delete_in_background(&st, &user, &id).await;
+            }
+            (_, Some(m)) => self.enqueue(vec![m]).await,
+            (Some((false, true)), None) => self.refill(&st, &user).await,
+            _ => {}
+        }
+    }
+
     /// Cluster: the nodes holding sessions of `user` read the message
     /// from the store and offer it (their delivery state is their own).
     fn tell_other_nodes(&self, user: &str, id: &str) {
@@ -299,35 +484,34 @@ impl ImService {
         let cap = self.base.cfg.im.memory_per_user.max(1);
         let hit = st
             .with_user(user, |q| {
+                if q.end_unstored(id) {
+                    // Pushed before it was stored (`im.ack_window_ms`):
+                    // within the window nothing is ever written; after it,
+                    // the write under way ends in a delete.
+                    self.pump(&st, q);
+                    return Some((None, false, true));
+                }
                 if q.deleting.contains(id) {
                     // Acknowledged already (by another session, or twice).
-                    return Some((None, false));
+                    return Some((None, false, false));
                 }
                 let m = q.remove(id)?;
                 q.deleting.insert(id.to_string());
                 self.pump(&st, q);
-                Some((Some(m), q.wants_refill(cap)))
+                Some((Some(m), q.wants_refill(cap), false))
             })
             .flatten();
-        let Some((m, refill)) = hit else {
+        let Some((m, refill, unstored)) = hit else {
             return Ack::NotHeld;
         };
-        let outcome = if m.is_some() { Ack::Done } else { Ack::Already };
+        let outcome = if m.is_some() || unstored {
+            Ack::Done
+        } else {
+            Ack::Already
+        };
         if let Some(m) = m {
             st.note_acked();
-            // The store delete joins the others waiting; the first one
-            // into an empty queue starts a task that removes them all in
-            // one store call (one commit for a whole burst of acks).
-            st.delete_started();
-            if st.queue_delete(user, id) {
-                let reaper = reap(Arc::clone(&self.base.store), Arc::clone(&st));
-                match tokio::runtime::Handle::try_current() {
-                    Ok(h) => {
-                        h.spawn(reaper);
-                    }
-                    Err(_) => reaper.await,
-                }
-            }
+            self.delete_in_background(&st, user, id).await;
             if m.delivery_report {
                 let (code, text) = Fate::Delivered.result();
                 self.report_to_sender(&m.sender, code, text, &m.id, &m.recipient)
@@ -338,6 +522,23 @@ impl ImService {
             self.refill(&st, user).await;
         }
         outcome
+    }
+
+    /// Queues the store delete of an acknowledged message (the caller
+    /// put it in its queue's `deleting`). It joins the others waiting;
+    /// the first one into an empty queue starts a task that removes them
+    /// all in one store call (one commit for a whole burst of acks).
+    async fn delete_in_background(&self, st: &Arc<ImState>, user: &str, id: &str) {
+        st.delete_started();
+        if st.queue_delete(user, id) {
+            let reaper = reap(Arc::clone(&self.base.store), Arc::clone(st));
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn(reaper);
+                }
+                Err(_) => reaper.await,
+            }
+        }
     }
 
     /// Once a second (from the server): offer again what was offered long
@@ -436,14 +637,14 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
 }
 
 /// Queues one message for a session in its delivery mode.
-fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) {
+fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) -> bool {
     let v = sq.session.version;
     let body = if sq.notify {
         notification(m, domain).to_element(v)
     } else {
         new_message(m, domain).to_element(v)
     };
-    router.to_session(&sq.session.id, body);
+    router.to_session(&sq.session.id, body)
 }
 
 impl ImService {

@@ -206,6 +206,11 @@ impl ImService {
         }
         let mut unknown = Vec::new();
         for id in &ids {
+            // Pushed before it was stored (`im.ack_window_ms`): it ends
+            // without ever being written.
+            if self.end_early(&s.user, id) {
+                continue;
+            }
             let mine = self
                 .base
                 .store

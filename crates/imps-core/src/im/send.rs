@@ -17,9 +17,11 @@
 
 use super::ImService;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use imps_wire::{Element, Transaction, Version};
 
+use super::deliver::Early;
 use super::message::{self, RecipientSpec};
 use super::policy::{check_content, fits_body};
 use crate::CoreError;
@@ -196,6 +198,7 @@ impl ImService {
             // Recipients of other domains: one SSP transaction each, queued
             // durably before the sender hears "sent" (issue 17).
             let mut remote_took = false;
+            let had_remote = !remote.is_empty();
             for r in remote {
                 match self.send_remote(&out, &id, now, &r).await {
                     Ok(()) => remote_took = true,
@@ -222,6 +225,43 @@ impl ImService {
             let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
             let expires_ms = validity.map(|v| now.saturating_add(v.saturating_mul(1000)));
             let body = Arc::new(out.body);
+            // One local recipient, online and caught up: pushed first, and
+            // acknowledged within `im.ack_window_ms` it is never written. Not
+            // for a message that must be found again later: a client
+            // MessageID (a retry is recognised by its stored reference), a
+            // delivery report (it names a stored entry), or one from another
+            // domain (its server's retry is recognised by its MessageID).
+            let mut early: Option<(StoredMessage, Arc<AtomicBool>)> = None;
+            if let [(recipient, target_client)] = accepted.as_slice()
+                && !had_remote
+                && out.client_ref.is_none()
+                && !out.delivery_report
+                && out.fixed_id.is_none()
+            {
+                let m = StoredMessage {
+                    seq: 0,
+                    id: id.clone(),
+                    recipient: recipient.clone(),
+                    target_client: target_client.clone(),
+                    sender: out.sender.clone(),
+                    sender_name: sender_name.clone(),
+                    delivery_report: false,
+                    created_ms: now,
+                    expires_ms,
+                    body: Arc::clone(&body),
+                };
+                match self.push_early(&m).await {
+                    Early::Acked => {
+                        return Ok(Sent {
+                            id: Some(id),
+                            refused,
+                            charged,
+                        });
+                    }
+                    Early::Unacked(late) => early = Some((m, late)),
+                    Early::NotPushed => {}
+                }
+            }
             let mut recipients = accepted;
             // A recipient whose queue is full is refused (507) and the put is
             // tried again without them: the store takes a message whole or
@@ -240,7 +280,16 @@ impl ImService {
                     client_ref: if claimed { None } else { out.client_ref.clone() },
                     quota,
                 };
-                match self.base.store.put_message(msg, since).await? {
+                let put = match self.base.store.put_message(msg, since).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        if let Some((m, _)) = &early {
+                            self.drop_early(&m.recipient, &m.id);
+                        }
+                        return Err(e.into());
+                    }
+                };
+                match put {
                     PutOutcome::Duplicate(existing) => {
                         tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
                         return Ok(Sent {
@@ -251,6 +300,18 @@ impl ImService {
                     }
                     PutOutcome::OverQuota(full) => {
                         tracing::info!(sender = %out.sender, recipients = ?full, "message refused: recipient queue full");
+                        if let Some((m, late)) = early.take() {
+                            // Pushed early and not stored: acknowledged while
+                            // the write was tried, it was delivered.
+                            self.drop_early(&m.recipient, &m.id);
+                            if late.load(Ordering::SeqCst) {
+                                return Ok(Sent {
+                                    id: Some(id),
+                                    refused,
+                                    charged,
+                                });
+                            }
+                        }
                         recipients.retain(|(u, _)| !full.contains(u));
                         for u in full {
                             let wire = wire_user(&u, &self.base.cfg.domain);
@@ -273,6 +334,15 @@ impl ImService {
                     PutOutcome::Stored(seqs) => break seqs,
                 }
             };
+            if let Some((mut m, late)) = early {
+                m.seq = seqs.first().copied().unwrap_or_default();
+                self.stored_early(m, &late).await;
+                return Ok(Sent {
+                    id: Some(id),
+                    refused,
+                    charged,
+                });
+            }
             let entries = recipients
                 .into_iter()
                 .zip(seqs)

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -50,6 +50,50 @@ pub(crate) struct SessionQ {
     /// MessageIDs this session fetched with GetMessage, so that a repeated
     /// MessageDelivered for one of them is not "unknown".
     pub fetched: VecDeque<String>,
+    /// Messages pushed to this session before they were stored (see
+    /// [`Unstored`]) and not yet acknowledged or stored: they take room
+    /// in the window like `offered` ones.
+    pub unstored: usize,
+    /// Until this time (ms) messages for this session are stored before
+    /// they are pushed: one pushed unstored was not acknowledged within
+    /// `im.ack_window_ms`.
+    pub slow_until: u64,
+}
+
+impl SessionQ {
+    pub fn new(session: Arc<Session>, notify: bool) -> SessionQ {
+        SessionQ {
+            session,
+            notify,
+            offered: BTreeMap::new(),
+            cursor: 0,
+            fetched: VecDeque::new(),
+            unstored: 0,
+            slow_until: 0,
+        }
+    }
+
+    /// Offered and not acknowledged, stored or not.
+    pub fn in_flight(&self) -> usize {
+        self.offered.len() + self.unstored
+    }
+}
+
+/// A one-to-one message pushed to its online recipient before it was
+/// stored (`im.ack_window_ms`). Its sender waits for the acknowledgement
+/// up to the window: acknowledged, it is never written; otherwise the
+/// sender stores it, and only then is it answered.
+pub(crate) struct Unstored {
+    /// Told when a session acknowledged it within the window. Taken by
+    /// the sender when the window closes: from then on it is being
+    /// written.
+    pub acked: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Set when a session acknowledged it after its write began: once
+    /// stored, it is deleted rather than offered again.
+    pub acked_late: Arc<AtomicBool>,
+    /// The sessions it was pushed to, and when.
+    pub sessions: Vec<String>,
+    pub at: u64,
 }
 
 /// How many fetched MessageIDs a session remembers.
@@ -67,6 +111,8 @@ pub(crate) struct UserQ {
     /// be read back in by a refill, nor acknowledged (and reported) twice.
     pub deleting: HashSet<String>,
     pub sessions: Vec<SessionQ>,
+    /// MessageID -> a message pushed before it was stored.
+    pub unstored: HashMap<String, Unstored>,
 }
 
 impl UserQ {
@@ -114,6 +160,38 @@ impl UserQ {
 
     pub fn session_mut(&mut self, id: &str) -> Option<&mut SessionQ> {
         self.sessions.iter_mut().find(|q| q.session.id == id)
+    }
+
+    /// A session acknowledged (or rejected) a message pushed before it was
+    /// stored. Within the window its sender is told and it leaves memory:
+    /// nothing is ever written. After it (its sender is writing it), it is
+    /// marked, and is deleted once stored. False when no such message.
+    pub fn end_unstored(&mut self, id: &str) -> bool {
+        let Some(u) = self.unstored.get_mut(id) else {
+            return false;
+        };
+        match u.acked.take() {
+            Some(tx) => {
+                self.take_unstored(id);
+                // The sender may have given up this very moment; it then
+                // finds the entry gone and the answer in its channel.
+                let _ = tx.send(());
+            }
+            None => u.acked_late.store(true, Ordering::SeqCst),
+        }
+        true
+    }
+
+    /// Takes an unstored message out, giving its sessions their window
+    /// room back.
+    pub fn take_unstored(&mut self, id: &str) -> Option<Unstored> {
+        let u = self.unstored.remove(id)?;
+        for sid in &u.sessions {
+            if let Some(sq) = self.session_mut(sid) {
+                sq.unstored = sq.unstored.saturating_sub(1);
+            }
+        }
+        Some(u)
     }
 }
 

@@ -1,0 +1,94 @@
+//! `im.ack_window_ms` (issue 19, CPU per message): a one-to-one message
+//! for an online, caught-up recipient is pushed before it is stored, and
+//! its sender's answer waits for the recipient's MessageDelivered up to
+//! the window. Acknowledged in time, the message is never written;
+//! otherwise it is stored before the sender hears 200. Either way a 200
+//! means delivered or on disk.
+#![allow(clippy::unwrap_used)] // test code: a panic is a failed test
+
+use crate::common;
+use crate::im_common;
+
+use common::TestServer;
+use im_common::*;
+use imps_client::{Encoding, Version};
+
+/// The store seq of the one message waiting for `user`.
+async fn only_seq(srv: &TestServer, user: &str) -> u64 {
+    let waiting = store(srv).pending_messages(user, 0, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    waiting[0].seq
+}
+
+/// Messages bob acknowledges within the window take no store entry at
+/// all: the seq the store gives the next stored message (seqs only grow,
+/// never reused) moves by one across them. Stored and deleted, as before
+/// the window, each would have taken a seq.
+#[tokio::test]
+async fn base_im_message_acknowledged_within_the_window_is_never_written() {
+    // A long window: this test is about what is written, not timing.
+    let srv = TestServer::start_with(|c| c.im.ack_window_ms = 1_000).await;
+    for u in ["alice", "bob", "carol", "dave"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    let bob = online_ws(&srv, v, e, "bob").await;
+    // carol and dave are offline: their messages are stored.
+    send_ok(&alice, text_to("alice", &["carol"], "before")).await;
+    let before = only_seq(&srv, "carol").await;
+    const N: usize = 5;
+    let reader = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for _ in 0..N {
+            let (tid, m) = expect_ws(&bob, "NewMessage").await;
+            ack(&bob, &tid, &msg_id(&m)).await;
+            ids.push((msg_id(&m), content(&m)));
+        }
+        ids
+    });
+    let mut sent = Vec::new();
+    for i in 0..N {
+        let text = format!("early {i}");
+        sent.push((
+            send_ok(&alice, text_to("alice", &["bob"], &text)).await,
+            text,
+        ));
+    }
+    assert_eq!(reader.await.unwrap(), sent, "delivered once each, in order");
+    send_ok(&alice, text_to("alice", &["dave"], "after")).await;
+    let after = only_seq(&srv, "dave").await;
+    assert_eq!(
+        after,
+        before + 1,
+        "the {N} messages bob acknowledged in the window were never stored"
+    );
+}
+
+/// A message the recipient does not acknowledge within the window is on
+/// disk when its sender hears 200, is offered (once), and an
+/// acknowledgement ends it as any stored message's does.
+#[tokio::test]
+async fn base_im_message_not_acknowledged_in_the_window_is_stored_before_the_answer() {
+    let srv = TestServer::start_with(|c| c.im.ack_window_ms = 50).await;
+    for u in ["alice", "bob"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online(&srv, v, e, "alice", "phone").await;
+    // bob polls over HTTP: the push waits in his outbox, unacknowledged,
+    // while alice's send waits for the window to close.
+    let bob = online(&srv, v, e, "bob", "phone").await;
+    let id = send_ok(&alice, text_to("alice", &["bob"], "stored")).await;
+    let on_disk = store(&srv).pending_message("bob", &id).await.unwrap();
+    assert!(on_disk.is_some(), "answered 200, so it is stored");
+    let (tid, m) = expect(&bob, "NewMessage").await;
+    assert_eq!(msg_id(&m), id);
+    assert_eq!(content(&m), "stored");
+    ack(&bob, &tid, &id).await;
+    expect_none(&bob, "NewMessage").await;
+    // Acknowledged: not offered again, not even to a new session.
+    bob.logout().await.unwrap();
+    let bob = online(&srv, v, e, "bob", "phone").await;
+    expect_none(&bob, "NewMessage").await;
+}
