@@ -365,6 +365,10 @@ impl ImService {
         let hit = st.with_user(&user, |q| {
             let u = q.take_unstored(&id);
             if late.load(Ordering::SeqCst) {
+                // A refill may have read it from the store meanwhile (its
+                // user went and came back during the write): acknowledged
+                // already, it is not offered again.
+                q.remove(&id);
                 q.deleting.insert(id.clone());
                 self.pump(&st, q);
                 return (true, false);
@@ -376,6 +380,7 @@ impl ImService {
             };
             if let Some(m) = m.take() {
                 q.accept_new(Arc::new(m), cap);
+                st.note_arrived();
             }
             if q.msgs.contains_key(&seq) {
                 for sid in &u.sessions {
@@ -390,6 +395,9 @@ impl ImService {
         match (hit, m) {
             (Some((true, _)), _) => self.delete_in_background(&st, &user, &id).await,
             (None, _) if late.load(Ordering::SeqCst) => {
+                // No queue: a next session must not be offered it while
+                // the delete runs.
+                st.acknowledged_without_queue(&user, &id);
                 self.delete_in_background(&st, &user, &id).await;
             }
             (_, Some(m)) => self.enqueue(vec![m]).await,

@@ -168,215 +168,175 @@ impl ImService {
             Some(id) => id.clone(),
             None => new_message_id(self.base.now_ms())?,
         };
-        // A retried send (the same client reference) with recipients of
-        // other domains is recognised before anything is queued for them
-        // again: the reference is claimed first. `put_message`'s own
-        // check covers the local recipients only and comes after the
-        // remote ones were queued.
-        let claim = match &out.client_ref {
-            Some(r) if out.fixed_id.is_none() && !remote.is_empty() => {
-                let since = now.saturating_sub(cfg.dedupe_window_secs.saturating_mul(1000));
-                if let Some(existing) = self
-                    .base
-                    .store
-                    .claim_send_ref(&out.sender, r, &id, now, since)
-                    .await?
-                {
-                    tracing::debug!(sender = %out.sender, id = %existing, "retried send to another domain recognised");
+        // Recipients of other domains: one SSP transaction each, queued
+        // durably before the sender hears "sent" (issue 17).
+        let mut remote_took = false;
+        let had_remote = !remote.is_empty();
+        for r in remote {
+            match self.send_remote(&out, &id, now, &r).await {
+                Ok(()) => remote_took = true,
+                Err(err) => refused.push(Refusal { wire: r, err }),
+            }
+        }
+        if accepted.is_empty() {
+            if !remote_took {
+                return nobody_took(refused, charged);
+            }
+            return Ok(Sent {
+                id: Some(id),
+                refused,
+                charged,
+            });
+        }
+        let sender_name = self.sender_name(&out.sender).await?;
+        let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
+            RecipientQuota {
+                max_messages: cfg.offline_quota_messages,
+                max_bytes: cfg.offline_quota_bytes,
+            },
+        );
+        let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
+        let expires_ms = validity.map(|v| now.saturating_add(v.saturating_mul(1000)));
+        let body = Arc::new(out.body);
+        // One local recipient, online and caught up: pushed first, and
+        // acknowledged within `im.ack_window_ms` it is never written. Not
+        // for a message that must be found again later: a client
+        // MessageID (a retry is recognised by its stored reference), a
+        // delivery report (it names a stored entry), or one from another
+        // domain (its server's retry is recognised by its MessageID).
+        let mut early: Option<(StoredMessage, Arc<AtomicBool>)> = None;
+        if let [(recipient, target_client)] = accepted.as_slice()
+            && !had_remote
+            && out.client_ref.is_none()
+            && !out.delivery_report
+            && out.fixed_id.is_none()
+        {
+            let m = StoredMessage {
+                seq: 0,
+                id: id.clone(),
+                recipient: recipient.clone(),
+                target_client: target_client.clone(),
+                sender: out.sender.clone(),
+                sender_name: sender_name.clone(),
+                delivery_report: false,
+                created_ms: now,
+                expires_ms,
+                body: Arc::clone(&body),
+            };
+            match self.push_early(&m).await {
+                Early::Acked => {
+                    return Ok(Sent {
+                        id: Some(id),
+                        refused,
+                        charged,
+                    });
+                }
+                Early::Unacked(late) => early = Some((m, late)),
+                Early::NotPushed => {}
+            }
+        }
+        let mut recipients = accepted;
+        // A recipient whose queue is full is refused (507) and the put is
+        // tried again without them: the store takes a message whole or
+        // not at all.
+        let seqs = loop {
+            let msg = NewStoredMessage {
+                id: id.clone(),
+                sender: out.sender.clone(),
+                sender_name: sender_name.clone(),
+                delivery_report: out.delivery_report,
+                created_ms: now,
+                expires_ms,
+                body: (*body).clone(),
+                recipients: recipients.clone(),
+                client_ref: out.client_ref.clone(),
+                quota,
+            };
+            let put = match self.base.store.put_message(msg, since).await {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some((m, _)) = &early {
+                        self.drop_early(&m.recipient, &m.id);
+                    }
+                    return Err(e.into());
+                }
+            };
+            match put {
+                PutOutcome::Duplicate(existing) => {
+                    tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
                     return Ok(Sent {
                         id: Some(existing),
                         refused,
                         charged,
                     });
                 }
-                Some((out.sender.clone(), r.clone(), id.clone()))
-            }
-            _ => None,
-        };
-        let claimed = claim.is_some();
-        let sent = async move {
-            // Recipients of other domains: one SSP transaction each, queued
-            // durably before the sender hears "sent" (issue 17).
-            let mut remote_took = false;
-            let had_remote = !remote.is_empty();
-            for r in remote {
-                match self.send_remote(&out, &id, now, &r).await {
-                    Ok(()) => remote_took = true,
-                    Err(err) => refused.push(Refusal { wire: r, err }),
-                }
-            }
-            if accepted.is_empty() {
-                if !remote_took {
-                    return nobody_took(refused, charged);
-                }
-                return Ok(Sent {
-                    id: Some(id),
-                    refused,
-                    charged,
-                });
-            }
-            let sender_name = self.sender_name(&out.sender).await?;
-            let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
-                RecipientQuota {
-                    max_messages: cfg.offline_quota_messages,
-                    max_bytes: cfg.offline_quota_bytes,
-                },
-            );
-            let since = now.saturating_sub(cfg.dedupe_window_secs * 1000);
-            let expires_ms = validity.map(|v| now.saturating_add(v.saturating_mul(1000)));
-            let body = Arc::new(out.body);
-            // One local recipient, online and caught up: pushed first, and
-            // acknowledged within `im.ack_window_ms` it is never written. Not
-            // for a message that must be found again later: a client
-            // MessageID (a retry is recognised by its stored reference), a
-            // delivery report (it names a stored entry), or one from another
-            // domain (its server's retry is recognised by its MessageID).
-            let mut early: Option<(StoredMessage, Arc<AtomicBool>)> = None;
-            if let [(recipient, target_client)] = accepted.as_slice()
-                && !had_remote
-                && out.client_ref.is_none()
-                && !out.delivery_report
-                && out.fixed_id.is_none()
-            {
-                let m = StoredMessage {
-                    seq: 0,
-                    id: id.clone(),
-                    recipient: recipient.clone(),
-                    target_client: target_client.clone(),
-                    sender: out.sender.clone(),
-                    sender_name: sender_name.clone(),
-                    delivery_report: false,
-                    created_ms: now,
-                    expires_ms,
-                    body: Arc::clone(&body),
-                };
-                match self.push_early(&m).await {
-                    Early::Acked => {
-                        return Ok(Sent {
-                            id: Some(id),
-                            refused,
-                            charged,
-                        });
-                    }
-                    Early::Unacked(late) => early = Some((m, late)),
-                    Early::NotPushed => {}
-                }
-            }
-            let mut recipients = accepted;
-            // A recipient whose queue is full is refused (507) and the put is
-            // tried again without them: the store takes a message whole or
-            // not at all.
-            let seqs = loop {
-                let msg = NewStoredMessage {
-                    id: id.clone(),
-                    sender: out.sender.clone(),
-                    sender_name: sender_name.clone(),
-                    delivery_report: out.delivery_report,
-                    created_ms: now,
-                    expires_ms,
-                    body: (*body).clone(),
-                    recipients: recipients.clone(),
-                    // A claimed reference is recorded already (for this ID).
-                    client_ref: if claimed { None } else { out.client_ref.clone() },
-                    quota,
-                };
-                let put = match self.base.store.put_message(msg, since).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        if let Some((m, _)) = &early {
-                            self.drop_early(&m.recipient, &m.id);
-                        }
-                        return Err(e.into());
-                    }
-                };
-                match put {
-                    PutOutcome::Duplicate(existing) => {
-                        tracing::debug!(sender = %out.sender, id = %existing, "retried send recognised");
-                        return Ok(Sent {
-                            id: Some(existing),
-                            refused,
-                            charged,
-                        });
-                    }
-                    PutOutcome::OverQuota(full) => {
-                        tracing::info!(sender = %out.sender, recipients = ?full, "message refused: recipient queue full");
-                        if let Some((m, late)) = early.take() {
-                            // Pushed early and not stored: acknowledged while
-                            // the write was tried, it was delivered.
-                            self.drop_early(&m.recipient, &m.id);
-                            if late.load(Ordering::SeqCst) {
-                                return Ok(Sent {
-                                    id: Some(id),
-                                    refused,
-                                    charged,
-                                });
-                            }
-                        }
-                        recipients.retain(|(u, _)| !full.contains(u));
-                        for u in full {
-                            let wire = wire_user(&u, &self.base.cfg.domain);
-                            refused.push(Refusal {
-                                err: CoreError::ImQueueFull(wire.clone()),
-                                wire,
+                PutOutcome::OverQuota(full) => {
+                    tracing::info!(sender = %out.sender, recipients = ?full, "message refused: recipient queue full");
+                    if let Some((m, late)) = early.take() {
+                        // Pushed early and not stored: acknowledged while
+                        // the write was tried, it was delivered.
+                        self.drop_early(&m.recipient, &m.id);
+                        if late.load(Ordering::SeqCst) {
+                            return Ok(Sent {
+                                id: Some(id),
+                                refused,
+                                charged,
                             });
                         }
-                        if recipients.is_empty() {
-                            if remote_took {
-                                return Ok(Sent {
-                                    id: Some(id),
-                                    refused,
-                                    charged,
-                                });
-                            }
-                            return nobody_took(refused, charged);
-                        }
                     }
-                    PutOutcome::Stored(seqs) => break seqs,
+                    recipients.retain(|(u, _)| !full.contains(u));
+                    for u in full {
+                        let wire = wire_user(&u, &self.base.cfg.domain);
+                        refused.push(Refusal {
+                            err: CoreError::ImQueueFull(wire.clone()),
+                            wire,
+                        });
+                    }
+                    if recipients.is_empty() {
+                        if remote_took {
+                            return Ok(Sent {
+                                id: Some(id),
+                                refused,
+                                charged,
+                            });
+                        }
+                        return nobody_took(refused, charged);
+                    }
                 }
-            };
-            if let Some((mut m, late)) = early {
-                m.seq = seqs.first().copied().unwrap_or_default();
-                self.stored_early(m, &late).await;
-                return Ok(Sent {
-                    id: Some(id),
-                    refused,
-                    charged,
-                });
+                PutOutcome::Stored(seqs) => break seqs,
             }
-            let entries = recipients
-                .into_iter()
-                .zip(seqs)
-                .map(|((recipient, target_client), seq)| StoredMessage {
-                    seq,
-                    id: id.clone(),
-                    recipient,
-                    target_client,
-                    sender: out.sender.clone(),
-                    sender_name: sender_name.clone(),
-                    delivery_report: out.delivery_report,
-                    created_ms: now,
-                    expires_ms,
-                    body: Arc::clone(&body),
-                })
-                .collect();
-            self.enqueue(entries).await;
-            Ok(Sent {
+        };
+        if let Some((mut m, late)) = early {
+            m.seq = seqs.first().copied().unwrap_or_default();
+            self.stored_early(m, &late).await;
+            return Ok(Sent {
                 id: Some(id),
                 refused,
                 charged,
+            });
+        }
+        let entries = recipients
+            .into_iter()
+            .zip(seqs)
+            .map(|((recipient, target_client), seq)| StoredMessage {
+                seq,
+                id: id.clone(),
+                recipient,
+                target_client,
+                sender: out.sender.clone(),
+                sender_name: sender_name.clone(),
+                delivery_report: out.delivery_report,
+                created_ms: now,
+                expires_ms,
+                body: Arc::clone(&body),
             })
-        }
-        .await;
-        // Taken by nobody (or a store failure): the reference is given
-        // back, so that the client's retry is carried out, not answered
-        // with an ID nothing was sent under.
-        if let Some((sender, r, id)) = claim
-            && !matches!(&sent, Ok(Sent { id: Some(_), .. }))
-            && let Err(e) = self.base.store.release_send_ref(&sender, &r, &id).await
-        {
-            tracing::warn!(sender = %sender, error = %e, "send reference not released; a retry within the dedupe window is answered as sent");
-        }
-        sent
+            .collect();
+        self.enqueue(entries).await;
+        Ok(Sent {
+            id: Some(id),
+            refused,
+            charged,
+        })
     }
 
     /// Expands contact lists and applies the per-recipient checks (see

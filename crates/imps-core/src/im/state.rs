@@ -284,6 +284,27 @@ impl ImState {
         f(q)
     }
 
+    /// A message acknowledged while its user had no queue: remembered as
+    /// being deleted, in the queue if one was made meanwhile, or for the
+    /// next one, so that it is not offered again before its store delete
+    /// commits.
+    pub fn acknowledged_without_queue(&self, user: &str, id: &str) {
+        let mut g = self.shard(user).lock();
+        match g.get_mut(user) {
+            Some(q) => {
+                q.remove(id);
+                q.deleting.insert(id.to_string());
+            }
+            None => {
+                self.orphan_deletes
+                    .lock()
+                    .entry(user.to_string())
+                    .or_default()
+                    .insert(id.to_string());
+            }
+        }
+    }
+
     /// Removes a session; the user's queue goes with their last session.
     pub fn drop_session(&self, user: &str, session_id: &str) {
         let mut g = self.shard(user).lock();
