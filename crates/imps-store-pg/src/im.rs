@@ -849,68 +849,6 @@ impl MessageStore for PgStore {
         .collect()
     }
 
-    async fn claim_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-        now_ms: u64,
-        dedupe_since_ms: u64,
-    ) -> Result<Option<String>, StoreError> {
-        let now = to_i64(now_ms, "now_ms")?;
-        let mut c = self.conn().await?;
-        let tx = c
-            .transaction()
-            .await
-            .map_err(|e| backend("starting a send reference claim", &e))?;
-        // The lock `put` takes: two retries (or a retry and a put) of one
-        // send wait for each other, and the second sees the first's row.
-        lock(&tx, LockArea::SendRef, &format!("{sender}\n{client_ref}")).await?;
-        let seen = query_opt(
-            &tx,
-            "SELECT msg_id, created_ms FROM im_send_refs WHERE sender = $1 AND client_ref = $2",
-            &[&sender, &client_ref],
-            "reading send reference",
-        )
-        .await?;
-        if let Some(row) = seen {
-            let at: i64 = col(&row, 1)?;
-            if u64::try_from(at).unwrap_or(0) >= dedupe_since_ms {
-                return Ok(Some(col(&row, 0)?));
-            }
-        }
-        exec(
-            &tx,
-            "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
-               created_ms = excluded.created_ms",
-            &[&sender, &client_ref, &msg_id, &now],
-            "storing send reference",
-        )
-        .await?;
-        tx.commit()
-            .await
-            .map_err(|e| backend("committing a send reference claim", &e))?;
-        Ok(None)
-    }
-
-    async fn release_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-    ) -> Result<(), StoreError> {
-        let c = self.conn().await?;
-        exec(
-            &c,
-            "DELETE FROM im_send_refs WHERE sender = $1 AND client_ref = $2 AND msg_id = $3",
-            &[&sender, &client_ref, &msg_id],
-            "forgetting send reference",
-        )
-        .await?;
-        Ok(())
-    }
-
     async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_i64(before_ms, "before_ms")?;
         let c = self.conn().await?;

@@ -298,49 +298,4 @@ pub async fn run_all(store: &dyn MessageStore) {
     expiry_and_dedupe(store).await;
     quota_refuses_whole_puts(store).await;
     remove_delivered_takes_what_it_names(store).await;
-    send_refs_are_claimed_once(store).await;
-}
-
-/// A send reference claimed for a send to other domains: a second claim
-/// (a retry) within the window gets the first MessageID and records
-/// nothing; a put under it is a duplicate; released, it is free again
-/// (but only for the MessageID it names); outside the window, a new claim
-/// takes it over.
-async fn send_refs_are_claimed_once(store: &dyn MessageStore) {
-    let claim =
-        |id: &'static str, now: u64, since: u64| store.claim_send_ref("gus", "r-1", id, now, since);
-    assert_eq!(claim("s1", 1_000, 0).await, Ok(None), "first claim");
-    assert_eq!(
-        claim("s2", 2_000, 500).await,
-        Ok(Some("s1".into())),
-        "a retry is told the first send's MessageID"
-    );
-    let mut put = msg("s3", &["hal"]);
-    put.sender = "gus".into();
-    put.client_ref = Some("r-1".into());
-    put.created_ms = 2_500;
-    assert_eq!(
-        store.put_message(put, 500).await,
-        Ok(PutOutcome::Duplicate("s1".into())),
-        "put sees a claimed reference"
-    );
-    // Another sender's reference of the same text is theirs.
-    assert_eq!(
-        store.claim_send_ref("ida", "r-1", "i1", 1_000, 0).await,
-        Ok(None)
-    );
-    // Released under another MessageID: kept.
-    store
-        .release_send_ref("gus", "r-1", "s2")
-        .await
-        .expect("released");
-    assert_eq!(claim("s4", 3_000, 500).await, Ok(Some("s1".into())));
-    store
-        .release_send_ref("gus", "r-1", "s1")
-        .await
-        .expect("released");
-    assert_eq!(claim("s5", 3_000, 500).await, Ok(None), "released");
-    // Outside the window: taken over.
-    assert_eq!(claim("s6", 9_000, 5_000).await, Ok(None), "expired");
-    assert_eq!(claim("s7", 9_500, 5_000).await, Ok(Some("s6".into())));
 }

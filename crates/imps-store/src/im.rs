@@ -341,67 +341,6 @@ impl MessageStore for SqliteStore {
             .await
     }
 
-    async fn claim_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-        now_ms: u64,
-        dedupe_since_ms: u64,
-    ) -> Result<Option<String>, StoreError> {
-        let (sender, client_ref, msg_id) =
-            (sender.to_owned(), client_ref.to_owned(), msg_id.to_owned());
-        let now = to_sql_int(now_ms, "now_ms")?;
-        self.writer()
-            .run_batched(move |c| {
-                // The writer runs one job at a time: nothing slips in
-                // between the look and the write.
-                let seen: Option<(String, i64)> = c
-                    .prepare_cached(
-                        "SELECT msg_id, created_ms FROM im_send_refs WHERE sender = ?1 AND client_ref = ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row((&sender, &client_ref), |row| Ok((row.get(0)?, row.get(1)?)))
-                            .optional()
-                    })
-                    .map_err(|e| backend("reading send reference", e))?;
-                if let Some((id, at)) = seen
-                    && u64::try_from(at).unwrap_or(0) >= dedupe_since_ms
-                {
-                    return Ok(Some(id));
-                }
-                c.prepare_cached(
-                    "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (sender, client_ref) DO UPDATE SET msg_id = excluded.msg_id,
-                       created_ms = excluded.created_ms",
-                )
-                .and_then(|mut s| s.execute((&sender, &client_ref, &msg_id, now)))
-                .map_err(|e| backend("storing send reference", e))?;
-                Ok(None)
-            })
-            .await
-    }
-
-    async fn release_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-    ) -> Result<(), StoreError> {
-        let (sender, client_ref, msg_id) =
-            (sender.to_owned(), client_ref.to_owned(), msg_id.to_owned());
-        self.writer()
-            .run_batched(move |c| {
-                c.prepare_cached(
-                    "DELETE FROM im_send_refs WHERE sender = ?1 AND client_ref = ?2 AND msg_id = ?3",
-                )
-                .and_then(|mut s| s.execute((&sender, &client_ref, &msg_id)))
-                .map(|_| ())
-                .map_err(|e| backend("forgetting send reference", e))
-            })
-            .await
-    }
-
     async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_sql_int(before_ms, "before_ms")?;
         self.writer()

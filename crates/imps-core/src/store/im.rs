@@ -183,31 +183,6 @@ pub trait MessageStore: Send + Sync + 'static {
 
     /// Forgets send references older than `before_ms`; returns how many.
     async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError>;
-
-    /// Records that `sender` sent `client_ref` as `msg_id` at `now_ms`,
-    /// in one step with the check `put_message` makes: when a reference
-    /// of theirs for `client_ref` is there since `dedupe_since_ms`,
-    /// nothing is recorded and its MessageID is returned (a retry). For
-    /// a send that leaves for other domains, whose retry must be known
-    /// before anything is queued for them.
-    async fn claim_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-        now_ms: u64,
-        dedupe_since_ms: u64,
-    ) -> Result<Option<String>, StoreError>;
-
-    /// Forgets the reference `claim_send_ref` recorded when it still
-    /// names `msg_id` (the send it was for was taken by nobody, so a
-    /// retry must be carried out).
-    async fn release_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-    ) -> Result<(), StoreError>;
 }
 
 /// The in-memory tables of this area.
@@ -375,39 +350,6 @@ impl MessageStore for MemStore {
             .filter(|e| e.expires_ms.is_some_and(|x| x <= now_ms))
             .take(limit)
             .collect())
-    }
-
-    async fn claim_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-        now_ms: u64,
-        dedupe_since_ms: u64,
-    ) -> Result<Option<String>, StoreError> {
-        let mut g = self.im.lock();
-        let key = (sender.to_string(), client_ref.to_string());
-        if let Some((id, at)) = g.refs.get(&key)
-            && *at >= dedupe_since_ms
-        {
-            return Ok(Some(id.clone()));
-        }
-        g.refs.insert(key, (msg_id.to_string(), now_ms));
-        Ok(None)
-    }
-
-    async fn release_send_ref(
-        &self,
-        sender: &str,
-        client_ref: &str,
-        msg_id: &str,
-    ) -> Result<(), StoreError> {
-        let mut g = self.im.lock();
-        let key = (sender.to_string(), client_ref.to_string());
-        if g.refs.get(&key).is_some_and(|(id, _)| id == msg_id) {
-            g.refs.remove(&key);
-        }
-        Ok(())
     }
 
     async fn prune_message_refs(&self, before_ms: u64) -> Result<u64, StoreError> {
