@@ -9,6 +9,7 @@
 use crate::common;
 use crate::fed::pair;
 use crate::groups_common::{create_req, group_req, join_req, prop_of, user_ids};
+use crate::im_common::details;
 
 use common::{Inbox, TestUser, code_of};
 use imps_client::Element;
@@ -22,6 +23,11 @@ async fn request<T: Inbox>(u: &TestUser<T>, e: Element) -> Element {
     u.request(e).await.unwrap()
 }
 
+/// `NAME{GroupID, child}`: a request on the group with its list.
+fn on_group(name: &str, child: Element) -> Element {
+    Element::new(name).with_text("GroupID", GROUP).with(child)
+}
+
 fn ids(list: &[&str]) -> Element {
     let mut l = Element::new("UserIDList");
     for u in list {
@@ -31,15 +37,14 @@ fn ids(list: &[&str]) -> Element {
 }
 
 fn topic(t: &str) -> Element {
-    Element::new("SetGroupProps-Request")
-        .with_text("GroupID", GROUP)
-        .with(
-            Element::new("GroupProperties").with(
-                Element::new("Property")
-                    .with_text("Name", "Topic")
-                    .with_text("Value", t),
-            ),
-        )
+    on_group(
+        "SetGroupProps-Request",
+        Element::new("GroupProperties").with(
+            Element::new("Property")
+                .with_text("Name", "Topic")
+                .with_text("Value", t),
+        ),
+    )
 }
 
 async fn members<T: Inbox>(u: &TestUser<T>) -> Vec<String> {
@@ -75,19 +80,14 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     assert_eq!(code_of(&r), Some(816), "{r:?}");
 
     // alice makes him a member (a user of b.test) and an Admin.
-    let r = request(
-        &alice,
-        Element::new("AddGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[BOB])),
-    )
-    .await;
+    let r = request(&alice, on_group("AddGroupMembers-Request", ids(&[BOB]))).await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
     let r = request(
         &alice,
-        Element::new("MemberAccess-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("Admin").with(ids(&[BOB]))),
+        on_group(
+            "MemberAccess-Request",
+            Element::new("Admin").with(ids(&[BOB])),
+        ),
     )
     .await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
@@ -100,19 +100,14 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     assert_eq!(prop_of(props, "Topic"), Some("endgames"), "{r:?}");
 
     // He adds carol (of a.test), makes her a moderator, lists the members.
-    let r = request(
-        &bob,
-        Element::new("AddGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[CAROL])),
-    )
-    .await;
+    let r = request(&bob, on_group("AddGroupMembers-Request", ids(&[CAROL]))).await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
     let r = request(
         &bob,
-        Element::new("MemberAccess-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("Mod").with(ids(&[CAROL]))),
+        on_group(
+            "MemberAccess-Request",
+            Element::new("Mod").with(ids(&[CAROL])),
+        ),
     )
     .await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
@@ -128,9 +123,10 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     // He rejects dave: the whole list comes back, and dave cannot join.
     let r = request(
         &bob,
-        Element::new("RejectList-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("AddList").with(ids(&[DAVE]))),
+        on_group(
+            "RejectList-Request",
+            Element::new("AddList").with(ids(&[DAVE])),
+        ),
     )
     .await;
     assert_eq!(r.name.as_str(), "RejectList-Response", "{r:?}");
@@ -140,13 +136,7 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
     assert_eq!(code_of(&r), Some(809), "{r:?}");
 
     // He removes carol from the members.
-    let r = request(
-        &bob,
-        Element::new("RemoveGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[CAROL])),
-    )
-    .await;
+    let r = request(&bob, on_group("RemoveGroupMembers-Request", ids(&[CAROL]))).await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
     let m = members(&alice).await;
     assert!(!m.iter().any(|u| u == CAROL), "{m:?}");
@@ -162,15 +152,6 @@ async fn ssp_groups_a_remote_admin_manages_a_group_through_his_own_server() {
 }
 
 const NOBODY: &str = "wv:nobody@a.test";
-
-/// The DetailedResults of a Status: (code, user IDs) each.
-fn details(r: &Element) -> Vec<(u64, Vec<String>)> {
-    let result = r.child("Result").unwrap_or_else(|| panic!("{r:?}"));
-    result
-        .children_named("DetailedResult")
-        .map(|d| (d.child_u64("Code").unwrap(), user_ids(d)))
-        .collect()
-}
 
 #[tokio::test]
 async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details() {
@@ -190,12 +171,11 @@ async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details(
     .await;
     assert_eq!(code_of(&r), Some(200), "{r:?}");
     for req in [
-        Element::new("AddGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[BOB])),
-        Element::new("MemberAccess-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("Admin").with(ids(&[BOB]))),
+        on_group("AddGroupMembers-Request", ids(&[BOB])),
+        on_group(
+            "MemberAccess-Request",
+            Element::new("Admin").with(ids(&[BOB])),
+        ),
     ] {
         let r = request(&alice, req).await;
         assert_eq!(code_of(&r), Some(200), "{r:?}");
@@ -205,9 +185,7 @@ async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details(
     // told which one failed and why, as a local manager would be.
     let r = request(
         &bob,
-        Element::new("AddGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[CAROL, NOBODY])),
+        on_group("AddGroupMembers-Request", ids(&[CAROL, NOBODY])),
     )
     .await;
     assert_eq!(code_of(&r), Some(201), "{r:?}");
@@ -218,9 +196,10 @@ async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details(
 
     let r = request(
         &bob,
-        Element::new("MemberAccess-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("Mod").with(ids(&[CAROL, NOBODY]))),
+        on_group(
+            "MemberAccess-Request",
+            Element::new("Mod").with(ids(&[CAROL, NOBODY])),
+        ),
     )
     .await;
     assert_eq!(code_of(&r), Some(201), "{r:?}");
@@ -229,9 +208,7 @@ async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details(
     // dave is no member: 810 for him, carol removed.
     let r = request(
         &bob,
-        Element::new("RemoveGroupMembers-Request")
-            .with_text("GroupID", GROUP)
-            .with(ids(&[CAROL, DAVE])),
+        on_group("RemoveGroupMembers-Request", ids(&[CAROL, DAVE])),
     )
     .await;
     assert_eq!(code_of(&r), Some(201), "{r:?}");
@@ -243,9 +220,10 @@ async fn ssp_groups_a_partial_success_reaches_the_remote_admin_with_its_details(
     // host keeps, which the next RejectList shows.
     let r = request(
         &bob,
-        Element::new("RejectList-Request")
-            .with_text("GroupID", GROUP)
-            .with(Element::new("AddList").with(ids(&[DAVE, NOBODY]))),
+        on_group(
+            "RejectList-Request",
+            Element::new("AddList").with(ids(&[DAVE, NOBODY])),
+        ),
     )
     .await;
     assert_eq!(code_of(&r), Some(201), "{r:?}");

@@ -10,14 +10,12 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, code_of};
 use im_common::*;
-use imps_client::{Encoding, Version};
+use imps_client::{Encoding, HttpClient, Version};
 
-/// Bob is online but does not take his messages: once
-/// `im.max_waiting_in_memory` of them wait for him, Alice's next send is
-/// refused (503, TryAgainTimeout) and nothing of it is stored. Bob then
-/// gets every message that was answered 200, and sends are taken again.
-#[tokio::test]
-async fn overload_refuses_sends_past_the_delivery_backlog() {
+/// A server that refuses sends past 5 messages waiting in memory
+/// (TryAgainTimeout 3 s, no per-sender rate), with alice and bob online
+/// over HTTP in CSP 1.3 XML.
+async fn alice_and_bob() -> (TestServer, HttpClient, HttpClient) {
     let srv = TestServer::start_with(|c| {
         c.im.max_waiting_in_memory = 5;
         c.im.overload_retry_secs = 3;
@@ -29,6 +27,16 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
     let (v, e) = (Version::V1_3, Encoding::Xml);
     let alice = online(&srv, v, e, "alice", "phone").await;
     let bob = online(&srv, v, e, "bob", "phone").await;
+    (srv, alice, bob)
+}
+
+/// Bob is online but does not take his messages: once
+/// `im.max_waiting_in_memory` of them wait for him, Alice's next send is
+/// refused (503, TryAgainTimeout) and nothing of it is stored. Bob then
+/// gets every message that was answered 200, and sends are taken again.
+#[tokio::test]
+async fn overload_refuses_sends_past_the_delivery_backlog() {
+    let (srv, alice, bob) = alice_and_bob().await;
 
     // Send until refused.
     let mut accepted: Vec<String> = Vec::new();
@@ -97,16 +105,7 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
 /// past the bound.)
 #[tokio::test]
 async fn overload_gauge_counts_a_burst_at_once() {
-    let srv = TestServer::start_with(|c| {
-        c.im.max_waiting_in_memory = 5;
-        c.im.send_rate_per_sec = 0;
-    })
-    .await;
-    add_user(&srv, "alice", None, None).await;
-    add_user(&srv, "bob", None, None).await;
-    let (v, e) = (Version::V1_3, Encoding::Xml);
-    let alice = online(&srv, v, e, "alice", "phone").await;
-    let bob = online(&srv, v, e, "bob", "phone").await;
+    let (_srv, alice, bob) = alice_and_bob().await;
 
     let mut codes = Vec::new();
     for i in 0..8 {
