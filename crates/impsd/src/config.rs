@@ -572,6 +572,19 @@ impl Config {
                 "federation.ca_file is empty: name a PEM file of CAs, or leave it out for the system's trust store"
             );
         }
+        if self.federation.crl_reload_secs == 0 {
+            anyhow::bail!("federation.crl_reload_secs must be above 0");
+        }
+        if self
+            .federation
+            .crl_files
+            .iter()
+            .any(|p| p.as_os_str().is_empty())
+        {
+            anyhow::bail!(
+                "federation.crl_files: an entry is empty; name a PEM or DER revocation list"
+            );
+        }
         if let Some(p) = self.federation.peers.iter().find(|p| p.require_client_cert)
             && self.tls.cert_file.is_none()
         {
@@ -907,6 +920,9 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("federation.claim_lease_ms", "How long a node holds a peer's queue it took to send (no other node of a cluster sends to that peer meanwhile); a node that dies leaves it to the others after this. More than handshake_timeout_ms + request_timeout_ms.", ""),
     ("federation.answer_timeout_ms", "How long a client request that needs another domain's answer (GetPresence of a remote user) waits for it; after it that user gets 504.", ""),
     ("federation.ca_file", "PEM file of the CAs that peers' certificates must chain to: the server certificate of an https:// peer, and the client certificate a peer presents on the CSP listener over TLS. Unset: the system's trust store; if that is empty, https:// peers and require_client_cert stop the start.", "\"/etc/impsd/peers-ca.pem\""),
+    ("federation.crl_files", "Revocation lists (PEM or DER files) of the CAs that peers' certificates chain to: a certificate listed in its issuer's list is refused, as the server certificate of an https:// peer and as the client certificate a peer presents; intermediates are checked too. A CA with no list here is not checked. Read at start (an unreadable list stops it) and every crl_reload_secs (an unreadable list then leaves the previous ones in force). Connections made before a new list keep their verdict until they close; a peer's POSTs are checked one by one. Needs trust anchors for peers. Empty by default: no revocation check.", "[\"/etc/impsd/peers-ca.crl\"]"),
+    ("federation.crl_reload_secs", "How often federation.crl_files are read again (seconds, at least 1).", "300"),
+    ("federation.crl_enforce_next_update", "A revocation list past its nextUpdate time makes every certificate of its CA refused, since a newer list may revoke more (as OpenSSL does). false: an old list still counts and nothing else is checked.", "true"),
     ("federation.sus_max_sessions", "Most user sessions relayed to peers' home servers at once (SUS-1..3, peers with sus = true); past it such a login gets 503.", ""),
     ("federation.discovery", "Find the peers that are not in the table by DNS SRV (_imps-server._tcp.DOMAIN; the URL is discovery_scheme://target:port discovery_path). Off by default: with it on, any domain that publishes a record may associate with this server and its users may be written to.", ""),
     ("federation.discovery_name_servers", "The name servers asked for SRV records, as ip:port; empty asks the system's (/etc/resolv.conf).", ""),

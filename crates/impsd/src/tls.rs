@@ -8,18 +8,20 @@
 //! a peer presents.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::Context;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -182,6 +184,9 @@ pub fn peer_roots(ca_file: Option<&Path>) -> anyhow::Result<Option<RootCertStore
 pub struct PeerTls {
     pub roots: Option<Arc<RootCertStore>>,
     pub client: Option<Arc<rustls::ClientConfig>>,
+    /// The revocation lists of `federation.crl_files` (none: no peer
+    /// certificate is checked for revocation).
+    pub crls: Option<Arc<PeerCrls>>,
     /// The CSP listener asks clients for a certificate: it serves TLS
     /// and there are anchors to check one against (`acceptor`'s
     /// `ask_for`). Every peer that may have to present one (config file,
@@ -195,6 +200,10 @@ impl std::fmt::Debug for PeerTls {
         f.debug_struct("PeerTls")
             .field("roots", &self.roots.as_ref().map(|r| r.len()))
             .field("client", &self.client.is_some())
+            .field(
+                "crls",
+                &self.crls.as_ref().map(|c| c.current().parsed.len()),
+            )
             .field("asks_client_certs", &self.asks_client_certs)
             .finish()
     }
@@ -233,13 +242,27 @@ impl PeerTls {
             _ => None,
         };
         let asks_client_certs = roots.is_some() && identity.is_some();
+        let crls = if fed.crl_files.is_empty() {
+            None
+        } else {
+            if roots.is_none() {
+                anyhow::bail!(
+                    "federation.crl_files: there are no trust anchors for peers whose certificates they would revoke: set federation.ca_file (the system's store has none)"
+                );
+            }
+            Some(Arc::new(PeerCrls::load(
+                fed.crl_files.clone(),
+                fed.crl_enforce_next_update,
+            )?))
+        };
         let client = match &roots {
-            Some(r) => Some(Arc::new(client_config(r, identity)?)),
+            Some(r) => Some(Arc::new(client_config(r, identity, crls.clone())?)),
             None => None,
         };
         Ok(PeerTls {
             roots,
             client,
+            crls,
             asks_client_certs,
         })
     }
@@ -255,12 +278,21 @@ fn load_key(key: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 fn client_config(
     roots: &RootCertStore,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    crls: Option<Arc<PeerCrls>>,
 ) -> anyhow::Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots.clone());
+        .context("TLS protocol versions")?;
+    let builder = match crls {
+        None => builder.with_root_certificates(roots.clone()),
+        Some(crls) => {
+            let verifier = Revocable::new(Arc::new(roots.clone()), crls, provider)?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+        }
+    };
     let mut cfg = match identity {
         Some((chain, key)) => builder
             .with_client_auth_cert(chain, key)
@@ -283,6 +315,7 @@ pub struct PeerCerts(pub Arc<Vec<CertificateDer<'static>>>);
 pub fn check_peer_cert(
     chain: &[CertificateDer<'static>],
     roots: &RootCertStore,
+    crls: Option<&PeerCrls>,
     names: &[&str],
 ) -> Result<(), String> {
     let (leaf, intermediates) = chain
@@ -291,16 +324,25 @@ pub fn check_peer_cert(
     let cert = webpki::EndEntityCert::try_from(leaf)
         .map_err(|e| format!("unreadable client certificate: {e}"))?;
     let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+    let lists = crls.map(PeerCrls::current);
+    let refs: Vec<&webpki::CertRevocationList<'static>> =
+        lists.iter().flat_map(|l| l.parsed.iter()).collect();
+    let revocation = crls.and_then(|c| c.options(&refs));
     cert.verify_for_usage(
         algs.all,
         &roots.roots,
         intermediates,
         rustls_pki_types::UnixTime::now(),
         webpki::KeyUsage::client_auth(),
-        None,
+        revocation,
         None,
     )
-    .map_err(|e| format!("client certificate not valid under our trust anchors: {e}"))?;
+    .map_err(|e| match e {
+        webpki::Error::CertRevoked => {
+            "client certificate revoked (federation.crl_files)".to_string()
+        }
+        e => format!("client certificate not valid under our trust anchors: {e}"),
+    })?;
     let named = names.iter().any(|n| {
         rustls_pki_types::ServerName::try_from(*n)
             .is_ok_and(|sn| cert.verify_is_valid_for_subject_name(&sn).is_ok())
@@ -312,6 +354,234 @@ pub fn check_peer_cert(
             "client certificate names none of {}",
             names.join(", ")
         ))
+    }
+}
+
+/// Revocation lists for peers' certificates (`federation.crl_files`,
+/// PEM or DER): read at start (an unreadable one stops it) and again by
+/// [`PeerCrls::reload`]; a list that cannot be read then leaves the
+/// previous ones in force. A certificate whose issuer has no list here is
+/// not checked (its status is unknown, not revoked); the whole chain is
+/// checked, intermediates too.
+pub struct PeerCrls {
+    files: Vec<PathBuf>,
+    enforce_next_update: bool,
+    lists: Mutex<Arc<CrlSet>>,
+    /// Bumped by every reload that read the files, so the verifier of
+    /// our POSTs knows to rebuild.
+    generation: AtomicU64,
+}
+
+/// One reading of the CRL files: as DER (rustls's verifier of our
+/// POSTs takes those) and parsed (the check of a client certificate).
+pub struct CrlSet {
+    ders: Vec<CertificateRevocationListDer<'static>>,
+    parsed: Vec<webpki::CertRevocationList<'static>>,
+}
+
+impl PeerCrls {
+    pub fn load(files: Vec<PathBuf>, enforce_next_update: bool) -> anyhow::Result<PeerCrls> {
+        let set = read_crls(&files)?;
+        tracing::info!(
+            files = files.len(),
+            lists = set.parsed.len(),
+            "revocation lists for peers read"
+        );
+        Ok(PeerCrls {
+            files,
+            enforce_next_update,
+            lists: Mutex::new(Arc::new(set)),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Reads the files again (off the runtime's threads). On an error the
+    /// lists in force stay and the error is returned for the log.
+    pub async fn reload(&self) -> anyhow::Result<usize> {
+        let files = self.files.clone();
+        let set = tokio::task::spawn_blocking(move || read_crls(&files))
+            .await
+            .context("reading the revocation lists")??;
+        let n = set.parsed.len();
+        *self.lists.lock() = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(n)
+    }
+
+    pub fn current(&self) -> Arc<CrlSet> {
+        self.lists.lock().clone()
+    }
+
+    /// The revocation check over `refs` (this set's lists); `None` when
+    /// there are none.
+    fn options<'a>(
+        &self,
+        refs: &'a [&'a webpki::CertRevocationList<'a>],
+    ) -> Option<webpki::RevocationOptions<'a>> {
+        let builder = webpki::RevocationOptionsBuilder::new(refs).ok()?;
+        Some(
+            builder
+                .with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .with_expiration_policy(if self.enforce_next_update {
+                    webpki::ExpirationPolicy::Enforce
+                } else {
+                    webpki::ExpirationPolicy::Ignore
+                })
+                .build(),
+        )
+    }
+}
+
+/// Reads every CRL of `files`: PEM (one or more `X509 CRL` blocks) or a
+/// single DER list.
+fn read_crls(files: &[PathBuf]) -> anyhow::Result<CrlSet> {
+    let mut ders = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading revocation list {}", path.display()))?;
+        let found: Vec<CertificateRevocationListDer<'static>> =
+            if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) {
+                CertificateRevocationListDer::pem_slice_iter(&bytes)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("parsing revocation lists in {}", path.display()))?
+            } else {
+                vec![CertificateRevocationListDer::from(bytes)]
+            };
+        if found.is_empty() {
+            anyhow::bail!("no revocation list in {}", path.display());
+        }
+        ders.extend(found);
+    }
+    let parsed = ders
+        .iter()
+        .map(|d| {
+            webpki::OwnedCertRevocationList::from_der(d.as_ref())
+                .map(webpki::CertRevocationList::from)
+                .map_err(|e| anyhow::anyhow!("a revocation list is not valid: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CrlSet { ders, parsed })
+}
+
+/// The check of a peer's server certificate on our POSTs when there are
+/// revocation lists: rustls's own verifier, built again after each
+/// reload of the lists (connections made before a reload keep the
+/// verdict of their handshake).
+#[derive(Debug)]
+struct Revocable {
+    roots: Arc<RootCertStore>,
+    crls: Arc<PeerCrls>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    built: Mutex<(u64, Arc<rustls::client::WebPkiServerVerifier>)>,
+}
+
+impl std::fmt::Debug for PeerCrls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerCrls")
+            .field("files", &self.files)
+            .field("lists", &self.current().parsed.len())
+            .finish()
+    }
+}
+
+impl Revocable {
+    fn new(
+        roots: Arc<RootCertStore>,
+        crls: Arc<PeerCrls>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> anyhow::Result<Revocable> {
+        let generation = crls.generation.load(Ordering::Acquire);
+        let built = Self::build(&roots, &crls, &provider)?;
+        Ok(Revocable {
+            roots,
+            crls,
+            provider,
+            built: Mutex::new((generation, built)),
+        })
+    }
+
+    fn build(
+        roots: &Arc<RootCertStore>,
+        crls: &PeerCrls,
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+    ) -> anyhow::Result<Arc<rustls::client::WebPkiServerVerifier>> {
+        let mut b = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots.clone(),
+            provider.clone(),
+        )
+        .with_crls(crls.current().ders.iter().cloned())
+        .allow_unknown_revocation_status();
+        if crls.enforce_next_update {
+            b = b.enforce_revocation_expiration();
+        }
+        b.build()
+            .map_err(|e| anyhow::anyhow!("the verifier of peers' certificates: {e}"))
+    }
+
+    /// The verifier for the lists in force now.
+    fn current(&self) -> Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+        let generation = self.crls.generation.load(Ordering::Acquire);
+        let mut built = self.built.lock();
+        if built.0 != generation {
+            let v = Self::build(&self.roots, &self.crls, &self.provider)
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
+            *built = (generation, v);
+        }
+        Ok(built.1.clone())
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for Revocable {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.current()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -401,7 +671,7 @@ impl HttpsConnector {
             .ok_or_else(|| anyhow::anyhow!("no CA in {}", ca_file.display()))?;
         Ok(Self::new(
             connect_timeout,
-            Some(Arc::new(client_config(&roots, None)?)),
+            Some(Arc::new(client_config(&roots, None, None)?)),
         ))
     }
 }
@@ -522,5 +792,71 @@ impl hyper::rt::Write for MaybeTls {
 impl Connection for MaybeTls {
     fn connected(&self) -> Connected {
         Connected::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer,
+        IsCa, KeyIdMethod, KeyPair, SerialNumber, date_time_ymd,
+    };
+
+    fn list_of_a_new_ca() -> rcgen::CertificateRevocationList {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        CertificateRevocationListParams {
+            this_update: date_time_ymd(2025, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(7u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&*ca)
+        .unwrap()
+    }
+
+    #[test]
+    fn revocation_lists_are_read_as_pem_or_der_and_a_bad_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pem, der, bad) = (
+            dir.path().join("a.crl.pem"),
+            dir.path().join("b.crl"),
+            dir.path().join("c.crl"),
+        );
+        let one = list_of_a_new_ca();
+        let two = list_of_a_new_ca();
+        std::fs::write(
+            &pem,
+            format!("{}{}", one.pem().unwrap(), two.pem().unwrap()),
+        )
+        .unwrap();
+        std::fs::write(&der, two.der().as_ref()).unwrap();
+        std::fs::write(&bad, [0x30u8, 0x82, 0x01, 0x00, 0xff, 0xff]).unwrap();
+        let set = read_crls(&[pem.clone(), der.clone()]).unwrap();
+        assert_eq!(set.parsed.len(), 3);
+        assert!(read_crls(std::slice::from_ref(&bad)).is_err());
+        assert!(read_crls(&[dir.path().join("missing.crl")]).is_err());
+        let empty_pem = dir.path().join("empty.pem");
+        std::fs::write(&empty_pem, "no list here\n").unwrap();
+        assert!(read_crls(&[empty_pem]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_list_that_cannot_be_read_again_leaves_the_previous_ones_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peers.crl");
+        std::fs::write(&path, list_of_a_new_ca().pem().unwrap()).unwrap();
+        let crls = PeerCrls::load(vec![path.clone()], true).unwrap();
+        assert_eq!(crls.reload().await.unwrap(), 1);
+        let generation = crls.generation.load(Ordering::Acquire);
+        std::fs::write(&path, "broken").unwrap();
+        assert!(crls.reload().await.is_err());
+        assert_eq!(crls.current().parsed.len(), 1);
+        assert_eq!(crls.generation.load(Ordering::Acquire), generation);
     }
 }

@@ -9,7 +9,9 @@
 //! server without one, also when its entry was added with `impsd peer
 //! add --require-client-cert` (and takes one with); and a sender that
 //! does not trust the peer's CA
-//! keeps the message queued (counted as failures, no hang) until it does.
+//! keeps the message queued (counted as failures, no hang) until it does;
+//! a peer whose certificate a revocation list names is refused both as
+//! server and as client, until a new list without it is read.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -20,8 +22,9 @@ use crate::fed::{WAIT, free_port, metric, receive, report, send};
 use imps_testkit::https_get_text;
 use impsd::federation::PeerSettings;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, RevocationReason, RevokedCertParams,
+    SerialNumber, date_time_ymd,
 };
 
 /// A test CA: its certificate in `<name>-ca.pem` under `dir`.
@@ -46,8 +49,20 @@ fn ca(dir: &Path, name: &str) -> Ca {
 /// addresses), good for TLS server and client authentication: the cert
 /// and key files.
 fn leaf(ca: &Ca, dir: &Path, file: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+    leaf_numbered(ca, dir, file, names, None)
+}
+
+/// `leaf` with the serial number `serial` (for a revocation list).
+fn leaf_numbered(
+    ca: &Ca,
+    dir: &Path,
+    file: &str,
+    names: &[&str],
+    serial: Option<u64>,
+) -> (PathBuf, PathBuf) {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names).unwrap();
+    params.serial_number = serial.map(SerialNumber::from);
     params
         .distinguished_name
         .push(DnType::CommonName, file.to_string());
@@ -64,6 +79,32 @@ fn leaf(ca: &Ca, dir: &Path, file: &str, names: &[&str]) -> (PathBuf, PathBuf) {
     std::fs::write(&c, cert.pem()).unwrap();
     std::fs::write(&k, key.serialize_pem()).unwrap();
     (c, k)
+}
+
+/// Writes to `path` the revocation list number `number` of `ca`, naming
+/// the certificates of `serials` revoked.
+fn revocation_list(ca: &Ca, path: &Path, number: u64, serials: &[u64]) {
+    let params = CertificateRevocationListParams {
+        this_update: date_time_ymd(2025, 1, 1),
+        next_update: date_time_ymd(2099, 1, 1),
+        crl_number: SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|s| RevokedCertParams {
+                serial_number: SerialNumber::from(*s),
+                revocation_time: date_time_ymd(2025, 6, 1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    let list = params.signed_by(&*ca.issuer).unwrap();
+    // Written whole, then moved in: the server never reads half a list.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, list.pem().unwrap()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// A row of the peer table: `domain` at `port` on loopback.
@@ -86,6 +127,18 @@ fn server(
     ca_file: Option<&Path>,
     peers: Vec<PeerSettings>,
 ) -> RealServer {
+    server_with(domain, port, tls, ca_file, peers, |_| {})
+}
+
+/// `server` with `more` applied to its config last.
+fn server_with(
+    domain: &str,
+    port: u16,
+    tls: Option<&(PathBuf, PathBuf)>,
+    ca_file: Option<&Path>,
+    peers: Vec<PeerSettings>,
+    more: impl FnOnce(&mut impsd::config::Config),
+) -> RealServer {
     let domain = domain.to_string();
     let tls = tls.cloned();
     let ca_file = ca_file.map(Path::to_path_buf);
@@ -106,6 +159,7 @@ fn server(
             c.federation.request_timeout_ms = 2_000;
             c.federation.peers = peers;
         })
+        .config(more)
         .start()
 }
 
@@ -430,4 +484,85 @@ async fn tls_a_peer_added_with_require_client_cert_refuses_a_server_without_one_
     receive(&bob, "wv:alice@a.test", &id, "certified").await;
     report(&alice, &id, "wv:bob@b.test").await;
     assert!(metric_tls(&b, &ca.pem, "impsd_ssp_associations_total", "a.test").await >= 1);
+}
+
+#[tokio::test]
+async fn tls_a_revoked_peer_certificate_is_refused_both_ways_until_a_new_list_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca(dir.path(), "peers");
+    let a_id = leaf_numbered(&ca, dir.path(), "a", &["a.test", "127.0.0.1"], Some(1001));
+    let b_id = leaf_numbered(&ca, dir.path(), "b", &["b.test", "127.0.0.1"], Some(2002));
+    // a's list revokes b's certificate; b has no list.
+    let list = dir.path().join("a-peers.crl");
+    revocation_list(&ca, &list, 1, &[2002]);
+    let (pa, pb) = (free_port(), free_port());
+    let crl = list.clone();
+    let a = server_with(
+        "a.test",
+        pa,
+        Some(&a_id),
+        Some(&ca.pem),
+        vec![peer("b.test", pb, true, false)],
+        move |c| {
+            c.federation.crl_files = vec![crl];
+            c.federation.crl_reload_secs = 1;
+        },
+    );
+    let b = server(
+        "b.test",
+        pb,
+        Some(&b_id),
+        Some(&ca.pem),
+        vec![peer("a.test", pa, true, false)],
+    );
+    a.add_user("alice", "pw");
+    b.add_user("bob", "pw");
+    let alice = a.login("alice").https(&ca.pem).await;
+    let bob = b.login("bob").https(&ca.pem).await;
+
+    // As server: a does not POST to b (its certificate is revoked); the
+    // message stays queued.
+    let out = send(
+        &alice,
+        "wv:alice@a.test",
+        "wv:bob@b.test",
+        "to a revoked peer",
+    )
+    .await;
+    failing(&a, "b.test", 2).await;
+    logged(&a, "Revoked").await;
+    // As client: b's POSTs to a are refused with its certificate.
+    let back = send(
+        &bob,
+        "wv:bob@b.test",
+        "wv:alice@a.test",
+        "from a revoked peer",
+    )
+    .await;
+    logged(&a, "client certificate revoked").await;
+    failing(&b, "a.test", 2).await;
+    assert_eq!(
+        metric_tls(&a, &ca.pem, "impsd_ssp_received_total", "b.test").await,
+        0
+    );
+    assert!(
+        alice
+            .next_request_within(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a revoked peer's message was delivered"
+    );
+    assert!(
+        bob.next_request_within(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a message went to a revoked peer"
+    );
+
+    // The CA's next list no longer names b (say it was revoked by
+    // mistake): a reads it within a second, without a restart, and both
+    // messages that waited are delivered.
+    revocation_list(&ca, &list, 2, &[]);
+    receive(&bob, "wv:alice@a.test", &out, "to a revoked peer").await;
+    receive(&alice, "wv:bob@b.test", &back, "from a revoked peer").await;
 }

@@ -79,7 +79,7 @@ fn check_cert(
     {
         names.push(h);
     }
-    crate::tls::check_peer_cert(chain, roots, &names)
+    crate::tls::check_peer_cert(chain, roots, fed.peer_crls.as_deref(), &names)
 }
 
 /// Handles one SSP document (already read within the body limits);

@@ -84,6 +84,17 @@ pub struct FederationSettings {
     /// server certificate of an https:// peer, the client certificate a
     /// peer presents); unset: the system's trust store.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Revocation lists (PEM or DER) of the CAs of `ca_file`: a peer's
+    /// certificate listed there is refused, as server (our POSTs) and as
+    /// client (its POSTs). Empty: nothing is checked for revocation.
+    pub crl_files: Vec<std::path::PathBuf>,
+    /// How often `crl_files` are read again, so a new list takes effect
+    /// without a restart.
+    pub crl_reload_secs: u64,
+    /// A list past its nextUpdate makes every certificate of its CA
+    /// refused (the list may be missing newer revocations); off: an old
+    /// list still counts.
+    pub crl_enforce_next_update: bool,
     /// Find the peers not in the table by DNS SRV
     /// (`_imps-server._tcp.DOMAIN`). Off by default: any domain that
     /// publishes a record could then associate.
@@ -146,6 +157,9 @@ impl Default for FederationSettings {
             answer_timeout_ms: 10_000,
             sus_max_sessions: 10_000,
             ca_file: None,
+            crl_files: Vec::new(),
+            crl_reload_secs: 300,
+            crl_enforce_next_update: true,
             discovery: false,
             discovery_name_servers: Vec::new(),
             discovery_scheme: "https".into(),
@@ -271,6 +285,8 @@ pub struct Federation {
     pub(crate) client: outbound::Client,
     /// The trust anchors a peer's client certificate is checked against.
     pub(crate) peer_roots: Option<Arc<rustls::RootCertStore>>,
+    /// The revocation lists for peers' certificates, when configured.
+    pub(crate) peer_crls: Option<Arc<crate::tls::PeerCrls>>,
     /// Whether the CSP listener asks clients for a certificate (it serves
     /// TLS and there are anchors for peers): without it no peer can
     /// present one, so `peer add --require-client-cert` is refused.
@@ -401,6 +417,7 @@ impl Federation {
             wake: Notify::new(),
             client,
             peer_roots: tls.roots,
+            peer_crls: tls.crls,
             asks_client_certs: tls.asks_client_certs,
             service: Mutex::new(None),
             bus: Mutex::new(None),
@@ -558,6 +575,10 @@ impl Federation {
         shutdown: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         *self.service.lock() = Some(service);
+        if let Some(crls) = self.peer_crls.clone() {
+            let every = Duration::from_secs(self.cfg.crl_reload_secs.max(1));
+            tokio::spawn(reload_crls(crls, every, shutdown.clone()));
+        }
         tokio::spawn(outbound::run(Arc::clone(self), store, shutdown))
     }
 
@@ -747,4 +768,31 @@ pub enum FedError {
     Refused { peer: String, why: String },
     #[error("store: {0}")]
     Store(#[from] imps_core::StoreError),
+}
+
+/// Reads the peers' revocation lists again every `every` until shutdown;
+/// a failed reading is logged and the lists in force stay.
+async fn reload_crls(
+    crls: Arc<crate::tls::PeerCrls>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        match crls.reload().await {
+            Ok(n) => tracing::debug!(lists = n, "revocation lists for peers read again"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "revocation lists for peers could not be read again; the previous ones stay in force")
+            }
+        }
+    }
 }
