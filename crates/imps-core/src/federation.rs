@@ -155,6 +155,42 @@ impl Base {
         format!("{id:010}")
     }
 
+    /// `primitive` as a transaction for `peer`, to be queued: a request
+    /// (`tid` None) or the response to the peer's transaction `tid`.
+    /// Without federation, 516.
+    pub(crate) fn ssp_item(
+        &self,
+        peer: &str,
+        tid: Option<&str>,
+        primitive: &Element,
+    ) -> Result<NewSspItem, CoreError> {
+        let peer = peer.to_ascii_lowercase();
+        if self.cfg.federation.is_none() {
+            return Err(CoreError::DomainNotSupported(peer));
+        }
+        Ok(NewSspItem {
+            peer,
+            response: tid.is_some(),
+            transaction_id: tid.map(str::to_string),
+            body: imps_wire::xml::encode(primitive),
+            created_ms: self.now_ms(),
+        })
+    }
+
+    /// Most of our requests that may wait for one peer (0 without
+    /// federation: nothing may).
+    pub(crate) fn ssp_queue_max(&self) -> u64 {
+        self.cfg.federation.as_ref().map_or(0, |f| f.queue_max())
+    }
+
+    /// Wakes the sender for `peer`, whose queue was added to by a store
+    /// step of its own (a message stored with its remote transactions).
+    pub(crate) fn ssp_queued(&self, peer: &str) {
+        if let Some(f) = self.cfg.federation.as_ref() {
+            f.queued(peer);
+        }
+    }
+
     /// Queues `primitive` for `peer` durably: a request (`tid` None) or
     /// the response to the peer's transaction `tid`. Returns its queue ID
     /// (a request goes out under [`Base::ssp_tid`] of it).
@@ -164,16 +200,10 @@ impl Base {
         tid: Option<&str>,
         primitive: &Element,
     ) -> Result<u64, CoreError> {
-        let peer = peer.to_ascii_lowercase();
+        let item = self.ssp_item(peer, tid, primitive)?;
+        let peer = item.peer.clone();
         let Some(f) = self.cfg.federation.as_ref() else {
             return Err(CoreError::DomainNotSupported(peer));
-        };
-        let item = NewSspItem {
-            peer: peer.clone(),
-            response: tid.is_some(),
-            transaction_id: tid.map(str::to_string),
-            body: imps_wire::xml::encode(primitive),
-            created_ms: self.now_ms(),
         };
         // An answer to the peer's request has a room as large again on
         // top of the bound of our own requests: the peer's requests are

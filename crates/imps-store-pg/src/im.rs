@@ -102,6 +102,11 @@ async fn put(
             }
         }
     }
+    // Peers' queue locks before the recipients': the inbound side of
+    // federation takes them in that order too (a peer's POST of messages
+    // for our users), so the two never wait on each other in a circle.
+    let peers: Vec<&str> = m.remote.iter().map(|i| i.peer.as_str()).collect();
+    lock_all(tx, LockArea::SspPeer, &peers).await?;
     let rcpts: Vec<&str> = m.recipients.iter().map(|(r, _)| r.as_str()).collect();
     lock_all(tx, LockArea::Queue, &rcpts).await?;
     if let Some(q) = m.quota {
@@ -122,6 +127,23 @@ async fn put(
             return Ok(PutOutcome::OverQuota(over));
         }
     }
+    if !m.remote.is_empty() {
+        let mut depths = HashMap::new();
+        for p in &peers {
+            if !depths.contains_key(p) {
+                depths.insert(*p, crate::ssp::peer_depth(tx, p).await?);
+            }
+        }
+        let full = imps_core::store::full_peers(&m.remote, m.remote_max, |p| {
+            Ok(depths.get(p).copied().unwrap_or(0))
+        })?;
+        if !full.is_empty() {
+            return Ok(PutOutcome::PeerFull(full));
+        }
+        for item in &m.remote {
+            crate::ssp::insert_item(tx, item).await?;
+        }
+    }
     if let Some(r) = &m.client_ref {
         exec(
             tx,
@@ -132,6 +154,10 @@ async fn put(
             "storing send reference",
         )
         .await?;
+    }
+    if m.recipients.is_empty() {
+        // Only for peer domains: their transactions are the message.
+        return Ok(PutOutcome::Stored(Vec::new()));
     }
     let expires = opt_to_i64(m.expires_ms, "expires_ms")?;
     let size = to_i64(m.body.size, "size")?;
@@ -725,7 +751,9 @@ impl MessageStore for PgStore {
         msg: NewStoredMessage,
         dedupe_since_ms: u64,
     ) -> Result<PutOutcome, StoreError> {
-        let Some(b) = &self.batch else {
+        // A message with transactions for peers goes alone: the batch
+        // takes no peer locks.
+        let Some(b) = self.batch.as_ref().filter(|_| msg.remote.is_empty()) else {
             return put_alone(&self.pool, &msg, dedupe_since_ms).await;
         };
         let (reply, answer) = oneshot::channel();

@@ -4,6 +4,7 @@
 //! once, as SQLite's single writer makes it hold.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
 use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
 
@@ -12,43 +13,56 @@ use crate::rows::{
     LockArea, backend, col, col_u64, exec, limit, lock, query, query_one, query_opt, to_i64,
 };
 
+/// Transactions waiting for `peer` (the depth row its triggers keep);
+/// the caller holds the peer's lock.
+pub(crate) async fn peer_depth<C: GenericClient>(c: &C, peer: &str) -> Result<u64, StoreError> {
+    match query_opt(
+        c,
+        "SELECT n FROM ssp_peer_depth WHERE peer = $1",
+        &[&peer],
+        "reading an SSP queue's depth",
+    )
+    .await?
+    {
+        Some(r) => col_u64(&r, 0),
+        None => Ok(0),
+    }
+}
+
+/// Queues `item` in the caller's transaction; returns its queue ID.
+pub(crate) async fn insert_item<C: GenericClient>(
+    c: &C,
+    item: &NewSspItem,
+) -> Result<u64, StoreError> {
+    let created = to_i64(item.created_ms, "created_ms")?;
+    let row = query_one(
+        c,
+        "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        &[
+            &item.peer,
+            &item.response,
+            &item.transaction_id,
+            &item.body,
+            &created,
+        ],
+        "queueing an SSP transaction",
+    )
+    .await?;
+    col_u64(&row, 0)
+}
+
 #[async_trait]
 impl SspStore for PgStore {
     async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
         let what = "queueing an SSP transaction";
-        let created = to_i64(item.created_ms, "created_ms")?;
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
         lock(&tx, LockArea::SspPeer, &item.peer).await?;
-        let count = match query_opt(
-            &tx,
-            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
-            &[&item.peer],
-            what,
-        )
-        .await?
-        {
-            Some(r) => col_u64(&r, 0)?,
-            None => 0,
-        };
-        if count >= max {
+        if peer_depth(&tx, &item.peer).await? >= max {
             return Ok(SspPut::Full);
         }
-        let row = query_one(
-            &tx,
-            "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-            &[
-                &item.peer,
-                &item.response,
-                &item.transaction_id,
-                &item.body,
-                &created,
-            ],
-            what,
-        )
-        .await?;
-        let id = col_u64(&row, 0)?;
+        let id = insert_item(&tx, &item).await?;
         tx.commit().await.map_err(|e| backend(what, &e))?;
         Ok(SspPut::Queued(id))
     }

@@ -73,6 +73,8 @@ async fn pg_unique_violations_are_conflicts() {
             recipients: vec![("bob".into(), None)],
             client_ref: None,
             quota: None,
+            remote: Vec::new(),
+            remote_max: 0,
         };
         s.put_message(m.clone(), 0).await.unwrap();
         let mut again = m;

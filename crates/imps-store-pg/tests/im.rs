@@ -15,12 +15,14 @@ use crate::common::with_store;
 #[tokio::test]
 async fn mem_store_passes_the_im_checks() {
     conformance_im::run_all(&MemStore::default()).await;
+    conformance_im::remote_transactions_go_with_the_message(&MemStore::default()).await;
 }
 
 #[tokio::test]
 async fn pg_store_passes_the_im_checks() {
     with_store("pg_store_passes_the_im_checks", |s, schema| async move {
         conformance_im::run_all(&*s).await;
+        conformance_im::remote_transactions_go_with_the_message(&*s).await;
         // Every message went with its last entry.
         let url = std::env::var(crate::common::URL_VAR).unwrap();
         let c = crate::common::admin(&url).await;

@@ -6,7 +6,8 @@
 //! that starts empty.
 
 use imps_core::store::{
-    MessageBody, MessageStore, NewStoredMessage, PutOutcome, RecipientQuota, StoredMessage,
+    MessageBody, MessageStore, NewSspItem, NewStoredMessage, PutOutcome, RecipientQuota, SspStore,
+    StoredMessage,
 };
 
 /// A text message from `ann` to `to`, without quota.
@@ -29,6 +30,8 @@ pub fn msg(id: &str, to: &[&str]) -> NewStoredMessage {
         recipients: to.iter().map(|u| (u.to_string(), None)).collect(),
         client_ref: None,
         quota: None,
+        remote: Vec::new(),
+        remote_max: 0,
     }
 }
 
@@ -298,4 +301,89 @@ pub async fn run_all(store: &dyn MessageStore) {
     expiry_and_dedupe(store).await;
     quota_refuses_whole_puts(store).await;
     remove_delivered_takes_what_it_names(store).await;
+}
+
+/// One SSP transaction for `peer`, as a message to a user there.
+fn to_peer(peer: &str, text: &str) -> NewSspItem {
+    NewSspItem {
+        peer: peer.to_string(),
+        response: false,
+        transaction_id: None,
+        body: text.as_bytes().to_vec(),
+        created_ms: 1_000,
+    }
+}
+
+/// A message's transactions for peer domains go in the same step as its
+/// local entries and its client reference: a retry recognised by the
+/// reference queues none again; a peer whose queue would pass its bound
+/// refuses the whole put; a message only for peers stores no local row.
+pub async fn remote_transactions_go_with_the_message<S: MessageStore + SspStore + ?Sized>(
+    store: &S,
+) {
+    let depth =
+        |p: &'static str| async move { store.ssp_depth(p).await.expect("the store answers") };
+    let mut first = msg("r1", &["rhona"]);
+    first.client_ref = Some("r-ref".into());
+    first.remote = vec![to_peer("b.test", "to b"), to_peer("c.test", "to c")];
+    first.remote_max = 10;
+    assert!(matches!(
+        store.put_message(first, 0).await,
+        Ok(PutOutcome::Stored(s)) if s.len() == 1
+    ));
+    assert_eq!((depth("b.test").await, depth("c.test").await), (1, 1));
+    let mut retry = msg("r2", &["rhona"]);
+    retry.client_ref = Some("r-ref".into());
+    retry.remote = vec![to_peer("b.test", "to b"), to_peer("c.test", "to c")];
+    retry.remote_max = 10;
+    assert_eq!(
+        store.put_message(retry, 0).await,
+        Ok(PutOutcome::Duplicate("r1".into()))
+    );
+    assert_eq!(
+        (depth("b.test").await, depth("c.test").await),
+        (1, 1),
+        "a recognised retry queued a peer's transaction again"
+    );
+
+    // Only for peers: no local row, the reference kept all the same.
+    let mut only = msg("r3", &[]);
+    only.client_ref = Some("r-only".into());
+    only.remote = vec![to_peer("b.test", "only b")];
+    only.remote_max = 10;
+    assert_eq!(
+        store.put_message(only.clone(), 0).await,
+        Ok(PutOutcome::Stored(Vec::new()))
+    );
+    assert_eq!(depth("b.test").await, 2);
+    only.id = "r4".into();
+    assert_eq!(
+        store.put_message(only, 0).await,
+        Ok(PutOutcome::Duplicate("r3".into()))
+    );
+    assert_eq!(depth("b.test").await, 2);
+
+    // b.test holds 2 and may hold 3: two more do not fit, and nothing of
+    // the message is stored, for gus or c.test.
+    let mut full = msg("r5", &["rhona"]);
+    full.client_ref = Some("r-full".into());
+    full.remote = vec![
+        to_peer("b.test", "one"),
+        to_peer("b.test", "two"),
+        to_peer("c.test", "three"),
+    ];
+    full.remote_max = 3;
+    assert_eq!(
+        store.put_message(full.clone(), 0).await,
+        Ok(PutOutcome::PeerFull(vec!["b.test".into()]))
+    );
+    assert_eq!((depth("b.test").await, depth("c.test").await), (2, 1));
+    assert_eq!(store.pending_count("rhona").await, Ok(1));
+    // Without the reference stored, the same send is not a duplicate.
+    full.remote.remove(0);
+    assert!(matches!(
+        store.put_message(full, 0).await,
+        Ok(PutOutcome::Stored(_))
+    ));
+    assert_eq!((depth("b.test").await, depth("c.test").await), (3, 2));
 }

@@ -112,6 +112,14 @@ fn put(
             return Ok(PutOutcome::OverQuota(over));
         }
     }
+    let full =
+        imps_core::store::full_peers(&m.remote, m.remote_max, |p| crate::ssp::peer_depth(c, p))?;
+    if !full.is_empty() {
+        return Ok(PutOutcome::PeerFull(full));
+    }
+    for item in &m.remote {
+        crate::ssp::insert_item(c, item)?;
+    }
     if let Some(r) = &m.client_ref {
         c.prepare_cached(
             "INSERT INTO im_send_refs (sender, client_ref, msg_id, created_ms) VALUES (?1, ?2, ?3, ?4)
@@ -120,6 +128,10 @@ fn put(
         )
         .and_then(|mut s| s.execute((&m.sender, r, &m.id, created)))
         .map_err(|e| backend("storing send reference", e))?;
+    }
+    if m.recipients.is_empty() {
+        // Only for peer domains: their transactions are the message.
+        return Ok(PutOutcome::Stored(Vec::new()));
     }
     let expires = m
         .expires_ms
@@ -369,6 +381,7 @@ mod tests {
         let sqlite =
             SqliteStore::open(&dir.path().join("im.db"), SqliteOptions::default()).unwrap();
         conformance_im::run_all(&sqlite).await;
+        conformance_im::remote_transactions_go_with_the_message(&sqlite).await;
         let left: i64 = sqlite
             .writer()
             .run(|c| {
@@ -384,5 +397,6 @@ mod tests {
             .unwrap();
         assert_eq!(left, 0, "every message went with its last entry");
         conformance_im::run_all(&MemStore::default()).await;
+        conformance_im::remote_transactions_go_with_the_message(&MemStore::default()).await;
     }
 }

@@ -13,37 +13,45 @@ use rusqlite::OptionalExtension;
 use crate::SqliteStore;
 use crate::rows::{backend, from_sql_int, to_sql_int};
 
+/// Transactions waiting for `peer` (the depth row its triggers keep).
+pub(crate) fn peer_depth(c: &rusqlite::Connection, peer: &str) -> Result<u64, StoreError> {
+    let count: i64 = c
+        .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
+        .and_then(|mut s| s.query_row([peer], |r| r.get(0)).optional())
+        .map_err(|e| backend("reading an SSP queue's depth", e))?
+        .unwrap_or(0);
+    Ok(u64::try_from(count).unwrap_or(u64::MAX))
+}
+
+/// Queues `item` in the writer's transaction; returns its queue ID.
+pub(crate) fn insert_item(c: &rusqlite::Connection, item: &NewSspItem) -> Result<u64, StoreError> {
+    let created = to_sql_int(item.created_ms, "created_ms")?;
+    c.prepare_cached(
+        "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &item.peer,
+            item.response,
+            &item.transaction_id,
+            &item.body,
+            created,
+        ))
+    })
+    .map_err(|e| backend("queueing an SSP transaction", e))?;
+    Ok(u64::try_from(c.last_insert_rowid()).unwrap_or_default())
+}
+
 #[async_trait]
 impl SspStore for SqliteStore {
     async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
         self.writer()
             .run_batched(move |c| {
-                let what = |e| backend("queueing an SSP transaction", e);
-                let count: i64 = c
-                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
-                    .and_then(|mut s| s.query_row([&item.peer], |r| r.get(0)).optional())
-                    .map_err(what)?
-                    .unwrap_or(0);
-                if u64::try_from(count).unwrap_or(u64::MAX) >= max {
+                if peer_depth(c, &item.peer)? >= max {
                     return Ok(SspPut::Full);
                 }
-                let created = to_sql_int(item.created_ms, "created_ms")?;
-                c.prepare_cached(
-                    "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )
-                .and_then(|mut s| {
-                    s.execute((
-                        &item.peer,
-                        item.response,
-                        &item.transaction_id,
-                        &item.body,
-                        created,
-                    ))
-                })
-                .map_err(what)?;
-                let id = u64::try_from(c.last_insert_rowid()).unwrap_or_default();
-                Ok(SspPut::Queued(id))
+                Ok(SspPut::Queued(insert_item(c, &item)?))
             })
             .await
     }

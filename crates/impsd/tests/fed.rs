@@ -142,6 +142,66 @@ pub(crate) async fn metric(srv: &RealServer, name: &str, peer: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A send to a user of a peer domain that the client retries under its
+/// own MessageID (its answer lost, say) is recognised: the same server
+/// MessageID comes back and the peer gets the message once, also when
+/// the message has a local recipient too.
+#[tokio::test]
+async fn ssp_a_retried_send_to_a_remote_user_is_queued_once() {
+    let (a, b) = pair(86_400);
+    a.add_user("carol", "pw");
+    let alice = a.login("alice").ws().await;
+    let carol = a.login("carol").ws().await;
+    let bob = b.login("bob").ws().await;
+    let retried = |text: &str, to: &[&str], client_ref: &str| {
+        let mut req = alice.text_message(&[], text);
+        req.message_info.recipient = Some(csp::Recipient {
+            users: to.iter().map(|u| csp::User::new(*u)).collect(),
+            ..Default::default()
+        });
+        req.message_info.sender = Some(csp::Sender::user("wv:alice@a.test"));
+        req.message_info.message_id = Some(client_ref.to_string());
+        req
+    };
+    let req = retried("only once", &["wv:bob@b.test"], "alice-ref-1");
+    let first = alice.send(&req).await;
+    assert_eq!(first.result.code, 200, "{first:?}");
+    let again = alice.send(&req).await;
+    assert_eq!(again.result.code, 200, "{again:?}");
+    assert_eq!(
+        first.message_id, again.message_id,
+        "the retry was not recognised"
+    );
+    let id = first.message_id.expect("a MessageID");
+
+    // To bob and carol at once, retried: each gets it once.
+    let req = retried(
+        "both once",
+        &["wv:bob@b.test", "wv:carol@a.test"],
+        "alice-ref-2",
+    );
+    let both = alice.send(&req).await;
+    assert_eq!(both.result.code, 200, "{both:?}");
+    let both_again = alice.send(&req).await;
+    assert_eq!(both.message_id, both_again.message_id);
+    let both_id = both.message_id.expect("a MessageID");
+
+    // Then one more, not retried: the peer's queue is in order, so what
+    // bob gets after the first two says whether a copy went between.
+    let last = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "the last").await;
+    receive(&bob, "wv:alice@a.test", &id, "only once").await;
+    receive(&bob, "wv:alice@a.test", &both_id, "both once").await;
+    receive(&bob, "wv:alice@a.test", &last, "the last").await;
+    receive(&carol, "wv:alice@a.test", &both_id, "both once").await;
+    assert!(
+        carol
+            .next_request_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "carol got the retried message twice"
+    );
+}
+
 #[tokio::test]
 async fn ssp_alice_and_bob_chat_across_domains_in_xml_and_wbxml_with_delivery_reports() {
     let (a, b) = pair(86_400);

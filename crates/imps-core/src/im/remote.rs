@@ -19,22 +19,23 @@ use super::message::{DEFAULT_CONTENT_TYPE, date_time, delivery_report};
 use super::send::Outgoing;
 use crate::CoreError;
 use crate::federation::{check_actor, status_of};
-use crate::store::MessageBody;
+use crate::store::{MessageBody, NewSspItem};
 use crate::users::{canonical_user, wire_user};
 
 /// The longest MessageID taken from a peer (it becomes a store key).
 const MAX_REMOTE_ID: usize = 128;
 
 impl ImService {
-    /// Queues one SendMessageRequest for the recipient `to`
-    /// (`wv:user@domain` of a peer domain).
-    pub(crate) async fn send_remote(
+    /// The SendMessageRequest for the recipient `to` (`wv:user@domain`
+    /// of a peer domain), to be queued with the message
+    /// (`NewStoredMessage::remote`).
+    pub(crate) fn remote_item(
         &self,
         out: &Outgoing,
         id: &str,
         now: u64,
         to: &str,
-    ) -> Result<(), CoreError> {
+    ) -> Result<NewSspItem, CoreError> {
         let domain = &self.base.cfg.domain;
         let peer = domain_of(to).ok_or_else(|| CoreError::BadParameter(to.to_string()))?;
         let content = match out.body.encoding {
@@ -63,10 +64,7 @@ impl ImService {
             },
             content,
         };
-        self.base
-            .queue_ssp(peer, None, &req.to_element())
-            .await
-            .map(|_| ())
+        self.base.ssp_item(peer, None, &req.to_element())
     }
 
     /// A SendMessageRequest from the server of `peer`: checked, stored

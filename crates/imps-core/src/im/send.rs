@@ -28,7 +28,9 @@ use crate::CoreError;
 use crate::reply::result;
 use crate::service::Outcome;
 use crate::session::Session;
-use crate::store::{MessageBody, NewStoredMessage, PutOutcome, RecipientQuota, StoredMessage};
+use crate::store::{
+    MessageBody, NewSspItem, NewStoredMessage, PutOutcome, RecipientQuota, StoredMessage,
+};
 use crate::users::{canonical_user, wire_user};
 
 /// A message on its way in.
@@ -169,24 +171,19 @@ impl ImService {
             None => new_message_id(self.base.now_ms())?,
         };
         // Recipients of other domains: one SSP transaction each, queued
-        // durably before the sender hears "sent" (issue 17).
-        let mut remote_took = false;
+        // durably in the same store step as the message and its client
+        // reference, before the sender hears "sent" (issue 17): a retry
+        // recognised by the reference queues none of them twice.
         let had_remote = !remote.is_empty();
+        let mut remote_items: Vec<(String, NewSspItem)> = Vec::with_capacity(remote.len());
         for r in remote {
-            match self.send_remote(&out, &id, now, &r).await {
-                Ok(()) => remote_took = true,
+            match self.remote_item(&out, &id, now, &r) {
+                Ok(item) => remote_items.push((r, item)),
                 Err(err) => refused.push(Refusal { wire: r, err }),
             }
         }
-        if accepted.is_empty() {
-            if !remote_took {
-                return nobody_took(refused, charged);
-            }
-            return Ok(Sent {
-                id: Some(id),
-                refused,
-                charged,
-            });
+        if accepted.is_empty() && remote_items.is_empty() {
+            return nobody_took(refused, charged);
         }
         let sender_name = self.sender_name(&out.sender).await?;
         let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
@@ -251,6 +248,8 @@ impl ImService {
                 recipients: recipients.clone(),
                 client_ref: out.client_ref.clone(),
                 quota,
+                remote: remote_items.iter().map(|(_, i)| i.clone()).collect(),
+                remote_max: self.base.ssp_queue_max(),
             };
             let put = match self.base.store.put_message(msg, since).await {
                 Ok(p) => p,
@@ -292,20 +291,36 @@ impl ImService {
                             wire,
                         });
                     }
-                    if recipients.is_empty() {
-                        if remote_took {
-                            return Ok(Sent {
-                                id: Some(id),
-                                refused,
-                                charged,
-                            });
+                    if recipients.is_empty() && remote_items.is_empty() {
+                        return nobody_took(refused, charged);
+                    }
+                }
+                PutOutcome::PeerFull(peers) => {
+                    tracing::warn!(sender = %out.sender, peers = ?peers, "message refused for peer domains: SSP queue full");
+                    remote_items.retain(|(wire, item)| {
+                        if !peers.contains(&item.peer) {
+                            return true;
                         }
+                        refused.push(Refusal {
+                            wire: wire.clone(),
+                            err: CoreError::ImQueueFull(format!("wv:@{}", item.peer)),
+                        });
+                        false
+                    });
+                    if recipients.is_empty() && remote_items.is_empty() {
                         return nobody_took(refused, charged);
                     }
                 }
                 PutOutcome::Stored(seqs) => break seqs,
             }
         };
+        let mut woken: Vec<&str> = Vec::new();
+        for (_, item) in &remote_items {
+            if !woken.contains(&item.peer.as_str()) {
+                woken.push(&item.peer);
+                self.base.ssp_queued(&item.peer);
+            }
+        }
         if let Some((mut m, late)) = early {
             m.seq = seqs.first().copied().unwrap_or_default();
             self.stored_early(m, &late).await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{MemStore, StoreError};
+use super::{MemStore, NewSspItem, StoreError};
 
 /// Formatting of a text message (1.3 Font; IMR-1..4), kept as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +58,14 @@ pub struct NewStoredMessage {
     /// What each recipient's queue may hold with this message in it;
     /// `None` = no limit.
     pub quota: Option<RecipientQuota>,
+    /// The message for users of peer domains, one SSP transaction each,
+    /// queued in the same step as the rest (and the `client_ref`): a
+    /// retried send recognised by its reference queues none of them
+    /// again, and none is queued for a send that stored nothing.
+    pub remote: Vec<NewSspItem>,
+    /// Most transactions that may wait for one peer, these included
+    /// (`federation.queue_max`).
+    pub remote_max: u64,
 }
 
 /// The most one recipient's queue may hold (issue 14: offline quota).
@@ -111,6 +119,28 @@ pub enum PutOutcome {
     /// These recipients' queues are full (`NewStoredMessage::quota`):
     /// nothing stored, for anyone.
     OverQuota(Vec<String>),
+    /// The SSP queues of these peers would pass `remote_max`: nothing
+    /// stored, for anyone.
+    PeerFull(Vec<String>),
+}
+
+/// The peers of `remote` whose queues cannot take this message's
+/// transactions: `depth(peer)` waiting already, plus this message's.
+pub fn full_peers(
+    remote: &[NewSspItem],
+    max: u64,
+    mut depth: impl FnMut(&str) -> Result<u64, StoreError>,
+) -> Result<Vec<String>, StoreError> {
+    let mut peers: Vec<&str> = remote.iter().map(|i| i.peer.as_str()).collect();
+    peers.sort_unstable();
+    let mut full = Vec::new();
+    for chunk in peers.chunk_by(|a, b| a == b) {
+        let peer = chunk[0];
+        if depth(peer)?.saturating_add(chunk.len() as u64) > max {
+            full.push(peer.to_string());
+        }
+    }
+    Ok(full)
 }
 
 /// The entry removed by `remove_message`, for the delivery report.
@@ -260,14 +290,26 @@ impl MessageStore for MemStore {
                 return Ok(PutOutcome::OverQuota(over));
             }
         }
+        // Locked after the messages, as nowhere the other way round.
+        let mut ssp = self.ssp.lock();
+        let full = full_peers(&msg.remote, msg.remote_max, |p| Ok(ssp.depth(p)))?;
+        if !full.is_empty() {
+            return Ok(PutOutcome::PeerFull(full));
+        }
+        if !msg.recipients.is_empty() && g.messages.contains_key(&msg.id) {
+            return Err(StoreError::Conflict(format!("message {} exists", msg.id)));
+        }
         if let Some(r) = &msg.client_ref {
             g.refs.insert(
                 (msg.sender.clone(), r.clone()),
                 (msg.id.clone(), msg.created_ms),
             );
         }
-        if g.messages.contains_key(&msg.id) {
-            return Err(StoreError::Conflict(format!("message {} exists", msg.id)));
+        for item in &msg.remote {
+            ssp.push(item.clone());
+        }
+        if msg.recipients.is_empty() {
+            return Ok(PutOutcome::Stored(Vec::new()));
         }
         let mut seqs = Vec::with_capacity(msg.recipients.len());
         for (rcpt, target) in &msg.recipients {

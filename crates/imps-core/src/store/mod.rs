@@ -23,7 +23,7 @@ pub use groups::{
 };
 pub use im::{
     FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RecipientQuota,
-    RemovedMessage, StoredMessage,
+    RemovedMessage, StoredMessage, full_peers,
 };
 pub use lists::{
     AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome,

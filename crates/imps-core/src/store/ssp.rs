@@ -113,22 +113,18 @@ pub(crate) struct MemSsp {
     handled: BTreeMap<(String, String), u64>,
 }
 
-#[async_trait]
-impl SspStore for MemStore {
-    async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
-        let mut g = self.ssp.lock();
-        let waiting = g
-            .items
-            .values()
-            .filter(|i| i.item.peer == item.peer)
-            .count();
-        if waiting as u64 >= max {
-            return Ok(SspPut::Full);
-        }
-        g.next += 1;
-        let id = g.next;
+impl MemSsp {
+    /// Transactions waiting for `peer`.
+    pub(crate) fn depth(&self, peer: &str) -> u64 {
+        self.items.values().filter(|i| i.item.peer == peer).count() as u64
+    }
+
+    /// Queues `item`; returns its queue ID.
+    pub(crate) fn push(&mut self, item: NewSspItem) -> u64 {
+        self.next += 1;
+        let id = self.next;
         let next_ms = item.created_ms;
-        g.items.insert(
+        self.items.insert(
             id,
             SspItem {
                 id,
@@ -137,7 +133,18 @@ impl SspStore for MemStore {
                 next_ms,
             },
         );
-        Ok(SspPut::Queued(id))
+        id
+    }
+}
+
+#[async_trait]
+impl SspStore for MemStore {
+    async fn put_ssp(&self, item: NewSspItem, max: u64) -> Result<SspPut, StoreError> {
+        let mut g = self.ssp.lock();
+        if g.depth(&item.peer) >= max {
+            return Ok(SspPut::Full);
+        }
+        Ok(SspPut::Queued(g.push(item)))
     }
 
     async fn due_ssp(&self, now_ms: u64, limit: usize) -> Result<Vec<SspItem>, StoreError> {
