@@ -246,7 +246,7 @@ async fn phone_receiver(
                 return;
             }
         }
-        loop {
+        while !stop.load(Ordering::Relaxed) {
             match client.poll().await {
                 Ok(Some(m)) => {
                     let more = m.poll == Some(true);
@@ -256,9 +256,13 @@ async fn phone_receiver(
                     }
                 }
                 Ok(None) => break,
+                // A failed poll is sent again (a phone retries a failed
+                // send): the server writes no new WVCI for what it has
+                // announced already, so giving up would leave it waiting
+                // until the next message.
                 Err(_) => {
                     c.errors.fetch_add(1, Ordering::Relaxed);
-                    break;
+                    tokio::time::sleep(RECEIVE_CHECK).await;
                 }
             }
         }
