@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Usage: BENCH=.../imps-bench BASE_BIN=.../impsd HEAD_BIN=.../impsd RATE=4000 SECS=8 scripts/bench-im-cpu-abba.sh
-# ABBA: one load tool, two impsd builds, fixed rate. Server CPU (utime+stime
-# from /proc) over the measured phase: the last SECS seconds before the
-# phase's result line appears. The server's pid is the one imps-bench
+# ABBA: one load tool, two impsd builds, fixed rate. A side in ORDER may
+# name a transport of `imps-bench im` after a slash: ORDER="head/ws
+# head/http-tcpcir head/http-tcpcir head/ws" compares the phone path with
+# WebSocket on one build (a side without one uses TRANSPORT, default ws).
+# USERS (default 100) users. Server CPU (utime+stime from /proc) over the
+# measured phase: the last SECS seconds before the phase's result line
+# appears. The server's pid is the one imps-bench
 # prints when it has started it ("impsd pid N serving ...").
 set -u
 BENCH=${BENCH:?path of the imps-bench binary}
@@ -10,9 +14,12 @@ declare -A BIN=([base]=${BASE_BIN:?old impsd binary} [head]=${HEAD_BIN:?new imps
 RATE=${RATE:-4000}; SECS=${SECS:-8}
 tck=$(getconf CLK_TCK)
 for side in ${ORDER:-base head head base base head head base}; do
-  bin=${BIN[$side]}
-  out=${TMPDIR:-/tmp}/abba-$side-$RANDOM.log
-  $BENCH im --impsd "$bin" --users 100 --secs "$SECS" --rate "$RATE" > "$out" 2>&1 &
+  build=${side%%/*}
+  transport=${TRANSPORT:-ws}
+  [ "$build" != "$side" ] && transport=${side#*/}
+  bin=${BIN[$build]}
+  out=${TMPDIR:-/tmp}/abba-$build-$transport-$RANDOM.log
+  $BENCH im --impsd "$bin" --transport "$transport" --users "${USERS:-100}" --secs "$SECS" --rate "$RATE" > "$out" 2>&1 &
   bpid=$!
   pid=""; ts=(); cs=(); done_at=""
   while kill -0 $bpid 2>/dev/null; do
@@ -31,5 +38,5 @@ for side in ${ORDER:-base head head base base head head base}; do
   dt=$(echo "$tend - ${ts[$start]}" | bc); dc=$((cend-${cs[$start]}))
   msgs=$(grep -oE "delivered +[0-9]+/s" "$out" | grep -oE "[0-9]+")
   cpu_ms_per_msg=$(echo "scale=4; ($dc*1000/$tck) / ($msgs*$dt)" | bc)
-  echo "$side window=${dt}s server_cpu=$(echo "scale=2; $dc/$tck" | bc)s delivered=${msgs}/s cpu_ms_per_msg=$cpu_ms_per_msg :: $(grep -oE "p50 +[0-9.]+ ms +p99 +[0-9.]+ ms" "$out")"
+  echo "$build/$transport window=${dt}s server_cpu=$(echo "scale=2; $dc/$tck" | bc)s delivered=${msgs}/s cpu_ms_per_msg=$cpu_ms_per_msg :: $(grep -oE "p50 +[0-9.]+ ms +p99 +[0-9.]+ ms" "$out")"
 done

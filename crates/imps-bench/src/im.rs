@@ -1,12 +1,22 @@
 //! `imps-bench im`: instant messages delivered per second end to end, and
 //! delivery latency at fractions of the peak rate.
 //!
-//! Every user has one WebSocket session (CSP 1.3, WBXML unless `--xml`):
-//! it sends SendMessage-Requests on it and takes the NewMessages pushed to
-//! it, answering each with MessageDelivered as Android does. A message's
-//! latency runs from just before its SendMessage-Request is written until
-//! its NewMessage arrives at the recipient; sender and recipient are both
-//! in this process, so one clock measures it.
+//! Every user has one session (CSP 1.3, WBXML unless `--xml`) over one of
+//! two transports (`--transport`):
+//! - `ws` (the default): one WebSocket. The user sends SendMessage-Requests
+//!   on it and takes the NewMessages pushed to it, answering each with
+//!   MessageDelivered as Android does.
+//! - `http-tcpcir`: the path phones use. The user POSTs its requests over
+//!   HTTP keep-alive (a connection pool of its own, as a phone has its own
+//!   connection) and holds one standing TCP CIR connection (`HELO
+//!   <SessionID>`). When the server writes a `WVCI` line on it, the user
+//!   sends Polling-Request, answers the NewMessage it brings with
+//!   MessageDelivered (Response mode, as Android), and polls again while
+//!   the answer says `Poll=T` (as Android does).
+//!
+//! A message's latency runs from just before its SendMessage-Request is
+//! written until its NewMessage arrives at the recipient; sender and
+//! recipient are both in this process, so one clock measures it.
 //!
 //! Phase 1 finds the peak: every user keeps `--window` sends in flight for
 //! `--secs`; the rate of delivered messages is the peak. Phase 2 sends
@@ -23,18 +33,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args;
-use imps_client::{Element, Encoding, Version, WsClient, status_of};
+use clap::{Args, ValueEnum};
+use imps_client::{
+    Client, Element, Encoding, HttpClient, Message, TcpCir, Transport, Version, WsClient, status_of,
+};
 use imps_wire::csp;
 use samples::Lat;
 
 use crate::target::{Settings, Target, toml_str};
 
+/// How the users reach the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImTransport {
+    /// One WebSocket per user: requests and pushes on it.
+    Ws,
+    /// The phone path: requests over HTTP keep-alive, wake-ups on one
+    /// standing TCP CIR connection per user, then Polling-Request.
+    HttpTcpcir,
+}
+
 #[derive(Args, Debug)]
 pub struct ImArgs {
-    /// Users, each sending and receiving on one WebSocket session.
+    /// Users, each sending and receiving on one session.
     #[arg(long, default_value_t = 100)]
     users: usize,
+    /// How the users reach the server.
+    #[arg(long, value_enum, default_value = "ws")]
+    transport: ImTransport,
     /// Seconds per measured phase.
     #[arg(long, default_value_t = 10)]
     secs: u64,
@@ -65,8 +90,9 @@ pub struct ImArgs {
     /// Bytes of text per message.
     #[arg(long, default_value_t = 40)]
     text: usize,
-    /// HTTP URL of a running server (its WebSocket is at URL/ws); its
-    /// users PREFIX0000... must exist with --password.
+    /// HTTP URL of a running server (its WebSocket is at URL/ws; for
+    /// `http-tcpcir` it must serve TCP CIR); its users PREFIX0000... must
+    /// exist with --password.
     #[arg(long, conflicts_with = "impsd")]
     url: Option<String>,
     /// The impsd binary to start for the run [default: `impsd` beside
@@ -142,48 +168,112 @@ pub(crate) fn send_body(to: &str, t0: &Instant, pad: &str) -> Element {
     .to_element(VERSION)
 }
 
-/// Takes pushes on one session: acknowledges NewMessages and records
-/// their latency.
+/// How long a receiver waits for a push or a wake-up before it looks
+/// whether the phase is over.
+const RECEIVE_CHECK: Duration = Duration::from_millis(200);
+
+/// Handles the server request a push or a poll brought: a NewMessage is
+/// recorded (its latency from the stamp in its text) and acknowledged
+/// with MessageDelivered under its TransactionID, as Android does;
+/// anything else gets Status 200.
+async fn take_request<T: Transport>(client: &Client<T>, m: Message, t0: Instant, c: &Counters) {
+    let Some(t) = m.transactions.into_iter().next() else {
+        return;
+    };
+    let Some(tid) = t.id.as_deref() else { return };
+    let Ok(msg) = csp::NewMessage::from_element(&t.body, VERSION) else {
+        let _ = client.answer_status(tid).await;
+        return;
+    };
+    let now = t0.elapsed().as_micros();
+    if let Some(sent) = msg
+        .content_data
+        .as_deref()
+        .and_then(|d| d.split(' ').next())
+        .and_then(|s| s.parse::<u128>().ok())
+    {
+        c.lat
+            .push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
+    }
+    c.delivered.fetch_add(1, Ordering::Relaxed);
+    let ack = csp::MessageDelivered {
+        message_id: msg.message_info.message_id.unwrap_or_default(),
+        other: Vec::new(),
+    };
+    if client.answer(tid, ack.to_element(VERSION)).await.is_err() {
+        c.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes pushes on one WebSocket session: acknowledges NewMessages and
+/// records their latency.
 async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        let Some(m) = ws.next_push(Duration::from_millis(200)).await else {
+        let Some(m) = ws.next_push(RECEIVE_CHECK).await else {
             if ws.is_closed() {
                 return;
             }
             continue;
         };
-        let Some(t) = m.transactions.into_iter().next() else {
-            continue;
-        };
-        let Some(tid) = t.id.as_deref() else { continue };
-        let Ok(msg) = csp::NewMessage::from_element(&t.body, VERSION) else {
-            let _ = ws.answer_status(tid).await;
-            continue;
-        };
-        let now = t0.elapsed().as_micros();
-        if let Some(sent) = msg
-            .content_data
-            .as_deref()
-            .and_then(|d| d.split(' ').next())
-            .and_then(|s| s.parse::<u128>().ok())
-        {
-            c.lat
-                .push(now.saturating_sub(sent).min(u128::from(u32::MAX)) as u32);
+        take_request(&ws, m, t0, &c).await;
+    }
+}
+
+/// One user on the phone path: its HTTP session and its TCP CIR
+/// connection (kept from phase to phase; one receiver holds it at a time).
+pub(crate) struct Phone {
+    client: HttpClient,
+    cir: Arc<tokio::sync::Mutex<TcpCir>>,
+}
+
+/// Takes a phone user's wake-ups: at each `WVCI` line it polls, answers
+/// what the poll brings, and polls again while the answer says more
+/// waits (`Poll=T`), as Android does.
+async fn phone_receiver(
+    client: HttpClient,
+    cir: Arc<tokio::sync::Mutex<TcpCir>>,
+    t0: Instant,
+    c: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut cir = cir.lock().await;
+    while !stop.load(Ordering::Relaxed) {
+        match cir.next_wakeup(RECEIVE_CHECK).await {
+            Ok(Some(_)) => {}
+            Ok(None) => continue,
+            Err(_) => {
+                c.errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         }
-        c.delivered.fetch_add(1, Ordering::Relaxed);
-        let ack = csp::MessageDelivered {
-            message_id: msg.message_info.message_id.unwrap_or_default(),
-            other: Vec::new(),
-        };
-        let _ = ws.answer(tid, ack.to_element(VERSION)).await;
+        while !stop.load(Ordering::Relaxed) {
+            match client.poll().await {
+                Ok(Some(m)) => {
+                    let more = m.poll == Some(true);
+                    take_request(&client, m, t0, &c).await;
+                    if !more {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                // A failed poll is sent again (a phone retries a failed
+                // send): the server writes no new WVCI for what it has
+                // announced already, so giving up would leave it waiting
+                // until the next message.
+                Err(_) => {
+                    c.errors.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(RECEIVE_CHECK).await;
+                }
+            }
+        }
     }
 }
 
 /// Sends one message. For a 503 (the server refusing work past its peak)
 /// returns how long it asked the client to wait: its TryAgainTimeout, or
 /// one second when it gave none.
-async fn one_send(
-    ws: &WsClient,
+async fn one_send<T: Transport>(
+    ws: &Client<T>,
     to: &str,
     t0: &Instant,
     pad: &str,
@@ -298,8 +388,8 @@ pub(crate) fn ring(users: &Arc<Vec<String>>) -> Pick {
     })
 }
 
-/// Runs one phase: `rate` None = closed loop with `window` in flight per
-/// user; Some(r) = open loop at r msg/s in total.
+/// Runs one phase over WebSocket: `rate` None = closed loop with
+/// `window` in flight per user; Some(r) = open loop at r msg/s in total.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn phase(
     name: &str,
@@ -313,18 +403,98 @@ pub(crate) async fn phase(
     pad: Arc<String>,
     honour_try_again: bool,
 ) -> Phase {
+    let receivers = |c: &Arc<Counters>, stop: &Arc<AtomicBool>| {
+        clients
+            .iter()
+            .map(|ws| tokio::spawn(receiver(ws.clone(), t0, c.clone(), stop.clone())))
+            .collect()
+    };
+    phase_on(
+        name,
+        cpu,
+        clients,
+        &receivers,
+        pick,
+        rate,
+        window,
+        secs,
+        t0,
+        pad,
+        honour_try_again,
+    )
+    .await
+}
+
+/// Starts the receivers of one phase, given its counters and stop flag.
+type StartReceivers<'a> =
+    dyn Fn(&Arc<Counters>, &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> + 'a;
+
+/// Runs one phase on the phone path (HTTP keep-alive, TCP CIR, polls);
+/// as [`phase`] otherwise.
+#[allow(clippy::too_many_arguments)]
+async fn phone_phase(
+    name: &str,
+    cpu: &(dyn Fn() -> Option<Duration> + Sync),
+    phones: &[Phone],
+    pick: &Pick,
+    rate: Option<f64>,
+    window: usize,
+    secs: u64,
+    t0: Instant,
+    pad: Arc<String>,
+    honour_try_again: bool,
+) -> Phase {
+    let clients: Vec<HttpClient> = phones.iter().map(|p| p.client.clone()).collect();
+    let receivers = |c: &Arc<Counters>, stop: &Arc<AtomicBool>| {
+        phones
+            .iter()
+            .map(|p| {
+                tokio::spawn(phone_receiver(
+                    p.client.clone(),
+                    p.cir.clone(),
+                    t0,
+                    c.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect()
+    };
+    phase_on(
+        name,
+        cpu,
+        &clients,
+        &receivers,
+        pick,
+        rate,
+        window,
+        secs,
+        t0,
+        pad,
+        honour_try_again,
+    )
+    .await
+}
+
+/// One phase over any transport: `clients` send, `receivers` takes what
+/// reaches them.
+#[allow(clippy::too_many_arguments)]
+async fn phase_on<T: Transport>(
+    name: &str,
+    cpu: &(dyn Fn() -> Option<Duration> + Sync),
+    clients: &[Client<T>],
+    receivers: &StartReceivers<'_>,
+    pick: &Pick,
+    rate: Option<f64>,
+    window: usize,
+    secs: u64,
+    t0: Instant,
+    pad: Arc<String>,
+    honour_try_again: bool,
+) -> Phase {
     let c = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let n = clients.len();
-    let mut rx_tasks = Vec::new();
-    for ws in clients {
-        rx_tasks.push(tokio::spawn(receiver(
-            ws.clone(),
-            t0,
-            c.clone(),
-            stop.clone(),
-        )));
-    }
+    let rx_tasks = receivers(&c, &stop);
     // Warm-up second, not measured.
     let run_for = Duration::from_secs(secs + 1);
     let start = Instant::now();
@@ -423,14 +593,112 @@ pub(crate) async fn phase(
 }
 
 /// The server settings of this benchmark: offline notices off (every
-/// recipient is online anyway), two sessions per user.
+/// recipient is online anyway), two sessions per user, and for the phone
+/// path a TCP CIR listener on a loopback port.
 fn settings(args: &ImArgs) -> Settings {
     let s = Settings::default()
         .set("im", "offline_notify", toml_str("off"))
         .set("session", "max_per_user", "2".into());
+    let s = match args.transport {
+        ImTransport::Ws => s,
+        ImTransport::HttpTcpcir => s.set("cir", "tcp_listen", toml_str("127.0.0.1:0")),
+    };
     match args.max_waiting {
         Some(n) => s.set("im", "max_waiting_in_memory", n.to_string()),
         None => s,
+    }
+}
+
+/// The users, logged in and ready, on the transport asked for.
+enum Users {
+    Ws(Vec<WsClient>),
+    Phone(Vec<Phone>),
+}
+
+async fn connect_ws(target: &Target, enc: Encoding) -> anyhow::Result<Users> {
+    let ws_url = target.ws_url();
+    let mut clients = Vec::new();
+    for u in target.users.iter() {
+        let ws = WsClient::connect(&ws_url, VERSION, enc).await?;
+        ws.login_password(u, &target.password).await?;
+        ws.client_capability(&[], None).await?;
+        ws.service_request_all().await?;
+        clients.push(ws);
+    }
+    Ok(Users::Ws(clients))
+}
+
+/// Each phone user gets its own HTTP connection pool (a phone keeps its
+/// own keep-alive connection), agrees STCP, and holds a TCP CIR
+/// connection to the address the server gave.
+async fn connect_phones(target: &Target, enc: Encoding) -> anyhow::Result<Users> {
+    let mut phones = Vec::new();
+    for (i, u) in target.users.iter().enumerate() {
+        let cfg = target
+            .client_config(VERSION, enc)
+            .with_client_id(format!("WV:imps-bench-im-{i}"));
+        let client = Client::with_transport(target.transport(VERSION, enc)?, cfg);
+        client.login_password(u, &target.password).await?;
+        let sid = client
+            .session_id()
+            .ok_or_else(|| anyhow::anyhow!("{u}: no SessionID after login"))?;
+        let agreed = client.client_capability(&["STCP"], None).await?;
+        let addr = imps_client::tcp_cir_addr(&agreed)
+            .ok_or_else(|| anyhow::anyhow!("{u}: the server did not agree to STCP"))?;
+        let cir = TcpCir::connect(addr.as_str(), &sid).await?;
+        client.service_request_all().await?;
+        phones.push(Phone {
+            client,
+            cir: Arc::new(tokio::sync::Mutex::new(cir)),
+        });
+    }
+    Ok(Users::Phone(phones))
+}
+
+/// One phase on whichever transport the users are on.
+#[allow(clippy::too_many_arguments)]
+async fn run_phase(
+    users: &Users,
+    name: &str,
+    cpu: &(dyn Fn() -> Option<Duration> + Sync),
+    pick: &Pick,
+    rate: Option<f64>,
+    window: usize,
+    args: &ImArgs,
+    t0: Instant,
+    pad: Arc<String>,
+) -> Phase {
+    match users {
+        Users::Ws(clients) => {
+            phase(
+                name,
+                cpu,
+                clients,
+                pick,
+                rate,
+                window,
+                args.secs,
+                t0,
+                pad,
+                args.honour_try_again,
+            )
+            .await
+        }
+        Users::Phone(phones) => {
+            phone_phase(
+                name,
+                cpu,
+                phones,
+                pick,
+                rate,
+                window,
+                args.secs,
+                t0,
+                pad,
+                args.honour_try_again,
+            )
+            .await
+        }
     }
 }
 
@@ -453,36 +721,34 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
     } else {
         Encoding::Wbxml
     };
-    let ws_url = target.ws_url();
-    let mut clients = Vec::new();
-    for u in target.users.iter() {
-        let ws = WsClient::connect(&ws_url, VERSION, enc).await?;
-        ws.login_password(u, &target.password).await?;
-        ws.client_capability(&[], None).await?;
-        ws.service_request_all().await?;
-        clients.push(ws);
-    }
+    let (users, over) = match args.transport {
+        ImTransport::Ws => (connect_ws(&target, enc).await?, "on WebSocket"),
+        ImTransport::HttpTcpcir => (
+            connect_phones(&target, enc).await?,
+            "on HTTP keep-alive with TCP CIR and polls",
+        ),
+    };
     println!(
-        "imps-bench im: {server}; {} users on WebSocket, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
+        "imps-bench im: {server}; {} users {over}, CSP 1.3 {:?}, {} bytes of text, {} s per phase",
         args.users, enc, args.text, args.secs
     );
     let t0 = Instant::now();
     let pad = Arc::new("x".repeat(args.text.saturating_sub(12)));
-    let users = ring(&target.users);
+    let pick = ring(&target.users);
+    let cpu = || target.server_cpu();
     let peak = match args.rate {
         Some(r) => r,
         None => {
-            let p = phase(
-                "peak",
-                &|| target.server_cpu(),
-                &clients,
+            let p = run_phase(
                 &users,
+                "peak",
+                &cpu,
+                &pick,
                 None,
                 args.window,
-                args.secs,
+                args,
                 t0,
                 pad.clone(),
-                args.honour_try_again,
             )
             .await;
             p.print();
@@ -496,23 +762,32 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
     };
     for f in fractions {
         let rate = peak * f;
-        let p = phase(
-            &format!("{:.0}% peak", f * 100.0),
-            &|| target.server_cpu(),
-            &clients,
+        let name = format!("{:.0}% peak", f * 100.0);
+        let p = run_phase(
             &users,
+            &name,
+            &cpu,
+            &pick,
             Some(rate),
             1,
-            args.secs,
+            args,
             t0,
             pad.clone(),
-            args.honour_try_again,
         )
         .await;
         p.print();
     }
-    for ws in &clients {
-        let _ = ws.close().await;
+    match &users {
+        Users::Ws(clients) => {
+            for ws in clients {
+                let _ = ws.close().await;
+            }
+        }
+        Users::Phone(phones) => {
+            for p in phones {
+                let _ = p.client.logout().await;
+            }
+        }
     }
     target.close().await;
     Ok(())

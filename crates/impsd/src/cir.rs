@@ -109,9 +109,13 @@ impl Lines {
         Ok(())
     }
 
+    /// Writes `line` and its CR LF in one write (one system call, one
+    /// segment): a wake-up per message on the phone path.
     async fn send(&mut self, line: &str) -> std::io::Result<()> {
-        self.sock.write_all(line.as_bytes()).await?;
-        self.sock.write_all(b"\r\n").await
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.sock.write_all(&bytes).await
     }
 }
 

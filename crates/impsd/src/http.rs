@@ -389,21 +389,68 @@ pub struct HandlerFailed;
 /// handler half-way would leave work the store has already committed
 /// without its follow-up: a stored message never queued for its online
 /// recipient, a block-list change whose cache entry is never invalidated.
-/// So the handler runs as a task of its own, and the caller only waits for
-/// its answer.
+/// So the handler is polled in the caller's task while the caller waits
+/// (no task per request: on the phone path a message takes three POSTs),
+/// and handed to a task of its own only when the caller is dropped before
+/// it ends ([`ToEnd`]). A handler that panics is logged and answered as a
+/// failure.
 pub async fn handle_to_end(
     service: &Arc<Service>,
     ctx: &RequestCtx,
     msg: Message,
 ) -> Result<Option<Message>, HandlerFailed> {
+    use futures_util::FutureExt;
     let service = service.clone();
     let ctx = ctx.clone();
-    tokio::spawn(async move { service.handle(&ctx, msg).await })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "a CSP handler panicked or was cancelled");
-            HandlerFailed
-        })
+    let handler = async move { service.handle(&ctx, msg).await };
+    ToEnd(Some(Box::pin(
+        std::panic::AssertUnwindSafe(handler).catch_unwind(),
+    )))
+    .await
+    .map_err(|_| {
+        tracing::error!("a CSP handler panicked");
+        HandlerFailed
+    })
+}
+
+/// A future that is finished even when whoever awaits it goes away:
+/// polled in place, and moved to a task of its own if dropped before it
+/// completes.
+struct ToEnd<T: Send + 'static>(Option<std::pin::Pin<Box<dyn Future<Output = T> + Send>>>);
+
+impl<T: Send + 'static> Future for ToEnd<T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        let Some(f) = self.0.as_mut() else {
+            // Polled again after it completed: nothing more will come.
+            return std::task::Poll::Pending;
+        };
+        match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => {
+                self.0 = None;
+                std::task::Poll::Ready(v)
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for ToEnd<T> {
+    fn drop(&mut self) {
+        let Some(f) = self.0.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(f);
+            }
+            // Only outside a runtime (never in the server): nothing can
+            // run it any more.
+            Err(_) => tracing::error!("a CSP handler dropped outside the runtime"),
+        }
+    }
 }
 
 /// An undecodable body. When it says which CSP version it is, the client
