@@ -250,6 +250,41 @@ impl Service {
         answer
     }
 
+    /// A message of a push channel bound to `s` (WebSocket) that only
+    /// answers pushes with Status, on `s` itself, taken at once: the
+    /// session is touched and each answer counted, as [`Service::handle`]
+    /// does for it, without the session lookup, the span and the future of
+    /// a request (issue 19: every watcher answers every presence
+    /// notification). False when it is anything else, or the session is
+    /// gone or kicked (a kicked session's answers are refused the long
+    /// way); then hand it to [`Service::handle`].
+    pub fn take_status_answers(&self, s: &Session, msg: &Message) -> bool {
+        let only_status = !msg.transactions.is_empty()
+            && msg.transactions.iter().all(|t| {
+                t.mode == TransactionMode::Response && t.kind() == Some(PrimitiveKind::Status)
+            });
+        if !only_status || msg.session_id.as_deref() != Some(s.id.as_str()) {
+            return false;
+        }
+        let now = self.base.now_ms();
+        // One lock: live and not kicked, then touched.
+        let taken = s.with_state(|st| {
+            let live = !st.ended && !st.closing;
+            if live {
+                st.last_seen_ms = now;
+            }
+            live
+        });
+        if taken {
+            // Counted as taking no time: there is nothing to time.
+            for _ in &msg.transactions {
+                self.stats
+                    .record(PrimitiveKind::Status, std::time::Duration::ZERO, None);
+            }
+        }
+        taken
+    }
+
     /// Writes the addresses of an outgoing message the way the session's
     /// client writes them (issue 13): the areas build them fully
     /// qualified, and this is the one place they are shortened, for every

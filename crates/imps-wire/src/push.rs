@@ -79,6 +79,15 @@ impl SharedBody {
         encoding: Encoding,
     ) -> Result<Vec<u8>, WireError> {
         if let Some(done) = self.encoded(version, encoding) {
+            let (bytes, exit_page) = match done {
+                Encoded::Xml(bytes) => (bytes.as_slice(), 0),
+                Encoded::Wbxml(tree) => (tree.bytes(), tree.exit_page()),
+            };
+            if let Some(t) = template(version, encoding, poll, exit_page)
+                && fits_template(version, encoding, session_id, tid)
+            {
+                return Ok(t.fill(session_id, tid, bytes));
+            }
             // The envelope with an empty stand-in where the primitive goes.
             let mut m = Message::single(
                 version,
@@ -131,9 +140,157 @@ impl From<Element> for SharedBody {
     }
 }
 
+/// The envelope of a push for one (version, encoding, Poll flag, code
+/// page the primitive leaves current), encoded once and cut where the
+/// SessionID, the TransactionID and the primitive go: a push is then
+/// four copies and three inserts, with no element tree built for its
+/// envelope (issue 19, the fan-out cost). Only IDs that are written as
+/// they are ([`fits_template`]) are inserted; any other goes the long
+/// way, and a test checks both against [`crate::encode`].
+#[derive(Debug)]
+struct Template {
+    parts: [Box<[u8]>; 4],
+}
+
+impl Template {
+    fn fill(&self, session_id: &str, tid: &str, body: &[u8]) -> Vec<u8> {
+        let [a, b, c, d] = &self.parts;
+        let len = a.len() + b.len() + c.len() + d.len() + session_id.len() + tid.len() + body.len();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(a);
+        out.extend_from_slice(session_id.as_bytes());
+        out.extend_from_slice(b);
+        out.extend_from_slice(tid.as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(body);
+        out.extend_from_slice(d);
+        out
+    }
+}
+
+/// Where the SessionID, the TransactionID and the primitive stand while a
+/// template is made (IDs that are written as they are in both encodings).
+const SID_MARK: &str = "zzSessionIDzz";
+const TID_MARK: &str = "zzTransactionIDzz";
+const BODY_MARK: &[u8] = b"\x01zzPrimitivezz\x01";
+
+/// WBXML code pages a template is kept for (CSP uses fewer); XML's
+/// templates go in the slot after them.
+const PAGES: usize = 16;
+
+static TEMPLATES: [OnceLock<Option<Template>>; 3 * 2 * (PAGES + 1)] =
+    [const { OnceLock::new() }; 3 * 2 * (PAGES + 1)];
+
+fn template(
+    version: Version,
+    encoding: Encoding,
+    poll: bool,
+    exit_page: u8,
+) -> Option<&'static Template> {
+    let page = match encoding {
+        Encoding::Xml => PAGES,
+        Encoding::Wbxml if usize::from(exit_page) < PAGES => usize::from(exit_page),
+        Encoding::Wbxml => return None,
+    };
+    let v = match version {
+        Version::V1_1 => 0,
+        Version::V1_2 => 1,
+        Version::V1_3 => 2,
+    };
+    let slot = (v * 2 + usize::from(poll)) * (PAGES + 1) + page;
+    TEMPLATES
+        .get(slot)?
+        .get_or_init(|| make_template(version, encoding, poll, exit_page))
+        .as_ref()
+}
+
+fn make_template(
+    version: Version,
+    encoding: Encoding,
+    poll: bool,
+    exit_page: u8,
+) -> Option<Template> {
+    let mut m = Message::single(
+        version,
+        Some(SID_MARK.to_string()),
+        Transaction::request(TID_MARK, Element::default()),
+    );
+    m.poll = Some(poll);
+    let root = m.to_element();
+    let at = stand_in(&root)?;
+    let bytes = match encoding {
+        Encoding::Xml => crate::xml::encode_spliced(&root, at, BODY_MARK),
+        Encoding::Wbxml => {
+            let mark = EncodedTree::stand_in(BODY_MARK.to_vec(), exit_page);
+            crate::wbxml::encode_spliced(&root, version, at, &mark).ok()??
+        }
+    };
+    let (a, rest) = cut(&bytes, SID_MARK.as_bytes())?;
+    let (b, rest) = cut(rest, TID_MARK.as_bytes())?;
+    let (c, d) = cut(rest, BODY_MARK)?;
+    // Each mark exactly once, in that order.
+    let marks = [SID_MARK.as_bytes(), TID_MARK.as_bytes(), BODY_MARK];
+    if [a, b, c, d]
+        .iter()
+        .any(|p| marks.iter().any(|m| cut(p, m).is_some()))
+    {
+        return None;
+    }
+    Some(Template {
+        parts: [a.into(), b.into(), c.into(), d.into()],
+    })
+}
+
+/// `bytes` before and after the first `mark`.
+fn cut<'b>(bytes: &'b [u8], mark: &[u8]) -> Option<(&'b [u8], &'b [u8])> {
+    let at = bytes.windows(mark.len()).position(|w| w == mark)?;
+    Some((&bytes[..at], &bytes[at + mark.len()..]))
+}
+
+/// Whether the SessionID and TransactionID are written as they are, as
+/// the template's marks were: ASCII letters, digits and `.-_:` need no
+/// escape in XML, and in WBXML must be neither an integer nor a value
+/// token there.
+fn fits_template(version: Version, encoding: Encoding, session_id: &str, tid: &str) -> bool {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+    };
+    plain(session_id)
+        && plain(tid)
+        && (encoding == Encoding::Xml
+            || (crate::wbxml::text_as_is(version, "SessionID", session_id)
+                && crate::wbxml::text_as_is(version, "TransactionID", tid)))
+}
+
 /// The primitive's place in an envelope built by [`Message::to_element`].
 fn stand_in(root: &Element) -> Option<&Element> {
     root.path(&["Session", "Transaction", "TransactionContent"])?
         .children
         .first()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every envelope shape has its template: pushes with ordinary IDs
+    /// never build an element tree for their envelope.
+    #[test]
+    fn every_shape_of_envelope_has_a_template() {
+        for v in Version::ALL {
+            for poll in [false, true] {
+                assert!(template(v, Encoding::Xml, poll, 0).is_some(), "{v} xml");
+                for page in 0..16u8 {
+                    assert!(
+                        template(v, Encoding::Wbxml, poll, page).is_some(),
+                        "{v} {page}"
+                    );
+                }
+            }
+            assert!(fits_template(v, Encoding::Wbxml, "0123456789abcdef", "s17"));
+            assert!(!fits_template(v, Encoding::Xml, "a&b", "s1"));
+        }
+    }
 }

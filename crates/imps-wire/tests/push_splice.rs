@@ -121,4 +121,50 @@ proptest! {
     fn random_primitives_splice_to_the_whole_encoding(body in tree()) {
         check(&body)?;
     }
+
+    /// The envelope is filled in from a template when the IDs are written
+    /// as they are; IDs that a version writes otherwise (a value token, an
+    /// integer, an escape) must still come out as the whole encoding.
+    #[test]
+    fn any_session_and_transaction_id_gives_the_whole_encoding(
+        sid in prop_oneof![
+            "[A-Za-z0-9._:-]{1,40}",
+            Just("Request".to_string()),
+            Just("Inband".to_string()),
+            Just("T".to_string()),
+            Just("12345".to_string()),
+            Just("0".to_string()),
+            Just("www.wireless-village.org".to_string()),
+            "[ -~]{0,12}",
+        ],
+        tid in prop_oneof![
+            "s[0-9]{1,10}",
+            Just("Response".to_string()),
+            Just("42".to_string()),
+            "[ -~]{0,12}",
+        ],
+        poll in any::<bool>(),
+    ) {
+        let bodies = [
+            Element::new("PresenceNotification-Request").with(
+                Element::new("Presence").with_text("UserID", "wv:a@b").with(
+                    Element::new("PresenceSubList").with(
+                        Element::new("StatusText")
+                            .with_text("Qualifier", "T")
+                            .with_text("PresenceValue", "x"),
+                    ),
+                ),
+            ),
+            Element::new("Status").with(Element::new("Result").with_text("Code", "200")),
+        ];
+        for body in &bodies {
+            let shared = SharedBody::new(body.clone());
+            for v in Version::ALL {
+                for e in ENCODINGS {
+                    let spliced = shared.encode_for(v, &sid, &tid, poll, e).unwrap();
+                    prop_assert_eq!(spliced, whole(v, &sid, &tid, poll, body, e), "{:?} {:?}", v, e);
+                }
+            }
+        }
+    }
 }

@@ -282,6 +282,9 @@ impl Conn {
         loop {
             tokio::select! {
                 res = conn.as_mut() => {
+                    // Closed, or upgraded to a WebSocket that rules its
+                    // own life: nobody asks how idle it is any more.
+                    clock.retire();
                     if let Err(e) = res {
                         tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
                     }
@@ -323,12 +326,23 @@ pub struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last read or write of a byte.
     last_ms: AtomicU64,
+    /// The HTTP connection is over (an upgraded WebSocket goes on over
+    /// the same socket): its reads and writes no longer read the clock
+    /// (issue 19: two per watcher per presence notification).
+    retired: AtomicBool,
 }
 
 impl Activity {
     fn touch(&self) {
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
     }
 
     fn idle_for(&self, now: Instant) -> Duration {
@@ -353,6 +367,7 @@ impl<S> Tracked<S> {
             activity: Arc::new(Activity {
                 start: Instant::now(),
                 last_ms: AtomicU64::new(0),
+                retired: AtomicBool::new(false),
             }),
             _admitted: admitted,
         }

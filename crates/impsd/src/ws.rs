@@ -126,6 +126,12 @@ async fn cut_of(held: &Option<(String, Arc<Notify>)>) {
     }
 }
 
+/// The idle timeout of a socket without a session; made only when it is
+/// waited for (a turn of a bound socket reads no clock for it).
+async fn idle(timeout: std::time::Duration) {
+    tokio::time::sleep(timeout).await
+}
+
 /// WebSocket close code 1001, "going away" (RFC 6455): the server stops.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -229,6 +235,8 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     let mut held_bytes = 0usize;
     let mut closing = false;
     let mut too_big = false;
+    // The last turn only took an answer to a push (nothing to flush).
+    let mut answered = false;
     let mut cut = CutGuard {
         cuts: st.ws_cuts.clone(),
         held: None,
@@ -240,9 +248,12 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         if bound.as_ref().is_some_and(|s| s.is_ended()) {
             break;
         }
-        if push_out(&st, bound.as_ref(), &mut socket, enc)
-            .await
-            .is_err()
+        // After an answer taken on the spot nothing was written, and
+        // anything queued since the last drain shows as a wake-up.
+        if !std::mem::take(&mut answered)
+            && push_out(&st, bound.as_ref(), &mut socket, enc)
+                .await
+                .is_err()
         {
             return;
         }
@@ -267,7 +278,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     // the idle timeout is closed; once it does, the
                     // session's keep-alive rules it (it closes when the
                     // session ends).
-                    _ = tokio::time::sleep(st.idle_timeout), if bound.is_none() => {
+                    _ = idle(st.idle_timeout), if bound.is_none() => {
                         tracing::debug!("WebSocket without a session idle; closing");
                         break;
                     }
@@ -284,6 +295,15 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             }
         };
         enc = frame_enc;
+        // Status answers to pushes, the bulk of a watcher's traffic, are
+        // taken on the spot (issue 19).
+        if bound
+            .as_ref()
+            .is_some_and(|s| st.service.take_status_answers(s, &msg))
+        {
+            answered = true;
+            continue;
+        }
         let sid = msg.session_id.clone();
         // While the request is handled (a SendMessage waits for its
         // commit), pushes for this socket's session still go out and
@@ -336,6 +356,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     && held.len() < MAX_HELD && held_bytes < st.limits.max_size =>
                 {
                     match incoming(&st, f) {
+                        Incoming::Csp(m, _, _)
+                            if bound
+                                .as_ref()
+                                .is_some_and(|s| st.service.take_status_answers(s, &m)) => {}
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
                             answering = Some((Box::pin(st.service.handle(&ctx, m)), e));
                         }

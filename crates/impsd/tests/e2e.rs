@@ -82,6 +82,7 @@ mod presence_map;
 mod presence_restart;
 mod presence_split;
 mod push;
+mod push_answers;
 mod push_shared;
 mod restart;
 mod search;

@@ -144,7 +144,6 @@ impl PresenceService {
             }
             return;
         }
-        let owner_wire = wire_user(owner, &self.base.cfg.domain);
         let cleared = cache.cleared;
         self.base.router.to_user_shared(watcher, &mut |s| {
             let max = s.max_message_size;
@@ -157,6 +156,8 @@ impl PresenceService {
                     if list.children.is_empty() {
                         return Vec::new();
                     }
+                    // Written only for the first watcher of each shape.
+                    let owner_wire = wire_user(owner, &self.base.cfg.domain);
                     split(s, &owner_wire, list, max)
                         .into_iter()
                         .map(|b| Arc::new(SharedBody::new(b)))

@@ -47,6 +47,39 @@ impl EncodedTree {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// The encoded bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The code page current after these bytes.
+    pub(crate) fn exit_page(&self) -> u8 {
+        self.exit_page
+    }
+
+    /// Bytes written as they are where code page 0 is current, leaving
+    /// `exit_page` current: a stand-in for a primitive, to find where its
+    /// bytes go in an envelope.
+    pub(crate) fn stand_in(bytes: Vec<u8>, exit_page: u8) -> EncodedTree {
+        EncodedTree {
+            bytes,
+            entry_page: 0,
+            exit_page,
+        }
+    }
+}
+
+/// Whether `text` as the content of an element `name` of `version` is
+/// written as one inline string of its own bytes (not an OPAQUE integer,
+/// not a value token, no NUL to split it).
+pub(super) fn text_as_is(version: Version, name: &str, text: &str) -> bool {
+    if text.is_empty() || text.contains('\0') {
+        return false;
+    }
+    let table = tables::encode_table(version);
+    let int = table.element(name).int && opaque::int_to_bytes(text).is_some();
+    !int && table.ext(text).is_none()
 }
 
 /// Encodes `tree` as it would be written inside a document of `version`

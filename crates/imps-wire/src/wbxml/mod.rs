@@ -70,6 +70,12 @@ pub(crate) fn encode_tree(
     encode::encode_tree(tree, version, entry_page)
 }
 
+/// Whether `text` as the content of an element `name` is written as an
+/// inline string of its own bytes.
+pub(crate) fn text_as_is(version: Version, name: &str, text: &str) -> bool {
+    encode::text_as_is(version, name, text)
+}
+
 /// Encodes `root` with `tree` written where its element `at` stands; None
 /// when another code page is current there.
 pub(crate) fn encode_spliced(
