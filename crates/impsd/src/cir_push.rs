@@ -124,8 +124,8 @@ impl Watch {
         // Something queued before the task started counts as news.
         let mut news = self.session.has_pending();
         loop {
-            if !news && wake.changed().await.is_err() {
-                return;
+            if !news {
+                wake.changed().await;
             }
             news = false;
             if self.session.is_ended() {
@@ -143,7 +143,7 @@ impl Watch {
             }
             // What was queued up to now is announced by this wake-up (or
             // was collected already); only later news owes another.
-            wake.borrow_and_update();
+            wake.mark_seen();
             if self.session.has_pending() {
                 Box::pin(self.send()).await;
                 last_sent = Some(Instant::now());
