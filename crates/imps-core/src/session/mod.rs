@@ -129,6 +129,9 @@ pub struct SessionState {
     pub ended: bool,
     /// The ready hooks (presence online, offline delivery) have run.
     pub ready: bool,
+    /// The CIR waker was told of this session ([`Session::attach_cir`]):
+    /// what is queued here is news for it.
+    cir_attached: bool,
     /// Requests refused in a row, and whether help was offered (the
     /// system message area's help trigger).
     pub(crate) errors_in_row: u32,
@@ -242,6 +245,7 @@ impl Session {
                 closing: false,
                 ended: false,
                 ready: false,
+                cir_attached: false,
                 errors_in_row: 0,
                 helped: false,
                 advised: false,
@@ -304,12 +308,13 @@ impl Session {
         self.state.lock().last_seen_ms = now_ms;
     }
 
-    /// Queues a server-originated primitive and wakes the push channels.
-    /// When the outbox is full the oldest entry is dropped: a slow client
-    /// must not grow our memory. Only the router calls this (a test in
-    /// `router` checks); areas go through `Router`.
-    pub(crate) fn router_enqueue(&self, body: Arc<SharedBody>, max_outbox: usize) {
-        {
+    /// Queues a server-originated primitive and wakes the push channels;
+    /// true when the CIR waker is to be told too. When the outbox is full
+    /// the oldest entry is dropped: a slow client must not grow our memory.
+    /// Only the router calls this (a test in `router` checks); areas go
+    /// through `Router`.
+    pub(crate) fn router_enqueue(&self, body: Arc<SharedBody>, max_outbox: usize) -> bool {
+        let cir = {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {
                 st.outbox.pop_front();
@@ -317,8 +322,16 @@ impl Session {
                 tracing::warn!(session = %crate::ids::log_tag(&self.id), user = %self.user, "outbox full, dropped oldest notification");
             }
             st.outbox.push_back(body);
-        }
+            st.cir_attached
+        };
         self.wake_up();
+        cir
+    }
+
+    /// Notes that the CIR waker wakes this session from now on; true the
+    /// first time (the caller then attaches it).
+    pub(crate) fn attach_cir(&self) -> bool {
+        !std::mem::replace(&mut self.state.lock().cir_attached, true)
     }
 
     /// Counts a change and wakes every [`Wake`] waiting on this session.

@@ -154,6 +154,7 @@ impl SessionService {
         }
         if cir_target.is_some()
             && let Some(w) = &self.base.cfg.cir_waker
+            && s.attach_cir()
         {
             w.attach(s.clone());
         }
