@@ -105,11 +105,16 @@ impl CirTarget {
 /// Sends wake-ups for sessions whose CIR the transport serves without a
 /// connection from the client. Implemented by the binary.
 pub trait CirWaker: Send + Sync + Debug + 'static {
-    /// `session` agreed a target ([`Session::cir_target`]); called after
-    /// every ClientCapability that agreed one. Must not block: the waker
-    /// watches the session from its own task, and stops when the session
-    /// ends.
+    /// `session` agreed a target ([`Session::cir_target`]) for the first
+    /// time (a later ClientCapability may change the target, which the
+    /// waker reads at each send). Must not block. From now on the router
+    /// calls [`CirWaker::news`] for what it queues there.
     fn attach(&self, session: Arc<Session>);
+
+    /// Something was queued for an attached session. Must not block: the
+    /// waker keeps no task per session (issue 19), and a session that
+    /// ended is simply not woken.
+    fn news(&self, session: &Arc<Session>);
 }
 
 /// Where datagram CIR goes when the client names an address.

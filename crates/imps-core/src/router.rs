@@ -110,6 +110,8 @@ fn unshare(bodies: Vec<Arc<SharedBody>>) -> Vec<Element> {
 pub struct LocalRouter {
     sessions: Arc<SessionRegistry>,
     max_outbox: usize,
+    /// Told what is queued for sessions woken by UDP or SMS.
+    cir_waker: Option<Arc<dyn crate::cir::CirWaker>>,
 }
 
 impl LocalRouter {
@@ -119,14 +121,25 @@ impl LocalRouter {
         LocalRouter {
             sessions,
             max_outbox: max_outbox.max(1),
+            cir_waker: None,
         }
     }
 
-    fn queue(&self, s: &Session, shape: &mut SharedShape<'_>) -> bool {
+    /// Tells `waker` what is queued for the sessions attached to it.
+    pub fn with_cir_waker(mut self, waker: Option<Arc<dyn crate::cir::CirWaker>>) -> LocalRouter {
+        self.cir_waker = waker;
+        self
+    }
+
+    fn queue(&self, s: &Arc<Session>, shape: &mut SharedShape<'_>) -> bool {
         let bodies = shape(&recipient(s));
         let any = !bodies.is_empty();
+        let mut woken_by_cir = false;
         for b in bodies {
-            s.router_enqueue(b, self.max_outbox);
+            woken_by_cir |= s.router_enqueue(b, self.max_outbox);
+        }
+        if woken_by_cir && let Some(w) = &self.cir_waker {
+            w.news(s);
         }
         any
     }

@@ -98,10 +98,10 @@ impl Service {
             cfg.disabled_functions.push("GETMAP".into());
         }
         let sessions = Arc::new(SessionRegistry::new(cfg.expired_memory));
-        let local = Arc::new(crate::router::LocalRouter::new(
-            Arc::clone(&sessions),
-            cfg.max_outbox,
-        ));
+        let local = Arc::new(
+            crate::router::LocalRouter::new(Arc::clone(&sessions), cfg.max_outbox)
+                .with_cir_waker(cfg.cir_waker.clone()),
+        );
         let router: Arc<dyn Router> = match &cfg.cluster {
             Some(c) => Arc::new(crate::router::ClusterRouter::new(
                 Arc::clone(&local),
@@ -999,6 +999,7 @@ impl Service {
                 // that holds no connection.
                 if cir_target.is_some()
                     && let Some(w) = &self.base.cfg.cir_waker
+                    && s.attach_cir()
                 {
                     w.attach(s.clone());
                 }

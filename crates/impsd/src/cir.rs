@@ -159,8 +159,7 @@ async fn connection(
                 Some(_) => lines.send("OK").await?,
                 None => return Ok(()),
             },
-            changed = wake.changed() => {
-                if changed.is_err() { return Ok(()); }
+            () = wake.changed() => {
                 // A new item: announce again even if older ones still wait.
                 announced = false;
             }

@@ -3,8 +3,10 @@
 //! or an SMS (SSMS, WAPSMS) through the SMSC to the user's number. The
 //! client then polls.
 //!
-//! One task per session that agreed one, started by [`CirPusher::attach`]
-//! and ended with the session (or the server). Wake-ups are coalesced:
+//! One task for every session, started with the pusher and ended with the
+//! server: the router tells it what it queues for an attached session
+//! ([`CirWaker::news`]), so an idle session costs it nothing (issue 19: a
+//! task per session cost about 1 KB each). Wake-ups are coalesced:
 //! one goes out when something waits and none was sent in the last
 //! interval (`cir.udp_min_interval_ms`, `sms.cir_min_interval_secs`);
 //! what arrives in between is announced by one more at the end of that
@@ -14,8 +16,10 @@
 //! SMS wake-ups go through the store's queue, which also keeps at most
 //! one waiting per session.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use imps_core::Session;
@@ -23,7 +27,7 @@ use imps_core::cir::{CirTarget, CirWaker};
 use imps_wire::cir::{CirLine, WapPush};
 use parking_lot::Mutex;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
@@ -43,68 +47,108 @@ pub struct CirPusher {
     udp: Option<Arc<UdpPush>>,
     sms: Option<Arc<SmsGateway>>,
     metrics: Arc<Metrics>,
-    /// Sessions with a running task (one each, however often the client
-    /// negotiates again).
-    watching: Arc<Mutex<HashSet<String>>>,
-    shutdown: watch::Receiver<bool>,
+    /// Sessions with news the task has not looked at yet, by ID: one entry
+    /// each however much is queued, so bounded by the sessions.
+    news: Mutex<HashMap<String, Arc<Session>>>,
+    /// Wakes the task for `news` (a permit is kept if it is busy).
+    woken: Notify,
+    /// WSP transaction ID of the last datagram push.
+    tid: AtomicU8,
+}
+
+/// A session woken within its interval.
+struct Recent {
+    session: Arc<Session>,
+    /// News came since: one more wake-up is owed at the interval's end.
+    due: bool,
 }
 
 impl CirPusher {
+    /// Starts the pusher's task, which ends with `shutdown`.
     pub fn new(
         udp: Option<UdpPush>,
         sms: Option<Arc<SmsGateway>>,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<CirPusher> {
-        Arc::new(CirPusher {
+        let pusher = Arc::new(CirPusher {
             udp: udp.map(Arc::new),
             sms,
             metrics,
-            watching: Arc::new(Mutex::new(HashSet::new())),
-            shutdown,
-        })
+            news: Mutex::new(HashMap::new()),
+            woken: Notify::new(),
+            tid: AtomicU8::new(0),
+        });
+        tokio::spawn(pusher.clone().run(shutdown));
+        pusher
     }
-}
 
-impl CirWaker for CirPusher {
-    fn attach(&self, session: Arc<Session>) {
-        if !self.watching.lock().insert(session.id.clone()) {
-            // Already watched: the task reads the target at each send.
+    async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // Sessions woken less than their interval ago, and when each
+        // interval ends (the soonest first).
+        let mut recent: HashMap<String, Recent> = HashMap::new();
+        let mut ends: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
+        loop {
+            let next_end = ends.peek().map(|Reverse((at, _))| *at);
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                () = self.woken.notified() => {}
+                () = sleep_until(next_end) => {}
+            }
+            let news = std::mem::take(&mut *self.news.lock());
+            for (id, session) in news {
+                match recent.get_mut(&id) {
+                    // Within the interval: one wake-up at its end for
+                    // everything that arrives meanwhile.
+                    Some(r) => r.due = true,
+                    None => self.wake(session, id, &mut recent, &mut ends).await,
+                }
+            }
+            let now = Instant::now();
+            while let Some(Reverse((at, _))) = ends.peek()
+                && *at <= now
+            {
+                let Some(Reverse((_, id))) = ends.pop() else {
+                    break;
+                };
+                if let Some(r) = recent.remove(&id)
+                    && r.due
+                {
+                    self.wake(r.session, id, &mut recent, &mut ends).await;
+                }
+            }
+        }
+    }
+
+    /// Sends a wake-up if something still waits (the client may have
+    /// polled it already) and the session lives; its interval starts.
+    async fn wake(
+        &self,
+        session: Arc<Session>,
+        id: String,
+        recent: &mut HashMap<String, Recent>,
+        ends: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    ) {
+        if session.is_ended() || !session.has_pending() {
             return;
         }
-        let task = Watch {
-            udp: self.udp.clone(),
-            sms: self.sms.clone(),
-            metrics: self.metrics.clone(),
-            session,
-            tid: 0,
-        };
-        let watching = self.watching.clone();
-        let mut shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            let id = task.session.id.clone();
-            tokio::select! {
-                _ = task.run() => {}
-                _ = shutdown.wait_for(|s| *s) => {}
-            }
-            watching.lock().remove(&id);
-        });
+        self.send(&session).await;
+        ends.push(Reverse((
+            Instant::now() + self.interval(&session),
+            id.clone(),
+        )));
+        recent.insert(
+            id,
+            Recent {
+                session,
+                due: false,
+            },
+        );
     }
-}
 
-struct Watch {
-    udp: Option<Arc<UdpPush>>,
-    sms: Option<Arc<SmsGateway>>,
-    metrics: Arc<Metrics>,
-    session: Arc<Session>,
-    /// WSP transaction ID of the last datagram push.
-    tid: u8,
-}
-
-impl Watch {
     /// The least time between two wake-ups by the session's current target.
-    fn interval(&self) -> Duration {
-        match self.session.cir_target() {
+    fn interval(&self, session: &Session) -> Duration {
+        match session.cir_target() {
             Some(CirTarget::Sms(_) | CirTarget::WapSms(_)) => self
                 .sms
                 .as_ref()
@@ -118,55 +162,25 @@ impl Watch {
         }
     }
 
-    async fn run(mut self) {
-        let mut wake = self.session.subscribe();
-        let mut last_sent: Option<Instant> = None;
-        // Something queued before the task started counts as news.
-        let mut news = self.session.has_pending();
-        loop {
-            if !news && wake.changed().await.is_err() {
-                return;
-            }
-            news = false;
-            if self.session.is_ended() {
-                return;
-            }
-            if let Some(t) = last_sent {
-                // Within the interval: one wake-up at its end for
-                // everything that arrives meanwhile.
-                // Boxed, as the send below: the task of an idle session
-                // keeps only the wait for news (issue 19).
-                Box::pin(tokio::time::sleep_until(t + self.interval())).await;
-                if self.session.is_ended() {
-                    return;
-                }
-            }
-            // What was queued up to now is announced by this wake-up (or
-            // was collected already); only later news owes another.
-            wake.borrow_and_update();
-            if self.session.has_pending() {
-                Box::pin(self.send()).await;
-                last_sent = Some(Instant::now());
-            }
-        }
-    }
-
-    async fn send(&mut self) {
+    async fn send(&self, session: &Arc<Session>) {
         // The session may have negotiated again, or left this CIR.
-        let Some(target) = self.session.cir_target() else {
+        let Some(target) = session.cir_target() else {
             return;
         };
-        let line = CirLine::new(self.session.version, self.session.cookie.clone());
+        let line = CirLine::new(session.version, session.cookie.clone());
         let (addr, bytes) = match target {
             CirTarget::Udp(a) => (a, line.to_text().into_bytes()),
             CirTarget::WapUdp(a) => {
-                self.tid = self.tid.wrapping_add(1);
-                (a, WapPush::cir(self.tid, &line).encode())
+                let tid = self.tid.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+                (a, WapPush::cir(tid, &line).encode())
             }
             CirTarget::Sms(ref to) | CirTarget::WapSms(ref to) => {
                 let wap = matches!(target, CirTarget::WapSms(_));
                 if let Some(sms) = &self.sms {
-                    sms.queue_cir(&self.session.id, &line, to, wap).await;
+                    // Through the store: not awaited here, where it would
+                    // hold up every other session's wake-up.
+                    let (sms, id, to) = (sms.clone(), session.id.clone(), to.clone());
+                    tokio::spawn(async move { sms.queue_cir(&id, &line, &to, wap).await });
                 }
                 return;
             }
@@ -181,5 +195,37 @@ impl Watch {
                 tracing::debug!(%addr, error = %e, "datagram CIR not sent");
             }
         }
+    }
+
+    fn note(&self, session: &Arc<Session>) {
+        {
+            let mut news = self.news.lock();
+            if news.contains_key(&session.id) {
+                return;
+            }
+            news.insert(session.id.clone(), session.clone());
+        }
+        self.woken.notify_one();
+    }
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl CirWaker for CirPusher {
+    fn attach(&self, session: Arc<Session>) {
+        // Something queued before it agreed counts as news.
+        if session.has_pending() {
+            self.note(&session);
+        }
+    }
+
+    fn news(&self, session: &Arc<Session>) {
+        self.note(session);
     }
 }

@@ -16,6 +16,7 @@ pub mod federation;
 pub mod history;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod notifier;
 pub mod operator;

@@ -402,6 +402,7 @@ fn main() {
 }
 
 fn real_main() -> anyhow::Result<()> {
+    impsd::memory::no_transparent_huge_pages();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -226,7 +226,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     Metrics::inc(&st.metrics.ws_connections);
     let mut bound: Option<Arc<Session>> = None;
     let mut enc = Encoding::Xml;
-    let mut wake: Option<tokio::sync::watch::Receiver<u64>> = None;
+    let mut wake: Option<imps_core::session::Wake> = None;
     // Requests read while another was handled, in arrival order: a
     // client's own requests are handled one at a time, in order (its
     // messages keep their order), but its answers to pushes are not held
@@ -270,10 +270,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         tracing::info!("WebSocket cut by the administrator");
                         break;
                     }
-                    changed = changed(&mut wake) => {
-                        if !changed { break; }
-                        continue;
-                    }
+                    () = changed(&mut wake) => continue,
                     // Until it carries a session, a socket silent for
                     // the idle timeout is closed; once it does, the
                     // session's keep-alive rules it (it closes when the
@@ -342,12 +339,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         dead = within(&st, send(&mut socket, &r, e)).await.is_err();
                     }
                 }
-                changed = changed(&mut wake), if !dead => {
-                    if !changed {
-                        // The session ended; finish the request only.
-                        wake = None;
-                        continue;
-                    }
+                () = changed(&mut wake), if !dead => {
                     // Bounded by the write timeout: while this waits, the
                     // requests in hand are not polled.
                     dead = push_out(&st, bound.as_ref(), &mut socket, enc).await.is_err();
@@ -461,11 +453,11 @@ async fn within(
     }
 }
 
-/// Waits for the bound session's wake-up; false when its sender is gone
-/// (the session ended). Never returns while no session is bound.
-async fn changed(wake: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+/// Waits for the bound session's wake-up. Never returns while no session
+/// is bound.
+async fn changed(wake: &mut Option<imps_core::session::Wake>) {
     match wake.as_mut() {
-        Some(w) => w.changed().await.is_ok(),
+        Some(w) => w.changed().await,
         None => std::future::pending().await,
     }
 }

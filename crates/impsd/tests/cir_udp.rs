@@ -202,3 +202,46 @@ async fn base_ses_datagram_cir_address_policy_and_switch() {
         );
     }
 }
+
+/// Sessions woken by datagram cost the server no task each (issue 19: a
+/// task per session cost about 1 KB of every idle session): one task
+/// wakes them all, and still wakes each.
+#[tokio::test]
+async fn datagram_cir_sessions_keep_no_task_each() {
+    const SESSIONS: usize = 20;
+    let srv = udp_server(200).await;
+    let ids: Vec<String> = (0..SESSIONS).map(|i| format!("u{i}")).collect();
+    srv.add_users(&ids.iter().map(String::as_str).collect::<Vec<_>>(), "pw")
+        .await;
+    let alice = srv.login("alice").await;
+    let mut phones = Vec::new();
+    for id in &ids {
+        phones.push(srv.login(id).await);
+    }
+    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
+    let port = cir.port().unwrap();
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let before = tasks();
+    for phone in &phones {
+        phone
+            .client_capability_udp(&["SUDP"], None, &offer(port, None))
+            .await
+            .unwrap();
+    }
+    let added = tasks().saturating_sub(before);
+    assert!(
+        added < SESSIONS / 4,
+        "{added} more tasks for {SESSIONS} sessions woken by datagram"
+    );
+    // Each is still woken.
+    for (id, phone) in ids.iter().zip(&phones) {
+        alice.send_text(id, "hello").await;
+        let line = cir.next_wakeup(ARRIVES).await.unwrap().expect("a wake-up");
+        assert_eq!(line.cookie, phone.session_cookie());
+        assert_eq!(phone.receive_text().await, "hello");
+    }
+}

@@ -98,7 +98,7 @@ impl ImService {
         let now = self.base.now_ms();
         let window = self.push_window();
         let domain = &self.base.cfg.domain;
-        let UserQ { msgs, sessions, .. } = q;
+        let (msgs, sessions) = q.msgs_and_sessions();
         for sq in sessions.iter_mut() {
             if sq.in_flight() >= window {
                 continue;
@@ -157,7 +157,7 @@ impl ImService {
                     }
                     q.refilling = true;
                     q.skipped = false;
-                    q.removed_while_refilling.clear();
+                    q.clear_removed_while_refilling();
                     Some((q.horizon.unwrap_or(0), cap - q.msgs.len().min(cap)))
                 })
                 .flatten();
@@ -185,7 +185,7 @@ impl ImService {
                             q.insert(Arc::new(r));
                         }
                     }
-                    q.removed_while_refilling.clear();
+                    q.clear_removed_while_refilling();
                     q.horizon = if n < room && !q.skipped {
                         None
                     } else {
@@ -559,7 +559,7 @@ impl ImService {
         let mut waiting = 0usize;
         for user in st.users() {
             st.with_user(&user, |q| {
-                let UserQ { msgs, sessions, .. } = q;
+                let (msgs, sessions) = q.msgs_and_sessions();
                 waiting += msgs.len();
                 // Notify/get sessions too: GetMessage does not end a
                 // message, so one whose GetMessage-Response was lost is

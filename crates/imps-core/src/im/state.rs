@@ -99,23 +99,89 @@ pub(crate) struct Unstored {
 /// How many fetched MessageIDs a session remembers.
 pub(crate) const FETCHED_MEMORY: usize = 64;
 
+/// A user's queue: kept for every online user, idle or not, so it holds
+/// only its sessions and the horizon until messages flow; what messages
+/// need lives in [`Held`], made at the first change and dropped when it
+/// is empty again (issue 19: about 300 bytes per idle user otherwise).
+/// `q.msgs` and the like read through `Deref` (an empty `Held` when there
+/// is none); writing through `DerefMut` makes one.
 #[derive(Default)]
 pub(crate) struct UserQ {
-    pub msgs: BTreeMap<u64, Arc<StoredMessage>>,
-    pub by_id: HashMap<String, u64>,
     pub horizon: Option<u64>,
     pub refilling: bool,
     pub skipped: bool,
+    pub sessions: Vec<SessionQ>,
+    held: Option<Box<Held>>,
+}
+
+/// The messages of a user's queue, and what goes with them.
+#[derive(Default)]
+pub(crate) struct Held {
+    pub msgs: BTreeMap<u64, Arc<StoredMessage>>,
+    pub by_id: HashMap<String, u64>,
     pub removed_while_refilling: HashSet<String>,
     /// Acknowledged messages whose store delete is still running: not to
     /// be read back in by a refill, nor acknowledged (and reported) twice.
     pub deleting: HashSet<String>,
-    pub sessions: Vec<SessionQ>,
     /// MessageID -> a message pushed before it was stored.
     pub unstored: HashMap<String, Unstored>,
 }
 
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+            && self.by_id.is_empty()
+            && self.removed_while_refilling.is_empty()
+            && self.deleting.is_empty()
+            && self.unstored.is_empty()
+    }
+}
+
+/// What a user's queue without a [`Held`] reads.
+fn no_messages() -> &'static Held {
+    static EMPTY: std::sync::LazyLock<Held> = std::sync::LazyLock::new(Held::default);
+    &EMPTY
+}
+
+impl std::ops::Deref for UserQ {
+    type Target = Held;
+
+    fn deref(&self) -> &Held {
+        self.held.as_deref().unwrap_or_else(|| no_messages())
+    }
+}
+
+impl std::ops::DerefMut for UserQ {
+    fn deref_mut(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
+}
+
 impl UserQ {
+    /// Gives back the room of an empty [`Held`] (after every use, by
+    /// [`ImState`]).
+    fn settle(&mut self) {
+        if self.held.as_ref().is_some_and(|h| h.is_empty()) {
+            self.held = None;
+        }
+    }
+
+    /// Forgets which messages went while a refill read (making no
+    /// [`Held`] for it).
+    pub fn clear_removed_while_refilling(&mut self) {
+        if let Some(h) = self.held.as_mut() {
+            h.removed_while_refilling.clear();
+        }
+    }
+
+    /// The messages, and the sessions to change while reading them.
+    pub fn msgs_and_sessions(
+        &mut self,
+    ) -> (&BTreeMap<u64, Arc<StoredMessage>>, &mut Vec<SessionQ>) {
+        let held = self.held.as_deref().unwrap_or_else(|| no_messages());
+        (&held.msgs, &mut self.sessions)
+    }
+
     pub fn insert(&mut self, m: Arc<StoredMessage>) {
         for sq in &mut self.sessions {
             sq.cursor = sq.cursor.min(m.seq);
@@ -269,19 +335,30 @@ impl ImState {
 
     /// Runs `f` on a user's queue when they have one (a ready session).
     pub fn with_user<R>(&self, user: &str, f: impl FnOnce(&mut UserQ) -> R) -> Option<R> {
-        self.shard(user).lock().get_mut(user).map(f)
+        self.shard(user).lock().get_mut(user).map(|q| {
+            let r = f(q);
+            q.settle();
+            r
+        })
     }
 
     /// Runs `f` on a user's queue, creating it (empty, everything still in
     /// the store) when missing.
     pub fn with_user_or_new<R>(&self, user: &str, f: impl FnOnce(&mut UserQ) -> R) -> R {
         let mut g = self.shard(user).lock();
-        let q = g.entry(user.to_string()).or_insert_with(|| UserQ {
-            horizon: Some(0),
-            deleting: self.orphan_deletes.lock().remove(user).unwrap_or_default(),
-            ..UserQ::default()
+        let q = g.entry(user.to_string()).or_insert_with(|| {
+            let mut q = UserQ {
+                horizon: Some(0),
+                ..UserQ::default()
+            };
+            if let Some(deleting) = self.orphan_deletes.lock().remove(user) {
+                q.deleting = deleting;
+            }
+            q
         });
-        f(q)
+        let r = f(q);
+        q.settle();
+        r
     }
 
     /// A message acknowledged while its user had no queue: remembered as
@@ -311,11 +388,11 @@ impl ImState {
         if let Some(q) = g.get_mut(user) {
             q.sessions.retain(|s| s.session.id != session_id);
             if q.sessions.is_empty()
-                && let Some(q) = g.remove(user).filter(|q| !q.deleting.is_empty())
+                && let Some(mut q) = g.remove(user).filter(|q| !q.deleting.is_empty())
             {
                 self.orphan_deletes
                     .lock()
-                    .insert(user.to_string(), q.deleting);
+                    .insert(user.to_string(), std::mem::take(&mut q.deleting));
             }
         }
         self.client_content.lock().remove(session_id);
@@ -568,5 +645,25 @@ mod tests {
                 .unwrap_or(false)
         );
         assert!(st.orphan_deletes.lock().is_empty());
+    }
+
+    /// Every online user has a queue, most with nothing waiting (issue
+    /// 19): it holds its sessions and horizon only; the message maps come
+    /// with the first message and go when it is empty again.
+    #[test]
+    fn an_idle_users_queue_holds_no_message_maps() {
+        let size = std::mem::size_of::<UserQ>();
+        assert!(size <= 64, "UserQ is {size} bytes");
+        let st = ImState::new([0; 32], 1_000);
+        st.with_user_or_new("bob", |q| {
+            q.clear_removed_while_refilling();
+            assert!(q.msgs.is_empty() && !q.deleting.contains("m1"));
+        });
+        assert_eq!(st.with_user("bob", |q| q.held.is_none()), Some(true));
+        st.acknowledged_without_queue("bob", "m1");
+        assert_eq!(st.with_user("bob", |q| q.held.is_some()), Some(true));
+        assert!(st.is_acknowledged("bob", "m1"));
+        st.delete_done("bob", "m1");
+        assert_eq!(st.with_user("bob", |q| q.held.is_none()), Some(true));
     }
 }

@@ -75,24 +75,21 @@ use std::collections::VecDeque;
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use imps_wire::{Element, SharedBody, Version};
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
-/// What the client told us in ClientCapability, and what we agreed.
+/// What is read later of what the client told us in ClientCapability and
+/// what we agreed (the rest is answered and forgotten: this lives as long
+/// as the session, issue 19).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
-    /// CIR methods the client offered, in its order of preference.
-    pub offered_cir: Vec<String>,
-    /// CIR methods agreed (a subset we serve).
-    pub agreed_cir: Vec<String>,
     /// CFG-1: the largest message the client can take, in bytes.
     pub max_message_size: Option<u64>,
-    pub server_poll_min_secs: Option<u64>,
     /// `P` (push NewMessage) or `N` (notify, then get).
     pub delivery_method: Option<String>,
-    pub client_type: Option<String>,
-    pub multi_trans: Option<u64>,
     /// Where the server sends wake-ups by itself (SUDP, WAPUDP), when the
     /// client's preferred agreed method is one of those.
     pub cir_target: Option<crate::cir::CirTarget>,
@@ -132,6 +129,9 @@ pub struct SessionState {
     pub ended: bool,
     /// The ready hooks (presence online, offline delivery) have run.
     pub ready: bool,
+    /// The CIR waker was told of this session ([`Session::attach_cir`]):
+    /// what is queued here is news for it.
+    cir_attached: bool,
     /// Requests refused in a row, and whether help was offered (the
     /// system message area's help trigger).
     pub(crate) errors_in_row: u32,
@@ -147,6 +147,43 @@ pub struct SessionState {
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
     pub dropped: u64,
+}
+
+/// A push channel's view of its session's changes: something was queued,
+/// or the session ended, since it last looked.
+#[derive(Debug)]
+pub struct Wake {
+    session: Arc<Session>,
+    seen: u64,
+}
+
+impl Wake {
+    /// Waits until the session changed since this last looked (or was
+    /// made), and marks that change seen.
+    pub async fn changed(&mut self) {
+        let Wake { session, seen } = self;
+        loop {
+            let woken = session.woken.notified();
+            tokio::pin!(woken);
+            // Registered before the count is read: a change after the read
+            // wakes this.
+            woken.as_mut().enable();
+            if Wake::see(session, seen) {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Marks every change up to now seen; true when there was one.
+    pub fn mark_seen(&mut self) -> bool {
+        Wake::see(&self.session, &mut self.seen)
+    }
+
+    fn see(session: &Session, seen: &mut u64) -> bool {
+        let now = session.generation.load(Ordering::SeqCst);
+        std::mem::replace(seen, now) != now
+    }
 }
 
 /// One logged-in session.
@@ -168,7 +205,11 @@ pub struct Session {
     /// for server text (set once; the router reads it without a lock).
     language: std::sync::OnceLock<String>,
     state: Mutex<SessionState>,
-    wake: watch::Sender<u64>,
+    /// Counts what was queued (and the end): push channels wait on it
+    /// through a [`Wake`]. Kept inline, where a `watch` channel cost a
+    /// shared allocation of about 350 bytes per session (issue 19).
+    generation: AtomicU64,
+    woken: Notify,
 }
 
 impl Session {
@@ -204,6 +245,7 @@ impl Session {
                 closing: false,
                 ended: false,
                 ready: false,
+                cir_attached: false,
                 errors_in_row: 0,
                 helped: false,
                 advised: false,
@@ -213,7 +255,8 @@ impl Session {
                 next_tid: 1,
                 dropped: 0,
             }),
-            wake: watch::channel(0).0,
+            generation: AtomicU64::new(0),
+            woken: Notify::new(),
         }
     }
 
@@ -265,12 +308,13 @@ impl Session {
         self.state.lock().last_seen_ms = now_ms;
     }
 
-    /// Queues a server-originated primitive and wakes the push channels.
-    /// When the outbox is full the oldest entry is dropped: a slow client
-    /// must not grow our memory. Only the router calls this (a test in
-    /// `router` checks); areas go through `Router`.
-    pub(crate) fn router_enqueue(&self, body: Arc<SharedBody>, max_outbox: usize) {
-        {
+    /// Queues a server-originated primitive and wakes the push channels;
+    /// true when the CIR waker is to be told too. When the outbox is full
+    /// the oldest entry is dropped: a slow client must not grow our memory.
+    /// Only the router calls this (a test in `router` checks); areas go
+    /// through `Router`.
+    pub(crate) fn router_enqueue(&self, body: Arc<SharedBody>, max_outbox: usize) -> bool {
+        let cir = {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {
                 st.outbox.pop_front();
@@ -278,8 +322,22 @@ impl Session {
                 tracing::warn!(session = %crate::ids::log_tag(&self.id), user = %self.user, "outbox full, dropped oldest notification");
             }
             st.outbox.push_back(body);
-        }
-        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+            st.cir_attached
+        };
+        self.wake_up();
+        cir
+    }
+
+    /// Notes that the CIR waker wakes this session from now on; true the
+    /// first time (the caller then attaches it).
+    pub(crate) fn attach_cir(&self) -> bool {
+        !std::mem::replace(&mut self.state.lock().cir_attached, true)
+    }
+
+    /// Counts a change and wakes every [`Wake`] waiting on this session.
+    fn wake_up(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.woken.notify_waiters();
     }
 
     /// Drops what waits in the outbox (a kicked session: its Disconnect
@@ -314,15 +372,19 @@ impl Session {
         !self.state.lock().outbox.is_empty()
     }
 
-    /// A receiver that changes whenever something is queued.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.wake.subscribe()
+    /// Wake-ups for whatever is queued (or the end of the session) from
+    /// now on.
+    pub fn subscribe(self: &Arc<Self>) -> Wake {
+        Wake {
+            seen: self.generation.load(Ordering::SeqCst),
+            session: self.clone(),
+        }
     }
 
     /// Marks the session gone and wakes its push channels so they close.
     pub(crate) fn mark_ended(&self) {
         self.state.lock().ended = true;
-        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+        self.wake_up();
     }
 
     pub fn is_ended(&self) -> bool {
@@ -346,5 +408,73 @@ impl Session {
             .caps
             .as_ref()
             .and_then(|c| c.cir_target.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Arc<Session> {
+        Arc::new(Session::new(
+            "s1".into(),
+            "alice".into(),
+            "phone".into(),
+            Element::new("ClientID"),
+            Version::V1_3,
+            "cookie".into(),
+            "token".into(),
+            0,
+            60,
+        ))
+    }
+
+    /// Queues one primitive for session `s1` through a router, as areas do.
+    fn queue(router: &crate::router::LocalRouter) {
+        use crate::router::Router;
+        assert!(router.to_session("s1", Element::new("NewMessage")));
+    }
+
+    /// A session lives as long as its user is logged in, idle or not
+    /// (issue 19): capabilities keep only what is read later.
+    #[test]
+    fn a_session_keeps_only_what_is_read_later() {
+        let size = std::mem::size_of::<Session>();
+        assert!(size <= 560, "Session is {size} bytes");
+        let caps = std::mem::size_of::<Capabilities>();
+        assert!(caps <= 96, "Capabilities is {caps} bytes");
+    }
+
+    /// The wake-up a push channel waits on: what was queued before it
+    /// subscribed is not news, what comes after is, once; the end of the
+    /// session wakes it too.
+    #[tokio::test]
+    async fn a_wake_sees_each_change_after_it_subscribed() {
+        let s = session();
+        let registry = Arc::new(SessionRegistry::default());
+        registry.insert(s.clone(), 0).expect("insert");
+        let router = crate::router::LocalRouter::new(registry, 10);
+        queue(&router);
+        let mut wake = s.subscribe();
+        assert!(!wake.mark_seen(), "queued before it subscribed");
+
+        queue(&router);
+        tokio::time::timeout(std::time::Duration::from_secs(5), wake.changed())
+            .await
+            .expect("woken by what was queued before it waited");
+        assert!(!wake.mark_seen(), "the change was marked seen");
+
+        let waiting = tokio::spawn({
+            let mut wake = s.subscribe();
+            async move { wake.changed().await }
+        });
+        // Let the task register its wait before the session ends.
+        tokio::task::yield_now().await;
+        s.mark_ended();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken by the end")
+            .expect("task");
+        assert!(wake.mark_seen(), "the end is a change");
     }
 }

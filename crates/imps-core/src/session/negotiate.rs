@@ -127,13 +127,8 @@ impl SessionService {
             .unwrap_or(0)
             .max(self.base.cfg.server_poll_min_secs);
         let caps = Capabilities {
-            offered_cir: offered,
-            agreed_cir: agreed.clone(),
             max_message_size: max_message,
-            server_poll_min_secs: Some(poll_min),
             delivery_method: list.child_text("InitialDeliveryMethod").map(str::to_string),
-            client_type: list.child_text("ClientType").map(str::to_string),
-            multi_trans: list.child_u64("MultiTrans"),
             cir_target: cir_target.clone(),
         };
         if let Some(l) = list
@@ -159,6 +154,7 @@ impl SessionService {
         }
         if cir_target.is_some()
             && let Some(w) = &self.base.cfg.cir_waker
+            && s.attach_cir()
         {
             w.attach(s.clone());
         }

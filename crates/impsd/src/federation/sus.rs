@@ -693,10 +693,11 @@ fn watch(
                 ended(&fed, &peer, &sid, disconnect, version).await;
                 return;
             }
-            if session.is_ended() || rx.changed().await.is_err() {
+            if session.is_ended() {
                 ended(&fed, &peer, &sid, None, version).await;
                 return;
             }
+            rx.changed().await;
         }
     });
 }
