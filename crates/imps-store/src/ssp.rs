@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use imps_core::StoreError;
-use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
+use imps_core::store::{
+    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
+};
 
 use rusqlite::OptionalExtension;
 
@@ -27,23 +29,7 @@ impl SspStore for SqliteStore {
                 if u64::try_from(count).unwrap_or(u64::MAX) >= max {
                     return Ok(SspPut::Full);
                 }
-                let created = to_sql_int(item.created_ms, "created_ms")?;
-                c.prepare_cached(
-                    "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )
-                .and_then(|mut s| {
-                    s.execute((
-                        &item.peer,
-                        item.response,
-                        &item.transaction_id,
-                        &item.body,
-                        created,
-                    ))
-                })
-                .map_err(what)?;
-                let id = u64::try_from(c.last_insert_rowid()).unwrap_or_default();
-                Ok(SspPut::Queued(id))
+                insert_item(c, &item).map(SspPut::Queued)
             })
             .await
     }
@@ -276,6 +262,62 @@ impl SspStore for SqliteStore {
             .await
     }
 
+    async fn ssp_take_inbound(
+        &self,
+        peer: &str,
+        items: Vec<InboundSsp>,
+        dedupe_since_ms: u64,
+        answer_max: u64,
+        now_ms: u64,
+    ) -> Result<Vec<InboundTaken>, StoreError> {
+        let peer = peer.to_owned();
+        let now = to_sql_int(now_ms, "handled_ms")?;
+        // One write job: one savepoint of the writer's group transaction,
+        // so all of it commits together (with whatever else shares that
+        // commit) or, on an error here, none of it does.
+        self.writer()
+            .run_batched(move |c| {
+                let what = |e| backend("taking a peer's requests", e);
+                let depth: i64 = c
+                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
+                    .and_then(|mut s| s.query_row([&peer], |r| r.get(0)).optional())
+                    .map_err(what)?
+                    .unwrap_or(0);
+                let room = answer_max.saturating_sub(u64::try_from(depth).unwrap_or(0));
+                let room = usize::try_from(room).unwrap_or(usize::MAX);
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    if i >= room {
+                        out.push(InboundTaken::NoRoom);
+                        continue;
+                    }
+                    let taken = match &item.message {
+                        None => InboundTaken::Stored(Vec::new()),
+                        Some(m) => match crate::im::put(c, m, dedupe_since_ms)? {
+                            PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
+                            PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
+                            PutOutcome::OverQuota(full) => {
+                                out.push(InboundTaken::OverQuota(full));
+                                continue;
+                            }
+                        },
+                    };
+                    insert_item(c, &item.answer)?;
+                    if let Some(k) = &item.key {
+                        c.prepare_cached(
+                            "INSERT OR IGNORE INTO ssp_handled (peer, transaction_id, handled_ms)
+                             VALUES (?1, ?2, ?3)",
+                        )
+                        .and_then(|mut s| s.execute((&peer, k, now)))
+                        .map_err(what)?;
+                    }
+                    out.push(taken);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.read_lane()
             .run(|c| {
@@ -325,6 +367,27 @@ impl SqliteStore {
             })
             .await
     }
+}
+
+/// Inserts one transaction into the queue (the bound checked by the
+/// caller); returns its queue ID.
+fn insert_item(c: &rusqlite::Connection, item: &NewSspItem) -> Result<u64, StoreError> {
+    let created = to_sql_int(item.created_ms, "created_ms")?;
+    c.prepare_cached(
+        "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &item.peer,
+            item.response,
+            &item.transaction_id,
+            &item.body,
+            created,
+        ))
+    })
+    .map_err(|e| backend("queueing an SSP transaction", e))?;
+    Ok(u64::try_from(c.last_insert_rowid()).unwrap_or_default())
 }
 
 /// A row of `ssp_queue` in the column order the queries above select.

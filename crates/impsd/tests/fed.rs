@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use crate::common;
 
-use common::{Inbox, RealServer, TestUser, code_of, get_text, impsd_bin, post_raw, wait_until};
+use common::{
+    Inbox, RealServer, RealServerBuilder, TestUser, code_of, get_text, impsd_bin, post_raw,
+    wait_until,
+};
 use imps_client::Encoding;
 use imps_wire::csp;
 use imps_wire::ssp::{
@@ -46,6 +49,17 @@ pub(crate) fn free_port() -> u16 {
 /// A server for `domain` on `port` whose peer table names `peer` on
 /// `peer_port`; `ttl` is its association lifetime.
 pub(crate) fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> RealServer {
+    server_builder(domain, port, peer, peer_port, ttl).start()
+}
+
+/// [`server`]'s settings, for a test that changes more of them.
+pub(crate) fn server_builder(
+    domain: &str,
+    port: u16,
+    peer: &str,
+    peer_port: u16,
+    ttl: u64,
+) -> RealServerBuilder<'static> {
     let (domain, peer) = (domain.to_string(), peer.to_string());
     RealServer::builder(impsd_bin!())
         .config(move |c| {
@@ -65,7 +79,6 @@ pub(crate) fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u
                 require_client_cert: false,
             }];
         })
-        .start()
 }
 
 /// a.test and b.test, each with alice / bob.

@@ -29,6 +29,7 @@ mod send;
 mod state;
 
 pub(crate) use message::date_time as ssp_date_time;
+pub(crate) use remote::PreparedMessage;
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 use state::ImState;
 
