@@ -145,7 +145,11 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
     println!(
         "imps-bench federation: {} users per domain on WebSocket (CSP 1.3 WBXML), store {}, {} s per phase, window {}; load average {}",
         args.users,
-        if args.pg_url.is_some() { "PostgreSQL" } else { "SQLite" },
+        if args.pg_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         args.secs,
         args.window,
         std::fs::read_to_string("/proc/loadavg")

@@ -331,9 +331,7 @@ impl SspStore for PgStore {
             let taken = match (&item.message, item.message.as_ref().map(|_| puts.next())) {
                 (None, _) => InboundTaken::Stored(Vec::new()),
                 (Some(_), Some(Some(Ok(PutOutcome::Stored(seqs))))) => InboundTaken::Stored(seqs),
-                (Some(_), Some(Some(Ok(PutOutcome::Duplicate(id))))) => {
-                    InboundTaken::Duplicate(id)
-                }
+                (Some(_), Some(Some(Ok(PutOutcome::Duplicate(id))))) => InboundTaken::Duplicate(id),
                 (Some(_), Some(Some(Ok(PutOutcome::OverQuota(full))))) => {
                     out.push(InboundTaken::OverQuota(full));
                     continue;

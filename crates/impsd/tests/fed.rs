@@ -61,24 +61,23 @@ pub(crate) fn server_builder(
     ttl: u64,
 ) -> RealServerBuilder<'static> {
     let (domain, peer) = (domain.to_string(), peer.to_string());
-    RealServer::builder(impsd_bin!())
-        .config(move |c| {
-            c.domain = domain;
-            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            c.log = "info".into();
-            c.federation.enabled = true;
-            c.federation.association_ttl_secs = ttl;
-            c.federation.retry_min_ms = 100;
-            c.federation.retry_max_ms = 400;
-            c.federation.handshake_timeout_ms = 5_000;
-            c.federation.request_timeout_ms = 2_000;
-            c.federation.peers = vec![PeerSettings {
-                domain: peer,
-                url: format!("http://127.0.0.1:{peer_port}/imps"),
-                sus: false,
-                require_client_cert: false,
-            }];
-        })
+    RealServer::builder(impsd_bin!()).config(move |c| {
+        c.domain = domain;
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.log = "info".into();
+        c.federation.enabled = true;
+        c.federation.association_ttl_secs = ttl;
+        c.federation.retry_min_ms = 100;
+        c.federation.retry_max_ms = 400;
+        c.federation.handshake_timeout_ms = 5_000;
+        c.federation.request_timeout_ms = 2_000;
+        c.federation.peers = vec![PeerSettings {
+            domain: peer,
+            url: format!("http://127.0.0.1:{peer_port}/imps"),
+            sus: false,
+            require_client_cert: false,
+        }];
+    })
 }
 
 /// a.test and b.test, each with alice / bob.

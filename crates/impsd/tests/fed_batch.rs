@@ -288,8 +288,8 @@ async fn ssp_batch_with_refusals_and_a_full_queue_delivers_what_fits_in_order() 
 
     relay.mode.store(CLOSED, Ordering::SeqCst);
     let order = [
-        "carol:c0", "bob:b0", "carol:c1", "nobody:x", "carol:c2", "carol:c3", "bob:b1",
-        "carol:c4", "carol:c5", "bob:b2",
+        "carol:c0", "bob:b0", "carol:c1", "nobody:x", "carol:c2", "carol:c3", "bob:b1", "carol:c4",
+        "carol:c5", "bob:b2",
     ];
     let mut ids = std::collections::HashMap::new();
     for item in order {
@@ -307,7 +307,10 @@ async fn ssp_batch_with_refusals_and_a_full_queue_delivers_what_fits_in_order() 
     for text in ["b0", "b1", "b2"] {
         let m = bob.receive().await;
         assert_eq!(m.content_data.as_deref(), Some(text));
-        assert_eq!(m.message_info.message_id.as_deref(), Some(ids[text].as_str()));
+        assert_eq!(
+            m.message_info.message_id.as_deref(),
+            Some(ids[text].as_str())
+        );
     }
     wait_until("b.test answered all ten", WAIT, || async {
         metric(&b, "impsd_ssp_received_total", "a.test").await
@@ -329,7 +332,10 @@ async fn ssp_batch_with_refusals_and_a_full_queue_delivers_what_fits_in_order() 
     for text in ["c0", "c1", "c2", "c3"] {
         let m = carol.receive().await;
         assert_eq!(m.content_data.as_deref(), Some(text));
-        assert_eq!(m.message_info.message_id.as_deref(), Some(ids[text].as_str()));
+        assert_eq!(
+            m.message_info.message_id.as_deref(),
+            Some(ids[text].as_str())
+        );
     }
     // Nothing more was stored for bob: the next he gets is the one sent
     // now (for carol, the counts above say that the two past her quota
