@@ -103,7 +103,7 @@ fn postgres_cpu() -> Option<Duration> {
     seen.then_some(total)
 }
 
-fn psql(url: &str, sql: &str) {
+pub(crate) fn psql(url: &str, sql: &str) {
     let _ = std::process::Command::new("psql")
         .args([url, "-q", "-c", sql])
         .stdout(std::process::Stdio::null())

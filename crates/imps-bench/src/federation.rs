@@ -47,6 +47,10 @@ pub struct FedArgs {
     rounds: usize,
     #[arg(long, value_name = "PATH")]
     impsd: Option<std::path::PathBuf>,
+    /// Store both domains in this PostgreSQL (a schema each, dropped with
+    /// psql at the end when it is on the PATH) instead of SQLite files.
+    #[arg(long, value_name = "URL")]
+    pg_url: Option<String>,
     #[arg(long, default_value = "fed")]
     user_prefix: String,
     #[arg(long, default_value = "bench-pw")]
@@ -68,7 +72,7 @@ async fn start(args: &FedArgs) -> anyhow::Result<Vec<Target>> {
     let mut servers = Vec::new();
     for (i, domain) in DOMAINS.iter().enumerate() {
         let (peer, peer_port) = (DOMAINS[1 - i], ports[1 - i]);
-        let s = crate::target::Settings::default()
+        let mut s = crate::target::Settings::default()
             .set("", "domain", toml_str(domain))
             .set("", "listen", toml_str(&format!("127.0.0.1:{}", ports[i])))
             .set("im", "offline_notify", toml_str("off"))
@@ -82,6 +86,12 @@ async fn start(args: &FedArgs) -> anyhow::Result<Vec<Target>> {
                     toml_str(&format!("http://127.0.0.1:{peer_port}/imps"))
                 ),
             );
+        if let Some(url) = &args.pg_url {
+            s = s
+                .set("store", "kind", toml_str("postgres"))
+                .set("store", "url", toml_str(url))
+                .set("store", "schema", toml_str(&schema(i)));
+        }
         servers.push(
             Target::spawn(
                 &bin,
@@ -94,6 +104,11 @@ async fn start(args: &FedArgs) -> anyhow::Result<Vec<Target>> {
         );
     }
     Ok(servers)
+}
+
+/// The PostgreSQL schema of the `i`th domain (`--pg-url`).
+fn schema(i: usize) -> String {
+    format!("bench_fed{i}_{}", std::process::id())
 }
 
 /// Who sends to whom: clients `0..users` are on a.test, the rest on
@@ -128,8 +143,13 @@ fn name(cross: bool) -> &'static str {
 pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.users >= 2, "--users must be at least 2");
     println!(
-        "imps-bench federation: {} users per domain on WebSocket (CSP 1.3 WBXML), {} s per phase, window {}; load average {}",
+        "imps-bench federation: {} users per domain on WebSocket (CSP 1.3 WBXML), store {}, {} s per phase, window {}; load average {}",
         args.users,
+        if args.pg_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         args.secs,
         args.window,
         std::fs::read_to_string("/proc/loadavg")
@@ -203,6 +223,11 @@ pub async fn run(args: &FedArgs) -> anyhow::Result<()> {
     }
     for s in servers {
         s.close().await;
+    }
+    if let Some(url) = &args.pg_url {
+        for i in 0..DOMAINS.len() {
+            crate::cluster::psql(url, &format!("DROP SCHEMA IF EXISTS {} CASCADE", schema(i)));
+        }
     }
     println!();
     println!(

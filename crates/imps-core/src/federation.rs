@@ -29,7 +29,8 @@ use imps_wire::ssp_search::{SspSearchRequest, SspSearchResponse};
 
 use crate::CoreError;
 use crate::base::Base;
-use crate::store::{NewSspItem, SspPut};
+use crate::im::PreparedMessage;
+use crate::store::{InboundSsp, InboundTaken, NewSspItem, SspPut};
 
 /// What the binary gives the core to reach other domains.
 pub trait Federation: Send + Sync + Debug + 'static {
@@ -228,7 +229,218 @@ impl Base {
     }
 }
 
+/// A transaction of a peer's POST, with what it is remembered under once
+/// carried out (`None`: not remembered, as for an answer).
+#[derive(Debug)]
+pub struct InboundTx<'a> {
+    pub tx: &'a SspTransaction,
+    pub key: Option<String>,
+}
+
+/// What became of the transactions of a POST
+/// ([`crate::Service::ssp_inbound_post`]).
+#[derive(Debug, Default)]
+pub struct PostOutcome {
+    /// Of each transaction carried out, what became of it (in the order
+    /// they were finished, which may differ from the POST's).
+    pub outcomes: Vec<SspOutcome>,
+    /// Why the transactions after those were not carried out (the store
+    /// failed): the peer must send the POST again.
+    pub failed: Option<CoreError>,
+}
+
+/// A message of a POST checked and waiting for the store with the
+/// others gathered since the POST's last other request.
+struct Gathered<'a> {
+    tx: &'a SspTransaction,
+    key: Option<String>,
+    prepared: PreparedMessage,
+}
+
+/// Whether `tx` is a peer's message to our users (not to a group).
+fn is_plain_message(tx: &SspTransaction) -> bool {
+    tx.mode == Mode::Request
+        && tx.primitive.name == SendMessageRequest::NAME
+        && !GroupMessage::is_group(&tx.primitive)
+}
+
 impl crate::Service {
+    /// The transactions of one POST from the server of `peer` (whose
+    /// association the binary has checked), in order, none of them sent
+    /// before (the binary skips those). Its messages to our users, their
+    /// answers and their keys are written in one store transaction
+    /// ([`crate::store::SspStore::ssp_take_inbound`]) per run of messages
+    /// between other requests (so one for a POST of messages only);
+    /// every other request is carried out alone, as by
+    /// [`crate::Service::ssp_inbound`], after the messages before it are
+    /// written, and the keys of those are written at the end. Answers
+    /// (Response mode) write nothing and do not break a run. Whatever is
+    /// reported carried out is in the store when this returns, its
+    /// answer queued; the messages are offered to their recipients only
+    /// once written.
+    pub async fn ssp_inbound_post(&self, peer: &str, txs: Vec<InboundTx<'_>>) -> PostOutcome {
+        let peer = peer.to_ascii_lowercase();
+        let mut done = PostOutcome::default();
+        let mut gathered: Vec<Gathered<'_>> = Vec::new();
+        // Keys of requests carried out alone, not yet written.
+        let mut loose: Vec<String> = Vec::new();
+        for InboundTx { tx, key } in txs {
+            // (One that does not decode is refused alone, below.)
+            if is_plain_message(tx)
+                && let Ok(req) = SendMessageRequest::from_element(&tx.primitive)
+            {
+                match self.im.ssp_prepare_message(&peer, req).await {
+                    Ok(Some(prepared)) => {
+                        gathered.push(Gathered { tx, key, prepared });
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        done.failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            if tx.mode == Mode::Request
+                && let Err(e) = self
+                    .ssp_write_gathered(&peer, &mut gathered, &mut done, &mut loose)
+                    .await
+            {
+                done.failed = Some(e);
+                break;
+            }
+            match self.ssp_inbound(&peer, tx).await {
+                Ok(o) => {
+                    done.outcomes.push(o);
+                    loose.extend(key);
+                }
+                Err(e) => {
+                    done.failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // What was gathered comes before any failure: written either way.
+        if let Err(e) = self
+            .ssp_write_gathered(&peer, &mut gathered, &mut done, &mut loose)
+            .await
+        {
+            done.failed.get_or_insert(e);
+        }
+        if let Err(e) = self
+            .base
+            .store
+            .ssp_mark_handled(&peer, &loose, self.base.now_ms())
+            .await
+        {
+            // The work is done: answering "retry" would have the peer
+            // send it again and have it done twice. Only a later resend
+            // (a lost answer) is not recognised now.
+            tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not remembered; a resend of this POST would be carried out again");
+        }
+        done
+    }
+
+    /// Writes the gathered messages of a POST, their answers and keys in
+    /// one store transaction, then offers the messages. One the store
+    /// could not take so (a recipient's queue full, no room for its
+    /// answer) is carried out alone afterwards, as by
+    /// [`crate::Service::ssp_inbound`].
+    async fn ssp_write_gathered(
+        &self,
+        peer: &str,
+        gathered: &mut Vec<Gathered<'_>>,
+        done: &mut PostOutcome,
+        loose: &mut Vec<String>,
+    ) -> Result<(), CoreError> {
+        if gathered.is_empty() {
+            return Ok(());
+        }
+        let base = &self.base;
+        let Some(f) = base.cfg.federation.as_ref() else {
+            return Err(CoreError::DomainNotSupported(peer.to_string()));
+        };
+        let now = base.now_ms();
+        let mut batch = std::mem::take(gathered);
+        let items: Vec<InboundSsp> = batch
+            .iter_mut()
+            .map(|g| InboundSsp {
+                message: g.prepared.stored.take(),
+                answer: NewSspItem {
+                    peer: peer.to_string(),
+                    response: true,
+                    transaction_id: Some(g.tx.transaction_id.clone()),
+                    body: imps_wire::xml::encode(
+                        &SendMessageResponse {
+                            message_id: g.prepared.message_id.clone(),
+                            status: g.prepared.status.clone(),
+                        }
+                        .to_element(),
+                    ),
+                    created_ms: now,
+                },
+                key: g.key.clone(),
+            })
+            .collect();
+        // The rows stored, to offer once written.
+        let messages: Vec<Option<crate::store::NewStoredMessage>> =
+            items.iter().map(|i| i.message.clone()).collect();
+        let since = now.saturating_sub(base.cfg.im.dedupe_window_secs.saturating_mul(1000));
+        // As in `queue_ssp`: answers have room as large again as our own
+        // requests.
+        let max = f.queue_max().saturating_mul(2);
+        let taken = base
+            .store
+            .ssp_take_inbound(peer, items, since, max, now)
+            .await?;
+        let mut entries = Vec::new();
+        let mut alone = Vec::new();
+        let mut queued = false;
+        for ((g, m), t) in batch.into_iter().zip(messages).zip(taken) {
+            match t {
+                InboundTaken::Stored(seqs) => {
+                    if let Some(m) = m {
+                        entries.extend(PreparedMessage::entries(m, seqs));
+                    }
+                }
+                InboundTaken::Duplicate(_) => {}
+                InboundTaken::OverQuota(_) => {
+                    alone.push(Some(g));
+                    continue;
+                }
+                InboundTaken::NoRoom => {
+                    alone.push(None);
+                    continue;
+                }
+            }
+            queued = true;
+            let code = g.prepared.status.code;
+            done.outcomes.push(if code < 300 {
+                SspOutcome::Done
+            } else {
+                SspOutcome::Refused(code)
+            });
+        }
+        if queued {
+            f.queued(peer);
+        }
+        self.im.enqueue(entries).await;
+        // In order. Over a recipient's quota: refused (or stored for the
+        // others) as alone. No room for the answer: neither it nor those
+        // after it (which had none either) are carried out, and the peer
+        // sends them again.
+        for g in alone {
+            let Some(g) = g else {
+                tracing::warn!(peer = %peer, "SSP queue for the peer is full; its requests wait");
+                return Err(CoreError::ImQueueFull(format!("wv:@{peer}")));
+            };
+            let o = self.ssp_inbound(peer, g.tx).await?;
+            done.outcomes.push(o);
+            loose.extend(g.key);
+        }
+        Ok(())
+    }
+
     /// One transaction from the server of `peer`, whose association the
     /// binary has checked. A request is carried out and its response (or
     /// refusal) queued for the peer; a response is taken note of. `Err`

@@ -427,13 +427,32 @@ async fn put_batch(
     let what = "storing a batch of messages";
     let mut c = pool.get().await.map_err(|e| pool_error(&e))?;
     let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
+    let puts: Vec<Put<'_>> = jobs.iter().map(|j| (&j.msg, j.dedupe_since_ms)).collect();
+    let Some(outs) = puts_in(&tx, &puts).await? else {
+        drop(tx);
+        return Ok(None);
+    };
+    tx.commit()
+        .await
+        .map_err(|e| backend("committing a batch of messages", &e))?;
+    Ok(Some(outs))
+}
 
+/// A put of a batch: the message and its `dedupe_since_ms`.
+pub(crate) type Put<'a> = (&'a NewStoredMessage, u64);
+
+/// The puts of [`put_batch`] inside the caller's transaction `tx`, which
+/// the caller commits. `Ok(None)` when an ID was already stored (the
+/// transaction is then aborted: the caller drops it).
+pub(crate) async fn puts_in(
+    tx: &Transaction<'_>,
+    jobs: &[Put<'_>],
+) -> Result<Option<Vec<Result<PutOutcome, StoreError>>>, StoreError> {
     let mut ref_keys: Vec<String> = Vec::new();
     let (mut ref_senders, mut ref_names): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     let mut queue_keys: Vec<&str> = Vec::new();
     let mut quota_rcpts: Vec<&str> = Vec::new();
-    for j in jobs {
-        let m = &j.msg;
+    for (m, _) in jobs {
         if let Some(r) = &m.client_ref {
             ref_keys.push(format!("{}\n{r}", m.sender));
             ref_senders.push(&m.sender);
@@ -463,7 +482,7 @@ async fn put_batch(
     // Prepared first (from the connection's cache), so that the three are
     // sent in this order and the server runs them so: the reads see the
     // state under the locks. One round trip for the three.
-    let st = prepare_all(&tx, [BATCH_LOCKS, BATCH_REFS, BATCH_COUNTS]).await?;
+    let st = prepare_all(tx, [BATCH_LOCKS, BATCH_REFS, BATCH_COUNTS]).await?;
     let lock_params: [Param<'_>; 2] = [&areas, &keys];
     let ref_params: [Param<'_>; 2] = [&ref_senders, &ref_names];
     let count_params: [Param<'_>; 1] = [&quota_rcpts];
@@ -507,8 +526,7 @@ async fn put_batch(
     let mut ids: HashSet<&str> = HashSet::new();
     let mut accepted: Vec<(usize, PutNumbers)> = Vec::new();
     let mut new_refs: BTreeMap<(&str, &str), (&str, i64)> = BTreeMap::new();
-    for (i, j) in jobs.iter().enumerate() {
-        let m = &j.msg;
+    for (i, &(m, dedupe_since_ms)) in jobs.iter().enumerate() {
         let n = match numbers(m) {
             Ok(n) => n,
             Err(e) => {
@@ -518,7 +536,7 @@ async fn put_batch(
         };
         if let Some(r) = &m.client_ref
             && let Some((id, at)) = seen_refs.get(&(m.sender.clone(), r.clone()))
-            && u64::try_from(*at).unwrap_or(0) >= j.dedupe_since_ms
+            && u64::try_from(*at).unwrap_or(0) >= dedupe_since_ms
         {
             outs[i] = Some(Ok(PutOutcome::Duplicate(id.clone())));
             continue;
@@ -558,20 +576,13 @@ async fn put_batch(
     }
 
     if !accepted.is_empty() {
-        let seqs = match write_batch(&tx, jobs, &accepted, &new_refs).await? {
-            Some(seqs) => seqs,
-            None => {
-                drop(tx);
-                return Ok(None);
-            }
+        let Some(seqs) = write_batch(tx, jobs, &accepted, &new_refs).await? else {
+            return Ok(None);
         };
         for ((i, _), s) in accepted.iter().zip(seqs) {
             outs[*i] = Some(Ok(PutOutcome::Stored(s)));
         }
     }
-    tx.commit()
-        .await
-        .map_err(|e| backend("committing a batch of messages", &e))?;
     Ok(Some(
         outs.into_iter()
             .map(|o| {
@@ -590,7 +601,7 @@ async fn put_batch(
 /// order. `None` when a message ID was already stored.
 async fn write_batch(
     tx: &Transaction<'_>,
-    jobs: &[PutJob],
+    jobs: &[Put<'_>],
     accepted: &[(usize, PutNumbers)],
     new_refs: &BTreeMap<(&str, &str), (&str, i64)>,
 ) -> Result<Option<Vec<Vec<u64>>>, StoreError> {
@@ -612,7 +623,7 @@ async fn write_batch(
     let (mut q_rcpt, mut q_id, mut q_target, mut q_bytes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, nums) in accepted {
-        let m = &jobs[*i].msg;
+        let m = jobs[*i].0;
         let font = m.body.font.as_ref();
         id.push(m.id.as_str());
         sender.push(m.sender.as_str());
@@ -696,7 +707,7 @@ async fn write_batch(
     }
     let mut seqs = Vec::with_capacity(n);
     for (i, _) in accepted {
-        let m = &jobs[*i].msg;
+        let m = jobs[*i].0;
         let mut mine = Vec::with_capacity(m.recipients.len());
         for (rcpt, _) in &m.recipients {
             let seq = drawn

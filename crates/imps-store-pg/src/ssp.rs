@@ -6,9 +6,12 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
-use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
+use imps_core::store::{
+    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
+};
 
 use crate::PgStore;
+use crate::im::{Put, puts_in};
 use crate::rows::{
     LockArea, backend, col, col_u64, exec, limit, lock, query, query_one, query_opt, to_i64,
 };
@@ -280,6 +283,120 @@ impl SspStore for PgStore {
             "forgetting handled SSP transactions",
         )
         .await
+    }
+
+    async fn ssp_take_inbound(
+        &self,
+        peer: &str,
+        items: Vec<InboundSsp>,
+        dedupe_since_ms: u64,
+        answer_max: u64,
+        now_ms: u64,
+    ) -> Result<Vec<InboundTaken>, StoreError> {
+        let what = "taking a peer's requests";
+        let now = to_i64(now_ms, "handled_ms")?;
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
+        // The peer's lock first (its depth cannot change under us), then
+        // the puts' locks (taken in `puts_in`, sorted as every put takes
+        // them); nothing takes the peer's lock after those, so no cycle.
+        lock(&tx, LockArea::SspPeer, peer).await?;
+        let depth = match query_opt(
+            &tx,
+            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
+            &[&peer],
+            what,
+        )
+        .await?
+        {
+            Some(r) => col_u64(&r, 0)?,
+            None => 0,
+        };
+        let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
+        let tried = items.len().min(room);
+        let puts: Vec<Put<'_>> = items[..tried]
+            .iter()
+            .filter_map(|i| i.message.as_ref())
+            .map(|m| (m, dedupe_since_ms))
+            .collect();
+        let puts = if puts.is_empty() {
+            Vec::new()
+        } else {
+            match puts_in(&tx, &puts).await? {
+                Some(outs) => outs,
+                // The transaction is aborted: nothing of it stays.
+                None => {
+                    return Err(StoreError::Conflict(
+                        "a message of the batch is stored under its ID already".into(),
+                    ));
+                }
+            }
+        };
+        let mut puts = puts.into_iter();
+        let mut out = Vec::with_capacity(items.len());
+        let (mut a_peer, mut a_response, mut a_tid, mut a_body, mut a_created) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut keys: Vec<&str> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if i >= tried {
+                out.push(InboundTaken::NoRoom);
+                continue;
+            }
+            let taken = match (&item.message, item.message.as_ref().map(|_| puts.next())) {
+                (None, _) => InboundTaken::Stored(Vec::new()),
+                (Some(_), Some(Some(Ok(PutOutcome::Stored(seqs))))) => InboundTaken::Stored(seqs),
+                (Some(_), Some(Some(Ok(PutOutcome::Duplicate(id))))) => InboundTaken::Duplicate(id),
+                // A peer's message has no transactions for peers of its
+                // own: PeerFull cannot come.
+                (
+                    Some(_),
+                    Some(Some(Ok(PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full)))),
+                ) => {
+                    out.push(InboundTaken::OverQuota(full));
+                    continue;
+                }
+                (Some(_), Some(Some(Err(e)))) => return Err(e),
+                (Some(_), _) => {
+                    return Err(StoreError::Backend(
+                        "postgres: a put of an inbound batch was not answered".into(),
+                    ));
+                }
+            };
+            let a = &item.answer;
+            a_peer.push(a.peer.as_str());
+            a_response.push(a.response);
+            a_tid.push(a.transaction_id.as_deref());
+            a_body.push(a.body.as_slice());
+            a_created.push(to_i64(a.created_ms, "created_ms")?);
+            keys.extend(item.key.as_deref());
+            out.push(taken);
+        }
+        if !a_peer.is_empty() {
+            exec(
+                &tx,
+                "INSERT INTO ssp_queue (peer, response, transaction_id, body, created_ms, next_ms)
+                 SELECT p, r, t, b, c, c
+                 FROM unnest($1::text[], $2::bool[], $3::text[], $4::bytea[], $5::int8[])
+                      WITH ORDINALITY AS a (p, r, t, b, c, n)
+                 ORDER BY n",
+                &[&a_peer, &a_response, &a_tid, &a_body, &a_created],
+                "queueing answers to a peer",
+            )
+            .await?;
+        }
+        if !keys.is_empty() {
+            exec(
+                &tx,
+                "INSERT INTO ssp_handled (peer, transaction_id, handled_ms)
+                 SELECT $1, t, $3 FROM UNNEST($2::text[]) AS t
+                 ON CONFLICT DO NOTHING",
+                &[&peer, &keys, &now],
+                "remembering handled SSP transactions",
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(|e| backend(what, &e))?;
+        Ok(out)
     }
 
     async fn ssp_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {

@@ -3,7 +3,10 @@
 //! domain. Test-support code: a failure panics saying which promise the
 //! backend broke. Each check leaves the queue empty.
 
-use imps_core::store::{NewSspItem, SspPut};
+use imps_core::store::{
+    InboundSsp, InboundTaken, MessageBody, NewSspItem, NewStoredMessage, PutOutcome,
+    RecipientQuota, SspPut,
+};
 use imps_core::{Store, StoreError};
 
 /// Runs every SSP-queue check against `store` (which must start with an
@@ -16,6 +19,8 @@ pub async fn run_all(store: &dyn Store) {
     two_claims_at_once_never_share_a_peer(store).await;
     a_batch_is_acknowledged_or_retried_at_once(store).await;
     handled_requests_are_remembered_per_peer_until_forgotten(store).await;
+    a_posts_requests_are_taken_in_one_go(store).await;
+    a_failing_inbound_batch_writes_nothing(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -301,4 +306,215 @@ async fn handled_requests_are_remembered_per_peer_until_forgotten(store: &dyn St
         ok(store.ssp_forget_handled(u64::MAX, 100).await, "forget"),
         1
     );
+}
+
+const INBOUND_PEER: &str = "inbound.example";
+
+fn inbound_msg(id: &str, to: &str, quota: Option<RecipientQuota>) -> NewStoredMessage {
+    NewStoredMessage {
+        id: id.to_owned(),
+        sender: format!("sender@{INBOUND_PEER}"),
+        sender_name: None,
+        delivery_report: false,
+        created_ms: 10,
+        expires_ms: None,
+        body: MessageBody {
+            content_type: "text/plain".into(),
+            encoding: None,
+            size: 2,
+            name: None,
+            font: None,
+            data: format!("{id}!"),
+        },
+        recipients: vec![(to.to_owned(), None)],
+        // A peer's message is recognised again by its MessageID.
+        client_ref: Some(id.to_owned()),
+        quota,
+        remote: Vec::new(),
+        remote_max: 0,
+    }
+}
+
+fn inbound(message: Option<NewStoredMessage>, tid: &str) -> InboundSsp {
+    InboundSsp {
+        message,
+        answer: NewSspItem {
+            peer: INBOUND_PEER.to_owned(),
+            response: true,
+            transaction_id: Some(tid.to_owned()),
+            body: format!("<SendMessageResponse tid=\"{tid}\"/>").into_bytes(),
+            created_ms: 20,
+        },
+        key: Some(format!("{tid} digest")),
+    }
+}
+
+async fn inbound_answers(store: &dyn Store) -> Vec<Option<String>> {
+    ok(store.due_ssp(u64::MAX, 1000).await, "due_ssp")
+        .into_iter()
+        .filter(|i| i.item.peer == INBOUND_PEER)
+        .map(|i| {
+            assert!(i.item.response, "an answer is a Response");
+            i.item.transaction_id
+        })
+        .collect()
+}
+
+async fn inbound_keys(store: &dyn Store, tids: &[&str]) -> Vec<String> {
+    let keys: Vec<String> = tids.iter().map(|t| format!("{t} digest")).collect();
+    let mut seen = ok(store.ssp_handled(INBOUND_PEER, &keys).await, "handled");
+    seen.sort();
+    seen
+}
+
+async fn waiting_ids(store: &dyn Store, user: &str) -> Vec<(u64, String)> {
+    ok(store.pending_messages(user, 0, 100).await, "pending")
+        .into_iter()
+        .map(|m| (m.seq, m.id))
+        .collect()
+}
+
+/// The requests of a peer's POST in one call: messages stored in order
+/// (one put seeing those before it), answers queued and keys remembered
+/// for what was taken, nothing for a message over quota, and past the
+/// answers' room nothing at all.
+async fn a_posts_requests_are_taken_in_one_go(store: &dyn Store) {
+    // Stored before: the peer's resend of it is a duplicate. inb-full
+    // holds one message and may hold one.
+    for m in [
+        inbound_msg("m0", "inb-u1", None),
+        inbound_msg("f0", "inb-full", None),
+    ] {
+        assert!(matches!(
+            ok(store.put_message(m, 0).await, "put"),
+            PutOutcome::Stored(_)
+        ));
+    }
+    let one = Some(RecipientQuota {
+        max_messages: 1,
+        max_bytes: 0,
+    });
+    let items = vec![
+        inbound(Some(inbound_msg("m1", "inb-u1", None)), "t1"),
+        // Refused before anything was stored: its answer only.
+        inbound(None, "t2"),
+        inbound(Some(inbound_msg("m0", "inb-u1", None)), "t3"),
+        inbound(Some(inbound_msg("f1", "inb-full", one)), "t4"),
+        // Sees m2 before it: inb-u2 may hold one, and m3 is the second.
+        inbound(Some(inbound_msg("m2", "inb-u2", one)), "t5"),
+        inbound(Some(inbound_msg("m3", "inb-u2", one)), "t6"),
+        inbound(Some(inbound_msg("m4", "inb-u1", None)), "t7"),
+    ];
+    let out = ok(
+        store
+            .ssp_take_inbound(INBOUND_PEER, items, 0, 1000, 100)
+            .await,
+        "take_inbound",
+    );
+    assert_eq!(out.len(), 7, "one answer per item: {out:?}");
+    let u1 = waiting_ids(store, "inb-u1").await;
+    let ids: Vec<&str> = u1.iter().map(|(_, i)| i.as_str()).collect();
+    assert_eq!(ids, ["m0", "m1", "m4"], "stored once each, in order");
+    assert_eq!(out[0], InboundTaken::Stored(vec![u1[1].0]));
+    assert_eq!(out[1], InboundTaken::Stored(Vec::new()));
+    assert_eq!(out[2], InboundTaken::Duplicate("m0".into()));
+    assert_eq!(out[3], InboundTaken::OverQuota(vec!["inb-full".into()]));
+    let u2 = waiting_ids(store, "inb-u2").await;
+    assert_eq!(u2.len(), 1, "{u2:?}");
+    assert_eq!(out[4], InboundTaken::Stored(vec![u2[0].0]));
+    assert_eq!(out[5], InboundTaken::OverQuota(vec!["inb-u2".into()]));
+    assert_eq!(out[6], InboundTaken::Stored(vec![u1[2].0]));
+    assert_eq!(waiting_ids(store, "inb-full").await.len(), 1);
+    // Answers in order, none for what was not taken; the same keys.
+    let t = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        inbound_answers(store).await,
+        vec![t("t1"), t("t2"), t("t3"), t("t5"), t("t7")]
+    );
+    let all = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"];
+    let want: Vec<String> = ["t1", "t2", "t3", "t5", "t7"]
+        .iter()
+        .map(|t| format!("{t} digest"))
+        .collect();
+    assert_eq!(inbound_keys(store, &all).await, want);
+
+    // Five answers wait; room for two more under 7: the third item and
+    // after are not tried.
+    let items = vec![
+        inbound(Some(inbound_msg("r1", "inb-u3", None)), "r1"),
+        inbound(None, "r2"),
+        inbound(Some(inbound_msg("r3", "inb-u3", None)), "r3"),
+        inbound(None, "r4"),
+    ];
+    let out = ok(
+        store.ssp_take_inbound(INBOUND_PEER, items, 0, 7, 100).await,
+        "take_inbound",
+    );
+    let u3 = waiting_ids(store, "inb-u3").await;
+    assert_eq!(u3.len(), 1, "{u3:?}");
+    assert_eq!(
+        out,
+        vec![
+            InboundTaken::Stored(vec![u3[0].0]),
+            InboundTaken::Stored(Vec::new()),
+            InboundTaken::NoRoom,
+            InboundTaken::NoRoom,
+        ]
+    );
+    assert_eq!(inbound_answers(store).await.len(), 7);
+    assert_eq!(
+        inbound_keys(store, &["r1", "r2", "r3", "r4"]).await,
+        vec!["r1 digest".to_owned(), "r2 digest".to_owned()]
+    );
+    inbound_cleanup(store).await;
+}
+
+async fn inbound_cleanup(store: &dyn Store) {
+    drain(store).await;
+    for user in ["inb-u1", "inb-u2", "inb-u3", "inb-full"] {
+        for (_, id) in waiting_ids(store, user).await {
+            ok(store.remove_message(user, &id).await, "remove");
+        }
+    }
+    ok(store.ssp_forget_handled(u64::MAX, 1000).await, "forget");
+}
+
+/// A store failure inside the batch (here a message whose ID is taken by
+/// a stored message it is not a resend of) undoes all of it: the message
+/// before it, its answer and its key.
+async fn a_failing_inbound_batch_writes_nothing(store: &dyn Store) {
+    let mut taken = inbound_msg("x1", "inb-u1", None);
+    taken.client_ref = None;
+    assert!(matches!(
+        ok(store.put_message(taken, 0).await, "put"),
+        PutOutcome::Stored(_)
+    ));
+    let mut clash = inbound_msg("x1", "inb-u1", None);
+    clash.client_ref = Some("another reference".into());
+    let items = vec![
+        inbound(Some(inbound_msg("x0", "inb-u2", None)), "x0"),
+        inbound(None, "x9"),
+        inbound(Some(clash), "x1"),
+    ];
+    let res = store
+        .ssp_take_inbound(INBOUND_PEER, items, 0, 1000, 100)
+        .await;
+    assert!(res.is_err(), "{res:?}");
+    assert!(waiting_ids(store, "inb-u2").await.is_empty(), "x0 undone");
+    assert!(inbound_answers(store).await.is_empty(), "no answer kept");
+    assert!(
+        inbound_keys(store, &["x0", "x9", "x1"]).await.is_empty(),
+        "no key kept"
+    );
+    // Sent again later (the clash gone), x0 is taken: its reference was
+    // not kept either.
+    let items = vec![inbound(Some(inbound_msg("x0", "inb-u2", None)), "x0")];
+    let out = ok(
+        store
+            .ssp_take_inbound(INBOUND_PEER, items, 0, 1000, 100)
+            .await,
+        "take_inbound",
+    );
+    assert!(matches!(out[..], [InboundTaken::Stored(_)]), "{out:?}");
+    inbound_cleanup(store).await;
 }

@@ -68,7 +68,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-fn put(
+pub(crate) fn put(
     c: &Connection,
     m: &NewStoredMessage,
     dedupe_since_ms: u64,

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use imps_core::StoreError;
-use imps_core::store::{NewSspItem, SspItem, SspPut, SspStore};
+use imps_core::store::{
+    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
+};
 
 use rusqlite::OptionalExtension;
 
@@ -280,6 +282,64 @@ impl SspStore for SqliteStore {
                     .and_then(|mut s| s.execute((before, limit)))
                     .map_err(|e| backend("forgetting handled SSP transactions", e))?;
                 Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn ssp_take_inbound(
+        &self,
+        peer: &str,
+        items: Vec<InboundSsp>,
+        dedupe_since_ms: u64,
+        answer_max: u64,
+        now_ms: u64,
+    ) -> Result<Vec<InboundTaken>, StoreError> {
+        let peer = peer.to_owned();
+        let now = to_sql_int(now_ms, "handled_ms")?;
+        // One write job: one savepoint of the writer's group transaction,
+        // so all of it commits together (with whatever else shares that
+        // commit) or, on an error here, none of it does.
+        self.writer()
+            .run_batched(move |c| {
+                let what = |e| backend("taking a peer's requests", e);
+                let depth: i64 = c
+                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
+                    .and_then(|mut s| s.query_row([&peer], |r| r.get(0)).optional())
+                    .map_err(what)?
+                    .unwrap_or(0);
+                let room = answer_max.saturating_sub(u64::try_from(depth).unwrap_or(0));
+                let room = usize::try_from(room).unwrap_or(usize::MAX);
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    if i >= room {
+                        out.push(InboundTaken::NoRoom);
+                        continue;
+                    }
+                    let taken = match &item.message {
+                        None => InboundTaken::Stored(Vec::new()),
+                        Some(m) => match crate::im::put(c, m, dedupe_since_ms)? {
+                            PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
+                            PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
+                            // A peer's message has no transactions for
+                            // peers of its own: PeerFull cannot come.
+                            PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full) => {
+                                out.push(InboundTaken::OverQuota(full));
+                                continue;
+                            }
+                        },
+                    };
+                    insert_item(c, &item.answer)?;
+                    if let Some(k) = &item.key {
+                        c.prepare_cached(
+                            "INSERT OR IGNORE INTO ssp_handled (peer, transaction_id, handled_ms)
+                             VALUES (?1, ?2, ?3)",
+                        )
+                        .and_then(|mut s| s.execute((&peer, k, now)))
+                        .map_err(what)?;
+                    }
+                    out.push(taken);
+                }
+                Ok(out)
             })
             .await
     }

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use crate::common;
 
-use common::{Inbox, RealServer, TestUser, code_of, get_text, impsd_bin, post_raw, wait_until};
+use common::{
+    Inbox, RealServer, RealServerBuilder, TestUser, code_of, get_text, impsd_bin, post_raw,
+    wait_until,
+};
 use imps_client::Encoding;
 use imps_wire::csp;
 use imps_wire::ssp::{
@@ -46,26 +49,35 @@ pub(crate) fn free_port() -> u16 {
 /// A server for `domain` on `port` whose peer table names `peer` on
 /// `peer_port`; `ttl` is its association lifetime.
 pub(crate) fn server(domain: &str, port: u16, peer: &str, peer_port: u16, ttl: u64) -> RealServer {
+    server_builder(domain, port, peer, peer_port, ttl).start()
+}
+
+/// [`server`]'s settings, for a test that changes more of them.
+pub(crate) fn server_builder(
+    domain: &str,
+    port: u16,
+    peer: &str,
+    peer_port: u16,
+    ttl: u64,
+) -> RealServerBuilder<'static> {
     let (domain, peer) = (domain.to_string(), peer.to_string());
-    RealServer::builder(impsd_bin!())
-        .config(move |c| {
-            c.domain = domain;
-            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
-            c.log = "info".into();
-            c.federation.enabled = true;
-            c.federation.association_ttl_secs = ttl;
-            c.federation.retry_min_ms = 100;
-            c.federation.retry_max_ms = 400;
-            c.federation.handshake_timeout_ms = 5_000;
-            c.federation.request_timeout_ms = 2_000;
-            c.federation.peers = vec![PeerSettings {
-                domain: peer,
-                url: format!("http://127.0.0.1:{peer_port}/imps"),
-                sus: false,
-                require_client_cert: false,
-            }];
-        })
-        .start()
+    RealServer::builder(impsd_bin!()).config(move |c| {
+        c.domain = domain;
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.log = "info".into();
+        c.federation.enabled = true;
+        c.federation.association_ttl_secs = ttl;
+        c.federation.retry_min_ms = 100;
+        c.federation.retry_max_ms = 400;
+        c.federation.handshake_timeout_ms = 5_000;
+        c.federation.request_timeout_ms = 2_000;
+        c.federation.peers = vec![PeerSettings {
+            domain: peer,
+            url: format!("http://127.0.0.1:{peer_port}/imps"),
+            sus: false,
+            require_client_cert: false,
+        }];
+    })
 }
 
 /// a.test and b.test, each with alice / bob.

@@ -3,7 +3,10 @@
 //! fewer POSTs than messages, each message arriving once and in order;
 //! a batch whose HTTP answer is lost on the way back (a TCP relay between
 //! the two servers forwards the POST and drops the answer) is sent again
-//! and b.test, which remembers what it handled, delivers nothing twice.
+//! and b.test, which remembers what it handled, delivers nothing twice;
+//! a POST mixing messages b.test stores, ones it refuses before storing
+//! (an unknown user) and ones over a recipient's quota gets each its
+//! answer, and what was stored arrives in order.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::{Inbox, RealServer, TestUser, wait_until};
-use crate::fed::{WAIT, free_port, metric, send, server};
+use crate::fed::{WAIT, free_port, metric, send, server, server_builder};
 
 /// What the relay does with a connection.
 const PASS: u8 = 0;
@@ -252,4 +255,102 @@ async fn ssp_batch_whose_answer_was_lost_is_resent_and_delivered_once() {
         metric(&a, "impsd_ssp_queue_depth", "b.test").await == 0
     })
     .await;
+}
+
+/// One POST of ten messages (b.test takes a POST's messages in one store
+/// transaction): to bob (online), to carol (offline, her queue holds at
+/// most four) and to nobody (no such user). Carol gets her first four in
+/// order, the two past her quota are refused (507), nobody's is refused
+/// (531), bob gets his three in order, and nothing arrives twice.
+#[tokio::test]
+async fn ssp_batch_with_refusals_and_a_full_queue_delivers_what_fits_in_order() {
+    let (pa, pb) = (free_port(), free_port());
+    let relay = Relay::start(pb).await;
+    let a = server("a.test", pa, "b.test", relay.port, 86_400);
+    let b = server_builder("b.test", pb, "a.test", pa, 86_400)
+        .config(|c| {
+            c.im.offline_quota_messages = 4;
+            c.im.offline_quota_bytes = 0;
+        })
+        .start();
+    a.add_user("alice", "pw");
+    b.add_user("bob", "pw");
+    b.add_user("carol", "pw");
+    let alice = a.login("alice").ws().await;
+    let bob = b.login("bob").ws().await;
+    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "first").await;
+    let m = bob.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some(first.as_str()));
+    wait_until("a.test saw b.test take the first", WAIT, || async {
+        metric(&a, "impsd_ssp_sent_total", "b.test").await >= 1
+    })
+    .await;
+
+    relay.mode.store(CLOSED, Ordering::SeqCst);
+    let order = [
+        "carol:c0", "bob:b0", "carol:c1", "nobody:x", "carol:c2", "carol:c3", "bob:b1", "carol:c4",
+        "carol:c5", "bob:b2",
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for item in order {
+        let (to, text) = item.split_once(':').unwrap();
+        let id = send(&alice, "wv:alice@a.test", &format!("wv:{to}@b.test"), text).await;
+        ids.insert(text, id);
+    }
+    wait_until("the ten wait in a.test's queue", WAIT, || async {
+        metric(&a, "impsd_ssp_queue_depth", "b.test").await >= 10
+    })
+    .await;
+    let received_before = metric(&b, "impsd_ssp_received_total", "a.test").await;
+    relay.mode.store(PASS, Ordering::SeqCst);
+
+    for text in ["b0", "b1", "b2"] {
+        let m = bob.receive().await;
+        assert_eq!(m.content_data.as_deref(), Some(text));
+        assert_eq!(
+            m.message_info.message_id.as_deref(),
+            Some(ids[text].as_str())
+        );
+    }
+    wait_until("b.test answered all ten", WAIT, || async {
+        metric(&b, "impsd_ssp_received_total", "a.test").await
+            + metric(&b, "impsd_ssp_refused_total", "a.test").await
+            >= received_before + 10
+    })
+    .await;
+    assert_eq!(
+        metric(&b, "impsd_ssp_received_total", "a.test").await,
+        received_before + 7,
+        "carol's four and bob's three taken"
+    );
+    assert_eq!(
+        metric(&b, "impsd_ssp_refused_total", "a.test").await,
+        3,
+        "two past carol's quota and nobody's refused"
+    );
+    let carol = b.login("carol").ws().await;
+    for text in ["c0", "c1", "c2", "c3"] {
+        let m = carol.receive().await;
+        assert_eq!(m.content_data.as_deref(), Some(text));
+        assert_eq!(
+            m.message_info.message_id.as_deref(),
+            Some(ids[text].as_str())
+        );
+    }
+    // Nothing more was stored for bob: the next he gets is the one sent
+    // now (for carol, the counts above say that the two past her quota
+    // were refused).
+    wait_until("a.test's queue is empty", WAIT, || async {
+        metric(&a, "impsd_ssp_queue_depth", "b.test").await == 0
+    })
+    .await;
+    let last = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "last").await;
+    let m = bob.receive().await;
+    assert_eq!(
+        m.message_info.message_id.as_deref(),
+        Some(last.as_str()),
+        "{:?}",
+        m.content_data
+    );
+    drop(carol);
 }

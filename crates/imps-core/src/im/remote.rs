@@ -16,10 +16,13 @@ use imps_wire::ssp_im::{DeliveryStatusReport, SendMessageRequest, SspMessageInfo
 
 use super::ImService;
 use super::message::{DEFAULT_CONTENT_TYPE, date_time, delivery_report};
-use super::send::Outgoing;
+use std::sync::Arc;
+
+use super::policy::check_content;
+use super::send::{Outgoing, Sent, nobody_took};
 use crate::CoreError;
 use crate::federation::{check_actor, status_of};
-use crate::store::{MessageBody, NewSspItem};
+use crate::store::{MessageBody, NewSspItem, NewStoredMessage, RecipientQuota, StoredMessage};
 use crate::users::{canonical_user, wire_user};
 
 /// The longest MessageID taken from a peer (it becomes a store key).
@@ -75,19 +78,38 @@ impl ImService {
         peer: &str,
         req: SendMessageRequest,
     ) -> Result<SspStatus, CoreError> {
+        let (out, rcpt) = match self.ssp_incoming(peer, req) {
+            Ok(x) => x,
+            Err(status) => return Ok(status),
+        };
+        match self.deliver_new(out, &rcpt).await {
+            Ok(sent) => Ok(sent_status(&sent)),
+            Err(CoreError::Store(e)) => Err(CoreError::Store(e)),
+            Err(e) => Ok(status_of(&e)),
+        }
+    }
+
+    /// The checks of a peer's SendMessageRequest that need no store, and
+    /// the message as our own send path takes it; `Err` is the answer of
+    /// one refused.
+    fn ssp_incoming(
+        &self,
+        peer: &str,
+        req: SendMessageRequest,
+    ) -> Result<(Outgoing, Element), SspStatus> {
         let Some(actor) = req.meta.user.as_ref().map(|u| u.user_id.clone()) else {
-            return Ok(status_of(&CoreError::BadRequest(
+            return Err(status_of(&CoreError::BadRequest(
                 "SendMessageRequest without an acting user".into(),
             )));
         };
         let sender = req.info.sender.clone().unwrap_or_else(|| actor.clone());
         if let Err(e) = check_actor(peer, &req.meta, &[&sender]) {
             tracing::warn!(peer, actor = %actor, sender = %sender, "SSP message refused: acting user of another domain");
-            return Ok(status_of(&e));
+            return Err(status_of(&e));
         }
         let id = req.info.message_id.clone();
         if id.len() > MAX_REMOTE_ID || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Ok(status_of(&CoreError::BadParameter(format!(
+            return Err(status_of(&CoreError::BadParameter(format!(
                 "messageID {id:?}"
             ))));
         }
@@ -96,7 +118,7 @@ impl ImService {
         for r in &req.info.recipients {
             // No relaying: every recipient is ours.
             if domain_of(r) != Some(domain.as_str()) {
-                return Ok(status_of(&CoreError::DomainNotSupported(
+                return Err(status_of(&CoreError::DomainNotSupported(
                     domain_of(r).unwrap_or_default().to_string(),
                 )));
             }
@@ -134,25 +156,91 @@ impl ImService {
             validity_secs: None,
             fixed_id: Some(id),
         };
-        let sent = match self.deliver_new(out, &rcpt).await {
-            Ok(s) => s,
-            Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
-            Err(e) => return Ok(status_of(&e)),
+        Ok((out, rcpt))
+    }
+
+    /// A peer's SendMessageRequest checked and made ready to be stored
+    /// with the other requests of its POST in one store transaction
+    /// (`Service::ssp_inbound_post`): what [`ImService::ssp_send_message`]
+    /// does up to the store. `Ok(None)` when it must take that path
+    /// instead (a recipient of another domain, which the checks refuse
+    /// before it could come here).
+    pub(crate) async fn ssp_prepare_message(
+        &self,
+        peer: &str,
+        req: SendMessageRequest,
+    ) -> Result<Option<PreparedMessage>, CoreError> {
+        let message_id = req.info.message_id.clone();
+        let answer = |status| PreparedMessage {
+            message_id: message_id.clone(),
+            status,
+            stored: None,
         };
-        Ok(match (sent.id.is_some(), sent.refused.first()) {
-            (true, None) => SspStatus::ok(),
-            (true, Some(_)) => SspStatus {
-                code: 201,
-                description: Some("Partially successful".into()),
-                details: Vec::new(),
+        let (out, rcpt) = match self.ssp_incoming(peer, req) {
+            Ok(x) => x,
+            Err(status) => return Ok(Some(answer(status))),
+        };
+        // As `deliver_new` up to the put, for a message with neither
+        // recipients elsewhere nor an early push (it has a fixed ID).
+        let cfg = &self.base.cfg.im;
+        let stop = |e: CoreError| match e {
+            CoreError::Store(e) => Err(CoreError::Store(e)),
+            e => Ok(Some(answer(status_of(&e)))),
+        };
+        if let Err(e) = check_content(cfg, &out.body) {
+            return stop(e);
+        }
+        let (accepted, refused, remote) = match self.resolve_recipients(&out, &rcpt).await {
+            Ok(r) => r,
+            Err(e) => return stop(e),
+        };
+        if !remote.is_empty() {
+            return Ok(None);
+        }
+        if accepted.is_empty() {
+            return match nobody_took(refused, false) {
+                Ok(sent) => Ok(Some(answer(sent_status(&sent)))),
+                Err(e) => stop(e),
+            };
+        }
+        let sender_name = match self.sender_name(&out.sender).await {
+            Ok(n) => n,
+            Err(e) => return stop(e),
+        };
+        let now = self.base.now_ms();
+        let expires_ms = match cfg.max_validity_secs {
+            0 => None,
+            max => Some(now.saturating_add(max.saturating_mul(1000))),
+        };
+        let quota = (cfg.offline_quota_messages > 0 || cfg.offline_quota_bytes > 0).then_some(
+            RecipientQuota {
+                max_messages: cfg.offline_quota_messages,
+                max_bytes: cfg.offline_quota_bytes,
             },
-            (false, Some(f)) => status_of(&f.err),
-            (false, None) => SspStatus {
-                code: 900,
-                description: Some("No recipient accepted the message".into()),
-                details: Vec::new(),
-            },
-        })
+        );
+        let status = sent_status(&Sent {
+            id: Some(message_id.clone()),
+            refused,
+            charged: false,
+        });
+        Ok(Some(PreparedMessage {
+            message_id: message_id.clone(),
+            status,
+            stored: Some(NewStoredMessage {
+                id: message_id,
+                sender: out.sender,
+                sender_name,
+                delivery_report: out.delivery_report,
+                created_ms: now,
+                expires_ms,
+                body: out.body,
+                recipients: accepted,
+                client_ref: out.client_ref,
+                quota,
+                remote: Vec::new(),
+                remote_max: 0,
+            }),
+        }))
     }
 
     /// A DeliveryStatusReport from the server of `peer` for one of our
@@ -222,6 +310,57 @@ impl ImService {
         if let Err(e) = self.base.queue_ssp(peer, None, &r.to_element()).await {
             tracing::warn!(peer, message = id, error = %e, "delivery report for another domain not queued");
         }
+    }
+}
+
+/// A peer's message ready for the store ([`ImService::ssp_prepare_message`]).
+pub(crate) struct PreparedMessage {
+    pub message_id: String,
+    /// The answer for the peer once `stored` is (or when it is `None`).
+    pub status: SspStatus,
+    /// What to store; `None` when refused before anything is stored.
+    pub stored: Option<NewStoredMessage>,
+}
+
+impl PreparedMessage {
+    /// The queue entries of `stored`, stored with these seqs (one per
+    /// recipient, in order), to hand to the recipients' queues.
+    pub(crate) fn entries(m: NewStoredMessage, seqs: Vec<u64>) -> Vec<StoredMessage> {
+        let body = Arc::new(m.body);
+        m.recipients
+            .iter()
+            .zip(seqs)
+            .map(|((recipient, target_client), seq)| StoredMessage {
+                seq,
+                id: m.id.clone(),
+                recipient: recipient.clone(),
+                target_client: target_client.clone(),
+                sender: m.sender.clone(),
+                sender_name: m.sender_name.clone(),
+                delivery_report: m.delivery_report,
+                created_ms: m.created_ms,
+                expires_ms: m.expires_ms,
+                body: Arc::clone(&body),
+            })
+            .collect()
+    }
+}
+
+/// The answer for the peer of what our send path did with its message.
+fn sent_status(sent: &Sent) -> SspStatus {
+    match (sent.id.is_some(), sent.refused.first()) {
+        (true, None) => SspStatus::ok(),
+        (true, Some(_)) => SspStatus {
+            code: 201,
+            description: Some("Partially successful".into()),
+            details: Vec::new(),
+        },
+        (false, Some(f)) => status_of(&f.err),
+        (false, None) => SspStatus {
+            code: 900,
+            description: Some("No recipient accepted the message".into()),
+            details: Vec::new(),
+        },
     }
 }
 

@@ -358,7 +358,7 @@ impl ImService {
     /// the module doc). Returns (user, aimed-at client) pairs, refusals,
     /// and the recipients of peer domains (`wv:user@domain`), whose own
     /// servers check them.
-    async fn resolve_recipients(
+    pub(super) async fn resolve_recipients(
         &self,
         out: &Outgoing,
         rcpt: &Element,
@@ -504,7 +504,7 @@ const NAME_CACHE_MS: u64 = 5_000;
 
 impl ImService {
     /// The sender's friendly name (IMR-8), from a short-lived cache.
-    async fn sender_name(&self, user: &str) -> Result<Option<String>, CoreError> {
+    pub(super) async fn sender_name(&self, user: &str) -> Result<Option<String>, CoreError> {
         let st = self.im();
         let now = self.base.now_ms();
         if let Some(n) = st.cached_name(user, now, NAME_CACHE_MS) {
@@ -518,7 +518,7 @@ impl ImService {
 
 /// No recipient took the message: with one recipient its refusal is the
 /// answer, with several the details go into the Result.
-fn nobody_took(mut refused: Vec<Refusal>, charged: bool) -> Result<Sent, CoreError> {
+pub(super) fn nobody_took(mut refused: Vec<Refusal>, charged: bool) -> Result<Sent, CoreError> {
     if refused.len() == 1
         && let Some(f) = refused.pop()
     {

@@ -216,7 +216,7 @@ pub trait MessageStore: Send + Sync + 'static {
 }
 
 /// The in-memory tables of this area.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct MemMessages {
     next_seq: u64,
     /// MessageID -> (message meta, body); the recipients live in `queue`.

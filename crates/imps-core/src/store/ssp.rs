@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{MemStore, StoreError};
+use super::{MemStore, MessageStore, NewStoredMessage, PutOutcome, StoreError};
 
 /// An SSP transaction to queue for a peer domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,37 @@ pub enum SspPut {
     Queued(u64),
     /// `max` transactions already wait for that peer: not queued.
     Full,
+}
+
+/// One request of a peer's POST, written with the others of its batch in
+/// one store transaction ([`SspStore::ssp_take_inbound`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSsp {
+    /// The message it brings our users; `None` for a request whose
+    /// answer is all there is to write (refused before storing anything).
+    pub message: Option<NewStoredMessage>,
+    /// Its answer for the peer (a Response-mode transaction).
+    pub answer: NewSspItem,
+    /// What the request is remembered under once carried out (as by
+    /// [`SspStore::ssp_mark_handled`]).
+    pub key: Option<String>,
+}
+
+/// What [`SspStore::ssp_take_inbound`] did with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundTaken {
+    /// Its message stored (each recipient's seq, in `recipients` order;
+    /// none without a message), its answer queued, its key remembered.
+    Stored(Vec<u64>),
+    /// Its message was stored before under this MessageID (the dedupe
+    /// reference of `put_message`): nothing stored again; its answer
+    /// queued and its key remembered.
+    Duplicate(String),
+    /// Nothing written for it: these recipients' queues are full.
+    OverQuota(Vec<String>),
+    /// Nothing written for it: `answer_max` answers would wait for the
+    /// peer before its own.
+    NoRoom,
 }
 
 #[async_trait]
@@ -103,9 +134,27 @@ pub trait SspStore: Send + Sync + 'static {
     /// Forgets at most `limit` handled transactions marked before
     /// `before_ms`; returns how many.
     async fn ssp_forget_handled(&self, before_ms: u64, limit: usize) -> Result<u64, StoreError>;
+    /// The requests of one POST from `peer`, in order, in **one** store
+    /// transaction: each item's message as [`MessageStore::put_message`]
+    /// with `dedupe_since_ms` would store it (one put seeing those before
+    /// it), then, when it was stored or found stored before, its answer
+    /// (queued for `peer`) and its key (remembered at `now_ms`). An item
+    /// over a recipient's quota writes nothing. Of the items, as many as
+    /// `answer_max` less the answers and requests already waiting for
+    /// `peer` are tried, counted from the first; the rest are
+    /// [`InboundTaken::NoRoom`] and write nothing. One answer per item,
+    /// in order. On `Err` nothing of it is written.
+    async fn ssp_take_inbound(
+        &self,
+        peer: &str,
+        items: Vec<InboundSsp>,
+        dedupe_since_ms: u64,
+        answer_max: u64,
+        now_ms: u64,
+    ) -> Result<Vec<InboundTaken>, StoreError>;
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct MemSsp {
     next: u64,
     items: BTreeMap<u64, SspItem>,
@@ -265,6 +314,26 @@ impl SspStore for MemStore {
         Ok(())
     }
 
+    async fn ssp_take_inbound(
+        &self,
+        peer: &str,
+        items: Vec<InboundSsp>,
+        dedupe_since_ms: u64,
+        answer_max: u64,
+        now_ms: u64,
+    ) -> Result<Vec<InboundTaken>, StoreError> {
+        // Memory has no transaction: the same steps one by one, and on a
+        // failure both areas as they were before (a test store; writers
+        // of the same areas meanwhile would be undone too).
+        let saved = (self.im.lock().clone(), self.ssp.lock().clone());
+        let res = take_inbound_steps(self, peer, items, dedupe_since_ms, answer_max, now_ms).await;
+        if res.is_err() {
+            *self.im.lock() = saved.0;
+            *self.ssp.lock() = saved.1;
+        }
+        res
+    }
+
     async fn ssp_forget_handled(&self, before_ms: u64, limit: usize) -> Result<u64, StoreError> {
         let mut g = self.ssp.lock();
         let old: Vec<(String, String)> = g
@@ -279,4 +348,43 @@ impl SspStore for MemStore {
         }
         Ok(old.len() as u64)
     }
+}
+
+/// [`SspStore::ssp_take_inbound`] of the memory store, step by step.
+async fn take_inbound_steps(
+    store: &MemStore,
+    peer: &str,
+    items: Vec<InboundSsp>,
+    dedupe_since_ms: u64,
+    answer_max: u64,
+    now_ms: u64,
+) -> Result<Vec<InboundTaken>, StoreError> {
+    let depth = store.ssp_depth(peer).await?;
+    let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(items.len());
+    let mut keys = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i >= room {
+            out.push(InboundTaken::NoRoom);
+            continue;
+        }
+        let taken = match item.message {
+            None => InboundTaken::Stored(Vec::new()),
+            Some(m) => match store.put_message(m, dedupe_since_ms).await? {
+                PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
+                PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
+                // A peer's message has no transactions for peers of its
+                // own: PeerFull cannot come.
+                PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full) => {
+                    out.push(InboundTaken::OverQuota(full));
+                    continue;
+                }
+            },
+        };
+        store.put_ssp(item.answer, u64::MAX).await?;
+        keys.extend(item.key);
+        out.push(taken);
+    }
+    store.ssp_mark_handled(peer, &keys, now_ms).await?;
+    Ok(out)
 }

@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use imps_core::federation::SspOutcome;
+use imps_core::federation::{InboundTx, SspOutcome};
 use imps_wire::Limits;
 use imps_wire::ssp::{Mode, SSP_CONTENT_TYPE, SetupStep, SetupTransaction, SspMessage, SspStatus};
 
@@ -226,52 +226,45 @@ pub async fn handle(
                 // peer hangs up.
                 let _running = running;
                 let stats = fed2.stats(&peer);
+                // Each request once, even if a POST names it twice.
                 let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
-                let mut handled: Vec<String> = Vec::new();
-                let mut all = true;
+                let mut todo = Vec::with_capacity(s.transactions.len());
                 for (tx, key) in s.transactions.iter().zip(keys) {
-                    if key.as_ref().is_some_and(|k| seen.contains(k)) {
+                    if let Some(k) = &key
+                        && !seen.insert(k.clone())
+                    {
                         if let Some(st) = &stats {
                             st.duplicates.fetch_add(1, Ordering::Relaxed);
                         }
                         continue;
                     }
-                    match service.ssp_inbound(&peer, tx).await {
-                        Ok(SspOutcome::Done) => {
-                            if let Some(st) = &stats {
-                                st.received.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Ok(SspOutcome::Refused(code)) => {
-                            tracing::info!(peer = %peer, code, "SSP transaction refused");
-                            if let Some(st) = &stats {
-                                st.refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(peer = %peer, error = %e, "SSP transaction not taken; the peer will retry");
-                            all = false;
-                            break;
-                        }
-                    }
-                    if let Some(k) = key {
-                        seen.insert(k.clone());
-                        handled.push(k);
+                    todo.push(InboundTx { tx, key });
+                }
+                // In order; the messages to our users with their answers
+                // and keys in one store transaction, and what was carried
+                // out remembered also when a later one failed: the peer
+                // sends the whole POST again.
+                let done = service.ssp_inbound_post(&peer, todo).await;
+                if let Some(st) = &stats {
+                    for o in &done.outcomes {
+                        match o {
+                            SspOutcome::Done => st.received.fetch_add(1, Ordering::Relaxed),
+                            SspOutcome::Refused(_) => st.refused.fetch_add(1, Ordering::Relaxed),
+                        };
                     }
                 }
-                // What was carried out is remembered (one store write for
-                // the POST), also when a later one failed: the peer sends
-                // the whole POST again.
-                if let Err(e) = store
-                    .ssp_mark_handled(&peer, &handled, super::now_ms())
-                    .await
-                {
-                    // The work is done: answering "retry" would make the
-                    // peer send it again and have it done twice. Only a
-                    // later resend (a lost answer) is not recognised now.
-                    tracing::warn!(peer = %peer, error = %e, "handled SSP transactions not remembered; a resend of this POST would be carried out again");
+                for o in &done.outcomes {
+                    if let SspOutcome::Refused(code) = o {
+                        tracing::info!(peer = %peer, code, "SSP transaction refused");
+                    }
                 }
-                all
+                match done.failed {
+                    None => true,
+                    Some(e) => {
+                        tracing::warn!(peer = %peer, error = %e, "SSP transaction not taken; the peer will retry");
+                        false
+                    }
+                }
             })
             .await;
             match taken {
