@@ -84,6 +84,12 @@ async fn put(
 ) -> Result<PutOutcome, StoreError> {
     let created = to_i64(m.created_ms, "created_ms")?;
     let bytes = to_i64(m.entry_bytes(), "bytes")?;
+    // Peers' queue locks first, then the send reference's, then the
+    // recipients': the inbound side of federation (a peer's POST of
+    // messages for our users, `ssp_take_inbound`) takes them in that
+    // order too, so the two never wait on each other in a circle.
+    let peers: Vec<&str> = m.remote.iter().map(|i| i.peer.as_str()).collect();
+    lock_all(tx, LockArea::SspPeer, &peers).await?;
     if let Some(r) = &m.client_ref {
         // Two retries of one send racing: the second waits here, then
         // sees the first's reference.
@@ -102,11 +108,6 @@ async fn put(
             }
         }
     }
-    // Peers' queue locks before the recipients': the inbound side of
-    // federation takes them in that order too (a peer's POST of messages
-    // for our users), so the two never wait on each other in a circle.
-    let peers: Vec<&str> = m.remote.iter().map(|i| i.peer.as_str()).collect();
-    lock_all(tx, LockArea::SspPeer, &peers).await?;
     let rcpts: Vec<&str> = m.recipients.iter().map(|(r, _)| r.as_str()).collect();
     lock_all(tx, LockArea::Queue, &rcpts).await?;
     if let Some(q) = m.quota {

@@ -299,7 +299,8 @@ impl SspStore for PgStore {
         let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
         // The peer's lock first (its depth cannot change under us), then
         // the puts' locks (taken in `puts_in`, sorted as every put takes
-        // them); nothing takes the peer's lock after those, so no cycle.
+        // them); a put takes peers' locks before its own too
+        // (`im::put`), so no cycle.
         lock(&tx, LockArea::SspPeer, peer).await?;
         let depth = match query_opt(
             &tx,
