@@ -219,18 +219,7 @@ impl SspStore for PgStore {
     }
 
     async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError> {
-        let c = self.conn().await?;
-        match query_opt(
-            &c,
-            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
-            &[&peer],
-            "reading an SSP queue's depth",
-        )
-        .await?
-        {
-            Some(r) => col_u64(&r, 0),
-            None => Ok(0),
-        }
+        peer_depth(&self.conn().await?, peer).await
     }
 
     async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError> {
@@ -302,17 +291,7 @@ impl SspStore for PgStore {
         // them); a put takes peers' locks before its own too
         // (`im::put`), so no cycle.
         lock(&tx, LockArea::SspPeer, peer).await?;
-        let depth = match query_opt(
-            &tx,
-            "SELECT n FROM ssp_peer_depth WHERE peer = $1",
-            &[&peer],
-            what,
-        )
-        .await?
-        {
-            Some(r) => col_u64(&r, 0)?,
-            None => 0,
-        };
+        let depth = peer_depth(&tx, peer).await?;
         let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
         let tried = items.len().min(room);
         let puts: Vec<Put<'_>> = items[..tried]

@@ -205,15 +205,7 @@ impl SspStore for SqliteStore {
 
     async fn ssp_depth(&self, peer: &str) -> Result<u64, StoreError> {
         let peer = peer.to_owned();
-        self.read_lane()
-            .run(move |c| {
-                let n: Option<i64> = c
-                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
-                    .and_then(|mut s| s.query_row([&peer], |r| r.get(0)).optional())
-                    .map_err(|e| backend("reading an SSP queue's depth", e))?;
-                Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
-            })
-            .await
+        self.read_lane().run(move |c| peer_depth(c, &peer)).await
     }
 
     async fn ssp_handled(&self, peer: &str, tids: &[String]) -> Result<Vec<String>, StoreError> {
@@ -302,12 +294,7 @@ impl SspStore for SqliteStore {
         self.writer()
             .run_batched(move |c| {
                 let what = |e| backend("taking a peer's requests", e);
-                let depth: i64 = c
-                    .prepare_cached("SELECT n FROM ssp_peer_depth WHERE peer = ?1")
-                    .and_then(|mut s| s.query_row([&peer], |r| r.get(0)).optional())
-                    .map_err(what)?
-                    .unwrap_or(0);
-                let room = answer_max.saturating_sub(u64::try_from(depth).unwrap_or(0));
+                let room = answer_max.saturating_sub(peer_depth(c, &peer)?);
                 let room = usize::try_from(room).unwrap_or(usize::MAX);
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
