@@ -257,6 +257,17 @@ struct Gathered<'a> {
     prepared: PreparedMessage,
 }
 
+/// A gathered message the batch's store transaction did not take, for
+/// [`crate::Service::ssp_write_gathered`] to deal with after it.
+enum Alone<'a> {
+    /// Carried out alone (a recipient's queue full).
+    Again(Gathered<'a>),
+    /// Refused alone: another message is stored under its MessageID.
+    IdTaken(Gathered<'a>),
+    /// No room for its answer: neither it nor those after it now.
+    NoRoom,
+}
+
 /// Whether `tx` is a peer's message to our users (not to a group).
 fn is_plain_message(tx: &SspTransaction) -> bool {
     tx.mode == Mode::Request
@@ -405,11 +416,15 @@ impl crate::Service {
                 }
                 InboundTaken::Duplicate(_) => {}
                 InboundTaken::OverQuota(_) => {
-                    alone.push(Some(g));
+                    alone.push(Alone::Again(g));
+                    continue;
+                }
+                InboundTaken::IdTaken(_) => {
+                    alone.push(Alone::IdTaken(g));
                     continue;
                 }
                 InboundTaken::NoRoom => {
-                    alone.push(None);
+                    alone.push(Alone::NoRoom);
                     continue;
                 }
             }
@@ -429,14 +444,32 @@ impl crate::Service {
         // others) as alone. No room for the answer: neither it nor those
         // after it (which had none either) are carried out, and the peer
         // sends them again.
-        for g in alone {
-            let Some(g) = g else {
-                tracing::warn!(peer = %peer, "SSP queue for the peer is full; its requests wait");
-                return Err(CoreError::ImQueueFull(format!("wv:@{peer}")));
+        for a in alone {
+            let (o, key) = match a {
+                Alone::NoRoom => {
+                    tracing::warn!(peer = %peer, "SSP queue for the peer is full; its requests wait");
+                    return Err(CoreError::ImQueueFull(format!("wv:@{peer}")));
+                }
+                Alone::Again(g) => (self.ssp_inbound(peer, g.tx).await?, g.key),
+                Alone::IdTaken(g) => {
+                    let id = g.prepared.message_id;
+                    tracing::warn!(peer = %peer, message_id = %id, "SSP message refused: another message is stored under its MessageID");
+                    let status = status_of(&CoreError::ImUnknownMessage(format!(
+                        "MessageID {id} names another message here"
+                    )));
+                    let code = status.code;
+                    let reply = SendMessageResponse {
+                        message_id: id,
+                        status,
+                    }
+                    .to_element();
+                    base.queue_ssp(peer, Some(&g.tx.transaction_id), &reply)
+                        .await?;
+                    (SspOutcome::Refused(code), g.key)
+                }
             };
-            let o = self.ssp_inbound(peer, g.tx).await?;
             done.outcomes.push(o);
-            loose.extend(g.key);
+            loose.extend(key);
         }
         Ok(())
     }

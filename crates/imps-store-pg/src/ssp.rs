@@ -3,11 +3,13 @@
 //! advisory lock, so the per-peer bound holds when several nodes queue at
 //! once, as SQLite's single writer makes it hold.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
 use imps_core::store::{
-    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
+    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore, taken_id,
 };
 
 use crate::PgStore;
@@ -294,9 +296,38 @@ impl SspStore for PgStore {
         let depth = peer_depth(&tx, peer).await?;
         let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
         let tried = items.len().min(room);
+        // Messages stored under these IDs already: each is a duplicate or
+        // its ID taken (`taken_id`), and is not put.
+        let ids: Vec<&str> = items[..tried]
+            .iter()
+            .filter_map(|i| i.message.as_ref().map(|m| m.id.as_str()))
+            .collect();
+        let mut stored: HashMap<String, (String, String)> = HashMap::new();
+        if !ids.is_empty() {
+            let rows = query(
+                &tx,
+                "SELECT id, sender, data FROM im_messages WHERE id = ANY($1)",
+                &[&ids],
+                "reading messages under the batch's IDs",
+            )
+            .await?;
+            for r in rows {
+                stored.insert(col(&r, 0)?, (col(&r, 1)?, col(&r, 2)?));
+            }
+        }
+        let pre: Vec<Option<InboundTaken>> = items[..tried]
+            .iter()
+            .map(|i| {
+                let m = i.message.as_ref()?;
+                let s = stored.get(&m.id);
+                taken_id(m, s.map(|(a, b)| (a.as_str(), b.as_str())))
+            })
+            .collect();
         let puts: Vec<Put<'_>> = items[..tried]
             .iter()
-            .filter_map(|i| i.message.as_ref())
+            .zip(&pre)
+            .filter(|(_, p)| p.is_none())
+            .filter_map(|(i, _)| i.message.as_ref())
             .map(|m| (m, dedupe_since_ms))
             .collect();
         let puts = if puts.is_empty() {
@@ -304,7 +335,9 @@ impl SspStore for PgStore {
         } else {
             match puts_in(&tx, &puts).await? {
                 Some(outs) => outs,
-                // The transaction is aborted: nothing of it stays.
+                // Stored meanwhile under one of the IDs by another
+                // transaction; the transaction is aborted: nothing of it
+                // stays, and the peer sends the POST again.
                 None => {
                     return Err(StoreError::Conflict(
                         "a message of the batch is stored under its ID already".into(),
@@ -313,6 +346,7 @@ impl SspStore for PgStore {
             }
         };
         let mut puts = puts.into_iter();
+        let mut pre = pre.into_iter();
         let mut out = Vec::with_capacity(items.len());
         let (mut a_peer, mut a_response, mut a_tid, mut a_body, mut a_created) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -322,21 +356,39 @@ impl SspStore for PgStore {
                 out.push(InboundTaken::NoRoom);
                 continue;
             }
-            let taken = match (&item.message, item.message.as_ref().map(|_| puts.next())) {
-                (None, _) => InboundTaken::Stored(Vec::new()),
-                (Some(_), Some(Some(Ok(PutOutcome::Stored(seqs))))) => InboundTaken::Stored(seqs),
-                (Some(_), Some(Some(Ok(PutOutcome::Duplicate(id))))) => InboundTaken::Duplicate(id),
+            let put = match (&item.message, pre.next().flatten()) {
+                (_, Some(t)) => Err(t),
+                (None, None) => Err(InboundTaken::Stored(Vec::new())),
+                (Some(_), None) => Ok(puts.next()),
+            };
+            let taken = match put {
+                Err(InboundTaken::IdTaken(id)) => {
+                    out.push(InboundTaken::IdTaken(id));
+                    continue;
+                }
+                Err(t) => t,
+                Ok(Some(Ok(PutOutcome::Stored(seqs)))) => InboundTaken::Stored(seqs),
+                Ok(Some(Ok(PutOutcome::Duplicate(id)))) => InboundTaken::Duplicate(id),
                 // A peer's message has no transactions for peers of its
                 // own: PeerFull cannot come.
-                (
-                    Some(_),
-                    Some(Some(Ok(PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full)))),
-                ) => {
+                Ok(Some(Ok(PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full)))) => {
                     out.push(InboundTaken::OverQuota(full));
                     continue;
                 }
-                (Some(_), Some(Some(Err(e)))) => return Err(e),
-                (Some(_), _) => {
+                // Two messages of the batch under one ID (of two
+                // senders: one sender's second is a duplicate by its
+                // reference): the second's ID is taken.
+                Ok(Some(Err(StoreError::Conflict(_)))) => {
+                    out.push(InboundTaken::IdTaken(
+                        item.message
+                            .as_ref()
+                            .map(|m| m.id.clone())
+                            .unwrap_or_default(),
+                    ));
+                    continue;
+                }
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(None) => {
                     return Err(StoreError::Backend(
                         "postgres: a put of an inbound batch was not answered".into(),
                     ));

@@ -88,6 +88,7 @@ async fn pg_store_passes_peers_conformance() {
 async fn pg_store_passes_ssp_conformance() {
     with_store("pg_store_passes_ssp_conformance", |s, _| async move {
         conformance_ssp::run_all(&*s).await;
+        conformance_ssp::a_failing_inbound_batch_writes_nothing(&*s).await;
     })
     .await;
 }

@@ -183,6 +183,16 @@ pub(crate) fn put(
     Ok(PutOutcome::Stored(seqs))
 }
 
+/// The sender and data of the message stored under `id`, if one is.
+pub(crate) fn stored_sender_and_data(
+    c: &Connection,
+    id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    c.prepare_cached("SELECT sender, data FROM im_messages WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(|e| backend(&format!("reading message {id}"), e))
+}
+
 fn remove(c: &Connection, user: &str, id: &str) -> Result<Option<RemovedMessage>, StoreError> {
     let found = c
         .prepare_cached(

@@ -17,6 +17,7 @@ async fn sqlite_store_passes_ssp_conformance() -> Result<(), Box<dyn std::error:
     let path = dir.path().join("impsd.db");
     let store = SqliteStore::open(&path, SqliteOptions::default())?;
     conformance_ssp::run_all(&store).await;
+    conformance_ssp::a_failing_inbound_batch_writes_nothing(&store).await;
     store
         .put_ssp(
             NewSspItem {

@@ -373,7 +373,29 @@ fn refusal_code(body: &[u8]) -> u16 {
 
 /// A message as a.test would send it, acting for `actor`.
 fn message_from(session: &str, actor: &str, id: &str) -> Vec<u8> {
-    let req = SendMessageRequest {
+    messages_from(session, &[(actor, id, "1", "forged")])
+}
+
+/// One POST of messages to bob as a.test would send them: each
+/// (acting user, MessageID, TransactionID, text).
+fn messages_from(session: &str, msgs: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let transactions = msgs
+        .iter()
+        .map(|&(actor, id, tid, text)| SspTransaction {
+            mode: Mode::Request,
+            transaction_id: tid.into(),
+            primitive: bob_message(actor, id, text).to_element(),
+        })
+        .collect();
+    SspMessage::Session(SspSession {
+        session_id: session.into(),
+        transactions,
+    })
+    .encode()
+}
+
+fn bob_message(actor: &str, id: &str, text: &str) -> SendMessageRequest {
+    SendMessageRequest {
         delivery_report: false,
         meta: MetaInfo {
             client_originated: true,
@@ -392,17 +414,8 @@ fn message_from(session: &str, actor: &str, id: &str) -> Vec<u8> {
             sender: Some(actor.into()),
             date_time: None,
         },
-        content: b"forged".to_vec(),
-    };
-    SspMessage::Session(SspSession {
-        session_id: session.into(),
-        transactions: vec![SspTransaction {
-            mode: Mode::Request,
-            transaction_id: "1".into(),
-            primitive: req.to_element(),
-        }],
-    })
-    .encode()
+        content: text.as_bytes().to_vec(),
+    }
 }
 
 #[tokio::test]
@@ -487,4 +500,72 @@ async fn ssp_forged_peers_are_refused() {
     let m = bob.receive().await;
     assert_eq!(m.message_info.message_id.as_deref(), Some("control-3"));
     assert_eq!(m.content_data.as_deref(), Some("forged"));
+}
+
+/// A peer's message under a MessageID that names a message still waiting
+/// here: the same message again (same sender and text, after the dedupe
+/// window) is answered as a duplicate and stored once; another sender's
+/// message under that ID is refused alone (426); the messages beside them
+/// in the POST are taken and delivered in order. Neither fails the POST
+/// (which the peer would send again and again).
+#[tokio::test]
+async fn ssp_a_message_under_a_taken_message_id_is_refused_alone() {
+    let (pa, pb) = (free_port(), free_port());
+    let a = server("a.test", pa, "b.test", pb, 86_400);
+    // No dedupe window: a resend is only recognised by the stored
+    // message itself.
+    let b = server_builder("b.test", pb, "a.test", pa, 86_400)
+        .config(|c| c.im.dedupe_window_secs = 0)
+        .start();
+    a.add_user("alice", "pw");
+    b.add_user("bob", "pw");
+    // The association, by a real message (bob is offline: everything
+    // waits for him).
+    let alice = a.login("alice").ws().await;
+    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "real").await;
+    wait_until("a.test delivered to b.test", WAIT, || async {
+        metric(&a, "impsd_ssp_sent_total", "b.test").await > 0
+    })
+    .await;
+    let peers = a.cli(&["peer", "list"]);
+    let session = peers.split('\t').nth(2).unwrap().to_string();
+    assert!(session.ends_with("@a.test"), "{peers}");
+
+    let url = b.url();
+    let post = |msgs: &[(&str, &str, &str, &str)]| {
+        let body = messages_from(&session, msgs);
+        let url = url.clone();
+        async move { post_raw(&url, SSP_CONTENT_TYPE, body).await.0 }
+    };
+    let code = post(&[("wv:alice@a.test", "same-1", "p1", "hello")]).await;
+    assert_eq!(
+        code,
+        200,
+        "b.test's log:\n{}",
+        std::fs::read_to_string(b.log_path()).unwrap_or_default()
+    );
+    let refused_before = metric(&b, "impsd_ssp_refused_total", "a.test").await;
+    let code = post(&[
+        ("wv:alice@a.test", "same-1", "p2", "hello"),
+        ("wv:carol@a.test", "same-1", "p3", "not hello"),
+        ("wv:alice@a.test", "next-2", "p4", "after"),
+    ])
+    .await;
+    assert_eq!(
+        code,
+        200,
+        "the POST is taken; b.test's log:\n{}",
+        std::fs::read_to_string(b.log_path()).unwrap_or_default()
+    );
+    assert_eq!(
+        metric(&b, "impsd_ssp_refused_total", "a.test").await,
+        refused_before + 1,
+        "carol's message refused"
+    );
+
+    // In order, each once: the resend and carol's message never came.
+    let bob = b.login("bob").ws().await;
+    receive(&bob, "wv:alice@a.test", &first, "real").await;
+    receive(&bob, "wv:alice@a.test", "same-1", "hello").await;
+    receive(&bob, "wv:alice@a.test", "next-2", "after").await;
 }

@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use super::policy::check_content;
 use super::send::{Outgoing, Sent, nobody_took};
-use crate::CoreError;
 use crate::federation::{check_actor, status_of};
 use crate::store::{MessageBody, NewSspItem, NewStoredMessage, RecipientQuota, StoredMessage};
 use crate::users::{canonical_user, wire_user};
+use crate::{CoreError, StoreError};
 
 /// The longest MessageID taken from a peer (it becomes a store key).
 const MAX_REMOTE_ID: usize = 128;
@@ -82,8 +82,18 @@ impl ImService {
             Ok(x) => x,
             Err(status) => return Ok(status),
         };
+        let id = out.fixed_id.clone().unwrap_or_default();
         match self.deliver_new(out, &rcpt).await {
             Ok(sent) => Ok(sent_status(&sent)),
+            // Another message is stored under the peer's MessageID: as in
+            // a POST's batch (`InboundTaken::IdTaken`), refused, not
+            // retried for ever.
+            Err(CoreError::Store(StoreError::Conflict(_))) => {
+                tracing::warn!(peer, message_id = %id, "SSP message refused: another message is stored under its MessageID");
+                Ok(status_of(&CoreError::ImUnknownMessage(format!(
+                    "MessageID {id} names another message here"
+                ))))
+            }
             Err(CoreError::Store(e)) => Err(CoreError::Store(e)),
             Err(e) => Ok(status_of(&e)),
         }

@@ -220,7 +220,7 @@ pub trait MessageStore: Send + Sync + 'static {
 pub(crate) struct MemMessages {
     next_seq: u64,
     /// MessageID -> (message meta, body); the recipients live in `queue`.
-    messages: HashMap<String, (NewStoredMessage, Arc<MessageBody>)>,
+    pub(super) messages: HashMap<String, (NewStoredMessage, Arc<MessageBody>)>,
     /// seq -> (recipient, MessageID, target client).
     queue: BTreeMap<u64, (String, String, Option<String>)>,
     /// (sender, client_ref) -> (MessageID, created_ms).

@@ -36,7 +36,7 @@ pub use presence::{
 };
 pub use remote_joins::{RemoteJoin, RemoteJoinStore};
 pub use sms::{NewSms, SmsJob, SmsPut, SmsStore};
-pub use ssp::{InboundSsp, InboundTaken, NewSspItem, SspItem, SspPut, SspStore};
+pub use ssp::{InboundSsp, InboundTaken, NewSspItem, SspItem, SspPut, SspStore, taken_id};
 pub use sysmsg::{
     SysDelivery, SysMessageRecord, SysOption, SysmsgStore, TermsAgreement, sysmsg_is_due,
 };

@@ -75,9 +75,29 @@ pub enum InboundTaken {
     Duplicate(String),
     /// Nothing written for it: these recipients' queues are full.
     OverQuota(Vec<String>),
+    /// Nothing written for it: another message is stored under its
+    /// MessageID (see [`taken_id`]).
+    IdTaken(String),
     /// Nothing written for it: `answer_max` answers would wait for the
     /// peer before its own.
     NoRoom,
+}
+
+/// What a peer's message meets when a message is stored under its
+/// MessageID already (`stored`: that message's sender and data). The
+/// same sender with the same data is the same message sent again (a
+/// resend after the dedupe window, while it still waits for a
+/// recipient): a duplicate. Anything else (IDs of two senders colliding,
+/// or a sender reusing an ID for new text) is that ID taken: this one is
+/// refused rather than read as a duplicate, so that no new message is
+/// answered as delivered and then dropped.
+pub fn taken_id(m: &NewStoredMessage, stored: Option<(&str, &str)>) -> Option<InboundTaken> {
+    let (sender, data) = stored?;
+    Some(if sender == m.sender && data == m.body.data {
+        InboundTaken::Duplicate(m.id.clone())
+    } else {
+        InboundTaken::IdTaken(m.id.clone())
+    })
 }
 
 #[async_trait]
@@ -368,9 +388,19 @@ async fn take_inbound_steps(
             out.push(InboundTaken::NoRoom);
             continue;
         }
-        let taken = match item.message {
-            None => InboundTaken::Stored(Vec::new()),
-            Some(m) => match store.put_message(m, dedupe_since_ms).await? {
+        let stored = item.message.as_ref().and_then(|m| {
+            let g = store.im.lock();
+            let (s, body) = g.messages.get(&m.id)?;
+            taken_id(m, Some((s.sender.as_str(), body.data.as_str())))
+        });
+        let taken = match (stored, item.message) {
+            (Some(InboundTaken::IdTaken(id)), _) => {
+                out.push(InboundTaken::IdTaken(id));
+                continue;
+            }
+            (Some(t), _) => t,
+            (None, None) => InboundTaken::Stored(Vec::new()),
+            (None, Some(m)) => match store.put_message(m, dedupe_since_ms).await? {
                 PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
                 PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
                 // A peer's message has no transactions for peers of its
