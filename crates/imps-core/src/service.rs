@@ -285,6 +285,66 @@ impl Service {
         taken
     }
 
+    /// Issue 19, overload: a message on a push channel bound to `s` that is
+    /// one SendMessage (to users, not groups) or ForwardMessage request of
+    /// `s`'s, arriving while a send would be refused
+    /// ([`ImService::would_refuse_send`]): its answer, 503 with (1.3)
+    /// TryAgainTimeout, made here without the session lookup, the span,
+    /// the service checks and the future of a request, so that a refusal
+    /// costs the server little more than reading the frame, and the
+    /// transport can give it at once instead of queueing the request
+    /// behind the ones in hand. Nothing of the message is looked at but its
+    /// primitive, session and recipients' kind; nothing is stored or
+    /// charged. `None`: anything else, the gauges are under their bounds,
+    /// or the session is gone, closing, not yet ready or may not send
+    /// (then [`Service::handle`] answers as always).
+    pub fn refuse_if_overloaded(&self, s: &Session, msg: &Message) -> Option<Message> {
+        let [tx] = msg.transactions.as_slice() else {
+            return None;
+        };
+        let kind = tx.kind()?;
+        let is_send = match kind {
+            PrimitiveKind::SendMessageRequest => {
+                crate::groups::group_recipients(&tx.body).is_none()
+            }
+            PrimitiveKind::ForwardMessageRequest => true,
+            _ => false,
+        };
+        if !is_send
+            || tx.mode != TransactionMode::Request
+            || msg.session_id.as_deref() != Some(s.id.as_str())
+        {
+            return None;
+        }
+        let err = self.im.would_refuse_send().err()?;
+        // One lock: live, ready and not kicked, then touched (as the long
+        // way touches a session before it checks anything else).
+        let now = self.base.now_ms();
+        let live = s.with_state(|st| {
+            let live = !st.ended && !st.closing && st.ready;
+            if live {
+                st.last_seen_ms = now;
+            }
+            live
+        });
+        if !live || self.check_function(s, kind, function_for(kind)?).is_err() {
+            return None;
+        }
+        self.stats
+            .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive = kind.name(), error = %err, "refused before handling");
+        let reply = Transaction {
+            mode: TransactionMode::Response,
+            id: tx.id.clone(),
+            segment_info: None,
+            body: crate::reply::error_status_for(&err, s.version),
+            ext: Vec::new(),
+        };
+        let mut m = self.envelope(msg.version, msg.session_id.clone(), reply);
+        m.poll = Some(s.has_pending());
+        Some(m)
+    }
+
     /// Writes the addresses of an outgoing message the way the session's
     /// client writes them (issue 13): the areas build them fully
     /// qualified, and this is the one place they are shortened, for every

@@ -301,6 +301,17 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             answered = true;
             continue;
         }
+        // A send while the server refuses sends: answered here, without
+        // handling it (issue 19, overload).
+        if let Some(r) = bound
+            .as_ref()
+            .and_then(|s| st.service.refuse_if_overloaded(s, &msg))
+        {
+            if within(&st, send(&mut socket, &r, enc)).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let sid = msg.session_id.clone();
         // While the request is handled (a SendMessage waits for its
         // commit), pushes for this socket's session still go out and
@@ -356,8 +367,29 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                             answering = Some((Box::pin(st.service.handle(&ctx, m)), e));
                         }
                         Incoming::Csp(m, e, size) => {
-                            held_bytes += size;
-                            held.push_back((m, e, size));
+                            // A send the server refuses now is answered
+                            // at once rather than held behind the request
+                            // in hand (issue 19, overload): its client
+                            // hears sooner that it should wait, and the
+                            // socket stays read, so acknowledgements of
+                            // pushes are not stuck behind doomed sends.
+                            match bound
+                                .as_ref()
+                                .and_then(|s| st.service.refuse_if_overloaded(s, &m))
+                            {
+                                Some(r) => {
+                                    dead = within(&st, async {
+                                        send(&mut socket, &r, e).await?;
+                                        socket.flush().await.map_err(|_| ())
+                                    })
+                                    .await
+                                    .is_err();
+                                }
+                                None => {
+                                    held_bytes += size;
+                                    held.push_back((m, e, size));
+                                }
+                            }
                         }
                         Incoming::Nothing => {}
                         Incoming::End => closing = true,

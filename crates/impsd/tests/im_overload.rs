@@ -135,3 +135,68 @@ async fn overload_gauge_counts_a_burst_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Over WebSocket a client's requests are taken in order, one at a time;
+/// a send that comes while the server refuses sends is answered 503 at
+/// once, without waiting for the request in hand, and without being
+/// handled. Here that request is Alice's first send, pushed to Carol
+/// before it is stored and waiting (holding the one place of
+/// `im.max_sends_in_flight`) for an acknowledgement Carol never sends.
+/// Held behind it, the second send would be answered only when the first
+/// is, seconds later, and then taken: its client would have gone on
+/// sending meanwhile, and the acknowledgements on the same socket would
+/// have waited behind it.
+#[tokio::test]
+async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_hand() {
+    let srv = TestServer::start_with(|c| {
+        c.im.max_sends_in_flight = 1;
+        c.im.ack_window_ms = 1_000;
+        c.im.overload_retry_secs = 3;
+        c.im.send_rate_per_sec = 0;
+    })
+    .await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "carol", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    let carol = online_ws(&srv, v, e, "carol").await;
+
+    let a = alice.clone();
+    let first = tokio::spawn(async move {
+        let r = a
+            .request(text_to("alice", &["carol"], "first"))
+            .await
+            .unwrap();
+        code_of(&r)
+    });
+    // Carol has it, unacknowledged: the first send is in hand.
+    let (_, m) = expect_ws(&carol, "NewMessage").await;
+    assert_eq!(content(&m), "first");
+
+    let asked = Instant::now();
+    let r = alice
+        .request(text_to("alice", &["carol"], "second"))
+        .await
+        .unwrap();
+    let took = asked.elapsed();
+    assert_eq!(code_of(&r), Some(503), "{r:?}");
+    assert_eq!(
+        r.path(&["Result", "TryAgainTimeout"])
+            .map(|t| t.text.as_str()),
+        Some("3"),
+        "{r:?}"
+    );
+    assert!(
+        took < Duration::from_millis(500),
+        "the refusal waited {took:?} for the request in hand"
+    );
+    assert!(!first.is_finished(), "the first send is still in hand");
+
+    // The first send ends as always: stored once its window closed.
+    assert_eq!(first.await.unwrap(), Some(200));
+    assert_eq!(
+        srv.store().pending_count("carol").await.unwrap(),
+        1,
+        "the refused message was not stored"
+    );
+}

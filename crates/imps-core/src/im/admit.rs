@@ -33,18 +33,43 @@ impl Drop for SendSlot<'_> {
 }
 
 impl ImService {
+    /// The refusal for too many messages waiting in memory, if so.
+    fn over_waiting(&self) -> Result<(), CoreError> {
+        let cfg = &self.base.cfg.im;
+        let waiting = self.state.waiting_in_memory();
+        if cfg.max_waiting_in_memory > 0 && waiting >= cfg.max_waiting_in_memory {
+            return Err(CoreError::Overloaded {
+                what: format!("{waiting} messages wait for delivery"),
+                retry_after_secs: cfg.overload_retry_secs.max(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a send arriving now would be refused (either gauge at its
+    /// bound), without taking a place: what a transport asks before it
+    /// hands a send on, so that a refusal costs no more than this and the
+    /// answer (issue 19). A send this lets through still meets
+    /// [`ImService::admit_send`].
+    pub(crate) fn would_refuse_send(&self) -> Result<(), CoreError> {
+        self.over_waiting()?;
+        let cfg = &self.base.cfg.im;
+        let in_flight = self.state.sends_in_flight().load(Ordering::Acquire);
+        if cfg.max_sends_in_flight > 0 && in_flight >= cfg.max_sends_in_flight {
+            return Err(CoreError::Overloaded {
+                what: format!("{in_flight} sends are being stored"),
+                retry_after_secs: cfg.overload_retry_secs.max(1),
+            });
+        }
+        Ok(())
+    }
+
     /// Admits one SendMessage or ForwardMessage, or refuses it (503).
     pub(crate) fn admit_send(&self) -> Result<SendSlot<'_>, CoreError> {
         let cfg = &self.base.cfg.im;
         let st = &self.state;
         let retry_after_secs = cfg.overload_retry_secs.max(1);
-        let waiting = st.waiting_in_memory();
-        if cfg.max_waiting_in_memory > 0 && waiting >= cfg.max_waiting_in_memory {
-            return Err(CoreError::Overloaded {
-                what: format!("{waiting} messages wait for delivery"),
-                retry_after_secs,
-            });
-        }
+        self.over_waiting()?;
         let in_flight = st.sends_in_flight();
         let now = in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         let slot = SendSlot(in_flight);
