@@ -682,7 +682,11 @@ impl Service {
             body.encode_for(s.version, &s.id, &tid, more, encoding)
         };
         if disconnect {
-            self.disconnect_collected(&s.id).await;
+            // Boxed: ending a session is a large future, and this one is
+            // part of every push channel's task for its whole life (a
+            // WebSocket's, idle or not; issue 19). It runs once per
+            // kicked session.
+            Box::pin(self.disconnect_collected(&s.id)).await;
         }
         Some(bytes)
     }
