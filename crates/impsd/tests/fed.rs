@@ -569,3 +569,30 @@ async fn ssp_a_message_under_a_taken_message_id_is_refused_alone() {
     receive(&bob, "wv:alice@a.test", "same-1", "hello").await;
     receive(&bob, "wv:alice@a.test", "next-2", "after").await;
 }
+
+/// A message to two users of one peer domain reaches both, under one
+/// MessageID: it goes as one transaction naming both, which the peer
+/// stores once for the two (two transactions under one MessageID would
+/// be one message sent again, there).
+#[tokio::test]
+async fn ssp_a_message_to_two_users_of_one_peer_domain_reaches_both() {
+    let (a, b) = pair(86_400);
+    b.add_user("carol", "pw");
+    let alice = a.login("alice").ws().await;
+    let bob = b.login("bob").ws().await;
+    let carol = b.login("carol").ws().await;
+    let mut req = alice.text_message(&[], "to you both");
+    req.message_info.recipient = Some(csp::Recipient {
+        users: vec![
+            csp::User::new("wv:bob@b.test"),
+            csp::User::new("wv:carol@b.test"),
+        ],
+        ..Default::default()
+    });
+    req.message_info.sender = Some(csp::Sender::user("wv:alice@a.test"));
+    let resp = alice.send(&req).await;
+    assert_eq!(resp.result.code, 200, "{resp:?}");
+    let id = resp.message_id.expect("a MessageID");
+    receive(&bob, "wv:alice@a.test", &id, "to you both").await;
+    receive(&carol, "wv:alice@a.test", &id, "to you both").await;
+}

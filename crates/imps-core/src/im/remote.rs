@@ -29,18 +29,19 @@ use crate::{CoreError, StoreError};
 const MAX_REMOTE_ID: usize = 128;
 
 impl ImService {
-    /// The SendMessageRequest for the recipient `to` (`wv:user@domain`
-    /// of a peer domain), to be queued with the message
+    /// The SendMessageRequest for the recipients `to` (`wv:user@domain`,
+    /// all of one peer domain), to be queued with the message
     /// (`NewStoredMessage::remote`).
     pub(crate) fn remote_item(
         &self,
         out: &Outgoing,
         id: &str,
         now: u64,
-        to: &str,
+        to: &[String],
     ) -> Result<NewSspItem, CoreError> {
         let domain = &self.base.cfg.domain;
-        let peer = domain_of(to).ok_or_else(|| CoreError::BadParameter(to.to_string()))?;
+        let first = to.first().map(String::as_str).unwrap_or_default();
+        let peer = domain_of(first).ok_or_else(|| CoreError::BadParameter(first.to_string()))?;
         let content = match out.body.encoding {
             Some(_) => {
                 let compact: String = out
@@ -61,7 +62,7 @@ impl ImService {
                 message_id: id.to_string(),
                 content_type: Some(out.body.content_type.clone()),
                 content_size: Some(out.body.size),
-                recipients: vec![to.to_string()],
+                recipients: to.to_vec(),
                 sender: Some(wire_user(&out.sender, domain)),
                 date_time: Some(date_time(now)),
             },

@@ -19,6 +19,7 @@ use super::ImService;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use imps_wire::ssp::domain_of;
 use imps_wire::{Element, Transaction, Version};
 
 use super::deliver::Early;
@@ -170,16 +171,46 @@ impl ImService {
             Some(id) => id.clone(),
             None => new_message_id(self.base.now_ms())?,
         };
-        // Recipients of other domains: one SSP transaction each, queued
-        // durably in the same store step as the message and its client
-        // reference, before the sender hears "sent" (issue 17): a retry
-        // recognised by the reference queues none of them twice.
+        // Recipients of other domains: one SSP transaction per peer
+        // domain naming all of its recipients (the peer stores the
+        // message once, under its MessageID, for them all: a second
+        // transaction under the same ID would be taken there for a resend
+        // of the first), queued durably in the same store step as the
+        // message and its client reference, before the sender hears
+        // "sent" (issue 17): a retry recognised by the reference queues
+        // none of them twice.
         let had_remote = !remote.is_empty();
-        let mut remote_items: Vec<(String, NewSspItem)> = Vec::with_capacity(remote.len());
+        let mut by_peer: Vec<(String, Vec<String>)> = Vec::new();
         for r in remote {
-            match self.remote_item(&out, &id, now, &r) {
-                Ok(item) => remote_items.push((r, item)),
-                Err(err) => refused.push(Refusal { wire: r, err }),
+            let Some(peer) = domain_of(&r).map(str::to_ascii_lowercase) else {
+                refused.push(Refusal {
+                    err: CoreError::BadParameter(r.clone()),
+                    wire: r,
+                });
+                continue;
+            };
+            match by_peer.iter_mut().find(|(p, _)| *p == peer) {
+                Some((_, rs)) => rs.push(r),
+                None => by_peer.push((peer, vec![r])),
+            }
+        }
+        let mut remote_items: Vec<(Vec<String>, NewSspItem)> = Vec::with_capacity(by_peer.len());
+        for (_, rs) in by_peer {
+            match self.remote_item(&out, &id, now, &rs) {
+                Ok(item) => remote_items.push((rs, item)),
+                Err(err) => {
+                    let why = err.to_string();
+                    let mut rs = rs.into_iter();
+                    if let Some(first) = rs.next() {
+                        refused.push(Refusal { wire: first, err });
+                    }
+                    for wire in rs {
+                        refused.push(Refusal {
+                            wire,
+                            err: CoreError::BadParameter(why.clone()),
+                        });
+                    }
+                }
             }
         }
         if accepted.is_empty() && remote_items.is_empty() {
@@ -297,14 +328,16 @@ impl ImService {
                 }
                 PutOutcome::PeerFull(peers) => {
                     tracing::warn!(sender = %out.sender, peers = ?peers, "message refused for peer domains: SSP queue full");
-                    remote_items.retain(|(wire, item)| {
+                    remote_items.retain(|(wires, item)| {
                         if !peers.contains(&item.peer) {
                             return true;
                         }
-                        refused.push(Refusal {
-                            wire: wire.clone(),
-                            err: CoreError::ImQueueFull(format!("wv:@{}", item.peer)),
-                        });
+                        for wire in wires {
+                            refused.push(Refusal {
+                                wire: wire.clone(),
+                                err: CoreError::ImQueueFull(format!("wv:@{}", item.peer)),
+                            });
+                        }
                         false
                     });
                     if recipients.is_empty() && remote_items.is_empty() {
