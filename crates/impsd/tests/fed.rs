@@ -502,6 +502,22 @@ async fn ssp_forged_peers_are_refused() {
     assert_eq!(m.content_data.as_deref(), Some("forged"));
 }
 
+/// The association of a.test with b.test made by a real message from
+/// alice to bob (who is offline: everything waits for him there): its
+/// MessageID, and a.test's session label for raw POSTs as a.test.
+async fn live_session(a: &RealServer) -> (String, String) {
+    let alice = a.login("alice").ws().await;
+    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "real").await;
+    wait_until("a.test delivered to b.test", WAIT, || async {
+        metric(a, "impsd_ssp_sent_total", "b.test").await > 0
+    })
+    .await;
+    let peers = a.cli(&["peer", "list"]);
+    let session = peers.split('\t').nth(2).unwrap().to_string();
+    assert!(session.ends_with("@a.test"), "{peers}");
+    (first, session)
+}
+
 /// A peer's message under a MessageID that names a message still waiting
 /// here: the same message again (same sender and text, after the dedupe
 /// window) is answered as a duplicate and stored once; another sender's
@@ -519,17 +535,7 @@ async fn ssp_a_message_under_a_taken_message_id_is_refused_alone() {
         .start();
     a.add_user("alice", "pw");
     b.add_user("bob", "pw");
-    // The association, by a real message (bob is offline: everything
-    // waits for him).
-    let alice = a.login("alice").ws().await;
-    let first = send(&alice, "wv:alice@a.test", "wv:bob@b.test", "real").await;
-    wait_until("a.test delivered to b.test", WAIT, || async {
-        metric(&a, "impsd_ssp_sent_total", "b.test").await > 0
-    })
-    .await;
-    let peers = a.cli(&["peer", "list"]);
-    let session = peers.split('\t').nth(2).unwrap().to_string();
-    assert!(session.ends_with("@a.test"), "{peers}");
+    let (first, session) = live_session(&a).await;
 
     let url = b.url();
     let post = |msgs: &[(&str, &str, &str, &str)]| {
@@ -595,4 +601,39 @@ async fn ssp_a_message_to_two_users_of_one_peer_domain_reaches_both() {
     let id = resp.message_id.expect("a MessageID");
     receive(&bob, "wv:alice@a.test", &id, "to you both").await;
     receive(&carol, "wv:alice@a.test", &id, "to you both").await;
+}
+
+/// A peer's message that no store could keep as it came (a ContentSize
+/// past what a store holds, a NUL in its text) is taken all the same,
+/// not failed for ever with the POST: the size is the text's own, and a
+/// text with a NUL goes on as binary content.
+#[tokio::test]
+async fn ssp_a_message_with_an_impossible_size_or_a_nul_is_taken() {
+    let (a, b) = pair(86_400);
+    let (first, session) = live_session(&a).await;
+    let mut big = bob_message("wv:alice@a.test", "big-1", "big");
+    big.info.content_size = Some(u64::MAX);
+    let nul = bob_message("wv:alice@a.test", "nul-2", "a\0b");
+    let tx = |tid: &str, m: SendMessageRequest| SspTransaction {
+        mode: Mode::Request,
+        transaction_id: tid.into(),
+        primitive: m.to_element(),
+    };
+    let body = SspMessage::Session(SspSession {
+        session_id: session,
+        transactions: vec![tx("q1", big), tx("q2", nul)],
+    })
+    .encode();
+    let (code, _, _) = post_raw(&b.url(), SSP_CONTENT_TYPE, body).await;
+    assert_eq!(
+        code,
+        200,
+        "b.test's log:\n{}",
+        std::fs::read_to_string(b.log_path()).unwrap_or_default()
+    );
+    let bob = b.login("bob").ws().await;
+    receive(&bob, "wv:alice@a.test", &first, "real").await;
+    receive(&bob, "wv:alice@a.test", "big-1", "big").await;
+    let m = bob.receive().await;
+    assert_eq!(m.message_info.message_id.as_deref(), Some("nul-2"), "{m:?}");
 }

@@ -143,12 +143,15 @@ impl ImService {
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
         let textual = content_type.to_ascii_lowercase().starts_with("text/");
+        // The peer's ContentSize where a store can hold it: a number past
+        // i64 would fail every store step, and the POST be sent again for
+        // ever; the text's own length then.
+        let claimed = req.info.content_size.filter(|&n| i64::try_from(n).is_ok());
         let body = match String::from_utf8(req.content) {
-            Ok(text) if textual => MessageBody {
-                size: req
-                    .info
-                    .content_size
-                    .unwrap_or_else(|| text.encode_utf16().count() as u64),
+            // A NUL is no text a store keeps (PostgreSQL refuses it in a
+            // TEXT column): such content goes as binary.
+            Ok(text) if textual && !text.contains('\0') => MessageBody {
+                size: claimed.unwrap_or_else(|| text.encode_utf16().count() as u64),
                 content_type,
                 encoding: None,
                 name: None,
