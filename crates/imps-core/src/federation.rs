@@ -453,10 +453,7 @@ impl crate::Service {
                 Alone::Again(g) => (self.ssp_inbound(peer, g.tx).await?, g.key),
                 Alone::IdTaken(g) => {
                     let id = g.prepared.message_id;
-                    tracing::warn!(peer = %peer, message_id = %id, "SSP message refused: another message is stored under its MessageID");
-                    let status = status_of(&CoreError::ImUnknownMessage(format!(
-                        "MessageID {id} names another message here"
-                    )));
+                    let status = crate::im::id_taken(peer, &id);
                     let code = status.code;
                     let reply = SendMessageResponse {
                         message_id: id,

@@ -30,7 +30,7 @@ mod state;
 
 pub(crate) use message::date_time as ssp_date_time;
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
-pub(crate) use remote::PreparedMessage;
+pub(crate) use remote::{PreparedMessage, id_taken};
 use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else

@@ -89,12 +89,7 @@ impl ImService {
             // Another message is stored under the peer's MessageID: as in
             // a POST's batch (`InboundTaken::IdTaken`), refused, not
             // retried for ever.
-            Err(CoreError::Store(StoreError::Conflict(_))) => {
-                tracing::warn!(peer, message_id = %id, "SSP message refused: another message is stored under its MessageID");
-                Ok(status_of(&CoreError::ImUnknownMessage(format!(
-                    "MessageID {id} names another message here"
-                ))))
-            }
+            Err(CoreError::Store(StoreError::Conflict(_))) => Ok(id_taken(peer, &id)),
             Err(CoreError::Store(e)) => Err(CoreError::Store(e)),
             Err(e) => Ok(status_of(&e)),
         }
@@ -376,6 +371,15 @@ fn sent_status(sent: &Sent) -> SspStatus {
             details: Vec::new(),
         },
     }
+}
+
+/// The refusal (426) of a peer's message whose MessageID names another
+/// message stored here, logged.
+pub(crate) fn id_taken(peer: &str, id: &str) -> SspStatus {
+    tracing::warn!(peer, message_id = %id, "SSP message refused: another message is stored under its MessageID");
+    status_of(&CoreError::ImUnknownMessage(format!(
+        "MessageID {id} names another message here"
+    )))
 }
 
 fn binary_body(content_type: String, bytes: Vec<u8>) -> MessageBody {
