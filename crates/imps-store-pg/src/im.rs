@@ -77,7 +77,7 @@ fn entry_from_row(r: &Row) -> Result<StoredMessage, StoreError> {
     })
 }
 
-async fn put(
+pub(crate) async fn put(
     tx: &Transaction<'_>,
     m: &NewStoredMessage,
     dedupe_since_ms: u64,
@@ -110,9 +110,50 @@ async fn put(
     }
     let rcpts: Vec<&str> = m.recipients.iter().map(|(r, _)| r.as_str()).collect();
     lock_all(tx, LockArea::Queue, &rcpts).await?;
+    // Stored already (a peer's message sent on to more of our users under
+    // its MessageID): entries only for the recipients without one. Only a
+    // put with a reference can be such; the others have IDs of ours. FOR
+    // SHARE: a removal of its last entry (which takes the row FOR UPDATE)
+    // waits for this transaction, or went first and the row is gone.
+    let mut fresh = vec![true; rcpts.len()];
+    let existing = if m.client_ref.is_some() && !rcpts.is_empty() {
+        query_opt(
+            tx,
+            "SELECT sender, data FROM im_messages WHERE id = $1 FOR SHARE",
+            &[&m.id],
+            "reading the message under the ID",
+        )
+        .await?
+        .map(|r| Ok::<_, StoreError>((col::<String>(&r, 0)?, col::<String>(&r, 1)?)))
+        .transpose()?
+    } else {
+        None
+    };
+    if let Some((sender, data)) = &existing {
+        if !m.is_stored_as(sender, data) {
+            return Err(StoreError::Conflict(format!("message {} exists", m.id)));
+        }
+        let rows = query(
+            tx,
+            "SELECT recipient FROM im_queue WHERE msg_id = $1 AND recipient = ANY($2)",
+            &[&m.id, &rcpts],
+            "reading the message's queue entries",
+        )
+        .await?;
+        let mut waiting = HashSet::new();
+        for r in rows {
+            waiting.insert(col::<String>(&r, 0)?);
+        }
+        for (f, rcpt) in fresh.iter_mut().zip(&rcpts) {
+            *f = !waiting.contains(*rcpt);
+        }
+        if !fresh.contains(&true) {
+            return Ok(PutOutcome::Duplicate(m.id.clone()));
+        }
+    }
     if let Some(q) = m.quota {
         let mut over = Vec::new();
-        for rcpt in &rcpts {
+        for (rcpt, _) in rcpts.iter().zip(&fresh).filter(|(_, f)| **f) {
             let row = query_one(
                 tx,
                 "SELECT COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM im_queue WHERE recipient = $1",
@@ -160,6 +201,31 @@ async fn put(
         // Only for peer domains: their transactions are the message.
         return Ok(PutOutcome::Stored(Vec::new()));
     }
+    if existing.is_none() {
+        insert_message(tx, m).await?;
+    }
+    let mut seqs = Vec::with_capacity(m.recipients.len());
+    for ((rcpt, target), f) in m.recipients.iter().zip(&fresh) {
+        if !f {
+            seqs.push(0);
+            continue;
+        }
+        let row = query_one(
+            tx,
+            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes) VALUES ($1, $2, $3, $4)
+             RETURNING seq",
+            &[rcpt, &m.id, target, &bytes],
+            &format!("queueing message {} for {rcpt}", m.id),
+        )
+        .await?;
+        seqs.push(col_u64(&row, 0)?);
+    }
+    Ok(PutOutcome::Stored(seqs))
+}
+
+/// The row of a new message ([`put`]).
+async fn insert_message(tx: &Transaction<'_>, m: &NewStoredMessage) -> Result<(), StoreError> {
+    let created = to_i64(m.created_ms, "created_ms")?;
     let expires = opt_to_i64(m.expires_ms, "expires_ms")?;
     let size = to_i64(m.body.size, "size")?;
     let font = m.body.font.as_ref();
@@ -197,19 +263,7 @@ async fn put(
         }
         Err(e) => return Err(backend(&format!("storing message {}", m.id), &e)),
     }
-    let mut seqs = Vec::with_capacity(m.recipients.len());
-    for (rcpt, target) in &m.recipients {
-        let row = query_one(
-            tx,
-            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes) VALUES ($1, $2, $3, $4)
-             RETURNING seq",
-            &[rcpt, &m.id, target, &bytes],
-            &format!("queueing message {} for {rcpt}", m.id),
-        )
-        .await?;
-        seqs.push(col_u64(&row, 0)?);
-    }
-    Ok(PutOutcome::Stored(seqs))
+    Ok(())
 }
 
 async fn remove(

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
 use imps_core::store::{
-    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore, taken_id,
+    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
 };
 
 use crate::PgStore;
@@ -296,8 +296,7 @@ impl SspStore for PgStore {
         let depth = peer_depth(&tx, peer).await?;
         let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
         let tried = items.len().min(room);
-        // Messages stored under these IDs already: each is a duplicate or
-        // its ID taken (`taken_id`), and is not put.
+        // Messages stored under these IDs already: not put with the batch.
         let ids: Vec<&str> = items[..tried]
             .iter()
             .filter_map(|i| i.message.as_ref().map(|m| m.id.as_str()))
@@ -315,18 +314,26 @@ impl SspStore for PgStore {
                 stored.insert(col(&r, 0)?, (col(&r, 1)?, col(&r, 2)?));
             }
         }
-        let pre: Vec<Option<InboundTaken>> = items[..tried]
+        // What each item's message meets under its ID: nothing (put with
+        // the batch), the same message (put alone, adding recipients),
+        // or another (its ID taken).
+        let pre: Vec<Under> = items[..tried]
             .iter()
             .map(|i| {
-                let m = i.message.as_ref()?;
-                let s = stored.get(&m.id);
-                taken_id(m, s.map(|(a, b)| (a.as_str(), b.as_str())))
+                let Some(m) = i.message.as_ref() else {
+                    return Under::Free;
+                };
+                match stored.get(&m.id) {
+                    None => Under::Free,
+                    Some((s, d)) if m.is_stored_as(s, d) => Under::Same,
+                    Some(_) => Under::Taken,
+                }
             })
             .collect();
         let puts: Vec<Put<'_>> = items[..tried]
             .iter()
             .zip(&pre)
-            .filter(|(_, p)| p.is_none())
+            .filter(|(_, p)| **p == Under::Free)
             .filter_map(|(i, _)| i.message.as_ref())
             .map(|m| (m, dedupe_since_ms))
             .collect();
@@ -346,7 +353,6 @@ impl SspStore for PgStore {
             }
         };
         let mut puts = puts.into_iter();
-        let mut pre = pre.into_iter();
         let mut out = Vec::with_capacity(items.len());
         let (mut a_peer, mut a_response, mut a_tid, mut a_body, mut a_created) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -356,42 +362,44 @@ impl SspStore for PgStore {
                 out.push(InboundTaken::NoRoom);
                 continue;
             }
-            let put = match (&item.message, pre.next().flatten()) {
-                (_, Some(t)) => Err(t),
-                (None, None) => Err(InboundTaken::Stored(Vec::new())),
-                (Some(_), None) => Ok(puts.next()),
-            };
-            let taken = match put {
-                Err(InboundTaken::IdTaken(id)) => {
-                    out.push(InboundTaken::IdTaken(id));
+            let put = match (&item.message, pre[i]) {
+                (None, _) => Ok(PutOutcome::Stored(Vec::new())),
+                (Some(m), Under::Taken) => {
+                    out.push(InboundTaken::IdTaken(m.id.clone()));
                     continue;
                 }
-                Err(t) => t,
-                Ok(Some(Ok(PutOutcome::Stored(seqs)))) => InboundTaken::Stored(seqs),
-                Ok(Some(Ok(PutOutcome::Duplicate(id)))) => InboundTaken::Duplicate(id),
+                (Some(m), Under::Same) => crate::im::put(&tx, m, dedupe_since_ms).await,
+                (Some(m), Under::Free) => match puts.next() {
+                    // Under an ID an item before it in the batch took:
+                    // the same message (sent on to more of our users)
+                    // adds its recipients; another's ID is taken.
+                    Some(Err(StoreError::Conflict(_))) => {
+                        let same = items[..i]
+                            .iter()
+                            .filter_map(|o| o.message.as_ref())
+                            .any(|o| o.id == m.id && m.is_stored_as(&o.sender, &o.body.data));
+                        if !same {
+                            out.push(InboundTaken::IdTaken(m.id.clone()));
+                            continue;
+                        }
+                        crate::im::put(&tx, m, dedupe_since_ms).await
+                    }
+                    Some(r) => r,
+                    None => {
+                        return Err(StoreError::Backend(
+                            "postgres: a put of an inbound batch was not answered".into(),
+                        ));
+                    }
+                },
+            };
+            let taken = match put? {
+                PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
+                PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
                 // A peer's message has no transactions for peers of its
                 // own: PeerFull cannot come.
-                Ok(Some(Ok(PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full)))) => {
+                PutOutcome::OverQuota(full) | PutOutcome::PeerFull(full) => {
                     out.push(InboundTaken::OverQuota(full));
                     continue;
-                }
-                // Two messages of the batch under one ID (of two
-                // senders: one sender's second is a duplicate by its
-                // reference): the second's ID is taken.
-                Ok(Some(Err(StoreError::Conflict(_)))) => {
-                    out.push(InboundTaken::IdTaken(
-                        item.message
-                            .as_ref()
-                            .map(|m| m.id.clone())
-                            .unwrap_or_default(),
-                    ));
-                    continue;
-                }
-                Ok(Some(Err(e))) => return Err(e),
-                Ok(None) => {
-                    return Err(StoreError::Backend(
-                        "postgres: a put of an inbound batch was not answered".into(),
-                    ));
                 }
             };
             let a = &item.answer;
@@ -460,4 +468,15 @@ fn item_of(r: &tokio_postgres::Row) -> Result<SspItem, StoreError> {
         attempts: u32::try_from(col_u64(r, 6)?).unwrap_or(u32::MAX),
         next_ms: col_u64(r, 7)?,
     })
+}
+
+/// What a peer's message meets under its MessageID (`ssp_take_inbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Under {
+    /// Nothing stored under it before the batch (or no message).
+    Free,
+    /// This message, stored before.
+    Same,
+    /// Another message (`imps_core::store::id_taken_by`).
+    Taken,
 }

@@ -5,7 +5,7 @@
 
 use imps_core::store::{
     InboundSsp, InboundTaken, MessageBody, NewSspItem, NewStoredMessage, PutOutcome,
-    RecipientQuota, SspPut,
+    RecipientQuota, SspPut, recipients_ref,
 };
 use imps_core::{Store, StoreError};
 
@@ -21,6 +21,7 @@ pub async fn run_all(store: &dyn Store) {
     handled_requests_are_remembered_per_peer_until_forgotten(store).await;
     a_posts_requests_are_taken_in_one_go(store).await;
     a_message_under_a_taken_id_is_set_aside_alone(store).await;
+    the_same_message_for_more_users_under_one_id_reaches_them(store).await;
 }
 
 fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
@@ -327,8 +328,9 @@ fn inbound_msg(id: &str, to: &str, quota: Option<RecipientQuota>) -> NewStoredMe
             data: format!("{id}!"),
         },
         recipients: vec![(to.to_owned(), None)],
-        // A peer's message is recognised again by its MessageID.
-        client_ref: Some(id.to_owned()),
+        // A peer's message is recognised again by its MessageID and the
+        // users it names.
+        client_ref: Some(recipients_ref(id, &[to.to_owned()])),
         quota,
         remote: Vec::new(),
         remote_max: 0,
@@ -471,7 +473,9 @@ async fn a_posts_requests_are_taken_in_one_go(store: &dyn Store) {
 
 async fn inbound_cleanup(store: &dyn Store) {
     drain(store).await;
-    for user in ["inb-u1", "inb-u2", "inb-u3", "inb-full"] {
+    for user in [
+        "inb-u1", "inb-u2", "inb-u3", "inb-u4", "inb-u5", "inb-u6", "inb-full",
+    ] {
         for (_, id) in waiting_ids(store, user).await {
             ok(store.remove_message(user, &id).await, "remove");
         }
@@ -505,6 +509,8 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
         inbound(Some(other_text), "y1c"),
         inbound(Some(inbound_msg("y2", "inb-u3", None)), "y2a"),
         inbound(Some(in_batch), "y2b"),
+        // The same message for one more user: no ID taken.
+        inbound(Some(inbound_msg("y2", "inb-u4", None)), "y2c"),
         inbound(None, "y3"),
     ];
     // The send references' window ends after the first put (at 10).
@@ -521,7 +527,9 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
         ["y0"],
         "nothing stored under a taken ID"
     );
+    let u4 = waiting_ids(store, "inb-u4").await;
     assert_eq!(u3.len(), 1, "{u3:?}");
+    assert_eq!(u4.len(), 1, "{u4:?}");
     assert_eq!(
         out,
         vec![
@@ -531,6 +539,7 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
             InboundTaken::IdTaken("y1".into()),
             InboundTaken::Stored(vec![u3[0].0]),
             InboundTaken::IdTaken("y2".into()),
+            InboundTaken::Stored(vec![u4[0].0]),
             InboundTaken::Stored(Vec::new()),
         ]
     );
@@ -542,16 +551,139 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
     let t = |s: &str| Some(s.to_owned());
     assert_eq!(
         inbound_answers(store).await,
-        vec![t("y0"), t("y1b"), t("y2a"), t("y3")],
+        vec![t("y0"), t("y1b"), t("y2a"), t("y2c"), t("y3")],
         "no answer for what was set aside"
     );
     assert_eq!(
-        inbound_keys(store, &["y0", "y1a", "y1b", "y1c", "y2a", "y2b", "y3"]).await,
-        ["y0", "y1b", "y2a", "y3"]
+        inbound_keys(
+            store,
+            &["y0", "y1a", "y1b", "y1c", "y2a", "y2b", "y2c", "y3"]
+        )
+        .await,
+        ["y0", "y1b", "y2a", "y2c", "y3"]
             .iter()
             .map(|t| format!("{t} digest"))
             .collect::<Vec<_>>()
     );
+    inbound_cleanup(store).await;
+}
+
+/// A peer that sends a message to several of our users as one
+/// transaction per user, all under the message's MessageID (as the
+/// reference implementation of SSP does): each transaction adds its users
+/// to the message, whether it still waits for others or was delivered to
+/// all of them; a resend of one of them is a duplicate, also after its
+/// users took the message; a transaction naming users the message waits
+/// for already adds only the others.
+async fn the_same_message_for_more_users_under_one_id_reaches_them(store: &dyn Store) {
+    let take = |items: Vec<InboundSsp>| async move {
+        ok(
+            store
+                .ssp_take_inbound(INBOUND_PEER, items, 0, 1000, 100)
+                .await,
+            "take_inbound",
+        )
+    };
+    let for_users = |id: &str, to: &[&str]| {
+        let mut m = inbound_msg(id, to[0], None);
+        m.recipients = to.iter().map(|u| ((*u).to_owned(), None)).collect();
+        let named: Vec<String> = to.iter().map(|u| (*u).to_owned()).collect();
+        m.client_ref = Some(recipients_ref(id, &named));
+        m
+    };
+    let seq_of = |w: Vec<(u64, String)>| -> Vec<u64> {
+        w.into_iter()
+            .filter(|(_, i)| i == "z1")
+            .map(|(s, _)| s)
+            .collect()
+    };
+
+    let out = take(vec![inbound(
+        Some(inbound_msg("z1", "inb-u1", None)),
+        "z1a",
+    )])
+    .await;
+    let u1 = seq_of(waiting_ids(store, "inb-u1").await);
+    assert_eq!(out, vec![InboundTaken::Stored(u1.clone())]);
+    // The next two users, one transaction each, in one POST.
+    let out = take(vec![
+        inbound(Some(inbound_msg("z1", "inb-u2", None)), "z1b"),
+        inbound(Some(inbound_msg("z1", "inb-u3", None)), "z1c"),
+    ])
+    .await;
+    let u2 = seq_of(waiting_ids(store, "inb-u2").await);
+    let u3 = seq_of(waiting_ids(store, "inb-u3").await);
+    assert_eq!(u2.len(), 1, "the second user gets the message");
+    assert_eq!(u3.len(), 1, "the third user gets the message");
+    assert_eq!(
+        out,
+        vec![
+            InboundTaken::Stored(u2.clone()),
+            InboundTaken::Stored(u3.clone())
+        ]
+    );
+    let m3 = ok(store.pending_message("inb-u3", "z1").await, "pending").expect("z1 for inb-u3");
+    assert_eq!(m3.body.data, "z1!", "the message as stored first");
+    assert_eq!(m3.sender, format!("sender@{INBOUND_PEER}"));
+
+    // A resend of the second: nothing new.
+    let out = take(vec![inbound(
+        Some(inbound_msg("z1", "inb-u2", None)),
+        "z1b",
+    )])
+    .await;
+    assert_eq!(out, vec![InboundTaken::Duplicate("z1".into())]);
+    assert_eq!(seq_of(waiting_ids(store, "inb-u2").await), u2);
+
+    // The first user took it; a resend of the first is still a resend.
+    ok(store.remove_message("inb-u1", "z1").await, "remove");
+    let out = take(vec![inbound(
+        Some(inbound_msg("z1", "inb-u1", None)),
+        "z1a",
+    )])
+    .await;
+    assert_eq!(out, vec![InboundTaken::Duplicate("z1".into())]);
+    assert!(seq_of(waiting_ids(store, "inb-u1").await).is_empty());
+
+    // Naming one user it waits for and one new: only the new one added.
+    let out = take(vec![inbound(
+        Some(for_users("z1", &["inb-u3", "inb-u4"])),
+        "z1d",
+    )])
+    .await;
+    let u4 = seq_of(waiting_ids(store, "inb-u4").await);
+    assert_eq!(u4.len(), 1, "{u4:?}");
+    assert_eq!(out, vec![InboundTaken::Stored(vec![0, u4[0]])]);
+    assert_eq!(
+        seq_of(waiting_ids(store, "inb-u3").await),
+        u3,
+        "not queued twice"
+    );
+
+    // Taken by everyone it waited for: the message is gone; one more
+    // user still gets it (stored anew under its ID).
+    for u in ["inb-u2", "inb-u3", "inb-u4"] {
+        ok(store.remove_message(u, "z1").await, "remove");
+    }
+    let out = take(vec![inbound(
+        Some(inbound_msg("z1", "inb-u5", None)),
+        "z1e",
+    )])
+    .await;
+    let u5 = seq_of(waiting_ids(store, "inb-u5").await);
+    assert_eq!(u5.len(), 1, "{u5:?}");
+    assert_eq!(out, vec![InboundTaken::Stored(u5)]);
+
+    // The single put does the same.
+    let put = ok(
+        store
+            .put_message(inbound_msg("z1", "inb-u6", None), 0)
+            .await,
+        "put",
+    );
+    let u6 = seq_of(waiting_ids(store, "inb-u6").await);
+    assert_eq!(u6.len(), 1, "{u6:?}");
+    assert_eq!(put, PutOutcome::Stored(u6));
     inbound_cleanup(store).await;
 }
 

@@ -91,6 +91,30 @@ pub(crate) fn put(
             return Ok(PutOutcome::Duplicate(id));
         }
     }
+    // Stored already (a peer's message sent on to more of our users under
+    // its MessageID): entries only for the recipients without one. Only a
+    // put with a reference can be such; the others have IDs of ours.
+    let mut fresh = vec![true; m.recipients.len()];
+    let existing = match (&m.client_ref, m.recipients.is_empty()) {
+        (Some(_), false) => stored_sender_and_data(c, &m.id)?,
+        _ => None,
+    };
+    if let Some((sender, data)) = &existing {
+        if !m.is_stored_as(sender, data) {
+            return Err(StoreError::Conflict(format!("message {} exists", m.id)));
+        }
+        let mut waiting = c
+            .prepare_cached("SELECT 1 FROM im_queue WHERE msg_id = ?1 AND recipient = ?2")
+            .map_err(|e| backend("preparing queue lookup", e))?;
+        for (f, (rcpt, _)) in fresh.iter_mut().zip(&m.recipients) {
+            *f = !waiting
+                .exists((&m.id, rcpt))
+                .map_err(|e| backend(&format!("reading the queue of {rcpt}"), e))?;
+        }
+        if !fresh.contains(&true) {
+            return Ok(PutOutcome::Duplicate(m.id.clone()));
+        }
+    }
     if let Some(q) = m.quota {
         // In the writer's transaction: no other put can slip in between
         // the count and the insert.
@@ -100,7 +124,7 @@ pub(crate) fn put(
             )
             .map_err(|e| backend("preparing quota count", e))?;
         let mut over = Vec::new();
-        for (rcpt, _) in &m.recipients {
+        for ((rcpt, _), _) in m.recipients.iter().zip(&fresh).filter(|(_, f)| **f) {
             let (n, b) = held
                 .query_row([rcpt], |r| Ok((u64_at(r, 0)?, u64_at(r, 1)?)))
                 .map_err(|e| backend(&format!("counting the queue of {rcpt}"), e))?;
@@ -139,6 +163,36 @@ pub(crate) fn put(
         .transpose()?;
     let size = to_sql_int(m.body.size, "size")?;
     let font = m.body.font.as_ref();
+    if existing.is_none() {
+        insert_message(c, m, created, expires, size, font)?;
+    }
+    let mut seqs = Vec::with_capacity(m.recipients.len());
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(|e| backend("preparing queue insert", e))?;
+    for ((rcpt, target), f) in m.recipients.iter().zip(&fresh) {
+        if !f {
+            seqs.push(0);
+            continue;
+        }
+        stmt.execute((rcpt, &m.id, target, bytes))
+            .map_err(|e| backend(&format!("queueing message {} for {rcpt}", m.id), e))?;
+        seqs.push(u64::try_from(c.last_insert_rowid()).unwrap_or(0));
+    }
+    Ok(PutOutcome::Stored(seqs))
+}
+
+/// The row of a new message (`put`).
+fn insert_message(
+    c: &Connection,
+    m: &NewStoredMessage,
+    created: i64,
+    expires: Option<i64>,
+    size: i64,
+    font: Option<&FontSpec>,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO im_messages (id, sender, delivery_report, created_ms, expires_ms, content_type,
            encoding, size, name, font_size, font_styles, font_color, data, sender_name)
@@ -169,18 +223,7 @@ pub(crate) fn put(
             backend(&format!("storing message {}", m.id), e)
         }
     })?;
-    let mut seqs = Vec::with_capacity(m.recipients.len());
-    let mut stmt = c
-        .prepare_cached(
-            "INSERT INTO im_queue (recipient, msg_id, target_client, bytes) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(|e| backend("preparing queue insert", e))?;
-    for (rcpt, target) in &m.recipients {
-        stmt.execute((rcpt, &m.id, target, bytes))
-            .map_err(|e| backend(&format!("queueing message {} for {rcpt}", m.id), e))?;
-        seqs.push(u64::try_from(c.last_insert_rowid()).unwrap_or(0));
-    }
-    Ok(PutOutcome::Stored(seqs))
+    Ok(())
 }
 
 /// The sender and data of the message stored under `id`, if one is.

@@ -302,23 +302,22 @@ impl SspStore for SqliteStore {
                         out.push(InboundTaken::NoRoom);
                         continue;
                     }
-                    let stored = match &item.message {
-                        Some(m) => imps_core::store::taken_id(
+                    let taken = match &item.message {
+                        Some(m) => imps_core::store::id_taken_by(
                             m,
                             crate::im::stored_sender_and_data(c, &m.id)?
                                 .as_ref()
                                 .map(|(s, d)| (s.as_str(), d.as_str())),
                         ),
-                        None => None,
+                        None => false,
                     };
-                    let taken = match (stored, &item.message) {
-                        (Some(InboundTaken::IdTaken(id)), _) => {
-                            out.push(InboundTaken::IdTaken(id));
+                    let taken = match &item.message {
+                        Some(m) if taken => {
+                            out.push(InboundTaken::IdTaken(m.id.clone()));
                             continue;
                         }
-                        (Some(t), _) => t,
-                        (None, None) => InboundTaken::Stored(Vec::new()),
-                        (None, Some(m)) => match crate::im::put(c, m, dedupe_since_ms)? {
+                        None => InboundTaken::Stored(Vec::new()),
+                        Some(m) => match crate::im::put(c, m, dedupe_since_ms)? {
                             PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
                             PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
                             // A peer's message has no transactions for

@@ -637,3 +637,53 @@ async fn ssp_a_message_with_an_impossible_size_or_a_nul_is_taken() {
     let m = bob.receive().await;
     assert_eq!(m.message_info.message_id.as_deref(), Some("nul-2"), "{m:?}");
 }
+
+/// A message to two of our users that a peer sends as one transaction
+/// per user, each in its own POST and all under the message's MessageID
+/// (the reference implementation of SSP queues one row per recipient and
+/// posts each alone): each user gets it once. The second transaction is
+/// not a resend of the first (it names another user); a resend of one
+/// (a new TransactionID, as after a lost answer) gives nobody a second
+/// copy.
+#[tokio::test]
+async fn ssp_one_message_as_a_transaction_per_recipient_reaches_each_once() {
+    let (a, b) = pair(86_400);
+    b.add_user("carol", "pw");
+    let (first, session) = live_session(&a).await;
+    let post_to = |tid: &str, to: &str, id: &str, text: &str| {
+        let mut m = bob_message("wv:alice@a.test", id, text);
+        m.info.recipients = vec![to.to_string()];
+        let body = SspMessage::Session(SspSession {
+            session_id: session.clone(),
+            transactions: vec![SspTransaction {
+                mode: Mode::Request,
+                transaction_id: tid.into(),
+                primitive: m.to_element(),
+            }],
+        })
+        .encode();
+        let url = b.url();
+        async move { post_raw(&url, SSP_CONTENT_TYPE, body).await.0 }
+    };
+    let each = "to each of you";
+    for (tid, to, id, text) in [
+        ("0000000042-1", "wv:bob@b.test", "each-1", each),
+        ("0000000042-2", "wv:carol@b.test", "each-1", each),
+        ("0000000042-3", "wv:bob@b.test", "each-1", each),
+        ("0000000043-4", "wv:bob@b.test", "after-2", "after"),
+    ] {
+        assert_eq!(
+            post_to(tid, to, id, text).await,
+            200,
+            "b.test's log:\n{}",
+            std::fs::read_to_string(b.log_path()).unwrap_or_default()
+        );
+    }
+    let bob = b.login("bob").ws().await;
+    let carol = b.login("carol").ws().await;
+    receive(&carol, "wv:alice@a.test", "each-1", each).await;
+    receive(&bob, "wv:alice@a.test", &first, "real").await;
+    receive(&bob, "wv:alice@a.test", "each-1", each).await;
+    // No second copy for bob: the next he gets is the message after.
+    receive(&bob, "wv:alice@a.test", "after-2", "after").await;
+}

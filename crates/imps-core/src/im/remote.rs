@@ -21,7 +21,9 @@ use std::sync::Arc;
 use super::policy::check_content;
 use super::send::{Outgoing, Sent, nobody_took};
 use crate::federation::{check_actor, status_of};
-use crate::store::{MessageBody, NewSspItem, NewStoredMessage, RecipientQuota, StoredMessage};
+use crate::store::{
+    MessageBody, NewSspItem, NewStoredMessage, RecipientQuota, StoredMessage, recipients_ref,
+};
 use crate::users::{canonical_user, wire_user};
 use crate::{CoreError, StoreError};
 
@@ -156,12 +158,20 @@ impl ImService {
             Ok(text) => binary_body(content_type, text.into_bytes()),
             Err(e) => binary_body(content_type, e.into_bytes()),
         };
+        // A retried transaction is recognised by its MessageID and the
+        // users it names; the same MessageID for other users of ours is
+        // the same message for them too.
+        let named: Vec<String> = req
+            .info
+            .recipients
+            .iter()
+            .map(|r| canonical_user(r, domain).unwrap_or_else(|_| r.to_ascii_lowercase()))
+            .collect();
         let out = Outgoing {
             sender: strip_wv(&sender),
             body,
             delivery_report: req.delivery_report,
-            // A retried transaction is recognised by its MessageID.
-            client_ref: Some(id.clone()),
+            client_ref: Some(recipients_ref(&id, &named)),
             validity_secs: None,
             fixed_id: Some(id),
         };
@@ -339,6 +349,8 @@ impl PreparedMessage {
         m.recipients
             .iter()
             .zip(seqs)
+            // 0: the message waited for them already (`PutOutcome::Stored`).
+            .filter(|(_, seq)| *seq != 0)
             .map(|((recipient, target_client), seq)| StoredMessage {
                 seq,
                 id: m.id.clone(),

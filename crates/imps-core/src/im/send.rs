@@ -366,6 +366,9 @@ impl ImService {
         let entries = recipients
             .into_iter()
             .zip(seqs)
+            // 0: a peer's message that waited for them already
+            // (`PutOutcome::Stored`).
+            .filter(|(_, seq)| *seq != 0)
             .map(|((recipient, target_client), seq)| StoredMessage {
                 seq,
                 id: id.clone(),

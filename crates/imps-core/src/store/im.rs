@@ -53,7 +53,9 @@ pub struct NewStoredMessage {
     /// (recipient user, ClientID it is aimed at or `None` for every
     /// session of that user), each user at most once.
     pub recipients: Vec<(String, Option<String>)>,
-    /// The sender's own MessageID, for recognising a retried send.
+    /// The sender's own MessageID, for recognising a retried send (for a
+    /// peer domain's message, its MessageID with the recipients it names:
+    /// [`recipients_ref`]).
     pub client_ref: Option<String>,
     /// What each recipient's queue may hold with this message in it;
     /// `None` = no limit.
@@ -91,6 +93,31 @@ impl NewStoredMessage {
     pub fn entry_bytes(&self) -> u64 {
         self.body.data.len() as u64
     }
+
+    /// Whether the message stored under this one's ID, of `sender` with
+    /// `data`, is this message (see [`MessageStore::put_message`]).
+    pub fn is_stored_as(&self, sender: &str, data: &str) -> bool {
+        self.sender == sender && self.body.data == data
+    }
+}
+
+/// The send reference of a peer domain's message: its MessageID and the
+/// users it names, so that a message the peer sends again to the same
+/// users is recognised, and the same message sent on to other users of
+/// ours under its MessageID (one transaction per recipient, as the
+/// reference implementation of SSP does) is not taken for a resend. The
+/// users sorted and once each; past 256 bytes a digest of them.
+pub fn recipients_ref(id: &str, recipients: &[String]) -> String {
+    use blake2::Digest;
+    let mut users: Vec<&str> = recipients.iter().map(String::as_str).collect();
+    users.sort_unstable();
+    users.dedup();
+    let joined = users.join("\n");
+    if joined.len() <= 256 {
+        return format!("{id}\n{joined}");
+    }
+    let digest = blake2::Blake2s256::digest(joined.as_bytes());
+    format!("{id}\n#{}", hex::encode(digest))
 }
 
 /// One queue entry with its message.
@@ -111,7 +138,10 @@ pub struct StoredMessage {
 /// What `put_message` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
-    /// Stored; the seq of each recipient's entry, in `recipients` order.
+    /// Stored; the seq of each recipient's entry, in `recipients` order;
+    /// 0 for a recipient the message already waited for (a put adding
+    /// recipients to a message stored before: see
+    /// [`MessageStore::put_message`]).
     Stored(Vec<u64>),
     /// The sender already sent a message with this `client_ref` within the
     /// dedupe window: nothing stored, here is the MessageID it got.
@@ -159,6 +189,14 @@ pub struct RemovedMessage {
 pub trait MessageStore: Send + Sync + 'static {
     /// Stores a message and its queue entries in one step, unless
     /// (sender, client_ref) was seen since `dedupe_since_ms`.
+    ///
+    /// A message stored under its ID already: when it is this message
+    /// ([`NewStoredMessage::is_stored_as`]) and the put has a
+    /// `client_ref` (a peer domain's message sent on to more of our users
+    /// under one MessageID), queue entries are added to it for the
+    /// recipients that have none for it (the others' seqs are 0; when all
+    /// have one it is a `Duplicate`), the quota checked for those only;
+    /// otherwise `Err(Conflict)`.
     async fn put_message(
         &self,
         msg: NewStoredMessage,
@@ -269,11 +307,33 @@ impl MessageStore for MemStore {
                 return Ok(PutOutcome::Duplicate(id.clone()));
             }
         }
+        // Stored already: this message (the recipients with no entry for
+        // it get one) or another under its ID.
+        let mut fresh = vec![true; msg.recipients.len()];
+        let existing = !msg.recipients.is_empty() && g.messages.contains_key(&msg.id);
+        if existing {
+            let same = msg.client_ref.is_some()
+                && g.messages
+                    .get(&msg.id)
+                    .is_some_and(|(s, body)| msg.is_stored_as(&s.sender, &body.data));
+            if !same {
+                return Err(StoreError::Conflict(format!("message {} exists", msg.id)));
+            }
+            for (f, (rcpt, _)) in fresh.iter_mut().zip(&msg.recipients) {
+                *f = g.find(rcpt, &msg.id).is_none();
+            }
+            if !fresh.contains(&true) {
+                return Ok(PutOutcome::Duplicate(msg.id.clone()));
+            }
+        }
         if let Some(q) = msg.quota {
             let add = msg.entry_bytes();
             let over: Vec<String> = msg
                 .recipients
                 .iter()
+                .zip(&fresh)
+                .filter(|(_, f)| **f)
+                .map(|(r, _)| r)
                 .filter(|(rcpt, _)| {
                     let (n, bytes) = g.queue.values().filter(|(r, _, _)| r == rcpt).fold(
                         (0u64, 0u64),
@@ -296,9 +356,6 @@ impl MessageStore for MemStore {
         if !full.is_empty() {
             return Ok(PutOutcome::PeerFull(full));
         }
-        if !msg.recipients.is_empty() && g.messages.contains_key(&msg.id) {
-            return Err(StoreError::Conflict(format!("message {} exists", msg.id)));
-        }
         if let Some(r) = &msg.client_ref {
             g.refs.insert(
                 (msg.sender.clone(), r.clone()),
@@ -312,12 +369,19 @@ impl MessageStore for MemStore {
             return Ok(PutOutcome::Stored(Vec::new()));
         }
         let mut seqs = Vec::with_capacity(msg.recipients.len());
-        for (rcpt, target) in &msg.recipients {
+        for ((rcpt, target), f) in msg.recipients.iter().zip(&fresh) {
+            if !f {
+                seqs.push(0);
+                continue;
+            }
             g.next_seq += 1;
             let seq = g.next_seq;
             g.queue
                 .insert(seq, (rcpt.clone(), msg.id.clone(), target.clone()));
             seqs.push(seq);
+        }
+        if existing {
+            return Ok(PutOutcome::Stored(seqs));
         }
         let body = Arc::new(msg.body.clone());
         g.messages.insert(msg.id.clone(), (msg, body));

@@ -23,7 +23,7 @@ pub use groups::{
 };
 pub use im::{
     FontSpec, MessageBody, MessageStore, NewStoredMessage, PutOutcome, RecipientQuota,
-    RemovedMessage, StoredMessage, full_peers,
+    RemovedMessage, StoredMessage, full_peers, recipients_ref,
 };
 pub use lists::{
     AccessChange, AccessCheck, AccessLists, ContactEntry, ContactListRecord, CreateListOutcome,
@@ -36,7 +36,7 @@ pub use presence::{
 };
 pub use remote_joins::{RemoteJoin, RemoteJoinStore};
 pub use sms::{NewSms, SmsJob, SmsPut, SmsStore};
-pub use ssp::{InboundSsp, InboundTaken, NewSspItem, SspItem, SspPut, SspStore, taken_id};
+pub use ssp::{InboundSsp, InboundTaken, NewSspItem, SspItem, SspPut, SspStore, id_taken_by};
 pub use sysmsg::{
     SysDelivery, SysMessageRecord, SysOption, SysmsgStore, TermsAgreement, sysmsg_is_due,
 };

@@ -66,38 +66,35 @@ pub struct InboundSsp {
 /// What [`SspStore::ssp_take_inbound`] did with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboundTaken {
-    /// Its message stored (each recipient's seq, in `recipients` order;
-    /// none without a message), its answer queued, its key remembered.
+    /// Its message stored (each recipient's seq, in `recipients` order,
+    /// 0 for one it waited for already, as `PutOutcome::Stored`; none
+    /// without a message), its answer queued, its key remembered.
     Stored(Vec<u64>),
-    /// Its message was stored before under this MessageID (the dedupe
-    /// reference of `put_message`): nothing stored again; its answer
-    /// queued and its key remembered.
+    /// Its message was stored before under this MessageID for these
+    /// recipients (its send reference seen, or every recipient's entry
+    /// waiting still): nothing stored again; its answer queued and its
+    /// key remembered.
     Duplicate(String),
     /// Nothing written for it: these recipients' queues are full.
     OverQuota(Vec<String>),
     /// Nothing written for it: another message is stored under its
-    /// MessageID (see [`taken_id`]).
+    /// MessageID (see [`id_taken_by`]).
     IdTaken(String),
     /// Nothing written for it: `answer_max` answers would wait for the
     /// peer before its own.
     NoRoom,
 }
 
-/// What a peer's message meets when a message is stored under its
-/// MessageID already (`stored`: that message's sender and data). The
-/// same sender with the same data is the same message sent again (a
-/// resend after the dedupe window, while it still waits for a
-/// recipient): a duplicate. Anything else (IDs of two senders colliding,
-/// or a sender reusing an ID for new text) is that ID taken: this one is
-/// refused rather than read as a duplicate, so that no new message is
-/// answered as delivered and then dropped.
-pub fn taken_id(m: &NewStoredMessage, stored: Option<(&str, &str)>) -> Option<InboundTaken> {
-    let (sender, data) = stored?;
-    Some(if sender == m.sender && data == m.body.data {
-        InboundTaken::Duplicate(m.id.clone())
-    } else {
-        InboundTaken::IdTaken(m.id.clone())
-    })
+/// Whether a peer's message finds its MessageID taken by another message
+/// stored under it (`stored`: that message's sender and data): IDs of two
+/// senders colliding, or a sender reusing an ID for new text. Such a
+/// message is refused rather than read as a duplicate, so that no new
+/// message is answered as delivered and then dropped. The same message
+/// stored before (the same sender and data) is not taken: a resend of it
+/// is a duplicate, and the same message for more of our users adds them
+/// (see [`super::MessageStore::put_message`]).
+pub fn id_taken_by(m: &NewStoredMessage, stored: Option<(&str, &str)>) -> bool {
+    stored.is_some_and(|(sender, data)| !m.is_stored_as(sender, data))
 }
 
 #[async_trait]
@@ -388,19 +385,21 @@ async fn take_inbound_steps(
             out.push(InboundTaken::NoRoom);
             continue;
         }
-        let stored = item.message.as_ref().and_then(|m| {
+        let taken = item.message.as_ref().is_some_and(|m| {
             let g = store.im.lock();
-            let (s, body) = g.messages.get(&m.id)?;
-            taken_id(m, Some((s.sender.as_str(), body.data.as_str())))
+            let stored = g.messages.get(&m.id);
+            id_taken_by(
+                m,
+                stored.map(|(s, body)| (s.sender.as_str(), body.data.as_str())),
+            )
         });
-        let taken = match (stored, item.message) {
-            (Some(InboundTaken::IdTaken(id)), _) => {
-                out.push(InboundTaken::IdTaken(id));
+        let taken = match item.message {
+            Some(m) if taken => {
+                out.push(InboundTaken::IdTaken(m.id));
                 continue;
             }
-            (Some(t), _) => t,
-            (None, None) => InboundTaken::Stored(Vec::new()),
-            (None, Some(m)) => match store.put_message(m, dedupe_since_ms).await? {
+            None => InboundTaken::Stored(Vec::new()),
+            Some(m) => match store.put_message(m, dedupe_since_ms).await? {
                 PutOutcome::Stored(seqs) => InboundTaken::Stored(seqs),
                 PutOutcome::Duplicate(id) => InboundTaken::Duplicate(id),
                 // A peer's message has no transactions for peers of its
