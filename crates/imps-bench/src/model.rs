@@ -311,14 +311,6 @@ async fn tcp_reader(mut cir: TcpCir, wake: Arc<Notify>, stop: Arc<AtomicBool>) {
     }
 }
 
-/// Resident memory of process `pid` in bytes, from /proc/PID/status.
-fn proc_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Raises this process's open-file limit to its hard limit (a started
 /// server inherits it) and returns the new soft limit.
 fn raise_fd_limit() -> u64 {
@@ -553,8 +545,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
     } else {
         Encoding::Wbxml
     };
-    let pid = target.server_pid();
-    let rss0 = pid.and_then(proc_rss);
+    let rss0 = target.server_rss();
     let t_login = Instant::now();
     let users = tokio::time::timeout(SETUP_LIMIT, async {
         match args.transport {
@@ -568,7 +559,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
     let login_secs = t_login.elapsed().as_secs_f64();
     // Let the logins' work settle before reading the idle footprint.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_idle = pid.and_then(proc_rss);
+    let rss_idle = target.server_rss();
     println!(
         "imps-bench model: {server}; {} users over {:?}, CSP 1.3 {enc:?}, one message per {} s to one of {neighbours} neighbours, {} s measured; logged in in {login_secs:.1} s",
         args.users, args.transport, args.interval_secs, args.secs
@@ -599,7 +590,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
             Users::Udp { .. } | Users::Tcp { .. } => drop(users),
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let rss_closed = pid.and_then(proc_rss);
+        let rss_closed = target.server_rss();
         println!(
             "idle, connections closed: server rss {} KB; per session {} KB",
             kb(rss_closed),
@@ -724,7 +715,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         c.delivered.load(Ordering::Relaxed),
         c.acked.load(Ordering::Relaxed),
     );
-    let rss_busy = pid.and_then(proc_rss);
+    let rss_busy = target.server_rss();
     for s in senders {
         let _ = s.await;
     }

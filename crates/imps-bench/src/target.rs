@@ -128,6 +128,12 @@ struct ChildServer {
     bin: PathBuf,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    /// Its /proc/PID/stat and /proc/PID/status, opened at the start and
+    /// read again in place: under load the bench may hold every file
+    /// descriptor its limit allows (one socket per user), and an open
+    /// then fails with EMFILE, so the readings were lost exactly when
+    /// they mattered (the 100,000-user model printed "not measured").
+    proc_files: Option<(std::fs::File, std::fs::File)>,
 }
 
 impl ChildServer {
@@ -328,10 +334,15 @@ impl Target {
             .stdout(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
+        let pid = child.id();
+        let proc_files = std::fs::File::open(format!("/proc/{pid}/stat"))
+            .and_then(|st| Ok((st, std::fs::File::open(format!("/proc/{pid}/status"))?)))
+            .ok();
         let mut server = ChildServer {
             bin: bin.to_path_buf(),
             child: Some(child),
             dir: Some(dir),
+            proc_files,
         };
         let http = wait_for_addresses(&mut server, &data).await?;
         let url = format!("http://{http}/imps");
@@ -375,7 +386,15 @@ impl Target {
     /// CPU time (user + system) the started server has used so far;
     /// `None` for an external server.
     pub fn server_cpu(&self) -> Option<Duration> {
-        proc_cpu(self.child.as_ref()?.pid()?)
+        let (stat, _) = self.child.as_ref()?.proc_files.as_ref()?;
+        parse_stat_cpu(&read_again(stat)?, clock_ticks()?)
+    }
+
+    /// The started server's resident memory in bytes (VmRSS); `None` for
+    /// an external server.
+    pub fn server_rss(&self) -> Option<u64> {
+        let (_, status) = self.child.as_ref()?.proc_files.as_ref()?;
+        parse_status_rss(&read_again(status)?)
     }
 
     /// Server CPU time used since `start` (a [`Target::server_cpu`]
@@ -533,6 +552,33 @@ async fn wait_for_addresses(server: &mut ChildServer, data: &Path) -> anyhow::Re
 pub fn proc_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat_cpu(&stat, clock_ticks()?)
+}
+
+/// The whole of a /proc file opened before, read from its start again
+/// (each read from offset 0 gives the current figures).
+fn read_again(f: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = f.read_at(&mut buf[len..], len as u64).ok()?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
+/// VmRSS of a /proc/PID/status text, in bytes.
+pub fn parse_status_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Fields 14 and 15 (utime, stime, in clock ticks) of a /proc/PID/stat

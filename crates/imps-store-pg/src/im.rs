@@ -375,6 +375,16 @@ pub(crate) async fn run_puts(pool: Pool, jobs: Vec<PutJob>) {
         match put_batch(&pool, &jobs).await {
             Ok(Some(outs)) => {
                 for (j, out) in jobs.into_iter().zip(outs) {
+                    let out = match out {
+                        // Under an ID a put before it in the batch took:
+                        // alone, after that one's commit, it sees the
+                        // message (the same one adds its recipients;
+                        // another's ID is taken still).
+                        Err(StoreError::Conflict(_)) => {
+                            put_alone(&pool, &j.msg, j.dedupe_since_ms).await
+                        }
+                        out => out,
+                    };
                     let _ = j.reply.send(out);
                 }
                 return;
@@ -496,6 +506,46 @@ async fn put_batch(
 /// A put of a batch: the message and its `dedupe_since_ms`.
 pub(crate) type Put<'a> = (&'a NewStoredMessage, u64);
 
+/// The advisory locks the puts of `msgs` take, in the order every put
+/// takes them: send references, then queues, each sorted.
+fn lock_keys<'a>(msgs: impl Iterator<Item = &'a NewStoredMessage>) -> (Vec<i32>, Vec<String>) {
+    let mut ref_keys: Vec<String> = Vec::new();
+    let mut queue_keys: Vec<String> = Vec::new();
+    for m in msgs {
+        if let Some(r) = &m.client_ref {
+            ref_keys.push(format!("{}\n{r}", m.sender));
+        }
+        queue_keys.extend(m.recipients.iter().map(|(r, _)| r.clone()));
+    }
+    ref_keys.sort_unstable();
+    ref_keys.dedup();
+    queue_keys.sort_unstable();
+    queue_keys.dedup();
+    let mut areas: Vec<i32> = vec![LockArea::SendRef as i32; ref_keys.len()];
+    areas.resize(ref_keys.len() + queue_keys.len(), LockArea::Queue as i32);
+    ref_keys.extend(queue_keys);
+    (areas, ref_keys)
+}
+
+/// Takes, in one statement, every lock the puts of `msgs` will take, so
+/// that puts run one after the other in `tx` (each taking its own again,
+/// which a transaction holding them passes) never take one out of the
+/// order of all puts.
+pub(crate) async fn lock_for_puts(
+    tx: &Transaction<'_>,
+    msgs: &[&NewStoredMessage],
+) -> Result<(), StoreError> {
+    let (areas, keys) = lock_keys(msgs.iter().copied());
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let st = prepare_all(tx, [BATCH_LOCKS]).await?;
+    tx.query(&st[0], &[&areas, &keys])
+        .await
+        .map_err(|e| backend("taking the puts' locks", &e))?;
+    Ok(())
+}
+
 /// The puts of [`put_batch`] inside the caller's transaction `tx`, which
 /// the caller commits. `Ok(None)` when an ID was already stored (the
 /// transaction is then aborted: the caller drops it).
@@ -503,36 +553,20 @@ pub(crate) async fn puts_in(
     tx: &Transaction<'_>,
     jobs: &[Put<'_>],
 ) -> Result<Option<Vec<Result<PutOutcome, StoreError>>>, StoreError> {
-    let mut ref_keys: Vec<String> = Vec::new();
     let (mut ref_senders, mut ref_names): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
-    let mut queue_keys: Vec<&str> = Vec::new();
     let mut quota_rcpts: Vec<&str> = Vec::new();
     for (m, _) in jobs {
         if let Some(r) = &m.client_ref {
-            ref_keys.push(format!("{}\n{r}", m.sender));
             ref_senders.push(&m.sender);
             ref_names.push(r);
         }
-        for (rcpt, _) in &m.recipients {
-            queue_keys.push(rcpt);
-            if m.quota.is_some() {
-                quota_rcpts.push(rcpt);
-            }
+        if m.quota.is_some() {
+            quota_rcpts.extend(m.recipients.iter().map(|(r, _)| r.as_str()));
         }
     }
-    ref_keys.sort_unstable();
-    ref_keys.dedup();
-    queue_keys.sort_unstable();
-    queue_keys.dedup();
     quota_rcpts.sort_unstable();
     quota_rcpts.dedup();
-    let mut areas: Vec<i32> = vec![LockArea::SendRef as i32; ref_keys.len()];
-    areas.resize(ref_keys.len() + queue_keys.len(), LockArea::Queue as i32);
-    let keys: Vec<&str> = ref_keys
-        .iter()
-        .map(String::as_str)
-        .chain(queue_keys.iter().copied())
-        .collect();
+    let (areas, keys) = lock_keys(jobs.iter().map(|(m, _)| *m));
 
     // Prepared first (from the connection's cache), so that the three are
     // sent in this order and the server runs them so: the reads see the

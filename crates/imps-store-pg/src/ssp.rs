@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use imps_core::StoreError;
 use imps_core::store::{
-    InboundSsp, InboundTaken, NewSspItem, PutOutcome, SspItem, SspPut, SspStore,
+    InboundSsp, InboundTaken, NewSspItem, NewStoredMessage, PutOutcome, SspItem, SspPut, SspStore,
+    id_taken_by,
 };
 
 use crate::PgStore;
@@ -289,23 +290,31 @@ impl SspStore for PgStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(|e| backend(what, &e))?;
         // The peer's lock first (its depth cannot change under us), then
-        // the puts' locks (taken in `puts_in`, sorted as every put takes
-        // them); a put takes peers' locks before its own too
+        // the puts' locks (all at once, sorted as every put takes them,
+        // `lock_for_puts`); a put takes peers' locks before its own too
         // (`im::put`), so no cycle.
         lock(&tx, LockArea::SspPeer, peer).await?;
         let depth = peer_depth(&tx, peer).await?;
         let room = usize::try_from(answer_max.saturating_sub(depth)).unwrap_or(usize::MAX);
         let tried = items.len().min(room);
         // Messages stored under these IDs already: not put with the batch.
-        let ids: Vec<&str> = items[..tried]
+        let msgs: Vec<&NewStoredMessage> = items[..tried]
             .iter()
-            .filter_map(|i| i.message.as_ref().map(|m| m.id.as_str()))
+            .filter_map(|i| i.message.as_ref())
             .collect();
+        // Every lock of every put of the batch at once, in the order of
+        // all puts: the puts of messages stored before, run one by one
+        // after the batch's, then take none out of that order.
+        crate::im::lock_for_puts(&tx, &msgs).await?;
+        let ids: Vec<&str> = msgs.iter().map(|m| m.id.as_str()).collect();
         let mut stored: HashMap<String, (String, String)> = HashMap::new();
         if !ids.is_empty() {
             let rows = query(
                 &tx,
-                "SELECT id, sender, data FROM im_messages WHERE id = ANY($1)",
+                // FOR SHARE, in ID order as removals take them FOR
+                // UPDATE: a removal of a message's last entry does not
+                // take it away under the entries added to it.
+                "SELECT id, sender, data FROM im_messages WHERE id = ANY($1) ORDER BY id FOR SHARE",
                 &[&ids],
                 "reading messages under the batch's IDs",
             )
@@ -374,11 +383,21 @@ impl SspStore for PgStore {
                     // the same message (sent on to more of our users)
                     // adds its recipients; another's ID is taken.
                     Some(Err(StoreError::Conflict(_))) => {
-                        let same = items[..i]
-                            .iter()
-                            .filter_map(|o| o.message.as_ref())
-                            .any(|o| o.id == m.id && m.is_stored_as(&o.sender, &o.body.data));
-                        if !same {
+                        let now_stored = query_opt(
+                            &tx,
+                            "SELECT sender, data FROM im_messages WHERE id = $1 FOR SHARE",
+                            &[&m.id],
+                            "reading the message under the ID",
+                        )
+                        .await?
+                        .map(|r| {
+                            Ok::<_, StoreError>((col::<String>(&r, 0)?, col::<String>(&r, 1)?))
+                        })
+                        .transpose()?;
+                        if id_taken_by(
+                            m,
+                            now_stored.as_ref().map(|(s, d)| (s.as_str(), d.as_str())),
+                        ) {
                             out.push(InboundTaken::IdTaken(m.id.clone()));
                             continue;
                         }

@@ -508,7 +508,17 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
         inbound(Some(inbound_msg("y1", "inb-u1", None)), "y1b"),
         inbound(Some(other_text), "y1c"),
         inbound(Some(inbound_msg("y2", "inb-u3", None)), "y2a"),
-        inbound(Some(in_batch), "y2b"),
+        inbound(Some(in_batch.clone()), "y2b"),
+        // The refused one's message again, for another user: its ID is
+        // taken still (by the message stored, not the one refused).
+        inbound(
+            Some(NewStoredMessage {
+                recipients: vec![("inb-u5".into(), None)],
+                client_ref: Some(recipients_ref("y2", &["inb-u5".into()])),
+                ..in_batch
+            }),
+            "y2d",
+        ),
         // The same message for one more user: no ID taken.
         inbound(Some(inbound_msg("y2", "inb-u4", None)), "y2c"),
         inbound(None, "y3"),
@@ -539,6 +549,7 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
             InboundTaken::IdTaken("y1".into()),
             InboundTaken::Stored(vec![u3[0].0]),
             InboundTaken::IdTaken("y2".into()),
+            InboundTaken::IdTaken("y2".into()),
             InboundTaken::Stored(vec![u4[0].0]),
             InboundTaken::Stored(Vec::new()),
         ]
@@ -557,7 +568,7 @@ async fn a_message_under_a_taken_id_is_set_aside_alone(store: &dyn Store) {
     assert_eq!(
         inbound_keys(
             store,
-            &["y0", "y1a", "y1b", "y1c", "y2a", "y2b", "y2c", "y3"]
+            &["y0", "y1a", "y1b", "y1c", "y2a", "y2b", "y2d", "y2c", "y3"]
         )
         .await,
         ["y0", "y1b", "y2a", "y2c", "y3"]

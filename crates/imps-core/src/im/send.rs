@@ -173,9 +173,9 @@ impl ImService {
         };
         // Recipients of other domains: one SSP transaction per peer
         // domain naming all of its recipients (the peer stores the
-        // message once, under its MessageID, for them all: a second
-        // transaction under the same ID would be taken there for a resend
-        // of the first), queued durably in the same store step as the
+        // message once, under its MessageID, for them all; one per
+        // recipient would carry the same text once for each), queued
+        // durably in the same store step as the
         // message and its client reference, before the sender hears
         // "sent" (issue 17): a retry recognised by the reference queues
         // none of them twice.
