@@ -254,7 +254,7 @@ pub fn describe(s: &Session) -> crate::cluster::RemoteSession {
         session_id: s.id.clone(),
         user: s.user.clone(),
         client_key: s.client_key.clone(),
-        client_id: s.client_id.clone(),
+        client_id: (*s.client_id).clone(),
         version: s.version,
         max_message_size: r.max_message_size,
         style: r.style,

@@ -261,6 +261,16 @@ impl UserQ {
     }
 }
 
+/// What content sessions accept, for those that named types (issue 19:
+/// a session that takes anything, as most do, keeps no entry; sessions
+/// of one client model, which send the same list, share one copy).
+#[derive(Default)]
+struct Contents {
+    by_session: HashMap<String, Arc<ClientContent>>,
+    /// The list set last, shared with the next session that sends it.
+    last: Option<Arc<ClientContent>>,
+}
+
 /// All of IM's memory for one service.
 pub(crate) struct ImState {
     shards: Vec<Mutex<HashMap<String, UserQ>>>,
@@ -270,7 +280,7 @@ pub(crate) struct ImState {
     /// it that memory starts over (`im.known_users_max`).
     users_max: usize,
     /// Per session: content it accepts (GEN-10).
-    client_content: Mutex<HashMap<String, Arc<ClientContent>>>,
+    client_content: Mutex<Contents>,
     /// Sender -> (friendly name, when read): IMR-8 on the send path
     /// without a store read per message.
     names: Mutex<HashMap<String, (Option<String>, u64)>>,
@@ -308,7 +318,7 @@ impl ImState {
             users_max: users_max.max(1),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             known_users: Mutex::new(HashSet::new()),
-            client_content: Mutex::new(HashMap::new()),
+            client_content: Mutex::new(Contents::default()),
             names: Mutex::new(HashMap::new()),
             notified: Mutex::new(HashMap::new()),
             notify_key,
@@ -395,7 +405,7 @@ impl ImState {
                     .insert(user.to_string(), std::mem::take(&mut q.deleting));
             }
         }
-        self.client_content.lock().remove(session_id);
+        self.client_content.lock().by_session.remove(session_id);
     }
 
     /// Every user with a queue (for the periodic redelivery check).
@@ -419,13 +429,26 @@ impl ImState {
     }
 
     pub fn set_client_content(&self, session_id: &str, c: ClientContent) {
-        self.client_content
-            .lock()
-            .insert(session_id.to_string(), Arc::new(c));
+        let mut g = self.client_content.lock();
+        if c.types.is_none() {
+            // What no entry means too (`policy::fits_body`).
+            g.by_session.remove(session_id);
+            return;
+        }
+        let shared = match &g.last {
+            Some(last) if **last == c => last.clone(),
+            _ => Arc::new(c),
+        };
+        g.last = Some(shared.clone());
+        g.by_session.insert(session_id.to_string(), shared);
     }
 
     pub fn client_content(&self, session_id: &str) -> Option<Arc<ClientContent>> {
-        self.client_content.lock().get(session_id).cloned()
+        self.client_content
+            .lock()
+            .by_session
+            .get(session_id)
+            .cloned()
     }
 
     /// A friendly name read less than `max_age_ms` ago.
@@ -622,6 +645,30 @@ impl ImState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19: a session that accepts any content keeps no entry, and
+    /// sessions sending the same list share one copy of it.
+    #[test]
+    fn accepted_content_is_kept_only_when_named_and_shared() {
+        let st = ImState::new([0; 32], 1_000);
+        st.set_client_content("s1", ClientContent { types: None });
+        assert!(st.client_content.lock().by_session.is_empty());
+        assert!(st.client_content("s1").is_none());
+
+        let list = || ClientContent {
+            types: Some(vec!["text/plain".into()]),
+        };
+        st.set_client_content("s2", list());
+        st.set_client_content("s3", list());
+        let (two, three) = (st.client_content("s2"), st.client_content("s3"));
+        assert!(matches!((&two, &three), (Some(a), Some(b)) if Arc::ptr_eq(a, b)));
+        assert_eq!(two.as_deref(), Some(&list()));
+
+        // Taking anything again forgets the list.
+        st.set_client_content("s2", ClientContent { types: None });
+        assert!(st.client_content("s2").is_none());
+        assert!(st.client_content("s3").is_some());
+    }
 
     /// A user who acknowledges, logs out and comes back before the store
     /// delete commits must not be offered the message again: the new

@@ -338,7 +338,8 @@ impl PresenceDoc {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct OnlineView {
     /// ClientID elements of the ready sessions, by key; empty = offline.
-    pub clients: Vec<(String, Element)>,
+    /// The elements are the sessions' own (`Session::client_id`).
+    pub clients: Vec<(String, std::sync::Arc<Element>)>,
 }
 
 fn online_elem(value: bool, client: Option<&Element>) -> Element {
@@ -365,7 +366,7 @@ pub(crate) fn render(
         if a == Attr::OnlineStatus {
             if v >= Version::V1_3 && !online.clients.is_empty() {
                 for (_, c) in &online.clients {
-                    list.children.push(online_elem(true, Some(c)));
+                    list.children.push(online_elem(true, Some(c.as_ref())));
                 }
             } else {
                 list.children

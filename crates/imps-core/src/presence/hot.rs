@@ -284,7 +284,7 @@ impl PresenceService {
                 c.sessions_of(user)
                     .iter()
                     .filter(|r| r.ready)
-                    .map(|r| (r.client_key.clone(), r.client_id.clone())),
+                    .map(|r| (r.client_key.clone(), Arc::new(r.client_id.clone()))),
             );
         }
         clients.sort_by(|a, b| a.0.cmp(&b.0));
@@ -327,10 +327,12 @@ mod tests {
             60,
         ));
         s.with_state(|st| st.ready = true);
-        all.base.sessions.insert(s, 0).unwrap();
+        all.base.sessions.insert(s.clone(), 0).unwrap();
         let view = svc.online_view("alice", false);
         assert_eq!(view.clients.len(), 1);
         assert_eq!(view.clients.capacity(), 1);
+        // The session's ClientID element itself, not a copy of it.
+        assert!(Arc::ptr_eq(&view.clients[0].1, &s.client_id));
     }
 
     #[tokio::test]
@@ -344,8 +346,10 @@ mod tests {
         svc.hot = Hot::with_limit(SHARDS);
         let held = svc.owner_cell("held").await.unwrap();
         let shown = svc.owner_cell("shown").await.unwrap();
-        shown.lock().await.announced.clients =
-            vec![("phone".into(), imps_wire::Element::new("ClientID"))];
+        shown.lock().await.announced.clients = vec![(
+            "phone".into(),
+            Arc::new(imps_wire::Element::new("ClientID")),
+        )];
         drop(shown);
         for i in 0..2_000 {
             svc.owner_cell(&format!("u{i}")).await.unwrap();

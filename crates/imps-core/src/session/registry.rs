@@ -1,6 +1,8 @@
 //! The table of live sessions, by ID, by user and by CIR token.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -12,11 +14,75 @@ use crate::CoreError;
 /// remembers (`CoreConfig::expired_memory` for the service's).
 const EXPIRED_MEMORY: usize = 10_000;
 
+/// A session filed under one of its own strings: the table's key is the
+/// session's string, not a copy of it, and an entry is one pointer
+/// (issue 19: three key strings and three 32-byte entries per session
+/// otherwise).
+macro_rules! keyed_by {
+    ($name:ident, $field:ident) => {
+        struct $name(Arc<Session>);
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0.$field
+            }
+        }
+
+        // As `str` hashes and compares, as `Borrow` requires.
+        impl Hash for $name {
+            fn hash<H: Hasher>(&self, h: &mut H) {
+                self.0.$field.as_str().hash(h);
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.$field == other.0.$field
+            }
+        }
+
+        impl Eq for $name {}
+    };
+}
+
+keyed_by!(ById, id);
+keyed_by!(ByCir, cir_token);
+
+/// A user's live sessions, never empty, filed under the user ID of the
+/// first (they all have the same).
+struct OfUser(Vec<Arc<Session>>);
+
+impl OfUser {
+    fn user(&self) -> &str {
+        self.0.first().map_or("", |s| s.user.as_str())
+    }
+}
+
+impl Borrow<str> for OfUser {
+    fn borrow(&self) -> &str {
+        self.user()
+    }
+}
+
+impl Hash for OfUser {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.user().hash(h);
+    }
+}
+
+impl PartialEq for OfUser {
+    fn eq(&self, other: &Self) -> bool {
+        self.user() == other.user()
+    }
+}
+
+impl Eq for OfUser {}
+
 #[derive(Default)]
 struct Tables {
-    by_id: HashMap<String, Arc<Session>>,
-    by_user: HashMap<String, Vec<Arc<Session>>>,
-    by_cir: HashMap<String, Arc<Session>>,
+    by_id: HashSet<ById>,
+    by_user: HashSet<OfUser>,
+    by_cir: HashSet<ByCir>,
     expired: HashMap<String, u64>,
     /// Kicked sessions whose Disconnect has not been collected yet, with
     /// the time they are given up at.
@@ -32,6 +98,18 @@ pub struct SessionSummary {
     pub version: String,
     pub created_ms: u64,
     pub last_seen_ms: u64,
+}
+
+impl Tables {
+    /// Takes a session out of its user's list.
+    fn forget_of_user(&mut self, s: &Session) {
+        if let Some(OfUser(mut v)) = self.by_user.take(s.user.as_str()) {
+            v.retain(|x| x.id != s.id);
+            if !v.is_empty() {
+                self.by_user.insert(OfUser(v));
+            }
+        }
+    }
 }
 
 pub struct SessionRegistry {
@@ -60,7 +138,7 @@ impl SessionRegistry {
     /// Earlier sessions are never touched (GEN-15).
     pub fn insert(&self, s: Arc<Session>, cap: usize) -> Result<(), CoreError> {
         let mut t = self.t.lock();
-        let existing = t.by_user.get(&s.user).map(Vec::as_slice).unwrap_or(&[]);
+        let existing = t.by_user.get(s.user.as_str()).map_or(&[][..], |v| &v.0[..]);
         if existing.iter().any(|e| e.client_key == s.client_key) {
             return Err(CoreError::ClientAlreadyLoggedIn {
                 user: s.user.clone(),
@@ -73,26 +151,35 @@ impl SessionRegistry {
                 limit: cap,
             });
         }
-        t.by_id.insert(s.id.clone(), s.clone());
-        t.by_cir.insert(s.cir_token.clone(), s.clone());
+        t.by_id.insert(ById(s.clone()));
+        t.by_cir.insert(ByCir(s.clone()));
         // Most users have one session: room for one, not four (issue 19).
-        let of_user = t.by_user.entry(s.user.clone()).or_default();
+        let mut of_user = t
+            .by_user
+            .take(s.user.as_str())
+            .map_or_else(Vec::new, |v| v.0);
         of_user.reserve_exact(1);
         of_user.push(s);
+        t.by_user.insert(OfUser(of_user));
         Ok(())
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.t.lock().by_id.get(id).cloned()
+        self.t.lock().by_id.get(id).map(|s| s.0.clone())
     }
 
     pub fn by_cir_token(&self, token: &str) -> Option<Arc<Session>> {
-        self.t.lock().by_cir.get(token).cloned()
+        self.t.lock().by_cir.get(token).map(|s| s.0.clone())
     }
 
     /// All live sessions of a user.
     pub fn of_user(&self, user: &str) -> Vec<Arc<Session>> {
-        self.t.lock().by_user.get(user).cloned().unwrap_or_default()
+        self.t
+            .lock()
+            .by_user
+            .get(user)
+            .map(|v| v.0.clone())
+            .unwrap_or_default()
     }
 
     /// Whether this ID belonged to a session that ended recently.
@@ -103,15 +190,10 @@ impl SessionRegistry {
     /// Removes a session; `expired` remembers it for a 600 answer.
     pub fn remove(&self, id: &str, expired: bool, now_ms: u64) -> Option<Arc<Session>> {
         let mut t = self.t.lock();
-        let s = t.by_id.remove(id)?;
+        let s = t.by_id.take(id)?.0;
         s.mark_ended();
-        t.by_cir.remove(&s.cir_token);
-        if let Some(v) = t.by_user.get_mut(&s.user) {
-            v.retain(|x| x.id != id);
-            if v.is_empty() {
-                t.by_user.remove(&s.user);
-            }
-        }
+        t.by_cir.remove(s.cir_token.as_str());
+        t.forget_of_user(&s);
         if expired {
             if t.expired.len() >= self.expired_memory {
                 // Forget the oldest half; an old ID then gets 604, which
@@ -135,13 +217,8 @@ impl SessionRegistry {
     /// once; past it the one due first is ended at once.
     pub fn part(&self, id: &str, deadline_ms: u64, cap: usize) -> Option<Arc<Session>> {
         let mut t = self.t.lock();
-        let s = t.by_id.remove(id)?;
-        if let Some(v) = t.by_user.get_mut(&s.user) {
-            v.retain(|x| x.id != id);
-            if v.is_empty() {
-                t.by_user.remove(&s.user);
-            }
-        }
+        let s = t.by_id.take(id)?.0;
+        t.forget_of_user(&s);
         while t.parting.len() >= cap.max(1) {
             let Some(first) = t
                 .parting
@@ -152,7 +229,7 @@ impl SessionRegistry {
                 break;
             };
             if let Some((old, _)) = t.parting.remove(&first) {
-                t.by_cir.remove(&old.cir_token);
+                t.by_cir.remove(old.cir_token.as_str());
                 old.mark_ended();
             }
         }
@@ -170,7 +247,7 @@ impl SessionRegistry {
     pub fn finish_parting(&self, id: &str) -> Option<Arc<Session>> {
         let mut t = self.t.lock();
         let (s, _) = t.parting.remove(id)?;
-        t.by_cir.remove(&s.cir_token);
+        t.by_cir.remove(s.cir_token.as_str());
         s.mark_ended();
         Some(s)
     }
@@ -194,7 +271,8 @@ impl SessionRegistry {
     pub fn idle(&self, now_ms: u64) -> Vec<Arc<Session>> {
         let t = self.t.lock();
         t.by_id
-            .values()
+            .iter()
+            .map(|s| &s.0)
             .filter(|s| {
                 s.with_state(|st| now_ms.saturating_sub(st.last_seen_ms) > st.ttl_secs * 1000)
             })
@@ -204,7 +282,7 @@ impl SessionRegistry {
 
     /// Every live session (the cluster directory publishes them).
     pub fn all(&self) -> Vec<Arc<Session>> {
-        self.t.lock().by_id.values().cloned().collect()
+        self.t.lock().by_id.iter().map(|s| s.0.clone()).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -219,8 +297,8 @@ impl SessionRegistry {
         let t = self.t.lock();
         let mut v: Vec<_> = t
             .by_id
-            .values()
-            .map(|s| SessionSummary {
+            .iter()
+            .map(|ById(s)| SessionSummary {
                 id: s.id.clone(),
                 user: s.user.clone(),
                 client: s.client_key.clone(),
@@ -258,14 +336,41 @@ mod tests {
     fn a_users_sessions_keep_no_spare_room() {
         let r = SessionRegistry::default();
         r.insert(session("s1"), 0).expect("insert");
-        let cap = |r: &SessionRegistry| r.t.lock().by_user["user-s1"].capacity();
-        assert_eq!(cap(&r), 1);
+        let cap = |r: &SessionRegistry| r.t.lock().by_user.get("user-s1").map(|v| v.0.capacity());
+        assert_eq!(cap(&r), Some(1));
         let mut second = session("s2");
         let s = Arc::get_mut(&mut second).expect("unshared");
         s.user = "user-s1".into();
         s.client_key = "tablet".into();
         r.insert(second, 0).expect("insert");
-        assert_eq!(cap(&r), 2);
+        assert_eq!(cap(&r), Some(2));
+    }
+
+    /// The tables file a session under its own strings (issue 19): an
+    /// entry is the session's pointer (or its user's list), no key string.
+    #[test]
+    fn the_tables_keep_no_copy_of_a_sessions_strings() {
+        fn entry<T>(_: &HashSet<T>) -> usize {
+            std::mem::size_of::<T>()
+        }
+        let t = Tables::default();
+        assert_eq!(entry(&t.by_id), std::mem::size_of::<usize>());
+        assert_eq!(entry(&t.by_cir), std::mem::size_of::<usize>());
+        assert_eq!(entry(&t.by_user), std::mem::size_of::<Vec<Arc<Session>>>());
+
+        let r = SessionRegistry::default();
+        let s = session("s1");
+        r.insert(s.clone(), 0).expect("insert");
+        assert!(Arc::ptr_eq(&r.get("s1").expect("by id"), &s));
+        assert!(Arc::ptr_eq(
+            &r.by_cir_token("tok-s1").expect("by token"),
+            &s
+        ));
+        assert_eq!(r.of_user("user-s1").len(), 1);
+        r.remove("s1", false, 1);
+        assert!(r.get("s1").is_none() && r.by_cir_token("tok-s1").is_none());
+        assert!(r.of_user("user-s1").is_empty());
+        assert!(r.t.lock().by_user.is_empty());
     }
 
     #[test]
