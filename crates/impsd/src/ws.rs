@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::sync::Notify;
 
@@ -469,10 +470,20 @@ async fn push_out(
 /// A write to a client that does not read must not hold the connection
 /// (and the request it is handling) forever: past `ws_write_timeout` the
 /// connection is given up.
+///
+/// Almost every write is done at its first poll (the socket's send buffer
+/// has room): the deadline is only made for one that has to wait, so a
+/// push costs no timer (issue 19: a `Timeout` made around every flush of
+/// every watcher). The deadline then runs from that first poll, which did
+/// not wait.
 async fn within(
     st: &AppState,
     write: impl std::future::Future<Output = Result<(), ()>>,
 ) -> Result<(), ()> {
+    let mut write = std::pin::pin!(write);
+    if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        return r;
+    }
     match tokio::time::timeout(st.ws_write_timeout, write).await {
         Ok(r) => r,
         Err(_) => {
