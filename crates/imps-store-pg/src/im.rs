@@ -112,20 +112,10 @@ pub(crate) async fn put(
     lock_all(tx, LockArea::Queue, &rcpts).await?;
     // Stored already (a peer's message sent on to more of our users under
     // its MessageID): entries only for the recipients without one. Only a
-    // put with a reference can be such; the others have IDs of ours. FOR
-    // SHARE: a removal of its last entry (which takes the row FOR UPDATE)
-    // waits for this transaction, or went first and the row is gone.
+    // put with a reference can be such; the others have IDs of ours.
     let mut fresh = vec![true; rcpts.len()];
     let existing = if m.client_ref.is_some() && !rcpts.is_empty() {
-        query_opt(
-            tx,
-            "SELECT sender, data FROM im_messages WHERE id = $1 FOR SHARE",
-            &[&m.id],
-            "reading the message under the ID",
-        )
-        .await?
-        .map(|r| Ok::<_, StoreError>((col::<String>(&r, 0)?, col::<String>(&r, 1)?)))
-        .transpose()?
+        stored_sender_and_data(tx, &m.id).await?
     } else {
         None
     };
@@ -221,6 +211,25 @@ pub(crate) async fn put(
         seqs.push(col_u64(&row, 0)?);
     }
     Ok(PutOutcome::Stored(seqs))
+}
+
+/// The sender and data of the message stored under `id`, if one is,
+/// its row taken FOR SHARE (a removal of its last entry, which takes it
+/// FOR UPDATE, waits for the caller's transaction, or went first and the
+/// row is gone).
+pub(crate) async fn stored_sender_and_data(
+    tx: &Transaction<'_>,
+    id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    query_opt(
+        tx,
+        "SELECT sender, data FROM im_messages WHERE id = $1 FOR SHARE",
+        &[&id],
+        "reading the message under the ID",
+    )
+    .await?
+    .map(|r| Ok((col(&r, 0)?, col(&r, 1)?)))
+    .transpose()
 }
 
 /// The row of a new message ([`put`]).

@@ -383,17 +383,7 @@ impl SspStore for PgStore {
                     // the same message (sent on to more of our users)
                     // adds its recipients; another's ID is taken.
                     Some(Err(StoreError::Conflict(_))) => {
-                        let now_stored = query_opt(
-                            &tx,
-                            "SELECT sender, data FROM im_messages WHERE id = $1 FOR SHARE",
-                            &[&m.id],
-                            "reading the message under the ID",
-                        )
-                        .await?
-                        .map(|r| {
-                            Ok::<_, StoreError>((col::<String>(&r, 0)?, col::<String>(&r, 1)?))
-                        })
-                        .transpose()?;
+                        let now_stored = crate::im::stored_sender_and_data(&tx, &m.id).await?;
                         if id_taken_by(
                             m,
                             now_stored.as_ref().map(|(s, d)| (s.as_str(), d.as_str())),
