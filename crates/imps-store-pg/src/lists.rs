@@ -525,7 +525,9 @@ impl ListStore for PgStore {
                     EXISTS (SELECT 1 FROM access_entries
                             WHERE owner = $1 AND kind = 'B' AND user_id = $2),
                     EXISTS (SELECT 1 FROM access_entries
-                            WHERE owner = $1 AND kind = 'G' AND user_id = $2)",
+                            WHERE owner = $1 AND kind = 'G' AND user_id = $2),
+                    NOT EXISTS (SELECT 1 FROM access_entries
+                                WHERE owner = $1 AND kind = 'B')",
             &[&owner, &other],
             "checking the access lists",
         )
@@ -535,6 +537,7 @@ impl ListStore for PgStore {
             grant_in_use: col::<Option<bool>>(&r, 1)?.unwrap_or(DEFAULT_GRANT_IN_USE),
             blocked: col(&r, 2)?,
             granted: col(&r, 3)?,
+            block_list_empty: col(&r, 4)?,
         })
     }
 

@@ -4,8 +4,8 @@
 
 use imps_core::Store;
 use imps_core::store::{
-    AccessChange, ContactEntry, ContactListRecord, CreateListOutcome, DEFAULT_BLOCK_IN_USE,
-    DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome,
+    AccessChange, AccessCheck, ContactEntry, ContactListRecord, CreateListOutcome,
+    DEFAULT_BLOCK_IN_USE, DEFAULT_GRANT_IN_USE, ListChange, ListChangeOutcome,
 };
 
 /// Runs every check against `store`.
@@ -271,6 +271,24 @@ pub async fn access_lists_defaults_changes_and_limits(store: &dyn Store) {
         (DEFAULT_BLOCK_IN_USE, DEFAULT_GRANT_IN_USE)
     );
     assert!(a.blocked.is_empty() && a.granted.is_empty());
+    let empty = |c: AccessCheck| c.block_list_empty;
+    let check = |other: &'static str| async move {
+        store
+            .access_check(o, other)
+            .await
+            .unwrap_or_else(|e| panic!("access_check: {e}"))
+    };
+    assert!(empty(check("eve").await), "nobody blocked yet");
+    let ok = store
+        .change_access(AccessChange {
+            owner: o.into(),
+            grant_add: vec!["bob".into()],
+            max_entries: 5,
+            ..AccessChange::default()
+        })
+        .await;
+    assert_eq!(ok, Ok(true));
+    assert!(empty(check("eve").await), "a grant entry blocks nobody");
     let ok = store
         .change_access(AccessChange {
             owner: o.into(),
@@ -303,6 +321,7 @@ pub async fn access_lists_defaults_changes_and_limits(store: &dyn Store) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!check.blocked && check.granted);
+    assert!(!check.block_list_empty, "asked about a user not on it");
     let over = store
         .change_access(AccessChange {
             owner: o.into(),

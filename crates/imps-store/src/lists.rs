@@ -458,7 +458,9 @@ impl ListStore for SqliteStore {
                             EXISTS (SELECT 1 FROM access_entries
                                     WHERE owner = ?1 AND kind = 'B' AND user_id = ?2),
                             EXISTS (SELECT 1 FROM access_entries
-                                    WHERE owner = ?1 AND kind = 'G' AND user_id = ?2)",
+                                    WHERE owner = ?1 AND kind = 'G' AND user_id = ?2),
+                            NOT EXISTS (SELECT 1 FROM access_entries
+                                        WHERE owner = ?1 AND kind = 'B')",
                 )
                 .and_then(|mut s| {
                     s.query_row((&owner, &other), |r| {
@@ -471,6 +473,7 @@ impl ListStore for SqliteStore {
                                 .unwrap_or(DEFAULT_GRANT_IN_USE),
                             blocked: r.get(2)?,
                             granted: r.get(3)?,
+                            block_list_empty: r.get(4)?,
                         })
                     })
                 })

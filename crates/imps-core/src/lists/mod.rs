@@ -197,7 +197,12 @@ impl ListsService {
         let generation = self.access.generation(owner);
         let a = self.base.store.access_check(owner, other).await?;
         let refuses = (a.block_in_use && a.blocked) || (a.grant_in_use && !a.granted);
-        self.access.put(owner, other, generation, refuses, now);
+        if !a.grant_in_use && (!a.block_in_use || a.block_list_empty) {
+            // Nobody is refused: one answer for every other user.
+            self.access.put_open(owner, generation, now);
+        } else {
+            self.access.put(owner, other, generation, refuses, now);
+        }
         Ok(refuses)
     }
 
@@ -312,6 +317,39 @@ mod tests {
             !svc.lists.blocks("alice", "mallory").await.unwrap(),
             "cached"
         );
+        svc.lists.access.invalidate("alice");
+        assert!(svc.lists.blocks("alice", "mallory").await.unwrap());
+    }
+
+    /// IM asks for every message; a user who writes to many others must
+    /// not cost a store read per pair when the recipient refuses nobody.
+    #[tokio::test]
+    async fn an_owner_who_refuses_nobody_is_read_once_for_all_senders() {
+        let store = Arc::new(MemStore::default());
+        let clock = FakeClock::new(1);
+        let svc = Service::new(
+            CoreConfig::default(),
+            store.clone(),
+            Arc::new(clock.clone()),
+        );
+        assert!(!svc.lists.blocks("alice", "bob").await.unwrap());
+        // Changed behind the service's back: were the answer kept per
+        // pair, mallory's would be read now and say "blocked".
+        let block_mallory = AccessChange {
+            owner: "alice".into(),
+            block_add: vec!["mallory".into()],
+            max_entries: 10,
+            ..AccessChange::default()
+        };
+        assert!(store.change_access(block_mallory).await.unwrap());
+        assert!(
+            !svc.lists.blocks("alice", "mallory").await.unwrap(),
+            "alice's one answer stands for every sender until it ages out"
+        );
+        clock.advance_ms(super::LISTS_DEFAULTS.access_cache_ms);
+        assert!(svc.lists.blocks("alice", "mallory").await.unwrap());
+        // With an entry on the block list, answers are per pair again.
+        assert!(!svc.lists.blocks("alice", "bob").await.unwrap());
         svc.lists.access.invalidate("alice");
         assert!(svc.lists.blocks("alice", "mallory").await.unwrap());
     }

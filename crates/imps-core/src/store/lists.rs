@@ -97,6 +97,11 @@ pub struct AccessCheck {
     pub grant_in_use: bool,
     pub blocked: bool,
     pub granted: bool,
+    /// The owner's block list has no entry at all (whoever `other` is).
+    /// With the grant list not in use this answers for every other user
+    /// at once, which lets the lists area remember one answer per owner
+    /// instead of one per pair.
+    pub block_list_empty: bool,
 }
 
 /// A change to the block and grant lists, applied in one transaction.
@@ -403,6 +408,7 @@ impl ListStore for MemStore {
             grant_in_use: p.grant_in_use,
             blocked: on(&g.blocked),
             granted: on(&g.granted),
+            block_list_empty: g.blocked.get(owner).is_none_or(Vec::is_empty),
         })
     }
 
