@@ -110,6 +110,7 @@ impl PresenceService {
                 continue;
             };
             if let Some(r) = st
+                .rare
                 .reactive
                 .get(u)
                 .filter(|r| r.state == ReactiveState::Pending)

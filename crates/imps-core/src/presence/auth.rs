@@ -125,7 +125,7 @@ impl PresenceService {
         if watcher == owner {
             return AttrSet::all();
         }
-        if st.blocked.contains(watcher) {
+        if st.rare.blocked.contains(watcher) {
             return AttrSet::default();
         }
         st.grants.effective(watcher, lists).unwrap_or_default()
@@ -169,11 +169,14 @@ impl PresenceService {
         self.tell_other_nodes(owner);
         st.grants = after;
         for w in &change.delete_reactive {
-            st.reactive.remove(w);
+            if st.rare.reactive.contains_key(w) {
+                st.rare.reactive.remove(w);
+            }
         }
         for r in change.put_reactive {
-            st.reactive.insert(r.watcher.clone(), r);
+            st.rare.reactive.insert(r.watcher.clone(), r);
         }
+        st.rare.tidy();
 
         let online = self.online_view(owner, st.invisible);
         let mut cache = super::notify::RenderCache::default();
@@ -222,6 +225,7 @@ impl PresenceService {
             ..AuthChange::default()
         };
         if let Some(r) = st
+            .rare
             .reactive
             .get(watcher)
             .filter(|r| r.state == ReactiveState::Pending)

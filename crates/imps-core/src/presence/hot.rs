@@ -47,12 +47,91 @@ pub(crate) struct OwnerState {
     pub invisible: bool,
     pub watchers: HashMap<String, Watch>,
     pub grants: Grants,
+    /// Reactive requests, who looked, who is blocked: empty for most
+    /// owners, so kept out of line (issue 19).
+    pub rare: Rare,
+}
+
+/// What few owners have: held in one box made when the first of them is
+/// written, so an online owner's entry without them is 112 bytes smaller
+/// (issue 19: one entry per online user). Reads go through `Deref` (to a
+/// shared empty set of maps when there is no box); a write through
+/// `DerefMut` makes the box.
+#[derive(Default)]
+pub(crate) struct Rare(Option<Box<RareMaps>>);
+
+#[derive(Default)]
+pub(crate) struct RareMaps {
     pub reactive: HashMap<String, ReactiveRecord>,
     /// Users who read this presence without subscribing, since the start.
     pub accessed: BTreeSet<String>,
     /// Users on the owner's block list (in use) who therefore see nothing
     /// (`block_hides_presence`); empty when that setting is off.
     pub blocked: HashSet<String>,
+}
+
+impl RareMaps {
+    fn is_empty(&self) -> bool {
+        self.reactive.is_empty() && self.accessed.is_empty() && self.blocked.is_empty()
+    }
+}
+
+impl Rare {
+    /// The maps loaded from the store: no box when all are empty.
+    pub(crate) fn from_maps(maps: RareMaps) -> Rare {
+        if maps.is_empty() {
+            Rare(None)
+        } else {
+            Rare(Some(Box::new(maps)))
+        }
+    }
+
+    /// Replaces the reactive requests and the block list (a reload), and
+    /// gives the box back when nothing is left in it.
+    pub(crate) fn reload(
+        &mut self,
+        reactive: HashMap<String, ReactiveRecord>,
+        blocked: HashSet<String>,
+    ) {
+        if self.0.is_none() && reactive.is_empty() && blocked.is_empty() {
+            return;
+        }
+        let m = &mut **self;
+        m.reactive = reactive;
+        m.blocked = blocked;
+        self.tidy();
+    }
+
+    /// Replaces the block list alone.
+    pub(crate) fn set_blocked(&mut self, blocked: HashSet<String>) {
+        if self.0.is_none() && blocked.is_empty() {
+            return;
+        }
+        self.blocked = blocked;
+        self.tidy();
+    }
+
+    /// Drops the box once all its maps are empty again.
+    pub(crate) fn tidy(&mut self) {
+        if self.0.as_ref().is_some_and(|m| m.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+impl std::ops::Deref for Rare {
+    type Target = RareMaps;
+
+    fn deref(&self) -> &RareMaps {
+        static EMPTY: std::sync::LazyLock<RareMaps> = std::sync::LazyLock::new(RareMaps::default);
+        self.0.as_deref().unwrap_or(&EMPTY)
+    }
+}
+
+impl std::ops::DerefMut for Rare {
+    fn deref_mut(&mut self) -> &mut RareMaps {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 pub(crate) type OwnerCell = tokio::sync::Mutex<OwnerState>;
@@ -191,13 +270,15 @@ impl PresenceService {
             invisible: false,
             watchers,
             grants: Grants::from_records(&auth.grants),
-            reactive: auth
-                .reactive
-                .into_iter()
-                .map(|r| (r.watcher.clone(), r))
-                .collect(),
-            accessed: BTreeSet::new(),
-            blocked: self.blocked_by(user).await?,
+            rare: Rare::from_maps(RareMaps {
+                reactive: auth
+                    .reactive
+                    .into_iter()
+                    .map(|r| (r.watcher.clone(), r))
+                    .collect(),
+                accessed: BTreeSet::new(),
+                blocked: self.blocked_by(user).await?,
+            }),
         };
         Ok(st)
     }
@@ -224,7 +305,7 @@ impl PresenceService {
         };
         let mut st = cell.lock().await;
         match self.blocked_by(owner).await {
-            Ok(b) => st.blocked = b,
+            Ok(b) => st.rare.set_blocked(b),
             Err(e) => {
                 // Failing closed is not possible without the list; keep
                 // the old one and say so.
@@ -255,8 +336,8 @@ impl PresenceService {
                 st.doc = fresh.doc;
                 st.watchers = fresh.watchers;
                 st.grants = fresh.grants;
-                st.reactive = fresh.reactive;
-                st.blocked = fresh.blocked;
+                let fresh = fresh.rare.0.map(|m| *m).unwrap_or_default();
+                st.rare.reload(fresh.reactive, fresh.blocked);
             }
             Err(e) => {
                 tracing::warn!(owner, error = %e, "could not read presence another node changed");
@@ -333,6 +414,34 @@ mod tests {
         assert_eq!(view.clients.capacity(), 1);
         // The session's ClientID element itself, not a copy of it.
         assert!(Arc::ptr_eq(&view.clients[0].1, &s.client_id));
+    }
+
+    /// Issue 19: an online user's entry without reactive requests, block
+    /// list or lookers keeps no room for them. Inline they made the state
+    /// 304 bytes.
+    #[tokio::test]
+    async fn an_owner_without_rare_maps_keeps_no_room_for_them() {
+        let size = std::mem::size_of::<OwnerState>();
+        assert!(size <= 200, "OwnerState is {size} bytes");
+        let all = crate::Service::new(
+            CoreConfig::default(),
+            Arc::new(MemStore::default()),
+            Arc::new(FakeClock::new(1)),
+        );
+        let svc = PresenceService::new(Arc::clone(&all.base), Arc::clone(&all.lists));
+        let cell = svc.owner_cell("alice").await.unwrap();
+        let mut st = cell.lock().await;
+        assert!(st.rare.0.is_none(), "nothing rare loaded, no box");
+        assert!(st.rare.reactive.is_empty() && st.rare.blocked.is_empty());
+        st.rare.set_blocked(HashSet::new());
+        assert!(st.rare.0.is_none(), "an empty block list makes no box");
+        st.rare.accessed.insert("bob".into());
+        assert!(st.rare.accessed.contains("bob"));
+        st.rare.set_blocked(["carol".to_string()].into());
+        assert!(st.rare.blocked.contains("carol") && st.rare.accessed.contains("bob"));
+        st.rare.accessed.clear();
+        st.rare.reload(HashMap::new(), HashSet::new());
+        assert!(st.rare.0.is_none(), "emptied, the box is given back");
     }
 
     #[tokio::test]

@@ -42,9 +42,9 @@ impl PresenceService {
         let subscribed = st.watchers.get(requester).is_some_and(|w| w.active);
         if owner != requester
             && !subscribed
-            && st.accessed.len() < self.base.cfg.presence.max_access_memory
+            && st.rare.accessed.len() < self.base.cfg.presence.max_access_memory
         {
-            st.accessed.insert(requester.to_string());
+            st.rare.accessed.insert(requester.to_string());
         }
         Ok(geo)
     }

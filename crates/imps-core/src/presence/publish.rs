@@ -100,9 +100,9 @@ impl PresenceService {
             let subscribed = st.watchers.get(&s.user).is_some_and(|w| w.active);
             if *owner != s.user
                 && !subscribed
-                && st.accessed.len() < self.base.cfg.presence.max_access_memory
+                && st.rare.accessed.len() < self.base.cfg.presence.max_access_memory
             {
-                st.accessed.insert(s.user.clone());
+                st.rare.accessed.insert(s.user.clone());
             }
         }
         // Users of peer domains: asked of their home servers, which
@@ -154,7 +154,7 @@ impl PresenceService {
             self.fan_out(&s.user, &st, AttrSet::only(Attr::OnlineStatus))
                 .await;
         }
-        for r in st.reactive.values() {
+        for r in st.rare.reactive.values() {
             if r.state == crate::store::ReactiveState::Pending {
                 self.ask_owner(&s.id, r);
             }

@@ -97,7 +97,7 @@ impl PresenceService {
         self.base
             .router
             .to_user_shaped(owner, &mut |s| self.owner_question(s, &rec));
-        st.reactive.insert(watcher.to_string(), rec);
+        st.rare.reactive.insert(watcher.to_string(), rec);
         Ok(())
     }
 
@@ -122,6 +122,7 @@ impl PresenceService {
         let cell = self.owner_cell(&s.user).await?;
         let mut st = cell.lock().await;
         let requested = st
+            .rare
             .reactive
             .get(&watcher)
             .and_then(|r| r.attrs.as_deref().map(AttrSet::from_names));
@@ -180,7 +181,7 @@ impl PresenceService {
                 subject: GrantSubject::User(watcher.clone()),
                 attrs: left.names(),
             });
-            if let Some(r) = st.reactive.get(&watcher) {
+            if let Some(r) = st.rare.reactive.get(&watcher) {
                 change.put_reactive.push(ReactiveRecord {
                     state: ReactiveState::Denied,
                     updated_ms: self.base.now_ms(),
@@ -208,6 +209,7 @@ impl PresenceService {
         let cell = self.owner_cell(&s.user).await?;
         let st = cell.lock().await;
         let mut recs: Vec<&ReactiveRecord> = st
+            .rare
             .reactive
             .values()
             .filter(|r| only.is_empty() || only.contains(&r.watcher))

@@ -402,8 +402,8 @@ impl PresenceService {
                 list: render(&st.doc, &online, Version::V1_3, mask, AttrSet::EMPTY),
             });
             let subscribed = st.watchers.get(&asker).is_some_and(|w| w.active);
-            if !subscribed && st.accessed.len() < self.base.cfg.presence.max_access_memory {
-                st.accessed.insert(asker.clone());
+            if !subscribed && st.rare.accessed.len() < self.base.cfg.presence.max_access_memory {
+                st.rare.accessed.insert(asker.clone());
             }
         }
         Ok(GetPresenceResponse {

@@ -97,7 +97,7 @@ impl PresenceService {
             let view = self.list_view(owner, &st.grants).await;
             if owner != watcher
                 && st.grants.effective(watcher, &view).is_none()
-                && !st.reactive.contains_key(watcher)
+                && !st.rare.reactive.contains_key(watcher)
             {
                 self.raise_reactive(owner, &mut st, watcher, asked).await?;
             }

@@ -35,7 +35,7 @@ impl PresenceService {
                 .map(|(w, sub)| (w.clone(), if sub.active { CURRENT } else { FORMER }))
                 .collect();
             if s.version >= Version::V1_3 {
-                for a in &st.accessed {
+                for a in &st.rare.accessed {
                     if !st.watchers.contains_key(a) {
                         v.push((a.clone(), ACCESS));
                     }
