@@ -258,8 +258,8 @@ mod tests {
     use crate::store::{AccessChange, ListStore, MemStore};
     use crate::{CoreConfig, FakeClock, Service};
 
-    #[tokio::test]
-    async fn blocks_follows_block_and_grant_lists_in_use() {
+    /// A service on a memory store, with a clock the test moves.
+    fn service() -> (Arc<MemStore>, FakeClock, Service) {
         let store = Arc::new(MemStore::default());
         let clock = FakeClock::new(1);
         let svc = Service::new(
@@ -267,6 +267,12 @@ mod tests {
             store.clone(),
             Arc::new(clock.clone()),
         );
+        (store, clock, svc)
+    }
+
+    #[tokio::test]
+    async fn blocks_follows_block_and_grant_lists_in_use() {
+        let (store, clock, svc) = service();
         let change = |block_in_use, grant_in_use| AccessChange {
             owner: "alice".into(),
             block_in_use: Some(block_in_use),
@@ -325,13 +331,7 @@ mod tests {
     /// not cost a store read per pair when the recipient refuses nobody.
     #[tokio::test]
     async fn an_owner_who_refuses_nobody_is_read_once_for_all_senders() {
-        let store = Arc::new(MemStore::default());
-        let clock = FakeClock::new(1);
-        let svc = Service::new(
-            CoreConfig::default(),
-            store.clone(),
-            Arc::new(clock.clone()),
-        );
+        let (store, clock, svc) = service();
         assert!(!svc.lists.blocks("alice", "bob").await.unwrap());
         // Changed behind the service's back: were the answer kept per
         // pair, mallory's would be read now and say "blocked".
