@@ -124,6 +124,10 @@ struct Counters {
     acked: AtomicU64,
     refused: AtomicU64,
     errors: AtomicU64,
+    /// Why the failed requests failed, by where they were made.
+    send_errors: ErrorKinds,
+    ack_errors: ErrorKinds,
+    poll_errors: ErrorKinds,
     delivered: AtomicU64,
     /// Deliveries of a stamp already seen (the same message twice).
     duplicates: AtomicU64,
@@ -133,7 +137,50 @@ struct Counters {
     seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
+/// Failed requests of one kind of call, counted by the client's error:
+/// a load tool short of CPU shows as timeouts, a server that turns work
+/// away as HTTP statuses or refused connections.
+#[derive(Default)]
+struct ErrorKinds {
+    timeout: AtomicU64,
+    http_503: AtomicU64,
+    http_other: AtomicU64,
+    transport: AtomicU64,
+    other: AtomicU64,
+}
+
+impl ErrorKinds {
+    fn count(&self, e: &imps_client::ClientError) {
+        use imps_client::ClientError as E;
+        let slot = match e {
+            E::Timeout => &self.timeout,
+            E::Http(503, _) => &self.http_503,
+            E::Http(..) => &self.http_other,
+            E::Transport(_) | E::Io(_) | E::Closed => &self.transport,
+            _ => &self.other,
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn summary(&self) -> String {
+        let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        format!(
+            "timeout {}, http 503 {}, other http {}, connection {}, other {}",
+            v(&self.timeout),
+            v(&self.http_503),
+            v(&self.http_other),
+            v(&self.transport),
+            v(&self.other)
+        )
+    }
+}
+
 impl Counters {
+    fn error(&self, kinds: &ErrorKinds, e: &imps_client::ClientError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        kinds.count(e);
+    }
+
     /// Records one delivered NewMessage: its latency from the stamp in
     /// its text, and whether its MessageID came before.
     fn delivered(&self, msg: &csp::NewMessage, t0: Instant) {
@@ -183,8 +230,8 @@ async fn take_requests<T: Transport>(
                     message_id: msg.message_info.message_id.unwrap_or_default(),
                     other: Vec::new(),
                 };
-                if client.answer(tid, ack.to_element(VERSION)).await.is_err() {
-                    c.errors.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = client.answer(tid, ack.to_element(VERSION)).await {
+                    c.error(&c.ack_errors, &e);
                 }
             }
             Err(_) => {
@@ -225,9 +272,7 @@ async fn sender<T: Transport>(
             Ok(_) => {
                 c.refused.fetch_add(1, Ordering::Relaxed);
             }
-            Err(_) => {
-                c.errors.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(e) => c.error(&c.send_errors, &e),
         }
         next += interval;
     }
@@ -269,8 +314,8 @@ async fn udp_poller(
                     }
                 }
                 Ok(None) => break,
-                Err(_) => {
-                    c.errors.fetch_add(1, Ordering::Relaxed);
+                Err(e) => {
+                    c.error(&c.poll_errors, &e);
                     break;
                 }
             }
@@ -780,6 +825,9 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         c.errors.load(Ordering::Relaxed),
         stray.load(Ordering::Relaxed)
     );
+    println!("errors of SendMessage: {}", c.send_errors.summary());
+    println!("errors of MessageDelivered: {}", c.ack_errors.summary());
+    println!("errors of Polling-Request: {}", c.poll_errors.summary());
     target.close().await;
     Ok(())
 }
