@@ -70,6 +70,32 @@ pub struct Config {
     pub federation: crate::federation::FederationSettings,
     /// Several nodes sharing one PostgreSQL store over NATS (issue 18).
     pub cluster: crate::cluster::ClusterSettings,
+    /// The async runtime that runs the server's tasks.
+    pub runtime: RuntimeConfig,
+}
+
+/// Most runtime worker threads a configuration may ask for.
+pub const MAX_WORKER_THREADS: usize = 256;
+
+/// `[runtime]`: the tokio runtime of `impsd serve`. The default is one
+/// worker thread per CPU core (`worker_threads = 0`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Threads that run the server's tasks; 0 = one per CPU core. The
+    /// store's own threads and the password checks are not among them.
+    pub worker_threads: usize,
+}
+
+impl RuntimeConfig {
+    /// The runtime these settings ask for.
+    pub fn build(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if self.worker_threads > 0 {
+            b.worker_threads(self.worker_threads);
+        }
+        b.enable_all().build()
+    }
 }
 
 /// Which backend keeps the server's state.
@@ -387,6 +413,7 @@ impl Default for Config {
             federation: crate::federation::FederationSettings::default(),
             cluster: crate::cluster::ClusterSettings::default(),
             store: StoreConfig::default(),
+            runtime: RuntimeConfig::default(),
         }
     }
 }
@@ -546,6 +573,9 @@ impl Config {
         let l = &self.limits;
         if l.max_connections == 0 {
             anyhow::bail!("limits.max_connections must be at least 1");
+        }
+        if self.runtime.worker_threads > MAX_WORKER_THREADS {
+            anyhow::bail!("runtime.worker_threads must be at most {MAX_WORKER_THREADS}");
         }
         for (name, v) in [
             ("header_timeout_ms", l.header_timeout_ms),
@@ -942,6 +972,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("cluster.forward_timeout_ms", "How long a CSP request forwarded to the node holding its session may take before the client gets 503.", ""),
     ("cluster.drain_timeout_ms", "How long a node stopping on SIGTERM may take to drain: it refuses new logins, /healthz says draining (503), its clients are told to log in again (Disconnect, after what was queued for them), and what waits for other nodes goes out before it exits.", ""),
     ("cluster.queue_max", "Most events waiting to be published to other nodes; past it new ones are dropped and counted (impsd_cluster_dropped_total).", ""),
+    ("[runtime]", "The async runtime of impsd serve.", ""),
+    ("runtime.worker_threads", "Threads that run the server's tasks; 0 = one per CPU core. The store's threads and password checks run beside them. See docs/benchmarks.md section 41 for what one thread saves per message.", ""),
 ];
 
 /// The generated digest key's file name in the data dir.
@@ -1181,6 +1213,10 @@ mod tests {
             "require_client_cert of b.example needs tls.cert_file",
         );
         bad(|c| c.limits.max_connections = 0, "limits.max_connections");
+        bad(
+            |c| c.runtime.worker_threads = 100_000,
+            "runtime.worker_threads",
+        );
         bad(
             |c| c.limits.header_timeout_ms = 0,
             "limits.header_timeout_ms",

@@ -404,9 +404,9 @@ fn main() {
 fn real_main() -> anyhow::Result<()> {
     impsd::memory::no_transparent_huge_pages();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // `serve` builds its runtime from its settings (`[runtime]`); the
+    // other commands take the default one.
+    let rt = || impsd::config::RuntimeConfig::default().build();
     match cli.cmd {
         Cmd::Serve {
             common,
@@ -429,15 +429,16 @@ fn real_main() -> anyhow::Result<()> {
                 cfg.admin.listen = a;
             }
             let log = impsd::logging::init(&cfg.log);
-            rt.block_on(serve(cfg, log))
+            let runtime = cfg.runtime.build()?;
+            runtime.block_on(serve(cfg, log))
         }
-        Cmd::User { cmd } => rt.block_on(user_cmd(cmd)),
-        Cmd::Session { cmd } => rt.block_on(session_cmd(cmd)),
-        Cmd::Peer { cmd } => rt.block_on(peer_cmd(cmd)),
-        Cmd::Node { cmd } => rt.block_on(node_cmd(cmd)),
-        Cmd::Group { cmd } => rt.block_on(group_cmd(cmd)),
-        Cmd::Sysmsg { cmd } => rt.block_on(sysmsg_cmd(cmd)),
-        Cmd::Log { common, filter } => rt.block_on(log_cmd(&common, filter)),
+        Cmd::User { cmd } => rt()?.block_on(user_cmd(cmd)),
+        Cmd::Session { cmd } => rt()?.block_on(session_cmd(cmd)),
+        Cmd::Peer { cmd } => rt()?.block_on(peer_cmd(cmd)),
+        Cmd::Node { cmd } => rt()?.block_on(node_cmd(cmd)),
+        Cmd::Group { cmd } => rt()?.block_on(group_cmd(cmd)),
+        Cmd::Sysmsg { cmd } => rt()?.block_on(sysmsg_cmd(cmd)),
+        Cmd::Log { common, filter } => rt()?.block_on(log_cmd(&common, filter)),
         Cmd::Config {
             cmd: ConfigCmd::PrintDefault,
         } => {

@@ -161,6 +161,13 @@ impl Metrics {
             "# HELP impsd_sessions live sessions\n# TYPE impsd_sessions gauge\nimpsd_sessions {}",
             core.sessions
         );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let _ = writeln!(
+                out,
+                "# HELP impsd_runtime_workers threads of the async runtime that run the server's tasks\n# TYPE impsd_runtime_workers gauge\nimpsd_runtime_workers {}",
+                rt.metrics().num_workers()
+            );
+        }
         let (cached, argon2) = core.password_checks;
         let _ = writeln!(
             out,

@@ -86,6 +86,7 @@ mod push_answers;
 mod push_shared;
 mod restart;
 mod search;
+mod serve_runtime;
 mod session;
 mod session_id_logs;
 mod sessions;
