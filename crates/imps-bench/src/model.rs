@@ -97,6 +97,12 @@ pub struct ModelArgs {
     /// `udp`: users sharing one HTTP connection pool.
     #[arg(long, default_value_t = 500)]
     users_per_pool: usize,
+    /// `udp` and `tcp`: most connections (and requests in flight) of one
+    /// pool. Without a cap every pool keeps as many connections as it
+    /// ever had requests at once, and 100,000 users ran the load tool
+    /// out of file descriptors (section 41).
+    #[arg(long, default_value_t = 16)]
+    connections_per_pool: usize,
     /// `udp`: users sharing one UDP socket.
     #[arg(long, default_value_t = 2000)]
     users_per_socket: usize,
@@ -147,6 +153,9 @@ struct ErrorKinds {
     http_other: AtomicU64,
     transport: AtomicU64,
     other: AtomicU64,
+    /// The text of the first error that was not a timeout, to say which
+    /// side gave up.
+    first: std::sync::OnceLock<String>,
 }
 
 impl ErrorKinds {
@@ -160,12 +169,19 @@ impl ErrorKinds {
             _ => &self.other,
         };
         slot.fetch_add(1, Ordering::Relaxed);
+        if !matches!(e, E::Timeout) {
+            let _ = self.first.set(e.to_string());
+        }
     }
 
     fn summary(&self) -> String {
         let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let first = self
+            .first
+            .get()
+            .map_or(String::new(), |e| format!(" (first: {e})"));
         format!(
-            "timeout {}, http 503 {}, other http {}, connection {}, other {}",
+            "timeout {}, http 503 {}, other http {}, connection {}, other {}{first}",
             v(&self.timeout),
             v(&self.http_503),
             v(&self.http_other),
@@ -418,12 +434,16 @@ async fn connect_ws(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow:
 
 async fn connect_tcp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
     let per_pool = args.users_per_pool.max(1);
-    let mut transport = target.transport(VERSION, enc)?;
+    let mut transport = target
+        .transport(VERSION, enc)?
+        .with_max_connections(args.connections_per_pool);
     let gate = Arc::new(Semaphore::new(args.login_concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, u) in target.users.iter().enumerate() {
         if i > 0 && i % per_pool == 0 {
-            transport = target.transport(VERSION, enc)?;
+            transport = target
+                .transport(VERSION, enc)?
+                .with_max_connections(args.connections_per_pool);
         }
         let cfg = target
             .client_config(VERSION, enc)
@@ -456,7 +476,9 @@ async fn connect_tcp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow
 async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
     let per_pool = args.users_per_pool.max(1);
     let per_socket = args.users_per_socket.max(1);
-    let mut transport = target.transport(VERSION, enc)?;
+    let mut transport = target
+        .transport(VERSION, enc)?
+        .with_max_connections(args.connections_per_pool);
     let mut socket: Option<(UdpCir, u16)> = None;
     let gate = Arc::new(Semaphore::new(args.login_concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
@@ -464,7 +486,9 @@ async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow
     let mut sockets: Vec<UdpCir> = Vec::new();
     for (i, u) in target.users.iter().enumerate() {
         if i > 0 && i % per_pool == 0 {
-            transport = target.transport(VERSION, enc)?;
+            transport = target
+                .transport(VERSION, enc)?
+                .with_max_connections(args.connections_per_pool);
         }
         if i % per_socket == 0 {
             if let Some((s, _)) = socket.take() {

@@ -1,5 +1,6 @@
 //! The HTTP binding: one POST per CSP message, and the HTTP CIR check.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use imps_wire::{Encoding, Limits, Message};
+use tokio::sync::Semaphore;
 
 use crate::client::Client;
 use crate::config::{ClientConfig, content_type, encoding_of_content_type};
@@ -32,6 +34,9 @@ pub struct HttpTransport {
     limits: Limits,
     headers: HeaderMap,
     timeout: Duration,
+    /// With [`HttpTransport::with_max_connections`]: one permit per
+    /// request in flight, so the pool never opens more connections.
+    gate: Option<Arc<Semaphore>>,
 }
 
 impl HttpTransport {
@@ -44,7 +49,21 @@ impl HttpTransport {
             limits: config.limits.clone(),
             headers: header_map(&config.extra_headers)?,
             timeout: config.timeout,
+            gate: None,
         })
+    }
+
+    /// At most `n` requests in flight on this transport and its clones,
+    /// hence at most `n` connections: a load tool that shares one pool
+    /// between many users stays within its file descriptors. A request
+    /// over the limit waits for a free one, within the request timeout.
+    pub fn with_max_connections(mut self, n: usize) -> HttpTransport {
+        let n = n.max(1);
+        self.pool = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(n)
+            .build_http();
+        self.gate = Some(Arc::new(Semaphore::new(n)));
+        self
     }
 }
 
@@ -58,7 +77,18 @@ impl Transport for HttpTransport {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ClientError::Transport(format!("building request: {e}")))?;
         req.headers_mut().extend(self.headers.clone());
-        let reply = fetch(&self.pool, req, self.limits.max_size, self.timeout).await?;
+        let started = tokio::time::Instant::now();
+        let _permit = match &self.gate {
+            Some(gate) => Some(
+                tokio::time::timeout(self.timeout, Arc::clone(gate).acquire_owned())
+                    .await
+                    .map_err(|_| ClientError::Timeout)?
+                    .map_err(|_| ClientError::Closed)?,
+            ),
+            None => None,
+        };
+        let left = self.timeout.saturating_sub(started.elapsed());
+        let reply = fetch(&self.pool, req, self.limits.max_size, left).await?;
         if reply.status != StatusCode::OK {
             return Err(http_error(&reply));
         }

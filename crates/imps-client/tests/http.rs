@@ -291,3 +291,28 @@ async fn http_cir_check_reads_200_204_and_404() -> Result<(), ClientError> {
     assert!(server.requests().iter().all(|r| r.method == "GET"));
     Ok(())
 }
+
+/// Twelve requests at once through one transport capped at two: the
+/// server sees two connections, and every request is answered.
+#[tokio::test]
+async fn a_capped_transport_opens_no_more_connections_than_its_cap() {
+    use imps_client::{HttpTransport, Transport};
+    let server = FakeHttp::start(|_| Canned::new(200, None, "")).await;
+    let transport = HttpTransport::new(&config(&server.url, Version::V1_2, Encoding::Xml))
+        .expect("transport")
+        .with_max_connections(2);
+    let msg = Message::single(
+        Version::V1_2,
+        None,
+        Transaction::request("1", Element::new("Polling-Request")),
+    );
+    let sends = (0..12).map(|_| transport.send(&msg));
+    for r in futures_util::future::join_all(sends).await {
+        assert!(r.expect("answered").is_none());
+    }
+    assert_eq!(server.requests().len(), 12);
+    let opened = server
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(opened <= 2, "{opened} connections for a cap of 2");
+}

@@ -76,6 +76,8 @@ pub type Handler = Arc<dyn Fn(&Seen) -> Canned + Send + Sync>;
 pub struct FakeHttp {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeHttp {
@@ -85,14 +87,18 @@ impl FakeHttp {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = Arc::new(handler);
         let log = Arc::clone(&seen);
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
         tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tokio::spawn(serve(sock, Arc::clone(&handler), Arc::clone(&log)));
             }
         });
         FakeHttp {
             url: format!("http://{addr}/imps"),
             seen,
+            connections,
         }
     }
 
