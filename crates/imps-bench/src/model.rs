@@ -144,8 +144,9 @@ struct Counters {
 }
 
 /// Failed requests of one kind of call, counted by the client's error:
-/// a load tool short of CPU shows as timeouts, a server that turns work
-/// away as HTTP statuses or refused connections.
+/// a slow server or a load tool short of CPU (or of free connections in
+/// its capped pools) shows as timeouts, a server that turns work away as
+/// HTTP statuses, a side out of descriptors as connection errors.
 #[derive(Default)]
 struct ErrorKinds {
     timeout: AtomicU64,

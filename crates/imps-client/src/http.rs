@@ -54,9 +54,13 @@ impl HttpTransport {
     }
 
     /// At most `n` requests in flight on this transport and its clones,
-    /// hence at most `n` connections: a load tool that shares one pool
-    /// between many users stays within its file descriptors. A request
-    /// over the limit waits for a free one, within the request timeout.
+    /// and at most `n` idle connections kept: a load tool that shares one
+    /// pool between many users stays within its file descriptors. The
+    /// connection count is held near `n`, not exactly: the pool takes a
+    /// finished connection back a moment after its request returns, and
+    /// a request in that moment may open one more (closed again as idle
+    /// over `n`). A request over the limit waits for a free permit within
+    /// the request timeout. `http_cir_check` has its own pool, uncapped.
     pub fn with_max_connections(mut self, n: usize) -> HttpTransport {
         let n = n.max(1);
         self.pool = HyperClient::builder(TokioExecutor::new())

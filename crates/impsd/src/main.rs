@@ -429,6 +429,9 @@ fn real_main() -> anyhow::Result<()> {
                 cfg.admin.listen = a;
             }
             let log = impsd::logging::init(&cfg.log);
+            // Checked before the runtime is built: a bad thread count
+            // must be an error, not an attempt to start the threads.
+            cfg.validate()?;
             let runtime = cfg.runtime.build()?;
             runtime.block_on(serve(cfg, log))
         }

@@ -86,3 +86,52 @@ async fn serve_runs_on_the_runtime_threads_its_settings_ask_for() {
         drop(server);
     }
 }
+
+/// A thread count over the cap stops `serve` with the setting's name,
+/// before any runtime thread is started.
+#[test]
+fn serve_refuses_a_thread_count_over_the_cap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("impsd.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n\
+         data_dir = {:?}\n\
+         [admin]\n\
+         listen = \"127.0.0.1:0\"\n\
+         [cir]\n\
+         tcp_listen = \"\"\n\
+         [runtime]\n\
+         worker_threads = {}\n",
+        dir.path().join("data").display().to_string(),
+        impsd::config::MAX_WORKER_THREADS + 1,
+    );
+    std::fs::write(&cfg, text).expect("writing the config");
+    let mut child = Server(
+        Command::new(IMPSD)
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning impsd serve"),
+    );
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("waiting for impsd") {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "impsd serve kept running with too many threads"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        use std::io::Read;
+        e.read_to_string(&mut err).expect("stderr");
+    }
+    assert!(err.contains("runtime.worker_threads"), "{err}");
+}
