@@ -100,7 +100,7 @@ pub struct ModelArgs {
     /// `udp` and `tcp`: most connections (and requests in flight) of one
     /// pool. Without a cap every pool keeps as many connections as it
     /// ever had requests at once, and 100,000 users ran the load tool
-    /// out of file descriptors (section 41).
+    /// out of file descriptors (docs/benchmarks.md section 42).
     #[arg(long, default_value_t = 16)]
     connections_per_pool: usize,
     /// `udp`: users sharing one UDP socket.
@@ -433,18 +433,26 @@ async fn connect_ws(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow:
     Ok(Users::Ws(all.into_iter().map(|(_, c)| c).collect()))
 }
 
+/// One HTTP connection pool shared by `--users-per-pool` users, capped
+/// at `--connections-per-pool` connections.
+fn pool(
+    args: &ModelArgs,
+    target: &Target,
+    enc: Encoding,
+) -> anyhow::Result<imps_client::HttpTransport> {
+    Ok(target
+        .transport(VERSION, enc)?
+        .with_max_connections(args.connections_per_pool))
+}
+
 async fn connect_tcp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
     let per_pool = args.users_per_pool.max(1);
-    let mut transport = target
-        .transport(VERSION, enc)?
-        .with_max_connections(args.connections_per_pool);
+    let mut transport = pool(args, target, enc)?;
     let gate = Arc::new(Semaphore::new(args.login_concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, u) in target.users.iter().enumerate() {
         if i > 0 && i % per_pool == 0 {
-            transport = target
-                .transport(VERSION, enc)?
-                .with_max_connections(args.connections_per_pool);
+            transport = pool(args, target, enc)?;
         }
         let cfg = target
             .client_config(VERSION, enc)
@@ -477,9 +485,7 @@ async fn connect_tcp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow
 async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow::Result<Users> {
     let per_pool = args.users_per_pool.max(1);
     let per_socket = args.users_per_socket.max(1);
-    let mut transport = target
-        .transport(VERSION, enc)?
-        .with_max_connections(args.connections_per_pool);
+    let mut transport = pool(args, target, enc)?;
     let mut socket: Option<(UdpCir, u16)> = None;
     let gate = Arc::new(Semaphore::new(args.login_concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
@@ -487,9 +493,7 @@ async fn connect_udp(args: &ModelArgs, target: &Target, enc: Encoding) -> anyhow
     let mut sockets: Vec<UdpCir> = Vec::new();
     for (i, u) in target.users.iter().enumerate() {
         if i > 0 && i % per_pool == 0 {
-            transport = target
-                .transport(VERSION, enc)?
-                .with_max_connections(args.connections_per_pool);
+            transport = pool(args, target, enc)?;
         }
         if i % per_socket == 0 {
             if let Some((s, _)) = socket.take() {

@@ -35,7 +35,8 @@ pub struct HttpTransport {
     headers: HeaderMap,
     timeout: Duration,
     /// With [`HttpTransport::with_max_connections`]: one permit per
-    /// request in flight, so the pool never opens more connections.
+    /// request in flight, which holds the pool near that many
+    /// connections.
     gate: Option<Arc<Semaphore>>,
 }
 
