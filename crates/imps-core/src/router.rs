@@ -60,6 +60,11 @@ pub trait Router: Send + Sync + 'static {
     /// Whether `user` has a live session that `pred` accepts.
     fn reaches(&self, user: &str, pred: &mut dyn FnMut(&Recipient<'_>) -> bool) -> bool;
 
+    /// Something queued for the session earlier still waits: its client
+    /// is told again (a TCP CIR line, or the UDP or SMS wake-up of a
+    /// session the server wakes by itself). Queues nothing.
+    fn remind(&self, session_id: &str);
+
     /// [`Router::to_user_shared`] with a primitive of its own per session.
     fn to_user_shaped(&self, user: &str, shape: &mut Shape<'_>) -> usize {
         self.to_user_shared(user, &mut |r| own(shape(r)))
@@ -185,6 +190,18 @@ impl Router for LocalRouter {
             .iter()
             .any(|s| pred(&recipient(s)))
     }
+
+    fn remind(&self, session_id: &str) {
+        let Some(s) = self.sessions.get(session_id) else {
+            return;
+        };
+        s.remind();
+        if let Some(w) = &self.cir_waker
+            && s.cir_attached()
+        {
+            w.news(&s);
+        }
+    }
 }
 
 /// A router for a process that shares its users with other nodes: this
@@ -242,6 +259,11 @@ impl Router for ClusterRouter {
                 .sessions_of(user)
                 .iter()
                 .any(|r| pred(&r.recipient()))
+    }
+
+    fn remind(&self, session_id: &str) {
+        // IM keeps queues for this node's sessions only.
+        self.local.remind(session_id);
     }
 }
 
@@ -368,6 +390,36 @@ mod tests {
             reg.get("b1").expect("session").with_state(|st| st.dropped),
             1
         );
+    }
+
+    /// A mark read before something is queued says whether that entry
+    /// still waits: taken, dropped from a full outbox or cleared, it does
+    /// not; a mark of nothing queued never does.
+    #[test]
+    fn an_outbox_mark_says_whether_its_entry_still_waits() {
+        let (reg, r) = setup(2);
+        let s = reg.get("b1").expect("session");
+        let queue = |name: &str| {
+            let mark = s.outbox_mark();
+            assert!(r.to_session("b1", Element::new(name)));
+            mark
+        };
+        let one = queue("One");
+        let two = queue("Two");
+        assert!(s.still_queued(one) && s.still_queued(two));
+        assert_eq!(s.taken(), 0);
+        assert!(s.pop_outgoing().is_some());
+        assert_eq!(s.taken(), 1);
+        assert!(!s.still_queued(one), "taken");
+        assert!(s.still_queued(two));
+        let three = queue("Three");
+        let four = queue("Four");
+        assert!(!s.still_queued(two), "dropped from the full outbox");
+        assert!(s.still_queued(three) && s.still_queued(four));
+        assert!(!s.still_queued(s.outbox_mark()), "nothing queued under it");
+        s.clear_outbox();
+        assert!(!s.still_queued(three) && !s.still_queued(four), "cleared");
+        assert_eq!(s.taken(), 1);
     }
 
     /// Nothing but the router queues into a session: every call of

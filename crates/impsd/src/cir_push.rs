@@ -11,8 +11,12 @@
 //! interval (`cir.udp_min_interval_ms`, `sms.cir_min_interval_secs`);
 //! what arrives in between is announced by one more at the end of that
 //! interval, and only if it still waits (the client may have polled it
-//! already). So a burst of messages costs one wake-up, and a lost one is
-//! repeated once the interval has passed and something new arrives.
+//! already). So a burst of messages costs one wake-up. A datagram may be
+//! lost: when the client has taken nothing from its outbox
+//! `cir.udp_retry_ms` after a wake-up and something still waits, the
+//! datagram is sent again, at most `cir.udp_retries` times (and IM
+//! reminds the session of what it still has not taken every
+//! `im.redeliver_secs`).
 //! SMS wake-ups go through the store's queue, which also keeps at most
 //! one waiting per session.
 
@@ -33,11 +37,17 @@ use tokio::time::Instant;
 use crate::metrics::Metrics;
 use crate::sms::SmsGateway;
 
-/// Datagram CIR: the socket and the least time between two datagrams.
+/// Datagram CIR: the socket, the least time between two datagrams, and
+/// how a datagram that woke nobody is repeated.
 #[derive(Debug)]
 pub struct UdpPush {
     pub socket: UdpSocket,
     pub min_interval: Duration,
+    /// How long after a datagram the client has to come before it is sent
+    /// again (never sooner than `min_interval`); zero for never.
+    pub retry_after: Duration,
+    /// How many times one datagram is repeated.
+    pub retries: u32,
 }
 
 /// Sends the wake-ups of every session that agreed a CIR method the
@@ -54,6 +64,19 @@ pub struct CirPusher {
     woken: Notify,
     /// WSP transaction ID of the last datagram push.
     tid: AtomicU8,
+}
+
+/// A session sent a datagram, to be sent it again if its client does not
+/// come for what waits.
+struct Retry {
+    session: Arc<Session>,
+    /// `Session::taken` when the datagram went.
+    taken: u64,
+    /// Repeats left.
+    left: u32,
+    /// When this check is due (an older heap entry for the same session
+    /// is stale).
+    at: Instant,
 }
 
 /// A session woken within its interval.
@@ -88,8 +111,16 @@ impl CirPusher {
         // interval ends (the soonest first).
         let mut recent: HashMap<String, Recent> = HashMap::new();
         let mut ends: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
+        // Datagrams not yet followed by their client's poll, and when each
+        // is checked (the soonest first).
+        let mut retries: HashMap<String, Retry> = HashMap::new();
+        let mut checks: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
         loop {
-            let next_end = ends.peek().map(|Reverse((at, _))| *at);
+            let next_end = [ends.peek(), checks.peek()]
+                .into_iter()
+                .flatten()
+                .map(|Reverse((at, _))| *at)
+                .min();
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
                 () = self.woken.notified() => {}
@@ -101,7 +132,12 @@ impl CirPusher {
                     // Within the interval: one wake-up at its end for
                     // everything that arrives meanwhile.
                     Some(r) => r.due = true,
-                    None => self.wake(session, id, &mut recent, &mut ends).await,
+                    None => {
+                        if let Some(taken) = self.wake(&session, &id, &mut recent, &mut ends).await
+                        {
+                            self.arm(session, id, taken, &mut retries, &mut checks);
+                        }
+                    }
                 }
             }
             let now = Instant::now();
@@ -113,37 +149,146 @@ impl CirPusher {
                 };
                 if let Some(r) = recent.remove(&id)
                     && r.due
+                    && let Some(taken) = self.wake(&r.session, &id, &mut recent, &mut ends).await
                 {
-                    self.wake(r.session, id, &mut recent, &mut ends).await;
+                    self.arm(r.session, id, taken, &mut retries, &mut checks);
                 }
             }
+            while let Some(Reverse((at, _))) = checks.peek()
+                && *at <= now
+            {
+                let Some(Reverse((at, id))) = checks.pop() else {
+                    break;
+                };
+                self.check(at, id, &mut retries, &mut checks, &mut recent, &mut ends)
+                    .await;
+            }
+        }
+    }
+
+    /// After a datagram to `session` (`taken`: [`Session::taken`] before
+    /// it went): checks at the retry time whether its client came,
+    /// replacing an earlier check of the same session. Repeats left from
+    /// a datagram the client did not come after are not given back.
+    fn arm(
+        &self,
+        session: Arc<Session>,
+        id: String,
+        taken: u64,
+        retries: &mut HashMap<String, Retry>,
+        checks: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    ) {
+        let Some(after) = self.retry_after(&session) else {
+            retries.remove(&id);
+            return;
+        };
+        let at = Instant::now() + after;
+        let left = match retries.get(&id) {
+            Some(r) if r.taken == taken => r.left,
+            _ => self.udp.as_ref().map_or(0, |u| u.retries),
+        };
+        checks.push(Reverse((at, id.clone())));
+        retries.insert(
+            id,
+            Retry {
+                session,
+                taken,
+                left,
+                at,
+            },
+        );
+    }
+
+    /// The retry time of a datagram to `session`; none for an SMS target
+    /// (each costs the operator) or when repeats are off.
+    fn retry_after(&self, session: &Session) -> Option<Duration> {
+        let udp = self.udp.as_ref()?;
+        if udp.retries == 0 || udp.retry_after.is_zero() {
+            return None;
+        }
+        match session.cir_target() {
+            Some(CirTarget::Udp(_) | CirTarget::WapUdp(_)) => {
+                Some(udp.retry_after.max(udp.min_interval))
+            }
+            _ => None,
+        }
+    }
+
+    /// A retry check is due: the datagram is sent again when the client
+    /// has taken nothing since and something still waits; the repeat
+    /// starts an interval as any wake-up does.
+    async fn check(
+        &self,
+        at: Instant,
+        id: String,
+        retries: &mut HashMap<String, Retry>,
+        checks: &mut BinaryHeap<Reverse<(Instant, String)>>,
+        recent: &mut HashMap<String, Recent>,
+        ends: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    ) {
+        let Some(r) = retries.get_mut(&id) else {
+            return;
+        };
+        if r.at != at {
+            // A later datagram armed a later check.
+            return;
+        }
+        let session = Arc::clone(&r.session);
+        let came = session.taken() != r.taken;
+        if came || r.left == 0 || session.is_ended() || !session.has_pending() {
+            retries.remove(&id);
+            return;
+        }
+        let Some(after) = self.retry_after(&session) else {
+            retries.remove(&id);
+            return;
+        };
+        tracing::debug!(session = %imps_core::ids::log_tag(&id), left = r.left, "client did not come after a datagram wake-up; sending it again");
+        Metrics::inc(&self.metrics.cir_udp_retries);
+        self.send(&session).await;
+        r.left -= 1;
+        r.at = Instant::now() + after;
+        checks.push(Reverse((r.at, id.clone())));
+        // News meanwhile waits for the interval's end, as after `wake`.
+        if let std::collections::hash_map::Entry::Vacant(e) = recent.entry(id) {
+            ends.push(Reverse((
+                Instant::now() + self.interval(&session),
+                e.key().clone(),
+            )));
+            e.insert(Recent {
+                session,
+                due: false,
+            });
         }
     }
 
     /// Sends a wake-up if something still waits (the client may have
     /// polled it already) and the session lives; its interval starts.
+    /// When it was sent, [`Session::taken`] from just before.
     async fn wake(
         &self,
-        session: Arc<Session>,
-        id: String,
+        session: &Arc<Session>,
+        id: &str,
         recent: &mut HashMap<String, Recent>,
         ends: &mut BinaryHeap<Reverse<(Instant, String)>>,
-    ) {
+    ) -> Option<u64> {
         if session.is_ended() || !session.has_pending() {
-            return;
+            return None;
         }
-        self.send(&session).await;
+        let taken = session.taken();
+        self.send(session).await;
         ends.push(Reverse((
-            Instant::now() + self.interval(&session),
-            id.clone(),
+            Instant::now() + self.interval(session),
+            id.to_string(),
         )));
         recent.insert(
-            id,
+            id.to_string(),
             Recent {
-                session,
+                session: Arc::clone(session),
                 due: false,
             },
         );
+        Some(taken)
     }
 
     /// The least time between two wake-ups by the session's current target.

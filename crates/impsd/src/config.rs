@@ -338,6 +338,11 @@ pub struct CirSettings {
     pub udp_address: imps_core::cir::UdpAddressPolicy,
     /// Least time between two datagram wake-ups of one session, in ms.
     pub udp_min_interval_ms: u64,
+    /// A datagram wake-up is sent again when the client has not polled
+    /// this long after it (ms; at least `udp_min_interval_ms`); 0: never.
+    pub udp_retry_ms: u64,
+    /// How many times one datagram wake-up is sent again.
+    pub udp_retries: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -495,6 +500,8 @@ impl Default for CirSettings {
             udp_bind: "0.0.0.0:0".into(),
             udp_address: imps_core::cir::UdpAddressPolicy::Peer,
             udp_min_interval_ms: 2000,
+            udp_retry_ms: 4000,
+            udp_retries: 2,
         }
     }
 }
@@ -653,6 +660,12 @@ impl Config {
                 self.cir.udp_bind
             );
         }
+        if self.cir.udp_retries > MAX_UDP_RETRIES {
+            anyhow::bail!(
+                "cir.udp_retries {} is above {MAX_UDP_RETRIES}",
+                self.cir.udp_retries
+            );
+        }
         self.map.validate().map_err(anyhow::Error::msg)?;
         self.sysmsg.validate().map_err(anyhow::Error::msg)?;
         self.search.validate().map_err(anyhow::Error::msg)?;
@@ -696,6 +709,10 @@ impl Config {
         self.data_dir.join("impsd.sqlite")
     }
 }
+
+/// The most repeats of one datagram wake-up: a client that does not come
+/// after a few is not there, and each repeat is a packet to its address.
+pub const MAX_UDP_RETRIES: u32 = 10;
 
 /// What `print_default` prints: in order, each section (`[name]`) and
 /// setting (dotted path) with its one-line explanation, and for a setting
@@ -770,6 +787,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("cir.udp_bind", "Local address datagram CIR is sent from (port 0: any).", ""),
     ("cir.udp_address", "Where datagram CIR goes: peer (the IP requests come from) or client (the UDPAddress it names, else the peer).", ""),
     ("cir.udp_min_interval_ms", "Least time between two datagram wake-ups of one session; what arrives meanwhile is one more wake-up at the end.", ""),
+    ("cir.udp_retry_ms", "A datagram wake-up whose client has not polled this long after it (and still has something waiting) is sent again; never sooner than udp_min_interval_ms. 0 turns repeats off.", ""),
+    ("cir.udp_retries", "How many times one datagram wake-up is sent again (datagrams get lost; a lost one otherwise waits for im.redeliver_secs).", ""),
     ("[admin]", "The admin endpoint used by the impsd session/group/log commands.", ""),
     ("admin.listen", "Loopback address of the admin endpoint; flag --admin-listen.", ""),
     ("admin.token", "Bearer token; empty = a random one per start. Written to DATA_DIR/admin.json (mode 0600).", ""),
@@ -1213,6 +1232,7 @@ mod tests {
             "require_client_cert of b.example needs tls.cert_file",
         );
         bad(|c| c.limits.max_connections = 0, "limits.max_connections");
+        bad(|c| c.cir.udp_retries = 11, "cir.udp_retries");
         bad(
             |c| c.runtime.worker_threads = 100_000,
             "runtime.worker_threads",

@@ -220,6 +220,8 @@ pub async fn start_full(
         Some(cir_push::UdpPush {
             socket,
             min_interval: Duration::from_millis(cfg.cir.udp_min_interval_ms),
+            retry_after: Duration::from_millis(cfg.cir.udp_retry_ms),
+            retries: cfg.cir.udp_retries,
         })
     } else {
         None

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub cir_tcp_wakeups: AtomicU64,
     pub cir_udp_wakeups: AtomicU64,
     pub cir_udp_failures: AtomicU64,
+    /// Datagram wake-ups sent again because the client did not come.
+    pub cir_udp_retries: AtomicU64,
     pub sms_queued: AtomicU64,
     pub sms_coalesced: AtomicU64,
     pub sms_sent: AtomicU64,
@@ -62,7 +64,7 @@ impl Metrics {
     /// transaction counts and latency histograms.
     pub fn render(&self, core: &CoreFigures) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &AtomicU64); 16] = [
+        let rows: [(&str, &str, &AtomicU64); 17] = [
             (
                 "impsd_http_requests_total",
                 "CSP POSTs received",
@@ -100,13 +102,18 @@ impl Metrics {
             ),
             (
                 "impsd_cir_udp_wakeups_total",
-                "datagrams sent for SUDP and WAPUDP CIR",
+                "datagrams sent for SUDP and WAPUDP CIR, repeats included",
                 &self.cir_udp_wakeups,
             ),
             (
                 "impsd_cir_udp_failures_total",
                 "datagram CIR sends that failed",
                 &self.cir_udp_failures,
+            ),
+            (
+                "impsd_cir_udp_retries_total",
+                "datagram CIR wake-ups sent again because the client did not poll",
+                &self.cir_udp_retries,
             ),
             (
                 "impsd_sms_queued_total",

@@ -245,3 +245,95 @@ async fn datagram_cir_sessions_keep_no_task_each() {
         assert_eq!(phone.receive_text().await, "hello");
     }
 }
+
+/// Datagrams get lost. A client that has not come for what waits
+/// `cir.udp_retry_ms` after its wake-up is sent it again, at most
+/// `cir.udp_retries` times; one that came is not.
+#[tokio::test]
+async fn base_ses_sudp_a_lost_wakeup_is_sent_again() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.cir.udp = true;
+            c.cir.udp_bind = "127.0.0.1:0".into();
+            c.cir.udp_min_interval_ms = 100;
+            c.cir.udp_retry_ms = 300;
+            c.cir.udp_retries = 2;
+            c.im.send_rate_per_sec = 0;
+        })
+        .user("alice", "pw")
+        .user("bob", "pw")
+        .start()
+        .await;
+    let metric = |m: &std::sync::atomic::AtomicU64| m.load(std::sync::atomic::Ordering::Relaxed);
+    let alice = srv.login("alice").await;
+    let bob = srv.login("bob").await;
+    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
+    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
+        .await
+        .unwrap();
+
+    alice.send_text("bob", "lost").await;
+    // The first datagram is "lost": the client does not poll. Two more
+    // come, and no fourth.
+    for _ in 0..3 {
+        let line = cir.next_wakeup(ARRIVES).await.unwrap().expect("a wake-up");
+        assert_eq!(line.cookie, bob.session_cookie());
+    }
+    assert!(
+        cir.next_wakeup(Duration::from_millis(900))
+            .await
+            .unwrap()
+            .is_none(),
+        "more than cir.udp_retries repeats"
+    );
+    assert_eq!(metric(&srv.running().metrics.cir_udp_retries), 2);
+    assert_eq!(bob.receive_text().await, "lost");
+
+    // A client that comes at once is not woken again.
+    alice.send_text("bob", "taken").await;
+    cir.next_wakeup(ARRIVES).await.unwrap().expect("a wake-up");
+    assert_eq!(bob.receive_text().await, "taken");
+    assert!(
+        cir.next_wakeup(Duration::from_millis(900))
+            .await
+            .unwrap()
+            .is_none(),
+        "woken again after it polled"
+    );
+    assert_eq!(metric(&srv.running().metrics.cir_udp_retries), 2);
+}
+
+/// A message offered again (`im.redeliver_secs`) to a client that has
+/// not taken the first copy yet (its wake-up lost, and not repeated
+/// here) is not queued twice: the client is woken again, and its poll
+/// brings the message once.
+#[tokio::test]
+async fn redelivery_to_a_client_that_has_not_polled_queues_no_second_copy() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.cir.udp = true;
+            c.cir.udp_bind = "127.0.0.1:0".into();
+            c.cir.udp_min_interval_ms = 100;
+            c.cir.udp_retries = 0;
+            c.im.redeliver_secs = 1;
+            c.im.send_rate_per_sec = 0;
+        })
+        .user("alice", "pw")
+        .user("bob", "pw")
+        .start()
+        .await;
+    let alice = srv.login("alice").await;
+    let bob = srv.login("bob").await;
+    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
+    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
+        .await
+        .unwrap();
+
+    alice.send_text("bob", "once").await;
+    // Lost; the next one is redelivery's reminder.
+    cir.next_wakeup(ARRIVES).await.unwrap().expect("a wake-up");
+    cir.next_wakeup(ARRIVES).await.unwrap().expect("a reminder");
+    assert_eq!(bob.receive_text().await, "once");
+    let left = bob.drain().await;
+    assert!(left.is_empty(), "a second copy: {left:?}");
+}

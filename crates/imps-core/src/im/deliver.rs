@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::message::{new_message, notification};
 use super::policy::fits;
-use super::state::{ImState, SessionQ, Unstored, UserQ};
+use super::state::{ImState, NOT_QUEUED, Offer, SessionQ, Unstored, UserQ};
 use crate::CoreError;
 use crate::router::Router;
 use crate::session::Session;
@@ -115,8 +115,8 @@ impl ImService {
                 {
                     continue;
                 }
-                offer(self.base.router.as_ref(), sq, m, domain);
-                sq.offered.insert(*seq, now);
+                let mark = offer(self.base.router.as_ref(), sq, m, domain).unwrap_or(NOT_QUEUED);
+                sq.offered.insert(*seq, Offer { at: now, mark });
             }
         }
     }
@@ -271,9 +271,9 @@ impl ImService {
                 }
                 let mut sessions = Vec::with_capacity(q.sessions.len());
                 for sq in q.sessions.iter_mut() {
-                    if offer(self.base.router.as_ref(), sq, m, &cfg.domain) {
+                    if let Some(mark) = offer(self.base.router.as_ref(), sq, m, &cfg.domain) {
                         sq.unstored += 1;
-                        sessions.push(sq.session.id.clone());
+                        sessions.push((sq.session.id.clone(), mark));
                     }
                 }
                 if sessions.is_empty() {
@@ -308,7 +308,8 @@ impl ImService {
                 if u.acked.take().is_none() {
                     return false;
                 }
-                let pushed_to = u.sessions.clone();
+                let pushed_to: Vec<String> =
+                    u.sessions.iter().map(|(sid, _)| sid.clone()).collect();
                 for sid in &pushed_to {
                     if let Some(sq) = q.session_mut(sid) {
                         sq.slow_until = now.saturating_add(SLOW_SESSION_MS);
@@ -383,9 +384,15 @@ impl ImService {
                 st.note_arrived();
             }
             if q.msgs.contains_key(&seq) {
-                for sid in &u.sessions {
+                for (sid, mark) in &u.sessions {
                     if let Some(sq) = q.session_mut(sid) {
-                        sq.offered.insert(seq, u.at);
+                        sq.offered.insert(
+                            seq,
+                            Offer {
+                                at: u.at,
+                                mark: *mark,
+                            },
+                        );
                     }
                 }
             }
@@ -566,17 +573,27 @@ impl ImService {
                 // announced again, and it does not hold a place in the
                 // session's window for ever.
                 for sq in sessions.iter_mut() {
-                    let stale: Vec<u64> = sq
+                    let stale: Vec<(u64, u64)> = sq
                         .offered
                         .iter()
-                        .filter(|(_, at)| now.saturating_sub(**at) >= after)
-                        .map(|(seq, _)| *seq)
+                        .filter(|(_, o)| now.saturating_sub(o.at) >= after)
+                        .map(|(seq, o)| (*seq, o.mark))
                         .collect();
-                    for seq in stale {
+                    for (seq, mark) in stale {
                         match msgs.get(&seq) {
+                            // The client has not taken the first copy yet
+                            // (a phone whose wake-up was lost): a second one
+                            // behind it would reach it twice in one poll.
+                            // It is reminded instead.
+                            Some(_) if sq.session.still_queued(mark) => {
+                                self.base.router.remind(&sq.session.id);
+                                sq.offered.insert(seq, Offer { at: now, mark });
+                            }
                             Some(m) => {
-                                offer(self.base.router.as_ref(), sq, m, &self.base.cfg.domain);
-                                sq.offered.insert(seq, now);
+                                let mark =
+                                    offer(self.base.router.as_ref(), sq, m, &self.base.cfg.domain)
+                                        .unwrap_or(NOT_QUEUED);
+                                sq.offered.insert(seq, Offer { at: now, mark });
                             }
                             None => {
                                 sq.offered.remove(&seq);
@@ -644,15 +661,17 @@ async fn reap(store: Arc<dyn crate::store::Store>, st: Arc<ImState>) {
     }
 }
 
-/// Queues one message for a session in its delivery mode.
-fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) -> bool {
+/// Queues `m` in its delivery mode for `sq`'s session; the session's outbox mark from just
+/// before (see [`Offer`]) when it was queued.
+fn offer(router: &dyn Router, sq: &SessionQ, m: &StoredMessage, domain: &str) -> Option<u64> {
     let v = sq.session.version;
+    let mark = sq.session.outbox_mark();
     let body = if sq.notify {
         notification(m, domain).to_element(v)
     } else {
         new_message(m, domain).to_element(v)
     };
-    router.to_session(&sq.session.id, body)
+    router.to_session(&sq.session.id, body).then_some(mark)
 }
 
 impl ImService {

@@ -40,8 +40,9 @@ pub(crate) struct SessionQ {
     pub session: Arc<Session>,
     /// Notify/get (`N`) rather than push (`P`).
     pub notify: bool,
-    /// seq -> when it was offered, for messages not yet acknowledged.
-    pub offered: BTreeMap<u64, u64>,
+    /// seq -> when and where it was offered, for messages not yet
+    /// acknowledged.
+    pub offered: BTreeMap<u64, Offer>,
     /// `pump` has considered every message below this seq for this
     /// session (offered it, or found it not for this session), so it
     /// starts here: with a long backlog each pump costs the window, not
@@ -59,6 +60,19 @@ pub(crate) struct SessionQ {
     /// `im.ack_window_ms`.
     pub slow_until: u64,
 }
+
+/// One offer of a message to a session: when (ms), and the session's
+/// outbox mark just before it was queued ([`NOT_QUEUED`] when it did not
+/// go into the outbox), so that redelivery does not queue a second copy
+/// behind a first the client has not taken yet.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Offer {
+    pub at: u64,
+    pub mark: u64,
+}
+
+/// The mark of an offer that queued nothing.
+pub(crate) const NOT_QUEUED: u64 = u64::MAX;
 
 impl SessionQ {
     pub fn new(session: Arc<Session>, notify: bool) -> SessionQ {
@@ -91,8 +105,9 @@ pub(crate) struct Unstored {
     /// Set when a session acknowledged it after its write began: once
     /// stored, it is deleted rather than offered again.
     pub acked_late: Arc<AtomicBool>,
-    /// The sessions it was pushed to, and when.
-    pub sessions: Vec<String>,
+    /// The sessions it was pushed to (with their outbox marks, as in
+    /// [`Offer`]), and when.
+    pub sessions: Vec<(String, u64)>,
     pub at: u64,
 }
 
@@ -252,7 +267,7 @@ impl UserQ {
     /// room back.
     pub fn take_unstored(&mut self, id: &str) -> Option<Unstored> {
         let u = self.unstored.remove(id)?;
-        for sid in &u.sessions {
+        for (sid, _) in &u.sessions {
             if let Some(sq) = self.session_mut(sid) {
                 sq.unstored = sq.unstored.saturating_sub(1);
             }

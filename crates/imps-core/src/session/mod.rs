@@ -144,6 +144,10 @@ pub struct SessionState {
     pub(crate) told_profile_needs: bool,
     /// Shared with every other outbox the same primitive went to.
     outbox: VecDeque<Arc<SharedBody>>,
+    /// How many entries were ever queued: the outbox holds the ones
+    /// numbered `queued - outbox.len()` up to `queued` (see
+    /// [`Session::outbox_mark`]).
+    queued: u64,
     next_tid: u64,
     /// Notifications dropped because the outbox was full.
     pub dropped: u64,
@@ -254,6 +258,7 @@ impl Session {
                 advised_location: false,
                 told_profile_needs: false,
                 outbox: VecDeque::new(),
+                queued: 0,
                 next_tid: 1,
                 dropped: 0,
             }),
@@ -324,6 +329,7 @@ impl Session {
                 tracing::warn!(session = %crate::ids::log_tag(&self.id), user = %self.user, "outbox full, dropped oldest notification");
             }
             st.outbox.push_back(body);
+            st.queued += 1;
             st.cir_attached
         };
         self.wake_up();
@@ -334,6 +340,17 @@ impl Session {
     /// first time (the caller then attaches it).
     pub(crate) fn attach_cir(&self) -> bool {
         !std::mem::replace(&mut self.state.lock().cir_attached, true)
+    }
+
+    /// Tells the push channels to look again at what is queued, as if
+    /// something new had come: a standing TCP CIR announces it again.
+    pub(crate) fn remind(&self) {
+        self.wake_up();
+    }
+
+    /// The CIR waker wakes this session (see [`Session::attach_cir`]).
+    pub(crate) fn cir_attached(&self) -> bool {
+        self.state.lock().cir_attached
     }
 
     /// Counts a change and wakes every [`Wake`] waiting on this session.
@@ -368,6 +385,29 @@ impl Session {
         let tid = format!("s{}", st.next_tid);
         st.next_tid += 1;
         Some((tid, body, !st.outbox.is_empty()))
+    }
+
+    /// The number the next entry queued here will have. An area that
+    /// reads it just before it queues something can later ask
+    /// [`Session::still_queued`] whether that entry still waits.
+    pub fn outbox_mark(&self) -> u64 {
+        self.state.lock().queued
+    }
+
+    /// True when the entry numbered `mark` (or, when something else was
+    /// queued between the read of the mark and the entry, an earlier one
+    /// after which it came) still waits in the outbox: the client has not
+    /// taken it, and it was not dropped. False when in doubt.
+    pub fn still_queued(&self, mark: u64) -> bool {
+        let st = self.state.lock();
+        let first = st.queued - st.outbox.len() as u64;
+        (first..st.queued).contains(&mark)
+    }
+
+    /// How many entries the client has taken from the outbox so far (a
+    /// poll, a push): a change says it came for them.
+    pub fn taken(&self) -> u64 {
+        self.state.lock().next_tid - 1
     }
 
     pub fn has_pending(&self) -> bool {
