@@ -9,10 +9,11 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{TestServer, TestUser};
 use imps_client::primitives::UdpCirOffer;
 use imps_client::{UdpCir, Version, agreed_cir_methods, udp_cir_target};
 use imps_wire::cir::{CirLine, WapPush};
+use impsd::config::Config;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
@@ -20,13 +21,19 @@ use tokio::time::Instant;
 const ARRIVES: Duration = Duration::from_secs(10);
 
 async fn udp_server(min_interval_ms: u64) -> TestServer {
+    udp_server_with(min_interval_ms, |_| {}).await
+}
+
+/// As [`udp_server`], with more settings.
+async fn udp_server_with(min_interval_ms: u64, more: impl FnOnce(&mut Config)) -> TestServer {
     TestServer::builder()
-        .config(|c| {
+        .config(move |c| {
             c.cir.udp = true;
             c.cir.wap_udp = true;
             c.cir.udp_bind = "127.0.0.1:0".into();
             c.cir.udp_min_interval_ms = min_interval_ms;
             c.im.send_rate_per_sec = 0;
+            more(c);
         })
         .user("alice", "pw")
         .user("bob", "pw")
@@ -80,12 +87,7 @@ async fn base_ses_sudp_wakes_the_client() {
 async fn base_ses_sudp_wakeups_are_coalesced_and_rate_limited() {
     const INTERVAL: Duration = Duration::from_millis(1500);
     let srv = udp_server(INTERVAL.as_millis() as u64).await;
-    let alice = srv.login("alice").await;
-    let bob = srv.login("bob").await;
-    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
-    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
-        .await
-        .unwrap();
+    let (alice, bob, mut cir) = bob_on_sudp(&srv).await;
 
     // A burst of messages: one datagram. It goes out after `first`.
     let first = Instant::now();
@@ -246,31 +248,37 @@ async fn datagram_cir_sessions_keep_no_task_each() {
     }
 }
 
+/// How long a test listens to be sure no datagram comes.
+const QUIET: Duration = Duration::from_millis(900);
+
+/// True when no datagram comes within `wait`.
+async fn no_wakeup_within(cir: &mut UdpCir, wait: Duration) -> bool {
+    cir.next_wakeup(wait).await.unwrap().is_none()
+}
+
+/// Bob's phone on SUDP to a fresh socket: alice, bob and the socket.
+async fn bob_on_sudp(srv: &TestServer) -> (TestUser, TestUser, UdpCir) {
+    let alice = srv.login("alice").await;
+    let bob = srv.login("bob").await;
+    let cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
+    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
+        .await
+        .unwrap();
+    (alice, bob, cir)
+}
+
 /// Datagrams get lost. A client that has not come for what waits
 /// `cir.udp_retry_ms` after its wake-up is sent it again, at most
 /// `cir.udp_retries` times; one that came is not.
 #[tokio::test]
 async fn base_ses_sudp_a_lost_wakeup_is_sent_again() {
-    let srv = TestServer::builder()
-        .config(|c| {
-            c.cir.udp = true;
-            c.cir.udp_bind = "127.0.0.1:0".into();
-            c.cir.udp_min_interval_ms = 100;
-            c.cir.udp_retry_ms = 300;
-            c.cir.udp_retries = 2;
-            c.im.send_rate_per_sec = 0;
-        })
-        .user("alice", "pw")
-        .user("bob", "pw")
-        .start()
-        .await;
+    let srv = udp_server_with(100, |c| {
+        c.cir.udp_retry_ms = 300;
+        c.cir.udp_retries = 2;
+    })
+    .await;
     let metric = |m: &std::sync::atomic::AtomicU64| m.load(std::sync::atomic::Ordering::Relaxed);
-    let alice = srv.login("alice").await;
-    let bob = srv.login("bob").await;
-    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
-    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
-        .await
-        .unwrap();
+    let (alice, bob, mut cir) = bob_on_sudp(&srv).await;
 
     alice.send_text("bob", "lost").await;
     // The first datagram is "lost": the client does not poll. Two more
@@ -280,10 +288,7 @@ async fn base_ses_sudp_a_lost_wakeup_is_sent_again() {
         assert_eq!(line.cookie, bob.session_cookie());
     }
     assert!(
-        cir.next_wakeup(Duration::from_millis(900))
-            .await
-            .unwrap()
-            .is_none(),
+        no_wakeup_within(&mut cir, QUIET).await,
         "more than cir.udp_retries repeats"
     );
     assert_eq!(metric(&srv.running().metrics.cir_udp_retries), 2);
@@ -294,10 +299,7 @@ async fn base_ses_sudp_a_lost_wakeup_is_sent_again() {
     cir.next_wakeup(ARRIVES).await.unwrap().expect("a wake-up");
     assert_eq!(bob.receive_text().await, "taken");
     assert!(
-        cir.next_wakeup(Duration::from_millis(900))
-            .await
-            .unwrap()
-            .is_none(),
+        no_wakeup_within(&mut cir, QUIET).await,
         "woken again after it polled"
     );
     assert_eq!(metric(&srv.running().metrics.cir_udp_retries), 2);
@@ -309,25 +311,12 @@ async fn base_ses_sudp_a_lost_wakeup_is_sent_again() {
 /// brings the message once.
 #[tokio::test]
 async fn redelivery_to_a_client_that_has_not_polled_queues_no_second_copy() {
-    let srv = TestServer::builder()
-        .config(|c| {
-            c.cir.udp = true;
-            c.cir.udp_bind = "127.0.0.1:0".into();
-            c.cir.udp_min_interval_ms = 100;
-            c.cir.udp_retries = 0;
-            c.im.redeliver_secs = 1;
-            c.im.send_rate_per_sec = 0;
-        })
-        .user("alice", "pw")
-        .user("bob", "pw")
-        .start()
-        .await;
-    let alice = srv.login("alice").await;
-    let bob = srv.login("bob").await;
-    let mut cir = UdpCir::bind("127.0.0.1:0").await.unwrap();
-    bob.client_capability_udp(&["SUDP"], None, &offer(cir.port().unwrap(), None))
-        .await
-        .unwrap();
+    let srv = udp_server_with(100, |c| {
+        c.cir.udp_retries = 0;
+        c.im.redeliver_secs = 1;
+    })
+    .await;
+    let (alice, bob, mut cir) = bob_on_sudp(&srv).await;
 
     alice.send_text("bob", "once").await;
     // Lost; the next one is redelivery's reminder.
