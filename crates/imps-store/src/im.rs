@@ -117,10 +117,11 @@ pub(crate) fn put(
     }
     if let Some(q) = m.quota {
         // In the writer's transaction: no other put can slip in between
-        // the count and the insert.
+        // the count and the insert. The totals are kept by triggers on
+        // im_queue (migration 20); no row: an empty queue.
         let mut held = c
             .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM im_queue WHERE recipient = ?1",
+                "SELECT COALESCE(MAX(n), 0), COALESCE(MAX(bytes), 0) FROM im_queue_totals WHERE recipient = ?1",
             )
             .map_err(|e| backend("preparing quota count", e))?;
         let mut over = Vec::new();

@@ -102,6 +102,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 19,
         sql: include_str!("sql/0019_peer_client_cert.sql"),
     },
+    Migration {
+        version: 20,
+        sql: include_str!("sql/0020_im_queue_totals.sql"),
+    },
 ];
 
 const V1_USERS_SESSIONS: &str = "
@@ -267,6 +271,57 @@ mod tests {
             )
             .map_err(|e| backend("recording", e))?;
         }
+        Ok(())
+    }
+
+    /// A database written before the queue totals (version 19) gets them
+    /// from the queue it holds, and from then on the triggers keep them
+    /// equal to the queue's own count and sum through inserts, deletes
+    /// and updates.
+    #[test]
+    fn version_19_queue_gets_totals_that_follow_it() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(|e| backend("open", e))?;
+        migrate_to(&conn, 19)?;
+        let sql = |conn: &Connection, q: &str| conn.execute_batch(q).map_err(|e| backend(q, e));
+        sql(
+            &conn,
+            "INSERT INTO im_messages (id, sender, delivery_report, created_ms, content_type, size, data)
+               VALUES ('m1', 'x', 0, 1, 'text/plain', 1, 'a'), ('m2', 'x', 0, 1, 'text/plain', 1, 'b');
+             INSERT INTO im_queue (recipient, msg_id, bytes)
+               VALUES ('alice', 'm1', 10), ('alice', 'm2', 20), ('bob', 'm1', 5);",
+        )?;
+        migrate(&mut conn)?;
+        // (recipient, entries, bytes): the totals, and the queue's own.
+        let totals = |conn: &Connection| -> Result<Vec<(String, i64, i64)>, StoreError> {
+            conn.prepare(
+                "SELECT recipient, n, bytes FROM im_queue_totals WHERE n > 0 ORDER BY recipient",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| backend("totals", e))
+        };
+        let summed = |conn: &Connection| -> Result<Vec<(String, i64, i64)>, StoreError> {
+            conn.prepare("SELECT recipient, COUNT(*), SUM(bytes) FROM im_queue GROUP BY recipient ORDER BY recipient")
+                .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+                .map_err(|e| backend("sum", e))
+        };
+        assert_eq!(
+            totals(&conn)?,
+            [("alice".to_string(), 2, 30), ("bob".to_string(), 1, 5)]
+        );
+        for step in [
+            "INSERT INTO im_queue (recipient, msg_id, bytes) VALUES ('carol', 'm2', 7)",
+            "DELETE FROM im_queue WHERE recipient = 'alice' AND msg_id = 'm1'",
+            "UPDATE im_queue SET bytes = 50 WHERE recipient = 'bob'",
+            "UPDATE im_queue SET recipient = 'bob' WHERE recipient = 'carol'",
+            "DELETE FROM im_queue WHERE recipient = 'alice'",
+        ] {
+            sql(&conn, step)?;
+            assert_eq!(totals(&conn)?, summed(&conn)?, "after {step}");
+        }
+        assert_eq!(totals(&conn)?, [("bob".to_string(), 2, 57)]);
         Ok(())
     }
 
