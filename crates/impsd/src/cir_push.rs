@@ -250,13 +250,25 @@ impl CirPusher {
         r.at = Instant::now() + after;
         checks.push(Reverse((r.at, id.clone())));
         // News meanwhile waits for the interval's end, as after `wake`.
-        if let std::collections::hash_map::Entry::Vacant(e) = recent.entry(id) {
+        self.start_interval(&session, &id, recent, ends);
+    }
+
+    /// After a datagram: news for `session` waits for the end of its
+    /// interval (one already running is kept, with what it owes).
+    fn start_interval(
+        &self,
+        session: &Arc<Session>,
+        id: &str,
+        recent: &mut HashMap<String, Recent>,
+        ends: &mut BinaryHeap<Reverse<(Instant, String)>>,
+    ) {
+        if let std::collections::hash_map::Entry::Vacant(e) = recent.entry(id.to_string()) {
             ends.push(Reverse((
-                Instant::now() + self.interval(&session),
+                Instant::now() + self.interval(session),
                 e.key().clone(),
             )));
             e.insert(Recent {
-                session,
+                session: Arc::clone(session),
                 due: false,
             });
         }
@@ -277,17 +289,7 @@ impl CirPusher {
         }
         let taken = session.taken();
         self.send(session).await;
-        ends.push(Reverse((
-            Instant::now() + self.interval(session),
-            id.to_string(),
-        )));
-        recent.insert(
-            id.to_string(),
-            Recent {
-                session: Arc::clone(session),
-                due: false,
-            },
-        );
+        self.start_interval(session, id, recent, ends);
         Some(taken)
     }
 
