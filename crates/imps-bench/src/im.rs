@@ -87,6 +87,10 @@ pub struct ImArgs {
     /// [default: the server's].
     #[arg(long, value_name = "N")]
     max_waiting: Option<usize>,
+    /// For a started server: any setting, as `SECTION.KEY=VALUE` (VALUE
+    /// in TOML syntax, e.g. `im.ack_window_ms=50`); repeatable.
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    set: Vec<String>,
     /// Bytes of text per message.
     #[arg(long, default_value_t = 40)]
     text: usize,
@@ -138,6 +142,10 @@ struct Counters {
     /// Sends a client held back because the server had told it to wait
     /// (`--honour-try-again`): never offered to the server.
     deferred: AtomicU64,
+    /// Pushes the load tool's own WebSocket clients dropped because their
+    /// receivers fell behind (never acknowledged: the server offers them
+    /// again only after `im.redeliver_secs`).
+    dropped: AtomicU64,
     lat: Lat,
 }
 
@@ -208,15 +216,20 @@ async fn take_request<T: Transport>(client: &Client<T>, m: Message, t0: Instant,
 /// Takes pushes on one WebSocket session: acknowledges NewMessages and
 /// records their latency.
 async fn receiver(ws: WsClient, t0: Instant, c: Arc<Counters>, stop: Arc<AtomicBool>) {
+    let dropped_before = ws.dropped_pushes();
     while !stop.load(Ordering::Relaxed) {
         let Some(m) = ws.next_push(RECEIVE_CHECK).await else {
             if ws.is_closed() {
-                return;
+                break;
             }
             continue;
         };
         take_request(&ws, m, t0, &c).await;
     }
+    c.dropped.fetch_add(
+        ws.dropped_pushes().saturating_sub(dropped_before),
+        Ordering::Relaxed,
+    );
 }
 
 /// One user on the phone path: its HTTP session and its TCP CIR
@@ -334,6 +347,8 @@ pub(crate) struct Phase {
     pub errors: u64,
     /// Sends held back by clients told to wait (`--honour-try-again`).
     pub deferred: u64,
+    /// Pushes the load tool's clients dropped (their queue was full).
+    pub dropped: u64,
     /// CPU time of a started server over the measured seconds.
     pub server_cpu: Option<Duration>,
     /// Messages delivered over the measured seconds.
@@ -353,11 +368,14 @@ impl Phase {
         let cpu = self.server_cpu.map_or(String::new(), |c| {
             format!("  server cpu {:.2} s", c.as_secs_f64())
         });
-        let deferred = if self.deferred > 0 {
+        let mut deferred = if self.deferred > 0 {
             format!(" deferred {}", self.deferred)
         } else {
             String::new()
         };
+        if self.dropped > 0 {
+            deferred.push_str(&format!(" dropped by the load tool {}", self.dropped));
+        }
         println!(
             "{:<12} offered {:>9} msg/s  acked {:>8.0}/s  delivered {:>8.0}/s  latency p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  refused {} errors {}{deferred}{cpu}",
             self.name,
@@ -587,6 +605,7 @@ async fn phase_on<T: Transport>(
         refused: c.refused.load(Ordering::Relaxed),
         errors: c.errors.load(Ordering::Relaxed),
         deferred: c.deferred.load(Ordering::Relaxed),
+        dropped: c.dropped.load(Ordering::Relaxed),
         server_cpu,
         delivered: d1 - d0,
     }
@@ -595,7 +614,7 @@ async fn phase_on<T: Transport>(
 /// The server settings of this benchmark: offline notices off (every
 /// recipient is online anyway), two sessions per user, and for the phone
 /// path a TCP CIR listener on a loopback port.
-fn settings(args: &ImArgs) -> Settings {
+fn settings(args: &ImArgs) -> anyhow::Result<Settings> {
     let s = Settings::default()
         .set("im", "offline_notify", toml_str("off"))
         .set("session", "max_per_user", "2".into());
@@ -603,10 +622,11 @@ fn settings(args: &ImArgs) -> Settings {
         ImTransport::Ws => s,
         ImTransport::HttpTcpcir => s.set("cir", "tcp_listen", toml_str("127.0.0.1:0")),
     };
-    match args.max_waiting {
+    let s = match args.max_waiting {
         Some(n) => s.set("im", "max_waiting_in_memory", n.to_string()),
         None => s,
-    }
+    };
+    s.with_args(&args.set)
 }
 
 /// The users, logged in and ready, on the transport asked for.
@@ -712,7 +732,8 @@ pub async fn run(args: &ImArgs) -> anyhow::Result<()> {
         ),
         None => {
             let bin = crate::target::impsd_path(args.impsd.as_deref())?;
-            let t = Target::spawn(&bin, &args.user_prefix, args.users, pw, &settings(args)).await?;
+            let t =
+                Target::spawn(&bin, &args.user_prefix, args.users, pw, &settings(args)?).await?;
             (t, format!("child process {}", bin.display()))
         }
     };

@@ -5,6 +5,7 @@
 //! `impsd user add-many`. The bench links no server code; it sees the
 //! server only through its command line, its files and the wire.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ pub fn user_name(prefix: &str, i: usize) -> String {
 /// config: section -> `key = value` lines (values already in TOML
 /// syntax). The empty section is the top level.
 #[derive(Clone, Default)]
-pub struct Settings(BTreeMap<&'static str, Vec<(&'static str, String)>>);
+pub struct Settings(BTreeMap<Cow<'static, str>, Vec<(Cow<'static, str>, String)>>);
 
 impl Settings {
     /// What every started server gets: loopback, every listener on a port
@@ -57,18 +58,40 @@ impl Settings {
 
     /// Sets `section.key` to `value` (TOML syntax), replacing an earlier
     /// value.
-    pub fn set(mut self, section: &'static str, key: &'static str, value: String) -> Settings {
-        let lines = self.0.entry(section).or_default();
+    pub fn set(
+        mut self,
+        section: impl Into<Cow<'static, str>>,
+        key: impl Into<Cow<'static, str>>,
+        value: String,
+    ) -> Settings {
+        let key = key.into();
+        let lines = self.0.entry(section.into()).or_default();
         lines.retain(|(k, _)| *k != key);
         lines.push((key, value));
         self
+    }
+
+    /// Settings given on a command line as `SECTION.KEY=VALUE` (VALUE in
+    /// TOML syntax; a top-level key has no section), on top of these.
+    pub fn with_args(mut self, args: &[String]) -> anyhow::Result<Settings> {
+        for arg in args {
+            let (path, value) = arg
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set {arg}: expected SECTION.KEY=VALUE"))?;
+            let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
+            if key.is_empty() || value.is_empty() {
+                anyhow::bail!("--set {arg}: expected SECTION.KEY=VALUE");
+            }
+            self = self.set(section.to_string(), key.to_string(), value.to_string());
+        }
+        Ok(self)
     }
 
     /// Every setting of `other` on top of these.
     fn with(mut self, other: &Settings) -> Settings {
         for (section, lines) in &other.0 {
             for (key, value) in lines {
-                self = self.set(section, key, value.clone());
+                self = self.set(section.clone(), key.clone(), value.clone());
             }
         }
         self
@@ -620,6 +643,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\n[cir]\ntcp_listen = \"\"\n"), "{text}");
+    }
+
+    #[test]
+    fn command_line_settings_land_in_their_sections_and_bad_ones_are_refused() {
+        let args = [
+            "im.ack_window_ms=50".to_string(),
+            "log=\"info\"".to_string(),
+        ];
+        let text = Settings::default()
+            .set("im", "ack_window_ms", "20".into())
+            .with_args(&args)
+            .unwrap()
+            .to_toml();
+        assert!(text.starts_with("log = \"info\"\n"), "{text}");
+        assert!(text.contains("\n[im]\nack_window_ms = 50\n"), "{text}");
+        for bad in ["im.ack_window_ms", "im.=3", "=3", "im.x="] {
+            assert!(
+                Settings::default().with_args(&[bad.to_string()]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

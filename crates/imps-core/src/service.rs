@@ -285,6 +285,46 @@ impl Service {
         taken
     }
 
+    /// Issue 19, overload: the answer to a message that came on a push
+    /// channel bound to `s` while that channel already holds as many
+    /// requests, read ahead and not yet handled, as it may: every request
+    /// transaction in it is answered 503 (1.3: with TryAgainTimeout
+    /// `im.overload_retry_secs`) and nothing of it is handled. The channel
+    /// can then go on reading, so the client's answers to pushes behind
+    /// its requests still reach the server: a connection that stops
+    /// reading when it is full also stops acknowledgements, the delivery
+    /// windows of its session fill, and every message to it is written
+    /// instead of delivered. `None`: the message has no request in it.
+    pub fn refuse_busy(&self, s: &Session, msg: &Message, held: usize) -> Option<Message> {
+        let err = CoreError::Overloaded {
+            what: format!("{held} requests of this connection wait to be handled"),
+            retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
+        };
+        let mut answers = msg
+            .transactions
+            .iter()
+            .filter(|tx| tx.mode == TransactionMode::Request)
+            .map(|tx| {
+                if let Some(kind) = tx.kind() {
+                    self.stats
+                        .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
+                }
+                Transaction {
+                    mode: TransactionMode::Response,
+                    id: tx.id.clone(),
+                    segment_info: None,
+                    body: crate::reply::error_status_for(&err, s.version),
+                    ext: Vec::new(),
+                }
+            });
+        let first = answers.next()?;
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
+        let mut m = self.envelope(msg.version, msg.session_id.clone(), first);
+        m.transactions.extend(answers);
+        m.poll = Some(s.has_pending());
+        Some(m)
+    }
+
     /// Issue 19, overload: a message on a push channel bound to `s` that is
     /// one SendMessage (to users, not groups) or ForwardMessage request of
     /// `s`'s, arriving while a send would be refused
@@ -933,6 +973,11 @@ impl Service {
 
     /// Password logins since the start: (let in by the verifier cache,
     /// checked with Argon2).
+    /// Which way messages went since the start, and what waits in memory.
+    pub fn im_figures(&self) -> crate::im::ImFigures {
+        self.im.im().figures()
+    }
+
     pub fn password_check_counts(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (

@@ -237,6 +237,13 @@ pub struct LimitsConfig {
     /// buffer keeps the capacity of the largest batch, so this bounds
     /// what an idle connection holds. 0 = write every frame at once.
     pub ws_write_buffer_bytes: usize,
+    /// Requests a WebSocket bound to a session reads ahead and holds while
+    /// an earlier one runs (issue 19); one more is answered 503 (1.3:
+    /// TryAgainTimeout) at once, unhandled, and the socket goes on being
+    /// read so that the client's answers to pushes still arrive. Also the
+    /// most a socket without a session holds before it stops reading. At
+    /// least 1.
+    pub ws_read_ahead: usize,
     /// Most client connections open at once (HTTP, HTTPS, WebSocket and
     /// TCP CIR together); one more is closed as soon as it is accepted.
     /// Also kept below the process's open-file limit.
@@ -435,6 +442,7 @@ impl Default for LimitsConfig {
             ws_write_timeout_secs: 30,
             ws_read_buffer_bytes: 1024,
             ws_write_buffer_bytes: 4096,
+            ws_read_ahead: 64,
             max_connections: 10_000,
             max_connections_per_address: 64,
             header_timeout_ms: 10_000,
@@ -580,6 +588,9 @@ impl Config {
         let l = &self.limits;
         if l.max_connections == 0 {
             anyhow::bail!("limits.max_connections must be at least 1");
+        }
+        if l.ws_read_ahead == 0 {
+            anyhow::bail!("limits.ws_read_ahead must be at least 1");
         }
         if self.runtime.worker_threads > MAX_WORKER_THREADS {
             anyhow::bail!("runtime.worker_threads must be at most {MAX_WORKER_THREADS}");
@@ -735,6 +746,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("limits.ws_write_timeout_secs", "Seconds a WebSocket write may wait for a client that does not read; then it is closed.", ""),
     ("limits.ws_read_buffer_bytes", "Bytes a WebSocket reads at once: the read buffer an idle connection keeps (a larger frame grows it); at least 64.", ""),
     ("limits.ws_write_buffer_bytes", "Bytes of frames a WebSocket collects before writing (a batch is written at its end anyway); bounds the write buffer an idle connection keeps.", ""),
+    ("limits.ws_read_ahead", "Requests a WebSocket with a session holds while an earlier one runs; one more is answered 503 with TryAgainTimeout, unhandled, so the client's answers to pushes are still read. At least 1.", ""),
     ("limits.max_connections", "Most client connections at once (HTTP, WebSocket, TCP CIR); more are closed at accept. Kept below the open-file limit.", ""),
     ("limits.max_connections_per_address", "Most connections at once from one client IP address; more are closed at accept; 0 = no limit.", ""),
     ("limits.header_timeout_ms", "Milliseconds a new connection has to deliver its first request's headers, TLS handshake included; then it is dropped.", ""),
@@ -1232,6 +1244,7 @@ mod tests {
             "require_client_cert of b.example needs tls.cert_file",
         );
         bad(|c| c.limits.max_connections = 0, "limits.max_connections");
+        bad(|c| c.limits.ws_read_ahead = 0, "limits.ws_read_ahead");
         bad(|c| c.cir.udp_retries = 11, "cir.udp_retries");
         bad(
             |c| c.runtime.worker_threads = 100_000,

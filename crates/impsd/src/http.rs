@@ -29,6 +29,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// How long a WebSocket write may wait for its client.
     pub ws_write_timeout: std::time::Duration,
+    /// `limits.ws_read_ahead`.
+    pub ws_read_ahead: usize,
     /// WebSocket read buffer and write threshold, in bytes.
     pub ws_buffers: (usize, usize),
     /// How long a request body may take to arrive.

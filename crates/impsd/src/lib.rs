@@ -287,6 +287,7 @@ pub async fn start_full(
         msisdn_header: cfg.msisdn.header.clone(),
         trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
         ws_write_timeout: Duration::from_secs(cfg.limits.ws_write_timeout_secs.max(1)),
+        ws_read_ahead: cfg.limits.ws_read_ahead.max(1),
         ws_buffers: (
             cfg.limits.ws_read_buffer_bytes.max(64),
             cfg.limits.ws_write_buffer_bytes,

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use imps_core::ImFigures;
 use imps_core::stats::{BUCKETS_US, PrimitiveFigures};
 
 #[derive(Debug, Default)]
@@ -13,6 +14,9 @@ pub struct Metrics {
     pub csp_transactions: AtomicU64,
     pub csp_empty_responses: AtomicU64,
     pub ws_connections: AtomicU64,
+    /// Issue 19: requests a WebSocket answered 503 unhandled because it
+    /// already held as many read ahead as it may.
+    pub ws_busy_refusals: AtomicU64,
     pub cir_tcp_connections: AtomicU64,
     pub cir_tcp_wakeups: AtomicU64,
     pub cir_udp_wakeups: AtomicU64,
@@ -39,6 +43,8 @@ pub struct CoreFigures {
     /// Issue 19: password logins let in by the verifier cache, and those
     /// checked with Argon2, since the start.
     pub password_checks: (u64, u64),
+    /// Issue 19: which way messages went, and what waits in memory.
+    pub im: ImFigures,
 }
 
 impl CoreFigures {
@@ -51,6 +57,7 @@ impl CoreFigures {
                 .load(Ordering::Relaxed),
             per_primitive: service.transaction_stats().snapshot(),
             password_checks: service.password_check_counts(),
+            im: service.im_figures(),
         }
     }
 }
@@ -64,7 +71,7 @@ impl Metrics {
     /// transaction counts and latency histograms.
     pub fn render(&self, core: &CoreFigures) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &AtomicU64); 17] = [
+        let rows: [(&str, &str, &AtomicU64); 18] = [
             (
                 "impsd_http_requests_total",
                 "CSP POSTs received",
@@ -84,6 +91,11 @@ impl Metrics {
                 "impsd_csp_empty_responses_total",
                 "answers with an empty body",
                 &self.csp_empty_responses,
+            ),
+            (
+                "impsd_ws_busy_refusals_total",
+                "CSP messages a WebSocket answered 503 unhandled because it already held as many requests read ahead as it may",
+                &self.ws_busy_refusals,
             ),
             (
                 "impsd_ws_connections_total",
@@ -180,9 +192,34 @@ impl Metrics {
             out,
             "# HELP impsd_password_checks_total password logins by how the password was checked\n# TYPE impsd_password_checks_total counter\nimpsd_password_checks_total{{way=\"cache\"}} {cached}\nimpsd_password_checks_total{{way=\"argon2\"}} {argon2}"
         );
+        render_im(&mut out, &core.im);
         render_primitives(&mut out, &core.per_primitive);
         out
     }
+}
+
+/// `impsd_im_*`: the way each message went (never written, written after
+/// its window, stored), overload refusals, and the in-memory backlog.
+fn render_im(out: &mut String, im: &ImFigures) {
+    let _ = writeln!(
+        out,
+        "# HELP impsd_im_messages_total messages by the way they went: pushed and acknowledged within im.ack_window_ms so never written (unwritten), pushed and written when the window closed (written_late), and recipient entries a send wrote (stored)\n\
+         # TYPE impsd_im_messages_total counter\n\
+         impsd_im_messages_total{{way=\"unwritten\"}} {}\n\
+         impsd_im_messages_total{{way=\"written_late\"}} {}\n\
+         impsd_im_messages_total{{way=\"stored\"}} {}",
+        im.unwritten, im.written_late, im.stored
+    );
+    let _ = writeln!(
+        out,
+        "# HELP impsd_im_overload_refusals_total sends refused with 503 because the server was past its bounds\n# TYPE impsd_im_overload_refusals_total counter\nimpsd_im_overload_refusals_total {}",
+        im.refused_overloaded
+    );
+    let _ = writeln!(
+        out,
+        "# HELP impsd_im_waiting_in_memory messages in memory waiting for online recipients to acknowledge them\n# TYPE impsd_im_waiting_in_memory gauge\nimpsd_im_waiting_in_memory {}",
+        im.waiting_in_memory
+    );
 }
 
 /// `impsd_csp_primitive_*`: counts, failures and a latency histogram per

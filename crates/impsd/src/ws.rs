@@ -140,12 +140,6 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 /// message over `limits.max_body_bytes`, refused from its header on.
 const CLOSE_TOO_BIG: u16 = 1009;
 
-/// Most requests read ahead and held while an earlier one is handled;
-/// past it, or past one maximum-size message's worth of held frames
-/// (`limits.max_size`), the socket is not read (back-pressure on the
-/// client). So a connection holds at most about two messages' worth.
-const MAX_HELD: usize = 64;
-
 /// What one frame from the client turned out to be.
 enum Incoming {
     /// A decoded message, its encoding and the frame's size in bytes.
@@ -357,7 +351,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     dead = push_out(&st, bound.as_ref(), &mut socket, enc).await.is_err();
                 }
                 f = socket.recv(), if !dead && !closing && answering.is_none()
-                    && held.len() < MAX_HELD && held_bytes < st.limits.max_size =>
+                    && (bound.is_some() || (held.len() < st.ws_read_ahead && held_bytes < st.limits.max_size)) =>
                 {
                     match incoming(&st, f) {
                         Incoming::Csp(m, _, _)
@@ -374,17 +368,37 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                             // hears sooner that it should wait, and the
                             // socket stays read, so acknowledgements of
                             // pushes are not stuck behind doomed sends.
-                            match bound
-                                .as_ref()
-                                .and_then(|s| st.service.refuse_if_overloaded(s, &m))
-                            {
+                            // So is any request past what may be held.
+                            // Requests held past `limits.ws_read_ahead`,
+                            // or past one maximum-size message's worth of
+                            // bytes: the socket has all it may hold.
+                            let full = held.len() >= st.ws_read_ahead
+                                || held_bytes + size > st.limits.max_size;
+                            let refusal = bound.as_ref().and_then(|s| {
+                                if full {
+                                    st.service.refuse_busy(s, &m, held.len())
+                                } else {
+                                    st.service.refuse_if_overloaded(s, &m)
+                                }
+                            });
+                            match refusal {
                                 Some(r) => {
+                                    if full {
+                                        Metrics::inc(&st.metrics.ws_busy_refusals);
+                                    }
                                     dead = within(&st, async {
                                         send(&mut socket, &r, e).await?;
                                         socket.flush().await.map_err(|_| ())
                                     })
                                     .await
                                     .is_err();
+                                }
+                                // Nothing to answer (no request in
+                                // it) and no room: dropped, so a full
+                                // connection that is still read holds no
+                                // more than before.
+                                None if full && bound.is_some() => {
+                                    tracing::debug!("message without a request on a full WebSocket dropped");
                                 }
                                 None => {
                                     held_bytes += size;

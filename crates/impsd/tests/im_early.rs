@@ -13,6 +13,11 @@ use common::TestServer;
 use im_common::*;
 use imps_client::{Encoding, Version};
 
+/// `/metrics`'s count of messages that went `way`.
+async fn went(srv: &TestServer, way: &str) -> u64 {
+    metric(srv, &format!("impsd_im_messages_total{{way=\"{way}\"}}")).await
+}
+
 /// The store seq of the one message waiting for `user`.
 async fn only_seq(srv: &TestServer, user: &str) -> u64 {
     let waiting = store(srv).pending_messages(user, 0, 10).await.unwrap();
@@ -63,6 +68,10 @@ async fn base_im_message_acknowledged_within_the_window_is_never_written() {
         before + 1,
         "the {N} messages bob acknowledged in the window were never stored"
     );
+    // What an operator sees: the way each message went.
+    assert_eq!(went(&srv, "unwritten").await, N as u64);
+    assert_eq!(went(&srv, "written_late").await, 0);
+    assert_eq!(went(&srv, "stored").await, 2, "carol's and dave's");
 }
 
 /// A message the recipient does not acknowledge within the window is on
@@ -82,6 +91,9 @@ async fn base_im_message_not_acknowledged_in_the_window_is_stored_before_the_ans
     let id = send_ok(&alice, text_to("alice", &["bob"], "stored")).await;
     let on_disk = store(&srv).pending_message("bob", &id).await.unwrap();
     assert!(on_disk.is_some(), "answered 200, so it is stored");
+    assert_eq!(went(&srv, "written_late").await, 1);
+    assert_eq!(went(&srv, "stored").await, 1);
+    assert_eq!(went(&srv, "unwritten").await, 0);
     let (tid, m) = expect(&bob, "NewMessage").await;
     assert_eq!(msg_id(&m), id);
     assert_eq!(content(&m), "stored");

@@ -8,7 +8,7 @@ use crate::im_common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, code_of};
+use common::{TestServer, code_of, wait_until};
 use im_common::*;
 use imps_client::{Encoding, HttpClient, Version};
 
@@ -105,7 +105,7 @@ async fn overload_refuses_sends_past_the_delivery_backlog() {
 /// past the bound.)
 #[tokio::test]
 async fn overload_gauge_counts_a_burst_at_once() {
-    let (_srv, alice, bob) = alice_and_bob().await;
+    let (srv, alice, bob) = alice_and_bob().await;
 
     let mut codes = Vec::new();
     for i in 0..8 {
@@ -120,6 +120,8 @@ async fn overload_gauge_counts_a_burst_at_once() {
         [200, 200, 200, 200, 200, 503, 503, 503].map(Some),
         "the sixth send waits for a count that has not run yet"
     );
+    assert_eq!(metric(&srv, "impsd_im_overload_refusals_total").await, 3);
+    assert_eq!(metric(&srv, "impsd_im_waiting_in_memory").await, 5);
     // Bob takes (and acknowledges) one message: a place is free again.
     assert_eq!(content(&receive(&bob).await), "b0");
     let end = Instant::now() + Duration::from_secs(5);
@@ -200,5 +202,110 @@ async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_han
         srv.store().pending_count("carol").await.unwrap(),
         1,
         "the refused message was not stored"
+    );
+}
+
+/// A WebSocket that holds as many requests read ahead as it may answers
+/// the next ones 503 at once, unhandled, and keeps reading: an answer to
+/// a push that comes behind them is still taken at once. Here Alice's
+/// first send waits (in hand) for Carol's acknowledgement, 64 more wait
+/// behind it, and 5 past those are refused. Bob's message to Alice, pushed
+/// meanwhile, is acknowledged by her and delivered while her first send
+/// is still in hand, never written. (A socket that stopped reading when
+/// full left that acknowledgement unread behind the held sends until
+/// they were all handled: Bob's send waited for them and out its window.)
+#[tokio::test]
+async fn overload_a_full_websocket_refuses_more_requests_and_still_takes_answers() {
+    let srv = TestServer::start_with(|c| {
+        // The most there is: the first send is in hand this long.
+        c.im.ack_window_ms = 1_000;
+        c.im.overload_retry_secs = 3;
+        c.im.send_rate_per_sec = 0;
+    })
+    .await;
+    for u in ["alice", "bob", "carol", "dave"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    let bob = online_ws(&srv, v, e, "bob").await;
+    let carol = online_ws(&srv, v, e, "carol").await;
+
+    let a = alice.clone();
+    let first = tokio::spawn(async move {
+        code_of(
+            &a.request(text_to("alice", &["carol"], "first"))
+                .await
+                .unwrap(),
+        )
+    });
+    let (_, m) = expect_ws(&carol, "NewMessage").await;
+    assert_eq!(content(&m), "first", "in hand until Carol answers");
+
+    // Dave is offline: each of these is quick once its turn comes.
+    const HELD: usize = 64;
+    const MORE: usize = 5;
+    let mut rest = Vec::new();
+    for i in 0..HELD + MORE {
+        let a = alice.clone();
+        rest.push(tokio::spawn(async move {
+            let r = a
+                .request(text_to("alice", &["dave"], &format!("m{i}")))
+                .await
+                .unwrap();
+            let wait = r
+                .path(&["Result", "TryAgainTimeout"])
+                .map(|t| t.text.clone());
+            (code_of(&r), wait)
+        }));
+    }
+    // The refusals come at once, while the first send is still in hand.
+    wait_until("the refusals", Duration::from_secs(1), || {
+        let done = rest.iter().filter(|t| t.is_finished()).count();
+        async move { done == MORE }
+    })
+    .await;
+    assert!(!first.is_finished(), "the first send is still in hand");
+
+    let b = bob.clone();
+    let bobs = tokio::spawn(async move {
+        code_of(&b.request(text_to("bob", &["alice"], "hi")).await.unwrap())
+    });
+    let (tid, m) = expect_ws(&alice, "NewMessage").await;
+    ack(&alice, &tid, &msg_id(&m)).await;
+    assert_eq!(bobs.await.unwrap(), Some(200));
+    assert!(
+        !first.is_finished(),
+        "Bob's send was answered only after Alice's requests in hand"
+    );
+    assert_eq!(
+        metric(&srv, "impsd_im_messages_total{way=\"unwritten\"}").await,
+        1,
+        "Alice's acknowledgement came within the window"
+    );
+
+    assert_eq!(first.await.unwrap(), Some(200));
+    let mut codes = Vec::new();
+    for t in rest {
+        codes.push(t.await.unwrap());
+    }
+    let refused: Vec<_> = codes.iter().filter(|c| c.0 == Some(503)).collect();
+    assert_eq!(refused.len(), MORE, "{codes:?}");
+    assert!(
+        refused.iter().all(|c| c.1.as_deref() == Some("3")),
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| c.0 == Some(200)).count(),
+        HELD,
+        "{codes:?}"
+    );
+    assert_eq!(
+        srv.store().pending_count("dave").await.unwrap(),
+        HELD as u64
+    );
+    assert_eq!(
+        metric(&srv, "impsd_ws_busy_refusals_total").await,
+        MORE as u64
     );
 }

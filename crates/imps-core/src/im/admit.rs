@@ -21,6 +21,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::ImService;
+use super::state::PathCounts;
 use crate::CoreError;
 
 /// One admitted send; its place is given back when it is dropped.
@@ -52,6 +53,10 @@ impl ImService {
     /// answer (issue 19). A send this lets through still meets
     /// [`ImService::admit_send`].
     pub(crate) fn would_refuse_send(&self) -> Result<(), CoreError> {
+        self.counted(self.would_refuse())
+    }
+
+    fn would_refuse(&self) -> Result<(), CoreError> {
         self.over_waiting()?;
         let cfg = &self.base.cfg.im;
         let in_flight = self.state.sends_in_flight().load(Ordering::Acquire);
@@ -64,8 +69,20 @@ impl ImService {
         Ok(())
     }
 
+    /// Counts a refusal.
+    fn counted<T>(&self, r: Result<T, CoreError>) -> Result<T, CoreError> {
+        if r.is_err() {
+            PathCounts::add(&self.state.counts.refused_overloaded, 1);
+        }
+        r
+    }
+
     /// Admits one SendMessage or ForwardMessage, or refuses it (503).
     pub(crate) fn admit_send(&self) -> Result<SendSlot<'_>, CoreError> {
+        self.counted(self.admit())
+    }
+
+    fn admit(&self) -> Result<SendSlot<'_>, CoreError> {
         let cfg = &self.base.cfg.im;
         let st = &self.state;
         let retry_after_secs = cfg.overload_retry_secs.max(1);

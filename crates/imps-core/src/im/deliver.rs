@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::message::{new_message, notification};
 use super::policy::fits;
-use super::state::{ImState, NOT_QUEUED, Offer, SessionQ, Unstored, UserQ};
+use super::state::{ImState, NOT_QUEUED, Offer, PathCounts, SessionQ, Unstored, UserQ};
 use crate::CoreError;
 use crate::router::Router;
 use crate::session::Session;
@@ -296,6 +296,7 @@ impl ImService {
         }
         let wait = std::time::Duration::from_millis(cfg.im.ack_window_ms);
         if let Ok(Ok(())) = tokio::time::timeout(wait, &mut rx).await {
+            PathCounts::add(&st.counts.unwritten, 1);
             return Early::Acked;
         }
         // The window closed (or the recipient's sessions went): from now
@@ -320,8 +321,10 @@ impl ImService {
             .unwrap_or(false);
         // Acknowledged just as the window closed: the answer is waiting.
         if acked || rx.try_recv().is_ok() {
+            PathCounts::add(&st.counts.unwritten, 1);
             return Early::Acked;
         }
+        PathCounts::add(&st.counts.written_late, 1);
         Early::Unacked(late)
     }
 

@@ -31,6 +31,7 @@ mod state;
 pub(crate) use message::date_time as ssp_date_time;
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
 pub(crate) use remote::{PreparedMessage, id_taken};
+pub use state::ImFigures;
 use state::ImState;
 
 /// The key that makes notify/get references opaque: the IM setting, else

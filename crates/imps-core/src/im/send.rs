@@ -25,6 +25,7 @@ use imps_wire::{Element, Transaction, Version};
 use super::deliver::Early;
 use super::message::{self, RecipientSpec};
 use super::policy::{check_content, fits_body};
+use super::state::PathCounts;
 use crate::CoreError;
 use crate::reply::result;
 use crate::service::Outcome;
@@ -344,7 +345,11 @@ impl ImService {
                         return nobody_took(refused, charged);
                     }
                 }
-                PutOutcome::Stored(seqs) => break seqs,
+                PutOutcome::Stored(seqs) => {
+                    let written = seqs.iter().filter(|s| **s != 0).count();
+                    PathCounts::add(&self.state.counts.stored, written as u64);
+                    break seqs;
+                }
             }
         };
         let mut woken: Vec<&str> = Vec::new();

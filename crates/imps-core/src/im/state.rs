@@ -287,6 +287,41 @@ struct Contents {
 }
 
 /// All of IM's memory for one service.
+/// Which way messages went, counted since the start: what an operator
+/// reads on `/metrics` to see whether the server is on its cheap path
+/// (pushed, acknowledged in the window, never written) or writing what
+/// its online recipients do not take in time (issue 19).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImFigures {
+    /// Pushed before they were stored and acknowledged within
+    /// `im.ack_window_ms`: delivered without a write.
+    pub unwritten: u64,
+    /// Pushed before they were stored and not acknowledged in the window:
+    /// written after all.
+    pub written_late: u64,
+    /// Recipient entries a send wrote to the store, on any of its paths
+    /// (batches received from other domains are not counted).
+    pub stored: u64,
+    /// Sends refused with 503 because the server was past its bounds.
+    pub refused_overloaded: u64,
+    /// Messages waiting in memory for online recipients now.
+    pub waiting_in_memory: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct PathCounts {
+    pub unwritten: AtomicU64,
+    pub written_late: AtomicU64,
+    pub stored: AtomicU64,
+    pub refused_overloaded: AtomicU64,
+}
+
+impl PathCounts {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct ImState {
     shards: Vec<Mutex<HashMap<String, UserQ>>>,
     /// Users known to exist (never removed: accounts are not deleted).
@@ -325,6 +360,7 @@ pub(crate) struct ImState {
     arrived: std::sync::atomic::AtomicUsize,
     /// Messages acknowledged since that pass.
     acked: std::sync::atomic::AtomicUsize,
+    pub(crate) counts: PathCounts,
 }
 
 impl ImState {
@@ -347,6 +383,19 @@ impl ImState {
             waiting: std::sync::atomic::AtomicUsize::new(0),
             arrived: std::sync::atomic::AtomicUsize::new(0),
             acked: std::sync::atomic::AtomicUsize::new(0),
+            counts: PathCounts::default(),
+        }
+    }
+
+    /// The counts and the gauge, read now.
+    pub fn figures(&self) -> ImFigures {
+        let c = &self.counts;
+        ImFigures {
+            unwritten: c.unwritten.load(Ordering::Relaxed),
+            written_late: c.written_late.load(Ordering::Relaxed),
+            stored: c.stored.load(Ordering::Relaxed),
+            refused_overloaded: c.refused_overloaded.load(Ordering::Relaxed),
+            waiting_in_memory: self.waiting_in_memory(),
         }
     }
 

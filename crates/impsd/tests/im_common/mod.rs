@@ -11,9 +11,22 @@ use imps_client::{Client, Element, Encoding, HttpClient, Transport, Version, WsC
 use imps_core::{NewUser, Store};
 
 pub use crate::common::uid;
-use crate::common::{Backoff, TestServer, code_of};
+use crate::common::{Backoff, TestServer, code_of, get_text};
 
 pub const PW: &str = "pw";
+
+/// The value of the `/metrics` line that starts with `series` (name and
+/// labels, e.g. `impsd_im_messages_total{way="stored"}`).
+pub async fn metric(srv: &TestServer, series: &str) -> u64 {
+    let (status, text) = get_text(&format!("http://{}/metrics", srv.http_addr())).await;
+    assert_eq!(status, 200);
+    let key = format!("{series} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
 
 pub fn store(srv: &TestServer) -> Arc<dyn Store> {
     srv.store()
