@@ -104,3 +104,41 @@ async fn base_im_message_not_acknowledged_in_the_window_is_stored_before_the_ans
     let bob = online(&srv, v, e, "bob", "phone").await;
     expect_none(&bob, "NewMessage").await;
 }
+
+/// A message offered and not yet acknowledged does not send the next one
+/// the written way: the new one goes out behind it, and acknowledged
+/// within the window it is never written. (Before, any message in memory
+/// for the recipient made every new one be stored first: under load a
+/// recipient with one in flight kept its senders on the costly path.)
+#[tokio::test]
+async fn base_im_message_behind_one_unacknowledged_is_still_pushed_first() {
+    let srv = TestServer::start_with(|c| c.im.ack_window_ms = 1_000).await;
+    for u in ["alice", "bob"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    // Bob is away: stored.
+    send_ok(&alice, text_to("alice", &["bob"], "while away")).await;
+    let bob = online_ws(&srv, v, e, "bob").await;
+    let (_, first) = expect_ws(&bob, "NewMessage").await;
+    assert_eq!(content(&first), "while away", "offered, never acknowledged");
+
+    let b = bob.clone();
+    let reader = tokio::spawn(async move {
+        let (tid, m) = expect_ws(&b, "NewMessage").await;
+        ack(&b, &tid, &msg_id(&m)).await;
+        content(&m)
+    });
+    send_ok(&alice, text_to("alice", &["bob"], "now")).await;
+    assert_eq!(reader.await.unwrap(), "now");
+    assert_eq!(
+        went(&srv, "unwritten").await,
+        1,
+        "pushed before it was stored"
+    );
+    assert_eq!(went(&srv, "stored").await, 1, "only the first was written");
+    let waiting = store(&srv).pending_messages("bob", 0, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].id, msg_id(&first));
+}

@@ -233,8 +233,9 @@ impl ImService {
     /// `im.ack_window_ms`: pushes a new one-to-one message (not stored,
     /// `seq` unused) to its recipient's sessions before it is stored, and
     /// waits up to the window for one of them to acknowledge it. Only when
-    /// the recipient is caught up (nothing waiting for them in memory or
-    /// in the store, nothing of theirs being written after a window), and
+    /// the recipient is caught up (everything waiting for them in memory
+    /// offered already, nothing in the store beyond it, nothing of theirs
+    /// being written after a window), and
     /// each of their sessions is in push mode, has room in its window,
     /// takes the message, and has not been slow lately. Otherwise, and in
     /// a cluster, `NotPushed`: store it first as always.
@@ -250,7 +251,12 @@ impl ImService {
         let late = Arc::new(AtomicBool::new(false));
         let pushed = st
             .with_user(&m.recipient, |q| {
-                if !q.msgs.is_empty()
+                // Messages offered and not yet acknowledged do not stop
+                // it (it goes out after them; a recipient that stays
+                // within its window is not made to take the written path
+                // for having one in flight: issue 19, overload); one not
+                // yet offered does.
+                if !q.all_offered()
                     || q.horizon.is_some()
                     || q.refilling
                     || q.sessions.is_empty()

@@ -234,6 +234,16 @@ impl UserQ {
         }
     }
 
+    /// Whether every message in memory has been passed by every
+    /// session's offering (offered to it, or passed over as not for it):
+    /// a message pushed now comes after all of them in every outbox.
+    pub fn all_offered(&self) -> bool {
+        match self.msgs.keys().next_back() {
+            None => true,
+            Some(last) => self.sessions.iter().all(|sq| sq.cursor > *last),
+        }
+    }
+
     /// Whether a store read should top the queue up.
     pub fn wants_refill(&self, cap: usize) -> bool {
         self.horizon.is_some() && !self.refilling && self.msgs.len() <= cap / 2
