@@ -9,7 +9,9 @@
 use crate::common;
 use crate::im_common;
 
-use common::TestServer;
+use std::time::Duration;
+
+use common::{TestServer, wait_until};
 use im_common::*;
 use imps_client::{Encoding, Version};
 
@@ -141,4 +143,49 @@ async fn base_im_message_behind_one_unacknowledged_is_still_pushed_first() {
     let waiting = store(&srv).pending_messages("bob", 0, 10).await.unwrap();
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].id, msg_id(&first));
+}
+
+/// A recipient that let a message go past the window has the next ones
+/// stored first only while it leaves one waiting: once it has
+/// acknowledged what was late, the next message is pushed first again.
+/// (Before, one late acknowledgement meant five seconds of storing first,
+/// long after a briefly busy client had caught up.)
+#[tokio::test]
+async fn base_im_recipient_caught_up_after_a_late_ack_is_pushed_first_again() {
+    let srv = TestServer::start_with(|c| c.im.ack_window_ms = 200).await;
+    for u in ["alice", "bob"] {
+        add_user(&srv, u, None, None).await;
+    }
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    let bob = online_ws(&srv, v, e, "bob").await;
+
+    // Bob holds the first past the window: it is written.
+    send_ok(&alice, text_to("alice", &["bob"], "late")).await;
+    let (t1, m1) = expect_ws(&bob, "NewMessage").await;
+    assert_eq!(went(&srv, "written_late").await, 1);
+    // While it waits, the next is stored first (its sender does not wait).
+    send_ok(&alice, text_to("alice", &["bob"], "meanwhile")).await;
+    assert_eq!(went(&srv, "stored").await, 2);
+    let (t2, m2) = expect_ws(&bob, "NewMessage").await;
+    assert_eq!(content(&m2), "meanwhile");
+    ack(&bob, &t1, &msg_id(&m1)).await;
+    ack(&bob, &t2, &msg_id(&m2)).await;
+    wait_until("bob's acknowledgements", Duration::from_secs(5), || {
+        let s = store(&srv);
+        async move { s.pending_count("bob").await.unwrap() == 0 }
+    })
+    .await;
+
+    // Caught up: pushed first again, and never written.
+    let b = bob.clone();
+    let reader = tokio::spawn(async move {
+        let (tid, m) = expect_ws(&b, "NewMessage").await;
+        ack(&b, &tid, &msg_id(&m)).await;
+        content(&m)
+    });
+    send_ok(&alice, text_to("alice", &["bob"], "again")).await;
+    assert_eq!(reader.await.unwrap(), "again");
+    assert_eq!(went(&srv, "unwritten").await, 1);
+    assert_eq!(went(&srv, "stored").await, 2);
 }

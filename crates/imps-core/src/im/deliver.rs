@@ -51,11 +51,6 @@ pub(crate) enum Early {
     Unacked(Arc<AtomicBool>),
 }
 
-/// How long a session that let a message pushed before it was stored go
-/// unacknowledged through the window has its messages stored first: a
-/// slow or stalled client then costs its senders no waiting.
-const SLOW_SESSION_MS: u64 = 5_000;
-
 /// What `acknowledge` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ack {
@@ -237,7 +232,8 @@ impl ImService {
     /// offered already, nothing in the store beyond it, nothing of theirs
     /// being written after a window), and
     /// each of their sessions is in push mode, has room in its window,
-    /// takes the message, and has not been slow lately. Otherwise, and in
+    /// takes the message, and has nothing offered waiting past the window
+    /// (`SessionQ::overdue`). Otherwise, and in
     /// a cluster, `NotPushed`: store it first as always.
     pub(crate) async fn push_early(&self, m: &StoredMessage) -> Early {
         let cfg = &self.base.cfg;
@@ -266,7 +262,7 @@ impl ImService {
                 }
                 let ready = q.sessions.iter().all(|sq| {
                     !sq.notify
-                        && sq.slow_until <= now
+                        && !sq.overdue(now, cfg.im.ack_window_ms)
                         && sq.in_flight() < window
                         && targets(m, &sq.session)
                         && fits(&sq.session, st.client_content(&sq.session.id).as_deref(), m)
@@ -312,16 +308,10 @@ impl ImService {
                 let Some(u) = q.unstored.get_mut(&m.id) else {
                     return false;
                 };
-                if u.acked.take().is_none() {
-                    return false;
-                }
-                let pushed_to: Vec<String> =
-                    u.sessions.iter().map(|(sid, _)| sid.clone()).collect();
-                for sid in &pushed_to {
-                    if let Some(sq) = q.session_mut(sid) {
-                        sq.slow_until = now.saturating_add(SLOW_SESSION_MS);
-                    }
-                }
+                // Taken: the sessions it went to count as slow (a
+                // message of theirs waits past the window) until it is
+                // stored and acknowledged.
+                u.acked.take();
                 false
             })
             .unwrap_or(false);

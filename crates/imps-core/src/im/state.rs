@@ -55,10 +55,6 @@ pub(crate) struct SessionQ {
     /// [`Unstored`]) and not yet acknowledged or stored: they take room
     /// in the window like `offered` ones.
     pub unstored: usize,
-    /// Until this time (ms) messages for this session are stored before
-    /// they are pushed: one pushed unstored was not acknowledged within
-    /// `im.ack_window_ms`.
-    pub slow_until: u64,
 }
 
 /// One offer of a message to a session: when (ms), and the session's
@@ -83,13 +79,25 @@ impl SessionQ {
             cursor: 0,
             fetched: VecDeque::new(),
             unstored: 0,
-            slow_until: 0,
         }
     }
 
     /// Offered and not acknowledged, stored or not.
     pub fn in_flight(&self) -> usize {
         self.offered.len() + self.unstored
+    }
+
+    /// Whether a message offered to this session has waited longer than
+    /// `window_ms` for its acknowledgement: the session is slow or stalled
+    /// now, so a new message for it is stored before it is pushed and its
+    /// sender does not wait on it. It ends as soon as the session has
+    /// acknowledged what was overdue (issue 19: a fixed spell of storing
+    /// first after one late acknowledgement kept a briefly busy client on
+    /// the costly path long after it had caught up).
+    pub fn overdue(&self, now: u64, window_ms: u64) -> bool {
+        self.offered
+            .values()
+            .any(|o| now.saturating_sub(o.at) > window_ms)
     }
 }
 
