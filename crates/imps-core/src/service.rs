@@ -971,13 +971,13 @@ impl Service {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Password logins since the start: (let in by the verifier cache,
-    /// checked with Argon2).
     /// Which way messages went since the start, and what waits in memory.
     pub fn im_figures(&self) -> crate::im::ImFigures {
         self.im.im().figures()
     }
 
+    /// Password logins since the start: (let in by the verifier cache,
+    /// checked with Argon2).
     pub fn password_check_counts(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (

@@ -368,10 +368,9 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                             // hears sooner that it should wait, and the
                             // socket stays read, so acknowledgements of
                             // pushes are not stuck behind doomed sends.
-                            // So is any request past what may be held.
-                            // Requests held past `limits.ws_read_ahead`,
-                            // or past one maximum-size message's worth of
-                            // bytes: the socket has all it may hold.
+                            // So is any request once the socket holds
+                            // `limits.ws_read_ahead` requests or one
+                            // maximum-size message's worth of bytes.
                             let full = held.len() >= st.ws_read_ahead
                                 || held_bytes + size > st.limits.max_size;
                             let refusal = bound.as_ref().and_then(|s| {
