@@ -370,6 +370,7 @@ impl Service {
         if !live || self.check_function(s, kind, function_for(kind)?).is_err() {
             return None;
         }
+        self.im.count_refusal();
         self.stats
             .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
         tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive = kind.name(), error = %err, "refused before handling");

@@ -195,6 +195,11 @@ async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_han
         "the refusal waited {took:?} for the request in hand"
     );
     assert!(!first.is_finished(), "the first send is still in hand");
+    assert_eq!(
+        metric(&srv, "impsd_im_overload_refusals_total").await,
+        1,
+        "one refusal, counted once"
+    );
 
     // The first send ends as always: stored once its window closed.
     assert_eq!(first.await.unwrap(), Some(200));

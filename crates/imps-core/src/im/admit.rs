@@ -53,10 +53,6 @@ impl ImService {
     /// answer (issue 19). A send this lets through still meets
     /// [`ImService::admit_send`].
     pub(crate) fn would_refuse_send(&self) -> Result<(), CoreError> {
-        self.counted(self.would_refuse())
-    }
-
-    fn would_refuse(&self) -> Result<(), CoreError> {
         self.over_waiting()?;
         let cfg = &self.base.cfg.im;
         let in_flight = self.state.sends_in_flight().load(Ordering::Acquire);
@@ -69,10 +65,17 @@ impl ImService {
         Ok(())
     }
 
-    /// Counts a refusal.
+    /// Counts a send refused as overloaded. A transport that answers
+    /// from [`ImService::would_refuse_send`] counts its refusal here
+    /// itself: that check alone refuses nothing (a send it would refuse
+    /// may still be handled, and then meets `admit_send`).
+    pub(crate) fn count_refusal(&self) {
+        PathCounts::add(&self.state.counts.refused_overloaded, 1);
+    }
+
     fn counted<T>(&self, r: Result<T, CoreError>) -> Result<T, CoreError> {
         if r.is_err() {
-            PathCounts::add(&self.state.counts.refused_overloaded, 1);
+            self.count_refusal();
         }
         r
     }
