@@ -37,7 +37,7 @@ pub use config::CoreConfig;
 pub use directory::{ProfileConsent, SEARCH_DEFAULTS, SearchConfig};
 pub use error::CoreError;
 pub use groups::{GROUPS_DEFAULTS, GroupsConfig, MemberListPolicy};
-pub use im::{ImFigures, LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
+pub use im::{ImFigures, LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt, SendOrder};
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};

@@ -32,6 +32,10 @@ pub struct RequestCtx {
     /// The MSISDN asserted by a trusted operator gateway. The transport
     /// sets this only for requests from a configured proxy address.
     pub msisdn: Option<String>,
+    /// Set by a transport that handles several of one connection's sends
+    /// at once (WebSocket): keeps them in the order they arrived
+    /// ([`crate::SendOrder`]). `None`: one request at a time.
+    pub send_order: Option<std::sync::Arc<crate::SendOrder>>,
 }
 
 /// The server: one service per area, built here and only here, and the
@@ -325,6 +329,22 @@ impl Service {
         Some(m)
     }
 
+    /// Issue 19: whether a message on a push channel bound to `s` is one
+    /// SendMessage request of `s`'s to users (not groups), the kind a
+    /// transport may handle beside others of the same connection's (with
+    /// a [`crate::SendOrder`] in its [`RequestCtx`]): such a send keeps
+    /// its place in the connection's order by itself. Anything else
+    /// should be handled alone, after what came before it.
+    pub fn is_plain_send(&self, s: &Session, msg: &Message) -> bool {
+        let [tx] = msg.transactions.as_slice() else {
+            return false;
+        };
+        tx.mode == TransactionMode::Request
+            && tx.kind() == Some(PrimitiveKind::SendMessageRequest)
+            && msg.session_id.as_deref() == Some(s.id.as_str())
+            && crate::groups::group_recipients(&tx.body).is_none()
+    }
+
     /// Issue 19, overload: a message on a push channel bound to `s` that is
     /// one SendMessage (to users, not groups) or ForwardMessage request of
     /// `s`'s, arriving while a send would be refused
@@ -611,7 +631,11 @@ impl Service {
                 Some(targets) => {
                     Outcome::Reply(self.groups.send_to_groups(s, body, targets?).await?)
                 }
-                None => self.im.send_message(s, tx).await?,
+                None => {
+                    self.im
+                        .send_message(s, tx, ctx.send_order.as_deref())
+                        .await?
+                }
             },
             Area::None => return Err(CoreError::NotImplemented(kind.name().into())),
         })

@@ -146,6 +146,7 @@ async fn service() -> (Arc<Service>, String) {
     let ctx = RequestCtx {
         peer: None,
         msisdn: Some("+358401234567".into()),
+        send_order: None,
     };
     let m = svc
         .handle(

@@ -244,6 +244,12 @@ pub struct LimitsConfig {
     /// most a socket without a session holds before it stops reading. At
     /// least 1.
     pub ws_read_ahead: usize,
+    /// SendMessage requests of one WebSocket handled at once (issue 19):
+    /// a socket whose client pipelines its sends no longer waits for one
+    /// message's acknowledgement or commit before it starts the next.
+    /// Their recipients still get them in the order sent, and the answers
+    /// go out in that order. 1 = one request at a time. At least 1.
+    pub ws_concurrent_sends: usize,
     /// Most client connections open at once (HTTP, HTTPS, WebSocket and
     /// TCP CIR together); one more is closed as soon as it is accepted.
     /// Also kept below the process's open-file limit.
@@ -443,6 +449,7 @@ impl Default for LimitsConfig {
             ws_read_buffer_bytes: 1024,
             ws_write_buffer_bytes: 4096,
             ws_read_ahead: 64,
+            ws_concurrent_sends: 16,
             max_connections: 10_000,
             max_connections_per_address: 64,
             header_timeout_ms: 10_000,
@@ -591,6 +598,9 @@ impl Config {
         }
         if l.ws_read_ahead == 0 {
             anyhow::bail!("limits.ws_read_ahead must be at least 1");
+        }
+        if l.ws_concurrent_sends == 0 {
+            anyhow::bail!("limits.ws_concurrent_sends must be at least 1");
         }
         if self.runtime.worker_threads > MAX_WORKER_THREADS {
             anyhow::bail!("runtime.worker_threads must be at most {MAX_WORKER_THREADS}");
@@ -747,6 +757,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("limits.ws_read_buffer_bytes", "Bytes a WebSocket reads at once: the read buffer an idle connection keeps (a larger frame grows it); at least 64.", ""),
     ("limits.ws_write_buffer_bytes", "Bytes of frames a WebSocket collects before writing (a batch is written at its end anyway); bounds the write buffer an idle connection keeps.", ""),
     ("limits.ws_read_ahead", "Requests a WebSocket with a session holds while an earlier one runs; one more is answered 503 with TryAgainTimeout, unhandled, so the client's answers to pushes are still read. At least 1.", ""),
+    ("limits.ws_concurrent_sends", "SendMessage requests of one WebSocket handled at once, so a pipelining client does not wait a round trip per message; recipients still get them in order. 1 = one at a time. At least 1.", ""),
     ("limits.max_connections", "Most client connections at once (HTTP, WebSocket, TCP CIR); more are closed at accept. Kept below the open-file limit.", ""),
     ("limits.max_connections_per_address", "Most connections at once from one client IP address; more are closed at accept; 0 = no limit.", ""),
     ("limits.header_timeout_ms", "Milliseconds a new connection has to deliver its first request's headers, TLS handshake included; then it is dropped.", ""),
@@ -1245,6 +1256,10 @@ mod tests {
         );
         bad(|c| c.limits.max_connections = 0, "limits.max_connections");
         bad(|c| c.limits.ws_read_ahead = 0, "limits.ws_read_ahead");
+        bad(
+            |c| c.limits.ws_concurrent_sends = 0,
+            "limits.ws_concurrent_sends",
+        );
         bad(|c| c.cir.udp_retries = 11, "cir.udp_retries");
         bad(
             |c| c.runtime.worker_threads = 100_000,

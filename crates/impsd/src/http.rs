@@ -31,6 +31,8 @@ pub struct AppState {
     pub ws_write_timeout: std::time::Duration,
     /// `limits.ws_read_ahead`.
     pub ws_read_ahead: usize,
+    /// `limits.ws_concurrent_sends`.
+    pub ws_concurrent_sends: usize,
     /// WebSocket read buffer and write threshold, in bytes.
     pub ws_buffers: (usize, usize),
     /// How long a request body may take to arrive.
@@ -339,6 +341,7 @@ async fn csp_post(
     let ctx = RequestCtx {
         peer: Some(peer),
         msisdn: asserted_msisdn(&st, peer, &headers),
+        send_order: None,
     };
     let version = msg.version;
     Metrics::inc(&st.metrics.csp_transactions);
@@ -369,6 +372,7 @@ pub async fn answer_forwarded(st: &AppState, ct: &str, body: &[u8]) -> Option<(S
     let ctx = RequestCtx {
         peer: None,
         msisdn: None,
+        send_order: None,
     };
     match handle_to_end(&st.service, &ctx, msg).await {
         Ok(Some(reply)) => {

@@ -288,6 +288,7 @@ pub async fn start_full(
         trusted_proxies: cfg.msisdn.trusted_proxies.clone(),
         ws_write_timeout: Duration::from_secs(cfg.limits.ws_write_timeout_secs.max(1)),
         ws_read_ahead: cfg.limits.ws_read_ahead.max(1),
+        ws_concurrent_sends: cfg.limits.ws_concurrent_sends.max(1),
         ws_buffers: (
             cfg.limits.ws_read_buffer_bytes.max(64),
             cfg.limits.ws_write_buffer_bytes,

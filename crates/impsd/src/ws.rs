@@ -16,7 +16,8 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
@@ -36,6 +37,8 @@ pub async fn upgrade(
     let ctx = RequestCtx {
         peer: Some(peer),
         msisdn: asserted_msisdn(&st, peer, &headers),
+        // Several sends of the socket at once (issue 19).
+        send_order: (st.ws_concurrent_sends > 1).then(Default::default),
     };
     let max = st.limits.max_size;
     // Small buffers (issue 19, memory per idle session): tungstenite
@@ -226,7 +229,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     // client's own requests are handled one at a time, in order (its
     // messages keep their order), but its answers to pushes are not held
     // up behind them.
-    let mut held: std::collections::VecDeque<(Message, Encoding, usize)> = Default::default();
+    let mut held: Held = Default::default();
     let mut held_bytes = 0usize;
     let mut closing = false;
     let mut too_big = false;
@@ -307,20 +310,47 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             }
             continue;
         }
-        let sid = msg.session_id.clone();
-        // While the request is handled (a SendMessage waits for its
+        // The request in hand and, beside it, SendMessage requests of the
+        // same session started while it runs (issue 19): each waits for
+        // its recipient's acknowledgement or its commit, so one at a time
+        // a socket moves one round trip per message. Each send takes its
+        // place in the socket's order when it is first polled
+        // (`SendOrder`), so recipients get them as sent, and the answers
+        // go out in that order. Anything else runs alone.
+        let mut running: FuturesOrdered<Running<'_>> = FuturesOrdered::new();
+        let sends_only = bound
+            .as_ref()
+            .is_some_and(|s| st.service.is_plain_send(s, &msg));
+        // A send that did not take its place at its first poll (it waits
+        // for something before): nothing more starts until all is done.
+        let mut barrier = !start(&st, &ctx, msg, enc, &mut running).await;
+        // Sends held behind it start beside it.
+        if sends_only
+            && !barrier
+            && let Some(s) = bound.as_ref()
+        {
+            barrier = !start_held(
+                &st,
+                &ctx,
+                s,
+                &mut held,
+                &mut held_bytes,
+                &mut enc,
+                &mut running,
+            )
+            .await;
+        }
+        // While the requests are handled (a SendMessage waits for its
         // commit), pushes for this socket's session still go out and
         // answers to them are taken. If the socket fails meanwhile, the
-        // request is still finished before the connection is left: a
+        // requests are still finished before the connection is left: a
         // handler dropped half-way would leave committed work without its
         // follow-up (a stored message never queued for its recipient).
         // Awaited here rather than spawned, so the message path has no
-        // task per request. Boxed: the request's future is large, and
-        // held inline it would make every connection's task that large
-        // for its whole life, idle or not (issue 19).
-        let mut handling = Box::pin(st.service.handle(&ctx, msg));
-        // An answer to a push that came meanwhile, polled beside the
-        // request (never instead of it): the request may hold a store
+        // task per request.
+        //
+        // An answer to a push that came meanwhile is polled beside the
+        // requests (never instead of them): a request may hold a store
         // transaction and its locks (on PostgreSQL a put to a peer's SSP
         // queue holds the peer's lock until COMMIT), and the answer may
         // wait for the same lock (a MessageDelivered queueing the
@@ -330,10 +360,38 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // that lock (a peer's POSTs), would hang until their timeouts.
         let mut answering: Option<(Answering<'_>, Encoding)> = None;
         let mut dead = false;
-        let reply = loop {
+        while !running.is_empty() {
             tokio::select! {
                 biased;
-                r = &mut handling => break r,
+                Some(done) = running.next(), if !running.is_empty() => {
+                    if dead {
+                        continue;
+                    }
+                    // Bind to the session the client uses, or the one it
+                    // just got.
+                    let new_sid = done
+                        .sid
+                        .or_else(|| done.reply.as_ref().and_then(login_session_id));
+                    if let Some(id) = new_sid
+                        && bound.as_ref().map(|b| b.id != id).unwrap_or(true)
+                        && let Some(s) = st.service.sessions().get(&id)
+                    {
+                        wake = Some(s.subscribe());
+                        cut.bind(&s.id);
+                        bound = Some(s);
+                    }
+                    if let Some(r) = done.reply {
+                        dead = within(&st, send(&mut socket, &r, done.enc)).await.is_err();
+                    }
+                    // Sends read meanwhile go on now, in their order.
+                    if !dead && sends_only && !barrier && let Some(s) = bound.as_ref() {
+                        barrier = !start_held(&st, &ctx, s, &mut held, &mut held_bytes, &mut enc, &mut running).await;
+                    }
+                    // The answer goes out with the pushes that came with it.
+                    if !dead {
+                        dead = push_out(&st, bound.as_ref(), &mut socket, enc).await.is_err();
+                    }
+                }
                 a = async {
                     match answering.as_mut() {
                         Some((f, _)) => f.as_mut().await,
@@ -361,9 +419,29 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         Incoming::Csp(m, e, _) if is_answer(&m) => {
                             answering = Some((Box::pin(st.service.handle(&ctx, m)), e));
                         }
+                        // A send that may start beside the ones running:
+                        // refused at once if the server refuses sends now,
+                        // else started.
+                        Incoming::Csp(m, e, _)
+                            if sends_only
+                                && !barrier
+                                && held.is_empty()
+                                && running.len() < st.ws_concurrent_sends
+                                && bound.as_ref().is_some_and(|s| st.service.is_plain_send(s, &m)) =>
+                        {
+                            match bound.as_ref().and_then(|s| st.service.refuse_if_overloaded(s, &m)) {
+                                Some(r) => {
+                                    dead = answer_now(&st, &mut socket, &r, e).await.is_err();
+                                }
+                                None => {
+                                    enc = e;
+                                    barrier = !start(&st, &ctx, m, e, &mut running).await;
+                                }
+                            }
+                        }
                         Incoming::Csp(m, e, size) => {
                             // A send the server refuses now is answered
-                            // at once rather than held behind the request
+                            // at once rather than held behind the requests
                             // in hand (issue 19, overload): its client
                             // hears sooner that it should wait, and the
                             // socket stays read, so acknowledgements of
@@ -385,12 +463,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                                     if full {
                                         Metrics::inc(&st.metrics.ws_busy_refusals);
                                     }
-                                    dead = within(&st, async {
-                                        send(&mut socket, &r, e).await?;
-                                        socket.flush().await.map_err(|_| ())
-                                    })
-                                    .await
-                                    .is_err();
+                                    dead = answer_now(&st, &mut socket, &r, e).await.is_err();
                                 }
                                 // Nothing to answer (no request in
                                 // it) and no room: dropped, so a full
@@ -414,7 +487,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                     }
                 }
             }
-        };
+        }
         // An answer still running is finished too (its work may be half
         // done), then sent if the socket still works.
         if let Some((f, e)) = answering.take()
@@ -424,21 +497,6 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             dead = within(&st, send(&mut socket, &r, e)).await.is_err();
         }
         if dead {
-            return;
-        }
-        // Bind to the session the client uses, or the one it just got.
-        let new_sid = sid.or_else(|| reply.as_ref().and_then(login_session_id));
-        if let Some(id) = new_sid
-            && bound.as_ref().map(|b| b.id != id).unwrap_or(true)
-            && let Some(s) = st.service.sessions().get(&id)
-        {
-            wake = Some(s.subscribe());
-            cut.bind(&s.id);
-            bound = Some(s);
-        }
-        if let Some(r) = reply
-            && within(&st, send(&mut socket, &r, enc)).await.is_err()
-        {
             return;
         }
     }
@@ -461,6 +519,98 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         socket.send(WsMessage::Close(close)).await.map_err(|_| ())
     })
     .await;
+}
+
+/// A request being handled: what it answered, the session it named and
+/// the encoding to answer in.
+struct Done {
+    reply: Option<Message>,
+    sid: Option<String>,
+    enc: Encoding,
+}
+
+/// A request's handling, boxed: the request's future is large, and held
+/// inline it would make every connection's task that large for its whole
+/// life, idle or not (issue 19).
+type Running<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+
+/// Starts handling `msg` behind the requests in `running`, polled once at
+/// once so that a send takes its place in the socket's order before
+/// anything read after it. False when it is still running without having
+/// taken that place (it waits for something first): nothing may start
+/// beside it then.
+async fn start<'a>(
+    st: &'a AppState,
+    ctx: &'a RequestCtx,
+    msg: Message,
+    enc: Encoding,
+    running: &mut FuturesOrdered<Running<'a>>,
+) -> bool {
+    let sid = msg.session_id.clone();
+    let before = ctx.send_order.as_ref().map(|o| o.entered());
+    let mut fut: Running<'a> = Box::pin(async move {
+        Done {
+            reply: st.service.handle(ctx, msg).await,
+            sid,
+            enc,
+        }
+    });
+    match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        Poll::Ready(done) => {
+            running.push_back(Box::pin(std::future::ready(done)));
+            true
+        }
+        Poll::Pending => {
+            running.push_back(fut);
+            matches!((before, ctx.send_order.as_ref()), (Some(b), Some(o)) if o.entered() > b)
+        }
+    }
+}
+
+/// Sends a refusal at once (written and flushed), within the write
+/// timeout, while requests are still running.
+async fn answer_now(
+    st: &AppState,
+    socket: &mut WebSocket,
+    m: &Message,
+    enc: Encoding,
+) -> Result<(), ()> {
+    within(st, async {
+        send(socket, m, enc).await?;
+        socket.flush().await.map_err(|_| ())
+    })
+    .await
+}
+
+/// Requests a socket read ahead: the message, its encoding, its size.
+type Held = std::collections::VecDeque<(Message, Encoding, usize)>;
+
+/// Starts the sends of `s` at the front of `held` beside the ones
+/// running, in their order, while `limits.ws_concurrent_sends` allows.
+/// False when one of them is still running without having taken its place
+/// in the order ([`start`]): nothing more may start then.
+async fn start_held<'a>(
+    st: &'a AppState,
+    ctx: &'a RequestCtx,
+    s: &Session,
+    held: &mut Held,
+    held_bytes: &mut usize,
+    enc: &mut Encoding,
+    running: &mut FuturesOrdered<Running<'a>>,
+) -> bool {
+    while running.len() < st.ws_concurrent_sends
+        && held
+            .front()
+            .is_some_and(|(m, _, _)| st.service.is_plain_send(s, m))
+        && let Some((m, e, size)) = held.pop_front()
+    {
+        *held_bytes -= size;
+        *enc = e;
+        if !start(st, ctx, m, e, running).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Sends every push waiting for the bound session, then flushes, within

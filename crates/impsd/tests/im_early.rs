@@ -189,3 +189,51 @@ async fn base_im_recipient_caught_up_after_a_late_ack_is_pushed_first_again() {
     assert_eq!(went(&srv, "unwritten").await, 1);
     assert_eq!(went(&srv, "stored").await, 2);
 }
+
+/// Issue 19: sends a client pipelines on one WebSocket are handled
+/// together (`limits.ws_concurrent_sends`), so a recipient who answers
+/// only once it has seen the second message acknowledges both within the
+/// window, and neither is written; they arrive in the order sent. One at
+/// a time (the setting at 1, as before), the second send waited for the
+/// first's window to close, so the first was written late.
+#[tokio::test]
+async fn base_im_pipelined_sends_on_one_websocket_wait_for_their_acknowledgements_together() {
+    for concurrent in [16, 1] {
+        let srv = TestServer::start_with(|c| {
+            c.im.ack_window_ms = 1_000;
+            c.limits.ws_concurrent_sends = concurrent;
+        })
+        .await;
+        for u in ["alice", "bob"] {
+            add_user(&srv, u, None, None).await;
+        }
+        let (v, e) = (Version::V1_3, Encoding::Wbxml);
+        let alice = online_ws(&srv, v, e, "alice").await;
+        let bob = online_ws(&srv, v, e, "bob").await;
+        let b = bob.clone();
+        let reader = tokio::spawn(async move {
+            let (t1, m1) = expect_ws(&b, "NewMessage").await;
+            let (t2, m2) = expect_ws(&b, "NewMessage").await;
+            ack(&b, &t1, &msg_id(&m1)).await;
+            ack(&b, &t2, &msg_id(&m2)).await;
+            vec![content(&m1), content(&m2)]
+        });
+        // Both requests written before either is answered.
+        let (one, two) = tokio::join!(
+            send_ok(&alice, text_to("alice", &["bob"], "one")),
+            send_ok(&alice, text_to("alice", &["bob"], "two"))
+        );
+        assert_ne!(one, two);
+        assert_eq!(reader.await.unwrap(), ["one", "two"], "in the order sent");
+        let (unwritten, late) = (
+            went(&srv, "unwritten").await,
+            went(&srv, "written_late").await,
+        );
+        if concurrent > 1 {
+            assert_eq!((unwritten, late), (2, 0), "both acknowledged in the window");
+            assert_eq!(went(&srv, "stored").await, 0);
+        } else {
+            assert_eq!(late, 1, "one at a time, the first waited out its window");
+        }
+    }
+}

@@ -226,6 +226,9 @@ async fn overload_a_full_websocket_refuses_more_requests_and_still_takes_answers
         c.im.ack_window_ms = 1_000;
         c.im.overload_retry_secs = 3;
         c.im.send_rate_per_sec = 0;
+        // One request at a time: the sends behind the first are held, not
+        // started beside it (tests/im_early.rs has them started).
+        c.limits.ws_concurrent_sends = 1;
     })
     .await;
     for u in ["alice", "bob", "carol", "dave"] {

@@ -36,6 +36,7 @@ async fn login_from(srv: &TestServer, peer: &str, user: &str, password: &str) ->
     let ctx = RequestCtx {
         peer: Some(peer.parse::<SocketAddr>().expect("an address")),
         msisdn: None,
+        send_order: None,
     };
     let msg = Message::single(
         Version::V1_3,

@@ -235,7 +235,14 @@ impl ImService {
     /// takes the message, and has nothing offered waiting past the window
     /// (`SessionQ::overdue`). Otherwise, and in
     /// a cluster, `NotPushed`: store it first as always.
-    pub(crate) async fn push_early(&self, m: &StoredMessage) -> Early {
+    ///
+    /// Pushed, the send's `turn` in its connection's order is given up
+    /// before the wait for the acknowledgement.
+    pub(crate) async fn push_early(
+        &self,
+        m: &StoredMessage,
+        turn: &mut Option<super::order::Turn<'_>>,
+    ) -> Early {
         let cfg = &self.base.cfg;
         if cfg.im.ack_window_ms == 0 || cfg.cluster.is_some() || m.target_client.is_some() {
             return Early::NotPushed;
@@ -296,6 +303,7 @@ impl ImService {
         if !pushed {
             return Early::NotPushed;
         }
+        turn.take();
         let wait = std::time::Duration::from_millis(cfg.im.ack_window_ms);
         if let Ok(Ok(())) = tokio::time::timeout(wait, &mut rx).await {
             PathCounts::add(&st.counts.unwritten, 1);

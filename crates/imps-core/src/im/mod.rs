@@ -22,6 +22,7 @@ mod admit;
 mod deliver;
 mod message;
 mod offline;
+mod order;
 mod policy;
 mod receive;
 mod remote;
@@ -30,6 +31,7 @@ mod state;
 
 pub(crate) use message::date_time as ssp_date_time;
 pub use offline::{LogNotifier, OfflineNotice, OfflineNotifier, OfflinePrompt};
+pub use order::SendOrder;
 pub(crate) use remote::{PreparedMessage, id_taken};
 pub use state::ImFigures;
 use state::ImState;

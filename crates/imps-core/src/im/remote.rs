@@ -86,7 +86,7 @@ impl ImService {
             Err(status) => return Ok(status),
         };
         let id = out.fixed_id.clone().unwrap_or_default();
-        match self.deliver_new(out, &rcpt).await {
+        match self.deliver_new(out, &rcpt, &mut None).await {
             Ok(sent) => Ok(sent_status(&sent)),
             // Another message is stored under the peer's MessageID: as in
             // a POST's batch (`InboundTaken::IdTaken`), refused, not

@@ -24,6 +24,7 @@ use imps_wire::{Element, Transaction, Version};
 
 use super::deliver::Early;
 use super::message::{self, RecipientSpec};
+use super::order::{SendOrder, Turn};
 use super::policy::{check_content, fits_body};
 use super::state::PathCounts;
 use crate::CoreError;
@@ -65,12 +66,19 @@ impl ImService {
         &self,
         s: &Arc<Session>,
         tx: &Transaction,
+        order: Option<&SendOrder>,
     ) -> Result<Outcome, CoreError> {
         let req = &tx.body;
         message::check_sender(req, &s.user, &self.base.cfg.domain)?;
         let body = message::body_of(req)?;
         let _slot = self.admit_send()?;
         self.base.charge_send(&s.user)?;
+        // Its place among the connection's sends, taken before anything
+        // here waits (see `order.rs`).
+        let mut turn = match order {
+            Some(o) => Some(o.turn().await),
+            None => None,
+        };
         let info = req.child("MessageInfo");
         let out = Outgoing {
             sender: s.user.clone(),
@@ -86,7 +94,7 @@ impl ImService {
         let rcpt = info
             .and_then(|i| i.child("Recipient"))
             .ok_or_else(|| CoreError::BadRequest("MessageInfo without Recipient".into()))?;
-        let sent = self.deliver_new(out, rcpt).await?;
+        let sent = self.deliver_new(out, rcpt, &mut turn).await?;
         Ok(Outcome::Reply(
             Element::new("SendMessage-Response")
                 .with(sent_result(&sent))
@@ -131,7 +139,7 @@ impl ImService {
             validity_secs: None,
             fixed_id: None,
         };
-        let sent = self.deliver_new(out, rcpt).await?;
+        let sent = self.deliver_new(out, rcpt, &mut None).await?;
         if sent.id.is_some() {
             // The copy is out (durably); only now does the original end, so
             // a crash in between repeats the message rather than losing it.
@@ -149,11 +157,14 @@ impl ImService {
     }
 
     /// Checks a message and its recipients, stores it, and offers it. An
-    /// error means nothing was stored.
+    /// error means nothing was stored. `turn`, the send's place in its
+    /// connection's order, is given up as soon as the message is offered
+    /// or stored (the wait for its acknowledgement is not in the order).
     pub(crate) async fn deliver_new(
         &self,
         out: Outgoing,
         rcpt: &Element,
+        turn: &mut Option<Turn<'_>>,
     ) -> Result<Sent, CoreError> {
         let cfg = &self.base.cfg.im;
         let charged = check_content(cfg, &out.body)?;
@@ -252,7 +263,7 @@ impl ImService {
                 expires_ms,
                 body: Arc::clone(&body),
             };
-            match self.push_early(&m).await {
+            match self.push_early(&m, turn).await {
                 Early::Acked => {
                     return Ok(Sent {
                         id: Some(id),

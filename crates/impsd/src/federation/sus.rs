@@ -625,6 +625,7 @@ async fn serve_one(
     let ctx = RequestCtx {
         peer: None,
         msisdn: None,
+        send_order: None,
     };
     let reply = match crate::http::handle_to_end(service, &ctx, msg).await {
         Ok(Some(r)) => r,
