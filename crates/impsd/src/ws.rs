@@ -16,8 +16,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use imps_core::{RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
@@ -317,7 +316,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // place in the socket's order when it is first polled
         // (`SendOrder`), so recipients get them as sent, and the answers
         // go out in that order. Anything else runs alone.
-        let mut running: FuturesOrdered<Running<'_>> = FuturesOrdered::new();
+        let mut running = InOrder::default();
         let sends_only = bound
             .as_ref()
             .is_some_and(|s| st.service.is_plain_send(s, &msg));
@@ -360,10 +359,14 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
         // that lock (a peer's POSTs), would hang until their timeouts.
         let mut answering: Option<(Answering<'_>, Encoding)> = None;
         let mut dead = false;
+        // Refusals written and not yet flushed: they go out together once
+        // no more frames are waiting to be read (one write for many under
+        // load, issue 19), or with the next answer or push.
+        let mut unflushed = false;
         while !running.is_empty() {
             tokio::select! {
                 biased;
-                Some(done) = running.next(), if !running.is_empty() => {
+                done = running.next(), if !running.is_empty() => {
                     if dead {
                         continue;
                     }
@@ -431,7 +434,8 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         {
                             match bound.as_ref().and_then(|s| st.service.refuse_if_overloaded(s, &m)) {
                                 Some(r) => {
-                                    dead = answer_now(&st, &mut socket, &r, e).await.is_err();
+                                    dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+                                    unflushed = true;
                                 }
                                 None => {
                                     enc = e;
@@ -463,7 +467,8 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                                     if full {
                                         Metrics::inc(&st.metrics.ws_busy_refusals);
                                     }
-                                    dead = answer_now(&st, &mut socket, &r, e).await.is_err();
+                                    dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+                                    unflushed = true;
                                 }
                                 // Nothing to answer (no request in
                                 // it) and no room: dropped, so a full
@@ -485,6 +490,12 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                             closing = true;
                         }
                     }
+                }
+                // Last, so only when nothing above is ready: no frame is
+                // waiting, no request finished, no push queued.
+                () = std::future::ready(()), if unflushed && !dead => {
+                    unflushed = false;
+                    dead = within(&st, async { socket.flush().await.map_err(|_| ()) }).await.is_err();
                 }
             }
         }
@@ -534,6 +545,60 @@ struct Done {
 /// life, idle or not (issue 19).
 type Running<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
 
+/// The requests of one socket running at once, answered in the order they
+/// came. At most `limits.ws_concurrent_sends` (16 by default), so each
+/// wake-up polls every one still running: cheaper than a task per request
+/// (an allocation and its reference counts for each).
+#[derive(Default)]
+struct InOrder<'a> {
+    slots: std::collections::VecDeque<Slot<'a>>,
+}
+
+enum Slot<'a> {
+    Running(Running<'a>),
+    Done(Done),
+}
+
+impl<'a> InOrder<'a> {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn push_back(&mut self, r: Running<'a>) {
+        self.slots.push_back(Slot::Running(r));
+    }
+
+    fn push_done(&mut self, d: Done) {
+        self.slots.push_back(Slot::Done(d));
+    }
+
+    /// The first request's outcome once it is done; the ones behind it
+    /// are polled meanwhile (and keep theirs until their turn). Never
+    /// ready while empty.
+    async fn next(&mut self) -> Done {
+        std::future::poll_fn(|cx| {
+            for slot in self.slots.iter_mut() {
+                if let Slot::Running(f) = slot
+                    && let Poll::Ready(d) = f.as_mut().poll(cx)
+                {
+                    *slot = Slot::Done(d);
+                }
+            }
+            if matches!(self.slots.front(), Some(Slot::Done(_)))
+                && let Some(Slot::Done(d)) = self.slots.pop_front()
+            {
+                return Poll::Ready(d);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 /// Starts handling `msg` behind the requests in `running`, polled once at
 /// once so that a send takes its place in the socket's order before
 /// anything read after it. False when it is still running without having
@@ -544,7 +609,7 @@ async fn start<'a>(
     ctx: &'a RequestCtx,
     msg: Message,
     enc: Encoding,
-    running: &mut FuturesOrdered<Running<'a>>,
+    running: &mut InOrder<'a>,
 ) -> bool {
     let sid = msg.session_id.clone();
     let before = ctx.send_order.as_ref().map(|o| o.entered());
@@ -557,7 +622,7 @@ async fn start<'a>(
     });
     match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
         Poll::Ready(done) => {
-            running.push_back(Box::pin(std::future::ready(done)));
+            running.push_done(done);
             true
         }
         Poll::Pending => {
@@ -565,21 +630,6 @@ async fn start<'a>(
             matches!((before, ctx.send_order.as_ref()), (Some(b), Some(o)) if o.entered() > b)
         }
     }
-}
-
-/// Sends a refusal at once (written and flushed), within the write
-/// timeout, while requests are still running.
-async fn answer_now(
-    st: &AppState,
-    socket: &mut WebSocket,
-    m: &Message,
-    enc: Encoding,
-) -> Result<(), ()> {
-    within(st, async {
-        send(socket, m, enc).await?;
-        socket.flush().await.map_err(|_| ())
-    })
-    .await
 }
 
 /// Requests a socket read ahead: the message, its encoding, its size.
@@ -596,7 +646,7 @@ async fn start_held<'a>(
     held: &mut Held,
     held_bytes: &mut usize,
     enc: &mut Encoding,
-    running: &mut FuturesOrdered<Running<'a>>,
+    running: &mut InOrder<'a>,
 ) -> bool {
     while running.len() < st.ws_concurrent_sends
         && held
@@ -718,6 +768,59 @@ mod tests {
     /// connection's task keeps for the connection's whole life.
     fn future_size<A, B, C, R>(_: fn(A, B, C) -> R) -> usize {
         std::mem::size_of::<R>()
+    }
+
+    /// Requests running together are answered in the order they came,
+    /// whichever finishes first, and each is polled while the ones ahead
+    /// of it still run.
+    #[tokio::test]
+    async fn requests_running_together_are_answered_in_order() {
+        use super::{Done, InOrder};
+        use imps_wire::Encoding;
+        use tokio::sync::oneshot;
+        let done = |sid: &str| Done {
+            reply: None,
+            sid: Some(sid.to_string()),
+            enc: Encoding::Xml,
+        };
+        let (tx1, rx1) = oneshot::channel::<()>();
+        let (tx2, rx2) = oneshot::channel::<()>();
+        let second_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut running = InOrder::default();
+        let d1 = done("1");
+        running.push_back(Box::pin(async move {
+            let _ = rx1.await;
+            d1
+        }));
+        let (d2, ran) = (done("2"), second_ran.clone());
+        running.push_back(Box::pin(async move {
+            let _ = rx2.await;
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            d2
+        }));
+        running.push_done(done("3"));
+        tx2.send(()).unwrap();
+        // One poll: the second finishes, the first does not.
+        let early = futures_util::FutureExt::now_or_never(running.next());
+        assert!(
+            early.is_none(),
+            "the first is not done: nothing is answered"
+        );
+        assert!(
+            second_ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the second ran meanwhile"
+        );
+        tx1.send(()).unwrap();
+        let order: Vec<_> = [
+            running.next().await,
+            running.next().await,
+            running.next().await,
+        ]
+        .into_iter()
+        .map(|d| d.sid.unwrap())
+        .collect();
+        assert_eq!(order, ["1", "2", "3"]);
+        assert!(running.is_empty());
     }
 
     /// Issue 19: a WebSocket's task is idle most of its life, and its
