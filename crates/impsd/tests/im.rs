@@ -728,3 +728,74 @@ async fn base_im_websocket_client_that_stops_reading_is_given_up() {
     ids.sort();
     assert_eq!(got, ids);
 }
+
+/// Issue 19: on a WebSocket, sends run together but anything else waits
+/// for what came before it, and the answers come in request order. Two
+/// sends whose recipient acknowledges only once it has seen both, then a
+/// KeepAlive, then a third send, written at once: the KeepAlive is
+/// answered after both sends and before the third, which reaches Bob
+/// after the first two.
+#[tokio::test]
+async fn base_im_websocket_answers_come_in_request_order_around_pipelined_sends() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let srv = TestServer::start_with(|c| c.im.ack_window_ms = 1_000).await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "bob", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let (socket, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
+    let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
+    let lazy = LazyWs { ws: raw.clone() };
+    let alice = imps_client::Client::with_transport(
+        lazy,
+        imps_client::ClientConfig::new(srv.ws_url(), v, e),
+    );
+    online_with(&alice, "alice", caps("P")).await;
+    let sid = alice.session_id().unwrap();
+    let bob = online_ws(&srv, v, e, "bob").await;
+    let reader = tokio::spawn(async move {
+        let (t1, m1) = expect_ws(&bob, "NewMessage").await;
+        let (t2, m2) = expect_ws(&bob, "NewMessage").await;
+        ack(&bob, &t1, &msg_id(&m1)).await;
+        ack(&bob, &t2, &msg_id(&m2)).await;
+        let (t3, m3) = expect_ws(&bob, "NewMessage").await;
+        ack(&bob, &t3, &msg_id(&m3)).await;
+        vec![content(&m1), content(&m2), content(&m3)]
+    });
+    let requests = [
+        ("s1", text_to("alice", &["bob"], "one")),
+        ("s2", text_to("alice", &["bob"], "two")),
+        ("k", Element::new("KeepAlive-Request")),
+        ("s3", text_to("alice", &["bob"], "three")),
+    ];
+    let mut ws = raw.lock().await;
+    for (tid, body) in requests {
+        let m = imps_wire::Message::single(
+            v,
+            Some(sid.clone()),
+            imps_wire::Transaction::request(tid, body),
+        );
+        let xml = String::from_utf8(imps_wire::encode(&m, e).unwrap()).unwrap();
+        ws.send(Frame::text(xml)).await.unwrap();
+    }
+    let mut answered = Vec::new();
+    while answered.len() < 4 {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("all four answered")
+            .unwrap()
+            .unwrap();
+        let Frame::Text(t) = frame else { continue };
+        let m = imps_wire::decode(t.as_bytes(), e, &Default::default()).unwrap();
+        for t in m.transactions {
+            if t.mode == imps_client::TransactionMode::Response {
+                assert_eq!(code_of(&t.body), Some(200), "{:?}", t.body);
+                answered.push(t.id.unwrap_or_default());
+            }
+        }
+    }
+    assert_eq!(answered, ["s1", "s2", "k", "s3"]);
+    assert_eq!(reader.await.unwrap(), ["one", "two", "three"]);
+}
