@@ -669,6 +669,28 @@ impl imps_client::Transport for LazyWs {
     }
 }
 
+/// A WebSocket whose frames a test can also read and write itself, and a
+/// client that talks over it (`LazyWs`).
+async fn raw_ws_client(
+    srv: &TestServer,
+    v: Version,
+    e: Encoding,
+) -> (
+    std::sync::Arc<tokio::sync::Mutex<RawWs>>,
+    imps_client::Client<LazyWs>,
+) {
+    let (socket, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
+    let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
+    let lazy = LazyWs { ws: raw.clone() };
+    let client = imps_client::Client::with_transport(
+        lazy,
+        imps_client::ClientConfig::new(srv.ws_url(), v, e),
+    );
+    (raw, client)
+}
+
 /// A WebSocket client that stops reading cannot hold its connection, and
 /// the request in hand, forever: past `ws_write_timeout_secs` the server
 /// gives the connection up. What it could not deliver waits for the
@@ -685,13 +707,7 @@ async fn base_im_websocket_client_that_stops_reading_is_given_up() {
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
     let (v, e) = (Version::V1_3, Encoding::Xml);
-    let (socket, _) = tokio_tungstenite::connect_async(srv.ws_url())
-        .await
-        .unwrap();
-    let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
-    let lazy = LazyWs { ws: raw.clone() };
-    let config = imps_client::ClientConfig::new(srv.ws_url(), v, e);
-    let bob = imps_client::Client::with_transport(lazy, config);
+    let (raw, bob) = raw_ws_client(&srv, v, e).await;
     online_with(&bob, "bob", caps("P")).await;
     // Far more than the socket buffers hold (a few MB on loopback): 60
     // pictures of 300 KB, within the push window of 64.
@@ -743,15 +759,7 @@ async fn base_im_websocket_answers_come_in_request_order_around_pipelined_sends(
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "bob", None, None).await;
     let (v, e) = (Version::V1_3, Encoding::Xml);
-    let (socket, _) = tokio_tungstenite::connect_async(srv.ws_url())
-        .await
-        .unwrap();
-    let raw = std::sync::Arc::new(tokio::sync::Mutex::new(socket));
-    let lazy = LazyWs { ws: raw.clone() };
-    let alice = imps_client::Client::with_transport(
-        lazy,
-        imps_client::ClientConfig::new(srv.ws_url(), v, e),
-    );
+    let (raw, alice) = raw_ws_client(&srv, v, e).await;
     online_with(&alice, "alice", caps("P")).await;
     let sid = alice.session_id().unwrap();
     let bob = online_ws(&srv, v, e, "bob").await;
