@@ -671,6 +671,7 @@ impl imps_client::Transport for LazyWs {
 
 /// A WebSocket whose frames a test can also read and write itself, and a
 /// client that talks over it (`LazyWs`).
+#[allow(clippy::unwrap_used)] // test code: a panic is a failed test
 async fn raw_ws_client(
     srv: &TestServer,
     v: Version,
