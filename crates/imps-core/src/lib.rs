@@ -22,6 +22,7 @@ mod lists;
 pub mod map;
 mod presence;
 mod rate;
+pub mod refusal;
 pub mod reply;
 pub mod router;
 pub mod service;
@@ -41,6 +42,7 @@ pub use im::{ImFigures, LogNotifier, OfflineNotice, OfflineNotifier, OfflineProm
 pub use lists::{LISTS_DEFAULTS, ListsConfig};
 pub use map::{MAP_DEFAULTS, MapConfig, MapMode, MapProvider};
 pub use presence::{PRESENCE_DEFAULTS, PresenceConfig};
+pub use refusal::Answer;
 pub use router::{LocalRouter, Recipient, Router};
 pub use service::{RequestCtx, Service};
 pub use session::{LOGIN_THROTTLE_DEFAULTS, LoginThrottleConfig, Session, SessionRegistry};

@@ -20,6 +20,7 @@ use crate::im::ImService;
 use crate::lists::{ListsService, PresenceGrants};
 use crate::map::MapService;
 use crate::presence::PresenceService;
+use crate::refusal::Answer;
 use crate::reply::error_status;
 use crate::router::Router;
 use crate::session::{Session, SessionRegistry, SessionService, SessionSummary, function_for};
@@ -61,6 +62,8 @@ pub struct Service {
     pub(crate) stats: crate::stats::TransactionStats,
     /// What the background work did (`workers`).
     pub(crate) worker_counts: crate::workers::WorkerCounts,
+    /// Each version's overload refusal, made once (`refusal.rs`).
+    refusals: crate::refusal::Refusals,
 }
 
 /// The outcome of one transaction.
@@ -166,6 +169,7 @@ impl Service {
             local,
             stats: crate::stats::TransactionStats::default(),
             worker_counts: crate::workers::WorkerCounts::default(),
+            refusals: crate::refusal::Refusals::default(),
         }
     }
 
@@ -299,11 +303,21 @@ impl Service {
     /// reading when it is full also stops acknowledgements, the delivery
     /// windows of its session fill, and every message to it is written
     /// instead of delivered. `None`: the message has no request in it.
-    pub fn refuse_busy(&self, s: &Session, msg: &Message, held: usize) -> Option<Message> {
+    pub fn refuse_busy(&self, s: &Session, msg: &Message, held: usize) -> Option<Answer> {
         let err = CoreError::Overloaded {
             what: format!("{held} requests of this connection wait to be handled"),
             retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
         };
+        if let [tx] = msg.transactions.as_slice()
+            && tx.mode == TransactionMode::Request
+        {
+            if let Some(kind) = tx.kind() {
+                self.stats
+                    .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
+            }
+            tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
+            return Some(self.refusal(s, msg, tx, &err));
+        }
         let mut answers = msg
             .transactions
             .iter()
@@ -326,7 +340,39 @@ impl Service {
         let mut m = self.envelope(msg.version, msg.session_id.clone(), first);
         m.transactions.extend(answers);
         m.poll = Some(s.has_pending());
-        Some(m)
+        Some(Answer::Whole(m))
+    }
+
+    /// The answer refusing `tx` of `msg` with `err` (503): from the
+    /// version's template when the message is the session's own in its
+    /// version with a TransactionID, else built whole.
+    fn refusal(&self, s: &Session, msg: &Message, tx: &Transaction, err: &CoreError) -> Answer {
+        let poll = s.has_pending();
+        match &tx.id {
+            Some(tid) if msg.version == s.version && msg.session_id.as_deref() == Some(&s.id) => {
+                Answer::Refusal {
+                    body: self
+                        .refusals
+                        .body(s.version, self.base.cfg.im.overload_retry_secs.max(1)),
+                    version: s.version,
+                    session_id: s.id.clone(),
+                    tid: tid.clone(),
+                    poll,
+                }
+            }
+            _ => {
+                let reply = Transaction {
+                    mode: TransactionMode::Response,
+                    id: tx.id.clone(),
+                    segment_info: None,
+                    body: crate::reply::error_status_for(err, s.version),
+                    ext: Vec::new(),
+                };
+                let mut m = self.envelope(msg.version, msg.session_id.clone(), reply);
+                m.poll = Some(poll);
+                Answer::Whole(m)
+            }
+        }
     }
 
     /// Issue 19: whether a message on a push channel bound to `s` is one
@@ -358,7 +404,7 @@ impl Service {
     /// charged. `None`: anything else, the gauges are under their bounds,
     /// or the session is gone, closing, not yet ready or may not send
     /// (then [`Service::handle`] answers as always).
-    pub fn refuse_if_overloaded(&self, s: &Session, msg: &Message) -> Option<Message> {
+    pub fn refuse_if_overloaded(&self, s: &Session, msg: &Message) -> Option<Answer> {
         let [tx] = msg.transactions.as_slice() else {
             return None;
         };
@@ -394,16 +440,7 @@ impl Service {
         self.stats
             .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
         tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive = kind.name(), error = %err, "refused before handling");
-        let reply = Transaction {
-            mode: TransactionMode::Response,
-            id: tx.id.clone(),
-            segment_info: None,
-            body: crate::reply::error_status_for(&err, s.version),
-            ext: Vec::new(),
-        };
-        let mut m = self.envelope(msg.version, msg.session_id.clone(), reply);
-        m.poll = Some(s.has_pending());
-        Some(m)
+        Some(self.refusal(s, msg, tx, &err))
     }
 
     /// Writes the addresses of an outgoing message the way the session's

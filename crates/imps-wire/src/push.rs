@@ -78,12 +78,39 @@ impl SharedBody {
         poll: bool,
         encoding: Encoding,
     ) -> Result<Vec<u8>, WireError> {
+        self.encode_as(Mode::Request, version, session_id, tid, poll, encoding)
+    }
+
+    /// As [`SharedBody::encode_for`], as the answer to the client's
+    /// transaction `tid` (TransactionMode Response): what the server says
+    /// the same way to many requests, such as a refusal under overload
+    /// (issue 19), costs no element tree for its envelope.
+    pub fn encode_answer_for(
+        &self,
+        version: Version,
+        session_id: &str,
+        tid: &str,
+        poll: bool,
+        encoding: Encoding,
+    ) -> Result<Vec<u8>, WireError> {
+        self.encode_as(Mode::Response, version, session_id, tid, poll, encoding)
+    }
+
+    fn encode_as(
+        &self,
+        mode: Mode,
+        version: Version,
+        session_id: &str,
+        tid: &str,
+        poll: bool,
+        encoding: Encoding,
+    ) -> Result<Vec<u8>, WireError> {
         if let Some(done) = self.encoded(version, encoding) {
             let (bytes, exit_page) = match done {
                 Encoded::Xml(bytes) => (bytes.as_slice(), 0),
                 Encoded::Wbxml(tree) => (tree.bytes(), tree.exit_page()),
             };
-            if let Some(t) = template(version, encoding, poll, exit_page)
+            if let Some(t) = template(mode, version, encoding, poll, exit_page)
                 && fits_template(version, encoding, session_id, tid)
             {
                 return Ok(t.fill(session_id, tid, bytes));
@@ -92,7 +119,7 @@ impl SharedBody {
             let mut m = Message::single(
                 version,
                 Some(session_id.to_string()),
-                Transaction::request(tid, Element::default()),
+                mode.transaction(tid, Element::default()),
             );
             m.poll = Some(poll);
             let root = m.to_element();
@@ -109,7 +136,7 @@ impl SharedBody {
         let mut m = Message::single(
             version,
             Some(session_id.to_string()),
-            Transaction::request(tid, self.body.clone()),
+            mode.transaction(tid, self.body.clone()),
         );
         m.poll = Some(poll);
         crate::encode(&m, encoding)
@@ -140,7 +167,23 @@ impl From<Element> for SharedBody {
     }
 }
 
-/// The envelope of a push for one (version, encoding, Poll flag, code
+/// Whether the server sends the primitive (a push) or answers with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Request,
+    Response,
+}
+
+impl Mode {
+    fn transaction(self, tid: &str, body: Element) -> Transaction {
+        match self {
+            Mode::Request => Transaction::request(tid, body),
+            Mode::Response => Transaction::response(Some(tid.to_string()), body),
+        }
+    }
+}
+
+/// The envelope of a push (or an answer) for one (version, encoding, Poll flag, code
 /// page the primitive leaves current), encoded once and cut where the
 /// SessionID, the TransactionID and the primitive go: a push is then
 /// four copies and three inserts, with no element tree built for its
@@ -178,10 +221,11 @@ const BODY_MARK: &[u8] = b"\x01zzPrimitivezz\x01";
 /// templates go in the slot after them.
 const PAGES: usize = 16;
 
-static TEMPLATES: [OnceLock<Option<Template>>; 3 * 2 * (PAGES + 1)] =
-    [const { OnceLock::new() }; 3 * 2 * (PAGES + 1)];
+static TEMPLATES: [OnceLock<Option<Template>>; 2 * 3 * 2 * (PAGES + 1)] =
+    [const { OnceLock::new() }; 2 * 3 * 2 * (PAGES + 1)];
 
 fn template(
+    mode: Mode,
     version: Version,
     encoding: Encoding,
     poll: bool,
@@ -197,14 +241,16 @@ fn template(
         Version::V1_2 => 1,
         Version::V1_3 => 2,
     };
-    let slot = (v * 2 + usize::from(poll)) * (PAGES + 1) + page;
+    let m = usize::from(mode == Mode::Response);
+    let slot = ((m * 3 + v) * 2 + usize::from(poll)) * (PAGES + 1) + page;
     TEMPLATES
         .get(slot)?
-        .get_or_init(|| make_template(version, encoding, poll, exit_page))
+        .get_or_init(|| make_template(mode, version, encoding, poll, exit_page))
         .as_ref()
 }
 
 fn make_template(
+    mode: Mode,
     version: Version,
     encoding: Encoding,
     poll: bool,
@@ -213,7 +259,7 @@ fn make_template(
     let mut m = Message::single(
         version,
         Some(SID_MARK.to_string()),
-        Transaction::request(TID_MARK, Element::default()),
+        mode.transaction(TID_MARK, Element::default()),
     );
     m.poll = Some(poll);
     let root = m.to_element();
@@ -275,17 +321,23 @@ fn stand_in(root: &Element) -> Option<&Element> {
 mod tests {
     use super::*;
 
-    /// Every envelope shape has its template: pushes with ordinary IDs
-    /// never build an element tree for their envelope.
+    /// Every envelope shape has its template: pushes and shared answers
+    /// with ordinary IDs never build an element tree for their envelope.
     #[test]
     fn every_shape_of_envelope_has_a_template() {
         for v in Version::ALL {
-            for poll in [false, true] {
-                assert!(template(v, Encoding::Xml, poll, 0).is_some(), "{v} xml");
+            for (mode, poll) in [Mode::Request, Mode::Response]
+                .into_iter()
+                .flat_map(|m| [(m, false), (m, true)])
+            {
+                assert!(
+                    template(mode, v, Encoding::Xml, poll, 0).is_some(),
+                    "{v} xml"
+                );
                 for page in 0..16u8 {
                     assert!(
-                        template(v, Encoding::Wbxml, poll, page).is_some(),
-                        "{v} {page}"
+                        template(mode, v, Encoding::Wbxml, poll, page).is_some(),
+                        "{v} {mode:?} {page}"
                     );
                 }
             }

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 //! A primitive encoded once and spliced into each recipient's envelope
-//! (`SharedBody::encode_for`) gives the same bytes as the whole message
+//! (`SharedBody::encode_for`, and as an answer `encode_answer_for`) gives the same bytes as the whole message
 //! encoded for that recipient (`imps_wire::encode`), in every version and
 //! encoding: the example primitives of every version, presence
 //! notifications (the PA namespace goes on in the body), vendor elements
@@ -19,6 +19,24 @@ fn whole(v: Version, sid: &str, tid: &str, poll: bool, body: &Element, e: Encodi
         v,
         Some(sid.to_string()),
         Transaction::request(tid, body.clone()),
+    );
+    m.poll = Some(poll);
+    imps_wire::encode(&m, e).unwrap()
+}
+
+/// The same body as the server's answer to transaction `tid`.
+fn whole_answer(
+    v: Version,
+    sid: &str,
+    tid: &str,
+    poll: bool,
+    body: &Element,
+    e: Encoding,
+) -> Vec<u8> {
+    let mut m = Message::single(
+        v,
+        Some(sid.to_string()),
+        Transaction::response(Some(tid.to_string()), body.clone()),
     );
     m.poll = Some(poll);
     imps_wire::encode(&m, e).unwrap()
@@ -50,6 +68,15 @@ fn check(body: &Element) -> Result<(), TestCaseError> {
                             prop_assert_eq!(spliced.unwrap(), expected, "{:?} {:?}", v, e)
                         }
                         Err(_) => prop_assert!(spliced.is_err()),
+                    }
+                    let answer = shared.encode_answer_for(v, sid, tid, poll, e);
+                    m.transactions =
+                        vec![Transaction::response(Some(tid.to_string()), body.clone())];
+                    match imps_wire::encode(&m, e) {
+                        Ok(expected) => {
+                            prop_assert_eq!(answer.unwrap(), expected, "answer {:?} {:?}", v, e)
+                        }
+                        Err(_) => prop_assert!(answer.is_err()),
                     }
                 }
             }
@@ -163,6 +190,8 @@ proptest! {
                 for e in ENCODINGS {
                     let spliced = shared.encode_for(v, &sid, &tid, poll, e).unwrap();
                     prop_assert_eq!(spliced, whole(v, &sid, &tid, poll, body, e), "{:?} {:?}", v, e);
+                    let answer = shared.encode_answer_for(v, &sid, &tid, poll, e).unwrap();
+                    prop_assert_eq!(answer, whole_answer(v, &sid, &tid, poll, body, e), "answer {:?} {:?}", v, e);
                 }
             }
         }

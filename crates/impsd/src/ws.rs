@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
-use imps_core::{RequestCtx, Session};
+use imps_core::{Answer, RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
 use crate::http::{AppState, asserted_msisdn};
@@ -304,7 +304,10 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
             .as_ref()
             .and_then(|s| st.service.refuse_if_overloaded(s, &msg))
         {
-            if within(&st, send(&mut socket, &r, enc)).await.is_err() {
+            if within(&st, send_answer(&mut socket, &r, enc))
+                .await
+                .is_err()
+            {
                 return;
             }
             continue;
@@ -434,7 +437,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         {
                             match bound.as_ref().and_then(|s| st.service.refuse_if_overloaded(s, &m)) {
                                 Some(r) => {
-                                    dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+                                    dead = within(&st, send_answer(&mut socket, &r, e)).await.is_err();
                                     unflushed = true;
                                 }
                                 None => {
@@ -467,7 +470,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                                     if full {
                                         Metrics::inc(&st.metrics.ws_busy_refusals);
                                     }
-                                    dead = within(&st, send(&mut socket, &r, e)).await.is_err();
+                                    dead = within(&st, send_answer(&mut socket, &r, e)).await.is_err();
                                     unflushed = true;
                                 }
                                 // Nothing to answer (no request in
@@ -744,6 +747,15 @@ fn login_session_id(m: &Message) -> Option<String> {
 async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), ()> {
     let bytes =
         imps_wire::encode(m, enc).map_err(|e| tracing::error!(error = %e, "encode failed"))?;
+    send_bytes(socket, bytes, enc).await
+}
+
+/// As [`send`], for an answer that may come from a template (an
+/// overload refusal, issue 19).
+async fn send_answer(socket: &mut WebSocket, a: &Answer, enc: Encoding) -> Result<(), ()> {
+    let bytes = a
+        .encode(enc)
+        .map_err(|e| tracing::error!(error = %e, "encode failed"))?;
     send_bytes(socket, bytes, enc).await
 }
 
