@@ -25,6 +25,7 @@ use crate::reply::error_status;
 use crate::router::Router;
 use crate::session::{Session, SessionRegistry, SessionService, SessionSummary, function_for};
 use crate::{Clock, CoreConfig, CoreError, Store};
+use imps_wire::wbxml::Envelope;
 
 /// What the transport knows about a request besides its bytes.
 #[derive(Debug, Clone, Default)]
@@ -347,18 +348,9 @@ impl Service {
     /// version's template when the message is the session's own in its
     /// version with a TransactionID, else built whole.
     fn refusal(&self, s: &Session, msg: &Message, tx: &Transaction, err: &CoreError) -> Answer {
-        let poll = s.has_pending();
         match &tx.id {
             Some(tid) if msg.version == s.version && msg.session_id.as_deref() == Some(&s.id) => {
-                Answer::Refusal {
-                    body: self
-                        .refusals
-                        .body(s.version, self.base.cfg.im.overload_retry_secs.max(1)),
-                    version: s.version,
-                    session_id: s.id.clone(),
-                    tid: tid.clone(),
-                    poll,
-                }
+                self.template_refusal(s, tid)
             }
             _ => {
                 let reply = Transaction {
@@ -369,7 +361,7 @@ impl Service {
                     ext: Vec::new(),
                 };
                 let mut m = self.envelope(msg.version, msg.session_id.clone(), reply);
-                m.poll = Some(poll);
+                m.poll = Some(s.has_pending());
                 Answer::Whole(m)
             }
         }
@@ -422,6 +414,67 @@ impl Service {
         {
             return None;
         }
+        let err = self.send_refused_now(s, kind)?;
+        Some(self.refusal(s, msg, tx, &err))
+    }
+
+    /// Issue 19, overload: whether the server refuses sends now (either
+    /// gauge of `im/admit.rs` at its bound). A transport asks this, cheap,
+    /// before it reads a send's envelope to refuse it unread.
+    pub fn refusing_sends(&self) -> bool {
+        self.im.would_refuse_send().is_err()
+    }
+
+    /// As [`Service::refuse_if_overloaded`] and [`Service::refuse_busy`]
+    /// (`full`: the connection holds as many requests as it may), for a
+    /// WBXML message of which only the envelope was read
+    /// ([`imps_wire::wbxml::envelope`]): a plain SendMessage of `s`'s to
+    /// users, in `s`'s version, with a TransactionID, is refused the same
+    /// way, from the template. `None`: anything else (decode it whole).
+    pub fn refuse_envelope(&self, s: &Session, env: &Envelope, full: bool) -> Option<Answer> {
+        let kind = PrimitiveKind::SendMessageRequest;
+        if env.transactions != 1
+            || env.mode != TransactionMode::Request
+            || env.primitive != kind.name()
+            || env.to_group
+            || env.version != s.version
+            || env.session_id.as_deref() != Some(s.id.as_str())
+        {
+            return None;
+        }
+        let tid = env.transaction_id.as_deref()?;
+        if full {
+            let err = CoreError::Overloaded {
+                what: "this connection holds as many requests as it may".into(),
+                retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
+            };
+            self.stats
+                .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
+            tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
+        } else {
+            self.send_refused_now(s, kind)?;
+        }
+        Some(self.template_refusal(s, tid))
+    }
+
+    /// The version's refusal from its template, answering `tid` of `s`.
+    fn template_refusal(&self, s: &Session, tid: &str) -> Answer {
+        Answer::Refusal {
+            body: self
+                .refusals
+                .body(s.version, self.base.cfg.im.overload_retry_secs.max(1)),
+            version: s.version,
+            session_id: s.id.clone(),
+            tid: tid.to_string(),
+            poll: s.has_pending(),
+        }
+    }
+
+    /// The gauges' refusal of a send of `kind` by `s` now, counted and
+    /// logged; `None` when the gauges take it, or when the send would be
+    /// refused for another reason first (a session not live, a function
+    /// not agreed), which the full handling then answers.
+    fn send_refused_now(&self, s: &Session, kind: PrimitiveKind) -> Option<CoreError> {
         let err = self.im.would_refuse_send().err()?;
         // One lock: live, ready and not kicked, then touched (as the long
         // way touches a session before it checks anything else).
@@ -440,7 +493,7 @@ impl Service {
         self.stats
             .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
         tracing::debug!(session = %crate::ids::log_tag(&s.id), primitive = kind.name(), error = %err, "refused before handling");
-        Some(self.refusal(s, msg, tx, &err))
+        Some(err)
     }
 
     /// Writes the addresses of an outgoing message the way the session's

@@ -15,6 +15,7 @@ mod cir_prop;
 mod csp_roundtrip;
 mod push_splice;
 mod ssp_envelope;
+mod wbxml_envelope;
 mod wbxml_hostile;
 mod wbxml_interop;
 mod wbxml_prop;

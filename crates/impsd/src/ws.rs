@@ -204,6 +204,44 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
     }
 }
 
+/// Bytes of a frame's payload.
+fn frame_len(frame: &Option<Result<WsMessage, axum::Error>>) -> usize {
+    match frame {
+        Some(Ok(WsMessage::Text(t))) => t.len(),
+        Some(Ok(WsMessage::Binary(b))) => b.len(),
+        _ => 0,
+    }
+}
+
+/// Issue 19, overload: a WBXML send the server refuses now, refused from
+/// its envelope alone (`imps_wire::wbxml::envelope`) without decoding the
+/// whole request, when the gauges refuse sends or the socket is `full`.
+/// The answer is what [`Service::refuse_if_overloaded`] or
+/// [`Service::refuse_busy`] would give after a full decode. `None`:
+/// decode the frame as usual (XML, another primitive, an envelope the
+/// quick read leaves to the decoder, or nothing refused now).
+fn refuse_unread(
+    st: &AppState,
+    bound: Option<&Arc<Session>>,
+    frame: &Option<Result<WsMessage, axum::Error>>,
+    full: bool,
+) -> Option<Answer> {
+    let s = bound?;
+    let Some(Ok(WsMessage::Binary(bytes))) = frame else {
+        return None;
+    };
+    if !full && !st.service.refusing_sends() {
+        return None;
+    }
+    let env = imps_wire::wbxml::envelope(bytes, &st.limits)?;
+    let r = st.service.refuse_envelope(s, &env, full)?;
+    Metrics::inc(&st.metrics.csp_transactions);
+    if full {
+        Metrics::inc(&st.metrics.ws_busy_refusals);
+    }
+    Some(r)
+}
+
 /// Whether a message only answers transactions the server pushed
 /// (MessageDelivered or Status in Response mode). Such answers are
 /// handled at once, even while one of the client's own requests is
@@ -277,6 +315,16 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         break;
                     }
                 };
+                if let Some(r) = refuse_unread(&st, bound.as_ref(), &frame, false) {
+                    enc = Encoding::Wbxml;
+                    if within(&st, send_answer(&mut socket, &r, enc))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
                 match incoming(&st, frame) {
                     Incoming::Csp(m, e, _) => (m, e),
                     Incoming::Nothing => continue,
@@ -417,6 +465,13 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 f = socket.recv(), if !dead && !closing && answering.is_none()
                     && (bound.is_some() || (held.len() < st.ws_read_ahead && held_bytes < st.limits.max_size)) =>
                 {
+                    let full = held.len() >= st.ws_read_ahead
+                        || held_bytes + frame_len(&f) > st.limits.max_size;
+                    if let Some(r) = refuse_unread(&st, bound.as_ref(), &f, full) {
+                        dead = within(&st, send_answer(&mut socket, &r, Encoding::Wbxml)).await.is_err();
+                        unflushed = true;
+                        continue;
+                    }
                     match incoming(&st, f) {
                         Incoming::Csp(m, _, _)
                             if bound

@@ -150,6 +150,18 @@ async fn overload_gauge_counts_a_burst_at_once() {
 /// have waited behind it.
 #[tokio::test]
 async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_hand() {
+    refusal_not_queued_behind_the_request_in_hand(Encoding::Xml).await;
+}
+
+/// The same in WBXML, where the refused send's envelope alone is read
+/// (`imps_wire::wbxml::envelope`), not the whole request: the answer is
+/// the same, under its TransactionID.
+#[tokio::test]
+async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_hand_in_wbxml() {
+    refusal_not_queued_behind_the_request_in_hand(Encoding::Wbxml).await;
+}
+
+async fn refusal_not_queued_behind_the_request_in_hand(e: Encoding) {
     let srv = TestServer::start_with(|c| {
         c.im.max_sends_in_flight = 1;
         // The most there is (`im.ack_window_ms`): held behind the first,
@@ -161,7 +173,7 @@ async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_han
     .await;
     add_user(&srv, "alice", None, None).await;
     add_user(&srv, "carol", None, None).await;
-    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let v = Version::V1_3;
     let alice = online_ws(&srv, v, e, "alice").await;
     let carol = online_ws(&srv, v, e, "carol").await;
 
@@ -221,6 +233,17 @@ async fn overload_refusal_on_a_websocket_is_not_queued_behind_the_request_in_han
 /// they were all handled: Bob's send waited for them and out its window.)
 #[tokio::test]
 async fn overload_a_full_websocket_refuses_more_requests_and_still_takes_answers() {
+    full_websocket_refuses_and_takes_answers(Encoding::Xml).await;
+}
+
+/// The same in WBXML: the sends past what the socket may hold are refused
+/// from their envelopes alone.
+#[tokio::test]
+async fn overload_a_full_websocket_refuses_more_requests_and_still_takes_answers_in_wbxml() {
+    full_websocket_refuses_and_takes_answers(Encoding::Wbxml).await;
+}
+
+async fn full_websocket_refuses_and_takes_answers(e: Encoding) {
     let srv = TestServer::start_with(|c| {
         // The most there is: the first send is in hand this long.
         c.im.ack_window_ms = 1_000;
@@ -234,7 +257,7 @@ async fn overload_a_full_websocket_refuses_more_requests_and_still_takes_answers
     for u in ["alice", "bob", "carol", "dave"] {
         add_user(&srv, u, None, None).await;
     }
-    let (v, e) = (Version::V1_3, Encoding::Xml);
+    let v = Version::V1_3;
     let alice = online_ws(&srv, v, e, "alice").await;
     let bob = online_ws(&srv, v, e, "bob").await;
     let carol = online_ws(&srv, v, e, "carol").await;

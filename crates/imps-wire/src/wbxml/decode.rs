@@ -37,9 +37,9 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Document, WireErro
 }
 
 /// Bounds-checked cursor over the input.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(super) struct Reader<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -50,15 +50,15 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte, not consumed.
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
-    fn at_end(&self) -> bool {
+    pub(super) fn at_end(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
-    fn byte(&mut self) -> Result<u8, WireError> {
+    pub(super) fn byte(&mut self) -> Result<u8, WireError> {
         let b = *self.buf.get(self.pos).ok_or_else(|| self.truncated())?;
         self.pos += 1;
         Ok(b)
@@ -66,7 +66,7 @@ impl<'a> Reader<'a> {
 
     /// A multi-byte unsigned integer: 7 bits per byte, high bit set on all
     /// but the last byte.
-    fn mb_u32(&mut self) -> Result<u32, WireError> {
+    pub(super) fn mb_u32(&mut self) -> Result<u32, WireError> {
         let start = self.pos;
         let mut v: u32 = 0;
         for _ in 0..MB_MAX_BYTES {
@@ -83,7 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` bytes, when that many are left.
-    fn take(&mut self, len: u32) -> Result<&'a [u8], WireError> {
+    pub(super) fn take(&mut self, len: u32) -> Result<&'a [u8], WireError> {
         let len = usize::try_from(len).map_err(|_| self.truncated())?;
         let end = self.pos.checked_add(len).ok_or_else(|| self.truncated())?;
         let s = self
@@ -95,7 +95,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A NUL-terminated inline string (the NUL is consumed, not returned).
-    fn cstr(&mut self) -> Result<&'a [u8], WireError> {
+    pub(super) fn cstr(&mut self) -> Result<&'a [u8], WireError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         let n = find_nul(rest).ok_or_else(|| self.truncated())?;
         self.pos += n + 1;
@@ -159,7 +159,7 @@ fn bad_utf8(bytes: &[u8], offset: usize) -> WireError {
 }
 
 /// The string starting at `offset` in the string table.
-fn table_str(strtbl: &[u8], offset: u32, at: usize) -> Result<&str, WireError> {
+pub(super) fn table_str(strtbl: &[u8], offset: u32, at: usize) -> Result<&str, WireError> {
     let rest = usize::try_from(offset)
         .ok()
         .and_then(|o| strtbl.get(o..))
@@ -172,7 +172,7 @@ fn table_str(strtbl: &[u8], offset: u32, at: usize) -> Result<&str, WireError> {
 
 /// Reads the header; returns the version named by the public id and the
 /// string table.
-fn header<'a>(r: &mut Reader<'a>) -> Result<(Option<Version>, &'a [u8]), WireError> {
+pub(super) fn header<'a>(r: &mut Reader<'a>) -> Result<(Option<Version>, &'a [u8]), WireError> {
     let wbxml_version = r.byte()?;
     // WBXML 1.0 (0x00) has no charset field, so its header reads differently.
     if !(0x01..=0x03).contains(&wbxml_version) {
@@ -564,12 +564,12 @@ fn append(out: &mut String, piece: &str) {
 }
 
 /// Tokens that carry a piece of text.
-fn is_text(tok: u8) -> bool {
+pub(super) fn is_text(tok: u8) -> bool {
     matches!(tok, ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE)
 }
 
 /// Tag tokens (and LITERAL variants): low 6 bits 0x04 or above 0x04.
-fn is_tag(tok: u8) -> bool {
+pub(super) fn is_tag(tok: u8) -> bool {
     tok & 0x3F >= LITERAL
 }
 

@@ -31,6 +31,7 @@
 
 mod decode;
 mod encode;
+mod envelope;
 mod opaque;
 mod tables;
 
@@ -51,6 +52,14 @@ pub struct Document {
 /// Decodes a WBXML document into an element tree.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Document, WireError> {
     decode::decode(bytes, limits)
+}
+
+pub use envelope::Envelope;
+
+/// The envelope of a WBXML message, read without building its tree;
+/// `None` when it cannot be read that way (decode it whole).
+pub fn envelope(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
+    envelope::envelope(bytes, limits)
 }
 
 /// Encodes an element tree as a WBXML document of `version`.
