@@ -111,6 +111,33 @@ fn a_plain_send_is_read() {
     }
 }
 
+/// Text kept around a child element (mixed content) in an element the
+/// envelope reads: the full decode keeps the child out of the text; the
+/// quick read leaves such a message to it.
+#[test]
+fn a_child_inside_the_session_id_is_left_to_the_full_decode() {
+    for v in Version::ALL {
+        let bytes = send(
+            v,
+            "s1",
+            "5",
+            TransactionMode::Request,
+            false,
+            Element::text("ContentData", "x"),
+        );
+        let m = imps_wire::decode(&bytes, Encoding::Wbxml, &Limits::default()).unwrap();
+        let mut root = m.to_element();
+        let sid = root
+            .child_mut("Session")
+            .and_then(|s| s.child_mut("SessionDescriptor"))
+            .and_then(|d| d.child_mut("SessionID"))
+            .unwrap();
+        sid.children.push(Element::text("Code", "200"));
+        let bytes = imps_wire::wbxml::encode(&root, v).unwrap();
+        assert!(!agrees(&bytes).unwrap(), "{v}: read although mixed");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

@@ -130,6 +130,11 @@ pub(super) fn envelope(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
                 }
             }
             _ if is_tag(tok) => {
+                // An element inside one whose text is kept: left to the
+                // full decode (it keeps the text around the child apart).
+                if text.is_some() {
+                    return None;
+                }
                 elements += 1;
                 if elements > limits.max_elements || depth >= limits.max_depth {
                     return None;
