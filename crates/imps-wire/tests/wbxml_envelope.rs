@@ -138,6 +138,104 @@ fn a_child_inside_the_session_id_is_left_to_the_full_decode() {
     }
 }
 
+/// A send's tree changed by `f`, encoded in `v`.
+fn changed_send(v: Version, session_id: Option<&str>, f: impl FnOnce(&mut Element)) -> Vec<u8> {
+    let bytes = send(
+        v,
+        "s1",
+        "5",
+        TransactionMode::Request,
+        false,
+        Element::text("ContentData", "x"),
+    );
+    let mut m = imps_wire::decode(&bytes, Encoding::Wbxml, &Limits::default()).unwrap();
+    m.session_id = session_id.map(str::to_string);
+    let mut root = m.to_element();
+    f(&mut root);
+    imps_wire::wbxml::encode(&root, v).unwrap()
+}
+
+/// Elements of the names the envelope reads, in places the full decode
+/// does not look (another root child, a second descriptor, deeper in the
+/// transaction), and a second transaction the full decode refuses: the
+/// quick read agrees or says nothing.
+#[test]
+fn names_in_other_places_and_later_transactions_do_not_mislead() {
+    let sd = |id: &str| Element::new("SessionDescriptor").with(Element::text("SessionID", id));
+    for v in Version::ALL {
+        let cases: Vec<Vec<u8>> =
+            vec![
+                changed_send(v, None, |root| {
+                    root.children.push(Element::new("Foo").with(sd("x")));
+                }),
+                changed_send(v, Some("s1"), |root| {
+                    let session = root.child_mut("Session").unwrap();
+                    session.children.push(
+                        Element::new("Poll").with(
+                            Element::new("TransactionDescriptor")
+                                .with_text("TransactionMode", "Response")
+                                .with_text("TransactionID", "99"),
+                        ),
+                    );
+                    session.children.push(Element::new("Poll").with(
+                        Element::new("TransactionContent").with(Element::new("Login-Request")),
+                    ));
+                }),
+                changed_send(v, Some("s1"), |root| {
+                    let tx = root
+                        .child_mut("Session")
+                        .and_then(|s| s.child_mut("Transaction"))
+                        .unwrap();
+                    tx.children.push(
+                        Element::new("Foo").with(
+                            Element::new("Bar").with(
+                                Element::new("MessageInfo").with(
+                                    Element::new("Recipient")
+                                        .with(Element::new("Group").with_text("GroupID", "g")),
+                                ),
+                            ),
+                        ),
+                    );
+                }),
+                changed_send(v, Some("s1"), |root| {
+                    root.child_mut("Session")
+                        .unwrap()
+                        .children
+                        .push(Element::new("Transaction"));
+                }),
+            ];
+        for (i, bytes) in cases.iter().enumerate() {
+            agrees(bytes)
+                .map_err(|e| format!("{v} case {i}: {e}"))
+                .unwrap();
+        }
+    }
+}
+
+/// The attribute code page lasts from one element's attributes to the
+/// next element's, in the decoder: a switch at the end of the root's
+/// attributes makes a later xmlns token unknown there, and the quick read
+/// must not take the message the decoder refuses.
+#[test]
+fn the_attribute_page_carries_over_as_in_the_decoder() {
+    for v in Version::ALL {
+        let mut bytes = send(
+            v,
+            "s1",
+            "5",
+            TransactionMode::Request,
+            false,
+            Element::text("ContentData", "x"),
+        );
+        // Header: version, public id, charset, empty string table; then
+        // the root tag with attributes, whose list ends at the first END.
+        assert_eq!(bytes[4] & 0x80, 0x80, "{v}: the root has attributes");
+        let end = 5 + bytes[5..].iter().position(|b| *b == 0x01).unwrap();
+        bytes.splice(end..end, [0x00, 0x01]);
+        agrees(&bytes).unwrap();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

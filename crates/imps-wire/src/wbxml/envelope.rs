@@ -49,6 +49,8 @@ pub(super) fn envelope(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
     let mut elements = 0usize;
     let mut used = 0usize;
     let mut page = 0u8;
+    // The attribute code page, like the decoder's, lasts across elements.
+    let mut attr_page = 0u8;
 
     let mut session_id: Option<String> = None;
     let mut transactions = 0usize;
@@ -144,15 +146,16 @@ pub(super) fn envelope(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
                 }
                 let name = table.tag(page, tok & 0x3F).unwrap_or("");
                 if tok & HAS_ATTRS != 0 {
-                    let a = attributes(&mut r, strtbl, table, limits, name, depth == 0)?;
-                    elements += a.count;
-                    used = used.saturating_add(a.bytes);
-                    if elements > limits.max_elements || used > limits.max_size {
-                        return None;
-                    }
+                    let mut list = AttrList {
+                        page: &mut attr_page,
+                        elements: &mut elements,
+                        used: &mut used,
+                    };
+                    let xmlns =
+                        attributes(&mut r, strtbl, table, limits, name, depth == 0, &mut list)?;
                     // The root's namespace picks the version (and the
                     // token table from here on), as the full decode does.
-                    if let Some(ns) = a.xmlns {
+                    if let Some(ns) = xmlns {
                         let v = Version::from_namespace(&ns)?;
                         declared = Some(v);
                         table = tables::decode_table(Some(v));
@@ -187,7 +190,9 @@ pub(super) fn envelope(bytes: &[u8], limits: &Limits) -> Option<Envelope> {
         }
     }
     let version = declared.or(hint)?;
-    if transactions == 0 || !seen.content {
+    // A later transaction is not looked into (the full decode may refuse
+    // it): a message of more than one is left to the full decode.
+    if transactions != 1 || !seen.content {
         return None;
     }
     let mode = match mode {
@@ -246,72 +251,87 @@ fn look_at(
     seen: &mut Seen,
 ) -> Option<Look> {
     let once = |flag: &mut bool| -> Option<()> { (!std::mem::replace(flag, true)).then_some(()) };
-    let first_tx = transactions == 1 && path[1] == "Session";
-    Some(match (depth, name) {
-        (1, "Session") => {
+    // The open elements between the root and this one, exactly.
+    let under = |ancestors: &[&str]| depth == ancestors.len() + 1 && path[1..depth] == *ancestors;
+    let first_tx = transactions == 1;
+    const TX: [&str; 2] = ["Session", "Transaction"];
+    const CONTENT: [&str; 3] = ["Session", "Transaction", "TransactionContent"];
+    Some(match name {
+        "Session" if under(&[]) => {
             once(&mut seen.session)?;
             Look::Nothing
         }
-        (2, "SessionDescriptor") if path[1] == "Session" => {
+        "SessionDescriptor" if under(&["Session"]) => {
             once(&mut seen.descriptor)?;
             Look::Nothing
         }
-        (3, "SessionID") if path[2] == "SessionDescriptor" => {
+        "SessionID" if under(&["Session", "SessionDescriptor"]) => {
             once(&mut seen.session_id)?;
             Look::Text(Want::SessionId)
         }
-        (3, "TransactionDescriptor") if path[2] == "Transaction" && first_tx => {
+        "TransactionDescriptor" if first_tx && under(&TX) => {
             once(&mut seen.tx_descriptor)?;
             Look::Nothing
         }
-        (4, "TransactionMode") if path[3] == "TransactionDescriptor" && first_tx => {
+        "TransactionMode"
+            if first_tx && under(&["Session", "Transaction", "TransactionDescriptor"]) =>
+        {
             once(&mut seen.mode)?;
             Look::Text(Want::Mode)
         }
-        (4, "TransactionID") if path[3] == "TransactionDescriptor" && first_tx => {
+        "TransactionID"
+            if first_tx && under(&["Session", "Transaction", "TransactionDescriptor"]) =>
+        {
             once(&mut seen.tid)?;
             Look::Text(Want::Tid)
         }
-        (3, "TransactionContent") if path[2] == "Transaction" && first_tx => {
+        "TransactionContent" if first_tx && under(&TX) => {
             once(&mut seen.content)?;
             Look::Nothing
         }
-        (4, _) if path[3] == "TransactionContent" && first_tx => {
+        _ if first_tx && under(&CONTENT) => {
             once(&mut seen.primitive)?;
             if name.is_empty() {
                 return None;
             }
             Look::Primitive
         }
-        (5, "MessageInfo") if path[3] == "TransactionContent" && first_tx => {
+        "MessageInfo" if first_tx && depth == 5 && path[1..4] == CONTENT => {
             once(&mut seen.info)?;
             Look::Nothing
         }
-        (6, "Recipient")
-            if path[5] == "MessageInfo" && path[3] == "TransactionContent" && first_tx =>
+        "Recipient"
+            if first_tx && depth == 6 && path[1..4] == CONTENT && path[5] == "MessageInfo" =>
         {
             once(&mut seen.recipient)?;
             Look::Nothing
         }
-        (7, "Group") if path[6] == "Recipient" && path[5] == "MessageInfo" && first_tx => {
+        "Group"
+            if first_tx
+                && depth == 7
+                && path[1..4] == CONTENT
+                && path[5] == "MessageInfo"
+                && path[6] == "Recipient" =>
+        {
             Look::Group
         }
         _ => Look::Nothing,
     })
 }
 
-/// What an element's attribute list held.
-struct Attrs {
-    /// Attributes, counted as the full decoder counts them.
-    count: usize,
-    /// Bytes of names and values, charged to the whole tree's text.
-    bytes: usize,
-    /// The root's first `xmlns` value (attribute-start token).
-    xmlns: Option<String>,
+/// The walk's state an attribute list reads and charges.
+struct AttrList<'s> {
+    /// The attribute code page (kept across elements, as the decoder does).
+    page: &'s mut u8,
+    /// Elements and attributes so far (`max_elements`).
+    elements: &'s mut usize,
+    /// Bytes of text, names and values so far (the whole tree's budget).
+    used: &'s mut usize,
 }
 
-/// Reads an attribute list up to its END as the full decoder does. On the
-/// root (`root`) it keeps the first attribute's value when that is an
+/// Reads an attribute list up to its END as the full decoder does,
+/// charging each attribute and each piece as it comes. On the root
+/// (`root`) it gives back the first attribute's value when that is an
 /// `xmlns` made from an attribute-start token, and gives up on a LITERAL
 /// name (a prefixed namespace the full decode also looks at).
 fn attributes<'a>(
@@ -321,74 +341,77 @@ fn attributes<'a>(
     limits: &Limits,
     element: &str,
     root: bool,
-) -> Option<Attrs> {
-    let mut a = Attrs {
-        count: 0,
-        bytes: 0,
-        xmlns: None,
-    };
-    let mut page = 0u8;
+    list: &mut AttrList<'_>,
+) -> Option<Option<String>> {
+    let mut xmlns: Option<String> = None;
+    let mut count = 0usize;
     // Length of the value being read; whether it is the root's first.
     let mut value_len = 0usize;
     let mut keep = false;
     let mut opaque_text = String::new();
+    let charge = |list: &mut AttrList<'_>, nodes: usize, bytes: usize| -> Option<()> {
+        *list.elements = list.elements.saturating_add(nodes);
+        *list.used = list.used.saturating_add(bytes);
+        (*list.elements <= limits.max_elements && *list.used <= limits.max_size).then_some(())
+    };
     loop {
         let at = r.pos;
         let tok = r.byte().ok()?;
         match tok {
-            END => return Some(a),
-            SWITCH_PAGE => page = r.byte().ok()?,
+            END => return Some(xmlns),
+            SWITCH_PAGE => *list.page = r.byte().ok()?,
             LITERAL => {
                 if root {
                     return None;
                 }
-                a.count += 1;
-                a.bytes += table_str(strtbl, r.mb_u32().ok()?, at).ok()?.len();
+                count += 1;
+                let name = table_str(strtbl, r.mb_u32().ok()?, at).ok()?;
+                charge(list, 1, name.len())?;
                 value_len = 0;
                 keep = false;
             }
             ENTITY | STR_I | STR_T | EXT_T_0 | OPAQUE => {
-                if a.count == 0 {
+                if count == 0 {
                     return None;
                 }
                 let p = piece(r, tok, at, element, strtbl, table, &mut opaque_text)?;
                 let added = match p {
                     Piece::Str(p) => {
-                        if keep && let Some(v) = a.xmlns.as_mut() {
+                        if keep && let Some(v) = xmlns.as_mut() {
                             v.push_str(p);
                         }
                         p.len()
                     }
                     Piece::Char(c) => {
-                        if keep && let Some(v) = a.xmlns.as_mut() {
+                        if keep && let Some(v) = xmlns.as_mut() {
                             v.push(c);
                         }
                         c.len_utf8()
                     }
                     Piece::Opaque => {
-                        if keep && let Some(v) = a.xmlns.as_mut() {
+                        if keep && let Some(v) = xmlns.as_mut() {
                             v.push_str(&opaque_text);
                         }
                         opaque_text.len()
                     }
                 };
-                value_len += added;
-                a.bytes += added;
+                value_len = value_len.saturating_add(added);
                 if value_len > limits.max_text {
                     return None;
                 }
+                charge(list, 0, added)?;
             }
             0x05..=0x3F | 0x45..=0x7F => {
-                if page != 0 {
+                if *list.page != 0 {
                     return None;
                 }
                 let prefix = tables::attr_start(tok)?;
-                a.count += 1;
-                a.bytes += prefix.len();
+                count += 1;
+                charge(list, 1, prefix.len())?;
                 value_len = prefix.len();
-                keep = root && a.count == 1;
+                keep = root && count == 1;
                 if keep {
-                    a.xmlns = Some(prefix.to_string());
+                    xmlns = Some(prefix.to_string());
                 }
             }
             _ => return None,
