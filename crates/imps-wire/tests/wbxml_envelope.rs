@@ -77,6 +77,18 @@ fn send(
     imps_wire::encode(&m, Encoding::Wbxml).unwrap()
 }
 
+/// A one-line send of session `s1`, transaction `5`, to a user.
+fn plain_send(v: Version) -> Vec<u8> {
+    send(
+        v,
+        "s1",
+        "5",
+        TransactionMode::Request,
+        false,
+        Element::text("ContentData", "x"),
+    )
+}
+
 #[test]
 fn every_example_message_reads_as_the_full_decode_says() {
     let mut read = 0;
@@ -117,14 +129,7 @@ fn a_plain_send_is_read() {
 #[test]
 fn a_child_inside_the_session_id_is_left_to_the_full_decode() {
     for v in Version::ALL {
-        let bytes = send(
-            v,
-            "s1",
-            "5",
-            TransactionMode::Request,
-            false,
-            Element::text("ContentData", "x"),
-        );
+        let bytes = plain_send(v);
         let m = imps_wire::decode(&bytes, Encoding::Wbxml, &Limits::default()).unwrap();
         let mut root = m.to_element();
         let sid = root
@@ -140,14 +145,7 @@ fn a_child_inside_the_session_id_is_left_to_the_full_decode() {
 
 /// A send's tree changed by `f`, encoded in `v`.
 fn changed_send(v: Version, session_id: Option<&str>, f: impl FnOnce(&mut Element)) -> Vec<u8> {
-    let bytes = send(
-        v,
-        "s1",
-        "5",
-        TransactionMode::Request,
-        false,
-        Element::text("ContentData", "x"),
-    );
+    let bytes = plain_send(v);
     let mut m = imps_wire::decode(&bytes, Encoding::Wbxml, &Limits::default()).unwrap();
     m.session_id = session_id.map(str::to_string);
     let mut root = m.to_element();
@@ -219,14 +217,7 @@ fn names_in_other_places_and_later_transactions_do_not_mislead() {
 #[test]
 fn the_attribute_page_carries_over_as_in_the_decoder() {
     for v in Version::ALL {
-        let mut bytes = send(
-            v,
-            "s1",
-            "5",
-            TransactionMode::Request,
-            false,
-            Element::text("ContentData", "x"),
-        );
+        let mut bytes = plain_send(v);
         // Header: version, public id, charset, empty string table; then
         // the root tag with attributes, whose list ends at the first END.
         assert_eq!(bytes[4] & 0x80, 0x80, "{v}: the root has attributes");
