@@ -305,20 +305,16 @@ impl Service {
     /// windows of its session fill, and every message to it is written
     /// instead of delivered. `None`: the message has no request in it.
     pub fn refuse_busy(&self, s: &Session, msg: &Message, held: usize) -> Option<Answer> {
+        if let [tx] = msg.transactions.as_slice()
+            && tx.mode == TransactionMode::Request
+        {
+            let err = self.busy_refusal(s, tx.kind(), held);
+            return Some(self.refusal(s, msg, tx, &err));
+        }
         let err = CoreError::Overloaded {
             what: format!("{held} requests of this connection wait to be handled"),
             retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
         };
-        if let [tx] = msg.transactions.as_slice()
-            && tx.mode == TransactionMode::Request
-        {
-            if let Some(kind) = tx.kind() {
-                self.stats
-                    .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
-            }
-            tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
-            return Some(self.refusal(s, msg, tx, &err));
-        }
         let mut answers = msg
             .transactions
             .iter()
@@ -342,6 +338,21 @@ impl Service {
         m.transactions.extend(answers);
         m.poll = Some(s.has_pending());
         Some(Answer::Whole(m))
+    }
+
+    /// The refusal of one request of kind `kind` on a connection holding
+    /// `held` requests, counted and logged.
+    fn busy_refusal(&self, s: &Session, kind: Option<PrimitiveKind>, held: usize) -> CoreError {
+        let err = CoreError::Overloaded {
+            what: format!("{held} requests of this connection wait to be handled"),
+            retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
+        };
+        if let Some(kind) = kind {
+            self.stats
+                .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
+        }
+        tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
+        err
     }
 
     /// The answer refusing `tx` of `msg` with `err` (503): from the
@@ -426,12 +437,19 @@ impl Service {
     }
 
     /// As [`Service::refuse_if_overloaded`] and [`Service::refuse_busy`]
-    /// (`full`: the connection holds as many requests as it may), for a
+    /// (`full`: the connection holds as many requests as it may, `held`
+    /// of them), for a
     /// WBXML message of which only the envelope was read
     /// ([`imps_wire::wbxml::envelope`]): a plain SendMessage of `s`'s to
     /// users, in `s`'s version, with a TransactionID, is refused the same
     /// way, from the template. `None`: anything else (decode it whole).
-    pub fn refuse_envelope(&self, s: &Session, env: &Envelope, full: bool) -> Option<Answer> {
+    pub fn refuse_envelope(
+        &self,
+        s: &Session,
+        env: &Envelope,
+        full: bool,
+        held: usize,
+    ) -> Option<Answer> {
         let kind = PrimitiveKind::SendMessageRequest;
         if env.transactions != 1
             || env.mode != TransactionMode::Request
@@ -444,13 +462,7 @@ impl Service {
         }
         let tid = env.transaction_id.as_deref()?;
         if full {
-            let err = CoreError::Overloaded {
-                what: "this connection holds as many requests as it may".into(),
-                retry_after_secs: self.base.cfg.im.overload_retry_secs.max(1),
-            };
-            self.stats
-                .record(kind, std::time::Duration::ZERO, Some(err.status_code()));
-            tracing::debug!(session = %crate::ids::log_tag(&s.id), error = %err, "refused unread");
+            self.busy_refusal(s, Some(kind), held);
         } else {
             self.send_refused_now(s, kind)?;
         }

@@ -225,6 +225,7 @@ fn refuse_unread(
     bound: Option<&Arc<Session>>,
     frame: &Option<Result<WsMessage, axum::Error>>,
     full: bool,
+    held: usize,
 ) -> Option<Answer> {
     let s = bound?;
     let Some(Ok(WsMessage::Binary(bytes))) = frame else {
@@ -234,7 +235,7 @@ fn refuse_unread(
         return None;
     }
     let env = imps_wire::wbxml::envelope(bytes, &st.limits)?;
-    let r = st.service.refuse_envelope(s, &env, full)?;
+    let r = st.service.refuse_envelope(s, &env, full, held)?;
     Metrics::inc(&st.metrics.csp_transactions);
     if full {
         Metrics::inc(&st.metrics.ws_busy_refusals);
@@ -315,7 +316,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                         break;
                     }
                 };
-                if let Some(r) = refuse_unread(&st, bound.as_ref(), &frame, false) {
+                if let Some(r) = refuse_unread(&st, bound.as_ref(), &frame, false, 0) {
                     enc = Encoding::Wbxml;
                     if within(&st, send_answer(&mut socket, &r, enc))
                         .await
@@ -467,7 +468,7 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                 {
                     let full = held.len() >= st.ws_read_ahead
                         || held_bytes + frame_len(&f) > st.limits.max_size;
-                    if let Some(r) = refuse_unread(&st, bound.as_ref(), &f, full) {
+                    if let Some(r) = refuse_unread(&st, bound.as_ref(), &f, full, held.len()) {
                         dead = within(&st, send_answer(&mut socket, &r, Encoding::Wbxml)).await.is_err();
                         unflushed = true;
                         continue;
