@@ -46,28 +46,6 @@ impl Answer {
             } => body.encode_answer_for(*version, session_id, tid, *poll, encoding),
         }
     }
-
-    /// The message, built whole (for tests and logs).
-    pub fn to_message(&self) -> Message {
-        match self {
-            Answer::Whole(m) => m.clone(),
-            Answer::Refusal {
-                body,
-                version,
-                session_id,
-                tid,
-                poll,
-            } => {
-                let mut m = Message::single(
-                    *version,
-                    Some(session_id.clone()),
-                    imps_wire::Transaction::response(Some(tid.clone()), body.body().clone()),
-                );
-                m.poll = Some(*poll);
-                m
-            }
-        }
-    }
 }
 
 /// The refusal primitive of each version, made at first need.
@@ -100,6 +78,27 @@ impl Refusals {
 mod tests {
     use super::*;
 
+    /// The refusal built whole, as `imps_wire::encode` would write it.
+    fn whole(a: &Answer) -> Message {
+        let Answer::Refusal {
+            body,
+            version,
+            session_id,
+            tid,
+            poll,
+        } = a
+        else {
+            panic!("not a refusal");
+        };
+        let mut m = Message::single(
+            *version,
+            Some(session_id.clone()),
+            imps_wire::Transaction::response(Some(tid.clone()), body.body().clone()),
+        );
+        m.poll = Some(*poll);
+        m
+    }
+
     /// The template's bytes decode to the refusal a client is told: 503,
     /// and from 1.3 on when to try again.
     #[test]
@@ -115,7 +114,7 @@ mod tests {
                     poll: true,
                 };
                 let bytes = a.encode(e).expect("encodes");
-                assert_eq!(bytes, imps_wire::encode(&a.to_message(), e).expect("whole"));
+                assert_eq!(bytes, imps_wire::encode(&whole(&a), e).expect("whole"));
                 let m =
                     imps_wire::decode(&bytes, e, &imps_wire::Limits::default()).expect("decodes");
                 let tx = &m.transactions[0];
