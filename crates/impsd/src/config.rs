@@ -227,15 +227,14 @@ pub struct LimitsConfig {
     /// past it the connection is closed (its session stays, and what it
     /// had not acknowledged is offered again).
     pub ws_write_timeout_secs: u64,
-    /// Bytes a WebSocket reads at once, and the read buffer each
-    /// connection keeps while idle (a larger frame grows it to its size).
-    /// Small keeps an idle connection cheap (issue 19); larger means
-    /// fewer reads for large frames. At least 64.
+    /// Bytes a WebSocket asks of its socket per read (more when the frame
+    /// in hand needs more). The buffer is made for the read and given back
+    /// once its frames are taken: an idle connection holds none (issue
+    /// 19). At least 64.
     pub ws_read_buffer_bytes: usize,
-    /// Bytes of frames a WebSocket collects before writing them out
-    /// (they are written at the latest when a batch ends); the write
-    /// buffer keeps the capacity of the largest batch, so this bounds
-    /// what an idle connection holds. 0 = write every frame at once.
+    /// Bytes of frames a WebSocket gathers before writing them out (they
+    /// are written at the latest when a batch ends, and the buffer is then
+    /// given back). 0 = write every frame at once.
     pub ws_write_buffer_bytes: usize,
     /// Requests a WebSocket bound to a session reads ahead and holds while
     /// an earlier one runs (issue 19); one more is answered 503 (1.3:
@@ -754,8 +753,8 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("limits.max_text_bytes", "Longest text value in a CSP document, in bytes.", ""),
     ("limits.max_message_bytes", "Largest message we send unless the client negotiates less.", ""),
     ("limits.ws_write_timeout_secs", "Seconds a WebSocket write may wait for a client that does not read; then it is closed.", ""),
-    ("limits.ws_read_buffer_bytes", "Bytes a WebSocket reads at once: the read buffer an idle connection keeps (a larger frame grows it); at least 64.", ""),
-    ("limits.ws_write_buffer_bytes", "Bytes of frames a WebSocket collects before writing (a batch is written at its end anyway); bounds the write buffer an idle connection keeps.", ""),
+    ("limits.ws_read_buffer_bytes", "Bytes a WebSocket asks of its socket per read (more for a larger frame); the buffer is given back once read, so an idle connection holds none; at least 64.", ""),
+    ("limits.ws_write_buffer_bytes", "Bytes of frames a WebSocket gathers before writing (a batch is written at its end anyway, and the buffer given back).", ""),
     ("limits.ws_read_ahead", "Requests a WebSocket with a session holds while an earlier one runs; one more is answered 503 with TryAgainTimeout, unhandled, so the client's answers to pushes are still read. At least 1.", ""),
     ("limits.ws_concurrent_sends", "SendMessage requests of one WebSocket handled at once, so a pipelining client does not wait a round trip per message; recipients still get them in order. 1 = one at a time. At least 1.", ""),
     ("limits.max_connections", "Most client connections at once (HTTP, WebSocket, TCP CIR); more are closed at accept. Kept below the open-file limit.", ""),

@@ -378,6 +378,11 @@ impl<S> Tracked<S> {
             _admitted: admitted,
         }
     }
+
+    /// The socket itself (a WebSocket waits on its readiness).
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {

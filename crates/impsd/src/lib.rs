@@ -23,6 +23,7 @@ pub mod operator;
 pub mod sms;
 pub mod tls;
 pub mod web;
+pub mod websocket;
 pub mod ws;
 
 use std::net::SocketAddr;

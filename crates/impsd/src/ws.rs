@@ -12,46 +12,100 @@ use std::task::Poll;
 
 use tokio::sync::Notify;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
 use imps_core::{Answer, RequestCtx, Session};
 use imps_wire::{Element, Encoding, Message};
 
 use crate::http::{AppState, asserted_msisdn};
 use crate::metrics::Metrics;
+use crate::websocket::{CloseFrame, WsConfig, WsConn, WsError, WsMessage};
 
 pub async fn upgrade(
     State(st): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut req: axum::extract::Request,
 ) -> Response {
-    if !crate::web::same_origin(&headers) {
+    let headers = req.headers();
+    if !crate::web::same_origin(headers) {
         tracing::info!("WebSocket upgrade from another origin refused");
-        return axum::http::StatusCode::FORBIDDEN.into_response();
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let accept = match handshake(headers) {
+        Ok(a) => a,
+        Err(why) => {
+            tracing::debug!(why, "WebSocket upgrade refused");
+            return (StatusCode::BAD_REQUEST, why).into_response();
+        }
+    };
+    if req
+        .extensions()
+        .get::<hyper::upgrade::OnUpgrade>()
+        .is_none()
+    {
+        return (StatusCode::UPGRADE_REQUIRED, "connection not upgradable").into_response();
     }
     let ctx = RequestCtx {
         peer: Some(peer),
-        msisdn: asserted_msisdn(&st, peer, &headers),
+        msisdn: asserted_msisdn(&st, peer, headers),
         // Several sends of the socket at once (issue 19).
         send_order: (st.ws_concurrent_sends > 1).then(Default::default),
     };
-    let max = st.limits.max_size;
-    // Small buffers (issue 19, memory per idle session): tungstenite
-    // zero-fills all of its read buffer's free space before every read
-    // and keeps it for the connection's life, and its write buffer keeps
-    // the capacity of the largest batch written. CSP frames are small; a
-    // larger frame grows the read buffer to its size, and the write
-    // buffer is written out once it holds `ws_write_buffer` bytes.
-    let (read_buf, write_buf) = st.ws_buffers;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(read_buf)
-        .write_buffer_size(write_buf)
-        .on_upgrade(move |socket| serve(st, ctx, socket))
+    // Small reads and no buffer kept while idle (issue 19, memory per
+    // idle session): see `crate::websocket`.
+    let (read_chunk, write_batch) = st.ws_buffers;
+    let cfg = WsConfig {
+        max_message: st.limits.max_size,
+        read_chunk,
+        write_batch,
+    };
+    let on = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on.await {
+            Ok(up) => serve(st, ctx, WsConn::new(up, cfg)).await,
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, HeaderValue::from_static("upgrade")),
+            (header::UPGRADE, HeaderValue::from_static("websocket")),
+            (
+                header::SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// Checks an HTTP/1.1 upgrade request (RFC 6455, section 4.2.1) and
+/// gives the accept key to answer it with.
+fn handshake(headers: &HeaderMap) -> Result<String, &'static str> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("Connection header did not include 'upgrade'");
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("Upgrade header did not include 'websocket'");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err("Sec-WebSocket-Version header did not say 13");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("Sec-WebSocket-Key header missing")?;
+    Ok(crate::websocket::accept_key(key.as_bytes()))
 }
 
 /// The WebSockets carrying each session, so that the admin endpoint can
@@ -154,24 +208,11 @@ enum Incoming {
     TooBig,
 }
 
-/// Whether a read failed because the frame or message is over the size
-/// limit.
-fn too_big(e: &axum::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
-fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Incoming {
+fn incoming(st: &AppState, frame: Option<Result<WsMessage, WsError>>) -> Incoming {
     // Decoded straight from the frame's buffer.
     let (decoded, enc, size) = match &frame {
         Some(Ok(WsMessage::Text(t))) => (
-            imps_wire::decode(t.as_bytes(), Encoding::Xml, &st.limits),
+            imps_wire::decode(t, Encoding::Xml, &st.limits),
             Encoding::Xml,
             t.len(),
         ),
@@ -181,7 +222,7 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
             b.len(),
         ),
         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Incoming::Nothing,
-        Some(Err(e)) if too_big(e) => {
+        Some(Err(WsError::TooBig(_))) => {
             tracing::info!(
                 limit = st.limits.max_size,
                 "WebSocket frame over the size limit; closing"
@@ -205,7 +246,7 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, axum::Error>>) -> Inc
 }
 
 /// Bytes of a frame's payload.
-fn frame_len(frame: &Option<Result<WsMessage, axum::Error>>) -> usize {
+fn frame_len(frame: &Option<Result<WsMessage, WsError>>) -> usize {
     match frame {
         Some(Ok(WsMessage::Text(t))) => t.len(),
         Some(Ok(WsMessage::Binary(b))) => b.len(),
@@ -223,7 +264,7 @@ fn frame_len(frame: &Option<Result<WsMessage, axum::Error>>) -> usize {
 fn refuse_unread(
     st: &AppState,
     bound: Option<&Arc<Session>>,
-    frame: &Option<Result<WsMessage, axum::Error>>,
+    frame: &Option<Result<WsMessage, WsError>>,
     full: bool,
     held: usize,
 ) -> Option<Answer> {
@@ -258,7 +299,7 @@ fn is_answer(m: &Message) -> bool {
             .all(|t| t.mode == imps_wire::TransactionMode::Response)
 }
 
-async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
+async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WsConn) {
     Metrics::inc(&st.metrics.ws_connections);
     let mut bound: Option<Arc<Session>> = None;
     let mut enc = Encoding::Xml;
@@ -542,7 +583,8 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
                                 }
                             }
                         }
-                        Incoming::Nothing => {}
+                        // A ping's pong is queued: it goes with the next flush.
+                        Incoming::Nothing => unflushed = true,
                         Incoming::End => closing = true,
                         Incoming::TooBig => {
                             too_big = true;
@@ -573,22 +615,17 @@ async fn serve(st: Arc<AppState>, ctx: RequestCtx, mut socket: WebSocket) {
     // A draining node says why: its client reconnects (the load balancer
     // sends it to another node).
     let close = if too_big {
-        Some(axum::extract::ws::CloseFrame {
+        Some(CloseFrame {
             code: CLOSE_TOO_BIG,
             reason: "message too big".into(),
         })
     } else {
-        st.service
-            .is_draining()
-            .then(|| axum::extract::ws::CloseFrame {
-                code: CLOSE_GOING_AWAY,
-                reason: "server draining; log in again".into(),
-            })
+        st.service.is_draining().then(|| CloseFrame {
+            code: CLOSE_GOING_AWAY,
+            reason: "server draining; log in again".into(),
+        })
     };
-    let _ = within(&st, async {
-        socket.send(WsMessage::Close(close)).await.map_err(|_| ())
-    })
-    .await;
+    let _ = within(&st, async { socket.close(close).await.map_err(|_| ()) }).await;
 }
 
 /// A request being handled: what it answered, the session it named and
@@ -727,7 +764,7 @@ async fn start_held<'a>(
 async fn push_out(
     st: &AppState,
     bound: Option<&Arc<Session>>,
-    socket: &mut WebSocket,
+    socket: &mut WsConn,
     enc: Encoding,
 ) -> Result<(), ()> {
     within(st, async {
@@ -781,7 +818,7 @@ async fn changed(wake: &mut Option<imps_core::session::Wake>) {
 async fn drain_pushes(
     st: &AppState,
     s: &Arc<Session>,
-    socket: &mut WebSocket,
+    socket: &mut WsConn,
     enc: Encoding,
 ) -> Result<(), ()> {
     // Encoded by the core: a primitive many sessions get is encoded once
@@ -800,7 +837,7 @@ fn login_session_id(m: &Message) -> Option<String> {
         .flatten()
 }
 
-async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), ()> {
+async fn send(socket: &mut WsConn, m: &Message, enc: Encoding) -> Result<(), ()> {
     let bytes =
         imps_wire::encode(m, enc).map_err(|e| tracing::error!(error = %e, "encode failed"))?;
     send_bytes(socket, bytes, enc).await
@@ -808,7 +845,7 @@ async fn send(socket: &mut WebSocket, m: &Message, enc: Encoding) -> Result<(), 
 
 /// As [`send`], for an answer that may come from a template (an
 /// overload refusal, issue 19).
-async fn send_answer(socket: &mut WebSocket, a: &Answer, enc: Encoding) -> Result<(), ()> {
+async fn send_answer(socket: &mut WsConn, a: &Answer, enc: Encoding) -> Result<(), ()> {
     let bytes = a
         .encode(enc)
         .map_err(|e| tracing::error!(error = %e, "encode failed"))?;
@@ -816,16 +853,14 @@ async fn send_answer(socket: &mut WebSocket, a: &Answer, enc: Encoding) -> Resul
 }
 
 /// Queues an encoded message as a text (XML) or binary (WBXML) frame.
-async fn send_bytes(socket: &mut WebSocket, bytes: Vec<u8>, enc: Encoding) -> Result<(), ()> {
-    let frame = match enc {
-        Encoding::Xml => match String::from_utf8(bytes) {
-            Ok(s) => WsMessage::Text(s.into()),
-            Err(_) => return Err(()),
-        },
-        Encoding::Wbxml => WsMessage::Binary(bytes.into()),
-    };
+async fn send_bytes(socket: &mut WsConn, bytes: Vec<u8>, enc: Encoding) -> Result<(), ()> {
+    let text = enc == Encoding::Xml;
+    // A text frame carries UTF-8 only.
+    if text && std::str::from_utf8(&bytes).is_err() {
+        return Err(());
+    }
     // Queued only; the serve loop flushes before it waits for input.
-    socket.feed(frame).await.map_err(|_| ())
+    socket.feed(text, &bytes).await.map_err(|_| ())
 }
 
 // Optimised builds only (the test profile `ci`, release): without

@@ -97,6 +97,7 @@ mod sysmsg_cli;
 mod testkit_real;
 mod transport;
 mod web;
+mod ws_frames;
 
 /// A test file nobody declared above would never run (`autotests = false`
 /// finds nothing by itself): every `tests/*.rs` and every helper directory
