@@ -620,6 +620,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         Encoding::Wbxml
     };
     let rss0 = target.server_rss();
+    let anon0 = target.server_rss_anon();
     let t_login = Instant::now();
     let users = tokio::time::timeout(SETUP_LIMIT, async {
         match args.transport {
@@ -634,6 +635,7 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
     // Let the logins' work settle before reading the idle footprint.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = target.server_rss();
+    let anon_idle = target.server_rss_anon();
     println!(
         "imps-bench model: {server}; {} users over {:?}, CSP 1.3 {enc:?}, one message per {} s to one of {neighbours} neighbours, {} s measured; logged in in {login_secs:.1} s",
         args.users, args.transport, args.interval_secs, args.secs
@@ -651,6 +653,15 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
             args.users,
             kb(rss_idle),
             per(rss0, rss_idle),
+        );
+        // The same without the binary's pages: two builds' RSS at start
+        // differs by their file pages, not by their heaps.
+        println!(
+            "idle, anonymous memory: before logins {} KB, with {} users {} KB; per session {} KB",
+            kb(anon0),
+            args.users,
+            kb(anon_idle),
+            per(anon0, anon_idle),
         );
         // Then every client closes its connections (WebSocket, TCP CIR,
         // HTTP keep-alive) without logging out: the sessions stay, as a

@@ -420,6 +420,15 @@ impl Target {
         parse_status_rss(&read_again(status)?)
     }
 
+    /// The started server's anonymous resident memory in bytes (RssAnon:
+    /// heap and stacks, without the pages of the binary, which differ
+    /// between two builds by as much as 2 MB at start for no change in
+    /// the heap); `None` for an external server.
+    pub fn server_rss_anon(&self) -> Option<u64> {
+        let (_, status) = self.child.as_ref()?.proc_files.as_ref()?;
+        parse_status_kb(&read_again(status)?, "RssAnon:")
+    }
+
     /// Server CPU time used since `start` (a [`Target::server_cpu`]
     /// reading).
     pub fn server_cpu_since(&self, start: Option<Duration>) -> Option<Duration> {
@@ -599,7 +608,13 @@ fn read_again(f: &std::fs::File) -> Option<String> {
 
 /// VmRSS of a /proc/PID/status text, in bytes.
 pub fn parse_status_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    parse_status_kb(status, "VmRSS:")
+}
+
+/// A `kB` field (`VmRSS:`, `RssAnon:`) of a /proc/PID/status text, in
+/// bytes.
+pub fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -671,6 +686,15 @@ mod tests {
         let line = "42 (im pd) S 1 42 42 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 9 0 1 2 3";
         assert_eq!(parse_stat_cpu(line, 100), Some(Duration::from_millis(3800)));
         assert_eq!(parse_stat_cpu("garbage", 100), None);
+    }
+
+    #[test]
+    fn reads_resident_memory_fields_of_a_status_text() {
+        let status =
+            "Name:\timpsd\nVmRSS:\t   23664 kB\nRssAnon:\t    4176 kB\nRssFile:\t   19488 kB\n";
+        assert_eq!(parse_status_rss(status), Some(23664 * 1024));
+        assert_eq!(parse_status_kb(status, "RssAnon:"), Some(4176 * 1024));
+        assert_eq!(parse_status_kb(status, "RssShmem:"), None);
     }
 
     #[test]

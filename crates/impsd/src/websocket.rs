@@ -12,12 +12,15 @@
 //! key, frame headers, masking, fragments and control frames, with the
 //! size limit checked from each frame's header on.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::conn::Tracked;
@@ -106,8 +109,9 @@ struct Header {
 pub struct Decoder {
     /// Largest frame and largest message, in bytes.
     max: usize,
-    /// A fragmented message begun: its opcode and the payload so far.
-    partial: Option<(u8, BytesMut)>,
+    /// A fragmented message begun: its opcode and the payload so far
+    /// (boxed: rare, and every connection holds the room for it).
+    partial: Option<Box<(u8, BytesMut)>>,
 }
 
 impl Decoder {
@@ -136,16 +140,17 @@ impl Decoder {
                     return Err(WsError::Protocol("a new message inside a fragmented one"));
                 }
                 OP_TEXT | OP_BINARY if h.fin => return finish(h.opcode, payload).map(Some),
-                OP_TEXT | OP_BINARY => self.partial = Some((h.opcode, payload)),
+                OP_TEXT | OP_BINARY => self.partial = Some(Box::new((h.opcode, payload))),
                 _ => {
-                    let Some((op, mut so_far)) = self.partial.take() else {
+                    let Some(begun) = self.partial.take() else {
                         return Err(WsError::Protocol("a continuation without a message"));
                     };
+                    let (op, mut so_far) = *begun;
                     so_far.extend_from_slice(&payload);
                     if h.fin {
                         return finish(op, so_far).map(Some);
                     }
-                    self.partial = Some((op, so_far));
+                    self.partial = Some(Box::new((op, so_far)));
                 }
             }
         }
@@ -189,7 +194,7 @@ impl Decoder {
                 }
             }
             OP_CONTINUATION | OP_TEXT | OP_BINARY => {
-                let so_far = self.partial.as_ref().map_or(0, |(_, p)| p.len()) as u64;
+                let so_far = self.partial.as_ref().map_or(0, |b| b.1.len()) as u64;
                 if payload.saturating_add(so_far) > self.max as u64 {
                     return Err(WsError::TooBig(self.max));
                 }
@@ -368,10 +373,17 @@ impl WsConn {
     /// A ping is answered (the pong goes out with the next flush); a
     /// close is answered, and a protocol error answered with its close
     /// code, at the next flush.
-    pub async fn recv(&mut self) -> Option<Result<WsMessage, WsError>> {
+    ///
+    /// Polled by hand rather than an async fn: the future is a reference,
+    /// so a connection's task waiting on it is no larger for it.
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<WsMessage, WsError>>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_recv(cx))
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<WsMessage, WsError>>> {
         loop {
             if self.read_done {
-                return None;
+                return Poll::Ready(None);
             }
             match self.dec.decode(&mut self.rbuf) {
                 Ok(Some(m)) => {
@@ -385,7 +397,7 @@ impl WsConn {
                         }
                         _ => {}
                     }
-                    return Some(Ok(m));
+                    return Poll::Ready(Some(Ok(m)));
                 }
                 Ok(None) => self.release_read_buffer(),
                 Err(e) => {
@@ -397,18 +409,18 @@ impl WsConn {
                         }));
                         self.queue_close(&reply);
                     }
-                    return Some(Err(e));
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
-            match self.read_more().await {
+            match std::task::ready!(self.poll_read_more(cx)) {
                 Ok(0) => {
                     self.read_done = true;
-                    return None;
+                    return Poll::Ready(None);
                 }
                 Ok(_) => {}
                 Err(e) => {
                     self.read_done = true;
-                    return Some(Err(e.into()));
+                    return Poll::Ready(Some(Err(e.into())));
                 }
             }
         }
@@ -421,21 +433,23 @@ impl WsConn {
         }
     }
 
-    async fn read_more(&mut self) -> io::Result<usize> {
+    /// Reads more bytes; a plain TCP socket only once it is readable, so
+    /// that no buffer waits with it.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let want = self.cfg.read_chunk.max(self.dec.missing(&self.rbuf));
-        let rbuf = &mut self.rbuf;
         match &mut self.io {
             Io::Tcp(t) => loop {
-                t.get_ref().readable().await?;
-                rbuf.reserve(want);
-                match t.get_ref().try_read_buf(rbuf) {
+                std::task::ready!(t.get_ref().poll_read_ready(cx))?;
+                self.rbuf.reserve(want);
+                match t.get_ref().try_read_buf(&mut self.rbuf) {
+                    // Readiness was cleared: the next poll waits for more.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    r => return r,
+                    r => return Poll::Ready(r),
                 }
             },
             Io::Other(s) => {
-                rbuf.reserve(want);
-                s.read_buf(rbuf).await
+                self.rbuf.reserve(want);
+                tokio_util::io::poll_read_buf(Pin::new(s), cx, &mut self.rbuf)
             }
         }
     }
