@@ -23,8 +23,6 @@ pub struct AdminState {
     pub log: Option<Arc<dyn LogControl>>,
     /// The SSP peers, when `[federation]` is on (`impsd peer list`).
     pub federation: Option<Arc<crate::federation::Federation>>,
-    /// The sessions' WebSockets, to cut one (`cut-transport`).
-    pub ws_cuts: Arc<crate::ws::Cuts>,
     /// Told when the operator asks the process to drain and stop.
     pub stop: Arc<tokio::sync::Notify>,
     /// `cluster.drain_timeout_ms`, for the answer to a drain.
@@ -277,7 +275,12 @@ async fn cut_transport(
     if !authorized(&st, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if st.ws_cuts.cut(&id) {
+    if st
+        .service
+        .sessions()
+        .get(&id)
+        .is_some_and(|s| s.cut_connections())
+    {
         StatusCode::OK.into_response()
     } else {
         StatusCode::NOT_FOUND.into_response()

@@ -45,7 +45,7 @@ pub struct AppState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Lets the admin endpoint cut a session's WebSockets (the session
     /// stays; its client reconnects and resumes).
-    pub ws_cuts: Arc<crate::ws::Cuts>,
+    pub ws_carrying: Arc<crate::ws::Carrying>,
     /// The store, for /healthz's ping.
     pub store: Arc<dyn imps_core::Store>,
     /// How long /healthz waits for the store (`store.health_timeout_ms`).

@@ -57,7 +57,7 @@ pub struct Running {
     stop_asked: Arc<tokio::sync::Notify>,
     /// The WebSockets bound to a session; the drain waits for them to
     /// close.
-    ws_cuts: Arc<ws::Cuts>,
+    ws_carrying: Arc<ws::Carrying>,
 }
 
 impl Running {
@@ -85,13 +85,13 @@ impl Running {
         // WebSocket writes and flushes it, then the close frame, and only
         // then lets go of its session. Exiting before that loses the
         // Disconnect (seen under load), so wait for both.
-        let pending = || self.service.parting_sessions() + self.ws_cuts.open_sessions();
+        let pending = || self.service.parting_sessions() + self.ws_carrying.open_sessions();
         while pending() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (parting, open) = (
             self.service.parting_sessions(),
-            self.ws_cuts.open_sessions(),
+            self.ws_carrying.open_sessions(),
         );
         if parting + open > 0 {
             tracing::warn!(
@@ -280,7 +280,7 @@ pub async fn start_full(
         tasks.push(f.start(service.clone(), store.clone(), shut_rx.clone()));
     }
 
-    let ws_cuts = Arc::new(ws::Cuts::default());
+    let ws_carrying = Arc::new(ws::Carrying::default());
     let state = Arc::new(http::AppState {
         service: service.clone(),
         limits: cfg.wire_limits(),
@@ -298,7 +298,7 @@ pub async fn start_full(
         idle_timeout: Duration::from_millis(cfg.limits.idle_timeout_ms.max(1)),
         federation: federation.clone(),
         cluster: cluster.clone(),
-        ws_cuts: ws_cuts.clone(),
+        ws_carrying: ws_carrying.clone(),
         store: store.clone(),
         health_timeout: Duration::from_millis(cfg.store.health_timeout_ms.max(1)),
     });
@@ -387,7 +387,6 @@ pub async fn start_full(
         token,
         log,
         federation: federation.clone(),
-        ws_cuts: ws_cuts.clone(),
         stop: stop_asked.clone(),
         drain_ms: cfg.cluster.drain_timeout_ms,
         clustered: cluster.is_some(),
@@ -433,7 +432,7 @@ pub async fn start_full(
         workers,
         cluster,
         stop_asked,
-        ws_cuts,
+        ws_carrying,
     })
 }
 

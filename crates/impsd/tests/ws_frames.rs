@@ -262,3 +262,83 @@ async fn ws_frames_a_fragmented_login_is_answered_and_a_close_is_returned() {
         "the server answers the close with its code"
     );
 }
+
+/// Posts to the admin endpoint; the status code.
+async fn admin_post(srv: &TestServer, path: &str, token: &str) -> u16 {
+    let mut c = TcpStream::connect(srv.running().admin_addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    c.write_all(req.as_bytes()).await.unwrap();
+    let (head, _) = read_head(&mut c).await;
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The administrator's cut closes the WebSocket carrying a session, as a
+/// network drop would, and the session stays; a session no WebSocket
+/// carries (any more) is not found (404).
+#[tokio::test]
+async fn ws_frames_an_administrators_cut_closes_the_socket_and_keeps_the_session() {
+    const TOKEN: &str = "cut-token-for-tests";
+    let srv = TestServer::builder()
+        .config(|c| c.admin.token = TOKEN.into())
+        .user("alice", common::DEFAULT_PASSWORD)
+        .start()
+        .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
+    let doc = login_doc();
+    ws.send(WsMsg::Text(String::from_utf8(doc).unwrap().into()))
+        .await
+        .unwrap();
+    let sid = loop {
+        match tokio::time::timeout(GUARD, ws.next()).await.unwrap() {
+            Some(Ok(WsMsg::Text(t))) => {
+                let m =
+                    imps_wire::decode(t.as_bytes(), Encoding::Xml, &imps_wire::Limits::default())
+                        .unwrap();
+                let body = &m.transactions[0].body;
+                if body.name == "Login-Response" {
+                    break body.child_text("SessionID").unwrap().to_string();
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    let cut = format!("/admin/sessions/{sid}/cut-transport");
+    assert_eq!(admin_post(&srv, &cut, TOKEN).await, 200);
+    let closed = tokio::time::timeout(GUARD, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(WsMsg::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the cut socket stays open");
+    assert!(
+        srv.service().sessions().get(&sid).is_some(),
+        "the session stays"
+    );
+    // Nothing carries it now, and an unknown session is not found either.
+    let carried = tokio::time::timeout(GUARD, async {
+        loop {
+            match admin_post(&srv, &cut, TOKEN).await {
+                404 => break,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+    assert!(
+        carried.is_ok(),
+        "a closed socket still counts as carrying it"
+    );
+    assert_eq!(
+        admin_post(&srv, "/admin/sessions/nosuch/cut-transport", TOKEN).await,
+        404
+    );
+}

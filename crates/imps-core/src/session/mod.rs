@@ -75,7 +75,7 @@ use std::collections::VecDeque;
 
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use imps_wire::{Element, SharedBody, Version};
 use parking_lot::Mutex;
@@ -216,6 +216,12 @@ pub struct Session {
     /// shared allocation of about 350 bytes per session (issue 19).
     generation: AtomicU64,
     woken: Notify,
+    /// Cuts of the connections carrying this session asked so far (the
+    /// admin's cut, as a network drop would): each connection compares
+    /// it with what it saw when it took the session.
+    cuts: AtomicU32,
+    /// Connections (WebSockets) carrying this session now.
+    carriers: AtomicU32,
 }
 
 impl Session {
@@ -264,7 +270,35 @@ impl Session {
             }),
             generation: AtomicU64::new(0),
             woken: Notify::new(),
+            cuts: AtomicU32::new(0),
+            carriers: AtomicU32::new(0),
         }
+    }
+
+    /// A connection now carries this session (until [`Session::uncarry`]).
+    pub fn carry(&self) {
+        self.carriers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A connection stopped carrying this session.
+    pub fn uncarry(&self) {
+        self.carriers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Cuts asked so far: a connection that sees this move closes.
+    pub fn cuts(&self) -> u32 {
+        self.cuts.load(Ordering::SeqCst)
+    }
+
+    /// Asks every connection carrying this session to close, as a
+    /// network drop would; the session stays. False when none carries it.
+    pub fn cut_connections(&self) -> bool {
+        if self.carriers.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        self.cuts.fetch_add(1, Ordering::SeqCst);
+        self.wake_up();
+        true
     }
 
     /// The durable part of this session: what a restart brings back.
@@ -482,9 +516,10 @@ mod tests {
     #[test]
     fn a_session_keeps_only_what_is_read_later() {
         // 464 with the ClientID element shared behind an `Arc` (544
-        // inline before): with the `Arc`'s counts, one 512-byte block.
+        // inline before), 472 with the connections' cut counts: with the
+        // `Arc`'s counts, one 512-byte block.
         let size = std::mem::size_of::<Session>();
-        assert!(size <= 464, "Session is {size} bytes");
+        assert!(size <= 480, "Session is {size} bytes");
         let caps = std::mem::size_of::<Capabilities>();
         assert!(caps <= 96, "Capabilities is {caps} bytes");
     }
