@@ -184,6 +184,9 @@ impl Decoder {
         let Some(payload) = payload_len(buf) else {
             return Ok(None);
         };
+        if payload >> 63 != 0 {
+            return Err(WsError::Protocol("a 64-bit length with its top bit set"));
+        }
         match opcode {
             OP_CLOSE | OP_PING | OP_PONG => {
                 if !fin {
@@ -192,6 +195,12 @@ impl Decoder {
                 if payload > MAX_CONTROL as u64 {
                     return Err(WsError::Protocol("a control frame over 125 bytes"));
                 }
+            }
+            OP_TEXT | OP_BINARY if self.partial.is_some() => {
+                return Err(WsError::Protocol("a new message inside a fragmented one"));
+            }
+            OP_CONTINUATION if self.partial.is_none() => {
+                return Err(WsError::Protocol("a continuation without a message"));
             }
             OP_CONTINUATION | OP_TEXT | OP_BINARY => {
                 let so_far = self.partial.as_ref().map_or(0, |b| b.1.len()) as u64;
@@ -266,7 +275,9 @@ fn close_frame(payload: &[u8]) -> Result<Option<CloseFrame>, WsError> {
         [_] => Err(WsError::Protocol("a close frame of one byte")),
         [a, b, reason @ ..] => {
             let code = u16::from_be_bytes([*a, *b]);
-            let allowed = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            // 1012-1014 were registered after the RFC (restart, try again
+            // later, bad gateway).
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             if !allowed {
                 return Err(WsError::Protocol("a close code not to be sent"));
             }
@@ -341,6 +352,10 @@ pub struct WsConn {
     written: usize,
     /// A close frame was queued (no frame may follow it).
     close_sent: bool,
+    /// The close frame to answer the client's close or protocol error
+    /// with, sent by [`WsConn::close`] once the connection ends: the
+    /// replies of the requests still running go out before it.
+    pending_close: Option<Vec<u8>>,
     /// The client closed, or its stream ended or failed.
     read_done: bool,
 }
@@ -364,6 +379,7 @@ impl WsConn {
             wbuf: Vec::new(),
             written: 0,
             close_sent: false,
+            pending_close: None,
             read_done: false,
         }
     }
@@ -392,8 +408,7 @@ impl WsConn {
                         WsMessage::Ping(p) => self.queue_control(OP_PONG, p),
                         WsMessage::Close(c) => {
                             self.read_done = true;
-                            let reply = close_payload(c.as_ref());
-                            self.queue_close(&reply);
+                            self.pending_close.get_or_insert(close_payload(c.as_ref()));
                         }
                         _ => {}
                     }
@@ -403,11 +418,11 @@ impl WsConn {
                 Err(e) => {
                     self.read_done = true;
                     if let Some(code) = e.close_code() {
-                        let reply = close_payload(Some(&CloseFrame {
-                            code,
-                            reason: String::new(),
-                        }));
-                        self.queue_close(&reply);
+                        self.pending_close
+                            .get_or_insert(close_payload(Some(&CloseFrame {
+                                code,
+                                reason: String::new(),
+                            })));
                     }
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -491,9 +506,14 @@ impl WsConn {
         Ok(())
     }
 
-    /// Queues a close frame (unless one went already) and writes it out.
+    /// Queues a close frame (unless one went already) and writes it out:
+    /// the answer to the client's close or protocol error if there was
+    /// one, else `frame`.
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), WsError> {
-        let payload = close_payload(frame.as_ref());
+        let payload = match self.pending_close.take() {
+            Some(p) => p,
+            None => close_payload(frame.as_ref()),
+        };
         self.queue_close(&payload);
         self.flush().await
     }
@@ -742,6 +762,25 @@ mod tests {
                 CLOSE_PROTOCOL_ERROR,
             ),
             (
+                "64-bit length with its top bit set",
+                vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4],
+                CLOSE_PROTOCOL_ERROR,
+            ),
+            (
+                "a message over the limit inside a fragmented one",
+                {
+                    let mut f = client_frame(OpCode::Data(Data::Text), b"a", false, MASK);
+                    f.extend(client_frame(
+                        OpCode::Data(Data::Binary),
+                        &[0; 2000],
+                        true,
+                        MASK,
+                    ));
+                    f
+                },
+                CLOSE_PROTOCOL_ERROR,
+            ),
+            (
                 "close of one byte",
                 client_frame(OpCode::Control(Control::Close), &[3], true, MASK),
                 CLOSE_PROTOCOL_ERROR,
@@ -774,6 +813,19 @@ mod tests {
             reason: "bye ü".into(),
         };
         assert_eq!(got, [WsMessage::Close(Some(close.clone()))]);
+        // A code registered after the RFC (1013, try again later) is read.
+        let f = client_frame(
+            OpCode::Control(Control::Close),
+            &1013u16.to_be_bytes(),
+            true,
+            MASK,
+        );
+        let got = decode_all(&mut Decoder::new(10), &mut BytesMut::from(&f[..])).unwrap();
+        let later = CloseFrame {
+            code: 1013,
+            reason: String::new(),
+        };
+        assert_eq!(got, [WsMessage::Close(Some(later))]);
         assert_eq!(close_payload(Some(&close)), p);
         // A reason longer than a control frame holds is cut on a
         // character boundary.

@@ -139,8 +139,11 @@ impl Carry {
                 self.count.sockets.fetch_add(1, Ordering::SeqCst);
             }
         }
+        // Read before counting: a cut that sees this socket counted is
+        // one it has not seen.
+        let seen = s.cuts();
         s.carry();
-        self.held = Some((s.clone(), s.cuts()));
+        self.held = Some((s.clone(), seen));
     }
 
     /// The administrator cut the carried session since it was taken.
