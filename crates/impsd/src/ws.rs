@@ -990,13 +990,14 @@ mod tests {
     /// the connection's state and its wait, 1,312 bytes (2,424 with the
     /// turns inline); with the frame reader polled by hand and the idle
     /// timer boxed, 936; with the cut seen through the session's own
-    /// wake-up, 840 (tokio's task then fits a 1,024-byte block).
+    /// wake-up, 840 (888 in the workspace's test build, where tokio has
+    /// more features): tokio's task then fits a 1,024-byte block.
     /// The bound leaves room for compiler changes and still catches the
     /// turns held inline.
     #[test]
     fn a_connections_task_keeps_no_rare_path_inline() {
         let size = future_size(super::serve);
         eprintln!("WebSocket serve future: {size} bytes");
-        assert!(size <= 880, "serve future is {size} bytes");
+        assert!(size <= 960, "serve future is {size} bytes");
     }
 }
