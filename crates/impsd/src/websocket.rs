@@ -136,9 +136,8 @@ impl Decoder {
                 OP_PING => return Ok(Some(WsMessage::Ping(payload.freeze()))),
                 OP_PONG => return Ok(Some(WsMessage::Pong(payload.freeze()))),
                 OP_CLOSE => return close_frame(&payload).map(|c| Some(WsMessage::Close(c))),
-                OP_TEXT | OP_BINARY if self.partial.is_some() => {
-                    return Err(WsError::Protocol("a new message inside a fragmented one"));
-                }
+                // (A new message inside a fragmented one, and a continuation
+                // without one, were refused from the header.)
                 OP_TEXT | OP_BINARY if h.fin => return finish(h.opcode, payload).map(Some),
                 OP_TEXT | OP_BINARY => self.partial = Some(Box::new((h.opcode, payload))),
                 _ => {
