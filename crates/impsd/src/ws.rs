@@ -214,7 +214,11 @@ fn incoming(st: &AppState, frame: Option<Result<WsMessage, WsError>>) -> Incomin
             Metrics::inc(&st.metrics.http_bad_requests);
             return Incoming::TooBig;
         }
-        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return Incoming::End,
+        Some(Err(e)) => {
+            tracing::info!(error = %e, "WebSocket frame refused or read failed; closing");
+            return Incoming::End;
+        }
+        Some(Ok(WsMessage::Close(_))) | None => return Incoming::End,
     };
     match decoded {
         Ok(m) => {
