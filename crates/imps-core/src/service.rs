@@ -1145,13 +1145,11 @@ impl Service {
         let Some(version) = Version::parse(&r.version) else {
             return Ok(None);
         };
-        let client_id = Element::new("ClientID").with_text("URL", r.client_id.clone());
         let token = crate::ids::random_token()?;
         let s = Arc::new(Session::new(
             r.id.clone(),
             r.user_id.clone(),
-            r.client_id.clone(),
-            client_id,
+            crate::session::ClientIdent::url(&r.client_id),
             version,
             r.cookie.clone(),
             token,

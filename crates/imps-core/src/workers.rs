@@ -104,8 +104,7 @@ mod tests {
         let s = Arc::new(crate::Session::new(
             "s1".into(),
             "alice".into(),
-            "phone".into(),
-            imps_wire::Element::new("ClientID"),
+            crate::session::ClientIdent::url("phone"),
             imps_wire::Version::V1_3,
             "cookie".into(),
             "tok".into(),

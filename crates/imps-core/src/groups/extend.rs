@@ -78,7 +78,7 @@ impl GroupsService {
             let sessions = self.base.sessions.of_user(&partner);
             let chosen = sessions
                 .iter()
-                .find(|x| client.as_deref() == Some(x.client_key.as_str()))
+                .find(|x| client.as_deref() == Some(x.client_key()))
                 .or_else(|| sessions.first())
                 .cloned();
             match chosen {

@@ -134,8 +134,10 @@ impl GroupsService {
         Arc::new(Session::new(
             format!("ssp:{peer}"),
             user.to_string(),
-            format!("ssp:{peer}"),
-            Element::new("ClientID"),
+            crate::session::ClientIdent::from_parts(
+                &format!("ssp:{peer}"),
+                &Element::new("ClientID"),
+            ),
             Version::V1_3,
             String::new(),
             String::new(),

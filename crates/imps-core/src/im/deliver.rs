@@ -65,7 +65,9 @@ pub(crate) enum Ack {
 /// Whether a message is for this session: not aimed at a client, or aimed
 /// at this one (IMR-UC).
 pub(crate) fn targets(m: &StoredMessage, s: &Session) -> bool {
-    m.target_client.as_deref().is_none_or(|c| c == s.client_key)
+    m.target_client
+        .as_deref()
+        .is_none_or(|c| c == s.client_key())
 }
 
 impl ImService {

@@ -47,7 +47,7 @@ impl ImService {
             .im()
             .with_user(&s.user, |q| {
                 q.session_mut(&s.id)
-                    .is_some_and(|sq| sq.fetched.iter().any(|f| f == id))
+                    .is_some_and(|sq| sq.fetched.iter().flat_map(|f| f.iter()).any(|f| f == id))
             })
             .unwrap_or(false);
         if fetched {
@@ -176,12 +176,13 @@ impl ImService {
         .to_element(s.version);
         st.with_user(&s.user, |q| {
             if let Some(sq) = q.session_mut(&s.id)
-                && !sq.fetched.iter().any(|f| f == id)
+                && !sq.fetched.iter().flat_map(|f| f.iter()).any(|f| f == id)
             {
-                if sq.fetched.len() >= FETCHED_MEMORY {
-                    sq.fetched.pop_front();
+                let fetched = sq.fetched.get_or_insert_default();
+                if fetched.len() >= FETCHED_MEMORY {
+                    fetched.pop_front();
                 }
-                sq.fetched.push_back(id.to_string());
+                fetched.push_back(id.to_string());
             }
         });
         Ok(Outcome::Reply(resp))

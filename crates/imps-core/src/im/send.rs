@@ -525,7 +525,7 @@ impl ImService {
             .sessions
             .of_user(user)
             .into_iter()
-            .filter(|s| client.is_none_or(|c| s.client_key == c))
+            .filter(|s| client.is_none_or(|c| s.client_key() == c))
             .collect();
         if sessions.is_empty() && (client.is_some() || !self.base.cfg.im.offline_storage) {
             let who = match client {

@@ -49,8 +49,10 @@ pub(crate) struct SessionQ {
     /// the backlog. Lowered when a message below it comes into memory.
     pub cursor: u64,
     /// MessageIDs this session fetched with GetMessage, so that a repeated
-    /// MessageDelivered for one of them is not "unknown".
-    pub fetched: VecDeque<String>,
+    /// MessageDelivered for one of them is not "unknown". Boxed: most
+    /// sessions never fetch (pushed messages are not fetched), and inline
+    /// it took the entry to the next allocation size (issue 19).
+    pub fetched: Option<Box<VecDeque<String>>>,
     /// Messages pushed to this session before they were stored (see
     /// [`Unstored`]) and not yet acknowledged or stored: they take room
     /// in the window like `offered` ones.
@@ -77,7 +79,7 @@ impl SessionQ {
             notify,
             offered: BTreeMap::new(),
             cursor: 0,
-            fetched: VecDeque::new(),
+            fetched: None,
             unstored: 0,
         }
     }
@@ -794,5 +796,14 @@ mod tests {
         assert!(st.is_acknowledged("bob", "m1"));
         st.delete_done("bob", "m1");
         assert_eq!(st.with_user("bob", |q| q.held.is_none()), Some(true));
+    }
+
+    /// A ready session's entry in its user's queue keeps no room for
+    /// fetched MessageIDs until it fetches one (issue 19): inline, the
+    /// list made the entry 88 bytes, a 96-byte block.
+    #[test]
+    fn a_session_entry_keeps_no_fetched_list_until_it_fetches() {
+        let size = std::mem::size_of::<SessionQ>();
+        assert!(size <= 64, "SessionQ is {size} bytes");
     }
 }

@@ -337,16 +337,17 @@ impl PresenceDoc {
 /// one OnlineStatus per ready client).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct OnlineView {
-    /// ClientID elements of the ready sessions, by key; empty = offline.
-    /// The elements are the sessions' own (`Session::client_id`).
-    pub clients: Vec<(String, std::sync::Arc<Element>)>,
+    /// The ClientIDs of the ready sessions, by key; empty = offline.
+    /// Copies of the sessions' own (`Session::client`): one string each
+    /// for the usual shapes (issue 19).
+    pub clients: Vec<crate::session::ClientIdent>,
 }
 
-fn online_elem(value: bool, client: Option<&Element>) -> Element {
+fn online_elem(value: bool, client: Option<Element>) -> Element {
     Element::new("OnlineStatus")
         .with_text("Qualifier", "T")
         .with_text("PresenceValue", if value { "T" } else { "F" })
-        .with_opt(client.cloned())
+        .with_opt(client)
 }
 
 /// The `PresenceSubList` a reader of version `v` sees: the attributes in
@@ -365,8 +366,8 @@ pub(crate) fn render(
     for a in mask.iter().filter(|a| a.since() <= v) {
         if a == Attr::OnlineStatus {
             if v >= Version::V1_3 && !online.clients.is_empty() {
-                for (_, c) in &online.clients {
-                    list.children.push(online_elem(true, Some(c.as_ref())));
+                for c in &online.clients {
+                    list.children.push(online_elem(true, Some(c.to_element())));
                 }
             } else {
                 list.children

@@ -358,18 +358,18 @@ impl PresenceService {
             .of_user(user)
             .into_iter()
             .filter(|s| s.with_state(|st| st.ready && !st.ended))
-            .map(|s| (s.client_key.clone(), s.client_id.clone()))
+            .map(|s| s.client.clone())
             .collect();
         if let Some(c) = &self.base.cfg.cluster {
             clients.extend(
                 c.sessions_of(user)
                     .iter()
                     .filter(|r| r.ready)
-                    .map(|r| (r.client_key.clone(), Arc::new(r.client_id.clone()))),
+                    .map(|r| crate::session::ClientIdent::from_parts(&r.client_key, &r.client_id)),
             );
         }
-        clients.sort_by(|a, b| a.0.cmp(&b.0));
-        clients.dedup_by(|a, b| a.0 == b.0);
+        clients.sort_by(|a, b| a.key().cmp(b.key()));
+        clients.dedup_by(|a, b| a.key() == b.key());
         // Kept in the owner's entry while the user is online: no room for
         // four when there is one (issue 19).
         clients.shrink_to_fit();
@@ -399,8 +399,7 @@ mod tests {
         let s = Arc::new(crate::session::Session::new(
             "s1".into(),
             "alice".into(),
-            "phone".into(),
-            imps_wire::Element::new("ClientID"),
+            crate::session::ClientIdent::url("phone"),
             imps_wire::Version::V1_3,
             "cookie".into(),
             "tok".into(),
@@ -412,8 +411,12 @@ mod tests {
         let view = svc.online_view("alice", false);
         assert_eq!(view.clients.len(), 1);
         assert_eq!(view.clients.capacity(), 1);
-        // The session's ClientID element itself, not a copy of it.
-        assert!(Arc::ptr_eq(&view.clients[0].1, &s.client_id));
+        // The session's ClientID in its one-string form.
+        assert_eq!(view.clients[0], s.client);
+        assert!(matches!(
+            view.clients[0],
+            crate::session::ClientIdent::Url(_)
+        ));
     }
 
     /// Issue 19: an online user's entry without reactive requests, block
@@ -455,10 +458,7 @@ mod tests {
         svc.hot = Hot::with_limit(SHARDS);
         let held = svc.owner_cell("held").await.unwrap();
         let shown = svc.owner_cell("shown").await.unwrap();
-        shown.lock().await.announced.clients = vec![(
-            "phone".into(),
-            Arc::new(imps_wire::Element::new("ClientID")),
-        )];
+        shown.lock().await.announced.clients = vec![crate::session::ClientIdent::url("phone")];
         drop(shown);
         for i in 0..2_000 {
             svc.owner_cell(&format!("u{i}")).await.unwrap();

@@ -145,9 +145,11 @@ pub fn function_for(kind: PrimitiveKind) -> Option<&'static str> {
 
 /// A set of leaf function codes: one bit per code of the function tree.
 /// Every session keeps the set it agreed, so it is 16 bytes rather than a
-/// tree of strings (issue 19: memory per session).
+/// tree of strings (issue 19: memory per session). Two words rather than
+/// a `u128`, whose 16-byte alignment padded the session's state and the
+/// session itself into the next allocation size.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct FunctionSet(u128);
+pub struct FunctionSet([u64; 2]);
 
 // One bit per entry of the tree.
 const _: () = assert!(TREE.len() <= 128);
@@ -159,6 +161,16 @@ fn bit_of(code: &str) -> Option<u128> {
         .map(|i| 1u128 << i)
 }
 
+impl FunctionSet {
+    fn from_bits(b: u128) -> FunctionSet {
+        FunctionSet([b as u64, (b >> 64) as u64])
+    }
+
+    fn bits(&self) -> u128 {
+        u128::from(self.0[0]) | (u128::from(self.0[1]) << 64)
+    }
+}
+
 impl std::fmt::Debug for FunctionSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.codes()).finish()
@@ -167,7 +179,7 @@ impl std::fmt::Debug for FunctionSet {
 
 impl FromIterator<&'static str> for FunctionSet {
     fn from_iter<I: IntoIterator<Item = &'static str>>(codes: I) -> FunctionSet {
-        FunctionSet(codes.into_iter().filter_map(bit_of).fold(0, |a, b| a | b))
+        FunctionSet::from_bits(codes.into_iter().filter_map(bit_of).fold(0, |a, b| a | b))
     }
 }
 
@@ -229,7 +241,7 @@ impl FunctionSet {
                                 || grp.children.iter().any(|x| x.name == *c))
                     });
                 if wanted {
-                    set.0 |= bit_of(c).unwrap_or(0);
+                    set = FunctionSet::from_bits(set.bits() | bit_of(c).unwrap_or(0));
                 }
             }
         }
@@ -237,26 +249,26 @@ impl FunctionSet {
     }
 
     pub fn contains(&self, code: &str) -> bool {
-        bit_of(code).is_some_and(|b| self.0 & b != 0)
+        bit_of(code).is_some_and(|b| self.bits() & b != 0)
     }
 
     pub fn intersect(&self, other: &FunctionSet) -> FunctionSet {
-        FunctionSet(self.0 & other.0)
+        FunctionSet::from_bits(self.bits() & other.bits())
     }
 
     pub fn minus(&self, other: &FunctionSet) -> FunctionSet {
-        FunctionSet(self.0 & !other.0)
+        FunctionSet::from_bits(self.bits() & !other.bits())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0 == 0
+        self.bits() == 0
     }
 
     /// The codes in this set, in the tree's order.
     pub fn codes(&self) -> impl Iterator<Item = &'static str> + '_ {
         TREE.iter()
             .enumerate()
-            .filter(|(i, _)| self.0 & (1u128 << i) != 0)
+            .filter(|(i, _)| self.bits() & (1u128 << i) != 0)
             .map(|(_, (_, _, c, _))| *c)
     }
 

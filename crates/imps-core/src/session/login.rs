@@ -73,16 +73,6 @@ enum Identified {
     Challenge(Element),
 }
 
-/// A comparable key for a ClientID: its URL, else its MSISDN.
-pub(crate) fn client_key(client_id: &Element) -> Option<String> {
-    let url = client_id.child_text("URL").filter(|s| !s.is_empty());
-    let msisdn = client_id.child_text("MSISDN").filter(|s| !s.is_empty());
-    let text = client_id.text.trim();
-    url.or(msisdn)
-        .or(if text.is_empty() { None } else { Some(text) })
-        .map(str::to_string)
-}
-
 /// Why a login did not complete.
 enum LoginError {
     Core(CoreError),
@@ -163,8 +153,9 @@ impl SessionService {
         let client_el = req
             .client_id
             .ok_or_else(|| CoreError::BadParameter("Login-Request without ClientID".into()))?;
-        let client = client_key(client_el)
+        let ident = super::ClientIdent::from_element(client_el)
             .ok_or_else(|| CoreError::BadParameter("ClientID has neither URL nor MSISDN".into()))?;
+        let client = ident.key().to_string();
         if let Some((e, list)) = self.sysmsg.refusal(version, &client, req.application) {
             return Err(LoginError::Told(e, list));
         }
@@ -204,8 +195,7 @@ impl SessionService {
         let session = Arc::new(Session::new(
             ids::random_token()?,
             user.id.clone(),
-            client,
-            client_el.clone(),
+            ident,
             version,
             req.cookie.to_string(),
             ids::random_token()?,
@@ -224,11 +214,11 @@ impl SessionService {
         if let Some(c) = &self.base.cfg.cluster
             && c.sessions_of(&user.id)
                 .iter()
-                .any(|r| r.client_key == session.client_key)
+                .any(|r| r.client_key == session.client_key())
         {
             return Err(CoreError::ClientAlreadyLoggedIn {
                 user: user.id.clone(),
-                client: session.client_key.clone(),
+                client: session.client_key().to_string(),
             }
             .into());
         }
@@ -239,7 +229,7 @@ impl SessionService {
             self.base.sessions.remove(&session.id, false, now);
             return Err(e.into());
         }
-        tracing::info!(session = %crate::ids::log_tag(&session.id), user = %user.id, client = %session.client_key, version = %version, "logged in");
+        tracing::info!(session = %crate::ids::log_tag(&session.id), user = %user.id, client = %session.client_key(), version = %version, "logged in");
 
         let mut resp = LoginResponse {
             user_id: told_id.then(|| {

@@ -139,10 +139,10 @@ impl SessionRegistry {
     pub fn insert(&self, s: Arc<Session>, cap: usize) -> Result<(), CoreError> {
         let mut t = self.t.lock();
         let existing = t.by_user.get(s.user.as_str()).map_or(&[][..], |v| &v.0[..]);
-        if existing.iter().any(|e| e.client_key == s.client_key) {
+        if existing.iter().any(|e| e.client_key() == s.client_key()) {
             return Err(CoreError::ClientAlreadyLoggedIn {
                 user: s.user.clone(),
-                client: s.client_key.clone(),
+                client: s.client_key().to_string(),
             });
         }
         if cap > 0 && existing.len() >= cap {
@@ -301,7 +301,7 @@ impl SessionRegistry {
             .map(|ById(s)| SessionSummary {
                 id: s.id.clone(),
                 user: s.user.clone(),
-                client: s.client_key.clone(),
+                client: s.client_key().to_string(),
                 version: s.version.as_str().to_string(),
                 created_ms: s.created_ms,
                 last_seen_ms: s.with_state(|st| st.last_seen_ms),
@@ -320,8 +320,7 @@ mod tests {
         Arc::new(Session::new(
             id.into(),
             format!("user-{id}"),
-            "phone".into(),
-            imps_wire::Element::new("ClientID"),
+            crate::session::ClientIdent::url("phone"),
             imps_wire::Version::V1_3,
             "cookie".into(),
             format!("tok-{id}"),
@@ -341,7 +340,7 @@ mod tests {
         let mut second = session("s2");
         let s = Arc::get_mut(&mut second).expect("unshared");
         s.user = "user-s1".into();
-        s.client_key = "tablet".into();
+        s.client = crate::session::ClientIdent::url("tablet");
         r.insert(second, 0).expect("insert");
         assert_eq!(cap(&r), Some(2));
     }
