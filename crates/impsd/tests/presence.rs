@@ -453,3 +453,55 @@ async fn base_pres_13_instances_per_client_cut_for_older_readers() {
     assert!(ftl[0].child("ClientID").is_none());
     assert_eq!(l12.children_named("OnlineStatus").count(), 1);
 }
+
+/// Each 1.3 OnlineStatus instance carries its client's ClientID exactly as
+/// that client sent it at login: the usual URL shape (kept as one string
+/// since issue 19) and an unusual one (URL and MSISDN both, kept whole).
+#[tokio::test]
+async fn base_pres_13_online_status_echoes_each_client_id_as_sent() {
+    let srv = TestServer::start().await;
+    let ids = users(&srv, "e", &["alice", "bob"]).await;
+    let (a, b) = (ids[0].as_str(), ids[1].as_str());
+    let phone = online(&srv, Version::V1_3, Encoding::Wbxml, a, "phone").await;
+    let sent_by_phone = Element::new("ClientID").with_text("URL", format!("phone-{a}"));
+    let odd = Element::new("ClientID")
+        .with_text("URL", "WV:odd-client")
+        .with_text("MSISDN", "+358401112223");
+    let second = imps_client::Client::new(
+        imps_client::ClientConfig::new(srv.url(), Version::V1_3, Encoding::Xml)
+            .with_client_id("not-sent"),
+    )
+    .unwrap();
+    let resp = second
+        .request(
+            Element::new("Login-Request")
+                .with_text("UserID", a)
+                .with(odd.clone())
+                .with_text("Password", PW)
+                .with_text("TimeToLive", "600"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code_of(&resp), Some(200), "{resp:?}");
+    assert_eq!(resp.child("ClientID"), Some(&odd), "echoed at login");
+    second.set_session_id(resp.child_text("SessionID").map(str::to_string));
+    second.service_request_all().await.unwrap();
+    assert_eq!(
+        grant(&phone, Version::V1_3, &[b], &["OnlineStatus"]).await,
+        200
+    );
+    let bob = online(&srv, Version::V1_3, Encoding::Xml, b, "phone").await;
+    let list = get_presence(&bob, Version::V1_3, a).await;
+    let mut shown: Vec<Element> = list
+        .children_named("OnlineStatus")
+        .map(|o| {
+            o.child("ClientID")
+                .expect("a ClientID per instance")
+                .clone()
+        })
+        .collect();
+    shown.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+    let mut want = vec![sent_by_phone, odd];
+    want.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+    assert_eq!(shown, want);
+}
