@@ -18,6 +18,7 @@ pub mod federation;
 mod groups;
 pub mod ids;
 mod im;
+mod keyed;
 mod lists;
 pub mod map;
 mod presence;

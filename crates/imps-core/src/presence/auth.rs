@@ -21,7 +21,7 @@ use crate::store::{AuthChange, GrantRecord, GrantSubject, ReactiveRecord, Reacti
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Grants {
     pub default: Option<AttrSet>,
-    pub users: HashMap<String, AttrSet>,
+    pub users: crate::keyed::SmallMap<String, AttrSet>,
     /// By contact list ID as the owner's client sent it.
     pub lists: BTreeMap<String, AttrSet>,
 }
