@@ -676,10 +676,16 @@ pub async fn run(args: &ModelArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
         let rss_closed = target.server_rss();
+        let anon_closed = target.server_rss_anon();
         println!(
             "idle, connections closed: server rss {} KB; per session {} KB",
             kb(rss_closed),
             per(rss0, rss_closed),
+        );
+        println!(
+            "idle, connections closed, anonymous memory: {} KB; per session {} KB",
+            kb(anon_closed),
+            per(anon0, anon_closed),
         );
         target.close().await;
         return Ok(());
