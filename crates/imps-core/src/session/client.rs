@@ -36,7 +36,9 @@ impl ClientIdent {
     /// nor MSISDN nor text), which a login refuses.
     pub fn from_element(e: &Element) -> Option<ClientIdent> {
         let key = key_of(e)?;
-        if let Some(simple) = simple_form(e) {
+        // The key is the trimmed text; a URL written with spaces around it
+        // keeps its element whole, so that both stay as they were.
+        if let Some(simple) = simple_form(e).filter(|s| s.key() == key) {
             return Some(simple);
         }
         Some(ClientIdent::Whole(Box::new(WholeClientId {
@@ -155,7 +157,9 @@ mod tests {
         let empty_url_then_msisdn = Element::new("ClientID")
             .with_text("URL", "")
             .with_text("MSISDN", "+2");
+        let padded = url(" WV:c\n");
         for (e, key) in [
+            (padded, "WV:c"),
             (both, "WV:a"),
             (text_only, "bare-id"),
             (attr, "WV:b"),

@@ -299,6 +299,23 @@ impl FunctionSet {
 mod tests {
     use super::*;
 
+    /// The two words give back every bit, the high word's included (the
+    /// tree uses fewer than 64 today).
+    #[test]
+    fn a_set_keeps_every_bit_in_its_two_words() {
+        for b in [
+            0,
+            1,
+            1 << 63,
+            1 << 64,
+            1 << 127,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_f00d_u128 << 40,
+        ] {
+            assert_eq!(FunctionSet::from_bits(b).bits(), b, "{b:#x}");
+        }
+    }
+
     #[test]
     fn empty_feature_means_everything_below() {
         let f = Element::new("Functions").with(
