@@ -8,9 +8,11 @@
 //! string, which is also the key, and the element is made again when it
 //! is echoed (presence's OnlineStatus, the cluster directory). Any other
 //! shape (attributes, text beside the children, both URL and MSISDN,
-//! more children) is kept whole, so what a client sent is what it sees.
+//! more children, spaces around the URL) is kept whole, so what a client
+//! sent is what it sees.
 
 use imps_wire::Element;
+use imps_wire::csp::ClientId;
 
 /// One session's ClientID: what it is compared by (its key: the URL,
 /// else the MSISDN, else the element's own text) and the element to echo.
@@ -35,20 +37,13 @@ impl ClientIdent {
     /// The ClientID a client sent; `None` when it has no key (neither URL
     /// nor MSISDN nor text), which a login refuses.
     pub fn from_element(e: &Element) -> Option<ClientIdent> {
-        let key = key_of(e)?;
-        // The key is the trimmed text; a URL written with spaces around it
-        // keeps its element whole, so that both stay as they were.
-        if let Some(simple) = simple_form(e).filter(|s| s.key() == key) {
-            return Some(simple);
-        }
-        Some(ClientIdent::Whole(Box::new(WholeClientId {
-            key: key.into(),
-            element: e.clone(),
-        })))
+        key_of(e).map(|key| ClientIdent::from_parts(key, e))
     }
 
-    /// A ClientID known by its key and element from elsewhere (another
-    /// node's directory): the element decides the shape kept.
+    /// A ClientID known by its key and element (from a login, or another
+    /// node's directory). The one-string form only when it gives the same
+    /// key: the key is the trimmed text, so a URL written with spaces
+    /// around it keeps its element whole and both stay as they were.
     pub fn from_parts(key: &str, element: &Element) -> ClientIdent {
         match simple_form(element) {
             Some(simple) if simple.key() == key => simple,
@@ -76,8 +71,8 @@ impl ClientIdent {
     /// The element, as the client sent it.
     pub fn to_element(&self) -> Element {
         match self {
-            ClientIdent::Url(k) => Element::new("ClientID").with_text("URL", &**k),
-            ClientIdent::Msisdn(k) => Element::new("ClientID").with_text("MSISDN", &**k),
+            ClientIdent::Url(k) => Element::new(ClientId::NAME).with_text("URL", &**k),
+            ClientIdent::Msisdn(k) => Element::new(ClientId::NAME).with_text("MSISDN", &**k),
             ClientIdent::Whole(w) => w.element.clone(),
         }
     }
@@ -95,7 +90,7 @@ pub(crate) fn key_of(client_id: &Element) -> Option<&str> {
 /// The one-string form of `e` when making the element again from it gives
 /// back exactly `e`.
 fn simple_form(e: &Element) -> Option<ClientIdent> {
-    if e.name != "ClientID" || !e.attrs.is_empty() || !e.text.is_empty() {
+    if e.name != ClientId::NAME || !e.attrs.is_empty() || !e.text.is_empty() {
         return None;
     }
     let [child] = e.children.as_slice() else {
