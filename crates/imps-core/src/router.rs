@@ -276,7 +276,7 @@ pub fn describe(s: &Session) -> crate::cluster::RemoteSession {
         session_id: s.id.clone(),
         user: s.user.clone(),
         client_key: s.client_key().to_string(),
-        client_id: s.client.to_element(),
+        client_id: s.client.to_element(s.version),
         version: s.version,
         max_message_size: r.max_message_size,
         style: r.style,

@@ -367,7 +367,7 @@ pub(crate) fn render(
         if a == Attr::OnlineStatus {
             if v >= Version::V1_3 && !online.clients.is_empty() {
                 for c in &online.clients {
-                    list.children.push(online_elem(true, Some(c.to_element())));
+                    list.children.push(online_elem(true, Some(c.to_element(v))));
                 }
             } else {
                 list.children

@@ -11,8 +11,8 @@
 //! more children, spaces around the URL) is kept whole, so what a client
 //! sent is what it sees.
 
-use imps_wire::Element;
 use imps_wire::csp::ClientId;
+use imps_wire::{Element, Version};
 
 /// One session's ClientID: what it is compared by (its key: the URL,
 /// else the MSISDN, else the element's own text) and the element to echo.
@@ -68,11 +68,16 @@ impl ClientIdent {
         }
     }
 
-    /// The element, as the client sent it.
-    pub fn to_element(&self) -> Element {
+    /// The element, as the client sent it, for a reader of version `v`.
+    pub fn to_element(&self, v: Version) -> Element {
+        let typed = |url: Option<&str>, msisdn: Option<&str>| ClientId {
+            url: url.map(str::to_string),
+            msisdn: msisdn.map(str::to_string),
+            other: Vec::new(),
+        };
         match self {
-            ClientIdent::Url(k) => Element::new(ClientId::NAME).with_text("URL", &**k),
-            ClientIdent::Msisdn(k) => Element::new(ClientId::NAME).with_text("MSISDN", &**k),
+            ClientIdent::Url(k) => typed(Some(k), None).to_element(v),
+            ClientIdent::Msisdn(k) => typed(None, Some(k)).to_element(v),
             ClientIdent::Whole(w) => w.element.clone(),
         }
     }
@@ -130,7 +135,7 @@ mod tests {
             let c = ClientIdent::from_element(&e).unwrap();
             assert!(!matches!(c, ClientIdent::Whole(_)), "{c:?}");
             assert_eq!(c.key(), want_key);
-            assert_eq!(c.to_element(), e);
+            assert_eq!(c.to_element(Version::V1_3), e);
         }
         // A session's own field is no larger than the two it replaces
         // would be without their heap parts.
@@ -163,7 +168,7 @@ mod tests {
             let c = ClientIdent::from_element(&e).unwrap();
             assert!(matches!(c, ClientIdent::Whole(_)), "{c:?}");
             assert_eq!(c.key(), key);
-            assert_eq!(c.to_element(), e);
+            assert_eq!(c.to_element(Version::V1_3), e);
         }
     }
 
@@ -180,6 +185,6 @@ mod tests {
         // A key that does not match the element's is kept as given.
         let odd = ClientIdent::from_parts("other", &url("WV:x"));
         assert_eq!(odd.key(), "other");
-        assert_eq!(odd.to_element(), url("WV:x"));
+        assert_eq!(odd.to_element(Version::V1_3), url("WV:x"));
     }
 }
