@@ -110,6 +110,46 @@ async fn ws_frames_a_ping_sent_with_the_upgrade_request_is_answered() {
     assert_eq!(payload, b"abc");
 }
 
+/// Frames that come a byte at a time, then many in one write: each is
+/// read whole and answered. (The server's reader stops at a read that did
+/// not fill its buffer and waits for the socket again: a byte that comes
+/// after such a read must still wake it.)
+#[tokio::test]
+async fn ws_frames_frames_a_byte_at_a_time_and_many_at_once_are_all_read() {
+    let srv = TestServer::start().await;
+    let mut c = TcpStream::connect(srv.http_addr()).await.unwrap();
+    c.set_nodelay(true).unwrap();
+    c.write_all(upgrade_request(&srv, &good_headers()).as_bytes())
+        .await
+        .unwrap();
+    let (head, mut rest) = read_head(&mut c).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for round in 0..3u8 {
+        let ping = masked(0x89, &[b'p', round]);
+        for b in &ping {
+            c.write_all(&[*b]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let (b0, payload) = read_frame(&mut c, std::mem::take(&mut rest)).await;
+        assert_eq!((b0, payload), (0x8A, vec![b'p', round]), "round {round}");
+    }
+    let many: Vec<u8> = (0..200u8).flat_map(|i| masked(0x89, &[b'm', i])).collect();
+    c.write_all(&many).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Each pong is 4 bytes: 0x8A, length 2, 'm', i.
+    while got.len() < 200 * 4 {
+        let n = tokio::time::timeout(GUARD, c.read(&mut buf))
+            .await
+            .expect("every pong in time")
+            .unwrap();
+        assert!(n > 0, "closed after {} bytes of pongs", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    let want: Vec<u8> = (0..200u8).flat_map(|i| [0x8A, 2, b'm', i]).collect();
+    assert_eq!(got, want, "200 pongs, in order");
+}
+
 /// Upgrade requests RFC 6455 does not allow are refused with 400, and
 /// the server goes on serving.
 #[tokio::test]
