@@ -153,7 +153,7 @@ impl LocalRouter {
 fn recipient(s: &Session) -> Recipient<'_> {
     // One lock per recipient: this runs for every session of a fan-out.
     let (max_message_size, style, ready) = s.with_state(|st| {
-        let size = st.caps.as_ref().and_then(|c| c.max_message_size);
+        let size = st.caps.as_ref().and_then(|c| c.max_message_size());
         (size, st.style, st.ready)
     });
     Recipient {

@@ -1034,7 +1034,7 @@ impl Service {
         .to_element(s.version);
         // Queued while the session is still routable, then taken out.
         self.base.router.to_session(&s.id, body);
-        let ttl_ms = s.with_state(|st| st.ttl_secs).saturating_mul(1000);
+        let ttl_ms = u64::from(s.with_state(|st| st.ttl_secs)).saturating_mul(1000);
         let deadline = self.base.now_ms().saturating_add(ttl_ms);
         let Some(parted) = self
             .base
@@ -1161,7 +1161,7 @@ impl Service {
                 bare_ids: r.bare_ids,
                 android_engine: r.android_engine,
             };
-            st.withheld = r.withheld.clone();
+            st.withheld = r.withheld.as_slice().into();
         });
         Ok(Some(s))
     }
@@ -1221,7 +1221,7 @@ impl Service {
             if r.delivery_method.is_some() || cir_target.is_some() {
                 s.with_state(|st| {
                     st.caps = Some(crate::session::Capabilities {
-                        delivery_method: r.delivery_method.clone(),
+                        delivery_method: r.delivery_method.as_deref().map(Into::into),
                         cir_target: cir_target.clone(),
                         ..Default::default()
                     })
@@ -1271,7 +1271,7 @@ impl Service {
             crate::session::FunctionSet::offers(s.version, &self.base.cfg.disabled_functions, code);
         // SYM-11: the user's answer to the terms left it out.
         let (agreed, granted) = s.with_state(|st| {
-            let agreed = st.agreed.as_ref().map(|a| a.contains(code));
+            let agreed = st.agreed().map(|a| a.contains(code));
             let granted = st.withheld.is_empty()
                 || crate::session::FunctionSet::offers(s.version, &st.withheld, code);
             (agreed, granted)

@@ -314,7 +314,7 @@ impl CirPusher {
         let Some(target) = session.cir_target() else {
             return;
         };
-        let line = CirLine::new(session.version, session.cookie.clone());
+        let line = CirLine::new(session.version, session.cookie.to_string());
         let (addr, bytes) = match target {
             CirTarget::Udp(a) => (a, line.to_text().into_bytes()),
             CirTarget::WapUdp(a) => {

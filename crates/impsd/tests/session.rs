@@ -220,7 +220,7 @@ async fn cfg_1_client_negotiates_its_maximum_message_size() {
             .get(&c.session_id().unwrap())
             .unwrap();
         assert_eq!(
-            s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size)),
+            s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size())),
             Some(2048)
         );
         c.logout().await.unwrap();

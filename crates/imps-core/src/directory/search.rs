@@ -355,7 +355,7 @@ impl DirectoryService {
             crate::session::FunctionSet::offers(s.version, &self.base.cfg.disabled_functions, code);
         offered
             && s.with_state(|st| {
-                st.agreed.as_ref().is_none_or(|a| a.contains(code))
+                st.agreed().is_none_or(|a| a.contains(code))
                     && (st.withheld.is_empty()
                         || crate::session::FunctionSet::offers(s.version, &st.withheld, code))
             })

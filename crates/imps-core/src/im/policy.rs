@@ -91,7 +91,7 @@ pub(crate) fn fits_body(
     {
         return Err(CoreError::ImUnsupportedMediaType(b.content_type.clone()));
     }
-    let max = s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size));
+    let max = s.with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size()));
     let size = b.data.len() as u64 + ENVELOPE_BYTES;
     match max {
         Some(limit) if size > limit => Err(CoreError::ImTooLarge { size, limit }),

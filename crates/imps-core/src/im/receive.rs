@@ -83,7 +83,7 @@ impl ImService {
         s.with_state(|st| {
             st.caps
                 .get_or_insert_with(Capabilities::default)
-                .delivery_method = Some(method.clone());
+                .delivery_method = Some(method.as_str().into());
         });
         let st = self.im();
         st.with_user(&s.user, |q| {

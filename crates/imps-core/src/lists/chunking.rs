@@ -146,8 +146,8 @@ impl ListsService {
         }
         let (max, agreed) = s.with_state(|st| {
             (
-                st.caps.as_ref().and_then(|c| c.max_message_size),
-                st.agreed.as_ref().is_none_or(|a| a.contains("SGMNT")),
+                st.caps.as_ref().and_then(|c| c.max_message_size()),
+                st.agreed().is_none_or(|a| a.contains("SGMNT")),
             )
         });
         max.filter(|_| agreed).and_then(|m| usize::try_from(m).ok())

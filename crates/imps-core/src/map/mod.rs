@@ -333,7 +333,7 @@ impl MapService {
         // CFG-1: the image, as base64 in its response, fits what the
         // client said it takes.
         let max_bytes = s
-            .with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size))
+            .with_state(|st| st.caps.as_ref().and_then(|c| c.max_message_size()))
             .map(|m| {
                 usize::try_from(m.saturating_sub(RESPONSE_OVERHEAD) / 4 * 3).unwrap_or(usize::MAX)
             });

@@ -207,7 +207,7 @@ impl SessionService {
         let bare_ids = req.user_id.is_some_and(is_bare_address);
         session.with_state(|st| {
             st.style.bare_ids = bare_ids;
-            st.withheld = withheld;
+            st.withheld = withheld.into_boxed_slice();
         });
         // GEN-13 across nodes: a ClientID in use on another node is in
         // use (until that node logs it out, or dies and its sessions end).
@@ -529,10 +529,14 @@ impl SessionService {
 
     /// The keep-alive time granted for a requested TimeToLive.
     fn grant_ttl(&self, asked: Option<u64>) -> u64 {
-        asked.unwrap_or(self.base.cfg.keepalive_default_secs).clamp(
-            self.base.cfg.keepalive_min_secs,
-            self.base.cfg.keepalive_max_secs,
-        )
+        asked
+            .unwrap_or(self.base.cfg.keepalive_default_secs)
+            .clamp(
+                self.base.cfg.keepalive_min_secs,
+                self.base.cfg.keepalive_max_secs,
+            )
+            // What a session keeps (32 bits): the client is told the same.
+            .min(u64::from(u32::MAX))
     }
 
     /// The answer to a Logout (the service has ended the session): Status
@@ -561,10 +565,10 @@ impl SessionService {
         let ttl = match asked {
             Some(_) => {
                 let t = self.grant_ttl(asked);
-                s.with_state(|st| st.ttl_secs = t);
+                s.with_state(|st| st.ttl_secs = u32::try_from(t).unwrap_or(u32::MAX));
                 t
             }
-            None => s.with_state(|st| st.ttl_secs),
+            None => u64::from(s.with_state(|st| st.ttl_secs)),
         };
         Ok(KeepAliveResponse {
             result: csp_result(200, "Successful"),

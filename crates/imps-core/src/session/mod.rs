@@ -77,7 +77,7 @@ use std::collections::VecDeque;
 
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use imps_wire::{Element, SharedBody, Version};
 use parking_lot::Mutex;
@@ -88,13 +88,29 @@ use tokio::sync::Notify;
 /// as the session, issue 19).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
-    /// CFG-1: the largest message the client can take, in bytes.
-    pub max_message_size: Option<u64>,
-    /// `P` (push NewMessage) or `N` (notify, then get).
-    pub delivery_method: Option<String>,
+    /// CFG-1: the largest message the client can take, in bytes
+    /// ([`Capabilities::max_message_size`]; kept in 32 bits, 8 bytes less
+    /// in every session, issue 19: it is capped by the server's own
+    /// largest message first).
+    pub(crate) max_message: Option<u32>,
+    /// `P` (push NewMessage) or `N` (notify, then get). Boxed: 8 bytes
+    /// less than a `String` in every session (issue 19).
+    pub delivery_method: Option<Box<str>>,
     /// Where the server sends wake-ups by itself (SUDP, WAPUDP), when the
     /// client's preferred agreed method is one of those.
     pub cir_target: Option<crate::cir::CirTarget>,
+}
+
+impl Capabilities {
+    /// CFG-1: the largest message the client can take, in bytes.
+    pub fn max_message_size(&self) -> Option<u64> {
+        self.max_message.map(u64::from)
+    }
+
+    /// Sets it; a limit past 32 bits is kept as the largest 32-bit one.
+    pub fn set_max_message_size(&mut self, bytes: Option<u64>) {
+        self.max_message = bytes.map(|b| u32::try_from(b).unwrap_or(u32::MAX));
+    }
 }
 
 /// How a client reads what we send, learned from its own requests
@@ -115,14 +131,18 @@ pub struct ClientStyle {
 #[derive(Debug)]
 pub struct SessionState {
     pub last_seen_ms: u64,
-    pub ttl_secs: u64,
+    /// Seconds (a `u32` beside `dropped`: 8 bytes, issue 19).
+    pub ttl_secs: u32,
     pub caps: Option<Capabilities>,
     pub style: ClientStyle,
-    /// Functions agreed in Service negotiation; `None` until then.
-    pub agreed: Option<FunctionSet>,
+    /// Functions agreed in Service negotiation, once `negotiated`
+    /// ([`SessionState::agreed`]; apart, the flag sits beside the other
+    /// flags instead of padding the set: 8 bytes, issue 19).
+    agreed_set: FunctionSet,
+    negotiated: bool,
     /// Functions the user's level of service leaves out (SYM-11), in the
     /// notation of the `disabled` setting; empty for full service.
-    pub withheld: Vec<String>,
+    pub withheld: Box<[String]>,
     /// Set when the server has ended the session (admin kick): the queued
     /// Disconnect is delivered, then the session is gone.
     pub closing: bool,
@@ -151,8 +171,22 @@ pub struct SessionState {
     /// [`Session::outbox_mark`]).
     queued: u64,
     next_tid: u64,
-    /// Notifications dropped because the outbox was full.
-    pub dropped: u64,
+    /// Notifications dropped because the outbox was full (stops at the
+    /// largest `u32`).
+    pub dropped: u32,
+}
+
+impl SessionState {
+    /// Functions agreed in Service negotiation; `None` until then.
+    pub fn agreed(&self) -> Option<&FunctionSet> {
+        self.negotiated.then_some(&self.agreed_set)
+    }
+
+    /// Records the functions agreed in Service negotiation.
+    pub fn set_agreed(&mut self, agreed: FunctionSet) {
+        self.agreed_set = agreed;
+        self.negotiated = true;
+    }
 }
 
 /// A push channel's view of its session's changes: something was queued,
@@ -160,7 +194,7 @@ pub struct SessionState {
 #[derive(Debug)]
 pub struct Wake {
     session: Arc<Session>,
-    seen: u64,
+    seen: u32,
 }
 
 impl Wake {
@@ -186,7 +220,7 @@ impl Wake {
         Wake::see(&self.session, &mut self.seen)
     }
 
-    fn see(session: &Session, seen: &mut u64) -> bool {
+    fn see(session: &Session, seen: &mut u32) -> bool {
         let now = session.generation.load(Ordering::SeqCst);
         std::mem::replace(seen, now) != now
     }
@@ -202,9 +236,11 @@ pub struct Session {
     /// sent): one string for the usual shapes (issue 19).
     pub client: ClientIdent,
     pub version: Version,
-    pub cookie: String,
+    /// Boxed, as the token below: 8 bytes less each than a `String` in
+    /// every session (issue 19).
+    pub cookie: Box<str>,
     /// Secret part of this session's HTTP CIR URL.
-    pub cir_token: String,
+    pub cir_token: Box<str>,
     pub created_ms: u64,
     /// The `DefaultLanguage` of its first ClientCapability, lower case,
     /// for server text (set once; the router reads it without a lock).
@@ -212,8 +248,10 @@ pub struct Session {
     state: Mutex<SessionState>,
     /// Counts what was queued (and the end): push channels wait on it
     /// through a [`Wake`]. Kept inline, where a `watch` channel cost a
-    /// shared allocation of about 350 bytes per session (issue 19).
-    generation: AtomicU64,
+    /// shared allocation of about 350 bytes per session (issue 19). It
+    /// wraps; a `Wake` only compares it for a change, and every channel
+    /// looks at the session's state itself when woken.
+    generation: AtomicU32,
     woken: Notify,
     /// Cuts of the connections carrying this session asked so far (the
     /// admin's cut, as a network drop would): each connection compares
@@ -240,17 +278,18 @@ impl Session {
             user,
             client,
             version,
-            cookie,
-            cir_token,
+            cookie: cookie.into_boxed_str(),
+            cir_token: cir_token.into_boxed_str(),
             created_ms: now_ms,
             language: std::sync::OnceLock::new(),
             state: Mutex::new(SessionState {
                 last_seen_ms: now_ms,
-                ttl_secs,
+                ttl_secs: u32::try_from(ttl_secs).unwrap_or(u32::MAX),
                 caps: None,
                 style: ClientStyle::default(),
-                agreed: None,
-                withheld: Vec::new(),
+                agreed_set: FunctionSet::default(),
+                negotiated: false,
+                withheld: Box::default(),
                 closing: false,
                 ended: false,
                 ready: false,
@@ -265,7 +304,7 @@ impl Session {
                 next_tid: 1,
                 dropped: 0,
             }),
-            generation: AtomicU64::new(0),
+            generation: AtomicU32::new(0),
             woken: Notify::new(),
             cuts: AtomicU32::new(0),
             carriers: AtomicU32::new(0),
@@ -307,17 +346,17 @@ impl Session {
     pub(crate) fn record(&self) -> crate::store::SessionRecord {
         let (ttl_secs, delivery_method, style, withheld, cir_target) = self.with_state(|st| {
             let caps = st.caps.as_ref();
-            let method = caps.and_then(|c| c.delivery_method.clone());
+            let method = caps.and_then(|c| c.delivery_method.as_deref().map(String::from));
             let cir = caps.and_then(|c| c.cir_target.as_ref().map(|t| t.to_record()));
-            (st.ttl_secs, method, st.style, st.withheld.clone(), cir)
+            (st.ttl_secs, method, st.style, st.withheld.to_vec(), cir)
         });
         crate::store::SessionRecord {
             id: self.id.clone(),
             user_id: self.user.clone(),
             client_id: self.client.key().to_string(),
             version: self.version.as_str().to_string(),
-            cookie: self.cookie.clone(),
-            ttl_secs,
+            cookie: self.cookie.to_string(),
+            ttl_secs: u64::from(ttl_secs),
             created_ms: self.created_ms,
             delivery_method,
             bare_ids: style.bare_ids,
@@ -361,7 +400,7 @@ impl Session {
             let mut st = self.state.lock();
             if st.outbox.len() >= max_outbox.max(1) {
                 st.outbox.pop_front();
-                st.dropped += 1;
+                st.dropped = st.dropped.saturating_add(1);
                 tracing::warn!(session = %crate::ids::log_tag(&self.id), user = %self.user, "outbox full, dropped oldest notification");
             }
             st.outbox.push_back(body);
@@ -475,7 +514,7 @@ impl Session {
 
     /// The CIR line for this session: `WVCI <version> <cookie>`.
     pub fn cir_line(&self) -> String {
-        imps_wire::cir::CirLine::new(self.version, self.cookie.clone()).to_text()
+        imps_wire::cir::CirLine::new(self.version, self.cookie.to_string()).to_text()
     }
 
     /// Where the server sends this session's wake-ups by itself, as last
@@ -520,9 +559,14 @@ mod tests {
         // `Arc` and the connections' cut counts (with the `Arc`'s counts
         // one 512-byte block); 432 with the ClientID as one string, the
         // function set without 16-byte alignment and the language boxed:
-        // 448 with the counts, the allocator's next size down.
+        // 448 with the counts, the allocator's next size down. 368 with
+        // the cookie, CIR token and delivery method boxed, the withheld
+        // functions a boxed slice, the agreed set's flag among the
+        // flags, the TTL, drop count and wake-up count in 32 bits and the
+        // client's message limit too: 384 with the counts, one size down
+        // again.
         let size = std::mem::size_of::<Session>();
-        assert!(size <= 432, "Session is {size} bytes");
+        assert!(size <= 368, "Session is {size} bytes");
         let caps = std::mem::size_of::<Capabilities>();
         assert!(caps <= 96, "Capabilities is {caps} bytes");
     }

@@ -121,16 +121,21 @@ impl SessionService {
             .filter_map(|n| list.child_u64(n))
             .filter(|v| *v > 0)
             .min()
-            .map(|v| v.min(self.base.cfg.max_message_size));
+            // What the session keeps (32 bits): the client is told the same.
+            .map(|v| {
+                v.min(self.base.cfg.max_message_size)
+                    .min(u64::from(u32::MAX))
+            });
         let poll_min = list
             .child_u64("ServerPollMin")
             .unwrap_or(0)
             .max(self.base.cfg.server_poll_min_secs);
-        let caps = Capabilities {
-            max_message_size: max_message,
-            delivery_method: list.child_text("InitialDeliveryMethod").map(str::to_string),
+        let mut caps = Capabilities {
+            delivery_method: list.child_text("InitialDeliveryMethod").map(Into::into),
             cir_target: cir_target.clone(),
+            ..Capabilities::default()
         };
+        caps.set_max_message_size(max_message);
         if let Some(l) = list
             .child_text("DefaultLanguage")
             .map(|l| l.trim().to_ascii_lowercase())
@@ -249,18 +254,18 @@ impl SessionService {
         // SYM-11: what the user's level of service leaves out is not
         // offered, as if policy had switched it off.
         let mut off = self.base.cfg.disabled_functions.clone();
-        off.extend(s.with_state(|st| st.withheld.clone()));
+        off.extend(s.with_state(|st| st.withheld.to_vec()));
         let available = FunctionSet::available(s.version, &off);
         let agreed = match body.child("Functions") {
             Some(f) => {
                 let requested = FunctionSet::requested(f, s.version);
                 let missing = requested.minus(&available);
                 let agreed = requested.intersect(&available);
-                s.with_state(|st| st.agreed = Some(agreed));
+                s.with_state(|st| st.set_agreed(agreed));
                 (agreed, missing)
             }
             None => {
-                s.with_state(|st| st.agreed = Some(available));
+                s.with_state(|st| st.set_agreed(available));
                 (available, FunctionSet::default())
             }
         };

@@ -31,7 +31,7 @@ macro_rules! keyed_by {
         // As `str` hashes and compares, as `Borrow` requires.
         impl Hash for $name {
             fn hash<H: Hasher>(&self, h: &mut H) {
-                self.0.$field.as_str().hash(h);
+                str::hash(&self.0.$field, h);
             }
         }
 
@@ -192,7 +192,7 @@ impl SessionRegistry {
         let mut t = self.t.lock();
         let s = t.by_id.take(id)?.0;
         s.mark_ended();
-        t.by_cir.remove(s.cir_token.as_str());
+        t.by_cir.remove(&*s.cir_token);
         t.forget_of_user(&s);
         if expired {
             if t.expired.len() >= self.expired_memory {
@@ -229,7 +229,7 @@ impl SessionRegistry {
                 break;
             };
             if let Some((old, _)) = t.parting.remove(&first) {
-                t.by_cir.remove(old.cir_token.as_str());
+                t.by_cir.remove(&*old.cir_token);
                 old.mark_ended();
             }
         }
@@ -247,7 +247,7 @@ impl SessionRegistry {
     pub fn finish_parting(&self, id: &str) -> Option<Arc<Session>> {
         let mut t = self.t.lock();
         let (s, _) = t.parting.remove(id)?;
-        t.by_cir.remove(s.cir_token.as_str());
+        t.by_cir.remove(&*s.cir_token);
         s.mark_ended();
         Some(s)
     }
@@ -274,7 +274,9 @@ impl SessionRegistry {
             .iter()
             .map(|s| &s.0)
             .filter(|s| {
-                s.with_state(|st| now_ms.saturating_sub(st.last_seen_ms) > st.ttl_secs * 1000)
+                s.with_state(|st| {
+                    now_ms.saturating_sub(st.last_seen_ms) > u64::from(st.ttl_secs) * 1000
+                })
             })
             .cloned()
             .collect()
