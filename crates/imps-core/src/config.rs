@@ -393,6 +393,11 @@ pub struct ImConfig {
     /// Issue 19, overload: most SendMessage/ForwardMessage being checked
     /// and stored at once; past it a send gets 503 (0 = no limit).
     pub max_sends_in_flight: usize,
+    /// Issue 19, overload: the runtime lag (ms) past which the bound on
+    /// sends in flight is lowered, step by step, towards an eighth of
+    /// `max_sends_in_flight`, and raised again once the lag is under
+    /// half of it (0 = the fixed bound only; `im/admit.rs`).
+    pub overload_lag_ms: u64,
     /// Issue 19, overload: most messages waiting in memory for online
     /// recipients (recounted once a second, followed in between); past it a send gets 503 (0 =
     /// no limit).
@@ -466,6 +471,7 @@ impl Default for ImConfig {
             send_burst: 100,
             send_rate_senders_max: 100_000,
             max_sends_in_flight: 1_024,
+            overload_lag_ms: 5,
             max_waiting_in_memory: 200_000,
             overload_retry_secs: 2,
             offline_notify: OfflineNotify::Log,

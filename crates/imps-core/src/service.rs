@@ -1100,7 +1100,9 @@ impl Service {
 
     /// Which way messages went since the start, and what waits in memory.
     pub fn im_figures(&self) -> crate::im::ImFigures {
-        self.im.im().figures()
+        let mut f = self.im.im().figures();
+        f.send_limit = self.im.send_bound();
+        f
     }
 
     /// Password logins since the start: (let in by the verifier cache,

@@ -2,7 +2,9 @@
 //!
 //! Once a tick: sessions idle past their keep-alive end (session), group
 //! join passes run out (groups, inside `expire_idle`), unacknowledged
-//! messages are offered again and expired ones dropped (im). `stop` ends
+//! messages are offered again and expired ones dropped (im). Beside the
+//! ticks, while sends are in flight, a probe of the runtime's lag moves
+//! IM's bound on them (`im/admit.rs`). `stop` ends
 //! the loop after the tick in hand and waits for the IM store deletes still
 //! running, so that a clean stop leaves nothing half done.
 
@@ -37,6 +39,10 @@ impl Service {
     /// `expire_idle` and `im_tick` with a fake clock).
     pub fn start(self: &Arc<Self>, period: Duration) -> Workers {
         let (stop, mut rx) = watch::channel(false);
+        let probe = {
+            let (svc, rx) = (Arc::clone(self), rx.clone());
+            tokio::spawn(async move { svc.im.probe_runtime_lag(&rx).await })
+        };
         let svc = Arc::clone(self);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period.max(Duration::from_millis(1)));
@@ -48,6 +54,7 @@ impl Service {
                 }
                 svc.background_pass().await;
             }
+            let _ = probe.await;
         });
         Workers {
             stop,

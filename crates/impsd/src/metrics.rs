@@ -220,6 +220,15 @@ fn render_im(out: &mut String, im: &ImFigures) {
         "# HELP impsd_im_waiting_in_memory messages in memory waiting for online recipients to acknowledge them\n# TYPE impsd_im_waiting_in_memory gauge\nimpsd_im_waiting_in_memory {}",
         im.waiting_in_memory
     );
+    let _ = writeln!(
+        out,
+        "# HELP impsd_im_sends_in_flight SendMessage/ForwardMessage requests being handled now\n# TYPE impsd_im_sends_in_flight gauge\nimpsd_im_sends_in_flight {}\n\
+         # HELP impsd_im_send_limit the bound on sends in flight now (im.max_sends_in_flight, lowered while the runtime lags past im.overload_lag_ms; 0 = none)\n# TYPE impsd_im_send_limit gauge\nimpsd_im_send_limit {}\n\
+         # HELP impsd_runtime_lag_seconds how long a task that yielded waited to run again, at the last decision of the overload probe\n# TYPE impsd_runtime_lag_seconds gauge\nimpsd_runtime_lag_seconds {}",
+        im.sends_in_flight,
+        im.send_limit,
+        im.runtime_lag_us as f64 / 1e6
+    );
 }
 
 /// `impsd_csp_primitive_*`: counts, failures and a latency histogram per

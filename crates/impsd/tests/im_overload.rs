@@ -340,3 +340,116 @@ async fn full_websocket_refuses_and_takes_answers(e: Encoding) {
         MORE as u64
     );
 }
+
+/// The bound on sends in flight follows the runtime (`im.overload_lag_ms`):
+/// while a task that yields waits past the setting to run again, the bound
+/// falls a quarter at a time towards an eighth of `im.max_sends_in_flight`,
+/// and a send past it is refused (503, TryAgainTimeout) although far fewer
+/// than the setting are in flight. Once the runtime keeps up again and
+/// the bound is in use, it rises. Here a task on the server's runtime
+/// blocks it 50 ms at a time (a CPU that cannot keep up) while Alice keeps
+/// 8 sends going; the setting is 32, so without the lag the 8 are never
+/// refused.
+#[tokio::test]
+async fn overload_bound_on_sends_in_flight_falls_while_the_runtime_lags() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let srv = TestServer::start_with(|c| {
+        c.im.max_sends_in_flight = 32;
+        c.im.overload_lag_ms = 20;
+        c.im.overload_retry_secs = 3;
+        c.im.send_rate_per_sec = 0;
+        c.im.offline_quota_messages = 0;
+    })
+    .await;
+    add_user(&srv, "alice", None, None).await;
+    add_user(&srv, "carol", None, None).await;
+    let (v, e) = (Version::V1_3, Encoding::Wbxml);
+    let alice = online_ws(&srv, v, e, "alice").await;
+    let _carol = online_ws(&srv, v, e, "carol").await;
+    assert_eq!(metric(&srv, "impsd_im_send_limit").await, 32);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let mut lanes = Vec::new();
+    for lane in 0..8 {
+        let (a, stop) = (alice.clone(), Arc::clone(&stop));
+        let (refused, accepted) = (Arc::clone(&refused), Arc::clone(&accepted));
+        lanes.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let text = format!("lane {lane} message {n}");
+                let r = a
+                    .request(text_to("alice", &["carol"], &text))
+                    .await
+                    .unwrap();
+                match code_of(&r) {
+                    Some(200) => accepted.fetch_add(1, Ordering::Relaxed),
+                    Some(503) => {
+                        let again = r
+                            .path(&["Result", "TryAgainTimeout"])
+                            .map(|t| t.text.clone());
+                        assert_eq!(again.as_deref(), Some("3"), "{r:?}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        refused.fetch_add(1, Ordering::Relaxed)
+                    }
+                    other => panic!("unexpected {other:?}: {r:?}"),
+                };
+            }
+        }));
+    }
+    // Sends go through, none refused, while the runtime keeps up.
+    wait_until("sends are taken", Duration::from_secs(20), || {
+        let n = accepted.load(Ordering::Relaxed);
+        async move { n >= 16 }
+    })
+    .await;
+    assert_eq!(
+        refused.load(Ordering::Relaxed),
+        0,
+        "refused below the setting"
+    );
+
+    // The runtime falls behind.
+    let hog_stop = Arc::new(AtomicBool::new(false));
+    let hog = {
+        let hog_stop = Arc::clone(&hog_stop);
+        tokio::spawn(async move {
+            while !hog_stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    wait_until(
+        "the bound falls to its floor",
+        Duration::from_secs(30),
+        || async { metric(&srv, "impsd_im_send_limit").await == 4 },
+    )
+    .await;
+    let before = refused.load(Ordering::Relaxed);
+    wait_until(
+        "sends past the lowered bound are refused",
+        Duration::from_secs(30),
+        || {
+            let n = refused.load(Ordering::Relaxed);
+            async move { n > before }
+        },
+    )
+    .await;
+
+    // It keeps up again: the bound, in use, rises.
+    hog_stop.store(true, Ordering::Relaxed);
+    hog.await.unwrap();
+    wait_until("the bound rises again", Duration::from_secs(30), || async {
+        metric(&srv, "impsd_im_send_limit").await > 4
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for l in lanes {
+        l.await.unwrap();
+    }
+}

@@ -327,6 +327,13 @@ pub struct ImFigures {
     pub refused_overloaded: u64,
     /// Messages waiting in memory for online recipients now.
     pub waiting_in_memory: usize,
+    /// SendMessage/ForwardMessage being handled now.
+    pub sends_in_flight: usize,
+    /// The bound on them now (0 = none): `im.max_sends_in_flight`, or
+    /// lower while the runtime lags (`im/admit.rs`).
+    pub send_limit: usize,
+    /// The runtime lag (µs) the bound was last decided on.
+    pub runtime_lag_us: u64,
 }
 
 #[derive(Default)]
@@ -375,6 +382,11 @@ pub(crate) struct ImState {
     orphan_deletes: Mutex<HashMap<String, HashSet<String>>>,
     /// SendMessage/ForwardMessage being checked and stored now (`admit`).
     sends_in_flight: std::sync::atomic::AtomicUsize,
+    /// The bound on `sends_in_flight` that follows the runtime's lag
+    /// (`admit.rs`); `usize::MAX` until the first probe lowers it.
+    send_limit: std::sync::atomic::AtomicUsize,
+    /// The runtime lag (µs) of the probe's last decision.
+    last_lag_us: AtomicU64,
     /// Messages in memory for online users at the last background pass.
     waiting: std::sync::atomic::AtomicUsize,
     /// Messages queued for online users since that pass.
@@ -401,6 +413,8 @@ impl ImState {
             to_delete: Mutex::new(Vec::new()),
             orphan_deletes: Mutex::new(HashMap::new()),
             sends_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            send_limit: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            last_lag_us: AtomicU64::new(0),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             arrived: std::sync::atomic::AtomicUsize::new(0),
             acked: std::sync::atomic::AtomicUsize::new(0),
@@ -417,6 +431,9 @@ impl ImState {
             stored: c.stored.load(Ordering::Relaxed),
             refused_overloaded: c.refused_overloaded.load(Ordering::Relaxed),
             waiting_in_memory: self.waiting_in_memory(),
+            sends_in_flight: self.sends_in_flight.load(Ordering::Relaxed),
+            send_limit: 0,
+            runtime_lag_us: self.last_lag_us.load(Ordering::Relaxed),
         }
     }
 
@@ -575,6 +592,16 @@ impl ImState {
     /// Counts calls; the periodic work uses it to run some jobs less often.
     pub fn sends_in_flight(&self) -> &std::sync::atomic::AtomicUsize {
         &self.sends_in_flight
+    }
+
+    /// The adaptive bound on sends in flight (`usize::MAX`: none yet).
+    pub(crate) fn send_limit(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.send_limit
+    }
+
+    /// The runtime lag (µs) the lag probe last decided on.
+    pub(crate) fn last_lag_us(&self) -> &AtomicU64 {
+        &self.last_lag_us
     }
 
     /// Messages in memory for online users now: the last background
