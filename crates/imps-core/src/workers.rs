@@ -41,7 +41,7 @@ impl Service {
         let (stop, mut rx) = watch::channel(false);
         let probe = {
             let (svc, rx) = (Arc::clone(self), rx.clone());
-            tokio::spawn(async move { svc.im.probe_runtime_lag(&rx).await })
+            tokio::spawn(async move { svc.im.probe_runtime_lag(rx).await })
         };
         let svc = Arc::clone(self);
         let task = tokio::spawn(async move {

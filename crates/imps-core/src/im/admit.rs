@@ -80,7 +80,7 @@ pub(crate) fn next_send_limit(
     ceiling: usize,
 ) -> usize {
     let next = if lag_us > threshold_us {
-        limit - (limit / 4).max(1)
+        limit.saturating_sub((limit / 4).max(1))
     } else if lag_us < threshold_us / 2 && busiest >= limit / 2 {
         limit.saturating_add((limit / 8).max(1))
     } else {
@@ -108,7 +108,7 @@ impl ImService {
     /// Issue 19, overload: measures the runtime's lag and moves the bound
     /// on sends in flight (module doc) until `stop` says so. With no send
     /// in flight it only looks every hundred milliseconds.
-    pub(crate) async fn probe_runtime_lag(&self, stop: &tokio::sync::watch::Receiver<bool>) {
+    pub(crate) async fn probe_runtime_lag(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let cfg = &self.base.cfg.im;
         if cfg.overload_lag_ms == 0 || cfg.max_sends_in_flight == 0 {
             return;
@@ -118,15 +118,19 @@ impl ImService {
         let mut quickest = u64::MAX;
         let mut busiest = 0;
         let mut taken = 0;
-        while !*stop.borrow() {
+        loop {
             let in_flight = self.state.sends_in_flight().load(Ordering::Relaxed);
-            if in_flight == 0 && taken == 0 {
-                // Nothing to decide on: look again a little later.
-                tokio::time::sleep(PROBE_EVERY * 10).await;
+            // Nothing to decide on: look again a little later.
+            let idle = in_flight == 0 && taken == 0;
+            let pause = if idle { PROBE_EVERY * 10 } else { PROBE_EVERY };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            if idle {
                 continue;
             }
             busiest = busiest.max(in_flight);
-            tokio::time::sleep(PROBE_EVERY).await;
             let t = std::time::Instant::now();
             tokio::task::yield_now().await;
             let lag_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
