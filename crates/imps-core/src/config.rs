@@ -395,8 +395,9 @@ pub struct ImConfig {
     pub max_sends_in_flight: usize,
     /// Issue 19, overload: the runtime lag (ms) past which the bound on
     /// sends in flight is lowered, step by step, towards an eighth of
-    /// `max_sends_in_flight`, and raised again once the lag is under
-    /// half of it (0 = the fixed bound only; `im/admit.rs`).
+    /// `max_sends_in_flight`, and raised again while the lag is under
+    /// half of it and the bound is in use (0 = the fixed bound only;
+    /// `im/admit.rs`).
     pub overload_lag_ms: u64,
     /// Issue 19, overload: most messages waiting in memory for online
     /// recipients (recounted once a second, followed in between); past it a send gets 503 (0 =

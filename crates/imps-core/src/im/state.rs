@@ -432,6 +432,7 @@ impl ImState {
             refused_overloaded: c.refused_overloaded.load(Ordering::Relaxed),
             waiting_in_memory: self.waiting_in_memory(),
             sends_in_flight: self.sends_in_flight.load(Ordering::Relaxed),
+            // Filled in by `Service::im_figures`, which has the settings.
             send_limit: 0,
             runtime_lag_us: self.last_lag_us.load(Ordering::Relaxed),
         }
