@@ -19,6 +19,7 @@
 //!   `ws.rs`): its cap slot stays taken until the socket closes.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -39,6 +41,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::LimitsConfig;
+use crate::http::CspEndpoint;
 
 /// Descriptors kept free for the store, the listeners and the rest when
 /// the connection cap is fitted under the open-file limit.
@@ -154,6 +157,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
+    csp: Option<Arc<CspEndpoint>>,
     gate: Arc<Gate>,
     timeouts: Timeouts,
     mut shut: watch::Receiver<bool>,
@@ -189,6 +193,7 @@ pub async fn serve(
         let conn = Conn {
             peer,
             app: app.clone(),
+            csp: csp.clone(),
             timeouts,
             shut: shut.clone(),
             _alive: alive.clone(),
@@ -223,6 +228,9 @@ async fn stopped(shut: &mut watch::Receiver<bool>) {
 struct Conn {
     peer: SocketAddr,
     app: Router,
+    /// POSTs to the CSP path, answered without the router (none on
+    /// the admin listener).
+    csp: Option<Arc<CspEndpoint>>,
     timeouts: Timeouts,
     shut: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
@@ -261,13 +269,21 @@ impl Conn {
         let first_request = Arc::new(AtomicBool::new(false));
         let seen = first_request.clone();
         let inner = TowerToHyperService::new(self.app.clone());
+        let csp = self.csp.clone();
         let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             seen.store(true, Ordering::Relaxed);
+            if let Some(csp) = csp.as_ref().filter(|c| c.takes(&req)) {
+                let csp = csp.clone();
+                let certs = certs.clone();
+                return Either::Left(async move {
+                    Ok::<_, Infallible>(csp.answer(peer, certs.as_ref(), req).await)
+                });
+            }
             req.extensions_mut().insert(ConnectInfo(peer));
             if let Some(c) = &certs {
                 req.extensions_mut().insert(c.clone());
             }
-            inner.call(req)
+            Either::Right(inner.call(req))
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder

@@ -87,28 +87,96 @@ pub enum BodyError {
     #[error("request body too slow")]
     TooSlow,
     #[error("request body unreadable: {0}")]
-    Broken(axum::Error),
+    Broken(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Reads a request body of at most `max` bytes within `time`.
-pub async fn read_body(body: Body, max: usize, time: BodyTime) -> Result<Bytes, BodyError> {
-    use futures_util::StreamExt;
+/// Reads a request body of at most `max` bytes within `time`. A body that
+/// came in one piece (a phone's request, nearly always) is returned as
+/// that piece, uncopied.
+pub async fn read_body<B>(body: B, max: usize, time: BodyTime) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
     let started = tokio::time::Instant::now();
-    let mut frames = body.into_data_stream();
-    let mut buf = bytes::BytesMut::new();
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
     loop {
-        let deadline = started + time.allowed(buf.len());
-        match tokio::time::timeout_at(deadline, frames.next()).await {
+        let received = first.as_ref().map_or(0, Bytes::len) + more.as_ref().map_or(0, |m| m.len());
+        let deadline = started + time.allowed(received);
+        let frame = match tokio::time::timeout_at(deadline, body.as_mut().frame()).await {
             Err(_) => return Err(BodyError::TooSlow),
-            Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => return Err(BodyError::Broken(e)),
-            Ok(Some(Ok(chunk))) => {
-                if buf.len() + chunk.len() > max {
-                    return Err(BodyError::TooLarge(max));
-                }
-                buf.extend_from_slice(&chunk);
-            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(BodyError::Broken(e.into())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        // Trailers carry nothing a CSP request needs.
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if received + chunk.len() > max {
+            return Err(BodyError::TooLarge(max));
         }
+        match (&mut first, &mut more) {
+            (None, None) => first = Some(chunk),
+            (Some(_), None) => {
+                let head = first.take().unwrap_or_default();
+                let mut buf = bytes::BytesMut::with_capacity(head.len() + chunk.len());
+                buf.extend_from_slice(&head);
+                buf.extend_from_slice(&chunk);
+                more = Some(buf);
+            }
+            (_, Some(buf)) => buf.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match more {
+        Some(buf) => buf.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+/// The CSP endpoint, answered straight from each connection's service
+/// (see `conn.rs`) rather than through the router: on the phone path a
+/// message is three POSTs, and the router's cloning, boxing, extension
+/// map and middleware were a tenth of the server's CPU (issue 19,
+/// docs/benchmarks.md section 51). Everything else still goes through
+/// [`router`], which also answers the CSP path itself (so other methods
+/// get 405).
+pub struct CspEndpoint {
+    state: Arc<AppState>,
+    path: String,
+}
+
+impl CspEndpoint {
+    pub fn new(state: Arc<AppState>, path: &str) -> Arc<CspEndpoint> {
+        Arc::new(CspEndpoint {
+            state,
+            path: path.to_string(),
+        })
+    }
+
+    /// A POST to the CSP path.
+    pub fn takes<B>(&self, req: &hyper::Request<B>) -> bool {
+        req.method() == axum::http::Method::POST && req.uri().path() == self.path
+    }
+
+    pub async fn answer<B>(
+        &self,
+        peer: SocketAddr,
+        certs: Option<&crate::tls::PeerCerts>,
+        req: hyper::Request<B>,
+    ) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        if let Some(refused) = announced_oversize(&parts.headers, self.state.limits.max_size) {
+            return refused;
+        }
+        csp_answer(&self.state, peer, certs, &parts.headers, body).await
     }
 }
 
@@ -189,25 +257,30 @@ async fn refuse_announced_oversize(
     next: axum::middleware::Next,
     max_body: usize,
 ) -> Response {
-    let announced = req
-        .headers()
+    match announced_oversize(req.headers(), max_body) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    }
+}
+
+/// 413 (and close) for a Content-Length over `max_body`.
+fn announced_oversize(headers: &HeaderMap, max_body: usize) -> Option<Response> {
+    let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match announced {
-        Some(n) if n > max_body as u64 => {
-            tracing::info!(
-                announced = n,
-                max_body,
-                "request body over the limit; refused unread"
-            );
-            let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            r
-        }
-        _ => next.run(req).await,
+        .and_then(|v| v.trim().parse::<u64>().ok())?;
+    if announced <= max_body as u64 {
+        return None;
     }
+    tracing::info!(
+        announced,
+        max_body,
+        "request body over the limit; refused unread"
+    );
+    let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Some(r)
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
@@ -264,6 +337,21 @@ async fn csp_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    csp_answer(&st, peer, certs.as_ref().map(|c| &c.0), &headers, body).await
+}
+
+/// One CSP POST, its body not yet read.
+async fn csp_answer<B>(
+    st: &AppState,
+    peer: SocketAddr,
+    certs: Option<&crate::tls::PeerCerts>,
+    headers: &HeaderMap,
+    body: B,
+) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     Metrics::inc(&st.metrics.http_requests);
     let body = match read_body(body, st.limits.max_size, st.body_time).await {
         Ok(b) => b,
@@ -288,7 +376,7 @@ async fn csp_post(
     if crate::federation::inbound::is_ssp(ct) {
         return match &st.federation {
             Some(f) => {
-                let certs = certs.as_ref().map(|c| c.0.0.as_slice());
+                let certs = certs.map(|c| c.0.as_slice());
                 crate::federation::inbound::handle(f, &body, &st.limits, certs).await
             }
             None => plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "federation is off\n"),
@@ -303,7 +391,7 @@ async fn csp_post(
     };
     let msg = match imps_wire::decode(&body, enc, &st.limits) {
         Ok(m) => m,
-        Err(e) => return bad_body(&st, &body, enc, ct, e),
+        Err(e) => return bad_body(st, &body, enc, ct, e),
     };
     // A user of a peer domain whose session is relayed to its home
     // server (SUS): that server answers, through us.
@@ -311,7 +399,7 @@ async fn csp_post(
         && let Some(answer) = crate::federation::sus::relay(f, &msg).await
     {
         return match answer {
-            Some(reply) => csp_response(&st, &reply, enc, ct, msg.version),
+            Some(reply) => csp_response(st, &reply, enc, ct, msg.version),
             None => empty_ok(),
         };
     }
@@ -340,13 +428,13 @@ async fn csp_post(
     }
     let ctx = RequestCtx {
         peer: Some(peer),
-        msisdn: asserted_msisdn(&st, peer, &headers),
+        msisdn: asserted_msisdn(st, peer, headers),
         send_order: None,
     };
     let version = msg.version;
     Metrics::inc(&st.metrics.csp_transactions);
     match handle_to_end(&st.service, &ctx, msg).await {
-        Ok(Some(reply)) => csp_response(&st, &reply, enc, ct, version),
+        Ok(Some(reply)) => csp_response(st, &reply, enc, ct, version),
         Ok(None) => {
             Metrics::inc(&st.metrics.csp_empty_responses);
             empty_ok()
@@ -534,4 +622,51 @@ pub(crate) fn plain(code: StatusCode, text: &str) -> Response {
         text.to_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hyper::body::Frame;
+    use std::convert::Infallible;
+
+    fn chunks(parts: &[&'static str]) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> {
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = parts
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes()))))
+            .collect();
+        http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    fn time() -> BodyTime {
+        BodyTime {
+            base: Duration::from_secs(5),
+            rate: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_piece_is_that_piece_and_pieces_are_joined() {
+        let one = read_body(chunks(&["<WV-CSP-Message/>"]), 100, time())
+            .await
+            .unwrap();
+        assert_eq!(&one[..], b"<WV-CSP-Message/>");
+        let three = read_body(chunks(&["ab", "cd", "ef"]), 100, time())
+            .await
+            .unwrap();
+        assert_eq!(&three[..], b"abcdef");
+        let none = read_body(chunks(&[]), 100, time()).await.unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_whether_in_one_piece_or_many() {
+        let r = read_body(chunks(&["abcdefgh"]), 7, time()).await;
+        assert!(matches!(r, Err(BodyError::TooLarge(7))), "{r:?}");
+        let r = read_body(chunks(&["abcd", "efgh"]), 7, time()).await;
+        assert!(matches!(r, Err(BodyError::TooLarge(7))), "{r:?}");
+        let r = read_body(chunks(&["abc", "defg"]), 7, time()).await;
+        assert_eq!(&r.unwrap()[..], b"abcdefg");
+    }
 }

@@ -309,6 +309,7 @@ pub async fn start_full(
         );
         tracing::info!(node = %c.node_id(), "cluster node");
     }
+    let csp = http::CspEndpoint::new(state.clone(), &cfg.path);
     let app = http::router(state, &cfg.path, &cfg.ws_path, cfg.limits.max_body_bytes);
     // One set of caps for every client connection, TCP CIR included:
     // they all take descriptors from the same process.
@@ -327,6 +328,7 @@ pub async fn start_full(
         http_listener,
         acceptor.clone(),
         app,
+        Some(csp),
         gate.clone(),
         conn::Timeouts::from_limits(&cfg.limits),
         shut_rx.clone(),
@@ -400,6 +402,7 @@ pub async fn start_full(
             admin_listener,
             Some(tls),
             admin_app,
+            None,
             conn::Gate::new(ADMIN_CONNECTIONS, 0),
             conn::Timeouts::from_limits(&cfg.limits),
             shut_rx.clone(),
