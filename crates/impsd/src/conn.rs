@@ -275,9 +275,12 @@ impl Conn {
             if let Some(csp) = csp.as_ref().filter(|c| c.takes(&req)) {
                 let csp = csp.clone();
                 let certs = certs.clone();
-                return Either::Left(async move {
+                // Boxed: hyper keeps room for one request's future in
+                // every connection for its whole life, idle keep-alive
+                // included, and this one is larger than the router's.
+                return Either::Left(Box::pin(async move {
                     Ok::<_, Infallible>(csp.answer(peer, certs.as_ref(), req).await)
-                });
+                }));
             }
             req.extensions_mut().insert(ConnectInfo(peer));
             if let Some(c) = &certs {
