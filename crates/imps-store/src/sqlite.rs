@@ -36,6 +36,13 @@ pub struct SqliteOptions {
     /// Read-only connections serving reads concurrently with the writer.
     /// 0 sends reads through the writer too.
     pub read_connections: usize,
+    /// Page cache of each connection (the writer and every reader), in
+    /// KiB: SQLite's `cache_size`. It fills with the pages a connection
+    /// touches and stays full, so the process holds up to
+    /// `(1 + read_connections) * cache_kib` whatever its number of users;
+    /// the operating system caches the file besides. SQLite's own default
+    /// is 2000.
+    pub cache_kib: u32,
 }
 
 impl Default for SqliteOptions {
@@ -45,6 +52,7 @@ impl Default for SqliteOptions {
             busy_timeout_ms: 5_000,
             queue_capacity: 1024,
             read_connections: 2,
+            cache_kib: 2_000,
         }
     }
 }
@@ -188,6 +196,8 @@ impl SqliteStore {
 fn configure_common(conn: &Connection, opts: &SqliteOptions) -> rusqlite::Result<()> {
     // First, so that every later statement waits out the other process.
     conn.busy_timeout(Duration::from_millis(opts.busy_timeout_ms))?;
+    // Negative: a size in KiB rather than in pages.
+    conn.pragma_update(None, "cache_size", -i64::from(opts.cache_kib.max(1)))?;
     conn.pragma_update(None, "foreign_keys", true)
 }
 
@@ -302,6 +312,7 @@ mod tests {
         };
         let store = SqliteStore::open(&dir.path().join("impsd.db"), opts)?;
         assert_eq!(pragma(&store.writer, "synchronous").await?, 1);
+        assert_eq!(pragma(&store.writer, "cache_size").await?, -2_000);
         store.close().await
     }
 }

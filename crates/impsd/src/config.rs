@@ -122,6 +122,8 @@ pub struct StoreConfig {
     pub busy_timeout_ms: u64,
     pub queue_capacity: usize,
     pub read_connections: usize,
+    /// SQLite: page cache of each connection, in KiB.
+    pub cache_kib: u32,
     /// PostgreSQL: where the database is (env IMPSD_STORE_URL); empty
     /// with kind = "sqlite".
     pub url: String,
@@ -151,6 +153,7 @@ impl Default for StoreConfig {
             busy_timeout_ms: s.busy_timeout_ms,
             queue_capacity: s.queue_capacity,
             read_connections: s.read_connections,
+            cache_kib: s.cache_kib,
             url: p.url,
             schema: p.schema.unwrap_or_default(),
             max_connections: p.max_connections,
@@ -169,6 +172,7 @@ impl StoreConfig {
             busy_timeout_ms: self.busy_timeout_ms,
             queue_capacity: self.queue_capacity,
             read_connections: self.read_connections,
+            cache_kib: self.cache_kib,
         }
     }
 
@@ -969,6 +973,7 @@ const EXPLAIN: &[(&str, &str, &str)] = &[
     ("store.busy_timeout_ms", "SQLite: how long a connection waits for another process holding the write lock, in ms.", ""),
     ("store.queue_capacity", "SQLite: length of each job queue (writer, readers); a full queue makes callers wait.", ""),
     ("store.read_connections", "SQLite: read-only connections serving reads beside the writer; 0 = reads go through the writer.", ""),
+    ("store.cache_kib", "SQLite: page cache of each connection (the writer and every reader), in KiB. Each fills with the pages it touches and stays full, so the process holds up to (1 + read_connections) times this whatever its number of users; the operating system caches the file besides.", ""),
     ("store.url", "PostgreSQL: the database, e.g. postgres://impsd@db.example:5432/impsd; env IMPSD_STORE_URL; empty with kind = \"sqlite\".", ""),
     ("store.schema", "PostgreSQL: schema of impsd's tables, made at the first start; empty = the connection's default (public).", ""),
     ("store.max_connections", "PostgreSQL: most connections the pool keeps open at once.", ""),
@@ -1288,7 +1293,7 @@ mod tests {
     #[test]
     fn store_section_reaches_the_store_options() {
         let c: Config = toml::from_str(
-            "[store]\nsynchronous_full = false\nbusy_timeout_ms = 250\nread_connections = 0\n",
+            "[store]\nsynchronous_full = false\nbusy_timeout_ms = 250\nread_connections = 0\ncache_kib = 512\n",
         )
         .unwrap();
         assert_eq!(c.store.kind, StoreKind::Sqlite);
@@ -1298,6 +1303,7 @@ mod tests {
                 synchronous_full: false,
                 busy_timeout_ms: 250,
                 read_connections: 0,
+                cache_kib: 512,
                 ..SqliteOptions::default()
             }
         );
