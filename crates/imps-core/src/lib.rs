@@ -31,6 +31,7 @@ pub mod session;
 pub mod stats;
 pub mod store;
 mod sysmsg;
+pub mod txlog;
 pub mod users;
 pub mod workers;
 

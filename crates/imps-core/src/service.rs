@@ -12,7 +12,6 @@ use imps_wire::{
     Element, Encoding, Message, PrimitiveKind, SessionType, Transaction, TransactionMode, Version,
     WireError,
 };
-use tracing::Instrument;
 
 use crate::base::Base;
 use crate::groups::GroupsService;
@@ -528,9 +527,8 @@ impl Service {
         m
     }
 
-    /// One transaction in a span of its own (primitive, transaction ID,
-    /// session, user, and the status code it was answered with), counted
-    /// and timed per primitive (`stats`).
+    /// One transaction, named in every log line written while it is
+    /// handled (`txlog`), counted and timed per primitive (`stats`).
     async fn handle_transaction(
         &self,
         ctx: &RequestCtx,
@@ -539,27 +537,18 @@ impl Service {
         tx: Transaction,
     ) -> Outcome {
         let kind = tx.kind();
-        let span = tracing::info_span!(
-            "tx",
-            primitive = %tx.body.name,
-            tid = tx.id.as_deref().unwrap_or(""),
-            session = %crate::ids::log_tag(session_id.unwrap_or("")),
-            user = tracing::field::Empty,
-            code = tracing::field::Empty,
-        );
+        let log = crate::txlog::TxLog::new(tx.body.name.clone(), tx.id.as_deref(), session_id);
         let started = std::time::Instant::now();
-        let outcome = self
-            .transaction_in_span(ctx, version, session_id, tx)
-            .instrument(span.clone())
-            .await;
-        let code = match &outcome {
-            Outcome::Reply(body) => reply_code(body),
-            _ => None,
-        };
-        if let Some(c) = code {
-            span.record("code", c);
-        }
+        let outcome = crate::txlog::within(
+            log,
+            self.transaction_in_context(ctx, version, session_id, tx),
+        )
+        .await;
         if let Some(k) = kind {
+            let code = match &outcome {
+                Outcome::Reply(body) => reply_code(body),
+                _ => None,
+            };
             self.stats.record(k, started.elapsed(), code);
         }
         outcome
@@ -570,7 +559,7 @@ impl Service {
         &self.stats
     }
 
-    async fn transaction_in_span(
+    async fn transaction_in_context(
         &self,
         ctx: &RequestCtx,
         version: Version,
@@ -608,7 +597,7 @@ impl Service {
                 return Outcome::Reply(error_status(&e));
             }
         };
-        tracing::Span::current().record("user", session.user.as_str());
+        crate::txlog::found_session(&session);
         session.touch(self.base.now_ms());
         if session.is_closing() && kind != PrimitiveKind::PollingRequest {
             return Outcome::Reply(error_status(&CoreError::ForcedLogout));

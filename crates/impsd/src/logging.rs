@@ -5,7 +5,14 @@
 
 use std::sync::Arc;
 
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
@@ -51,12 +58,60 @@ pub fn init(filter: &str) -> Arc<dyn LogControl> {
         .with(layer)
         .with(
             tracing_subscriber::fmt::layer()
-                .with_target(false)
+                .event_format(Lines)
                 .with_ansi(ansi)
                 .with_writer(std::io::stderr),
         )
         .init();
     Arc::new(ReloadFilter::new(handle))
+}
+
+/// One log line: time, level, the spans it was written in (a library's;
+/// the server makes none), the CSP transaction it was written under
+/// ([`imps_core::txlog`]), then the event's message and fields.
+pub struct Lines;
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        SystemTime.format_time(&mut w)?;
+        let level = *event.metadata().level();
+        if w.has_ansi_escapes() {
+            let colour = match level {
+                Level::ERROR => 31,
+                Level::WARN => 33,
+                Level::INFO => 32,
+                Level::DEBUG => 34,
+                Level::TRACE => 35,
+            };
+            write!(w, " \x1b[{colour}m{level:>5}\x1b[0m ")?;
+        } else {
+            write!(w, " {level:>5} ")?;
+        }
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                w.write_str(span.name())?;
+                let ext = span.extensions();
+                if let Some(f) = ext.get::<FormattedFields<N>>()
+                    && !f.is_empty()
+                {
+                    write!(w, "{{{f}}}")?;
+                }
+                w.write_str(": ")?;
+            }
+        }
+        imps_core::txlog::write_current(&mut w)?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
 }
 
 #[cfg(test)]

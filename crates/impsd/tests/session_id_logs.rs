@@ -58,3 +58,51 @@ async fn limits_session_ids_are_logged_only_as_tags() {
         );
     }
 }
+
+/// Issue 19: a line written while a transaction is handled names it (the
+/// primitive, its TransactionID, the session's tag and the user), at the
+/// default level, without a tracing span per transaction; a line written
+/// outside one does not.
+#[tokio::test]
+async fn limits_a_line_names_the_transaction_it_was_written_under() {
+    let srv = RealServer::builder(impsd_bin!())
+        .config(|c| c.log = "info".into())
+        .start();
+    srv.add_user("alice", "pw");
+    let alice = srv.login("alice").password("pw").http().await;
+    let tag = log_tag(&alice.info.session_id).to_string();
+    alice.logout().await;
+
+    let log_path = srv.log_path();
+    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut backoff = Backoff::new(Duration::from_secs(10));
+    while !read().contains("logged out") {
+        assert!(backoff.wait().await, "no logout line:\n{}", read());
+    }
+    let log = read();
+    let line = log
+        .lines()
+        .find(|l| l.contains("logged out"))
+        .unwrap_or_default();
+    let (head, tail) = line
+        .split_once("tx{primitive=Logout-Request tid=")
+        .unwrap_or_else(|| panic!("the logout line names no transaction: {line}"));
+    assert!(head.contains("INFO"), "time and level come first: {line}");
+    let (tid, rest) = tail.split_once(' ').unwrap_or_default();
+    assert!(!tid.is_empty(), "{line}");
+    assert!(
+        rest.starts_with(&format!("session={tag} user=alice}}: logged out")),
+        "{line}"
+    );
+    let login = log
+        .lines()
+        .find(|l| l.contains(" logged in"))
+        .unwrap_or_default();
+    assert!(
+        login.contains("tx{primitive=Login-Request tid="),
+        "the login's line names its transaction: {login}"
+    );
+    // Lines from outside any transaction (the start) name none.
+    let outside = log.lines().filter(|l| !l.contains("tx{")).count();
+    assert!(outside > 0, "every line named a transaction:\n{log}");
+}
