@@ -624,15 +624,61 @@ fn detail(f: &Refusal) -> Element {
     }
 }
 
-/// A new server MessageID: the time in milliseconds, then 48 random bits.
+/// A new server MessageID: the time in milliseconds, then 48 bits that
+/// tell apart the IDs of one millisecond.
 /// Time first so that IDs sort in the order messages arrive, and the
 /// store's index on them grows at one end: random IDs scattered every
 /// commit's inserts over the whole index, writing a page per message.
-/// Uniqueness comes from the random part (and the store refuses a
-/// duplicate); IDs name a recipient's own entries only, so being
-/// guessable in part gives nobody anything.
+/// The 48 bits are 24 drawn from the OS once per process (two servers,
+/// or one restarted within the same millisecond, differ there) and a
+/// 24-bit counter that starts at a random value (one process's IDs
+/// differ without a system call each; it wraps after 16.7 million IDs,
+/// which no server issues within one millisecond). IDs name a
+/// recipient's own entries only, so being guessable in part gives nobody
+/// anything; the store refuses a duplicate.
 fn new_message_id(now_ms: u64) -> Result<String, CoreError> {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
-    Ok(format!("m{now_ms:011x}{}", hex::encode(b)))
+    use std::sync::OnceLock;
+    use std::sync::atomic::AtomicU32;
+    static PROCESS: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let process = match PROCESS.get() {
+        Some(p) => *p,
+        None => {
+            let mut b = [0u8; 6];
+            getrandom::fill(&mut b)
+                .map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
+            let start = u32::from_be_bytes([0, b[3], b[4], b[5]]);
+            // Only the first caller's draw is used, counter start included.
+            let drawn = u32::from_be_bytes([0, b[0], b[1], b[2]]);
+            if PROCESS.set(drawn).is_ok() {
+                COUNTER.store(start, Ordering::Relaxed);
+            }
+            *PROCESS.get().unwrap_or(&drawn)
+        }
+    };
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+    Ok(format!("m{now_ms:011x}{process:06x}{n:06x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_message_id;
+
+    #[test]
+    fn message_ids_of_one_millisecond_differ_and_keep_their_shape() {
+        let ids: Vec<String> = (0..10_000)
+            .map(|_| new_message_id(0x1_2345_6789).unwrap_or_default())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            assert_eq!(id.len(), 24, "{id}");
+            assert!(id.starts_with("m0012345678"), "{id}");
+            assert!(id[1..].bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+        }
+        // The per-process part stays; the time part sorts.
+        assert_eq!(ids[0][12..18], ids[9_999][12..18]);
+        let later = new_message_id(0x1_2345_678a).unwrap_or_default();
+        assert!(later > ids[0], "{later} after {}", ids[0]);
+    }
 }
