@@ -3,9 +3,8 @@
 //! `impsd log FILTER`), e.g. to turn on `debug` for one module while a
 //! problem is happening and back off afterwards.
 
-use std::sync::Arc;
-
 use std::fmt;
+use std::sync::Arc;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;

@@ -639,24 +639,24 @@ fn detail(f: &Refusal) -> Element {
 fn new_message_id(now_ms: u64) -> Result<String, CoreError> {
     use std::sync::OnceLock;
     use std::sync::atomic::AtomicU32;
-    static PROCESS: OnceLock<u32> = OnceLock::new();
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let process = match PROCESS.get() {
-        Some(p) => *p,
+    // The per-process part, and the counter that starts at random.
+    static STATE: OnceLock<(u32, AtomicU32)> = OnceLock::new();
+    let (process, counter) = match STATE.get() {
+        Some(s) => s,
         None => {
             let mut b = [0u8; 6];
             getrandom::fill(&mut b)
                 .map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
-            let start = u32::from_be_bytes([0, b[3], b[4], b[5]]);
-            // Only the first caller's draw is used, counter start included.
             let drawn = u32::from_be_bytes([0, b[0], b[1], b[2]]);
-            if PROCESS.set(drawn).is_ok() {
-                COUNTER.store(start, Ordering::Relaxed);
-            }
-            *PROCESS.get().unwrap_or(&drawn)
+            let start = u32::from_be_bytes([0, b[3], b[4], b[5]]);
+            // A caller that raced this one may have set it first: theirs stays.
+            let _ = STATE.set((drawn, AtomicU32::new(start)));
+            STATE
+                .get()
+                .ok_or_else(|| CoreError::Internal("MessageID state not set".into()))?
         }
     };
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+    let n = counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
     Ok(format!("m{now_ms:011x}{process:06x}{n:06x}"))
 }
 
