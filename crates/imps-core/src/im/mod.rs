@@ -69,6 +69,8 @@ pub(crate) struct ImService {
     pub(crate) presence: Arc<PresenceService>,
     /// Queues, acknowledgements and background deletes.
     state: Arc<ImState>,
+    /// The MessageIDs this server gives out.
+    message_ids: send::MessageIds,
 }
 
 impl ImService {
@@ -86,6 +88,7 @@ impl ImService {
             lists,
             presence,
             state,
+            message_ids: send::MessageIds::new(),
         }
     }
 

@@ -181,7 +181,7 @@ impl ImService {
         };
         let id = match &out.fixed_id {
             Some(id) => id.clone(),
-            None => new_message_id(self.base.now_ms())?,
+            None => self.message_ids.next(self.base.now_ms()),
         };
         // Recipients of other domains: one SSP transaction per peer
         // domain naming all of its recipients (the peer stores the
@@ -624,51 +624,51 @@ fn detail(f: &Refusal) -> Element {
     }
 }
 
-/// A new server MessageID: the time in milliseconds, then 48 bits that
-/// tell apart the IDs of one millisecond.
+/// Server MessageIDs: the time in milliseconds, then 48 bits that tell
+/// apart the IDs of one millisecond.
 /// Time first so that IDs sort in the order messages arrive, and the
 /// store's index on them grows at one end: random IDs scattered every
 /// commit's inserts over the whole index, writing a page per message.
-/// The 48 bits are 24 drawn from the OS once per process (two servers,
-/// or one restarted within the same millisecond, differ there) and a
-/// 24-bit counter that starts at a random value (one process's IDs
+/// The 48 bits are 24 drawn from the OS when the IM service is made (two
+/// servers, or one restarted within the same millisecond, differ there)
+/// and a 24-bit counter that starts at a random value (one server's IDs
 /// differ without a system call each; it wraps after 16.7 million IDs,
 /// which no server issues within one millisecond). IDs name a
 /// recipient's own entries only, so being guessable in part gives nobody
 /// anything; the store refuses a duplicate.
-fn new_message_id(now_ms: u64) -> Result<String, CoreError> {
-    use std::sync::OnceLock;
-    use std::sync::atomic::AtomicU32;
-    // The per-process part, and the counter that starts at random.
-    static STATE: OnceLock<(u32, AtomicU32)> = OnceLock::new();
-    let (process, counter) = match STATE.get() {
-        Some(s) => s,
-        None => {
-            let mut b = [0u8; 6];
-            getrandom::fill(&mut b)
-                .map_err(|e| CoreError::Internal(format!("OS RNG failed: {e}")))?;
-            let drawn = u32::from_be_bytes([0, b[0], b[1], b[2]]);
-            let start = u32::from_be_bytes([0, b[3], b[4], b[5]]);
-            // A caller that raced this one may have set it first: theirs stays.
-            let _ = STATE.set((drawn, AtomicU32::new(start)));
-            STATE
-                .get()
-                .ok_or_else(|| CoreError::Internal("MessageID state not set".into()))?
+pub(crate) struct MessageIds {
+    server: u32,
+    counter: std::sync::atomic::AtomicU32,
+}
+
+impl MessageIds {
+    pub(crate) fn new() -> MessageIds {
+        let mut b = [0u8; 6];
+        // Without the OS RNG the counter still tells this server's IDs
+        // apart; log it and go on.
+        if let Err(e) = getrandom::fill(&mut b) {
+            tracing::warn!(error = %e, "no OS randomness for the MessageID's server part");
         }
-    };
-    let n = counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
-    Ok(format!("m{now_ms:011x}{process:06x}{n:06x}"))
+        MessageIds {
+            server: u32::from_be_bytes([0, b[0], b[1], b[2]]),
+            counter: std::sync::atomic::AtomicU32::new(u32::from_be_bytes([0, b[3], b[4], b[5]])),
+        }
+    }
+
+    pub(crate) fn next(&self, now_ms: u64) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+        format!("m{now_ms:011x}{:06x}{n:06x}", self.server)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::new_message_id;
+    use super::MessageIds;
 
     #[test]
     fn message_ids_of_one_millisecond_differ_and_keep_their_shape() {
-        let ids: Vec<String> = (0..10_000)
-            .map(|_| new_message_id(0x1_2345_6789).unwrap_or_default())
-            .collect();
+        let ids_of = MessageIds::new();
+        let ids: Vec<String> = (0..10_000).map(|_| ids_of.next(0x1_2345_6789)).collect();
         let distinct: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(distinct.len(), ids.len());
         for id in &ids {
@@ -676,9 +676,9 @@ mod tests {
             assert!(id.starts_with("m0012345678"), "{id}");
             assert!(id[1..].bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
         }
-        // The per-process part stays; the time part sorts.
+        // The server's part stays; the time part sorts.
         assert_eq!(ids[0][12..18], ids[9_999][12..18]);
-        let later = new_message_id(0x1_2345_678a).unwrap_or_default();
+        let later = ids_of.next(0x1_2345_678a);
         assert!(later > ids[0], "{later} after {}", ids[0]);
     }
 }
